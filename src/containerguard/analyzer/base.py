@@ -1,0 +1,53 @@
+"""The analyzer contract (Trivy's fanal idea, in Python).
+
+An analyzer declares ``type`` and ``version`` (part of every cache key), a cheap ``required(path, mode)``
+filter that sees only the path inside the image (no leading slash, '/'-separated, normalised) and the
+file mode, and ``analyze(AnalyzerInput) -> AnalysisResult`` that parses one file. The walker opens only
+files some analyzer requires and runs analyzers per layer; the applier merges layer results
+(later layers win per path, whiteouts delete) and attributes each package to the layer that introduced it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import IO, ClassVar
+
+from containerguard.model import OSInfo, Package
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerInput:
+    path: str  # inside the image, no leading slash
+    size: int
+    mode: int
+    stream: IO[bytes]  # seekable, positioned at 0
+
+
+@dataclass(slots=True)
+class AnalysisResult:
+    packages: list[Package] = field(default_factory=list)
+    os: OSInfo | None = None
+    os_priority: int = 0  # higher wins when several files say what the OS is
+    warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: AnalysisResult) -> None:
+        self.packages.extend(other.packages)
+        self.warnings.extend(other.warnings)
+        if other.os is not None and (self.os is None or other.os_priority > self.os_priority):
+            self.os, self.os_priority = other.os, other.os_priority
+
+
+class Analyzer(ABC):
+    type: ClassVar[str]
+    version: ClassVar[int]
+    #: files bigger than this are skipped with a counted warning
+    max_size: ClassVar[int] = 256 * 1024 * 1024
+
+    @abstractmethod
+    def required(self, path: str, mode: int) -> bool:
+        """Cheap filter on the path; must not touch the file."""
+
+    @abstractmethod
+    def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
+        """Parse one file. Raise AnalyzerError for a file that cannot be parsed."""

@@ -134,6 +134,8 @@ class Inventory:
     image: ImageMeta | None = None
     warnings: tuple[str, ...] = ()
     created: str = ""  # ISO-8601 time the inventory was taken
+    #: findings produced while walking the files (secrets, setuid binaries, keys), when such scanners ran
+    file_findings: tuple[Finding, ...] = ()
 
 
 # --------------------------------------------------------------------------- findings

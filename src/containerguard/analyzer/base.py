@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
-from containerguard.model import OSInfo, Package
+from containerguard.model import Finding, OSInfo, Package
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,13 @@ class AnalysisResult:
     os: OSInfo | None = None
     os_priority: int = 0  # higher wins when several files say what the OS is
     warnings: list[str] = field(default_factory=list)
+    #: file-level findings (secrets, setuid binaries, keys ...) produced by scanners that use this contract
+    findings: list[Finding] = field(default_factory=list)
 
     def merge(self, other: AnalysisResult) -> None:
         self.packages.extend(other.packages)
         self.warnings.extend(other.warnings)
+        self.findings.extend(other.findings)
         if other.os is not None and (self.os is None or other.os_priority > self.os_priority):
             self.os, self.os_priority = other.os, other.os_priority
 

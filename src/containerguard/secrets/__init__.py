@@ -1,0 +1,36 @@
+"""Secret detection in files, directory trees and image layers.
+
+Library entry points: :func:`scan_bytes`, :func:`scan_directory`, :class:`SecretScanner` and the
+walker's :class:`SecretAnalyzer`. Rules are data (``rules.yaml``), validated at load.
+"""
+
+from containerguard.secrets.analyzer import SecretAnalyzer
+from containerguard.secrets.rules import RuleSet, SecretRule, builtin_rules, load_rules
+from containerguard.secrets.scanner import (
+    DEFAULT_MAX_SIZE,
+    AllowEntry,
+    DirectoryScan,
+    SecretScanner,
+    is_candidate_path,
+    mask_secret,
+    scan_bytes,
+    scan_directory,
+    shannon_entropy,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "AllowEntry",
+    "DirectoryScan",
+    "RuleSet",
+    "SecretAnalyzer",
+    "SecretRule",
+    "SecretScanner",
+    "builtin_rules",
+    "is_candidate_path",
+    "load_rules",
+    "mask_secret",
+    "scan_bytes",
+    "scan_directory",
+    "shannon_entropy",
+]

@@ -1,0 +1,93 @@
+"""Finding filters (severity, unfixed, ignore file, VEX) and the CI gate."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from containerguard.model import Finding, FindingKind, Severity
+from containerguard.policy.ignore import IgnoreFile, IgnoreRule, load_ignore_file
+from containerguard.policy.vex import SUPPRESSING, VexDocument, load_vex
+
+
+@dataclass(frozen=True, slots=True)
+class FilterResult:
+    kept: tuple[Finding, ...]
+    #: suppressed by an ignore entry or a VEX statement; ``suppressed_by`` says which and why
+    suppressed: tuple[Finding, ...]
+    #: ignore entries past their expiry date: they no longer suppress anything
+    expired_ignores: tuple[IgnoreRule, ...]
+    #: dropped by --severity or --ignore-unfixed (not reported as suppressed)
+    dropped: tuple[Finding, ...] = ()
+
+
+def is_unfixed(f: Finding) -> bool:
+    return f.kind is FindingKind.VULNERABILITY and not f.fixed_versions
+
+
+def filter_findings(
+    findings: Iterable[Finding],
+    *,
+    severities: Iterable[Severity] | None = None,
+    ignore_unfixed: bool = False,
+    ignore_file: IgnoreFile | str | Path | None = None,
+    vex: VexDocument | str | Path | Sequence[VexDocument | str | Path] | None = None,
+    today: dt.date | None = None,
+) -> FilterResult:
+    """Apply the filters in this order: severity, unfixed, ignore file, VEX."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    sev = set(severities) if severities is not None else None
+    ignores = ignore_file if isinstance(ignore_file, IgnoreFile) or ignore_file is None else load_ignore_file(ignore_file)
+    active = [r for r in ignores.rules if not r.expired(today)] if ignores else []
+    expired = tuple(r for r in ignores.rules if r.expired(today)) if ignores else ()
+    vex_docs = _vex_docs(vex)
+
+    kept: list[Finding] = []
+    suppressed: list[Finding] = []
+    dropped: list[Finding] = []
+    for f in findings:
+        if (sev is not None and f.severity not in sev) or (ignore_unfixed and is_unfixed(f)):
+            dropped.append(f)
+            continue
+        rule = next((r for r in active if r.matches(f)), None)
+        if rule is not None:
+            suppressed.append(dataclasses.replace(f, suppressed_by=rule.describe()))
+            continue
+        decided = _vex_decision(vex_docs, f)
+        if decided is not None:
+            doc_stmt_status, text, action = decided
+            if doc_stmt_status in SUPPRESSING:
+                suppressed.append(dataclasses.replace(f, suppressed_by=text))
+                continue
+            extra = dict(f.extra)
+            extra["vex"] = {"status": doc_stmt_status, "statement": text, "action": action}
+            f = dataclasses.replace(f, extra=extra)
+        kept.append(f)
+    return FilterResult(tuple(kept), tuple(suppressed), expired, tuple(dropped))
+
+
+def _vex_docs(vex: VexDocument | str | Path | Sequence[VexDocument | str | Path] | None) -> list[VexDocument]:
+    if vex is None:
+        return []
+    items: Sequence[VexDocument | str | Path] = [vex] if isinstance(vex, VexDocument | str | Path) else vex
+    return [v if isinstance(v, VexDocument) else load_vex(v) for v in items]
+
+
+def _vex_decision(docs: list[VexDocument], f: Finding) -> tuple[str, str, str] | None:
+    best = None
+    for d in docs:
+        s = d.decide(f)
+        if s is not None and (best is None or s.timestamp >= best.timestamp):
+            best = s
+    return None if best is None else (best.status, best.describe(), best.action_statement)
+
+
+def gate(findings: Iterable[Finding], fail_on: Severity | None, exit_code: int) -> int:
+    """The CI exit code: ``exit_code`` when a finding reaches ``fail_on`` (any finding when None), else 0."""
+    items = list(findings)
+    if fail_on is None:
+        return exit_code if items else 0
+    return exit_code if any(f.severity >= fail_on for f in items) else 0

@@ -1,0 +1,237 @@
+"""Go modules from the build information the Go toolchain embeds in every binary it links.
+
+The ``\\xff Go buildinf:`` blob sits in the ``.go.buildinfo`` section (or, when section headers are gone,
+at a 16-byte aligned spot of a writable PT_LOAD segment). Two layouts exist:
+
+* Go 1.18+ (flag bit 2): the version string and module info follow the 32-byte header inline, each as a
+  uvarint length and bytes;
+* older: two pointers (ptrSize bytes each, endianness from flag bit 1) to Go string headers
+  (data pointer, length) that are resolved through the program headers.
+
+The module info text has ``path``, ``mod`` (main module), ``dep`` lines and ``=>`` replacement lines.
+We emit the main module, each dependency (a replacement wins over what it replaces unless it is a local
+directory), and ``stdlib`` at the toolchain version ("go1.19.8" -> "v1.19.8") so the detector can match
+vulnerabilities of the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import IO, ClassVar
+
+from elftools.elf.elffile import ELFFile
+
+from containerguard.analyzer._elf import ElfReadErrors, maybe_binary, open_elf
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.model import Package
+from containerguard.purl import make_purl
+
+MAGIC = b"\xff Go buildinf:"
+_FLAG_BIG_ENDIAN = 0x1
+_FLAG_INLINE = 0x2
+_MAX_STRING = 4 * 1024 * 1024
+_MAX_SCAN = 64 * 1024 * 1024
+_GO_VERSION = re.compile(r"^go(\d+(?:\.\d+){0,2})")
+
+
+@dataclass(slots=True)
+class Module:
+    path: str
+    version: str
+    sum: str = ""
+    replace: Module | None = None
+
+
+@dataclass(slots=True)
+class BuildInfo:
+    go_version: str
+    path: str = ""
+    main: Module | None = None
+    deps: list[Module] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+class BuildInfoError(ValueError):
+    pass
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BuildInfoError("truncated varint")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def parse_modinfo(text: str) -> tuple[str, Module | None, list[Module], dict[str, str]]:
+    """(package path, main module, deps, build settings) from the module info text."""
+    path, main, deps, settings = "", None, [], {}
+    last: Module | None = None
+    for line in text.splitlines():
+        cols = line.split("\t")
+        kind = cols[0]
+        if kind == "path" and len(cols) >= 2:
+            path = cols[1]
+        elif kind in ("mod", "dep") and len(cols) >= 3:
+            mod = Module(cols[1], cols[2], cols[3] if len(cols) > 3 else "")
+            if kind == "mod":
+                main = mod
+            else:
+                deps.append(mod)
+            last = mod
+        elif kind == "=>" and len(cols) >= 2 and last is not None:
+            last.replace = Module(cols[1], cols[2] if len(cols) > 2 else "", cols[3] if len(cols) > 3 else "")
+        elif kind == "build" and len(cols) >= 2:
+            key, _, value = cols[1].partition("=")
+            settings[key] = value
+    return path, main, deps, settings
+
+
+def _strip_sentinels(mod: bytes) -> bytes:
+    # the linker wraps modinfo in 16-byte sentinels
+    if len(mod) >= 33 and mod[-17:-16] == b"\n":
+        return mod[16:-16]
+    return b""
+
+
+def _load_segments(elf: ELFFile) -> list[tuple[int, int, int]]:
+    """(vaddr, filesz, offset) of each PT_LOAD segment, to map virtual addresses to file offsets."""
+    return [(int(s["p_vaddr"]), int(s["p_filesz"]), int(s["p_offset"])) for s in elf.iter_segments()
+            if s["p_type"] == "PT_LOAD"]
+
+
+def _read_va(segs: list[tuple[int, int, int]], stream: IO[bytes], addr: int, size: int) -> bytes:
+    for vaddr, filesz, offset in segs:
+        if vaddr <= addr and addr + size <= vaddr + filesz:
+            stream.seek(offset + addr - vaddr)
+            data = stream.read(size)
+            if len(data) == size:
+                return data
+    raise BuildInfoError(f"address {addr:#x} not in the file")
+
+
+def decode_buildinfo(header: bytes, elf: ELFFile | None = None, stream: IO[bytes] | None = None) -> tuple[str, str]:
+    """(go version, module info text) from the blob starting at the magic."""
+    if len(header) < 32 or not header.startswith(MAGIC):
+        raise BuildInfoError("no build info header")
+    ptr_size, flags = header[14], header[15]
+    if flags & _FLAG_INLINE:
+        n, pos = _uvarint(header, 32)
+        if n > _MAX_STRING or pos + n > len(header):
+            raise BuildInfoError("version string out of range")
+        version = header[pos:pos + n]
+        pos += n
+        n, pos = _uvarint(header, pos)
+        if n > _MAX_STRING or pos + n > len(header):
+            raise BuildInfoError("module info out of range")
+        mod = header[pos:pos + n]
+    else:
+        if ptr_size not in (4, 8) or elf is None or stream is None:
+            raise BuildInfoError(f"unsupported pointer size {ptr_size}")
+        big = bool(flags & _FLAG_BIG_ENDIAN)
+        segs = _load_segments(elf)
+
+        def read_ptr(b: bytes) -> int:
+            return int.from_bytes(b[:ptr_size], "big" if big else "little")
+
+        def read_string(addr: int) -> bytes:
+            hdr = _read_va(segs, stream, addr, 2 * ptr_size)
+            data_addr, length = read_ptr(hdr), read_ptr(hdr[ptr_size:])
+            if length == 0:
+                return b""
+            if length > _MAX_STRING:
+                raise BuildInfoError("string too long")
+            return _read_va(segs, stream, data_addr, length)
+
+        version = read_string(read_ptr(header[16:16 + ptr_size]))
+        mod = read_string(read_ptr(header[16 + ptr_size:16 + 2 * ptr_size]))
+    return version.decode("utf-8", errors="replace"), _strip_sentinels(mod).decode("utf-8", errors="replace")
+
+
+def _find_blob(elf: ELFFile, stream: IO[bytes]) -> bytes | None:
+    sec = elf.get_section_by_name(".go.buildinfo")
+    if sec is not None:
+        stream.seek(int(sec["sh_offset"]))
+        data = stream.read(min(int(sec["sh_size"]), _MAX_STRING * 2 + 64))
+        return data if data.startswith(MAGIC) else None
+    # no section headers (stripped with sstrip, or packed): scan writable data segments, 16-byte aligned
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD" or (int(seg["p_flags"]) & 0x3) != 0x2:  # PF_W without PF_X
+            continue
+        stream.seek(int(seg["p_offset"]))
+        data = stream.read(min(int(seg["p_filesz"]), _MAX_SCAN))
+        pos = data.find(MAGIC)
+        while pos >= 0 and pos % 16:
+            pos = data.find(MAGIC, pos + 1)
+        if pos >= 0:
+            return data[pos:pos + _MAX_STRING * 2 + 64]
+    return None
+
+
+def read_buildinfo(stream: IO[bytes]) -> BuildInfo | None:
+    """Build info of a Go ELF binary; None for anything else (not ELF, not Go)."""
+    elf = open_elf(stream)
+    if elf is None:
+        return None
+    blob = _find_blob(elf, stream)
+    if blob is None:
+        return None
+    version, modinfo = decode_buildinfo(blob, elf, stream)
+    path, main, deps, settings = parse_modinfo(modinfo)
+    return BuildInfo(go_version=version, path=path, main=main, deps=deps, settings=settings)
+
+
+def stdlib_version(go_version: str) -> str:
+    """``go1.19.8`` -> ``v1.19.8``; ``go1.21.0 X:boringcrypto`` -> ``v1.21.0``; "" for devel toolchains."""
+    m = _GO_VERSION.match(go_version.strip())
+    return f"v{m.group(1)}" if m else ""
+
+
+def golang_purl(path: str, version: str) -> str:
+    namespace, _, name = path.rpartition("/")
+    return make_purl("golang", name, version, namespace or None)
+
+
+class GoBinaryAnalyzer(Analyzer):
+    type: ClassVar[str] = "gobinary"
+    version: ClassVar[int] = 1
+
+    def required(self, path: str, mode: int) -> bool:
+        return maybe_binary(path, mode)
+
+    def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
+        result = AnalysisResult()
+        try:
+            info = read_buildinfo(inp.stream)
+        except (BuildInfoError, *ElfReadErrors) as exc:
+            result.warnings.append(f"{inp.path}: unreadable Go build info: {exc}")
+            return result
+        if info is None:
+            return result
+        loc = (inp.path,)
+
+        def pkg(name: str, version: str, **meta: str) -> Package:
+            return Package(name=name, version=version, type="golang", purl=golang_purl(name, version),
+                           locations=loc, analyzer=self.type, metadata={k: v for k, v in meta.items() if v})
+
+        if info.main is not None and info.main.path:
+            version = "" if info.main.version == "(devel)" else info.main.version
+            result.packages.append(pkg(info.main.path, version, main="true", go_version=info.go_version))
+        for dep in info.deps:
+            rep = dep.replace
+            if rep is not None and rep.version:  # replaced by another module version
+                result.packages.append(pkg(rep.path, rep.version, replaces=f"{dep.path}@{dep.version}"))
+            elif rep is not None:  # replaced by a local directory: the original is what the code claims
+                result.packages.append(pkg(dep.path, dep.version, replaced_by=rep.path))
+            else:
+                result.packages.append(pkg(dep.path, dep.version))
+        std = stdlib_version(info.go_version)
+        if std:
+            result.packages.append(pkg("stdlib", std, go_version=info.go_version))
+        return result

@@ -1,0 +1,73 @@
+"""Rust crates from binaries built with cargo-auditable: the ``.dep-v0`` ELF section holds
+zlib-compressed JSON ``{"packages": [{"name", "version", "source", "kind", "root"?, "dependencies"?}]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import ClassVar
+
+from containerguard.analyzer._elf import ElfReadErrors, maybe_binary, open_elf
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.model import Package
+from containerguard.purl import make_purl
+
+_MAX_COMPRESSED = 16 * 1024 * 1024
+_MAX_JSON = 64 * 1024 * 1024
+
+
+def cargo_purl(name: str, version: str) -> str:
+    return make_purl("cargo", name, version)
+
+
+def decode_dep_v0(compressed: bytes) -> list[dict[str, object]]:
+    d = zlib.decompressobj()
+    raw = d.decompress(compressed, _MAX_JSON)
+    if d.unconsumed_tail:
+        raise ValueError(f"dependency list expands beyond {_MAX_JSON} bytes")
+    doc = json.loads(raw)
+    pkgs = doc.get("packages") if isinstance(doc, dict) else None
+    if not isinstance(pkgs, list):
+        raise ValueError("no packages list")
+    return [p for p in pkgs if isinstance(p, dict)]
+
+
+class RustBinaryAnalyzer(Analyzer):
+    type: ClassVar[str] = "rustbinary"
+    version: ClassVar[int] = 1
+
+    def required(self, path: str, mode: int) -> bool:
+        return maybe_binary(path, mode)
+
+    def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
+        result = AnalysisResult()
+        try:
+            elf = open_elf(inp.stream)
+            if elf is None:
+                return result
+            sec = elf.get_section_by_name(".dep-v0")
+            if sec is None:
+                return result
+            if int(sec["sh_size"]) > _MAX_COMPRESSED:
+                result.warnings.append(f"{inp.path}: .dep-v0 section too large, skipped")
+                return result
+            inp.stream.seek(int(sec["sh_offset"]))
+            entries = decode_dep_v0(inp.stream.read(int(sec["sh_size"])))
+        except (*ElfReadErrors, zlib.error) as exc:
+            result.warnings.append(f"{inp.path}: unreadable cargo-auditable data: {exc}")
+            return result
+        for entry in entries:
+            name, version = entry.get("name"), entry.get("version")
+            if not isinstance(name, str) or not isinstance(version, str):
+                result.warnings.append(f"{inp.path}: .dep-v0 entry without name/version")
+                continue
+            meta = {"source": str(entry.get("source", ""))}
+            if entry.get("kind"):
+                meta["kind"] = str(entry["kind"])
+            if entry.get("root"):
+                meta["root"] = "true"
+            result.packages.append(Package(name=name, version=version, type="cargo",
+                                           purl=cargo_purl(name, version), locations=(inp.path,),
+                                           analyzer=self.type, metadata=meta))
+        return result

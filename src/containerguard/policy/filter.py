@@ -10,7 +10,7 @@ from pathlib import Path
 
 from containerguard.model import Finding, FindingKind, Severity
 from containerguard.policy.ignore import IgnoreFile, IgnoreRule, load_ignore_file
-from containerguard.policy.vex import SUPPRESSING, VexDocument, load_vex
+from containerguard.policy.vex import SUPPRESSING, VexDocument, VexStatement, load_vex
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +54,19 @@ def filter_findings(
             continue
         rule = next((r for r in active if r.matches(f)), None)
         if rule is not None:
-            suppressed.append(dataclasses.replace(f, suppressed_by=rule.describe()))
+            sup = {"source": "ignore-file", "entry": rule.source, "reason": rule.reason}
+            suppressed.append(dataclasses.replace(f, suppressed_by=rule.describe(), extra={**f.extra, "suppression": sup}))
             continue
-        decided = _vex_decision(vex_docs, f)
-        if decided is not None:
-            doc_stmt_status, text, action = decided
-            if doc_stmt_status in SUPPRESSING:
-                suppressed.append(dataclasses.replace(f, suppressed_by=text))
+        stmt = _vex_decision(vex_docs, f)
+        if stmt is not None:
+            info = {"source": "vex", "document": stmt.source, "status": stmt.status,
+                    "justification": stmt.justification, "impact_statement": stmt.impact_statement,
+                    "action_statement": stmt.action_statement}
+            if stmt.status in SUPPRESSING:
+                suppressed.append(dataclasses.replace(f, suppressed_by=stmt.describe(),
+                                                      extra={**f.extra, "suppression": info}))
                 continue
-            extra = dict(f.extra)
-            extra["vex"] = {"status": doc_stmt_status, "statement": text, "action": action}
-            f = dataclasses.replace(f, extra=extra)
+            f = dataclasses.replace(f, extra={**f.extra, "vex": info})
         kept.append(f)
     return FilterResult(tuple(kept), tuple(suppressed), expired, tuple(dropped))
 
@@ -76,13 +78,13 @@ def _vex_docs(vex: VexDocument | str | Path | Sequence[VexDocument | str | Path]
     return [v if isinstance(v, VexDocument) else load_vex(v) for v in items]
 
 
-def _vex_decision(docs: list[VexDocument], f: Finding) -> tuple[str, str, str] | None:
-    best = None
+def _vex_decision(docs: list[VexDocument], f: Finding) -> VexStatement | None:
+    best: VexStatement | None = None
     for d in docs:
         s = d.decide(f)
         if s is not None and (best is None or s.timestamp >= best.timestamp):
             best = s
-    return None if best is None else (best.status, best.describe(), best.action_statement)
+    return best
 
 
 def gate(findings: Iterable[Finding], fail_on: Severity | None, exit_code: int) -> int:

@@ -1,0 +1,195 @@
+"""What every report format shares: the Reporter shape, ordering, summary counts, serialisation helpers.
+
+A reporter renders ``(inventory, findings, *, target, tool_version, options=None) -> str``. ``inventory``
+is None for finding-only reports; ``findings`` may be empty for SBOM-only reports. Secrets reach the
+reporters already masked (``Finding.match``); no reporter ever sees the raw value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from containerguard.model import Finding, FindingKind, Inventory, Layer, Package, Severity
+
+TOOL_NAME = "containerguard"
+TOOL_URI = "https://github.com/containerguard/containerguard"
+
+SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.NEGLIGIBLE, Severity.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """Optional inputs every reporter accepts. Fixed ``created``/``serial`` make output deterministic."""
+
+    created: str | None = None  # ISO-8601; default: now (UTC)
+    serial: str | None = None  # document UUID (CycloneDX serialNumber, SPDX namespace); default: random
+    suppressed: tuple[Finding, ...] = ()  # shown as suppressed where the format can say so
+    expired_ignores: tuple[str, ...] = ()  # one line each, e.g. "CVE-1 (.containerguard-ignore.yaml:4)"
+    width: int | None = None  # table width; default: 120 when not a terminal
+    color: bool = False
+
+
+class RenderFn(Protocol):
+    def __call__(
+        self,
+        inventory: Inventory | None,
+        findings: Sequence[Finding],
+        *,
+        target: str,
+        tool_version: str,
+        options: RenderOptions | None = None,
+    ) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    name: str
+    description: str
+    media_type: str
+    extension: str
+    render: RenderFn
+
+    def __call__(
+        self,
+        inventory: Inventory | None,
+        findings: Sequence[Finding],
+        *,
+        target: str,
+        tool_version: str,
+        options: RenderOptions | None = None,
+    ) -> str:
+        return self.render(inventory, findings, target=target, tool_version=tool_version, options=options)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def created_of(options: RenderOptions | None) -> str:
+    return (options.created if options and options.created else None) or now_iso()
+
+
+def order_key(f: Finding) -> tuple[Any, ...]:
+    """Risk first (desc), then severity (desc), then a stable tie-break."""
+    pkg = f.package
+    return (-f.risk, -int(f.severity), f.kind.value, f.id, pkg.name if pkg else "", pkg.version if pkg else "",
+            f.path, f.line or 0)
+
+
+def ordered(findings: Sequence[Finding]) -> list[Finding]:
+    return sorted(findings, key=order_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    vulnerabilities: int
+    by_severity: Mapping[str, int]  # vulnerabilities per severity, lowercase names
+    malicious: int
+    misconfigurations: int
+    secrets: int
+    compliance: int
+    suppressed: int = 0
+
+    def line(self) -> str:
+        sev = ", ".join(f"{self.by_severity[s.name.lower()]} {s.name.lower()}" for s in SEVERITY_ORDER)
+        text = (f"{self.vulnerabilities} vulnerabilities ({sev}) | {self.malicious} malicious | "
+                f"{self.misconfigurations} misconfigurations | {self.secrets} secrets")
+        if self.compliance:
+            text += f" | {self.compliance} compliance"
+        if self.suppressed:
+            text += f" | {self.suppressed} suppressed"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "vulnerabilities": self.vulnerabilities,
+            "by_severity": dict(self.by_severity),
+            "malicious": self.malicious,
+            "misconfigurations": self.misconfigurations,
+            "secrets": self.secrets,
+            "compliance": self.compliance,
+            "suppressed": self.suppressed,
+        }
+
+
+def summarize(findings: Sequence[Finding], suppressed: int = 0) -> Summary:
+    by = {s.name.lower(): 0 for s in SEVERITY_ORDER}
+    counts = dict.fromkeys(FindingKind, 0)
+    for f in findings:
+        counts[f.kind] += 1
+        if f.kind is FindingKind.VULNERABILITY:
+            by[f.severity.name.lower()] += 1
+    return Summary(
+        vulnerabilities=counts[FindingKind.VULNERABILITY],
+        by_severity=by,
+        malicious=counts[FindingKind.MALICIOUS],
+        misconfigurations=counts[FindingKind.MISCONFIG],
+        secrets=counts[FindingKind.SECRET],
+        compliance=counts[FindingKind.COMPLIANCE],
+        suppressed=suppressed,
+    )
+
+
+def where(f: Finding) -> str:
+    """A short human location: path:line, or the package's first location."""
+    if f.path:
+        return f"{f.path}:{f.line}" if f.line else f.path
+    if f.package is not None and f.package.locations:
+        return f.package.locations[0]
+    return f.target
+
+
+# --------------------------------------------------------------------------- plain-data views
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Severity):
+        return value.name
+    if isinstance(value, FindingKind):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def layer_dict(layer: Layer | None) -> dict[str, Any] | None:
+    return None if layer is None else {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+
+
+def package_dict(p: Package) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "version": p.version,
+        "type": p.type,
+        "purl": p.purl,
+        "locations": list(p.locations),
+        "layer": layer_dict(p.layer),
+        "arch": p.arch,
+        "source": {"name": p.source_name, "version": p.source_version},
+        "epoch": p.epoch,
+        "release": p.release,
+        "licenses": list(p.licenses),
+        "analyzer": p.analyzer,
+        "metadata": dict(p.metadata),
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fld in dataclasses.fields(f):
+        v = getattr(f, fld.name)
+        if fld.name == "package":
+            out["package"] = None if v is None else package_dict(v)
+        elif fld.name == "layer":
+            out["layer"] = layer_dict(v)
+        else:
+            out[fld.name] = _plain(v)
+    return out
+
+

@@ -1,0 +1,292 @@
+"""The native JSON format: stable, documented in docs/formats.md, and loadable again.
+
+``load_inventory`` reads a document this module wrote (``sbom --format json`` or ``scan --format json``)
+back into an :class:`Inventory`, which is what rescans of stored inventories use. Loading validates the
+document with pydantic (this is an edge: the file may come from anywhere) and raises ReportError with
+the first problem's location.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from containerguard.errors import ReportError
+from containerguard.model import (
+    Finding,
+    FindingKind,
+    ImageMeta,
+    Inventory,
+    Layer,
+    OSInfo,
+    Package,
+    Severity,
+)
+from containerguard.report.base import (
+    TOOL_NAME,
+    RenderOptions,
+    created_of,
+    finding_dict,
+    layer_dict,
+    ordered,
+    package_dict,
+    summarize,
+)
+
+SCHEMA_VERSION = 1
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+
+
+def os_dict(os_info: OSInfo) -> dict[str, Any]:
+    return {
+        "family": os_info.family,
+        "version": os_info.version,
+        "name": os_info.name,
+        "codename": os_info.codename,
+        "distroless": os_info.distroless,
+        "eosl": os_info.eosl,
+    }
+
+
+def image_dict(meta: ImageMeta | None) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    return {
+        "id": meta.id,
+        "repo_tags": list(meta.repo_tags),
+        "repo_digests": list(meta.repo_digests),
+        "architecture": meta.architecture,
+        "os": meta.os,
+        "created": meta.created,
+        "config": dict(meta.config),
+        "history": [dict(h) for h in meta.history],
+    }
+
+
+def document(
+    inventory: Inventory | None,
+    findings: Sequence[Finding],
+    *,
+    target: str,
+    tool_version: str,
+    options: RenderOptions | None = None,
+) -> dict[str, Any]:
+    opts = options or RenderOptions()
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": tool_version},
+        "target": target,
+        "created": created_of(opts),
+        "os": os_dict(inventory.os) if inventory else None,
+        "image": image_dict(inventory.image) if inventory else None,
+        "layers": [layer_dict(layer) for layer in inventory.layers] if inventory else [],
+        "packages": [package_dict(p) for p in inventory.packages] if inventory else [],
+        "file_findings": [finding_dict(f) for f in inventory.file_findings] if inventory else [],
+        "inventory": None if inventory is None else {"target": inventory.target, "created": inventory.created,
+                                                     "warnings": list(inventory.warnings)},
+        "findings": [finding_dict(f) for f in ordered(findings)],
+        "suppressed": [finding_dict(f) for f in ordered(opts.suppressed)],
+        "expired_ignores": list(opts.expired_ignores),
+        "summary": summarize(findings, suppressed=len(opts.suppressed)).as_dict(),
+    }
+    return doc
+
+
+def render(
+    inventory: Inventory | None,
+    findings: Sequence[Finding],
+    *,
+    target: str,
+    tool_version: str,
+    options: RenderOptions | None = None,
+) -> str:
+    doc = document(inventory, findings, target=target, tool_version=tool_version, options=options)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _LayerM(_Strict):
+    index: int
+    digest: str
+    diff_id: str = ""
+    size: int = 0
+    created_by: str = ""
+    media_type: str = ""
+
+    def build(self) -> Layer:
+        return Layer(self.index, self.digest, self.diff_id, self.size, self.created_by, self.media_type)
+
+
+class _SourceM(_Strict):
+    name: str = ""
+    version: str = ""
+
+
+class _PackageM(_Strict):
+    name: str
+    version: str
+    type: str
+    purl: str = ""
+    locations: list[str] = Field(default_factory=list)
+    layer: _LayerM | None = None
+    arch: str = ""
+    source: _SourceM = Field(default_factory=_SourceM)
+    epoch: int | None = None
+    release: str = ""
+    licenses: list[str] = Field(default_factory=list)
+    analyzer: str = ""
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    def build(self) -> Package:
+        return Package(
+            name=self.name, version=self.version, type=self.type, purl=self.purl,
+            locations=tuple(self.locations), layer=self.layer.build() if self.layer else None,
+            arch=self.arch, source_name=self.source.name, source_version=self.source.version,
+            epoch=self.epoch, release=self.release, licenses=tuple(self.licenses), analyzer=self.analyzer,
+            metadata=dict(self.metadata),
+        )
+
+
+class _FindingM(_Strict):
+    kind: FindingKind
+    id: str
+    title: str
+    severity: str
+    target: str = ""
+    path: str = ""
+    line: int | None = None
+    layer: _LayerM | None = None
+    package: _PackageM | None = None
+    aliases: list[str] = Field(default_factory=list)
+    fixed_versions: list[str] = Field(default_factory=list)
+    status: str = ""
+    severity_source: str = ""
+    cvss_vector: str = ""
+    cvss_score: float | None = None
+    epss: float | None = None
+    epss_percentile: float | None = None
+    kev: bool = False
+    kev_date_added: str = ""
+    kev_ransomware: bool = False
+    risk: float = 0.0
+    description: str = ""
+    remediation: str = ""
+    references: list[str] = Field(default_factory=list)
+    cwe: list[str] = Field(default_factory=list)
+    match: str = ""
+    suppressed_by: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def build(self) -> Finding:
+        return Finding(
+            kind=self.kind, id=self.id, title=self.title, severity=Severity.parse(self.severity),
+            target=self.target, path=self.path, line=self.line,
+            layer=self.layer.build() if self.layer else None,
+            package=self.package.build() if self.package else None,
+            aliases=tuple(self.aliases), fixed_versions=tuple(self.fixed_versions), status=self.status,
+            severity_source=self.severity_source, cvss_vector=self.cvss_vector, cvss_score=self.cvss_score,
+            epss=self.epss, epss_percentile=self.epss_percentile, kev=self.kev,
+            kev_date_added=self.kev_date_added, kev_ransomware=self.kev_ransomware, risk=self.risk,
+            description=self.description, remediation=self.remediation, references=tuple(self.references),
+            cwe=tuple(self.cwe), match=self.match, suppressed_by=self.suppressed_by, extra=dict(self.extra),
+        )
+
+
+class _OSM(_Strict):
+    family: str = "unknown"
+    version: str = ""
+    name: str = ""
+    codename: str = ""
+    distroless: bool = False
+    eosl: bool = False
+
+
+class _ImageM(_Strict):
+    id: str = ""
+    repo_tags: list[str] = Field(default_factory=list)
+    repo_digests: list[str] = Field(default_factory=list)
+    architecture: str = ""
+    os: str = ""
+    created: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class _InvMetaM(_Strict):
+    target: str = ""
+    created: str = ""
+    warnings: list[str] = Field(default_factory=list)
+
+
+class _DocM(_Strict):
+    schema_version: int
+    tool: dict[str, Any] = Field(default_factory=dict)
+    target: str
+    os: _OSM | None = None
+    image: _ImageM | None = None
+    layers: list[_LayerM] = Field(default_factory=list)
+    packages: list[_PackageM] = Field(default_factory=list)
+    file_findings: list[_FindingM] = Field(default_factory=list)
+    inventory: _InvMetaM | None = None
+    findings: list[_FindingM] = Field(default_factory=list)
+    suppressed: list[_FindingM] = Field(default_factory=list)
+
+
+def _parse(json_text: str | bytes) -> _DocM:
+    if len(json_text) > MAX_DOCUMENT_BYTES:
+        raise ReportError(f"ContainerGuard JSON larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        raw = json.loads(json_text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"not ContainerGuard JSON: line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ReportError("not ContainerGuard JSON: nested too deeply") from exc
+    if not isinstance(raw, dict) or "schema_version" not in raw:
+        raise ReportError("not ContainerGuard JSON: no schema_version")
+    if raw.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError(f"unsupported ContainerGuard JSON schema_version {raw.get('schema_version')!r} "
+                          f"(this version reads {SCHEMA_VERSION})")
+    try:
+        return _DocM.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ReportError(f"invalid ContainerGuard JSON at {loc}: {err['msg']}") from exc
+
+
+def load_inventory(json_text: str | bytes) -> Inventory:
+    """The Inventory stored in a native JSON document (as written by ``render``)."""
+    doc = _parse(json_text)
+    if doc.os is None:
+        raise ReportError("ContainerGuard JSON holds no inventory (it was written from findings only)")
+    meta = doc.inventory or _InvMetaM(target=doc.target)
+    img = doc.image
+    return Inventory(
+        target=meta.target or doc.target,
+        os=OSInfo(doc.os.family, doc.os.version, doc.os.name, doc.os.codename, doc.os.distroless, doc.os.eosl),
+        packages=tuple(p.build() for p in doc.packages),
+        layers=tuple(layer.build() for layer in doc.layers),
+        image=None if img is None else ImageMeta(
+            id=img.id, repo_tags=tuple(img.repo_tags), repo_digests=tuple(img.repo_digests),
+            architecture=img.architecture, os=img.os, created=img.created, config=dict(img.config),
+            history=tuple(img.history),
+        ),
+        warnings=tuple(meta.warnings),
+        created=meta.created,
+        file_findings=tuple(f.build() for f in doc.file_findings),
+    )
+
+
+def load_findings(json_text: str | bytes) -> tuple[list[Finding], list[Finding]]:
+    """(findings, suppressed) stored in a native JSON document."""
+    doc = _parse(json_text)
+    return [f.build() for f in doc.findings], [f.build() for f in doc.suppressed]

@@ -1,0 +1,184 @@
+"""Read an SBOM back into an Inventory: CycloneDX JSON, SPDX 2.x JSON, or ContainerGuard's native JSON.
+
+This is what ``scan sbom:FILE`` and rescans of stored inventories use. Packages are recovered from their
+purls (type, namespace, name, version, ``distro``/``epoch``/``upstream`` qualifiers) plus the source
+package properties that ContainerGuard, Trivy and Syft write; the OS from an ``operating-system``
+component (CycloneDX), an OPERATING-SYSTEM package (SPDX) or the purls' ``distro`` qualifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from packageurl import PackageURL
+
+from containerguard.errors import ReportError, UsageError
+from containerguard.model import Inventory, OSInfo, Package
+
+MAX_BYTES = 512 * 1024 * 1024
+
+#: purl type -> Package.type
+PURL_TYPES = {"deb": "deb", "apk": "apk", "rpm": "rpm", "pypi": "pypi", "npm": "npm", "golang": "golang",
+              "maven": "maven", "gem": "gem", "cargo": "cargo", "composer": "composer", "nuget": "nuget",
+              "hex": "hex", "pub": "pub", "swift": "swift", "hackage": "hackage", "cran": "cran"}
+_OS_FAMILIES = {"debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine", "almalinux": "alma", "alma": "alma",
+                "rocky": "rocky", "redhat": "rhel", "rhel": "rhel", "centos": "centos", "fedora": "fedora",
+                "amazon": "amzn", "amzn": "amzn", "oracle": "ol", "ol": "ol", "wolfi": "wolfi",
+                "chainguard": "chainguard", "suse": "sles", "sles": "sles", "opensuse": "opensuse-leap",
+                "opensuse-leap": "opensuse-leap"}
+_SRC_NAME_PROPS = ("containerguard:source_name", "aquasecurity:trivy:SrcName", "syft:metadata:source",
+                   "syft:metadata:originPackage")
+_SRC_VER_PROPS = ("containerguard:source_version", "aquasecurity:trivy:SrcVersion", "syft:metadata:sourceVersion")
+
+
+def load_inventory(path: Path | str) -> Inventory:
+    """The Inventory in an SBOM file; raises UsageError/ReportError with one line on bad input."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise UsageError(f"{p}: larger than {MAX_BYTES} bytes")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    return parse_inventory(data, str(p))
+
+
+def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ReportError(f"{name}: not JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ReportError(f"{name}: not an SBOM (top level is not an object)")
+    if doc.get("bomFormat") == "CycloneDX":
+        return _cyclonedx(doc, name)
+    if isinstance(doc.get("spdxVersion"), str):
+        return _spdx(doc, name)
+    if "schema_version" in doc:
+        from containerguard.report.native import load_inventory as native
+
+        return native(data)
+    raise ReportError(f"{name}: not CycloneDX, SPDX or ContainerGuard JSON")
+
+
+def _props(items: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if isinstance(items, list):
+        for it in items:
+            if isinstance(it, dict) and isinstance(it.get("name"), str):
+                out[it["name"]] = str(it.get("value", ""))
+    return out
+
+
+def _os_from(name: str, version: str) -> OSInfo:
+    fam = _OS_FAMILIES.get(name.strip().lower(), name.strip().lower() or "unknown")
+    return OSInfo(family=fam, version=version.strip(), name=f"{name} {version}".strip())
+
+
+def package_from_purl(purl: str, props: Mapping[str, str] | None = None, location: str = "") -> Package | None:
+    """A Package from a purl (None for purl types the detector has no use for or malformed purls)."""
+    try:
+        p = PackageURL.from_string(purl)
+    except ValueError:
+        return None
+    ptype = PURL_TYPES.get(p.type)
+    if ptype is None or not p.version:
+        return None
+    q: dict[str, str] = dict(p.qualifiers) if isinstance(p.qualifiers, dict) else {}
+    props = props or {}
+    name = p.name
+    if ptype == "maven" and p.namespace:
+        name = f"{p.namespace}:{p.name}"
+    elif ptype in ("npm", "golang", "composer", "swift") and p.namespace:
+        name = f"{p.namespace}/{p.name}"
+    src_name = next((props[k] for k in _SRC_NAME_PROPS if props.get(k)), "")
+    src_ver = next((props[k] for k in _SRC_VER_PROPS if props.get(k)), "")
+    upstream = q.get("upstream", "")
+    if upstream and not src_name:  # pkg:deb/debian/libc6@2.36-9?upstream=glibc%402.36-9
+        src_name, _, up_ver = upstream.partition("@")
+        src_ver = src_ver or up_ver
+    version = p.version
+    epoch: int | None = None
+    if q.get("epoch", "").isdigit():
+        epoch = int(q["epoch"])
+        if ptype == "deb" and not version.startswith(f"{epoch}:"):
+            version = f"{epoch}:{version}"
+    release = ""
+    if ptype == "rpm" and "-" in version:
+        version, release = version.rsplit("-", 1)
+    meta = {"distro": q["distro"]} if q.get("distro") else {}
+    return Package(name=name, version=version, type=ptype, purl=purl, locations=(location,) if location else (),
+                   arch=q.get("arch", ""), source_name=src_name if src_name != name or src_ver else "",
+                   source_version=src_ver, epoch=epoch if ptype == "rpm" else None, release=release,
+                   analyzer="sbom", metadata=meta)
+
+
+def _os_from_distro(pkgs: Iterable[Package]) -> OSInfo:
+    for pkg in pkgs:
+        d = pkg.metadata.get("distro", "")
+        if d and "-" in d:
+            fam, _, ver = d.partition("-")
+            return _os_from(fam, ver)
+    return OSInfo()
+
+
+def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
+    comps: list[dict[str, Any]] = []
+
+    def walk(items: Any) -> None:
+        if isinstance(items, list):
+            for c in items:
+                if isinstance(c, dict):
+                    comps.append(c)
+                    walk(c.get("components"))
+
+    walk(doc.get("components"))
+    os_info: OSInfo | None = None
+    pkgs: list[Package] = []
+    for c in comps:
+        if c.get("type") == "operating-system":
+            os_info = _os_from(str(c.get("name", "")), str(c.get("version", "")))
+            continue
+        purl = c.get("purl")
+        if isinstance(purl, str):
+            props = _props(c.get("properties"))
+            loc = props.get("containerguard:location") or props.get("aquasecurity:trivy:FilePath") or ""
+            pkg = package_from_purl(purl, props, loc)
+            if pkg is not None:
+                pkgs.append(pkg)
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    target = str((meta.get("component") or {}).get("name", "")) if isinstance(meta.get("component"), dict) else ""
+    return Inventory(target=target or f"sbom:{name}", os=os_info or _os_from_distro(pkgs), packages=tuple(pkgs),
+                     created=str(meta.get("timestamp", "")))
+
+
+def _spdx(doc: dict[str, Any], name: str) -> Inventory:
+    os_info: OSInfo | None = None
+    pkgs: list[Package] = []
+    for sp in doc.get("packages") or []:
+        if not isinstance(sp, dict):
+            continue
+        if sp.get("primaryPackagePurpose") == "OPERATING-SYSTEM":
+            os_info = _os_from(str(sp.get("name", "")), str(sp.get("versionInfo", "")))
+            continue
+        for ref in sp.get("externalRefs") or []:
+            if isinstance(ref, dict) and ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
+                props: dict[str, str] = {}
+                src = sp.get("sourceInfo")
+                if isinstance(src, str) and src.startswith("built package from: "):
+                    # syft/Trivy style: "built package from: glibc 2.36-9"
+                    parts = src.removeprefix("built package from: ").split()
+                    if parts:
+                        props["containerguard:source_name"] = parts[0]
+                    if len(parts) > 1:
+                        props["containerguard:source_version"] = parts[1]
+                pkg = package_from_purl(ref["referenceLocator"], props)
+                if pkg is not None:
+                    pkgs.append(pkg)
+                break
+    ci = doc.get("creationInfo") if isinstance(doc.get("creationInfo"), dict) else {}
+    return Inventory(target=str(doc.get("name") or f"sbom:{name}"), os=os_info or _os_from_distro(pkgs),
+                     packages=tuple(pkgs), created=str(ci.get("created", "")))

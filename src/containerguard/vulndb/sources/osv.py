@@ -1,0 +1,164 @@
+"""OSV per-ecosystem exports (``<Ecosystem>/all.zip``, one ``<id>.json`` per record, OSV schema 1.6).
+
+Each record is checked against the part of the OSV schema the detector relies on (types of ``id``,
+``modified``, ``aliases``, ``affected[].package``, ``ranges[].type/events``, ``versions``); a record that
+fails is skipped and counted. Per ``affected`` entry: an ecosystem the versioning registry does not know,
+or a range event whose version the ecosystem's comparator cannot parse, skips that entry (counted).
+GIT ranges are ignored (we match packages, not commits). Distribution ecosystems drop the ``versions``
+enumeration (osv.dev derives it from the ranges; the ranges are authoritative and far smaller).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from containerguard.vulndb import normalize
+from containerguard.vulndb.severity import best_vector
+from containerguard.vulndb.sources.base import Sink, SourceCorrupt, SourceSpec, SourceStats, VersionCheck
+
+_EVENT_KINDS = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "x"}
+_RANGE_TYPES = {"ECOSYSTEM": "E", "SEMVER": "S"}
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _strs(v: Any, what: str) -> list[str]:
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _Invalid(f"{what} is not a list of strings")
+    return v
+
+
+def parse(spec: SourceSpec, path: Path, sink: Sink, stats: SourceStats, versions: VersionCheck) -> None:
+    try:
+        zf = zipfile.ZipFile(path)
+        members = [i for i in zf.infolist() if i.filename.endswith(".json") and not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise SourceCorrupt(f"{spec.name}: not a readable zip ({exc})") from exc
+    with zf:
+        for info in members:
+            try:
+                raw = zf.read(info)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
+                stats.skip("corrupt zip member")
+                continue
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                stats.skip("invalid JSON")
+                continue
+            try:
+                _record(spec, rec, sink, stats, versions)
+            except _Invalid:
+                stats.skip("OSV schema")
+
+
+def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions: VersionCheck) -> None:
+    if not isinstance(rec, dict):
+        raise _Invalid("record is not an object")
+    rid = rec.get("id")
+    modified = rec.get("modified")
+    if not isinstance(rid, str) or not rid or not isinstance(modified, str):
+        raise _Invalid("id/modified")
+    aliases = _strs(rec.get("aliases"), "aliases")
+    related = _strs(rec.get("related"), "related")
+    affected = rec.get("affected") or []
+    if not isinstance(affected, list):
+        raise _Invalid("affected")
+    sev = rec.get("severity") or []
+    if not isinstance(sev, list) or not all(isinstance(s, dict) for s in sev):
+        raise _Invalid("severity")
+    # validate every affected entry's shape before writing anything for the record
+    rows: list[tuple[Any, ...]] = []
+    entry_skips: list[str] = []
+    for a in affected:
+        if not isinstance(a, dict):
+            raise _Invalid("affected entry")
+        pkg = a.get("package")
+        if not pkg:  # GIT-only entry (no or empty package): nothing to match by package
+            continue
+        if not isinstance(pkg, dict) or not isinstance(pkg.get("ecosystem"), str) or not isinstance(pkg.get("name"), str):
+            raise _Invalid("affected.package")
+        ranges = a.get("ranges") or []
+        if not isinstance(ranges, list):
+            raise _Invalid("ranges")
+        vers = _strs(a.get("versions"), "versions")
+        eco = normalize.ecosystem(pkg["ecosystem"])
+        compact: list[list[Any]] = []
+        bad_version = False
+        for r in ranges:
+            if not isinstance(r, dict) or not isinstance(r.get("type"), str) or not isinstance(r.get("events"), list):
+                raise _Invalid("range")
+            t = _RANGE_TYPES.get(r["type"])
+            evs: list[list[str]] = []
+            for ev in r["events"]:
+                if not isinstance(ev, dict) or len(ev) != 1:
+                    raise _Invalid("event")
+                ((k, v),) = ev.items()
+                kind = _EVENT_KINDS.get(k)
+                if kind is None or not isinstance(v, str):
+                    raise _Invalid("event kind")
+                evs.append([kind, v])
+            if t is None:
+                continue  # GIT ranges: commits, not versions
+            compact.append([t, evs])
+        if not compact and not vers:
+            continue
+        if versions.scheme(eco) is None:
+            entry_skips.append("unknown ecosystem")
+            continue
+        for _t, evs in compact:
+            for kind, v in evs:
+                if not (kind == "i" and v == "0") and not versions.valid(eco, v):
+                    bad_version = True
+                    break
+            if bad_version:
+                break
+        if bad_version:
+            entry_skips.append("unparseable version")
+            continue
+        es = a.get("ecosystem_specific")
+        vendor = ""
+        if isinstance(es, dict):
+            u = es.get("urgency") or es.get("severity")
+            if isinstance(u, str):
+                vendor = u
+        keep_versions = vers and not normalize.is_distro(eco)
+        rows.append((spec.name, eco, normalize.package_name(eco, pkg["name"]), rid,
+                     orjson.dumps(compact).decode(), orjson.dumps(vers).decode() if keep_versions else None, vendor))
+    for reason in entry_skips:
+        stats.skip(reason)
+    withdrawn = rec.get("withdrawn") if isinstance(rec.get("withdrawn"), str) else ""
+    ds = rec.get("database_specific")
+    ghsa = ""
+    cwes: list[str] = []
+    if isinstance(ds, dict):
+        if isinstance(ds.get("severity"), str):
+            ghsa = ds["severity"]
+        if isinstance(ds.get("cwe_ids"), list):
+            cwes = [c for c in ds["cwe_ids"] if isinstance(c, str)]
+    vector, score = best_vector([(str(s.get("type", "")), str(s.get("score", ""))) for s in sev])
+    summary = rec.get("summary")
+    if not isinstance(summary, str) or not summary:
+        details = rec.get("details")
+        summary = details.strip().split("\n", 1)[0][:200] if isinstance(details, str) else ""
+    refs = [r["url"] for r in (rec.get("references") or []) if isinstance(r, dict) and isinstance(r.get("url"), str)]
+    sink.advisory((spec.name, rid, orjson.dumps(aliases).decode(), orjson.dumps(related).decode(), summary,
+                   vector, score, ghsa, str(rec.get("published") or ""), modified, withdrawn,
+                   orjson.dumps(refs[:8]).decode(), orjson.dumps(cwes).decode()))
+    for al in aliases:
+        sink.alias((spec.name, al, rid))
+    stats.records += 1
+    if withdrawn:
+        stats.withdrawn += 1
+        return  # a withdrawn record stays visible by id but matches nothing
+    for row in rows:
+        sink.affected(row)

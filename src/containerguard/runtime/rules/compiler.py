@@ -1,0 +1,451 @@
+"""Compile condition ASTs to Python source, then to one dispatch function per event type.
+
+Each dispatch function takes ``(f, t, ts)`` (the event's field map, type and time) and returns the list of
+indices of matching rules. Field reads are ``f.get(key)``; value lists are hoisted frozensets; ``evt.type``
+comparisons are folded to constants for the event type the function serves, so a rule costs nothing
+on event types it cannot match. A rule that raises (e.g. a field recorded with the wrong type) counts an
+evaluation error and does not match; the others still run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import re2
+
+from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
+from containerguard.runtime.rules.fields import ANCESTOR_FIELDS, FIELD_CATALOG, storage_key
+from containerguard.runtime.rules.parser import ConditionError
+
+DispatchFn = Callable[[Mapping[str, Any], str, int], list[int]]
+
+_STRING_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex", "pmatch"})
+_ORDER_OPS = frozenset({"<", "<=", ">", ">="})
+_MULTI_TYPES = frozenset({"list", "ilist"})
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 8 << 20
+
+# ------------------------------------------------------------------ runtime helpers used by generated code
+
+
+def _idx(v: Any, i: int) -> Any:
+    if v is None or i >= len(v):
+        return None
+    return v[i]
+
+
+def _key(v: Any, k: str) -> Any:
+    return v.get(k) if isinstance(v, dict) else None
+
+
+def _envtext(v: Any) -> Any:
+    return " ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else v
+
+
+def _arg(f: Mapping[str, Any], name: str) -> Any:
+    v = f.get("evt.arg." + name)
+    if v is not None:
+        return v
+    args = f.get("evt.args")
+    if isinstance(args, dict):
+        if name in args:
+            return args[name]
+        if name.isdigit():
+            vals = list(args.values())
+            i = int(name)
+            return vals[i] if i < len(vals) else None
+    return None
+
+
+def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
+    cur = doc
+    for p in parts:
+        if isinstance(cur, dict):
+            if p not in cur:
+                return None
+            cur = cur[p]
+        elif isinstance(cur, list):
+            if not p.isdigit() or int(p) >= len(cur):
+                return None
+            cur = cur[int(p)]
+        else:
+            return None
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    return cur
+
+
+def _uriparam(uri: Any, name: str) -> Any:
+    if not isinstance(uri, str) or "?" not in uri:
+        return None
+    from urllib.parse import parse_qs
+
+    vals = parse_qs(uri.split("?", 1)[1]).get(name)
+    return " ".join(vals) if vals else None
+
+
+def _map(fn: Callable[[Any], Any], v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, list | tuple):
+        return [fn(x) for x in v]
+    return fn(v)
+
+
+def _tolower(v: Any) -> Any:
+    return _map(lambda x: str(x).lower(), v)
+
+
+def _toupper(v: Any) -> Any:
+    return _map(lambda x: str(x).upper(), v)
+
+
+def _basename(v: Any) -> Any:
+    return _map(lambda x: os.path.basename(str(x)), v)
+
+
+def _b64_one(x: Any) -> Any:
+    try:
+        return base64.b64decode(str(x), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b64(v: Any) -> Any:
+    return _map(_b64_one, v)
+
+
+def _bytes(v: Any) -> bytes:
+    if isinstance(v, bytes):
+        return v
+    return str(v).encode("utf-8", "surrogateescape")
+
+
+def rfc3339(ns: int) -> str:
+    """RFC 3339 UTC time with nanoseconds, as Falco prints it."""
+    sec, frac = divmod(int(ns), 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+RUNTIME: dict[str, Any] = {
+    "_idx": _idx, "_key": _key, "_envtext": _envtext, "_arg": _arg, "_jptr": _jptr, "_uriparam": _uriparam,
+    "_tolower": _tolower, "_toupper": _toupper, "_basename": _basename, "_b64": _b64, "_bytes": _bytes,
+    "_rfc3339": rfc3339, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
+}
+
+# ------------------------------------------------------------------ safe regular expressions
+
+
+def compile_regex(pattern: str, pos: int) -> Callable[[str], Any]:
+    """A linear-time (RE2) full-match function for the ``regex`` operator; bad patterns raise ConditionError."""
+    try:
+        rx = re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        raise ConditionError(f"invalid or unsafe regular expression {pattern!r}: {exc}", pos) from None
+    return rx.fullmatch  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ code generation
+
+
+class CodeGen:
+    """Turns ASTs into Python expression source; hoisted constants land in ``self.ns``."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = dict(RUNTIME)
+        self._consts: dict[tuple[str, Any], str] = {}
+        self._tmp = 0
+
+    def hoist(self, kind: str, value: Any) -> str:
+        key = (kind, value)
+        name = self._consts.get(key)
+        if name is None:
+            name = f"_c{len(self._consts)}"
+            self._consts[key] = name
+            self.ns[name] = value
+        return name
+
+    def tmp(self) -> str:
+        self._tmp += 1
+        return f"_v{self._tmp}"
+
+    # ---- fields
+    def field(self, ref: FieldRef) -> tuple[str, bool]:
+        """(source expression, multi-valued?) for a field reference with its transformers applied."""
+        name, arg = ref.name, ref.arg
+        spec = FIELD_CATALOG[name]
+        multi = False
+        if name == "evt.type":
+            code = "t"
+        elif name in ("evt.rawtime", "jevt.rawtime"):
+            code = "ts"
+        elif name in ("evt.time", "jevt.time"):
+            code = f"(g({name!r}) or _rfc3339(ts))"
+        elif name in ANCESTOR_FIELDS:
+            self_key = "proc.name" if name == "proc.aname" else "proc.pid"
+            if arg is None:
+                code, multi = f"g({storage_key(name)!r})", True
+            else:
+                if not arg.strip().isdigit():
+                    raise ConditionError(f"{name}[{arg}]: the argument must be a number", ref.pos)
+                n = int(arg)
+                code = f"g({self_key!r})" if n == 0 else f"_idx(g({storage_key(name)!r}), {n - 1})"
+        elif name == "proc.env":
+            code = "_envtext(g('proc.env'))" if arg is None else f"_key(g('proc.env'), {arg!r})"
+        elif name == "evt.arg":
+            assert arg is not None
+            code = f"_arg(f, {arg!r})"
+        elif name == "jevt.value":
+            assert arg is not None
+            if arg and not arg.startswith("/"):
+                raise ConditionError(f"jevt.value[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
+            parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
+            code = f"_jptr(g('jevt'), {self.hoist('t', parts)})"
+        elif name == "ka.uri.param":
+            assert arg is not None
+            code = f"_uriparam(g('ka.uri'), {arg!r})"
+        else:
+            if arg is not None and spec.arg == "none":
+                raise ConditionError(f"field '{name}' takes no [argument]", ref.pos)
+            code = f"g({storage_key(name)!r})"
+            multi = spec.type in _MULTI_TYPES
+        for x in ref.xforms:
+            code = f"_{x}({code})"
+        return code, multi
+
+    def field_type(self, ref: FieldRef) -> str:
+        if ref.xforms:
+            return "string"
+        spec = FIELD_CATALOG[ref.name]
+        if spec.type == "ilist":
+            return "int"
+        if spec.type in ("list", "dict", "json"):
+            return "string"
+        return spec.type
+
+    def coerce(self, value: str, ftype: str, pos: int) -> Any:
+        if ftype == "int":
+            try:
+                return int(value, 0) if value.lower().startswith(("0x", "0o")) else int(value)
+            except ValueError:
+                raise ConditionError(f"expected a number, got {value!r}", pos) from None
+        if ftype == "bool":
+            low = value.lower()
+            if low not in ("true", "false"):
+                raise ConditionError(f"expected true or false, got {value!r}", pos)
+            return low == "true"
+        return value
+
+    # ---- predicates
+    def pred(self, v: str, op: str, rhs: Any, ftype: str, pos: int) -> str:
+        """Source for ``v OP rhs`` on one scalar value ``v`` (never None here); rhs is a source expression
+        (for val()) or an already-coerced constant / tuple."""
+        if isinstance(rhs, _Expr):
+            c = rhs.code
+        elif op in ("in", "intersects", "pmatch"):
+            c = ""
+        else:
+            c = repr(rhs) if isinstance(rhs, str | int | bool) else self.hoist("v", rhs)
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            return f"{v} {'==' if op == '=' else op} {c}"
+        if op == "contains":
+            return f"{c} in {v}"
+        if op == "icontains":
+            c2 = repr(rhs.lower()) if isinstance(rhs, str) else f"{c}.lower()"
+            return f"{c2} in {v}.lower()"
+        if op == "startswith":
+            return f"{v}.startswith({c})"
+        if op == "endswith":
+            return f"{v}.endswith({c})"
+        if op in ("glob", "iglob"):
+            if isinstance(rhs, _Expr):
+                raise ConditionError(f"'{op}' needs a constant pattern", pos)
+            flags = re.IGNORECASE if op == "iglob" else 0
+            m = self.hoist("r", re.compile(fnmatch.translate(rhs), flags | re.DOTALL).match)
+            return f"{m}({v}) is not None"
+        if op == "regex":
+            if isinstance(rhs, _Expr):
+                raise ConditionError("'regex' needs a constant pattern", pos)
+            m = self.hoist("r", compile_regex(rhs, pos))
+            return f"{m}({v}) is not None"
+        if op in ("in", "intersects"):
+            return f"{v} in {self.hoist('s', frozenset(rhs))}"
+        if op == "pmatch":
+            exact = self.hoist("s", frozenset(p.rstrip("/") or "/" for p in rhs))
+            prefixes = self.hoist("t", tuple(p if p.endswith("/") else p + "/" for p in rhs))
+            return f"({v} in {exact} or {v}.startswith({prefixes}))"
+        if op == "bcontains":
+            return f"{c} in _bytes({v})"
+        if op == "bstartswith":
+            return f"_bytes({v}).startswith({c})"
+        raise ConditionError(f"unknown operator '{op}'", pos)
+
+    def cmp(self, node: Cmp) -> str:
+        lhs, multi = self.field(node.lhs)
+        ftype = self.field_type(node.lhs)
+        op = node.op
+        if op == "exists":
+            return f"({lhs} is not None)" if not multi else f"bool({lhs})"
+        if op in _STRING_OPS and ftype not in ("string",):
+            raise ConditionError(f"operator '{op}' needs a string field, '{node.lhs.text}' is {ftype}", node.pos)
+        if op in _ORDER_OPS and ftype != "int":
+            raise ConditionError(f"operator '{op}' needs a numeric field, '{node.lhs.text}' is {ftype}", node.pos)
+        rhs: Any
+        guard = ""
+        if isinstance(node.rhs, FieldRef):
+            if op in ("in", "intersects", "pmatch"):
+                raise ConditionError(f"'{op}' needs a list of values, not val()", node.pos)
+            rcode, rmulti = self.field(node.rhs)
+            if rmulti:
+                raise ConditionError(f"val({node.rhs.text}) is multi-valued", node.pos)
+            w = self.tmp()
+            guard = f"({w} := {rcode}) is not None and "
+            rhs = _Expr(w)
+        elif isinstance(node.rhs, tuple):
+            if op not in ("in", "intersects", "pmatch"):
+                raise ConditionError(f"operator '{op}' takes one value, not a list", node.pos)
+            rhs = tuple(self.coerce(x, ftype, node.pos) for x in node.rhs)
+        else:
+            assert node.rhs is not None
+            if op in ("in", "intersects", "pmatch"):
+                rhs = (self.coerce(node.rhs, ftype, node.pos),)
+            elif op in ("bcontains", "bstartswith"):
+                try:
+                    rhs = bytes.fromhex(node.rhs)
+                except ValueError:
+                    raise ConditionError(f"'{op}' needs hex bytes, got {node.rhs!r}", node.pos) from None
+            else:
+                rhs = self.coerce(node.rhs, ftype, node.pos)
+        v = self.tmp()
+        if multi:
+            ancestors = node.lhs.name in ANCESTOR_FIELDS
+            if op in ("in", "intersects") and not isinstance(rhs, _Expr):
+                s = self.hoist("s", frozenset(rhs))
+                if op == "in" and not ancestors:
+                    return f"(bool({v} := {lhs}) and {s}.issuperset({v}))"
+                return f"(bool({v} := {lhs}) and not {s}.isdisjoint({v}))"
+            x = self.tmp()
+            return f"(bool({v} := {lhs}) and {guard}any({self.pred(x, op, rhs, ftype, node.pos)} for {x} in {v}))"
+        if not guard and op == "=" and not isinstance(rhs, _Expr):
+            return f"({lhs} == {rhs!r})" if isinstance(rhs, str | int | bool) else f"({lhs} == {self.hoist('v', rhs)})"
+        if not guard and op in ("in", "intersects"):
+            return f"({lhs} in {self.hoist('s', frozenset(rhs))})"
+        return f"(({v} := {lhs}) is not None and {guard}{self.pred(v, op, rhs, ftype, node.pos)})"
+
+    def expr(self, node: Node, etype: str | None) -> str | bool:
+        """Source for ``node``, or a bool when it folds to a constant for event type ``etype``."""
+        if isinstance(node, Cmp):
+            if etype is not None and node.lhs.name == "evt.type" and not node.lhs.xforms:
+                folded = fold_evt_type(node, etype)
+                if folded is not None:
+                    return folded
+            return self.cmp(node)
+        if isinstance(node, Const):
+            return node.value
+        if isinstance(node, Not):
+            inner = self.expr(node.item, etype)
+            return (not inner) if isinstance(inner, bool) else f"(not {inner})"
+        if isinstance(node, And | Or):
+            is_and = isinstance(node, And)
+            parts: list[str] = []
+            for item in node.items:
+                sub = self.expr(item, etype)
+                if isinstance(sub, bool):
+                    if sub is not is_and:  # False in an and / True in an or decides it
+                        return sub
+                    continue
+                parts.append(sub)
+            if not parts:
+                return is_and
+            return parts[0] if len(parts) == 1 else "(" + (" and " if is_and else " or ").join(parts) + ")"
+        assert isinstance(node, MacroRef)
+        raise ConditionError(f"undefined macro '{node.name}'", node.pos)
+
+
+class _Expr:
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+def fold_evt_type(node: Cmp, etype: str) -> bool | None:
+    if isinstance(node.rhs, FieldRef):
+        return None
+    if node.op == "=" and isinstance(node.rhs, str):
+        return etype == node.rhs
+    if node.op == "!=" and isinstance(node.rhs, str):
+        return etype != node.rhs
+    if node.op in ("in", "intersects") and isinstance(node.rhs, tuple):
+        return etype in node.rhs
+    return None
+
+
+def event_types(node: Node) -> frozenset[str] | None:
+    """The evt.type values a condition can match (None: any), derived as Falco does."""
+    if isinstance(node, Cmp):
+        if node.lhs.name == "evt.type" and not node.lhs.xforms:
+            if node.op == "=" and isinstance(node.rhs, str):
+                return frozenset({node.rhs})
+            if node.op in ("in", "intersects") and isinstance(node.rhs, tuple):
+                return frozenset(node.rhs)
+        return None
+    if isinstance(node, Const):
+        return None if node.value else frozenset()
+    if isinstance(node, And):
+        result: frozenset[str] | None = None
+        for item in node.items:
+            sub = event_types(item)
+            if sub is not None:
+                result = sub if result is None else result & sub
+        return result
+    if isinstance(node, Or):
+        acc: set[str] = set()
+        for item in node.items:
+            sub = event_types(item)
+            if sub is None:
+                return None
+            acc |= sub
+        return frozenset(acc)
+    return None
+
+
+def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None) -> DispatchFn:
+    """One function evaluating the given (rule index, condition) pairs for events of type ``etype``."""
+    lines = ["def _dispatch(f, t, ts):", "    g = f.get", "    r = []"]
+    for idx, node in conds:
+        code = gen.expr(node, etype)
+        if code is False:
+            continue
+        if code is True:
+            lines.append(f"    r.append({idx})")
+            continue
+        lines += ["    try:", f"        if {code}:", f"            r.append({idx})",
+                  "    except Exception:", f"        _err({idx})"]
+    lines.append("    return r")
+    src = "\n".join(lines)
+    try:
+        code_obj = compile(src, f"<rules:{name}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # pragma: no cover - nesting beyond Python's limits
+        raise ConditionError(f"condition too complex to compile: {exc}", 0) from None
+    ns = gen.ns
+    exec(code_obj, ns)  # noqa: S102 - generated from a parsed AST, every constant is repr()'d or hoisted
+    fn: DispatchFn = ns.pop("_dispatch")
+    return fn
+
+
+def build_getter(gen: CodeGen, refs: list[FieldRef]) -> Callable[[Mapping[str, Any], str, int], tuple[Any, ...]]:
+    """A function returning the values of ``refs`` for one event (used for outputs)."""
+    body = ", ".join(gen.field(r)[0] for r in refs)
+    src = f"def _get(f, t, ts):\n    g = f.get\n    return ({body}{',' if refs else ''})"
+    exec(compile(src, "<rules:output>", "exec"), gen.ns)  # noqa: S102 - generated from parsed field refs
+    fn: Callable[[Mapping[str, Any], str, int], tuple[Any, ...]] = gen.ns.pop("_get")
+    return fn

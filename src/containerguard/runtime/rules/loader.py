@@ -1,0 +1,638 @@
+"""Load Falco rules files in stages: read (YAML with line marks) -> collect lists, macros, rules and their
+appends/overrides -> resolve lists and expand macros -> compile -> index by event type.
+
+``load_rules`` is pure: it returns a new :class:`RuleSet` or raises :class:`RuleError`; a caller that
+reloads keeps its previous RuleSet when a reload fails (see :func:`reload_rules`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from containerguard.errors import RuleError
+from containerguard.model import Priority
+from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
+from containerguard.runtime.rules.compiler import CodeGen, event_types
+from containerguard.runtime.rules.fields import FIELD_CATALOG
+from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
+from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet, _Compiled
+
+#: Response names a rule may list under ``containerguard.actions``.
+ACTIONS = ("kill_process", "pause_container", "stop_container", "kill_container")
+SOURCES = ("syscall", "k8s_audit")
+MAX_RULES_FILE = 32 << 20
+_RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source", "enabled", "exceptions",
+              "override", "append", "containerguard.id", "containerguard.actions", "skip-if-unknown-filter",
+              "warn_evttypes", "capture", "capture_duration"}
+_APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
+_REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions")
+_OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
+PathArg = str | PathLike[str]
+
+
+# ------------------------------------------------------------------ YAML with line numbers
+
+
+class _Map(dict[str, Any]):
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _Loader(yaml.CSafeLoader):
+    pass
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    m = _Map()
+    m.line = node.start_mark.line + 1
+    m.key_lines = {}
+    for knode, vnode in node.value:
+        key = loader.construct_object(knode, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        m[key] = loader.construct_object(vnode, deep=True)
+        m.key_lines[key] = knode.start_mark.line + 1
+    return m
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def _read_yaml(path: Path, label: str) -> list[Any]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_RULES_FILE:
+            raise RuleError(f"file is too large ({size} bytes, limit {MAX_RULES_FILE})", label)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"not UTF-8 text: {exc.reason}", label) from None
+    except OSError as exc:
+        raise RuleError(f"cannot read: {exc.strerror or exc}", label) from None
+    try:
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a CSafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = f"invalid YAML: {exc.problem or exc.context}"
+        raise RuleError(reason, label, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise RuleError(f"invalid YAML: {exc}", label) from None
+    if doc is None:
+        return []
+    if not isinstance(doc, list):
+        raise RuleError("a rules file must be a YAML list of rule, macro and list items", label, 1)
+    return doc
+
+
+# ------------------------------------------------------------------ collected definitions
+
+
+@dataclass
+class _Seg:
+    text: str
+    file: str
+    line: int
+
+
+@dataclass
+class _Exc:
+    name: str
+    fields: list[str] | str
+    comps: list[str] | str
+    values: list[Any]
+    file: str
+    line: int
+
+
+@dataclass
+class _ListDef:
+    name: str
+    items: list[str]
+    file: str
+    line: int
+
+
+@dataclass
+class _MacroDef:
+    name: str
+    segs: list[_Seg]
+    file: str
+    line: int
+
+
+@dataclass
+class _RuleDef:
+    name: str
+    file: str
+    line: int
+    segs: list[_Seg] = field(default_factory=list)
+    output: str = ""
+    output_line: int = 0
+    desc: str = ""
+    priority: Priority = Priority.WARNING
+    tags: list[str] = field(default_factory=list)
+    source: str = "syscall"
+    enabled: bool = True
+    exceptions: list[_Exc] = field(default_factory=list)
+    rule_id: str = ""
+    actions: list[str] = field(default_factory=list)
+    skip_unknown: bool = False
+
+
+def _seg_text(segs: list[_Seg]) -> str:
+    return " ".join(s.text for s in segs)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.lists: dict[str, _ListDef] = {}
+        self.macros: dict[str, _MacroDef] = {}
+        self.rules: dict[str, _RuleDef] = {}
+        self.warnings: list[str] = []
+
+    # ---- small validators
+    @staticmethod
+    def _str(item: _Map, key: str, file: str, what: str, required: bool = True) -> str:
+        v = item.get(key)
+        line = item.key_lines.get(key, item.line)
+        if v is None:
+            if required:
+                raise RuleError(f"{what}: missing required key '{key}'", file, item.line)
+            return ""
+        if isinstance(v, bool) or not isinstance(v, str | int | float):
+            raise RuleError(f"{what}: '{key}' must be a string", file, line)
+        return str(v)
+
+    @staticmethod
+    def _strlist(item: _Map, key: str, file: str, what: str) -> list[str]:
+        v = item.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, list) or any(isinstance(x, dict | list) for x in v):
+            raise RuleError(f"{what}: '{key}' must be a list of strings", file, item.key_lines.get(key, item.line))
+        return [str(x).lower() if isinstance(x, bool) else str(x) for x in v]
+
+    @staticmethod
+    def _override(item: _Map, file: str, what: str, allowed: Sequence[str], replace_only: Sequence[str]) -> dict[str, str]:
+        ov = item.get("override")
+        line = item.key_lines.get("override", item.line)
+        if not isinstance(ov, dict):
+            raise RuleError(f"{what}: 'override' must be a mapping of key: append|replace", file, line)
+        modes: dict[str, str] = {}
+        for k, mode in ov.items():
+            if mode not in ("append", "replace"):
+                raise RuleError(f"{what}: override mode for '{k}' must be append or replace, got {mode!r}", file, line)
+            if k not in allowed and k not in replace_only:
+                raise RuleError(f"{what}: '{k}' cannot be overridden", file, line)
+            if mode == "append" and k not in allowed:
+                raise RuleError(f"{what}: '{k}' can only be replaced, not appended", file, line)
+            if k not in item:
+                raise RuleError(f"{what}: override names '{k}' but the item has no '{k}' key", file, line)
+            modes[k] = mode
+        extra = [k for k in item if k not in modes and k not in ("rule", "macro", "list", "override")]
+        if extra:
+            raise RuleError(f"{what}: key '{extra[0]}' is not listed under 'override'", file,
+                            item.key_lines.get(extra[0], line))
+        return modes
+
+    # ---- items
+    def add(self, item: Any, file: str, index: int) -> None:
+        if not isinstance(item, _Map):
+            raise RuleError(f"item {index + 1} is not a mapping (rule, macro or list)", file)
+        if "rule" in item:
+            self._rule(item, file)
+        elif "macro" in item:
+            self._macro(item, file)
+        elif "list" in item:
+            self._list(item, file)
+        elif "required_engine_version" in item or "required_plugin_versions" in item:
+            return
+        else:
+            keys = ", ".join(sorted(item)) or "nothing"
+            self.warnings.append(f"{file}:{item.line}: unknown item with keys {keys} ignored")
+
+    def _list(self, item: _Map, file: str) -> None:
+        name = self._str(item, "list", file, "list")
+        what = f"list '{name}'"
+        existing = self.lists.get(name)
+        items = item.get("items")
+        if not isinstance(items, list) or any(isinstance(x, dict | list) for x in items):
+            raise RuleError(f"{what}: 'items' must be a list of values", file, item.key_lines.get("items", item.line))
+        values = [str(x).lower() if isinstance(x, bool) else str(x) for x in items]
+        mode = "replace"
+        if item.get("append") is True:
+            mode = "append"
+        elif "override" in item:
+            mode = self._override(item, file, what, ("items",), ()).get("items", "replace")
+        if mode == "append" and ("override" in item or item.get("append") is True):
+            if existing is None:
+                raise RuleError(f"{what}: append to a list that has not been defined", file, item.line)
+            existing.items.extend(values)
+            return
+        self.lists[name] = _ListDef(name, values, file, item.line)
+
+    def _macro(self, item: _Map, file: str) -> None:
+        name = self._str(item, "macro", file, "macro")
+        what = f"macro '{name}'"
+        cond = self._str(item, "condition", file, what)
+        seg = _Seg(cond, file, item.key_lines.get("condition", item.line))
+        appending = item.get("append") is True
+        if "override" in item:
+            appending = self._override(item, file, what, ("condition",), ()).get("condition") == "append"
+        if appending:
+            existing = self.macros.get(name)
+            if existing is None:
+                raise RuleError(f"{what}: append to a macro that has not been defined", file, item.line)
+            existing.segs.append(seg)
+            return
+        self.macros[name] = _MacroDef(name, [seg], file, item.line)
+
+    def _exceptions(self, item: _Map, file: str, what: str) -> list[_Exc]:
+        raw = item.get("exceptions")
+        line = item.key_lines.get("exceptions", item.line)
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise RuleError(f"{what}: 'exceptions' must be a list", file, line)
+        out: list[_Exc] = []
+        for ex in raw:
+            if not isinstance(ex, _Map) or not isinstance(ex.get("name"), str):
+                raise RuleError(f"{what}: each exception needs a 'name'", file, getattr(ex, "line", line))
+            flds = ex.get("fields")
+            comps = ex.get("comps")
+            values = ex.get("values", [])
+            ename = f"{what}: exception '{ex['name']}'"
+            if values is None:
+                values = []
+            if not isinstance(values, list):
+                raise RuleError(f"{ename}: 'values' must be a list", file, ex.line)
+            if flds is not None and not isinstance(flds, str | list):
+                raise RuleError(f"{ename}: 'fields' must be a field or a list of fields", file, ex.line)
+            if isinstance(flds, list):
+                if comps is None:
+                    comps = ["="] * len(flds)
+                if not isinstance(comps, list) or len(comps) != len(flds):
+                    raise RuleError(f"{ename}: 'comps' must list one operator per field", file, ex.line)
+                for v in values:
+                    if not isinstance(v, list) or len(v) != len(flds):
+                        raise RuleError(f"{ename}: each value must be a list of {len(flds)} items (one per field)",
+                                        file, ex.line)
+            elif isinstance(flds, str):
+                if comps is None:
+                    comps = "in"
+                if not isinstance(comps, str):
+                    raise RuleError(f"{ename}: 'comps' must be one operator when 'fields' is one field", file, ex.line)
+            out.append(_Exc(ex["name"], flds if flds is not None else [], comps if comps is not None else [],
+                            list(values), file, ex.line))
+        return out
+
+    def _rule(self, item: _Map, file: str) -> None:
+        name = self._str(item, "rule", file, "rule")
+        what = f"rule '{name}'"
+        for k in item:
+            if k not in _RULE_KEYS and not k.startswith("containerguard."):
+                self.warnings.append(f"{file}:{item.key_lines.get(k, item.line)}: {what}: unknown key '{k}' ignored")
+        existing = self.rules.get(name)
+        legacy_append = item.get("append") is True
+        if legacy_append and "override" in item:
+            raise RuleError(f"{what}: use either 'append' or 'override', not both", file, item.line)
+        if legacy_append or "override" in item:
+            if existing is None:
+                raise RuleError(f"{what}: {'append' if legacy_append else 'override'} of a rule that has not been "
+                                "defined", file, item.line)
+            if legacy_append:
+                modes = {k: ("append" if k in _APPENDABLE else "replace") for k in item
+                         if k in _REPLACEABLE}
+            else:
+                modes = self._override(item, file, what, _APPENDABLE, _REPLACEABLE)
+            self._apply(existing, item, file, what, modes)
+            return
+        if existing is not None and set(item) <= {"rule", "enabled"} and "enabled" in item:
+            self._apply(existing, item, file, what, {"enabled": "replace"})
+            return
+        rd = _RuleDef(name, file, item.line)
+        for key in ("condition", "output", "priority"):
+            if key not in item:
+                raise RuleError(f"{what}: missing required key '{key}'", file, item.line)
+        self._apply(rd, item, file, what, dict.fromkeys(_REPLACEABLE, "replace"))
+        src = item.get("source", "syscall")
+        if not isinstance(src, str):
+            raise RuleError(f"{what}: 'source' must be a string", file, item.key_lines.get("source", item.line))
+        rd.source = src
+        rd.rule_id = self._str(item, "containerguard.id", file, what, required=False)
+        skip = item.get("skip-if-unknown-filter", False)
+        rd.skip_unknown = skip is True
+        self.rules[name] = rd  # a redefinition replaces the rule in its original position
+
+    def _apply(self, rd: _RuleDef, item: _Map, file: str, what: str, modes: Mapping[str, str]) -> None:
+        kl = item.key_lines
+        for key, mode in modes.items():
+            if key not in item:
+                continue
+            line = kl.get(key, item.line)
+            if key == "condition":
+                seg = _Seg(self._str(item, key, file, what), file, line)
+                rd.segs = [*rd.segs, seg] if mode == "append" else [seg]
+            elif key in ("output", "desc"):
+                text = self._str(item, key, file, what).strip()
+                old = rd.output if key == "output" else rd.desc
+                new = f"{old} {text}" if mode == "append" and old else text
+                if key == "output":
+                    rd.output, rd.output_line = new, line
+                else:
+                    rd.desc = new
+            elif key == "tags":
+                tags = self._strlist(item, key, file, what)
+                rd.tags = [*rd.tags, *(t for t in tags if t not in rd.tags)] if mode == "append" else tags
+            elif key == "exceptions":
+                new_exc = self._exceptions(item, file, what)
+                if mode == "replace":
+                    rd.exceptions = new_exc
+                    continue
+                for ex in new_exc:
+                    same = next((e for e in rd.exceptions if e.name == ex.name), None)
+                    if same is None:
+                        if not ex.fields:
+                            raise RuleError(f"{what}: exception '{ex.name}' is new and needs 'fields'", file, ex.line)
+                        rd.exceptions.append(ex)
+                    else:
+                        same.values.extend(ex.values)
+            elif key == "priority":
+                text = self._str(item, key, file, what)
+                try:
+                    rd.priority = Priority.parse(text)
+                except KeyError:
+                    raise RuleError(f"{what}: unknown priority {text!r}", file, line) from None
+            elif key == "enabled":
+                if not isinstance(item[key], bool):
+                    raise RuleError(f"{what}: 'enabled' must be true or false", file, line)
+                rd.enabled = item[key]
+            elif key == "containerguard.actions":
+                actions = self._strlist(item, key, file, what)
+                for a in actions:
+                    if a not in ACTIONS:
+                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(ACTIONS)})", file, line)
+                rd.actions = actions
+
+
+# ------------------------------------------------------------------ build
+
+
+class _Builder:
+    def __init__(self, col: _Collector, available: set[str] | None) -> None:
+        self.col = col
+        self.available = available
+        self.warnings = col.warnings
+        self.lists: dict[str, tuple[str, ...]] = {}
+        self._macro_ast: dict[str, Node] = {}
+        self.gen = CodeGen()
+
+    def resolve_lists(self) -> None:
+        def resolve(name: str, stack: tuple[str, ...]) -> tuple[str, ...]:
+            if name in self.lists:
+                return self.lists[name]
+            d = self.col.lists[name]
+            if name in stack:
+                chain = " -> ".join((*stack, name))
+                raise RuleError(f"list '{name}' refers to itself: {chain}", d.file, d.line)
+            out: list[str] = []
+            for it in d.items:
+                if it in self.col.lists and it != name:
+                    out.extend(resolve(it, (*stack, name)))
+                elif it == name:
+                    raise RuleError(f"list '{name}' refers to itself", d.file, d.line)
+                else:
+                    out.append(it)
+            self.lists[name] = tuple(out)
+            return self.lists[name]
+
+        for name in self.col.lists:
+            resolve(name, ())
+
+    def parse(self, segs: list[_Seg], what: str) -> Node:
+        text = _seg_text(segs)
+        try:
+            return parse_condition(text, self.lists)
+        except ConditionError as exc:
+            raise self._located(exc, segs, what) from None
+
+    @staticmethod
+    def _located(exc: ConditionError, segs: list[_Seg], what: str) -> RuleError:
+        offset = 0
+        for seg in segs:
+            end = offset + len(seg.text)
+            if exc.pos <= end or seg is segs[-1]:
+                line_off, col = position(seg.text, max(0, min(exc.pos - offset, len(seg.text))))
+                return RuleError(f"{what}: {exc.message} (column {col} of the condition)", seg.file, seg.line + line_off)
+            offset = end + 1
+        return RuleError(f"{what}: {exc.message}", segs[0].file if segs else None)  # pragma: no cover
+
+    def macro(self, name: str, stack: tuple[str, ...], user: tuple[str, int, str]) -> Node:
+        cached = self._macro_ast.get(name)
+        if cached is not None:
+            return cached
+        d = self.col.macros.get(name)
+        if d is None:
+            file, line, what = user
+            raise RuleError(f"{what}: undefined macro '{name}'", file, line)
+        if name in stack:
+            chain = " -> ".join((*stack, name))
+            raise RuleError(f"macro '{name}' is cyclic: {chain}", d.file, d.line)
+        node = self.parse(d.segs, f"macro '{name}'")
+        node = self.expand(node, (*stack, name), (d.file, d.line, f"macro '{name}'"))
+        self._macro_ast[name] = node
+        return node
+
+    def expand(self, node: Node, stack: tuple[str, ...], user: tuple[str, int, str]) -> Node:
+        if isinstance(node, MacroRef):
+            return self.macro(node.name, stack, user)
+        if isinstance(node, And):
+            return And(tuple(self.expand(n, stack, user) for n in node.items))
+        if isinstance(node, Or):
+            return Or(tuple(self.expand(n, stack, user) for n in node.items))
+        if isinstance(node, Not):
+            return Not(self.expand(node.item, stack, user))
+        return node
+
+    def exceptions(self, rd: _RuleDef, what: str) -> Node | None:
+        alts: list[Node] = []
+        for ex in rd.exceptions:
+            ename = f"{what}: exception '{ex.name}'"
+            try:
+                if isinstance(ex.fields, str):
+                    ref = parse_field(ex.fields)
+                    op = ex.comps if isinstance(ex.comps, str) else "in"
+                    vals = self._values(ex.values)
+                    if op in ("in", "intersects", "pmatch"):
+                        if vals:
+                            alts.append(Cmp(ref, op, vals))
+                    else:
+                        alts.extend(Cmp(ref, self._op(op, ename, ex), v) for v in vals)
+                else:
+                    refs = [parse_field(f) for f in ex.fields]
+                    comps = [self._op(str(c), ename, ex) for c in ex.comps]
+                    for tup in ex.values:
+                        parts: list[Node] = []
+                        for ref, op, v in zip(refs, comps, tup, strict=True):
+                            if op in ("in", "intersects", "pmatch"):
+                                parts.append(Cmp(ref, op, self._values(v if isinstance(v, list) else [v])))
+                            else:
+                                parts.append(Cmp(ref, op, _scalar(v)))
+                        alts.append(And(tuple(parts)) if len(parts) > 1 else parts[0])
+            except ConditionError as exc:
+                raise RuleError(f"{ename}: {exc.message}", ex.file, ex.line) from None
+        if not alts:
+            return None
+        return alts[0] if len(alts) == 1 else Or(tuple(alts))
+
+    @staticmethod
+    def _op(op: str, ename: str, ex: _Exc) -> str:
+        from containerguard.runtime.rules.parser import BINARY_OPS
+
+        if op not in BINARY_OPS:
+            raise RuleError(f"{ename}: unknown comparison operator {op!r}", ex.file, ex.line)
+        return "=" if op == "==" else op
+
+    def _values(self, vals: Iterable[Any]) -> tuple[str, ...]:
+        out: list[str] = []
+        for v in vals:
+            if isinstance(v, list):
+                out.extend(self._values(v))
+            elif isinstance(v, str) and v in self.lists:
+                out.extend(self.lists[v])
+            else:
+                out.append(_scalar(v))
+        return tuple(out)
+
+    def output(self, rd: _RuleDef, what: str) -> tuple[list[str | int], list[FieldRef]]:
+        text = rd.output.replace("%container.info", "container_id=%container.id container_name=%container.name")
+        parts: list[str | int] = []
+        refs: list[FieldRef] = []
+        last = 0
+        for m in _OUTPUT_FIELD.finditer(text):
+            name = m.group(1)
+            end = m.end()
+            if name.endswith(".") and not m.group(2):
+                stripped = name.rstrip(".")
+                end -= len(name) - len(stripped)
+                name = stripped
+            token = name + (m.group(2) or "")
+            try:
+                ref = parse_field(token)
+            except ConditionError as exc:
+                raise RuleError(f"{what}: output: {exc.message}", rd.file, rd.output_line or rd.line) from None
+            parts.append(text[last : m.start()])
+            parts.append(len(refs))
+            refs.append(ref)
+            last = end
+        parts.append(text[last:])
+        return parts, refs
+
+    def check_fields(self, rd: _RuleDef, what: str, refs: list[FieldRef]) -> str:
+        """Raise on fields of another source; return the disabling reason for an unsupplied field, or ''."""
+        for ref in refs:
+            spec = FIELD_CATALOG[ref.name]
+            if spec.source not in ("any", rd.source):
+                raise RuleError(f"{what}: field '{ref.name}' belongs to source {spec.source}, the rule's source is "
+                                f"{rd.source}", rd.file, rd.line)
+        if self.available is not None:
+            for ref in refs:
+                if ref.name not in self.available and ref.name != "evt.type":
+                    return f"field '{ref.name}' not supplied by any source"
+        return ""
+
+    def build(self) -> list[tuple[CompiledRule, _Compiled | None]]:
+        self.resolve_lists()
+        out: list[tuple[CompiledRule, _Compiled | None]] = []
+        seen_ids: dict[str, str] = {}
+        for rd in self.col.rules.values():
+            what = f"rule '{rd.name}'"
+            where = f"{rd.file}:{rd.line}"
+            if rd.rule_id:
+                other = seen_ids.setdefault(rd.rule_id, rd.name)
+                if other != rd.name:
+                    raise RuleError(f"{what}: containerguard.id {rd.rule_id} is already used by rule '{other}'",
+                                    rd.file, rd.line)
+            base = CompiledRule(name=rd.name, id=rd.rule_id or rd.name, priority=rd.priority, tags=tuple(rd.tags),
+                                source=rd.source, enabled=False, actions=tuple(rd.actions), desc=rd.desc,
+                                condition=_seg_text(rd.segs), output=rd.output, file=rd.file, line=rd.line)
+            if rd.source not in SOURCES:
+                self.warnings.append(f"{where}: {what} disabled: source '{rd.source}' is not supported "
+                                     f"(supported: {', '.join(SOURCES)})")
+                out.append((replace(base, disabled_reason=f"unsupported source {rd.source}"), None))
+                continue
+            try:
+                node = self.parse(rd.segs, what)
+                node = self.expand(node, (), (rd.file, rd.line, what))
+                exc_node = self.exceptions(rd, what)
+                parts, orefs = self.output(rd, what)
+            except RuleError as err:
+                if rd.skip_unknown and "unknown field" in str(err):
+                    self.warnings.append(f"{where}: {what} skipped (skip-if-unknown-filter): {err}")
+                    out.append((replace(base, disabled_reason=str(err)), None))
+                    continue
+                raise
+            if exc_node is not None:
+                node = And((node, Not(exc_node)))
+            refs = field_refs(node)
+            reason = self.check_fields(rd, what, refs + orefs)
+            try:
+                self.gen.expr(node, None)  # type checks, regex safety, val() arity: fail here, with the rule's line
+            except ConditionError as exc:
+                raise RuleError(f"{what}: {exc.message}", rd.file, rd.line) from None
+            etypes = event_types(node) if rd.source == "syscall" else None
+            enabled = rd.enabled and not reason
+            if reason:
+                self.warnings.append(f"{where}: {what} disabled: {reason}")
+            elif enabled and rd.source == "syscall":
+                if etypes is None:
+                    self.warnings.append(f"{where}: {what} has no evt.type restriction: it runs on every event")
+                elif not etypes:
+                    self.warnings.append(f"{where}: {what} can never match: its evt.type conditions contradict")
+            names = frozenset(r.name for r in refs + orefs)
+            cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
+                              event_types=etypes, fields=names)
+            out.append((cr, _Compiled(node, parts, orefs)))
+        return out
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict | list):
+        raise ConditionError(f"expected a single value, got {v!r}", 0)
+    return str(v)
+
+
+def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None) -> RuleSet:
+    """Load rules files (later files append to / override earlier ones) into a compiled, indexed RuleSet.
+
+    ``available_fields``: catalog names the event sources can supply; a rule needing another field is disabled
+    with a warning. None means every catalog field is available. Raises :class:`RuleError` on hard errors.
+    """
+    col = _Collector()
+    for p in paths:
+        label = str(p)
+        for i, item in enumerate(_read_yaml(Path(p), label)):
+            col.add(item, label, i)
+    builder = _Builder(col, available_fields)
+    compiled = builder.build()
+    return RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
+
+
+def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tuple[RuleSet, RuleError | None]:
+    """Reload ``paths`` (default: the files ``current`` came from). On failure keep ``current`` and return the error."""
+    try:
+        return load_rules(list(paths) if paths is not None else current.paths, current.available_fields), None
+    except RuleError as err:
+        return current, err
+
+
+__all__ = ["ACTIONS", "SOURCES", "Const", "load_rules", "reload_rules"]

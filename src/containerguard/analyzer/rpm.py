@@ -3,7 +3,8 @@
 The ``Packages`` table holds one rpm header blob per package; the header format is simple and parsed here
 (stdlib only): ``il`` and ``dl`` (big-endian int32: index entry count, data length), ``il`` index entries
 of 16 bytes (tag, type, offset, count) then ``dl`` bytes of data. The SQLite file is loaded from memory
-with ``sqlite3.Connection.deserialize`` so nothing is written to disk.
+with ``sqlite3.Connection.deserialize`` so nothing is written to disk. A WAL file left beside it is not
+read: rpm checkpoints into the main file when it closes the database.
 
 BerkeleyDB ``Packages`` and NDB ``Packages.db`` are not parsed: no maintained Python library reads them
 without the native Berkeley DB. Such a file gives a counted warning so the user knows packages are missing.
@@ -113,9 +114,14 @@ class RpmAnalyzer(Analyzer):
         data = read_bytes(inp.stream, _MAX, inp.path)
         if not data.startswith(b"SQLite format 3\0"):
             raise AnalyzerError(f"{inp.path}: not an SQLite database")
+        buf = bytearray(data)
+        # rpm keeps the database in WAL mode (header bytes 18/19 = 2), which an in-memory database cannot
+        # open; rpm checkpoints on close, so reading it as a rollback-journal database gives the same rows
+        if buf[18:20] == b"\x02\x02":
+            buf[18:20] = b"\x01\x01"
         con = sqlite3.connect(":memory:")
         try:
-            con.deserialize(data)
+            con.deserialize(bytes(buf))
             rows = con.execute("SELECT hnum, blob FROM Packages").fetchall()
         except sqlite3.Error as exc:
             raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc

@@ -1,9 +1,172 @@
-"""`containerguard rules` command group (being built)."""
+"""`containerguard rules`: validate rules files, replay recorded events through them, list rules and fields."""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from containerguard.errors import RuleError, UsageError
+from containerguard.model import Alert
+from containerguard.runtime.events import ReadStats, read_events
+from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
+from containerguard.runtime.rules import (
+    FIELD_CATALOG,
+    RuleSet,
+    alert_to_json,
+    default_rules_path,
+    load_rules,
+    priority_name,
+)
+
+rules_app = typer.Typer(help="Runtime rules (Falco language): validate, replay recorded events, list.",
+                        no_args_is_help=True)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+RulesOpt = Annotated[list[Path] | None, typer.Option(
+    "--rules", "-r", help="Rules file (repeatable; later files append to/override earlier ones). "
+    "Default: the built-in ruleset.")]
+
+
+def _load(rules: list[Path] | None) -> RuleSet:
+    return load_rules(rules or [default_rules_path()])
+
+
+@rules_app.command("validate")
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Rules files, loaded together in order (as falco -V does).")],
+    fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+) -> None:
+    """Load rules files and print their errors and warnings. Exit 0 when they load, 1 on an error."""
+    error: RuleError | None = None
+    warnings: list[str] = []
+    count = 0
+    try:
+        rs = load_rules(files)
+        warnings, count = rs.warnings, len(rs.rules)
+    except RuleError as exc:
+        error = exc
+    names = ", ".join(str(f) for f in files)
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"files": [str(f) for f in files], "ok": error is None,
+                               "errors": [str(error)] if error else [], "warnings": warnings, "rules": count}))
+    else:
+        for w in warnings:
+            typer.echo(f"warning: {w}", err=True)
+        if error is not None:
+            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"{names}: Invalid")
+        else:
+            typer.echo(f"{names}: Ok ({count} rules, {len(warnings)} warnings)")
+    if error is not None:
+        raise typer.Exit(1)
+
+
+@rules_app.command("replay")
+def replay(
+    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Recorded events (JSON lines, docs/events.md); '-' for stdin.")] = None,
+    k8s_audit: Annotated[list[Path] | None, typer.Option("--k8s-audit", help="Kubernetes audit log: Event, EventList or JSON array.")] = None,
+    rules: RulesOpt = None,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.json,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed event line (exit 2).")] = False,
+) -> None:
+    """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
+    if not events and not k8s_audit:
+        raise UsageError("give --events FILE and/or --k8s-audit FILE")
+    rs = _load(rules)
+    alerts: list[Alert] = []
+    stats = ReadStats()
+    out = sys.stdout
+
+    def emit(batch: list[Alert]) -> None:
+        if fmt is Fmt.json:
+            for a in batch:
+                out.write(json.dumps(alert_to_json(a)) + "\n")
+        else:
+            alerts.extend(batch)
+
+    for path in events or []:
+        for ev in read_events(path, strict=strict, stats=stats):
+            batch = rs.evaluate(ev)
+            if batch:
+                emit(batch)
+    for path in k8s_audit or []:
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            audit = parse_audit_body(body)
+        except AuditFormatError as exc:
+            raise AuditFormatError(f"{path}: {exc}") from None
+        for ev in audit:
+            stats.read += 1
+            batch = rs.evaluate(ev)
+            if batch:
+                emit(batch)
+    if fmt is Fmt.table:
+        table = Table(title=f"{len(alerts)} alerts from {stats.read} events")
+        for col in ("time", "priority", "rule id", "rule", "container", "output"):
+            table.add_column(col)
+        for a in alerts:
+            table.add_row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
+                          a.container_id or "-", a.output)
+        Console().print(table)
+    for msg in stats.errors:
+        typer.echo(f"warning: skipped {msg}", err=True)
+    if stats.skipped:
+        typer.echo(f"warning: {stats.skipped} malformed event lines skipped", err=True)
+    if rs.eval_errors:
+        typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
+                   f"({', '.join(sorted(rs.eval_errors))})", err=True)
+
+
+@rules_app.command("list")
+def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+    """List the rules (default: the built-in ruleset) with id, priority, source, state and tags."""
+    rs = _load(rules)
+    if fmt is Fmt.json:
+        for r in rs.rules:
+            typer.echo(json.dumps({
+                "id": r.id, "rule": r.name, "priority": r.priority.name.capitalize(), "source": r.source,
+                "enabled": r.enabled, "disabled_reason": r.disabled_reason, "tags": list(r.tags),
+                "actions": list(r.actions), "event_types": sorted(r.event_types) if r.event_types is not None else None,
+                "desc": r.desc, "file": r.file, "line": r.line}))
+        return
+    table = Table(title=f"{len(rs.rules)} rules")
+    for col in ("id", "rule", "priority", "source", "enabled", "tags"):
+        table.add_column(col)
+    for r in rs.rules:
+        table.add_row(r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
+                      ", ".join(r.tags))
+    Console().print(table)
+
+
+@rules_app.command("fields")
+def fields(fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+    """List the fields conditions and outputs may use."""
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({k: v._asdict() for k, v in sorted(FIELD_CATALOG.items())}, indent=1))
+        return
+    table = Table(title=f"{len(FIELD_CATALOG)} fields")
+    for col in ("field", "type", "source", "argument", "description"):
+        table.add_column(col)
+    for name, spec in sorted(FIELD_CATALOG.items()):
+        table.add_row(name, spec.type, spec.source, spec.arg, spec.description)
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.add_typer(rules_app, name="rules")

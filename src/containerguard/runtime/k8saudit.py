@@ -1,0 +1,189 @@
+"""Kubernetes audit events (audit.k8s.io/v1) as rule events: the ``ka.*`` field view plus the raw ``jevt``.
+
+Accepts what the API server's webhook backend sends: an ``EventList``, a single ``Event`` or a JSON array of
+events. Each becomes a :class:`model.Event` with ``type="k8s_audit"`` and ``source="k8s_audit"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from containerguard.errors import RuntimeSensorError
+from containerguard.model import Event
+
+EVENT_TYPE = "k8s_audit"
+MAX_BODY_BYTES = 16 << 20
+_WORKLOADS = frozenset({"deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "replicationcontrollers"})
+
+
+class AuditFormatError(RuntimeSensorError):
+    """The body is not an audit.k8s.io Event, EventList or array of Events."""
+
+
+def parse_time_ns(text: Any) -> int:
+    """RFC 3339 time (any number of fractional digits) to nanoseconds since the epoch; 0 when absent/invalid."""
+    if not isinstance(text, str) or not text:
+        return 0
+    s = text.strip()
+    frac_ns = 0
+    if "." in s:
+        head, rest = s.split(".", 1)
+        digits = ""
+        for ch in rest:
+            if not ch.isdigit():
+                break
+            digits += ch
+        tz = rest[len(digits):]
+        frac_ns = int((digits + "000000000")[:9]) if digits else 0
+        s = head + tz
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return int(dt.timestamp()) * 1_000_000_000 + frac_ns
+
+
+def _get(d: Any, *path: str) -> Any:
+    cur = d
+    for p in path:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def _bool_text(v: Any) -> str:
+    return "true" if v is True else "false"
+
+
+def _repository(image: str) -> str:
+    ref = image.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def _pod_spec(resource: str | None, obj: Any) -> dict[str, Any] | None:
+    if not isinstance(obj, dict):
+        return None
+    if resource == "pods":
+        spec = obj.get("spec")
+    elif resource == "cronjobs":
+        spec = _get(obj, "spec", "jobTemplate", "spec", "template", "spec")
+    elif resource in _WORKLOADS:
+        spec = _get(obj, "spec", "template", "spec")
+    else:
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
+    containers = [c for key in ("initContainers", "containers", "ephemeralContainers")
+                  for c in (spec.get(key) or []) if isinstance(c, dict)]
+    images = [str(c.get("image", "")) for c in containers]
+    fields["ka.req.pod.containers.image"] = images
+    fields["ka.req.pod.containers.image.repository"] = [_repository(i) for i in images]
+    fields["ka.req.pod.containers.privileged"] = [_bool_text(_get(c, "securityContext", "privileged")) for c in containers]
+    fields["ka.req.pod.containers.host_port"] = [str(p["hostPort"]) for c in containers for p in (c.get("ports") or [])
+                                                 if isinstance(p, dict) and "hostPort" in p]
+    caps: list[str] = []
+    for c in containers:
+        add = _get(c, "securityContext", "capabilities", "add") or []
+        caps.extend(str(x) for x in add if isinstance(x, str))
+    fields["ka.req.pod.containers.add_capabilities"] = caps
+    fields["ka.req.pod.host_network"] = _bool_text(spec.get("hostNetwork"))
+    fields["ka.req.pod.host_pid"] = _bool_text(spec.get("hostPID"))
+    fields["ka.req.pod.volumes.hostpath"] = [str(_get(v, "hostPath", "path")) for v in (spec.get("volumes") or [])
+                                             if isinstance(v, dict) and _get(v, "hostPath", "path")]
+
+
+def audit_event(raw: dict[str, Any]) -> Event:
+    """One audit.k8s.io/v1 Event as a rule event."""
+    if not isinstance(raw, dict) or raw.get("kind", "Event") != "Event" or "verb" not in raw:
+        raise AuditFormatError("not an audit.k8s.io Event (needs kind Event and a verb)")
+    f: dict[str, Any] = {"jevt": raw}
+    ref_raw, ann_raw = raw.get("objectRef"), raw.get("annotations")
+    ref: dict[str, Any] = ref_raw if isinstance(ref_raw, dict) else {}
+    annotations: dict[str, Any] = ann_raw if isinstance(ann_raw, dict) else {}
+    simple = {
+        "ka.auditid": raw.get("auditID"),
+        "ka.stage": raw.get("stage"),
+        "ka.verb": raw.get("verb"),
+        "ka.uri": raw.get("requestURI"),
+        "ka.useragent": raw.get("userAgent"),
+        "ka.user.name": _get(raw, "user", "username"),
+        "ka.impuser.name": _get(raw, "impersonatedUser", "username"),
+        "ka.target.name": ref.get("name"),
+        "ka.target.namespace": ref.get("namespace"),
+        "ka.target.resource": ref.get("resource"),
+        "ka.target.subresource": ref.get("subresource"),
+        "ka.auth.decision": annotations.get("authorization.k8s.io/decision"),
+        "ka.auth.reason": annotations.get("authorization.k8s.io/reason"),
+        "ka.response.reason": _get(raw, "responseStatus", "reason"),
+        "ka.resp.name": _get(raw, "responseObject", "metadata", "name"),
+        "jevt.time": raw.get("stageTimestamp") or raw.get("requestReceivedTimestamp"),
+    }
+    f.update({k: v for k, v in simple.items() if v is not None})
+    code = _get(raw, "responseStatus", "code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        f["ka.response.code"] = code
+    groups = _get(raw, "user", "groups")
+    if isinstance(groups, list):
+        f["ka.user.groups"] = [str(g) for g in groups]
+    ips = raw.get("sourceIPs")
+    if isinstance(ips, list):
+        f["ka.sourceips"] = [str(i) for i in ips]
+    req = raw.get("requestObject")
+    resource = ref.get("resource")
+    spec = _pod_spec(resource, req) if not ref.get("subresource") else None
+    if spec is not None:
+        _pod_fields(spec, f)
+    if resource == "services" and isinstance(_get(req, "spec", "type"), str):
+        f["ka.req.service.type"] = _get(req, "spec", "type")
+    role_rules = _get(req, "rules")
+    if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
+        rules = [r for r in role_rules if isinstance(r, dict)]
+        f["ka.req.role.rules.verbs"] = [str(v) for r in rules for v in (r.get("verbs") or [])]
+        f["ka.req.role.rules.resources"] = [str(v) for r in rules for v in (r.get("resources") or [])]
+    if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
+        if isinstance(_get(req, "roleRef", "name"), str):
+            f["ka.req.binding.role"] = _get(req, "roleRef", "name")
+        f["ka.req.binding.subjects"] = [str(s.get("name")) for s in (req.get("subjects") or []) if isinstance(s, dict)]
+    ts = parse_time_ns(f.get("jevt.time"))
+    return Event(type=EVENT_TYPE, time_ns=ts, fields=f, source="k8s_audit")
+
+
+def audit_events(doc: Any) -> list[Event]:
+    """Events from an EventList, a single Event or a JSON array of Events."""
+    items: Iterable[Any]
+    if isinstance(doc, list):
+        items = doc
+    elif isinstance(doc, dict) and doc.get("kind") == "EventList":
+        items = doc.get("items") or []
+        if not isinstance(items, list):
+            raise AuditFormatError("EventList 'items' must be a list")
+    elif isinstance(doc, dict):
+        items = [doc]
+    else:
+        raise AuditFormatError("expected an audit Event, EventList or JSON array")
+    out: list[Event] = []
+    for i, item in enumerate(items):
+        try:
+            out.append(audit_event(item))
+        except AuditFormatError as exc:
+            raise AuditFormatError(f"item {i}: {exc}") from None
+    return out
+
+
+def parse_audit_body(body: bytes | str) -> list[Event]:
+    """Parse a webhook request body (JSON) into events; raises AuditFormatError on bad input."""
+    if len(body) > MAX_BODY_BYTES:
+        raise AuditFormatError(f"audit body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise AuditFormatError(f"audit body is not JSON: {exc}") from None
+    return audit_events(doc)

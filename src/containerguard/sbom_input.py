@@ -149,8 +149,9 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
             pkg = package_from_purl(purl, props, loc)
             if pkg is not None:
                 pkgs.append(pkg)
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    target = str((meta.get("component") or {}).get("name", "")) if isinstance(meta.get("component"), dict) else ""
+    meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
+    comp = meta.get("component")
+    target = str(comp.get("name", "")) if isinstance(comp, dict) else ""
     return Inventory(target=target or f"sbom:{name}", os=os_info or _os_from_distro(pkgs), packages=tuple(pkgs),
                      created=str(meta.get("timestamp", "")))
 
@@ -179,6 +180,6 @@ def _spdx(doc: dict[str, Any], name: str) -> Inventory:
                 if pkg is not None:
                     pkgs.append(pkg)
                 break
-    ci = doc.get("creationInfo") if isinstance(doc.get("creationInfo"), dict) else {}
+    ci: dict[str, Any] = doc["creationInfo"] if isinstance(doc.get("creationInfo"), dict) else {}
     return Inventory(target=str(doc.get("name") or f"sbom:{name}"), os=os_info or _os_from_distro(pkgs),
                      packages=tuple(pkgs), created=str(ci.get("created", "")))

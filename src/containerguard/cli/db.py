@@ -65,7 +65,7 @@ def update(
         print(f"warning: {s.name}: {s.error} (previous data kept)" if s.records else f"warning: {s.name}: {s.error}",
               file=sys.stderr)
     if res.errors:
-        raise typer.Exit(1)
+        raise SystemExit(1)
 
 
 @db_app.command("status")

@@ -1,9 +1,125 @@
-"""`containerguard scan` command group (being built)."""
+"""`containerguard scan TARGET`: inventory -> vulnerability matching -> filters -> report -> CI exit code.
+
+TARGET is any `sbom` target (docker:, docker-archive:, oci:, oci-archive:, registry:, dir:, bare IMAGE)
+or ``sbom:FILE`` (CycloneDX / SPDX JSON, or a native JSON written by `sbom`/`scan --format json`).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from containerguard import __version__
+from containerguard.errors import UsageError
+from containerguard.model import Inventory, Severity
+
+
+def _severities(text: str | None) -> list[Severity] | None:
+    if not text:
+        return None
+    out = []
+    for part in text.split(","):
+        p = part.strip().upper()
+        if not p:
+            continue
+        if p not in Severity.__members__:
+            raise UsageError(f"unknown severity {part.strip()!r} (expected {', '.join(Severity.__members__)})")
+        out.append(Severity[p])
+    return out
+
+
+def _inventory(target: str, console: Console, quiet: bool, insecure: bool, platform: str) -> Inventory:
+    if target.startswith("sbom:"):
+        from containerguard.sbom_input import load_inventory
+
+        return load_inventory(Path(target[len("sbom:"):]))
+    from containerguard.inventory import ProgressEvent, build_inventory
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                        transient=True, disable=quiet or not console.is_terminal)
+    task = progress.add_task("open image", total=None)
+
+    def hook(ev: ProgressEvent) -> None:
+        if ev.layers:
+            progress.update(task, total=ev.layers, completed=ev.layer + (ev.phase in ("layer-done", "layer-cached")),
+                            description=f"layer {ev.layer + 1}/{ev.layers}")
+
+    with progress:
+        return build_inventory(target, progress=hook, insecure=insecure, platform=platform)
+
+
+def scan(
+    target: Annotated[str, typer.Argument(help="Image or SBOM: docker:IMG, docker-archive:TAR, oci:DIR, dir:PATH, sbom:FILE, ...")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, html (or a plug-in).")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only these severities, e.g. HIGH,CRITICAL.")] = None,
+    ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Drop findings without a fixed version.")] = False,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit non-zero when a finding reaches this severity.")] = None,
+    exit_code: Annotated[int | None, typer.Option("--exit-code", help="Exit code for --fail-on (default 1); alone: exit N on any finding.")] = None,
+    ignorefile: Annotated[Path | None, typer.Option("--ignorefile", help="Ignore file (default ./.containerguard-ignore.yaml when present).")] = None,
+    vex: Annotated[list[Path] | None, typer.Option("--vex", help="OpenVEX document(s): not_affected/fixed statements suppress.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Vulnerability database file.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never touch the network for the database (scan never downloads it).")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP for registry: targets.")] = False,
+    platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+) -> None:
+    """Scan an image or SBOM for vulnerable and malicious packages."""
+    from containerguard import policy, report
+    from containerguard.detect import Matcher
+    from containerguard.vulndb import VulnDB
+
+    del offline  # the scan path never downloads; kept so CI scripts can say so explicitly
+    console = Console(stderr=True)
+    sev = _severities(severity)
+    gate_sev = _severities(fail_on)
+    if gate_sev is not None and len(gate_sev) != 1:
+        raise UsageError("--fail-on takes one severity")
+    reporter = report.get_reporter(fmt)
+    if ignorefile is not None and not ignorefile.is_file():
+        raise UsageError(f"ignore file {ignorefile} does not exist")
+    ignore_path = ignorefile or (Path(policy.DEFAULT_IGNORE_FILE) if Path(policy.DEFAULT_IGNORE_FILE).is_file() else None)
+    with VulnDB(db) as handle:
+        st = handle.status()
+        if st.stale and not quiet:
+            print(f"warning: the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
+                  "run `containerguard db update`", file=sys.stderr)
+        inv = _inventory(target, console, quiet, insecure, platform)
+        result = Matcher(handle).match(inv)
+    if not quiet:
+        for w in result.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    filtered = policy.filter_findings(result.findings, severities=sev, ignore_unfixed=ignore_unfixed,
+                                      ignore_file=ignore_path, vex=list(vex) if vex else None)
+    expired = tuple(f"{r.id} ({r.source})" for r in filtered.expired_ignores)
+    if not quiet:
+        for e in expired:
+            print(f"warning: ignore entry expired and no longer suppresses: {e}", file=sys.stderr)
+    options: Any = report.RenderOptions(suppressed=filtered.suppressed, expired_ignores=expired)
+    text = reporter(inv, list(filtered.kept), target=inv.target, tool_version=__version__, options=options)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if gate_sev is not None:
+        code = policy.gate(filtered.kept, gate_sev[0], 1 if exit_code is None else exit_code)
+    elif exit_code:
+        code = policy.gate(filtered.kept, None, exit_code)
+    else:
+        code = 0
+    if code:
+        raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("scan")(scan)

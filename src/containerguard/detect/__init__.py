@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from containerguard.detect.matcher import MatchResult, Matcher, MatchStats, ecosystem_for, match, match_name_version
+from containerguard.detect.matcher import (
+    Matcher,
+    MatchResult,
+    MatchStats,
+    ecosystem_for,
+    match,
+    match_name_version,
+)
 from containerguard.model import Finding, Inventory
 from containerguard.vulndb.store import VulnDB
 

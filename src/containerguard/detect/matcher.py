@@ -386,10 +386,7 @@ class Matcher:
                 if a:
                     ids.update(a.aliases)
             malicious = any(i.startswith("MAL-") for i in ids)
-            if malicious:
-                primary = min((i for i in ids if i.startswith("MAL-")))
-            else:
-                primary = min(ids, key=_rank)
+            primary = min(i for i in ids if i.startswith("MAL-")) if malicious else min(ids, key=_rank)
             recs = [advs[e.advisory] for e, _f in entries if e.advisory in advs]
             recs.sort(key=lambda r: (r.id != primary, _rank(r.id)))
             fixed = sorted({f for _e, f in entries if f}, key=lambda v: _safe_key(scheme, v))

@@ -223,10 +223,10 @@ def _build(path: Path, specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetc
     dropped = set(old) - {s.name for s, a in plan if a != "none"}
     changed = any(a == "parse" for _s, a in plan) or bool(dropped) or not old
     if not changed:
-        results = tuple(_result(spec, "error" if fetched[spec.name].status == "error" else "unchanged",
-                                old.get(spec.name), fetched[spec.name]) for spec, _a in plan if _a != "none")
+        same = tuple(_result(spec, "error" if fetched[spec.name].status == "error" else "unchanged",
+                             old.get(spec.name), fetched[spec.name]) for spec, _a in plan if _a != "none")
         _touch_meta(path, fetched)
-        return UpdateResult(path, False, time.monotonic() - t0, results)
+        return UpdateResult(path, False, time.monotonic() - t0, same)
 
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     con = sqlite3.connect(tmp, isolation_level=None)

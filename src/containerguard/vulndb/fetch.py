@@ -21,7 +21,7 @@ EPSS_URL = "https://epss.cyentia.com/epss_scores-current.csv.gz"
 
 #: the OSV ecosystems always asked for; any other one the base lists is added
 OSV_ECOSYSTEMS = ("PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist", "Hex", "Pub", "Debian")
-ALPINE_PROBE = tuple(f"v3.{n}" for n in range(2, 23)) + ("edge",)
+ALPINE_PROBE = (*tuple(f"v3.{n}" for n in range(2, 23)), "edge")
 _BRANCH = re.compile(r"^(v\d+\.\d+|edge)$")
 _HREF = re.compile(r'href="([^"?#]+?)/?"')
 

@@ -187,9 +187,9 @@ class VulnDB:
                 self._adv[i] = found.get(i)
         out: dict[str, AdvisoryRecord] = {}
         for i in ids:
-            rec = self._adv.get(i)
-            if rec is not None:
-                out[i] = rec
+            got = self._adv.get(i)
+            if got is not None:
+                out[i] = got
         return out
 
     def advisory(self, vid: str) -> AdvisoryRecord | None:

@@ -37,6 +37,14 @@ def _strs(v: Any, what: str) -> list[str]:
     return v
 
 
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """A title from free text: its first sentence (or line), at most ``limit`` characters."""
+    flat = " ".join(text.split())
+    cut = flat.find(". ")
+    first = flat[: cut + 1] if 0 < cut < limit else flat
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
 def parse(spec: SourceSpec, path: Path, sink: Sink, stats: SourceStats, versions: VersionCheck) -> None:
     try:
         zf = zipfile.ZipFile(path)
@@ -149,7 +157,7 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
     summary = rec.get("summary")
     if not isinstance(summary, str) or not summary:
         details = rec.get("details")
-        summary = details.strip().split("\n", 1)[0][:200] if isinstance(details, str) else ""
+        summary = _first_sentence(details) if isinstance(details, str) else ""
     refs = [r["url"] for r in (rec.get("references") or []) if isinstance(r, dict) and isinstance(r.get("url"), str)]
     sink.advisory((spec.name, rid, orjson.dumps(aliases).decode(), orjson.dumps(related).decode(), summary,
                    vector, score, ghsa, str(rec.get("published") or ""), modified, withdrawn,

@@ -1,9 +1,92 @@
-"""`containerguard sbom` command group (being built)."""
+"""`containerguard sbom TARGET`: the image's inventory as a table, native JSON, CycloneDX or SPDX."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+FORMATS = ("table", "json", "cyclonedx", "spdx-json")
+
+
+def _progress_hook(console: Any) -> tuple[Any, Any]:
+    """A Rich progress bar on stderr fed by inventory ProgressEvents."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} layers"),
+                   TextColumn("{task.fields[mb]}"), TimeElapsedColumn(), console=console, transient=True)
+    task = bar.add_task("opening image", total=None, mb="")
+
+    def hook(ev: Any) -> None:
+        if ev.phase == "open":
+            bar.update(task, description="opening image")
+        elif ev.phase in ("layer-start", "read"):
+            bar.update(task, total=ev.layers, completed=ev.layer, description=f"reading layer {ev.layer + 1}",
+                       mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "")
+        elif ev.phase in ("layer-done", "layer-cached"):
+            bar.update(task, total=ev.layers, completed=ev.layer + 1,
+                       description="cached layer" if ev.phase == "layer-cached" else "analysed layer", mb="")
+        elif ev.phase == "done":
+            bar.update(task, total=max(ev.layers, 1), completed=max(ev.layers, 1), description="done")
+
+    return bar, hook
+
+
+def sbom(
+    target: Annotated[str, typer.Argument(help="docker:IMAGE, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH, "
+                                               "registry:HOST/REPO[:TAG|@DIGEST], dir:PATH or a bare IMAGE.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx or spdx-json.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Plain HTTP to the registry.")] = False,
+    platform: Annotated[str, typer.Option(help="Image platform in multi-arch indexes (OS/ARCH[/VARIANT]).")] = "linux/amd64",
+    username: Annotated[str | None, typer.Option(help="Registry user name (default: ~/.docker/config.json).")] = None,
+    password: Annotated[str | None, typer.Option(help="Registry password or token.", envvar="CONTAINERGUARD_PASSWORD")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory (default: $CONTAINERGUARD_CACHE_DIR "
+                                                        "or the user cache dir).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the layer cache.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """List the OS and every package of an image (or a directory), with the layer that introduced each."""
+    from containerguard import __version__
+    from containerguard.cache import LayerCache
+    from containerguard.errors import UsageError
+    from containerguard.inventory import build_inventory
+
+    if format not in FORMATS:
+        raise UsageError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    cache = None if no_cache else LayerCache(cache_dir)
+    bar = hook = None
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
+
+        bar, hook = _progress_hook(Console(stderr=True))
+    if bar is not None:
+        with bar:
+            inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform,
+                                  username=username, password=password)
+    else:
+        inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform, username=username,
+                              password=password)
+    from containerguard.report.registry import get_reporter
+
+    text = get_reporter(format)(inv, (), target=inv.target, tool_version=__version__)
+    if output is not None:
+        try:
+            output.write_text(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if inv.warnings and not quiet:
+        print(f"{len(inv.warnings)} warning(s):", file=sys.stderr)
+        for w in inv.warnings[:20]:
+            print(f"  warning: {w}", file=sys.stderr)
+        if len(inv.warnings) > 20:
+            print(f"  ... and {len(inv.warnings) - 20} more", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("sbom")(sbom)

@@ -1,0 +1,306 @@
+"""Byte streams for layers: digest checking while reading, compression sniffing, bomb caps.
+
+Everything here is a small ``io.RawIOBase``-like reader that wraps another one, so a layer goes
+``blob (file, tar member or HTTP body) -> DigestReader -> decompressor -> LimitReader -> tar``
+and is never held whole in memory. Digests are checked when the stream reaches its end: callers must
+read to EOF (``drain``) before trusting what they parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from collections.abc import Callable
+from typing import IO, Any, cast
+
+from containerguard.errors import ArchiveError, DigestMismatchError
+
+CHUNK = 1 << 20
+
+#: a layer that expands more than this many times beyond ``BOMB_MIN_BYTES`` is refused as a bomb
+BOMB_RATIO = 1000
+BOMB_MIN_BYTES = 64 << 20
+#: absolute cap on the uncompressed size of one layer
+MAX_LAYER_BYTES = 64 << 30
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+_ALGOS = {"sha256": 64, "sha512": 128}
+
+
+def parse_digest(digest: str) -> tuple[str, str]:
+    """Split and validate ``algo:hex``; raises DigestMismatchError for anything else."""
+    algo, sep, hexpart = digest.partition(":")
+    if not sep or algo not in _ALGOS or len(hexpart) != _ALGOS[algo] or not all(
+        c in "0123456789abcdef" for c in hexpart
+    ):
+        raise DigestMismatchError(f"invalid digest {digest[:100]!r}")
+    return algo, hexpart
+
+
+def verify_bytes(data: bytes, digest: str, what: str = "content") -> None:
+    algo, expected = parse_digest(digest)
+    got = hashlib.new(algo, data).hexdigest()
+    if got != expected:
+        raise DigestMismatchError(f"{what} digest mismatch: expected {digest}, got {algo}:{got}")
+
+
+def as_io(r: io.RawIOBase) -> IO[bytes]:
+    """Our readers are binary streams; typeshed's RawIOBase is not spelt IO[bytes]."""
+    return cast(IO[bytes], r)
+
+
+class ReaderBase(io.RawIOBase):
+    """A read-only, forward-only stream; subclasses implement ``_read(n)`` (n > 0)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def _read(self, n: int) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts: list[bytes] = []
+            while True:
+                b = self._read(CHUNK)
+                if not b:
+                    return b"".join(parts)
+                parts.append(b)
+        if size == 0:
+            return b""
+        return self._read(size)
+
+    def readinto(self, buf: Any) -> int:
+        data = self._read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+class DigestReader(ReaderBase):
+    """Hashes what passes through; at EOF compares with ``digest`` (and ``size`` when known)."""
+
+    def __init__(self, raw: IO[bytes], digest: str, what: str, size: int | None = None,
+                 on_bytes: Callable[[int], None] | None = None) -> None:
+        algo, self._expected = parse_digest(digest)
+        self._raw = raw
+        self._h = hashlib.new(algo)
+        self._digest = digest
+        self._what = what
+        self._size = size
+        self.count = 0
+        self._done = False
+        self._on_bytes = on_bytes
+
+    def _read(self, n: int) -> bytes:
+        if self._done:
+            return b""
+        data = self._raw.read(n)
+        if data:
+            self._h.update(data)
+            self.count += len(data)
+            if self._on_bytes is not None:
+                self._on_bytes(len(data))
+            if self._size is not None and self.count > self._size:
+                raise DigestMismatchError(f"{self._what}: more data than the {self._size} bytes declared")
+            return data
+        self._done = True
+        self._check()
+        return b""
+
+    def _check(self) -> None:
+        got = self._h.hexdigest()
+        if got != self._expected:
+            algo = self._digest.split(":", 1)[0]
+            raise DigestMismatchError(f"{self._what} digest mismatch: expected {self._digest}, got {algo}:{got}")
+        if self._size is not None and self._size > 0 and self.count != self._size:
+            raise DigestMismatchError(f"{self._what}: {self.count} bytes read, {self._size} declared")
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class PeekReader(ReaderBase):
+    """Lets the first bytes be looked at without consuming them."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._buf = b""
+
+    def peek(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            more = self._raw.read(n - len(self._buf))
+            if not more:
+                break
+            self._buf += more
+        return self._buf[:n]
+
+    def _read(self, n: int) -> bytes:
+        if self._buf:
+            out, self._buf = self._buf[:n], self._buf[n:]
+            return out
+        return self._raw.read(n)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+class CountingReader(ReaderBase):
+    def __init__(self, raw: IO[bytes], counter: _Counter) -> None:
+        self._raw = raw
+        self._c = counter
+
+    def _read(self, n: int) -> bytes:
+        data = self._raw.read(n)
+        self._c.n += len(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class GzipReader(ReaderBase):
+    """Multi-member gzip decoder that reports truncation and corruption as ArchiveError."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._d: Any = None  # the current member's decompressor, None between members
+        self._inbuf = b""
+        self._pending = b""
+        self._eof = False
+        self._members = 0
+
+    def _read(self, n: int) -> bytes:
+        while True:
+            if self._pending:
+                if len(self._pending) <= n:
+                    out, self._pending = self._pending, b""
+                else:
+                    out, self._pending = self._pending[:n], self._pending[n:]
+                return out
+            if self._eof:
+                return b""
+            if not self._inbuf:
+                self._inbuf = self._raw.read(CHUNK)
+                if not self._inbuf:
+                    if self._d is not None or self._members == 0:
+                        raise ArchiveError("truncated gzip stream (unexpected end of data)")
+                    self._eof = True
+                    return b""
+            if self._d is None:
+                stripped = self._inbuf.lstrip(b"\0")  # zero padding after the last member is tolerated
+                if not stripped:
+                    self._inbuf = b""
+                    continue
+                if stripped[0] != 0x1F:
+                    raise ArchiveError("corrupt gzip stream: garbage after the compressed data")
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._members += 1
+                self._inbuf = stripped
+            try:
+                self._pending = self._d.decompress(self._inbuf, CHUNK)
+            except zlib.error as exc:
+                raise ArchiveError(f"corrupt gzip stream: {exc}") from None
+            self._inbuf = self._d.unconsumed_tail
+            if self._d.eof:
+                self._inbuf = self._d.unused_data + self._inbuf
+                self._d = None
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class ZstdReader(ReaderBase):
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._r = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        self._err = zstandard.ZstdError
+
+    def _read(self, n: int) -> bytes:
+        try:
+            data: bytes = self._r.read(n)
+        except self._err as exc:
+            raise ArchiveError(f"corrupt zstd stream: {exc}") from None
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class LimitReader(ReaderBase):
+    """Refuses decompression bombs: a ratio cap beyond a minimum, and an absolute cap."""
+
+    def __init__(self, raw: IO[bytes], compressed: _Counter | None, what: str, *,
+                 ratio: int = BOMB_RATIO, min_bytes: int = BOMB_MIN_BYTES, max_bytes: int = MAX_LAYER_BYTES) -> None:
+        self._raw = raw
+        self._c = compressed
+        self._what = what
+        self._ratio = ratio
+        self._min = min_bytes
+        self._max = max_bytes
+        self.count = 0
+
+    def _read(self, n: int) -> bytes:
+        data = self._raw.read(n)
+        self.count += len(data)
+        if self.count > self._max:
+            raise ArchiveError(f"{self._what}: expands beyond the {self._max} byte cap")
+        if self._c is not None and self.count > self._min and self.count > self._ratio * max(self._c.n, 1):
+            raise ArchiveError(
+                f"{self._what}: decompression bomb refused (expands more than {self._ratio}:1 "
+                f"after {self._min >> 20} MiB)")
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def sniff_compression(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limits: dict[str, int] | None = None) -> IO[bytes]:
+    """Wrap ``raw`` (a layer blob) into an uncompressed stream, detecting the format by magic bytes.
+
+    When ``diff_id`` is given the uncompressed bytes are verified against it at EOF.
+    """
+    peek = PeekReader(raw)
+    kind = sniff_compression(peek.peek(4))
+    counter = _Counter()
+    out: IO[bytes] = as_io(peek)
+    if kind != "none":
+        counted = as_io(CountingReader(out, counter))
+        out = as_io(GzipReader(counted) if kind == "gzip" else ZstdReader(counted))
+        out = as_io(LimitReader(out, counter, what, **(limits or {})))
+    if diff_id:
+        out = as_io(DigestReader(out, diff_id, f"{what} (uncompressed)"))
+    return out
+
+
+def drain(stream: IO[bytes]) -> int:
+    """Read to EOF (so digests get checked); returns the bytes skipped."""
+    n = 0
+    while True:
+        b = stream.read(CHUNK)
+        if not b:
+            return n
+        n += len(b)

@@ -1,0 +1,246 @@
+"""Build an image's inventory (its SBOM): open the target, walk each layer once, merge, attribute.
+
+    target -> artifact.open_target -> per layer: cache hit, or walker (tar stream -> analyzers)
+           -> applier (whiteouts, later layers win, link targets, layer attribution) -> model.Inventory
+
+The layer cache is keyed by the layer's diff_id (its uncompressed digest, so every source of the same
+image shares entries) plus the sorted (type, version) list of the analyzers: a warm scan reads no layer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from containerguard.analyzer.base import AnalysisResult, Analyzer
+from containerguard.artifact import open_target, parse_target
+from containerguard.artifact.applier import LinkRequest, add_link_results, apply
+from containerguard.artifact.base import Artifact
+from containerguard.artifact.stream import ReaderBase, as_io
+from containerguard.artifact.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
+from containerguard.cache import LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.model import ImageRef, Inventory, Layer, Package
+
+ENTRY_POINT_GROUP = "containerguard.analyzers"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """``phase``: open | layer-start | read | layer-done | layer-cached | done."""
+
+    phase: str
+    layer: int = 0
+    layers: int = 0
+    bytes: int = 0
+    total: int = 0
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+def default_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
+    """The built-ins (``analyzer.registry.builtin_analyzers``) plus ``containerguard.analyzers`` plug-ins."""
+    from containerguard.analyzer.registry import builtin_analyzers, plugin_analyzers
+
+    return [*builtin_analyzers(lockfiles=lockfiles), *plugin_analyzers()]
+
+
+def analyzer_ids(analyzers: Sequence[Analyzer]) -> list[tuple[str, int]]:
+    return sorted((a.type, int(a.version)) for a in analyzers)
+
+
+# --------------------------------------------------------------------------- record <-> JSON
+
+
+def encode_record(rec: LayerRecord) -> dict[str, Any]:
+    return {
+        "files": [[p, k, m, s, link] for p, (k, m, s, link) in rec.files.items()],
+        "whiteouts": rec.whiteouts,
+        "opaques": rec.opaques,
+        "results": {p: to_jsonable(r) for p, r in rec.results.items()},
+        "links": rec.links,
+        "warnings": rec.warnings,
+    }
+
+
+def decode_record(obj: Any) -> LayerRecord:
+    return LayerRecord(
+        files={f[0]: (f[1], f[2], f[3], f[4]) for f in obj["files"]},
+        whiteouts=list(obj["whiteouts"]),
+        opaques=list(obj["opaques"]),
+        results={p: from_jsonable(AnalysisResult, r) for p, r in obj["results"].items()},
+        links=list(obj["links"]),
+        warnings=list(obj["warnings"]),
+    )
+
+
+class _ProgressReader(ReaderBase):
+    def __init__(self, raw: IO[bytes], cb: Progress, layer: int, layers: int) -> None:
+        self._raw = raw
+        self._cb = cb
+        self._layer = layer
+        self._layers = layers
+        self.count = 0
+        self._next = 4 << 20
+
+    def _read(self, n: int) -> bytes:
+        data = self._raw.read(n)
+        self.count += len(data)
+        if self.count >= self._next:
+            self._next = self.count + (4 << 20)
+            self._cb(ProgressEvent("read", self._layer, self._layers, self.count))
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def _cache_get(cache: LayerCache | None, key: str | None) -> Any | None:
+    if cache is None or key is None:
+        return None
+    return cache.get(key)
+
+
+def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], cache: LayerCache | None,
+                  ids: list[tuple[str, int]], progress: Progress | None, n: int) -> LayerRecord:
+    ident = layer.diff_id or layer.digest
+    key = layer_key(ident, ids) if ident and cache is not None else None
+    hit = _cache_get(cache, key)
+    if hit is not None:
+        try:
+            rec = decode_record(hit)
+        except (KeyError, TypeError, ValueError, IndexError):
+            rec = None
+        if rec is not None:
+            if progress:
+                progress(ProgressEvent("layer-cached", layer.index, n))
+            return rec
+    if progress:
+        progress(ProgressEvent("layer-start", layer.index, n, 0, layer.size))
+    what = f"layer {layer.index} ({ident[:19]})"
+    tmpdir = cache.tmp_dir if cache is not None else None
+    stream: IO[bytes] = art.open_layer(layer)
+    if progress:
+        stream = as_io(_ProgressReader(stream, progress, layer.index, n))
+    with stream:
+        rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what)
+    if cache is not None and key is not None:
+        cache.put(key, encode_record(rec))
+    if progress:
+        progress(ProgressEvent("layer-done", layer.index, n))
+    return rec
+
+
+def _link_results(art: Artifact, layers: Sequence[Layer], requests: Sequence[LinkRequest],
+                  analyzers: Sequence[Analyzer], cache: LayerCache | None, ids: list[tuple[str, int]],
+                  dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
+    """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass)."""
+    from containerguard.artifact.walker import extract_files
+
+    out: list[tuple[LinkRequest, AnalysisResult]] = []
+    warnings: list[str] = []
+    by_layer: dict[int, list[LinkRequest]] = {}
+    for req in requests:
+        by_layer.setdefault(req.source_layer, []).append(req)
+    for li, reqs in sorted(by_layer.items()):
+        layer = layers[li]
+        ident = layer.diff_id or layer.digest
+        todo: list[tuple[LinkRequest, str | None]] = []
+        for req in reqs:
+            key = (layer_key(ident, ids, f"link:{req.path}->{req.source}")
+                   if ident and cache is not None and dir_root is None else None)
+            hit = _cache_get(cache, key)
+            if hit is not None:
+                if hit.get("result") is not None:
+                    out.append((req, from_jsonable(AnalysisResult, hit["result"])))
+                continue
+            todo.append((req, key))
+        if not todo:
+            continue
+        wanted = {req.source for req, _ in todo}
+        tmpdir = cache.tmp_dir if cache is not None else None
+        if dir_root is not None:
+            files: dict[str, IO[bytes]] = {}
+            for w in wanted:
+                files[w] = open(dir_root / w, "rb")  # noqa: SIM115 - closed below
+        else:
+            with art.open_layer(layer) as stream:
+                files = extract_files(stream, wanted, tmpdir, f"layer {li}")
+        try:
+            for req, key in todo:
+                fh = files.get(req.source)
+                r = None
+                if fh is not None:
+                    fh.seek(0, 2)
+                    size = fh.tell()
+                    users = [a for a in analyzers if a.required(req.path, 0o100644)]
+                    r = run_analyzers(users, req.path, 0o100644, size, fh, warnings.append)
+                if r is not None:
+                    out.append((req, r))
+                if key is not None and cache is not None:
+                    cache.put(key, {"result": to_jsonable(r) if r is not None else None})
+        finally:
+            for f in files.values():
+                f.close()
+    if warnings and out:
+        out[0][1].warnings.extend(warnings)
+    return out
+
+
+def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
+                    cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
+                    insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
+                    password: str | None = None, timeout: float | None = None) -> Inventory:
+    """Inventory of ``target``. ``cache=...`` uses the default LayerCache; ``None`` disables caching."""
+    ref = parse_target(target) if isinstance(target, str) else target
+    if analyzers is None:
+        analyzers = default_analyzers(lockfiles=ref.scheme == "dir")
+    layer_cache: LayerCache | None = LayerCache() if isinstance(cache, types.EllipsisType) else cache
+    ids = analyzer_ids(analyzers)
+    if progress:
+        progress(ProgressEvent("open"))
+    with open_target(ref, insecure=insecure, platform=platform, username=username, password=password,
+                     cache=layer_cache, timeout=timeout) as art:
+        layers = list(art.layers())
+        dir_root: Path | None = getattr(art, "root", None) if ref.scheme == "dir" else None
+        if dir_root is not None:
+            tmpdir = layer_cache.tmp_dir if layer_cache is not None else None
+            records = [walk_dir_layer(dir_root, analyzers, tmpdir=tmpdir)]
+            attribution: Sequence[Layer] | None = None
+        else:
+            records = [_layer_record(art, layer, analyzers, layer_cache, ids, progress, len(layers))
+                       for layer in layers]
+            attribution = layers
+        merged = apply(records, attribution)
+        if merged.links:
+            add_link_results(merged, _link_results(art, layers, merged.links, analyzers, layer_cache, ids, dir_root),
+                             attribution)
+        meta = art.meta()
+    if progress:
+        progress(ProgressEvent("done", len(layers), len(layers)))
+    from containerguard.analyzer.finalize import finalize
+
+    os_info, final = finalize(merged.os if merged.os.known else None, merged.packages)
+    packages = sorted(final, key=_pkg_sort)
+    return Inventory(
+        target=str(ref),
+        os=os_info,
+        packages=tuple(packages),
+        layers=tuple(layers) if dir_root is None else (),
+        image=meta if dir_root is None else None,
+        warnings=tuple(dict.fromkeys(merged.warnings)),
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        file_findings=tuple(merged.findings),
+    )
+
+
+def _pkg_sort(p: Package) -> tuple[str, str, str, tuple[str, ...]]:
+    return (p.type, p.name, p.version, p.locations)

@@ -1,0 +1,444 @@
+"""Dockerfile checks (CG-DF-*), each reported with its line number.
+
+The correctness rules mirror hadolint's (the rule each check corresponds to is in the catalog's
+``references.hadolint``); where we knowingly differ, docs/checks.md says so. Security checks that
+hadolint lacks (curl | sh, secrets in ENV/ARG, ADD from a URL, missing USER/HEALTHCHECK) are ours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from containerguard.errors import MisconfigError
+from containerguard.misconfig import shell
+from containerguard.misconfig.catalog import make_finding, meta
+from containerguard.misconfig.dockerfile_parser import Dockerfile, Instruction, Stage, parse_dockerfile
+from containerguard.misconfig.secretnames import mask, secret_reason
+from containerguard.model import Finding
+
+_ARCHIVE_EXT = (".tar", ".z", ".bz2", ".gz", ".lz", ".lzma", ".tz", ".tb2", ".tbz", ".tbz2", ".tgz",
+                ".tlz", ".tpz", ".txz", ".xz")
+_URL = re.compile(r"^(https?|ftp)://", re.I)
+_SHELLS = {"sh", "bash", "zsh", "ash", "dash", "ksh", "mksh", "fish"}
+_PIPE_TO_SHELL_RE = re.compile(
+    r"(?:\b(?:ba|z|da|k|a)?sh\b\s+(?:-\w+\s+)*[\"']?\$\(\s*(?:curl|wget)\b)|(?:<\(\s*(?:curl|wget)\b)")
+_PIP_DROP = ("abi", "b", "build", "e", "editable", "extra-index-url", "f", "find-links", "i", "index-url",
+             "implementation", "no-binary", "only-binary", "platform", "prefix", "progress-bar", "proxy",
+             "python-version", "root", "src", "t", "target", "trusted-host", "upgrade-strategy")
+_PIP_VERSION = ("==", ">=", "<=", ">", "<", "!=", "~=", "===")
+_VCS = ("git+file", "git+https", "git+ssh", "git+http", "git+git", "git", "hg+", "svn", "bzr+")
+_TRUTHY = {"1", "true", "True", "TRUE", "on", "On", "ON", "yes", "Yes", "YES"}
+_WIN_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _unquote(s: str) -> str:
+    return s.strip().strip("\"'")
+
+
+def split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """``name[:tag][@digest]`` -> (name, tag, digest)."""
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    name, tag = ref, None
+    colon = ref.rfind(":")
+    if colon > ref.rfind("/"):
+        name, tag = ref[:colon], ref[colon + 1:]
+    return name, tag, digest
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """Substitute ``$NAME`` / ``${NAME}`` / ``${NAME:-default}`` from ARG defaults (unknown ones stay)."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if name in values:
+            return values[name]
+        return m.group(2) if m.group(2) is not None else m.group(0)
+
+    return re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))", sub, text)
+
+
+def _kv_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
+    """ENV / ARG / LABEL key-value pairs (``k=v k2="v 2"`` or legacy ``ENV k v``)."""
+    text = ins.rest
+    if ins.cmd == "ENV" and "=" not in text.split(None, 1)[0]:
+        parts = text.split(None, 1)
+        return [(parts[0], parts[1] if len(parts) > 1 else "")] if parts else []
+    out: list[tuple[str, str | None]] = []
+    for m in re.finditer(r"([^\s=]+)(?:=((?:\"(?:\\.|[^\"])*\"|'[^']*'|\\.|[^\s\\])*))?", text):
+        out.append((m.group(1), _unquote(m.group(2)) if m.group(2) is not None else None))
+    return out
+
+
+def _script_text(ins: Instruction) -> str:
+    if ins.heredocs and ins.rest.lstrip().startswith("<<"):
+        return "\n".join(h.body for h in ins.heredocs)
+    if ins.json_args is not None:
+        return " ".join(ins.json_args)
+    return ins.rest
+
+
+@dataclass(slots=True)
+class _Ctx:
+    df: Dockerfile
+    target: str
+    findings: list[Finding] = field(default_factory=list)
+    ignores: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    def add(self, check_id: str, line: int, message: str = "", match: str = "") -> None:
+        silenced = self.ignores.get(line, frozenset()) | self.df.global_ignore
+        if silenced and (check_id in silenced or meta(check_id).references.hadolint in silenced):
+            return
+        self.findings.append(make_finding(check_id, target=self.target, path=self.target, line=line,
+                                          message=message, match=match))
+
+
+# ----------------------------------------------------------------------------- RUN checks (per script)
+
+
+def _apt_install(c: shell.Command) -> bool:
+    return c.name == "apt-get" and c.has_arg("install")
+
+
+def _pip_install(c: shell.Command) -> bool:
+    if c.name.startswith("pip") and "install" in c.args:
+        return True
+    a = list(c.args)
+    return c.name.startswith("python") and any(a[i:i + 3] == ["-m", "pip", "install"] for i in range(len(a)))
+
+
+def _args_no_flags(c: shell.Command, drop: tuple[str, ...] = ()) -> list[str]:
+    """hadolint's getArgsNoFlags(dropFlagArg drop cmd): the argument after a dropped flag goes too."""
+    dropped: set[int] = set()
+    out = []
+    for i, a in enumerate(c.args):
+        is_flag = a.startswith("-") and a not in ("-", "--")
+        if is_flag:
+            names = [a[2:].split("=", 1)[0]] if a.startswith("--") else list(a[1:])
+            if any(n in drop for n in names):
+                dropped.add(i + 1)
+        elif i not in dropped:
+            out.append(a)
+    return out
+
+
+def _strip_install(args: list[str]) -> list[str]:
+    i = 0
+    while i < len(args) and args[i] != "install":
+        i += 1
+    while i < len(args) and args[i] == "install":
+        i += 1
+    return args[i:]
+
+
+def _pip_unpinned(c: shell.Command) -> bool:
+    if not _pip_install(c) or c.has_flag("constraint", "c") or c.has_arg("--requirement", "-r", "."):
+        return False
+
+    def fixed(p: str) -> bool:
+        vcs = p.startswith(_VCS)
+        return (any(s in p for s in _PIP_VERSION) or (vcs and "@" in p) or p.endswith((".whl", ".tar.gz"))
+                or (not vcs and "/" in p))
+
+    return not all(fixed(p) for p in _strip_install(_args_no_flags(c, _PIP_DROP)))
+
+
+def _npm_unpinned(c: shell.Command) -> bool:
+    if not (c.name == "npm" and c.has_arg("install")):
+        return False
+    args = _args_no_flags(c)
+    if args[:1] != ["install"]:
+        return False
+
+    def fixed(p: str) -> bool:
+        if p.startswith(("git://", "git+ssh://", "git+http://", "git+https://")):
+            return "#" in p
+        if p.endswith((".tar", ".tar.gz", ".tgz")) or p.startswith(("/", "./", "../", "~/")):
+            return True
+        return "@" in (p.lstrip("@").split("/", 1)[-1] if p.startswith("@") else p)
+
+    return not all(fixed(p) for p in _strip_install(args))
+
+
+def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageState) -> None:
+    text = _script_text(ins)
+    sc = shell.parse(text)
+    cmds = sc.commands
+    line = ins.line
+    names = {c.name for c in cmds}
+    if "cd" in names:
+        ctx.add("CG-DF-013", line)
+    if "sudo" in names:
+        ctx.add("CG-DF-008", line)
+    if "apt" in names:
+        ctx.add("CG-DF-025", line)
+    if any(_apt_install(c) and not all(
+            "=" in p or "/" in p or p.endswith(".deb")
+            for p in _args_no_flags(c, ("t", "target-release")) if p != "install") for c in cmds):
+        ctx.add("CG-DF-014", line)
+    if any(_apt_install(c) and not (c.has_flag("no-install-recommends") or c.has_arg("APT::Install-Recommends=false"))
+           for c in cmds):
+        ctx.add("CG-DF-009", line)
+    if any(_apt_install(c) and not (c.has_flag("y", "yes", "assume-yes") or c.flags.count("q") >= 2
+                                    or c.has_arg("-q=2", "--quiet=2")) for c in cmds):
+        ctx.add("CG-DF-032", line)
+    # DL3009: apt-get update without 'rm -rf /var/lib/apt/lists/*' (any rm with either argument)
+    if any(c.name == "apt-get" and c.has_arg("update") for c in cmds) and not any(
+            c.name == "rm" and c.has_arg("-rf", "/var/lib/apt/lists/*") for c in cmds):
+        mounts = [v for k, v in ins.flags if k == "mount" and "type=cache" in v]
+        targets = [m.group(1) for v in mounts for m in [re.search(r"(?:target|dst|destination)=([^,]+)", v)] if m]
+        cached = any(t.startswith("/var/lib/apt/lists") for t in targets) or (
+            any(t.startswith("/var/lib/apt") for t in targets) and any(t.startswith("/var/cache/apt") for t in targets))
+        if not cached:
+            st.apt_lists_lines.append(line)
+    if any(_pip_unpinned(c) for c in cmds):
+        ctx.add("CG-DF-015", line)
+    if any(_npm_unpinned(c) for c in cmds):
+        ctx.add("CG-DF-016", line)
+    if any(c.name == "apk" and c.has_arg("add") and not all(
+            "=" in p or "~" in p or p.endswith(".apk")
+            for p in _args_no_flags(c, ("t", "virtual", "repository", "X")) if p != "add") for c in cmds):
+        ctx.add("CG-DF-017", line)
+    if any(c.name == "apk" and c.has_arg("add") and not c.has_flag("no-cache") for c in cmds):
+        ctx.add("CG-DF-018", line)
+    # DL3042
+    pip_cache_mount = any(k == "mount" and "type=cache" in v and ".cache/pip" in v for k, v in ins.flags)
+    if not st.pip_no_cache and not pip_cache_mount and not _env_truthy_in_text(text) and any(
+            _pip_install(c) and "--no-cache-dir" not in c.args and not _pip_wrapper(c) for c in cmds):
+        ctx.add("CG-DF-026", line)
+    if any(c.name == "wget" and not (c.has_flag("progress", "q", "quiet", "o", "output-file", "a", "append-output",
+                                                "no-verbose") or c.has_arg("-nv")) for c in cmds):
+        ctx.add("CG-DF-027", line)
+    tools = {n for n in names if n in ("curl", "wget")}
+    if tools:
+        st.fetch_tools |= tools
+        if len(st.fetch_tools) >= 2:
+            ctx.add("CG-DF-033", line)
+    if sc.has_pipe and not st.pipefail:
+        ctx.add("CG-DF-031", line)
+    # curl | sh
+    piped = False
+    for pl in sc.pipelines:
+        seen_fetch = False
+        for idx in pl:
+            c = cmds[idx]
+            n = c.name.rsplit("/", 1)[-1]
+            if n in ("curl", "wget"):
+                seen_fetch = True
+            elif seen_fetch and (n in _SHELLS or (n == "sudo" and any(a.rsplit("/", 1)[-1] in _SHELLS for a in c.args))):
+                piped = True
+    if piped or _PIPE_TO_SHELL_RE.search(text):
+        ctx.add("CG-DF-004", line, "remote content is executed by a shell")
+
+
+def _pip_wrapper(c: shell.Command) -> bool:
+    a = list(c.args)
+    for w in ("pipx", "pipenv"):
+        if w in c.name or (c.name.startswith("python") and any(a[i:i + 2] == ["-m", w] for i in range(len(a)))):
+            return True
+    return False
+
+
+def _env_truthy_in_text(text: str) -> bool:
+    i = text.find("PIP_NO_CACHE_DIR=")
+    if i < 0:
+        return False
+    rest = text[i + len("PIP_NO_CACHE_DIR="):]
+    return any(rest.startswith(t) for t in _TRUTHY)
+
+
+# ----------------------------------------------------------------------------- per-stage state
+
+
+@dataclass(slots=True)
+class _StageState:
+    pipefail: bool = False
+    pip_no_cache: bool = False
+    workdir: bool = False
+    user: str | None = None
+    user_line: int = 0
+    healthcheck: bool = False
+    fetch_tools: set[str] = field(default_factory=set)
+    apt_lists_lines: list[int] = field(default_factory=list)
+
+
+def _is_root(user: str) -> bool:
+    u = user.strip()
+    return u in ("root", "0") or u.startswith(("root:", "0:"))
+
+
+def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]:
+    """Run every Dockerfile check over a parsed Dockerfile."""
+    ctx = _Ctx(df, target or df.path, ignores={i.line: i.ignore for i in df.instructions if i.ignore})
+    for line, msg in df.errors:
+        ctx.add("CG-DF-037", line, msg)
+    for ins in df.global_args:
+        _check_secrets(ctx, ins)
+    aliases: list[str] = []  # stage names defined so far (as written, lower-cased by the parser)
+    states: dict[str, _StageState] = {}
+    used_as_base = {s.image.lower() for s in df.stages}
+    defaults = {n: v for ins in df.global_args for n, v in _kv_pairs(ins) if v is not None}
+    for stage in df.stages:
+        image = _expand(stage.image, defaults)
+        base_name, tag, digest = split_image(image)
+        from_ins = stage.instructions[0]
+        parent = states.get(stage.image.lower())
+        st = _StageState(pipefail=False, pip_no_cache=parent.pip_no_cache if parent else False,
+                         workdir=parent.workdir if parent else False,
+                         user=parent.user if parent else None, user_line=parent.user_line if parent else 0,
+                         healthcheck=parent.healthcheck if parent else False)
+        is_stage_ref = stage.image.lower() in aliases
+        if image.lower() != "scratch" and not is_stage_ref:
+            if digest is None and tag is None and "$" not in image:
+                ctx.add("CG-DF-006", stage.line, f"FROM {stage.image}")
+            elif digest is None and tag == "latest":
+                ctx.add("CG-DF-007", stage.line, f"FROM {stage.image}")
+        if stage.name:
+            if stage.name in aliases:
+                ctx.add("CG-DF-023", stage.line, f"stage name {stage.name!r} is used twice")
+            aliases.append(stage.name)
+        counts = {"CMD": 0, "ENTRYPOINT": 0, "HEALTHCHECK": 0}
+        for ins in stage.instructions[1:]:
+            _check_instruction(ctx, ins, stage, st, aliases, counts)
+            if ins.cmd == "ONBUILD" and ins.onbuild is not None and ins.onbuild.cmd == "RUN":
+                _check_script(ctx, ins.onbuild, stage, _StageState(pipefail=True, pip_no_cache=st.pip_no_cache))
+        is_last = stage is df.stages[-1]
+        if is_last or (stage.name is not None and stage.name in used_as_base):
+            for ln in st.apt_lists_lines:
+                ctx.add("CG-DF-010", ln)
+        states[(stage.name or base_name).lower()] = st
+        if is_last:
+            if st.user is not None and _is_root(st.user) and st.user_line >= from_ins.line:
+                ctx.add("CG-DF-001", st.user_line, f"USER {st.user}")
+            elif st.user is None and stage.image.lower() != "scratch":
+                ctx.add("CG-DF-002", from_ins.line, "the final stage never sets USER")
+            if not st.healthcheck:
+                ctx.add("CG-DF-011", from_ins.line, "the final stage defines no HEALTHCHECK")
+    ctx.findings.sort(key=lambda f: (f.line or 0, f.id))
+    return ctx.findings
+
+
+def _check_secrets(ctx: _Ctx, ins: Instruction) -> None:
+    for name, value in _kv_pairs(ins):
+        reason = secret_reason(name, value, is_arg=ins.cmd == "ARG")
+        if reason:
+            shown = f"{name}={mask(value)}" if value else name
+            ctx.add("CG-DF-005", ins.line, f"{ins.cmd} {shown}: {reason}", match=shown)
+
+
+def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str],
+                       counts: dict[str, int]) -> None:
+    c = ins.cmd
+    if c == "RUN":
+        _check_script(ctx, ins, stage, st)
+    elif c == "SHELL":
+        text = _script_text(ins)
+        if text.startswith(("pwsh", "powershell", "cmd")):
+            st.pipefail = True
+        else:
+            st.pipefail = any(
+                cmd.name.rsplit("/", 1)[-1] in ("bash", "zsh", "ash") and cmd.has_flag("o") and "pipefail" in cmd.args
+                for cmd in shell.parse(text).commands)
+    elif c == "ENV":
+        pairs = _kv_pairs(ins)
+        if any(k == "PIP_NO_CACHE_DIR" and (v or "") in _TRUTHY for k, v in pairs):
+            st.pip_no_cache = True
+        _check_secrets(ctx, ins)
+    elif c == "ARG":
+        _check_secrets(ctx, ins)
+    elif c == "WORKDIR":
+        st.workdir = True
+        p = _unquote(ins.rest)
+        if not (p.startswith(("/", "$")) or _WIN_ABS.match(p)):
+            ctx.add("CG-DF-012", ins.line, f"WORKDIR {ins.rest}")
+    elif c == "USER":
+        st.user, st.user_line = ins.rest.strip(), ins.line
+    elif c == "MAINTAINER":
+        ctx.add("CG-DF-028", ins.line)
+    elif c in counts:
+        counts[c] += 1
+        if c == "HEALTHCHECK":
+            st.healthcheck = True
+            if counts[c] > 1:
+                ctx.add("CG-DF-035", ins.line)
+        else:
+            if counts[c] > 1:
+                ctx.add("CG-DF-029" if c == "CMD" else "CG-DF-030", ins.line)
+            if ins.json_args is None:
+                ctx.add("CG-DF-024", ins.line, f"{c} {ins.rest[:60]}")
+    elif c == "EXPOSE":
+        for p in ins.rest.split():
+            num = p.split("/", 1)[0]
+            for part in num.split("-"):
+                if part.isdigit() and int(part) > 65535:
+                    ctx.add("CG-DF-036", ins.line, f"EXPOSE {p}")
+    elif c in ("COPY", "ADD"):
+        _check_copy_add(ctx, ins, stage, st, aliases)
+
+
+def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str]) -> None:
+    args = list(ins.json_args) if ins.json_args is not None else ins.rest.split()
+    heredoc_names = {h.name for h in ins.heredocs}
+    args = [a for a in args if not (a.startswith("<<") and a.lstrip("<-").strip("\"'") in heredoc_names)]
+    if not args:
+        return
+    sources, dest = args[:-1], args[-1]
+    if ins.cmd == "ADD":
+        urls = [s for s in sources if _URL.match(s)]
+        if urls and ins.flag("checksum") is None:
+            ctx.add("CG-DF-003", ins.line, f"ADD {urls[0]}")
+        if any(not _URL.match(s) and not s.lower().endswith(_ARCHIVE_EXT) for s in sources):
+            ctx.add("CG-DF-019", ins.line)
+    if ins.cmd == "COPY":
+        src = ins.flag("from")
+        if src is not None:
+            if stage.name is not None and src.lower() == stage.name:
+                ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+            elif src.lower() not in aliases and ":" not in src:
+                ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+        if len(sources) > 1 and not _unquote(dest).endswith("/"):
+            ctx.add("CG-DF-020", ins.line)
+        d = _unquote(dest)
+        if not st.workdir and not (d.startswith(("/", "$")) or d[1:].startswith((":\\", ":/"))):
+            ctx.add("CG-DF-034", ins.line, f"COPY to {dest}")
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def read_text(path: Path, max_bytes: int = 4 * 1024 * 1024) -> str:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise MisconfigError(f"{path}: {size} bytes is larger than the {max_bytes}-byte limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MisconfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if b"\x00" in data[:8192]:
+        raise MisconfigError(f"{path}: binary file")
+    return data.decode("utf-8", errors="replace")
+
+
+def scan_dockerfile(path: str | Path, text: str | None = None) -> list[Finding]:
+    """Parse and check one Dockerfile; raises MisconfigError for unreadable/binary/huge input."""
+    p = Path(path)
+    df = parse_dockerfile(read_text(p) if text is None else text, str(path))
+    return check_dockerfile(df, str(path))
+
+
+def hadolint_ids() -> dict[str, str]:
+    """hadolint rule -> our check id, from the catalog."""
+    from containerguard.misconfig.catalog import catalog
+
+    return {m.references.hadolint: m.id for m in catalog().values() if m.references.hadolint}
+
+
+def scan_many(paths: Iterable[Path]) -> list[Finding]:
+    out: list[Finding] = []
+    for p in paths:
+        out.extend(scan_dockerfile(p))
+    return out

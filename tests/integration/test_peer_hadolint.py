@@ -87,7 +87,7 @@ def test_agreement_per_covered_rule(corpus: list[Path], hadolint_results: list[d
         only_h = {k for k in h - o if not documented(rule, k, True)}
         only_o = {k for k in o - h if not documented(rule, k, False)}
         rows.append(f"{rule:7} {mapping[rule]:10} hadolint={len(h):4} ours={len(o):4} both={len(h & o):4} "
-                    f"documented={len((h ^ o)) - len(only_h) - len(only_o):3} disagree={len(only_h) + len(only_o)}")
+                    f"documented={len(h ^ o) - len(only_h) - len(only_o):3} disagree={len(only_h) + len(only_o)}")
         for k in sorted(only_h)[:3]:
             failures.append(f"{rule}: only hadolint at {Path(k[0]).name}:{k[1]}: {_line(Path(k[0]), k[1])[:80]}")
         for k in sorted(only_o)[:3]:

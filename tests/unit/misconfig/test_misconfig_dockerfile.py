@@ -39,7 +39,7 @@ def test_good_dockerfile_is_clean() -> None:
 
 
 def test_secret_values_are_masked() -> None:
-    f = [x for x in scan_dockerfile(DATA / "bad.Dockerfile") if x.id == "CG-DF-005" and x.line == 5][0]
+    f = next(x for x in scan_dockerfile(DATA / "bad.Dockerfile") if x.id == "CG-DF-005" and x.line == 5)
     assert "hunter2hunter2" not in f.match + f.description
     assert f.match.startswith("DB_PASSWORD=hu")
 

@@ -17,6 +17,7 @@ vulnerabilities of the standard library.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
@@ -116,8 +117,9 @@ def _read_va(segs: list[tuple[int, int, int]], stream: IO[bytes], addr: int, siz
     raise BuildInfoError(f"address {addr:#x} not in the file")
 
 
-def decode_buildinfo(header: bytes, elf: ELFFile | None = None, stream: IO[bytes] | None = None) -> tuple[str, str]:
-    """(go version, module info text) from the blob starting at the magic."""
+def decode_buildinfo(header: bytes, read_va: Callable[[int, int], bytes] | None = None) -> tuple[str, str]:
+    """(go version, module info text) from the blob starting at the magic; ``read_va(addr, size)`` reads
+    the program's memory image (needed only by the pre-1.18 pointer layout)."""
     if len(header) < 32 or not header.startswith(MAGIC):
         raise BuildInfoError("no build info header")
     ptr_size, flags = header[14], header[15]
@@ -132,22 +134,22 @@ def decode_buildinfo(header: bytes, elf: ELFFile | None = None, stream: IO[bytes
             raise BuildInfoError("module info out of range")
         mod = header[pos:pos + n]
     else:
-        if ptr_size not in (4, 8) or elf is None or stream is None:
+        if ptr_size not in (4, 8) or read_va is None:
             raise BuildInfoError(f"unsupported pointer size {ptr_size}")
         big = bool(flags & _FLAG_BIG_ENDIAN)
-        segs = _load_segments(elf)
+        reader = read_va
 
         def read_ptr(b: bytes) -> int:
             return int.from_bytes(b[:ptr_size], "big" if big else "little")
 
         def read_string(addr: int) -> bytes:
-            hdr = _read_va(segs, stream, addr, 2 * ptr_size)
+            hdr = reader(addr, 2 * ptr_size)
             data_addr, length = read_ptr(hdr), read_ptr(hdr[ptr_size:])
             if length == 0:
                 return b""
             if length > _MAX_STRING:
                 raise BuildInfoError("string too long")
-            return _read_va(segs, stream, data_addr, length)
+            return reader(data_addr, length)
 
         version = read_string(read_ptr(header[16:16 + ptr_size]))
         mod = read_string(read_ptr(header[16 + ptr_size:16 + 2 * ptr_size]))
@@ -182,7 +184,8 @@ def read_buildinfo(stream: IO[bytes]) -> BuildInfo | None:
     blob = _find_blob(elf, stream)
     if blob is None:
         return None
-    version, modinfo = decode_buildinfo(blob, elf, stream)
+    segs = _load_segments(elf)
+    version, modinfo = decode_buildinfo(blob, lambda addr, size: _read_va(segs, stream, addr, size))
     path, main, deps, settings = parse_modinfo(modinfo)
     return BuildInfo(go_version=version, path=path, main=main, deps=deps, settings=settings)
 

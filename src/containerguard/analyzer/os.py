@@ -157,7 +157,7 @@ class OSAnalyzer(Analyzer):
         text = read_text(inp.stream, _MAX, path)
         prio = _RELEASE_FILES[path]
         info: OSInfo | None
-        if path.endswith("os-release"):
+        if path in ("etc/os-release", "usr/lib/os-release"):
             info = os_from_os_release(text)
         elif path == "etc/lsb-release":
             info = os_from_lsb_release(text)

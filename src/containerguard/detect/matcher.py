@@ -429,7 +429,7 @@ class Matcher:
                 "cwe": tuple(cwes),
                 "description": "",
                 "extra": {"ecosystem": eco, "installed": ver,
-                          "records": sorted({e.advisory for e, _f in entries}),
+                          "records": sorted({e.advisory for e, _f in entries} | extra_alias.get(root, set())),
                           "sources": sorted({e.source for e, _f in entries}),
                           **({"vendor_severity": vendor} if vendor else {})},
             })

@@ -19,6 +19,7 @@ from containerguard.analyzer._util import pep503
 from containerguard.analyzer.dpkg import DpkgAnalyzer
 from containerguard.analyzer.golang import GoBinaryAnalyzer
 from containerguard.analyzer.java import JavaArchiveAnalyzer
+from containerguard.analyzer.lockfiles import PackageLockAnalyzer
 from containerguard.analyzer.npm import NpmPackageAnalyzer
 from containerguard.analyzer.os import OSAnalyzer
 from containerguard.analyzer.python import PythonPackageAnalyzer
@@ -104,6 +105,18 @@ def test_npm_equals_npm_ls(app) -> None:  # type: ignore[no-untyped-def]
     assert {p.purl for p in result.packages} == {"pkg:npm/lodash@4.17.15", "pkg:npm/minimist@0.0.8"}
     assert {p.locations[0] for p in result.packages} == {"app/node_modules/lodash/package.json",
                                                          "app/node_modules/minimist/package.json"}
+
+
+def test_package_lock_written_by_npm_equals_npm_ls(app) -> None:  # type: ignore[no-untyped-def]
+    out = subprocess.run(["npm", "ls", "--all", "--json"], cwd=app.npm_dir, check=True, capture_output=True,
+                         text=True).stdout
+    expected: set[tuple[str, str]] = set()
+    _npm_tree(json.loads(out), expected)
+    lock = app.npm_dir / "package-lock.json"
+    assert json.loads(lock.read_text())["lockfileVersion"] == 3
+    result = analyze_tree(app.npm_dir, [PackageLockAnalyzer()], prefix="src")
+    assert {(p.name, p.version) for p in result.packages} == expected
+    assert {p.locations for p in result.packages} == {("src/package-lock.json",)}
 
 
 def _go_version_m(binary: Path) -> tuple[str, set[tuple[str, str]], str]:

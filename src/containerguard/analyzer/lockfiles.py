@@ -228,9 +228,10 @@ class PnpmLockAnalyzer(_NodeLock):
         doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
         if not isinstance(doc, dict):
             raise ValueError("not a mapping")
+        v5 = str(doc.get("lockfileVersion", "")).startswith("5")
         for key, entry in (doc.get("packages") or {}).items():
             entry = entry if isinstance(entry, dict) else {}
-            name, version = self.split_key(str(key))
+            name, version = self.split_key(str(key), v5)
             name = entry.get("name") or name
             version = str(entry.get("version") or version)
             if not name or not version or version.startswith(("link:", "file:")):
@@ -238,11 +239,11 @@ class PnpmLockAnalyzer(_NodeLock):
             yield name, version, {"dev": "true"} if entry.get("dev") else {}
 
     @staticmethod
-    def split_key(key: str) -> tuple[str, str]:
-        """``/lodash/4.17.21`` (v5), ``/lodash@4.17.21(peer)`` (v6), ``lodash@4.17.21`` (v9), scoped too."""
+    def split_key(key: str, v5: bool = False) -> tuple[str, str]:
+        """``/lodash/4.17.21_peer@1.0`` (v5), ``/lodash@4.17.21(peer)`` (v6), ``lodash@4.17.21`` (v9), scoped too."""
         k = key.lstrip("/")
         k = k.split("(", 1)[0]
-        if "@" in k[1:]:  # v6+: name@version
+        if not v5 and "@" in k[1:]:  # v6+: name@version
             at = k.rfind("@")
             name, version = k[:at], k[at + 1:]
         else:  # v5: name/version[_peer]

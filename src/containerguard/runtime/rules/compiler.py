@@ -51,18 +51,20 @@ def _envtext(v: Any) -> Any:
 
 
 def _arg(f: Mapping[str, Any], name: str) -> Any:
+    """evt.arg.NAME / evt.arg[NAME] / evt.arg[N]: a syscall argument as text (Falco renders them as text)."""
     v = f.get("evt.arg." + name)
-    if v is not None:
+    if v is None:
+        args = f.get("evt.args")
+        if isinstance(args, dict):
+            v = args.get(name)
+            if v is None and name.isdigit():
+                vals = list(args.values())
+                v = vals[int(name)] if int(name) < len(vals) else None
+    if v is None or isinstance(v, str):
         return v
-    args = f.get("evt.args")
-    if isinstance(args, dict):
-        if name in args:
-            return args[name]
-        if name.isdigit():
-            vals = list(args.values())
-            i = int(name)
-            return vals[i] if i < len(vals) else None
-    return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
@@ -149,7 +151,11 @@ def compile_regex(pattern: str, pos: int) -> Callable[[str], Any]:
     try:
         rx = re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
-        raise ConditionError(f"invalid or unsafe regular expression {pattern!r}: {exc}", pos) from None
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise ConditionError(f"invalid or unsupported regular expression {pattern!r}: {detail} "
+                             "(RE2 syntax: no backreferences or lookaround, matching is linear-time)", pos) from None
     return rx.fullmatch  # type: ignore[no-any-return]
 
 
@@ -163,6 +169,8 @@ class CodeGen:
         self.ns: dict[str, Any] = dict(RUNTIME)
         self._consts: dict[tuple[str, Any], str] = {}
         self._tmp = 0
+        #: generated source per dispatch function name (for debugging and `rules explain`-style tooling)
+        self.sources: dict[str, str] = {}
 
     def hoist(self, kind: str, value: Any) -> str:
         key = (kind, value)
@@ -432,6 +440,7 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
                   "    except Exception:", f"        _err({idx})"]
     lines.append("    return r")
     src = "\n".join(lines)
+    gen.sources[name] = src
     try:
         code_obj = compile(src, f"<rules:{name}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # pragma: no cover - nesting beyond Python's limits

@@ -63,7 +63,12 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     return m
 
 
+def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))  # a bare '=' (as in `comps: [=, in]`) is YAML's "value" tag
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
 
 
 def _read_yaml(path: Path, label: str) -> list[Any]:
@@ -81,6 +86,8 @@ def _read_yaml(path: Path, label: str) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark is not None and exc.problem:
+            reason += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         raise RuleError(reason, label, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise RuleError(f"invalid YAML: {exc}", label) from None
@@ -575,8 +582,9 @@ class _Builder:
                 parts, orefs = self.output(rd, what)
             except RuleError as err:
                 if rd.skip_unknown and "unknown field" in str(err):
-                    self.warnings.append(f"{where}: {what} skipped (skip-if-unknown-filter): {err}")
-                    out.append((replace(base, disabled_reason=str(err)), None))
+                    reason = str(err).split(f"{what}: ", 1)[-1]
+                    self.warnings.append(f"{where}: {what} disabled (skip-if-unknown-filter): {reason}")
+                    out.append((replace(base, disabled_reason=reason), None))
                     continue
                 raise
             if exc_node is not None:
@@ -586,7 +594,8 @@ class _Builder:
             try:
                 self.gen.expr(node, None)  # type checks, regex safety, val() arity: fail here, with the rule's line
             except ConditionError as exc:
-                raise RuleError(f"{what}: {exc.message}", rd.file, rd.line) from None
+                cond_line = rd.segs[0].line if rd.segs else rd.line
+                raise RuleError(f"{what}: {exc.message}", rd.file, cond_line) from None
             etypes = event_types(node) if rd.source == "syscall" else None
             enabled = rd.enabled and not reason
             if reason:

@@ -1,0 +1,434 @@
+"""The runtime agent: sensor + container inventory + process table -> Events -> rules -> responses -> outputs.
+
+Threads: the sensor reader (bpftrace lines, in order), the Docker event watcher, the optional HTTP
+servers (k8s audit webhook, /healthz) and the stats ticker. Rule evaluation, responses and outputs
+run under one lock, so every source sees the same ruleset and outputs never interleave.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+
+from containerguard.errors import ContainerGuardError, RuleError, UsageError
+from containerguard.model import Alert, Event
+from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerInventory
+from containerguard.runtime.outputs import Outputs, open_output
+from containerguard.runtime.process import ProcessTable, UserNames
+from containerguard.runtime.respond import Responder, ResponsePolicy, parse_respond
+from containerguard.runtime.sensor import script
+from containerguard.runtime.sensor.bpftrace import BpftraceSensor
+from containerguard.runtime.sensor.fields import SENSOR_FIELDS, event_fields, exec_argv
+from containerguard.runtime.sensor.parse import LineParser, RawEvent
+
+log = logging.getLogger(__name__)
+
+MAX_AUDIT_BODY = 8 << 20
+
+
+@dataclass
+class AgentConfig:
+    rules: list[str] = field(default_factory=list)  # empty: the default ruleset
+    outputs: list[str] = field(default_factory=lambda: ["stdout"])
+    record: str | None = None
+    respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
+    k8s_audit_listen: str | None = None  # HOST:PORT
+    health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
+    containers_only: bool = False  # drop host events in the kernel
+    docker_host: str | None = None
+    sensor: bool = True
+    bpftrace: str = "bpftrace"
+    stats_interval: float = 60.0
+    hostname: str = field(default_factory=socket.gethostname)
+
+
+def parse_listen(spec: str, what: str) -> tuple[str, int]:
+    host, sep, port = spec.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", spec
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UsageError(f"{what} {spec!r}: expected HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+def _available_fields(k8s: bool) -> set[str]:
+    from containerguard.runtime.rules import FIELD_CATALOG
+
+    avail = set(SENSOR_FIELDS)
+    for name, spec in FIELD_CATALOG.items():
+        if spec.source == "any" or (k8s and spec.source == "k8s_audit"):
+            avail.add(name)
+    return avail
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    alerts: int = 0
+    audit_events: int = 0
+    audit_rejected: int = 0
+    responses: int = 0
+    response_errors: int = 0
+    rule_reloads: int = 0
+    rule_reload_errors: int = 0
+
+
+class Agent:
+    """One agent on one host. ``start()``, then it runs on its threads until ``stop()``."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.counters = Counters()
+        self.parser = LineParser()
+        self.table = ProcessTable()
+        self.users = UserNames()
+        self.inventory: ContainerInventory | None = None
+        self.sensor: BpftraceSensor | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._servers: list[ThreadingHTTPServer] = []
+        self._record: IO[str] | None = None
+        self._mono_offset = time.time_ns() - time.monotonic_ns()
+        self._types: set[str] = set()
+        self._all_types = False
+        self._last_lost = 0
+        self.started_at = time.time()
+        self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
+        self.outputs = Outputs([open_output(s) for s in cfg.outputs])
+        try:
+            self.rules = self._load_rules()
+        except ContainerGuardError:
+            self.outputs.close()
+            raise
+        self._apply_rules()
+        self.responder = Responder(None)
+        self.last_rule_error = ""
+
+    # ------------------------------------------------------------------ rules
+
+    def _rule_paths(self) -> list[str]:
+        from containerguard.runtime.rules import default_rules_path
+
+        return list(self.cfg.rules) or [str(default_rules_path())]
+
+    def _load_rules(self) -> Any:
+        from containerguard.runtime.rules import load_rules
+
+        rs = load_rules(self._rule_paths(), available_fields=_available_fields(bool(self.cfg.k8s_audit_listen)))
+        for w in rs.warnings:
+            log.warning("%s", w)
+        return rs
+
+    def _apply_rules(self) -> None:
+        self._types = set(self.rules.event_types)
+        self._all_types = bool(self.rules.all_event_types)
+        self.policy = ResponsePolicy.from_rules(self.rules.rules, self.policy.by_priority)
+
+    def event_types(self) -> set[str]:
+        return set(script.ALL_EVENT_TYPES) if self._all_types else set(self._types)
+
+    def program(self) -> str:
+        assert self.inventory is not None or not self.cfg.sensor
+        host_ns = self.inventory.host_mntns if self.inventory is not None else None
+        return script.generate(self.event_types(), exclude_pids=[os.getpid()], host_mntns=host_ns,
+                               containers_only=self.cfg.containers_only, available=script.available_syscalls())
+
+    def reload_rules(self) -> str | None:
+        """Reload the rules files; on error keep the last good ruleset and return the error text."""
+        try:
+            rs = self._load_rules()
+        except RuleError as err:
+            self.counters.rule_reload_errors += 1
+            self.last_rule_error = str(err)
+            log.error("rules reload failed, keeping the previous ruleset: %s", err)
+            return str(err)
+        old_program = self.program() if self.sensor is not None else ""
+        with self._lock:
+            self.rules = rs
+            self._apply_rules()
+        self.counters.rule_reloads += 1
+        self.last_rule_error = ""
+        log.info("rules reloaded: %d enabled rules", len(rs.enabled_rules))
+        if self.sensor is not None:
+            new_program = self.program()
+            if new_program != old_program:
+                self.sensor.replace_program(new_program)
+        return None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        try:
+            if self.cfg.record:
+                self._record = Path(self.cfg.record).open("a", encoding="utf-8")  # noqa: SIM115
+            self.inventory = ContainerInventory(self.cfg.docker_host, on_change=self._container_changed)
+            self.inventory.start()
+            self.responder = Responder(self.inventory.api)
+            if self.cfg.k8s_audit_listen:
+                self._serve(parse_listen(self.cfg.k8s_audit_listen, "--k8s-audit-listen"))
+            if self.cfg.health_listen:
+                self._serve(parse_listen(self.cfg.health_listen, "--health-port"))
+            if self.cfg.sensor:
+                self.table.seed()
+                for unavailable in script.unavailable(self.event_types(), script.available_syscalls()):
+                    log.warning("event type %s cannot be traced on this kernel (no tracepoint)", unavailable)
+                self.sensor = BpftraceSensor(self.program(), self._on_line, on_stderr=self._on_stderr,
+                                             on_restart=self._on_restart, bpftrace=self.cfg.bpftrace)
+                self.sensor.start()
+        except (ContainerGuardError, OSError):
+            self.stop()
+            raise
+        threading.Thread(target=self._ticker, name="cg-stats", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.sensor is not None:
+            self.sensor.stop()
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+        if self.inventory is not None:
+            self.inventory.stop()
+        with self._lock:
+            self.outputs.close()
+            if self._record is not None:
+                self._record.close()
+                self._record = None
+
+    def wait(self) -> None:
+        while not self._stop.wait(1.0):
+            pass
+
+    # ------------------------------------------------------------------ sensor
+
+    def _on_stderr(self, line: str) -> None:
+        text = self.parser.stderr_line(line)
+        if text:
+            log.debug("bpftrace: %s", text)
+
+    def _on_restart(self, gap: float, restarts: int) -> None:
+        log.warning("sensor restarted after %.1f s; events in that gap were lost", gap)
+        self._internal("Sensor restarted", "Warning",
+                       f"sensor restarted after {gap:.1f} s; events in that gap were lost (restart {restarts})",
+                       {"gap_seconds": round(gap, 3), "restarts": restarts})
+
+    def _internal(self, rule: str, priority: str, text: str, fields: dict[str, Any]) -> None:
+        from containerguard.runtime.rules.compiler import rfc3339
+
+        now = time.time_ns()
+        doc = {"time": rfc3339(now), "rule": rule, "priority": priority, "source": "internal",
+               "output": text, "output_fields": fields, "tags": ["containerguard", "health"],
+               "hostname": self.cfg.hostname}
+        with self._lock:
+            self.outputs.emit(doc)
+
+    def _on_line(self, line: str) -> None:
+        raw = self.parser.feed(line)
+        if raw is None:
+            return
+        try:
+            self._on_raw(raw)
+        except Exception:  # a bad line must never stop the sensor thread
+            self.parser.parse_errors += 1
+            log.debug("event %r failed", raw, exc_info=True)
+
+    def _on_raw(self, raw: RawEvent) -> None:
+        assert self.inventory is not None
+        info = self.inventory.for_event(raw.mntns, raw.pid)
+        cid = info.short_id if info is not None else "host"
+        t = raw.type
+        table = self.table
+        if t in ("execve", "execveat"):
+            exepath = raw.args[2]
+            if exepath.startswith(("/dev/fd/", "/proc/self/fd/")) or not exepath:
+                try:
+                    target = os.readlink(f"/proc/{raw.pid}/exe")
+                    if target.startswith("/memfd:"):
+                        exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
+                except OSError:
+                    pass
+            p = table.exec(raw.pid, raw.ppid, raw.comm, exepath, exec_argv(raw), uid=raw.uid, gid=raw.gid,
+                           tty=int(raw.args[1]), loginuid=int(raw.args[0]), ts=raw.ts, container_id=cid,
+                           upper_dir=info.upper_dir if info is not None else "")
+        else:
+            p = table.get(raw.pid, ppid=raw.ppid, comm=raw.comm, container_id=cid)
+        ef, written = event_fields(raw, p.cwd)
+        if written is not None and raw.res >= 0:
+            table.note_written(cid, written)
+        wanted = self._all_types or t in self._types
+        if wanted or self._record is not None:
+            ts = raw.ts + self._mono_offset
+            fields = table.fields(p)
+            fields.update(ef)
+            fields.update(info.fields() if info is not None else HOST_FIELDS)
+            fields["proc.name"] = raw.comm
+            fields["user.uid"] = raw.uid
+            fields["group.gid"] = raw.gid
+            fields["user.name"] = self.users.name(raw.pid, raw.uid, cid)
+            fields["evt.rawtime"] = ts
+            fields["evt.hostname"] = self.cfg.hostname
+            self.counters.events += 1
+            fields["evt.num"] = self.counters.events
+            self.handle_event(Event(type=t, time_ns=ts, fields=fields), evaluate=wanted)
+        if t == "procexit":
+            table.exit(raw.pid)
+
+    def _container_changed(self, action: str, info: ContainerInfo) -> None:
+        if action in ("die", "destroy"):
+            self.table.container_gone(info.short_id)
+            return
+        if action != "start":
+            return
+        now = time.time_ns()
+        fields = {**info.fields(), "evt.type": "container", "evt.dir": "<", "evt.rawtime": now,
+                  "evt.hostname": self.cfg.hostname}
+        self.counters.events += 1
+        self.handle_event(Event(type="container", time_ns=now, fields=fields))
+
+    # ------------------------------------------------------------------ rules -> responses -> outputs
+
+    def handle_event(self, event: Event, evaluate: bool = True) -> list[Alert]:
+        """Record, evaluate, respond and emit, for an event from any source."""
+        from containerguard.runtime.events import write_event
+        from containerguard.runtime.rules import alert_to_json
+
+        with self._lock:
+            if self._record is not None:
+                try:
+                    write_event(self._record, event)
+                    self._record.flush()
+                except (OSError, ValueError, TypeError):
+                    log.debug("recording failed", exc_info=True)
+            if not evaluate:
+                return []
+            alerts = self.rules.evaluate(event)
+            out: list[Alert] = []
+            for alert in alerts:
+                actions = self.policy.actions_for(alert)
+                outcomes = tuple(self.responder.run(a, alert, event) for a in actions)
+                self.counters.responses += len(outcomes)
+                self.counters.response_errors += sum(1 for o in outcomes if ": error:" in o)
+                alert = dataclasses.replace(alert, responses=outcomes)
+                self.counters.alerts += 1
+                doc = alert_to_json(alert, self.cfg.hostname)
+                doc["event_time_ns"] = event.time_ns
+                self.outputs.emit(doc)
+                out.append(alert)
+            return out
+
+    def audit_body(self, body: bytes) -> int:
+        """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""
+        from containerguard.runtime.k8saudit import parse_audit_body
+
+        events = parse_audit_body(body)
+        for ev in events:
+            self.counters.audit_events += 1
+            self.handle_event(ev)
+        return len(events)
+
+    # ------------------------------------------------------------------ health
+
+    def stats(self) -> dict[str, Any]:
+        c = self.counters
+        sensor = self.sensor
+        return {
+            "status": "ok" if (sensor is None or sensor.pid is not None) else "degraded",
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "events": c.events, "alerts": c.alerts, "audit_events": c.audit_events,
+            "audit_rejected": c.audit_rejected,
+            "dropped": self.parser.lost, "parse_errors": self.parser.parse_errors,
+            "sensor_lines": self.parser.lines,
+            "sensor_restarts": sensor.restarts if sensor is not None else 0,
+            "sensor_last_gap_s": round(sensor.last_gap, 3) if sensor is not None else 0.0,
+            "sensor_pid": sensor.pid if sensor is not None else None,
+            "responses": c.responses, "response_errors": c.response_errors,
+            "output_dropped": self.outputs.dropped,
+            "rule_reloads": c.rule_reloads, "rule_reload_errors": c.rule_reload_errors,
+            "last_rule_error": self.last_rule_error,
+            "rules_enabled": len(self.rules.enabled_rules),
+            "containers": len(self.inventory.list()) if self.inventory is not None else 0,
+            "docker_connected": bool(self.inventory and self.inventory.connected),
+            "docker_reconnects": self.inventory.reconnects if self.inventory is not None else 0,
+            "processes": len(self.table),
+        }
+
+    def _ticker(self) -> None:
+        while not self._stop.wait(self.cfg.stats_interval):
+            s = self.stats()
+            log.info("stats %s", json.dumps(s, separators=(",", ":")))
+            lost = self.parser.lost
+            if lost > self._last_lost:
+                self._internal("Sensor dropped events", "Warning",
+                               f"the sensor dropped {lost - self._last_lost} events (kernel buffer full)",
+                               {"dropped": lost - self._last_lost, "dropped_total": lost})
+                self._last_lost = lost
+
+    def _serve(self, addr: tuple[str, int]) -> None:
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "containerguard-agent"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("http %s", format % args)
+
+            def _reply(self, code: int, doc: dict[str, Any]) -> None:
+                body = json.dumps(doc).encode() + b"\n"
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] in ("/healthz", "/health"):
+                    self._reply(200, agent.stats())
+                else:
+                    self._reply(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                if self.path.split("?")[0] not in ("/k8s-audit", "/k8s_audit") or not agent.cfg.k8s_audit_listen:
+                    self._reply(404, {"error": "not found"})
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or "-1")
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    agent.counters.audit_rejected += 1
+                    self._reply(411, {"error": "Content-Length required"})
+                    return
+                if length > MAX_AUDIT_BODY:
+                    agent.counters.audit_rejected += 1
+                    self.close_connection = True
+                    self._reply(413, {"error": f"body larger than {MAX_AUDIT_BODY} bytes"})
+                    return
+                body = self.rfile.read(length)
+                try:
+                    n = agent.audit_body(body)
+                except ContainerGuardError as exc:
+                    agent.counters.audit_rejected += 1
+                    self._reply(400, {"error": str(exc).splitlines()[0]})
+                    return
+                self._reply(200, {"events": n})
+
+        try:
+            srv = ThreadingHTTPServer(addr, Handler)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {addr[0]}:{addr[1]}: {exc}") from exc
+        srv.daemon_threads = True
+        self._servers.append(srv)
+        threading.Thread(target=srv.serve_forever, name=f"cg-http-{addr[1]}", daemon=True).start()
+
+    @property
+    def server_ports(self) -> list[int]:
+        return [int(s.server_address[1]) for s in self._servers]

@@ -1,0 +1,349 @@
+"""Container inventory from the Docker Engine API, kept current from its event stream.
+
+Attribution: the sensor reports each event's mount-namespace inode. A running container's mount
+namespace is read from ``/proc/<State.Pid>/ns/mnt``; ``docker exec`` processes join it, so one number
+maps every process of a container. On this host (cgroup v1, cgroupfs driver) bpftrace's ``cgroup``
+builtin (a v2 id) does not identify containers, so an unknown namespace is resolved in user space from
+``/proc/<pid>/cgroup`` (``.../docker/<64 hex>``) and cached. Events from any other namespace are
+``host``.
+
+The watcher reconnects with backoff when the daemon goes away and resyncs the whole list when it
+comes back, so a daemon restart loses no container.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from containerguard.errors import RuntimeSensorError
+
+log = logging.getLogger(__name__)
+
+_CGROUP_ID = re.compile(r"(?:docker[/-]|/)([0-9a-f]{64})(?:\.scope)?$", re.M)
+WATCHED_ACTIONS = {"start", "die", "destroy", "exec_create", "exec_start", "pause", "unpause", "rename",
+                   "kill", "stop", "restart"}
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """One container as the agent knows it."""
+
+    id: str  # full 64-hex id
+    name: str
+    image: str  # the name it was run with (repo:tag)
+    image_id: str = ""
+    image_digest: str = ""  # repo@sha256:... when the image has a repo digest
+    labels: Mapping[str, str] = field(default_factory=dict)
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    mounts: tuple[Mapping[str, Any], ...] = ()
+    network_mode: str = ""
+    user: str = ""
+    pid: int = 0
+    mntns: int = 0
+    state: str = "running"
+    upper_dir: str = ""
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def image_repository(self) -> str:
+        repo, _, tag = _split_image(self.image)
+        return repo
+
+    @property
+    def image_tag(self) -> str:
+        return _split_image(self.image)[2]
+
+    def fields(self) -> dict[str, Any]:
+        """The Falco ``container.*`` fields."""
+        return {
+            "container.id": self.short_id, "container.full_id": self.id, "container.name": self.name,
+            "container.image": self.image, "container.image.repository": self.image_repository,
+            "container.image.tag": self.image_tag, "container.image.id": self.image_id,
+            "container.image.digest": self.image_digest.rpartition("@")[2],
+            "container.privileged": self.privileged, "container.type": "docker",
+            "container.mounts": [f"{m.get('Source', '')}:{m.get('Destination', '')}" for m in self.mounts],
+            "container.mount.dest": [str(m.get("Destination", "")) for m in self.mounts],
+            "container.mount.source": [str(m.get("Source", "")) for m in self.mounts],
+            "container.labels": dict(self.labels), "container.cap_add": list(self.cap_add),
+            "container.cap_drop": list(self.cap_drop), "container.network_mode": self.network_mode,
+            "container.user": self.user,
+        }
+
+
+HOST_FIELDS: dict[str, Any] = {"container.id": "host", "container.name": "host", "container.type": "host"}
+
+
+def _split_image(image: str) -> tuple[str, str, str]:
+    name, _, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], digest, name[colon + 1:]
+    return name, digest, "latest" if not digest else ""
+
+
+def ns_inode(pid: int, ns: str = "mnt", proc: str = "/proc") -> int:
+    try:
+        return os.stat(f"{proc}/{pid}/ns/{ns}").st_ino
+    except OSError:
+        return 0
+
+
+def container_id_of_pid(pid: int, proc: str = "/proc") -> str | None:
+    """The 64-hex Docker id from ``/proc/<pid>/cgroup`` (v1 cgroupfs, v2 and systemd layouts)."""
+    try:
+        with open(f"{proc}/{pid}/cgroup") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        m = _CGROUP_ID.search(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
+    """A :class:`ContainerInfo` from ``docker inspect`` JSON (the Engine API's container JSON)."""
+    cfg = data.get("Config") or {}
+    host = data.get("HostConfig") or {}
+    state = data.get("State") or {}
+    pid = int(state.get("Pid") or 0)
+    graph = (data.get("GraphDriver") or {}).get("Data") or {}
+    return ContainerInfo(
+        id=str(data.get("Id", "")), name=str(data.get("Name", "")).lstrip("/"),
+        image=str(cfg.get("Image") or ""), image_id=str(data.get("Image") or ""),
+        labels=dict(cfg.get("Labels") or {}), privileged=bool(host.get("Privileged")),
+        cap_add=tuple(host.get("CapAdd") or ()), cap_drop=tuple(host.get("CapDrop") or ()),
+        mounts=tuple({k: m.get(k) for k in ("Type", "Source", "Destination", "Mode", "RW")}
+                     for m in data.get("Mounts") or ()),
+        network_mode=str(host.get("NetworkMode") or ""), user=str(cfg.get("User") or ""), pid=pid,
+        mntns=ns_inode(pid) if pid else 0, state=str(state.get("Status") or ""),
+        upper_dir=str(graph.get("UpperDir") or ""),
+    )
+
+
+class ContainerInventory:
+    """Running containers, current from the Engine's events; thread-safe lookups."""
+
+    def __init__(self, docker_host: str | None = None, *, on_change: Callable[[str, ContainerInfo], None] | None = None,
+                 max_backoff: float = 5.0) -> None:
+        import docker  # the official SDK: honours DOCKER_HOST / DOCKER_TLS_VERIFY like the docker CLI
+
+        kwargs: dict[str, Any] = {"timeout": 10}
+        try:
+            if docker_host:
+                self._client = docker.DockerClient(base_url=docker_host, **kwargs)
+            else:
+                self._client = docker.from_env(**kwargs)
+        except docker.errors.DockerException as exc:
+            raise RuntimeSensorError(f"cannot reach the Docker Engine: {exc}") from exc
+        self._docker = docker
+        self.on_change = on_change
+        self.max_backoff = max_backoff
+        self._by_id: dict[str, ContainerInfo] = {}
+        self._by_mntns: dict[int, str] = {}
+        self._neg: dict[int, float] = {}  # mntns -> time resolution failed (short negative cache)
+        self._digests: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._events_resp: Any = None
+        self.reconnects = 0
+        self.connected = False
+        self.host_mntns = ns_inode(os.getpid())
+
+    # ------------------------------------------------------------------ lookups
+
+    def get(self, cid: str) -> ContainerInfo | None:
+        with self._lock:
+            info = self._by_id.get(cid)
+            if info is None and len(cid) < 64:
+                info = next((c for k, c in self._by_id.items() if k.startswith(cid)), None)
+            return info
+
+    def list(self) -> list[ContainerInfo]:
+        with self._lock:
+            return list(self._by_id.values())
+
+    def for_event(self, mntns: int, pid: int) -> ContainerInfo | None:
+        """The container an event with this mount namespace (from this pid) belongs to, or None (host)."""
+        if mntns == self.host_mntns:
+            return None
+        cid = self._by_mntns.get(mntns)
+        if cid is not None:
+            return self._by_id.get(cid)
+        now = time.monotonic()
+        failed = self._neg.get(mntns)
+        if failed is not None and now - failed < 2.0:
+            return None
+        full = container_id_of_pid(pid)
+        info = None
+        if full is not None:
+            info = self._by_id.get(full) or self._inspect(full)
+        with self._lock:
+            if info is None:
+                if len(self._neg) > 4096:
+                    self._neg.clear()
+                self._neg[mntns] = now
+                return None
+            self._by_mntns[mntns] = info.id
+            if info.mntns != mntns:
+                info = dataclasses.replace(info, mntns=mntns)
+            self._by_id[info.id] = info
+        return info
+
+    # ------------------------------------------------------------------ engine
+
+    def _digest(self, image_id: str, image: str) -> str:
+        if image_id in self._digests:
+            return self._digests[image_id]
+        digest = ""
+        try:
+            attrs = self._client.api.inspect_image(image_id)
+            digests = attrs.get("RepoDigests") or []
+            repo = _split_image(image)[0]
+            digest = next((d for d in digests if d.startswith(repo + "@")), digests[0] if digests else "")
+        except Exception as exc:
+            log.debug("image %s: %s", image_id, exc)
+        self._digests[image_id] = digest
+        return digest
+
+    def _inspect(self, cid: str) -> ContainerInfo | None:
+        try:
+            data = self._client.api.inspect_container(cid)
+        except Exception as exc:
+            log.debug("inspect %s: %s", cid, exc)
+            return None
+        info = info_from_inspect(data)
+        digest = self._digest(info.image_id, info.image)
+        if digest:
+            info = dataclasses.replace(info, image_digest=digest)
+        return info
+
+    def _store(self, info: ContainerInfo) -> None:
+        with self._lock:
+            self._by_id[info.id] = info
+            if info.mntns:
+                self._by_mntns[info.mntns] = info.id
+                self._neg.pop(info.mntns, None)
+
+    def _forget(self, cid: str) -> ContainerInfo | None:
+        with self._lock:
+            info = self._by_id.pop(cid, None)
+            for ns, c in list(self._by_mntns.items()):
+                if c == cid:
+                    del self._by_mntns[ns]
+            return info
+
+    def resync(self) -> None:
+        """Reload the full list of running containers."""
+        ids = [c["Id"] for c in self._client.api.containers(filters={"status": "running"})]
+        fresh = {}
+        for cid in ids:
+            info = self._inspect(cid)
+            if info is not None:
+                fresh[cid] = info
+        with self._lock:
+            for cid in list(self._by_id):
+                if cid not in fresh:
+                    self._forget(cid)
+            for info in fresh.values():
+                self._store(info)
+
+    def _handle(self, ev: Mapping[str, Any]) -> None:
+        action = str(ev.get("Action") or ev.get("status") or "").split(":", 1)[0]
+        cid = str(ev.get("id") or (ev.get("Actor") or {}).get("ID") or "")
+        if not cid or action not in WATCHED_ACTIONS:
+            return
+        if action in ("die", "destroy", "stop", "kill"):
+            if action in ("die", "destroy"):
+                info = self._forget(cid)
+                if info is not None and self.on_change is not None:
+                    self.on_change(action, info)
+            return
+        info = self._inspect(cid)
+        if info is None:
+            return
+        if info.state in ("exited", "dead"):
+            self._forget(cid)
+            return
+        self._store(info)
+        if self.on_change is not None:
+            self.on_change(action, info)
+
+    def start(self) -> None:
+        """First sync (raises when the Engine is unreachable), then watch events on a thread."""
+        try:
+            self.resync()
+        except Exception as exc:
+            raise RuntimeSensorError(f"cannot list containers: {exc}") from exc
+        self.connected = True
+        self._thread = threading.Thread(target=self._watch, name="cg-docker-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        resp = self._events_resp
+        if resp is not None:
+            try:
+                resp.close()
+            except Exception:  # closing a half-dead stream
+                log.debug("closing the event stream failed", exc_info=True)
+        try:
+            self._client.close()
+        except Exception:
+            log.debug("closing the docker client failed", exc_info=True)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _watch(self) -> None:
+        backoff = 0.5
+        since: float | None = None
+        first = True
+        while not self._stop.is_set():
+            try:
+                if not first:
+                    self.resync()  # the daemon came back: catch up on what changed meanwhile
+                    self.reconnects += 1
+                    log.info("Docker Engine reconnected; %d containers running", len(self._by_id))
+                first = False
+                self.connected = True
+                backoff = 0.5
+                stream = self._client.events(decode=True, filters={"type": "container"},
+                                             since=int(since) if since else None)
+                self._events_resp = stream
+                for ev in stream:
+                    since = float(ev.get("time", time.time()))
+                    try:
+                        self._handle(ev)
+                    except Exception:
+                        log.exception("handling Docker event %s", ev.get("Action"))
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("Docker event stream lost (%s); reconnecting in %.1f s", exc, backoff)
+            self.connected = False
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    @property
+    def api(self) -> Any:
+        """The low-level Engine API client (responders use it)."""
+        return self._client.api
+

@@ -1,0 +1,202 @@
+"""Alert outputs: JSON lines (Falco-compatible documents) to stdout, a file, syslog or an HTTP webhook.
+
+Specs (``--output``): ``stdout``, ``file:PATH``, ``syslog`` (``/dev/log``), ``syslog:HOST:PORT`` (UDP),
+``webhook:URL``. The webhook posts each document from a bounded queue on its own thread, retries with
+backoff and counts what it had to drop; a slow receiver never blocks detection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import queue
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import httpx
+
+from containerguard.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+class Output(Protocol):
+    name: str
+    dropped: int
+
+    def emit(self, doc: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _line(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+class StreamOutput:
+    """JSON lines to a text stream (stdout) or a file (appended, flushed per alert)."""
+
+    def __init__(self, name: str, fh: IO[str], owned: bool) -> None:
+        self.name = name
+        self.fh = fh
+        self.owned = owned
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def emit(self, doc: dict[str, Any]) -> None:
+        with self._lock:
+            try:
+                self.fh.write(_line(doc) + "\n")
+                self.fh.flush()
+            except (OSError, ValueError):
+                self.dropped += 1
+
+    def close(self) -> None:
+        if self.owned:
+            self.fh.close()
+
+
+class SyslogOutput:
+    """One syslog message per alert (the JSON document), priority mapped from the alert's."""
+
+    _LEVELS = {"Emergency": logging.CRITICAL, "Alert": logging.CRITICAL, "Critical": logging.CRITICAL,
+               "Error": logging.ERROR, "Warning": logging.WARNING, "Notice": logging.INFO,
+               "Informational": logging.INFO, "Debug": logging.DEBUG}
+
+    def __init__(self, address: str | tuple[str, int]) -> None:
+        self.name = f"syslog:{address}"
+        self.dropped = 0
+        try:
+            self.handler = logging.handlers.SysLogHandler(
+                address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON,
+                socktype=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise UsageError(f"--output syslog: cannot open {address}: {exc}") from exc
+        self.handler.ident = "containerguard: "
+
+    def emit(self, doc: dict[str, Any]) -> None:
+        level = self._LEVELS.get(str(doc.get("priority")), logging.WARNING)
+        rec = logging.LogRecord("containerguard", level, __file__, 0, _line(doc), None, None)
+        try:
+            self.handler.emit(rec)
+        except Exception:
+            self.dropped += 1
+
+    def close(self) -> None:
+        self.handler.close()
+
+
+class WebhookOutput:
+    """POSTs each document as JSON; bounded queue, retries with backoff, drops counted."""
+
+    def __init__(self, url: str, *, queue_size: int = 1000, retries: int = 3, timeout: float = 5.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--output webhook:{url}: the URL must start with http:// or https://")
+        self.name = f"webhook:{url}"
+        self.url = url
+        self.retries = retries
+        self.dropped = 0
+        self.sent = 0
+        self.failed = 0
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._client = httpx.Client(timeout=timeout)
+        self._thread = threading.Thread(target=self._run, name="cg-webhook", daemon=True)
+        self._thread.start()
+
+    def emit(self, doc: dict[str, Any]) -> None:
+        try:
+            self._q.put_nowait(doc)
+        except queue.Full:
+            self.dropped += 1
+
+    def _post(self, doc: dict[str, Any]) -> bool:
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                r = self._client.post(self.url, content=_line(doc), headers={"Content-Type": "application/json"})
+                if r.status_code < 500 and r.status_code != 429:
+                    return r.status_code < 300
+            except httpx.HTTPError as exc:
+                log.debug("webhook %s attempt %d: %s", self.url, attempt + 1, exc)
+            if attempt < self.retries:
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        return False
+
+    def _run(self) -> None:
+        while True:
+            doc = self._q.get()
+            if doc is None:
+                return
+            if self._post(doc):
+                self.sent += 1
+            else:
+                self.failed += 1
+                self.dropped += 1
+
+    def close(self, drain: float = 5.0) -> None:
+        deadline = time.monotonic() + drain
+        while not self._q.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            self._q.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(max(0.1, deadline - time.monotonic()))
+        self._client.close()
+
+
+def open_output(spec: str) -> Output:
+    """An output from its ``--output`` spec."""
+    kind, _, arg = spec.partition(":")
+    if kind == "stdout":
+        return StreamOutput("stdout", sys.stdout, owned=False)
+    if kind == "file":
+        if not arg:
+            raise UsageError("--output file:PATH needs a path")
+        try:
+            fh = Path(arg).open("a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise UsageError(f"--output {spec}: {exc}") from exc
+        return StreamOutput(f"file:{arg}", fh, owned=True)
+    if kind == "syslog":
+        if not arg:
+            return SyslogOutput("/dev/log")
+        if arg.startswith("/"):
+            return SyslogOutput(arg)
+        host, _, port = arg.rpartition(":")
+        if not host or not port.isdigit():
+            raise UsageError(f"--output {spec}: expected syslog, syslog:/dev/log or syslog:HOST:PORT")
+        return SyslogOutput((host, int(port)))
+    if kind == "webhook":
+        return WebhookOutput(arg)
+    raise UsageError(f"--output {spec!r}: expected stdout, file:PATH, syslog[:ADDR] or webhook:URL")
+
+
+class Outputs:
+    """Fan-out to every configured output."""
+
+    def __init__(self, outputs: list[Output]) -> None:
+        self.outputs = outputs
+        self.emitted = 0
+
+    def emit(self, doc: dict[str, Any]) -> None:
+        self.emitted += 1
+        for o in self.outputs:
+            o.emit(doc)
+
+    @property
+    def dropped(self) -> int:
+        return sum(o.dropped for o in self.outputs)
+
+    def close(self) -> None:
+        for o in self.outputs:
+            try:
+                o.close()
+            except Exception:
+                log.debug("closing %s failed", o.name, exc_info=True)

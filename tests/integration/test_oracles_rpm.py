@@ -4,6 +4,7 @@ package and a noarch one) and installed with ``rpm -i --justdb``."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -136,3 +137,25 @@ def test_not_sqlite_and_berkeleydb(tmp_path: Path) -> None:
     bdb.write_bytes(b"\x00" * 64)
     result = _analyze(bdb, "var/lib/rpm/Packages")
     assert result.packages == [] and "BerkeleyDB" in result.warnings[0]
+
+
+def test_mutated_real_headers_never_raise_unexpected(rpmdb: Path) -> None:
+    """parse_header on corrupted copies of real header blobs: a HeaderError or a parse, nothing else."""
+    import random
+    import sqlite3
+
+    from containerguard.analyzer.rpm import HeaderError, parse_header
+
+    con = sqlite3.connect(f"file:{rpmdb / 'rpmdb.sqlite'}?mode=ro", uri=True)
+    blobs = [bytes(b) for (b,) in con.execute("SELECT blob FROM Packages")]
+    con.close()
+    rng = random.Random(1234)
+    for _ in range(3000):
+        data = bytearray(rng.choice(blobs))
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(min(len(data), 400) if rng.random() < 0.7 else len(data))
+            data[pos] = rng.randrange(256)
+        if rng.random() < 0.2:
+            del data[rng.randrange(len(data)):]
+        with contextlib.suppress(HeaderError):
+            parse_header(bytes(data))

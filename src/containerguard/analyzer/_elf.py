@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import stat
+import struct
 from typing import IO
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 ELF_MAGIC = b"\x7fELF"
+
+#: what pyelftools (and construct under it) raise on hostile input: found by fuzzing, e.g. an
+#: OverflowError from seeking to a 2**63 offset, struct errors from truncated tables
+ElfReadErrors: tuple[type[BaseException], ...] = (
+    ELFError, ValueError, OSError, KeyError, IndexError, EOFError, OverflowError, struct.error, TypeError,
+    AttributeError, AssertionError, UnicodeDecodeError, RecursionError, MemoryError, ConstructError,
+)
 
 #: extensions of executable files that are never compiled binaries (skipped by ``required``)
 SCRIPT_EXTS = (".sh", ".py", ".pl", ".rb", ".js", ".bash", ".txt", ".md", ".json", ".yaml", ".yml", ".conf",
@@ -39,8 +48,5 @@ def open_elf(stream: IO[bytes]) -> ELFFile | None:
         return None
     try:
         return ELFFile(stream)
-    except (ELFError, ValueError, OSError, KeyError):
+    except ElfReadErrors:
         return None
-
-
-ElfReadErrors = (ELFError, ValueError, OSError, KeyError, IndexError, EOFError)

@@ -21,7 +21,7 @@ from cyclonedx.model.impact_analysis import (
     ImpactAnalysisJustification,
     ImpactAnalysisState,
 )
-from cyclonedx.model.tool import Tool, ToolRepository
+from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -171,7 +171,8 @@ def build_bom(
         bom_ref="containerguard:target",
         version=(inventory.image.id if inventory is not None and inventory.image is not None and inventory.image.id else None),
     )
-    tools = ToolRepository(tools=[Tool(vendor="ContainerGuard", name=TOOL_NAME, version=tool_version)])
+    tools = ToolRepository(components=[Component(type=ComponentType.APPLICATION, name=TOOL_NAME, version=tool_version,
+                                                 bom_ref=f"{TOOL_NAME}@{tool_version}")])
     bom = Bom(
         serial_number=serial,
         metadata=BomMetaData(component=root, timestamp=_timestamp(created_of(opts)), tools=tools,
@@ -190,6 +191,7 @@ def build_bom(
         bom.components.add(Component(name=inventory.os.family, version=inventory.os.version or None,
                                      type=ComponentType.OPERATING_SYSTEM, bom_ref="containerguard:os",
                                      description=inventory.os.name or None))
+    children: list[Component] = []
     for p in packages:
         key = (p.type, p.name, p.version, p.purl)
         if key in refs:
@@ -201,7 +203,11 @@ def build_bom(
             ref = f"{p.purl or p.type + ':' + p.name + '@' + p.version}#{n}"
         used.add(ref)
         refs[key] = ref
-        bom.components.add(_component(p, ref))
+        comp = _component(p, ref)
+        bom.components.add(comp)
+        children.append(comp)
+    # the image contains every package: the root's dependency list makes the graph complete
+    bom.register_dependency(root, children)
     for f in [*ordered(findings), *ordered(opts.suppressed)]:
         if f.kind not in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS) or f.package is None:
             continue

@@ -112,7 +112,7 @@ def _result(f: Finding, rule_index: int, target: str) -> dict[str, Any]:
     if f.aliases:
         res["properties"]["aliases"] = list(f.aliases)
     if f.suppressed_by:
-        res["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.suppressed_by}]
+        res["suppressions"] = [{"kind": "external", "state": "accepted", "justification": f.suppressed_by}]
     return res
 
 

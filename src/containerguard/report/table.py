@@ -78,7 +78,7 @@ def render(
                       no_color=not opts.color, highlight=False, emoji=False, soft_wrap=False)
     if inventory is not None and not findings:
         os_text = f"{inventory.os.name or inventory.os.family} {inventory.os.version}".strip()
-        console.print(f"{target} ({os_text}): {len(inventory.packages)} packages")
+        console.print(f"{target} ({os_text}): {len(inventory.packages)} packages", soft_wrap=True)
         t = Table(title="Packages", title_justify="left")
         for col in ("Name", "Version", "Type", "Layer", "Location"):
             t.add_column(col, overflow="fold")
@@ -101,7 +101,7 @@ def render(
             t.add_row(f.id, f.package.name if f.package else where(f), f.suppressed_by)
         console.print(t)
     for line in opts.expired_ignores:
-        console.print(f"warning: expired ignore entry no longer suppresses: {line}")
+        console.print(f"warning: expired ignore entry no longer suppresses: {line}", soft_wrap=True)
     if findings or inventory is None:
-        console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed)).line())
+        console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed)).line(), soft_wrap=True)
     return buf.getvalue()

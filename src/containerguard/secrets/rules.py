@@ -38,6 +38,7 @@ class _RuleModel(BaseModel):
     entropy: float | None = Field(default=None, ge=0, le=8)
     validate_: Literal["jwt", "github-checksum", "none"] = Field(default="none", alias="validate")
     mask: Literal["prefix", "header"] = "prefix"
+    fallback: bool = False
     allow_regexes: list[str] = Field(default_factory=list)
     allow_paths: list[str] = Field(default_factory=list)
 
@@ -68,6 +69,8 @@ class SecretRule:
     entropy: float | None = None
     validate: str = "none"
     mask: str = "prefix"
+    #: a generic rule: it does not report a secret another rule already reported at the same place
+    fallback: bool = False
     allow_regexes: tuple[re.Pattern[bytes], ...] = ()
     allow_paths: tuple[re.Pattern[str], ...] = ()
 
@@ -128,10 +131,13 @@ def parse_rules(text: str, source: str) -> RuleSet:
                 entropy=r.entropy,
                 validate=r.validate_,
                 mask=r.mask,
+                fallback=r.fallback,
                 allow_regexes=tuple(_compile_bytes(p, where) for p in r.allow_regexes),
                 allow_paths=tuple(_compile_str(p, where) for p in r.allow_paths),
             )
         )
+    # specific rules first, generic fallbacks last (they yield to specific matches at the same spot)
+    rules.sort(key=lambda rule: rule.fallback)
     return RuleSet(
         rules=tuple(rules),
         allow_regexes=tuple(_compile_bytes(p, f"{source}: allowlist") for p in doc.allowlist.regexes),

@@ -174,6 +174,7 @@ class SecretScanner:
         lower = data.lower()
         findings: list[Finding] = []
         seen: set[tuple[str, int, bytes]] = set()
+        spans: list[tuple[int, int]] = []
         for rule in self.rules:
             if not any(k in lower for k in rule.keywords):
                 continue
@@ -182,9 +183,14 @@ class SecretScanner:
             if self.allow and any(a.matches(rule.id, path) for a in self.allow):
                 continue
             for m in rule.regex.finditer(data):
-                secret = m.group("secret") if "secret" in rule.regex.groupindex else m.group(0)
+                group = "secret" if "secret" in rule.regex.groupindex else 0
+                secret = m.group(group)
+                start, end = m.span(group)
+                if rule.fallback and any(s < end and start < e for s, e in spans):
+                    continue
                 if not self._accept(rule, secret):
                     continue
+                spans.append((start, end))
                 line = data.count(b"\n", 0, m.start()) + 1
                 key = (rule.id, line, secret)
                 if key in seen:

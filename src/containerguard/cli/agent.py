@@ -1,9 +1,67 @@
-"""`containerguard agent` command group (being built)."""
+"""`containerguard agent`: the runtime agent on a Docker host (eBPF sensor, container inventory, rules, responses)."""
 
 from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("agent")(agent)
+
+
+def agent(
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file (repeatable); default: the built-in ruleset")] = None,
+    output: Annotated[list[str] | None, typer.Option(
+        "--output", help="stdout | file:PATH | syslog[:HOST:PORT|:/dev/log] | webhook:URL (repeatable)")] = None,
+    record: Annotated[Path | None, typer.Option("--record", help="Record every event as JSON lines (docs/events.md)")] = None,
+    respond: Annotated[list[str] | None, typer.Option(
+        "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
+        "stop_container, kill_container)")] = None,
+    k8s_audit_listen: Annotated[str | None, typer.Option(
+        "--k8s-audit-listen", help="HOST:PORT for the Kubernetes audit webhook (POST /k8s-audit)")] = None,
+    health_port: Annotated[str | None, typer.Option(
+        "--health-port", help="PORT or HOST:PORT serving GET /healthz (JSON counters) on 127.0.0.1")] = None,
+    containers_only: Annotated[bool, typer.Option(
+        "--containers-only", help="Trace only processes in containers (host events dropped in the kernel)")] = False,
+    no_sensor: Annotated[bool, typer.Option("--no-sensor", help="Run without the eBPF sensor (audit events only)")] = False,
+    stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
+) -> None:
+    """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
+    from containerguard.runtime.agent import Agent, AgentConfig
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
+                      record=str(record) if record else None, respond=list(respond or []),
+                      k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
+                      containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval)
+    ag = Agent(cfg)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def _hup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=ag.reload_rules, name="cg-reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
+    ag.start()
+    print(f"agent running: {len(ag.rules.enabled_rules)} rules enabled; sensor "
+          f"{'pid ' + str(ag.sensor.pid) if ag.sensor else 'off'}", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        ag.stop()

@@ -59,7 +59,7 @@ class ContainerInfo:
 
     @property
     def image_repository(self) -> str:
-        repo, _, tag = _split_image(self.image)
+        repo, _, _tag = _split_image(self.image)
         return repo
 
     @property

@@ -7,6 +7,7 @@ backoff and counts what it had to drop; a slow receiver never blocks detection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -143,10 +144,8 @@ class WebhookOutput:
         deadline = time.monotonic() + drain
         while not self._q.empty() and time.monotonic() < deadline:
             time.sleep(0.05)
-        try:
+        with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(max(0.1, deadline - time.monotonic()))
         self._client.close()
 

@@ -36,7 +36,7 @@ class BpftraceSensor:
     def __init__(self, program: str, on_line: Callable[[str], None], *,
                  on_stderr: Callable[[str], None] | None = None,
                  on_restart: Callable[[float, int], None] | None = None,
-                 bpftrace: str = "bpftrace", max_backoff: float = 5.0) -> None:
+                 bpftrace: str = "bpftrace", max_backoff: float = 5.0, perf_pages: int = 1024) -> None:
         exe = shutil.which(bpftrace)
         if exe is None:
             raise RuntimeSensorError(f"{bpftrace} not found: install Debian's bpftrace (scripts/setup)")
@@ -46,6 +46,7 @@ class BpftraceSensor:
         self.on_stderr = on_stderr
         self.on_restart = on_restart
         self.max_backoff = max_backoff
+        self.perf_pages = perf_pages  # per-CPU perf buffer (4 MiB): absorbs bursts while Python catches up
         self.restarts = 0
         self.last_gap = 0.0
         self.proc: subprocess.Popen[str] | None = None
@@ -102,7 +103,7 @@ class BpftraceSensor:
         with self._lock:
             path = Path(self._tmp.name) / "sensor.bt"
             path.write_text(self.program)
-        env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN))
+        env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(self.perf_pages))
         return subprocess.Popen([self.exe, "-B", "line", str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1, env=env,
                                 start_new_session=True)

@@ -81,7 +81,8 @@ class LineParser:
             return self._more(parts)
         want = SPECIFIC_FIELDS.get(kind)
         if want is None or len(parts) != HEAD_FIELDS + want:
-            return self._noise(line)
+            self._noise(line)
+            return None
         try:
             ev = RawEvent(kind, int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), int(parts[5]),
                           int(parts[6]), int(parts[7]), parts[8], int(parts[9]), parts[10:])
@@ -121,15 +122,14 @@ class LineParser:
     def _noise(self, line: str) -> None:
         if line == "ready":
             self.ready = True
-            return None
+            return
         if line.startswith("Attaching ") or not line.strip():
-            return None
+            return
         m = _LOST.search(line)
         if m:
             self.lost += int(m.group(1))
-            return None
+            return
         self.parse_errors += 1
-        return None
 
     def stderr_line(self, line: str) -> str | None:
         """A line from bpftrace's stderr: counts drops; returns the text if it is a real error."""

@@ -203,6 +203,7 @@ class GzipReader(ReaderBase):
                     self._inbuf = b""
                     continue
                 if stripped[0] != 0x1F:
+                    blame_digest(self._raw)
                     raise ArchiveError("corrupt gzip stream: garbage after the compressed data")
                 self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._members += 1
@@ -210,6 +211,7 @@ class GzipReader(ReaderBase):
             try:
                 self._pending = self._d.decompress(self._inbuf, CHUNK)
             except zlib.error as exc:
+                blame_digest(self._raw)
                 raise ArchiveError(f"corrupt gzip stream: {exc}") from None
             self._inbuf = self._d.unconsumed_tail
             if self._d.eof:
@@ -233,6 +235,7 @@ class ZstdReader(ReaderBase):
         try:
             data: bytes = self._r.read(n)
         except self._err as exc:
+            blame_digest(self._raw)
             raise ArchiveError(f"corrupt zstd stream: {exc}") from None
         return data
 
@@ -294,6 +297,17 @@ def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limit
     if diff_id:
         out = as_io(DigestReader(out, diff_id, f"{what} (uncompressed)"))
     return out
+
+
+def blame_digest(raw: IO[bytes]) -> None:
+    """Before reporting corrupt data, read the rest of the blob: if it does not match its digest, the
+    DigestMismatchError raised at EOF is the truer reason (a registry or archive that lies)."""
+    try:
+        drain(raw)
+    except DigestMismatchError:
+        raise
+    except Exception:  # the corruption itself is what gets reported
+        return
 
 
 def drain(stream: IO[bytes]) -> int:

@@ -19,7 +19,7 @@ from typing import IO
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.artifact import tarwalk
-from containerguard.artifact.stream import drain
+from containerguard.artifact.stream import blame_digest, drain
 from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
 from containerguard.errors import AnalyzerError, ArchiveError
 
@@ -119,7 +119,11 @@ def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: 
         analyze_entries(tarwalk.walk(stream, counts, what), analyzers, tmpdir, counts, record, warnings.append)
         drain(stream)
     except (tarfile.TarError, EOFError) as exc:
+        blame_digest(stream)
         raise ArchiveError(f"{what}: corrupt tar stream ({str(exc)[:120]})") from None
+    except ArchiveError:
+        blame_digest(stream)
+        raise
     record.links = list(dict.fromkeys(record.links))
     record.warnings = tarwalk.warning_lines(counts, what) + warnings
     return record

@@ -66,6 +66,12 @@ class _Statement(BaseModel):
     def _legacy_string(cls, v: Any) -> Any:
         return {"name": v} if isinstance(v, str) else v
 
+    @field_validator("products", mode="before")
+    @classmethod
+    def _legacy_products(cls, v: Any) -> Any:
+        # OpenVEX v0.0.x listed products as plain purl strings
+        return [{"@id": p} if isinstance(p, str) else p for p in v] if isinstance(v, list) else v
+
 
 class _Document(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)

@@ -21,9 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
-from elftools.elf.elffile import ELFFile
-
-from containerguard.analyzer._elf import ElfReadErrors, maybe_binary, open_elf
+from containerguard.analyzer._elf import Elf, ElfReadErrors, maybe_binary, open_elf
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.model import Package
 from containerguard.purl import make_purl
@@ -101,22 +99,6 @@ def _strip_sentinels(mod: bytes) -> bytes:
     return b""
 
 
-def _load_segments(elf: ELFFile) -> list[tuple[int, int, int]]:
-    """(vaddr, filesz, offset) of each PT_LOAD segment, to map virtual addresses to file offsets."""
-    return [(int(s["p_vaddr"]), int(s["p_filesz"]), int(s["p_offset"])) for s in elf.iter_segments()
-            if s["p_type"] == "PT_LOAD"]
-
-
-def _read_va(segs: list[tuple[int, int, int]], stream: IO[bytes], addr: int, size: int) -> bytes:
-    for vaddr, filesz, offset in segs:
-        if vaddr <= addr and addr + size <= vaddr + filesz:
-            stream.seek(offset + addr - vaddr)
-            data = stream.read(size)
-            if len(data) == size:
-                return data
-    raise BuildInfoError(f"address {addr:#x} not in the file")
-
-
 def decode_buildinfo(header: bytes, read_va: Callable[[int, int], bytes] | None = None) -> tuple[str, str]:
     """(go version, module info text) from the blob starting at the magic; ``read_va(addr, size)`` reads
     the program's memory image (needed only by the pre-1.18 pointer layout)."""
@@ -156,18 +138,15 @@ def decode_buildinfo(header: bytes, read_va: Callable[[int, int], bytes] | None 
     return version.decode("utf-8", errors="replace"), _strip_sentinels(mod).decode("utf-8", errors="replace")
 
 
-def _find_blob(elf: ELFFile, stream: IO[bytes]) -> bytes | None:
-    sec = elf.get_section_by_name(".go.buildinfo")
-    if sec is not None:
-        stream.seek(int(sec["sh_offset"]))
-        data = stream.read(min(int(sec["sh_size"]), _MAX_STRING * 2 + 64))
+def _find_blob(elf: Elf) -> bytes | None:
+    data = elf.section_data(".go.buildinfo", _MAX_STRING * 2 + 64)
+    if data is not None:
         return data if data.startswith(MAGIC) else None
     # no section headers (stripped with sstrip, or packed): scan writable data segments, 16-byte aligned
-    for seg in elf.iter_segments():
-        if seg["p_type"] != "PT_LOAD" or (int(seg["p_flags"]) & 0x3) != 0x2:  # PF_W without PF_X
+    for seg in elf.segments:
+        if seg.flags & 0x3 != 0x2:  # PF_W without PF_X
             continue
-        stream.seek(int(seg["p_offset"]))
-        data = stream.read(min(int(seg["p_filesz"]), _MAX_SCAN))
+        data = elf.read_at(seg.offset, min(seg.filesz, _MAX_SCAN, max(0, elf.size - seg.offset)))
         pos = data.find(MAGIC)
         while pos >= 0 and pos % 16:
             pos = data.find(MAGIC, pos + 1)
@@ -181,11 +160,10 @@ def read_buildinfo(stream: IO[bytes]) -> BuildInfo | None:
     elf = open_elf(stream)
     if elf is None:
         return None
-    blob = _find_blob(elf, stream)
+    blob = _find_blob(elf)
     if blob is None:
         return None
-    segs = _load_segments(elf)
-    version, modinfo = decode_buildinfo(blob, lambda addr, size: _read_va(segs, stream, addr, size))
+    version, modinfo = decode_buildinfo(blob, elf.read_va)
     path, main, deps, settings = parse_modinfo(modinfo)
     return BuildInfo(go_version=version, path=path, main=main, deps=deps, settings=settings)
 

@@ -46,14 +46,13 @@ class RustBinaryAnalyzer(Analyzer):
             elf = open_elf(inp.stream)
             if elf is None:
                 return result
-            sec = elf.get_section_by_name(".dep-v0")
+            sec = elf.sections.get(".dep-v0")
             if sec is None:
                 return result
-            if int(sec["sh_size"]) > _MAX_COMPRESSED:
+            if sec.size > _MAX_COMPRESSED:
                 result.warnings.append(f"{inp.path}: .dep-v0 section too large, skipped")
                 return result
-            inp.stream.seek(int(sec["sh_offset"]))
-            entries = decode_dep_v0(inp.stream.read(int(sec["sh_size"])))
+            entries = decode_dep_v0(elf.read_at(sec.offset, sec.size))
         except (*ElfReadErrors, zlib.error) as exc:
             result.warnings.append(f"{inp.path}: unreadable cargo-auditable data: {exc}")
             return result

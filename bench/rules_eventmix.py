@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from containerguard.model import Event  # noqa: E402
-from containerguard.runtime.events import write_event  # noqa: E402
+from containerguard.model import Event
+from containerguard.runtime.events import write_event
 
 CONTAINERS = [
     ("3f2a9c0e1b7d", "web-1", "nginx", "1.25", ["nginx"], "/usr/sbin/nginx"),

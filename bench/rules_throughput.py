@@ -19,11 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rules_eventmix import generate  # noqa: E402
+from rules_eventmix import generate
 
-from containerguard.model import Event  # noqa: E402
-from containerguard.runtime.events import read_events  # noqa: E402
-from containerguard.runtime.rules import default_rules_path, load_rules  # noqa: E402
+from containerguard.model import Event
+from containerguard.runtime.events import read_events
+from containerguard.runtime.rules import default_rules_path, load_rules
 
 TARGET_EPS = 200_000
 

@@ -70,7 +70,9 @@ def validate(
         else:
             typer.echo(f"{names}: Ok ({count} rules, {len(warnings)} warnings)")
     if error is not None:
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which returns (and main then
+        # drops) typer.Exit's code; SystemExit reaches main's handler and becomes the process exit code.
+        raise SystemExit(1)
 
 
 @rules_app.command("replay")

@@ -118,12 +118,14 @@ def iter_events(fh: BinaryIO, label: str, *, strict: bool = True, max_line_bytes
             if not text:
                 continue
             try:
-                ev = event_from_json(json.loads(text))
+                ev = event_from_json(json.loads(text.decode("utf-8")))
             except UnicodeDecodeError:
                 err = EventFormatError("line is not UTF-8 text", label, n)
             except json.JSONDecodeError as exc:
                 err = EventFormatError(f"not JSON ({exc.msg} at column {exc.colno})", label, n)
-            except (ValueError, RecursionError) as exc:
+            except RecursionError:
+                err = EventFormatError("not JSON (nested too deeply)", label, n)
+            except ValueError as exc:
                 err = EventFormatError(str(exc) or "invalid event", label, n)
             else:
                 if stats is not None:

@@ -183,7 +183,7 @@ def parse_audit_body(body: bytes | str) -> list[Event]:
     if len(body) > MAX_BODY_BYTES:
         raise AuditFormatError(f"audit body larger than {MAX_BODY_BYTES} bytes")
     try:
-        doc = json.loads(body)
+        doc = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise AuditFormatError(f"audit body is not JSON: {exc}") from None
     return audit_events(doc)

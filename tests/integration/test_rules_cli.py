@@ -1,0 +1,111 @@
+"""`containerguard rules ...` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from containerguard.cli.main import main
+from containerguard.runtime.rules import default_rules_path
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+
+
+def test_validate_ok_and_warnings(capsys):
+    rc = main(["rules", "validate", str(DATA / "rules" / "everything.yaml")])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert out.strip() == f"{DATA / 'rules' / 'everything.yaml'}: Ok (30 rules, 3 warnings)"
+    assert err.count("warning: ") == 3 and "no evt.type restriction" in err
+
+
+def test_validate_error_exit_1(capsys):
+    bad = DATA / "rules" / "bad" / "cyclic_macros.yaml"
+    rc = main(["rules", "validate", str(bad)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert out.strip() == f"{bad}: Invalid"
+    assert err.strip() == f"error: {bad}:1: macro 'a' is cyclic: a -> b -> c -> a"
+
+
+def test_validate_json(capsys):
+    bad = DATA / "rules" / "bad" / "unknown_field.yaml"
+    rc = main(["rules", "validate", "--format", "json", str(default_rules_path()), str(bad)])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 1 and doc["ok"] is False
+    assert doc["errors"] == [f"{bad}:6: rule 'Unknown field': unknown field 'proc.nme' (column 21 of the condition)"]
+
+
+def test_replay_default_rules_json_lines(capsys):
+    rc = main(["rules", "replay", "--events", str(DATA / "events" / "default_positive.jsonl")])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    docs = [json.loads(line) for line in out.splitlines()]
+    expected = [r for line in (DATA / "events" / "default_positive.jsonl").read_text().splitlines()
+                for r in json.loads(line)["expect"]]
+    assert [d["rule_id"] for d in docs] == expected
+    first = docs[0]
+    assert set(first) == {"time", "rule", "priority", "source", "output", "output_fields", "tags", "rule_id",
+                          "container_id", "container_name", "image"}
+    assert RFC3339_NS.match(first["time"]) and first["time"] == "2025-11-27T12:03:20.123456789Z"
+    assert first["priority"] == "Warning" and first["source"] == "syscall"
+    assert first["output"].startswith("12:03:20.123456789: Warning Shell spawned in a container")
+    assert first["container_id"] == "4d5e6f7a8b9c" and first["image"] == "registry.local/shop/api:2.3.1"
+    assert first["output_fields"]["proc.name"] == "sh"
+    assert "T1059" in first["tags"]
+
+
+def test_replay_benign_is_empty_and_k8s_audit(capsys):
+    rc = main(["rules", "replay", "-e", str(DATA / "events" / "benign.jsonl"),
+               "--k8s-audit", str(DATA / "events" / "k8s" / "pod_exec.json")])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert [json.loads(x)["rule_id"] for x in out.splitlines()] == ["CG-K002"]
+
+
+def test_replay_with_custom_rules_and_table(capsys):
+    rc = main(["rules", "replay", "--rules", str(DATA / "rules" / "everything.yaml"),
+               "--events", str(DATA / "events" / "everything.jsonl"), "--format", "table"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "alerts from 88 events" in out and "T26" in out
+    assert "1 rule evaluation errors (T03 string operators)" in err
+
+
+def test_replay_garbage_lines(tmp_path, capsys):
+    src = (DATA / "events" / "default_positive.jsonl").read_text().splitlines()
+    p = tmp_path / "mixed.jsonl"
+    p.write_text("\n".join([src[0], "garbage{", src[1]]) + "\n")
+    rc = main(["rules", "replay", "-e", str(p)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and len(out.splitlines()) == 3  # 1 + 2 alerts
+    assert f"warning: skipped {p}:2: not JSON" in err and "1 malformed event lines skipped" in err
+    rc = main(["rules", "replay", "-e", str(p), "--strict"])
+    _, err = capsys.readouterr()
+    assert rc == 2 and err.strip().startswith(f"error: {p}:2: not JSON")
+
+
+def test_replay_bad_rules_exit_2(capsys):
+    rc = main(["rules", "replay", "-r", str(DATA / "rules" / "bad" / "unclosed_paren.yaml"),
+               "-e", str(DATA / "events" / "benign.jsonl")])
+    assert rc == 2
+    assert "unclosed_paren.yaml:3: rule 'Unclosed paren': unclosed '('" in capsys.readouterr().err
+
+
+def test_list_json(capsys):
+    rc = main(["rules", "list", "--format", "json"])
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert rc == 0 and rows[0]["id"] == "CG-R001"
+    assert {r["id"] for r in rows} >= {"CG-R003", "CG-R033", "CG-K001"}
+    assert rows[0]["event_types"] == ["execve", "execveat"]
+
+
+def test_fields_and_subprocess_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "rules", "fields", "--format", "json"],
+                          capture_output=True, text=True, check=True)
+    catalog = json.loads(proc.stdout)
+    assert catalog["proc.aname"]["arg"] == "optional" and catalog["ka.verb"]["source"] == "k8s_audit"

@@ -1,0 +1,148 @@
+"""Malformed rules: every hard error names the file, the line and the reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from containerguard.errors import RuleError
+from containerguard.model import Event
+from containerguard.runtime.rules import load_rules
+
+
+@pytest.mark.parametrize(("name", "line", "reason"), [
+    ("bad_yaml.yaml", 5, "invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started at line 4)"),
+    ("unknown_field.yaml", 6, "rule 'Unknown field': unknown field 'proc.nme' (column 21 of the condition)"),
+    ("unclosed_paren.yaml", 3, "rule 'Unclosed paren': unclosed '(' (opened here) (column 23 of the condition)"),
+    ("cyclic_macros.yaml", 1, "macro 'a' is cyclic: a -> b -> c -> a"),
+    ("unknown_operator.yaml", 3, "rule 'Unknown operator': unknown operator 'likes' (column 33 of the condition)"),
+    ("undefined_macro.yaml", 1, "rule 'Undefined macro': undefined macro 'not_a_macro'"),
+    ("bad_override.yaml", 9, "rule 'Base': key 'priority' is not listed under 'override'"),
+    ("append_undefined.yaml", 1, "rule 'Never defined': append of a rule that has not been defined"),
+])
+def test_bad_files(rules_dir, name, line, reason):
+    path = rules_dir / "bad" / name
+    with pytest.raises(RuleError) as ei:
+        load_rules([path])
+    assert ei.value.file == str(path)
+    assert ei.value.line == line
+    assert str(ei.value) == f"{path}:{line}: {reason}"
+
+
+def test_backtracking_regex_is_rejected(rules_dir):
+    path = rules_dir / "bad" / "catastrophic_regex.yaml"
+    with pytest.raises(RuleError) as ei:
+        load_rules([path])
+    assert ei.value.line == 3
+    assert "invalid or unsupported regular expression" in str(ei.value)
+    assert "no backreferences" in str(ei.value)
+
+
+def test_nested_quantifiers_run_in_linear_time(write_rules):
+    """(a+)+$ takes exponential time with a backtracking engine; RE2 answers at once."""
+    p = write_rules("""
+- rule: Nested quantifiers
+  desc: x
+  condition: evt.type = execve and proc.cmdline regex "(a+)+$"
+  output: "%proc.cmdline"
+  priority: WARNING
+""")
+    rs = load_rules([p])
+    hostile = Event("execve", 1, {"proc.cmdline": "a" * 50_000 + "!"})
+    t = time.perf_counter()
+    assert rs.evaluate(hostile) == []
+    assert time.perf_counter() - t < 0.5
+    assert [a.rule for a in rs.evaluate(Event("execve", 1, {"proc.cmdline": "aaaa"}))] == ["Nested quantifiers"]
+
+
+RULE = """
+- rule: R
+  desc: d
+  condition: {cond}
+  output: "{out}"
+  priority: {prio}
+"""
+
+
+@pytest.mark.parametrize(("cond", "out", "prio", "message"), [
+    ("evt.type = execve and (proc.name = a", "x", "WARNING", "unclosed '(' (opened here)"),
+    ("evt.type = execve and proc.name = a)", "x", "WARNING", "unbalanced ')'"),
+    ("evt.type = execve and proc.name =", "x", "WARNING", "expected a value, got end of condition"),
+    ("evt.type = execve and proc.name = 'abc", "x", "WARNING", "unterminated string"),
+    ("evt.type = execve and", "x", "WARNING", "unexpected end of condition"),
+    ("evt.type = execve and proc.pid contains 3", "x", "WARNING", "operator 'contains' needs a string field"),
+    ("evt.type = execve and proc.name > 3", "x", "WARNING", "operator '>' needs a numeric field"),
+    ("evt.type = execve and proc.pid = abc", "x", "WARNING", "expected a number, got 'abc'"),
+    ("evt.type = execve and container.privileged = yes", "x", "WARNING", "expected true or false, got 'yes'"),
+    ("evt.type = write and evt.buffer bcontains zz", "x", "WARNING", "'bcontains' needs hex bytes"),
+    ("evt.type = execve and proc.aname[x] = a", "x", "WARNING", "proc.aname[x]: the argument must be a number"),
+    ("evt.type = execve and proc.name = a", "%proc.nope", "WARNING", "output: unknown field 'proc.nope'"),
+    ("evt.type = execve", "x", "LOUD", "unknown priority 'LOUD'"),
+    ("evt.type = execve and ka.verb = get", "x", "WARNING",
+     "field 'ka.verb' belongs to source k8s_audit, the rule's source is syscall"),
+    ("evt.type = execve and proc.name = a and proc.name regex '(?=x)'", "x", "WARNING",
+     "invalid or unsupported regular expression"),
+    ("evt.type = execve and proc.name startswith val(proc.aname)", "x", "WARNING", "val(proc.aname) is multi-valued"),
+])
+def test_condition_errors(write_rules, cond, out, prio, message):
+    p = write_rules(RULE.format(cond=cond, out=out, prio=prio))
+    with pytest.raises(RuleError) as ei:
+        load_rules([p])
+    assert str(ei.value).startswith(f"{p}:")
+    assert ei.value.line in (2, 4, 5, 6)
+    assert message in str(ei.value)
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  priority: WARNING\n", 1, "missing required key 'output'"),
+    ("rule: R\n", 1, "a rules file must be a YAML list"),
+    ("- 42\n", None, "item 1 is not a mapping"),
+    ("- list: a\n  items: [b]\n- list: b\n  items: [a]\n", 1, "list 'a' refers to itself: a -> b -> a"),
+    ("- macro: m\n  condition: m\n- rule: R\n  desc: d\n  condition: evt.type = execve and m\n  output: x\n  priority: INFO\n",
+     1, "macro 'm' is cyclic: m -> m"),
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n"
+     "  containerguard.actions: [nuke_host]\n", 6, "unknown action 'nuke_host'"),
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n  exceptions:\n"
+     "    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a]]\n", 7, "each value must be a list of 2 items"),
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n  exceptions:\n"
+     "    - name: e\n      fields: [proc.name]\n      comps: [likes]\n      values: [[a]]\n", 7, "unknown comparison operator 'likes'"),
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n  containerguard.id: X1\n"
+     "- rule: S\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n  containerguard.id: X1\n",
+     7, "containerguard.id X1 is already used by rule 'R'"),
+    ("- macro: m\n  condition: proc.name = a\n  override:\n    condition: prepend\n", 3,
+     "override mode for 'condition' must be append or replace"),
+    ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n  enabled: maybe\n", 6,
+     "'enabled' must be true or false"),
+])
+def test_structure_errors(write_rules, text, line, message):
+    p = write_rules(text)
+    with pytest.raises(RuleError) as ei:
+        load_rules([p])
+    assert ei.value.line == line
+    assert message in str(ei.value)
+
+
+def test_error_in_an_appended_condition_points_at_the_appending_file(write_rules, tmp_path):
+    base = write_rules("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n  priority: INFO\n", "base.yaml")
+    local = write_rules("- rule: R\n  condition: and (proc.name = a\n  override:\n    condition: append\n", "local.yaml")
+    with pytest.raises(RuleError) as ei:
+        load_rules([base, local])
+    assert ei.value.file == str(local) and ei.value.line == 2
+
+
+def test_unreadable_and_non_utf8_files(tmp_path):
+    with pytest.raises(RuleError, match="cannot read"):
+        load_rules([tmp_path / "missing.yaml"])
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes(b"- list: a\n  items: [\xe9]\n")
+    with pytest.raises(RuleError, match="not UTF-8"):
+        load_rules([p])
+
+
+def test_unknown_item_and_key_are_warnings(write_rules):
+    p = write_rules("- frobnicate: yes\n- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: x\n"
+                    "  priority: INFO\n  colour: blue\n")
+    rs = load_rules([p])
+    assert rs.warnings == [f"{p}:1: unknown item with keys frobnicate ignored",
+                           f"{p}:7: rule 'R': unknown key 'colour' ignored"]

@@ -87,3 +87,20 @@ def test_go_and_java_layers(inv, app) -> None:  # type: ignore[no-untyped-def]
     assert maven == {("org.apache.logging.log4j:log4j-api", "2.19.0"), ("org.apache.logging.log4j:log4j-core", "2.19.0"),
                      ("org.apache.logging.log4j:log4j-1.2-api", "2.19.0")}
     assert {p.type for p in inv.packages} == {"deb", "pypi", "npm", "golang", "maven"}
+
+
+def test_cli_sbom_json_lists_every_ecosystem(inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What a user runs: ``containerguard sbom docker:cg-test/app:1 --format json -o FILE``."""
+    from containerguard.cli.main import main
+
+    out = tmp_path / "sbom.json"
+    rc = main(["sbom", f"docker:{APP_IMAGE}", "--format", "json", "-o", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    purls = {p["purl"] for p in doc["packages"]}
+    for expected in ("pkg:pypi/django@2.0", "pkg:pypi/pillow@6.0.0", "pkg:npm/lodash@4.17.15",
+                     "pkg:npm/minimist@0.0.8", "pkg:maven/org.apache.logging.log4j/log4j-core@2.19.0",
+                     "pkg:golang/golang.org/x/net@v0.7.0"):
+        assert expected in purls
+    assert doc["os"]["family"] == "debian"
+    assert len(doc["packages"]) == len(inv.packages)

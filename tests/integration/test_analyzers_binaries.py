@@ -121,3 +121,20 @@ def test_non_go_files_give_nothing(tmp_path: Path) -> None:
     assert not GoBinaryAnalyzer().required("usr/bin/noexec", 0o100644)
     assert not GoBinaryAnalyzer().required("usr/bin/script.sh", 0o100755)
     assert not GoBinaryAnalyzer().required("usr/bin/link", 0o120777)
+
+
+def test_go_binary_without_section_headers(tmp_path: Path) -> None:
+    """As after sstrip or some packers: e_shoff/e_shnum zeroed; the blob is found in the data segment."""
+    from tests.fixtures.app_image import app_sources
+
+    app = app_sources()
+    data = bytearray(app.go_app.read_bytes())
+    assert data[4] == 2  # ELFCLASS64
+    data[40:48] = bytes(8)  # e_shoff
+    data[60:64] = bytes(4)  # e_shnum, e_shstrndx
+    stripped = tmp_path / "cg-goapp"
+    stripped.write_bytes(bytes(data))
+    stripped.chmod(0o755)
+    result = _analyze(GoBinaryAnalyzer(), stripped, "usr/bin/cg-goapp")
+    assert {(p.name, p.version) for p in result.packages} >= {("golang.org/x/net", "v0.7.0"), ("example.com/cgapp", "")}
+    assert result.warnings == []

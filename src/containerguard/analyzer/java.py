@@ -20,9 +20,11 @@ from containerguard.errors import AnalyzerError
 from containerguard.model import Package
 from containerguard.purl import make_purl
 
-ARCHIVE_EXTS = (".jar", ".war", ".ear", ".par", ".sar", ".jpi", ".hpi", ".kar", ".rar")
+ARCHIVE_EXTS = (".jar", ".war", ".ear", ".par", ".jpi", ".hpi")  # not .rar: mostly RAR archives, not zips
 MAX_DEPTH = 4
-MAX_NESTED_SIZE = 128 * 1024 * 1024
+#: a nested archive is held in memory while read: depth x this bounds the peak (4 x 32 MiB)
+MAX_NESTED_SIZE = 32 * 1024 * 1024
+#: all nested archives of one file together (bounds the time a hostile archive can take)
 MAX_TOTAL_NESTED = 512 * 1024 * 1024
 MAX_ENTRY_TEXT = 1024 * 1024
 _FILENAME = re.compile(r"^(?P<name>.+?)-(?P<version>\d[\w.\-+]*)$")

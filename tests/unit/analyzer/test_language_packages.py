@@ -178,3 +178,17 @@ def test_nesting_depth_is_bounded_and_bad_nested_is_a_warning() -> None:
     assert any("broken.jar" in w for w in result.warnings)
     with pytest.raises(AnalyzerError):
         run(JavaArchiveAnalyzer(), "not-a-zip.jar", b"hello")
+
+
+def test_nested_bomb_is_skipped_unread() -> None:
+    """A 40 MiB nested 'jar' that deflates to a few KiB: skipped with a warning, never inflated."""
+    from containerguard.analyzer.java import MAX_NESTED_SIZE
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("lib/huge.jar", bytes(MAX_NESTED_SIZE + 8 * 1024 * 1024))
+        zf.writestr("META-INF/maven/g/outer/pom.properties", "groupId=g\nartifactId=outer\nversion=1\n")
+    assert len(buf.getvalue()) < 200_000
+    result = run(JavaArchiveAnalyzer(), "opt/app.jar", buf.getvalue())
+    assert [p.name for p in result.packages] == ["g:outer"]
+    assert any("too large" in w for w in result.warnings)

@@ -9,41 +9,46 @@ so those compare too; an empty part or a non-numeric epoch is an error, as in dp
 
 from __future__ import annotations
 
+import re
+
 from containerguard.versioning.base import Key, VersionScheme
 
 
-def _order(c: str) -> int:
+def _code(c: str) -> str:
+    # one character per character, ordered as dpkg orders them: '~' < end of run < letters < the rest
     if c == "~":
-        return -1
+        return "\x01"
     if c.isascii() and c.isalpha():
-        return ord(c)
-    return ord(c) + 256
+        return chr(0x100 + ord(c))
+    return chr(0x200 + ord(c))
 
 
-# one code per character; the end of a non-digit run is 0, which sorts between '~' and every other char
-_ORDER = {chr(i): _order(chr(i)) for i in range(256)}
-_END = ((0,), 0)
+_TABLE = str.maketrans({chr(i): _code(chr(i)) for i in range(128) if not chr(i).isdigit()})
+_RUN_END = "\x02"
+_SPLIT = re.compile(r"(\d+)").split
 
 
 def verrev_key(s: str) -> Key:
-    """The key of one upstream or revision part: ((run codes..., 0), number) pairs, then an end pair."""
-    parts: list[tuple[tuple[int, ...], int]] = []
-    i = 0
-    n = len(s)
-    while True:
-        j = i
-        while j < n and not ("0" <= s[j] <= "9"):
-            j += 1
-        codes = (*(_ORDER[c] for c in s[i:j]), 0)
-        k = j
-        while k < n and "0" <= s[k] <= "9":
-            k += 1
-        parts.append((codes, int(s[j:k]) if k > j else 0))
-        i = k
-        if i >= n:
-            break
-    parts.append(_END)
-    return tuple(parts)
+    """The key of an upstream or revision part: a flat (run, number, run, number, ..., end, 0) tuple.
+
+    Runs are re-coded so that plain string comparison is dpkg's character order, and each carries an
+    end mark so that a longer run compares with a shorter one as dpkg does (``a~`` < ``a`` < ``aa``).
+    The final (end, 0) pair stands for "nothing left", which dpkg reads as an empty run and 0.
+    """
+    parts = _SPLIT(s)
+    out: list[str | int] = []
+    for i in range(0, len(parts) - 1, 2):
+        out.append(parts[i].translate(_TABLE) + _RUN_END)
+        out.append(int(parts[i + 1]))
+    last = parts[-1]
+    if last:
+        out.append(last.translate(_TABLE) + _RUN_END)
+        out.append(0)
+    if not out:  # an empty part reads as an empty run and 0, like "0"
+        out += [_RUN_END, 0]
+    out.append(_RUN_END)
+    out.append(0)
+    return tuple(out)
 
 
 class DpkgScheme(VersionScheme):

@@ -249,14 +249,21 @@ class Agent:
         table = self.table
         if t in ("execve", "execveat"):
             exepath = raw.args[2]
-            if exepath.startswith(("/dev/fd/", "/proc/self/fd/")) or not exepath:
+            argv = exec_argv(raw)
+            comm = raw.comm
+            if exepath.startswith(("/dev/fd/", "/proc/")) or not exepath:
+                # fexecve, memfd, or busybox running an applet through /proc/self/exe (comm "exe")
                 try:
                     target = os.readlink(f"/proc/{raw.pid}/exe")
-                    if target.startswith("/memfd:"):
-                        exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
                 except OSError:
-                    pass
-            p = table.exec(raw.pid, raw.ppid, raw.comm, exepath, exec_argv(raw), uid=raw.uid, gid=raw.gid,
+                    target = ""
+                if target.startswith("/memfd:"):
+                    exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
+                elif target:
+                    exepath = target.removesuffix(" (deleted)")
+                if comm == "exe" and argv:
+                    comm = argv[0].rpartition("/")[2][:15] or comm
+            p = table.exec(raw.pid, raw.ppid, comm, exepath, argv, uid=raw.uid, gid=raw.gid,
                            tty=int(raw.args[1]), loginuid=int(raw.args[0]), ts=raw.ts, container_id=cid,
                            upper_dir=info.upper_dir if info is not None else "")
         else:
@@ -270,7 +277,8 @@ class Agent:
             fields = table.fields(p)
             fields.update(ef)
             fields.update(info.fields() if info is not None else HOST_FIELDS)
-            fields["proc.name"] = raw.comm
+            if t not in ("execve", "execveat"):
+                fields["proc.name"] = raw.comm
             fields["user.uid"] = raw.uid
             fields["group.gid"] = raw.gid
             fields["user.name"] = self.users.name(raw.pid, raw.uid, cid)

@@ -156,14 +156,16 @@ def _sockaddr_probe(name: str, ptr: str) -> str:
 tracepoint:syscalls:sys_enter_{name} /{{PRED}}/ {{ @sa_{name}[tid] = (uint64){ptr}; @sf_{name}[tid] = (uint64)args->fd; @in_{name}[tid] = 1; }}
 tracepoint:syscalls:sys_exit_{name} /@in_{name}[tid]/ {{
   $a0 = @sa_{name}[tid]; $fd = (int64)@sf_{name}[tid];
-  $fam = (uint32)0; $port = (uint32)0;
+  $fam = (uint32)0;
   if ($a0 != 0) {{ $sa = (struct sockaddr_in *)$a0; $fam = $sa->sin_family; }}
   if ($fam == 2) {{
-    $sa4 = (struct sockaddr_in *)$a0; $port = (($sa4->sin_port & 0xff) << 8) | ($sa4->sin_port >> 8);
-    printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t%s\\t%u\\n", {HEAD_ARGS}, args->ret, $fd, $fam, ntop(2, $sa4->sin_addr.s_addr), $port);
+    $sa4 = (struct sockaddr_in *)$a0;
+    printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t%s\\t%u\\n", {HEAD_ARGS}, args->ret, $fd, $fam, ntop(2, $sa4->sin_addr.s_addr),
+           (uint32)bswap($sa4->sin_port));
   }} else {{ if ($fam == 10) {{
-    $s6 = (struct sockaddr_in6 *)$a0; $port = (($s6->sin6_port & 0xff) << 8) | ($s6->sin6_port >> 8);
-    printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t%s\\t%u\\n", {HEAD_ARGS}, args->ret, $fd, $fam, ntop(10, $s6->sin6_addr.in6_u.u6_addr8), $port);
+    $s6 = (struct sockaddr_in6 *)$a0;
+    printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t%s\\t%u\\n", {HEAD_ARGS}, args->ret, $fd, $fam, ntop(10, $s6->sin6_addr.in6_u.u6_addr8),
+           (uint32)bswap($s6->sin6_port));
   }} else {{
     printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t\\t0\\n", {HEAD_ARGS}, args->ret, $fd, $fam);
   }} }}

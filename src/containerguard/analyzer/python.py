@@ -7,18 +7,16 @@ written in the metadata is kept in ``metadata["name"]``.
 from __future__ import annotations
 
 import email.parser
-import io
 import zipfile
 from typing import ClassVar
 
-from containerguard.analyzer._util import pep503, read_bytes, read_text
+from containerguard.analyzer._util import pep503, read_text
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
 from containerguard.purl import make_purl
 
 _MAX_META = 16 * 1024 * 1024
-_MAX_EGG = 256 * 1024 * 1024
 
 
 def pypi_purl(name: str, version: str) -> str:
@@ -63,9 +61,8 @@ class PythonPackageAnalyzer(Analyzer):
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         result = AnalysisResult()
         if inp.path.endswith(".egg"):
-            data = read_bytes(inp.stream, _MAX_EGG, inp.path)
             try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                with zipfile.ZipFile(inp.stream) as zf:  # the stream is seekable: read in place
                     info = zf.getinfo("EGG-INFO/PKG-INFO")
                     if info.file_size > _MAX_META:
                         raise AnalyzerError(f"{inp.path}: EGG-INFO/PKG-INFO too large")

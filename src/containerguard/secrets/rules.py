@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from containerguard.errors import SecretsError
 from containerguard.model import Severity
@@ -34,13 +34,20 @@ class _RuleModel(BaseModel):
     title: str = Field(min_length=1)
     severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
     keywords: list[str] = Field(min_length=1)
-    regex: str = Field(min_length=1)
+    regex: str | None = Field(default=None, min_length=1)
+    regexes: list[str] = Field(default_factory=list)
     entropy: float | None = Field(default=None, ge=0, le=8)
     validate_: Literal["jwt", "github-checksum", "none"] = Field(default="none", alias="validate")
     mask: Literal["prefix", "header"] = "prefix"
     fallback: bool = False
     allow_regexes: list[str] = Field(default_factory=list)
     allow_paths: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of_regex(self) -> _RuleModel:
+        if (self.regex is None) == (not self.regexes):
+            raise ValueError("give exactly one of regex or regexes")
+        return self
 
     @field_validator("keywords")
     @classmethod
@@ -65,7 +72,7 @@ class SecretRule:
     title: str
     severity: Severity
     keywords: tuple[bytes, ...]
-    regex: re.Pattern[bytes]
+    regexes: tuple[re.Pattern[bytes], ...]
     entropy: float | None = None
     validate: str = "none"
     mask: str = "prefix"
@@ -120,14 +127,14 @@ def parse_rules(text: str, source: str) -> RuleSet:
         if r.id in seen:
             raise SecretsError(f"{where}: duplicate rule id")
         seen.add(r.id)
-        rx = _compile_bytes(r.regex, where)
+        patterns = [r.regex] if r.regex is not None else r.regexes
         rules.append(
             SecretRule(
                 id=r.id,
                 title=r.title,
                 severity=Severity[r.severity],
                 keywords=tuple(k.encode() for k in r.keywords),
-                regex=rx,
+                regexes=tuple(_compile_bytes(p, where) for p in patterns),
                 entropy=r.entropy,
                 validate=r.validate_,
                 mask=r.mask,

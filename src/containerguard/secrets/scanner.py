@@ -182,21 +182,23 @@ class SecretScanner:
                 continue
             if self.allow and any(a.matches(rule.id, path) for a in self.allow):
                 continue
-            for m in rule.regex.finditer(data):
-                group = "secret" if "secret" in rule.regex.groupindex else 0
-                secret = m.group(group)
-                start, end = m.span(group)
-                if rule.fallback and any(s < end and start < e for s, e in spans):
-                    continue
-                if not self._accept(rule, secret):
-                    continue
-                spans.append((start, end))
-                line = data.count(b"\n", 0, m.start()) + 1
-                key = (rule.id, line, secret)
-                if key in seen:
-                    continue
-                seen.add(key)
-                findings.append(self._finding(rule, path, line, m.group(0), secret, m.start()))
+            for rx in rule.regexes:
+                group: str | int = "secret" if "secret" in rx.groupindex else 0
+                for m in rx.finditer(data):
+                    secret = m.group(group)
+                    start, end = m.span(group)
+                    if rule.fallback and any(s < end and start < e for s, e in spans):
+                        continue
+                    if not self._accept(rule, secret):
+                        continue
+                    spans.append((start, end))
+                    # a PEM block is reported at its BEGIN line, other secrets where the value starts
+                    line = data.count(b"\n", 0, m.start() if rule.mask == "header" else start) + 1
+                    key = (rule.id, line, secret)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    findings.append(self._finding(rule, path, line, m.group(0), secret, m.start()))
         return ScanOutcome(findings=findings)
 
     def _accept(self, rule: SecretRule, secret: bytes) -> bool:

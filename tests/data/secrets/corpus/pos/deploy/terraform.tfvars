@@ -1,0 +1,2 @@
+access_key = "AKIAWY5IDQROB3EPRWTA"
+region = "us-east-2"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from typing import Any
 import re2
 
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
-from containerguard.runtime.rules.fields import ANCESTOR_FIELDS, FIELD_CATALOG, storage_key
+from containerguard.runtime.rules.fields import ANCESTOR_FIELDS, ANCESTORS, FIELD_CATALOG, storage_key
 from containerguard.runtime.rules.parser import ConditionError
 
 DispatchFn = Callable[[Mapping[str, Any], str, int], list[int]]
@@ -94,6 +95,38 @@ def _uriparam(uri: Any, name: str) -> Any:
     return " ".join(vals) if vals else None
 
 
+def _pair(a: Any, b: Any) -> list[Any] | None:
+    """Both ends of a connection (fd.ip, fd.port, fd.net): the values that are present."""
+    out = [x for x in (a, b) if x is not None]
+    return out or None
+
+
+def _innet(v: Any, nets: tuple[Any, ...]) -> bool:
+    """True if the address (or any of a list of addresses) lies in one of ``nets``."""
+    for a in v if isinstance(v, list) else (v,):
+        try:
+            ip = ipaddress.ip_address(str(a).strip("[]"))
+        except ValueError:
+            continue
+        if any(ip.version == n.version and ip in n for n in nets):
+            return True
+    return False
+
+
+def _mount(values: Any, others: Any, arg: str) -> Any:
+    """container.mount.source[ARG] / .dest[ARG]: by index, or the entry whose counterpart matches the glob ARG."""
+    if not isinstance(values, list):
+        return None
+    if arg.isdigit():
+        return values[int(arg)] if int(arg) < len(values) else None
+    if not isinstance(others, list):
+        return None
+    for v, o in zip(values, others, strict=False):
+        if fnmatch.fnmatchcase(str(o), arg):
+            return v
+    return None
+
+
 def _map(fn: Callable[[Any], Any], v: Any) -> Any:
     if v is None:
         return None
@@ -140,7 +173,7 @@ def rfc3339(ns: int) -> str:
 RUNTIME: dict[str, Any] = {
     "_idx": _idx, "_key": _key, "_envtext": _envtext, "_arg": _arg, "_jptr": _jptr, "_uriparam": _uriparam,
     "_tolower": _tolower, "_toupper": _toupper, "_basename": _basename, "_b64": _b64, "_bytes": _bytes,
-    "_rfc3339": rfc3339, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
+    "_rfc3339": rfc3339, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
 }
 
 # ------------------------------------------------------------------ safe regular expressions
@@ -198,7 +231,7 @@ class CodeGen:
         elif name in ("evt.time", "jevt.time"):
             code = f"(g({name!r}) or _rfc3339(ts))"
         elif name in ANCESTOR_FIELDS:
-            self_key = "proc.name" if name == "proc.aname" else "proc.pid"
+            self_key = ANCESTORS[name][1]
             if arg is None:
                 code, multi = f"g({storage_key(name)!r})", True
             else:
@@ -208,9 +241,20 @@ class CodeGen:
                 code = f"g({self_key!r})" if n == 0 else f"_idx(g({storage_key(name)!r}), {n - 1})"
         elif name == "proc.env":
             code = "_envtext(g('proc.env'))" if arg is None else f"_key(g('proc.env'), {arg!r})"
-        elif name == "evt.arg":
+        elif name in ("evt.arg", "evt.rawarg"):
             assert arg is not None
             code = f"_arg(f, {arg!r})"
+        elif name in ("fd.ip", "fd.port", "fd.net"):
+            a, b = {"fd.ip": ("fd.cip", "fd.sip"), "fd.port": ("fd.cport", "fd.sport"), "fd.net": ("fd.cip", "fd.sip")}[name]
+            code, multi = f"_pair(g({a!r}), g({b!r}))", name != "fd.net"
+        elif name in ("fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"):
+            code = f"g('fd.{name[3]}ip')"
+        elif name in ("container.mount.source", "container.mount.dest") and arg is not None:
+            other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
+            code = f"_mount(g({name!r}), g({other!r}), {arg.strip()!r})"
+        elif name == "k8s.pod.label":
+            key = storage_key(name)
+            code = f"_envtext(g({key!r}))" if arg is None else f"_key(g({key!r}), {arg!r})"
         elif name == "jevt.value":
             assert arg is not None
             if arg and not arg.startswith("/"):
@@ -238,6 +282,22 @@ class CodeGen:
         if spec.type in ("list", "dict", "json"):
             return "string"
         return spec.type
+
+    def ipnet(self, node: Cmp, lhs: str) -> str:
+        """CIDR comparison on an ipnet field: =, in, intersects (address in a network) and !=."""
+        if node.op not in ("=", "!=", "in", "intersects"):
+            raise ConditionError(f"operator '{node.op}' is not supported on the network field '{node.lhs.name}'",
+                                 node.pos)
+        if isinstance(node.rhs, FieldRef) or node.rhs is None:
+            raise ConditionError(f"'{node.lhs.name}' compares with constant networks", node.pos)
+        values = node.rhs if isinstance(node.rhs, tuple) else (node.rhs,)
+        try:
+            nets = tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values)
+        except ValueError as exc:
+            raise ConditionError(f"not a network: {exc}", node.pos) from None
+        v = self.tmp()
+        test = f"_innet({v}, {self.hoist('n', nets)})"
+        return f"(({v} := {lhs}) is not None and {'not ' if node.op == '!=' else ''}{test})"
 
     def coerce(self, value: str, ftype: str, pos: int) -> Any:
         if ftype == "int":
@@ -302,6 +362,8 @@ class CodeGen:
         op = node.op
         if op == "exists":
             return f"({lhs} is not None)" if not multi else f"bool({lhs})"
+        if ftype == "ipnet":
+            return self.ipnet(node, lhs)
         if op in _STRING_OPS and ftype not in ("string",):
             raise ConditionError(f"operator '{op}' needs a string field, '{node.lhs.text}' is {ftype}", node.pos)
         if op in _ORDER_OPS and ftype != "int":

@@ -1,7 +1,8 @@
 """The field catalog: every field a condition or an output may name, its type, source and argument kind.
 
 Types: ``string``, ``int``, ``bool``, ``bytes``, ``list`` (several string values), ``ilist`` (several
-integers), ``dict`` (keyed by the argument) and ``json`` (a JSON pointer argument into the raw event).
+integers), ``dict`` (keyed by the argument), ``json`` (a JSON pointer argument into the raw event) and
+``ipnet`` (an IP address compared with networks: ``fd.snet in ("10.0.0.0/8", "192.168.0.0/16")``).
 ``arg`` says whether the field takes ``[ARG]``: ``none``, ``optional``, ``required``.
 
 How an event stores each field is described in docs/events.md; :func:`storage_key` names the key.
@@ -43,6 +44,9 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "evt.is_open_write": _f("bool", "An open for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC)"),
     "evt.is_open_exec": _f("bool", "An open of a file with execute permission / O_CREAT with +x mode"),
     "evt.hostname": _f("string", "Host name of the machine the event came from", source="any"),
+    "evt.rawarg": _f("string", "A syscall argument by name, unformatted (evt.rawarg.NAME, evt.rawarg[NAME])", arg="required"),
+    "evt.category": _f("string", "Event category (file, net, process, ...)"),
+    "evt.abspath": _f("string", "Absolute path argument of *at syscalls"),
     # ---- process
     "proc.pid": _f("int", "Process id"),
     "proc.vpid": _f("int", "Process id inside its pid namespace (1 for a container's init)"),
@@ -65,12 +69,33 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "proc.is_exe_from_memfd": _f("bool", "The executable is a memfd (fileless execution)"),
     "proc.exe_written": _f("bool", "The agent saw this executable path written or chmod +x since the container started"),
     "proc.is_container_healthcheck": _f("bool", "The process is the container's Docker health check"),
+    "proc.aexe": _f("list", "Ancestor argv[0]: proc.aexe[N] (N=1 parent); without N any ancestor", arg="optional"),
+    "proc.aexepath": _f("list", "Ancestor executable path: proc.aexepath[N]; without N any ancestor", arg="optional"),
+    "proc.acmdline": _f("list", "Ancestor command line: proc.acmdline[N]; without N any ancestor", arg="optional"),
+    "proc.pexe": _f("string", "Parent argv[0]"),
+    "proc.exeline": _f("string", "argv[0] and the arguments joined by spaces"),
+    "proc.cmdnargs": _f("int", "Number of command-line arguments"),
+    "proc.cmdlenargs": _f("int", "Total length of the command-line arguments"),
+    "proc.duration": _f("int", "Nanoseconds since the process started"),
+    "proc.sname": _f("string", "Name of the session leader"),
+    "proc.vpgid": _f("int", "Process group id inside the pid namespace"),
+    "proc.pvpid": _f("int", "Parent process id inside the pid namespace"),
+    "proc.is_vpgid_leader": _f("bool", "The process leads its process group"),
+    "proc.loginshellid": _f("int", "Pid of the outermost shell ancestor"),
+    "proc.exe_ino": _f("int", "Inode of the executable"),
+    "proc.exe_ino.ctime": _f("int", "ctime of the executable's inode (ns)"),
+    "proc.exe_ino.mtime": _f("int", "mtime of the executable's inode (ns)"),
+    "thread.cap_effective": _f("string", "Effective capabilities (CAP_SYS_ADMIN CAP_NET_RAW ...)"),
+    "thread.cap_permitted": _f("string", "Permitted capabilities"),
+    "thread.cap_inheritable": _f("string", "Inheritable capabilities"),
     "thread.tid": _f("int", "Thread id"),
     # ---- user / group
     "user.uid": _f("int", "Effective user id"),
     "user.name": _f("string", "User name"),
     "user.loginuid": _f("int", "Audit login uid (-1 when unset)"),
     "user.loginname": _f("string", "Audit login user name"),
+    "user.homedir": _f("string", "Home directory of the user"),
+    "user.shell": _f("string", "Login shell of the user"),
     "group.gid": _f("int", "Effective group id"),
     "group.name": _f("string", "Group name"),
     # ---- file descriptors / network
@@ -90,6 +115,21 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "fd.lport": _f("int", "Local port"),
     "fd.l4proto": _f("string", "tcp, udp, icmp, raw"),
     "fd.sockfamily": _f("string", "ip or unix"),
+    "fd.ip": _f("list", "Either end's IP address (client or server)"),
+    "fd.net": _f("ipnet", "Either end's IP address, compared with networks: fd.net = 10.0.0.0/8"),
+    "fd.snet": _f("ipnet", "Server IP address, compared with networks (CIDR)"),
+    "fd.cnet": _f("ipnet", "Client IP address, compared with networks (CIDR)"),
+    "fd.rnet": _f("ipnet", "Remote IP address, compared with networks (CIDR)"),
+    "fd.lnet": _f("ipnet", "Local IP address, compared with networks (CIDR)"),
+    "fd.port": _f("ilist", "Either end's port (client or server)"),
+    "fd.sip.name": _f("string", "Domain name the server IP was resolved from"),
+    "fd.cip.name": _f("string", "Domain name the client IP was resolved from"),
+    "fd.rip.name": _f("string", "Domain name the remote IP was resolved from"),
+    "fd.lip.name": _f("string", "Domain name the local IP was resolved from"),
+    "fd.nameraw": _f("string", "File name as the program passed it (not normalised)"),
+    "fd.connected": _f("bool", "The socket is connected"),
+    "fd.name_changed": _f("bool", "The fd name changed with this event"),
+    "fd.ino": _f("int", "Inode of the file"),
     "fs.path.name": _f("string", "Path argument of unlink/rename/chmod/mkdir/link/symlink events"),
     "fs.path.source": _f("string", "Source path of rename/link/symlink events"),
     "fs.path.target": _f("string", "Target path of rename/link/symlink events"),
@@ -101,13 +141,25 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "container.image.tag": _f("string", "Image tag"),
     "container.image.digest": _f("string", "Image digest"),
     "container.privileged": _f("bool", "The container runs privileged"),
-    "container.mount.source": _f("list", "Host paths mounted into the container"),
-    "container.mount.dest": _f("list", "Mount points inside the container"),
+    "container.mount.source": _f("list", "Host paths mounted into the container; [N] the N-th, [GLOB] the source of the "
+                                 "mount whose destination matches GLOB", arg="optional"),
+    "container.mount.dest": _f("list", "Mount points inside the container; [N] the N-th, [GLOB] the destination of the "
+                               "mount whose source matches GLOB", arg="optional"),
     "container.cap_add": _f("list", "Capabilities added to the container"),
     "container.network_mode": _f("string", "Network mode (bridge, host, none, container:ID)"),
     "container.user": _f("string", "User the container was started as"),
+    "container.image.id": _f("string", "Image id (config digest)"),
+    "container.type": _f("string", "Container runtime (docker, containerd, cri-o, podman)"),
+    "container.ip": _f("string", "Primary IP address of the container"),
+    "container.start_ts": _f("int", "Container start time (ns since the epoch)"),
+    "container.healthcheck": _f("string", "The container's health-check command"),
+    "container.liveness_probe": _f("string", "The pod's liveness probe command"),
+    "container.readiness_probe": _f("string", "The pod's readiness probe command"),
     "k8s.ns.name": _f("string", "Kubernetes namespace of the container's pod"),
     "k8s.pod.name": _f("string", "Kubernetes pod name of the container"),
+    "k8s.pod.uid": _f("string", "Kubernetes pod uid of the container"),
+    "k8s.pod.label": _f("dict", "A pod label: k8s.pod.label[app]; without NAME all labels as text", arg="optional"),
+    "k8s.ns.name.label": _f("dict", "Not supplied by ContainerGuard (kept for rule compatibility)", arg="optional"),
     # ---- Kubernetes audit (ka.*) and raw JSON (jevt.*)
     "jevt.value": _f("json", "Value at a JSON pointer in the raw audit event: jevt.value[/user/username]", _K, "required"),
     "jevt.time": _f("string", "Audit event time (stageTimestamp) as RFC 3339 text", _K),
@@ -148,11 +200,20 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
 
 SUPPORTED_FIELDS: set[str] = set(FIELD_CATALOG)
 
-#: Where an event keeps a field whose catalog name differs from its storage key.
-_STORAGE = {"proc.aname": "proc.anames", "proc.apid": "proc.apids", "jevt.value": "jevt", "ka.uri.param": "ka.uri"}
+#: Ancestor fields: catalog name -> (list storage key, parent first; the process's own field for [0]).
+#: Every operator on them matches if any ancestor matches.
+ANCESTORS = {
+    "proc.aname": ("proc.anames", "proc.name"),
+    "proc.apid": ("proc.apids", "proc.pid"),
+    "proc.aexe": ("proc.aexes", "proc.exe"),
+    "proc.aexepath": ("proc.aexepaths", "proc.exepath"),
+    "proc.acmdline": ("proc.acmdlines", "proc.cmdline"),
+}
+ANCESTOR_FIELDS = frozenset(ANCESTORS)
 
-#: Fields whose several values mean "any ancestor": every operator matches if any value matches.
-ANCESTOR_FIELDS = frozenset({"proc.aname", "proc.apid"})
+#: Where an event keeps a field whose catalog name differs from its storage key.
+_STORAGE = {**{k: v[0] for k, v in ANCESTORS.items()}, "jevt.value": "jevt", "ka.uri.param": "ka.uri",
+            "k8s.pod.label": "k8s.pod.labels"}
 
 
 def storage_key(name: str) -> str:
@@ -168,6 +229,7 @@ def lookup(token: str) -> tuple[str, str | None] | None:
     """
     if token in FIELD_CATALOG:
         return token, None
-    if token.startswith("evt.arg.") and len(token) > 8:
-        return "evt.arg", token[8:]
+    for prefix in ("evt.arg.", "evt.rawarg."):
+        if token.startswith(prefix) and len(token) > len(prefix):
+            return prefix[:-1], token[len(prefix):]
     return None

@@ -416,7 +416,7 @@ class _Builder:
                 elif it == name:
                     raise RuleError(f"list '{name}' refers to itself", d.file, d.line)
                 else:
-                    out.append(it)
+                    out.append(_unquote(it))
             self.lists[name] = tuple(out)
             return self.lists[name]
 
@@ -610,6 +610,13 @@ class _Builder:
                               event_types=etypes, fields=names)
             out.append((cr, _Compiled(node, parts, orefs)))
         return out
+
+
+def _unquote(item: str) -> str:
+    """Falco pastes list items into conditions, so an item written '"a-b"' means the string a-b."""
+    if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+        return item[1:-1]
+    return item
 
 
 def _scalar(v: Any) -> str:

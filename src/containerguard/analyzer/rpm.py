@@ -2,9 +2,9 @@
 
 The ``Packages`` table holds one rpm header blob per package; the header format is simple and parsed here
 (stdlib only): ``il`` and ``dl`` (big-endian int32: index entry count, data length), ``il`` index entries
-of 16 bytes (tag, type, offset, count) then ``dl`` bytes of data. The SQLite file is loaded from memory
-with ``sqlite3.Connection.deserialize`` so nothing is written to disk. A WAL file left beside it is not
-read: rpm checkpoints into the main file when it closes the database.
+of 16 bytes (tag, type, offset, count) then ``dl`` bytes of data. The SQLite file is read
+from a private temporary copy (streamed, so memory stays flat whatever its size), opened read-only. A WAL
+file left beside it is not read: rpm checkpoints into the main file when it closes the database.
 
 BerkeleyDB ``Packages`` and NDB ``Packages.db`` are not parsed: no maintained Python library reads them
 without the native Berkeley DB. Such a file gives a counted warning so the user knows packages are missing.
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+import tempfile
 from typing import ClassVar
 
-from containerguard.analyzer._util import read_bytes
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
@@ -111,46 +111,59 @@ class RpmAnalyzer(Analyzer):
             result.warnings.append(
                 f"{inp.path}: BerkeleyDB/NDB rpm databases are not read (only rpmdb.sqlite); rpm packages not listed")
             return result
-        data = read_bytes(inp.stream, _MAX, inp.path)
-        if not data.startswith(b"SQLite format 3\0"):
+        if inp.stream.read(16) != b"SQLite format 3\0":
             raise AnalyzerError(f"{inp.path}: not an SQLite database")
-        buf = bytearray(data)
-        # rpm keeps the database in WAL mode (header bytes 18/19 = 2), which an in-memory database cannot
-        # open; rpm checkpoints on close, so reading it as a rollback-journal database gives the same rows
-        if buf[18:20] == b"\x02\x02":
-            buf[18:20] = b"\x01\x01"
-        con = sqlite3.connect(":memory:")
-        try:
-            con.deserialize(bytes(buf))
-            rows = con.execute("SELECT hnum, blob FROM Packages").fetchall()
-        except sqlite3.Error as exc:
-            raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc
-        finally:
-            con.close()
-        for hnum, blob in rows:
+        inp.stream.seek(0)
+        with tempfile.NamedTemporaryFile(prefix="cg-rpmdb-", suffix=".sqlite") as tmp:
+            copied = 0
+            while chunk := inp.stream.read(1 << 20):
+                copied += len(chunk)
+                if copied > _MAX:
+                    raise AnalyzerError(f"{inp.path}: file larger than {_MAX} bytes")
+                tmp.write(chunk)
+            # rpm keeps the database in WAL mode (header bytes 18/19 = 2); rpm checkpoints on close, so the
+            # copy is read as a rollback-journal database (no -wal/-shm needed) with the same rows
+            tmp.seek(18)
+            if tmp.read(2) == b"\x02\x02":
+                tmp.seek(18)
+                tmp.write(b"\x01\x01")
+            tmp.flush()
             try:
-                hdr = parse_header(bytes(blob))
-            except HeaderError as exc:
-                result.warnings.append(f"{inp.path}: package header {hnum}: {exc}")
-                continue
-            name, ver, rel = _s(hdr.get(TAG_NAME)), _s(hdr.get(TAG_VERSION)), _s(hdr.get(TAG_RELEASE))
-            if not name or not ver:
-                result.warnings.append(f"{inp.path}: package header {hnum} has no name/version")
-                continue
-            if name == "gpg-pubkey":  # imported signing keys, not software
-                continue
-            epoch_v = hdr.get(TAG_EPOCH)
-            epoch = epoch_v if isinstance(epoch_v, int) else None
-            arch = _s(hdr.get(TAG_ARCH))
-            srpm = _s(hdr.get(TAG_SOURCERPM))
-            src_name, src_ver = split_source_rpm(srpm) if srpm else ("", "")
-            version = f"{ver}-{rel}" if rel else ver
-            meta = {k: _s(hdr.get(t)) for k, t in (("vendor", TAG_VENDOR), ("source_rpm", TAG_SOURCERPM))
-                    if hdr.get(t)}
-            lic = _s(hdr.get(TAG_LICENSE))
-            result.packages.append(Package(
-                name=name, version=version, type="rpm", purl=rpm_purl(name, version, arch, epoch),
-                locations=(inp.path,), arch=arch, source_name=src_name, source_version=src_ver,
-                epoch=epoch, release=rel, licenses=(lic,) if lic else (), analyzer=self.type, metadata=meta,
-            ))
+                con = sqlite3.connect(f"file:{tmp.name}?mode=ro&immutable=1", uri=True)
+            except sqlite3.Error as exc:
+                raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc
+            try:
+                for hnum, blob in con.execute("SELECT hnum, blob FROM Packages"):
+                    self._package(inp.path, hnum, blob, result)
+            except sqlite3.Error as exc:
+                raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc
+            finally:
+                con.close()
         return result
+
+    def _package(self, path: str, hnum: int, blob: bytes, result: AnalysisResult) -> None:
+        try:
+            hdr = parse_header(bytes(blob))
+        except HeaderError as exc:
+            result.warnings.append(f"{path}: package header {hnum}: {exc}")
+            return
+        name, ver, rel = _s(hdr.get(TAG_NAME)), _s(hdr.get(TAG_VERSION)), _s(hdr.get(TAG_RELEASE))
+        if not name or not ver:
+            result.warnings.append(f"{path}: package header {hnum} has no name/version")
+            return
+        if name == "gpg-pubkey":  # imported signing keys, not software
+            return
+        epoch_v = hdr.get(TAG_EPOCH)
+        epoch = epoch_v if isinstance(epoch_v, int) else None
+        arch = _s(hdr.get(TAG_ARCH))
+        srpm = _s(hdr.get(TAG_SOURCERPM))
+        src_name, src_ver = split_source_rpm(srpm) if srpm else ("", "")
+        version = f"{ver}-{rel}" if rel else ver
+        meta = {k: _s(hdr.get(t)) for k, t in (("vendor", TAG_VENDOR), ("source_rpm", TAG_SOURCERPM))
+                if hdr.get(t)}
+        lic = _s(hdr.get(TAG_LICENSE))
+        result.packages.append(Package(
+            name=name, version=version, type="rpm", purl=rpm_purl(name, version, arch, epoch),
+            locations=(path,), arch=arch, source_name=src_name, source_version=src_ver,
+            epoch=epoch, release=rel, licenses=(lic,) if lic else (), analyzer=self.type, metadata=meta,
+        ))

@@ -159,3 +159,23 @@ def test_mutated_real_headers_never_raise_unexpected(rpmdb: Path) -> None:
             del data[rng.randrange(len(data)):]
         with contextlib.suppress(HeaderError):
             parse_header(bytes(data))
+
+
+def test_rpm_root_through_build_inventory(rpmdb: Path, tmp_path: Path) -> None:
+    """A Rocky-style root (os-release + usr/lib/sysimage/rpm/rpmdb.sqlite) through ``dir:``: the OS and
+    the distribution part of the rpm purls come out right."""
+    inventory = pytest.importorskip("containerguard.inventory")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\n'
+                                          'ID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n')
+    (root / "etc/redhat-release").write_text("Rocky Linux release 9.3 (Blue Onyx)\n")
+    db = root / "usr/lib/sysimage/rpm"
+    db.mkdir(parents=True)
+    shutil.copy2(rpmdb / "rpmdb.sqlite", db / "rpmdb.sqlite")
+    inv = inventory.build_inventory(f"dir:{root}", cache=None)
+    assert (inv.os.family, inv.os.version) == ("rocky", "9.3")
+    rpms = {p.name: p for p in inv.packages if p.type == "rpm"}
+    assert set(rpms) == {"cg-hello", "cg-hello-data", "cg-tool"}
+    purl = PackageURL.from_string(rpms["cg-hello"].purl)
+    assert (purl.namespace, purl.qualifiers.get("distro"), purl.qualifiers.get("epoch")) == ("rocky", "rocky-9.3", "2")

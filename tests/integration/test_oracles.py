@@ -177,3 +177,17 @@ def test_whole_app_tree_with_every_builtin_analyzer(app) -> None:  # type: ignor
         by_type[p.type] = by_type.get(p.type, 0) + 1
     assert by_type == {"pypi": 7, "npm": 2, "maven": 3, "golang": 4}
     assert result.warnings == []
+
+
+def test_source_tree_npm_dir_through_build_inventory(app) -> None:  # type: ignore[no-untyped-def]
+    """``dir:`` on a project with node_modules and package-lock.json: npm ls's packages once each, with both
+    the installed manifest and the lockfile as locations."""
+    inventory = pytest.importorskip("containerguard.inventory")
+    out = subprocess.run(["npm", "ls", "--all", "--json"], cwd=app.npm_dir, check=True, capture_output=True,
+                         text=True).stdout
+    expected: set[tuple[str, str]] = set()
+    _npm_tree(json.loads(out), expected)
+    inv = inventory.build_inventory(f"dir:{app.npm_dir}", cache=None)
+    assert sorted((p.name, p.version) for p in inv.packages) == sorted(expected)
+    for p in inv.packages:
+        assert p.locations == (f"node_modules/{p.name}/package.json", "package-lock.json")

@@ -31,9 +31,33 @@ def finalize_os(os: OSInfo | None, packages: Iterable[Package]) -> OSInfo:
     return info
 
 
+def merge_lockfile_duplicates(packages: Iterable[Package]) -> list[Package]:
+    """A package a lockfile lists and that is also installed (node_modules beside package-lock.json) is
+    one package: the installed entry is kept and the lockfile's path added to its locations."""
+    from containerguard.analyzer.lockfiles import lockfile_analyzer_types
+
+    lock_types = lockfile_analyzer_types()
+    pkgs = list(packages)
+    installed: dict[tuple[str, str, str], int] = {}
+    for i, p in enumerate(pkgs):
+        if p.analyzer not in lock_types:
+            installed.setdefault(p.key, i)
+    out: list[Package | None] = list(pkgs)
+    for i, p in enumerate(pkgs):
+        j = installed.get(p.key)
+        if p.analyzer in lock_types and j is not None:
+            kept = out[j]
+            assert kept is not None
+            extra = tuple(loc for loc in p.locations if loc not in kept.locations)
+            out[j] = dataclasses.replace(kept, locations=kept.locations + extra)
+            out[i] = None
+    return [p for p in out if p is not None]
+
+
 def finalize(os: OSInfo | None, packages: Iterable[Package]) -> tuple[OSInfo, tuple[Package, ...]]:
-    """(final OS, packages with OS package purls carrying the distribution namespace and qualifier)."""
-    pkgs = tuple(packages)
+    """(final OS, packages with OS package purls carrying the distribution namespace and qualifier, and
+    lockfile entries of installed packages merged into them)."""
+    pkgs = tuple(merge_lockfile_duplicates(packages))
     info = finalize_os(os, pkgs)
     if not info.known:
         return info, pkgs

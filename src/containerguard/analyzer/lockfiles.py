@@ -384,6 +384,10 @@ _PLATFORMS_SUFFIX_HINT = frozenset({
 })
 
 
+def lockfile_analyzer_types() -> frozenset[str]:
+    return frozenset(a.type for a in lockfile_analyzers())
+
+
 def lockfile_analyzers() -> list[Analyzer]:
     return [RequirementsAnalyzer(), PoetryLockAnalyzer(), PipfileLockAnalyzer(), UvLockAnalyzer(),
             PackageLockAnalyzer(), YarnLockAnalyzer(), PnpmLockAnalyzer(), GoModAnalyzer(), CargoLockAnalyzer(),

@@ -146,3 +146,24 @@ def test_unknown_item_and_key_are_warnings(write_rules):
     rs = load_rules([p])
     assert rs.warnings == [f"{p}:1: unknown item with keys frobnicate ignored",
                            f"{p}:7: rule 'R': unknown key 'colour' ignored"]
+
+
+def test_deep_nesting_is_an_error_not_a_crash(write_rules):
+    deep = "evt.type = execve and " + "(" * 500 + "proc.name = a" + ")" * 500
+    p = write_rules(RULE.format(cond=deep, out="x", prio="INFO"))
+    with pytest.raises(RuleError, match="nested too deeply"):
+        load_rules([p])
+    nots = "evt.type = execve and " + "not " * 2000 + "proc.name = a"
+    p = write_rules(RULE.format(cond=nots, out="x", prio="INFO"))
+    with pytest.raises(RuleError, match="nested too deeply"):
+        load_rules([p])
+
+
+def test_deep_macro_chains_are_an_error_not_a_crash(write_rules):
+    # each macro wraps the next in parentheses: fine for the parser, too deep once expanded
+    items = [f"- macro: m{i}\n  condition: (proc.name = a or (m{i + 1}))\n" for i in range(300)]
+    items.append("- macro: m300\n  condition: proc.name = b\n")
+    items.append("- rule: R\n  desc: d\n  condition: evt.type = execve and m0\n  output: x\n  priority: INFO\n")
+    p = write_rules("".join(items))
+    with pytest.raises(RuleError, match="too deeply nested|nested too deeply"):
+        load_rules([p])

@@ -214,6 +214,11 @@ class CodeGen:
             self.ns[name] = value
         return name
 
+    @staticmethod
+    def get(key: str) -> str:
+        """A field read, as a marker that :func:`resolve_reads` turns into ``g(key)`` or a prefetched local."""
+        return f"\x00{key}\x00"
+
     def tmp(self) -> str:
         self._tmp += 1
         return f"_v{self._tmp}"
@@ -229,45 +234,45 @@ class CodeGen:
         elif name in ("evt.rawtime", "jevt.rawtime"):
             code = "ts"
         elif name in ("evt.time", "jevt.time"):
-            code = f"(g({name!r}) or _rfc3339(ts))"
+            code = f"({self.get(name)} or _rfc3339(ts))"
         elif name in ANCESTOR_FIELDS:
             self_key = ANCESTORS[name][1]
             if arg is None:
-                code, multi = f"g({storage_key(name)!r})", True
+                code, multi = f"{self.get(storage_key(name))}", True
             else:
                 if not arg.strip().isdigit():
                     raise ConditionError(f"{name}[{arg}]: the argument must be a number", ref.pos)
                 n = int(arg)
-                code = f"g({self_key!r})" if n == 0 else f"_idx(g({storage_key(name)!r}), {n - 1})"
+                code = f"{self.get(self_key)}" if n == 0 else f"_idx({self.get(storage_key(name))}, {n - 1})"
         elif name == "proc.env":
-            code = "_envtext(g('proc.env'))" if arg is None else f"_key(g('proc.env'), {arg!r})"
+            code = f"_envtext({self.get('proc.env')})" if arg is None else f"_key({self.get('proc.env')}, {arg!r})"
         elif name in ("evt.arg", "evt.rawarg"):
             assert arg is not None
             code = f"_arg(f, {arg!r})"
         elif name in ("fd.ip", "fd.port", "fd.net"):
             a, b = {"fd.ip": ("fd.cip", "fd.sip"), "fd.port": ("fd.cport", "fd.sport"), "fd.net": ("fd.cip", "fd.sip")}[name]
-            code, multi = f"_pair(g({a!r}), g({b!r}))", name != "fd.net"
+            code, multi = f"_pair({self.get(a)}, {self.get(b)})", name != "fd.net"
         elif name in ("fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"):
-            code = f"g('fd.{name[3]}ip')"
+            code = self.get(f"fd.{name[3]}ip")
         elif name in ("container.mount.source", "container.mount.dest") and arg is not None:
             other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
-            code = f"_mount(g({name!r}), g({other!r}), {arg.strip()!r})"
+            code = f"_mount({self.get(name)}, {self.get(other)}, {arg.strip()!r})"
         elif name == "k8s.pod.label":
             key = storage_key(name)
-            code = f"_envtext(g({key!r}))" if arg is None else f"_key(g({key!r}), {arg!r})"
+            code = f"_envtext({self.get(key)})" if arg is None else f"_key({self.get(key)}, {arg!r})"
         elif name == "jevt.value":
             assert arg is not None
             if arg and not arg.startswith("/"):
                 raise ConditionError(f"jevt.value[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
             parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
-            code = f"_jptr(g('jevt'), {self.hoist('t', parts)})"
+            code = f"_jptr({self.get('jevt')}, {self.hoist('t', parts)})"
         elif name == "ka.uri.param":
             assert arg is not None
-            code = f"_uriparam(g('ka.uri'), {arg!r})"
+            code = f"_uriparam({self.get('ka.uri')}, {arg!r})"
         else:
             if arg is not None and spec.arg == "none":
                 raise ConditionError(f"field '{name}' takes no [argument]", ref.pos)
-            code = f"g({storage_key(name)!r})"
+            code = f"{self.get(storage_key(name))}"
             multi = spec.type in _MULTI_TYPES
         for x in ref.xforms:
             code = f"_{x}({code})"
@@ -488,6 +493,32 @@ def event_types(node: Node) -> frozenset[str] | None:
     return None
 
 
+_READ = re.compile("\x00([^\x00]+)\x00")
+
+
+def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
+    """Replace field-read markers. With ``prefetch``, a field read in two or more places is read once into a local
+    at the top of the function (constants are repr()'d, so they never contain the NUL markers)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        for m in _READ.finditer(line):
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    local = {k: f"_f{i}" for i, k in enumerate(sorted(k for k, n in counts.items() if n >= 2))} if prefetch else {}
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        return local.get(key) or f"g({key!r})"
+
+    body = [_READ.sub(sub, line) for line in lines]
+    head = [f"    {var} = g({key!r})" for key, var in local.items()]
+    return body[:2] + head + body[2:]
+
+
+def check_compiles(code: str) -> None:
+    """Compile one condition's source alone; raises SyntaxError/RecursionError when Python cannot take it."""
+    compile(_READ.sub(lambda m: f"g({m.group(1)!r})", code), "<condition>", "eval")
+
+
 def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None) -> DispatchFn:
     """One function evaluating the given (rule index, condition) pairs for events of type ``etype``."""
     lines = ["def _dispatch(f, t, ts):", "    g = f.get", "    r = []"]
@@ -501,7 +532,7 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
         lines += ["    try:", f"        if {code}:", f"            r.append({idx})",
                   "    except Exception:", f"        _err({idx})"]
     lines.append("    return r")
-    src = "\n".join(lines)
+    src = "\n".join(resolve_reads(lines, prefetch=True))
     gen.sources[name] = src
     try:
         code_obj = compile(src, f"<rules:{name}>", "exec")
@@ -516,7 +547,8 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
 def build_getter(gen: CodeGen, refs: list[FieldRef]) -> Callable[[Mapping[str, Any], str, int], tuple[Any, ...]]:
     """A function returning the values of ``refs`` for one event (used for outputs)."""
     body = ", ".join(gen.field(r)[0] for r in refs)
-    src = f"def _get(f, t, ts):\n    g = f.get\n    return ({body}{',' if refs else ''})"
+    src = "\n".join(resolve_reads(["def _get(f, t, ts):", "    g = f.get", f"    return ({body}{',' if refs else ''})"],
+                                   prefetch=False))
     exec(compile(src, "<rules:output>", "exec"), gen.ns)  # noqa: S102 - generated from parsed field refs
     fn: Callable[[Mapping[str, Any], str, int], tuple[Any, ...]] = gen.ns.pop("_get")
     return fn

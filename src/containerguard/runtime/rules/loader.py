@@ -19,7 +19,7 @@ import yaml
 from containerguard.errors import RuleError
 from containerguard.model import Priority
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
-from containerguard.runtime.rules.compiler import CodeGen, event_types
+from containerguard.runtime.rules.compiler import CodeGen, check_compiles, event_types
 from containerguard.runtime.rules.fields import FIELD_CATALOG
 from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
 from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet, _Compiled
@@ -591,11 +591,16 @@ class _Builder:
                 node = And((node, Not(exc_node)))
             refs = field_refs(node)
             reason = self.check_fields(rd, what, refs + orefs)
+            cond_line = rd.segs[0].line if rd.segs else rd.line
             try:
-                self.gen.expr(node, None)  # type checks, regex safety, val() arity: fail here, with the rule's line
+                code = self.gen.expr(node, None)  # type checks, regex safety, val() arity: fail here, with the line
+                if isinstance(code, str):
+                    check_compiles(code)
             except ConditionError as exc:
-                cond_line = rd.segs[0].line if rd.segs else rd.line
                 raise RuleError(f"{what}: {exc.message}", rd.file, cond_line) from None
+            except (SyntaxError, RecursionError, MemoryError):
+                raise RuleError(f"{what}: condition too large or too deeply nested (after macro expansion)",
+                                rd.file, cond_line) from None
             etypes = event_types(node) if rd.source == "syscall" else None
             enabled = rd.enabled and not reason
             if reason:
@@ -639,7 +644,10 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         for i, item in enumerate(_read_yaml(Path(p), label)):
             col.add(item, label, i)
     builder = _Builder(col, available_fields)
-    compiled = builder.build()
+    try:
+        compiled = builder.build()
+    except RecursionError:
+        raise RuleError("macros nested too deeply", str(paths[-1]) if paths else None) from None
     return RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
 
 

@@ -29,6 +29,8 @@ TRANSFORMERS = frozenset({"tolower", "toupper", "basename", "b64"})
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _SYM_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
 _BARE_STOP = frozenset(" \t\r\n(),")
+#: Deepest nesting of parentheses / not accepted (the generated Python must stay within the compiler's limits).
+MAX_DEPTH = 60
 
 
 class ConditionError(Exception):
@@ -45,6 +47,7 @@ class _Parser:
         self.s = text
         self.n = len(text)
         self.i = 0
+        self.depth = 0
         self.lists = lists
 
     # ---------------------------------------------------------------- scanning
@@ -105,6 +108,15 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def unary(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConditionError(f"condition nested too deeply (more than {MAX_DEPTH} levels)", self.i)
+        try:
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Node:
         if self.keyword("not"):
             return Not(self.unary())
         self.ws()

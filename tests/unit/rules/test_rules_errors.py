@@ -165,5 +165,5 @@ def test_deep_macro_chains_are_an_error_not_a_crash(write_rules):
     items.append("- macro: m300\n  condition: proc.name = b\n")
     items.append("- rule: R\n  desc: d\n  condition: evt.type = execve and m0\n  output: x\n  priority: INFO\n")
     p = write_rules("".join(items))
-    with pytest.raises(RuleError, match="too deeply nested|nested too deeply"):
+    with pytest.raises(RuleError, match=r"too deeply nested|nested too deeply"):
         load_rules([p])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -81,7 +82,19 @@ def order_key(f: Finding) -> tuple[Any, ...]:
 
 
 def ordered(findings: Sequence[Finding]) -> list[Finding]:
-    return sorted(findings, key=order_key)
+    """Findings in report order, their free text passed through :func:`redact` (see :func:`sanitized`)."""
+    return [sanitized(f) for f in sorted(findings, key=order_key)]
+
+
+def sanitized(f: Finding) -> Finding:
+    """Misconfiguration, secret and compliance findings quote image content (ENV lines, RUN commands):
+    mask any secret in their text before a report prints it. Vulnerability records are left as they are."""
+    if f.kind in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS):
+        return f
+    title, description, match = redact(f.title), redact(f.description), redact(f.match)
+    if (title, description, match) == (f.title, f.description, f.match):
+        return f
+    return dataclasses.replace(f, title=title, description=description, match=match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +171,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def redact(text: str) -> str:
+    """Mask secrets in free text an image carries (Dockerfile instructions, env values) before printing."""
+    from containerguard.secrets.scanner import redact as _redact
+
+    return _redact(text) if text else text
+
+
+def redact_any(value: Any) -> Any:
+    """``redact`` applied to every string inside lists and mappings (image config, history)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_any(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_any(v) for v in value]
+    return value
+
+
 def layer_dict(layer: Layer | None) -> dict[str, Any] | None:
-    return None if layer is None else {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+    if layer is None:
+        return None
+    out = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+    out["created_by"] = redact(layer.created_by)
+    return out
 
 
 def package_dict(p: Package) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from importlib import resources
 import jinja2
 
 from containerguard.model import Finding, FindingKind, Inventory
-from containerguard.report.base import TOOL_NAME, RenderOptions, created_of, ordered, summarize, where
+from containerguard.report.base import TOOL_NAME, RenderOptions, created_of, ordered, redact, summarize, where
 
 TEMPLATE = "report.html.j2"
 
@@ -54,4 +54,5 @@ def render(
         expired=list(opts.expired_ignores),
         summary=summarize(findings, suppressed=len(opts.suppressed)),
         where=where,
+        redact=redact,
     )

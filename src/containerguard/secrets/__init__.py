@@ -13,8 +13,10 @@ from containerguard.secrets.scanner import (
     SecretScanner,
     is_candidate_path,
     mask_secret,
+    redact,
     scan_bytes,
     scan_directory,
+    scan_image_config,
     shannon_entropy,
 )
 
@@ -30,7 +32,9 @@ __all__ = [
     "is_candidate_path",
     "load_rules",
     "mask_secret",
+    "redact",
     "scan_bytes",
     "scan_directory",
+    "scan_image_config",
     "shannon_entropy",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import fnmatch
 import json
 import math
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from containerguard.errors import SecretsError
-from containerguard.model import Finding, FindingKind
+from containerguard.model import Finding, FindingKind, ImageMeta, Layer
 from containerguard.secrets.rules import RuleSet, SecretRule, builtin_rules
 
 #: files bigger than this are not scanned (counted as a warning)
@@ -238,6 +239,34 @@ class SecretScanner:
             extra=extra,
         )
 
+    def redact(self, text: str) -> str:
+        """``text`` with every secret a rule finds replaced by its masked form (for Dockerfile
+        instructions, environment values and other strings that reports print)."""
+        data = text.encode("utf-8", "surrogateescape")
+        lower = data.lower()
+        spans: list[tuple[int, int, bytes]] = []
+        for rule in self.rules:
+            if not any(k in lower for k in rule.keywords):
+                continue
+            for rx in rule.regexes:
+                group: str | int = "secret" if "secret" in rx.groupindex else 0
+                for m in rx.finditer(data):
+                    if not self._accept(rule, m.group(group)):
+                        continue
+                    start, end = m.span(group)
+                    spans.append((start, end, m.group(group)[:4] + b"****"))
+        if not spans:
+            return text
+        out = bytearray()
+        pos = 0
+        for start, end, masked in sorted(spans):
+            if start < pos:
+                continue
+            out += data[pos:start] + masked
+            pos = end
+        out += data[pos:]
+        return out.decode("utf-8", "surrogateescape")
+
     # ------------------------------------------------------------------ trees
 
     def scan_directory(self, root: str | Path) -> DirectoryScan:
@@ -318,6 +347,34 @@ def default_scanner() -> SecretScanner:
     if not _DEFAULT:
         _DEFAULT.append(SecretScanner())
     return _DEFAULT[0]
+
+
+def scan_image_config(meta: ImageMeta, layers: Sequence[Layer] = (), *,
+                      scanner: SecretScanner | None = None) -> list[Finding]:
+    """Secrets in an image's configuration: ``Env`` entries and the ``history`` commands (a secret passed
+    to ``RUN`` or ``ARG`` stays readable in the image even when no file keeps it). History entries of
+    non-empty layers are attributed to those ``layers`` (in order)."""
+    sc = scanner or default_scanner()
+    out: list[Finding] = []
+    env = meta.config.get("Env") or meta.config.get("env") or []
+    for i, entry in enumerate(env if isinstance(env, list) else []):
+        if isinstance(entry, str):
+            for f in sc.scan(f"(image config) Env[{i}]", entry.encode("utf-8", "replace")).findings:
+                out.append(dataclasses.replace(f, line=None, extra={**f.extra, "source": "image-config-env"}))
+    layer_iter = iter(layers)
+    for i, h in enumerate(meta.history):
+        layer = None if h.get("empty_layer") else next(layer_iter, None)
+        cmd = h.get("created_by")
+        if not isinstance(cmd, str) or not cmd:
+            continue
+        for f in sc.scan(f"(image config) history[{i}]", cmd.encode("utf-8", "replace")).findings:
+            out.append(dataclasses.replace(f, line=None, layer=layer, extra={**f.extra, "source": "image-history"}))
+    return out
+
+
+def redact(text: str) -> str:
+    """Mask every secret the built-in rules find in ``text``."""
+    return default_scanner().redact(text)
 
 
 def findings_sorted(findings: Sequence[Finding]) -> list[Finding]:

@@ -335,3 +335,22 @@ def test_unknown_severity_and_no_package_still_valid() -> None:
     for kind, fmt in (("sarif", "sarif"), ("cyclonedx", "cyclonedx")):
         doc = json.loads(get_reporter(fmt)(inventory(), [odd], target=TARGET, tool_version=TOOL_VERSION))
         assert errors(kind, doc) == []
+
+
+def test_secrets_in_layer_commands_and_image_config_are_masked_in_reports() -> None:
+    import dataclasses
+
+    token = "glpat-Vx9Lm2Qb7Tk4Rw8Zp1Nc"
+    layer = dataclasses.replace(inventory().layers[2], created_by=f"RUN echo {token} > /root/.token")
+    pkgs = tuple(dataclasses.replace(p, layer=layer) for p in inventory().packages)
+    meta = dataclasses.replace(inventory().image, config={"Env": [f"GITLAB_TOKEN={token}"]},
+                               history=({"created_by": f"RUN echo {token}"},))
+    misconf = Finding(kind=FindingKind.MISCONFIG, id="DS-ENV-SECRET", title=f"Secret in ENV GITLAB_TOKEN={token}",
+                      severity=Severity.HIGH, path="Dockerfile", line=3, layer=layer, match=f"ENV GITLAB_TOKEN={token}")
+    inv = dataclasses.replace(inventory(), packages=pkgs, layers=(*inventory().layers[:2], layer), image=meta)
+    for fmt in available():
+        out = get_reporter(fmt)(inv, [misconf], target=TARGET, tool_version=TOOL_VERSION, options=options())
+        assert token not in out and token[6:] not in out, fmt
+    doc = json.loads(get_reporter("json")(inv, [misconf], target=TARGET, tool_version=TOOL_VERSION))
+    assert doc["layers"][2]["created_by"] == "RUN echo glpa**** > /root/.token"
+    assert doc["findings"][0]["match"] == "ENV GITLAB_TOKEN=glpa****"

@@ -217,3 +217,27 @@ def test_corpus_manifest_is_consistent() -> None:
     assert files == set(expected)
     ids = set(builtin_rules().ids())
     assert all(set(v) <= ids for v in expected.values())
+
+
+def test_redact_masks_secrets_inside_free_text() -> None:
+    from containerguard.secrets import redact
+
+    cmd = "/bin/sh -c echo 'glpat-Vx9Lm2Qb7Tk4Rw8Zp1Nc' > /root/.token && export AWS_ACCESS_KEY_ID=AKIAZ7Q2M4KX5TRWN3VB"
+    out = redact(cmd)
+    assert out == "/bin/sh -c echo 'glpa****' > /root/.token && export AWS_ACCESS_KEY_ID=AKIA****"
+    assert redact("apt-get install -y curl") == "apt-get install -y curl"
+
+
+def test_image_config_env_and_history() -> None:
+    from containerguard.model import ImageMeta, Layer
+    from containerguard.secrets import scan_image_config
+
+    meta = ImageMeta(config={"Env": ["PATH=/usr/bin", "STRIPE_KEY=sk_live_Zq3xT9bLw2VkP7mN4cR8sD1f"]},
+                     history=({"created_by": "ADD rootfs.tar /"},
+                              {"created_by": "ENV STRIPE_KEY=sk_live_Zq3xT9bLw2VkP7mN4cR8sD1f", "empty_layer": True},
+                              {"created_by": "RUN echo ghp_Zq3xT9bLw2VkP7mN4cR8sD1fG6hJ0aY5uE2i > /t"}))
+    layers = (Layer(0, "sha256:a"), Layer(1, "sha256:b"))
+    found = [(f.id, f.path, f.layer.index if f.layer else None) for f in scan_image_config(meta, layers)]
+    assert found == [("stripe-secret-key", "(image config) Env[1]", None),
+                     ("stripe-secret-key", "(image config) history[1]", None),
+                     ("github-token", "(image config) history[2]", 1)]

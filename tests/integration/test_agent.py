@@ -288,6 +288,19 @@ def test_kill_container_response(agent: AgentRun) -> None:
         c.remove()
 
 
+def test_privileged_container_with_docker_socket(agent: AgentRun) -> None:
+    t0 = time.time()
+    c = Container(busybox_image(), "--privileged", "--network", "none", "-v", "/var/run/docker.sock:/var/run/docker.sock")
+    try:
+        priv, seen = agent.wait_for(lambda d: d["rule"] == "Privileged container started" and d["container_id"] == c.short)
+        assert priv["image"] == c.image and seen - t0 < 5
+        sock, _ = agent.wait_for(lambda d: d["rule"] == "Docker socket mounted into a container"
+                                 and d["container_id"] == c.short)
+        assert "/var/run/docker.sock" in str(sock["output_fields"])
+    finally:
+        c.remove()
+
+
 def test_k8s_audit_endpoint(agent: AgentRun) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "evil", "namespace": "default"},
            "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}

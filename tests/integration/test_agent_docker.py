@@ -1,0 +1,142 @@
+"""Container inventory against real Docker Engines: metadata, event-stream updates, attribution, daemon restart.
+
+The restart test runs a second, private dockerd (own socket, data root and containerd) so the shared
+daemon other tests use is never restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tests.fixtures import env
+
+from containerguard.runtime.containers import ContainerInfo, ContainerInventory, container_id_of_pid, ns_inode
+
+pytestmark = [pytest.mark.docker]
+
+
+def _until(cond: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def inventory() -> Iterator[ContainerInventory]:
+    env.ensure_dockerd()
+    inv = ContainerInventory()
+    inv.start()
+    yield inv
+    inv.stop()
+
+
+def test_inventory_tracks_container_metadata_and_lifecycle(inventory: ContainerInventory, tmp_path: Path) -> None:
+    image = env.debian_image()
+    changes: list[tuple[str, str]] = []
+    inventory.on_change = lambda action, info: changes.append((action, info.id))
+    cid = subprocess.run(
+        ["docker", "run", "-d", "--name", f"cg-inv-{os.getpid()}", "--cap-add", "NET_ADMIN", "--cap-drop", "MKNOD",
+         "--label", "team=blue", "--user", "1000", "--network", "none", "-v", f"{tmp_path}:/data:ro",
+         image, "sleep", "60"], check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        _until(lambda: inventory.get(cid) is not None, 10, "the started container")
+        info = inventory.get(cid)
+        assert isinstance(info, ContainerInfo)
+        assert info.name == f"cg-inv-{os.getpid()}"
+        assert info.image == image and info.image_repository == "cg-test/debian" and info.image_tag == "bookworm"
+        assert info.image_id.startswith("sha256:")
+        assert info.labels == {"team": "blue"}
+        assert info.cap_add == ("CAP_NET_ADMIN",) and info.cap_drop == ("CAP_MKNOD",)  # as the Engine reports them
+        assert info.network_mode == "none" and info.user == "1000" and info.privileged is False
+        assert [(m["Source"], m["Destination"], m["RW"]) for m in info.mounts] == [(str(tmp_path), "/data", False)]
+        assert info.pid > 0 and info.mntns == ns_inode(info.pid) != inventory.host_mntns
+        # attribution: the container's mount namespace, and /proc/<pid>/cgroup as the fallback
+        assert container_id_of_pid(info.pid) == cid
+        assert inventory.for_event(info.mntns, info.pid) == info
+        assert inventory.for_event(inventory.host_mntns, os.getpid()) is None
+        assert info.fields()["container.id"] == cid[:12]
+        # pause / unpause / rename come through the event stream
+        subprocess.run(["docker", "rename", cid, f"cg-inv2-{os.getpid()}"], check=True, capture_output=True)
+        _until(lambda: (inventory.get(cid) or info).name == f"cg-inv2-{os.getpid()}", 10, "the rename")
+        subprocess.run(["docker", "pause", cid], check=True, capture_output=True)
+        _until(lambda: (inventory.get(cid) or info).state == "paused", 10, "the pause")
+        subprocess.run(["docker", "unpause", cid], check=True, capture_output=True)
+        _until(lambda: (inventory.get(cid) or info).state == "running", 10, "the unpause")
+        subprocess.run(["docker", "exec", cid, "true"], check=True, capture_output=True)
+        _until(lambda: ("exec_start", cid) in changes, 10, "the exec_start event")
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    _until(lambda: inventory.get(cid) is None, 10, "the container to be forgotten")
+    assert ("die", cid) in changes or ("destroy", cid) in changes
+
+
+class PrivateDockerd:
+    """A second dockerd with its own socket, data root and managed containerd; no networking of its own."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.sock = base / "docker.sock"
+        self.host = f"unix://{self.sock}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.base / "dockerd.log").open("ab")
+        self.proc = subprocess.Popen(
+            ["dockerd", "--host", self.host, "--data-root", str(env.CACHE / "private-dockerd"),
+             "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "docker.pid"),
+             "--bridge", "none", "--iptables=false", "--ip-masq=false"],
+            stdout=log, stderr=log, start_new_session=True)
+        _until(lambda: subprocess.run(["docker", "-H", self.host, "info"], capture_output=True).returncode == 0,
+               60, "the private dockerd")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+    def docker(self, *args: str) -> str:
+        return subprocess.run(["docker", "-H", self.host, *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+
+@pytest.mark.slow
+def test_inventory_survives_daemon_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    if not shutil.which("dockerd") or os.geteuid() != 0:
+        pytest.skip("needs root and dockerd")
+    base = Path("/tmp") / f"cg-d2-{os.getpid()}"  # short: unix socket paths are limited to 108 bytes
+    base.mkdir(exist_ok=True)
+    d = PrivateDockerd(base)
+    d.start()
+    inv: ContainerInventory | None = None
+    try:
+        tar = subprocess.Popen(["tar", "-C", "/bin", "-c", "busybox"], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "-H", d.host, "import", "-", "cg-test/bbraw"], stdin=tar.stdout, check=True,
+                       capture_output=True)
+        tar.wait()
+        first = d.docker("run", "-d", "--network", "none", "cg-test/bbraw", "/busybox", "sleep", "300")
+        inv = ContainerInventory(d.host, max_backoff=1.0)
+        inv.start()
+        assert inv.get(first) is not None
+        d.stop()
+        _until(lambda: inv is not None and not inv.connected, 30, "the agent to notice the daemon went away")
+        d.start()
+        _until(lambda: inv is not None and inv.reconnects >= 1, 30, "the reconnect")
+        # the container died with the daemon (no live-restore): the resync forgets it
+        _until(lambda: inv is not None and inv.get(first) is None, 10, "the resync")
+        second = d.docker("run", "-d", "--network", "none", "cg-test/bbraw", "/busybox", "sleep", "300")
+        _until(lambda: inv is not None and inv.get(second) is not None, 10, "a container started after the restart")
+        d.docker("rm", "-f", second)
+    finally:
+        if inv is not None:
+            inv.stop()
+        subprocess.run(["docker", "-H", d.host, "rm", "-f", *d.docker("ps", "-aq").split()], capture_output=True)
+        d.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""The process table against the real /proc: seeding, ancestors, exec records, drift bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from containerguard.runtime.process import ProcessTable, UserNames, load_proc
+
+
+def test_load_proc_of_a_real_process() -> None:
+    child = subprocess.Popen(["sleep", "30", "1"], cwd="/tmp")
+    try:
+        import time
+
+        time.sleep(0.1)  # Popen returns at the exec's point of no return, before the new argv is in place
+        p = load_proc(child.pid)
+        assert p is not None
+        assert p.name == "sleep" and p.args == ("30", "1") and p.ppid == os.getpid()
+        assert p.exepath.endswith("/sleep") and p.cwd == "/tmp" and p.uid == os.geteuid()
+        assert p.cmdline == "sleep 30 1"
+    finally:
+        child.kill()
+        child.wait()
+    assert load_proc(child.pid) is None
+
+
+def test_seed_and_ancestors() -> None:
+    t = ProcessTable()
+    assert t.seed() > 1 and os.getpid() in t.procs
+    child = subprocess.Popen([sys.executable, "-c", "import subprocess; subprocess.run(['sleep', '5'])"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        grandchild = None
+        while grandchild is None and time.monotonic() < deadline:
+            out = subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()
+            grandchild = int(out[0]) if out else None
+            time.sleep(0.05)
+        assert grandchild is not None
+        p = t.get(grandchild)  # unknown so far: loaded lazily from /proc
+        anc = t.ancestors(p)
+        assert [a.pid for a in anc[:2]] == [child.pid, os.getpid()]
+        f = t.fields(p)
+        assert f["proc.name"] == "sleep" and f["proc.pid"] == grandchild
+        assert f["proc.pname"].startswith("python") and f["proc.apids"][:2] == [child.pid, os.getpid()]
+        assert f["proc.pcmdline"].endswith("subprocess.run(['sleep', '5'])")
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_exec_and_exit_and_drift_bookkeeping() -> None:
+    t = ProcessTable()
+    t.note_written("abc123", "/tmp/dropper")
+    p = t.exec(999999, os.getpid(), "dropper", "/tmp/dropper", ["/tmp/dropper", "-x"], uid=0, gid=0, tty=0,
+               loginuid=-1, ts=1, container_id="abc123")
+    assert p.is_exe_written and p.args == ("-x",) and p.exe == "/tmp/dropper"
+    q = t.exec(999998, os.getpid(), "ls", "/bin/ls", ["ls"], uid=0, gid=0, tty=0, loginuid=-1, ts=1,
+               container_id="abc123")
+    assert not q.is_exe_written
+    other = t.exec(999997, 1, "dropper", "/tmp/dropper", ["dropper"], uid=0, gid=0, tty=0, loginuid=-1, ts=1,
+                   container_id="host")
+    assert not other.is_exe_written  # written in another container
+    t.exit(999999)
+    assert 999999 not in t.procs
+    t.container_gone("abc123")
+    assert "abc123" not in t.written
+
+
+def test_user_names_from_the_process_root() -> None:
+    names = UserNames()
+    assert names.name(os.getpid(), 0, "host") == "root"
+    assert names.name(os.getpid(), 65534, "host") == "nobody"

@@ -1,0 +1,67 @@
+"""The sensor line parser: real bpftrace output lines, continuation pairing, garbage and drop counting."""
+
+from __future__ import annotations
+
+from containerguard.runtime.sensor.parse import LineParser, decode_buf
+
+# lines as bpftrace printed them on this host (see runtime/sensor/script.py for the layout)
+EXEC = "execve\t1418668695025\t32558\t32558\t32436\t0\t0\t4026532180\tcat\t0\t-1\t34816\t/usr/bin/cat\n"
+EXEC_MORE = "more\t32558\tcat\\x00/etc/shadow\\x00\n"
+OPEN = "openat\t938866826498\t31560\t31560\t31554\t0\t0\t4026532180\tcat\t3\t0\t0\t-100\t/etc/shadow\n"
+CONNECT = "connect\t1435315969469\t451\t451\t334\t0\t0\t4026531832\tpython3\t-115\t3\t2\t127.0.0.1\t3333\n"
+RENAME = "renameat2\t1\t10\t11\t9\t0\t0\t4026532180\tmv\t0\t/etc/foo\n"
+
+
+def test_event_line() -> None:
+    p = LineParser()
+    ev = p.feed(OPEN)
+    assert ev is not None
+    assert (ev.type, ev.pid, ev.ppid, ev.mntns, ev.comm, ev.res) == ("openat", 31560, 31554, 4026532180, "cat", 3)
+    assert ev.args == ["0", "0", "-100", "/etc/shadow"]
+    c = p.feed(CONNECT)
+    assert c is not None and c.args == ["3", "2", "127.0.0.1", "3333"] and c.res == -115
+    assert p.parse_errors == 0
+
+
+def test_exec_waits_for_its_argument_line_even_when_other_cpus_interleave() -> None:
+    p = LineParser()
+    assert p.feed(EXEC) is None
+    assert p.feed(OPEN) is not None  # another CPU's event in between
+    ev = p.feed(EXEC_MORE)
+    assert ev is not None and ev.type == "execve" and ev.args[2] == "/usr/bin/cat"
+    assert decode_buf(ev.more[0]) == ["cat", "/etc/shadow"]
+    r = p.feed(RENAME)
+    assert r is None
+    r = p.feed("more\t11\t/etc/bar\n")
+    assert r is not None and r.args == ["/etc/foo"] and r.more == ["/etc/bar"]
+
+
+def test_garbage_is_counted_never_raised() -> None:
+    p = LineParser()
+    for junk in ("openat\t1\t2\n", "openat\tx\t2\t3\t4\t5\t6\t7\tc\t0\t0\t0\t-100\t/a\n", "\x00\xff garbage\n",
+                 "more\t999\tnothing pending\n", "more\tnotanumber\tx\n", "execve\t" + "9" * 20000 + "\n",
+                 "nosuchtype\t1\t2\t3\t4\t5\t6\t7\tc\t0\n"):
+        assert p.feed(junk) is None
+    assert p.parse_errors == 7
+    # a lost continuation: the next exec of the same thread replaces the pending one, counted
+    p.feed(EXEC)
+    p.feed(EXEC)
+    assert p.parse_errors == 8
+
+
+def test_noise_and_drops() -> None:
+    p = LineParser()
+    assert p.feed("Attaching 58 probes...\n") is None
+    assert p.feed("ready\n") is None and p.ready
+    assert p.feed("Lost 17 events\n") is None
+    assert p.stderr_line("Lost 3 events\n") is None
+    assert p.stderr_line("ERROR: Unknown error -1: couldn't set RLIMIT_MEMLOCK for bpftrace.\n") is None
+    assert p.stderr_line("ERROR: something real\n") == "ERROR: something real"
+    assert p.lost == 20 and p.parse_errors == 0
+
+
+def test_decode_buf() -> None:
+    assert decode_buf("sh\\x00-c\\x00echo a\\x09b\\x00") == ["sh", "-c", "echo a\tb"]
+    assert decode_buf("a\\\\x00b\\x00") == ["a\\x00b"]  # an escaped backslash stays a backslash
+    assert decode_buf("") == []
+    assert decode_buf("trunc") == ["trunc"]  # cut at the size limit: the last argument is partial

@@ -1,0 +1,45 @@
+"""The generated bpftrace program: only the probes the rules need; it compiles with the real bpftrace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from containerguard.runtime.sensor import script
+
+
+def test_only_needed_probes() -> None:
+    prog = script.generate({"connect"})
+    assert "sys_exit_connect" in prog and "sys_exit_execve" in prog and "sched_process_exit" in prog
+    assert "sys_exit_ptrace" not in prog and "sys_exit_mount" not in prog
+    # without open rules, opens are still traced for drift bookkeeping, but only writes (filtered in the kernel)
+    assert "sys_enter_openat /" in prog and "& 579) != 0" in prog
+    full = script.generate({"openat", "ptrace"})
+    assert "& 579) != 0" not in full and "sys_exit_ptrace" in full
+
+
+def test_filters_and_availability() -> None:
+    prog = script.generate({"openat"}, exclude_pids=[4242], host_mntns=4026531832, containers_only=True,
+                           available={"openat", "execve"})
+    assert "pid != 4242" in prog and "ns.inum != 4026531832" in prog
+    assert "execveat" not in prog
+    assert script.unavailable({"finit_module", "openat"}, {"openat"}) == ["finit_module"]
+    assert script.unavailable({"finit_module"}, None) == []
+
+
+@pytest.mark.ebpf
+def test_program_with_every_event_type_compiles(tmp_path: Path) -> None:
+    if not shutil.which("bpftrace") or os.geteuid() != 0:
+        pytest.skip("needs bpftrace and root")
+    subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], capture_output=True)
+    avail = script.available_syscalls()
+    prog = tmp_path / "all.bt"
+    prog.write_text(script.generate(script.ALL_EVENT_TYPES, exclude_pids=[1], available=avail))
+    r = subprocess.run(["bpftrace", "--emit-elf", str(tmp_path / "all.o"), str(prog)], capture_output=True,
+                       text=True, env={**os.environ, "BPFTRACE_STRLEN": str(script.STRLEN)}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "all.o").stat().st_size > 0

@@ -44,9 +44,15 @@ class VersionScheme(ABC):
 
     def compare(self, a: str, b: str) -> int:
         """-1, 0 or 1 as ``a`` sorts before, equal to or after ``b``."""
-        ka = self.key(a)
-        kb = self.key(b)
-        return (ka > kb) - (ka < kb)
+        if a == b and isinstance(a, str):
+            self.key(a)  # still refuses an unparseable string
+            return 0
+        key = self.key
+        ka = key(a)
+        kb = key(b)
+        if ka < kb:
+            return -1
+        return 1 if kb < ka else 0
 
     def valid(self, version: str) -> bool:
         try:

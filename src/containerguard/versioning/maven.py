@@ -11,6 +11,7 @@ a missing item compares as null (equal to 0 and to the release qualifier).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from containerguard.versioning.base import Key, VersionScheme
@@ -152,6 +153,9 @@ def _list_key(lst: list[Item]) -> Key:
     return (*keys, _END)
 
 
+_NUMERIC = re.compile(r"\d+(?:\.\d+)*")
+
+
 class MavenScheme(VersionScheme):
     name = "maven"
 
@@ -159,4 +163,9 @@ class MavenScheme(VersionScheme):
         v = version.strip()
         if not v or any(ch.isspace() for ch in v):
             raise self.error(version)
+        if _NUMERIC.fullmatch(v):  # the common 1.2.3: numbers only, trailing zeros dropped
+            nums = [int(x) for x in v.split(".")]
+            while nums and nums[-1] == 0:
+                nums.pop()
+            return (*((5, n) for n in nums), _END)
         return _list_key(parse_items(v))

@@ -281,3 +281,11 @@ def test_keys_are_cached_plain_tuples() -> None:
     assert type(k) is tuple and s.key("1:2.3-4") is k
     hash(k)
     assert len({s.key("1.0"), s.key("1.0-0"), s.key("1.00")}) == 1
+
+
+def test_maven_numeric_fast_path_equals_full_parse() -> None:
+    from containerguard.versioning.maven import _list_key, parse_items
+
+    s = get_scheme("maven")
+    for v in ["1", "0", "1.0", "1.0.0", "2.14.1", "01.002.0", "1.0.1", "10.0.0.0.1", "0.0.0"]:
+        assert s.key(v) == _list_key(parse_items(v)), v

@@ -118,3 +118,18 @@ def test_missing_output_fields_print_na(write_rules):
     [a] = rs.evaluate(Event("execve", 1, {"proc.name": "sh", "proc.anames": ["a", "b"]}))
     assert a.output == "p=sh f=<NA>. t=execve l=a,b"
     assert a.output_fields == {"proc.name": "sh", "fd.name": None, "evt.type": "execve", "proc.aname": ["a", "b"]}
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"proc__name": "b"}, True),
+    ({"proc__name": "z", "fd__name": "/x/key2"}, True),
+    ({"proc__name": "z", "fd__name": "/x/key3"}, False),
+    ({"proc__pname": "c"}, True),
+    ({}, False),
+    ({"fd__name": "/srv/a"}, True),
+])
+def test_merged_or_chains_keep_their_meaning(write_rules, fields, expected):
+    """`f = a or f = b` and startswith/endswith chains are compiled into one test; results must not change."""
+    rs = one_rule(write_rules, "evt.type = execve and (proc.name = a or fd.name endswith key1 or proc.name = b "
+                  "or proc.pname = c or fd.name endswith key2 or fd.name startswith /srv/ or fd.name startswith /opt/)")
+    assert hit(rs, "execve", **fields) is expected

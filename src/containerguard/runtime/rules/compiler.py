@@ -220,8 +220,9 @@ class CodeGen:
         return f"\x00{key}\x00"
 
     def tmp(self) -> str:
+        """A temporary variable, as a marker (see :func:`resolve_reads`)."""
         self._tmp += 1
-        return f"_v{self._tmp}"
+        return f"\x01{self._tmp}\x01"
 
     # ---- fields
     def field(self, ref: FieldRef) -> tuple[str, bool]:
@@ -385,7 +386,7 @@ class CodeGen:
             guard = f"({w} := {rcode}) is not None and "
             rhs = _Expr(w)
         elif isinstance(node.rhs, tuple):
-            if op not in ("in", "intersects", "pmatch"):
+            if op not in ("in", "intersects", "pmatch", "startswith", "endswith"):  # the last two: merged by _merge_or
                 raise ConditionError(f"operator '{op}' takes one value, not a list", node.pos)
             rhs = tuple(self.coerce(x, ftype, node.pos) for x in node.rhs)
         else:
@@ -431,7 +432,7 @@ class CodeGen:
         if isinstance(node, And | Or):
             is_and = isinstance(node, And)
             parts: list[str] = []
-            for item in node.items:
+            for item in (node.items if is_and else self._merge_or(node.items)):
                 sub = self.expr(item, etype)
                 if isinstance(sub, bool):
                     if sub is not is_and:  # False in an and / True in an or decides it
@@ -443,6 +444,30 @@ class CodeGen:
             return parts[0] if len(parts) == 1 else "(" + (" and " if is_and else " or ").join(parts) + ")"
         assert isinstance(node, MacroRef)
         raise ConditionError(f"undefined macro '{node.name}'", node.pos)
+
+
+    def _merge_or(self, items: tuple[Node, ...]) -> list[Node]:
+        """Merge ``f = a or f = b`` into ``f in (a, b)`` and ``f startswith a or f startswith b`` into one call
+        with a tuple (one field read, one C-level loop). Only single-valued string fields without val()."""
+        groups: dict[tuple[str, str | None, tuple[str, ...], str], list[str]] = {}
+        for it in items:
+            if (isinstance(it, Cmp) and it.op in ("=", "startswith", "endswith") and isinstance(it.rhs, str)
+                    and it.lhs.name != "evt.type" and self.field_type(it.lhs) == "string"
+                    and FIELD_CATALOG[it.lhs.name].type not in _MULTI_TYPES and it.lhs.name not in ANCESTOR_FIELDS):
+                groups.setdefault((it.lhs.name, it.lhs.arg, it.lhs.xforms, it.op), []).append(it.rhs)
+        if all(len(v) < 2 for v in groups.values()):
+            return list(items)
+        out: list[Node] = []
+        done: set[tuple[str, str | None, tuple[str, ...], str]] = set()
+        for it in items:
+            key = (it.lhs.name, it.lhs.arg, it.lhs.xforms, it.op) if isinstance(it, Cmp) else None
+            if key is None or key not in groups or len(groups[key]) < 2:
+                out.append(it)
+            elif key not in done:
+                done.add(key)
+                assert isinstance(it, Cmp)
+                out.append(Cmp(it.lhs, "in" if it.op == "=" else it.op, tuple(groups[key]), it.pos))
+        return out
 
 
 class _Expr:
@@ -494,6 +519,8 @@ def event_types(node: Node) -> frozenset[str] | None:
 
 
 _READ = re.compile("\x00([^\x00]+)\x00")
+_TMP = re.compile("\x01(\\d+)\x01")
+_TMP_OF_READ = re.compile("\x01(\\d+)\x01 := \x00([^\x00]+)\x00")
 
 
 def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
@@ -505,18 +532,29 @@ def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     local = {k: f"_f{i}" for i, k in enumerate(sorted(k for k, n in counts.items() if n >= 2))} if prefetch else {}
 
+    alias: dict[str, str] = {}
+
+    def sub_tmp_of_read(m: re.Match[str]) -> str:
+        var = local.get(m.group(2))
+        if var is None:
+            return m.group(0)
+        alias[m.group(1)] = var  # `(_v7 := prefetched)` is just the prefetched local
+        return var
+
     def sub(m: re.Match[str]) -> str:
         key = m.group(1)
         return local.get(key) or f"g({key!r})"
 
-    body = [_READ.sub(sub, line) for line in lines]
+    body = [_TMP_OF_READ.sub(sub_tmp_of_read, line) for line in lines]
+    body = [_TMP.sub(lambda m: alias.get(m.group(1)) or f"_v{m.group(1)}", _READ.sub(sub, line)) for line in body]
     head = [f"    {var} = g({key!r})" for key, var in local.items()]
     return body[:2] + head + body[2:]
 
 
 def check_compiles(code: str) -> None:
     """Compile one condition's source alone; raises SyntaxError/RecursionError when Python cannot take it."""
-    compile(_READ.sub(lambda m: f"g({m.group(1)!r})", code), "<condition>", "eval")
+    code = _TMP.sub(lambda m: f"_v{m.group(1)}", _READ.sub(lambda m: f"g({m.group(1)!r})", code))
+    compile(code, "<condition>", "eval")
 
 
 def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None) -> DispatchFn:

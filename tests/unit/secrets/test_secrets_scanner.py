@@ -194,6 +194,8 @@ def test_analyzer_path_filter_and_analyze() -> None:
     assert a.required("app/.env", 0o100644)
     assert a.required("root/.ssh/id_rsa", 0o100600)
     assert a.required("etc/app/config.yaml", 0o100644)
+    assert a.required("usr/local/bin/deploy.sh", 0o100755)
+    assert not a.required("usr/bin/perl", 0o100755)  # distro binaries: skipped in layers (see OS_BINARY_DIRS)
     for path in ("usr/lib/x86_64-linux-gnu/libssl.so.3", "usr/share/doc/curl/copyright", "usr/share/locale/de/LC_MESSAGES/x.mo",
                  "usr/lib/python3/dist-packages/__pycache__/x.cpython-311.pyc", "app/static/logo.png",
                  "usr/share/zoneinfo/Europe/Berlin", "app/vendor/lib.jar"):

@@ -79,20 +79,28 @@ def test_inventory_tracks_container_metadata_and_lifecycle(inventory: ContainerI
 
 
 class PrivateDockerd:
-    """A second dockerd with its own socket, data root and managed containerd; no networking of its own."""
+    """A second dockerd with its own socket, data root, managed containerd and bridge.
+
+    Never ``--bridge none``: dockerd then deletes the host's docker0, cutting the shared daemon's network.
+    """
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.sock = base / "docker.sock"
         self.host = f"unix://{self.sock}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.bridge = "cgtestbr0"
 
     def start(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True, capture_output=True)
+            subprocess.run(["ip", "addr", "add", "172.31.254.1/24", "dev", self.bridge], check=True, capture_output=True)
+            subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True, capture_output=True)
         log = (self.base / "dockerd.log").open("ab")
         self.proc = subprocess.Popen(
             ["dockerd", "--host", self.host, "--data-root", str(env.CACHE / "private-dockerd"),
              "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "docker.pid"),
-             "--bridge", "none", "--iptables=false", "--ip-masq=false"],
+             "--bridge", self.bridge, "--iptables=false", "--ip-masq=false"],
             stdout=log, stderr=log, start_new_session=True)
         _until(lambda: subprocess.run(["docker", "-H", self.host, "info"], capture_output=True).returncode == 0,
                60, "the private dockerd")
@@ -139,4 +147,5 @@ def test_inventory_survives_daemon_restart(tmp_path_factory: pytest.TempPathFact
             inv.stop()
         subprocess.run(["docker", "-H", d.host, "rm", "-f", *d.docker("ps", "-aq").split()], capture_output=True)
         d.stop()
+        subprocess.run(["ip", "link", "del", d.bridge], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -1,7 +1,8 @@
 """What every report format shares: the Reporter shape, ordering, summary counts, serialisation helpers.
 
-A reporter renders ``(inventory, findings, *, target, tool_version, options=None) -> str``. ``inventory``
-is None for finding-only reports; ``findings`` may be empty for SBOM-only reports. Secrets reach the
+A reporter is called as ``(inventory, findings, *, target, tool_version, options=None) -> str``; its render
+function receives the same inputs as one ReportContext. ``inventory`` is None for finding-only reports;
+``findings`` may be empty for SBOM-only reports. Secrets reach the
 reporters already masked (``Finding.match``); no reporter ever sees the raw value.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from containerguard.model import Finding, FindingKind, Inventory, Layer, Package, Severity
 
@@ -34,20 +36,30 @@ class RenderOptions:
     color: bool = False
 
 
-class RenderFn(Protocol):
-    def __call__(
-        self,
-        inventory: Inventory | None,
-        findings: Sequence[Finding],
-        *,
-        target: str,
-        tool_version: str,
-        options: RenderOptions | None = None,
-    ) -> str: ...
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """Everything a format renders: the inventory (None for finding-only reports), the findings after the
+    filters, the target as given, the tool version and the options."""
+
+    inventory: Inventory | None
+    findings: Sequence[Finding]
+    target: str
+    tool_version: str
+    options: RenderOptions = RenderOptions()
+
+    @property
+    def created(self) -> str:
+        return self.options.created or now_iso()
+
+
+RenderFn = Callable[[ReportContext], str]
 
 
 @dataclass(frozen=True, slots=True)
 class Reporter:
+    """A report format. Call it as ``reporter(inventory, findings, target=..., tool_version=..., options=...)``;
+    ``render`` receives the same inputs as one :class:`ReportContext`."""
+
     name: str
     description: str
     media_type: str
@@ -63,15 +75,15 @@ class Reporter:
         tool_version: str,
         options: RenderOptions | None = None,
     ) -> str:
-        return self.render(inventory, findings, target=target, tool_version=tool_version, options=options)
+        return self.render(ReportContext(inventory, findings, target, tool_version, options or RenderOptions()))
+
+
+def json_text(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def created_of(options: RenderOptions | None) -> str:
-    return (options.created if options and options.created else None) or now_iso()
 
 
 def order_key(f: Finding) -> tuple[Any, ...]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from cyclonedx.model import Property, XsUri
@@ -37,8 +36,8 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from containerguard.errors import ReportError
-from containerguard.model import Finding, FindingKind, Inventory, Package, Severity
-from containerguard.report.base import TOOL_NAME, RenderOptions, created_of, ordered, redact
+from containerguard.model import Finding, FindingKind, Package, Severity
+from containerguard.report.base import TOOL_NAME, ReportContext, ordered, redact
 
 _SEVERITY = {
     Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
@@ -148,15 +147,9 @@ def _analysis(f: Finding) -> VulnerabilityAnalysis | None:
                                  detail=f.suppressed_by)
 
 
-def build_bom(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> Bom:
-    opts = options or RenderOptions()
+def build_bom(ctx: ReportContext) -> Bom:
+    inventory, findings, target, tool_version = ctx.inventory, ctx.findings, ctx.target, ctx.tool_version
+    opts = ctx.options
     serial = uuid.UUID(opts.serial) if opts.serial else uuid.uuid4()
     meta_props = []
     if inventory is not None:
@@ -175,7 +168,7 @@ def build_bom(
                                                  bom_ref=f"{TOOL_NAME}@{tool_version}")])
     bom = Bom(
         serial_number=serial,
-        metadata=BomMetaData(component=root, timestamp=_timestamp(created_of(opts)), tools=tools,
+        metadata=BomMetaData(component=root, timestamp=_timestamp(ctx.created), tools=tools,
                              properties=meta_props),
     )
     refs: dict[tuple[str, str, str, str], str] = {}
@@ -240,15 +233,8 @@ def build_bom(
     return bom
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    bom = build_bom(inventory, findings, target=target, tool_version=tool_version, options=options)
+def render(ctx: ReportContext) -> str:
+    bom = build_bom(ctx)
     try:
         return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
     except Exception as exc:  # the library raises its own exception types for model inconsistencies

@@ -3,14 +3,13 @@ with autoescaping on: every value from an image (package names, paths, titles) i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
 import jinja2
 
-from containerguard.model import Finding, FindingKind, Inventory
-from containerguard.report.base import TOOL_NAME, RenderOptions, created_of, ordered, redact, summarize, where
+from containerguard.model import FindingKind
+from containerguard.report.base import TOOL_NAME, ReportContext, ordered, redact, summarize, where
 
 TEMPLATE = "report.html.j2"
 
@@ -22,15 +21,9 @@ def _template() -> jinja2.Template:
     return env.from_string(text)
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    opts = options or RenderOptions()
+def render(ctx: ReportContext) -> str:
+    inventory, findings, target, tool_version = ctx.inventory, ctx.findings, ctx.target, ctx.tool_version
+    opts = ctx.options
     items = ordered(findings)
     groups = [
         (title, [f for f in items if f.kind is kind])
@@ -46,7 +39,7 @@ def render(
         tool=TOOL_NAME,
         tool_version=tool_version,
         target=target,
-        created=created_of(opts),
+        created=ctx.created,
         inventory=inventory,
         packages=sorted(inventory.packages, key=lambda p: (p.type, p.name, p.version)) if inventory else [],
         groups=[(t, g) for t, g in groups if g],

@@ -9,7 +9,6 @@ the first problem's location.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,9 +26,9 @@ from containerguard.model import (
 )
 from containerguard.report.base import (
     TOOL_NAME,
-    RenderOptions,
-    created_of,
+    ReportContext,
     finding_dict,
+    json_text,
     layer_dict,
     ordered,
     package_dict,
@@ -67,20 +66,14 @@ def image_dict(meta: ImageMeta | None) -> dict[str, Any] | None:
     }
 
 
-def document(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> dict[str, Any]:
-    opts = options or RenderOptions()
+def document(ctx: ReportContext) -> dict[str, Any]:
+    inventory, findings, target, tool_version = ctx.inventory, ctx.findings, ctx.target, ctx.tool_version
+    opts = ctx.options
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": tool_version},
         "target": target,
-        "created": created_of(opts),
+        "created": ctx.created,
         "os": os_dict(inventory.os) if inventory else None,
         "image": image_dict(inventory.image) if inventory else None,
         "layers": [layer_dict(layer) for layer in inventory.layers] if inventory else [],
@@ -96,16 +89,8 @@ def document(
     return doc
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    doc = document(inventory, findings, target=target, tool_version=tool_version, options=options)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+def render(ctx: ReportContext) -> str:
+    return json_text(document(ctx))
 
 
 # --------------------------------------------------------------------------- loading

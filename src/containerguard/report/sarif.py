@@ -9,12 +9,10 @@ GitHub code scanning reads ``properties.security-severity``.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Sequence
 from typing import Any
 
-from containerguard.model import Finding, FindingKind, Inventory, Severity
-from containerguard.report.base import TOOL_NAME, TOOL_URI, RenderOptions, ordered, redact
+from containerguard.model import Finding, FindingKind, Severity
+from containerguard.report.base import TOOL_NAME, TOOL_URI, ReportContext, json_text, ordered, redact
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {
@@ -116,15 +114,9 @@ def _result(f: Finding, rule_index: int, target: str) -> dict[str, Any]:
     return res
 
 
-def document(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> dict[str, Any]:
-    opts = options or RenderOptions()
+def document(ctx: ReportContext) -> dict[str, Any]:
+    inventory, findings, target, tool_version = ctx.inventory, ctx.findings, ctx.target, ctx.tool_version
+    opts = ctx.options
     everything = ordered(findings) + ordered(opts.suppressed)
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
@@ -146,13 +138,5 @@ def document(
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    doc = document(inventory, findings, target=target, tool_version=tool_version, options=options)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def render(ctx: ReportContext) -> str:
+    return json_text(document(ctx))

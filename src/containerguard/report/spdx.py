@@ -8,14 +8,12 @@ has a purl external reference; ``documentNamespace`` is unique per document (a U
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-from containerguard.model import Finding, Inventory, Package
-from containerguard.report.base import TOOL_NAME, RenderOptions, created_of, redact
+from containerguard.model import Package
+from containerguard.report.base import TOOL_NAME, ReportContext, json_text, redact
 
 NAMESPACE_BASE = "https://containerguard.dev/spdxdocs"
 _ID_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -64,15 +62,9 @@ def _package(p: Package) -> dict[str, Any]:
     return out
 
 
-def document(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> dict[str, Any]:
-    opts = options or RenderOptions()
+def document(ctx: ReportContext) -> dict[str, Any]:
+    inventory, target, tool_version = ctx.inventory, ctx.target, ctx.tool_version
+    opts = ctx.options
     serial = opts.serial or str(uuid.uuid4())
     slug = _ID_SAFE.sub("-", target).strip("-") or "target"
     root_id = spdx_id("Image", target)
@@ -116,7 +108,7 @@ def document(
         "name": target,
         "documentNamespace": f"{NAMESPACE_BASE}/{slug}-{serial}",
         "creationInfo": {
-            "created": _created(created_of(opts)),
+            "created": _created(ctx.created),
             "creators": [f"Tool: {TOOL_NAME}-{tool_version}"],
         },
         "documentDescribes": [root_id],
@@ -125,13 +117,5 @@ def document(
     }
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    doc = document(inventory, findings, target=target, tool_version=tool_version, options=options)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def render(ctx: ReportContext) -> str:
+    return json_text(document(ctx))

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from containerguard.model import Finding, FindingKind, Inventory, Severity
-from containerguard.report.base import RenderOptions, ordered, redact, summarize, where
+from containerguard.model import Finding, FindingKind, Severity
+from containerguard.report.base import ReportContext, ordered, redact, summarize, where
 
 _STYLE = {
     Severity.CRITICAL: "bold red",
@@ -64,15 +64,9 @@ def _file_table(title: str, items: Sequence[Finding]) -> Table:
     return t
 
 
-def render(
-    inventory: Inventory | None,
-    findings: Sequence[Finding],
-    *,
-    target: str,
-    tool_version: str,
-    options: RenderOptions | None = None,
-) -> str:
-    opts = options or RenderOptions()
+def render(ctx: ReportContext) -> str:
+    inventory, findings, target = ctx.inventory, ctx.findings, ctx.target
+    opts = ctx.options
     buf = io.StringIO()
     console = Console(file=buf, width=opts.width or 120, force_terminal=opts.color, color_system="standard" if opts.color else None,
                       no_color=not opts.color, highlight=False, emoji=False, soft_wrap=False)

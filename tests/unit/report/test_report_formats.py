@@ -52,8 +52,8 @@ def test_third_party_reporter_through_entry_point(tmp_path, monkeypatch) -> None
     (tmp_path / "cg_csv_report.py").write_text(textwrap.dedent("""
         from containerguard.report import Reporter
 
-        def _render(inventory, findings, *, target, tool_version, options=None):
-            return "".join(f"{f.id},{f.severity.name}\\n" for f in findings)
+        def _render(ctx):
+            return "".join(f"{f.id},{f.severity.name}\\n" for f in ctx.findings)
 
         REPORTER = Reporter("csv", "CSV lines", "text/csv", "csv", _render)
     """))

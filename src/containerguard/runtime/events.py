@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import sys
+from sys import intern as _intern
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
@@ -73,7 +74,9 @@ def event_from_json(obj: Any) -> Event:
     fields = obj.get("fields", {})
     if not isinstance(fields, dict):
         raise ValueError("'fields' must be a JSON object")
-    decoded = {k: _decode_value(v) for k, v in fields.items()}
+    # interned keys: the rules engine looks fields up by the same (interned) string constants, so lookups hit
+    # the identity fast path instead of comparing strings
+    decoded = {_intern(k): (_decode_value(v) if type(v) is dict else v) for k, v in fields.items()}
     return Event(type=etype, time_ns=ts, fields=decoded, source=source)
 
 

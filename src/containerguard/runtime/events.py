@@ -11,10 +11,10 @@ import base64
 import binascii
 import json
 import sys
-from sys import intern as _intern
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
+from sys import intern as _intern
 from typing import IO, Any, BinaryIO
 
 from containerguard.errors import RuntimeSensorError

@@ -83,3 +83,17 @@ def test_dir_target_through_the_walker_equals_scan_directory() -> None:
     walker = sorted((f.id, f.path, f.line) for f in inv.file_findings)
     direct = sorted((f.id, f.path, f.line) for f in scan_directory(CORPUS).findings)
     assert walker == direct and len(direct) >= 25
+
+
+@pytest.mark.docker
+def test_secret_findings_survive_the_layer_cache(tmp_path: Path) -> None:
+    """A warm scan (every layer from the cache) reports the same secrets, masked, with their layers."""
+    from containerguard.cache import LayerCache
+
+    archive = env.docker_save(_secret_image())
+    cache = LayerCache(tmp_path / "cache")
+    cold = build_inventory(f"docker-archive:{archive}", analyzers=[SecretAnalyzer()], cache=cache)
+    warm = build_inventory(f"docker-archive:{archive}", analyzers=[SecretAnalyzer()], cache=cache)
+    assert sorted(warm.file_findings, key=lambda f: (f.path, f.id)) == sorted(cold.file_findings, key=lambda f: (f.path, f.id))
+    stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert AWS_ID not in stored and GITLAB not in stored  # the cache never holds a raw secret

@@ -143,3 +143,42 @@ def test_daemon_warm_scan_exports_nothing(tmp_path: Path, capsys) -> None:
     rc, out, err = _run(["sbom", f"docker:{tag}", "-f", "json", "--cache-dir", str(cache)], capsys)
     assert rc == 0
     assert [p["name"] for p in json.loads(out)["packages"]] == [p["name"] for p in cold["packages"]]
+
+
+def test_docker_host_is_honoured(tmp_path: Path) -> None:
+    tag = env.debian_image()
+    base = [sys.executable, "-m", "containerguard.cli.main", "sbom", f"docker:{tag}", "-f", "json", "-q",
+            "--cache-dir", str(tmp_path / "cache")]
+    ok = subprocess.run(base, env={**os.environ, "DOCKER_HOST": f"unix://{env.DOCKER_SOCK}"}, capture_output=True,
+                        text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["os"]["family"] == "debian"
+    bad = subprocess.run(base, env={**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9"}, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: cannot reach the Docker daemon (tcp://127.0.0.1:9)")
+    assert bad.stderr.count("\n") == 1
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    archive = env.docker_save(reg.layered_image())
+    out = tmp_path / "out.txt"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "containerguard.cli.main", "sbom", f"docker-archive:{archive}",
+                                  "-o", str(out), "--cache-dir", str(tmp_path / "cache")])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "reading layer" in screen and "6/6 layers" in screen
+    assert "hello" in out.read_text()

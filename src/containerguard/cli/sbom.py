@@ -15,18 +15,18 @@ def _progress_hook(console: Any) -> tuple[Any, Any]:
     """A Rich progress bar on stderr fed by inventory ProgressEvents."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} layers"),
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                    TextColumn("{task.fields[mb]}"), TimeElapsedColumn(), console=console, transient=True)
-    task = bar.add_task("opening image", total=None, mb="")
+    task = bar.add_task("opening image", total=None, mb="", count="")
 
     def hook(ev: Any) -> None:
         if ev.phase == "open":
             bar.update(task, description="opening image")
         elif ev.phase in ("layer-start", "read"):
             bar.update(task, total=ev.layers, completed=ev.layer, description=f"reading layer {ev.layer + 1}",
-                       mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "")
+                       mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "", count=f"{ev.layer}/{ev.layers} layers")
         elif ev.phase in ("layer-done", "layer-cached"):
-            bar.update(task, total=ev.layers, completed=ev.layer + 1,
+            bar.update(task, total=ev.layers, completed=ev.layer + 1, count=f"{ev.layer + 1}/{ev.layers} layers",
                        description="cached layer" if ev.phase == "layer-cached" else "analysed layer", mb="")
         elif ev.phase == "done":
             bar.update(task, total=max(ev.layers, 1), completed=max(ev.layers, 1), description="done")

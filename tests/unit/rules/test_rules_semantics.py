@@ -133,3 +133,10 @@ def test_merged_or_chains_keep_their_meaning(write_rules, fields, expected):
     rs = one_rule(write_rules, "evt.type = execve and (proc.name = a or fd.name endswith key1 or proc.name = b "
                   "or proc.pname = c or fd.name endswith key2 or fd.name startswith /srv/ or fd.name startswith /opt/)")
     assert hit(rs, "execve", **fields) is expected
+
+
+def test_container_labels_and_mounts(write_rules):
+    rs = one_rule(write_rules, "evt.type = container and container.label[team] = pay and container.mounts contains :/data")
+    assert hit(rs, "container", container__labels={"team": "pay"}, container__mounts=["/srv:/data"])
+    assert not hit(rs, "container", container__labels={"team": "ops"}, container__mounts=["/srv:/data"])
+    assert not hit(rs, "container", container__mounts=["/srv:/data"])

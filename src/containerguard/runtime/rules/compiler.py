@@ -22,7 +22,13 @@ from typing import Any
 import re2
 
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
-from containerguard.runtime.rules.fields import ANCESTOR_FIELDS, ANCESTORS, FIELD_CATALOG, storage_key
+from containerguard.runtime.rules.fields import (
+    ANCESTOR_FIELDS,
+    ANCESTORS,
+    DICT_FIELDS,
+    FIELD_CATALOG,
+    storage_key,
+)
 from containerguard.runtime.rules.parser import ConditionError
 
 DispatchFn = Callable[[Mapping[str, Any], str, int], list[int]]
@@ -245,8 +251,9 @@ class CodeGen:
                     raise ConditionError(f"{name}[{arg}]: the argument must be a number", ref.pos)
                 n = int(arg)
                 code = f"{self.get(self_key)}" if n == 0 else f"_idx({self.get(storage_key(name))}, {n - 1})"
-        elif name == "proc.env":
-            code = f"_envtext({self.get('proc.env')})" if arg is None else f"_key({self.get('proc.env')}, {arg!r})"
+        elif name in DICT_FIELDS:
+            key = storage_key(name)
+            code = f"_envtext({self.get(key)})" if arg is None else f"_key({self.get(key)}, {arg!r})"
         elif name in ("evt.arg", "evt.rawarg"):
             assert arg is not None
             code = f"_arg(f, {arg!r})"
@@ -258,9 +265,6 @@ class CodeGen:
         elif name in ("container.mount.source", "container.mount.dest") and arg is not None:
             other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
             code = f"_mount({self.get(name)}, {self.get(other)}, {arg.strip()!r})"
-        elif name == "k8s.pod.label":
-            key = storage_key(name)
-            code = f"_envtext({self.get(key)})" if arg is None else f"_key({self.get(key)}, {arg!r})"
         elif name == "jevt.value":
             assert arg is not None
             if arg and not arg.startswith("/"):

@@ -43,6 +43,7 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "evt.is_open_read": _f("bool", "An open for reading"),
     "evt.is_open_write": _f("bool", "An open for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC)"),
     "evt.is_open_exec": _f("bool", "An open of a file with execute permission / O_CREAT with +x mode"),
+    "evt.is_open_create": _f("bool", "An open with O_CREAT"),
     "evt.hostname": _f("string", "Host name of the machine the event came from", source="any"),
     "evt.rawarg": _f("string", "A syscall argument by name, unformatted (evt.rawarg.NAME, evt.rawarg[NAME])", arg="required"),
     "evt.category": _f("string", "Event category (file, net, process, ...)"),
@@ -77,6 +78,7 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "proc.cmdnargs": _f("int", "Number of command-line arguments"),
     "proc.cmdlenargs": _f("int", "Total length of the command-line arguments"),
     "proc.duration": _f("int", "Nanoseconds since the process started"),
+    "proc.start_ns": _f("int", "Process start time (ns since the epoch)"),
     "proc.sname": _f("string", "Name of the session leader"),
     "proc.vpgid": _f("int", "Process group id inside the pid namespace"),
     "proc.pvpid": _f("int", "Parent process id inside the pid namespace"),
@@ -130,6 +132,7 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "fd.connected": _f("bool", "The socket is connected"),
     "fd.name_changed": _f("bool", "The fd name changed with this event"),
     "fd.ino": _f("int", "Inode of the file"),
+    "fd.is_server": _f("bool", "The process is the server end of the connection (accept/listen)"),
     "fs.path.name": _f("string", "Path argument of unlink/rename/chmod/mkdir/link/symlink events"),
     "fs.path.source": _f("string", "Source path of rename/link/symlink events"),
     "fs.path.target": _f("string", "Target path of rename/link/symlink events"),
@@ -149,6 +152,12 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "container.network_mode": _f("string", "Network mode (bridge, host, none, container:ID)"),
     "container.user": _f("string", "User the container was started as"),
     "container.image.id": _f("string", "Image id (config digest)"),
+    "container.full_id": _f("string", "Full 64-character container id"),
+    "container.label": _f("dict", "A container label: container.label[com.example.team]; without NAME all labels",
+                          arg="optional"),
+    "container.labels": _f("dict", "All container labels as text (KEY=VALUE ...)"),
+    "container.mounts": _f("list", "Mounts as SOURCE:DEST entries"),
+    "container.cap_drop": _f("list", "Capabilities dropped from the container"),
     "container.type": _f("string", "Container runtime (docker, containerd, cri-o, podman)"),
     "container.ip": _f("string", "Primary IP address of the container"),
     "container.start_ts": _f("int", "Container start time (ns since the epoch)"),
@@ -213,7 +222,9 @@ ANCESTOR_FIELDS = frozenset(ANCESTORS)
 
 #: Where an event keeps a field whose catalog name differs from its storage key.
 _STORAGE = {**{k: v[0] for k, v in ANCESTORS.items()}, "jevt.value": "jevt", "ka.uri.param": "ka.uri",
-            "k8s.pod.label": "k8s.pod.labels"}
+            "k8s.pod.label": "k8s.pod.labels", "container.label": "container.labels"}
+#: Fields that read one key of a dict (or all of it as KEY=VALUE text without an argument).
+DICT_FIELDS = frozenset({"proc.env", "k8s.pod.label", "container.label", "container.labels"})
 
 
 def storage_key(name: str) -> str:

@@ -365,3 +365,73 @@ def test_alpine_versions_parse_and_sort_sanely() -> None:
         assert revs == sorted(revs)
     # numeric components compare as numbers, never as text
     assert scheme.compare("1.2.10-r0", "1.2.9-r0") > 0
+
+
+# --------------------------------------------------------------------------- RubyGems (Ruby's Gem::Version)
+
+
+_RUBY_ORACLE = r"""
+require 'json'
+data = JSON.parse($stdin.read)
+valid = data['versions'].map { |v| Gem::Version.correct?(v) ? true : false }
+cmp = data['pairs'].map { |a, b| Gem::Version.new(a) <=> Gem::Version.new(b) }
+print JSON.generate({'valid' => valid, 'cmp' => cmp})
+"""
+
+
+def test_rubygems_agrees_with_gem_version() -> None:
+    if not shutil.which("ruby"):
+        pytest.fail("ruby is missing: run scripts/setup")
+    scheme = get_scheme("RubyGems")
+    strings = osv_versions("RubyGems", "RubyGems")
+    valid = [s for s in strings if scheme.valid(s)]
+    pairs = make_pairs(valid, scheme.key, n_random=max(0, MIN_PAIRS - 2 * len(valid)) + 1000)
+    res = subprocess.run(["ruby", "-e", _RUBY_ORACLE], input=json.dumps({"versions": strings, "pairs": pairs}),
+                         capture_output=True, text=True, check=True, timeout=120)
+    out = json.loads(res.stdout)
+    wrong_valid = [s for s, theirs in zip(strings, out["valid"], strict=True) if theirs != scheme.valid(s)]
+    assert not wrong_valid, f"validity differs from Gem::Version: {wrong_valid[:10]}"
+    assert len(pairs) >= MIN_PAIRS
+    bad = _disagreements("rubygems", pairs, out["cmp"])
+    assert not bad, f"{len(bad)} of {len(pairs)} disagree with Gem::Version, e.g. {bad[:10]}"
+
+
+# --------------------------------------------------------------------------- Composer (composer/semver)
+
+
+COMPOSER_SEMVER = Path("/usr/share/php/Composer/Semver/autoload.php")
+
+_PHP_ORACLE = r"""<?php
+require $argv[1];
+$p = new Composer\Semver\VersionParser();
+$data = json_decode(stream_get_contents(STDIN), true);
+$norm = [];
+foreach ($data['versions'] as $v) {
+    try { $n = $p->normalize($v); $norm[$v] = (strpos($n, 'dev-') === 0) ? null : $n; }
+    catch (UnexpectedValueException $e) { $norm[$v] = null; }
+}
+$valid = array_map(function ($v) use ($norm) { return $norm[$v] !== null; }, $data['versions']);
+$cmp = array_map(function ($ab) use ($norm) { return version_compare($norm[$ab[0]], $norm[$ab[1]]); }, $data['pairs']);
+echo json_encode(['valid' => $valid, 'cmp' => $cmp]);
+"""
+
+
+def test_composer_agrees_with_composer_semver() -> None:
+    if not shutil.which("php") or not COMPOSER_SEMVER.exists():
+        pytest.fail("php or composer/semver is missing: run scripts/setup (php-cli, php-composer-semver)")
+    scheme = get_scheme("Packagist")
+    strings = osv_versions("Packagist", "Packagist")
+    valid = [s for s in strings if scheme.valid(s)]
+    pairs = make_pairs(sample(valid, 4000), scheme.key, n_random=1000)
+    with tempfile.NamedTemporaryFile("w", suffix=".php") as script:
+        script.write(_PHP_ORACLE)
+        script.flush()
+        res = subprocess.run(["php", script.name, str(COMPOSER_SEMVER)],
+                             input=json.dumps({"versions": strings, "pairs": pairs}),
+                             capture_output=True, text=True, check=True, timeout=120)
+    out = json.loads(res.stdout)
+    wrong_valid = [s for s, theirs in zip(strings, out["valid"], strict=True) if theirs != scheme.valid(s)]
+    assert not wrong_valid, f"validity differs from Composer's VersionParser: {wrong_valid[:10]}"
+    assert len(pairs) >= MIN_PAIRS
+    bad = _disagreements("composer", pairs, out["cmp"])
+    assert not bad, f"{len(bad)} of {len(pairs)} disagree with Composer, e.g. {bad[:10]}"

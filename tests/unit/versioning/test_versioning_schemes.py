@@ -240,7 +240,9 @@ def test_composer_versions() -> None:
     assert_equal("composer", "v1.2", "1.2.0", "1.2.0.0")
     assert_equal("composer", "1.0.0-b2", "1.0.0-beta2", "1.0.0-beta.2")
     assert_equal("composer", "1.0.0-pl1", "1.0.0-patch1", "1.0.0-p1")
-    for bad in ["dev-master", "junk", ""]:
+    assert_equal("composer", "1.0.0", "1.0.0+build.7", "1.0.0@stable", "1.0.0 as 2.0.0", "1.0.0-stable")
+    assert_increasing("composer", ["2.0.0", "2.99.0", "2.x-dev", "3.0.0-dev", "3.0.0", "2010-01-02", "20100103"])
+    for bad in ["dev-master", "master", "dev-feature/x", "junk", "", "1.0.0-foo"]:
         assert not get_scheme("composer").valid(bad), bad
 
 

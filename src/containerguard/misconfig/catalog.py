@@ -81,7 +81,7 @@ class CheckMeta(BaseModel):
 def load_catalog_text(text: str, source: str = "checks.yaml") -> dict[str, CheckMeta]:
     """Parse and validate a catalog; raises MisconfigError naming the source and the bad entry."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         raise MisconfigError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(raw, Mapping) or not isinstance(raw.get("checks"), list):
@@ -128,6 +128,9 @@ def make_finding(
     """A Finding for one failed check. ``message`` is the per-occurrence detail (prepended to the description)."""
     m = meta(check_id)
     desc = f"{message}. {m.description}" if message else m.description
+    ex = dict(extra or {})
+    if message:
+        ex.setdefault("message", message)
     return Finding(
         kind=m.kind,
         id=m.id,
@@ -138,8 +141,13 @@ def make_finding(
         line=line,
         description=desc,
         remediation=m.remediation,
-        references=m.reference_list(),
+        references=_refs(check_id),
         cwe=m.references.cwe,
         match=match,
-        extra=dict(extra or {}),
+        extra=ex,
     )
+
+
+@functools.cache
+def _refs(check_id: str) -> tuple[str, ...]:
+    return meta(check_id).reference_list()

@@ -179,6 +179,10 @@ def negatives(r: random.Random) -> dict[str, tuple[str, list[str]]]:
     files["neg/app/low-entropy-tokens.txt"] = ("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nglpat-xxxxxxxxxxxxxxxxxxxx\n"
                                                "AKIAXXXXXXXXXXXXXXXX\n", [])
     files["neg/app/ids.txt"] = ("order AKIA-2024-00017\nbuild-id: akia7q3lmnopqrs2\nsku ASIA2345\n", [])
+    files["neg/k8s/deployment-checksums.yaml"] = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    metadata:\n"
+        f"      annotations:\n        checksum/secret: {rnd(r, '0123456789abcdef', 64)}\n"
+        f"        checksum/config: {rnd(r, '0123456789abcdef', 64)}\n", [])
     files["neg/etc/ssh/ssh_known_hosts"] = (
         "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n", [])
     return files

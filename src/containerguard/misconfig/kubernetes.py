@@ -24,22 +24,20 @@ from containerguard.model import Finding
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
-try:
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _Parser = None
-
-
 _TAGS: dict[Any, str] = {ScalarNode: "tag:yaml.org,2002:str", SequenceNode: "tag:yaml.org,2002:seq",
                          MappingNode: "tag:yaml.org,2002:map"}
 
-if _Parser is not None:
-    class _Loader(_Parser, yaml.constructor.SafeConstructor, yaml.resolver.BaseResolver):  # type: ignore[misc]
-        """libyaml parser + composer; scalar tags are not resolved (the checks read values themselves),
-        which halves the parse time: PyYAML's implicit resolver is pure Python and runs per scalar."""
 
+def _make_loader() -> Any:
+    """libyaml parser + composer whose scalar tags are not resolved (the checks read values themselves):
+    PyYAML's implicit resolver is pure Python and runs per scalar, about half the parse time."""
+    parser: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
+    if parser is None:  # pragma: no cover - PyYAML built without libyaml
+        return yaml.SafeLoader
+
+    class _Loader(parser, yaml.constructor.SafeConstructor, yaml.resolver.BaseResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
-            _Parser.__init__(self, stream)
+            parser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.BaseResolver.__init__(self)
 
@@ -52,8 +50,20 @@ if _Parser is not None:
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
             return _TAGS[kind]
 
-else:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    return _Loader
+
+
+_LOADER: Any = _make_loader()
+
+
+def _compose_all(text: str) -> Iterator[Node]:
+    loader = _LOADER(text)
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
 
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),
@@ -322,8 +332,9 @@ def _check_container(o: _Obj, c: Node, p: str, pod: dict[str, Any], *, ephemeral
               f"{sp}.allowPrivilegeEscalation")
     rnr = _bool(_get(sc, "runAsNonRoot"))
     if not (rnr is True or (rnr is None and pod["runAsNonRoot"] is True)):
-        n = _get(sc, "runAsNonRoot")
-        o.add("CG-K8S-016", n if n is not None else (sc if sc is not None else cline), f"{sp}.runAsNonRoot")
+        rnr_node = _get(sc, "runAsNonRoot")
+        o.add("CG-K8S-016", rnr_node if rnr_node is not None else (sc if sc is not None else cline),
+              f"{sp}.runAsNonRoot")
     seccomp = _str(_path(sc, ("seccompProfile", "type"))) or pod["seccomp"]
     if seccomp not in ("RuntimeDefault", "Localhost"):
         o.add("CG-K8S-018", sc if sc is not None else cline, f"{sp}.seccompProfile.type", seccomp or "unset")
@@ -436,7 +447,7 @@ def _scan_chunk(text: str, path: str, first_doc: int, line_off: int, char_off: i
     res = K8sResult(files=1)
     check_bombs = "&" in text and _ANCHOR.search(text) is not None and _ALIAS.search(text) is not None
     try:
-        for i, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
+        for i, root in enumerate(_compose_all(text)):
             doc_index = first_doc + i
             if root is None:
                 continue

@@ -7,6 +7,7 @@ same data always gives the same lists.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -23,10 +24,16 @@ VULNDATA = Path(os.environ.get("CG_VULNDATA", REPO.parent / "shared" / "vulndata
 def osv_versions(zip_dir: str, ecosystem: str, step: int = 1, skip_mal: bool = True) -> list[str]:
     """Distinct version strings of ``ecosystem`` (prefix before ':') in ``osv/<zip_dir>/all.zip``.
 
-    Reads every ``step``-th record. Events ``introduced`` "0" (OSV's "from the start") are left out.
+    Reads every ``step``-th record (a zip is read once per step and kept). Events ``introduced`` "0"
+    (OSV's "from the start") and GIT ranges are left out.
     """
+    return sorted(_osv_versions_by_ecosystem(zip_dir, step, skip_mal).get(ecosystem, ()))
+
+
+@functools.lru_cache(maxsize=16)
+def _osv_versions_by_ecosystem(zip_dir: str, step: int, skip_mal: bool) -> dict[str, frozenset[str]]:
     path = VULNDATA / "osv" / zip_dir / "all.zip"
-    out: set[str] = set()
+    out: dict[str, set[str]] = {}
     with zipfile.ZipFile(path) as z:
         names = sorted(z.namelist())[::step]
         for name in names:
@@ -35,17 +42,16 @@ def osv_versions(zip_dir: str, ecosystem: str, step: int = 1, skip_mal: bool = T
             rec = json.loads(z.read(name))
             for aff in rec.get("affected", []):
                 eco = str(aff.get("package", {}).get("ecosystem", "")).split(":", 1)[0]
-                if eco != ecosystem:
-                    continue
+                acc = out.setdefault(eco, set())
                 for rng in aff.get("ranges", []):
                     if rng.get("type") == "GIT":
                         continue
                     for ev in rng.get("events", []):
                         for k, v in ev.items():
                             if k in ("introduced", "fixed", "last_affected") and isinstance(v, str) and v != "0":
-                                out.add(v)
-                out.update(v for v in aff.get("versions") or [] if isinstance(v, str))
-    return sorted(out)
+                                acc.add(v)
+                acc.update(v for v in aff.get("versions") or [] if isinstance(v, str))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def alpine_secdb_versions() -> list[str]:

@@ -2,7 +2,8 @@
 
 Oracles: ``dpkg --compare-versions`` (Debian), rpm's ``labelCompare`` via Debian's python3-rpm,
 ``packaging`` (PEP 440), the npm ``semver`` package under node, Go's own ``golang.org/x/mod/semver``
-(the copy vendored in the Go toolchain), and Maven's ``ComparableVersion`` (Debian's maven-artifact jar).
+(the copy vendored in the Go toolchain), Maven's ``ComparableVersion`` (Debian's maven-artifact jar),
+Ruby's ``Gem::Version`` and Composer's own composer/semver (Debian's php-composer-semver).
 Version strings come from ../shared/vulndata (OSV exports, Alpine secdb) and the debootstrap image.
 Every comparison must agree: one disagreement fails the test and is printed.
 """
@@ -60,7 +61,7 @@ def debian_versions() -> list[str]:
     osv = osv_versions("Debian", "Debian", step=4)
     status = dpkg_status_versions(env.debian_rootfs() / "var/lib/dpkg/status")
     assert len(status) > 50, "the debootstrap image should list its packages"
-    return sample(osv, 2600) + status
+    return sample(osv, 2150) + status
 
 
 _DPKG_LOOP = r"""
@@ -139,7 +140,7 @@ def test_rpm_agrees_with_rpm_labelcompare(debian_versions: list[str]) -> None:
         pytest.fail("python3-rpm is missing: run scripts/setup")
     scheme = get_scheme("Rocky Linux:9")
     # real strings in EVR shape: Debian and Alpine versions (epochs, tildes, letter runs), plus rpm's shapes
-    versions = sample(debian_versions, 2200) + sample(alpine_secdb_versions(), 1200) + _RPM_SHAPES
+    versions = debian_versions + sample(alpine_secdb_versions(), 1200) + _RPM_SHAPES
     versions = [v for v in versions if scheme.valid(v)]
     pairs = make_pairs(versions, scheme.key, n_random=3000)
     # rpm treats a missing release as matching every release (not an order): compare like with like
@@ -343,7 +344,7 @@ def test_alpine_versions_parse_and_sort_sanely() -> None:
     """No apk binary exists on Debian; the ordering itself is checked against apk-tools' own test vectors
     in tests/unit/versioning. Here: every real Alpine version parses, and the orderings a user relies on hold."""
     scheme = get_scheme("Alpine:v3.19")
-    versions = sorted(set(alpine_secdb_versions()) | set(osv_versions("Debian", "Alpine", step=2)))
+    versions = sorted(set(alpine_secdb_versions()) | set(osv_versions("Debian", "Alpine", step=4)))
     assert len(versions) > 5000
     invalid = [v for v in versions if not scheme.valid(v)]
     # apk-tools refuses a '-' that does not start a -rN revision; those (and only those) are refused here

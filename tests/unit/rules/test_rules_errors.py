@@ -167,3 +167,16 @@ def test_deep_macro_chains_are_an_error_not_a_crash(write_rules):
     p = write_rules("".join(items))
     with pytest.raises(RuleError, match=r"too deeply nested|nested too deeply"):
         load_rules([p])
+
+
+def test_unused_macros_and_lists_warn_and_are_still_checked(write_rules):
+    p = write_rules("- list: lonely\n  items: [a]\n- list: used_by_list\n  items: [b]\n- list: outer\n  items: [used_by_list]\n"
+                    "- macro: idle\n  condition: proc.name = x\n"
+                    "- rule: R\n  desc: d\n  condition: evt.type = execve and proc.name in (outer)\n  output: x\n"
+                    "  priority: INFO\n")
+    rs = load_rules([p])
+    assert rs.warnings == [f"{p}:7: macro 'idle' is not used by any rule",
+                           f"{p}:1: list 'lonely' is not used by any rule or macro"]
+    bad = write_rules("- macro: idle\n  condition: proc.nope = x\n", "bad.yaml")
+    with pytest.raises(RuleError, match="unknown field 'proc.nope'"):
+        load_rules([bad])

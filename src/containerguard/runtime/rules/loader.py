@@ -45,6 +45,23 @@ class _Map(dict[str, Any]):
     key_lines: dict[str, int]
 
 
+class _TrackedLists(dict[str, tuple[str, ...]]):
+    """Resolved lists that remember which ones conditions and exceptions expanded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            self.used.add(key)
+        return super().get(key, default)
+
+
 class _Loader(yaml.CSafeLoader):
     pass
 
@@ -397,14 +414,17 @@ class _Builder:
         self.col = col
         self.available = available
         self.warnings = col.warnings
-        self.lists: dict[str, tuple[str, ...]] = {}
+        self.lists = _TrackedLists()
+        self.used_macros: set[str] = set()
         self._macro_ast: dict[str, Node] = {}
         self.gen = CodeGen()
 
     def resolve_lists(self) -> None:
+        memo: dict[str, tuple[str, ...]] = {}
+
         def resolve(name: str, stack: tuple[str, ...]) -> tuple[str, ...]:
-            if name in self.lists:
-                return self.lists[name]
+            if name in memo:
+                return memo[name]
             d = self.col.lists[name]
             if name in stack:
                 chain = " -> ".join((*stack, name))
@@ -413,15 +433,29 @@ class _Builder:
             for it in d.items:
                 if it in self.col.lists and it != name:
                     out.extend(resolve(it, (*stack, name)))
+                    self.lists.used.add(it)
                 elif it == name:
                     raise RuleError(f"list '{name}' refers to itself", d.file, d.line)
                 else:
                     out.append(_unquote(it))
-            self.lists[name] = tuple(out)
-            return self.lists[name]
+            memo[name] = tuple(out)
+            return memo[name]
 
         for name in self.col.lists:
             resolve(name, ())
+        self.lists.update(memo)
+
+    def warn_unused(self) -> None:
+        """Parse macros no rule uses (so their errors still show) and warn about unused macros and lists, as Falco."""
+        for name, d in self.col.macros.items():
+            if name not in self.used_macros:
+                self.parse(d.segs, f"macro '{name}'")
+        for name, d in self.col.macros.items():
+            if name not in self.used_macros:
+                self.warnings.append(f"{d.file}:{d.line}: macro '{name}' is not used by any rule")
+        for name, ld in self.col.lists.items():
+            if name not in self.lists.used:
+                self.warnings.append(f"{ld.file}:{ld.line}: list '{name}' is not used by any rule or macro")
 
     def parse(self, segs: list[_Seg], what: str) -> Node:
         text = _seg_text(segs)
@@ -442,6 +476,7 @@ class _Builder:
         return RuleError(f"{what}: {exc.message}", segs[0].file if segs else None)  # pragma: no cover
 
     def macro(self, name: str, stack: tuple[str, ...], user: tuple[str, int, str]) -> Node:
+        self.used_macros.add(name)
         cached = self._macro_ast.get(name)
         if cached is not None:
             return cached
@@ -614,6 +649,7 @@ class _Builder:
             cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names)
             out.append((cr, _Compiled(node, parts, orefs)))
+        self.warn_unused()
         return out
 
 

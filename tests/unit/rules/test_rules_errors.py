@@ -178,5 +178,5 @@ def test_unused_macros_and_lists_warn_and_are_still_checked(write_rules):
     assert rs.warnings == [f"{p}:7: macro 'idle' is not used by any rule",
                            f"{p}:1: list 'lonely' is not used by any rule or macro"]
     bad = write_rules("- macro: idle\n  condition: proc.nope = x\n", "bad.yaml")
-    with pytest.raises(RuleError, match="unknown field 'proc.nope'"):
+    with pytest.raises(RuleError, match=r"unknown field 'proc\.nope'"):
         load_rules([bad])

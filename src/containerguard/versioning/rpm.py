@@ -10,6 +10,8 @@ whenever the fixed version names a release.
 
 from __future__ import annotations
 
+import re
+
 from containerguard.versioning.base import Key, VersionScheme
 
 # token ranks: ~ < end < ^ < alpha < number
@@ -18,32 +20,22 @@ _END = (1,)
 _CARET = (2,)
 
 
+_TOKENS = re.compile(r"~|\^|[0-9]+|[A-Za-z]+").findall
+
+
 def rpmvercmp_key(s: str) -> Key:
+    """Segments in order (every other character only separates them), then the end mark."""
     out: list[Key] = []
-    i = 0
-    n = len(s)
-    while i < n:
-        c = s[i]
+    for t in _TOKENS(s):
+        c = t[0]
         if c == "~":
             out.append(_TILDE)
-            i += 1
         elif c == "^":
             out.append(_CARET)
-            i += 1
-        elif "0" <= c <= "9":
-            j = i
-            while j < n and "0" <= s[j] <= "9":
-                j += 1
-            out.append((4, int(s[i:j])))
-            i = j
-        elif c.isascii() and c.isalpha():
-            j = i
-            while j < n and s[j].isascii() and s[j].isalpha():
-                j += 1
-            out.append((3, s[i:j]))
-            i = j
+        elif c <= "9":
+            out.append((4, int(t)))
         else:
-            i += 1  # separator
+            out.append((3, t))
     out.append(_END)
     return tuple(out)
 

@@ -59,7 +59,10 @@ class LayerCache:
     def __init__(self, root: str | Path | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         if max_bytes is None:
-            max_bytes = int(os.environ.get(ENV_MAX, DEFAULT_MAX_BYTES))
+            try:
+                max_bytes = int(os.environ.get(ENV_MAX, DEFAULT_MAX_BYTES))
+            except ValueError:
+                raise CacheError(f"{ENV_MAX} must be a number of bytes") from None
         self.max_bytes = max_bytes
         self._ready = False
 

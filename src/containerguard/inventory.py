@@ -9,6 +9,7 @@ image shares entries) plus the sorted (type, version) list of the analyzers: a w
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import types
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from containerguard.artifact.applier import LinkRequest, add_link_results, apply
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
 from containerguard.artifact.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
-from containerguard.cache import LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
 from containerguard.model import ImageRef, Inventory, Layer, Package
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
@@ -103,6 +104,12 @@ class _ProgressReader(ReaderBase):
 # --------------------------------------------------------------------------- the scan
 
 
+def _cache_put(cache: LayerCache, key: str, value: Any) -> None:
+    """A cache that cannot be written (full disk, read-only) costs speed, not the scan."""
+    with contextlib.suppress(CacheError):
+        cache.put(key, value)
+
+
 def _cache_get(cache: LayerCache | None, key: str | None) -> Any | None:
     if cache is None or key is None:
         return None
@@ -133,7 +140,7 @@ def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], ca
     with stream:
         rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what)
     if cache is not None and key is not None:
-        cache.put(key, encode_record(rec))
+        _cache_put(cache, key, encode_record(rec))
     if progress:
         progress(ProgressEvent("layer-done", layer.index, n))
     return rec
@@ -186,7 +193,7 @@ def _link_results(art: Artifact, layers: Sequence[Layer], requests: Sequence[Lin
                 if r is not None:
                     out.append((req, r))
                 if key is not None and cache is not None:
-                    cache.put(key, {"result": to_jsonable(r) if r is not None else None})
+                    _cache_put(cache, key, {"result": to_jsonable(r) if r is not None else None})
         finally:
             for f in files.values():
                 f.close()
@@ -204,6 +211,13 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
     if analyzers is None:
         analyzers = default_analyzers(lockfiles=ref.scheme == "dir")
     layer_cache: LayerCache | None = LayerCache() if isinstance(cache, types.EllipsisType) else cache
+    cache_warning = []
+    if layer_cache is not None:
+        try:
+            layer_cache.tmp_dir  # noqa: B018 - creates the directories, or says why it cannot
+        except CacheError as exc:
+            cache_warning.append(f"layer cache disabled: {exc}")
+            layer_cache = None
     ids = analyzer_ids(analyzers)
     if progress:
         progress(ProgressEvent("open"))
@@ -236,7 +250,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
         packages=tuple(packages),
         layers=tuple(layers) if dir_root is None else (),
         image=meta if dir_root is None else None,
-        warnings=tuple(dict.fromkeys(merged.warnings)),
+        warnings=tuple(dict.fromkeys([*cache_warning, *merged.warnings])),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         file_findings=tuple(merged.findings),
     )

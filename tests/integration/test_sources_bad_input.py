@@ -228,3 +228,14 @@ def test_cli_one_line_errors(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: ") and expected in proc.stderr
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_unusable_cache_directory_costs_speed_not_the_scan(tmp_path: Path) -> None:
+    from containerguard.cache import LayerCache
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    inv = build_inventory(f"docker-archive:{_archive(tmp_path, [('etc/os-release', ALPINE)])}",
+                          cache=LayerCache(blocker / "cache"))
+    assert inv.os.family == "alpine"
+    assert _warned(inv, "layer cache disabled")

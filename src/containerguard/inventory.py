@@ -31,7 +31,8 @@ ENTRY_POINT_GROUP = "containerguard.analyzers"
 
 @dataclass(frozen=True, slots=True)
 class ProgressEvent:
-    """``phase``: open | layer-start | read | layer-done | layer-cached | done."""
+    """``phase``: open | export (bytes exported from the Docker daemon) | layer-start | read | layer-done |
+    layer-cached | done."""
 
     phase: str
     layer: int = 0
@@ -221,8 +222,12 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
     ids = analyzer_ids(analyzers)
     if progress:
         progress(ProgressEvent("open"))
+    def on_export(n: int) -> None:
+        if progress is not None:
+            progress(ProgressEvent("export", bytes=n))
+
     with open_target(ref, insecure=insecure, platform=platform, username=username, password=password,
-                     cache=layer_cache, timeout=timeout) as art:
+                     cache=layer_cache, timeout=timeout, on_export=on_export) as art:
         layers = list(art.layers())
         dir_root: Path | None = getattr(art, "root", None) if ref.scheme == "dir" else None
         if dir_root is not None:

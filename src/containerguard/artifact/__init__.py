@@ -8,6 +8,7 @@ the registry).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from containerguard.artifact.base import Artifact
@@ -47,9 +48,9 @@ def parse_target(text: str) -> ImageRef:
 
 def open_target(ref: ImageRef | str, *, insecure: bool = False, platform: str = "linux/amd64",
                 username: str | None = None, password: str | None = None, cache: Any = None,
-                timeout: float | None = None) -> Artifact:
+                timeout: float | None = None, on_export: Callable[[int], None] | None = None) -> Artifact:
     """Open a target. ``cache`` (a LayerCache) lets the daemon source reuse stored configs and spool
-    exports inside the cache directory."""
+    exports inside the cache directory; ``on_export(bytes)`` follows a daemon export."""
     if isinstance(ref, str):
         ref = parse_target(ref)
     scheme = ref.scheme
@@ -72,7 +73,7 @@ def open_target(ref: ImageRef | str, *, insecure: bool = False, platform: str = 
     if scheme == "docker":
         from containerguard.artifact.daemon import DaemonImage
 
-        return DaemonImage(ref, cache=cache, platform=platform)
+        return DaemonImage(ref, cache=cache, platform=platform, on_export=on_export)
     if scheme == "registry":
         from containerguard.artifact.registry import open_registry
 
@@ -82,7 +83,7 @@ def open_target(ref: ImageRef | str, *, insecure: bool = False, platform: str = 
         from containerguard.artifact.daemon import DaemonImage, inspect
 
         if inspect(ref.ref) is not None:
-            return DaemonImage(ImageRef("docker", ref.ref), cache=cache, platform=platform)
+            return DaemonImage(ImageRef("docker", ref.ref), cache=cache, platform=platform, on_export=on_export)
         from containerguard.artifact.registry import open_registry
 
         return open_registry(ImageRef("registry", ref.ref), platform=platform, insecure=insecure,

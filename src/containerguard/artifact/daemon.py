@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,10 +59,12 @@ def inspect(name: str) -> dict[str, Any] | None:
 
 
 class DaemonImage(Artifact):
-    def __init__(self, ref: ImageRef, *, cache: Any = None, platform: str = "linux/amd64") -> None:
+    def __init__(self, ref: ImageRef, *, cache: Any = None, platform: str = "linux/amd64",
+                 on_export: Callable[[int], None] | None = None) -> None:
         import docker.errors
 
         self.ref = ref
+        self._on_export = on_export
         self._cache = cache
         self._platform = platform
         self._client = docker_client()
@@ -105,8 +107,12 @@ class DaemonImage(Artifact):
         self._tmp = Path(name)
         try:
             with os.fdopen(fd, "wb") as fh:
+                done = 0
                 for chunk in self._client.api.get_image(self.ref.ref, chunk_size=1 << 20):
                     fh.write(chunk)
+                    done += len(chunk)
+                    if self._on_export is not None:
+                        self._on_export(done)
         except docker.errors.DockerException as exc:
             self.close()
             raise ArtifactError(f"exporting {self.ref.ref} from the Docker daemon failed: {str(exc)[:200]}") from None

@@ -22,6 +22,8 @@ def _progress_hook(console: Any) -> tuple[Any, Any]:
     def hook(ev: Any) -> None:
         if ev.phase == "open":
             bar.update(task, description="opening image")
+        elif ev.phase == "export":
+            bar.update(task, description="exporting from Docker", mb=f"{ev.bytes / 1e6:.0f} MB")
         elif ev.phase in ("layer-start", "read"):
             bar.update(task, total=ev.layers, completed=ev.layer, description=f"reading layer {ev.layer + 1}",
                        mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "", count=f"{ev.layer}/{ev.layers} layers")

@@ -1,9 +1,70 @@
-"""`containerguard config` command group (being built)."""
+"""`containerguard config PATH...`: misconfiguration checks of Dockerfiles and Kubernetes manifests
+(files or directories; the kind is detected per file) and, with ``--image``, of an image's configuration."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from containerguard import __version__
+from containerguard.errors import UsageError
+from containerguard.model import Finding, Severity
+
+
+def _gate(findings: list[Finding], fail_on: str | None) -> int:
+    if not fail_on:
+        return 0
+    sev = Severity.parse(fail_on)
+    if sev is Severity.UNKNOWN and fail_on.strip().upper() != "UNKNOWN":
+        raise UsageError(f"unknown severity {fail_on!r} (expected one of {', '.join(Severity.__members__)})")
+    return 1 if any(f.severity >= sev for f in findings) else 0
+
+
+def config(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Dockerfiles, Kubernetes YAML files or directories.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif (or any report format).")] = "table",
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding reaches this severity.")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Also check this image's configuration and files.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr.")] = False,
+) -> None:
+    """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
+    from containerguard.misconfig.scan import scan_image, scan_paths
+    from containerguard.report.registry import get_reporter
+
+    if not paths and not image:
+        raise UsageError("give at least one PATH or --image TARGET")
+    reporter = get_reporter(fmt)
+    res = scan_paths(paths or [])
+    findings = list(res.findings)
+    if image:
+        findings += scan_image(image)
+    if not quiet:
+        for w in res.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        if paths and res.dockerfiles + res.manifests == 0:
+            print("warning: no Dockerfile or Kubernetes manifest found", file=sys.stderr)
+        print(f"checked {res.dockerfiles} Dockerfiles, {res.manifests} YAML files ({res.objects} Kubernetes objects)"
+              f"{', 1 image' if image else ''}; {len(findings)} findings"
+              f"{f', {res.skipped} skipped' if res.skipped else ''}", file=sys.stderr)
+    target = image or " ".join(str(p) for p in paths or [])
+    text = reporter(None, findings, target=target, tool_version=__version__)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    code = _gate(findings, fail_on)
+    if code:
+        raise SystemExit(code)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("config")(config)

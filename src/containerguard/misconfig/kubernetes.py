@@ -217,6 +217,7 @@ class _Obj:
         self.out.append(make_finding(
             check_id, target=self.path, path=self.path, line=line,
             message=f"{obj}: {field_path}" + (f" ({message})" if message else ""),
+            match=f"{obj} {field_path}" + (f" = {message}" if message else ""),
             extra={"kind": self.kind, "name": self.name, "namespace": self.namespace, "document": self.doc,
                    "field": field_path, "source": self.source},
         ))

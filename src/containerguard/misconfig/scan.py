@@ -1,0 +1,104 @@
+"""Configuration scanning entry points: find Dockerfiles and Kubernetes manifests under paths and check them."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from containerguard.errors import MisconfigError, UsageError
+from containerguard.misconfig.dockerfile import scan_dockerfile
+from containerguard.misconfig.kubernetes import scan_manifest
+from containerguard.model import Finding
+
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", "vendor"}
+_DOCKERFILE_NAME = re.compile(r"^(?:(?:Docker|Container)file(?:[._-].*)?|.+\.(?:dockerfile|containerfile))$", re.I)
+_YAML = (".yaml", ".yml")
+_FIRST_INSTRUCTION = re.compile(r"^\s*(FROM|ARG)\s", re.I | re.M)
+
+
+@dataclass(slots=True)
+class ConfigResult:
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dockerfiles: int = 0
+    manifests: int = 0  # YAML files read
+    objects: int = 0  # Kubernetes objects checked
+    skipped: int = 0
+
+
+def kind_of(path: Path, explicit: bool = False) -> str | None:
+    """'dockerfile', 'kubernetes' or None. Explicitly named files are sniffed when the name says nothing."""
+    name = path.name
+    if _DOCKERFILE_NAME.match(name):
+        return "dockerfile"
+    if name.lower().endswith(_YAML):
+        return "kubernetes"
+    if explicit:
+        try:
+            head = path.read_bytes()[:4096].decode("utf-8", errors="replace")
+        except OSError:
+            return None
+        lines = [ln for ln in head.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if lines and _FIRST_INSTRUCTION.match(lines[0]):
+            return "dockerfile"
+        if "apiVersion:" in head and "kind:" in head:
+            return "kubernetes"
+    return None
+
+
+def discover(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
+    """(file, kind) for every Dockerfile and YAML manifest under ``paths`` (symlinks are not followed)."""
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
+        if p.is_file():
+            k = kind_of(p, explicit=True)
+            if k is None:
+                raise UsageError(f"{p}: neither a Dockerfile nor a Kubernetes YAML manifest")
+            yield p, k
+            continue
+        for root, dirs, files in os.walk(p, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            for name in sorted(files):
+                fp = Path(root) / name
+                if fp.is_symlink():
+                    continue
+                k = kind_of(fp)
+                if k is not None:
+                    yield fp, k
+
+
+def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | None = None) -> ConfigResult:
+    """Check every Dockerfile and Kubernetes manifest under ``paths``. Bad files become counted warnings."""
+    res = ConfigResult()
+    for p, kind in discover(paths):
+        if progress is not None:
+            progress(p)
+        if kind == "dockerfile":
+            try:
+                res.findings += scan_dockerfile(p)
+                res.dockerfiles += 1
+            except MisconfigError as exc:
+                res.warnings.append(f"skipped: {exc}")
+                res.skipped += 1
+        else:
+            k = scan_manifest(p)
+            res.manifests += 1
+            res.objects += k.objects
+            res.skipped += k.skipped
+            res.findings += k.findings
+            res.warnings += k.warnings
+    return res
+
+
+def scan_image(target: str) -> list[Finding]:
+    """Image configuration and file checks for an image target (docker:, docker-archive:, oci:, ...)."""
+    from containerguard.inventory import build_inventory
+    from containerguard.misconfig.image import ImageFileAnalyzer, check_image, scan_image_files
+
+    inv = build_inventory(target, analyzers=[ImageFileAnalyzer()], cache=None)
+    return check_image(inv) + scan_image_files(target)

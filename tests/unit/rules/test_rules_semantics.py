@@ -140,3 +140,10 @@ def test_container_labels_and_mounts(write_rules):
     assert hit(rs, "container", container__labels={"team": "pay"}, container__mounts=["/srv:/data"])
     assert not hit(rs, "container", container__labels={"team": "ops"}, container__mounts=["/srv:/data"])
     assert not hit(rs, "container", container__mounts=["/srv:/data"])
+
+
+def test_unknown_event_type_warns(write_rules):
+    rs = one_rule(write_rules, "evt.type in (exceve, openat) and proc.name = a")
+    assert len(rs.warnings) == 1
+    assert "tests unknown event types exceve (not Linux syscalls nor ContainerGuard event types)" in rs.warnings[0]
+    assert hit(rs, "openat", proc__name="a")

@@ -7,9 +7,12 @@ reloads keeps its previous RuleSet when a reload fails (see :func:`reload_rules`
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -641,6 +644,10 @@ class _Builder:
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
             elif enabled and rd.source == "syscall":
+                unknown = sorted((etypes or frozenset()) - known_event_types())
+                if unknown:
+                    self.warnings.append(f"{where}: {what} tests unknown event types {', '.join(unknown)} "
+                                         "(not Linux syscalls nor ContainerGuard event types): they never occur")
                 if etypes is None:
                     self.warnings.append(f"{where}: {what} has no evt.type restriction: it runs on every event")
                 elif not etypes:
@@ -651,6 +658,13 @@ class _Builder:
             out.append((cr, _Compiled(node, parts, orefs)))
         self.warn_unused()
         return out
+
+
+@functools.cache
+def known_event_types() -> frozenset[str]:
+    """Syscall names and the other event types (event_types.json beside this module)."""
+    doc = json.loads(resources.files(__package__).joinpath("event_types.json").read_text(encoding="utf-8"))
+    return frozenset(doc["syscalls"]) | frozenset(doc["other"])
 
 
 def _unquote(item: str) -> str:

@@ -109,3 +109,12 @@ def test_fields_and_subprocess_entry_point():
                           capture_output=True, text=True, check=True)
     catalog = json.loads(proc.stdout)
     assert catalog["proc.aname"]["arg"] == "optional" and catalog["ka.verb"]["source"] == "k8s_audit"
+
+
+def test_replay_fail_on_priority(capsys):
+    events = str(DATA / "events" / "k8s" / "pod_exec.json")  # one Notice alert
+    assert main(["rules", "replay", "--k8s-audit", events, "--fail-on", "notice"]) == 1
+    assert main(["rules", "replay", "--k8s-audit", events, "--fail-on", "warning"]) == 0
+    assert main(["rules", "replay", "-e", str(DATA / "events" / "benign.jsonl"), "--fail-on", "debug"]) == 0
+    assert main(["rules", "replay", "--k8s-audit", events, "--fail-on", "loud"]) == 2
+    assert "not a priority" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from containerguard.errors import RuleError, UsageError
-from containerguard.model import Alert
+from containerguard.model import Alert, Priority
 from containerguard.runtime.events import ReadStats, read_events
 from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
 from containerguard.runtime.rules import (
@@ -82,16 +82,29 @@ def replay(
     rules: RulesOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.json,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed event line (exit 2).")] = False,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 1 when an alert has this priority or a higher one (e.g. warning).")] = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
+    threshold: Priority | None = None
+    if fail_on is not None:
+        try:
+            threshold = Priority.parse(fail_on)
+        except KeyError:
+            raise UsageError(f"--fail-on {fail_on!r}: not a priority "
+                             f"({', '.join(p.name.lower() for p in Priority)})") from None
+    worst: Priority | None = None
     rs = _load(rules)
     alerts: list[Alert] = []
     stats = ReadStats()
     out = sys.stdout
 
     def emit(batch: list[Alert]) -> None:
+        nonlocal worst
+        top = max(a.priority for a in batch)
+        worst = top if worst is None else max(worst, top)
         if fmt is Fmt.json:
             for a in batch:
                 out.write(json.dumps(alert_to_json(a)) + "\n")
@@ -132,6 +145,8 @@ def replay(
     if rs.eval_errors:
         typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
+    if threshold is not None and worst is not None and worst >= threshold:
+        raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
 
 
 @rules_app.command("list")

@@ -94,6 +94,7 @@ def dpkg_oracle(pairs: Sequence[tuple[str, str]]) -> list[int]:
     return outs
 
 
+@pytest.mark.slow
 def test_dpkg_agrees_with_dpkg_compare_versions(debian_versions: list[str]) -> None:
     scheme = get_scheme("Debian:12")
     assert all(scheme.valid(v) for v in debian_versions), [v for v in debian_versions if not scheme.valid(v)][:5]

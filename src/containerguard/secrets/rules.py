@@ -40,6 +40,7 @@ class _RuleModel(BaseModel):
     validate_: Literal["jwt", "github-checksum", "none"] = Field(default="none", alias="validate")
     mask: Literal["prefix", "header"] = "prefix"
     fallback: bool = False
+    requires: list[str] = Field(default_factory=list)
     allow_regexes: list[str] = Field(default_factory=list)
     allow_paths: list[str] = Field(default_factory=list)
 
@@ -78,6 +79,8 @@ class SecretRule:
     mask: str = "prefix"
     #: a generic rule: it does not report a secret another rule already reported at the same place
     fallback: bool = False
+    #: all of these must occur in the file (case-sensitive) for the rule to apply
+    requires: tuple[bytes, ...] = ()
     allow_regexes: tuple[re.Pattern[bytes], ...] = ()
     allow_paths: tuple[re.Pattern[str], ...] = ()
 
@@ -139,6 +142,7 @@ def parse_rules(text: str, source: str) -> RuleSet:
                 validate=r.validate_,
                 mask=r.mask,
                 fallback=r.fallback,
+                requires=tuple(x.encode() for x in r.requires),
                 allow_regexes=tuple(_compile_bytes(p, where) for p in r.allow_regexes),
                 allow_paths=tuple(_compile_str(p, where) for p in r.allow_paths),
             )

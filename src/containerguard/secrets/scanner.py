@@ -179,6 +179,8 @@ class SecretScanner:
         for rule in self.rules:
             if not any(k in lower for k in rule.keywords):
                 continue
+            if rule.requires and not all(r in data for r in rule.requires):
+                continue
             if rule.allow_paths and any(p.search(path) for p in rule.allow_paths):
                 continue
             if self.allow and any(a.matches(rule.id, path) for a in self.allow):

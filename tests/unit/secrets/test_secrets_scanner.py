@@ -141,6 +141,10 @@ def test_regexes_are_bounded_on_hostile_input() -> None:
         b"aws" + b" " * 1_000_000 + b"secret",
         b"eyJ" + b"a" * 1_000_000 + b".eyJ",
         (b"xoxb-" + b"1" * 14 + b"-") * 50_000,
+        (b"-----BEGIN RSA PRIVATE KEY-----\n" + b"A" * 64 + b"\n") * 40_000,  # many headers, no END
+        b'{"type": "service_account", ' * 200_000,
+        b"eyJ" * 1_000_000,
+        b"a_" * 1_000_000 + b"password=Xk9qT2vLm8Rz4Wp6",
     ]
     scanner = SecretScanner(max_size=8 * 1024 * 1024)
     for data in hostile:
@@ -209,6 +213,15 @@ def test_analyzer_path_filter_and_analyze() -> None:
     assert res.findings == [] and "larger than" in res.warnings[0]
     res = a.analyze(AnalyzerInput("app/bin", 6, 0o100755, io.BytesIO(b"\x7fELF\x00\x01")))
     assert res.findings == [] and res.warnings == []
+
+
+def test_gcp_service_account_key_in_any_key_order() -> None:
+    doc = {"client_email": "ci@shop.iam.gserviceaccount.com", "private_key_id": "8f" * 20, "project_id": "shop",
+           "type": "service_account"}
+    sorted_json = json.dumps(doc, sort_keys=True).encode()
+    assert [f.id for f in scan_bytes("sa.json", sorted_json)] == ["gcp-service-account"]
+    other = json.dumps({**doc, "type": "authorized_user"}).encode()
+    assert scan_bytes("sa.json", other) == []
 
 
 def test_corpus_manifest_is_consistent() -> None:

@@ -33,6 +33,9 @@ def agent(
     containers_only: Annotated[bool, typer.Option(
         "--containers-only", help="Trace only processes in containers (host events dropped in the kernel)")] = False,
     no_sensor: Annotated[bool, typer.Option("--no-sensor", help="Run without the eBPF sensor (audit events only)")] = False,
+    nice: Annotated[int, typer.Option(
+        "--nice", help="Scheduling priority of the agent and its sensor (-20..19; negative runs ahead of the workload)",
+        min=-20, max=19)] = -5,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
 ) -> None:
@@ -44,7 +47,8 @@ def agent(
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
                       record=str(record) if record else None, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
-                      containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval)
+                      containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
+                      nice=nice)
     ag = Agent(cfg)
     stop = threading.Event()
 

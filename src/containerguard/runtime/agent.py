@@ -22,9 +22,13 @@ from typing import IO, Any
 from containerguard.errors import ContainerGuardError, RuleError, UsageError
 from containerguard.model import Alert, Event
 from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerInventory
+from containerguard.runtime.events import write_event
+from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
 from containerguard.runtime.respond import Responder, ResponsePolicy, parse_respond
+from containerguard.runtime.rules import FIELD_CATALOG, alert_to_json, default_rules_path, load_rules
+from containerguard.runtime.rules.compiler import rfc3339
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
 from containerguard.runtime.sensor.fields import SENSOR_FIELDS, event_fields, exec_argv
@@ -48,6 +52,9 @@ class AgentConfig:
     sensor: bool = True
     bpftrace: str = "bpftrace"
     stats_interval: float = 60.0
+    #: scheduling priority of the agent and its sensor (negative = ahead of ordinary work), so detection
+    #: keeps up when the host is busy; None leaves it unchanged
+    nice: int | None = -5
     hostname: str = field(default_factory=socket.gethostname)
 
 
@@ -61,8 +68,6 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
 
 
 def _available_fields(k8s: bool) -> set[str]:
-    from containerguard.runtime.rules import FIELD_CATALOG
-
     avail = set(SENSOR_FIELDS)
     for name, spec in FIELD_CATALOG.items():
         if spec.source == "any" or (k8s and spec.source == "k8s_audit"):
@@ -101,6 +106,7 @@ class Agent:
         self._types: set[str] = set()
         self._all_types = False
         self._last_lost = 0
+        self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
         self.started_at = time.time()
         self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
         self.outputs = Outputs([open_output(s) for s in cfg.outputs])
@@ -116,13 +122,9 @@ class Agent:
     # ------------------------------------------------------------------ rules
 
     def _rule_paths(self) -> list[str]:
-        from containerguard.runtime.rules import default_rules_path
-
         return list(self.cfg.rules) or [str(default_rules_path())]
 
     def _load_rules(self) -> Any:
-        from containerguard.runtime.rules import load_rules
-
         rs = load_rules(self._rule_paths(), available_fields=_available_fields(bool(self.cfg.k8s_audit_listen)))
         for w in rs.warnings:
             log.warning("%s", w)
@@ -167,6 +169,11 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        if self.cfg.nice is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, self.cfg.nice)
+            except OSError as exc:
+                log.warning("cannot set scheduling priority %d: %s", self.cfg.nice, exc)
         try:
             if self.cfg.record:
                 self._record = Path(self.cfg.record).open("a", encoding="utf-8")  # noqa: SIM115
@@ -222,8 +229,6 @@ class Agent:
                        {"gap_seconds": round(gap, 3), "restarts": restarts})
 
     def _internal(self, rule: str, priority: str, text: str, fields: dict[str, Any]) -> None:
-        from containerguard.runtime.rules.compiler import rfc3339
-
         now = time.time_ns()
         doc = {"time": rfc3339(now), "rule": rule, "priority": priority, "source": "internal",
                "output": text, "output_fields": fields, "tags": ["containerguard", "health"],
@@ -276,7 +281,7 @@ class Agent:
             ts = raw.ts + self._mono_offset
             fields = table.fields(p)
             fields.update(ef)
-            fields.update(info.fields() if info is not None else HOST_FIELDS)
+            fields.update(self._container_fields(info))
             if t not in ("execve", "execveat"):
                 fields["proc.name"] = raw.comm
             fields["user.uid"] = raw.uid
@@ -289,6 +294,16 @@ class Agent:
             self.handle_event(Event(type=t, time_ns=ts, fields=fields), evaluate=wanted)
         if t == "procexit":
             table.exit(raw.pid)
+
+    def _container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
+        if info is None:
+            return HOST_FIELDS
+        cached = self._cfields.get(info.id)
+        if cached is None or cached[0] is not info:
+            if len(self._cfields) > 4096:
+                self._cfields.clear()
+            cached = self._cfields[info.id] = (info, info.fields())
+        return cached[1]
 
     def _container_changed(self, action: str, info: ContainerInfo) -> None:
         if action in ("die", "destroy"):
@@ -306,9 +321,6 @@ class Agent:
 
     def handle_event(self, event: Event, evaluate: bool = True) -> list[Alert]:
         """Record, evaluate, respond and emit, for an event from any source."""
-        from containerguard.runtime.events import write_event
-        from containerguard.runtime.rules import alert_to_json
-
         with self._lock:
             if self._record is not None:
                 try:
@@ -335,8 +347,6 @@ class Agent:
 
     def audit_body(self, body: bytes) -> int:
         """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""
-        from containerguard.runtime.k8saudit import parse_audit_body
-
         events = parse_audit_body(body)
         for ev in events:
             self.counters.audit_events += 1

@@ -101,6 +101,7 @@ class ProcessTable:
         self.max_procs = max_procs
         self.procs: OrderedDict[int, Proc] = OrderedDict()
         self.written: dict[str, OrderedDict[str, None]] = {}
+        self._fcache: dict[int, tuple[Proc, Proc | None, dict[str, Any]]] = {}
 
     def __len__(self) -> int:
         return len(self.procs)
@@ -147,6 +148,7 @@ class ProcessTable:
 
     def exit(self, pid: int) -> None:
         self.procs.pop(pid, None)
+        self._fcache.pop(pid, None)
 
     def container_gone(self, container_id: str) -> None:
         self.written.pop(container_id, None)
@@ -177,7 +179,21 @@ class ProcessTable:
         return out
 
     def fields(self, p: Proc) -> dict[str, Any]:
-        """The Falco ``proc.*`` / ``user.*`` fields for an event of this process."""
+        """The Falco ``proc.*`` / ``user.*`` fields for an event of this process (a fresh dict).
+
+        Cached per process while neither it nor its parent changed (a new exec makes a new Proc).
+        """
+        parent_now = self.procs.get(p.ppid)
+        hit = self._fcache.get(p.pid)
+        if hit is not None and hit[0] is p and hit[1] is parent_now:
+            return dict(hit[2])
+        f = self._fields(p)
+        if len(self._fcache) > self.max_procs:
+            self._fcache.clear()
+        self._fcache[p.pid] = (p, self.procs.get(p.ppid), f)
+        return dict(f)
+
+    def _fields(self, p: Proc) -> dict[str, Any]:
         anc = self.ancestors(p)
         parent = anc[0] if anc else None
         f: dict[str, Any] = {

@@ -118,3 +118,36 @@ def test_replay_fail_on_priority(capsys):
     assert main(["rules", "replay", "-e", str(DATA / "events" / "benign.jsonl"), "--fail-on", "debug"]) == 0
     assert main(["rules", "replay", "--k8s-audit", events, "--fail-on", "loud"]) == 2
     assert "not a priority" in capsys.readouterr().err
+
+
+def _plugin_site(tmp_path: Path, target: str) -> Path:
+    """A real installed distribution (a .dist-info on the path) registering a rules file entry point."""
+    site = tmp_path / "site"
+    (site / "cg_extra_rules-1.0.dist-info").mkdir(parents=True)
+    (site / "cg_extra_rules-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: cg-extra-rules\nVersion: 1.0\n")
+    (site / "cg_extra_rules-1.0.dist-info" / "entry_points.txt").write_text(f"[containerguard.rules]\nextra = {target}\n")
+    rules = tmp_path / "extra.yaml"
+    rules.write_text("- rule: Extra plugin rule\n  containerguard.id: X-001\n  desc: from a plugin\n"
+                     "  condition: evt.type = execve and proc.name = plugged\n  output: plugged %proc.name\n"
+                     "  priority: NOTICE\n  tags: [mitre_execution, T1059]\n")
+    (site / "cg_extra_rules.py").write_text(f"from pathlib import Path\nRULES = Path({str(rules)!r})\n"
+                                            "def broken():\n    raise OSError('disk on fire')\n")
+    return site
+
+
+def test_plugin_rules_are_loaded_by_default(tmp_path):
+    import os
+
+    site = _plugin_site(tmp_path, "cg_extra_rules:RULES")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "rules", "list", "--format", "json"],
+                          capture_output=True, text=True, env=env, check=True)
+    ids = [json.loads(x)["id"] for x in proc.stdout.splitlines()]
+    assert ids[0] == "CG-R001" and ids[-1] == "X-001"
+    broken = _plugin_site(tmp_path / "b", "cg_extra_rules:broken")
+    env["PYTHONPATH"] = str(broken)
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "rules", "list"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: rules plugin 'extra' (cg_extra_rules:broken) failed to load: "
+                                   "disk on fire")

@@ -20,7 +20,7 @@ from containerguard.runtime.rules import (
     FIELD_CATALOG,
     RuleSet,
     alert_to_json,
-    default_rules_path,
+    builtin_and_plugin_rules,
     load_rules,
     priority_name,
 )
@@ -36,11 +36,11 @@ class Fmt(StrEnum):
 
 RulesOpt = Annotated[list[Path] | None, typer.Option(
     "--rules", "-r", help="Rules file (repeatable; later files append to/override earlier ones). "
-    "Default: the built-in ruleset.")]
+    "Default: the built-in ruleset and rules files installed plugins register (entry points containerguard.rules).")]
 
 
 def _load(rules: list[Path] | None) -> RuleSet:
-    return load_rules(rules or [default_rules_path()])
+    return load_rules(rules or builtin_and_plugin_rules())
 
 
 @rules_app.command("validate")

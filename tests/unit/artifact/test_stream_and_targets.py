@@ -123,3 +123,12 @@ def test_config_history_commands() -> None:
     assert cfg.layer_commands() == ["ADD base", "RUN x"]
     with pytest.raises(ArtifactError, match="diff_ids"):
         parse_config(b'{"rootfs": {}}')
+
+
+def test_docker_manifest_list_is_an_index() -> None:
+    lst = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+           "manifests": [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": sha(b"x"),
+                          "size": 1, "platform": {"os": "linux", "architecture": "amd64"}}]}
+    parsed = parse_manifest(json.dumps(lst).encode())
+    assert isinstance(parsed, Index)
+    assert select_platform(parsed, "linux/amd64").digest == sha(b"x")

@@ -26,14 +26,14 @@ from containerguard.model import ImageMeta, ImageRef, Layer
 TIMEOUT = 300
 
 
-def docker_client() -> Any:
+def docker_client(timeout: int = TIMEOUT) -> Any:
     try:
         import docker
         import docker.errors
     except ImportError as exc:  # pragma: no cover - docker is a dependency
         raise ArtifactError(f"the docker library is not installed: {exc}") from None
     try:
-        return docker.from_env(timeout=TIMEOUT)
+        return docker.from_env(timeout=timeout)
     except docker.errors.DockerException as exc:
         raise ArtifactError(f"cannot reach the Docker daemon ({os.environ.get('DOCKER_HOST', 'default socket')}): "
                             f"{str(exc)[:200]}") from None
@@ -44,7 +44,7 @@ def inspect(name: str) -> dict[str, Any] | None:
     import docker.errors
 
     try:
-        client = docker_client()
+        client = docker_client(timeout=10)  # a bare IMAGE falls back to the registry: do not wait long
     except ArtifactError:
         return None
     try:

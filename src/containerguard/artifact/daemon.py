@@ -41,7 +41,6 @@ def docker_client(timeout: int = TIMEOUT) -> Any:
 
 def inspect(name: str) -> dict[str, Any] | None:
     """``docker image inspect`` or None when the daemon does not have the image (or is not there)."""
-    import docker.errors
 
     try:
         client = docker_client(timeout=10)  # a bare IMAGE falls back to the registry: do not wait long
@@ -50,9 +49,7 @@ def inspect(name: str) -> dict[str, Any] | None:
     try:
         info: dict[str, Any] = client.api.inspect_image(name)
         return info
-    except docker.errors.ImageNotFound:
-        return None
-    except docker.errors.DockerException:
+    except Exception:  # not found, or a daemon that does not answer (requests errors are not DockerException)
         return None
     finally:
         client.close()
@@ -73,9 +70,9 @@ class DaemonImage(Artifact):
         except docker.errors.ImageNotFound:
             self._client.close()
             raise ArtifactError(f"image {ref.ref!r} not found in the Docker daemon") from None
-        except docker.errors.DockerException as exc:
+        except Exception as exc:  # DockerException, or requests' connection/timeout errors
             self._client.close()
-            raise ArtifactError(f"Docker daemon: {str(exc)[:200]}") from None
+            raise ArtifactError(f"Docker daemon: {type(exc).__name__}: {str(exc)[:200]}") from None
         self._image_id = str(self._info.get("Id", ""))
         self._archive: BlobImage | None = None
         self._tmp: Path | None = None
@@ -100,7 +97,6 @@ class DaemonImage(Artifact):
     def _export(self) -> BlobImage:
         if self._archive is not None:
             return self._archive
-        import docker.errors
 
         tmpdir = self._cache.tmp_dir if self._cache is not None else None
         fd, name = tempfile.mkstemp(prefix="docker-export-", suffix=".tar", dir=tmpdir)
@@ -113,12 +109,12 @@ class DaemonImage(Artifact):
                     done += len(chunk)
                     if self._on_export is not None:
                         self._on_export(done)
-        except docker.errors.DockerException as exc:
-            self.close()
-            raise ArtifactError(f"exporting {self.ref.ref} from the Docker daemon failed: {str(exc)[:200]}") from None
         except OSError as exc:
             self.close()
             raise ArtifactError(f"exporting {self.ref.ref}: {exc.strerror or exc}") from None
+        except Exception as exc:  # DockerException, or requests' connection/timeout errors
+            self.close()
+            raise ArtifactError(f"exporting {self.ref.ref} from the Docker daemon failed: {str(exc)[:200]}") from None
         arch = open_docker_archive(ImageRef("docker-archive", str(self._tmp)), platform=self._platform)
         if self._image_id and arch.meta().id != self._image_id:
             self.close()

@@ -34,6 +34,16 @@ class RenderOptions:
     expired_ignores: tuple[str, ...] = ()  # one line each, e.g. "CVE-1 (.containerguard-ignore.yaml:4)"
     width: int | None = None  # table width; default: 120 when not a terminal
     color: bool = False
+    #: table/html: list the packages (an SBOM view). None: only when there is an inventory and no finding
+    #: at all; `scan` passes False so that a clean image shows its "0 vulnerabilities" summary
+    list_packages: bool | None = None
+
+    def show_packages(self, inventory: Inventory | None, findings: Sequence[Finding]) -> bool:
+        if inventory is None:
+            return False
+        if self.list_packages is not None:
+            return self.list_packages
+        return not findings and not self.suppressed
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,8 @@ def render(ctx: ReportContext) -> str:
         target=target,
         created=ctx.created,
         inventory=inventory,
-        packages=sorted(inventory.packages, key=lambda p: (p.type, p.name, p.version)) if inventory else [],
+        packages=sorted(inventory.packages, key=lambda p: (p.type, p.name, p.version))
+        if inventory is not None and opts.list_packages is not False else [],
         groups=[(t, g) for t, g in groups if g],
         suppressed=ordered(opts.suppressed),
         expired=list(opts.expired_ignores),

@@ -70,7 +70,8 @@ def render(ctx: ReportContext) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=opts.width or 120, force_terminal=opts.color, color_system="standard" if opts.color else None,
                       no_color=not opts.color, highlight=False, emoji=False, soft_wrap=False)
-    if inventory is not None and not findings:
+    sbom_view = opts.show_packages(inventory, findings)
+    if sbom_view and inventory is not None:
         os_text = f"{inventory.os.name or inventory.os.family} {inventory.os.version}".strip()
         console.print(f"{target} ({os_text}): {len(inventory.packages)} packages", soft_wrap=True)
         t = Table(title="Packages", title_justify="left")
@@ -96,6 +97,6 @@ def render(ctx: ReportContext) -> str:
         console.print(t)
     for line in opts.expired_ignores:
         console.print(f"warning: expired ignore entry no longer suppresses: {line}", soft_wrap=True)
-    if findings or inventory is None:
+    if not sbom_view:
         console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed)).line(), soft_wrap=True)
     return buf.getvalue()

@@ -272,7 +272,8 @@ def test_table_summary_line_and_risk_order() -> None:
 
 
 def test_table_sbom_lists_packages_with_type_version_layer() -> None:
-    out = get_reporter("table")(inventory(), [], target=TARGET, tool_version=TOOL_VERSION, options=options())
+    out = get_reporter("table")(inventory(), [], target=TARGET, tool_version=TOOL_VERSION,
+                                options=options(suppressed=(), expired_ignores=()))
     assert "Debian GNU/Linux 12 (bookworm) 12): 5 packages" in out
     row = next(line for line in out.splitlines() if line.startswith("│ django "))
     assert "2.0" in row and "pypi" in row and "1: RUN pip install" in row
@@ -354,3 +355,13 @@ def test_secrets_in_layer_commands_and_image_config_are_masked_in_reports() -> N
     doc = json.loads(get_reporter("json")(inv, [misconf], target=TARGET, tool_version=TOOL_VERSION))
     assert doc["layers"][2]["created_by"] == "RUN echo glpa**** > /root/.token"
     assert doc["findings"][0]["match"] == "ENV GITLAB_TOKEN=glpa****"
+
+
+def test_table_for_a_clean_scan_shows_the_zero_summary_not_the_package_list() -> None:
+    out = get_reporter("table")(inventory(), [], target=TARGET, tool_version=TOOL_VERSION,
+                                options=options(suppressed=(), list_packages=False))
+    assert "Packages" not in out and "│ django " not in out
+    assert f"{TARGET}: 0 vulnerabilities (0 critical, 0 high" in out
+    listed = get_reporter("table")(inventory(), findings(), target=TARGET, tool_version=TOOL_VERSION,
+                                   options=options(list_packages=True))
+    assert "│ django " in listed and "4 vulnerabilities" not in listed.splitlines()[0]

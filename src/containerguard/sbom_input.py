@@ -16,7 +16,7 @@ import orjson
 from packageurl import PackageURL
 
 from containerguard.errors import ReportError, UsageError
-from containerguard.model import Inventory, OSInfo, Package
+from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 
 MAX_BYTES = 512 * 1024 * 1024
 
@@ -58,6 +58,9 @@ def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
     if isinstance(doc.get("spdxVersion"), str):
         return _spdx(doc, name)
     if "schema_version" in doc:
+        fast = _native_fast(doc)
+        if fast is not None:
+            return fast
         from containerguard.report.native import load_inventory as native
 
         return native(data)
@@ -183,3 +186,64 @@ def _spdx(doc: dict[str, Any], name: str) -> Inventory:
     ci: dict[str, Any] = doc["creationInfo"] if isinstance(doc.get("creationInfo"), dict) else {}
     return Inventory(target=str(doc.get("name") or f"sbom:{name}"), os=os_info or _os_from_distro(pkgs),
                      packages=tuple(pkgs), created=str(ci.get("created", "")))
+
+
+def _s(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError("expected a string")
+    return v
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise TypeError("expected a list of strings")
+    return tuple(v)
+
+
+def _native_fast(doc: dict[str, Any]) -> Inventory | None:
+    """The common case of a native document (docs/formats.md, schema_version 1) read without pydantic:
+    rescans load thousands of stored inventories. Every field is type-checked; anything unexpected (or
+    file findings to rebuild) returns None and the validating loader in report.native takes over."""
+    try:
+        if doc.get("schema_version") != 1 or doc.get("file_findings") or not isinstance(doc.get("os"), dict):
+            return None
+        o = doc["os"]
+        os_info = OSInfo(_s(o.get("family", "unknown")), _s(o.get("version", "")), _s(o.get("name", "")),
+                         _s(o.get("codename", "")), bool(o.get("distroless", False)), bool(o.get("eosl", False)))
+        layers: dict[tuple[int, str], Layer] = {}
+
+        def layer(d: Any) -> Layer | None:
+            if d is None:
+                return None
+            key = (int(d["index"]), _s(d["digest"]))
+            got = layers.get(key)
+            if got is None:
+                got = layers[key] = Layer(key[0], key[1], _s(d.get("diff_id", "")), int(d.get("size", 0)),
+                                          _s(d.get("created_by", "")), _s(d.get("media_type", "")))
+            return got
+
+        pkgs = []
+        for p in doc.get("packages") or []:
+            src = p.get("source") or {}
+            epoch = p.get("epoch")
+            meta = p.get("metadata") or {}
+            if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+                return None
+            pkgs.append(Package(
+                _s(p["name"]), _s(p["version"]), _s(p["type"]), _s(p.get("purl", "")), _strs(p.get("locations", [])),
+                layer(p.get("layer")), _s(p.get("arch", "")), _s(src.get("name", "")), _s(src.get("version", "")),
+                None if epoch is None else int(epoch), _s(p.get("release", "")), _strs(p.get("licenses", [])),
+                _s(p.get("analyzer", "")), meta))
+        all_layers = tuple(x for x in (layer(d) for d in doc.get("layers") or []) if x is not None)
+        inv_meta = doc.get("inventory") or {}
+        img = doc.get("image")
+        image = None
+        if isinstance(img, dict):
+            image = ImageMeta(_s(img.get("id", "")), _strs(img.get("repo_tags", [])), _strs(img.get("repo_digests", [])),
+                              _s(img.get("architecture", "")), _s(img.get("os", "")), _s(img.get("created", "")),
+                              dict(img.get("config") or {}), tuple(dict(h) for h in img.get("history") or []))
+        return Inventory(target=_s(inv_meta.get("target") or doc["target"]), os=os_info, packages=tuple(pkgs),
+                         layers=all_layers, image=image, warnings=_strs(inv_meta.get("warnings", [])),
+                         created=_s(inv_meta.get("created", "")))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None

@@ -10,6 +10,7 @@ See docs/risk.md for the rules (ids, aliases, status, severity choice, risk scor
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,23 @@ _DEBIAN_MARK = re.compile(r"-|[+~]deb\d")
 _ID_RANK = (("CVE-", 0), ("GHSA-", 1))
 
 _UNSET = object()
+
+_FINDING_SETTERS = tuple(Finding.__dict__[f.name].__set__ for f in dataclasses.fields(Finding))
+_object_new = object.__new__
+
+
+def _new_finding(values: tuple[Any, ...]) -> Finding:
+    """A Finding from all its field values in declaration order, ~30% cheaper than the frozen __init__
+    (which goes through object.__setattr__ per field); the hot loop builds hundreds per inventory.
+    tests/unit/detect checks it equals ``Finding(*values)``."""
+    f: Finding = _object_new(Finding)
+    for setter, v in zip(_FINDING_SETTERS, values, strict=True):
+        setter(f, v)
+    return f
+
+
+#: a cached finding template: (order key, head fields, tail fields, extra) -- see Matcher.match
+_Tmpl = tuple[tuple[float, int, str], tuple[Any, ...], tuple[Any, ...], dict[str, Any]]
 
 
 def ecosystem_for(pkg: Package, os: OSInfo) -> str | None:
@@ -212,9 +230,11 @@ class Matcher:
         self.db = db
         c = db.cache
         self._compiled: dict[tuple[str, str], list[_Entry]] = c.setdefault("compiled", {})
-        self._templates: dict[tuple[str, str, str], tuple[list[dict[str, Any]], bool]] = c.setdefault("templates", {})
+        self._templates: dict[tuple[str, str, str], tuple[list[_Tmpl], bool]] = c.setdefault("templates", {})
         self._foreign: dict[tuple[str, str, str], bool] = c.setdefault("foreign", {})
         self._schemes: dict[str, Any] = c.setdefault("schemes", {})
+        #: (os, package identity) -> (ecosystem, name, version) or None
+        self._resolved: dict[tuple[Any, ...], Any] = c.setdefault("resolved", {})
 
     def _scheme(self, eco: str) -> Any:
         s = self._schemes.get(eco, _UNSET)
@@ -249,16 +269,27 @@ class Matcher:
         jobs: list[tuple[Package, str, str, str]] = []
         by_eco: dict[str, set[str]] = {}
         no_eco: set[str] = set()
+        resolved = self._resolved
+        osk = (os_.family, os_.version)
         for pkg in inventory.packages:
-            stats.packages += 1
-            eco = ecosystem_for(pkg, os_)
-            if eco is None:
+            t = pkg.type
+            if t == "maven" and ":" not in pkg.name:  # the group comes from metadata: not memoised
+                eco = ecosystem_for(pkg, os_)
+                job = None if eco is None else (eco, *match_name_version(pkg, eco))
+            else:
+                jk = (osk, t, pkg.name, pkg.version, pkg.source_name, pkg.source_version, pkg.epoch, pkg.release)
+                job = resolved.get(jk, _UNSET)
+                if job is _UNSET:
+                    eco = ecosystem_for(pkg, os_)
+                    job = resolved[jk] = None if eco is None else (eco, *match_name_version(pkg, eco))
+            if job is None:
                 stats.unsupported += 1
-                no_eco.add(pkg.type)
+                no_eco.add(t)
                 continue
-            name, ver = match_name_version(pkg, eco)
+            eco, name, ver = job
             jobs.append((pkg, eco, name, ver))
             by_eco.setdefault(eco, set()).add(name)
+        stats.packages += len(inventory.packages)
         if no_eco & OS_TYPES:
             res.warnings.append(f"OS packages not matched: no advisory data for OS {os_.family!r} {os_.version!r}")
         for eco, names in by_eco.items():
@@ -267,7 +298,7 @@ class Matcher:
         if todo:
             self._build_templates(todo, stats)
         target = inventory.target
-        out = res.findings
+        out: list[tuple[Any, ...]] = []
         foreign_cache = self._foreign
         need_foreign = [j for j in jobs if j[0].type == "deb" and (j[1], j[2], j[3]) not in foreign_cache]
         if need_foreign:
@@ -281,22 +312,18 @@ class Matcher:
             stats.matched_packages += 1
             foreign = pkg.type == "deb" and foreign_cache.get((eco, name, ver), False)
             path = pkg.locations[0] if pkg.locations else ""
-            for t in tmpls:
-                extra = t["extra"]
+            layer = pkg.layer
+            pname = pkg.name
+            for okey, head, tail, extra in tmpls:
                 if foreign:
                     extra = {**extra, "not_from_distribution": True}
-                out.append(Finding(
-                    kind=t["kind"], id=t["id"], title=t["title"], severity=t["severity"], target=target, path=path,
-                    layer=pkg.layer, package=pkg, aliases=t["aliases"], fixed_versions=t["fixed_versions"],
-                    status=t["status"], severity_source=t["severity_source"], cvss_vector=t["cvss_vector"],
-                    cvss_score=t["cvss_score"], epss=t["epss"], epss_percentile=t["epss_percentile"], kev=t["kev"],
-                    kev_date_added=t["kev_date_added"], kev_ransomware=t["kev_ransomware"], risk=t["risk"],
-                    references=t["references"], cwe=t["cwe"], description=t["description"], extra=extra,
-                ))
+                # positional construction (field order of model.Finding; guarded by a unit test): the hot loop
+                out.append((okey, pname, path, len(out), _new_finding((*head, target, path, None, layer, pkg, *tail, extra))))
         if stats.unparseable:
             res.warnings.append(f"{stats.unparseable} installed version(s) could not be parsed; only exact "
                                 "`versions` entries were matched for them")
-        out.sort(key=_order)
+        out.sort()  # (risk desc, severity desc, id), package name, path, then input order: C-level tuple compare
+        res.findings = [t[4] for t in out]
         return res
 
     # ------------------------------------------------------------------ internals
@@ -346,7 +373,7 @@ class Matcher:
             self._templates[key] = (self._group(key[0], key[2], got, advs, kev, epss) if got else [], bad)
 
     def _group(self, eco: str, ver: str, got: list[tuple[_Entry, str]], advs: dict[str, AdvisoryRecord],
-               kev: dict[str, Any], epss: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+               kev: dict[str, Any], epss: dict[str, tuple[float, float]]) -> list[_Tmpl]:
         uf = _UF()
         matched = {e.advisory for e, _f in got}
         for e, _f in got:
@@ -407,32 +434,19 @@ class Matcher:
             for r in recs:
                 refs.extend(u for u in r.references if u not in refs)
             cwes = sorted({c for r in recs for c in r.cwes})
-            out.append({
-                "kind": FindingKind.MALICIOUS if malicious else FindingKind.VULNERABILITY,
-                "id": primary,
-                "title": title or primary,
-                "severity": sev,
-                "aliases": tuple(sorted(ids - {primary}, key=_rank)),
-                "fixed_versions": tuple(fixed),
-                "status": status,
-                "severity_source": sev_src,
-                "cvss_vector": vec,
-                "cvss_score": score,
-                "epss": ep[0] if ep else None,
-                "epss_percentile": ep[1] if ep else None,
-                "kev": k is not None,
-                "kev_date_added": k.date_added if k else "",
-                "kev_ransomware": bool(k and k.ransomware),
-                "risk": risk.score(severity=sev, cvss=score, epss=ep[0] if ep else None, kev=k is not None,
-                                   ransomware=bool(k and k.ransomware), fixed=bool(fixed), malicious=malicious),
-                "references": tuple(refs[:10]),
-                "cwe": tuple(cwes),
-                "description": "",
-                "extra": {"ecosystem": eco, "installed": ver,
-                          "records": sorted({e.advisory for e, _f in entries} | extra_alias.get(root, set())),
-                          "sources": sorted({e.source for e, _f in entries}),
-                          **({"vendor_severity": vendor} if vendor else {})},
-            })
+            kind = FindingKind.MALICIOUS if malicious else FindingKind.VULNERABILITY
+            rsk = risk.score(severity=sev, cvss=score, epss=ep[0] if ep else None, kev=k is not None,
+                             ransomware=bool(k and k.ransomware), fixed=bool(fixed), malicious=malicious)
+            head = (kind, primary, title or primary, sev)
+            # Finding fields after package: aliases .. suppressed_by (extra is passed separately)
+            tail = (tuple(sorted(ids - {primary}, key=_rank)), tuple(fixed), status, sev_src, vec, score,
+                    ep[0] if ep else None, ep[1] if ep else None, k is not None, k.date_added if k else "",
+                    bool(k and k.ransomware), rsk, "", "", tuple(refs[:10]), tuple(cwes), "", "")
+            extra = {"ecosystem": eco, "installed": ver,
+                     "records": sorted({e.advisory for e, _f in entries} | extra_alias.get(root, set())),
+                     "sources": sorted({e.source for e, _f in entries}),
+                     **({"vendor_severity": vendor} if vendor else {})}
+            out.append(((-rsk, -int(sev), primary), head, tail, extra))
         return out
 
 
@@ -462,10 +476,6 @@ def _severity(recs: list[AdvisoryRecord], vendor: str, os_pkg: bool, malicious: 
     if score is not None:
         return band(score), "cvss"
     return Severity.UNKNOWN, ""
-
-
-def _order(f: Finding) -> tuple[Any, ...]:
-    return (-f.risk, -int(f.severity), f.id, f.package.name if f.package else "", f.path)
 
 
 def match(inventory: Inventory, db: VulnDB) -> list[Finding]:

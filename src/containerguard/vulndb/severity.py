@@ -3,6 +3,8 @@ FIRST formulas for v2, v3.x and v4.0), and the mapping of a score to a severity 
 
 from __future__ import annotations
 
+import functools
+
 from containerguard.model import Severity
 
 # FIRST's qualitative rating scale (the same bands for v3 and v4)
@@ -22,6 +24,7 @@ def band(score: float | None) -> Severity:
     return Severity.NEGLIGIBLE
 
 
+@functools.lru_cache(maxsize=65536)
 def score_vector(vector: str) -> float | None:
     """Base score of a CVSS v2, v3.0, v3.1 or v4.0 vector; None when the vector is invalid."""
     from cvss import CVSS2, CVSS3, CVSS4  # imported lazily: only the DB build scores vectors

@@ -98,7 +98,9 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
         ranges = a.get("ranges") or []
         if not isinstance(ranges, list):
             raise _Invalid("ranges")
-        vers = _strs(a.get("versions"), "versions")
+        vers = a.get("versions") or []
+        if not isinstance(vers, list):  # members are only compared for equality: not checked one by one
+            raise _Invalid("versions")
         eco = normalize.ecosystem(pkg["ecosystem"])
         compact: list[list[Any]] = []
         bad_version = False

@@ -86,6 +86,8 @@ def positives(r: random.Random) -> dict[str, tuple[str, list[str]]]:
     bot = f"xoxb-{rnd(r, string.digits, 12)}-{rnd(r, string.digits, 13)}-{rnd(r, ALNUM, 24)}"
     user = f"xoxp-{rnd(r, string.digits, 11)}-{rnd(r, string.digits, 11)}-{rnd(r, string.digits, 13)}-{rnd(r, '0123456789abcdef', 32)}"
     files["pos/app/slack.py"] = (f'BOT_TOKEN = "{bot}"\nUSER_TOKEN = "{user}"\n', ["slack-token"])
+    xapp = f"xapp-1-A{rnd(r, string.ascii_uppercase + string.digits, 10)}-{rnd(r, string.digits, 13)}-{rnd(r, '0123456789abcdef', 64)}"
+    files["pos/app/socket-mode.env"] = (f"SLACK_APP_TOKEN={xapp}\nSLACK_SOCKET_MODE=true\n", ["slack-token"])
     hook = (f"https://hooks.slack.com/services/T{rnd(r, string.ascii_uppercase + string.digits, 10)}/"
             f"B{rnd(r, string.ascii_uppercase + string.digits, 10)}/{rnd(r, ALNUM, 24)}")
     files["pos/etc/alertmanager/alertmanager.yml"] = (

@@ -1,1 +1,1 @@
-DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'PASSWORD': 'Qc7@IZYnukE9qpg!6UDl'}}
+DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'PASSWORD': '@cyQSCL!72sbDDcE9V&@'}}

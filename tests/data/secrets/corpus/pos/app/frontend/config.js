@@ -1,2 +1,2 @@
-export const stripeKey = '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';
+export const stripeKey = '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';
 export const currency = 'eur';

@@ -1,9 +1,66 @@
-"""`containerguard bench` command group (being built)."""
+"""`containerguard bench docker`: CIS Docker Benchmark v1.6 (sections 1-5) against the local Engine and host,
+printed PASS / WARN / INFO / NOTE per check id like docker-bench-security. Always exits 0 (2 on errors)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from containerguard import __version__
+from containerguard.errors import UsageError
+
+bench_app = typer.Typer(help="Compliance benchmarks.", no_args_is_help=True)
+
+_STYLE = {"PASS": "green", "WARN": "bold red", "INFO": "yellow", "NOTE": "cyan"}
+
+
+@bench_app.command("docker")
+def docker_cmd(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    container: Annotated[list[str] | None, typer.Option("--container", "-c",
+                                                       help="Only check these containers (name or id).")] = None,
+    all_containers: Annotated[bool, typer.Option("--all", "-a",
+                                                 help="Also audit created and stopped containers.")] = False,
+) -> None:
+    """Run the CIS Docker Benchmark v1.6 checks that the Engine API and host files can decide."""
+    from containerguard.misconfig.docker_bench import Status, bench_docker
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"unknown format {fmt!r} for bench docker (table or json)")
+    results = bench_docker(container, all_containers=all_containers)
+    counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
+    if fmt == "json":
+        doc = {
+            "benchmark": "CIS Docker Benchmark v1.6.0",
+            "tool": {"name": "containerguard", "version": __version__},
+            "results": [{"id": r.id, "check_id": r.check_id, "title": r.title, "status": str(r.status),
+                         "details": list(r.details), "containers": list(r.containers)} for r in results],
+            "summary": counts,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    section = ""
+    titles = {"1": "Host Configuration", "2": "Docker daemon configuration", "3": "Docker daemon configuration files",
+              "4": "Container Images and Build File", "5": "Container Runtime"}
+    for r in results:
+        sec = r.id.split(".")[0]
+        if sec != section:
+            section = sec
+            console.print(f"\n[bold][INFO] {sec} - {titles.get(sec, '')}[/bold]")
+        st = str(r.status)
+        console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}] {r.id} - {escape(r.title)}")
+        for d in r.details:
+            console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}]      * {escape(d)}")
+    console.print(f"\n[bold]Section C - Score[/bold]\nChecks: {len(results)}  "
+                  + "  ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.add_typer(bench_app, name="bench")

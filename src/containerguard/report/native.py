@@ -238,7 +238,7 @@ def _parse(json_text: str | bytes) -> _DocM:
         raise ReportError("not ContainerGuard JSON: nested too deeply") from exc
     if not isinstance(raw, dict) or "schema_version" not in raw:
         raise ReportError("not ContainerGuard JSON: no schema_version")
-    if raw.get("schema_version") != SCHEMA_VERSION:
+    if type(raw.get("schema_version")) is not int or raw["schema_version"] != SCHEMA_VERSION:
         raise ReportError(f"unsupported ContainerGuard JSON schema_version {raw.get('schema_version')!r} "
                           f"(this version reads {SCHEMA_VERSION})")
     try:

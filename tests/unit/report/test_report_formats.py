@@ -112,6 +112,7 @@ def test_native_json_fields_are_documented_names() -> None:
         ("{not json", "not ContainerGuard JSON: line 1"),
         ("[1, 2]", "no schema_version"),
         ('{"schema_version": 99, "target": "x"}', "unsupported ContainerGuard JSON schema_version 99"),
+        ('{"schema_version": true, "target": "x"}', "unsupported ContainerGuard JSON schema_version True"),
         ('{"schema_version": 1, "target": "x", "os": {}, "packages": [{"name": "a"}]}', "packages.0.version"),
         ('{"schema_version": 1, "target": "x"}', "holds no inventory"),
         ("[" * 100000 + "]" * 100000, "nested too deeply"),

@@ -184,3 +184,23 @@ def test_bad_sbom_is_a_one_line_error(tmp_path: Path, db: Path, capsys: pytest.C
     assert main(["scan", f"sbom:{bad}", "--db", str(db)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_malicious_package_is_its_own_class(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a real OpenSSF malicious-packages record from the npm export, installed at a listed version
+    with zipfile.ZipFile(vulnmirror.VULNDATA / "osv" / "npm" / "all.zip") as zf:
+        for n in zf.namelist():
+            if not n.startswith("MAL-"):
+                continue
+            rec = json.loads(zf.read(n))
+            a = rec["affected"][0]
+            if a.get("versions") and a["package"]["name"].isascii() and "/" not in a["package"]["name"]:
+                break
+    name, version = a["package"]["name"], a["versions"][0]
+    root = tmp_path / "root"
+    _npm(root, name, version)
+    rc, doc = _scan_json(capsys, f"dir:{root}", "--db", str(db), "--fail-on", "CRITICAL")
+    assert rc == 1
+    (f,) = [f for f in doc["findings"] if rec["id"] in _ids(f)]
+    assert f["kind"] == "malicious-package" and f["id"].startswith("MAL-")
+    assert f["severity"].upper() == "CRITICAL" and f["risk"] == 100.0 and f["severity_source"] == "malicious-package"

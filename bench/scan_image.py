@@ -1,0 +1,55 @@
+"""Benchmark: `containerguard scan docker-archive:TAR` of the debootstrap bookworm image plus its
+application layers (Python site-packages with old django/requests/..., npm, jars, Go binaries), with a
+warm database and a warm layer cache. Wall time of the whole CLI process, interpreter start included.
+
+Target (issue #3): <= 2 s wall.
+Run: .venv/bin/python bench/scan_image.py [--db PATH] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fixtures import env, vulnmirror
+from tests.fixtures.app_image import app_image
+
+TARGET_S = 2.0
+CLI = str(Path(sys.executable).with_name("containerguard"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", type=Path)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    db = args.db or vulnmirror.built_db()
+    tar = env.docker_save(app_image().tag)
+    cmd = [CLI, "scan", f"docker-archive:{tar}", "--db", str(db), "-f", "json", "-o", "/dev/null", "-q"]
+    subprocess.run(cmd, check=True)  # warm: layer cache filled, DB pages in the page cache
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        times.append(time.perf_counter() - t0)
+    start = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([CLI, "version"], check=True, capture_output=True)
+        start.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(f"image                   {tar.name} ({tar.stat().st_size / 1e6:.0f} MB)")
+    print(f"scan wall, median of {args.runs}  {med:6.2f} s   (min {min(times):.2f} s)   target <= {TARGET_S:.0f} s")
+    print(f"CLI start-up (version)  {statistics.median(start):6.2f} s")
+    print("PASS" if med <= TARGET_S else "FAIL")
+    return 0 if med <= TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

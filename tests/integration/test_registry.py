@@ -244,6 +244,24 @@ def test_redirect_to_another_host_is_refused(open_registry: reg.Registry, tmp_pa
         other.stop()
 
 
+def test_blob_redirect_to_https_host_is_followed_and_verified(open_registry: reg.Registry, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    store = reg.tls_blob_server(open_registry, tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    front = reg.redirecting_server(f"127.0.0.2:{store.port}", kinds=("blobs",), backend=open_registry, scheme="https")
+    try:
+        inv = build_inventory(f"registry:127.0.0.1:{front.port}/cg/small:1", insecure=True, cache=None)
+        assert [p.name for p in inv.packages] == ["idna", "six"]
+        assert store.state["requests"] and all(auth is None for _, auth in store.state["requests"])
+        # a store that is not trusted is a one-line TLS error, not a silent downgrade
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with pytest.raises(RegistryError, match="blob request failed"):
+            build_inventory(f"registry:127.0.0.1:{front.port}/cg/small:1", insecure=True, cache=None)
+    finally:
+        front.stop()
+        store.stop()
+
+
 def test_env_registry_is_local_only() -> None:
     # guard for this module: every server above listens on loopback
     assert env.CACHE.is_absolute()

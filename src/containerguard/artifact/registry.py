@@ -12,6 +12,7 @@
   **https** URL on another host (what registries do with object storage and CDNs); the Authorization
   header is never sent there, and the blob is still digest-verified. A redirect from https to http is
   refused. Manifest and token requests are never redirected to another origin.
+* TLS: certificates are verified (``SSL_CERT_FILE`` names extra CAs to trust); proxy variables are ignored.
 * Timeouts: ``CONTAINERGUARD_REGISTRY_TIMEOUT`` seconds (default 30) to connect and between reads;
   a registry that stops answering gives RegistryError, never a hang.
 """
@@ -175,8 +176,17 @@ class RegistryClient:
         self.timeout = timeout
         self._blob_redirects = blob_redirects
         self._auth: str | None = None
+        verify: Any = True
+        cafile = os.environ.get("SSL_CERT_FILE")
+        if cafile:  # the usual way to trust a private CA; proxies from the environment are not used
+            import ssl
+
+            try:
+                verify = ssl.create_default_context(cafile=cafile)
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(f"SSL_CERT_FILE {cafile}: {exc}") from None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
-                                  headers={"User-Agent": "containerguard"})
+                                  verify=verify, headers={"User-Agent": "containerguard"})
 
     def close(self) -> None:
         self._http.close()

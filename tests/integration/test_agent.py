@@ -90,7 +90,8 @@ class AgentRun:
 
         cmd = [sys.executable, "-m", "containerguard.cli.main", "agent", "--rules", str(default_rules_path()),
                "--rules", str(self.extra), "--output", f"file:{self.alerts}", "--health-port",
-               f"127.0.0.1:{self.health}", "--k8s-audit-listen", f"127.0.0.1:{self.audit}", "--stats-interval", "5"]
+               f"127.0.0.1:{self.health}", "--k8s-audit-listen", f"127.0.0.1:{self.audit}", "--stats-interval", "5",
+               "--respond", "kill_process:CRITICAL"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("wb"),
                                      start_new_session=True)
         deadline = time.monotonic() + 120
@@ -274,7 +275,9 @@ def test_kill_container_response(agent: AgentRun) -> None:
     try:
         t0 = c.exec("sh", "-c", "true cg-kill-marker")
         doc = _check(agent, c, "Test kill marker", t0)
-        assert doc["responses"] == [f"kill_container {c.short}: ok"]
+        # the rule's own action, plus kill_process from --respond kill_process:CRITICAL (sh may be gone already)
+        assert f"kill_container {c.short}: ok" in doc["responses"]
+        assert doc["responses"][0].startswith("kill_process")
         deadline = time.monotonic() + 5
         running = "true"
         while time.monotonic() < deadline:
@@ -300,6 +303,20 @@ def test_container_started_with_docker_socket(agent: AgentRun) -> None:
         assert "/var/run/docker.sock" in str(doc["output_fields"])
     finally:
         c.remove()
+
+
+def test_respond_kill_process_by_priority(agent: AgentRun, debian: Container) -> None:
+    # drift is CRITICAL: --respond kill_process:CRITICAL kills the 30 s sleeper right after its exec
+    t0 = time.time()
+    r = subprocess.run(["docker", "exec", debian.id, "sh", "-c",
+                        "cp /bin/sleep /tmp/cg-sleeper && /tmp/cg-sleeper 30; echo rc=$?"],
+                       capture_output=True, text=True, timeout=60)
+    elapsed = time.time() - t0
+    doc = _check(agent, debian, "New executable run from the container's writable layer", t0,
+                 lambda d: d["output_fields"].get("proc.exepath") == "/tmp/cg-sleeper")
+    assert any(x.startswith("kill_process ") and x.endswith(": ok") for x in doc["responses"]), doc["responses"]
+    assert r.stdout.strip() == "rc=137", r.stdout  # 128 + SIGKILL
+    assert elapsed < 10
 
 
 def test_k8s_audit_endpoint(agent: AgentRun) -> None:

@@ -149,3 +149,15 @@ def test_inventory_survives_daemon_restart(tmp_path_factory: pytest.TempPathFact
         d.stop()
         subprocess.run(["ip", "link", "del", d.bridge], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_unreachable_engine_is_not_fatal(tmp_path: Path) -> None:
+    inv = ContainerInventory(f"unix://{tmp_path}/nothing.sock", max_backoff=0.5)
+    inv.start()  # warns and keeps retrying in the background
+    try:
+        assert inv.connected is False and inv.list() == []
+        assert inv.for_event(inv.host_mntns + 1, os.getpid()) is None  # attributed to host meanwhile
+    finally:
+        t0 = time.monotonic()
+        inv.stop()
+        assert time.monotonic() - t0 < 6

@@ -145,12 +145,15 @@ class ContainerInventory:
 
         kwargs: dict[str, Any] = {"timeout": 10}
         try:
-            if docker_host:
-                self._client = docker.DockerClient(base_url=docker_host, **kwargs)
-            else:
-                self._client = docker.from_env(**kwargs)
+            self._client = self._connect(docker, docker_host, kwargs)
         except docker.errors.DockerException as exc:
-            raise RuntimeSensorError(f"cannot reach the Docker Engine: {exc}") from exc
+            # the Engine is down: a fixed API version skips the version probe, so the client can be made now
+            # and the watcher connects when the Engine comes up (1.41 = Docker 20.10; newer engines accept it)
+            log.debug("Docker Engine not answering (%s); API version 1.41 assumed", exc)
+            try:
+                self._client = self._connect(docker, docker_host, {**kwargs, "version": "1.41"})
+            except docker.errors.DockerException as exc2:
+                raise RuntimeSensorError(f"cannot use the Docker Engine at {docker_host or 'DOCKER_HOST'}: {exc2}") from exc2
         self._docker = docker
         self.on_change = on_change
         self.max_backoff = max_backoff
@@ -165,6 +168,12 @@ class ContainerInventory:
         self.reconnects = 0
         self.connected = False
         self.host_mntns = ns_inode(os.getpid())
+
+    @staticmethod
+    def _connect(docker: Any, docker_host: str | None, kwargs: dict[str, Any]) -> Any:
+        if docker_host:
+            return docker.DockerClient(base_url=docker_host, **kwargs)
+        return docker.from_env(**kwargs)
 
     # ------------------------------------------------------------------ lookups
 
@@ -286,12 +295,13 @@ class ContainerInventory:
             self.on_change(action, info)
 
     def start(self) -> None:
-        """First sync (raises when the Engine is unreachable), then watch events on a thread."""
+        """First sync, then watch events on a thread. An unreachable Engine is not fatal: events are
+        attributed to ``host`` until the watcher connects (retrying with backoff) and resyncs."""
         try:
             self.resync()
+            self.connected = True
         except Exception as exc:
-            raise RuntimeSensorError(f"cannot list containers: {exc}") from exc
-        self.connected = True
+            log.warning("Docker Engine not reachable (%s); retrying in the background", exc)
         self._thread = threading.Thread(target=self._watch, name="cg-docker-events", daemon=True)
         self._thread.start()
 
@@ -313,7 +323,7 @@ class ContainerInventory:
     def _watch(self) -> None:
         backoff = 0.5
         since: float | None = None
-        first = True
+        first = self.connected
         while not self._stop.is_set():
             try:
                 if not first:

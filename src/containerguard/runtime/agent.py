@@ -109,6 +109,8 @@ class Agent:
         self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
         self.started_at = time.time()
         self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
+        self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
+        self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
         self.outputs = Outputs([open_output(s) for s in cfg.outputs])
         try:
             self.rules = self._load_rules()
@@ -180,10 +182,10 @@ class Agent:
             self.inventory = ContainerInventory(self.cfg.docker_host, on_change=self._container_changed)
             self.inventory.start()
             self.responder = Responder(self.inventory.api)
-            if self.cfg.k8s_audit_listen:
-                self._serve(parse_listen(self.cfg.k8s_audit_listen, "--k8s-audit-listen"))
-            if self.cfg.health_listen:
-                self._serve(parse_listen(self.cfg.health_listen, "--health-port"))
+            if self._audit_addr is not None:
+                self._serve(self._audit_addr)
+            if self._health_addr is not None:
+                self._serve(self._health_addr)
             if self.cfg.sensor:
                 self.table.seed()
                 for unavailable in script.unavailable(self.event_types(), script.available_syscalls()):

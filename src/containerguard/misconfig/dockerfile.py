@@ -213,6 +213,27 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
     if any(c.name == "wget" and not (c.has_flag("progress", "q", "quiet", "o", "output-file", "a", "append-output",
                                                 "no-verbose") or c.has_arg("-nv")) for c in cmds):
         ctx.add("CG-DF-027", line)
+    if names & {"free", "kill", "mount", "ps", "service", "shutdown", "ssh", "top", "vim"}:
+        ctx.add("CG-DF-038", line)
+    if any(_dnf(c, ("install", "groupinstall", "localinstall")) and not c.has_flag("y", "assumeyes") for c in cmds):
+        ctx.add("CG-DF-039", line)
+    if any(c.name == "yum" and c.has_arg("install", "groupinstall", "localinstall", "reinstall")
+           and not c.has_flag("y", "assumeyes") for c in cmds):
+        ctx.add("CG-DF-042", line)
+    if not all(_dnf_pinned(c) for c in cmds):
+        ctx.add("CG-DF-040", line)
+    for tool in ("dnf", "microdnf"):
+        first = next((i for i, c in enumerate(cmds) if c.name == tool and c.has_arg("install")), None)
+        if first is not None and not any(
+                (c.name == tool and c.has_arg("clean", "all")) or (c.name == "rm" and c.has_arg("-rf", "/var/cache/yum/*"))
+                for c in cmds[first + 1:]):
+            ctx.add("CG-DF-041", line)
+            break
+    yum_installs = [c for c in cmds if c.name == "yum" and c.has_arg("install")]
+    if yum_installs and not any(c.name == "yum" and c.has_arg("clean", "all") for c in cmds):
+        ctx.add("CG-DF-044", line)
+    if not all(_yum_pinned(c) for c in yum_installs):
+        ctx.add("CG-DF-045", line)
     tools = {n for n in names if n in ("curl", "wget")}
     if tools:
         st.fetch_tools |= tools
@@ -233,6 +254,44 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
                 piped = True
     if piped or _PIPE_TO_SHELL_RE.search(text):
         ctx.add("CG-DF-004", line, "remote content is executed by a shell")
+
+
+def _dnf(c: shell.Command, args: tuple[str, ...]) -> bool:
+    return c.name in ("dnf", "microdnf") and c.has_arg(*args)
+
+
+_VERSION_CHARS = re.compile(r"^[0-9A-Za-z.~^_:+]*$")
+
+
+def _dnf_pinned(c: shell.Command) -> bool:
+    """DL3041: every package is name-<version> (or an .rpm); modules are name:stream."""
+    if not _dnf(c, ("install",)):
+        return True
+    pkgs = [a for a in _args_no_flags(c) if a not in ("install", "module")]
+    if c.has_arg("module"):
+        return all(":" in p for p in pkgs)
+    if c.has_arg("group"):
+        return True
+
+    def fixed(p: str) -> bool:
+        if "$" in p:
+            return True  # a version from a variable (hadolint agrees)
+        parts = p.split("-")
+        if len(parts) <= 1:
+            return False
+        if p.endswith(".rpm"):
+            return True
+        rest = parts[1:]
+        return all(_VERSION_CHARS.match(x) for x in rest) and any(x[:1].isdigit() for x in rest)
+
+    return all(fixed(p) for p in pkgs)
+
+
+def _yum_pinned(c: shell.Command) -> bool:
+    pkgs = [a for a in _args_no_flags(c) if a not in ("install", "module")]
+    if c.has_arg("module"):
+        return all(":" in p for p in pkgs)
+    return all("-" in p or p.endswith(".rpm") for p in pkgs)
 
 
 def _pip_wrapper(c: shell.Command) -> bool:
@@ -297,6 +356,9 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
                 ctx.add("CG-DF-006", stage.line, f"FROM {stage.image}")
             elif digest is None and tag == "latest":
                 ctx.add("CG-DF-007", stage.line, f"FROM {stage.image}")
+        plat = stage.platform
+        if plat and "BUILDPLATFORM" not in plat and "TARGETPLATFORM" not in plat:
+            ctx.add("CG-DF-043", stage.line, f"--platform={plat}")
         if stage.name:
             if stage.name in aliases:
                 ctx.add("CG-DF-023", stage.line, f"stage name {stage.name!r} is used twice")
@@ -335,7 +397,8 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
     c = ins.cmd
     if c == "RUN":
         _check_script(ctx, ins, stage, st)
-    elif c == "SHELL":
+        return
+    if c == "SHELL":
         text = _script_text(ins)
         if text.startswith(("pwsh", "powershell", "cmd")):
             st.pipefail = True

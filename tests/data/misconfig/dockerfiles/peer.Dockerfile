@@ -12,3 +12,12 @@ RUN pip install --index-url https://pypi.example/simple flask==2.0 && pip3 insta
 RUN wget -nv https://x && wget --progress=dot:giga https://y && wget -O- https://z
 RUN apk add --virtual .deps gcc=13 && apk add --no-cache musl
 USER 0:0
+FROM --platform=linux/amd64 fedora:40 AS rpm
+RUN dnf install httpd && microdnf install -y curl-8.6.0 vim-enhanced-9.1.0-1.fc40 bash
+RUN dnf install -y nginx-1.24.0 && dnf module install -y nodejs:20 && yum install git
+RUN yum install -y vim
+RUN echo one
+RUN echo two && ps aux
+# a comment between RUNs does not reset hadolint's count
+RUN echo three
+RUN --mount=type=cache,target=/var/cache/dnf echo four

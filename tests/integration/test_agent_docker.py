@@ -161,3 +161,28 @@ def test_unreachable_engine_is_not_fatal(tmp_path: Path) -> None:
         t0 = time.monotonic()
         inv.stop()
         assert time.monotonic() - t0 < 6
+
+
+@pytest.mark.parametrize(("action", "state"), [("pause_container", "paused"), ("stop_container", "exited"),
+                                               ("kill_container", "exited")])
+def test_container_responses(inventory: ContainerInventory, action: str, state: str) -> None:
+    from containerguard.model import Alert, Event, Priority
+    from containerguard.runtime.respond import Responder
+
+    cid = subprocess.run(["docker", "run", "-d", "--network", "none", env.debian_image(), "sleep", "300"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        alert = Alert(rule="r", rule_id="R", priority=Priority.CRITICAL, output="o", time_ns=0)
+        ev = Event("execve", 0, {"container.id": cid[:12], "container.full_id": cid, "proc.pid": 0})
+        t0 = time.monotonic()
+        out = Responder(inventory.api, stop_timeout=1).run(action, alert, ev)
+        assert out == f"{action} {cid[:12]}: ok"
+        got = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", cid], capture_output=True,
+                             text=True).stdout.strip()
+        assert got == state and time.monotonic() - t0 < 10
+        # acting on a container that is gone is an error outcome, not an exception
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        again = Responder(inventory.api).run(action, alert, ev)
+        assert again.startswith(f"{action}: error:")
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)

@@ -46,6 +46,19 @@ def test_syslog_udp_output() -> None:
     assert json.loads(data[len("<28>containerguard: "):].rstrip("\x00"))["rule"] == DOC["rule"]
 
 
+def test_syslog_unix_socket_output(tmp_path: Path) -> None:
+    path = str(tmp_path / "log.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(5)
+    out = open_output(f"syslog:{path}")
+    out.emit({**DOC, "priority": "Critical"})
+    data = rx.recv(65536).decode()
+    out.close()
+    rx.close()
+    assert data.startswith("<26>containerguard: {")  # daemon(3)*8 + crit(2)
+
+
 class _Receiver:
     def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
         self.got: list[dict[str, Any]] = []

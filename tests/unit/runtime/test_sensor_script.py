@@ -43,3 +43,44 @@ def test_program_with_every_event_type_compiles(tmp_path: Path) -> None:
                        text=True, env={**os.environ, "BPFTRACE_STRLEN": str(script.STRLEN)}, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "all.o").stat().st_size > 0
+
+
+@pytest.mark.ebpf
+def test_supervisor_reports_a_program_that_does_not_start() -> None:
+    if not shutil.which("bpftrace") or os.geteuid() != 0:
+        pytest.skip("needs bpftrace and root")
+    from containerguard.errors import RuntimeSensorError
+    from containerguard.runtime.sensor.bpftrace import BpftraceSensor
+
+    s = BpftraceSensor("tracepoint:syscalls:sys_enter_nosuchcall { printf(\"x\\n\"); }", lambda line: None,
+                       max_backoff=0.2)
+    with pytest.raises(RuntimeSensorError, match="failed to start"):
+        s.start(wait_ready=60)
+
+
+@pytest.mark.ebpf
+def test_supervisor_restarts_a_dying_sensor_and_reports_the_gap() -> None:
+    if not shutil.which("bpftrace") or os.geteuid() != 0:
+        pytest.skip("needs bpftrace and root")
+    import signal
+    import time
+
+    from containerguard.runtime.sensor.bpftrace import BpftraceSensor
+
+    gaps: list[tuple[float, int]] = []
+    lines: list[str] = []
+    s = BpftraceSensor('BEGIN { printf("ready\\n"); }', lines.append, on_restart=lambda g, n: gaps.append((g, n)),
+                       max_backoff=0.2)
+    s.start()
+    try:
+        first = s.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not gaps and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gaps and gaps[0][1] == 1 and gaps[0][0] > 0
+        assert s.pid not in (None, first) and s.restarts == 1
+        assert lines.count("ready\n") == 2
+    finally:
+        s.stop()

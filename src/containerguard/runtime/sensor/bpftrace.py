@@ -7,6 +7,7 @@ Output lines are handed to ``on_line`` on the reader thread, in order.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import shutil
@@ -53,19 +54,28 @@ class BpftraceSensor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._failed = threading.Event()  # the program never started (3 attempts): give up
         self._tmp = tempfile.TemporaryDirectory(prefix="cg-sensor-")
         self._lock = threading.Lock()
+        self.last_errors: collections.deque[str] = collections.deque(maxlen=5)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self, wait_ready: float = 60.0) -> None:
+    def start(self, wait_ready: float = 90.0) -> None:
         """Start bpftrace and wait until its probes are attached (the program prints ``ready``)."""
         ensure_tracefs()
         self._thread = threading.Thread(target=self._supervise, name="cg-sensor", daemon=True)
         self._thread.start()
-        if not self._ready.wait(wait_ready):
+        deadline = time.monotonic() + wait_ready
+        while not self._ready.wait(0.1):
+            if self._failed.is_set() or time.monotonic() > deadline:
+                break
+        if not self._ready.is_set():
             self.stop()
-            raise RuntimeSensorError(f"bpftrace did not attach its probes within {wait_ready:.0f} s")
+            why = "; ".join(self.last_errors) or "no error output"
+            if self._failed.is_set():
+                raise RuntimeSensorError(f"bpftrace failed to start its program: {why}")
+            raise RuntimeSensorError(f"bpftrace did not attach its probes within {wait_ready:.0f} s: {why}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -111,11 +121,14 @@ class BpftraceSensor:
     def _pump_stderr(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
+            if line.startswith(("ERROR", "error", "stdin:", "/")) and "RLIMIT_MEMLOCK" not in line:
+                self.last_errors.append(line.strip())
             if self.on_stderr is not None:
                 self.on_stderr(line)
 
     def _supervise(self) -> None:
         backoff = 0.5
+        early_failures = 0
         died_at: float | None = None
         while not self._stop.is_set():
             try:
@@ -142,6 +155,11 @@ class BpftraceSensor:
             rc = proc.wait()
             if self._stop.is_set():
                 break
+            if not self._ready.is_set():
+                early_failures += 1
+                if early_failures >= 3:
+                    self._failed.set()
+                    break
             if died_at is None:
                 died_at = time.monotonic()
             if self._expected_exit:

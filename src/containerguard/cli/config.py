@@ -38,7 +38,16 @@ def config(
     if not paths and not image:
         raise UsageError("give at least one PATH or --image TARGET")
     reporter = get_reporter(fmt)
-    res = scan_paths(paths or [])
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True),
+                      transient=True) as bar:
+            task = bar.add_task("checking", total=None)
+            res = scan_paths(paths or [], progress=lambda p: bar.update(task, description=f"checking {p}"))
+    else:
+        res = scan_paths(paths or [])
     findings = list(res.findings)
     if image:
         findings += scan_image(image)

@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/detect_throughput.py [--db PATH] [--inventories 1000
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -70,6 +71,9 @@ def main() -> int:
     ap.add_argument("--inventories", type=int, default=1000)
     ap.add_argument("--packages", type=int, default=300)
     args = ap.parse_args()
+    if os.environ.get("CG_NOGC"):
+        import gc
+        gc.disable()
     db_path = args.db or vulnmirror.built_db()
     base = build_inventory(f"dir:{env.debian_rootfs()}", cache=None)
     debs = [p for p in base.packages if p.type == "deb"]

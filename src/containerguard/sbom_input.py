@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from packageurl import PackageURL
 
+from containerguard.detect.fastobj import gc_paused, positional_builder
 from containerguard.errors import ReportError, UsageError
 from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 
@@ -47,6 +48,11 @@ def load_inventory(path: Path | str) -> Inventory:
 
 
 def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
+    with gc_paused():  # decoding builds many small acyclic objects
+        return _parse_inventory(data, name)
+
+
+def _parse_inventory(data: bytes | str, name: str) -> Inventory:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -200,6 +206,9 @@ def _strs(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+_new_package = positional_builder(Package)
+
+
 def _native_fast(doc: dict[str, Any]) -> Inventory | None:
     """The common case of a native document (docs/formats.md, schema_version 1) read without pydantic:
     rescans load thousands of stored inventories. Every field is type-checked; anything unexpected (or
@@ -229,11 +238,11 @@ def _native_fast(doc: dict[str, Any]) -> Inventory | None:
             meta = p.get("metadata") or {}
             if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
                 return None
-            pkgs.append(Package(
+            pkgs.append(_new_package((
                 _s(p["name"]), _s(p["version"]), _s(p["type"]), _s(p.get("purl", "")), _strs(p.get("locations", [])),
                 layer(p.get("layer")), _s(p.get("arch", "")), _s(src.get("name", "")), _s(src.get("version", "")),
                 None if epoch is None else int(epoch), _s(p.get("release", "")), _strs(p.get("licenses", [])),
-                _s(p.get("analyzer", "")), meta))
+                _s(p.get("analyzer", "")), meta)))
         all_layers = tuple(x for x in (layer(d) for d in doc.get("layers") or []) if x is not None)
         inv_meta = doc.get("inventory") or {}
         img = doc.get("image")

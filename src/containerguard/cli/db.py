@@ -79,7 +79,8 @@ def status(
     if as_json:
         doc = {
             "path": str(st.path), "size": st.size, "built_at": st.built_at, "age_days": round(st.age_days, 3),
-            "stale": st.stale, "schema_version": st.schema_version, "records": st.records, "skipped": st.skipped,
+            "stale": st.stale, "schema_version": st.schema_version, "build_seconds": st.build_seconds,
+            "checked_at": st.checked_at, "records": st.records, "skipped": st.skipped,
             "sources": [{"source": s.source, "url": s.url, "records": s.records, "skipped": s.skipped,
                          "skipped_detail": s.skipped_detail, "fetched_at": s.fetched_at, "status": s.status,
                          "error": s.error, "sha256": s.sha256} for s in st.sources],
@@ -95,7 +96,8 @@ def status(
         table.add_row(s.source, str(s.records), f"{s.skipped}" + (f" ({detail})" if detail else ""),
                       s.status + (f": {s.error}" if s.error else ""), s.fetched_at)
     console.print(table)
-    console.print(f"built {st.built_at}, {st.age_days:.1f} days ago; {st.records} records, {st.skipped} skipped"
+    console.print(f"built {st.built_at} in {st.build_seconds:.1f} s, {st.age_days:.1f} days ago; "
+                  f"{st.records} records, {st.skipped} skipped"
                   + ("  [yellow]STALE: run `containerguard db update`[/yellow]" if st.stale else ""))
 
 

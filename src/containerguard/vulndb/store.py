@@ -95,6 +95,8 @@ class DBStatus:
     age_days: float
     schema_version: int
     sources: tuple[SourceStatus, ...]
+    build_seconds: float = 0.0
+    checked_at: str = ""  # last `db update` that found nothing to change
 
     @property
     def stale(self) -> bool:
@@ -234,4 +236,5 @@ class VulnDB:
             SourceStatus(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6], r[7], r[8])
             for r in self._q("SELECT source, url, records, skipped, skipped_detail, fetched_at, status, error, sha256 "
                              "FROM meta ORDER BY source"))
-        return DBStatus(self.path, self.path.stat().st_size, built, age, int(info.get("schema_version", 0)), sources)
+        return DBStatus(self.path, self.path.stat().st_size, built, age, int(info.get("schema_version", 0)), sources,
+                        float(info.get("build_seconds", 0) or 0), info.get("checked_at", ""))

@@ -270,6 +270,20 @@ def test_host_event_is_attributed_to_host(agent: AgentRun) -> None:
     assert seen - doc["event_time_ns"] / 1e9 < LATENCY_LIMIT_S
 
 
+def test_fileless_exec_from_memfd_on_the_host(agent: AgentRun) -> None:
+    code = ("import os; fd = os.memfd_create('cg-payload', 0); os.write(fd, open('/bin/sleep', 'rb').read()); "
+            "os.execv(f'/proc/self/fd/{fd}', ['cg-payload', '1'])")
+    t0 = time.time()
+    r = subprocess.run([sys.executable, "-c", code])
+    doc, seen = agent.wait_for(lambda d: d["rule"] == "Execution from shared memory or a memfd"
+                               and d["event_time_ns"] / 1e9 >= t0 - 0.5)
+    assert doc["output_fields"]["proc.exepath"] == "memfd:cg-payload"
+    assert doc["container_id"] == "host"
+    assert r.returncode == -9  # CRITICAL: --respond kill_process:CRITICAL killed it before its 1 s sleep ended
+    assert any(x.startswith("kill_process ") and x.endswith(": ok") for x in doc["responses"])
+    assert seen - doc["event_time_ns"] / 1e9 < LATENCY_LIMIT_S
+
+
 def test_kill_container_response(agent: AgentRun) -> None:
     c = Container(env.debian_image())
     try:

@@ -268,7 +268,7 @@ class Agent:
                     exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
                 elif target:
                     exepath = target.removesuffix(" (deleted)")
-                if comm == "exe" and argv:
+                if argv and (comm == "exe" or comm.isdigit()):  # comm is the basename of /proc/self/exe or fd/N
                     comm = argv[0].rpartition("/")[2][:15] or comm
             p = table.exec(raw.pid, raw.ppid, comm, exepath, argv, uid=raw.uid, gid=raw.gid,
                            tty=int(raw.args[1]), loginuid=int(raw.args[0]), ts=raw.ts, container_id=cid,

@@ -134,7 +134,7 @@ class ProcessTable:
              tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "") -> Proc:
         """Record a successful exec (the process keeps its pid, takes a new image)."""
         cwd = _readlink(f"{self.root}/{pid}/cwd")
-        if exepath and not exepath.startswith("/") and cwd:
+        if exepath and not exepath.startswith(("/", "memfd:")) and cwd:
             exepath = os.path.normpath(os.path.join(cwd, exepath))
         written = self.written.get(container_id)
         p = Proc(pid=pid, ppid=ppid, name=comm, exepath=exepath, args=tuple(argv[1:]),

@@ -65,3 +65,18 @@ def test_dockerfile_detected_by_content(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["config", str(f), "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert "CG-DF-007" in out and "CG-DF-008" in out
+
+
+def test_helm_output_on_stdin() -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("containerguard")
+    out = subprocess.run([str(exe), "config", "-", "--format", "json", "--fail-on", "critical"],
+                         input=(DATA / "k8s" / "helm-rendered.yaml").read_text(), capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["target"] == "<stdin>"
+    assert any(f["id"] == "CG-K8S-005" for f in doc["findings"])
+    assert "4 Kubernetes objects" in out.stderr

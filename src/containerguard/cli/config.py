@@ -24,7 +24,8 @@ def _gate(findings: list[Finding], fail_on: str | None) -> int:
 
 
 def config(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Dockerfiles, Kubernetes YAML files or directories.")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Dockerfiles, Kubernetes YAML files or directories; - reads one from stdin (helm template ... | config -).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif (or any report format).")] = "table",
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding reaches this severity.")] = None,
     image: Annotated[str | None, typer.Option("--image", help="Also check this image's configuration and files.")] = None,
@@ -36,8 +37,12 @@ def config(
     from containerguard.report.registry import get_reporter
 
     if not paths and not image:
-        raise UsageError("give at least one PATH or --image TARGET")
+        raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
     reporter = get_reporter(fmt)
+    stdin_text = None
+    if paths and any(str(p) == "-" for p in paths):
+        stdin_text = sys.stdin.read()
+        paths = [p for p in paths if str(p) != "-"]
     if not quiet and sys.stderr.isatty():
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -48,18 +53,28 @@ def config(
             res = scan_paths(paths or [], progress=lambda p: bar.update(task, description=f"checking {p}"))
     else:
         res = scan_paths(paths or [])
+    if stdin_text is not None:
+        from containerguard.misconfig.scan import scan_text
+
+        extra = scan_text(stdin_text)
+        res.findings += extra.findings
+        res.warnings += extra.warnings
+        res.dockerfiles += extra.dockerfiles
+        res.manifests += extra.manifests
+        res.objects += extra.objects
+        res.skipped += extra.skipped
     findings = list(res.findings)
     if image:
         findings += scan_image(image)
     if not quiet:
         for w in res.warnings:
             print(f"warning: {w}", file=sys.stderr)
-        if paths and res.dockerfiles + res.manifests == 0:
+        if (paths or stdin_text is not None) and res.dockerfiles + res.manifests == 0:
             print("warning: no Dockerfile or Kubernetes manifest found", file=sys.stderr)
         print(f"checked {res.dockerfiles} Dockerfiles, {res.manifests} YAML files ({res.objects} Kubernetes objects)"
               f"{', 1 image' if image else ''}; {len(findings)} findings"
               f"{f', {res.skipped} skipped' if res.skipped else ''}", file=sys.stderr)
-    target = image or " ".join(str(p) for p in paths or [])
+    target = image or " ".join([str(p) for p in paths or []] + (["<stdin>"] if stdin_text is not None else []))
     text = reporter(None, findings, target=target, tool_version=__version__)
     if output is not None:
         try:

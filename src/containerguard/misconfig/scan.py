@@ -95,6 +95,29 @@ def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | N
     return res
 
 
+def scan_text(text: str, name: str = "<stdin>") -> ConfigResult:
+    """Check one text that is a Dockerfile or Kubernetes YAML (e.g. ``helm template`` output on stdin)."""
+    from containerguard.misconfig.dockerfile import check_dockerfile
+    from containerguard.misconfig.dockerfile_parser import parse_dockerfile
+    from containerguard.misconfig.kubernetes import scan_yaml_text
+
+    res = ConfigResult()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines and _FIRST_INSTRUCTION.match(lines[0]):
+        try:
+            res.findings += check_dockerfile(parse_dockerfile(text, name), name)
+            res.dockerfiles += 1
+        except MisconfigError as exc:
+            res.warnings.append(f"skipped: {exc}")
+            res.skipped += 1
+        return res
+    k = scan_yaml_text(text, name)
+    res.manifests, res.objects, res.skipped = 1, k.objects, k.skipped
+    res.findings += k.findings
+    res.warnings += k.warnings
+    return res
+
+
 def scan_image(target: str) -> list[Finding]:
     """Image configuration and file checks for an image target (docker:, docker-archive:, oci:, ...)."""
     from containerguard.inventory import build_inventory

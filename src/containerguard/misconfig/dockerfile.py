@@ -234,6 +234,10 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         ctx.add("CG-DF-044", line)
     if not all(_yum_pinned(c) for c in yum_installs):
         ctx.add("CG-DF-045", line)
+    if not all(_gems_pinned(c) for c in cmds):
+        ctx.add("CG-DF-046", line)
+    if any(_useradd_long_uid(c) for c in cmds):
+        ctx.add("CG-DF-047", line)
     tools = {n for n in names if n in ("curl", "wget")}
     if tools:
         st.fetch_tools |= tools
@@ -285,6 +289,21 @@ def _dnf_pinned(c: shell.Command) -> bool:
         return all(_VERSION_CHARS.match(x) for x in rest) and any(x[:1].isdigit() for x in rest)
 
     return all(fixed(p) for p in pkgs)
+
+
+def _gems_pinned(c: shell.Command) -> bool:
+    if c.name != "gem" or not c.has_arg("install", "i") or c.has_arg("-v", "--version") or any(
+            a.startswith("--version=") for a in c.args):
+        return True
+    return all(":" in p for p in _args_no_flags(c) if p not in ("install", "i", "--"))
+
+
+def _useradd_long_uid(c: shell.Command) -> bool:
+    if c.name != "useradd" or c.has_flag("l", "no-log-init") or not c.has_flag("u", "uid"):
+        return False
+    uids = [c.args[i + 1] for i, a in enumerate(c.args[:-1])
+            if a.startswith("-") and not a.startswith("--") and "u" in a[1:]]
+    return any(len(u) > 5 for u in uids)
 
 
 def _yum_pinned(c: shell.Command) -> bool:

@@ -21,3 +21,5 @@ RUN echo two && ps aux
 # a comment between RUNs does not reset hadolint's count
 RUN echo three
 RUN --mount=type=cache,target=/var/cache/dnf echo four
+RUN gem install rails bundler:2.4.0 && gem install -v 1.2 rake && gem i -- nokogiri:1.16
+RUN useradd -u 1000000 app && useradd -l -u 2000000 other && useradd -u 1000 short

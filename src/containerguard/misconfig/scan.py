@@ -14,7 +14,8 @@ from containerguard.misconfig.kubernetes import scan_manifest
 from containerguard.model import Finding
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", "vendor"}
-_DOCKERFILE_NAME = re.compile(r"^(?:(?:Docker|Container)file(?:[._-].*)?|.+\.(?:dockerfile|containerfile))$", re.I)
+_DOCKERFILE_NAME = re.compile(r"^(?:.*[._-])?(?:Docker|Container)file(?:[._-].*)?$", re.I)
+_NOT_DOCKERFILE = (".md", ".txt", ".rst", ".json", ".yaml", ".yml", ".sh", ".py", ".go", ".lock", ".orig", ".bak")
 _YAML = (".yaml", ".yml")
 _FIRST_INSTRUCTION = re.compile(r"^\s*(FROM|ARG)\s", re.I | re.M)
 
@@ -32,7 +33,7 @@ class ConfigResult:
 def kind_of(path: Path, explicit: bool = False) -> str | None:
     """'dockerfile', 'kubernetes' or None. Explicitly named files are sniffed when the name says nothing."""
     name = path.name
-    if _DOCKERFILE_NAME.match(name):
+    if _DOCKERFILE_NAME.match(name) and not name.lower().endswith(_NOT_DOCKERFILE):
         return "dockerfile"
     if name.lower().endswith(_YAML):
         return "kubernetes"

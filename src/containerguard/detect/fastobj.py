@@ -15,18 +15,25 @@ T = TypeVar("T")
 
 
 def positional_builder(cls: type[T]) -> Callable[[tuple[Any, ...]], T]:
-    """``build(values)`` -> an instance of ``cls`` from all its field values in declaration order."""
+    """``build(values)`` -> an instance of ``cls`` from all its field values in declaration order.
+
+    The builder is straight-line code generated for the class (as ``dataclasses`` generates ``__init__``),
+    one slot-descriptor store per field; a values tuple of the wrong length raises ValueError."""
     if not dataclasses.is_dataclass(cls) or not hasattr(cls, "__slots__"):
         raise TypeError(f"{cls.__name__} is not a slotted dataclass")
-    setters = tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))
-    new = object.__new__
-
-    def build(values: tuple[Any, ...]) -> T:
-        obj: T = new(cls)
-        for setter, v in zip(setters, values, strict=True):
-            setter(obj, v)
-        return obj
-
+    names = [f.name for f in dataclasses.fields(cls)]
+    setters = [cls.__dict__[n].__set__ for n in names]
+    params = ", ".join(f"_s{i}" for i in range(len(names)))
+    body = "".join(f"        _s{i}(o, v[{i}])\n" for i in range(len(names)))
+    src = (f"def _make(_new, _cls, _n, {params}):\n"
+           f"    def build(v):\n"
+           f"        if len(v) != _n:\n"
+           f"            raise ValueError(f'{{_cls.__name__}} takes {{_n}} values, got {{len(v)}}')\n"
+           f"        o = _new(_cls)\n{body}        return o\n"
+           f"    return build\n")
+    ns: dict[str, Any] = {}
+    exec(src, ns)  # noqa: S102 - generated from the dataclass's own field names, like dataclasses does
+    build: Callable[[tuple[Any, ...]], T] = ns["_make"](object.__new__, cls, len(names), *setters)
     return build
 
 

@@ -167,6 +167,15 @@ def debian(agent: AgentRun) -> Iterator[Container]:
 
 
 @pytest.fixture(scope="module")
+def unconfined(agent: AgentRun) -> Iterator[Container]:
+    # Docker's default seccomp profile refuses mount and bpf before the syscall starts, and a syscall refused
+    # by seccomp never reaches the syscall tracepoints: these attempts are only visible without that profile
+    c = Container(env.debian_image(), "--security-opt", "seccomp=unconfined")
+    yield c
+    c.remove()
+
+
+@pytest.fixture(scope="module")
 def busybox(agent: AgentRun) -> Iterator[Container]:
     c = Container(busybox_image(), "--network", "none")
     yield c
@@ -246,6 +255,41 @@ def test_connect_to_mining_port(agent: AgentRun, busybox: Container) -> None:
     doc = _check(agent, busybox, "Outbound connection to a cryptocurrency mining port", t0)
     assert doc["output_fields"]["fd.sport"] == 3333
     assert doc["output_fields"]["fd.sip"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(("rule", "cmd", "field", "value"), [
+    ("Packet socket created in a container", ["perl", "-e", "socket(my $s, 17, 3, 768) or die $!"],
+     "evt.arg.domain", "AF_PACKET"),
+    ("Process attached with ptrace in a container",
+     ["perl", "-e", "$p = fork; if (!$p) { sleep 5; exit } syscall(101, 16, $p, 0, 0); kill 9, $p"],
+     "evt.arg.request", "PTRACE_ATTACH"),
+    ("Filesystem mounted from a container",  # refused (no CAP_SYS_ADMIN), still an attempt worth an alert
+     ["perl", "-e", 'my ($d, $m, $t) = ("/dev/vda1", "/mnt", "ext4"); syscall(165, $d, $m, $t, 0, 0)'],
+     "evt.arg.dir", "/mnt"),
+    ("BPF program loaded from a container", ["perl", "-e", "syscall(321, 5, 0, 0)"], "evt.arg.cmd", "BPF_PROG_LOAD"),
+    ("Log files cleared", ["rm", "-f", "/var/log/dpkg.log"], "fs.path.name", "/var/log/dpkg.log"),
+    ("Crontab modified", ["sh", "-c", "mkdir -p /etc/cron.d && echo '* * * * * root id' > /etc/cron.d/cg-evil"],
+     "fd.name", "/etc/cron.d/cg-evil"),
+    ("SSH authorized_keys modified", ["sh", "-c", "mkdir -p /root/.ssh && echo ssh-ed25519 AAAA >> /root/.ssh/authorized_keys"],
+     "fd.name", "/root/.ssh/authorized_keys"),
+])
+def test_more_attacks(agent: AgentRun, unconfined: Container, rule: str, cmd: list[str], field: str,
+                      value: str) -> None:
+    if rule not in {r["name"] for r in _rules()}:
+        pytest.skip(f"the default ruleset has no rule {rule!r}")
+    t0 = unconfined.exec(*cmd)
+    doc = _check(agent, unconfined, rule, t0)
+    of = doc["output_fields"]
+    arg = field.removeprefix("evt.arg.")
+    shown = [of[k] for k in (field, f"evt.arg[{arg}]") if k in of]
+    if shown:  # when the rule's output prints the field; its condition checks it either way
+        assert value in shown, of
+
+
+def _rules() -> list[dict[str, Any]]:
+    from containerguard.runtime.rules import default_rules_path, load_rules
+
+    return [{"name": r.name} for r in load_rules([default_rules_path()]).rules]
 
 
 def test_benign_activity_gives_no_alert(agent: AgentRun, debian: Container, busybox: Container) -> None:

@@ -8,6 +8,7 @@ component (CycloneDX), an OPERATING-SYSTEM package (SPDX) or the purls' ``distro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ _OS_FAMILIES = {"debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine", "alm
                 "amazon": "amzn", "amzn": "amzn", "oracle": "ol", "ol": "ol", "wolfi": "wolfi",
                 "chainguard": "chainguard", "suse": "sles", "sles": "sles", "opensuse": "opensuse-leap",
                 "opensuse-leap": "opensuse-leap"}
-_SRC_NAME_PROPS = ("containerguard:source_name", "aquasecurity:trivy:SrcName", "syft:metadata:source",
-                   "syft:metadata:originPackage")
-_SRC_VER_PROPS = ("containerguard:source_version", "aquasecurity:trivy:SrcVersion", "syft:metadata:sourceVersion")
+_SRC_NAME_PROPS = ("containerguard:package:source_name", "containerguard:source_name", "aquasecurity:trivy:SrcName",
+                   "syft:metadata:source", "syft:metadata:originPackage")
+_SRC_VER_PROPS = ("containerguard:package:source_version", "containerguard:source_version",
+                  "aquasecurity:trivy:SrcVersion", "syft:metadata:sourceVersion")
+_SPDX_LAYER = re.compile(r"^layer (\d+) (\S+)(?: created by: (.*))?$")
 
 
 def load_inventory(path: Path | str) -> Inventory:
@@ -87,7 +90,8 @@ def _os_from(name: str, version: str) -> OSInfo:
     return OSInfo(family=fam, version=version.strip(), name=f"{name} {version}".strip())
 
 
-def package_from_purl(purl: str, props: Mapping[str, str] | None = None, location: str = "") -> Package | None:
+def package_from_purl(purl: str, props: Mapping[str, str] | None = None, location: str = "",
+                      locations: tuple[str, ...] = (), layer: Layer | None = None) -> Package | None:
     """A Package from a purl (None for purl types the detector has no use for or malformed purls)."""
     try:
         p = PackageURL.from_string(purl)
@@ -119,7 +123,8 @@ def package_from_purl(purl: str, props: Mapping[str, str] | None = None, locatio
     if ptype == "rpm" and "-" in version:
         version, release = version.rsplit("-", 1)
     meta = {"distro": q["distro"]} if q.get("distro") else {}
-    return Package(name=name, version=version, type=ptype, purl=purl, locations=(location,) if location else (),
+    locs = locations or ((location,) if location else ())
+    return Package(name=name, version=version, type=ptype, purl=purl, locations=locs, layer=layer,
                    arch=q.get("arch", ""), source_name=src_name if src_name != name or src_ver else "",
                    source_version=src_ver, epoch=epoch if ptype == "rpm" else None, release=release,
                    analyzer="sbom", metadata=meta)
@@ -147,6 +152,7 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
     walk(doc.get("components"))
     os_info: OSInfo | None = None
     pkgs: list[Package] = []
+    layers: dict[tuple[int, str], Layer] = {}
     for c in comps:
         if c.get("type") == "operating-system":
             os_info = _os_from(str(c.get("name", "")), str(c.get("version", "")))
@@ -154,44 +160,79 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
         purl = c.get("purl")
         if isinstance(purl, str):
             props = _props(c.get("properties"))
-            loc = props.get("containerguard:location") or props.get("aquasecurity:trivy:FilePath") or ""
-            pkg = package_from_purl(purl, props, loc)
+            raw = c.get("properties")
+            raw_props: list[Any] = raw if isinstance(raw, list) else []
+            locs = tuple(str(p.get("value", "")) for p in raw_props
+                         if isinstance(p, dict) and p.get("name") in ("containerguard:location", "aquasecurity:trivy:FilePath"))
+            pkg = package_from_purl(purl, props, locations=locs, layer=_cdx_layer(props, layers))
             if pkg is not None:
                 pkgs.append(pkg)
     meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     comp = meta.get("component")
     target = str(comp.get("name", "")) if isinstance(comp, dict) else ""
     return Inventory(target=target or f"sbom:{name}", os=os_info or _os_from_distro(pkgs), packages=tuple(pkgs),
-                     created=str(meta.get("timestamp", "")))
+                     layers=tuple(sorted(layers.values(), key=lambda x: x.index)), created=str(meta.get("timestamp", "")))
+
+
+def _cdx_layer(props: Mapping[str, str], layers: dict[tuple[int, str], Layer]) -> Layer | None:
+    """The layer a component came from (ContainerGuard's ``containerguard:layer:*`` properties)."""
+    idx, digest = props.get("containerguard:layer:index", ""), props.get("containerguard:layer:digest", "")
+    if not idx.isdigit() or not digest:
+        return None
+    key = (int(idx), digest)
+    if key not in layers:
+        layers[key] = Layer(key[0], digest, props.get("containerguard:layer:diff_id", ""),
+                            created_by=props.get("containerguard:layer:created_by", ""))
+    return layers[key]
+
+
+def _spdx_source_info(info: Any, layers: dict[tuple[int, str], Layer]
+                      ) -> tuple[dict[str, str], tuple[str, ...], Layer | None]:
+    """Source package, locations and layer from an SPDX ``sourceInfo`` as ContainerGuard, syft and Trivy
+    write it ("source package: glibc 2.36-9; locations: a, b; layer 0 sha256:..." / "built package from: ...")."""
+    props: dict[str, str] = {}
+    locs: tuple[str, ...] = ()
+    layer: Layer | None = None
+    if not isinstance(info, str):
+        return props, locs, layer
+    for part in info.split("; "):
+        for prefix in ("source package: ", "built package from: "):
+            if part.startswith(prefix):
+                words = part.removeprefix(prefix).split()
+                if words:
+                    props["containerguard:package:source_name"] = words[0]
+                if len(words) > 1:
+                    props["containerguard:package:source_version"] = words[1]
+        if part.startswith("locations: "):
+            locs = tuple(x.strip() for x in part.removeprefix("locations: ").split(",") if x.strip())
+        m = _SPDX_LAYER.match(part)
+        if m:
+            key = (int(m.group(1)), m.group(2))
+            layer = layers.setdefault(key, Layer(key[0], key[1], created_by=m.group(3) or ""))
+    return props, locs, layer
 
 
 def _spdx(doc: dict[str, Any], name: str) -> Inventory:
     os_info: OSInfo | None = None
     pkgs: list[Package] = []
+    layers: dict[tuple[int, str], Layer] = {}
     for sp in doc.get("packages") or []:
         if not isinstance(sp, dict):
             continue
-        if sp.get("primaryPackagePurpose") == "OPERATING-SYSTEM":
+        if sp.get("primaryPackagePurpose") in ("OPERATING-SYSTEM", "OPERATING_SYSTEM"):
             os_info = _os_from(str(sp.get("name", "")), str(sp.get("versionInfo", "")))
             continue
         for ref in sp.get("externalRefs") or []:
             if isinstance(ref, dict) and ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
-                props: dict[str, str] = {}
-                src = sp.get("sourceInfo")
-                if isinstance(src, str) and src.startswith("built package from: "):
-                    # syft/Trivy style: "built package from: glibc 2.36-9"
-                    parts = src.removeprefix("built package from: ").split()
-                    if parts:
-                        props["containerguard:source_name"] = parts[0]
-                    if len(parts) > 1:
-                        props["containerguard:source_version"] = parts[1]
-                pkg = package_from_purl(ref["referenceLocator"], props)
+                props, locs, layer = _spdx_source_info(sp.get("sourceInfo"), layers)
+                pkg = package_from_purl(ref["referenceLocator"], props, locations=locs, layer=layer)
                 if pkg is not None:
                     pkgs.append(pkg)
                 break
     ci: dict[str, Any] = doc["creationInfo"] if isinstance(doc.get("creationInfo"), dict) else {}
     return Inventory(target=str(doc.get("name") or f"sbom:{name}"), os=os_info or _os_from_distro(pkgs),
-                     packages=tuple(pkgs), created=str(ci.get("created", "")))
+                     packages=tuple(pkgs), layers=tuple(sorted(layers.values(), key=lambda x: x.index)),
+                     created=str(ci.get("created", "")))
 
 
 def _s(v: Any) -> str:

@@ -238,3 +238,22 @@ def test_debian_oracle_older_versions(tmp_path: Path, db: Path, capsys: pytest.C
     assert any(f["status"] == "fixed" for f in doc["findings"]) and any(":" in p for p in picks.values())
     assert got - expected == set(), f"reported but not affected per dpkg: {sorted(got - expected)[:20]}"
     assert expected - got == set(), f"affected per dpkg but not reported: {sorted(expected - got)[:20]}"
+
+
+@pytest.mark.parametrize("fmt", ["cyclonedx", "spdx-json"])
+def test_sbom_of_the_image_gives_the_same_findings(fmt: str, tmp_path: Path, db: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`sbom`-style CycloneDX / SPDX of the bookworm rootfs re-scanned with `scan sbom:FILE`: the source
+    packages (libc6 -> glibc ...) survive the round trip, so the findings are the same as scanning the files."""
+    from containerguard.inventory import build_inventory
+    from containerguard.report import get_reporter
+
+    rootfs = env.debian_rootfs()
+    direct = _scan(capsys, f"dir:{rootfs}", db)
+    inv = build_inventory(f"dir:{rootfs}", cache=None)
+    bom = tmp_path / f"bom.{fmt}.json"
+    bom.write_text(get_reporter(fmt)(inv, [], target=inv.target, tool_version="test"))
+    via = _scan(capsys, f"sbom:{bom}", db)
+    key = lambda d: {(f["package"]["name"], f["package"]["version"], f["id"]) for f in d["findings"]}  # noqa: E731
+    assert key(via) == key(direct) and len(key(direct)) > 30
+    assert any(f["package"]["name"] == "libc6" and f["package"]["source"]["name"] == "glibc" for f in via["findings"])

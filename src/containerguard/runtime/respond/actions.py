@@ -1,0 +1,57 @@
+"""Carrying out responses: SIGKILL of the host pid, or pause/stop/kill of the container through the Engine API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Any
+
+from containerguard.model import Alert, Event
+from containerguard.runtime.respond.policy import CONTAINER_ACTIONS
+
+log = logging.getLogger(__name__)
+
+
+class Responder:
+    """Carries out responses. ``api`` is docker's low-level APIClient (None: container actions fail)."""
+
+    def __init__(self, api: Any | None, *, stop_timeout: int = 2) -> None:
+        self.api = api
+        self.stop_timeout = stop_timeout
+        self.done = 0
+        self.failed = 0
+
+    def run(self, action: str, alert: Alert, event: Event) -> str:
+        """Carry out one action for this alert; returns its outcome line (never raises)."""
+        try:
+            if action == "kill_process":
+                pid = int(event.fields.get("proc.pid") or 0)
+                if pid <= 1:
+                    raise ValueError("no process id in the event")
+                os.kill(pid, signal.SIGKILL)
+                outcome = f"kill_process {pid}: ok"
+            elif action in CONTAINER_ACTIONS:
+                cid = str(event.fields.get("container.full_id") or event.fields.get("container.id") or "")
+                if not cid or cid == "host":
+                    raise ValueError("the event is not from a container")
+                if self.api is None:
+                    raise ValueError("no Docker Engine connection")
+                if action == "pause_container":
+                    self.api.pause(cid)
+                elif action == "stop_container":
+                    self.api.stop(cid, timeout=self.stop_timeout)
+                else:
+                    self.api.kill(cid)
+                outcome = f"{action} {cid[:12]}: ok"
+            else:
+                raise ValueError(f"unknown action {action!r}")
+        except Exception as exc:
+            self.failed += 1
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            outcome = f"{action}: error: {msg}"
+            log.warning("response for %r failed: %s", alert.rule, outcome)
+            return outcome
+        self.done += 1
+        log.info("response for %r: %s", alert.rule, outcome)
+        return outcome

@@ -1,0 +1,53 @@
+"""Which responses an alert gets: the rule's own actions plus ``ACTION:MINPRIORITY`` from the agent's configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from containerguard.errors import UsageError
+from containerguard.model import Alert, Priority
+
+ACTIONS = ("alert", "kill_process", "pause_container", "stop_container", "kill_container")
+CONTAINER_ACTIONS = ("pause_container", "stop_container", "kill_container")
+
+
+def parse_respond(spec: str) -> tuple[str, Priority]:
+    """``ACTION:MINPRIORITY`` (e.g. ``kill_container:CRITICAL``) -> (action, priority)."""
+    action, sep, prio = spec.partition(":")
+    action = action.strip().lower().replace("-", "_")
+    if action not in ACTIONS:
+        raise UsageError(f"--respond {spec!r}: unknown action {action!r} (one of {', '.join(ACTIONS)})")
+    if not sep:
+        raise UsageError(f"--respond {spec!r}: expected ACTION:MINPRIORITY, e.g. kill_container:CRITICAL")
+    try:
+        return action, Priority.parse(prio)
+    except KeyError:
+        raise UsageError(f"--respond {spec!r}: unknown priority {prio!r}") from None
+
+
+@dataclass
+class ResponsePolicy:
+    """Rule actions (rule name -> actions) plus minimum-priority actions."""
+
+    by_rule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    by_priority: list[tuple[str, Priority]] = field(default_factory=list)
+
+    def actions_for(self, alert: Alert) -> list[str]:
+        out: list[str] = []
+        # Alert.responses holds the rule's requested actions until the responder replaces them with outcomes
+        for a in (*self.by_rule.get(alert.rule, ()), *alert.responses):
+            if a in ACTIONS and a != "alert" and a not in out:
+                out.append(a)
+        for a, minp in self.by_priority:
+            if alert.priority >= minp and a != "alert" and a not in out:
+                out.append(a)
+        # the strongest container action wins; killing the process first is still worth it
+        strongest = [a for a in ("kill_container", "stop_container", "pause_container") if a in out]
+        return [a for a in out if a not in CONTAINER_ACTIONS] + strongest[:1]
+
+    @classmethod
+    def from_rules(cls, rules: Iterable[Any], by_priority: list[tuple[str, Priority]]) -> ResponsePolicy:
+        by_rule = {str(r.name): tuple(r.actions) for r in rules if getattr(r, "actions", ())}
+        return cls(by_rule, by_priority)

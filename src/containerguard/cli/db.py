@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from containerguard import vulndb
@@ -39,16 +39,22 @@ def update(
     """Download the feeds and rebuild the database atomically (unchanged sources are skipped)."""
     console = Console(stderr=True)
     only_t = tuple(x.strip() for x in only.split(",") if x.strip()) if only else None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                        console=console, transient=True, disable=quiet or not console.is_terminal)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[amount]}"),
+                        TimeElapsedColumn(), console=console, transient=True, disable=quiet or not console.is_terminal)
     tasks: dict[str, Any] = {}
 
     def hook(phase: str, name: str, done: int, total: int | None) -> None:
+        # downloads report bytes per file; build and index report sources/indexes done out of total
         key = "download:" + name if phase == "download" else phase
+        if phase == "download":
+            amount = f"{done / 1e6:.1f}" + (f"/{total / 1e6:.1f} MB" if total else " MB")
+            label = f"fetch {name}"
+        else:
+            amount = f"{done}/{total}" if total else str(done)
+            label = f"{phase} {name}"
         if key not in tasks:
-            label = f"fetch {name}" if phase == "download" else phase
-            tasks[key] = progress.add_task(label, total=total)
-        progress.update(tasks[key], completed=done, total=total, description=f"{phase} {name}")
+            tasks[key] = progress.add_task(label, total=total, amount=amount)
+        progress.update(tasks[key], completed=done, total=total, description=label, amount=amount)
 
     with progress:
         res = vulndb.update(db, mirror=mirror, sources=_pairs(source), only=only_t, progress=hook)

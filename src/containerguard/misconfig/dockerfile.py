@@ -88,6 +88,7 @@ class _Ctx:
     target: str
     findings: list[Finding] = field(default_factory=list)
     ignores: dict[int, frozenset[str]] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)  # ENV/ARG names defined so far (DL3044)
 
     def add(self, check_id: str, line: int, message: str = "", match: str = "") -> None:
         silenced = self.ignores.get(line, frozenset()) | self.df.global_ignore
@@ -238,6 +239,11 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         ctx.add("CG-DF-046", line)
     if any(_useradd_long_uid(c) for c in cmds):
         ctx.add("CG-DF-047", line)
+    zyp = [c for c in cmds if c.name == "zypper"]
+    if zyp:
+        _check_zypper(ctx, line, zyp)
+    if any(c.name == "ln" and c.has_arg("/bin/sh") for c in cmds):
+        ctx.add("CG-DF-052", line)
     tools = {n for n in names if n in ("curl", "wget")}
     if tools:
         st.fetch_tools |= tools
@@ -306,6 +312,23 @@ def _useradd_long_uid(c: shell.Command) -> bool:
     return any(len(u) > 5 for u in uids)
 
 
+_ZYPPER_INSTALL = ("install", "in")
+_ZYPPER_ASKS = ("install", "in", "remove", "rm", "source-install", "si", "patch")
+
+
+def _check_zypper(ctx: _Ctx, line: int, zyp: list[shell.Command]) -> None:
+    if any(c.has_arg(*_ZYPPER_ASKS) and not c.has_flag("n", "non-interactive", "y", "no-confirm") for c in zyp):
+        ctx.add("CG-DF-048", line)
+    if any(c.has_arg("dist-upgrade", "dup") for c in zyp):
+        ctx.add("CG-DF-049", line)
+    installs = [c for c in zyp if c.has_arg(*_ZYPPER_INSTALL)]
+    if installs and not any(c.has_arg("clean", "cc") for c in zyp):
+        ctx.add("CG-DF-050", line)
+    if any(not all(any(x in p for x in "=<>") or p.endswith(".rpm")
+                   for p in _args_no_flags(c) if p not in _ZYPPER_INSTALL) for c in installs):
+        ctx.add("CG-DF-051", line)
+
+
 def _yum_pinned(c: shell.Command) -> bool:
     pkgs = [a for a in _args_no_flags(c) if a not in ("install", "module")]
     if c.has_arg("module"):
@@ -356,6 +379,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
         ctx.add("CG-DF-037", line, msg)
     for ins in df.global_args:
         _check_secrets(ctx, ins)
+        ctx.defined |= {k for k, _ in _kv_pairs(ins)}
     aliases: list[str] = []  # stage names defined so far (as written, lower-cased by the parser)
     states: dict[str, _StageState] = {}
     used_as_base = {s.image.lower() for s in df.stages}
@@ -427,11 +451,20 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
                 for cmd in shell.parse(text).commands)
     elif c == "ENV":
         pairs = _kv_pairs(ins)
+        here: set[str] = set()
+        for k, v in pairs:
+            refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", v or ""))
+            if refs & (here - ctx.defined):
+                ctx.add("CG-DF-053", ins.line, f"ENV {k} refers to {', '.join(sorted(refs & here))}")
+                break
+            here.add(k)
+        ctx.defined |= {k for k, _ in pairs}
         if any(k == "PIP_NO_CACHE_DIR" and (v or "") in _TRUTHY for k, v in pairs):
             st.pip_no_cache = True
         _check_secrets(ctx, ins)
     elif c == "ARG":
         _check_secrets(ctx, ins)
+        ctx.defined |= {k for k, _ in _kv_pairs(ins)}
     elif c == "WORKDIR":
         st.workdir = True
         p = _unquote(ins.rest)

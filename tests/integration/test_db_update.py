@@ -216,3 +216,21 @@ def test_stale_db_warns_but_scan_succeeds(tmp_path: Path, capsys: pytest.Capture
     assert rc == 0
     assert "days old" in out.err and "db update" in out.err
     assert json.loads(out.out)["target"]
+
+
+def test_unwritable_db_path_and_corrupt_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    mirror = vulnmirror.subset(tmp_path / "mirror", ("Hex",), ())
+    with vulnmirror.serve(mirror) as (base, _h):
+        capsys.readouterr()
+        assert main(["db", "update", "--mirror", base, "--db", str(blocker / "vuln.sqlite"), "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: cannot write the vulnerability database")
+        # a garbage file where the DB should be: scans refuse it clearly, an update replaces it
+        db = tmp_path / "vuln.sqlite"
+        db.write_bytes(b"this is not sqlite" * 100)
+        assert main(["db", "status", "--db", str(db)]) == 2
+        assert "not a ContainerGuard vulnerability database" in capsys.readouterr().err
+        assert main(["db", "update", "--mirror", base, "--db", str(db), "-q"]) == 0
+    assert _status(db, capsys)["by"]["osv/Hex"]["records"] > 0

@@ -162,8 +162,18 @@ def update(
     (``osv``, ``alpine``, ``kev``, ``epss``); ``only`` limits OSV ecosystems (and Alpine/kev/epss by name).
     """
     path = Path(db) if db is not None else default_db_path()
+    try:
+        return _update(path, mirror, sources or {}, only, progress, timeout, workers)
+    except sqlite3.Error as exc:
+        raise VulnDBError(f"cannot build {path}: {exc}") from exc
+    except OSError as exc:
+        raise VulnDBError(f"cannot write the vulnerability database at {path}: {exc.strerror or exc}") from exc
+
+
+def _update(path: Path, mirror: str | None, sources: dict[str, str], only: tuple[str, ...] | None,
+            progress: ProgressHook | None, timeout: float, workers: int) -> UpdateResult:
     t0 = time.monotonic()
-    b = fetchmod.bases(mirror, sources or {})
+    b = fetchmod.bases(mirror, sources)
     with _lock(path):
         for stale in path.parent.glob(path.name + ".tmp-*"):
             with contextlib.suppress(OSError):

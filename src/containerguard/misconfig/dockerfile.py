@@ -224,7 +224,7 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
     if not all(_dnf_pinned(c) for c in cmds):
         ctx.add("CG-DF-040", line)
     for tool in ("dnf", "microdnf"):
-        first = next((i for i, c in enumerate(cmds) if c.name == tool and c.has_arg("install")), None)
+        first = next((i for i, c in enumerate(cmds) if c.name == tool and c.has_arg("install", "upgrade")), None)
         if first is not None and not any(
                 (c.name == tool and c.has_arg("clean", "all")) or (c.name == "rm" and c.has_arg("-rf", "/var/cache/yum/*"))
                 for c in cmds[first + 1:]):
@@ -239,6 +239,16 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         ctx.add("CG-DF-046", line)
     if any(_useradd_long_uid(c) for c in cmds):
         ctx.add("CG-DF-047", line)
+    if any(c.name == "go" and c.args[:1] and c.args[0] in ("install", "get") and not all(
+            "@" in p and not p.endswith("@latest") for p in _args_no_flags(c)[1:]) for c in cmds):
+        ctx.add("CG-DF-058", line)
+    for c in cmds:
+        if c.name == "tar" and (c.has_flag("x", "extract") or (c.args and "x" in c.args[0] and not c.args[0].startswith("-"))):
+            names_used = {a.rsplit("/", 1)[-1] for a in c.args}
+            for copied, copy_line in list(st.archives.items()):
+                if copied in names_used:
+                    ctx.add("CG-DF-057", copy_line)
+                    del st.archives[copied]
     zyp = [c for c in cmds if c.name == "zypper"]
     if zyp:
         _check_zypper(ctx, line, zyp)
@@ -365,6 +375,8 @@ class _StageState:
     healthcheck: bool = False
     fetch_tools: set[str] = field(default_factory=set)
     apt_lists_lines: list[int] = field(default_factory=list)
+    archives: dict[str, int] = field(default_factory=dict)  # archive basename COPYed -> COPY line (DL3010)
+    prev_run: tuple[tuple[tuple[str, str], ...], int] | None = None  # (flags, command count) of the RUN just before
 
 
 def _is_root(user: str) -> bool:
@@ -440,7 +452,20 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
     c = ins.cmd
     if c == "RUN":
         _check_script(ctx, ins, stage, st)
+        count = len(shell.parse(_script_text(ins)).commands)
+        flags = tuple(sorted(ins.flags))
+        if st.prev_run is not None and st.prev_run == (flags, 1) and count == 1:
+            ctx.add("CG-DF-054", ins.line)  # hadolint keeps the earlier RUN as the reference
+        else:
+            st.prev_run = (flags, count)
         return
+    st.prev_run = None
+    if c == "ONBUILD" and ins.onbuild is not None and ins.onbuild.cmd in ("FROM", "MAINTAINER", "ONBUILD"):
+        ctx.add("CG-DF-055", ins.line, f"ONBUILD {ins.onbuild.cmd}")
+    if c == "LABEL":
+        bad = [k for k, _ in _kv_pairs(ins) if not _label_key_ok(_unquote(k))]
+        if bad:
+            ctx.add("CG-DF-056", ins.line, f"LABEL {bad[0]}")
     if c == "SHELL":
         text = _script_text(ins)
         if text.startswith(("pwsh", "powershell", "cmd")):
@@ -495,6 +520,14 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
         _check_copy_add(ctx, ins, stage, st, aliases)
 
 
+_LABEL_KEY = re.compile(r"[a-z](?:[a-z0-9._-]*[a-z0-9])?")
+
+
+def _label_key_ok(key: str) -> bool:
+    return (_LABEL_KEY.fullmatch(key) is not None and ".." not in key and "--" not in key
+            and not key.startswith(("com.docker.", "io.docker.", "org.dockerproject.")))
+
+
 def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str]) -> None:
     args = list(ins.json_args) if ins.json_args is not None else ins.rest.split()
     heredoc_names = {h.name for h in ins.heredocs}
@@ -509,6 +542,9 @@ def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, 
         if any(not _URL.match(s) and not s.lower().endswith(_ARCHIVE_EXT) for s in sources):
             ctx.add("CG-DF-019", ins.line)
     if ins.cmd == "COPY":
+        for srcp in sources:
+            if srcp.lower().endswith(_ARCHIVE_EXT) and ins.flag("from") is None:
+                st.archives[srcp.rsplit("/", 1)[-1]] = ins.line
         src = ins.flag("from")
         if src is not None:
             if stage.name is not None and src.lower() == stage.name:

@@ -175,8 +175,11 @@ def test_container_responses(inventory: ContainerInventory, action: str, state: 
         alert = Alert(rule="r", rule_id="R", priority=Priority.CRITICAL, output="o", time_ns=0)
         ev = Event("execve", 0, {"container.id": cid[:12], "container.full_id": cid, "proc.pid": 0})
         t0 = time.monotonic()
-        out = Responder(inventory.api, stop_timeout=1).run(action, alert, ev)
+        responder = Responder(inventory.api, stop_timeout=1)
+        out = responder.run(action, alert, ev)
         assert out == f"{action} {cid[:12]}: ok"
+        # a burst of alerts from the same container: acted on once
+        assert responder.run(action, alert, ev) == f"{action} {cid[:12]}: already done"
         got = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", cid], capture_output=True,
                              text=True).stdout.strip()
         assert got == state and time.monotonic() - t0 < 10

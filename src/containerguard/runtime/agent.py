@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +27,7 @@ from containerguard.runtime.events import write_event
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
-from containerguard.runtime.respond import Responder, ResponsePolicy, parse_respond
+from containerguard.runtime.respond import CONTAINER_ACTIONS, Responder, ResponsePolicy, parse_respond
 from containerguard.runtime.rules import FIELD_CATALOG, alert_to_json, default_rules_path, load_rules
 from containerguard.runtime.rules.compiler import rfc3339
 from containerguard.runtime.sensor import script
@@ -107,6 +108,7 @@ class Agent:
         self._all_types = False
         self._last_lost = 0
         self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cg-respond")
         self.started_at = time.time()
         self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
@@ -205,6 +207,7 @@ class Agent:
         for srv in self._servers:
             srv.shutdown()
             srv.server_close()
+        self._pool.shutdown(wait=True)
         if self.inventory is not None:
             self.inventory.stop()
         with self._lock:
@@ -336,16 +339,30 @@ class Agent:
             out: list[Alert] = []
             for alert in alerts:
                 actions = self.policy.actions_for(alert)
-                outcomes = tuple(self.responder.run(a, alert, event) for a in actions)
-                self.counters.responses += len(outcomes)
-                self.counters.response_errors += sum(1 for o in outcomes if ": error:" in o)
-                alert = dataclasses.replace(alert, responses=outcomes)
-                self.counters.alerts += 1
-                doc = alert_to_json(alert, self.cfg.hostname)
-                doc["event_time_ns"] = event.time_ns
-                self.outputs.emit(doc)
-                out.append(alert)
+                # killing the process cannot wait; Engine calls (a stop takes seconds) run on the response
+                # pool, and the alert is emitted once their outcomes are known
+                outcomes = tuple(self.responder.run(a, alert, event) for a in actions if a not in CONTAINER_ACTIONS)
+                later = [a for a in actions if a in CONTAINER_ACTIONS]
+                if later:
+                    self._pool.submit(self._respond_later, alert, event, outcomes, later)
+                else:
+                    out.append(self._emit(alert, event, outcomes))
             return out
+
+    def _respond_later(self, alert: Alert, event: Event, done: tuple[str, ...], actions: list[str]) -> None:
+        outcomes = done + tuple(self.responder.run(a, alert, event) for a in actions)
+        with self._lock:
+            self._emit(alert, event, outcomes)
+
+    def _emit(self, alert: Alert, event: Event, outcomes: tuple[str, ...]) -> Alert:
+        self.counters.responses += len(outcomes)
+        self.counters.response_errors += sum(1 for o in outcomes if ": error:" in o)
+        alert = dataclasses.replace(alert, responses=outcomes)
+        self.counters.alerts += 1
+        doc = alert_to_json(alert, self.cfg.hostname)
+        doc["event_time_ns"] = event.time_ns
+        self.outputs.emit(doc)
+        return alert
 
     def audit_body(self, body: bytes) -> int:
         """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""

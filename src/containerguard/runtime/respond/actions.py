@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
+import time
 from typing import Any
 
 from containerguard.model import Alert, Event
@@ -21,6 +23,9 @@ class Responder:
         self.stop_timeout = stop_timeout
         self.done = 0
         self.failed = 0
+        self.dedupe_s = 5.0
+        self._recent: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
 
     def run(self, action: str, alert: Alert, event: Event) -> str:
         """Carry out one action for this alert; returns its outcome line (never raises)."""
@@ -37,6 +42,13 @@ class Responder:
                     raise ValueError("the event is not from a container")
                 if self.api is None:
                     raise ValueError("no Docker Engine connection")
+                with self._lock:  # a burst of alerts from one container acts on it once
+                    now = time.monotonic()
+                    last = self._recent.get((action, cid))
+                    if last is not None and now - last < self.dedupe_s:
+                        return f"{action} {cid[:12]}: already done"
+                    if len(self._recent) > 1024:
+                        self._recent.clear()
                 if action == "pause_container":
                     self.api.pause(cid)
                 elif action == "stop_container":
@@ -44,6 +56,8 @@ class Responder:
                 else:
                     self.api.kill(cid)
                 outcome = f"{action} {cid[:12]}: ok"
+                with self._lock:
+                    self._recent[(action, cid)] = time.monotonic()
             else:
                 raise ValueError(f"unknown action {action!r}")
         except Exception as exc:

@@ -145,7 +145,7 @@ class FindingKind(enum.StrEnum):
     VULNERABILITY = "vulnerability"
     MALICIOUS = "malicious-package"
     MISCONFIG = "misconfiguration"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a finding kind, not a password
     COMPLIANCE = "compliance"
 
 

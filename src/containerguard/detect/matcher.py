@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from containerguard.detect import risk
 from containerguard.detect.fastobj import gc_paused, positional_builder
 from containerguard.errors import VersionError
@@ -109,10 +111,10 @@ class _Entry:
     vendor: str
     ranges: list[list[Interval]]
     fixes: list[list[tuple[Any, str]]]  # per range: sorted (key, version) of its fixed events
-    versions: frozenset[str]
+    versions: str  # the stored `versions` list as compact JSON ("" when none): searched, never decoded
 
 
-def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: list[str] | None,
+def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: str,
              advisory: str, source: str, vendor: str) -> _Entry | None:
     key = scheme.key
     ranges: list[list[Interval]] = []
@@ -150,17 +152,17 @@ def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: list[str] |
             fixes.append(sorted(((sk[1], v) for sk, kind, v in evs if kind == "f"), key=lambda t: t[0]))
     except VersionError:
         return None
-    return _Entry(advisory, source, vendor, ranges, fixes, frozenset(row_versions or ()))
+    return _Entry(advisory, source, vendor, ranges, fixes, row_versions)
 
 
-def _hit(entry: _Entry, version: str, k: Any) -> tuple[bool, str]:
-    """(affected, fixed version or "") for one compiled entry."""
+def _hit(entry: _Entry, version: str, k: Any, needle: str = "") -> tuple[bool, str]:
+    """(affected, fixed version or "") for one compiled entry. ``needle`` is ``version`` JSON-encoded."""
     if k is not None:
         for ivs in entry.ranges:
             for lo, hi, inc, fv in ivs:
                 if (lo is None or k >= lo) and (hi is None or k < hi or (inc and k == hi)):
                     return True, fv
-    if version in entry.versions:
+    if entry.versions and (needle or orjson.dumps(version).decode()) in entry.versions:
         nxt = ""
         if k is not None:
             cands = [f for fx in entry.fixes for f in fx if f[0] > k]
@@ -246,7 +248,7 @@ class Matcher:
             entries = []
             if scheme is not None:
                 for r in rows.get(n, ()):
-                    e = _compile(scheme, r.ranges, r.versions, r.advisory, r.source, r.vendor_severity)
+                    e = _compile(scheme, r.ranges, r.versions_json, r.advisory, r.source, r.vendor_severity)
                     if e is not None:
                         entries.append(e)
             self._compiled[(eco, n)] = entries
@@ -351,8 +353,9 @@ class Matcher:
             except VersionError:
                 bad = True
             got = []
+            needle = orjson.dumps(ver).decode()
             for e in entries:
-                ok, fv = _hit(e, ver, k)
+                ok, fv = _hit(e, ver, k, needle)
                 if ok:
                     got.append((e, fv))
                     ids.add(e.advisory)

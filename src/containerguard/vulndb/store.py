@@ -41,8 +41,17 @@ class AffectedRow:
     name: str
     advisory: str
     ranges: list[list[Any]]  # [[type, [[kind, version], ...]], ...]
-    versions: list[str] | None
+    versions_json: str  # the `versions` list as stored (compact JSON), "" when none
     vendor_severity: str
+
+    @property
+    def versions(self) -> list[str]:
+        return list(orjson.loads(self.versions_json)) if self.versions_json else []
+
+    def lists_version(self, version: str) -> bool:
+        """Whether ``version`` is an element of the `versions` list, without decoding it: the list is compact
+        JSON, so an element is exactly its JSON-encoded string between delimiters."""
+        return bool(self.versions_json) and orjson.dumps(version).decode() in self.versions_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +178,7 @@ class VulnDB:
             rows = self._q(f"SELECT source, ecosystem, name, advisory, ranges, versions, vendor_severity FROM affected "  # noqa: S608
                            f"WHERE ecosystem = ? AND name IN ({marks})", [ecosystem, *chunk])
             for s, e, n, a, r, v, vs in rows:
-                out[n].append(AffectedRow(s, e, n, a, orjson.loads(r), orjson.loads(v) if v else None, vs))
+                out[n].append(AffectedRow(s, e, n, a, orjson.loads(r), v or "", vs))
         return out
 
     def advisories(self, ids: Iterable[str]) -> dict[str, AdvisoryRecord]:

@@ -4,6 +4,7 @@ resolution, the finding constructor and the risk formula."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -14,7 +15,8 @@ from containerguard.versioning import get_scheme
 
 
 def entry(eco: str, ranges: list, versions: list[str] | None = None):
-    e = _compile(get_scheme(eco), ranges, versions, "X-1", "test", "")
+    e = _compile(get_scheme(eco), ranges, json.dumps(versions, separators=(",", ":")) if versions else "", "X-1",
+                 "test", "")
     assert e is not None
     return e
 
@@ -52,6 +54,9 @@ def test_versions_list_matches_exact_strings_and_reports_next_fix() -> None:
     assert hit(e, "2.5") == (True, "3.2")  # listed although outside the range: the list is data too
     assert hit(e, "3.1") == (True, "3.2")
     assert _hit(e, "2.5", None) == (True, "")  # unparseable installed version: only the list applies
+    assert hit(e, "2.6") == (False, "") and _hit(e, "3.", None) == (False, "")  # no partial-string match
+    quoted = entry("npm", [["S", [["i", "9.0.0"]]]], ['1.0.0-"x"', "1.0.0"])
+    assert hit(quoted, "1.0.0", "npm")[0] and not _hit(quoted, '"x"', None)[0]
 
 
 def test_dpkg_epochs_and_tildes() -> None:
@@ -63,7 +68,7 @@ def test_dpkg_epochs_and_tildes() -> None:
 
 
 def test_unparseable_bound_drops_the_entry() -> None:
-    assert _compile(get_scheme("PyPI"), [["E", [["i", "0"], ["f", "not a version!!"]]]], None, "X", "s", "") is None
+    assert _compile(get_scheme("PyPI"), [["E", [["i", "0"], ["f", "not a version!!"]]]], "", "X", "s", "") is None
 
 
 def test_ecosystem_for_and_match_keys() -> None:

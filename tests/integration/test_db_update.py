@@ -234,3 +234,21 @@ def test_unwritable_db_path_and_corrupt_db(tmp_path: Path, capsys: pytest.Captur
         assert "not a ContainerGuard vulnerability database" in capsys.readouterr().err
         assert main(["db", "update", "--mirror", base, "--db", str(db), "-q"]) == 0
     assert _status(db, capsys)["by"]["osv/Hex"]["records"] > 0
+
+
+def test_source_overrides_and_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mirror = vulnmirror.subset(tmp_path / "mirror", ("Hex", "Pub"), ("v3.19",))
+    db = tmp_path / "vuln.sqlite"
+    with vulnmirror.serve(mirror) as (base, handler):
+        args = ["db", "update", "--db", str(db), "-q", "--only", "Hex,kev",
+                "--source", f"osv={base}/osv", "--source", f"alpine={base}/alpine",
+                "--source", f"kev={base}/kev/known_exploited_vulnerabilities.json",
+                "--source", f"epss={base}/epss/epss_scores-current.csv.gz"]
+        assert main(args) == 0
+        fetched = {p for p, code in handler.requests if code == 200}
+    assert set(_status(db, capsys)["by"]) == {"osv/Hex", "kev"}
+    assert "/osv/Pub/all.zip" not in fetched and "/osv/Hex/all.zip" in fetched
+    capsys.readouterr()
+    assert main(["db", "update", "--db", str(db), "--source", "nvd=http://127.0.0.1:9/x"]) == 2
+    assert "unknown source 'nvd'" in capsys.readouterr().err
+    assert main(["db", "update", "--db", str(db), "--source", "osv"]) == 2

@@ -273,17 +273,19 @@ def _native_fast(doc: dict[str, Any]) -> Inventory | None:
             return got
 
         pkgs = []
+        str_types = {str}
         for p in doc.get("packages") or []:
             src = p.get("source") or {}
             epoch = p.get("epoch")
             meta = p.get("metadata") or {}
-            if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            strs = (p["name"], p["version"], p["type"], p.get("purl", ""), p.get("arch", ""), src.get("name", ""),
+                    src.get("version", ""), p.get("release", ""), p.get("analyzer", ""), *meta.values())
+            if set(map(type, strs)) != str_types or type(meta) is not dict:  # one check for every string field
                 return None
             pkgs.append(_new_package((
-                _s(p["name"]), _s(p["version"]), _s(p["type"]), _s(p.get("purl", "")), _strs(p.get("locations", [])),
-                layer(p.get("layer")), _s(p.get("arch", "")), _s(src.get("name", "")), _s(src.get("version", "")),
-                None if epoch is None else int(epoch), _s(p.get("release", "")), _strs(p.get("licenses", [])),
-                _s(p.get("analyzer", "")), meta)))
+                strs[0], strs[1], strs[2], strs[3], _strs(p.get("locations", [])), layer(p.get("layer")), strs[4],
+                strs[5], strs[6], None if epoch is None else int(epoch), strs[7], _strs(p.get("licenses", [])),
+                strs[8], meta)))
         all_layers = tuple(x for x in (layer(d) for d in doc.get("layers") or []) if x is not None)
         inv_meta = doc.get("inventory") or {}
         img = doc.get("image")

@@ -249,6 +249,9 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
                 if copied in names_used:
                     ctx.add("CG-DF-057", copy_line)
                     del st.archives[copied]
+    if any(c.name == "yarn" and c.has_arg("install") for c in cmds) and not any(
+            c.name == "yarn" and c.has_arg("cache") and c.has_arg("clean") for c in cmds):
+        ctx.add("CG-DF-061", line)
     zyp = [c for c in cmds if c.name == "zypper"]
     if zyp:
         _check_zypper(ctx, line, zyp)
@@ -388,7 +391,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
     """Run every Dockerfile check over a parsed Dockerfile."""
     ctx = _Ctx(df, target or df.path, ignores={i.line: i.ignore for i in df.instructions if i.ignore})
     for line, msg in df.errors:
-        ctx.add("CG-DF-037", line, msg)
+        ctx.add("CG-DF-059" if msg.endswith("before the first FROM") else "CG-DF-037", line, msg)
     for ins in df.global_args:
         _check_secrets(ctx, ins)
         ctx.defined |= {k for k, _ in _kv_pairs(ins)}
@@ -497,6 +500,10 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
             ctx.add("CG-DF-012", ins.line, f"WORKDIR {ins.rest}")
     elif c == "USER":
         st.user, st.user_line = ins.rest.strip(), ins.line
+        uid = st.user.split(":", 1)[0]
+        refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", uid))
+        if not uid.isdigit() and not (refs and refs <= ctx.defined):  # a build arg may well be numeric
+            ctx.add("CG-DF-060", ins.line, f"USER {st.user}")
     elif c == "MAINTAINER":
         ctx.add("CG-DF-028", ins.line)
     elif c in counts:

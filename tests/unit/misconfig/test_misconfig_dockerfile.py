@@ -28,7 +28,7 @@ def test_bad_dockerfile_every_check_fires_on_its_line() -> None:
         (14, "CG-DF-015"), (14, "CG-DF-026"), (15, "CG-DF-017"), (15, "CG-DF-018"), (15, "CG-DF-054"),
         (16, "CG-DF-013"), (16, "CG-DF-027"), (16, "CG-DF-033"), (17, "CG-DF-020"),
         (18, "CG-DF-021"), (19, "CG-DF-022"), (20, "CG-DF-011"), (20, "CG-DF-023"),
-        (21, "CG-DF-025"), (22, "CG-DF-001"), (23, "CG-DF-024"), (24, "CG-DF-029"),
+        (21, "CG-DF-025"), (22, "CG-DF-001"), (22, "CG-DF-060"), (23, "CG-DF-024"), (24, "CG-DF-029"),
     }
     assert got == expected
 
@@ -89,7 +89,7 @@ def test_inline_ignore_pragmas() -> None:
 
 
 def test_last_stage_user_inherited_from_stage() -> None:
-    text = "FROM x:1 AS base\nUSER app\nHEALTHCHECK NONE\nFROM base\nRUN true\n"
+    text = "FROM x:1 AS base\nUSER 10001\nHEALTHCHECK NONE\nFROM base\nRUN true\n"
     assert {f.id for f in check_dockerfile(parse_dockerfile(text))} == set()
 
 

@@ -53,6 +53,10 @@ def test_record_then_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert any(e.type == "container" for e in events)
     shadow = [e for e in events if e.type == "openat" and e.fields.get("fd.name") == "/etc/shadow"]
     assert shadow and shadow[0].fields["proc.name"] == "cat" and shadow[0].fields["container.image"] == image
+    init = [e for e in events if e.type == "execve" and e.fields.get("container.id") == cid[:12]
+            and e.fields.get("proc.name") == "sleep"]
+    assert init and init[0].fields["proc.vpid"] == 1  # the container's pid 1, seen from inside
+    assert 1 < shadow[0].fields["proc.vpid"] < shadow[0].fields["proc.pid"]
     capsys.readouterr()
     assert main(["rules", "replay", "--events", str(rec)]) == 0
     replayed = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]

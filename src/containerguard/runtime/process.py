@@ -35,6 +35,7 @@ class Proc:
     tty: int = 0
     loginuid: int = -1
     container_id: str = "host"
+    vpid: int = 0  # pid inside the process's own pid namespace (1 for a container's init)
     is_exe_written: bool = False
     is_exe_upper_layer: bool = False
 
@@ -56,6 +57,15 @@ def _readlink(path: str) -> str:
         return os.readlink(path)
     except OSError:
         return ""
+
+
+def _nspid(status: str) -> int:
+    """The innermost pid from the ``NSpid:`` line of /proc/PID/status (0 when absent)."""
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            parts = line.split()
+            return int(parts[-1]) if len(parts) > 1 and parts[-1].isdigit() else 0
+    return 0
 
 
 def load_proc(pid: int, root: str = "/proc") -> Proc | None:
@@ -82,7 +92,7 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
             uid = int(line.split()[1])
         elif line.startswith("Gid:"):
             gid = int(line.split()[1])
-            break
+    vpid = _nspid(status) or pid
     lu = (_read(f"{root}/{pid}/loginuid") or "").strip()
     loginuid = int(lu) if lu.isdigit() else -1
     if loginuid == 4294967295:
@@ -90,7 +100,7 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
     return Proc(pid=pid, ppid=ppid, name=name, exepath=_readlink(f"{root}/{pid}/exe"),
                 args=tuple(cmd[1:]), exe=cmd[0] if cmd else "", cwd=_readlink(f"{root}/{pid}/cwd"),
                 start_ns=start_ticks * (1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)),
-                uid=uid, gid=gid, tty=tty, loginuid=loginuid)
+                uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid)
 
 
 class ProcessTable:
@@ -134,12 +144,13 @@ class ProcessTable:
              tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "") -> Proc:
         """Record a successful exec (the process keeps its pid, takes a new image)."""
         cwd = _readlink(f"{self.root}/{pid}/cwd")
+        vpid = _nspid(_read(f"{self.root}/{pid}/status") or "") or pid
         if exepath and not exepath.startswith(("/", "memfd:")) and cwd:
             exepath = os.path.normpath(os.path.join(cwd, exepath))
         written = self.written.get(container_id)
         p = Proc(pid=pid, ppid=ppid, name=comm, exepath=exepath, args=tuple(argv[1:]),
                  exe=argv[0] if argv else exepath, cwd=cwd, start_ns=ts, uid=uid, gid=gid, tty=tty,
-                 loginuid=loginuid, container_id=container_id,
+                 loginuid=loginuid, container_id=container_id, vpid=vpid,
                  is_exe_written=bool(written is not None and exepath in written))
         if upper_dir and exepath.startswith("/"):
             p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
@@ -197,7 +208,7 @@ class ProcessTable:
         anc = self.ancestors(p)
         parent = anc[0] if anc else None
         f: dict[str, Any] = {
-            "proc.pid": p.pid, "proc.ppid": p.ppid, "proc.name": p.name, "proc.exe": p.exe,
+            "proc.pid": p.pid, "proc.vpid": p.vpid or p.pid, "proc.ppid": p.ppid, "proc.name": p.name, "proc.exe": p.exe,
             "proc.exepath": p.exepath, "proc.cmdline": p.cmdline, "proc.args": " ".join(p.args),
             "proc.cwd": p.cwd, "proc.tty": p.tty, "proc.start_ns": p.start_ns,
             "proc.exe_written": p.is_exe_written, "proc.is_exe_upper_layer": p.is_exe_upper_layer,

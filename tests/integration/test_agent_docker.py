@@ -189,3 +189,30 @@ def test_container_responses(inventory: ContainerInventory, action: str, state: 
         assert again.startswith(f"{action}: error:")
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+def test_image_digest_of_a_pulled_image(inventory: ContainerInventory, tmp_path: Path) -> None:
+    from tests.fixtures.registry import Registry
+    from tests.integration.test_agent import busybox_image
+
+    reg = Registry.start(tmp_path / "registry", auth=False)
+    ref = f"{reg.host}/cg/busybox:digest-test"
+    cid = ""
+    try:
+        subprocess.run(["docker", "tag", busybox_image(), ref], check=True, capture_output=True)
+        subprocess.run(["docker", "push", ref], check=True, capture_output=True)  # 127.0.0.0/8 is insecure-allowed
+        repo_digest = subprocess.run(["docker", "image", "inspect", "-f", "{{index .RepoDigests 0}}", ref], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+        cid = subprocess.run(["docker", "run", "-d", "--network", "none", ref, "sleep", "60"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        _until(lambda: inventory.get(cid) is not None, 10, "the container")
+        info = inventory.get(cid)
+        assert info is not None
+        assert info.image == ref and info.image_repository == f"{reg.host}/cg/busybox" and info.image_tag == "digest-test"
+        assert info.image_digest == repo_digest
+        assert info.fields()["container.image.digest"] == repo_digest.split("@")[1]
+    finally:
+        if cid:
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        subprocess.run(["docker", "rmi", ref], capture_output=True)
+        reg.stop()

@@ -122,3 +122,19 @@ def test_cvss_scoring() -> None:
     assert best_vector([("CVSS_V4", v4), ("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N")])[1] == 5.3
     assert best_vector([("CVSS_V4", v4)]) == (v4, 9.3)
     assert band(9.8) is Severity.CRITICAL and band(5.3) is Severity.MEDIUM and band(None) is Severity.UNKNOWN
+
+
+def test_fast_member_reader_equals_zipfile(tmp_path: Path) -> None:
+    from containerguard.vulndb.sources import osv
+
+    real = Path(__file__).resolve().parents[4] / "shared" / "vulndata" / "osv" / "Pub" / "all.zip"
+    made = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(made, "w") as zf:
+        zf.writestr("a.json", b'{"id": "A"}', compress_type=zipfile.ZIP_STORED)
+        zf.writestr("b.json", b'{"id": "B"}' * 100, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("c.json", b'{"id": "C"}', compress_type=zipfile.ZIP_BZIP2)  # not handled: falls back
+    for p in (real, made):
+        with zipfile.ZipFile(p) as zf, open(p, "rb") as fh:
+            for info in zf.infolist():
+                got = osv._member(fh, info)
+                assert got is None if info.compress_type == zipfile.ZIP_BZIP2 else got == zf.read(info)

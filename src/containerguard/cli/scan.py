@@ -92,8 +92,11 @@ def scan(
         inv = _inventory(target, console, quiet, insecure, platform)
         result = Matcher(handle).match(inv)
     if not quiet:
-        for w in result.warnings:
+        for w in [*inv.warnings[:10], *result.warnings]:
             print(f"warning: {w}", file=sys.stderr)
+        if len(inv.warnings) > 10:
+            print(f"warning: ... and {len(inv.warnings) - 10} more inventory warnings (see `sbom --format json`)",
+                  file=sys.stderr)
     filtered = policy.filter_findings(result.findings, severities=sev, ignore_unfixed=ignore_unfixed,
                                       ignore_file=ignore_path, vex=list(vex) if vex else None)
     expired = tuple(f"{r.id} ({r.source})" for r in filtered.expired_ignores)

@@ -417,6 +417,10 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
         plat = stage.platform
         if plat and "BUILDPLATFORM" not in plat and "TARGETPLATFORM" not in plat:
             ctx.add("CG-DF-043", stage.line, f"--platform={plat}")
+        if plat in ("$TARGETPLATFORM", "${TARGETPLATFORM}"):
+            ctx.add("CG-DF-063", stage.line)
+        if stage.name in ("scratch", "context"):
+            ctx.add("CG-DF-062", stage.line, f"AS {stage.name}")
         if stage.name:
             if stage.name in aliases:
                 ctx.add("CG-DF-023", stage.line, f"stage name {stage.name!r} is used twice")
@@ -553,6 +557,8 @@ def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, 
             if srcp.lower().endswith(_ARCHIVE_EXT) and ins.flag("from") is None:
                 st.archives[srcp.rsplit("/", 1)[-1]] = ins.line
         src = ins.flag("from")
+        if src is not None and "/" in sources and dest == "/":
+            ctx.add("CG-DF-064", ins.line, f"COPY --from={src} / /")
         if src is not None:
             if stage.name is not None and src.lower() == stage.name:
                 ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")

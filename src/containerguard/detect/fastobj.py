@@ -51,3 +51,22 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def compile_builder(cls: type[T], params: list[str], exprs: dict[str, str]) -> Callable[..., T]:
+    """A constructor ``build(*params)`` for the slotted dataclass ``cls`` that sets every field ``f`` to the
+    Python expression ``exprs[f]`` (written in terms of ``params``). Every field must be given: a field added
+    to the model later makes this raise at import time instead of building half-initialised objects."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    if set(exprs) != set(names):
+        raise TypeError(f"{cls.__name__} builder: fields {sorted(set(names) ^ set(exprs))} not matched")
+    setters = {n: cls.__dict__[n].__set__ for n in names}
+    body = "".join(f"        _s_{n}(o, {exprs[n]})\n" for n in names)
+    src = (f"def _make(_new, _cls, {', '.join('_s_' + n for n in names)}):\n"
+           f"    def build({', '.join(params)}):\n"
+           f"        o = _new(_cls)\n{body}        return o\n"
+           f"    return build\n")
+    ns: dict[str, Any] = {}
+    exec(src, ns)  # noqa: S102 - generated from the dataclass's own field names, like dataclasses does
+    build: Callable[..., T] = ns["_make"](object.__new__, cls, *(setters[n] for n in names))
+    return build

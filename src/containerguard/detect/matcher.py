@@ -10,6 +10,7 @@ See docs/risk.md for the rules (ids, aliases, status, severity choice, risk scor
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from containerguard.detect import risk
-from containerguard.detect.fastobj import gc_paused, positional_builder
+from containerguard.detect.fastobj import compile_builder, gc_paused, positional_builder
 from containerguard.errors import VersionError
 from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Package, Severity
 from containerguard.versioning import get_scheme
@@ -40,8 +41,19 @@ _ID_RANK = (("CVE-", 0), ("GHSA-", 1))
 
 _UNSET = object()
 
-#: Finding from all field values in declaration order (the hot loop builds hundreds per inventory)
+#: Finding from all field values in declaration order
 _new_finding = positional_builder(Finding)
+
+#: the hot loop's Finding constructor: template parts (``head`` and ``tail`` tuples, ``extra``) plus what
+#: differs per package. Fields are addressed by name, so the model's field order does not matter.
+_HEAD = ("kind", "id", "title", "severity")
+_PER_PACKAGE = {"target": "target", "path": "path", "line": "None", "layer": "layer", "package": "pkg", "extra": "extra"}
+_TAIL = tuple(f.name for f in dataclasses.fields(Finding) if f.name not in _HEAD and f.name not in _PER_PACKAGE)
+_TAIL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Finding) if f.default is not dataclasses.MISSING}
+_build_finding = compile_builder(
+    Finding, ["head", "target", "path", "layer", "pkg", "tail", "extra"],
+    {**{n: f"head[{i}]" for i, n in enumerate(_HEAD)}, **_PER_PACKAGE, **{n: f"tail[{i}]" for i, n in enumerate(_TAIL)}},
+)
 
 
 #: a cached finding template: (order key, head fields, tail fields, extra) -- see Matcher.match
@@ -262,7 +274,7 @@ class Matcher:
         res = MatchResult([])
         stats = res.stats
         os_ = inventory.os
-        jobs: list[tuple[Package, str, str, str]] = []
+        jobs: list[tuple[Package, tuple[str, str, str]]] = []  # (package, (ecosystem, name, version))
         by_eco: dict[str, set[str]] = {}
         no_eco: set[str] = set()
         resolved = self._resolved
@@ -282,39 +294,38 @@ class Matcher:
                 stats.unsupported += 1
                 no_eco.add(t)
                 continue
-            eco, name, ver = job
-            jobs.append((pkg, eco, name, ver))
-            by_eco.setdefault(eco, set()).add(name)
+            jobs.append((pkg, job))
+            by_eco.setdefault(job[0], set()).add(job[1])
         stats.packages += len(inventory.packages)
         if no_eco & OS_TYPES:
             res.warnings.append(f"OS packages not matched: no advisory data for OS {os_.family!r} {os_.version!r}")
         for eco, names in by_eco.items():
             self._load(eco, names)
-        todo = {(eco, name, ver) for _p, eco, name, ver in jobs if (eco, name, ver) not in self._templates}
+        templates = self._templates
+        todo = {job for _p, job in jobs if job not in templates}
         if todo:
             self._build_templates(todo, stats)
         target = inventory.target
         out: list[tuple[Any, ...]] = []
         foreign_cache = self._foreign
-        need_foreign = [j for j in jobs if j[0].type == "deb" and (j[1], j[2], j[3]) not in foreign_cache]
+        need_foreign = [(p, *job) for p, job in jobs if p.type == "deb" and job not in foreign_cache]
         if need_foreign:
             self._flag_foreign(need_foreign)
-        for pkg, eco, name, ver in jobs:
-            tmpls, unparseable = self._templates[(eco, name, ver)]
+        for pkg, job in jobs:
+            tmpls, unparseable = templates[job]
             if unparseable:
                 stats.unparseable += 1
             if not tmpls:
                 continue
             stats.matched_packages += 1
-            foreign = pkg.type == "deb" and foreign_cache.get((eco, name, ver), False)
+            foreign = pkg.type == "deb" and foreign_cache.get(job, False)
             path = pkg.locations[0] if pkg.locations else ""
             layer = pkg.layer
             pname = pkg.name
             for okey, head, tail, extra in tmpls:
                 if foreign:
                     extra = {**extra, "not_from_distribution": True}
-                # positional construction (field order of model.Finding; guarded by a unit test): the hot loop
-                out.append((okey, pname, path, len(out), _new_finding((*head, target, path, None, layer, pkg, *tail, extra))))
+                out.append((okey, pname, path, len(out), _build_finding(head, target, path, layer, pkg, tail, extra)))
         if stats.unparseable:
             res.warnings.append(f"{stats.unparseable} installed version(s) could not be parsed; only exact "
                                 "`versions` entries were matched for them")
@@ -435,10 +446,12 @@ class Matcher:
             rsk = risk.score(severity=sev, cvss=score, epss=ep[0] if ep else None, kev=k is not None,
                              ransomware=bool(k and k.ransomware), fixed=bool(fixed), malicious=malicious)
             head = (kind, primary, title or primary, sev)
-            # Finding fields after package: aliases .. suppressed_by (extra is passed separately)
-            tail = (tuple(sorted(ids - {primary}, key=_rank)), tuple(fixed), status, sev_src, vec, score,
-                    ep[0] if ep else None, ep[1] if ep else None, k is not None, k.date_added if k else "",
-                    bool(k and k.ransomware), rsk, "", "", tuple(refs[:10]), tuple(cwes), "", "")
+            values = {"aliases": tuple(sorted(ids - {primary}, key=_rank)), "fixed_versions": tuple(fixed),
+                      "status": status, "severity_source": sev_src, "cvss_vector": vec, "cvss_score": score,
+                      "epss": ep[0] if ep else None, "epss_percentile": ep[1] if ep else None, "kev": k is not None,
+                      "kev_date_added": k.date_added if k else "", "kev_ransomware": bool(k and k.ransomware),
+                      "risk": rsk, "references": tuple(refs[:10]), "cwe": tuple(cwes)}
+            tail = tuple(values[n] if n in values else _TAIL_DEFAULTS[n] for n in _TAIL)
             extra = {"ecosystem": eco, "installed": ver,
                      "records": sorted({e.advisory for e, _f in entries} | extra_alias.get(root, set())),
                      "sources": sorted({e.source for e, _f in entries}),

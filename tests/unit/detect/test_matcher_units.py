@@ -125,3 +125,19 @@ def test_risk_orders_exploited_and_fixable_first() -> None:
         **{**base, "cvss": None, "severity": Severity.LOW})
     assert risk.score(**base, malicious=True) == 100.0
     assert risk.score(severity=Severity.CRITICAL, cvss=10.0, epss=1.0, kev=True, ransomware=True, fixed=True) == 100.0
+
+
+def test_template_builder_sets_every_field_by_name() -> None:
+    from containerguard.detect.fastobj import compile_builder
+    from containerguard.detect.matcher import _HEAD, _TAIL, _build_finding
+
+    pkg = Package("a", "1", "pypi")
+    layer = Layer(1, "sha256:y")
+    head = (FindingKind.MALICIOUS, "MAL-1", "bad", Severity.CRITICAL)
+    tail = tuple(f"t-{n}" for n in _TAIL)
+    got = _build_finding(head, "img", "p/a", layer, pkg, tail, {"e": 1})
+    want = Finding(**dict(zip(_HEAD, head, strict=True)), target="img", path="p/a", line=None, layer=layer, package=pkg,
+                   **dict(zip(_TAIL, tail, strict=True)), extra={"e": 1})
+    assert got == want
+    with pytest.raises(TypeError):
+        compile_builder(Layer, ["x"], {"index": "x"})  # every field must be given

@@ -253,9 +253,9 @@ class Agent:
 
     def _on_raw(self, raw: RawEvent) -> None:
         assert self.inventory is not None
-        info = self.inventory.for_event(raw.mntns, raw.pid)
-        cid = info.short_id if info is not None else "host"
         t = raw.type
+        info = self.inventory.for_event(raw.mntns, raw.pid, fresh=t in ("execve", "execveat"))
+        cid = info.short_id if info is not None else "host"
         table = self.table
         if t in ("execve", "execveat"):
             exepath = raw.args[2]

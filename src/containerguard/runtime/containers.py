@@ -188,8 +188,13 @@ class ContainerInventory:
         with self._lock:
             return list(self._by_id.values())
 
-    def for_event(self, mntns: int, pid: int) -> ContainerInfo | None:
-        """The container an event with this mount namespace (from this pid) belongs to, or None (host)."""
+    def for_event(self, mntns: int, pid: int, fresh: bool = False) -> ContainerInfo | None:
+        """The container an event with this mount namespace (from this pid) belongs to, or None (host).
+
+        ``fresh`` (exec events) skips the short negative cache: runc's init enters the container's namespaces
+        a moment before it joins the container's cgroup, and the container's first exec must not inherit a
+        "not a container" answer from that moment.
+        """
         if mntns == self.host_mntns:
             return None
         cid = self._by_mntns.get(mntns)
@@ -197,7 +202,7 @@ class ContainerInventory:
             return self._by_id.get(cid)
         now = time.monotonic()
         failed = self._neg.get(mntns)
-        if failed is not None and now - failed < 2.0:
+        if failed is not None and now - failed < 2.0 and not fresh:
             return None
         full = container_id_of_pid(pid)
         info = None

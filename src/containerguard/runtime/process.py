@@ -92,7 +92,7 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
             uid = int(line.split()[1])
         elif line.startswith("Gid:"):
             gid = int(line.split()[1])
-    vpid = _nspid(status) or pid
+    vpid = _nspid(status)
     lu = (_read(f"{root}/{pid}/loginuid") or "").strip()
     loginuid = int(lu) if lu.isdigit() else -1
     if loginuid == 4294967295:
@@ -144,7 +144,7 @@ class ProcessTable:
              tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "") -> Proc:
         """Record a successful exec (the process keeps its pid, takes a new image)."""
         cwd = _readlink(f"{self.root}/{pid}/cwd")
-        vpid = _nspid(_read(f"{self.root}/{pid}/status") or "") or pid
+        vpid = _nspid(_read(f"{self.root}/{pid}/status") or "")  # 0: gone already (short-lived), not known
         if exepath and not exepath.startswith(("/", "memfd:")) and cwd:
             exepath = os.path.normpath(os.path.join(cwd, exepath))
         written = self.written.get(container_id)
@@ -208,7 +208,7 @@ class ProcessTable:
         anc = self.ancestors(p)
         parent = anc[0] if anc else None
         f: dict[str, Any] = {
-            "proc.pid": p.pid, "proc.vpid": p.vpid or p.pid, "proc.ppid": p.ppid, "proc.name": p.name, "proc.exe": p.exe,
+            "proc.pid": p.pid, "proc.ppid": p.ppid, "proc.name": p.name, "proc.exe": p.exe,
             "proc.exepath": p.exepath, "proc.cmdline": p.cmdline, "proc.args": " ".join(p.args),
             "proc.cwd": p.cwd, "proc.tty": p.tty, "proc.start_ns": p.start_ns,
             "proc.exe_written": p.is_exe_written, "proc.is_exe_upper_layer": p.is_exe_upper_layer,
@@ -216,6 +216,8 @@ class ProcessTable:
             "proc.anames": [a.name for a in anc], "proc.apids": [a.pid for a in anc],
             "user.uid": p.uid, "user.loginuid": p.loginuid, "group.gid": p.gid,
         }
+        if p.vpid:
+            f["proc.vpid"] = p.vpid
         if parent is not None:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
                       "proc.pexepath": parent.exepath, "proc.pexe": parent.exe})

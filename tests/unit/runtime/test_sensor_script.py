@@ -22,6 +22,16 @@ def test_only_needed_probes() -> None:
     assert "& 579) != 0" not in full and "sys_exit_ptrace" in full
 
 
+def test_thread_exit_cleans_every_per_thread_map() -> None:
+    import re
+
+    prog = script.generate(script.ALL_EVENT_TYPES)
+    saved = set(re.findall(r"(@\w+)\[tid\] = ", prog))
+    exit_probe = prog[prog.index("tracepoint:sched:sched_process_exit"):]
+    deleted = set(re.findall(r"delete\((@\w+)\[tid\]\)", exit_probe.split("}")[0]))
+    assert saved and saved == deleted
+
+
 def test_filters_and_availability() -> None:
     prog = script.generate({"openat"}, exclude_pids=[4242], host_mntns=4026531832, containers_only=True,
                            available={"openat", "execve"})

@@ -113,7 +113,8 @@ class BpftraceSensor:
         with self._lock:
             path = Path(self._tmp.name) / "sensor.bt"
             path.write_text(self.program)
-        env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(self.perf_pages))
+        env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(self.perf_pages),
+                   BPFTRACE_MAP_KEYS_MAX="65536")  # per-thread maps: room for many threads blocked in syscalls
         return subprocess.Popen([self.exe, "-B", "line", str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1, env=env,
                                 start_new_session=True)

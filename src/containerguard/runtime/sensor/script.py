@@ -226,20 +226,29 @@ def generate(event_types: Iterable[str], *, exclude_pids: Iterable[int] = (),
     for name in ("execve", "execveat"):
         if name in wanted:
             parts.append(_exec_probe(name))
-    if "procexit" in wanted:
-        parts.append("tracepoint:sched:sched_process_exit /{PRED} && pid == tid/ {\n"
-                     f"  printf(\"procexit\\t{HEAD_FMT}\\n\", {HEAD_ARGS}, (int64)(curtask->exit_code >> 8));\n}}\n")
+    maps: list[str] = []  # per-thread maps: a thread killed inside a syscall never reaches its exit probe
     opens = {"open", "openat", "openat2", "creat"}
     for name, sc in SYSCALLS.items():
         if name in opens:
-            if name in wanted or not all_opens:
+            if name in wanted or (not all_opens and (available is None or name in available)):
+                maps += [f"@{m}_{name}" for m, _ in sc.save] + [f"@in_{name}"]
                 flag_expr = {"open": "args->flags", "openat": "args->flags", "creat": "",
                              "openat2": "((struct open_how *)args->how)->flags"}[name]
                 extra = "" if all_opens or not flag_expr else f"({flag_expr} & {WRITE_FLAGS_MASK}) != 0"
                 parts.append(_generic_probe(sc, extra))
         elif name in wanted:
+            maps += [f"@{m}_{name}" for m, _ in sc.save] + [f"@in_{name}"]
             parts.append(_generic_probe(sc))
     for name, ptr in SOCKADDR_CALLS.items():
         if name in wanted:
+            maps += [f"@sa_{name}", f"@sf_{name}", f"@in_{name}"]
             parts.append(_sockaddr_probe(name, ptr))
+    # every thread exit drops its map entries (no leak from killed threads); a process exit is reported
+    cleanup = " ".join(f"delete({m}[tid]);" for m in maps)
+    report = ""
+    if "procexit" in wanted:
+        report = (f"if ({{PRED}} && pid == tid) {{ printf(\"procexit\\t{HEAD_FMT}\\n\", {HEAD_ARGS}, "
+                  "(int64)(curtask->exit_code >> 8)); }")
+    if cleanup or report:
+        parts.append(f"tracepoint:sched:sched_process_exit {{\n  {cleanup}\n  {report}\n}}\n")
     return "\n".join(p.replace("{PRED}", pred) for p in parts)

@@ -8,8 +8,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from containerguard import __version__
 from containerguard.errors import UsageError
@@ -44,6 +42,9 @@ def docker_cmd(
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(highlight=False, soft_wrap=True)
     section = ""
     titles = {"1": "Host Configuration", "2": "Docker daemon configuration", "3": "Docker daemon configuration files",

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from containerguard import vulndb
 from containerguard.errors import UsageError
+
+# the database builder, its sources and Rich are imported inside the commands: registering this group
+# (e.g. for --help) stays cheap
 
 db_app = typer.Typer(help="The local vulnerability database.", no_args_is_help=True)
 
@@ -37,6 +36,11 @@ def update(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Download the feeds and rebuild the database atomically (unchanged sources are skipped)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from containerguard import vulndb
+
     console = Console(stderr=True)
     only_t = tuple(x.strip() for x in only.split(",") if x.strip()) if only else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[amount]}"),
@@ -80,7 +84,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Sources, record and skipped counts, build time and age."""
-    with vulndb.VulnDB(db) as handle:
+    from containerguard.vulndb import VulnDB
+
+    with VulnDB(db) as handle:
         st = handle.status()
     if as_json:
         doc = {
@@ -93,6 +99,9 @@ def status(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     table = Table(title=f"{st.path} ({st.size / 1e6:.1f} MB)")
     for col in ("source", "records", "skipped", "status", "fetched"):

@@ -1,17 +1,28 @@
 """The ``containerguard`` command. Each command group lives in its own module with a ``register(app)``.
 
+``COMMANDS`` is the one list of command modules. A run of one command imports only that command's module
+(``containerguard sbom ...`` never imports the vulnerability database, the rules engine or Rich);
+``--help``, no arguments or an unknown command register every module, so help stays complete.
+
 This module owns the single ``except ContainerGuardError``: one line on stderr, exit code 2.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 
 import typer
 
 from containerguard import __version__
-from containerguard.cli import agent, bench, cache, config, db, rules, sbom, scan
 from containerguard.errors import ContainerGuardError
+
+#: command name -> module under containerguard.cli with a ``register(app)``, in help order
+COMMANDS: dict[str, str] = {
+    "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
+    "rules": "rules", "agent": "agent",
+}
 
 app = typer.Typer(
     name="containerguard",
@@ -22,25 +33,45 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Container security: inventory, vulnerabilities, misconfiguration, secrets, runtime detection."""
 
 
-for module in (sbom, scan, db, cache, config, bench, rules, agent):
-    module.register(app)
+_registered: set[str] = set()
 
 
-@app.command("version")
+def register_commands(names: Sequence[str] | None = None) -> typer.Typer:
+    """Register the named commands (default: all of them) on ``app`` once each; return ``app``."""
+    for name in COMMANDS if names is None else names:
+        if name not in _registered:
+            importlib.import_module(f"containerguard.cli.{COMMANDS[name]}").register(app)
+            _registered.add(name)
+    if "version" not in _registered:  # after the others, so that help lists it last
+        app.command("version")(version)
+        _registered.add("version")
+    return app
+
+
+def _wanted(argv: Sequence[str]) -> list[str] | None:
+    """The one command module ``argv`` runs, or None (all) for help, no command or an unknown one."""
+    for arg in argv:
+        if arg.startswith("-"):
+            return None  # the root takes no options but --help: show everything
+        return [arg] if arg in COMMANDS else [] if arg == "version" else None
+    return None
+
+
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        rc = app(args=argv, standalone_mode=False)
+        register_commands(_wanted(args))
+        rc = app(args=args, standalone_mode=False)
     except ContainerGuardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,24 +6,17 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from containerguard.errors import RuleError, UsageError
-from containerguard.model import Alert, Priority
-from containerguard.runtime.events import ReadStats, read_events
-from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
-from containerguard.runtime.rules import (
-    FIELD_CATALOG,
-    RuleSet,
-    alert_to_json,
-    builtin_and_plugin_rules,
-    load_rules,
-    priority_name,
-)
+
+if TYPE_CHECKING:
+    from containerguard.model import Alert, Priority
+    from containerguard.runtime.rules import RuleSet
+
+# the rules engine and Rich are imported inside the commands: registering this group stays cheap
 
 rules_app = typer.Typer(help="Runtime rules (Falco language): validate, replay recorded events, list.",
                         no_args_is_help=True)
@@ -40,6 +33,8 @@ RulesOpt = Annotated[list[Path] | None, typer.Option(
 
 
 def _load(rules: list[Path] | None) -> RuleSet:
+    from containerguard.runtime.rules import builtin_and_plugin_rules, load_rules
+
     return load_rules(rules or builtin_and_plugin_rules())
 
 
@@ -49,6 +44,8 @@ def validate(
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
 ) -> None:
     """Load rules files and print their errors and warnings. Exit 0 when they load, 1 on an error."""
+    from containerguard.runtime.rules import load_rules
+
     error: RuleError | None = None
     warnings: list[str] = []
     count = 0
@@ -86,6 +83,11 @@ def replay(
         "--fail-on", help="Exit 1 when an alert has this priority or a higher one (e.g. warning).")] = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
+    from containerguard.model import Priority
+    from containerguard.runtime.events import ReadStats, read_events
+    from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
+    from containerguard.runtime.rules import alert_to_json, priority_name
+
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
     threshold: Priority | None = None
@@ -131,6 +133,9 @@ def replay(
             if batch:
                 emit(batch)
     if fmt is Fmt.table:
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(title=f"{len(alerts)} alerts from {stats.read} events")
         for col in ("time", "priority", "rule id", "rule", "container", "output"):
             table.add_column(col)
@@ -161,6 +166,9 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
                 "actions": list(r.actions), "event_types": sorted(r.event_types) if r.event_types is not None else None,
                 "desc": r.desc, "file": r.file, "line": r.line}))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{len(rs.rules)} rules")
     for col in ("id", "rule", "priority", "source", "enabled", "tags"):
         table.add_column(col)
@@ -173,9 +181,14 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
 @rules_app.command("fields")
 def fields(fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
     """List the fields conditions and outputs may use."""
+    from containerguard.runtime.rules import FIELD_CATALOG
+
     if fmt is Fmt.json:
         typer.echo(json.dumps({k: v._asdict() for k, v in sorted(FIELD_CATALOG.items())}, indent=1))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{len(FIELD_CATALOG)} fields")
     for col in ("field", "type", "source", "argument", "description"):
         table.add_column(col)

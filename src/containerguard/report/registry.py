@@ -1,31 +1,70 @@
 """The one lookup table of report formats.
 
-Built-ins are listed in ``BUILTIN``; third parties register a :class:`Reporter` (or a zero-argument
+``BUILTIN`` names each built-in format and where its render function lives (``"module:attr"``); the
+module is imported on the first render in that format, so a command that writes JSON never imports
+the CycloneDX library, Jinja2 or Rich. Third parties register a :class:`Reporter` (or a zero-argument
 factory returning one) under the entry point group ``containerguard.reports``. Entry points are loaded
-on first use of :func:`get_reporter`/:func:`available`, never at import.
+on first use of :func:`get_reporter` for a name that is not built in, or of :func:`available`, never at
+import.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import importlib
+from typing import NamedTuple
 
 from containerguard.errors import ReportError
-from containerguard.report import cyclonedx, html, native, sarif, spdx, table
-from containerguard.report.base import Reporter
+from containerguard.report.base import RenderFn, ReportContext, Reporter
 
 ENTRY_POINT_GROUP = "containerguard.reports"
 
-BUILTIN: tuple[Reporter, ...] = (
-    Reporter("table", "Rich tables for people", "text/plain", "txt", table.render),
-    Reporter("json", "ContainerGuard native JSON (docs/formats.md)", "application/json", "json", native.render),
-    Reporter("cyclonedx", "CycloneDX 1.6 JSON (SBOM + vulnerabilities)", "application/vnd.cyclonedx+json", "cdx.json",
-             cyclonedx.render),
-    Reporter("spdx-json", "SPDX 2.3 JSON", "application/spdx+json", "spdx.json", spdx.render),
-    Reporter("sarif", "SARIF 2.1.0", "application/sarif+json", "sarif", sarif.render),
-    Reporter("html", "Self-contained HTML report", "text/html", "html", html.render),
+
+class Builtin(NamedTuple):
+    name: str
+    description: str
+    media_type: str
+    extension: str
+    render: str  # "module:attr", imported on first use
+
+
+BUILTIN: tuple[Builtin, ...] = (
+    Builtin("table", "Rich tables for people", "text/plain", "txt", "containerguard.report.table:render"),
+    Builtin("json", "ContainerGuard native JSON (docs/formats.md)", "application/json", "json",
+            "containerguard.report.native:render"),
+    Builtin("cyclonedx", "CycloneDX 1.6 JSON (SBOM + vulnerabilities)", "application/vnd.cyclonedx+json", "cdx.json",
+            "containerguard.report.cyclonedx:render"),
+    Builtin("spdx-json", "SPDX 2.3 JSON", "application/spdx+json", "spdx.json", "containerguard.report.spdx:render"),
+    Builtin("sarif", "SARIF 2.1.0", "application/sarif+json", "sarif", "containerguard.report.sarif:render"),
+    Builtin("html", "Self-contained HTML report", "text/html", "html", "containerguard.report.html:render"),
 )
 
-REPORTERS: dict[str, Reporter] = {r.name: r for r in BUILTIN}
+
+class _LazyRender:
+    """A render function named by ``"module:attr"``; the module is imported on the first call."""
+
+    __slots__ = ("_fn", "target")
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._fn: RenderFn | None = None
+
+    def resolve(self) -> RenderFn:
+        if self._fn is None:
+            module, _, attr = self.target.partition(":")
+            fn: RenderFn = getattr(importlib.import_module(module), attr)
+            self._fn = fn
+        return self._fn
+
+    def __call__(self, ctx: ReportContext) -> str:
+        return (self._fn or self.resolve())(ctx)
+
+    def __repr__(self) -> str:
+        return f"<render {self.target}>"
+
+
+REPORTERS: dict[str, Reporter] = {
+    b.name: Reporter(b.name, b.description, b.media_type, b.extension, _LazyRender(b.render)) for b in BUILTIN
+}
 _loaded_plugins = False
 
 
@@ -34,6 +73,8 @@ def _load_plugins() -> None:
     if _loaded_plugins:
         return
     _loaded_plugins = True
+    from importlib.metadata import entry_points  # only when a plugin may be asked for
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in REPORTERS:
             continue  # built-ins win; a plugin cannot replace them

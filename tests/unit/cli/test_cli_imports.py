@@ -1,0 +1,54 @@
+"""The CLI imports only what the command it runs needs (issue #2: warm `sbom` within 0.3 s of start-up),
+and `--help` still lists every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HEAVY = ("containerguard.vulndb.build", "containerguard.runtime.rules", "containerguard.detect", "httpx", "docker",
+         "rich", "cyclonedx", "jinja2", "containerguard.report.cyclonedx", "containerguard.report.html")
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
+                          check=True)
+
+
+def test_sbom_of_a_directory_imports_no_heavy_module(tmp_path: Path) -> None:
+    status = tmp_path / "root/var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+    status.write_text("Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n"
+                      "Source: zlib\nVersion: 1:1.2.13.dfsg-1\n\n")
+    out = tmp_path / "sbom.json"
+    proc = _run(f"""
+        import json, sys
+        from containerguard.cli.main import main
+        rc = main(["sbom", "dir:{tmp_path / 'root'}", "-f", "json", "-q", "--no-cache", "-o", "{out}"])
+        print(json.dumps({{"rc": rc, "modules": sorted(sys.modules)}}))
+    """)
+    res = json.loads(proc.stdout)
+    assert res["rc"] == 0
+    assert [p["name"] for p in json.loads(out.read_text())["packages"]] == ["zlib1g"]
+    loaded = [m for m in res["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert loaded == []
+
+
+def test_help_lists_every_command_and_each_format_loads_on_demand() -> None:
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "--help"], capture_output=True,
+                          text=True, timeout=120, check=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    for cmd in ("sbom", "scan", "db", "cache", "config", "bench", "rules", "agent", "version"):
+        assert f" {cmd} " in proc.stdout, cmd
+    proc = _run("""
+        import json, sys
+        from containerguard.report import get_reporter
+        before = "cyclonedx" in sys.modules
+        text = get_reporter("cyclonedx")(None, [], target="t", tool_version="0")
+        print(json.dumps({"before": before, "after": "cyclonedx" in sys.modules, "doc": json.loads(text)}))
+    """)
+    res = json.loads(proc.stdout)
+    assert (res["before"], res["after"]) == (False, True)
+    assert res["doc"]["bomFormat"] == "CycloneDX"

@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 import datetime
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer
 from containerguard.artifact import open_target, parse_target
-from containerguard.artifact.applier import LinkRequest, add_link_results, apply
+from containerguard.artifact.applier import FileInfo, LinkRequest, add_link_results, apply
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
 from containerguard.artifact.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
 from containerguard.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
-from containerguard.model import ImageRef, Inventory, Layer, Package
+from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
 
@@ -42,6 +42,10 @@ class ProgressEvent:
 
 
 Progress = Callable[[ProgressEvent], None]
+#: a check over the merged file index (path -> applier.FileInfo, directories included) and the layers
+#: (None for ``dir:``); its findings join ``Inventory.file_findings``. The index comes from the same walk
+#: (or the layer cache), so e.g. world-writable directories need no second pass over the layers.
+IndexCheck = Callable[[Mapping[str, FileInfo], Sequence[Layer] | None], Sequence[Finding]]
 
 
 def default_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
@@ -206,8 +210,10 @@ def _link_results(art: Artifact, layers: Sequence[Layer], requests: Sequence[Lin
 def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
                     cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
                     insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
-                    password: str | None = None, timeout: float | None = None) -> Inventory:
-    """Inventory of ``target``. ``cache=...`` uses the default LayerCache; ``None`` disables caching."""
+                    password: str | None = None, timeout: float | None = None,
+                    index_checks: Sequence[IndexCheck] = ()) -> Inventory:
+    """Inventory of ``target``. ``cache=...`` uses the default LayerCache; ``None`` disables caching.
+    ``index_checks`` run over the merged file index after the walk (see :data:`IndexCheck`)."""
     ref = parse_target(target) if isinstance(target, str) else target
     if analyzers is None:
         analyzers = default_analyzers(lockfiles=ref.scheme == "dir")
@@ -243,6 +249,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
             add_link_results(merged, _link_results(art, layers, merged.links, analyzers, layer_cache, ids, dir_root),
                              attribution)
         meta = art.meta()
+    index_findings = [f for check in index_checks for f in check(merged.files, attribution)]
     if progress:
         progress(ProgressEvent("done", len(layers), len(layers)))
     from containerguard.analyzer.finalize import finalize
@@ -257,7 +264,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
         image=meta if dir_root is None else None,
         warnings=tuple(dict.fromkeys([*cache_warning, *merged.warnings])),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        file_findings=tuple(merged.findings),
+        file_findings=(*merged.findings, *index_findings),
     )
 
 

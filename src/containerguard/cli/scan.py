@@ -1,4 +1,5 @@
-"""`containerguard scan TARGET`: inventory -> vulnerability matching -> filters -> report -> CI exit code.
+"""`containerguard scan TARGET`: parse the options, call :func:`containerguard.scan.scan_target`
+(inventory -> vulnerabilities, secrets, misconfigurations -> filters), print the report, pick the exit code.
 
 TARGET is any `sbom` target (docker:, docker-archive:, oci:, oci-archive:, registry:, dir:, bare IMAGE)
 or ``sbom:FILE`` (CycloneDX / SPDX JSON, or a native JSON written by `sbom`/`scan --format json`).
@@ -7,8 +8,9 @@ or ``sbom:FILE`` (CycloneDX / SPDX JSON, or a native JSON written by `sbom`/`sca
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from containerguard import __version__
 from containerguard.errors import UsageError
-from containerguard.model import Inventory, Severity
+from containerguard.model import Severity
+
+if TYPE_CHECKING:
+    from containerguard.inventory import ProgressEvent
+
+
+_MAX_WARNINGS = 10
 
 
 def _severities(text: str | None) -> list[Severity] | None:
@@ -33,13 +41,7 @@ def _severities(text: str | None) -> list[Severity] | None:
     return out
 
 
-def _inventory(target: str, console: Console, quiet: bool, insecure: bool, platform: str) -> Inventory:
-    if target.startswith("sbom:"):
-        from containerguard.sbom_input import load_inventory
-
-        return load_inventory(Path(target[len("sbom:"):]))
-    from containerguard.inventory import ProgressEvent, build_inventory
-
+def _progress(console: Console, quiet: bool) -> tuple[Progress, Callable[[ProgressEvent], None]]:
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
                         transient=True, disable=quiet or not console.is_terminal)
     task = progress.add_task("open image", total=None)
@@ -49,12 +51,15 @@ def _inventory(target: str, console: Console, quiet: bool, insecure: bool, platf
             progress.update(task, total=ev.layers, completed=ev.layer + (ev.phase in ("layer-done", "layer-cached")),
                             description=f"layer {ev.layer + 1}/{ev.layers}")
 
-    with progress:
-        return build_inventory(target, progress=hook, insecure=insecure, platform=platform)
+    return progress, hook
 
 
 def scan(
     target: Annotated[str, typer.Argument(help="Image or SBOM: docker:IMG, docker-archive:TAR, oci:DIR, dir:PATH, sbom:FILE, ...")],
+    scanners: Annotated[str, typer.Option(
+        "--scanners", help="Comma-separated scanners: vuln (packages), secret (files, image Env and history), "
+        "misconfig (image config and files; Dockerfiles and Kubernetes YAML in dir: targets). "
+        "Default: all three.")] = "vuln,secret,misconfig",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, html (or a plug-in).")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
     severity: Annotated[str | None, typer.Option(help="Only these severities, e.g. HIGH,CRITICAL.")] = None,
@@ -69,13 +74,13 @@ def scan(
     platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
 ) -> None:
-    """Scan an image or SBOM for vulnerable and malicious packages."""
+    """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import policy, report
-    from containerguard.detect import Matcher
-    from containerguard.vulndb import VulnDB
+    from containerguard.scan import parse_scanners, scan_target
 
     del offline  # the scan path never downloads; kept so CI scripts can say so explicitly
     console = Console(stderr=True)
+    chosen = parse_scanners(scanners)
     sev = _severities(severity)
     gate_sev = _severities(fail_on)
     if gate_sev is not None and len(gate_sev) != 1:
@@ -84,27 +89,23 @@ def scan(
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(policy.DEFAULT_IGNORE_FILE) if Path(policy.DEFAULT_IGNORE_FILE).is_file() else None)
-    with VulnDB(db) as handle:
-        st = handle.status()
-        if st.stale and not quiet:
-            print(f"warning: the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
-                  "run `containerguard db update`", file=sys.stderr)
-        inv = _inventory(target, console, quiet, insecure, platform)
-        result = Matcher(handle).match(inv)
+    bar, hook = _progress(console, quiet)
+    with bar:
+        res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
+                          ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
+                          platform=platform, progress=hook)
+    expired = tuple(f"{r.id} ({r.source})" for r in res.expired_ignores)
     if not quiet:
-        for w in [*inv.warnings[:10], *result.warnings]:
+        for w in res.warnings[:_MAX_WARNINGS]:
             print(f"warning: {w}", file=sys.stderr)
-        if len(inv.warnings) > 10:
-            print(f"warning: ... and {len(inv.warnings) - 10} more inventory warnings (see `sbom --format json`)",
-                  file=sys.stderr)
-    filtered = policy.filter_findings(result.findings, severities=sev, ignore_unfixed=ignore_unfixed,
-                                      ignore_file=ignore_path, vex=list(vex) if vex else None)
-    expired = tuple(f"{r.id} ({r.source})" for r in filtered.expired_ignores)
-    if not quiet:
+        if len(res.warnings) > _MAX_WARNINGS:
+            print(f"warning: ... and {len(res.warnings) - _MAX_WARNINGS} more warnings "
+                  "(inventory warnings: see `sbom --format json`)", file=sys.stderr)
         for e in expired:
             print(f"warning: ignore entry expired and no longer suppresses: {e}", file=sys.stderr)
-    options: Any = report.RenderOptions(suppressed=filtered.suppressed, expired_ignores=expired)
-    text = reporter(inv, list(filtered.kept), target=inv.target, tool_version=__version__, options=options)
+    options: Any = report.RenderOptions(suppressed=res.suppressed, expired_ignores=expired, list_packages=False)
+    inv = res.inventory
+    text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
@@ -114,9 +115,9 @@ def scan(
         sys.stdout.write(text)
         sys.stdout.flush()
     if gate_sev is not None:
-        code = policy.gate(filtered.kept, gate_sev[0], 1 if exit_code is None else exit_code)
+        code = policy.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
     elif exit_code:
-        code = policy.gate(filtered.kept, None, exit_code)
+        code = policy.gate(res.findings, None, exit_code)
     else:
         code = 0
     if code:

@@ -6,9 +6,9 @@ Two sources:
 * the image's files: :class:`ImageFileAnalyzer` runs inside the inventory walker (analyzer contract) and
   reports setuid/setgid files, private keys and certificates with their layer; :func:`check_image`
   keeps only setuid/setgid files added by the image's own layers (not its base). World-writable
-  directories need directory entries, which the walker does not hand to analyzers, so
-  :func:`scan_image_files` reads the layers' tar headers itself (no file content) through the same
-  merge code the inventory uses.
+  directories need directory entries, which the walker does not hand to analyzers: :func:`world_writable_dirs`
+  runs as an ``index_check`` of ``build_inventory`` over the merged file index of the same walk (one pass;
+  :func:`scan_image_files` is the stand-alone second pass over the layers' tar headers).
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ def scan_text(text: str, name: str = "<stdin>") -> ConfigResult:
 def scan_image(target: str) -> list[Finding]:
     """Image configuration and file checks for an image target (docker:, docker-archive:, oci:, ...)."""
     from containerguard.inventory import build_inventory
-    from containerguard.misconfig.image import ImageFileAnalyzer, check_image, scan_image_files
+    from containerguard.misconfig.image import ImageFileAnalyzer, check_image, world_writable_dirs
 
-    inv = build_inventory(target, analyzers=[ImageFileAnalyzer()], cache=None)
-    return check_image(inv) + scan_image_files(target)
+    # one pass: world-writable directories come from the merged file index of the same walk
+    inv = build_inventory(target, analyzers=[ImageFileAnalyzer()], cache=None, index_checks=[world_writable_dirs])
+    return check_image(inv)

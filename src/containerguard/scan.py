@@ -1,0 +1,255 @@
+"""`scan` as one library call: inventory -> vulnerabilities, secrets, misconfigurations -> policy.
+
+    scan_target(target, scanners={"vuln", "secret", "misconfig"}, db=..., ...) -> ScanResult
+
+Every scanner's results are ``model.Finding`` objects that go through the same filters (severity, ignore
+file, VEX), the same reports and the same CI gate.
+
+* Image targets (docker:, docker-archive:, oci:, oci-archive:, registry:, bare names): ONE walk over the
+  layers runs the package analyzers plus :class:`~containerguard.secrets.SecretAnalyzer` and
+  :class:`~containerguard.misconfig.image.ImageFileAnalyzer`; world-writable directories are read from
+  the merged file index of that same walk (an ``index_check`` of :func:`inventory.build_inventory`), so
+  the layers are read once. Then the image config checks (:func:`misconfig.image.check_image`: root user,
+  secret-looking Env, port 22, no healthcheck) and secrets in the image config
+  (:func:`secrets.scan_image_config`: Env entries and history commands).
+* ``dir:`` targets: secrets through the same walker; Dockerfiles and Kubernetes manifests in the tree
+  through :func:`misconfig.scan.scan_paths` (what ``containerguard config`` runs), paths relative to the
+  directory.
+* ``sbom:`` targets: vulnerabilities only (there are no files to look at).
+
+Duplicates: a private key found by the secret rules and by the image-file check (CG-IMG-007) at the same
+path is reported once, as the secret finding (``extra["also_reported_as"]`` names the check); a
+secret-looking ``Env`` entry found by the secret rules and by CG-IMG-002 is reported once, as the secret.
+
+Risk (the report order) for non-vulnerability findings uses the formula of docs/risk.md with no CVSS
+and no EPSS: a secret counts as exploited (likelihood 0.95: anyone who can pull the image can read it),
+a misconfiguration as a weakness with the 0.05 prior; both as "fix available".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from containerguard.errors import UsageError
+from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Severity
+
+if TYPE_CHECKING:
+    from containerguard.cache import LayerCache
+    from containerguard.inventory import Progress
+    from containerguard.policy.ignore import IgnoreFile, IgnoreRule
+    from containerguard.policy.vex import VexDocument
+
+#: the scanners, in help order; all three run by default
+SCANNERS: tuple[str, ...] = ("vuln", "secret", "misconfig")
+DEFAULT_SCANNERS: frozenset[str] = frozenset(SCANNERS)
+
+
+def parse_scanners(text: str | Iterable[str]) -> frozenset[str]:
+    """``"vuln,secret"`` (or an iterable of names) -> a validated set; UsageError for unknown or none."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    names = {p.strip().lower() for p in parts if p.strip()}
+    unknown = sorted(names - set(SCANNERS))
+    if unknown:
+        raise UsageError(f"unknown scanner(s) {', '.join(unknown)} (expected some of {', '.join(SCANNERS)})")
+    if not names:
+        raise UsageError(f"no scanner selected (expected some of {', '.join(SCANNERS)})")
+    return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a scan found. ``inventory`` is the artifact's inventory with its ``file_findings`` moved into
+    ``findings`` (so reports list every result once, after the filters)."""
+
+    inventory: Inventory
+    #: kept after the filters, every kind
+    findings: tuple[Finding, ...]
+    #: database age, inventory, matching, secret and config warnings (one line each)
+    warnings: tuple[str, ...] = ()
+    #: suppressed by an ignore entry or a VEX statement (``suppressed_by`` says which)
+    suppressed: tuple[Finding, ...] = ()
+    #: ignore entries past their expiry date (they suppress nothing)
+    expired_ignores: tuple[IgnoreRule, ...] = ()
+    #: removed by --severity / --ignore-unfixed
+    dropped: tuple[Finding, ...] = ()
+    scanners: frozenset[str] = DEFAULT_SCANNERS
+
+
+def scan_target(
+    target: str,
+    *,
+    scanners: Iterable[str] = DEFAULT_SCANNERS,
+    db: Path | str | None = None,
+    severities: Iterable[Severity] | None = None,
+    ignore_unfixed: bool = False,
+    ignore_file: IgnoreFile | str | Path | None = None,
+    vex: Sequence[VexDocument | str | Path] | None = None,
+    insecure: bool = False,
+    platform: str = "linux/amd64",
+    progress: Progress | None = None,
+    cache: LayerCache | types.EllipsisType | None = ...,
+) -> ScanResult:
+    """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
+    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read."""
+    from containerguard import policy
+
+    chosen = parse_scanners(scanners)
+    warnings: list[str] = []
+    findings: list[Finding] = []
+    if "vuln" in chosen:
+        from containerguard.detect import Matcher
+        from containerguard.vulndb import VulnDB
+
+        with VulnDB(db) as handle:
+            st = handle.status()
+            if st.stale:
+                warnings.append(f"the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
+                                "run `containerguard db update`")
+            inv = _inventory(target, chosen, insecure, platform, progress, cache)
+            result = Matcher(handle).match(inv)
+        findings += result.findings
+        warnings += inv.warnings
+        warnings += result.warnings
+    else:
+        inv = _inventory(target, chosen, insecure, platform, progress, cache)
+        warnings += inv.warnings
+    extra, extra_warnings = _other_findings(inv, target, chosen)
+    findings += extra
+    warnings += extra_warnings
+    inv = dataclasses.replace(inv, file_findings=())
+    filtered = policy.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
+                                      ignore_file=ignore_file, vex=list(vex) if vex else None)
+    return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
+                      suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
+                      dropped=filtered.dropped, scanners=chosen)
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: str, progress: Progress | None,
+               cache: LayerCache | types.EllipsisType | None) -> Inventory:
+    if target.startswith("sbom:"):
+        if "vuln" not in scanners:
+            return Inventory(target=target, os=OSInfo(), packages=())
+        from containerguard.sbom_input import load_inventory
+
+        return load_inventory(Path(target[len("sbom:"):]))
+    from containerguard.analyzer.base import Analyzer
+    from containerguard.artifact import parse_target
+    from containerguard.inventory import IndexCheck, build_inventory, default_analyzers
+
+    ref = parse_target(target)
+    is_dir = ref.scheme == "dir"
+    analyzers: list[Analyzer] = default_analyzers(lockfiles=is_dir) if "vuln" in scanners else []
+    checks: list[IndexCheck] = []
+    if "secret" in scanners:
+        from containerguard.secrets import SecretAnalyzer
+
+        analyzers.append(SecretAnalyzer())
+    if "misconfig" in scanners and not is_dir:
+        from containerguard.misconfig.image import ImageFileAnalyzer, world_writable_dirs
+
+        analyzers.append(ImageFileAnalyzer())
+        checks.append(world_writable_dirs)
+    if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
+        return Inventory(target=str(ref), os=OSInfo(), packages=())
+    return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
+                           platform=platform, index_checks=checks)
+
+
+# --------------------------------------------------------------------------- secrets and misconfigurations
+
+
+def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str]]:
+    """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set)."""
+    if target.startswith("sbom:"):
+        return [], []
+    warnings: list[str] = []
+    secrets: list[Finding] = []
+    misconfigs: list[Finding] = []
+    if "secret" in scanners:
+        secrets = [f for f in inv.file_findings if f.kind is FindingKind.SECRET]
+        if inv.image is not None:
+            from containerguard.secrets import scan_image_config
+
+            secrets += scan_image_config(inv.image, inv.layers)
+    if "misconfig" in scanners:
+        root = _dir_root(target)
+        if root is not None:
+            misconfigs, warnings = _config_files(root)
+        else:
+            from containerguard.misconfig.image import check_image
+
+            misconfigs = check_image(inv)
+    secrets, misconfigs = _dedupe(secrets, misconfigs)
+    out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
+    return out, warnings
+
+
+def _dir_root(target: str) -> Path | None:
+    from containerguard.artifact import parse_target
+
+    ref = parse_target(target)
+    return Path(ref.ref) if ref.scheme == "dir" else None
+
+
+def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
+    """Dockerfiles and Kubernetes manifests under ``root`` (the `config` command's discovery and checks)."""
+    from containerguard.misconfig.scan import scan_paths
+
+    res = scan_paths([root])
+    base = str(root.resolve()) if root.is_absolute() else str(root)
+    prefixes = tuple(dict.fromkeys([str(root).rstrip("/") + "/", base.rstrip("/") + "/"]))
+    out = []
+    for f in res.findings:
+        p = f.path
+        for pre in prefixes:
+            if p.startswith(pre):
+                p = p[len(pre):]
+                break
+        out.append(dataclasses.replace(f, path=p) if p != f.path else f)
+    return out, list(res.warnings)
+
+
+def _norm(path: str) -> str:
+    return path.lstrip("/")
+
+
+def _dedupe(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """Keep the secret finding where the image-file or Env check reports the same thing."""
+    key_paths = {_norm(f.path) for f in secrets if f.id == "private-key"}
+    env_slots = {f.path.removeprefix("(image config) ") for f in secrets
+                 if f.extra.get("source") == "image-config-env"}  # "Env[3]"
+    dropped: dict[str, list[str]] = {}
+    kept: list[Finding] = []
+    for f in misconfigs:
+        if f.id == "CG-IMG-007" and _norm(f.path) in key_paths and "private key" in str(f.extra.get("message", "")):
+            dropped.setdefault(_norm(f.path), []).append(f.id)
+            continue
+        if f.id == "CG-IMG-002" and f.path.removeprefix("config.") in env_slots:
+            dropped.setdefault(f.path.removeprefix("config."), []).append(f.id)
+            continue
+        kept.append(f)
+    merged = []
+    for s in secrets:
+        slot = s.path.removeprefix("(image config) ") if s.extra.get("source") == "image-config-env" else _norm(s.path)
+        also = dropped.get(slot) if s.id == "private-key" or s.extra.get("source") == "image-config-env" else None
+        merged.append(dataclasses.replace(s, extra={**s.extra, "also_reported_as": sorted(set(also))}) if also else s)
+    return merged, kept
+
+
+def _finish(f: Finding, target: str) -> Finding:
+    from containerguard.detect.risk import score
+
+    risk = score(severity=f.severity, cvss=None, epss=None, kev=f.kind is FindingKind.SECRET, ransomware=False,
+                 fixed=True)
+    return dataclasses.replace(f, target=f.target or target, risk=risk)
+
+
+__all__ = ["DEFAULT_SCANNERS", "SCANNERS", "ScanResult", "parse_scanners", "scan_target"]

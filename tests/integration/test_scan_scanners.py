@@ -46,7 +46,6 @@ USER root
 CONFIG_ENV = f"REGION=eu-west-1\nAWS_ACCESS_KEY_ID={AWS_ID}\nGITHUB_TOKEN={GITHUB}\n"
 CTX = env.CACHE / ("scan-scanners-context-" + hashlib.sha256((DOCKERFILE + CONFIG_ENV).encode()).hexdigest()[:12])
 
-pytestmark = pytest.mark.docker
 
 
 def _key_body() -> str:
@@ -99,6 +98,7 @@ def _by(doc: dict[str, Any], kind: str) -> dict[tuple[str, str], dict[str, Any]]
     return {(f["id"], f["path"]): f for f in doc["findings"] if f["kind"] == kind}
 
 
+@pytest.mark.docker
 def test_all_scanners_in_one_report(archive: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = f"docker-archive:{archive}"
     rc, out, err = _run(capsys, "scan", target, "--db", str(db), "-f", "json", "-q")
@@ -162,10 +162,13 @@ def test_all_scanners_in_one_report(archive: Path, db: Path, capsys: pytest.Capt
         assert rc == 0 and "github-token" in text and "CG-IMG-006" in text
         for raw in _raws():
             assert raw not in text
+    rc, text, _ = _run(capsys, "scan", target, "--db", str(db), "-f", "cyclonedx", "-q")
+    assert rc == 0 and all(raw not in text for raw in _raws())  # image config and history included
     for raw in _raws():
         assert raw not in out, raw
 
 
+@pytest.mark.docker
 def test_gate_severity_and_ignore_file(archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = f"docker-archive:{archive}"
     # no database needed without the vuln scanner; a CRITICAL secret fails the gate
@@ -204,6 +207,7 @@ def test_gate_severity_and_ignore_file(archive: Path, tmp_path: Path, capsys: py
     assert GITHUB not in out
 
 
+@pytest.mark.docker
 def test_vuln_only_and_bad_scanner(archive: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = f"docker-archive:{archive}"
     rc, out, _ = _run(capsys, "scan", target, "--db", str(db), "--scanners", "vuln", "-f", "json", "-q")
@@ -215,6 +219,7 @@ def test_vuln_only_and_bad_scanner(archive: Path, db: Path, capsys: pytest.Captu
     assert rc == 2 and err.startswith("error: unknown scanner(s) passwords")
 
 
+@pytest.mark.docker
 def test_sbom_does_not_scan_secrets(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = _run(capsys, "sbom", f"docker-archive:{archive}", "-f", "json", "-q")
     doc = json.loads(out)
@@ -222,6 +227,7 @@ def test_sbom_does_not_scan_secrets(archive: Path, capsys: pytest.CaptureFixture
     assert AWS_ID not in out and GITHUB not in out
 
 
+@pytest.mark.docker
 def test_layer_cache_keys_follow_the_scanners(archive: Path, db: Path, tmp_path: Path) -> None:
     """A warm scan with secrets reads no layer and returns the same findings; switching scanners changes
     the cache key (no stale results either way)."""
@@ -298,3 +304,35 @@ def test_dir_target_secrets_and_config_files(tmp_path: Path, db: Path, capsys: p
     # secrets only
     rc, out, _ = _run(capsys, "scan", f"dir:{root}", "--scanners", "secret", "-f", "json", "-q")
     assert {(f["id"], f["path"]) for f in json.loads(out)["findings"]} == {("github-token", "settings.env")}
+
+
+# --------------------------------------------------------------------------- pure logic
+
+
+def test_parse_scanners() -> None:
+    from containerguard.errors import UsageError
+    from containerguard.scan import DEFAULT_SCANNERS, parse_scanners
+
+    assert parse_scanners("vuln,secret,misconfig") == DEFAULT_SCANNERS == {"vuln", "secret", "misconfig"}
+    assert parse_scanners(" Secret , ") == {"secret"}
+    assert parse_scanners(["vuln"]) == {"vuln"}
+    for bad in ("", ",", "vuln,license"):
+        with pytest.raises(UsageError):
+            parse_scanners(bad)
+
+
+def test_dedupe_keeps_the_secret_and_names_the_check() -> None:
+    from containerguard.misconfig.catalog import make_finding
+    from containerguard.model import Finding, FindingKind, Severity
+    from containerguard.scan import _dedupe
+
+    key = Finding(FindingKind.SECRET, "private-key", "Private key", Severity.HIGH, path="etc/app/tls.key")
+    env_secret = Finding(FindingKind.SECRET, "generic-secret-assignment", "x", Severity.MEDIUM,
+                         path="(image config) Env[2]", extra={"source": "image-config-env"})
+    mis = [make_finding("CG-IMG-007", path="/etc/app/tls.key", message="private key at /etc/app/tls.key"),
+           make_finding("CG-IMG-007", path="/etc/app/store.p12", message="key store at /etc/app/store.p12"),
+           make_finding("CG-IMG-002", path="config.Env[2]", message="DB_PASSWORD=abcd****"),
+           make_finding("CG-IMG-002", path="config.Env[3]", message="API_TOKEN=abcd****")]
+    secrets, kept = _dedupe([key, env_secret], mis)
+    assert [(f.id, f.path) for f in kept] == [("CG-IMG-007", "/etc/app/store.p12"), ("CG-IMG-002", "config.Env[3]")]
+    assert [f.extra.get("also_reported_as") for f in secrets] == [["CG-IMG-007"], ["CG-IMG-002"]]

@@ -71,7 +71,7 @@ def test_sbom_formats_agree_and_validate(archive: Path, tmp_path: Path, capsys: 
 def test_scan_reports_policy_and_gate(archive: Path, db: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     target = f"docker-archive:{archive}"
-    base = ["scan", target, "--db", str(db), "-q"]
+    base = ["scan", target, "--scanners", "vuln", "--db", str(db), "-q"]
     rc, out, err = _run(capsys, *base, "--format", "json")
     assert rc == 0, err
     doc = json.loads(out)
@@ -122,7 +122,7 @@ def test_scan_reports_policy_and_gate(archive: Path, db: Path, tmp_path: Path,
     ignore.write_text(f"ignores:\n  - id: {top['id']}\n    package: {top['package']['name']}\n    reason: accepted\n"
                       f"  - id: {second['id']}\n    reason: old decision\n    expires: {yesterday}\n")
     capsys.readouterr()
-    rc = main(["scan", target, "--db", str(db), "--format", "json", "--ignorefile", str(ignore)])
+    rc = main(["scan", target, "--scanners", "vuln", "--db", str(db), "--format", "json", "--ignorefile", str(ignore)])
     cap = capsys.readouterr()
     after = json.loads(cap.out)
     assert (top["id"], top["package"]["name"]) in {(f["id"], f["package"]["name"]) for f in after["suppressed"]}

@@ -35,7 +35,7 @@ def db() -> Path:
 
 def _scan(capsys: pytest.CaptureFixture[str], target: str, db: Path) -> dict:
     capsys.readouterr()
-    assert main(["scan", target, "--db", str(db), "-f", "json", "-q"]) == 0
+    assert main(["scan", target, "--scanners", "vuln", "--db", str(db), "-f", "json", "-q"]) == 0
     return json.loads(capsys.readouterr().out)
 
 

@@ -23,6 +23,8 @@ TARGET_SPEEDUP = 10.0
 
 def main() -> int:
     corpus = ROOT.parent / "shared" / "corpora" / "k8s"
+    if not corpus.is_dir():
+        corpus = Path("/work/shared/corpora/k8s")
     files = k8s_corpus(corpus, 1000)
     scan_manifests(files[:5])  # warm the catalog
     best = float("inf")

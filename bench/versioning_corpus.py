@@ -19,6 +19,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 VULNDATA = Path(os.environ.get("CG_VULNDATA", REPO.parent / "shared" / "vulndata"))
+if not VULNDATA.is_dir():  # a clone outside the workspace (e.g. under /tmp) finds the shared data here
+    VULNDATA = Path("/work/shared/vulndata")
 
 
 def osv_versions(zip_dir: str, ecosystem: str, step: int = 1, skip_mal: bool = True) -> list[str]:

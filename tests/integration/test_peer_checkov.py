@@ -30,8 +30,9 @@ from containerguard.misconfig.kubernetes import scan_manifest, scan_manifests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bench.misconfig_peers import CHECKOV_TO_OURS, run_checkov  # noqa: E402
+from tests.fixtures import env  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpora" / "k8s"
+CORPUS = env.CORPORA / "k8s"
 HARDENED = ROOT / "tests" / "data" / "misconfig" / "k8s" / "hardened.yaml"
 
 Key = tuple[str, str, str, str]

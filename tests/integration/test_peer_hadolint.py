@@ -20,10 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.fixtures import env
 
 from containerguard.misconfig.dockerfile import hadolint_ids, scan_dockerfile
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "dockerfiles"
+CORPUS = env.CORPORA / "dockerfiles"
 HADOLINT = Path(sys.executable).with_name("hadolint")
 # our own fixtures exercise the rules the corpus never triggers (DL3002, DL3011, DL3016, DL3021, DL3023, ...)
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "misconfig" / "dockerfiles"

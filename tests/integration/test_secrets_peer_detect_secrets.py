@@ -19,9 +19,10 @@ from containerguard.secrets import scan_directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.data.secrets.keys import generate
+from tests.fixtures import env
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "secrets"
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+CORPORA = env.CORPORA
 DETECT_SECRETS = Path(sys.executable).with_name("detect-secrets")
 
 

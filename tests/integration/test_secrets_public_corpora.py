@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from tests.fixtures import env
 
 from containerguard.secrets import scan_directory
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+CORPORA = env.CORPORA
 
 
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not laid out beside the checkout")

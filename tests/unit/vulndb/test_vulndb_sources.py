@@ -125,9 +125,11 @@ def test_cvss_scoring() -> None:
 
 
 def test_fast_member_reader_equals_zipfile(tmp_path: Path) -> None:
+    from tests.fixtures.env import VULNDATA
+
     from containerguard.vulndb.sources import osv
 
-    real = Path(__file__).resolve().parents[4] / "shared" / "vulndata" / "osv" / "Pub" / "all.zip"
+    real = VULNDATA / "osv" / "Pub" / "all.zip"
     made = tmp_path / "mixed.zip"
     with zipfile.ZipFile(made, "w") as zf:
         zf.writestr("a.json", b'{"id": "A"}', compress_type=zipfile.ZIP_STORED)

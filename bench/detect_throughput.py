@@ -70,6 +70,7 @@ def main() -> int:
     ap.add_argument("--db", type=Path)
     ap.add_argument("--inventories", type=int, default=1000)
     ap.add_argument("--packages", type=int, default=300)
+    ap.add_argument("--profile", type=Path, help="Write cProfile stats of the timed loop to this file.")
     args = ap.parse_args()
     if os.environ.get("CG_NOGC"):
         import gc
@@ -89,6 +90,12 @@ def main() -> int:
             files.append(f)
         with VulnDB(db_path) as db:
             matcher = Matcher(db)
+            prof = None
+            if args.profile:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
             t0 = time.perf_counter()
             c0 = time.process_time()
             total_pkgs = total_findings = 0
@@ -102,6 +109,9 @@ def main() -> int:
                 total_findings += len(res.findings)
             dt = time.perf_counter() - t0
             cpu = time.process_time() - c0
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(args.profile)
     pps = total_pkgs / dt
     ok = dt <= TARGET_S * args.inventories / 1000 * args.packages / 300 and pps >= TARGET_PPS
     print(f"inventories             {args.inventories} x {args.packages} packages "

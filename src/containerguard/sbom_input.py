@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,11 @@ def _strs(v: Any) -> tuple[str, ...]:
 
 
 _new_package = positional_builder(Package)
+#: a native package object's fields in Package order (docs/formats.md), and its source's
+_package_fields = itemgetter("name", "version", "type", "purl", "locations", "layer", "arch", "source", "epoch",
+                             "release", "licenses", "analyzer", "metadata")
+_source_fields = itemgetter("name", "version")
+_STR_TYPE = frozenset({str})
 
 
 def _native_fast(doc: dict[str, Any]) -> Inventory | None:
@@ -272,20 +278,22 @@ def _native_fast(doc: dict[str, Any]) -> Inventory | None:
                                           _s(d.get("created_by", "")), _s(d.get("media_type", "")))
             return got
 
-        pkgs = []
-        str_types = {str}
+        pkgs: list[Package] = []
+        add = pkgs.append
+        new = _new_package
         for p in doc.get("packages") or []:
-            src = p.get("source") or {}
-            epoch = p.get("epoch")
-            meta = p.get("metadata") or {}
-            strs = (p["name"], p["version"], p["type"], p.get("purl", ""), p.get("arch", ""), src.get("name", ""),
-                    src.get("version", ""), p.get("release", ""), p.get("analyzer", ""), *meta.values())
-            if set(map(type, strs)) != str_types or type(meta) is not dict:  # one check for every string field
+            # one C-level lookup of every field (a missing key raises KeyError: the validating loader decides)
+            name, version, typ, purl, locs, lay, arch, src, epoch, release, lic, analyzer, meta = _package_fields(p)
+            sname, sver = _source_fields(src)
+            if (type(name) is not str or type(version) is not str or type(typ) is not str or type(purl) is not str
+                    or type(arch) is not str or type(sname) is not str or type(sver) is not str
+                    or type(release) is not str or type(analyzer) is not str or type(meta) is not dict
+                    or type(locs) is not list or type(lic) is not list
+                    or (meta and not _STR_TYPE.issuperset(map(type, meta.values())))):
                 return None
-            pkgs.append(_new_package((
-                strs[0], strs[1], strs[2], strs[3], _strs(p.get("locations", [])), layer(p.get("layer")), strs[4],
-                strs[5], strs[6], None if epoch is None else int(epoch), strs[7], _strs(p.get("licenses", [])),
-                strs[8], meta)))
+            add(new((name, version, typ, purl, _strs(locs) if locs else (), None if lay is None else layer(lay), arch,
+                     sname, sver, None if epoch is None else int(epoch), release, _strs(lic) if lic else (), analyzer,
+                     meta)))
         all_layers = tuple(x for x in (layer(d) for d in doc.get("layers") or []) if x is not None)
         inv_meta = doc.get("inventory") or {}
         img = doc.get("image")

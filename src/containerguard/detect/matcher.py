@@ -14,6 +14,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -58,6 +59,10 @@ _build_finding = compile_builder(
 
 #: a cached finding template: (order key, head fields, tail fields, extra) -- see Matcher.match
 _Tmpl = tuple[tuple[float, int, str], tuple[Any, ...], tuple[Any, ...], dict[str, Any]]
+#: what a package needs per match: (templates, or None when its ecosystem has no data; version unparseable; type)
+_Ready = tuple[tuple[_Tmpl, ...] | None, bool, str]
+#: the package fields its ecosystem, match name and version derive from (plus the OS)
+_package_key = attrgetter("type", "name", "version", "source_name", "source_version", "epoch", "release")
 
 
 def ecosystem_for(pkg: Package, os: OSInfo) -> str | None:
@@ -121,8 +126,10 @@ class _Entry:
     advisory: str
     source: str
     vendor: str
-    ranges: list[list[Interval]]
-    fixes: list[list[tuple[Any, str]]]  # per range: sorted (key, version) of its fixed events
+    # tuples, not lists: the cache holds tens of thousands of these and the cyclic GC stops tracking tuples
+    # of immutable values, so full collections during long rescans do not walk them
+    ranges: tuple[tuple[Interval, ...], ...]
+    fixes: tuple[tuple[tuple[Any, str], ...], ...]  # per range: sorted (key, version) of its fixed events
     versions: str  # the stored `versions` list as compact JSON ("" when none): searched, never decoded
 
 
@@ -164,7 +171,7 @@ def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: str,
             fixes.append(sorted(((sk[1], v) for sk, kind, v in evs if kind == "f"), key=lambda t: t[0]))
     except VersionError:
         return None
-    return _Entry(advisory, source, vendor, ranges, fixes, row_versions)
+    return _Entry(advisory, source, vendor, tuple(map(tuple, ranges)), tuple(map(tuple, fixes)), row_versions)
 
 
 def _hit(entry: _Entry, version: str, k: Any, needle: str = "") -> tuple[bool, str]:
@@ -237,8 +244,9 @@ class Matcher:
         self._templates: dict[tuple[str, str, str], tuple[list[_Tmpl], bool]] = c.setdefault("templates", {})
         self._foreign: dict[tuple[str, str, str], bool] = c.setdefault("foreign", {})
         self._schemes: dict[str, Any] = c.setdefault("schemes", {})
-        #: (os, package identity) -> (ecosystem, name, version) or None
-        self._resolved: dict[tuple[Any, ...], Any] = c.setdefault("resolved", {})
+        #: (os family, os version) -> package key -> (finding templates or None when unsupported,
+        #: installed version unparseable, package type): a package seen before costs one lookup
+        self._ready: dict[tuple[str, str], dict[tuple[Any, ...], _Ready]] = c.setdefault("ready", {})
 
     def _scheme(self, eco: str) -> Any:
         s = self._schemes.get(eco, _UNSET)
@@ -274,64 +282,91 @@ class Matcher:
         res = MatchResult([])
         stats = res.stats
         os_ = inventory.os
-        jobs: list[tuple[Package, tuple[str, str, str]]] = []  # (package, (ecosystem, name, version))
-        by_eco: dict[str, set[str]] = {}
-        no_eco: set[str] = set()
-        resolved = self._resolved
+        pkgs = inventory.packages
         osk = (os_.family, os_.version)
-        for pkg in inventory.packages:
-            t = pkg.type
-            if t == "maven" and ":" not in pkg.name:  # the group comes from metadata: not memoised
-                eco = ecosystem_for(pkg, os_)
-                job = None if eco is None else (eco, *match_name_version(pkg, eco))
-            else:
-                jk = (osk, t, pkg.name, pkg.version, pkg.source_name, pkg.source_version, pkg.epoch, pkg.release)
-                job = resolved.get(jk, _UNSET)
-                if job is _UNSET:
-                    eco = ecosystem_for(pkg, os_)
-                    job = resolved[jk] = None if eco is None else (eco, *match_name_version(pkg, eco))
-            if job is None:
-                stats.unsupported += 1
+        ready = self._ready.get(osk)
+        if ready is None:
+            ready = self._ready[osk] = {}
+        keys = list(map(_package_key, pkgs))
+        ents: list[_Ready | None] = list(map(ready.get, keys))
+        if None in ents:
+            self._prepare(os_, pkgs, keys, ents, ready)
+        target = inventory.target
+        build = _build_finding
+        out: list[tuple[Any, ...]] = []
+        add = out.append
+        n = unsupported = unparseable = matched = 0
+        no_eco: set[str] = set()
+        for pkg, ent in zip(pkgs, ents, strict=True):
+            tmpls, bad, t = ent  # type: ignore[misc]  # every entry was filled by _prepare
+            if tmpls is None:
+                unsupported += 1
                 no_eco.add(t)
                 continue
-            jobs.append((pkg, job))
-            by_eco.setdefault(job[0], set()).add(job[1])
-        stats.packages += len(inventory.packages)
-        if no_eco & OS_TYPES:
-            res.warnings.append(f"OS packages not matched: no advisory data for OS {os_.family!r} {os_.version!r}")
-        for eco, names in by_eco.items():
-            self._load(eco, names)
-        templates = self._templates
-        todo = {job for _p, job in jobs if job not in templates}
-        if todo:
-            self._build_templates(todo, stats)
-        target = inventory.target
-        out: list[tuple[Any, ...]] = []
-        foreign_cache = self._foreign
-        need_foreign = [(p, *job) for p, job in jobs if p.type == "deb" and job not in foreign_cache]
-        if need_foreign:
-            self._flag_foreign(need_foreign)
-        for pkg, job in jobs:
-            tmpls, unparseable = templates[job]
-            if unparseable:
-                stats.unparseable += 1
+            if bad:
+                unparseable += 1
             if not tmpls:
                 continue
-            stats.matched_packages += 1
-            foreign = pkg.type == "deb" and foreign_cache.get(job, False)
-            path = pkg.locations[0] if pkg.locations else ""
+            matched += 1
+            locs = pkg.locations
+            path = locs[0] if locs else ""
             layer = pkg.layer
             pname = pkg.name
             for okey, head, tail, extra in tmpls:
-                if foreign:
-                    extra = {**extra, "not_from_distribution": True}
-                out.append((okey, pname, path, len(out), _build_finding(head, target, path, layer, pkg, tail, extra)))
+                add((okey, pname, path, n, build(head, target, path, layer, pkg, tail, extra)))
+                n += 1
+        stats.packages += len(pkgs)
+        stats.unsupported += unsupported
+        stats.unparseable += unparseable
+        stats.matched_packages += matched
+        if no_eco & OS_TYPES:
+            res.warnings.append(f"OS packages not matched: no advisory data for OS {os_.family!r} {os_.version!r}")
         if stats.unparseable:
             res.warnings.append(f"{stats.unparseable} installed version(s) could not be parsed; only exact "
                                 "`versions` entries were matched for them")
         out.sort()  # (risk desc, severity desc, id), package name, path, then input order: C-level tuple compare
         res.findings = [t[4] for t in out]
         return res
+
+    def _prepare(self, os_: OSInfo, pkgs: Sequence[Package], keys: list[tuple[Any, ...]],
+                 ents: list[_Ready | None], ready: dict[tuple[Any, ...], _Ready]) -> None:
+        """Fill the entries of packages not seen before with this OS: resolve their ecosystem, name and
+        version, load and compile their range sets, build their finding templates and flag foreign .debs."""
+        jobs: dict[int, tuple[str, str, str] | None] = {}
+        by_eco: dict[str, set[str]] = {}
+        for i, ent in enumerate(ents):
+            if ent is not None:
+                continue
+            pkg = pkgs[i]
+            eco = ecosystem_for(pkg, os_)
+            job = None if eco is None else (eco, *match_name_version(pkg, eco))
+            jobs[i] = job
+            if job is not None:
+                by_eco.setdefault(job[0], set()).add(job[1])
+        for eco, names in by_eco.items():
+            self._load(eco, names)
+        templates = self._templates
+        todo = {job for job in jobs.values() if job is not None and job not in templates}
+        if todo:
+            self._build_templates(todo)
+        foreign = self._foreign
+        need_foreign = [(pkgs[i], *job) for i, job in jobs.items()
+                        if job is not None and pkgs[i].type == "deb" and job not in foreign]
+        if need_foreign:
+            self._flag_foreign(need_foreign)
+        for i, job in jobs.items():
+            pkg = pkgs[i]
+            if job is None:
+                ent = (None, False, pkg.type)
+            else:
+                tmpls, bad = templates[job]
+                if tmpls and pkg.type == "deb" and foreign.get(job, False):
+                    tmpls = [(okey, head, tail, {**extra, "not_from_distribution": True})
+                             for okey, head, tail, extra in tmpls]
+                ent = (tuple(tmpls), bad, pkg.type)
+            ents[i] = ent
+            if not (pkg.type == "maven" and ":" not in pkg.name):  # the group comes from metadata: not in the key
+                ready[keys[i]] = ent
 
     # ------------------------------------------------------------------ internals
     def _flag_foreign(self, jobs: Sequence[tuple[Package, str, str, str]]) -> None:
@@ -348,7 +383,7 @@ class Matcher:
             flagged = bool(rx.search(ver)) or (name not in known and not _DEBIAN_MARK.search(ver))
             self._foreign[(eco, name, ver)] = flagged
 
-    def _build_templates(self, todo: set[tuple[str, str, str]], stats: MatchStats) -> None:
+    def _build_templates(self, todo: set[tuple[str, str, str]]) -> None:
         hits: dict[tuple[str, str, str], tuple[list[tuple[_Entry, str]], bool]] = {}
         ids: set[str] = set()
         for eco, name, ver in todo:

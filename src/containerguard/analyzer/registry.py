@@ -7,14 +7,11 @@ Third-party analyzers come from the ``containerguard.analyzers`` entry point gro
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 from containerguard.analyzer.apk import ApkAnalyzer
 from containerguard.analyzer.base import Analyzer
 from containerguard.analyzer.dpkg import DpkgAnalyzer
 from containerguard.analyzer.golang import GoBinaryAnalyzer
 from containerguard.analyzer.java import JavaArchiveAnalyzer
-from containerguard.analyzer.lockfiles import lockfile_analyzers
 from containerguard.analyzer.npm import NpmPackageAnalyzer
 from containerguard.analyzer.os import OSAnalyzer
 from containerguard.analyzer.php import ComposerInstalledAnalyzer
@@ -40,13 +37,17 @@ def builtin_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
         GemspecAnalyzer(),
         ComposerInstalledAnalyzer(),
     ]
-    if lockfiles:
+    if lockfiles:  # only source trees need them (and their YAML/TOML parsers)
+        from containerguard.analyzer.lockfiles import lockfile_analyzers
+
         analyzers.extend(lockfile_analyzers())
     return analyzers
 
 
 def plugin_analyzers() -> list[Analyzer]:
     """Analyzers that installed distributions declare under the ``containerguard.analyzers`` entry point."""
+    from importlib.metadata import entry_points
+
     out: list[Analyzer] = []
     for ep in entry_points(group="containerguard.analyzers"):
         try:

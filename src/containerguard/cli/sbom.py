@@ -42,7 +42,7 @@ def sbom(
     format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx or spdx-json.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")] = None,
     insecure: Annotated[bool, typer.Option(help="Plain HTTP to the registry.")] = False,
-    platform: Annotated[str, typer.Option(help="Image platform in multi-arch indexes (OS/ARCH[/VARIANT]).")] = "linux/amd64",
+    platform: Annotated[str, typer.Option(help="Image platform in multi-arch indexes: OS/ARCH or OS/ARCH/VARIANT.")] = "linux/amd64",
     username: Annotated[str | None, typer.Option(help="Registry user name (default: ~/.docker/config.json).")] = None,
     password: Annotated[str | None, typer.Option(help="Registry password or token.", envvar="CONTAINERGUARD_PASSWORD")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory (default: $CONTAINERGUARD_CACHE_DIR "

@@ -52,3 +52,22 @@ def test_help_lists_every_command_and_each_format_loads_on_demand() -> None:
     res = json.loads(proc.stdout)
     assert (res["before"], res["after"]) == (False, True)
     assert res["doc"]["bomFormat"] == "CycloneDX"
+
+
+def test_every_command_help_renders() -> None:
+    """Help text is Rich markup: a stray "[/WORD]" in an option's help used to crash `sbom --help`."""
+    proc = _run("""
+        import contextlib, io, json
+        from containerguard.cli.main import main
+        res = {}
+        for cmd in (["sbom"], ["scan"], ["db"], ["db", "update"], ["db", "status"], ["cache"], ["cache", "clean"],
+                    ["config"], ["bench"], ["bench", "docker"], ["rules"], ["rules", "replay"], ["rules", "list"],
+                    ["agent"], ["version"]):
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = main([*cmd, "--help"])
+            res[" ".join(cmd)] = [rc, "Usage" in out.getvalue()]
+        print(json.dumps(res))
+    """)
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {cmd: tuple(v) for cmd, v in res.items() if tuple(v) != (0, True)} == {}

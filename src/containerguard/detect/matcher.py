@@ -136,6 +136,11 @@ class _Entry:
 def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: str,
              advisory: str, source: str, vendor: str) -> _Entry | None:
     key = scheme.key
+    if len(row_ranges) == 1:  # the shapes of nearly all records, compiled without the general event sort
+        fast = _compile_simple(key, row_ranges[0][1])
+        if fast is not None:
+            one, fx = fast
+            return None if one is None else _Entry(advisory, source, vendor, (one,), (fx,), row_versions)
     ranges: list[list[Interval]] = []
     fixes: list[list[tuple[Any, str]]] = []
     try:
@@ -172,6 +177,27 @@ def _compile(scheme: Any, row_ranges: list[list[Any]], row_versions: str,
     except VersionError:
         return None
     return _Entry(advisory, source, vendor, tuple(map(tuple, ranges)), tuple(map(tuple, fixes)), row_versions)
+
+
+def _compile_simple(key: Any, events: list[Any]) -> tuple[Any, tuple[tuple[Any, str], ...]] | None:
+    """One range of ``[introduced]`` or ``[introduced, fixed|last_affected]``: (intervals, fixes) exactly as the
+    general compiler gives them, ``(None, ())`` when a version does not parse, or None for any other shape."""
+    n = len(events)
+    if not 1 <= n <= 2 or events[0][0] != "i" or (n == 2 and events[1][0] not in ("f", "l")):
+        return None
+    try:
+        vi = events[0][1]
+        lo = None if vi == "0" else key(vi)
+        if n == 1:
+            return ((lo, None, False, ""),), ()
+        kind, v = events[1]
+        hi = key(v)
+    except VersionError:
+        return None, ()
+    fx = ((hi, v),) if kind == "f" else ()
+    if lo is not None and hi < lo:  # the closing event sorts first: it closes nothing, the range stays open
+        return ((lo, None, False, ""),), fx
+    return ((lo, hi, kind == "l", v if kind == "f" else ""),), fx
 
 
 def _hit(entry: _Entry, version: str, k: Any, needle: str = "") -> tuple[bool, str]:

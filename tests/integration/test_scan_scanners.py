@@ -59,7 +59,8 @@ def image() -> str:
     env.debian_image()
     tag = "cg-test/scan-scanners:" + CTX.name.rsplit("-", 1)[-1]
     with env.machine_lock("scan-scanners-image"):
-        if not env.image_exists(tag):
+        # the key lives only in the build context: rebuild when either is missing (a fresh test cache)
+        if not env.image_exists(tag) or not (CTX / "app" / "deploy.key").exists():
             (CTX / "app").mkdir(parents=True, exist_ok=True)
             (CTX / "Dockerfile").write_text(DOCKERFILE)
             (CTX / "app" / "config.env").write_text(CONFIG_ENV)

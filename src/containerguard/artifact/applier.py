@@ -5,6 +5,10 @@ Later layers win per path; ``.wh.NAME`` deletes NAME (and everything below it) f
 directory hides the lower subtree. Each package is attributed to the layer that introduced it: the
 earliest layer from which the same package (by key) at the same path persists to the top, so a dpkg
 status file rewritten by every ``apt-get install`` layer still credits each package to its own layer.
+
+Secrets are the exception to "the merged view only": a secret a lower layer holds stays extractable from
+that layer's blob (``docker save`` + untar) after a later layer deletes or overwrites it, so SECRET findings
+of shadowed paths are reported too, marked ``extra["removed_in_layer"]`` (see :func:`removed_secrets`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from containerguard.analyzer.base import AnalysisResult
 from containerguard.artifact.tarwalk import DIR, FILE, HARDLINK, SYMLINK
 from containerguard.artifact.walker import LayerRecord
-from containerguard.model import Finding, Layer, OSInfo, Package
+from containerguard.model import Finding, FindingKind, Layer, OSInfo, Package
 
 MAX_LINK_HOPS = 40
 
@@ -185,7 +189,61 @@ def apply(records: Sequence[LayerRecord], layers: Sequence[Layer] | None) -> Mer
             req = link_request(files, path, info)
             if req is not None:
                 links.append(req)
+    if layers is not None:
+        findings.extend(removed_secrets(records, files, deleted, layers, findings))
     return Merged(files, packages, os_info or OSInfo(), findings, warnings, links, os_prio)
+
+
+def _secret_key(f: Finding, path: str) -> tuple[object, ...]:
+    # findings keep only the masked value: the same rule, line, offset and mask at the same path counts
+    # as the same secret (a chmod or copy-up in a later layer rewrites the file, not the secret)
+    return (f.id, f.path or path, f.line, f.match, f.extra.get("offset"))
+
+
+def _removal(path: str, layer: int, records: Sequence[LayerRecord], deleted: dict[str, list[int]]) -> tuple[int, str]:
+    """The first layer above ``layer`` that deleted (whiteout, opaque dir, replaced parent) or overwrote ``path``."""
+    dels = [d for d in deleted.get(path, ()) if d > layer]
+    first_del = min(dels) if dels else len(records)
+    for j in range(layer + 1, first_del):
+        if path in records[j].files:
+            return j, "overwritten"
+    return first_del, "deleted"
+
+
+def removed_secrets(records: Sequence[LayerRecord], files: dict[str, FileInfo], deleted: dict[str, list[int]],
+                    layers: Sequence[Layer], surviving: Sequence[Finding]) -> list[Finding]:
+    """SECRET findings of file versions that a later layer deleted or overwrote (still in the lower blob).
+
+    One finding per secret: a secret that also survives to the merged view is reported there only, and
+    a secret in several shadowed versions of a path is reported at the lowest layer holding it."""
+    seen = {_secret_key(f, f.path) for f in surviving if f.kind is FindingKind.SECRET}
+    out: list[Finding] = []
+    for i, rec in enumerate(records):
+        for path, r in rec.results.items():
+            if not r.findings:
+                continue
+            top = files.get(path)
+            if top is not None and top.layer == i:
+                continue
+            removal: tuple[int, str] | None = None
+            for f in r.findings:
+                if f.kind is not FindingKind.SECRET:
+                    continue
+                key = _secret_key(f, path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if removal is None:
+                    removal = _removal(path, i, records, deleted)
+                j, how = removal
+                by = layers[min(j, len(layers) - 1)]
+                note = f"{how} in a later layer ({j}) but still extractable from layer {i}"
+                out.append(dataclasses.replace(
+                    f, layer=f.layer if f.layer is not None else layers[i],
+                    description=f"{f.description} ({note})" if f.description else note,
+                    extra={**f.extra, "removed_in_layer": {"index": by.index, "digest": by.digest,
+                                                           "created_by": by.created_by, "how": how}}))
+    return out
 
 
 def link_request(files: dict[str, FileInfo], path: str, info: FileInfo) -> LinkRequest | None:

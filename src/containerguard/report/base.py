@@ -14,6 +14,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from containerguard.model import Finding, FindingKind, Inventory, Layer, Package, Severity
@@ -195,10 +196,97 @@ def _plain(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def redact(text: str) -> str:
-    """Mask secrets in free text an image carries (Dockerfile instructions, env values) before printing."""
+    """Mask secrets in free text an image carries (Dockerfile instructions, env values) before printing.
+
+    The secret scanner skips a rule unless one of its keywords occurs in the lower-cased text, so a text
+    holding none of the built-in rules' keywords comes back unchanged; that test is made here first, from
+    the cached keyword list (:func:`_secret_keywords`), without loading the scanner (PyYAML, pydantic,
+    regex compilation). Any other text, or no usable keyword list, goes through the scanner itself."""
+    if not text:
+        return text
+    keywords = _secret_keywords()
+    if keywords is not None:
+        try:
+            lower = text.encode("utf-8", "surrogateescape").lower()  # exactly as SecretScanner.redact
+        except UnicodeEncodeError:
+            lower = None
+        if lower is not None and not any(k in lower for k in keywords):
+            return text
     from containerguard.secrets.scanner import redact as _redact
 
-    return _redact(text) if text else text
+    return _redact(text)
+
+
+#: bump when the keyword prefilter's contract with SecretScanner.redact changes
+_KEYWORDS_FORMAT = 1
+_keywords_memo: list[tuple[bytes, ...] | None] = []
+
+
+def _secret_keywords() -> tuple[bytes, ...] | None:
+    """Every keyword of the built-in secret rules (once per process).
+
+    Read from ``secret-keywords/<sha256 of rules.yaml>.json`` under the cache root (written on the first
+    run, when the rules are compiled anyway), so the file is only trusted for the exact rules text it was
+    made from. None when the rules file cannot be read: then every text goes through the scanner."""
+    if _keywords_memo:
+        return _keywords_memo[0]
+    import hashlib
+
+    import containerguard
+
+    result: tuple[bytes, ...] | None = None
+    try:
+        rules = (Path(containerguard.__file__).parent / "secrets" / "rules.yaml").read_bytes()
+    except OSError:
+        rules = None
+    if rules is not None:
+        from containerguard.cache import default_cache_dir
+
+        digest = hashlib.sha256(b"%d\0" % _KEYWORDS_FORMAT + rules).hexdigest()
+        path = default_cache_dir() / "secret-keywords" / f"{digest}.json"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict) and doc.get("rules_sha256") == digest and isinstance(doc.get("keywords"), list):
+                result = tuple(str(k).encode("utf-8") for k in doc["keywords"])
+        except (OSError, ValueError):
+            result = None
+        if result is None:
+            result = _builtin_keywords(rules)
+            if result is not None:
+                _store_keywords(path, digest, result)
+    _keywords_memo.append(result)
+    return result
+
+
+def _builtin_keywords(rules_text: bytes) -> tuple[bytes, ...] | None:
+    """The keywords of the rules the scanner actually uses, or None if they are not the ``rules_text`` read."""
+    from importlib import resources
+
+    from containerguard.secrets.scanner import default_scanner
+
+    shipped = resources.files("containerguard.secrets").joinpath("rules.yaml").read_bytes()
+    if shipped != rules_text:
+        return None
+    return tuple(sorted({k for rule in default_scanner().rules for k in rule.keywords}))
+
+
+def _store_keywords(path: Path, digest: str, keywords: tuple[bytes, ...]) -> None:
+    import contextlib
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kw-")
+    except OSError:
+        return  # a read-only cache only costs speed
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"rules_sha256": digest, "keywords": [k.decode("utf-8") for k in keywords]}, fh)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def redact_any(value: Any) -> Any:

@@ -9,21 +9,10 @@ the first problem's location.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from containerguard.errors import ReportError
-from containerguard.model import (
-    Finding,
-    FindingKind,
-    ImageMeta,
-    Inventory,
-    Layer,
-    OSInfo,
-    Package,
-    Severity,
-)
+from containerguard.model import Finding, ImageMeta, Inventory, OSInfo
 from containerguard.report.base import (
     TOOL_NAME,
     ReportContext,
@@ -35,6 +24,9 @@ from containerguard.report.base import (
     redact_any,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from containerguard.report.native_schema import _DocM
 
 SCHEMA_VERSION = 1
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
@@ -94,137 +86,7 @@ def render(ctx: ReportContext) -> str:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _LayerM(_Strict):
-    index: int
-    digest: str
-    diff_id: str = ""
-    size: int = 0
-    created_by: str = ""
-    media_type: str = ""
-
-    def build(self) -> Layer:
-        return Layer(self.index, self.digest, self.diff_id, self.size, self.created_by, self.media_type)
-
-
-class _SourceM(_Strict):
-    name: str = ""
-    version: str = ""
-
-
-class _PackageM(_Strict):
-    name: str
-    version: str
-    type: str
-    purl: str = ""
-    locations: list[str] = Field(default_factory=list)
-    layer: _LayerM | None = None
-    arch: str = ""
-    source: _SourceM = Field(default_factory=_SourceM)
-    epoch: int | None = None
-    release: str = ""
-    licenses: list[str] = Field(default_factory=list)
-    analyzer: str = ""
-    metadata: dict[str, str] = Field(default_factory=dict)
-
-    def build(self) -> Package:
-        return Package(
-            name=self.name, version=self.version, type=self.type, purl=self.purl,
-            locations=tuple(self.locations), layer=self.layer.build() if self.layer else None,
-            arch=self.arch, source_name=self.source.name, source_version=self.source.version,
-            epoch=self.epoch, release=self.release, licenses=tuple(self.licenses), analyzer=self.analyzer,
-            metadata=dict(self.metadata),
-        )
-
-
-class _FindingM(_Strict):
-    kind: FindingKind
-    id: str
-    title: str
-    severity: str
-    target: str = ""
-    path: str = ""
-    line: int | None = None
-    layer: _LayerM | None = None
-    package: _PackageM | None = None
-    aliases: list[str] = Field(default_factory=list)
-    fixed_versions: list[str] = Field(default_factory=list)
-    status: str = ""
-    severity_source: str = ""
-    cvss_vector: str = ""
-    cvss_score: float | None = None
-    epss: float | None = None
-    epss_percentile: float | None = None
-    kev: bool = False
-    kev_date_added: str = ""
-    kev_ransomware: bool = False
-    risk: float = 0.0
-    description: str = ""
-    remediation: str = ""
-    references: list[str] = Field(default_factory=list)
-    cwe: list[str] = Field(default_factory=list)
-    match: str = ""
-    suppressed_by: str = ""
-    extra: dict[str, Any] = Field(default_factory=dict)
-
-    def build(self) -> Finding:
-        return Finding(
-            kind=self.kind, id=self.id, title=self.title, severity=Severity.parse(self.severity),
-            target=self.target, path=self.path, line=self.line,
-            layer=self.layer.build() if self.layer else None,
-            package=self.package.build() if self.package else None,
-            aliases=tuple(self.aliases), fixed_versions=tuple(self.fixed_versions), status=self.status,
-            severity_source=self.severity_source, cvss_vector=self.cvss_vector, cvss_score=self.cvss_score,
-            epss=self.epss, epss_percentile=self.epss_percentile, kev=self.kev,
-            kev_date_added=self.kev_date_added, kev_ransomware=self.kev_ransomware, risk=self.risk,
-            description=self.description, remediation=self.remediation, references=tuple(self.references),
-            cwe=tuple(self.cwe), match=self.match, suppressed_by=self.suppressed_by, extra=dict(self.extra),
-        )
-
-
-class _OSM(_Strict):
-    family: str = "unknown"
-    version: str = ""
-    name: str = ""
-    codename: str = ""
-    distroless: bool = False
-    eosl: bool = False
-
-
-class _ImageM(_Strict):
-    id: str = ""
-    repo_tags: list[str] = Field(default_factory=list)
-    repo_digests: list[str] = Field(default_factory=list)
-    architecture: str = ""
-    os: str = ""
-    created: str = ""
-    config: dict[str, Any] = Field(default_factory=dict)
-    history: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class _InvMetaM(_Strict):
-    target: str = ""
-    created: str = ""
-    warnings: list[str] = Field(default_factory=list)
-
-
-class _DocM(_Strict):
-    schema_version: int
-    tool: dict[str, Any] = Field(default_factory=dict)
-    target: str
-    os: _OSM | None = None
-    image: _ImageM | None = None
-    layers: list[_LayerM] = Field(default_factory=list)
-    packages: list[_PackageM] = Field(default_factory=list)
-    file_findings: list[_FindingM] = Field(default_factory=list)
-    inventory: _InvMetaM | None = None
-    findings: list[_FindingM] = Field(default_factory=list)
-    suppressed: list[_FindingM] = Field(default_factory=list)
+# the pydantic models live in native_schema: imported (and built) only when a document is read back
 
 
 def _parse(json_text: str | bytes) -> _DocM:
@@ -241,6 +103,10 @@ def _parse(json_text: str | bytes) -> _DocM:
     if type(raw.get("schema_version")) is not int or raw["schema_version"] != SCHEMA_VERSION:
         raise ReportError(f"unsupported ContainerGuard JSON schema_version {raw.get('schema_version')!r} "
                           f"(this version reads {SCHEMA_VERSION})")
+    from pydantic import ValidationError
+
+    from containerguard.report.native_schema import _DocM
+
     try:
         return _DocM.model_validate(raw)
     except ValidationError as exc:
@@ -254,6 +120,8 @@ def load_inventory(json_text: str | bytes) -> Inventory:
     doc = _parse(json_text)
     if doc.os is None:
         raise ReportError("ContainerGuard JSON holds no inventory (it was written from findings only)")
+    from containerguard.report.native_schema import _InvMetaM
+
     meta = doc.inventory or _InvMetaM(target=doc.target)
     img = doc.image
     return Inventory(

@@ -77,6 +77,8 @@ def test_outputs_are_formatted(everything):
     assert alerts["T11"].output == "t11 parent=sh grandparent=nginx ppid=41"
     assert alerts["T11"].output_fields == {"proc.aname[1]": "sh", "proc.aname[2]": "nginx", "proc.apid[1]": 41}
     assert alerts["T12"].output == "t12 domain=AF_PACKET type=SOCK_RAW"
+    # output_fields keys are the fields as written in the output format (Falco's spelling), not canonical
+    assert alerts["T12"].output_fields == {"evt.arg.domain": "AF_PACKET", "evt.arg[type]": "SOCK_RAW"}
     assert alerts["T13"].output == "t13 preload=/tmp/evil.so"
     assert alerts["T17"].output == "t17 base extra=do evil things"
     assert alerts["T17"].responses == ("kill_process", "stop_container")

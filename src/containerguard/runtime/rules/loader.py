@@ -556,10 +556,13 @@ class _Builder:
                 out.append(_scalar(v))
         return tuple(out)
 
-    def output(self, rd: _RuleDef, what: str) -> tuple[list[str | int], list[FieldRef]]:
+    def output(self, rd: _RuleDef, what: str) -> tuple[list[str | int], list[FieldRef], list[str]]:
+        """The output format split into text and field slots, the fields, and their names as written (Falco
+        keys ``output_fields`` by the spelling in the format: ``evt.arg.flags`` stays ``evt.arg.flags``)."""
         text = rd.output.replace("%container.info", "container_id=%container.id container_name=%container.name")
         parts: list[str | int] = []
         refs: list[FieldRef] = []
+        names: list[str] = []
         last = 0
         for m in _OUTPUT_FIELD.finditer(text):
             name = m.group(1)
@@ -576,9 +579,10 @@ class _Builder:
             parts.append(text[last : m.start()])
             parts.append(len(refs))
             refs.append(ref)
+            names.append(token)
             last = end
         parts.append(text[last:])
-        return parts, refs
+        return parts, refs, names
 
     def check_fields(self, rd: _RuleDef, what: str, refs: list[FieldRef]) -> str:
         """Raise on fields of another source; return the disabling reason for an unsupplied field, or ''."""
@@ -617,7 +621,7 @@ class _Builder:
                 node = self.parse(rd.segs, what)
                 node = self.expand(node, (), (rd.file, rd.line, what))
                 exc_node = self.exceptions(rd, what)
-                parts, orefs = self.output(rd, what)
+                parts, orefs, onames = self.output(rd, what)
             except RuleError as err:
                 if rd.skip_unknown and "unknown field" in str(err):
                     reason = str(err).split(f"{what}: ", 1)[-1]
@@ -655,7 +659,7 @@ class _Builder:
             names = frozenset(r.name for r in refs + orefs)
             cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names)
-            out.append((cr, _Compiled(node, parts, orefs)))
+            out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
         self.warn_unused()
         return out
 

@@ -39,6 +39,7 @@ class _Compiled:
     output_parts: list[str | int]
     output_refs: list[FieldRef]
     getter: Any = None
+    #: the output_fields keys: each field as written in the output format (Falco's spelling)
     field_names: tuple[str, ...] = field(default=())
 
 
@@ -82,7 +83,6 @@ class RuleSet:
             c = self._comp[i]
             assert c is not None
             c.getter = build_getter(gen, c.output_refs)
-            c.field_names = tuple(r.text for r in c.output_refs)
         syscall = [i for i in active if self.rules[i].source == "syscall"]
         types: set[str] = set()
         for i in syscall:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
-from containerguard.analyzer._elf import Elf, ElfReadErrors, maybe_binary, open_elf
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer._elf import Elf, ElfBinaryAnalyzer, ElfReadErrors, open_elf
+from containerguard.analyzer.base import AnalysisResult
 from containerguard.model import Package
 from containerguard.purl import make_purl
 
@@ -158,8 +158,11 @@ def _find_blob(elf: Elf) -> bytes | None:
 def read_buildinfo(stream: IO[bytes]) -> BuildInfo | None:
     """Build info of a Go ELF binary; None for anything else (not ELF, not Go)."""
     elf = open_elf(stream)
-    if elf is None:
-        return None
+    return None if elf is None else elf_buildinfo(elf)
+
+
+def elf_buildinfo(elf: Elf) -> BuildInfo | None:
+    """Build info of an opened ELF file; None when it is not a Go binary."""
     blob = _find_blob(elf)
     if blob is None:
         return None
@@ -179,23 +182,18 @@ def golang_purl(path: str, version: str) -> str:
     return make_purl("golang", name, version, namespace or None)
 
 
-class GoBinaryAnalyzer(Analyzer):
+class GoBinaryAnalyzer(ElfBinaryAnalyzer):
     type: ClassVar[str] = "gobinary"
     version: ClassVar[int] = 1
+    what: ClassVar[str] = "Go build info"
+    read_errors = (BuildInfoError, *ElfReadErrors)
 
-    def required(self, path: str, mode: int) -> bool:
-        return maybe_binary(path, mode)
-
-    def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
+    def analyze_elf(self, elf: Elf, path: str) -> AnalysisResult:
         result = AnalysisResult()
-        try:
-            info = read_buildinfo(inp.stream)
-        except (BuildInfoError, *ElfReadErrors) as exc:
-            result.warnings.append(f"{inp.path}: unreadable Go build info: {exc}")
-            return result
+        info = elf_buildinfo(elf)
         if info is None:
             return result
-        loc = (inp.path,)
+        loc = (path,)
 
         def pkg(name: str, version: str, **meta: str) -> Package:
             return Package(name=name, version=version, type="golang", purl=golang_purl(name, version),

@@ -8,8 +8,8 @@ import json
 import zlib
 from typing import ClassVar
 
-from containerguard.analyzer._elf import ElfReadErrors, maybe_binary, open_elf
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer._elf import Elf, ElfBinaryAnalyzer, ElfReadErrors
+from containerguard.analyzer.base import AnalysisResult
 from containerguard.model import Package
 from containerguard.purl import make_purl
 
@@ -33,33 +33,25 @@ def decode_dep_v0(compressed: bytes) -> list[dict[str, object]]:
     return [p for p in pkgs if isinstance(p, dict)]
 
 
-class RustBinaryAnalyzer(Analyzer):
+class RustBinaryAnalyzer(ElfBinaryAnalyzer):
     type: ClassVar[str] = "rustbinary"
     version: ClassVar[int] = 1
+    what: ClassVar[str] = "cargo-auditable data"
+    read_errors = (*ElfReadErrors, zlib.error)
 
-    def required(self, path: str, mode: int) -> bool:
-        return maybe_binary(path, mode)
-
-    def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
+    def analyze_elf(self, elf: Elf, path: str) -> AnalysisResult:
         result = AnalysisResult()
-        try:
-            elf = open_elf(inp.stream)
-            if elf is None:
-                return result
-            sec = elf.sections.get(".dep-v0")
-            if sec is None:
-                return result
-            if sec.size > _MAX_COMPRESSED:
-                result.warnings.append(f"{inp.path}: .dep-v0 section too large, skipped")
-                return result
-            entries = decode_dep_v0(elf.read_at(sec.offset, sec.size))
-        except (*ElfReadErrors, zlib.error) as exc:
-            result.warnings.append(f"{inp.path}: unreadable cargo-auditable data: {exc}")
+        sec = elf.sections.get(".dep-v0")
+        if sec is None:
             return result
+        if sec.size > _MAX_COMPRESSED:
+            result.warnings.append(f"{path}: .dep-v0 section too large, skipped")
+            return result
+        entries = decode_dep_v0(elf.read_at(sec.offset, sec.size))
         for entry in entries:
             name, version = entry.get("name"), entry.get("version")
             if not isinstance(name, str) or not isinstance(version, str):
-                result.warnings.append(f"{inp.path}: .dep-v0 entry without name/version")
+                result.warnings.append(f"{path}: .dep-v0 entry without name/version")
                 continue
             meta = {"source": str(entry.get("source", ""))}
             if entry.get("kind"):
@@ -67,6 +59,6 @@ class RustBinaryAnalyzer(Analyzer):
             if entry.get("root"):
                 meta["root"] = "true"
             result.packages.append(Package(name=name, version=version, type="cargo",
-                                           purl=cargo_purl(name, version), locations=(inp.path,),
+                                           purl=cargo_purl(name, version), locations=(path,),
                                            analyzer=self.type, metadata=meta))
         return result

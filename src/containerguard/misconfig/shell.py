@@ -99,11 +99,7 @@ class _Reader:
             elif c == "$" and self.i + 1 < self.n and s[self.i + 1] == "(":
                 out.append(self._subst())
             elif c == "`":
-                j = s.find("`", self.i + 1)
-                j = self.n if j < 0 else j
-                self._sub_script(s[self.i + 1 : j])
-                out.append(s[self.i : j + 1])
-                self.i = j + 1
+                out.append(self._backtick())
             elif c == "$" and self.i + 1 < self.n and s[self.i + 1] == "{":
                 j = s.find("}", self.i)
                 j = self.n if j < 0 else j
@@ -126,11 +122,7 @@ class _Reader:
             elif c == "$" and self.i + 1 < self.n and s[self.i + 1] == "(":
                 out.append(self._subst())
             elif c == "`":
-                j = s.find("`", self.i + 1)
-                j = self.n if j < 0 else j
-                self._sub_script(s[self.i + 1 : j])
-                out.append(s[self.i : j + 1])
-                self.i = j + 1
+                out.append(self._backtick())
             else:
                 out.append(c)
                 self.i += 1
@@ -164,6 +156,14 @@ class _Reader:
         if not body.startswith("("):  # $(( arithmetic )) has no commands
             self._sub_script(body)
         return s[start : self.i]
+
+    def _backtick(self) -> str:
+        """`` `...` `` (an unclosed one runs to the end): parse the inside as a script; return the raw text."""
+        j = self.s.find("`", self.i + 1)
+        j = self.n if j < 0 else j
+        self._sub_script(self.s[self.i + 1 : j])
+        start, self.i = self.i, j + 1
+        return self.s[start : j + 1]
 
     def _sub_script(self, text: str) -> None:
         if self.depth < 20:

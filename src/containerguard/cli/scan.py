@@ -103,7 +103,8 @@ def scan(
                   "(inventory warnings: see `sbom --format json`)", file=sys.stderr)
         for e in expired:
             print(f"warning: ignore entry expired and no longer suppresses: {e}", file=sys.stderr)
-    options: Any = report.RenderOptions(suppressed=res.suppressed, expired_ignores=expired, list_packages=False)
+    options: Any = report.RenderOptions(suppressed=res.suppressed, expired_ignores=expired, list_packages=False,
+                                         scanners=res.scanners)
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     if output is not None:

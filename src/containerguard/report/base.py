@@ -38,6 +38,9 @@ class RenderOptions:
     #: table/html: list the packages (an SBOM view). None: only when there is an inventory and no finding
     #: at all; `scan` passes False so that a clean image shows its "0 vulnerabilities" summary
     list_packages: bool | None = None
+    #: the scanners that ran ("vuln", "secret", "misconfig"; see containerguard.scan): the summary line
+    #: only counts those kinds. None: every kind
+    scanners: frozenset[str] | None = None
 
     def show_packages(self, inventory: Inventory | None, findings: Sequence[Finding]) -> bool:
         if inventory is None:
@@ -129,16 +132,26 @@ class Summary:
     secrets: int
     compliance: int
     suppressed: int = 0
+    #: the scanners that ran; None: all of them (see RenderOptions.scanners)
+    scanners: frozenset[str] | None = None
 
     def line(self) -> str:
-        sev = ", ".join(f"{self.by_severity[s.name.lower()]} {s.name.lower()}" for s in SEVERITY_ORDER)
-        text = (f"{self.vulnerabilities} vulnerabilities ({sev}) | {self.malicious} malicious | "
-                f"{self.misconfigurations} misconfigurations | {self.secrets} secrets")
+        """One line of counts, naming only the kinds the scanners that ran can find (a kind that was
+        not scanned is not "0"). A kind found anyway (e.g. from a stored document) is still counted."""
+        ran = self.scanners
+        parts: list[str] = []
+        if ran is None or "vuln" in ran or self.vulnerabilities or self.malicious:
+            sev = ", ".join(f"{self.by_severity[s.name.lower()]} {s.name.lower()}" for s in SEVERITY_ORDER)
+            parts += [f"{self.vulnerabilities} vulnerabilities ({sev})", f"{self.malicious} malicious"]
+        if ran is None or "misconfig" in ran or self.misconfigurations:
+            parts.append(f"{self.misconfigurations} misconfigurations")
+        if ran is None or "secret" in ran or self.secrets:
+            parts.append(f"{self.secrets} secrets")
         if self.compliance:
-            text += f" | {self.compliance} compliance"
+            parts.append(f"{self.compliance} compliance")
         if self.suppressed:
-            text += f" | {self.suppressed} suppressed"
-        return text
+            parts.append(f"{self.suppressed} suppressed")
+        return " | ".join(parts) if parts else "no findings"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,7 +165,7 @@ class Summary:
         }
 
 
-def summarize(findings: Sequence[Finding], suppressed: int = 0) -> Summary:
+def summarize(findings: Sequence[Finding], suppressed: int = 0, scanners: frozenset[str] | None = None) -> Summary:
     by = {s.name.lower(): 0 for s in SEVERITY_ORDER}
     counts = dict.fromkeys(FindingKind, 0)
     for f in findings:
@@ -167,6 +180,7 @@ def summarize(findings: Sequence[Finding], suppressed: int = 0) -> Summary:
         secrets=counts[FindingKind.SECRET],
         compliance=counts[FindingKind.COMPLIANCE],
         suppressed=suppressed,
+        scanners=scanners,
     )
 
 

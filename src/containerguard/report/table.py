@@ -98,5 +98,5 @@ def render(ctx: ReportContext) -> str:
     for line in opts.expired_ignores:
         console.print(f"warning: expired ignore entry no longer suppresses: {line}", soft_wrap=True)
     if not sbom_view:
-        console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed)).line(), soft_wrap=True)
+        console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed), scanners=opts.scanners).line(), soft_wrap=True)
     return buf.getvalue()

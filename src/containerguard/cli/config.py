@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from containerguard import __version__
+from containerguard.cli._output import emit
 from containerguard.errors import UsageError
 from containerguard.model import Finding, Severity
 
@@ -76,14 +77,7 @@ def config(
               f"{f', {res.skipped} skipped' if res.skipped else ''}", file=sys.stderr)
     target = image or " ".join([str(p) for p in paths or []] + (["<stdin>"] if stdin_text is not None else []))
     text = reporter(None, findings, target=target, tool_version=__version__)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    emit(text, output)
     code = _gate(findings, fail_on)
     if code:
         raise SystemExit(code)

@@ -74,13 +74,9 @@ def sbom(
     from containerguard.report.registry import get_reporter
 
     text = get_reporter(format)(inv, (), target=inv.target, tool_version=__version__)
-    if output is not None:
-        try:
-            output.write_text(text if text.endswith("\n") else text + "\n")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    from containerguard.cli._output import emit
+
+    emit(text, output)
     if inv.warnings and not quiet:
         print(f"{len(inv.warnings)} warning(s):", file=sys.stderr)
         for w in inv.warnings[:20]:

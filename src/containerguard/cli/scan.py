@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from containerguard import __version__
+from containerguard.cli._output import emit
 from containerguard.errors import UsageError
 from containerguard.model import Severity
 
@@ -107,14 +108,7 @@ def scan(
                                          scanners=res.scanners)
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    emit(text, output)
     if gate_sev is not None:
         code = policy.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
     elif exit_code:

@@ -236,71 +236,47 @@ _KEYWORDS_FORMAT = 1
 _keywords_memo: list[tuple[bytes, ...] | None] = []
 
 
+def _rules_digest(rules_text: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(b"%d\0" % _KEYWORDS_FORMAT + rules_text).hexdigest()
+
+
 def _secret_keywords() -> tuple[bytes, ...] | None:
     """Every keyword of the built-in secret rules (once per process).
 
-    Read from ``secret-keywords/<sha256 of rules.yaml>.json`` under the cache root (written on the first
-    run, when the rules are compiled anyway), so the file is only trusted for the exact rules text it was
-    made from. None when the rules file cannot be read: then every text goes through the scanner."""
+    Read from ``containerguard/secrets/keywords.json``, shipped beside ``rules.yaml`` and generated from it
+    (:func:`keywords_document`; a unit test keeps the two in step). It is trusted only for the exact rules
+    text its digest names; otherwise (or when either file is unreadable) None, and every text goes
+    through the scanner: slower, never weaker. Nothing is written at run time."""
     if _keywords_memo:
         return _keywords_memo[0]
-    import hashlib
-
     import containerguard
 
+    folder = Path(containerguard.__file__).parent / "secrets"
     result: tuple[bytes, ...] | None = None
     try:
-        rules = (Path(containerguard.__file__).parent / "secrets" / "rules.yaml").read_bytes()
-    except OSError:
-        rules = None
-    if rules is not None:
-        from containerguard.cache import default_cache_dir
-
-        digest = hashlib.sha256(b"%d\0" % _KEYWORDS_FORMAT + rules).hexdigest()
-        path = default_cache_dir() / "secret-keywords" / f"{digest}.json"
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(doc, dict) and doc.get("rules_sha256") == digest and isinstance(doc.get("keywords"), list):
-                result = tuple(str(k).encode("utf-8") for k in doc["keywords"])
-        except (OSError, ValueError):
-            result = None
-        if result is None:
-            result = _builtin_keywords(rules)
-            if result is not None:
-                _store_keywords(path, digest, result)
+        digest = _rules_digest((folder / "rules.yaml").read_bytes())
+        doc = json.loads((folder / "keywords.json").read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and doc.get("rules_sha256") == digest and isinstance(doc.get("keywords"), list):
+            result = tuple(str(k).encode("utf-8") for k in doc["keywords"])
+    except (OSError, ValueError):
+        result = None
     _keywords_memo.append(result)
     return result
 
 
-def _builtin_keywords(rules_text: bytes) -> tuple[bytes, ...] | None:
-    """The keywords of the rules the scanner actually uses, or None if they are not the ``rules_text`` read."""
+def keywords_document() -> dict[str, Any]:
+    """What ``secrets/keywords.json`` must hold for the shipped rules (regenerate it with
+    ``python -c 'import json; from containerguard.report.base import keywords_document as k;
+    print(json.dumps(k(), indent=1))' > src/containerguard/secrets/keywords.json``)."""
     from importlib import resources
 
     from containerguard.secrets.scanner import default_scanner
 
-    shipped = resources.files("containerguard.secrets").joinpath("rules.yaml").read_bytes()
-    if shipped != rules_text:
-        return None
-    return tuple(sorted({k for rule in default_scanner().rules for k in rule.keywords}))
-
-
-def _store_keywords(path: Path, digest: str, keywords: tuple[bytes, ...]) -> None:
-    import contextlib
-    import os
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kw-")
-    except OSError:
-        return  # a read-only cache only costs speed
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"rules_sha256": digest, "keywords": [k.decode("utf-8") for k in keywords]}, fh)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    rules = resources.files("containerguard.secrets").joinpath("rules.yaml").read_bytes()
+    keywords = sorted({k for rule in default_scanner().rules for k in rule.keywords})
+    return {"rules_sha256": _rules_digest(rules), "keywords": [k.decode("utf-8") for k in keywords]}
 
 
 def redact_any(value: Any) -> Any:

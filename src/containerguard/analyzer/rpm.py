@@ -6,8 +6,11 @@ of 16 bytes (tag, type, offset, count) then ``dl`` bytes of data. The SQLite fil
 from a private temporary copy (streamed, so memory stays flat whatever its size), opened read-only. A WAL
 file left beside it is not read: rpm checkpoints into the main file when it closes the database.
 
-BerkeleyDB ``Packages`` and NDB ``Packages.db`` are not parsed: no maintained Python library reads them
-without the native Berkeley DB. Such a file gives a counted warning so the user knows packages are missing.
+The older formats hold the same header blobs: the BerkeleyDB hash ``Packages`` (CentOS 7/8, RHEL/UBI 8,
+Amazon Linux 2; read by ``_bdb``) and rpm's NDB ``Packages.db`` (SUSE; read by ``_ndb``). No maintained
+Python library reads them without native libdb, so both readers are pure Python over the documented
+on-disk layouts, reading page by page from the stream. A damaged page, item or blob is a counted warning
+(the rest of the database is still listed); a file that is not such a database at all is one warning.
 
 ``Package.version`` is ``VERSION-RELEASE`` (as ``rpm -q`` prints it, and as the purl's version), with
 ``release`` and ``epoch`` also kept apart.
@@ -20,6 +23,8 @@ import struct
 import tempfile
 from typing import ClassVar
 
+from containerguard.analyzer._bdb import BdbError, BdbHashReader
+from containerguard.analyzer._ndb import NdbError, ndb_blobs
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
@@ -30,7 +35,9 @@ TAG_SUMMARY, TAG_VENDOR, TAG_LICENSE, TAG_ARCH, TAG_SOURCERPM = 1004, 1011, 1014
 TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING = 4, 6, 8, 9
 
 _SQLITE_PATHS = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
-_UNSUPPORTED = ("var/lib/rpm/Packages", "var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/Packages.db")
+_BDB_PATHS = ("var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages")
+_NDB_PATHS = ("var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/Packages.db")
+_MAX_WARNINGS = 50  # per database file; the rest are counted in one last warning
 _MAX = 512 * 1024 * 1024
 _MAX_ENTRIES = 100_000
 
@@ -100,16 +107,18 @@ def _s(v: str | int | list[str] | None) -> str:
 
 class RpmAnalyzer(Analyzer):
     type: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def required(self, path: str, mode: int) -> bool:
-        return path in _SQLITE_PATHS or path in _UNSUPPORTED
+        return path in _SQLITE_PATHS or path in _BDB_PATHS or path in _NDB_PATHS
 
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         result = AnalysisResult()
-        if inp.path in _UNSUPPORTED:
-            result.warnings.append(
-                f"{inp.path}: BerkeleyDB/NDB rpm databases are not read (only rpmdb.sqlite); rpm packages not listed")
+        if inp.path in _BDB_PATHS:
+            self._bdb(inp, result)
+            return result
+        if inp.path in _NDB_PATHS:
+            self._ndb(inp, result)
             return result
         if inp.stream.read(16) != b"SQLite format 3\0":
             raise AnalyzerError(f"{inp.path}: not an SQLite database")
@@ -140,6 +149,48 @@ class RpmAnalyzer(Analyzer):
             finally:
                 con.close()
         return result
+
+    def _bdb(self, inp: AnalyzerInput, result: AnalysisResult) -> None:
+        size = min(inp.size, _MAX)
+        problems: list[str] = []
+        sub = AnalysisResult()  # packages and per-header warnings, the latter capped with the problems
+        try:
+            reader = BdbHashReader(inp.stream, size)
+            for item in reader.items():
+                if isinstance(item, str):
+                    problems.append(item)
+                    continue
+                key, value = item
+                hnum = reader.key_int(key)
+                if hnum == 0:  # rpm's record of the next free package number, not a package
+                    continue
+                self._package(inp.path, -1 if hnum is None else hnum, value, sub)
+        except BdbError as exc:
+            problems.append(str(exc))
+        if inp.size > _MAX:
+            problems.append(f"file larger than {_MAX} bytes; only its start was read")
+        self._problems(inp.path, "BerkeleyDB rpm database", problems, sub, result)
+
+    def _ndb(self, inp: AnalyzerInput, result: AnalysisResult) -> None:
+        problems: list[str] = []
+        sub = AnalysisResult()
+        try:
+            for item in ndb_blobs(inp.stream, inp.size):
+                if isinstance(item, str):
+                    problems.append(item)
+                else:
+                    self._package(inp.path, item[0], item[1], sub)
+        except NdbError as exc:
+            problems.append(str(exc))
+        self._problems(inp.path, "NDB rpm database", problems, sub, result)
+
+    @staticmethod
+    def _problems(path: str, what: str, problems: list[str], sub: AnalysisResult, result: AnalysisResult) -> None:
+        result.packages.extend(sub.packages)
+        warnings = sub.warnings + [f"{path}: {what}: {p}; packages in it may be missing" for p in problems]
+        result.warnings.extend(warnings[:_MAX_WARNINGS])
+        if len(warnings) > _MAX_WARNINGS:
+            result.warnings.append(f"{path}: {what}: {len(warnings) - _MAX_WARNINGS} more problems")
 
     def _package(self, path: str, hnum: int, blob: bytes, result: AnalysisResult) -> None:
         try:

@@ -9,7 +9,7 @@ os                  os      etc/os-release, usr/lib/os-release, lsb-release,    
                             *-release, debian_version, SuSE-release, status.d
 dpkg                dpkg    var/lib/dpkg/status, var/lib/dpkg/status.d/*        deb
 apk                 apk     lib/apk/db/installed                                apk
-rpm                 rpm     rpmdb.sqlite (BerkeleyDB/NDB: a warning)            rpm
+rpm                 rpm     rpmdb.sqlite, BerkeleyDB Packages, NDB Packages.db rpm
 python-pkg          python  *.dist-info/METADATA, *.egg-info[/PKG-INFO], *.egg  pypi
 node-pkg            npm     node_modules/[@scope/]name/package.json             npm
 gobinary            golang  executables with Go build info                      golang

@@ -54,10 +54,24 @@ def merge_lockfile_duplicates(packages: Iterable[Package]) -> list[Package]:
     return [p for p in out if p is not None]
 
 
+def prefer_sqlite_rpmdb(packages: Iterable[Package]) -> list[Package]:
+    """rpm reads one database backend. An image that has rpmdb.sqlite (rpm >= 4.16, the configured
+    backend there) and a left-over BerkeleyDB ``Packages`` or NDB ``Packages.db`` from before a migration
+    is described by the sqlite one: the stale legacy copies are dropped rather than listed twice."""
+    pkgs = list(packages)
+    if not any(p.type == "rpm" and any(loc.endswith("/rpmdb.sqlite") for loc in p.locations) for p in pkgs):
+        return pkgs
+    return [p for p in pkgs
+            if not (p.type == "rpm" and p.locations and all(loc.endswith(_LEGACY_RPMDB) for loc in p.locations))]
+
+
+_LEGACY_RPMDB = ("/Packages", "/Packages.db")
+
+
 def finalize(os: OSInfo | None, packages: Iterable[Package]) -> tuple[OSInfo, tuple[Package, ...]]:
     """(final OS, packages with OS package purls carrying the distribution namespace and qualifier, and
-    lockfile entries of installed packages merged into them)."""
-    pkgs = tuple(merge_lockfile_duplicates(packages))
+    lockfile entries of installed packages merged into them, stale legacy rpm databases dropped)."""
+    pkgs = tuple(prefer_sqlite_rpmdb(merge_lockfile_duplicates(packages)))
     info = finalize_os(os, pkgs)
     if not info.known:
         return info, pkgs

@@ -35,6 +35,7 @@ FORMAT = 1
 DEFAULT_MAX_BYTES = 2 << 30
 ENV_DIR = "CONTAINERGUARD_CACHE_DIR"
 ENV_MAX = "CONTAINERGUARD_CACHE_MAX_BYTES"
+_REWALK_SECONDS = 60.0
 
 
 class CacheError(ContainerGuardError):
@@ -65,6 +66,9 @@ class LayerCache:
                 raise CacheError(f"{ENV_MAX} must be a number of bytes") from None
         self.max_bytes = max_bytes
         self._ready = False
+        #: bytes in the cache as of the last walk plus what this object wrote since (None: not walked yet)
+        self._bytes: int | None = None
+        self._walked_at = 0.0
 
     # ----------------------------------------------------------------- paths
     def _ensure(self) -> None:
@@ -108,7 +112,17 @@ class LayerCache:
         self._ensure()
         data = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":")).encode()
         self._atomic_write(self._entry(key), data)
-        self.evict()
+        self._grew(len(data))
+
+    def _grew(self, n: int) -> None:
+        """Evict when the cache may be over its cap. The tree is walked only on the first write, when the
+        running total passes the cap, or once a minute (other processes write too), not on every put."""
+        if self._bytes is None or time.monotonic() - self._walked_at > _REWALK_SECONDS:
+            self.evict()
+            return
+        self._bytes += n
+        if self._bytes > self.max_bytes:
+            self.evict()
 
     def _atomic_write(self, dest: Path, data: bytes) -> None:
         try:
@@ -153,6 +167,8 @@ class LayerCache:
             return
         self._ensure()
         self._atomic_write(p, data)
+        if self._bytes is not None:
+            self._bytes += len(data)
 
     # ----------------------------------------------------------------- housekeeping
     def _files(self) -> list[tuple[float, int, Path]]:
@@ -175,6 +191,7 @@ class LayerCache:
         """Remove least-recently-used entries until the cache is under 90% of its cap."""
         files = self._files()
         total = sum(s for _, s, _ in files)
+        self._bytes, self._walked_at = total, time.monotonic()
         if total <= self.max_bytes:
             return 0
         removed = 0
@@ -186,6 +203,7 @@ class LayerCache:
                 p.unlink()
                 total -= size
                 removed += 1
+        self._bytes = total
         return removed
 
     def info(self) -> dict[str, Any]:
@@ -197,6 +215,7 @@ class LayerCache:
     def clean(self) -> dict[str, int]:
         """Remove every entry (and stale temporary files); returns what was removed."""
         files = self._files()
+        self._bytes = None
         removed = freed = 0
         for _, size, p in files:
             with contextlib.suppress(OSError):

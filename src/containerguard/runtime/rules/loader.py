@@ -253,12 +253,10 @@ class _Collector:
         if not isinstance(items, list) or any(isinstance(x, dict | list) for x in items):
             raise RuleError(f"{what}: 'items' must be a list of values", file, item.key_lines.get("items", item.line))
         values = [str(x).lower() if isinstance(x, bool) else str(x) for x in items]
-        mode = "replace"
-        if item.get("append") is True:
-            mode = "append"
-        elif "override" in item:
-            mode = self._override(item, file, what, ("items",), ()).get("items", "replace")
-        if mode == "append" and ("override" in item or item.get("append") is True):
+        appending = item.get("append") is True
+        if not appending and "override" in item:
+            appending = self._override(item, file, what, ("items",), ()).get("items") == "append"
+        if appending:
             if existing is None:
                 raise RuleError(f"{what}: append to a list that has not been defined", file, item.line)
             existing.items.extend(values)

@@ -12,7 +12,7 @@ the document timestamp, else document order) wins, as the OpenVEX specification 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,10 +129,22 @@ class VexStatement:
 class VexDocument:
     source: str
     statements: tuple[VexStatement, ...]
+    #: statements by upper-cased vulnerability name and alias, so a finding only tests the statements
+    #: about its own ids (not every statement of the document)
+    _by_name: dict[str, tuple[VexStatement, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[VexStatement]] = {}
+        for s in self.statements:
+            for n in s.names():
+                index.setdefault(n, []).append(s)
+        object.__setattr__(self, "_by_name", {n: tuple(v) for n, v in index.items()})
 
     def decide(self, f: Finding) -> VexStatement | None:
         """The statement that wins for this finding, if any applies."""
-        hits = [s for s in self.statements if s.applies(f)]
+        by_name = self._by_name
+        cands = {s.order: s for n in (f.id, *f.aliases) for s in by_name.get(n.upper(), ())}
+        hits = [s for s in cands.values() if s.applies(f)]
         if not hits:
             return None
         return max(hits, key=lambda s: (s.timestamp, s.order))

@@ -29,7 +29,8 @@ from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from containerguard.errors import ContainerGuardError
+from containerguard.artifact.stream import parse_digest, verify_bytes
+from containerguard.errors import ContainerGuardError, DigestMismatchError
 
 FORMAT = 1
 DEFAULT_MAX_BYTES = 2 << 30
@@ -141,8 +142,9 @@ class LayerCache:
 
     # ----------------------------------------------------------------- blobs (configs)
     def _blob(self, digest: str) -> Path | None:
-        algo, _, hexpart = digest.partition(":")
-        if algo not in ("sha256", "sha512") or not hexpart or not all(c in "0123456789abcdef" for c in hexpart):
+        try:
+            algo, hexpart = parse_digest(digest)
+        except DigestMismatchError:
             return None
         return self.root / "blobs" / algo / hexpart
 
@@ -154,8 +156,9 @@ class LayerCache:
             data = p.read_bytes()
         except OSError:
             return None
-        algo, _, hexpart = digest.partition(":")
-        if hashlib.new(algo, data).hexdigest() != hexpart:
+        try:
+            verify_bytes(data, digest)
+        except DigestMismatchError:
             with contextlib.suppress(OSError):
                 p.unlink()
             return None

@@ -44,6 +44,11 @@ def filter_findings(
     active = [r for r in ignores.rules if not r.expired(today)] if ignores else []
     expired = tuple(r for r in ignores.rules if r.expired(today)) if ignores else ()
     vex_docs = _vex_docs(vex)
+    # active entries by upper-cased id, with their file position: a finding tests only the entries
+    # about its own ids, and the first of those in file order still wins
+    by_id: dict[str, list[tuple[int, IgnoreRule]]] = {}
+    for i, r in enumerate(active):
+        by_id.setdefault(r.id.upper(), []).append((i, r))
 
     kept: list[Finding] = []
     suppressed: list[Finding] = []
@@ -52,7 +57,7 @@ def filter_findings(
         if (sev is not None and f.severity not in sev) or (ignore_unfixed and is_unfixed(f)):
             dropped.append(f)
             continue
-        rule = next((r for r in active if r.matches(f)), None)
+        rule = _first_ignore(by_id, f) if by_id else None
         if rule is not None:
             sup = {"source": "ignore-file", "entry": rule.source, "reason": rule.reason}
             suppressed.append(dataclasses.replace(f, suppressed_by=rule.describe(), extra={**f.extra, "suppression": sup}))
@@ -69,6 +74,11 @@ def filter_findings(
             f = dataclasses.replace(f, extra={**f.extra, "vex": info})
         kept.append(f)
     return FilterResult(tuple(kept), tuple(suppressed), expired, tuple(dropped))
+
+
+def _first_ignore(by_id: dict[str, list[tuple[int, IgnoreRule]]], f: Finding) -> IgnoreRule | None:
+    cands = {i: r for n in (f.id, *f.aliases) for i, r in by_id.get(n.upper(), ())}
+    return next((cands[i] for i in sorted(cands) if cands[i].matches(f)), None)
 
 
 def _vex_docs(vex: VexDocument | str | Path | Sequence[VexDocument | str | Path] | None) -> list[VexDocument]:

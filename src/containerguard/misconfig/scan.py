@@ -39,15 +39,21 @@ def kind_of(path: Path, explicit: bool = False) -> str | None:
         return "kubernetes"
     if explicit:
         try:
-            head = path.read_bytes()[:4096].decode("utf-8", errors="replace")
+            with path.open("rb") as fh:  # only the head is sniffed: do not read a huge file whole
+                head = fh.read(4096).decode("utf-8", errors="replace")
         except OSError:
             return None
-        lines = [ln for ln in head.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        if lines and _FIRST_INSTRUCTION.match(lines[0]):
+        if _starts_like_dockerfile(head):
             return "dockerfile"
         if "apiVersion:" in head and "kind:" in head:
             return "kubernetes"
     return None
+
+
+def _starts_like_dockerfile(text: str) -> bool:
+    """The first line that is neither blank nor a comment is a FROM or ARG instruction."""
+    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), None)
+    return first is not None and _FIRST_INSTRUCTION.match(first) is not None
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
@@ -103,8 +109,7 @@ def scan_text(text: str, name: str = "<stdin>") -> ConfigResult:
     from containerguard.misconfig.kubernetes import scan_yaml_text
 
     res = ConfigResult()
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if lines and _FIRST_INSTRUCTION.match(lines[0]):
+    if _starts_like_dockerfile(text):
         try:
             res.findings += check_dockerfile(parse_dockerfile(text, name), name)
             res.dockerfiles += 1

@@ -8,7 +8,6 @@ Run: .venv/bin/python bench/scan_image.py [--db PATH] [--runs 5]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -17,22 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import target_line
-from tests.fixtures import env, vulnmirror
-from tests.fixtures.app_image import app_image
+from bench._common import CLI, app_image_scan, target_line
 
 TARGET_S = 2.0
-CLI = str(Path(sys.executable).with_name("containerguard"))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", type=Path)
-    ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
-    db = args.db or vulnmirror.built_db()
-    tar = env.docker_save(app_image().tag)
-    cmd = [CLI, "scan", f"docker-archive:{tar}", "--db", str(db), "-f", "json", "-o", "/dev/null", "-q"]
+    args, tar, cmd = app_image_scan(default_runs=5)
     subprocess.run(cmd, check=True)  # warm: layer cache filled, DB pages in the page cache
     times = []
     for _ in range(args.runs):

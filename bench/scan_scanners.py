@@ -16,7 +16,6 @@ Run: .venv/bin/python bench/scan_scanners.py [--db PATH] [--runs 3]
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -27,13 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import target_line
-from tests.fixtures import env, vulnmirror
-from tests.fixtures.app_image import app_image
+from bench._common import CLI, app_image_scan, target_line
+from tests.fixtures import env
 
 WARM_TARGET_S = 2.0
 SECRET_TARGET_S = 3.0
-CLI = str(Path(sys.executable).with_name("containerguard"))
 
 
 def _wall(cmd: list[str], cache_dir: str) -> float:
@@ -53,13 +50,7 @@ def _measure(cmd: list[str], runs: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", type=Path)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
-    db = args.db or vulnmirror.built_db()
-    tar = env.docker_save(app_image().tag)
-    base = [CLI, "scan", f"docker-archive:{tar}", "--db", str(db), "-f", "json", "-o", "/dev/null", "-q"]
+    args, tar, base = app_image_scan(default_runs=3)
     rc = 0
     print(f"image {tar.name} ({tar.stat().st_size / 1e6:.0f} MB), median of {args.runs} runs")
     results = {}

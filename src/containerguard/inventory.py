@@ -69,6 +69,7 @@ def encode_record(rec: LayerRecord) -> dict[str, Any]:
         "opaques": rec.opaques,
         "results": {p: to_jsonable(r) for p, r in rec.results.items()},
         "links": rec.links,
+        "link_results": {p: [src, None if r is None else to_jsonable(r)] for p, (src, r) in rec.link_results.items()},
         "warnings": rec.warnings,
     }
 
@@ -80,6 +81,8 @@ def decode_record(obj: Any) -> LayerRecord:
         opaques=list(obj["opaques"]),
         results={p: from_jsonable(AnalysisResult, r) for p, r in obj["results"].items()},
         links=list(obj["links"]),
+        link_results={p: (str(src), None if r is None else from_jsonable(AnalysisResult, r))
+                      for p, (src, r) in obj.get("link_results", {}).items()},
         warnings=list(obj["warnings"]),
     )
 
@@ -151,10 +154,11 @@ def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], ca
     return rec
 
 
-def _link_results(art: Artifact, layers: Sequence[Layer], requests: Sequence[LinkRequest],
-                  analyzers: Sequence[Analyzer], cache: LayerCache | None, ids: list[tuple[str, int]],
-                  dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
-    """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass)."""
+def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[LayerRecord],
+                  requests: Sequence[LinkRequest], analyzers: Sequence[Analyzer], cache: LayerCache | None,
+                  ids: list[tuple[str, int]], dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
+    """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass).
+    A link the walker already analysed with the same target in the same layer is taken from its record."""
     from containerguard.artifact.walker import extract_files
 
     out: list[tuple[LinkRequest, AnalysisResult]] = []
@@ -166,7 +170,13 @@ def _link_results(art: Artifact, layers: Sequence[Layer], requests: Sequence[Lin
         layer = layers[li]
         ident = layer.diff_id or layer.digest
         todo: list[tuple[LinkRequest, str | None]] = []
+        pre = records[li].link_results
         for req in reqs:
+            done = pre.get(req.path)
+            if done is not None and req.layer == li and done[0] == req.source:
+                if done[1] is not None:
+                    out.append((req, done[1]))
+                continue
             key = (layer_key(ident, ids, f"link:{req.path}->{req.source}")
                    if ident and cache is not None and dir_root is None else None)
             hit = _cache_get(cache, key)
@@ -246,7 +256,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
             attribution = layers
         merged = apply(records, attribution)
         if merged.links:
-            add_link_results(merged, _link_results(art, layers, merged.links, analyzers, layer_cache, ids, dir_root),
+            add_link_results(merged, _link_results(art, layers, records, merged.links, analyzers, layer_cache, ids, dir_root),
                              attribution)
         meta = art.meta()
     index_findings = [f for check in index_checks for f in check(merged.files, attribution)]

@@ -36,6 +36,10 @@ class LayerRecord:
     results: dict[str, AnalysisResult] = field(default_factory=dict)
     #: symlinks / hard links whose path some analyzer requires (content resolved by the applier)
     links: list[str] = field(default_factory=list)
+    #: wanted symlink path -> (its target in this layer, the target's bytes analysed at the link's path),
+    #: for a relative or absolute symlink met before its target file in the same layer (etc/os-release ->
+    #: ../usr/lib/os-release): spares the second pass over the layer when the merged view agrees
+    link_results: dict[str, tuple[str, AnalysisResult | None]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -78,12 +82,19 @@ def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
 
 def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmpdir: Path | None,
                     counts: Counter[str], record: LayerRecord, warn: Callable[[str], None],
-                    opener: Callable[[Entry], IO[bytes]] | None = None) -> None:
+                    opener: Callable[[Entry], IO[bytes]] | None = None, link_targets: bool = False) -> None:
+    """Index ``entries`` into ``record``, analysing every file some analyzer requires. ``link_targets``: also
+    analyse, at the link's path, the target file of a wanted symlink met earlier in the same stream
+    (``record.link_results``; a tar layer only, where a second pass would re-read the whole layer)."""
     files = record.files
     results = record.results
+    link_results = record.link_results
+    pending: dict[str, list[str]] = {}  # lexical target -> wanted symlinks pointing at it
     for e in entries:
         kind = e.kind
         path = e.path
+        if link_results:
+            link_results.pop(path, None)  # the link itself was replaced
         if kind == WHITEOUT:
             record.whiteouts.append(path)
             continue
@@ -95,18 +106,37 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
             wanted = [a for a in analyzers if a.required(path, e.mode)]
             if path in results:  # a duplicate entry replaces the earlier one's results
                 del results[path]
-            if not wanted:
+            linked = pending.get(path, ()) if pending else ()
+            if not wanted and not linked:
                 continue
             with (opener or Entry.open)(e) as src, spool(src, e.size, tmpdir) as fh:
-                r = run_analyzers(wanted, path, e.mode, e.size, fh, warn)
-            if r is not None:
-                results[path] = r
+                if wanted:
+                    r = run_analyzers(wanted, path, e.mode, e.size, fh, warn)
+                    if r is not None:
+                        results[path] = r
+                for lp in linked:
+                    users = [a for a in analyzers if a.required(lp, REG_MODE)]
+                    link_results[lp] = (path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
         elif kind in (SYMLINK, HARDLINK):
             results.pop(path, None)
             if any(a.required(path, REG_MODE) for a in analyzers):
                 record.links.append(path)
+                if kind == SYMLINK and link_targets:
+                    pending.setdefault(lexical_target(path, e.link), []).append(path)
         elif kind in (DIR, DEVICE):
             results.pop(path, None)
+
+
+def lexical_target(path: str, link: str) -> str:
+    """Where symlink ``path`` -> ``link`` points, by its text alone (``..`` at the root stays there)."""
+    parts: list[str] = [] if link.startswith("/") else path.split("/")[:-1]
+    for p in link.split("/"):
+        if p == "..":
+            if parts:
+                parts.pop()
+        elif p and p != ".":
+            parts.append(p)
+    return "/".join(parts)
 
 
 def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None,
@@ -116,7 +146,8 @@ def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: 
     counts: Counter[str] = Counter()
     warnings: list[str] = []
     try:
-        analyze_entries(tarwalk.walk(stream, counts, what), analyzers, tmpdir, counts, record, warnings.append)
+        analyze_entries(tarwalk.walk(stream, counts, what), analyzers, tmpdir, counts, record, warnings.append,
+                        link_targets=True)
         drain(stream)
     except (tarfile.TarError, EOFError) as exc:
         blame_digest(stream)

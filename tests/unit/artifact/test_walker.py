@@ -69,3 +69,26 @@ def test_dir_walk(tmp_path: Path) -> None:
     rec = walk_dir_layer(tmp_path, [a])
     assert a.seen == ["x/c.pkglist"]
     assert rec.links == ["link.pkglist"]
+
+
+def test_a_symlink_before_its_target_is_analysed_in_the_same_pass() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, link in (("etc/os.pkglist", "../usr/lib/os.pkglist"), ("abs.pkglist", "/usr/lib/os.pkglist"),
+                           ("late.pkglist", "usr/lib/z.txt")):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = tarfile.SYMTYPE, link
+            tf.addfile(ti)
+        for name, data in (("usr/lib/os.pkglist", b"base 1\n"), ("usr/lib/z.txt", b"z 2\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    a = PkgListAnalyzer()
+    rec = walk_tar_layer(io.BytesIO(buf.getvalue()), [a])
+    assert rec.links == ["etc/os.pkglist", "abs.pkglist", "late.pkglist"]
+    got = {p: (src, [(k.name, k.version) for k in r.packages] if r else None)
+           for p, (src, r) in rec.link_results.items()}
+    assert got == {"etc/os.pkglist": ("usr/lib/os.pkglist", [("base", "1")]),
+                   "abs.pkglist": ("usr/lib/os.pkglist", [("base", "1")]),
+                   "late.pkglist": ("usr/lib/z.txt", [("z", "2")])}
+    assert sorted(a.seen) == ["abs.pkglist", "etc/os.pkglist", "late.pkglist", "usr/lib/os.pkglist"]

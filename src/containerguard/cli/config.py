@@ -12,16 +12,16 @@ import typer
 from containerguard import __version__
 from containerguard.cli._output import emit
 from containerguard.errors import UsageError
-from containerguard.model import Finding, Severity
+from containerguard.model import Severity
 
 
-def _gate(findings: list[Finding], fail_on: str | None) -> int:
+def _fail_on(fail_on: str | None) -> Severity | None:
     if not fail_on:
-        return 0
+        return None
     sev = Severity.parse(fail_on)
     if sev is Severity.UNKNOWN and fail_on.strip().upper() != "UNKNOWN":
         raise UsageError(f"unknown severity {fail_on!r} (expected one of {', '.join(Severity.__members__)})")
-    return 1 if any(f.severity >= sev for f in findings) else 0
+    return sev
 
 
 def config(
@@ -40,6 +40,7 @@ def config(
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
     reporter = get_reporter(fmt)
+    gate_sev = _fail_on(fail_on)  # a bad --fail-on is refused before any file is read
     stdin_text = None
     if paths and any(str(p) == "-" for p in paths):
         stdin_text = sys.stdin.read()
@@ -78,9 +79,12 @@ def config(
     target = image or " ".join([str(p) for p in paths or []] + (["<stdin>"] if stdin_text is not None else []))
     text = reporter(None, findings, target=target, tool_version=__version__)
     emit(text, output)
-    code = _gate(findings, fail_on)
-    if code:
-        raise SystemExit(code)
+    if gate_sev is not None:
+        from containerguard.policy import gate  # imported only for the gate: it loads the ignore/VEX parsers
+
+        code = gate(findings, gate_sev, 1)
+        if code:
+            raise SystemExit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -101,7 +101,7 @@ class LayerCache:
             obj = json.loads(data)
             if not isinstance(obj, dict) or obj.get("format") != FORMAT or obj.get("key") != key:
                 raise ValueError("stale entry")
-        except ValueError:
+        except (ValueError, RecursionError):
             with contextlib.suppress(OSError):
                 p.unlink()
             return None

@@ -178,6 +178,14 @@ def test_not_an_archive_and_bad_manifest(tmp_path: Path) -> None:
         tf.addfile(ti, __import__("io").BytesIO(data))
     with pytest.raises(ArtifactError, match=r"manifest\.json entry lacks Config/Layers"):
         _scan(bad)
+    deep = tmp_path / "deep.tar"
+    with tarfile.open(deep, "w") as tf:
+        data = b"[" * 200_000  # under the manifest cap, deeper than the JSON parser's recursion limit
+        ti = tarfile.TarInfo("manifest.json")
+        ti.size = len(data)
+        tf.addfile(ti, __import__("io").BytesIO(data))
+    with pytest.raises(ArtifactError, match=r"manifest\.json is not valid JSON"):
+        _scan(deep)
 
 
 def _tree(root: Path) -> list[str]:

@@ -190,7 +190,7 @@ def open_docker_archive(ref: ImageRef, *, platform: str = "linux/amd64",
         raise ArtifactError(f"{path}: not a docker archive (no manifest.json)")
     try:
         entries: Any = json.loads(idx.read("manifest.json", MAX_MANIFEST_BYTES))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ArtifactError(f"{path}: manifest.json is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
         raise ArtifactError(f"{path}: manifest.json lists no image")

@@ -282,7 +282,7 @@ class RegistryClient:
         try:
             obj = json.loads(body)
             token = obj.get("token") or obj.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{self.host}: the token service returned no token")

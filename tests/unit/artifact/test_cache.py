@@ -106,3 +106,12 @@ def test_clean(tmp_path: Path) -> None:
     assert c.info()["entries"] == 1
     assert c.clean()["entries"] == 1
     assert c.info()["entries"] == 0
+
+
+def test_a_deeply_nested_entry_is_a_miss(tmp_path: Path) -> None:
+    c = LayerCache(tmp_path)
+    key = "ab" * 32
+    c.put(key, {"x": 1})
+    entry = next((tmp_path / "layers").rglob(f"{key}.json"))
+    entry.write_bytes(b"[" * 200_000)
+    assert c.get(key) is None and not entry.exists()

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from containerguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from containerguard.inventory import ProgressEvent
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -20,3 +29,30 @@ def emit(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def layer_progress(console: Console, *, disable: bool = False) -> tuple[Progress, Callable[[ProgressEvent], None]]:
+    """A Rich progress bar (on ``console``, stderr) and the hook that feeds it inventory ProgressEvents:
+    Docker export, then each layer read (MB so far) or taken from the cache."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+                   TextColumn("{task.fields[mb]}"), TimeElapsedColumn(), console=console, transient=True,
+                   disable=disable)
+    task = bar.add_task("opening image", total=None, mb="", count="")
+
+    def hook(ev: ProgressEvent) -> None:
+        if ev.phase == "open":
+            bar.update(task, description="opening image")
+        elif ev.phase == "export":
+            bar.update(task, description="exporting from Docker", mb=f"{ev.bytes / 1e6:.0f} MB")
+        elif ev.phase in ("layer-start", "read"):
+            bar.update(task, total=ev.layers, completed=ev.layer, description=f"reading layer {ev.layer + 1}",
+                       mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "", count=f"{ev.layer}/{ev.layers} layers")
+        elif ev.phase in ("layer-done", "layer-cached"):
+            bar.update(task, total=ev.layers, completed=ev.layer + 1, count=f"{ev.layer + 1}/{ev.layers} layers",
+                       description="cached layer" if ev.phase == "layer-cached" else "analysed layer", mb="")
+        elif ev.phase == "done":
+            bar.update(task, total=max(ev.layers, 1), completed=max(ev.layers, 1), description="done")
+
+    return bar, hook

@@ -4,36 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 FORMATS = ("table", "json", "cyclonedx", "spdx-json")
-
-
-def _progress_hook(console: Any) -> tuple[Any, Any]:
-    """A Rich progress bar on stderr fed by inventory ProgressEvents."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
-                   TextColumn("{task.fields[mb]}"), TimeElapsedColumn(), console=console, transient=True)
-    task = bar.add_task("opening image", total=None, mb="", count="")
-
-    def hook(ev: Any) -> None:
-        if ev.phase == "open":
-            bar.update(task, description="opening image")
-        elif ev.phase == "export":
-            bar.update(task, description="exporting from Docker", mb=f"{ev.bytes / 1e6:.0f} MB")
-        elif ev.phase in ("layer-start", "read"):
-            bar.update(task, total=ev.layers, completed=ev.layer, description=f"reading layer {ev.layer + 1}",
-                       mb=f"{ev.bytes / 1e6:.0f} MB" if ev.bytes else "", count=f"{ev.layer}/{ev.layers} layers")
-        elif ev.phase in ("layer-done", "layer-cached"):
-            bar.update(task, total=ev.layers, completed=ev.layer + 1, count=f"{ev.layer + 1}/{ev.layers} layers",
-                       description="cached layer" if ev.phase == "layer-cached" else "analysed layer", mb="")
-        elif ev.phase == "done":
-            bar.update(task, total=max(ev.layers, 1), completed=max(ev.layers, 1), description="done")
-
-    return bar, hook
 
 
 def sbom(
@@ -63,7 +38,9 @@ def sbom(
     if not quiet and sys.stderr.isatty():
         from rich.console import Console
 
-        bar, hook = _progress_hook(Console(stderr=True))
+        from containerguard.cli._output import layer_progress
+
+        bar, hook = layer_progress(Console(stderr=True))
     if bar is not None:
         with bar:
             inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform,

@@ -8,22 +8,16 @@ or ``sbom:FILE`` (CycloneDX / SPDX JSON, or a native JSON written by `sbom`/`sca
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from containerguard import __version__
-from containerguard.cli._output import emit
+from containerguard.cli._output import emit, layer_progress
 from containerguard.errors import UsageError
 from containerguard.model import Severity
-
-if TYPE_CHECKING:
-    from containerguard.inventory import ProgressEvent
-
 
 _MAX_WARNINGS = 10
 
@@ -40,19 +34,6 @@ def _severities(text: str | None) -> list[Severity] | None:
             raise UsageError(f"unknown severity {part.strip()!r} (expected {', '.join(Severity.__members__)})")
         out.append(Severity[p])
     return out
-
-
-def _progress(console: Console, quiet: bool) -> tuple[Progress, Callable[[ProgressEvent], None]]:
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                        transient=True, disable=quiet or not console.is_terminal)
-    task = progress.add_task("open image", total=None)
-
-    def hook(ev: ProgressEvent) -> None:
-        if ev.layers:
-            progress.update(task, total=ev.layers, completed=ev.layer + (ev.phase in ("layer-done", "layer-cached")),
-                            description=f"layer {ev.layer + 1}/{ev.layers}")
-
-    return progress, hook
 
 
 def scan(
@@ -90,7 +71,7 @@ def scan(
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(policy.DEFAULT_IGNORE_FILE) if Path(policy.DEFAULT_IGNORE_FILE).is_file() else None)
-    bar, hook = _progress(console, quiet)
+    bar, hook = layer_progress(console, disable=quiet or not console.is_terminal)
     with bar:
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,

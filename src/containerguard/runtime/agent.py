@@ -254,10 +254,15 @@ class Agent:
     def _on_raw(self, raw: RawEvent) -> None:
         assert self.inventory is not None
         t = raw.type
-        info = self.inventory.for_event(raw.mntns, raw.pid, fresh=t in ("execve", "execveat"))
-        cid = info.short_id if info is not None else "host"
         table = self.table
-        if t in ("execve", "execveat"):
+        wanted = self._all_types or t in self._types
+        if t == "procexit" and not wanted and self._record is None:
+            table.exit(raw.pid)  # traced for the process table only: no container, /proc or field look-ups
+            return
+        is_exec = t in ("execve", "execveat")
+        info = self.inventory.for_event(raw.mntns, raw.pid, fresh=is_exec)
+        cid = info.short_id if info is not None else "host"
+        if is_exec:
             exepath = raw.args[2]
             argv = exec_argv(raw)
             comm = raw.comm
@@ -281,13 +286,12 @@ class Agent:
         ef, written = event_fields(raw, p.cwd)
         if written is not None and raw.res >= 0:
             table.note_written(cid, written)
-        wanted = self._all_types or t in self._types
         if wanted or self._record is not None:
             ts = raw.ts + self._mono_offset
             fields = table.fields(p)
             fields.update(ef)
             fields.update(self._container_fields(info))
-            if t not in ("execve", "execveat"):
+            if not is_exec:
                 fields["proc.name"] = raw.comm
             fields["user.uid"] = raw.uid
             fields["group.gid"] = raw.gid

@@ -27,10 +27,10 @@ from bench._common import target_line
 from tests.fixtures import env, vulnmirror
 
 from containerguard.detect import Matcher
-from containerguard.inventory import build_inventory
 from containerguard.model import Inventory, Package
 from containerguard.report import get_reporter
-from containerguard.sbom_input import parse_inventory
+from containerguard.scanner.inventory import build_inventory
+from containerguard.scanner.sbom_input import parse_inventory
 from containerguard.vulndb import VulnDB
 
 TARGET_S = 6.0

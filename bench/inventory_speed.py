@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures import env
 from tests.fixtures import registry as reg
 
-from containerguard.cache import LayerCache
-from containerguard.inventory import build_inventory
+from containerguard.scanner.cache import LayerCache
+from containerguard.scanner.inventory import build_inventory
 
 PY = sys.executable
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -44,7 +44,7 @@ def main() -> int:
           f"binary skipped {res.skipped_binary}, oversize skipped {res.skipped_large}, findings {len(res.findings)}")
     rc = 0 if med <= TARGET_S else 1
     if not args.no_docker and env.docker_ok():
-        from containerguard.inventory import build_inventory
+        from containerguard.scanner.inventory import build_inventory
 
         archive = env.docker_save(env.debian_image())
         t = time.perf_counter()

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env
 
-from containerguard import inventory
 from containerguard.analyzer.dpkg import paragraphs
+from containerguard.scanner import inventory
 
 DISTROLESS_TAG = "cg-test/distroless:1"
 

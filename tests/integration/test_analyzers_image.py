@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env
 from tests.fixtures.app_image import APP_IMAGE, app_image
 
-from containerguard import inventory
+from containerguard.scanner import inventory
 
 pytestmark = pytest.mark.docker
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env
 
 from containerguard.cli.main import main
-from containerguard.inventory import build_inventory
 from containerguard.misconfig.image import ImageFileAnalyzer, check_image, scan_image_files
+from containerguard.scanner.inventory import build_inventory
 
 pytestmark = pytest.mark.docker
 

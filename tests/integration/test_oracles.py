@@ -182,7 +182,7 @@ def test_whole_app_tree_with_every_builtin_analyzer(app) -> None:  # type: ignor
 def test_source_tree_npm_dir_through_build_inventory(app) -> None:  # type: ignore[no-untyped-def]
     """``dir:`` on a project with node_modules and package-lock.json: npm ls's packages once each, with both
     the installed manifest and the lockfile as locations."""
-    from containerguard import inventory
+    from containerguard.scanner import inventory
     out = subprocess.run(["npm", "ls", "--all", "--json"], cwd=app.npm_dir, check=True, capture_output=True,
                          text=True).stdout
     expected: set[tuple[str, str]] = set()

@@ -164,7 +164,7 @@ def test_mutated_real_headers_never_raise_unexpected(rpmdb: Path) -> None:
 def test_rpm_root_through_build_inventory(rpmdb: Path, tmp_path: Path) -> None:
     """A Rocky-style root (os-release + usr/lib/sysimage/rpm/rpmdb.sqlite) through ``dir:``: the OS and
     the distribution part of the rpm purls come out right."""
-    from containerguard import inventory
+    from containerguard.scanner import inventory
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text('NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\n'

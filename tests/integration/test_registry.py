@@ -20,7 +20,7 @@ from tests.fixtures import registry as reg
 
 from containerguard.cli.main import main
 from containerguard.errors import DigestMismatchError, RegistryError
-from containerguard.inventory import build_inventory
+from containerguard.scanner.inventory import build_inventory
 
 OS_RELEASE = 'PRETTY_NAME="Alpine Linux v3.19"\nNAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n'
 

@@ -131,8 +131,8 @@ def test_daemon_warm_scan_exports_nothing(tmp_path: Path, capsys) -> None:
     image_id = cold["image"]["id"]
     assert (cache / "blobs" / "sha256" / image_id.split(":")[1]).is_file()
     from containerguard.artifact.daemon import DaemonImage
-    from containerguard.cache import LayerCache
     from containerguard.model import ImageRef
+    from containerguard.scanner.cache import LayerCache
 
     art = DaemonImage(ImageRef("docker", tag), cache=LayerCache(cache))
     try:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import vulnmirror
 
 from containerguard.cli.main import main
-from containerguard.detect import rescan
+from containerguard.scanner import rescan
 from containerguard.vulndb import VulnDB
 
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
@@ -87,7 +87,7 @@ def test_third_party_deb_is_flagged(tmp_path: Path, db: Path, capsys: pytest.Cap
                        + _status_entry("acme-agent", "2.4.1"))
     with VulnDB(db) as h:
         from containerguard.detect import Matcher
-        from containerguard.inventory import build_inventory
+        from containerguard.scanner.inventory import build_inventory
 
         res = Matcher(h).match(build_inventory(f"dir:{root}", cache=None))
     flagged = {f.package.name for f in res.findings if f.extra.get("not_from_distribution")}

@@ -245,8 +245,8 @@ def test_sbom_of_the_image_gives_the_same_findings(fmt: str, tmp_path: Path, db:
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """`sbom`-style CycloneDX / SPDX of the bookworm rootfs re-scanned with `scan sbom:FILE`: the source
     packages (libc6 -> glibc ...) survive the round trip, so the findings are the same as scanning the files."""
-    from containerguard.inventory import build_inventory
     from containerguard.report import get_reporter
+    from containerguard.scanner.inventory import build_inventory
 
     rootfs = env.debian_rootfs()
     direct = _scan(capsys, f"dir:{rootfs}", db)

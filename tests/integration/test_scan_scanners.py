@@ -232,8 +232,8 @@ def test_sbom_does_not_scan_secrets(archive: Path, capsys: pytest.CaptureFixture
 def test_layer_cache_keys_follow_the_scanners(archive: Path, db: Path, tmp_path: Path) -> None:
     """A warm scan with secrets reads no layer and returns the same findings; switching scanners changes
     the cache key (no stale results either way)."""
-    from containerguard.cache import LayerCache
-    from containerguard.scan import scan_target
+    from containerguard.scanner.cache import LayerCache
+    from containerguard.scanner.scan import scan_target
 
     cache = LayerCache(tmp_path / "cache")
     target = f"docker-archive:{archive}"
@@ -312,7 +312,7 @@ def test_dir_target_secrets_and_config_files(tmp_path: Path, db: Path, capsys: p
 
 def test_parse_scanners() -> None:
     from containerguard.errors import UsageError
-    from containerguard.scan import DEFAULT_SCANNERS, parse_scanners
+    from containerguard.scanner.scan import DEFAULT_SCANNERS, parse_scanners
 
     assert parse_scanners("vuln,secret,misconfig") == DEFAULT_SCANNERS == {"vuln", "secret", "misconfig"}
     assert parse_scanners(" Secret , ") == {"secret"}
@@ -325,7 +325,7 @@ def test_parse_scanners() -> None:
 def test_dedupe_keeps_the_secret_and_names_the_check() -> None:
     from containerguard.misconfig.catalog import make_finding
     from containerguard.model import Finding, FindingKind, Severity
-    from containerguard.scan import _dedupe
+    from containerguard.scanner.scan import _dedupe
 
     key = Finding(FindingKind.SECRET, "private-key", "Private key", Severity.HIGH, path="etc/app/tls.key")
     env_secret = Finding(FindingKind.SECRET, "generic-secret-assignment", "x", Severity.MEDIUM,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from containerguard.inventory import build_inventory
 from containerguard.model import FindingKind
 from containerguard.report import get_reporter
+from containerguard.scanner.inventory import build_inventory
 from containerguard.secrets import SecretAnalyzer, scan_directory, scan_image_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -88,7 +88,7 @@ def test_dir_target_through_the_walker_equals_scan_directory() -> None:
 @pytest.mark.docker
 def test_secret_findings_survive_the_layer_cache(tmp_path: Path) -> None:
     """A warm scan (every layer from the cache) reports the same secrets, masked, with their layers."""
-    from containerguard.cache import LayerCache
+    from containerguard.scanner.cache import LayerCache
 
     archive = env.docker_save(_secret_image())
     cache = LayerCache(tmp_path / "cache")

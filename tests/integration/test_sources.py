@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env
 from tests.fixtures import registry as reg
 
-from containerguard.cache import LayerCache
-from containerguard.inventory import build_inventory
 from containerguard.model import Inventory
+from containerguard.scanner.cache import LayerCache
+from containerguard.scanner.inventory import build_inventory
 
 pytestmark = pytest.mark.docker
 

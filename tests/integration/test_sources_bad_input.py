@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import registry as reg
 
 from containerguard.errors import ArchiveError, ArtifactError, DigestMismatchError
-from containerguard.inventory import build_inventory
 from containerguard.model import Inventory
+from containerguard.scanner.inventory import build_inventory
 
 ALPINE = 'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n'
 DEBIAN = 'ID=debian\nVERSION_ID=12\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
@@ -239,7 +239,7 @@ def test_cli_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_unusable_cache_directory_costs_speed_not_the_scan(tmp_path: Path) -> None:
-    from containerguard.cache import LayerCache
+    from containerguard.scanner.cache import LayerCache
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.fixtures import registry as reg
 
-from containerguard.cache import LayerCache
-from containerguard.inventory import analyzer_ids, build_inventory, default_analyzers
+from containerguard.scanner.cache import LayerCache
+from containerguard.scanner.inventory import analyzer_ids, build_inventory, default_analyzers
 
 PLUGIN = textwrap.dedent('''
     from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput

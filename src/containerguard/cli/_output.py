@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from containerguard.inventory import ProgressEvent
+    from containerguard.scanner.inventory import ProgressEvent
 
 
 def emit(text: str, output: Path | None) -> None:

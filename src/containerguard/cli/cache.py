@@ -17,7 +17,7 @@ CacheDir = Annotated[Path | None, typer.Option(help="Cache directory (default: $
 def info(cache_dir: CacheDir = None,
          as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Where the cache is, how many layers it holds and how big it is."""
-    from containerguard.cache import LayerCache
+    from containerguard.scanner.cache import LayerCache
 
     data = LayerCache(cache_dir).info()
     if as_json:
@@ -31,7 +31,7 @@ def info(cache_dir: CacheDir = None,
 @cache_app.command("clean")
 def clean(cache_dir: CacheDir = None) -> None:
     """Remove every cached layer result."""
-    from containerguard.cache import LayerCache
+    from containerguard.scanner.cache import LayerCache
 
     res = LayerCache(cache_dir).clean()
     typer.echo(f"removed {res['entries']} entries ({res['bytes'] / 1e6:.1f} MB)")

@@ -80,7 +80,7 @@ def config(
     text = reporter(None, findings, target=target, tool_version=__version__)
     emit(text, output)
     if gate_sev is not None:
-        from containerguard.policy import gate  # imported only for the gate: it loads the ignore/VEX parsers
+        from containerguard.filters import gate  # imported only for the gate: it loads the ignore/VEX parsers
 
         code = gate(findings, gate_sev, 1)
         if code:

@@ -27,9 +27,9 @@ def sbom(
 ) -> None:
     """List the OS and every package of an image (or a directory), with the layer that introduced each."""
     from containerguard import __version__
-    from containerguard.cache import LayerCache
     from containerguard.errors import UsageError
-    from containerguard.inventory import build_inventory
+    from containerguard.scanner.cache import LayerCache
+    from containerguard.scanner.inventory import build_inventory
 
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")

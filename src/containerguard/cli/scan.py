@@ -1,4 +1,4 @@
-"""`containerguard scan TARGET`: parse the options, call :func:`containerguard.scan.scan_target`
+"""`containerguard scan TARGET`: parse the options, call :func:`containerguard.scanner.scan.scan_target`
 (inventory -> vulnerabilities, secrets, misconfigurations -> filters), print the report, pick the exit code.
 
 TARGET is any `sbom` target (docker:, docker-archive:, oci:, oci-archive:, registry:, dir:, bare IMAGE)
@@ -57,8 +57,8 @@ def scan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
 ) -> None:
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
-    from containerguard import policy, report
-    from containerguard.scan import parse_scanners, scan_target
+    from containerguard import filters, report
+    from containerguard.scanner.scan import parse_scanners, scan_target
 
     del offline  # the scan path never downloads; kept so CI scripts can say so explicitly
     console = Console(stderr=True)
@@ -70,7 +70,7 @@ def scan(
     reporter = report.get_reporter(fmt)
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
-    ignore_path = ignorefile or (Path(policy.DEFAULT_IGNORE_FILE) if Path(policy.DEFAULT_IGNORE_FILE).is_file() else None)
+    ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)
     bar, hook = layer_progress(console, disable=quiet or not console.is_terminal)
     with bar:
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
@@ -91,9 +91,9 @@ def scan(
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     emit(text, output)
     if gate_sev is not None:
-        code = policy.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
+        code = filters.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
     elif exit_code:
-        code = policy.gate(res.findings, None, exit_code)
+        code = filters.gate(res.findings, None, exit_code)
     else:
         code = 0
     if code:

@@ -126,8 +126,8 @@ def scan_text(text: str, name: str = "<stdin>") -> ConfigResult:
 
 def scan_image(target: str) -> list[Finding]:
     """Image configuration and file checks for an image target (docker:, docker-archive:, oci:, ...)."""
-    from containerguard.inventory import build_inventory
     from containerguard.misconfig.image import ImageFileAnalyzer, check_image, world_writable_dirs
+    from containerguard.scanner.inventory import build_inventory
 
     # one pass: world-writable directories come from the merged file index of the same walk
     inv = build_inventory(target, analyzers=[ImageFileAnalyzer()], cache=None, index_checks=[world_writable_dirs])

@@ -38,7 +38,7 @@ class RenderOptions:
     #: table/html: list the packages (an SBOM view). None: only when there is an inventory and no finding
     #: at all; `scan` passes False so that a clean image shows its "0 vulnerabilities" summary
     list_packages: bool | None = None
-    #: the scanners that ran ("vuln", "secret", "misconfig"; see containerguard.scan): the summary line
+    #: the scanners that ran ("vuln", "secret", "misconfig"; see containerguard.scanner.scan): the summary line
     #: only counts those kinds. None: every kind
     scanners: frozenset[str] | None = None
 

@@ -39,10 +39,10 @@ from containerguard.errors import UsageError
 from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Severity
 
 if TYPE_CHECKING:
-    from containerguard.cache import LayerCache
-    from containerguard.inventory import Progress
-    from containerguard.policy.ignore import IgnoreFile, IgnoreRule
-    from containerguard.policy.vex import VexDocument
+    from containerguard.filters.ignore import IgnoreFile, IgnoreRule
+    from containerguard.filters.vex import VexDocument
+    from containerguard.scanner.cache import LayerCache
+    from containerguard.scanner.inventory import Progress
 
 #: the scanners, in help order; all three run by default
 SCANNERS: tuple[str, ...] = ("vuln", "secret", "misconfig")
@@ -96,7 +96,7 @@ def scan_target(
 ) -> ScanResult:
     """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
     file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read."""
-    from containerguard import policy
+    from containerguard import filters
 
     chosen = parse_scanners(scanners)
     warnings: list[str] = []
@@ -122,7 +122,7 @@ def scan_target(
     findings += extra
     warnings += extra_warnings
     inv = dataclasses.replace(inv, file_findings=())
-    filtered = policy.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
+    filtered = filters.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
                                       ignore_file=ignore_file, vex=list(vex) if vex else None)
     return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
                       suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
@@ -137,12 +137,12 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     if target.startswith("sbom:"):
         if "vuln" not in scanners:
             return Inventory(target=target, os=OSInfo(), packages=())
-        from containerguard.sbom_input import load_inventory
+        from containerguard.scanner.sbom_input import load_inventory
 
         return load_inventory(Path(target[len("sbom:"):]))
     from containerguard.analyzer.base import Analyzer
     from containerguard.artifact import parse_target
-    from containerguard.inventory import IndexCheck, build_inventory, default_analyzers
+    from containerguard.scanner.inventory import IndexCheck, build_inventory, default_analyzers
 
     ref = parse_target(target)
     is_dir = ref.scheme == "dir"

@@ -23,8 +23,8 @@ from containerguard.artifact.applier import FileInfo, LinkRequest, add_link_resu
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
 from containerguard.artifact.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
-from containerguard.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
+from containerguard.scanner.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from containerguard.errors import PolicyError
+from containerguard.filters.ignore import purl_matches
 from containerguard.model import Finding
-from containerguard.policy.ignore import purl_matches
 
 MAX_VEX_BYTES = 32 * 1024 * 1024
 SUPPRESSING = frozenset({"not_affected", "fixed"})

@@ -23,8 +23,8 @@ from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containerguard.errors import PolicyError
+from containerguard.filters.yamlsafe import line_of, load_yaml_with_lines
 from containerguard.model import Finding
-from containerguard.policy.yamlsafe import line_of, load_yaml_with_lines
 
 DEFAULT_IGNORE_FILE = ".containerguard-ignore.yaml"
 

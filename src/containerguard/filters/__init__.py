@@ -1,7 +1,7 @@
-"""Policy: finding filters (severity, unfixed, ignore file, OpenVEX) and the CI gate."""
+"""Finding filters (severity, unfixed, ignore file, OpenVEX) and the CI gate."""
 
-from containerguard.policy.filter import FilterResult, filter_findings, gate, is_unfixed
-from containerguard.policy.ignore import (
+from containerguard.filters.filter import FilterResult, filter_findings, gate, is_unfixed
+from containerguard.filters.ignore import (
     DEFAULT_IGNORE_FILE,
     IgnoreFile,
     IgnoreRule,
@@ -9,7 +9,7 @@ from containerguard.policy.ignore import (
     parse_ignore_file,
     purl_matches,
 )
-from containerguard.policy.vex import VexDocument, VexStatement, load_vex, parse_vex
+from containerguard.filters.vex import VexDocument, VexStatement, load_vex, parse_vex
 
 __all__ = [
     "DEFAULT_IGNORE_FILE",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from containerguard.errors import PolicyError
+from containerguard.filters import filter_findings, gate, load_ignore_file, load_vex
 from containerguard.model import Finding, FindingKind, Layer, Package, Severity
-from containerguard.policy import filter_findings, gate, load_ignore_file, load_vex
 
 TODAY = dt.date(2026, 3, 1)
 CURL = Package("curl", "7.88.1-10+deb12u1", "deb", "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u1?arch=amd64&distro=debian-12",

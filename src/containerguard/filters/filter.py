@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from containerguard.filters.ignore import IgnoreFile, IgnoreRule, load_ignore_file
+from containerguard.filters.vex import SUPPRESSING, VexDocument, VexStatement, load_vex
 from containerguard.model import Finding, FindingKind, Severity
-from containerguard.policy.ignore import IgnoreFile, IgnoreRule, load_ignore_file
-from containerguard.policy.vex import SUPPRESSING, VexDocument, VexStatement, load_vex
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ from containerguard.analyzer.base import AnalysisResult, Analyzer
 from containerguard.artifact import open_target, parse_target
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
+from containerguard.errors import CacheError
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
 from containerguard.scanner.applier import FileInfo, LinkRequest, add_link_results, apply
-from containerguard.scanner.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.scanner.cache import LayerCache, from_jsonable, layer_key, to_jsonable
 from containerguard.scanner.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"

@@ -7,12 +7,9 @@ reloads keeps its previous RuleSet when a reload fails (see :func:`reload_rules`
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -27,10 +24,10 @@ from containerguard.runtime.rules.compiler import CodeGen, check_compiles, event
 from containerguard.runtime.rules.fields import FIELD_CATALOG
 from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
 from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet, _Compiled
+from containerguard.runtime.rules.vocabulary import RESPONSE_ACTIONS, SOURCES
+from containerguard.runtime.rules.vocabulary import event_types as known_event_types
 
 #: Response names a rule may list under ``containerguard.actions``.
-ACTIONS = ("kill_process", "pause_container", "stop_container", "kill_container")
-SOURCES = ("syscall", "k8s_audit")
 MAX_RULES_FILE = 32 << 20
 _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source", "enabled", "exceptions",
               "override", "append", "containerguard.id", "containerguard.actions", "skip-if-unknown-filter",
@@ -395,8 +392,9 @@ class _Collector:
             elif key == "containerguard.actions":
                 actions = self._strlist(item, key, file, what)
                 for a in actions:
-                    if a not in ACTIONS:
-                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(ACTIONS)})", file, line)
+                    if a not in RESPONSE_ACTIONS:
+                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(RESPONSE_ACTIONS)})",
+                                        file, line)
                 rd.actions = actions
 
 
@@ -655,13 +653,6 @@ class _Builder:
         return out
 
 
-@functools.cache
-def known_event_types() -> frozenset[str]:
-    """Syscall names and the other event types (event_types.json beside this module)."""
-    doc = json.loads(resources.files(__package__).joinpath("event_types.json").read_text(encoding="utf-8"))
-    return frozenset(doc["syscalls"]) | frozenset(doc["other"])
-
-
 def _unquote(item: str) -> str:
     """Falco pastes list items into conditions, so an item written '"a-b"' means the string a-b."""
     if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
@@ -704,4 +695,4 @@ def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tu
         return current, err
 
 
-__all__ = ["ACTIONS", "SOURCES", "Const", "load_rules", "reload_rules"]
+__all__ = ["Const", "load_rules", "reload_rules"]

@@ -3,7 +3,7 @@
 requirements.txt (pinned ``==`` only), poetry.lock, Pipfile.lock, uv.lock, package-lock.json (v1-v3),
 yarn.lock (classic v1 and berry), pnpm-lock.yaml (v5-v9), go.mod, Cargo.lock, composer.lock, Gemfile.lock.
 They describe what *would* be installed, so they are not used for images (installed metadata is read
-there): :func:`containerguard.analyzer.registry.builtin_analyzers` adds them with ``lockfiles=True``.
+there): :func:`containerguard.analyzer.plugins.builtin_analyzers` adds them with ``lockfiles=True``.
 Files under ``node_modules/`` or ``vendor/`` are other projects' lockfiles and are not required.
 """
 

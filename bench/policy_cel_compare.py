@@ -14,10 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 import cel
 import celpy
-
 from bench._common import target_line
+
 from containerguard.policy import Stage, inputs, load_policies
 
 
@@ -74,10 +76,8 @@ def main() -> int:
             c = cel.Context(variables=doc)
             for p, prog in zip(pols, progs, strict=True):
                 c.add_variable("params", dict(p.params))
-                try:
+                with contextlib.suppress(Exception):
                     prog.execute(c)
-                except Exception:
-                    pass
         rate = rounds * n / (time.perf_counter() - t)
         pprogs = [env.program(env.compile(p.condition)) for p in pols]
         prounds = max(2, rounds // 20)

@@ -16,13 +16,19 @@ import copy
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from containerguard.errors import PolicyError
-from containerguard.model import Alert, FindingKind, Inventory
+from containerguard.model import Alert, Finding, FindingKind, Inventory
 
-if TYPE_CHECKING:
-    from containerguard.scanner import ScanResult
+
+class ScanLike(Protocol):
+    """What :func:`from_scan` reads of a scan result (``containerguard.scanner.ScanResult``)."""
+
+    @property
+    def inventory(self) -> Inventory: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
 
 DOC_VERSION = "1"
 Doc = dict[str, Any]
@@ -130,7 +136,7 @@ def image_ref_doc(ref: str) -> Doc:
 # ------------------------------------------------------------------ build stage
 
 
-def from_scan(result: ScanResult, *, now: dt.datetime | None = None) -> Doc:
+def from_scan(result: ScanLike, *, now: dt.datetime | None = None) -> Doc:
     """The build-stage document of a scan (after its ignore file and VEX: suppressed findings are not in it)."""
     return from_inventory(result.inventory, result.findings, now=now)
 

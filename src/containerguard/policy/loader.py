@@ -17,10 +17,12 @@ import yaml
 from pydantic import ValidationError
 
 from containerguard.errors import PolicyError
-from containerguard.filters.yamlsafe import line_of, load_yaml_with_lines
 from containerguard.policy.engine import CompiledPolicy, PolicySet, compile_expression
 from containerguard.policy.model import Action, Exclusion, OnError, Policy, Scope, Stage
 from containerguard.policy.schema import PolicyFileSpec, PolicySpec
+from containerguard.yamlsafe import line_of, load_with_lines
+
+MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 #: files in a policy directory that are policy tests, not policies
 TEST_SUFFIXES = ("_test.yaml", "_test.yml", ".test.yaml", ".test.yml")
@@ -47,7 +49,7 @@ def policy_files(paths: Iterable[Path | str]) -> list[Path]:
 
 def parse_file(text: str, source: str) -> tuple[list[Policy], bool, list[Any]]:
     """Policies of one file, whether it keeps the defaults, and their compiled programs (same order)."""
-    data, node = load_yaml_with_lines(text, source)
+    data, node = load_with_lines(text, source, error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)
     if data is None:
         return [], True, []
     single = isinstance(data, dict) and "id" in data and "policies" not in data

@@ -23,11 +23,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from containerguard.errors import PolicyError
-from containerguard.filters.yamlsafe import line_of, load_yaml_with_lines
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
-from containerguard.policy.loader import TEST_SUFFIXES
+from containerguard.policy.loader import MAX_POLICY_BYTES, TEST_SUFFIXES
 from containerguard.policy.model import Decision, Stage
+from containerguard.yamlsafe import line_of, load_with_lines
 
 
 class _Expect(BaseModel):
@@ -98,7 +98,7 @@ def run_file(ps: PolicySet, path: Path) -> list[CaseResult]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from None
-    data, node = load_yaml_with_lines(text, str(path))
+    data, node = load_with_lines(text, str(path), error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)
     try:
         spec = _File.model_validate(data)
     except ValidationError as exc:
@@ -150,7 +150,7 @@ def load_input(path: Path) -> Mapping[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from None
-    data, _ = load_yaml_with_lines(text, str(path))  # YAML is a superset of JSON
+    data, _ = load_with_lines(text, str(path), error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)  # YAML is a superset of JSON
     if not isinstance(data, Mapping):
         raise PolicyError(f"{path}: expected a mapping (an input document, a Kubernetes object or an AdmissionReview)")
     return data

@@ -229,21 +229,27 @@ require (
 \tgithub.com/gin-gonic/gin v1.9.1
 \tgithub.com/old/lib v1.0.0 // indirect
 \tgithub.com/local/lib v0.1.0
+\tgithub.com/pinned/lib v2.0.0
 )
 
 replace github.com/old/lib => github.com/new/lib v1.2.0
 
 replace (
 \tgithub.com/local/lib => ../lib
+\tgithub.com/pinned/lib v1.9.9 => github.com/fork/lib v1.9.10
+\tgolang.org/x/net v0.10.0 => golang.org/x/net v0.17.0
 )
 """
     result = run(GoModAnalyzer(), "src/go.mod", text)
     got = {p.name: p for p in result.packages}
-    assert _nv(result) == {("golang.org/x/net", "v0.10.0"), ("github.com/gin-gonic/gin", "v1.9.1"),
-                           ("github.com/new/lib", "v1.2.0"), ("github.com/local/lib", "v0.1.0")}
+    # a replace pinned to another version than the required one does not apply (go mod semantics);
+    # a local-directory replacement is not reported under the old module's name and version
+    assert _nv(result) == {("golang.org/x/net", "v0.17.0"), ("github.com/gin-gonic/gin", "v1.9.1"),
+                           ("github.com/new/lib", "v1.2.0"), ("github.com/pinned/lib", "v2.0.0")}
     assert got["github.com/new/lib"].metadata == {"indirect": "true", "replaces": "github.com/old/lib@v1.0.0"}
-    assert got["github.com/local/lib"].metadata == {"replaced_by": "../lib"}
-    assert got["golang.org/x/net"].purl == "pkg:golang/golang.org/x/net@v0.10.0"
+    assert result.warnings == ["src/go.mod: github.com/local/lib@v0.1.0 is replaced by the local directory ../lib; "
+                               "not reported as a published module"]
+    assert got["golang.org/x/net"].purl == "pkg:golang/golang.org/x/net@v0.17.0"
     assert not GoModAnalyzer().required("src/vendor/x/go.mod", 0o100644)
 
 

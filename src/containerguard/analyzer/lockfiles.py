@@ -54,7 +54,7 @@ class _Lockfile(Analyzer):
         try:
             entries = list(self.parse(text, inp.path, result))
         except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise AnalyzerError(f"{inp.path}: cannot parse {self.type}: {exc}") from exc
+            raise AnalyzerError(f"unreadable, 0 packages taken from it: {exc}") from exc
         seen: set[tuple[str, str]] = set()
         for name, version, meta in entries:
             if not name or not version:
@@ -330,6 +330,8 @@ def _npm_spec_name(spec: str) -> tuple[str, str]:
     return (spec, "") if at < 0 else (spec[:at], spec[at + 1:])
 
 
+_GIT_HOSTS = ("github.com/", "gitlab.com/", "bitbucket.org/", "/github.com/", "/gitlab.com/", "/bitbucket.org/")
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _YARN_LOCAL = ("workspace:", "link:", "file:", "portal:", "exec:")
 
 
@@ -346,10 +348,10 @@ class YarnLockAnalyzer(_NodeLock):
         entries = self._berry(text) if "\n__metadata:" in f"\n{text}" else self._classic(text)
         found = False
         for specs, props in entries:
-            found = True
+            found = found or "version" in props
             yield from self._entry(specs, props)
         if not found and any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines()):
-            raise ValueError("no entries found")
+            raise ValueError("no yarn.lock entry found")
 
     @staticmethod
     def _berry(text: str) -> Iterable[tuple[list[str], dict[str, str]]]:
@@ -435,9 +437,12 @@ class PnpmLockAnalyzer(_NodeLock):
                 continue
             if res.get("type") == "git" or res.get("commit"):
                 meta.update({"source": str(res.get("repo", "")), "commit": str(res.get("commit", ""))})
+            elif key.startswith(_GIT_HOSTS) and (sha := key.rsplit("/", 1)[-1]) and _SHA.match(sha):
+                meta.update({"source": key.rsplit("/", 1)[0], "commit": sha})  # github.com/user/repo/<sha>
             name, version = self.split_key(key, v5)
             if meta.get("commit") or "://" in key or not version:
-                name = str(entry.get("name") or names.get(key) or (name if "://" not in name else ""))
+                named = not v5 and "@" in key.lstrip("/")[1:].split("/", 1)[-1] and "://" not in name
+                name = str(entry.get("name") or names.get(key) or (name if named else ""))
                 version = str(entry.get("version") or "") or meta.get("commit", "") \
                     or _tarball_version(str(res.get("tarball", "")))
             else:
@@ -467,7 +472,8 @@ class PnpmLockAnalyzer(_NodeLock):
                 for alias, ref in deps.items():
                     ref = ref.get("version") if isinstance(ref, dict) else ref
                     if isinstance(ref, str) and "/" in ref:
-                        out.setdefault(ref if ref.startswith("/") or "://" in ref else f"/{ref}", str(alias))
+                        out.setdefault(ref, str(alias))
+                        out.setdefault(f"/{ref}", str(alias))
                         out.setdefault(f"{alias}@{ref}", str(alias))
         return out
 

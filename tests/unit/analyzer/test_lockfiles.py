@@ -322,3 +322,34 @@ def test_lockfiles_only_for_source_trees() -> None:
     assert "npm-lock" not in image and "npm-lock" in tree
     assert image < tree
     assert len({a.type for a in builtin_analyzers(lockfiles=True)}) == len(builtin_analyzers(lockfiles=True))
+
+
+def test_pnpm_key_forms_no_tool_here_writes() -> None:
+    """pnpm 5.3 (pnpm 6 does not run on this Node) and other registries/tarballs, written after pnpm's
+    lockfile documentation: a registry host in front of the key, a tarball-URL key with name/version
+    fields, a GitHub codeload key whose name only the importer gives, a file: key."""
+    text = """\
+lockfileVersion: 5.3
+specifiers:
+  fork: github:user/fork
+dependencies:
+  fork: github.com/user/fork/0123456789abcdef0123456789abcdef01234567
+packages:
+  registry.example.com/left-pad/1.3.0:
+    resolution: {integrity: sha512-x, tarball: https://registry.example.com/left-pad/-/left-pad-1.3.0.tgz}
+    dev: false
+  /@babel/core/7.23.0_supports-color@5.5.0:
+    resolution: {integrity: sha512-y}
+  '@registry.npmjs.org/debug/-/debug-2.6.8.tgz':
+    resolution: {tarball: https://registry.npmjs.org/debug/-/debug-2.6.8.tgz}
+    name: debug
+    version: 2.6.8
+  github.com/user/fork/0123456789abcdef0123456789abcdef01234567:
+    resolution: {tarball: https://codeload.github.com/user/fork/tar.gz/0123456789abcdef0123456789abcdef01234567}
+  file:packages/local:
+    resolution: {directory: packages/local, type: directory}
+"""
+    result = run(PnpmLockAnalyzer(), "pnpm-lock.yaml", text)
+    assert _nv(result) == {("left-pad", "1.3.0"), ("@babel/core", "7.23.0"), ("debug", "2.6.8"),
+                           ("fork", "0123456789abcdef0123456789abcdef01234567")}
+    assert result.warnings == []

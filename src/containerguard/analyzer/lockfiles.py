@@ -3,7 +3,7 @@
 requirements.txt (pinned ``==`` only), poetry.lock, Pipfile.lock, uv.lock, package-lock.json (v1-v3),
 yarn.lock (classic v1 and berry), pnpm-lock.yaml (v5-v9), go.mod, Cargo.lock, composer.lock, Gemfile.lock.
 They describe what *would* be installed, so they are not used for images (installed metadata is read
-there): :func:`containerguard.analyzer.registry.builtin_analyzers` adds them with ``lockfiles=True``.
+there): :func:`containerguard.analyzer.plugins.builtin_analyzers` adds them with ``lockfiles=True``.
 Files under ``node_modules/`` or ``vendor/`` are other projects' lockfiles and are not required.
 """
 
@@ -16,9 +16,9 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
+from containerguard import yamlsafe
 from containerguard.analyzer._util import basename, decode_text, dirname, pep503, read_text
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.analyzer.golang import golang_purl
@@ -53,7 +53,7 @@ class _Lockfile(Analyzer):
         result = AnalysisResult()
         try:
             entries = list(self.parse(text, inp.path, result))
-        except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise AnalyzerError(f"unreadable, 0 packages taken from it: {exc}") from exc
         seen: set[tuple[str, str]] = set()
         for name, version, meta in entries:
@@ -345,7 +345,7 @@ class YarnLockAnalyzer(_NodeLock):
     filenames: ClassVar[tuple[str, ...]] = ("yarn.lock",)
 
     def parse(self, text: str, path: str, result: AnalysisResult) -> Iterable[tuple[str, str, dict[str, str]]]:
-        entries = self._berry(text) if "\n__metadata:" in f"\n{text}" else self._classic(text)
+        entries = self._berry(text, path) if "\n__metadata:" in f"\n{text}" else self._classic(text)
         found = False
         for specs, props in entries:
             found = found or "version" in props
@@ -354,8 +354,8 @@ class YarnLockAnalyzer(_NodeLock):
             raise ValueError("no yarn.lock entry found")
 
     @staticmethod
-    def _berry(text: str) -> Iterable[tuple[list[str], dict[str, str]]]:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+    def _berry(text: str, path: str) -> Iterable[tuple[list[str], dict[str, str]]]:
+        doc = yamlsafe.load(text, path, error=AnalyzerError)
         if not isinstance(doc, dict):
             raise ValueError("not a mapping")
         for key, entry in doc.items():
@@ -422,7 +422,7 @@ class PnpmLockAnalyzer(_NodeLock):
     filenames: ClassVar[tuple[str, ...]] = ("pnpm-lock.yaml",)
 
     def parse(self, text: str, path: str, result: AnalysisResult) -> Iterable[tuple[str, str, dict[str, str]]]:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+        doc = yamlsafe.load(text, path, error=AnalyzerError)
         if not isinstance(doc, dict) or "lockfileVersion" not in doc:
             raise ValueError("not a pnpm lockfile (no lockfileVersion)")
         v5 = str(doc.get("lockfileVersion", "")).startswith("5")

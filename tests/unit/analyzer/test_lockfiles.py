@@ -20,7 +20,7 @@ from containerguard.analyzer.lockfiles import (
     UvLockAnalyzer,
     YarnLockAnalyzer,
 )
-from containerguard.analyzer.registry import builtin_analyzers
+from containerguard.analyzer.plugins import builtin_analyzers
 from containerguard.errors import AnalyzerError
 
 

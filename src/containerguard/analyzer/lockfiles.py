@@ -430,7 +430,8 @@ class PnpmLockAnalyzer(_NodeLock):
         for key, entry in (doc.get("packages") or {}).items():
             entry = entry if isinstance(entry, dict) else {}
             key = str(key)
-            res = entry.get("resolution") if isinstance(entry.get("resolution"), dict) else {}
+            raw_res = entry.get("resolution")
+            res: dict[str, Any] = raw_res if isinstance(raw_res, dict) else {}
             meta: dict[str, str] = {"dev": "true"} if entry.get("dev") else {}
             if res.get("type") == "directory" or key.startswith(("file:", "link:")) or "@file:" in key \
                     or "@link:" in key:

@@ -73,6 +73,14 @@ def _loads(text: bytes) -> Any:
     return orjson.loads(text)
 
 
+def _is_json(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+    except (orjson.JSONDecodeError, RecursionError):
+        return False
+    return True
+
+
 def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHealth) -> Iterator[Event]:
     """Events of one file's content. Malformed records are counted and skipped, the rest still read."""
     plain, complete = decompress(data, label, health)
@@ -171,9 +179,11 @@ def _wanted(name: str) -> bool:
 
 @dataclass
 class DirectoryState:
-    """What a directory watcher has read: path -> (size, mtime_ns). A file is read again only if it changed."""
+    """What a watcher has read: path -> (size, mtime_ns, bytes consumed). A changed document file is read
+    again whole; a plain JSON-lines file that grew is read from where the last read stopped (an audit log
+    being appended to), and from the start again when it shrank (rotated)."""
 
-    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    seen: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def scan_directory(root: Path) -> list[tuple[str, int, int]]:
@@ -202,10 +212,41 @@ def scan_directory(root: Path) -> list[tuple[str, int, int]]:
     return out
 
 
+def read_changed(path: str, size: int, mtime: int, parser: Parser, health: SourceHealth,
+                 state: DirectoryState) -> Iterator[Event]:
+    """Events of ``path`` if it is new or changed since ``state`` saw it (see DirectoryState)."""
+    prev = state.seen.get(path)
+    if prev is not None and prev[:2] == (size, mtime):
+        return
+    start = 0
+    if parser.lines and prev is not None and prev[2] <= size and not path.endswith(".gz"):
+        start = prev[2]
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            if head == _GZIP_MAGIC or not parser.lines:
+                start = 0
+            fh.seek(start)
+            data = fh.read(MAX_DOC_BYTES + 1)
+    except OSError as exc:
+        state.seen[path] = (size, mtime, 0)
+        health.skipped(path, f"cannot read: {exc.strerror or exc}")
+        return
+    consumed = start + len(data)
+    if parser.lines and not data.startswith(_GZIP_MAGIC) and not data.endswith(b"\n") and not _is_json(data):
+        cut = data.rfind(b"\n") + 1
+        data, consumed = data[:cut], start + cut  # the last line is still being written: next time
+    state.seen[path] = (size, mtime, consumed)
+    health.files += 1
+    yield from events_from_bytes(data, path, parser, health)
+    health.read_ok()
+
+
 def read_directory(root: Path, parser: Parser, health: SourceHealth, state: DirectoryState) -> Iterator[Event]:
-    """Events of the files under ``root`` that are new or changed since ``state`` last saw them."""
+    """Events of the files under ``root`` (or of the file ``root``) that are new or changed since ``state``."""
+    if root.is_file():
+        st = root.stat()
+        yield from read_changed(str(root), st.st_size, st.st_mtime_ns, parser, health, state)
+        return
     for path, size, mtime in scan_directory(root):
-        if state.seen.get(path) == (size, mtime):
-            continue
-        state.seen[path] = (size, mtime)
-        yield from read_file(path, parser, health)
+        yield from read_changed(path, size, mtime, parser, health, state)

@@ -15,8 +15,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-import yaml
-
+from containerguard import yamlsafe
 from containerguard.analyzer._util import basename, pep503, read_text
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.analyzer.golang import golang_purl
@@ -51,7 +50,7 @@ class _Lockfile(Analyzer):
         result = AnalysisResult()
         try:
             entries = list(self.parse(text, inp.path, result))
-        except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise AnalyzerError(f"{inp.path}: cannot parse {self.type}: {exc}") from exc
         seen: set[tuple[str, str]] = set()
         for name, version, meta in entries:
@@ -225,7 +224,7 @@ class PnpmLockAnalyzer(_NodeLock):
     filenames: ClassVar[tuple[str, ...]] = ("pnpm-lock.yaml",)
 
     def parse(self, text: str, path: str, result: AnalysisResult) -> Iterable[tuple[str, str, dict[str, str]]]:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+        doc = yamlsafe.load(text, path, error=AnalyzerError)
         if not isinstance(doc, dict):
             raise ValueError("not a mapping")
         v5 = str(doc.get("lockfileVersion", "")).startswith("5")

@@ -27,6 +27,12 @@ class Fmt(StrEnum):
     json = "json"
 
 
+class FieldsFmt(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
 RulesOpt = Annotated[list[Path] | None, typer.Option(
     "--rules", "-r", help="Rules file (repeatable; later files append to/override earlier ones). "
     "Default: the built-in ruleset and rules files installed plugins register (entry points containerguard.rules).")]
@@ -179,21 +185,25 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
 
 
 @rules_app.command("fields")
-def fields(fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
-    """List the fields conditions and outputs may use."""
-    from containerguard.runtime.rules import FIELD_CATALOG
+def fields(fmt: Annotated[FieldsFmt, typer.Option("--format", "-f")] = FieldsFmt.table) -> None:
+    """List the fields conditions and outputs may use, with the producer that fills each in (docs/fields.md)."""
+    from containerguard.runtime.rules.fields import FIELD_CATALOG, catalog_markdown
 
-    if fmt is Fmt.json:
+    if fmt is FieldsFmt.json:
         typer.echo(json.dumps({k: v._asdict() for k, v in sorted(FIELD_CATALOG.items())}, indent=1))
         return
+    if fmt is FieldsFmt.markdown:
+        typer.echo(catalog_markdown())
+        return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{len(FIELD_CATALOG)} fields")
-    for col in ("field", "type", "source", "argument", "description"):
+    for col in ("field", "type", "producer", "source", "argument", "description"):
         table.add_column(col)
     for name, spec in sorted(FIELD_CATALOG.items()):
-        table.add_row(name, spec.type, spec.source, spec.arg, spec.description)
+        table.add_row(name, spec.type, spec.producer, spec.source, spec.arg, escape(spec.description))
     Console().print(table)
 
 

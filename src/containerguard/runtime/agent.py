@@ -28,11 +28,12 @@ from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
 from containerguard.runtime.respond import CONTAINER_ACTIONS, Responder, ResponsePolicy, parse_respond
-from containerguard.runtime.rules import FIELD_CATALOG, alert_to_json, default_rules_path, load_rules
+from containerguard.runtime.rules import alert_to_json, default_rules_path, load_rules
 from containerguard.runtime.rules.compiler import rfc3339
+from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
-from containerguard.runtime.sensor.fields import SENSOR_FIELDS, event_fields, exec_argv
+from containerguard.runtime.sensor.fields import event_fields, exec_argv
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,7 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
 
 
 def _available_fields(k8s: bool) -> set[str]:
-    avail = set(SENSOR_FIELDS)
-    for name, spec in FIELD_CATALOG.items():
-        if spec.source == "any" or (k8s and spec.source == "k8s_audit"):
-            avail.add(name)
-    return avail
+    return fields_of(AGENT_PRODUCERS | ({"k8s_audit"} if k8s else set()))
 
 
 @dataclass

@@ -19,12 +19,13 @@ from typing import IO, Any
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer
 from containerguard.artifact import open_target, parse_target
-from containerguard.artifact.applier import FileInfo, LinkRequest, add_link_results, apply
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
-from containerguard.artifact.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
+from containerguard.errors import CacheError
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
-from containerguard.scanner.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.scanner.applier import FileInfo, LinkRequest, add_link_results, apply
+from containerguard.scanner.cache import LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.scanner.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
 
@@ -159,7 +160,7 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
                   ids: list[tuple[str, int]], dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
     """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass).
     A link the walker already analysed with the same target in the same layer is taken from its record."""
-    from containerguard.artifact.walker import extract_files
+    from containerguard.scanner.walker import extract_files
 
     out: list[tuple[LinkRequest, AnalysisResult]] = []
     warnings: list[str] = []

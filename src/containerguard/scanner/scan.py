@@ -6,7 +6,7 @@ Every scanner's results are ``model.Finding`` objects that go through the same f
 file, VEX), the same reports and the same CI gate.
 
 * Image targets (docker:, docker-archive:, oci:, oci-archive:, registry:, bare names): ONE walk over the
-  layers runs the package analyzers plus :class:`~containerguard.secrets.SecretAnalyzer` and
+  layers runs the package analyzers plus :class:`~containerguard.analyzer.secrets.SecretAnalyzer` and
   :class:`~containerguard.misconfig.image.ImageFileAnalyzer`; world-writable directories are read from
   the merged file index of that same walk (an ``index_check`` of :func:`inventory.build_inventory`), so
   the layers are read once. Then the image config checks (:func:`misconfig.image.check_image`: root user,
@@ -149,7 +149,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     analyzers: list[Analyzer] = default_analyzers(lockfiles=is_dir) if "vuln" in scanners else []
     checks: list[IndexCheck] = []
     if "secret" in scanners:
-        from containerguard.secrets import SecretAnalyzer
+        from containerguard.analyzer.secrets import SecretAnalyzer
 
         analyzers.append(SecretAnalyzer())
     if "misconfig" in scanners and not is_dir:

@@ -80,5 +80,5 @@ def test_catalog_validation_errors_name_the_entry() -> None:
         load_catalog_text("checks:\n- {id: X-1, title: abc, severity: LOW, description: ddd, remediation: rrr}\n")
     with pytest.raises(MisconfigError, match="duplicate"):
         load_catalog_text("checks:\n" + "- {id: CG-DF-001, title: abc, severity: LOW, description: ddd, remediation: rrr}\n" * 2)
-    with pytest.raises(MisconfigError, match="not valid YAML"):
+    with pytest.raises(MisconfigError, match=r"checks.yaml:2: invalid YAML"):
         load_catalog_text("checks: [\n")

@@ -13,8 +13,9 @@ from pathlib import Path
 from containerguard.errors import RuleError
 from containerguard.runtime.rules.alerts import alert_to_json, priority_name
 from containerguard.runtime.rules.fields import FIELD_CATALOG, SUPPORTED_FIELDS, FieldSpec
-from containerguard.runtime.rules.loader import ACTIONS, SOURCES, load_rules, reload_rules
+from containerguard.runtime.rules.loader import load_rules, reload_rules
 from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet
+from containerguard.runtime.rules.vocabulary import ACTIONS, CONTAINER_ACTIONS, RESPONSE_ACTIONS, SOURCES
 
 
 def default_rules_path() -> Path:
@@ -47,7 +48,9 @@ def builtin_and_plugin_rules() -> list[Path]:
 
 __all__ = [
     "ACTIONS",
+    "CONTAINER_ACTIONS",
     "FIELD_CATALOG",
+    "RESPONSE_ACTIONS",
     "SOURCES",
     "SUPPORTED_FIELDS",
     "CompiledRule",

@@ -5,9 +5,9 @@ its removal mark; a secret that survives is reported once; other file findings k
 from __future__ import annotations
 
 from containerguard.analyzer.base import AnalysisResult
-from containerguard.artifact.applier import apply
-from containerguard.artifact.walker import LayerRecord
 from containerguard.model import Finding, FindingKind, Layer, Severity
+from containerguard.scanner.applier import apply
+from containerguard.scanner.walker import LayerRecord
 
 F = ("f", 0o100644, 1, "")
 D = ("d", 0o40755, 0, "")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from containerguard.analyzer.base import AnalysisResult
-from containerguard.artifact.applier import apply, merge_files, resolve
-from containerguard.artifact.walker import LayerRecord
 from containerguard.model import Layer, OSInfo, Package
+from containerguard.scanner.applier import apply, merge_files, resolve
+from containerguard.scanner.walker import LayerRecord
 
 F = ("f", 0o100644, 1, "")
 D = ("d", 0o40755, 0, "")

@@ -1,4 +1,4 @@
-"""SecretAnalyzer: runs the secret scanner inside the image walker (analyzer contract)."""
+"""SecretAnalyzer: runs the secret scanner (:mod:`containerguard.secrets`) inside the image walker."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from containerguard.analyzer.base import AnalysisResult
-from containerguard.artifact.walker import LayerRecord
 from containerguard.model import Finding, FindingKind, Layer, OSInfo, Package, Severity
 from containerguard.scanner.cache import LayerCache, layer_key
 from containerguard.scanner.inventory import decode_record, encode_record
+from containerguard.scanner.walker import LayerRecord
 
 
 def _record() -> LayerRecord:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from containerguard.analyzer.base import AnalysisResult
 from containerguard.artifact.tarwalk import DIR, FILE, HARDLINK, SYMLINK
-from containerguard.artifact.walker import LayerRecord
 from containerguard.model import Finding, FindingKind, Layer, OSInfo, Package
+from containerguard.scanner.walker import LayerRecord
 
 MAX_LINK_HOPS = 40
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
-from containerguard.artifact.walker import walk_dir_layer, walk_tar_layer
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
+from containerguard.scanner.walker import walk_dir_layer, walk_tar_layer
 
 
 class PkgListAnalyzer(Analyzer):

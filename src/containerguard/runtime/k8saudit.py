@@ -122,7 +122,8 @@ def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
                          ("runAsGroup", "run_as_group"), ("procMount", "proc_mount")):
         fields[f"ka.req.pod.containers.{name}"] = _text_list(
             [v for c in containers if (v := _get(c, "securityContext", sc_key)) is not None])
-    pod_sc = spec.get("securityContext") if isinstance(spec.get("securityContext"), dict) else {}
+    sc_raw = spec.get("securityContext")
+    pod_sc: dict[str, Any] = sc_raw if isinstance(sc_raw, dict) else {}
     for sc_key, name in (("runAsUser", "run_as_user"), ("runAsGroup", "run_as_group")):
         pod_v = pod_sc.get(sc_key)
         if pod_v is not None:

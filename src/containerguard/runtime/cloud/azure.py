@@ -11,6 +11,7 @@ docs/cloud.md lists the fields.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -103,10 +104,11 @@ class AzureActivityParser:
             raise RecordError("record has no operationName")
         ts = parse_time(rec.get("time")) or parse_time(rec.get("eventTimestamp"))
         if not ts:
-            raise RecordError(f"record {str(rec.get('correlationId', '?')):.64}: time missing or not RFC 3339")
+            raise RecordError(f"record {rec.get('correlationId', '?')!s:.64}: time missing or not RFC 3339")
         op_l = op.lower()
         f: dict[str, Any] = {"jevt": rec, "azure.operation": op_l, "evt.rawtime": ts}
-        identity = rec.get("identity") if isinstance(rec.get("identity"), dict) else {}
+        id_raw = rec.get("identity")
+        identity: dict[str, Any] = id_raw if isinstance(id_raw, dict) else {}
         claims_raw = rec.get("claims") if isinstance(rec.get("claims"), dict) else identity.get("claims")
         claims: dict[str, Any] = claims_raw if isinstance(claims_raw, dict) else {}
         authz_raw = rec.get("authorization") if isinstance(rec.get("authorization"), dict) \
@@ -164,6 +166,10 @@ class AzureActivityParser:
                 f[field] = v.lower()
         for key, field in (("requestbody", "azure.request"), ("responseBody", "azure.response")):
             v = props.get(key)
+            if isinstance(v, str) and v[:1] in ("{", "["):
+                # the body as compact JSON, so rules can match '"key":value' whatever the spacing was
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    v = orjson.loads(v)
             if v is not None:
                 f[field] = _text(v, key)
         if props:

@@ -153,6 +153,7 @@ class CloudTrailParser:
     """Records -> events. One parser per source: it owns the burst counters."""
 
     source = SOURCE
+    lines = False  # CloudTrail writes whole {"Records": [...]} documents
 
     def __init__(self) -> None:
         self.secret_reads = BurstCounter()

@@ -99,7 +99,7 @@ class GcpAuditParser:
             raise RecordError("audit entry has no protoPayload.methodName")
         ts = parse_time(entry.get("timestamp")) or parse_time(entry.get("receiveTimestamp"))
         if not ts:
-            raise RecordError(f"entry {str(entry.get('insertId', '?')):.64}: timestamp missing or not RFC 3339")
+            raise RecordError(f"entry {entry.get('insertId', '?')!s:.64}: timestamp missing or not RFC 3339")
         f: dict[str, Any] = {"jevt": entry, "gcp.methodName": method, "evt.rawtime": ts}
         for path, field in ((("authenticationInfo", "principalEmail"), "gcp.user"),
                             (("requestMetadata", "callerIp"), "gcp.callerIP"),

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 from isal import isal_zlib
@@ -24,7 +24,7 @@ from containerguard.runtime.cloud.health import SourceHealth
 #: a file that decompresses to more than this is cut there (and counted): no decompression bomb fills memory
 MAX_DOC_BYTES = 1 << 30
 _GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 16 << 20
+_ZLIB_ERRORS: tuple[type[BaseException], ...] = (cast("type[BaseException]", isal_zlib.error),)
 
 
 class Parser(Protocol):
@@ -63,7 +63,7 @@ def decompress(data: bytes, label: str, health: SourceHealth) -> tuple[bytes, bo
             rest = d.unused_data
             if rest and not rest.startswith(_GZIP_MAGIC):
                 break  # trailing garbage after the last member: gzip(1) ignores it too
-    except isal_zlib.error as exc:
+    except _ZLIB_ERRORS as exc:
         health.skipped(label, f"corrupt gzip data: {exc}")
         return b"".join(out), False
     return out[0] if len(out) == 1 else b"".join(out), True

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import re2
 
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
@@ -89,6 +90,8 @@ def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
             return None
     if isinstance(cur, bool):
         return "true" if cur else "false"
+    if isinstance(cur, dict | list):  # an object or array reads as its JSON text, as Falco's json plugin gives it
+        return orjson.dumps(cur).decode()
     return cur
 
 

@@ -8,9 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
-from containerguard.cli.main import main
-from containerguard.runtime.rules import cloud_rules_path
 from tests.fixtures.env import SHARED
 from tests.integration.cloud_corpus import (
     DATA,
@@ -20,6 +17,9 @@ from tests.integration.cloud_corpus import (
     time_key,
     write_cloudtrail_delivery,
 )
+
+from containerguard.cli.main import main
+from containerguard.runtime.rules import cloud_rules_path
 
 UPSTREAM = SHARED / "falco-rules" / "plugins"
 

@@ -50,8 +50,8 @@ IndexCheck = Callable[[Mapping[str, FileInfo], Sequence[Layer] | None], Sequence
 
 
 def default_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
-    """The built-ins (``analyzer.registry.builtin_analyzers``) plus ``containerguard.analyzers`` plug-ins."""
-    from containerguard.analyzer.registry import builtin_analyzers, plugin_analyzers
+    """The built-ins (``analyzer.plugins.builtin_analyzers``) plus ``containerguard.analyzers`` plug-ins."""
+    from containerguard.analyzer.plugins import builtin_analyzers, plugin_analyzers
 
     return [*builtin_analyzers(lockfiles=lockfiles), *plugin_analyzers()]
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from containerguard.errors import MisconfigError
-from containerguard.misconfig.catalog import load_catalog_text
-from containerguard.misconfig.docker_bench import (
+from containerguard.cis.docker import (
     HostFacts,
     Status,
     parse_dockerd_args,
     run_bench,
     to_findings,
 )
+from containerguard.errors import MisconfigError
+from containerguard.misconfig.catalog import load_catalog_text
 
 
 def _facts(root: Path, config: dict, info: dict | None = None, containers: list | None = None) -> HostFacts:

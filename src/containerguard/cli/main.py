@@ -21,7 +21,9 @@ from containerguard.errors import ContainerGuardError
 #: command name -> module under containerguard.cli with a ``register(app)``, in help order
 COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
-    "rules": "rules", "agent": "agent", "server": "server", "worker": "server", "token": "token",
+    "rules": "rules", "agent": "agent",
+    "policy": "policy", "admission": "admission",
+    "server": "server", "worker": "server", "token": "token",
 }
 
 app = typer.Typer(

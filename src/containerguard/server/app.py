@@ -162,6 +162,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
     app.state.cg = st
     app.state.engine = engine
 
+    _install_handlers(app)
+
+    from containerguard.server.api import router
+
+    app.include_router(router, prefix="/api/v1")
+
+    _install_ops(app, engine)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(services.NotFound)
     async def _404(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -182,10 +195,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
     async def _400(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    from containerguard.server.api import router
 
-    app.include_router(router, prefix="/api/v1")
-
+def _install_ops(app: FastAPI, engine: Engine) -> None:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -206,6 +217,3 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
-
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    return app

@@ -28,10 +28,9 @@ def sbom(
     """List the OS and every package of an image (or a directory), with the layer that introduced each."""
     from containerguard import __version__
     from containerguard.errors import UsageError
+    from containerguard.report.plugins import BUILTIN, available, get_reporter
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import build_inventory
-
-    from containerguard.report.plugins import BUILTIN, available, get_reporter
 
     # the SBOM built-ins, or a plug-in format (containerguard.reports); refused before any layer is read
     if format not in FORMATS:  # entry points are read only then: they cost start-up time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -45,6 +46,11 @@ def agent(
         "--source-state", help="Directory where S3 sources remember what they read (default: the user state dir)")] = None,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Central server URL: report containers and alerts to it (env CONTAINERGUARD_SERVER)")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Agent token for --server (env CONTAINERGUARD_TOKEN)")] = None,
+    spool_dir: Annotated[Path | None, typer.Option(
+        "--spool-dir", help="Where batches wait while the server is unreachable (default: the user's data dir)")] = None,
 ) -> None:
     """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
     from containerguard.runtime.agent import Agent, AgentConfig
@@ -56,7 +62,10 @@ def agent(
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
-                      source_state_dir=str(source_state) if source_state else None)
+                      source_state_dir=str(source_state) if source_state else None,
+                      server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
+                      server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
+                      spool_dir=str(spool_dir) if spool_dir else None)
     ag = Agent(cfg)
     stop = threading.Event()
 

@@ -38,6 +38,7 @@ from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
 from containerguard.runtime.sensor.fields import event_fields, exec_argv
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
+from containerguard.runtime.uplink import ServerUplink, container_doc, default_spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ class AgentConfig:
     #: keeps up when the host is busy; None leaves it unchanged
     nice: int | None = -5
     hostname: str = field(default_factory=socket.gethostname)
+    #: the central server (alerts and container snapshots through an on-disk spool; see runtime/uplink.py)
+    server: str | None = None
+    server_token: str = ""
+    spool_dir: str | None = None
     #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
     sources: list[str] = field(default_factory=list)
     source_interval: float = 10.0
@@ -124,6 +129,11 @@ class Agent:
         self._source_specs = [parse_source(s) for s in cfg.sources]
         self.sources: list[RunningSource] = []
         self.outputs = Outputs([open_output(s) for s in cfg.outputs])
+        self.uplink: ServerUplink | None = None
+        if cfg.server:
+            self.uplink = ServerUplink(cfg.server, cfg.server_token, cfg.spool_dir or default_spool_dir(),
+                                       host=cfg.hostname, containers=self._container_docs)
+            self.outputs.outputs.append(self.uplink)
         try:
             self.rules = self._load_rules()
         except ContainerGuardError:
@@ -378,7 +388,12 @@ class Agent:
             cached = self._cfields[info.id] = (info, info.fields())
         return cached[1]
 
+    def _container_docs(self) -> list[dict[str, Any]]:
+        return [container_doc(c) for c in self.inventory.list()] if self.inventory is not None else []
+
     def _container_changed(self, action: str, info: ContainerInfo) -> None:
+        if self.uplink is not None and action in ("start", "die", "destroy"):
+            self.uplink.containers_changed()
         if action in ("die", "destroy"):
             self.table.container_gone(info.short_id)
             return

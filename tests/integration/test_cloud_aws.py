@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.cloud_corpus import cases, cloudtrail_records
 
 from containerguard.runtime.cloud.aws import S3Source, SqsSource, run_polling
 from containerguard.runtime.cloud.cloudtrail import CloudTrailParser
 from containerguard.runtime.cloud.health import SourceHealth
-from tests.integration.cloud_corpus import cases, cloudtrail_records
 
 boto3 = pytest.importorskip("boto3")
 

@@ -81,6 +81,9 @@ def provider_records(provider: str, selected: list[dict[str, Any]]) -> list[dict
             if provider == "gcp":
                 rec["timestamp"] = stamp(i, kind)
                 rec["insertId"] = f"case-{i}-{kind}"
+            elif provider == "k8s":
+                rec["stageTimestamp"] = rec["requestReceivedTimestamp"] = stamp(i, kind)
+                rec["auditID"] = f"case-{i}-{kind}"
             else:
                 rec["time"] = stamp(i, kind)
                 rec["correlationId"] = f"case-{i}-{kind}"
@@ -117,4 +120,12 @@ def write_azure_export(root: Path, records: list[dict[str, Any]]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     p = d / "PT1H.json"
     p.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return p
+
+
+def write_audit_log(root: Path, events: list[dict[str, Any]]) -> Path:
+    """The API server's log backend file (--audit-log-path): one Event per line."""
+    root.mkdir(parents=True, exist_ok=True)
+    p = root / "kube-apiserver-audit.log"
+    p.write_text("".join(json.dumps(e) + "\n" for e in events))
     return p

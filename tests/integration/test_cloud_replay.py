@@ -18,6 +18,7 @@ from tests.integration.cloud_corpus import (
     provider_records,
     stamp,
     time_key,
+    write_audit_log,
     write_azure_export,
     write_cloudtrail_delivery,
     write_gcp_sink,
@@ -25,7 +26,7 @@ from tests.integration.cloud_corpus import (
 )
 
 from containerguard.cli.main import main
-from containerguard.runtime.rules import cloud_rules_path
+from containerguard.runtime.rules import cloud_rules_path, default_rules_path
 
 UPSTREAM = SHARED / "falco-rules" / "plugins"
 
@@ -174,3 +175,19 @@ def test_secrets_read_in_bulk(tmp_path, capsys, provider, source, rule_id, n):
     alerts = [a for a in _replay(capsys, source, [cloud_rules_path()], [tmp_path]) if a["rule_id"] == rule_id]
     assert len(alerts) == 1
     assert "mallory" in alerts[0]["output"]
+
+
+@pytest.mark.parametrize("ruleset", ["cg", "upstream"])
+def test_k8s_audit_corpus(tmp_path, capsys, ruleset):
+    selected = [c for c in cases("k8s") if c["ruleset"] == ruleset]
+    write_audit_log(tmp_path, provider_records("k8s", selected))
+    if ruleset == "cg":
+        rules, key = [default_rules_path()], "rule_id"
+    else:
+        rules, key = [UPSTREAM / "k8s_audit_rules.yaml", DATA / "k8s_upstream_overrides.yaml"], "rule"
+    alerts = _replay(capsys, "k8s_audit", rules, [tmp_path])
+    _check(selected, alerts, key)
+    if ruleset == "upstream":
+        text = (UPSTREAM / "k8s_audit_rules.yaml").read_text()
+        assert {c["rule"] for c in selected} == {line[len("- rule: "):] for line in text.splitlines()
+                                                 if line.startswith("- rule: ")}

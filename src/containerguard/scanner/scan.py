@@ -93,9 +93,12 @@ def scan_target(
     platform: str = "linux/amd64",
     progress: Progress | None = None,
     cache: LayerCache | types.EllipsisType | None = ...,
+    username: str | None = None,
+    password: str | None = None,
 ) -> ScanResult:
     """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
-    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read."""
+    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read.
+    ``username``/``password`` authenticate to a registry (default: ``~/.docker/config.json``)."""
     from containerguard import filters
 
     chosen = parse_scanners(scanners)
@@ -110,13 +113,13 @@ def scan_target(
             if st.stale:
                 warnings.append(f"the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
                                 "run `containerguard db update`")
-            inv = _inventory(target, chosen, insecure, platform, progress, cache)
+            inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
             result = Matcher(handle).match(inv)
         findings += result.findings
         warnings += inv.warnings
         warnings += result.warnings
     else:
-        inv = _inventory(target, chosen, insecure, platform, progress, cache)
+        inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
         warnings += inv.warnings
     extra, extra_warnings = _other_findings(inv, target, chosen)
     findings += extra
@@ -147,7 +150,8 @@ def _vex_subject(target: str, inv: Inventory) -> VexSubject:
 
 
 def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: str, progress: Progress | None,
-               cache: LayerCache | types.EllipsisType | None) -> Inventory:
+               cache: LayerCache | types.EllipsisType | None, username: str | None = None,
+               password: str | None = None) -> Inventory:
     if target.startswith("sbom:"):
         if "vuln" not in scanners:
             return Inventory(target=target, os=OSInfo(), packages=())
@@ -174,7 +178,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
     return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
-                           platform=platform, index_checks=checks)
+                           platform=platform, index_checks=checks, username=username, password=password)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations

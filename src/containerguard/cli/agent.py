@@ -9,14 +9,26 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from containerguard.policy.runtime import AlertPolicies
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.command("agent")(agent)
+
+
+def _alert_policies(paths: list[Path] | None) -> AlertPolicies | None:
+    if not paths:
+        return None
+    from containerguard.cli.policy import load
+    from containerguard.policy.runtime import AlertPolicies
+
+    return AlertPolicies(load(paths))
 
 
 def agent(
@@ -45,6 +57,9 @@ def agent(
     source_state: Annotated[Path | None, typer.Option(
         "--source-state", help="Directory where S3 sources remember what they read (default: the user state dir)")] = None,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
+    policy: Annotated[list[Path] | None, typer.Option(
+        "--policy", help="Policy file or directory (repeatable, with the default set): runtime-stage policies over "
+        "each alert; their kill_process/pause/stop/kill_container actions run as responses")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
     server: Annotated[str | None, typer.Option(
         "--server", help="Central server URL: report containers and alerts to it (env CONTAINERGUARD_SERVER)")] = None,
@@ -65,7 +80,8 @@ def agent(
                       source_state_dir=str(source_state) if source_state else None,
                       server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
                       server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
-                      spool_dir=str(spool_dir) if spool_dir else None)
+                      spool_dir=str(spool_dir) if spool_dir else None,
+                      alert_policies=_alert_policies(policy))
     ag = Agent(cfg)
     stop = threading.Event()
 

@@ -7,7 +7,7 @@ from containerguard.runtime.sensor.parse import RawEvent
 
 
 def _raw(t: str, res: int, args: list[str], more: list[str] | None = None) -> RawEvent:
-    return RawEvent(t, 1, 10, 10, 9, 0, 0, 4026532180, "x", res, args, more or [])
+    return RawEvent(t, 1, 10, 10, 9, 0, 0, 4026532180, 0xA80425FB, 0xA80425FB, "x", res, args, more or [])
 
 
 def test_open_flags_text() -> None:

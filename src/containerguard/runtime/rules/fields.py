@@ -87,6 +87,17 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "proc.exe_ino": _f("int", "Inode of the executable"),
     "proc.exe_ino.ctime": _f("int", "ctime of the executable's inode (ns)"),
     "proc.exe_ino.mtime": _f("int", "mtime of the executable's inode (ns)"),
+    "proc.exe_ino.ctime_duration_proc_start": _f("int", "Nanoseconds from the executable's inode change (ctime) to "
+                                                 "the process start: small for a just-dropped binary"),
+    "proc.is_sid_leader": _f("bool", "The process leads its session"),
+    "proc.vpgid.name": _f("string", "Name of the process-group leader"),
+    "proc.vpgid.exe": _f("string", "argv[0] of the process-group leader"),
+    "proc.stdin.type": _f("string", "fd.type of descriptor 0 at exec (ipv4, ipv6, unix, pipe, file, ...)"),
+    "proc.stdout.type": _f("string", "fd.type of descriptor 1 at exec"),
+    "proc.stderr.type": _f("string", "fd.type of descriptor 2 at exec"),
+    "proc.stdin.name": _f("string", "fd.name of descriptor 0 at exec when it is a socket (cip:cport->sip:sport)"),
+    "proc.stdout.name": _f("string", "fd.name of descriptor 1 at exec when it is a socket"),
+    "proc.stderr.name": _f("string", "fd.name of descriptor 2 at exec when it is a socket"),
     "thread.cap_effective": _f("string", "Effective capabilities (CAP_SYS_ADMIN CAP_NET_RAW ...)"),
     "thread.cap_permitted": _f("string", "Permitted capabilities"),
     "thread.cap_inheritable": _f("string", "Inheritable capabilities"),
@@ -167,6 +178,8 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "k8s.ns.name": _f("string", "Kubernetes namespace of the container's pod"),
     "k8s.pod.name": _f("string", "Kubernetes pod name of the container"),
     "k8s.pod.uid": _f("string", "Kubernetes pod uid of the container"),
+    "k8s.pod.labels": _f("dict", "All pod labels as text (KEY:VALUE, ...)"),
+    "k8s.pod.sandbox_id": _f("string", "Short id of the pod's sandbox (pause) container"),
     "k8s.pod.label": _f("dict", "A pod label: k8s.pod.label[app]; without NAME all labels as text", arg="optional"),
     "k8s.ns.name.label": _f("dict", "Not supplied by ContainerGuard (kept for rule compatibility)", arg="optional"),
     # ---- Kubernetes audit (ka.*) and raw JSON (jevt.*)
@@ -224,7 +237,7 @@ ANCESTOR_FIELDS = frozenset(ANCESTORS)
 _STORAGE = {**{k: v[0] for k, v in ANCESTORS.items()}, "jevt.value": "jevt", "ka.uri.param": "ka.uri",
             "k8s.pod.label": "k8s.pod.labels", "container.label": "container.labels"}
 #: Fields that read one key of a dict (or all of it as KEY=VALUE text without an argument).
-DICT_FIELDS = frozenset({"proc.env", "k8s.pod.label", "container.label", "container.labels"})
+DICT_FIELDS = frozenset({"proc.env", "k8s.pod.label", "k8s.pod.labels", "container.label", "container.labels"})
 
 
 def storage_key(name: str) -> str:

@@ -7,8 +7,10 @@ Two sources:
   reports setuid/setgid files, private keys and certificates with their layer; :func:`check_image`
   keeps only setuid/setgid files added by the image's own layers (not its base). World-writable
   directories need directory entries, which the walker does not hand to analyzers: :func:`world_writable_dirs`
-  runs as an ``index_check`` of ``build_inventory`` over the merged file index of the same walk (one pass;
-  :func:`scan_image_files` is the stand-alone second pass over the layers' tar headers).
+  runs as an ``index_check`` of ``build_inventory`` over the merged file index of the same walk (one pass).
+
+This module only checks what the scanner hands it; :func:`containerguard.scanner.scan_target` (with the
+``misconfig`` scanner) is the one way to run these checks on an image.
 """
 
 from __future__ import annotations
@@ -163,18 +165,3 @@ def world_writable_dirs(files: Mapping[str, Any], layers: Sequence[Layer] | None
         out.append(f)
     return out
 
-
-def scan_image_files(target: str) -> list[Finding]:
-    """World-writable directories of an image, from its layers' tar headers (no file content is read)."""
-    from containerguard.artifact import open_target
-    from containerguard.artifact.applier import merge_files
-    from containerguard.artifact.walker import walk_tar_layer
-
-    with open_target(target) as art:
-        layers = list(art.layers())
-        records = []
-        for layer in layers:
-            with art.open_layer(layer) as stream:
-                records.append(walk_tar_layer(stream, [], what=f"layer {layer.index}"))
-    files, _ = merge_files(records)
-    return world_writable_dirs(files, layers, target)

@@ -84,8 +84,7 @@ class ContainerInfo:
             "container.cap_drop": list(self.cap_drop), "container.network_mode": self.network_mode,
             "container.user": self.user,
         }
-        if self.started_ns:
-            f["container.start_ts"] = self.started_ns
+        f["container.start_ts"] = self.started_ns or None
         f.update(k8s_fields(self.labels, self.pod_labels))
         return f
 
@@ -101,13 +100,10 @@ K8S_CONTAINER_TYPE = "io.kubernetes.docker.type"  # "podsandbox" on the pause co
 def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str]) -> dict[str, Any]:
     """Falco's ``k8s.*`` fields of a container from its kubelet labels (empty outside Kubernetes)."""
     name = labels.get(K8S_POD_NAME)
-    if not name:
-        return {}
-    f: dict[str, Any] = {"k8s.pod.name": name, "k8s.ns.name": labels.get(K8S_POD_NAMESPACE, ""),
-                         "k8s.pod.uid": labels.get(K8S_POD_UID, ""), "k8s.pod.labels": dict(pod_labels)}
-    if labels.get(K8S_SANDBOX_ID):
-        f["k8s.pod.sandbox_id"] = labels[K8S_SANDBOX_ID][:12]
-    return f
+    if not name:  # not a pod's container: the fields are unknown (<NA>), as in Falco
+        return dict.fromkeys(("k8s.pod.name", "k8s.ns.name", "k8s.pod.uid", "k8s.pod.labels", "k8s.pod.sandbox_id"))
+    return {"k8s.pod.name": name, "k8s.ns.name": labels.get(K8S_POD_NAMESPACE), "k8s.pod.uid": labels.get(K8S_POD_UID),
+            "k8s.pod.labels": dict(pod_labels), "k8s.pod.sandbox_id": labels.get(K8S_SANDBOX_ID, "")[:12] or None}
 
 
 def user_pod_labels(labels: Mapping[str, str]) -> dict[str, str]:

@@ -82,6 +82,15 @@ def _nspid(status: str) -> int:
     return 0
 
 
+def _link_type(target: str) -> str | None:
+    """fd.type of a /proc/PID/fd/N link target (sockets: unknown family here, so None)."""
+    if target.startswith("pipe:"):
+        return "pipe"
+    if target.startswith("/"):
+        return "file"
+    return None
+
+
 def _boot_epoch_ns() -> int:
     """The wall-clock time of boot (process start times in /proc/PID/stat count from it), in ns since the epoch."""
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -118,10 +127,19 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
     loginuid = int(lu) if lu.isdigit() else -1
     if loginuid == 4294967295:
         loginuid = -1
+    try:
+        st = os.stat(f"{root}/{pid}/exe")
+        exe_ino, exe_ctime, exe_mtime = st.st_ino, st.st_ctime_ns, st.st_mtime_ns
+    except OSError:
+        exe_ino = exe_ctime = exe_mtime = 0
+    env_text = _read(f"{root}/{pid}/environ")
+    env = None if env_text is None else dict(e.split("=", 1) for e in env_text.split("\x00") if "=" in e)
+    stdio = tuple((_link_type(_readlink(f"{root}/{pid}/fd/{i}")), None) for i in range(3))
     return Proc(pid=pid, ppid=ppid, name=name, exepath=_readlink(f"{root}/{pid}/exe"),
                 args=tuple(cmd[1:]), exe=cmd[0] if cmd else "", cwd=_readlink(f"{root}/{pid}/cwd"),
                 start_ns=_boot_epoch_ns() + start_ticks * (1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)),
-                uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid, pgid=pgid, sid=sid)
+                uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid, pgid=pgid, sid=sid, exe_ino=exe_ino,
+                exe_ctime=exe_ctime, exe_mtime=exe_mtime, env=env, stdio=stdio)
 
 
 class ProcessTable:
@@ -268,36 +286,29 @@ class ProcessTable:
             "proc.cmdlenargs": sum(len(x) for x in p.args) + max(len(p.args) - 1, 0),
             "user.uid": p.uid, "user.loginuid": p.loginuid, "group.gid": p.gid,
         }
-        if p.exe_ino:
-            f.update({"proc.exe_ino": p.exe_ino, "proc.exe_ino.ctime": p.exe_ctime, "proc.exe_ino.mtime": p.exe_mtime,
-                      "proc.exe_ino.ctime_duration_proc_start": p.start_ns - p.exe_ctime})
-        if p.vpid:
-            f["proc.vpid"] = p.vpid
+        # what is not known is there as None (<NA> in outputs, no match in conditions), as Falco does
+        f.update({"proc.exe_ino": p.exe_ino or None, "proc.exe_ino.ctime": p.exe_ctime or None,
+                  "proc.exe_ino.mtime": p.exe_mtime or None,
+                  "proc.exe_ino.ctime_duration_proc_start": p.start_ns - p.exe_ctime if p.exe_ctime else None,
+                  "proc.vpid": p.vpid or None, "proc.sid": p.sid or None, "proc.is_sid_leader": None,
+                  "proc.sname": None, "proc.is_vpgid_leader": None, "proc.vpgid": None, "proc.vpgid.name": None,
+                  "proc.vpgid.exe": None, "proc.env": p.env, "proc.pvpid": None})
         if p.sid:
-            leader = self.procs.get(p.sid)
-            f.update({"proc.sid": p.sid, "proc.is_sid_leader": p.sid == p.pid})
+            leader = p if p.sid == p.pid else self.procs.get(p.sid)
+            f["proc.is_sid_leader"] = p.sid == p.pid
             if leader is not None:
                 f["proc.sname"] = leader.name
         if p.pgid:
             f["proc.is_vpgid_leader"] = p.pgid == p.pid
             leader = p if p.pgid == p.pid else self.procs.get(p.pgid)
             if leader is not None:
-                f.update({"proc.vpgid.name": leader.name, "proc.vpgid.exe": leader.exe})
-                if leader.vpid:
-                    f["proc.vpgid"] = leader.vpid
-        if p.env is not None:
-            f["proc.env"] = p.env
-        for i, std in enumerate(p.stdio):
-            which = ("stdin", "stdout", "stderr")[i]
-            if std[0] is not None:
-                f[f"proc.{which}.type"] = std[0]
-            if std[1] is not None:
-                f[f"proc.{which}.name"] = std[1]
+                f.update({"proc.vpgid.name": leader.name, "proc.vpgid.exe": leader.exe, "proc.vpgid": leader.vpid or None})
+        for i, which in enumerate(("stdin", "stdout", "stderr")):
+            std = p.stdio[i] if i < len(p.stdio) else (None, None)
+            f[f"proc.{which}.type"], f[f"proc.{which}.name"] = std
         if parent is not None:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
-                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe})
-            if parent.vpid:
-                f["proc.pvpid"] = parent.vpid
+                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None})
         return f
 
 

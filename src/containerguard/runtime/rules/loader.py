@@ -251,6 +251,9 @@ class _Collector:
                 raise RuleError(f"{what}: append to a list that has not been defined", file, item.line)
             existing.items.extend(values)
             return
+        if existing is not None and existing.file != file and existing.items != values:
+            self.warnings.append(f"{file}:{item.line}: {what} redefines the list of the same name from "
+                                 f"{existing.file}:{existing.line}; rules loaded from both files now see this one")
         self.lists[name] = _ListDef(name, values, file, item.line)
 
     def _macro(self, item: _Map, file: str) -> None:
@@ -267,6 +270,10 @@ class _Collector:
                 raise RuleError(f"{what}: append to a macro that has not been defined", file, item.line)
             existing.segs.append(seg)
             return
+        old = self.macros.get(name)
+        if old is not None and old.file != file and _seg_text(old.segs).split() != cond.split():
+            self.warnings.append(f"{file}:{item.line}: {what} redefines the macro of the same name from "
+                                 f"{old.file}:{old.line}; rules loaded from both files now see this one")
         self.macros[name] = _MacroDef(name, [seg], file, item.line)
 
     def _exceptions(self, item: _Map, file: str, what: str) -> list[_Exc]:

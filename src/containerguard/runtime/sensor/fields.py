@@ -69,6 +69,8 @@ _INODE_TYPES = {1: ("pipe", "p"), 2: ("file", "f"), 4: ("directory", "d"), 6: ("
                 10: ("file", "f")}
 _L4 = {(1, 6): "tcp", (1, 0): "tcp", (2, 17): "udp", (2, 0): "udp", (3, 1): "icmp", (2, 1): "icmp"}
 EINPROGRESS = 115
+#: datagram calls traced only when they name a peer address (Falco's fd.name_changed)
+_DATAGRAM_CALLS = frozenset({"sendto", "sendmsg", "recvfrom", "recvmsg"})
 _ANY_ADDR = frozenset({"0.0.0.0", "::"})  # noqa: S104 - the unspecified address, compared, not bound
 
 
@@ -281,18 +283,18 @@ def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None) -> t
         f.update({"evt.arg.fd": fd, "evt.arg.length": int(a[0]), "fd.num": fd})
     elif t in ("execve", "execveat"):
         f.update({"evt.arg.res": ev.res})
-    elif t in ("connect", "accept", "accept4", "bind", "sendto"):
+    elif t in ("connect", "accept", "accept4", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg"):
         fd, fam, addr, port = int(a[0]), int(a[1]), a[2], int(a[3])
         f["fd.num"] = ev.res if t.startswith("accept") else fd
         f["evt.arg.fd"] = fd
         si = parse_sock(ev.more[0]) if ev.more else None
         if si is not None and si.mode == 12 and si.family in (2, 10):
-            sock_fields(f, si, server=(t != "connect") if t != "sendto" else None)
+            sock_fields(f, si, server=None if t in _DATAGRAM_CALLS else t != "connect")
             if t == "connect" and fam in (2, 10):
                 f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port})
                 f["fd.name"] = f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"
                 f["fd.connected"] = ev.res == 0
-            elif t == "sendto" and fam in (2, 10):
+            elif t in _DATAGRAM_CALLS and fam in (2, 10) and t.startswith("send"):
                 # a datagram to a named destination: the fd now names it (Falco's fd.name_changed)
                 f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port,
                           "fd.cip": si.lip, "fd.cport": si.lport, "fd.is_server": False,
@@ -308,7 +310,7 @@ def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None) -> t
                 f["fd.type"] = "ipv4" if fam == 2 else "ipv6"
                 f["fd.rip"] = addr
                 f["fd.rport"] = port
-                if t in ("connect", "sendto"):
+                if t == "connect" or t in _DATAGRAM_CALLS:
                     f.update({"fd.sip": addr, "fd.sport": port, "fd.is_server": False, "fd.name": _hostport(addr, port),
                               "evt.arg.tuple": f"->{_hostport(addr, port)}"})
                 elif t == "bind":

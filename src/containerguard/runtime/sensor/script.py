@@ -143,10 +143,14 @@ SYSCALLS: dict[str, Syscall] = {s.name: s for s in (
 
 #: socket calls whose address is read at exit (accept: the peer written by the kernel)
 SOCKADDR_CALLS = {"connect": "args->uservaddr", "bind": "args->umyaddr",
-                  "accept": "args->upeer_sockaddr", "accept4": "args->upeer_sockaddr", "sendto": "args->addr"}
+                  "accept": "args->upeer_sockaddr", "accept4": "args->upeer_sockaddr", "sendto": "args->addr",
+                  "recvfrom": "args->addr", "sendmsg": "((struct user_msghdr *)args->msg)->msg_name",
+                  "recvmsg": "((struct user_msghdr *)args->msg)->msg_name"}
 #: extra entry predicates of socket calls: a sendto without a destination is an ordinary write on a connected
 #: socket (Falco's ``fd.name_changed`` is false then); only the ones naming a destination are reported
-SOCKADDR_PRED = {"sendto": "args->addr != 0"}
+SOCKADDR_PRED = {"sendto": "args->addr != 0", "recvfrom": "args->addr != 0",
+                 "sendmsg": "((struct user_msghdr *)args->msg)->msg_name != 0",
+                 "recvmsg": "((struct user_msghdr *)args->msg)->msg_name != 0"}
 
 #: Falco event types (and aliases) -> the syscalls traced for them
 EVENT_SYSCALLS: dict[str, tuple[str, ...]] = {

@@ -7,6 +7,7 @@ run under one lock, so every source sees the same ruleset and outputs never inte
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -48,6 +49,8 @@ from containerguard.runtime.sensor.parse import LineParser, RawEvent
 log = logging.getLogger(__name__)
 
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_ACCEPTS = frozenset({"accept", "accept4"})
+EINPROGRESS_ERR = 115
 #: multi-call binaries whose applet name rules see as proc.name
 MULTICALL_BINARIES = frozenset({"busybox", "toybox", "busybox.static", "busybox-static"})
 
@@ -62,12 +65,34 @@ def _proc_environ(pid: int) -> dict[str, str] | None:
     return parse_env(data.decode("utf-8", "replace").split("\x00"))
 
 
-def _sock_name(s: SockInfo) -> str | None:
+def _sock_name(s: SockInfo, server: bool | None) -> str | None:
     if s.mode != 12 or s.family not in (2, 10):
         return None
     f: dict[str, Any] = {}
-    sock_fields(f, s, server=None)
+    sock_fields(f, s, server=server)
     return f.get("fd.name")
+
+
+class SocketRoles:
+    """Which end of a TCP/UDP connection a socket is, remembered from the connect and accept events the agent saw
+    (by the connection's address 4-tuple, bounded), for events that only carry the socket (dup2 onto stdio, a
+    shell's stdin at exec): an outbound connection on a shell's stdio is a reverse shell, an accepted one is an
+    inetd-style server."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.limit = limit
+        self._seen: collections.OrderedDict[tuple[str, int, str, int], bool] = collections.OrderedDict()
+
+    def note(self, f: dict[str, Any], server: bool) -> None:
+        key = (f.get("fd.lip"), f.get("fd.lport"), f.get("fd.rip"), f.get("fd.rport"))
+        if None in key or not key[3]:
+            return
+        self._seen[key] = server  # type: ignore[index]
+        if len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+
+    def __call__(self, si: SockInfo) -> bool | None:
+        return self._seen.get((si.lip, si.lport, si.rip, si.rport))
 
 MAX_AUDIT_BODY = 8 << 20
 
@@ -137,6 +162,7 @@ class Agent:
         self.counters = Counters()
         self.parser = LineParser()
         self.table = ProcessTable()
+        self.roles = SocketRoles()
         self.users = UserNames()
         self.inventory: ContainerInventory | None = None
         self.sensor: BpftraceSensor | None = None
@@ -367,7 +393,9 @@ class Agent:
             p = self._exec(raw, cid, info)
         else:
             p = table.get(raw.pid, ppid=raw.ppid, comm=raw.comm, container_id=cid)
-        ef, written = event_fields(raw, p.cwd, lambda fd, name: table.fd_path(p, fd, name))
+        ef, written = event_fields(raw, p.cwd, lambda fd, name: table.fd_path(p, fd, name), self.roles)
+        if (t == "connect" and raw.res in (0, -EINPROGRESS_ERR)) or (t in _ACCEPTS and raw.res >= 0):
+            self.roles.note(ef, server=t != "connect")
         if written is not None and raw.res >= 0:
             table.note_written(cid, written)
         if raw.res >= 0 and t in _OPENS:
@@ -424,7 +452,7 @@ class Agent:
         env = x.env
         if x.env_truncated:
             env = _proc_environ(raw.pid) or env
-        stdio = tuple((s.fd_type, _sock_name(s)) for s in x.stdio)
+        stdio = tuple((s.fd_type, _sock_name(s, self.roles(s))) for s in x.stdio)
         return self.table.exec(
             raw.pid, raw.ppid, comm, exepath, args, uid=raw.uid, gid=raw.gid, tty=x.tty, loginuid=x.loginuid,
             ts=raw.ts + self._mono_offset, container_id=cid, upper_dir=info.upper_dir if info is not None else "",

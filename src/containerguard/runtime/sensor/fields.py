@@ -171,6 +171,9 @@ def sock_fields(f: dict[str, Any], si: SockInfo, *, server: bool | None) -> None
 
 #: resolves a descriptor of the event's process to a path ("" when unknown): (fd, dentry name from the kernel)
 FdResolver = Callable[[int, str], str]
+#: which end of a connection a socket is, from what the agent saw (its connect or accept): True server, False
+#: client, None unknown (then the end with the lower port, a listening port, is taken as the server)
+RoleResolver = Callable[[SockInfo], bool | None]
 
 
 def _normalise(raw: str, dirfd: int, cwd: str, resolve: FdResolver | None) -> str:
@@ -218,7 +221,8 @@ def _fd_path(fd: int, more: str, resolve: FdResolver | None) -> tuple[str, int]:
     return (path or name), mode
 
 
-def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None) -> tuple[dict[str, Any], str | None]:
+def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None,
+                 role: RoleResolver | None = None) -> tuple[dict[str, Any], str | None]:
     """The ``evt.*``/``fd.*`` fields of a raw event, and the path it wrote (for drift), if any.
 
     ``resolve`` maps a descriptor of the process to its path (the agent's fd table, then /proc); it serves
@@ -289,7 +293,8 @@ def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None) -> t
         f["evt.arg.fd"] = fd
         si = parse_sock(ev.more[0]) if ev.more else None
         if si is not None and si.mode == 12 and si.family in (2, 10):
-            sock_fields(f, si, server=None if t in _DATAGRAM_CALLS else t != "connect")
+            sock_fields(f, si, server=(role(si) if role is not None else None) if t in _DATAGRAM_CALLS
+                        else t != "connect")
             if t == "connect" and fam in (2, 10):
                 f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port})
                 f["fd.name"] = f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"
@@ -329,7 +334,7 @@ def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None) -> t
             f["evt.arg.flags"] = int(a[2])
         si = parse_sock(ev.more[0]) if ev.more else None
         if si is not None and ev.res >= 0:
-            sock_fields(f, si, server=None)
+            sock_fields(f, si, server=role(si) if role is not None else None)
     elif t == "socket":
         fam, typ, proto = int(a[0]), int(a[1]), int(a[2])
         f.update({"evt.arg.domain": _FAMILIES.get(fam, str(fam)), "evt.arg.type": _SOCK_TYPES.get(typ & 0xF, str(typ)),

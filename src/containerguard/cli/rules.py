@@ -87,7 +87,7 @@ def validate(
             typer.echo(f"{names}: Invalid")
         else:
             if unsupplied:
-                typer.echo("Not available on this host (field or event type: the rules it disables):")
+                typer.echo("Cannot run here (the missing field or event type: the rules it disables):")
                 for what, rules in sorted(unsupplied.items()):
                     typer.echo(f"  {what}: {', '.join(rules)}")
             typer.echo(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "

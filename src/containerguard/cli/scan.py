@@ -147,7 +147,8 @@ def scan(
     if policy_set is not None:
         from containerguard.cli.policy import build_gate
 
-        code = code or build_gate(res, policy_set, console, exit_code if exit_code else 1)
+        policy_code = build_gate(res, policy_set, console, exit_code if exit_code else 1)  # always printed
+        code = code or policy_code
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

@@ -42,7 +42,7 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if "recursion" in str(exc).lower() or "depth limit" in str(exc).lower():
             raise BadRequest("request body nests JSON too deeply") from None
         raise BadRequest(f"request body is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
 

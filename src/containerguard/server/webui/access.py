@@ -1,38 +1,34 @@
-"""Who may open which console page and run which action: one table, used by the routes, the navigation
-and the tests (every page x every role -> 200 or 403).
+"""Which console page and action needs which of the server's permissions (``server.auth.ROLES``): the
+console has no role table of its own, so a role sees in the browser exactly what its token may read
+through the API. One table, used by the routes, the navigation and the tests (every page x every role).
 
-The roles are the server's (admin, analyst, viewer, agent, ci). ``ci`` tokens only upload scans and have
-no business in the console. ``agent`` tokens may open the runtime pages, and those pages then show only
-the agent's own host (the query functions take the host as a filter; nothing across hosts is rendered).
+``agent`` and ``ci`` tokens are machine credentials with no read permission on the console's data: they
+cannot open a session (login answers 403), so no page can show an agent another host's data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES: tuple[str, ...] = ("admin", "analyst", "viewer", "agent", "ci")
+from containerguard.server import auth
 
-READERS = frozenset({"admin", "analyst", "viewer"})
-ACTORS = frozenset({"admin", "analyst"})
-ADMINS = frozenset({"admin"})
-
-#: section -> roles that may open its pages
+#: section -> the permissions a role needs to open its pages
 SECTIONS: dict[str, frozenset[str]] = {
-    "dashboard": READERS,
-    "images": READERS,
-    "runtime": READERS | {"agent"},
-    "audit": ACTORS,
-    "manage": READERS,          # read-only for viewers; changes need ``manage-write``
-    "tokens": ADMINS,
+    "dashboard": frozenset({"images:read", "findings:read", "alerts:read", "hosts:read"}),
+    "images": frozenset({"images:read", "findings:read"}),
+    "runtime": frozenset({"alerts:read", "hosts:read"}),
+    "audit": frozenset({"audit:read"}),
+    "manage": frozenset({"registries:read", "notifications:read"}),
+    "tokens": frozenset({"tokens:admin"}),
 }
 
-#: action -> roles that may run it
-ACTIONS: dict[str, frozenset[str]] = {
-    "accept": ACTORS,            # accept a finding / mark it a false positive / revoke an exception
-    "rescan": ACTORS,
-    "registry-sync": ACTORS,
-    "acknowledge": ACTORS | {"agent"},   # an agent acknowledges its own host's alerts only
-    "manage-write": ADMINS,
+#: action -> the permission it needs
+ACTIONS: dict[str, str] = {
+    "accept": "exceptions:write",        # accept a finding / mark it a false positive
+    "rescan": "jobs:write",
+    "registry-sync": "jobs:write",
+    "acknowledge": "alerts:ack",
+    "manage-write": "tokens:admin",
 }
 
 
@@ -53,11 +49,13 @@ NAV: tuple[NavItem, ...] = (
 
 
 def may_see(role: str, section: str) -> bool:
-    return role in SECTIONS.get(section, frozenset())
+    need = SECTIONS.get(section)
+    return need is not None and all(auth.allowed(role, p) for p in need)
 
 
 def may_do(role: str, action: str) -> bool:
-    return role in ACTIONS.get(action, frozenset())
+    need = ACTIONS.get(action)
+    return need is not None and auth.allowed(role, need)
 
 
 def nav_for(role: str) -> list[NavItem]:
@@ -65,5 +63,8 @@ def nav_for(role: str) -> list[NavItem]:
 
 
 def landing(role: str) -> str:
-    """Where a role lands after logging in when no ``next`` was asked for."""
-    return "/" if may_see(role, "dashboard") else "/runtime" if may_see(role, "runtime") else "/no-access"
+    """Where a role lands after logging in when no ``next`` was asked for ("/no-access": nowhere)."""
+    for item in NAV:
+        if may_see(role, item.key):
+            return item.href
+    return "/no-access"

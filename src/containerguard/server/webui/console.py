@@ -8,13 +8,14 @@ logged-in principal (or a redirect to the login page / a 403) and ``console.rend
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -108,11 +109,29 @@ def _static_versions() -> dict[str, str]:
     return out
 
 
+class LoginLimiter(Protocol):
+    """The server's failed-authentication limiter (per client address), shared with the API."""
+
+    def blocked(self, addr: str) -> bool: ...
+
+    def fail(self, addr: str) -> None: ...
+
+
+def is_tls(request: Request) -> bool:
+    """Served over HTTPS (the server's own TLS; proxy headers are not trusted)."""
+    return request.url.scheme == "https"
+
+
+FLASH_COOKIE = "cg_flash"
+
+
 class Console:
-    def __init__(self, backend: SessionBackend, secret: bytes | None = None, *, tls: bool = False) -> None:
+    def __init__(self, backend: SessionBackend, secret: bytes | None = None, *,
+                 secret_loader: Callable[[], bytes] | None = None, limiter: LoginLimiter | None = None) -> None:
         self.backend = backend
-        self.secret = secret or secrets.token_bytes(32)
-        self.tls = tls
+        self._secret = secret
+        self._secret_loader = secret_loader
+        self.limiter = limiter
         self.versions = _static_versions()
         self.env = Environment(
             loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -122,6 +141,13 @@ class Console:
             lstrip_blocks=True,
         )
         self.env.globals.update(static=self.static_url, severities=SEVERITIES)
+
+    @property
+    def secret(self) -> bytes:
+        """The key CSRF tokens are derived with: shared by every server process on the same database."""
+        if self._secret is None:
+            self._secret = self._secret_loader() if self._secret_loader else secrets.token_bytes(32)
+        return self._secret
 
     # -- rendering --------------------------------------------------------------------------------
 
@@ -136,9 +162,24 @@ class Console:
             "request": request, "may": (lambda action: viewer is not None and viewer.may(action)),
         }
         ctx.update(context)
+        flash = request.cookies.get(FLASH_COOKIE)
+        if flash:
+            try:
+                ctx["flashes"] = [*ctx["flashes"], ("ok", base64.urlsafe_b64decode(flash.encode()).decode()[:300])]
+            except (ValueError, UnicodeDecodeError):
+                pass
         html = self.env.get_template(template).render(ctx)
         resp = HTMLResponse(html, status_code=status_code)
         resp.headers["Cache-Control"] = "no-store"
+        if flash:
+            resp.delete_cookie(FLASH_COOKIE, path="/", secure=is_tls(request), httponly=True, samesite="strict")
+        return resp
+
+    def flash_redirect(self, request: Request, dest: str, message: str) -> RedirectResponse:
+        """303 to ``dest`` with a one-time status message (a cookie, not the URL: no message can be forged
+        through a link)."""
+        resp = RedirectResponse(dest, status_code=303)
+        self._set_cookie(request, resp, FLASH_COOKIE, base64.urlsafe_b64encode(message[:300].encode()).decode(), 60)
         return resp
 
     def fragment(self, template: str, **context: Any) -> str:
@@ -147,7 +188,7 @@ class Console:
     # -- sessions ---------------------------------------------------------------------------------
 
     def _cookie(self, request: Request) -> str | None:
-        return request.cookies.get(security.cookie_name(self.tls))
+        return request.cookies.get(security.cookie_name(is_tls(request)))
 
     def current(self, request: Request) -> Viewer | None:
         """The viewer of a valid session, or None."""
@@ -186,8 +227,8 @@ class Console:
         if not security.csrf_valid(self.secret, viewer.session_id, presented):
             raise NotAllowed("missing or wrong CSRF token")
 
-    def _set_cookie(self, resp: Response, name: str, value: str, max_age: int, path: str = "/") -> None:
-        resp.set_cookie(name, value, max_age=max_age, path=path, httponly=True, secure=self.tls,
+    def _set_cookie(self, request: Request, resp: Response, name: str, value: str, max_age: int) -> None:
+        resp.set_cookie(name, value, max_age=max_age, path="/", httponly=True, secure=is_tls(request),
                         samesite="strict")
 
     # -- the frame's routes -----------------------------------------------------------------------
@@ -206,7 +247,11 @@ class Console:
             form = await request.form()
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             nxt = security.safe_next(fields.get("next"))
-            cookie = request.cookies.get(security.login_cookie_name(self.tls))
+            tls = is_tls(request)
+            addr = request.client.host if request.client else ""
+            if self.limiter is not None and self.limiter.blocked(addr):
+                return self._login_page(request, nxt, "Too many failed log-ins from this address; wait a minute.", 429)
+            cookie = request.cookies.get(security.login_cookie_name(tls))
             if not security.login_csrf_valid(cookie, fields.get(security.CSRF_FIELD)) or not security.same_origin(
                     request.headers.get("sec-fetch-site"), request.headers.get("origin"),
                     request.headers.get("host"), request.url.scheme):
@@ -219,6 +264,8 @@ class Console:
             elif user and password:
                 principal = self.backend.authenticate_password(user, password)
             if principal is None:
+                if self.limiter is not None:
+                    self.limiter.fail(addr)
                 return self._login_page(request, nxt, "Unknown, expired or revoked credentials.", 401)
             if access.landing(principal.role) == "/no-access":
                 return self._login_page(request, nxt, f"A {principal.role} token cannot open the console.", 403)
@@ -227,9 +274,9 @@ class Console:
             self.backend.open_session(security.session_key(sid), principal, datetime.now(UTC) + SESSION_TTL, client)
             dest = nxt if nxt != "/" else access.landing(principal.role)
             resp = RedirectResponse(dest, status_code=303)
-            self._set_cookie(resp, security.cookie_name(self.tls), sid, int(SESSION_TTL.total_seconds()))
-            resp.delete_cookie(security.login_cookie_name(self.tls), path="/", secure=self.tls,
-                               httponly=True, samesite="strict")
+            self._set_cookie(request, resp, security.cookie_name(tls), sid, int(SESSION_TTL.total_seconds()))
+            resp.delete_cookie(security.login_cookie_name(tls), path="/", secure=tls, httponly=True,
+                               samesite="strict")
             return resp
 
         @router.post("/logout")
@@ -241,8 +288,8 @@ class Console:
                 self.check_csrf(request, viewer, field if isinstance(field, str) else None)
                 self.backend.close_session(security.session_key(viewer.session_id))
             resp = RedirectResponse("/login", status_code=303)
-            resp.delete_cookie(security.cookie_name(self.tls), path="/", secure=self.tls, httponly=True,
-                               samesite="strict")
+            resp.delete_cookie(security.cookie_name(is_tls(request)), path="/", secure=is_tls(request),
+                               httponly=True, samesite="strict")
             return resp
 
         return router
@@ -251,7 +298,7 @@ class Console:
         token = secrets.token_urlsafe(24)
         resp = self.render(request, "login.html", None, title="Log in", login_csrf=token, next=nxt,
                            error=error, status_code=status)
-        self._set_cookie(resp, security.login_cookie_name(self.tls), token, 3600)
+        self._set_cookie(request, resp, security.login_cookie_name(is_tls(request)), token, 3600)
         return resp
 
     def static_app(self) -> StaticFiles:

@@ -89,3 +89,31 @@ def test_login_dashboard_image_kev_accept_logout(console, ctx):
     _a11y(page)
     assert not ctx.csp_errors, ctx.csp_errors
     assert not ctx.page_errors, ctx.page_errors
+
+
+def test_every_page_passes_axe_and_works_from_the_keyboard(console, ctx):
+    page = ctx.new_page()
+    _login(page, console.url, console.tokens["admin"], "/")
+    digest = console.image_digest("cg-test/app:1")
+    for path in ("/", "/images", f"/images/{digest}", f"/images/{digest}?status=all&severity=critical", "/runtime",
+                 "/audit", "/manage"):
+        page.goto(f"{console.url}{path}")
+        _a11y(page)
+        # keyboard: the first Tab lands on "Skip to content", Enter moves focus to the main region
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content", path
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "content", path
+    # every control on the image page is reachable by Tab and shows a focus ring
+    page.goto(f"{console.url}/images/{digest}")
+    seen = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        info = page.evaluate("""() => { const e = document.activeElement; const s = getComputedStyle(e);
+            return [e.tagName, e.id || e.getAttribute('href') || e.textContent.trim().slice(0, 20), s.outlineStyle]; }""")
+        seen.add(info[0])
+        assert info[2] != "none", info
+    assert {"A", "SELECT", "BUTTON"} <= seen
+    # the page fits a laptop screen: no horizontal scrolling at 1366 px
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert not ctx.csp_errors, ctx.csp_errors

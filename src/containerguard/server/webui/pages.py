@@ -32,6 +32,8 @@ from containerguard.server.webui.console import Console, NotAllowed, Viewer
 
 T = TypeVar("T")
 SSE_POLL_SECONDS = 1.0
+#: hosts and containers beside the alert timeline: the most recent few (a host's page lists its own)
+RUNTIME_SIDE_ROWS = 15
 SSE_RECHECK_SECONDS = 15.0
 
 
@@ -227,7 +229,8 @@ def build(console: Console) -> APIRouter:
         only = _forced_host(viewer)
         flt = _alert_filter(request)
         with _tx(request) as s:
-            ctx = dict(hosts=views.hosts(s, only), containers=views.containers(s, only),
+            ctx = dict(hosts=views.hosts(s, only, limit=RUNTIME_SIDE_ROWS),
+                       containers=views.containers(s, only, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=only),
                        last_id=views.last_alert_id(s))
         stream_q = _query(request)
@@ -244,7 +247,7 @@ def build(console: Console) -> APIRouter:
             raise NotAllowed("another host")
         flt = views.AlertFilter(host=name)
         with _tx(request) as s:
-            ctx = dict(hosts=views.hosts(s, name), containers=views.containers(s, name),
+            ctx = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, forced_host=name), last_id=views.last_alert_id(s))
         return render(request, "runtime.html", viewer, "runtime", title=f"Host {name}", af=flt, only_host=name,
                       host_name=name, priorities=views.PRIORITIES,

@@ -561,8 +561,11 @@ def findings(session: Session, image_id: int, flt: FindingFilter, *, page: int =
     now = utcnow()
     conds: list[Any] = [Finding.image_id == image_id, Finding.kind.in_(VULN_KINDS)]
     if flt.severity in SEV_VALUE:
+        # "+ 0": not an indexable column for the planner, so that it keeps to the (image_id, risk) index
+        # instead of walking the global (severity, risk) index across every image (SQLite: 540 ms -> 10 ms)
+        sev = Finding.severity + 0
         v = SEV_VALUE[flt.severity]
-        conds.append(Finding.severity.in_((v, int(Severity.NEGLIGIBLE))) if flt.severity == "low" else Finding.severity == v)
+        conds.append(sev.in_((v, int(Severity.NEGLIGIBLE))) if flt.severity == "low" else sev == v)
     if flt.fixable == "1":
         conds.append(Finding.fixed_version != "")
     elif flt.fixable == "0":

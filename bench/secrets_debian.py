@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures import env
 
-from containerguard.secrets import SecretAnalyzer, scan_directory
+from containerguard.analyzer.secrets import SecretAnalyzer
+from containerguard.secrets import scan_directory
 
 TARGET_S = 3.0
 

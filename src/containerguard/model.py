@@ -24,6 +24,7 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str | None) -> Severity:
+        """A severity from any feed's spelling (MODERATE, IMPORTANT, INFO, ...); UNKNOWN when unrecognised."""
         if not text:
             return cls.UNKNOWN
         t = text.strip().upper()
@@ -77,6 +78,7 @@ class OSInfo:
 
     @property
     def known(self) -> bool:
+        """True when the OS family was identified."""
         return self.family != "unknown"
 
 
@@ -106,6 +108,7 @@ class Package:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """(type, name, version): what identifies a package across inventories."""
         return (self.type, self.name, self.version)
 
 
@@ -142,6 +145,7 @@ class Inventory:
 
 
 class FindingKind(enum.StrEnum):
+    """What a finding is about: a vulnerable or malicious package, a misconfiguration, a secret, a benchmark result."""
     VULNERABILITY = "vulnerability"
     MALICIOUS = "malicious-package"
     MISCONFIG = "misconfiguration"
@@ -201,6 +205,16 @@ class Finding:
     match: str = ""  # masked evidence
     suppressed_by: str = ""  # ignore-file or VEX statement that suppressed it
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: what the finding is about, for merging what two scanners found about the same thing (a secret rule
+    #: and an image check on one key file: ``file:etc/app/server.key#private-key``; one Env entry:
+    #: ``config:Env[3]``). Set by the producer; the scanner merges on it; reports do not print it.
+    subject: str = ""
+
+
+def file_subject(path: str, what: str) -> str:
+    """The :attr:`Finding.subject` of ``what`` (a secret rule id, ``private-key``, ...) found in the file at
+    ``path`` (leading ``/`` or not: the same file)."""
+    return f"file:{path.lstrip('/')}#{what}"
 
 
 # --------------------------------------------------------------------------- runtime
@@ -220,6 +234,7 @@ class Priority(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Priority:
+        """A rule priority from its Falco spelling or a short alias (INFO, WARN, ERR, CRIT, EMERG)."""
         t = text.strip().upper()
         t = {"INFO": "INFORMATIONAL", "WARN": "WARNING", "ERR": "ERROR", "CRIT": "CRITICAL", "EMERG": "EMERGENCY"}.get(t, t)
         return cls[t]

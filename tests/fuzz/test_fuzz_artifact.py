@@ -26,8 +26,8 @@ from containerguard.artifact.manifest import (
     select_platform,
 )
 from containerguard.artifact.stream import decompressed
-from containerguard.artifact.walker import walk_tar_layer
 from containerguard.errors import ContainerGuardError
+from containerguard.scanner.walker import walk_tar_layer
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                   derandomize=True)

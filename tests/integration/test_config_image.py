@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env
 
 from containerguard.cli.main import main
-from containerguard.misconfig.image import ImageFileAnalyzer, check_image, scan_image_files
+from containerguard.misconfig.image import ImageFileAnalyzer, check_image
+from containerguard.scanner import scan_target
 from containerguard.scanner.inventory import build_inventory
 
 pytestmark = pytest.mark.docker
@@ -78,7 +79,9 @@ def test_check_image_through_the_inventory_walker(image: str) -> None:
 
 
 def test_world_writable_directories(image: str) -> None:
-    found = {f.path: f for f in scan_image_files(f"docker:{image}")}
+    # the misconfiguration scanner alone, through the pipeline's one entry point (one walk of the layers)
+    found = {f.path: f for f in scan_target(f"docker:{image}", scanners={"misconfig"}, cache=None).findings
+             if f.id == "CG-IMG-006"}
     assert "/srv/drop" in found and found["/srv/drop"].extra["mode"] == "0777"
     assert "/srv/shared" not in found  # sticky bit set
     assert "/tmp" not in found

@@ -109,6 +109,7 @@ def test_fields_and_subprocess_entry_point():
                           capture_output=True, text=True, check=True)
     catalog = json.loads(proc.stdout)
     assert catalog["proc.aname"]["arg"] == "optional" and catalog["ka.verb"]["source"] == "k8s_audit"
+    assert catalog["proc.exepath"]["producer"] == "process_table" and catalog["ka.verb"]["producer"] == "k8s_audit"
 
 
 def test_replay_fail_on_priority(capsys):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from containerguard.analyzer.secrets import SecretAnalyzer
 from containerguard.model import FindingKind
 from containerguard.report import get_reporter
 from containerguard.scanner.inventory import build_inventory
-from containerguard.secrets import SecretAnalyzer, scan_directory, scan_image_config
+from containerguard.secrets import scan_directory, scan_image_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))

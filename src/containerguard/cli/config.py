@@ -34,8 +34,8 @@ def config(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr.")] = False,
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
-    from containerguard.misconfig.scan import scan_image, scan_paths
-    from containerguard.report.registry import get_reporter
+    from containerguard.misconfig.scan import scan_paths
+    from containerguard.report.plugins import get_reporter
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
@@ -66,8 +66,10 @@ def config(
         res.objects += extra.objects
         res.skipped += extra.skipped
     findings = list(res.findings)
-    if image:
-        findings += scan_image(image)
+    if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
+        from containerguard.scanner import scan_target
+
+        findings += scan_target(image, scanners={"misconfig"}).findings
     if not quiet:
         for w in res.warnings:
             print(f"warning: {w}", file=sys.stderr)

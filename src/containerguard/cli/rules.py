@@ -27,6 +27,12 @@ class Fmt(StrEnum):
     json = "json"
 
 
+class FieldsFmt(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
 RulesOpt = Annotated[list[Path] | None, typer.Option(
     "--rules", "-r", help="Rules file (repeatable; later files append to/override earlier ones). "
     "Default: the built-in ruleset and rules files installed plugins register (entry points containerguard.rules).")]
@@ -74,7 +80,10 @@ def validate(
 
 @rules_app.command("replay")
 def replay(
-    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Recorded events (JSON lines, docs/events.md); '-' for stdin.")] = None,
+    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Recorded events (JSON lines, docs/events.md); '-' for stdin. With --source: that source's own log files or directories.")] = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", "-s", help="Read --events as native audit logs of this kind: cloudtrail (CloudTrail files, gzip "
+        "or plain), gcp (Cloud Audit LogEntry / Pub/Sub export), azure (Activity Log), k8s_audit.")] = None,
     k8s_audit: Annotated[list[Path] | None, typer.Option("--k8s-audit", help="Kubernetes audit log: Event, EventList or JSON array.")] = None,
     rules: RulesOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.json,
@@ -90,6 +99,13 @@ def replay(
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
+    kind: str | None = None
+    if source is not None:
+        from containerguard.runtime.cloud.sources import kind_of
+
+        kind = kind_of(source)
+        if events and any(str(p) == "-" for p in events):
+            raise UsageError("--source reads files or directories, not standard input")
     threshold: Priority | None = None
     if fail_on is not None:
         try:
@@ -113,7 +129,22 @@ def replay(
         else:
             alerts.extend(batch)
 
-    for path in events or []:
+    if kind is not None:
+        from containerguard.runtime.cloud.health import SourceHealth
+        from containerguard.runtime.cloud.sources import replay as replay_source
+
+        health = SourceHealth(kind, kind)
+        for ev in replay_source(kind, list(events or []), health):
+            batch = rs.evaluate(ev)
+            if batch:
+                emit(batch)
+            if strict and health.parse_errors:
+                break
+        stats.read += health.events
+        stats.skipped += health.parse_errors
+        if strict and health.parse_errors:
+            raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
+    for path in [] if kind is not None else events or []:
         for ev in read_events(path, strict=strict, stats=stats):
             batch = rs.evaluate(ev)
             if batch:
@@ -146,7 +177,8 @@ def replay(
     for msg in stats.errors:
         typer.echo(f"warning: skipped {msg}", err=True)
     if stats.skipped:
-        typer.echo(f"warning: {stats.skipped} malformed event lines skipped", err=True)
+        typer.echo(f"warning: {stats.skipped} malformed event lines skipped" if kind is None else
+                   f"warning: {stats.skipped} malformed files or records skipped", err=True)
     if rs.eval_errors:
         typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
@@ -179,21 +211,25 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
 
 
 @rules_app.command("fields")
-def fields(fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
-    """List the fields conditions and outputs may use."""
-    from containerguard.runtime.rules import FIELD_CATALOG
+def fields(fmt: Annotated[FieldsFmt, typer.Option("--format", "-f")] = FieldsFmt.table) -> None:
+    """List the fields conditions and outputs may use, with the producer that fills each in (docs/fields.md)."""
+    from containerguard.runtime.rules.fields import FIELD_CATALOG, catalog_markdown
 
-    if fmt is Fmt.json:
+    if fmt is FieldsFmt.json:
         typer.echo(json.dumps({k: v._asdict() for k, v in sorted(FIELD_CATALOG.items())}, indent=1))
         return
+    if fmt is FieldsFmt.markdown:
+        typer.echo(catalog_markdown())
+        return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{len(FIELD_CATALOG)} fields")
-    for col in ("field", "type", "source", "argument", "description"):
+    for col in ("field", "type", "producer", "source", "argument", "description"):
         table.add_column(col)
     for name, spec in sorted(FIELD_CATALOG.items()):
-        table.add_row(name, spec.type, spec.source, spec.arg, spec.description)
+        table.add_row(name, spec.type, spec.producer, spec.source, spec.arg, escape(spec.description))
     Console().print(table)
 
 

@@ -55,6 +55,12 @@ def scan(
     insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP for registry: targets.")] = False,
     platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+    policy: Annotated[list[Path] | None, typer.Option(
+        "--policy", help="Policy file or directory (repeatable; with the default set): exit 1 (or --exit-code) "
+        "when a build-stage policy says fail-build; violations are explained on stderr.")] = None,
+    server: Annotated[str | None, typer.Option("--server", help="Central server URL: apply its exceptions and upload "
+                                               "the result (env CONTAINERGUARD_SERVER).")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="API token with the ci role (env CONTAINERGUARD_TOKEN).")] = None,
 ) -> None:
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import filters, report
@@ -68,6 +74,11 @@ def scan(
     if gate_sev is not None and len(gate_sev) != 1:
         raise UsageError("--fail-on takes one severity")
     reporter = report.get_reporter(fmt)
+    policy_set = None
+    if policy:  # load (and refuse a malformed policy) before scanning
+        from containerguard.cli.policy import load as load_policies
+
+        policy_set = load_policies(policy)
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)
@@ -76,6 +87,13 @@ def scan(
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
                           platform=platform, progress=hook)
+    client = None
+    if server or token:
+        from containerguard.cli._client import Client
+        from containerguard.cli._upload import apply_server_exceptions
+
+        client = Client(server, token)
+        res = apply_server_exceptions(client, res)
     expired = tuple(f"{r.id} ({r.source})" for r in res.expired_ignores)
     if not quiet:
         for w in res.warnings[:_MAX_WARNINGS]:
@@ -90,12 +108,26 @@ def scan(
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     emit(text, output)
+    if client is not None:
+        from containerguard.cli._upload import upload
+
+        doc = text if fmt == "json" else report.get_reporter("json")(
+            inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
+        with client:
+            out = upload(client, doc)
+        if not quiet:
+            print(f"uploaded to {client.base}: image {out['digest']} ({'new' if out['created'] else 'known'}, "
+                  f"{out['findings']} findings)", file=sys.stderr)
     if gate_sev is not None:
         code = filters.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
     elif exit_code:
         code = filters.gate(res.findings, None, exit_code)
     else:
         code = 0
+    if policy_set is not None:
+        from containerguard.cli.policy import build_gate
+
+        code = code or build_gate(res, policy_set, console, exit_code if exit_code else 1)
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

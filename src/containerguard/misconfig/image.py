@@ -7,8 +7,10 @@ Two sources:
   reports setuid/setgid files, private keys and certificates with their layer; :func:`check_image`
   keeps only setuid/setgid files added by the image's own layers (not its base). World-writable
   directories need directory entries, which the walker does not hand to analyzers: :func:`world_writable_dirs`
-  runs as an ``index_check`` of ``build_inventory`` over the merged file index of the same walk (one pass;
-  :func:`scan_image_files` is the stand-alone second pass over the layers' tar headers).
+  runs as an ``index_check`` of ``build_inventory`` over the merged file index of the same walk (one pass).
+
+This module only checks what the scanner hands it; :func:`containerguard.scanner.scan_target` (with the
+``misconfig`` scanner) is the one way to run these checks on an image.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, ClassVar
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.misconfig.catalog import make_finding
 from containerguard.misconfig.secretnames import mask, secret_reason
-from containerguard.model import Finding, ImageMeta, Inventory, Layer
+from containerguard.model import Finding, ImageMeta, Inventory, Layer, file_subject
 
 _KEY_EXT = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore", ".ppk")
 _KEY_NAMES = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "identity"}
@@ -54,7 +56,7 @@ def check_config(meta: ImageMeta, target: str = "") -> list[Finding]:
         if reason and value:
             shown = f"{name}={mask(value)}"
             out.append(make_finding("CG-IMG-002", target=target, path=f"config.Env[{i}]",
-                                    message=f"{shown}: {reason}", match=shown))
+                                    message=f"{shown}: {reason}", match=shown, subject=f"config:Env[{i}]"))
     ports = cfg.get("ExposedPorts") or {}
     for port in ports:
         if str(port).split("/", 1)[0] == "22" and str(port).endswith(("/tcp", "22")):
@@ -71,7 +73,8 @@ class ImageFileAnalyzer(Analyzer):
     """setuid/setgid files, private keys and certificates, found by mode and path inside the walker."""
 
     type: ClassVar[str] = "misconfig-files"
-    version: ClassVar[int] = 1
+    #: 2: findings carry their ``subject`` (the scanner merges on it)
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 16 * 1024 * 1024
 
     def required(self, path: str, mode: int) -> bool:
@@ -94,12 +97,15 @@ class ImageFileAnalyzer(Analyzer):
         if name in _KEY_NAMES or name.endswith(_KEY_EXT + _CERT_EXT):
             head = inp.stream.read(_SNIFF)
             if _PRIVATE_KEY.search(head) or (name in _KEY_NAMES and b"PRIVATE KEY" in head):
-                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"private key at {path}"))
+                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"private key at {path}",
+                                                 subject=file_subject(inp.path, "private-key")))
             elif name.endswith((".p12", ".pfx", ".jks", ".keystore")):
-                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"key store at {path}"))
+                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"key store at {path}",
+                                                 subject=file_subject(inp.path, "key-store")))
             elif (_CERT.search(head) or name.endswith((".crt", ".cer", ".der"))) and not inp.path.startswith(
                     _TRUST_STORE_DIRS):
-                res.findings.append(make_finding("CG-IMG-008", path=path, message=f"certificate at {path}"))
+                res.findings.append(make_finding("CG-IMG-008", path=path, message=f"certificate at {path}",
+                                                 subject=file_subject(inp.path, "certificate")))
         return res
 
 
@@ -163,18 +169,3 @@ def world_writable_dirs(files: Mapping[str, Any], layers: Sequence[Layer] | None
         out.append(f)
     return out
 
-
-def scan_image_files(target: str) -> list[Finding]:
-    """World-writable directories of an image, from its layers' tar headers (no file content is read)."""
-    from containerguard.artifact import open_target
-    from containerguard.artifact.applier import merge_files
-    from containerguard.artifact.walker import walk_tar_layer
-
-    with open_target(target) as art:
-        layers = list(art.layers())
-        records = []
-        for layer in layers:
-            with art.open_layer(layer) as stream:
-                records.append(walk_tar_layer(stream, [], what=f"layer {layer.index}"))
-    files, _ = merge_files(records)
-    return world_writable_dirs(files, layers, target)

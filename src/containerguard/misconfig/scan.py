@@ -123,12 +123,3 @@ def scan_text(text: str, name: str = "<stdin>") -> ConfigResult:
     res.warnings += k.warnings
     return res
 
-
-def scan_image(target: str) -> list[Finding]:
-    """Image configuration and file checks for an image target (docker:, docker-archive:, oci:, ...)."""
-    from containerguard.misconfig.image import ImageFileAnalyzer, check_image, world_writable_dirs
-    from containerguard.scanner.inventory import build_inventory
-
-    # one pass: world-writable directories come from the merged file index of the same walk
-    inv = build_inventory(target, analyzers=[ImageFileAnalyzer()], cache=None, index_checks=[world_writable_dirs])
-    return check_image(inv)

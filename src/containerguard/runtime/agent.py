@@ -20,19 +20,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+import platformdirs
+
 from containerguard.errors import ContainerGuardError, RuleError, UsageError
 from containerguard.model import Alert, Event
+from containerguard.runtime.cloud.sources import KINDS, RunningSource, parse_source
 from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerInventory
 from containerguard.runtime.events import write_event
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
 from containerguard.runtime.respond import CONTAINER_ACTIONS, Responder, ResponsePolicy, parse_respond
-from containerguard.runtime.rules import FIELD_CATALOG, alert_to_json, default_rules_path, load_rules
+from containerguard.runtime.rules import alert_to_json, cloud_rules_path, default_rules_path, load_rules
 from containerguard.runtime.rules.compiler import rfc3339
+from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
-from containerguard.runtime.sensor.fields import SENSOR_FIELDS, event_fields, exec_argv
+from containerguard.runtime.sensor.fields import event_fields, exec_argv
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,11 @@ class AgentConfig:
     #: keeps up when the host is busy; None leaves it unchanged
     nice: int | None = -5
     hostname: str = field(default_factory=socket.gethostname)
+    #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
+    sources: list[str] = field(default_factory=list)
+    source_interval: float = 10.0
+    #: where S3 sources remember what they read (None: the user's state directory)
+    source_state_dir: str | None = None
 
 
 def parse_listen(spec: str, what: str) -> tuple[str, int]:
@@ -68,12 +77,11 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _available_fields(k8s: bool) -> set[str]:
-    avail = set(SENSOR_FIELDS)
-    for name, spec in FIELD_CATALOG.items():
-        if spec.source == "any" or (k8s and spec.source == "k8s_audit"):
-            avail.add(name)
-    return avail
+def _available_fields(k8s: bool, sources: frozenset[str] = frozenset()) -> set[str]:
+    producers = set(AGENT_PRODUCERS) | ({"k8s_audit"} if k8s else set()) | set(sources)
+    if sources or k8s:
+        producers.add("audit_json")
+    return fields_of(producers)
 
 
 @dataclass
@@ -113,6 +121,8 @@ class Agent:
         self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
+        self._source_specs = [parse_source(s) for s in cfg.sources]
+        self.sources: list[RunningSource] = []
         self.outputs = Outputs([open_output(s) for s in cfg.outputs])
         try:
             self.rules = self._load_rules()
@@ -126,10 +136,17 @@ class Agent:
     # ------------------------------------------------------------------ rules
 
     def _rule_paths(self) -> list[str]:
-        return list(self.cfg.rules) or [str(default_rules_path())]
+        if self.cfg.rules:
+            return list(self.cfg.rules)
+        paths = [str(default_rules_path())]
+        if self._source_specs and any(sp.kind != "k8s_audit" for sp in self._source_specs):
+            paths.append(str(cloud_rules_path()))
+        return paths
 
     def _load_rules(self) -> Any:
-        rs = load_rules(self._rule_paths(), available_fields=_available_fields(bool(self.cfg.k8s_audit_listen)))
+        kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
+        rs = load_rules(self._rule_paths(), available_fields=_available_fields(
+            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds))
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
@@ -188,6 +205,7 @@ class Agent:
                 self._serve(self._audit_addr)
             if self._health_addr is not None:
                 self._serve(self._health_addr)
+            self._start_sources()
             if self.cfg.sensor:
                 self.table.seed()
                 for unavailable in script.unavailable(self.event_types(), script.available_syscalls()):
@@ -202,6 +220,8 @@ class Agent:
 
     def stop(self) -> None:
         self._stop.set()
+        for src in self.sources:
+            src.stop()
         if self.sensor is not None:
             self.sensor.stop()
         for srv in self._servers:
@@ -219,6 +239,50 @@ class Agent:
     def wait(self) -> None:
         while not self._stop.wait(1.0):
             pass
+
+    # ------------------------------------------------------------------ audit-log sources
+
+    def _start_sources(self) -> None:
+        state_dir = Path(self.cfg.source_state_dir) if self.cfg.source_state_dir else \
+            Path(platformdirs.user_state_dir("containerguard")) / "sources"
+        for spec in self._source_specs:
+            src = RunningSource(spec, self._source_event, interval_s=self.cfg.source_interval, state_dir=state_dir)
+            self.sources.append(src)
+            src.start()
+            log.info("source %s started", spec)
+
+    def _source_event(self, event: Event) -> None:
+        with self._lock:
+            self.counters.events += 1
+            if isinstance(event.fields, dict):  # the sources build plain dicts
+                event.fields["evt.num"] = self.counters.events
+                event.fields["evt.hostname"] = self.cfg.hostname
+            self.handle_event(event)
+
+    def metrics(self) -> str:
+        """Prometheus text exposition of the agent's and each source's counters (GET /metrics)."""
+        st = self.stats()
+        out = []
+        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "output_dropped"):
+            out.append(f"# TYPE containerguard_agent_{key}_total counter")
+            out.append(f"containerguard_agent_{key}_total {st[key]}")
+        series = (("events_total", "counter", "events"), ("parse_errors_total", "counter", "parse_errors"),
+                  ("files_total", "counter", "files"), ("bytes_total", "counter", "bytes"),
+                  ("credential_failures_total", "counter", "credential_failures"),
+                  ("retries_total", "counter", "retries"), ("lag_seconds", "gauge", "lag_seconds"))
+        for name, mtype, key in series:
+            out.append(f"# TYPE containerguard_source_{name} {mtype}")
+            for src in st["sources"]:
+                label = str(src["name"]).replace("\\", "\\\\").replace('"', '\\"')
+                v = src[key]
+                out.append(f'containerguard_source_{name}{{source="{label}",kind="{src["kind"]}"}} '
+                           f'{"NaN" if v is None else v}')
+        out.append("# TYPE containerguard_source_up gauge")
+        for src in st["sources"]:
+            label = str(src["name"]).replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'containerguard_source_up{{source="{label}",kind="{src["kind"]}"}} '
+                       f'{1 if src["status"] == "ok" else 0}')
+        return "\n".join(out) + "\n"
 
     # ------------------------------------------------------------------ sensor
 
@@ -382,7 +446,8 @@ class Agent:
         c = self.counters
         sensor = self.sensor
         return {
-            "status": "ok" if (sensor is None or sensor.pid is not None) else "degraded",
+            "status": "ok" if ((sensor is None or sensor.pid is not None)
+                               and all(src.health.status == "ok" for src in self.sources)) else "degraded",
             "uptime_s": round(time.time() - self.started_at, 1),
             "events": c.events, "alerts": c.alerts, "audit_events": c.audit_events,
             "audit_rejected": c.audit_rejected,
@@ -400,6 +465,7 @@ class Agent:
             "docker_connected": bool(self.inventory and self.inventory.connected),
             "docker_reconnects": self.inventory.reconnects if self.inventory is not None else 0,
             "processes": len(self.table),
+            "sources": [src.health.to_json() for src in self.sources],
         }
 
     def _ticker(self) -> None:
@@ -433,6 +499,13 @@ class Agent:
             def do_GET(self) -> None:
                 if self.path.split("?")[0] in ("/healthz", "/health"):
                     self._reply(200, agent.stats())
+                elif self.path.split("?")[0] == "/metrics":
+                    body = agent.metrics().encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                 else:
                     self._reply(404, {"error": "not found"})
 

@@ -19,9 +19,9 @@ from typing import IO, Any, BinaryIO
 
 from containerguard.errors import RuntimeSensorError
 from containerguard.model import Event
+from containerguard.runtime.rules.vocabulary import SOURCES
 
 MAX_LINE_BYTES = 1 << 20
-SOURCES = frozenset({"syscall", "k8s_audit"})
 _BYTES_KEY = "$bytes"
 
 

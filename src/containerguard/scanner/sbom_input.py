@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from packageurl import PackageURL
 
-from containerguard.detect.fastobj import gc_paused, positional_builder
+from containerguard.detect.fast_construct import gc_paused, positional_builder
 from containerguard.errors import ReportError, UsageError
 from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 
@@ -52,6 +52,7 @@ def load_inventory(path: Path | str) -> Inventory:
 
 
 def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
+    """An inventory from a stored SBOM (native JSON, CycloneDX or SPDX JSON); ``name`` labels errors."""
     with gc_paused():  # decoding builds many small acyclic objects
         return _parse_inventory(data, name)
 

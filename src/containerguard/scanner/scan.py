@@ -6,7 +6,7 @@ Every scanner's results are ``model.Finding`` objects that go through the same f
 file, VEX), the same reports and the same CI gate.
 
 * Image targets (docker:, docker-archive:, oci:, oci-archive:, registry:, bare names): ONE walk over the
-  layers runs the package analyzers plus :class:`~containerguard.secrets.SecretAnalyzer` and
+  layers runs the package analyzers plus :class:`~containerguard.analyzer.secrets.SecretAnalyzer` and
   :class:`~containerguard.misconfig.image.ImageFileAnalyzer`; world-writable directories are read from
   the merged file index of that same walk (an ``index_check`` of :func:`inventory.build_inventory`), so
   the layers are read once. Then the image config checks (:func:`misconfig.image.check_image`: root user,
@@ -17,9 +17,10 @@ file, VEX), the same reports and the same CI gate.
   directory.
 * ``sbom:`` targets: vulnerabilities only (there are no files to look at).
 
-Duplicates: a private key found by the secret rules and by the image-file check (CG-IMG-007) at the same
-path is reported once, as the secret finding (``extra["also_reported_as"]`` names the check); a
-secret-looking ``Env`` entry found by the secret rules and by CG-IMG-002 is reported once, as the secret.
+Duplicates: findings carry a ``subject`` (what they are about, set by their producer); where a secret rule
+and a misconfiguration check report the same subject -- a private key found by the secret rules and by
+the image-file check (CG-IMG-007), a secret-looking ``Env`` entry found by the secret rules and by
+CG-IMG-002 -- it is reported once, as the secret finding (``extra["also_reported_as"]`` names the check).
 
 Risk (the report order) for non-vulnerability findings uses the formula of docs/risk.md with no CVSS
 and no EPSS: a secret counts as exploited (likelihood 0.95: anyone who can pull the image can read it),
@@ -40,7 +41,7 @@ from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Severi
 
 if TYPE_CHECKING:
     from containerguard.filters.ignore import IgnoreFile, IgnoreRule
-    from containerguard.filters.vex import VexDocument
+    from containerguard.filters.vex import VexDocument, VexSubject
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import Progress
 
@@ -93,9 +94,12 @@ def scan_target(
     platform: str = "linux/amd64",
     progress: Progress | None = None,
     cache: LayerCache | types.EllipsisType | None = ...,
+    username: str | None = None,
+    password: str | None = None,
 ) -> ScanResult:
     """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
-    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read."""
+    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read.
+    ``username``/``password`` authenticate to a registry (default: ``~/.docker/config.json``)."""
     from containerguard import filters
 
     chosen = parse_scanners(scanners)
@@ -110,30 +114,45 @@ def scan_target(
             if st.stale:
                 warnings.append(f"the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
                                 "run `containerguard db update`")
-            inv = _inventory(target, chosen, insecure, platform, progress, cache)
+            inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
             result = Matcher(handle).match(inv)
         findings += result.findings
         warnings += inv.warnings
         warnings += result.warnings
     else:
-        inv = _inventory(target, chosen, insecure, platform, progress, cache)
+        inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
         warnings += inv.warnings
     extra, extra_warnings = _other_findings(inv, target, chosen)
     findings += extra
     warnings += extra_warnings
     inv = dataclasses.replace(inv, file_findings=())
     filtered = filters.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
-                                      ignore_file=ignore_file, vex=list(vex) if vex else None)
+                                      ignore_file=ignore_file, vex=list(vex) if vex else None,
+                                      subject=_vex_subject(target, inv) if vex else None)
     return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
                       suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
                       dropped=filtered.dropped, scanners=chosen)
+
+
+def _vex_subject(target: str, inv: Inventory) -> VexSubject:
+    """The scanned image as VEX products name it: the reference asked for and what the image says."""
+    from containerguard.artifact import parse_target
+    from containerguard.filters.vex import VexSubject
+
+    refs: list[str] = []
+    if not target.startswith("sbom:"):
+        ref = parse_target(target)
+        if ref.scheme in ("docker", "registry", "auto"):
+            refs.append(ref.ref)
+    return VexSubject.of(refs, inv.image)
 
 
 # --------------------------------------------------------------------------- inventory
 
 
 def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: str, progress: Progress | None,
-               cache: LayerCache | types.EllipsisType | None) -> Inventory:
+               cache: LayerCache | types.EllipsisType | None, username: str | None = None,
+               password: str | None = None) -> Inventory:
     if target.startswith("sbom:"):
         if "vuln" not in scanners:
             return Inventory(target=target, os=OSInfo(), packages=())
@@ -149,7 +168,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     analyzers: list[Analyzer] = default_analyzers(lockfiles=is_dir) if "vuln" in scanners else []
     checks: list[IndexCheck] = []
     if "secret" in scanners:
-        from containerguard.secrets import SecretAnalyzer
+        from containerguard.analyzer.secrets import SecretAnalyzer
 
         analyzers.append(SecretAnalyzer())
     if "misconfig" in scanners and not is_dir:
@@ -160,7 +179,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
     return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
-                           platform=platform, index_checks=checks)
+                           platform=platform, index_checks=checks, username=username, password=password)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations
@@ -187,7 +206,7 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
             from containerguard.misconfig.image import check_image
 
             misconfigs = check_image(inv)
-    secrets, misconfigs = _dedupe(secrets, misconfigs)
+    secrets, misconfigs = _merge(secrets, misconfigs)
     out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
     return out, warnings
 
@@ -217,30 +236,20 @@ def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
     return out, list(res.warnings)
 
 
-def _norm(path: str) -> str:
-    return path.lstrip("/")
-
-
-def _dedupe(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """Keep the secret finding where the image-file or Env check reports the same thing."""
-    key_paths = {_norm(f.path) for f in secrets if f.id == "private-key"}
-    env_slots = {f.path.removeprefix("(image config) ") for f in secrets
-                 if f.extra.get("source") == "image-config-env"}  # "Env[3]"
-    dropped: dict[str, list[str]] = {}
+def _merge(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """One finding per thing found: where a misconfiguration check and a secret rule report the same
+    :attr:`~containerguard.model.Finding.subject` (a private key file, one ``Env`` entry), the secret
+    finding stays and names the checks in ``extra["also_reported_as"]``; the check's finding goes."""
+    secret_subjects = {f.subject for f in secrets if f.subject}
+    dropped: dict[str, set[str]] = {}
     kept: list[Finding] = []
     for f in misconfigs:
-        if f.id == "CG-IMG-007" and _norm(f.path) in key_paths and "private key" in str(f.extra.get("message", "")):
-            dropped.setdefault(_norm(f.path), []).append(f.id)
-            continue
-        if f.id == "CG-IMG-002" and f.path.removeprefix("config.") in env_slots:
-            dropped.setdefault(f.path.removeprefix("config."), []).append(f.id)
-            continue
-        kept.append(f)
-    merged = []
-    for s in secrets:
-        slot = s.path.removeprefix("(image config) ") if s.extra.get("source") == "image-config-env" else _norm(s.path)
-        also = dropped.get(slot) if s.id == "private-key" or s.extra.get("source") == "image-config-env" else None
-        merged.append(dataclasses.replace(s, extra={**s.extra, "also_reported_as": sorted(set(also))}) if also else s)
+        if f.subject and f.subject in secret_subjects:
+            dropped.setdefault(f.subject, set()).add(f.id)
+        else:
+            kept.append(f)
+    merged = [dataclasses.replace(s, extra={**s.extra, "also_reported_as": sorted(dropped[s.subject])})
+              if s.subject in dropped else s for s in secrets]
     return merged, kept
 
 

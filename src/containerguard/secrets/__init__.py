@@ -1,10 +1,10 @@
 """Secret detection in files, directory trees and image layers.
 
-Library entry points: :func:`scan_bytes`, :func:`scan_directory`, :class:`SecretScanner` and the
-walker's :class:`SecretAnalyzer`. Rules are data (``rules.yaml``), validated at load.
+Library entry points: :func:`scan_bytes`, :func:`scan_directory` and :class:`SecretScanner`; the image
+walker runs them through :class:`containerguard.analyzer.secrets.SecretAnalyzer` (the analyzer sits a
+layer above, so this package never imports the analyzer contract). Rules are data (``rules.yaml``), validated at load.
 """
 
-from containerguard.secrets.analyzer import SecretAnalyzer
 from containerguard.secrets.rules import RuleSet, SecretRule, builtin_rules, load_rules
 from containerguard.secrets.scanner import (
     DEFAULT_MAX_SIZE,
@@ -25,7 +25,6 @@ __all__ = [
     "AllowEntry",
     "DirectoryScan",
     "RuleSet",
-    "SecretAnalyzer",
     "SecretRule",
     "SecretScanner",
     "builtin_rules",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from containerguard.runtime.sensor.fields import SENSOR_FIELDS, event_fields, open_flags
+from containerguard.runtime.rules.fields import fields_of
+from containerguard.runtime.sensor.fields import event_fields, open_flags
 from containerguard.runtime.sensor.parse import RawEvent
 
 
@@ -58,7 +59,12 @@ def test_every_emitted_field_is_advertised() -> None:
         _raw("mount", 0, ["0", "/dev/sda"], ["/mnt", "ext4"]), _raw("memfd_create", 3, ["0", "x"]),
         _raw("bpf", 3, ["5"]), _raw("procexit", 0, []),
     ]
+    sensor = fields_of(["sensor"])
+    produced: set[str] = set()
     for ev in samples:
         f, _ = event_fields(ev, "/")
-        missing = {k for k in f if k not in SENSOR_FIELDS and not k.startswith("evt.arg.")}
+        missing = {k for k in f if k not in sensor and not k.startswith("evt.arg.")}
         assert not missing, (ev.type, missing)
+        produced |= {"evt.arg" if k.startswith("evt.arg.") else k for k in f}
+    # and the catalog claims for the sensor only what it produces
+    assert sensor - produced == set()

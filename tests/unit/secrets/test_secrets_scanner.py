@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from containerguard.analyzer.base import AnalyzerInput
+from containerguard.analyzer.secrets import SecretAnalyzer
 from containerguard.errors import SecretsError
 from containerguard.model import FindingKind, Severity
 from containerguard.secrets import (
     AllowEntry,
-    SecretAnalyzer,
     SecretScanner,
     builtin_rules,
     load_rules,

@@ -9,6 +9,7 @@ configuration. Every response returns an outcome string (``kill_container 3f2a9c
 from __future__ import annotations
 
 from containerguard.runtime.respond.actions import Responder
-from containerguard.runtime.respond.policy import ACTIONS, CONTAINER_ACTIONS, ResponsePolicy, parse_respond
+from containerguard.runtime.respond.policy import ResponsePolicy, parse_respond
+from containerguard.runtime.rules.vocabulary import ACTIONS, CONTAINER_ACTIONS
 
 __all__ = ["ACTIONS", "CONTAINER_ACTIONS", "Responder", "ResponsePolicy", "parse_respond"]

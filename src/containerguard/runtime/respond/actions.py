@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from containerguard.model import Alert, Event
-from containerguard.runtime.respond.policy import CONTAINER_ACTIONS
+from containerguard.runtime.rules.vocabulary import CONTAINER_ACTIONS
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,7 @@ from typing import Any
 
 from containerguard.errors import UsageError
 from containerguard.model import Alert, Priority
-
-ACTIONS = ("alert", "kill_process", "pause_container", "stop_container", "kill_container")
-CONTAINER_ACTIONS = ("pause_container", "stop_container", "kill_container")
+from containerguard.runtime.rules.vocabulary import ACTIONS, CONTAINER_ACTIONS
 
 
 def parse_respond(spec: str) -> tuple[str, Priority]:
@@ -44,7 +42,7 @@ class ResponsePolicy:
             if alert.priority >= minp and a != "alert" and a not in out:
                 out.append(a)
         # the strongest container action wins; killing the process first is still worth it
-        strongest = [a for a in ("kill_container", "stop_container", "pause_container") if a in out]
+        strongest = [a for a in reversed(CONTAINER_ACTIONS) if a in out]
         return [a for a in out if a not in CONTAINER_ACTIONS] + strongest[:1]
 
     @classmethod

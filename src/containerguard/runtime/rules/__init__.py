@@ -13,13 +13,24 @@ from pathlib import Path
 from containerguard.errors import RuleError
 from containerguard.runtime.rules.alerts import alert_to_json, priority_name
 from containerguard.runtime.rules.fields import FIELD_CATALOG, SUPPORTED_FIELDS, FieldSpec
-from containerguard.runtime.rules.loader import ACTIONS, SOURCES, load_rules, reload_rules
+from containerguard.runtime.rules.loader import load_rules, reload_rules
 from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet
+from containerguard.runtime.rules.vocabulary import ACTIONS, CONTAINER_ACTIONS, RESPONSE_ACTIONS, SOURCES
 
 
 def default_rules_path() -> Path:
     """The default ruleset shipped with ContainerGuard (default_rules.yaml beside this module)."""
     return Path(str(resources.files(__name__).joinpath("default_rules.yaml")))
+
+
+def cloud_rules_path() -> Path:
+    """The default ruleset for cloud audit logs (cloud_rules.yaml beside this module: AWS, GCP, Azure)."""
+    return Path(str(resources.files(__name__).joinpath("cloud_rules.yaml")))
+
+
+def default_rules_paths() -> list[Path]:
+    """Every built-in rules file: containers and the Kubernetes API, then cloud control planes."""
+    return [default_rules_path(), cloud_rules_path()]
 
 
 def plugin_rules_paths() -> list[Path]:
@@ -42,12 +53,14 @@ def plugin_rules_paths() -> list[Path]:
 
 def builtin_and_plugin_rules() -> list[Path]:
     """What to load when the user names no rules file: the default ruleset, then the plugins' files."""
-    return [default_rules_path(), *plugin_rules_paths()]
+    return [*default_rules_paths(), *plugin_rules_paths()]
 
 
 __all__ = [
     "ACTIONS",
+    "CONTAINER_ACTIONS",
     "FIELD_CATALOG",
+    "RESPONSE_ACTIONS",
     "SOURCES",
     "SUPPORTED_FIELDS",
     "CompiledRule",
@@ -55,7 +68,9 @@ __all__ = [
     "RuleSet",
     "alert_to_json",
     "builtin_and_plugin_rules",
+    "cloud_rules_path",
     "default_rules_path",
+    "default_rules_paths",
     "load_rules",
     "plugin_rules_paths",
     "priority_name",

@@ -1,12 +1,30 @@
-"""Falco-compatible JSON for alerts (what `rules replay` prints and the agent's outputs can reuse)."""
+"""The one alert builder: :func:`build_alert` makes every :class:`Alert` (rule matches, baseline deviations, the
+agent's own health alerts) and :func:`alert_to_json` its Falco-compatible JSON document (what ``rules replay``
+prints and the agent's outputs emit)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from containerguard.model import Alert
+from containerguard.model import Alert, Priority
 from containerguard.runtime.rules.compiler import rfc3339
+
+
+def build_alert(*, rule: str, rule_id: str, priority: Priority, output: str, time_ns: int, source: str,
+                event_fields: Mapping[str, Any], output_fields: Mapping[str, Any] | None = None,
+                tags: Iterable[str] = (), responses: tuple[str, ...] = ()) -> Alert:
+    """An alert for an event with ``event_fields``: the container it names comes from the event's fields."""
+    f = event_fields
+    image = f.get("container.image")
+    if not image and f.get("container.image.repository"):
+        tag = f.get("container.image.tag")
+        image = f"{f['container.image.repository']}:{tag}" if tag else str(f["container.image.repository"])
+    return Alert(rule=rule, rule_id=rule_id, priority=priority, output=output, time_ns=time_ns, source=source,
+                 output_fields=dict(output_fields or {}), tags=tuple(tags),
+                 container_id=str(f.get("container.id") or ""), container_name=str(f.get("container.name") or ""),
+                 image=str(image or ""), responses=responses)
 
 
 def priority_name(alert: Alert) -> str:

@@ -7,18 +7,16 @@ reloads keeps its previous RuleSet when a reload fails (see :func:`reload_rules`
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from containerguard import yamlsafe
 from containerguard.errors import RuleError
 from containerguard.model import Priority
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
@@ -26,10 +24,10 @@ from containerguard.runtime.rules.compiler import CodeGen, check_compiles, event
 from containerguard.runtime.rules.fields import FIELD_CATALOG
 from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
 from containerguard.runtime.rules.ruleset import CompiledRule, RuleSet, _Compiled
+from containerguard.runtime.rules.vocabulary import RESPONSE_ACTIONS, SOURCES
+from containerguard.runtime.rules.vocabulary import event_types as known_event_types
 
 #: Response names a rule may list under ``containerguard.actions``.
-ACTIONS = ("kill_process", "pause_container", "stop_container", "kill_container")
-SOURCES = ("syscall", "k8s_audit")
 MAX_RULES_FILE = 32 << 20
 _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source", "enabled", "exceptions",
               "override", "append", "containerguard.id", "containerguard.actions", "skip-if-unknown-filter",
@@ -101,16 +99,8 @@ def _read_yaml(path: Path, label: str) -> list[Any]:
         raise RuleError(f"not UTF-8 text: {exc.reason}", label) from None
     except OSError as exc:
         raise RuleError(f"cannot read: {exc.strerror or exc}", label) from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a CSafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = f"invalid YAML: {exc.problem or exc.context}"
-        if exc.context and exc.context_mark is not None and exc.problem:
-            reason += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise RuleError(reason, label, mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"invalid YAML: {exc}", label) from None
+    doc = yamlsafe.load(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
+                        error=lambda message, line: RuleError(message, label, line))
     if doc is None:
         return []
     if not isinstance(doc, list):
@@ -402,8 +392,9 @@ class _Collector:
             elif key == "containerguard.actions":
                 actions = self._strlist(item, key, file, what)
                 for a in actions:
-                    if a not in ACTIONS:
-                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(ACTIONS)})", file, line)
+                    if a not in RESPONSE_ACTIONS:
+                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(RESPONSE_ACTIONS)})",
+                                        file, line)
                 rd.actions = actions
 
 
@@ -662,13 +653,6 @@ class _Builder:
         return out
 
 
-@functools.cache
-def known_event_types() -> frozenset[str]:
-    """Syscall names and the other event types (event_types.json beside this module)."""
-    doc = json.loads(resources.files(__package__).joinpath("event_types.json").read_text(encoding="utf-8"))
-    return frozenset(doc["syscalls"]) | frozenset(doc["other"])
-
-
 def _unquote(item: str) -> str:
     """Falco pastes list items into conditions, so an item written '"a-b"' means the string a-b."""
     if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
@@ -711,4 +695,4 @@ def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tu
         return current, err
 
 
-__all__ = ["ACTIONS", "SOURCES", "Const", "load_rules", "reload_rules"]
+__all__ = ["Const", "load_rules", "reload_rules"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from containerguard.model import Alert, Event, Priority
+from containerguard.runtime.rules.alerts import build_alert
 from containerguard.runtime.rules.ast import FieldRef, Node
 from containerguard.runtime.rules.compiler import CodeGen, DispatchFn, build_dispatch, build_getter
 
@@ -145,13 +146,8 @@ class RuleSet:
         except Exception:  # a malformed recorded field must not lose the alert
             values = (None,) * len(c.output_refs)
         text = "".join(p if isinstance(p, str) else _text(values[p]) for p in c.output_parts)
-        image = f.get("container.image")
-        if not image and f.get("container.image.repository"):
-            tag = f.get("container.image.tag")
-            image = f"{f['container.image.repository']}:{tag}" if tag else str(f["container.image.repository"])
-        return Alert(
+        return build_alert(
             rule=rule.name, rule_id=rule.id, priority=rule.priority, output=text, time_ns=event.time_ns,
-            source=event.source, output_fields={n: _jsonable(v) for n, v in zip(c.field_names, values, strict=True)},
-            tags=rule.tags, container_id=str(f.get("container.id") or ""),
-            container_name=str(f.get("container.name") or ""), image=str(image or ""), responses=rule.actions,
+            source=event.source, event_fields=f, tags=rule.tags, responses=rule.actions,
+            output_fields={n: _jsonable(v) for n, v in zip(c.field_names, values, strict=True)},
         )

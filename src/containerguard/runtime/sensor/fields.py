@@ -1,4 +1,4 @@
-"""RawEvent -> the Falco ``evt.*`` / ``fd.*`` fields, and the list of fields the sensor supplies.
+"""RawEvent -> the Falco ``evt.*`` / ``fd.*`` fields (the catalog rows with producer ``sensor``).
 
 ``proc.*``, ``user.*`` and ``container.*`` come from the process table and the container inventory
 (:mod:`containerguard.runtime.agent` merges them).
@@ -30,31 +30,6 @@ _PTRACE = {0: "PTRACE_TRACEME", 1: "PTRACE_PEEKTEXT", 2: "PTRACE_PEEKDATA", 4: "
 _BPF_CMDS = {0: "BPF_MAP_CREATE", 1: "BPF_MAP_LOOKUP_ELEM", 2: "BPF_MAP_UPDATE_ELEM", 3: "BPF_MAP_DELETE_ELEM",
              4: "BPF_MAP_GET_NEXT_KEY", 5: "BPF_PROG_LOAD", 6: "BPF_OBJ_PIN", 7: "BPF_OBJ_GET",
              8: "BPF_PROG_ATTACH", 9: "BPF_PROG_DETACH"}
-
-#: every field name the sensor (with the process table and container inventory) can supply
-SENSOR_FIELDS: frozenset[str] = frozenset({
-    "evt.type", "evt.dir", "evt.rawtime", "evt.res", "evt.rawres", "evt.failed", "evt.num",
-    "evt.is_open_read", "evt.is_open_write", "evt.is_open_create", "evt.arg",
-    "evt.arg.flags", "evt.arg.mode", "evt.arg.name", "evt.arg.path", "evt.arg.pathname", "evt.arg.filename",
-    "evt.arg.oldpath", "evt.arg.newpath", "evt.arg.target", "evt.arg.linkpath", "evt.arg.dirfd",
-    "evt.arg.domain", "evt.arg.type", "evt.arg.proto", "evt.arg.request", "evt.arg.pid", "evt.arg.uid",
-    "evt.arg.gid", "evt.arg.dev", "evt.arg.dir", "evt.arg.cmd", "evt.arg.fd", "evt.arg.backlog",
-    "evt.arg.tuple", "evt.arg.data", "evt.arg.res", "evt.arg.status",
-    "fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.type", "fd.num", "fd.sockfamily",
-    "fd.rip", "fd.rport", "fd.sip", "fd.sport", "fd.cip", "fd.cport", "fd.lip", "fd.lport", "fd.l4proto",
-    "fd.net", "fd.snet", "fd.cnet", "fd.rnet", "fd.is_server",
-    "proc.pid", "proc.ppid", "proc.vpid", "proc.name", "proc.exe", "proc.exepath", "proc.cmdline", "proc.args",
-    "proc.cwd", "proc.tty", "proc.start_ns", "proc.pname", "proc.pcmdline", "proc.pexepath", "proc.pexe",
-    "proc.aname", "proc.apid", "proc.anames", "proc.apids", "proc.exe_written", "proc.is_exe_upper_layer", "proc.is_exe_from_memfd",
-    "thread.tid", "fs.path.name", "fs.path.source", "fs.path.target", "evt.hostname",
-    "user.uid", "user.name", "user.loginuid", "group.gid",
-    "container.id", "container.full_id", "container.name", "container.image", "container.image.repository",
-    "container.image.tag", "container.image.id", "container.image.digest", "container.privileged",
-    "container.type", "container.mounts", "container.mount.dest", "container.mount.source",
-    "container.labels", "container.label", "container.cap_add", "container.cap_drop",
-    "container.network_mode", "container.user",
-})
-
 
 def open_flags(flags: int) -> str:
     acc = flags & 3

@@ -1,0 +1,284 @@
+"""The layer walker: one pass over a layer's tar, every file some analyzer requires given to it.
+
+Produces a ``LayerRecord``: the layer's file index (path -> kind/mode/size/link), its whiteouts, the
+AnalysisResult of every analysed path and the links some analyzer wanted (resolved later by the applier,
+since their targets may live in another layer). A LayerRecord is plain data: the cache stores it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.artifact import tarwalk
+from containerguard.artifact.stream import blame_digest, drain
+from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
+from containerguard.errors import AnalyzerError, ArchiveError
+
+SPOOL_MEMORY = 8 << 20  # files up to this size stay in memory while analysed
+REG_MODE = 0o100644
+
+
+@dataclass(slots=True)
+class LayerRecord:
+    #: path -> (kind, mode, size, link)
+    """What the walk of one layer found: its file index, whiteouts, analyzer results and the links to resolve."""
+    files: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)
+    opaques: list[str] = field(default_factory=list)
+    results: dict[str, AnalysisResult] = field(default_factory=dict)
+    #: symlinks / hard links whose path some analyzer requires (content resolved by the applier)
+    links: list[str] = field(default_factory=list)
+    #: wanted symlink path -> (its target in this layer, the target's bytes analysed at the link's path),
+    #: for a relative or absolute symlink met before its target file in the same layer (etc/os-release ->
+    #: ../usr/lib/os-release): spares the second pass over the layer when the merged view agrees
+    link_results: dict[str, tuple[str, AnalysisResult | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int, fh: IO[bytes],
+                  warn: Callable[[str], None],
+                  read_sibling: Callable[[str], bytes] | None = None) -> AnalysisResult | None:
+    """Run every analyzer in ``analyzers`` over one file; their results merged, or None when none found
+    anything. ``read_sibling`` lets an analyzer read another file of the same tree (``dir:`` targets)."""
+    result: AnalysisResult | None = None
+    for a in analyzers:
+        if size > a.max_size:
+            warn(f"{path}: {size} bytes, larger than the {a.type} analyzer's cap; skipped")
+            continue
+        fh.seek(0)
+        try:
+            r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh, read_sibling=read_sibling))
+        except AnalyzerError as exc:
+            warn(f"{path}: {a.type}: {exc}")
+            continue
+        except Exception as exc:  # a faulty (third-party) analyzer must not stop the scan
+            warn(f"{path}: {a.type} analyzer failed: {type(exc).__name__}: {str(exc)[:160]}")
+            continue
+        if result is None:
+            result = r
+        else:
+            result.merge(r)
+    return result
+
+
+def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
+    """A seekable copy of ``src`` (in memory up to a cap, then in ``tmpdir``) for analyzers that seek."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=str(tmpdir) if tmpdir else None)  # noqa: SIM115
+    try:
+        shutil.copyfileobj(src, out, 1 << 20)
+    except (tarfile.TarError, EOFError) as exc:
+        out.close()
+        raise ArchiveError(f"truncated tar stream while reading a file ({str(exc)[:80]})") from None
+    if out.tell() != size:
+        out.close()
+        raise ArchiveError("truncated tar stream while reading a file")
+    out.seek(0)
+    return out
+
+
+def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmpdir: Path | None,
+                    counts: Counter[str], record: LayerRecord, warn: Callable[[str], None],
+                    opener: Callable[[Entry], IO[bytes]] | None = None, link_targets: bool = False,
+                    read_sibling: Callable[[str], bytes] | None = None) -> None:
+    """Index ``entries`` into ``record``, analysing every file some analyzer requires. ``link_targets``: also
+    analyse, at the link's path, the target file of a wanted symlink met earlier in the same stream
+    (``record.link_results``; a tar layer only, where a second pass would re-read the whole layer)."""
+    files = record.files
+    results = record.results
+    link_results = record.link_results
+    pending: dict[str, list[str]] = {}  # lexical target -> wanted symlinks pointing at it
+    for e in entries:
+        kind = e.kind
+        path = e.path
+        if link_results:
+            link_results.pop(path, None)  # the link itself was replaced
+        if kind == WHITEOUT:
+            record.whiteouts.append(path)
+            continue
+        if kind == OPAQUE:
+            record.opaques.append(path)
+            continue
+        files[path] = (kind, e.mode, e.size, e.link)
+        if kind == FILE:
+            wanted = [a for a in analyzers if a.required(path, e.mode)]
+            if path in results:  # a duplicate entry replaces the earlier one's results
+                del results[path]
+            linked = pending.get(path, ()) if pending else ()
+            if not wanted and not linked:
+                continue
+            with (opener or Entry.open)(e) as src, spool(src, e.size, tmpdir) as fh:
+                if wanted:
+                    r = run_analyzers(wanted, path, e.mode, e.size, fh, warn, read_sibling)
+                    if r is not None:
+                        results[path] = r
+                for lp in linked:
+                    users = [a for a in analyzers if a.required(lp, REG_MODE)]
+                    link_results[lp] = (path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
+        elif kind in (SYMLINK, HARDLINK):
+            results.pop(path, None)
+            if any(a.required(path, REG_MODE) for a in analyzers):
+                record.links.append(path)
+                if kind == SYMLINK and link_targets:
+                    pending.setdefault(lexical_target(path, e.link), []).append(path)
+        elif kind in (DIR, DEVICE):
+            results.pop(path, None)
+
+
+def lexical_target(path: str, link: str) -> str:
+    """Where symlink ``path`` -> ``link`` points, by its text alone (``..`` at the root stays there)."""
+    parts: list[str] = [] if link.startswith("/") else path.split("/")[:-1]
+    for p in link.split("/"):
+        if p == "..":
+            if parts:
+                parts.pop()
+        elif p and p != ".":
+            parts.append(p)
+    return "/".join(parts)
+
+
+def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None,
+                   what: str = "layer") -> LayerRecord:
+    """Analyse one uncompressed layer stream; reads it to the end so its digests are verified."""
+    record = LayerRecord()
+    counts: Counter[str] = Counter()
+    warnings: list[str] = []
+    try:
+        analyze_entries(tarwalk.walk(stream, counts, what), analyzers, tmpdir, counts, record, warnings.append,
+                        link_targets=True)
+        drain(stream)
+    except (tarfile.TarError, EOFError) as exc:
+        blame_digest(stream)
+        raise ArchiveError(f"{what}: corrupt tar stream ({str(exc)[:120]})") from None
+    except ArchiveError:
+        blame_digest(stream)
+        raise
+    record.links = list(dict.fromkeys(record.links))
+    record.warnings = tarwalk.warning_lines(counts, what) + warnings
+    return record
+
+
+def extract_files(stream: IO[bytes], wanted: set[str], tmpdir: Path | None, what: str = "layer") -> dict[str, IO[bytes]]:
+    """Spool the regular files named in ``wanted`` (a second, targeted pass used for link targets)."""
+    out: dict[str, IO[bytes]] = {}
+    counts: Counter[str] = Counter()
+    try:
+        for e in tarwalk.walk(stream, counts, what):
+            if e.kind == FILE and e.path in wanted:
+                with e.open() as src:
+                    old = out.pop(e.path, None)
+                    if old is not None:
+                        old.close()
+                    out[e.path] = spool(src, e.size, tmpdir)
+        drain(stream)
+    except (tarfile.TarError, EOFError) as exc:
+        for f in out.values():
+            f.close()
+        raise ArchiveError(f"{what}: corrupt tar stream ({str(exc)[:120]})") from None
+    except BaseException:
+        for f in out.values():
+            f.close()
+        raise
+    return out
+
+
+# --------------------------------------------------------------------------- dir: targets
+
+
+def walk_directory(root: Path, counts: Counter[str]) -> Iterator[Entry]:
+    """Entries of a directory tree (``dir:`` targets), without following symlinks; ``.git`` skipped."""
+    stack = [("", str(root))]
+    while stack:
+        rel, full = stack.pop()
+        try:
+            it = os.scandir(full)
+        except OSError:
+            counts["unreadable"] += 1
+            continue
+        with it:
+            for de in it:
+                p = f"{rel}/{de.name}" if rel else de.name
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    counts["unreadable"] += 1
+                    continue
+                if p.count("/") >= tarwalk.MAX_DEPTH or len(p) > tarwalk.MAX_PATH:
+                    counts["too_deep"] += 1
+                    continue
+                m = st.st_mode
+                if de.is_symlink():
+                    try:
+                        link = os.readlink(de.path)
+                    except OSError:
+                        link = ""
+                    yield Entry(p, SYMLINK, m, 0, link)
+                elif de.is_dir(follow_symlinks=False):
+                    if de.name == ".git":
+                        continue
+                    yield Entry(p, DIR, m, 0)
+                    stack.append((p, de.path))
+                elif de.is_file(follow_symlinks=False):
+                    yield Entry(p, FILE, m, st.st_size, "", None, de.path)
+                else:
+                    counts["device"] += 1
+                    yield Entry(p, DEVICE, m, 0)
+
+
+def _open_dir_entry(e: Entry) -> IO[bytes]:
+    return open(e._info, "rb")
+
+
+SIBLING_MAX = 16 << 20
+
+
+def tree_reader(root: Path) -> Callable[[str], bytes]:
+    """A bounded reader of files inside ``root`` by their tree path: an absolute path, one leaving the tree
+    (``..`` or a symlink pointing out) or a file over 16 MiB is refused with an AnalyzerError."""
+    base = root.resolve()
+
+    def read(rel: str) -> bytes:
+        norm = posixpath.normpath(rel)
+        if rel.startswith("/") or norm == ".." or norm.startswith("../"):
+            raise AnalyzerError(f"{rel}: outside the scanned tree")
+        try:
+            real = (base / norm).resolve(strict=True)
+            if not real.is_relative_to(base):
+                raise AnalyzerError(f"{rel}: outside the scanned tree")
+            if not real.is_file():
+                raise AnalyzerError(f"{rel}: not a regular file")
+            with open(real, "rb") as fh:
+                data = fh.read(SIBLING_MAX + 1)
+        except OSError as exc:
+            raise AnalyzerError(f"{rel}: cannot read ({exc.strerror or exc})") from None
+        if len(data) > SIBLING_MAX:
+            raise AnalyzerError(f"{rel}: larger than {SIBLING_MAX} bytes")
+        return data
+
+    return read
+
+
+def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None) -> LayerRecord:
+    """Walk a directory tree as one layer (``dir:`` targets): the analyzers see the files they require."""
+    record = LayerRecord()
+    counts: Counter[str] = Counter()
+    warnings: list[str] = []
+
+    def opener(e: Entry) -> IO[bytes]:
+        return _open_dir_entry(e)
+
+    analyze_entries(walk_directory(root, counts), analyzers, tmpdir, counts, record, warnings.append, opener,
+                    read_sibling=tree_reader(root))
+    if counts.get("unreadable"):
+        warnings.append(f"{root}: {counts.pop('unreadable')} unreadable entries skipped")
+    record.warnings = tarwalk.warning_lines(counts, str(root)) + warnings
+    return record

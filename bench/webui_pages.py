@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import target_line  # noqa: E402
+from bench._common import target_line
 
 N_IMAGES, PER_IMAGE, N_ALERTS, N_HOSTS = 1000, 300, 100_000, 100
 ADMIN = "cg_webui-bench-admin-" + "2" * 24
@@ -214,7 +214,6 @@ def main() -> int:
 
 def lcp(url: str, session: str) -> bool:
     from playwright.sync_api import sync_playwright
-
     from tests.browser.harness import launch
 
     values = []

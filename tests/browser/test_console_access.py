@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from tests.browser.web import csrf_of, login
 
 ROLES = ("admin", "analyst", "viewer")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
 from tests.browser import harness
 from tests.browser.web import csrf_of, login
 
@@ -193,17 +193,18 @@ def test_under_tls_the_cookie_is_secure_and_host_bound(tmp_path):
                              tmp_path / "server.log")
     proc.start()
     url = f"https://127.0.0.1:{port}"
+    ctx_tls = ssl.create_default_context(cafile=str(cert))
     try:
         for _ in range(200):
             try:
-                if httpx.get(f"{url}/readyz", verify=str(cert), timeout=1).status_code == 200:
+                if httpx.get(f"{url}/readyz", verify=ctx_tls, timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             import time
 
             time.sleep(0.1)
-        c = httpx.Client(base_url=url, verify=str(cert), follow_redirects=False)
+        c = httpx.Client(base_url=url, verify=ctx_tls, follow_redirects=False)
         page = c.get("/login")
         assert page.headers["set-cookie"].startswith("__Host-cg_login_csrf=")
         r = c.post("/login", data={"csrf_token": csrf_of(page.text), "token": token, "next": "/"})
@@ -214,7 +215,7 @@ def test_under_tls_the_cookie_is_secure_and_host_bound(tmp_path):
         assert "max-age" in c.get("/").headers["strict-transport-security"]
         # repeated failures from one address are throttled (the API's limiter, shared)
         codes = []
-        anon = httpx.Client(base_url=url, verify=str(cert), follow_redirects=False)
+        anon = httpx.Client(base_url=url, verify=ctx_tls, follow_redirects=False)
         for _ in range(25):
             page = anon.get("/login")
             codes.append(anon.post("/login", data={"csrf_token": csrf_of(page.text), "token": "cg_wrong" + "x" * 30}).status_code)

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from containerguard.server.api.deps import client_addr, require, tx
-from containerguard.server.services.audit import Actor
 from containerguard.server.services import users
+from containerguard.server.services.audit import Actor
 
 router = APIRouter()
 

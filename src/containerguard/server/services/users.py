@@ -8,6 +8,8 @@ names exist. Roles are the server's token roles; a user's session is logged out 
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
@@ -16,8 +18,7 @@ from sqlalchemy.orm import Session
 from containerguard.server import auth
 from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services.audit import Actor, record
-from containerguard.server.store.models import utcnow
-from containerguard.server.store.console import ConsoleSession, User
+from containerguard.server.store.models import ConsoleSession, User, utcnow
 
 _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password: equalises the time of a failed look-up")
@@ -62,10 +63,8 @@ def verify(session: Session, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same cost either way)."""
     user = session.scalars(select(User).where(User.name == name[:255])).first()
     if user is None or user.disabled_at is not None or len(password) > 1024:
-        try:
+        with contextlib.suppress(VerificationError):
             _HASHER.verify(_DUMMY, password[:1024] + "\x00")
-        except VerificationError:
-            pass
         return None
     try:
         _HASHER.verify(user.password_hash, password)

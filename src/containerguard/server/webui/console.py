@@ -9,6 +9,7 @@ logged-in principal (or a redirect to the login page / a 403) and ``console.rend
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import time
@@ -169,10 +170,8 @@ class Console:
         ctx.update(context)
         flash = request.cookies.get(FLASH_COOKIE)
         if flash:
-            try:
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
                 ctx["flashes"] = [*ctx["flashes"], ("ok", base64.urlsafe_b64decode(flash.encode()).decode()[:300])]
-            except (ValueError, UnicodeDecodeError):
-                pass
         html = self.env.get_template(template).render(ctx)
         resp = HTMLResponse(html, status_code=status_code)
         resp.headers["Cache-Control"] = "no-store"

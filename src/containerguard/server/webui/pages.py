@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +27,7 @@ from containerguard.server.services import exceptions as exc_svc
 from containerguard.server.services import tokens as token_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store import transaction
+from containerguard.server.store.models import utcnow
 from containerguard.server.webui import charts, views
 from containerguard.server.webui.console import Console, NotAllowed, Viewer
 
@@ -103,19 +104,28 @@ async def _attempt(console: Console, request: Request, viewer: Viewer, work: Cal
 
 def build(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    render = console.render
+    _dashboard(router, console)
+    _images(router, console)
+    _findings(router, console)
+    _runtime(router, console)
+    _runtime_stream(router, console)
+    _audit_and_manage(router, console)
+    return router
 
-    # ------------------------------------------------------------------ dashboard
+
+def _dashboard(router: APIRouter, console: Console) -> None:
+    """Dashboard."""
+    render = console.render
 
     @router.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> Response:
         viewer = console.viewer(request, "dashboard")
-        now = views.utcnow()
+        now = utcnow()
         with _tx(request) as s:
             counts = views.severity_counts(s)
             views.snapshot_today(s, counts)
             db = views.db_status(s)
-            ctx = dict(
+            ctx: dict[str, Any] = dict(
                 top_risks=views.top_risks(s), bars=charts.severity_bars(counts),
                 trend=charts.trend_lines(views.trend(s)), db=db, new_since=views.new_since(s, db.updated),
                 kev_running=views.kev_running(s),
@@ -125,7 +135,10 @@ def build(console: Console) -> APIRouter:
             )
         return render(request, "dashboard.html", viewer, "dashboard", title="Dashboard", **ctx)
 
-    # ------------------------------------------------------------------ images
+
+def _images(router: APIRouter, console: Console) -> None:
+    """Images."""
+    render = console.render
 
     @router.get("/images", response_class=HTMLResponse)
     def images_page(request: Request, q: str = "", sort: str = "risk", running: str = "", page: str = "1") -> Response:
@@ -138,7 +151,7 @@ def build(console: Console) -> APIRouter:
 
     @router.get("/images/{digest}", response_class=HTMLResponse)
     def image_page(request: Request, digest: str, severity: str = "", fixable: str = "", kev: str = "",
-                   type: str = "", status: str = "open", page: str = "1") -> Response:  # noqa: A002
+                   type: str = "", status: str = "open", page: str = "1") -> Response:
         viewer = console.viewer(request, "images")
         flt = views.FindingFilter(severity, fixable, kev, type[:40], status if status in ("open", "excepted", "all") else "open")
         with _tx(request) as s:
@@ -146,14 +159,14 @@ def build(console: Console) -> APIRouter:
             if img is None:
                 return render(request, "error.html", viewer, "images", 404, title="No such image",
                               message="No image with that digest is stored.")
-            ctx = dict(image=img, f=flt, findings=views.findings(s, img.id, flt, page=views.page_number(page)),
+            ctx: dict[str, Any] = dict(image=img, f=flt, findings=views.findings(s, img.id, flt, page=views.page_number(page)),
                        package_types=views.package_types(s, img.id), others=views.other_findings(s, img.id),
                        running=views.where_runs(s, digest), layers=views.layers(s, img.id))
         return render(request, "image.html", viewer, "images", title=img.name or digest,
                       base_query=_query(request), default_expiry=_default_expiry(), **ctx)
 
     @router.get("/images/{digest}/sbom")
-    def image_sbom(request: Request, digest: str, format: str = "cyclonedx") -> Response:  # noqa: A002
+    def image_sbom(request: Request, digest: str, format: str = "cyclonedx") -> Response:
         viewer = console.viewer(request, "images")
         del viewer
         fmt = {"cyclonedx": "cyclonedx", "spdx": "spdx-json"}.get(format)
@@ -185,7 +198,9 @@ def build(console: Console) -> APIRouter:
         msg = await _attempt(console, request, viewer, work)
         return _done(console, request, msg, f"/images/{digest}")
 
-    # ------------------------------------------------------------------ findings: accept / false positive
+
+def _findings(router: APIRouter, console: Console) -> None:
+    """Findings: accept as a risk or mark a false positive."""
 
     @router.post("/findings/{finding_id}/accept")
     async def accept(request: Request, finding_id: int) -> Response:
@@ -216,12 +231,10 @@ def build(console: Console) -> APIRouter:
                                 f'{_esc(msg)}</p>')
         return _done(console, request, msg, f"/images/{digest}")
 
-    # ------------------------------------------------------------------ runtime
 
-    def _alert_filter(request: Request) -> views.AlertFilter:
-        g = request.query_params.get
-        return views.AlertFilter(*(str(g(k, "") or "")[:200] for k in ("priority", "rule", "host", "container",
-                                                                        "image", "since", "until")))
+def _runtime(router: APIRouter, console: Console) -> None:
+    """Runtime."""
+    render = console.render
 
     @router.get("/runtime", response_class=HTMLResponse)
     def runtime(request: Request, page: str = "1") -> Response:
@@ -229,7 +242,7 @@ def build(console: Console) -> APIRouter:
         only = _forced_host(viewer)
         flt = _alert_filter(request)
         with _tx(request) as s:
-            ctx = dict(hosts=views.hosts(s, only, limit=RUNTIME_SIDE_ROWS),
+            ctx: dict[str, Any] = dict(hosts=views.hosts(s, only, limit=RUNTIME_SIDE_ROWS),
                        containers=views.containers(s, only, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=only),
                        last_id=views.last_alert_id(s))
@@ -247,7 +260,7 @@ def build(console: Console) -> APIRouter:
             raise NotAllowed("another host")
         flt = views.AlertFilter(host=name)
         with _tx(request) as s:
-            ctx = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
+            ctx: dict[str, Any] = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, forced_host=name), last_id=views.last_alert_id(s))
         return render(request, "runtime.html", viewer, "runtime", title=f"Host {name}", af=flt, only_host=name,
                       host_name=name, priorities=views.PRIORITIES,
@@ -285,6 +298,11 @@ def build(console: Console) -> APIRouter:
             return HTMLResponse(console.fragment("alert_row.html", a=a, csrf=viewer.csrf, may=viewer.may))
         return _done(console, request, f"Alert {alert_id} acknowledged.", f"/runtime/alerts/{alert_id}")
 
+
+
+def _runtime_stream(router: APIRouter, console: Console) -> None:
+    """The alert timeline's live updates: server-sent events of new alert rows."""
+
     @router.get("/runtime/stream")
     async def stream(request: Request, after: int = 0) -> Response:
         viewer = console.viewer(request, "runtime")
@@ -318,7 +336,10 @@ def build(console: Console) -> APIRouter:
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    # ------------------------------------------------------------------ audit and manage
+
+def _audit_and_manage(router: APIRouter, console: Console) -> None:
+    """Audit and manage."""
+    render = console.render
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, actor: str = "", action: str = "", page: str = "1") -> Response:
@@ -330,7 +351,7 @@ def build(console: Console) -> APIRouter:
 
     def _manage(request: Request, viewer: Viewer, new_token: str | None = None) -> Response:
         with _tx(request) as s:
-            ctx = dict(registries=views.registries(s), targets=views.targets(s), dead_letters=views.dead_letters(s),
+            ctx: dict[str, Any] = dict(registries=views.registries(s), targets=views.targets(s), dead_letters=views.dead_letters(s),
                        db=views.db_status(s, full=True),
                        tokens=views.tokens(s) if auth.allowed(viewer.role, "tokens:admin") else None)
         return render(request, "manage.html", viewer, "manage", title="Manage", roles=auth.ROLE_NAMES,
@@ -385,7 +406,12 @@ def build(console: Console) -> APIRouter:
         return render(request, "error.html", viewer, "", 403, title="No access",
                       message="Your role has no page in the console.")
 
-    return router
+
+
+def _alert_filter(request: Request) -> views.AlertFilter:
+    g = request.query_params.get
+    return views.AlertFilter(*(str(g(k, "") or "")[:200] for k in ("priority", "rule", "host", "container", "image",
+                                                                    "since", "until")))
 
 
 def _forced_host(viewer: Viewer) -> str | None:
@@ -394,7 +420,7 @@ def _forced_host(viewer: Viewer) -> str | None:
 
 
 def _default_expiry() -> str:
-    return (views.utcnow() + dt.timedelta(days=30)).date().isoformat()
+    return (utcnow() + dt.timedelta(days=30)).date().isoformat()
 
 
 def _parse_expiry(raw: str) -> dt.datetime | None:

@@ -10,11 +10,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from containerguard.server.services import tokens as token_svc
-from containerguard.server.store import transaction
-from containerguard.server.store.models import ApiToken
 from containerguard.server.services import users
+from containerguard.server.store import transaction
+from containerguard.server.store.models import ApiToken, ConsoleSession, User
 from containerguard.server.webui.backend import Principal
-from containerguard.server.store.console import ConsoleSession, User
 
 
 class StoreSessions:
@@ -69,7 +68,7 @@ class StoreSessions:
             s.execute(delete(ConsoleSession).where(ConsoleSession.key == key))
 
 
-SECRET_KEY = "console_secret"
+SECRET_KEY = "console_secret"  # noqa: S105 - the settings row that holds the key, not a key
 
 
 def console_secret(factory: sessionmaker[Session]) -> bytes:

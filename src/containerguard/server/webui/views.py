@@ -18,8 +18,10 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
+from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import (
     Alert,
+    AlertAck,
     ApiToken,
     AuditEntry,
     Container,
@@ -31,11 +33,10 @@ from containerguard.server.store.models import (
     NotificationTarget,
     Registry,
     Setting,
+    SeverityDaily,
     utcnow,
 )
-from containerguard.server.services.audit import Actor, record
 from containerguard.server.webui.charts import SEVERITIES, TrendPoint
-from containerguard.server.store.console import AlertAck, SeverityDaily
 
 PAGE_ROWS = 50
 
@@ -207,8 +208,8 @@ def _setting(session: Session, key: str) -> str:
 
 def db_status(session: Session, *, full: bool = False) -> DbStatus:
     """The vulnerability database the server matched with last, and (``full``) the store's sizes."""
-    label = _setting(session, "vulndb_build") or _setting(session, "vulndb") or "not yet matched"
-    updated_raw = _setting(session, "vulndb_updated_at")
+    label = _setting(session, "vulndb_build") or "not yet matched"
+    updated_raw = _setting(session, "vulndb_build_at")  # set by services.rescans.note_db_build
     updated = None
     if updated_raw:
         try:
@@ -217,16 +218,11 @@ def db_status(session: Session, *, full: bool = False) -> DbStatus:
             updated = None
     if not full:
         return DbStatus(label, updated)
+    from sqlalchemy import text
+
     from containerguard.server.store.models import JobRun
 
-    schema = ""
-    try:
-        schema = str(session.execute(select(func.max(func.coalesce(None, "")))).scalar() or "")
-        from sqlalchemy import text
-
-        schema = str(session.execute(text("SELECT version_num FROM alembic_version")).scalar() or "")
-    except Exception:  # noqa: S110 - the page shows what it can
-        pass
+    schema = str(session.execute(text("SELECT version_num FROM alembic_version")).scalar() or "")
     n_img = int(session.scalar(select(func.count()).select_from(Image)) or 0)
     n_find = int(session.scalar(select(func.coalesce(func.sum(Image.critical + Image.high + Image.medium + Image.low
                                                              + Image.other), 0))) or 0)
@@ -512,7 +508,7 @@ IMAGE_SORTS = (("risk", "risk"), ("critical", "critical findings"), ("last_seen"
 
 
 def images(session: Session, *, q: str = "", sort: str = "risk", running_only: bool = False, page: int = 1) -> Page:
-    order = {"risk": (Image.max_risk.desc(), Image.id.desc()), "critical": (Image.critical.desc(), Image.id.desc()),
+    order: tuple[Any, ...] = {"risk": (Image.max_risk.desc(), Image.id.desc()), "critical": (Image.critical.desc(), Image.id.desc()),
              "last_seen": (Image.last_seen.desc(), Image.id.desc()), "name": (Image.name.asc(), Image.id.asc()),
              "scanned": (Image.scanned_at.desc(), Image.id.desc())}.get(sort, (Image.max_risk.desc(), Image.id.desc()))
     conds: list[Any] = []

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +67,8 @@ class AgentConfig:
     source_interval: float = 10.0
     #: where S3 sources remember what they read (None: the user's state directory)
     source_state_dir: str | None = None
+    #: runtime-stage policies as code over each alert (containerguard.policy.runtime.AlertPolicies) -> actions
+    alert_policies: Callable[[Alert], Sequence[str]] | None = None
 
 
 def parse_listen(spec: str, what: str) -> tuple[str, int]:
@@ -118,7 +121,8 @@ class Agent:
         self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cg-respond")
         self.started_at = time.time()
-        self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
+        self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond],
+                                     alert_policies=cfg.alert_policies)
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
         self._source_specs = [parse_source(s) for s in cfg.sources]
@@ -154,7 +158,7 @@ class Agent:
     def _apply_rules(self) -> None:
         self._types = set(self.rules.event_types)
         self._all_types = bool(self.rules.all_event_types)
-        self.policy = ResponsePolicy.from_rules(self.rules.rules, self.policy.by_priority)
+        self.policy = ResponsePolicy.from_rules(self.rules.rules, self.policy.by_priority, self.cfg.alert_policies)
 
     def event_types(self) -> set[str]:
         return set(script.ALL_EVENT_TYPES) if self._all_types else set(self._types)

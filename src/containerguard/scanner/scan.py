@@ -79,6 +79,9 @@ class ScanResult:
     #: removed by --severity / --ignore-unfixed
     dropped: tuple[Finding, ...] = ()
     scanners: frozenset[str] = DEFAULT_SCANNERS
+    #: how many inputs were not read (a manifest too large or a YAML bomb, an unparseable Dockerfile or
+    #: lockfile; the warnings say which): a gate must not pass over them (``--skip-unreadable`` says it may)
+    skipped: int = 0
 
 
 def scan_target(
@@ -122,7 +125,7 @@ def scan_target(
     else:
         inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
         warnings += inv.warnings
-    extra, extra_warnings = _other_findings(inv, target, chosen)
+    extra, extra_warnings, config_skipped = _other_findings(inv, target, chosen)
     findings += extra
     warnings += extra_warnings
     inv = dataclasses.replace(inv, file_findings=())
@@ -131,7 +134,15 @@ def scan_target(
                                       subject=_vex_subject(target, inv) if vex else None)
     return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
                       suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
-                      dropped=filtered.dropped, scanners=chosen)
+                      dropped=filtered.dropped, scanners=chosen,
+                      skipped=config_skipped + sum(1 for w in dict.fromkeys(warnings) if _unreadable(w)))
+
+
+def _unreadable(warning: str) -> bool:
+    """An analyzer's warning that a whole file was not read (see ScanResult.skipped)."""
+    from containerguard.analyzer.base import UNREADABLE
+
+    return UNREADABLE in warning
 
 
 def _vex_subject(target: str, inv: Inventory) -> VexSubject:
@@ -185,10 +196,12 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
 # --------------------------------------------------------------------------- secrets and misconfigurations
 
 
-def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str]]:
-    """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set)."""
+def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str], int]:
+    """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set), warnings, and
+    how many configuration files were skipped."""
+    skipped = 0
     if target.startswith("sbom:"):
-        return [], []
+        return [], [], 0
     warnings: list[str] = []
     secrets: list[Finding] = []
     misconfigs: list[Finding] = []
@@ -201,14 +214,14 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
     if "misconfig" in scanners:
         root = _dir_root(target)
         if root is not None:
-            misconfigs, warnings = _config_files(root)
+            misconfigs, warnings, skipped = _config_files(root)
         else:
             from containerguard.misconfig.image import check_image
 
             misconfigs = check_image(inv)
     secrets, misconfigs = _merge(secrets, misconfigs)
     out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
-    return out, warnings
+    return out, warnings, skipped
 
 
 def _dir_root(target: str) -> Path | None:
@@ -218,7 +231,7 @@ def _dir_root(target: str) -> Path | None:
     return Path(ref.ref) if ref.scheme == "dir" else None
 
 
-def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
+def _config_files(root: Path) -> tuple[list[Finding], list[str], int]:
     """Dockerfiles and Kubernetes manifests under ``root`` (the `config` command's discovery and checks)."""
     from containerguard.misconfig.scan import scan_paths
 
@@ -233,7 +246,7 @@ def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
                 p = p[len(pre):]
                 break
         out.append(dataclasses.replace(f, path=p) if p != f.path else f)
-    return out, list(res.warnings)
+    return out, list(res.warnings), res.skipped
 
 
 def _merge(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:

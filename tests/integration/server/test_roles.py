@@ -28,12 +28,16 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/hosts", READERS),
     ("GET", "/containers", READERS),
     ("GET", "/alerts", READERS),
+    ("GET", "/users", {"admin"}),
+    ("POST", "/users", {"admin"}),
+    ("DELETE", "/users/{name}", {"admin"}),
 ]
 
 BODIES = {
     ("POST", "/tokens"): {"name": "x", "role": "viewer"},
     ("POST", "/exceptions"): {"vuln_id": "CVE-1", "scope": "global", "kind": "false_positive", "reason": "r"},
     ("POST", "/agent/report"): {"host": "matrix-agent", "batch_id": "batch-0001", "alerts": []},
+    ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
 }
 FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope"}
 

@@ -123,21 +123,25 @@ def throughput(n: int) -> bool:
 
 
 def make_directory(root: Path, gigabytes: float) -> int:
-    """CloudTrail's S3 layout under root, ~gigabytes of gzip files; returns the number of records written."""
+    """CloudTrail's S3 layout under root, ~gigabytes of gzip files; returns the number of records written.
+
+    Records are drawn from a pool of 50,000 generated ones, each written with a fresh eventID, requestID and
+    time, so files compress like real ones (a gzip window holds ~30 records; the pool's variety is far wider)."""
     done = root / ".complete"
     if done.exists():
         return int(done.read_text())
     r = random.Random(1515)
-    target = int(gigabytes * (1 << 30))
-    written = 0
-    count = 0
     t = 1714564800.0
-    n = 0
+    pool = [record(r, t + i) for i in range(50_000)]
+    target = int(gigabytes * (1 << 30))
+    written = count = n = 0
     while written < target:
-        recs = []
-        for _ in range(r.randint(500, 3000)):
+        recs = r.sample(pool, r.randint(500, 3000))
+        for rec in recs:
             t += 0.05
-            recs.append(record(r, t))
+            rec["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+            rec["eventID"] = str(uuid.UUID(int=r.getrandbits(128)))
+            rec["requestID"] = str(uuid.UUID(int=r.getrandbits(128)))
         region = recs[0]["awsRegion"]
         day = time.strftime("%Y/%m/%d", time.gmtime(t))
         stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(t))

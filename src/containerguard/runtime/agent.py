@@ -7,6 +7,7 @@ run under one lock, so every source sees the same ruleset and outputs never inte
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -30,17 +31,69 @@ from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, Contai
 from containerguard.runtime.events import write_event
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
-from containerguard.runtime.process import ProcessTable, UserNames
+from containerguard.runtime.process import Proc, ProcessTable, UserNames
 from containerguard.runtime.respond import CONTAINER_ACTIONS, Responder, ResponsePolicy, parse_respond
 from containerguard.runtime.rules import alert_to_json, cloud_rules_path, default_rules_path, load_rules
 from containerguard.runtime.rules.compiler import rfc3339
 from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
-from containerguard.runtime.sensor.fields import event_fields, exec_argv
+from containerguard.runtime.sensor.fields import (
+    SockInfo,
+    event_fields,
+    exec_info,
+    parse_env,
+    sock_fields,
+)
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
 
 log = logging.getLogger(__name__)
+
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_ACCEPTS = frozenset({"accept", "accept4"})
+EINPROGRESS_ERR = 115
+#: multi-call binaries whose applet name rules see as proc.name
+MULTICALL_BINARIES = frozenset({"busybox", "toybox", "busybox.static", "busybox-static"})
+
+
+def _proc_environ(pid: int) -> dict[str, str] | None:
+    """The whole environment from /proc/PID/environ (when the kernel read was cut and the process still lives)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            data = fh.read(1 << 20)
+    except OSError:
+        return None
+    return parse_env(data.decode("utf-8", "replace").split("\x00"))
+
+
+def _sock_name(s: SockInfo, server: bool | None) -> str | None:
+    if s.mode != 12 or s.family not in (2, 10):
+        return None
+    f: dict[str, Any] = {}
+    sock_fields(f, s, server=server)
+    return f.get("fd.name")
+
+
+class SocketRoles:
+    """Which end of a TCP/UDP connection a socket is, remembered from the connect and accept events the agent saw
+    (by the connection's address 4-tuple, bounded), for events that only carry the socket (dup2 onto stdio, a
+    shell's stdin at exec): an outbound connection on a shell's stdio is a reverse shell, an accepted one is an
+    inetd-style server."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.limit = limit
+        self._seen: collections.OrderedDict[tuple[str, int, str, int], bool] = collections.OrderedDict()
+
+    def note(self, f: dict[str, Any], server: bool) -> None:
+        key = (f.get("fd.lip"), f.get("fd.lport"), f.get("fd.rip"), f.get("fd.rport"))
+        if None in key or not key[3]:
+            return
+        self._seen[key] = server  # type: ignore[index]
+        if len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+
+    def __call__(self, si: SockInfo) -> bool | None:
+        return self._seen.get((si.lip, si.lport, si.rip, si.rport))
 
 MAX_AUDIT_BODY = 8 << 20
 
@@ -80,6 +133,11 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def host_support(k8s: bool = True) -> tuple[set[str], set[str]]:
+    """What the agent can supply on this host: (field names, syscall event types it can trace here)."""
+    return _available_fields(k8s), script.traced_event_types(script.available_syscalls())
+
+
 def _available_fields(k8s: bool, sources: frozenset[str] = frozenset()) -> set[str]:
     producers = set(AGENT_PRODUCERS) | ({"k8s_audit"} if k8s else set()) | set(sources)
     if sources or k8s:
@@ -107,6 +165,7 @@ class Agent:
         self.counters = Counters()
         self.parser = LineParser()
         self.table = ProcessTable()
+        self.roles = SocketRoles()
         self.users = UserNames()
         self.inventory: ContainerInventory | None = None
         self.sensor: BpftraceSensor | None = None
@@ -117,6 +176,7 @@ class Agent:
         self._mono_offset = time.time_ns() - time.monotonic_ns()
         self._types: set[str] = set()
         self._all_types = False
+        self._want_args = False
         self._last_lost = 0
         self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cg-respond")
@@ -150,7 +210,9 @@ class Agent:
     def _load_rules(self) -> Any:
         kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
         rs = load_rules(self._rule_paths(), available_fields=_available_fields(
-            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds))
+            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds),
+                        traced_event_types=script.traced_event_types(script.available_syscalls())
+                        if self.cfg.sensor else None)
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
@@ -158,6 +220,7 @@ class Agent:
     def _apply_rules(self) -> None:
         self._types = set(self.rules.event_types)
         self._all_types = bool(self.rules.all_event_types)
+        self._want_args = "evt.args" in self.rules.fields_used
         self.policy = ResponsePolicy.from_rules(self.rules.rules, self.policy.by_priority, self.cfg.alert_policies)
 
     def event_types(self) -> set[str]:
@@ -331,29 +394,16 @@ class Agent:
         info = self.inventory.for_event(raw.mntns, raw.pid, fresh=is_exec)
         cid = info.short_id if info is not None else "host"
         if is_exec:
-            exepath = raw.args[2]
-            argv = exec_argv(raw)
-            comm = raw.comm
-            if exepath.startswith(("/dev/fd/", "/proc/")) or not exepath:
-                # fexecve, memfd, or busybox running an applet through /proc/self/exe (comm "exe")
-                try:
-                    target = os.readlink(f"/proc/{raw.pid}/exe")
-                except OSError:
-                    target = ""
-                if target.startswith("/memfd:"):
-                    exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
-                elif target:
-                    exepath = target.removesuffix(" (deleted)")
-                if argv and (comm == "exe" or comm.isdigit()):  # comm is the basename of /proc/self/exe or fd/N
-                    comm = argv[0].rpartition("/")[2][:15] or comm
-            p = table.exec(raw.pid, raw.ppid, comm, exepath, argv, uid=raw.uid, gid=raw.gid,
-                           tty=int(raw.args[1]), loginuid=int(raw.args[0]), ts=raw.ts, container_id=cid,
-                           upper_dir=info.upper_dir if info is not None else "")
+            p = self._exec(raw, cid, info)
         else:
             p = table.get(raw.pid, ppid=raw.ppid, comm=raw.comm, container_id=cid)
-        ef, written = event_fields(raw, p.cwd)
+        ef, written = event_fields(raw, p.cwd, lambda fd, name: table.fd_path(p, fd, name), self.roles)
+        if (t == "connect" and raw.res in (0, -EINPROGRESS_ERR)) or (t in _ACCEPTS and raw.res >= 0):
+            self.roles.note(ef, server=t != "connect")
         if written is not None and raw.res >= 0:
             table.note_written(cid, written)
+        if raw.res >= 0 and t in _OPENS:
+            table.note_fd(p, raw.res, ef["fd.name"])
         if wanted or self._record is not None:
             ts = raw.ts + self._mono_offset
             fields = table.fields(p)
@@ -364,13 +414,54 @@ class Agent:
             fields["user.uid"] = raw.uid
             fields["group.gid"] = raw.gid
             fields["user.name"] = self.users.name(raw.pid, raw.uid, cid)
+            fields["group.name"] = self.users.group(raw.pid, raw.gid, cid)
+            fields["user.loginname"] = self.users.name(raw.pid, p.loginuid, cid)
             fields["evt.rawtime"] = ts
+            if p.start_ns:
+                fields["proc.duration"] = ts - p.start_ns
+            if self._want_args:
+                fields["evt.args"] = " ".join(f"{k[8:]}={v}" for k, v in ef.items() if k.startswith("evt.arg."))
             fields["evt.hostname"] = self.cfg.hostname
             self.counters.events += 1
             fields["evt.num"] = self.counters.events
             self.handle_event(Event(type=t, time_ns=ts, fields=fields), evaluate=wanted)
         if t == "procexit":
             table.exit(raw.pid)
+
+    def _exec(self, raw: RawEvent, cid: str, info: ContainerInfo | None) -> Proc:
+        """Record an exec in the process table from what the kernel captured (exe identity, env, stdio)."""
+        x = exec_info(raw)
+        argv = x.argv
+        comm = raw.comm
+        exepath = x.execfn
+        if x.from_memfd:
+            exepath = x.exe_name  # memfd:NAME, from the kernel: right even when the process is already gone
+        elif exepath.startswith(("/dev/fd/", "/proc/")) or not exepath:
+            # fexecve, or busybox running an applet through /proc/self/exe (comm "exe")
+            try:
+                target = os.readlink(f"/proc/{raw.pid}/exe").removesuffix(" (deleted)")
+            except OSError:
+                target = ""
+            exepath = target or x.exe_name
+        if argv and (comm == "exe" or comm.isdigit()):  # comm is the basename of /proc/self/exe or fd/N
+            comm = argv[0].rpartition("/")[2][:15] or comm
+        args = argv
+        if x.exe_name in MULTICALL_BINARIES and argv:
+            # busybox/toybox: `nc` -> busybox runs applet nc (comm is already nc); `busybox nc ...` names the
+            # applet in argv[1]: rules asking for proc.name see the applet, as for a symlinked applet
+            first = argv[0].rpartition("/")[2]
+            if first in MULTICALL_BINARIES and len(argv) > 1 and not argv[1].startswith("-"):
+                comm = argv[1].rpartition("/")[2][:15]
+                args = argv[1:]
+        env = x.env
+        if x.env_truncated:
+            env = _proc_environ(raw.pid) or env
+        stdio = tuple((s.fd_type, _sock_name(s, self.roles(s))) for s in x.stdio)
+        return self.table.exec(
+            raw.pid, raw.ppid, comm, exepath, args, uid=raw.uid, gid=raw.gid, tty=x.tty, loginuid=x.loginuid,
+            ts=raw.ts + self._mono_offset, container_id=cid, upper_dir=info.upper_dir if info is not None else "",
+            exe_ino=x.exe_ino, exe_ctime=x.exe_ctime, exe_mtime=x.exe_mtime, from_memfd=x.from_memfd,
+            pgid=x.pgid, sid=x.sid, env=env, stdio=stdio)
 
     def _container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
         if info is None:

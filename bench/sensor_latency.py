@@ -113,8 +113,8 @@ def main() -> int:
          "--rules", str(rules), "--output", f"file:{alerts}", "--containers-only",
          "--health-port", f"127.0.0.1:{health_port}", "--stats-interval", "3600"],
         stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-    cid = subprocess.run(["docker", "run", "-d", "--rm", image, "sleep", "600"], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    cid = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", image, "sleep", "600"], check=True,
+                         capture_output=True, text=True).stdout.strip()
     tail = Tail(alerts)
     try:
         deadline = time.monotonic() + 120

@@ -41,8 +41,8 @@ def config(
         "unparseable); without it they fail the gate.")] = False,
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
-    from containerguard.misconfig.scan import scan_paths
     from containerguard.report.plugins import get_reporter
+    from containerguard.scanner import check_config
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
@@ -70,19 +70,10 @@ def config(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True),
                       transient=True) as bar:
             task = bar.add_task("checking", total=None)
-            res = scan_paths(paths or [], progress=lambda p: bar.update(task, description=f"checking {p}"))
+            res = check_config(paths or [], text=stdin_text,
+                               progress=lambda p: bar.update(task, description=f"checking {p}"))
     else:
-        res = scan_paths(paths or [])
-    if stdin_text is not None:
-        from containerguard.misconfig.scan import scan_text
-
-        extra = scan_text(stdin_text)
-        res.findings += extra.findings
-        res.warnings += extra.warnings
-        res.dockerfiles += extra.dockerfiles
-        res.manifests += extra.manifests
-        res.objects += extra.objects
-        res.skipped += extra.skipped
+        res = check_config(paths or [], text=stdin_text)
     findings = list(res.findings)
     if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
         from containerguard.scanner import scan_target

@@ -128,7 +128,12 @@ def scan_target(
     extra, extra_warnings, config_skipped = _other_findings(inv, target, chosen)
     findings += extra
     warnings += extra_warnings
-    inv = dataclasses.replace(inv, file_findings=())
+    # redaction, once, before anything leaves the scanner: no report ever sees an unmasked secret
+    from containerguard.scanner.redact import redact_findings, redact_inventory, redacted_layers
+
+    layers = redacted_layers(inv)
+    findings = list(redact_findings(findings, layers))
+    inv = redact_inventory(dataclasses.replace(inv, file_findings=()))
     filtered = filters.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
                                       ignore_file=ignore_file, vex=list(vex) if vex else None,
                                       subject=_vex_subject(target, inv) if vex else None)
@@ -172,7 +177,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         return load_inventory(Path(target[len("sbom:"):]))
     from containerguard.analyzer.base import Analyzer
     from containerguard.artifact import parse_target
-    from containerguard.scanner.inventory import IndexCheck, build_inventory, default_analyzers
+    from containerguard.scanner.inventory import IndexCheck, _build_inventory, default_analyzers
 
     ref = parse_target(target)
     is_dir = ref.scheme == "dir"
@@ -189,7 +194,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         checks.append(world_writable_dirs)
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
-    return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
+    return _build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
                            platform=platform, index_checks=checks, username=username, password=password)
 
 

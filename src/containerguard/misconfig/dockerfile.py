@@ -641,6 +641,19 @@ def _label_key_ok(key: str) -> bool:
             and not key.startswith(("com.docker.", "io.docker.", "org.dockerproject.")))
 
 
+def _check_copy_from(ctx: _Ctx, ins: Instruction, src: str, stage: Stage, aliases: list[str]) -> None:
+    """``COPY --from``: an earlier stage by name or index, or an image; never this stage or an unknown one."""
+    if src.isdigit():  # a stage by its index: an earlier one is fine
+        if int(src) == stage.index:
+            ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+        elif int(src) > stage.index:
+            ctx.add("CG-DF-021", ins.line, f"COPY --from={src} (no stage {src} before this one)")
+    elif stage.name is not None and src.lower() == stage.name:
+        ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+    elif src.lower() not in aliases and ":" not in src:
+        ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+
+
 def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str]) -> None:
     args = list(ins.json_args) if ins.json_args is not None else ins.rest.split()
     heredoc_names = {h.name for h in ins.heredocs}
@@ -662,15 +675,7 @@ def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, 
         if src is not None and "/" in sources and dest == "/":
             ctx.add("CG-DF-064", ins.line, f"COPY --from={src} / /")
         if src is not None:
-            if src.isdigit():  # a stage by its index: an earlier one is fine
-                if int(src) == stage.index:
-                    ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
-                elif int(src) > stage.index:
-                    ctx.add("CG-DF-021", ins.line, f"COPY --from={src} (no stage {src} before this one)")
-            elif stage.name is not None and src.lower() == stage.name:
-                ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
-            elif src.lower() not in aliases and ":" not in src:
-                ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+            _check_copy_from(ctx, ins, src, stage, aliases)
         if len(sources) > 1 and not _unquote(dest).endswith("/"):
             ctx.add("CG-DF-020", ins.line)
         d = _unquote(dest)

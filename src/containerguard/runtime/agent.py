@@ -560,6 +560,7 @@ class Agent:
             "docker_connected": bool(self.inventory and self.inventory.connected),
             "docker_reconnects": self.inventory.reconnects if self.inventory is not None else 0,
             "processes": len(self.table),
+            "unresolved_processes": self.table.unresolved,
             "sources": [src.health.to_json() for src in self.sources],
         }
 

@@ -14,6 +14,7 @@ from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
     from containerguard.model import Alert, Priority
+    from containerguard.runtime.events import ReadStats
     from containerguard.runtime.rules import RuleSet
 
 # the rules engine and Rich are imported inside the commands: registering this group stays cheap
@@ -89,66 +90,64 @@ def replay(
         "--fail-on", help="Exit 1 when an alert has this priority or a higher one (e.g. warning).")] = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
-    from containerguard.model import Priority
-    from containerguard.runtime.events import ReadStats, read_events
-    from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
-    from containerguard.runtime.rules import alert_to_json, priority_name
+    from containerguard.runtime.evaluate import Evaluator, replay_events
+    from containerguard.runtime.events import ReadStats
+    from containerguard.runtime.rules import alert_to_json
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
-    threshold: Priority | None = None
-    if fail_on is not None:
-        try:
-            threshold = Priority.parse(fail_on)
-        except KeyError:
-            raise UsageError(f"--fail-on {fail_on!r}: not a priority "
-                             f"({', '.join(p.name.lower() for p in Priority)})") from None
-    worst: Priority | None = None
+    threshold = _priority_option(fail_on)
     rs = _load(rules)
+    evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
     stats = ReadStats()
-    out = sys.stdout
-
-    def emit(batch: list[Alert]) -> None:
-        nonlocal worst
+    worst: Priority | None = None
+    for ev in replay_events(events or [], k8s_audit or [], strict=strict, stats=stats):
+        batch = evaluator.evaluate(ev)
+        if not batch:
+            continue
         top = max(a.priority for a in batch)
         worst = top if worst is None else max(worst, top)
         if fmt is Fmt.json:
-            for a in batch:
-                out.write(json.dumps(alert_to_json(a)) + "\n")
+            sys.stdout.write("".join(json.dumps(alert_to_json(a)) + "\n" for a in batch))
         else:
             alerts.extend(batch)
-
-    for path in events or []:
-        for ev in read_events(path, strict=strict, stats=stats):
-            batch = rs.evaluate(ev)
-            if batch:
-                emit(batch)
-    for path in k8s_audit or []:
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        try:
-            audit = parse_audit_body(body)
-        except AuditFormatError as exc:
-            raise AuditFormatError(f"{path}: {exc}") from None
-        for ev in audit:
-            stats.read += 1
-            batch = rs.evaluate(ev)
-            if batch:
-                emit(batch)
     if fmt is Fmt.table:
-        from rich.console import Console
-        from rich.table import Table
+        _alert_table(alerts, stats.read)
+    _replay_warnings(rs, stats)
+    if threshold is not None and worst is not None and worst >= threshold:
+        raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
 
-        table = Table(title=f"{len(alerts)} alerts from {stats.read} events")
-        for col in ("time", "priority", "rule id", "rule", "container", "output"):
-            table.add_column(col)
-        for a in alerts:
-            table.add_row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
-                          a.container_id or "-", a.output)
-        Console().print(table)
+
+def _priority_option(fail_on: str | None) -> Priority | None:
+    from containerguard.model import Priority
+
+    if fail_on is None:
+        return None
+    try:
+        return Priority.parse(fail_on)
+    except KeyError:
+        raise UsageError(f"--fail-on {fail_on!r}: not a priority "
+                         f"({', '.join(p.name.lower() for p in Priority)})") from None
+
+
+def _alert_table(alerts: list[Alert], read: int) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from containerguard.runtime.rules import alert_to_json, priority_name
+
+    table = Table(title=f"{len(alerts)} alerts from {read} events")
+    for col in ("time", "priority", "rule id", "rule", "container", "output"):
+        table.add_column(col)
+    for a in alerts:
+        table.add_row(alert_to_json(a)["time"], priority_name(a), escape(a.rule_id), escape(a.rule),
+                      escape(a.container_id or "-"), escape(a.output))
+    Console().print(table)
+
+
+def _replay_warnings(rs: RuleSet, stats: ReadStats) -> None:
     for msg in stats.errors:
         typer.echo(f"warning: skipped {msg}", err=True)
     if stats.skipped:
@@ -156,8 +155,6 @@ def replay(
     if rs.eval_errors:
         typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
-    if threshold is not None and worst is not None and worst >= threshold:
-        raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
 
 
 @rules_app.command("list")

@@ -1,48 +1,54 @@
-"""The runtime agent: sensor + container inventory + process table -> Events -> rules -> responses -> outputs.
+"""The runtime agent: the stages of the runtime pipeline, wired together and run on their threads.
 
-Threads: the sensor reader (bpftrace lines, in order), the Docker event watcher, the optional HTTP
-servers (k8s audit webhook, /healthz) and the stats ticker. Rule evaluation, responses and outputs
-run under one lock, so every source sees the same ruleset and outputs never interleave.
+    sensor (runtime/sensor: bpftrace lines -> RawEvent)
+      -> enrich (runtime/enrich: process table, container table, users -> Event)
+      -> evaluate (runtime/evaluate: rules and detectors -> Alerts; shared with ``rules replay``)
+      -> respond (runtime/respond: kill the process, pause/stop/kill the container)
+      -> emit (runtime/emit: Falco-compatible JSON on every output; the recorder)
+
+Other event sources join at evaluate: the Docker event watcher (``container`` events), the Kubernetes audit
+webhook (runtime/http). Threads: the sensor reader (bpftrace lines, in order), the Docker event watcher, the
+optional HTTP servers and the stats ticker. Evaluation, responses and outputs run under one lock, so every
+source sees the same ruleset and outputs never interleave.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from containerguard.errors import ContainerGuardError, RuleError, UsageError
-from containerguard.model import Alert, Event
-from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerInventory
-from containerguard.runtime.events import write_event
+from containerguard.errors import ContainerGuardError, RuleError
+from containerguard.model import Alert, Event, Priority
+from containerguard.runtime.containers import ContainerInfo, ContainerTable
+from containerguard.runtime.emit import Emitter, Recorder
+from containerguard.runtime.enrich import Enricher, Sequence
+from containerguard.runtime.evaluate import Evaluator
+from containerguard.runtime.http import HttpEndpoints, parse_listen
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
-from containerguard.runtime.respond import CONTAINER_ACTIONS, Responder, ResponsePolicy, parse_respond
-from containerguard.runtime.rules import alert_to_json, default_rules_path, load_rules
-from containerguard.runtime.rules.compiler import rfc3339
+from containerguard.runtime.respond import Responder, ResponsePlan, ResponseStage, parse_respond
+from containerguard.runtime.rules import RuleSet, default_rules_path, load_rules
 from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
-from containerguard.runtime.sensor.fields import event_fields, exec_argv
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
 
 log = logging.getLogger(__name__)
 
-MAX_AUDIT_BODY = 8 << 20
+__all__ = ["Agent", "AgentConfig", "Counters", "parse_listen"]
 
 
 @dataclass
 class AgentConfig:
+    """What ``containerguard agent`` was asked to do (one field per command-line option)."""
+
     rules: list[str] = field(default_factory=list)  # empty: the default ruleset
     outputs: list[str] = field(default_factory=lambda: ["stdout"])
     record: str | None = None
@@ -60,27 +66,17 @@ class AgentConfig:
     hostname: str = field(default_factory=socket.gethostname)
 
 
-def parse_listen(spec: str, what: str) -> tuple[str, int]:
-    host, sep, port = spec.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", spec
-    if not port.isdigit() or not 0 <= int(port) < 65536:
-        raise UsageError(f"{what} {spec!r}: expected HOST:PORT")
-    return host or "127.0.0.1", int(port)
-
-
-def _available_fields(k8s: bool) -> set[str]:
-    return fields_of(AGENT_PRODUCERS | ({"k8s_audit"} if k8s else set()))
+def available_fields(k8s_audit: bool) -> set[str]:
+    """The catalog fields the agent's producers supply (the audit webhook's when it listens)."""
+    return fields_of(AGENT_PRODUCERS | ({"k8s_audit"} if k8s_audit else set()))
 
 
 @dataclass
 class Counters:
-    events: int = 0
-    alerts: int = 0
+    """The agent's own counters (the stages count the rest)."""
+
     audit_events: int = 0
     audit_rejected: int = 0
-    responses: int = 0
-    response_errors: int = 0
     rule_reloads: int = 0
     rule_reload_errors: int = 0
 
@@ -91,58 +87,55 @@ class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.counters = Counters()
+        self.sequence = Sequence()
         self.parser = LineParser()
-        self.table = ProcessTable()
-        self.users = UserNames()
-        self.inventory: ContainerInventory | None = None
+        self.enricher = Enricher(ProcessTable(), UserNames(), cfg.hostname, self.sequence)
+        self.enricher.mono_offset = time.time_ns() - time.monotonic_ns()
+        self.containers: ContainerTable | None = None
         self.sensor: BpftraceSensor | None = None
+        self.recorder: Recorder | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._servers: list[ThreadingHTTPServer] = []
-        self._record: IO[str] | None = None
-        self._mono_offset = time.time_ns() - time.monotonic_ns()
-        self._types: set[str] = set()
-        self._all_types = False
         self._last_lost = 0
-        self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cg-respond")
         self.started_at = time.time()
-        self.policy = ResponsePolicy(by_priority=[parse_respond(s) for s in cfg.respond])
+        by_priority = [parse_respond(s) for s in cfg.respond]
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
-        self.outputs = Outputs([open_output(s) for s in cfg.outputs])
+        self.emitter = Emitter(Outputs([open_output(s) for s in cfg.outputs]), cfg.hostname)
         try:
-            self.rules = self._load_rules()
+            ruleset = self._load_rules()
         except ContainerGuardError:
-            self.outputs.close()
+            self.emitter.close()
             raise
-        self._apply_rules()
-        self.responder = Responder(None)
+        self.evaluator = Evaluator(ruleset)
+        self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority), Responder(None),
+                                       self.emitter.emit, self._lock)
+        self.http = HttpEndpoints(self)
         self.last_rule_error = ""
+
+    @property
+    def rules(self) -> RuleSet:
+        """The ruleset in force."""
+        return self.evaluator.ruleset
+
+    @property
+    def processes(self) -> ProcessTable:
+        """The process table (the enrich stage's)."""
+        return self.enricher.processes
 
     # ------------------------------------------------------------------ rules
 
-    def _rule_paths(self) -> list[str]:
-        return list(self.cfg.rules) or [str(default_rules_path())]
-
-    def _load_rules(self) -> Any:
-        rs = load_rules(self._rule_paths(), available_fields=_available_fields(bool(self.cfg.k8s_audit_listen)))
+    def _load_rules(self) -> RuleSet:
+        paths = list(self.cfg.rules) or [str(default_rules_path())]
+        rs = load_rules(paths, available_fields=available_fields(bool(self.cfg.k8s_audit_listen)))
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
 
-    def _apply_rules(self) -> None:
-        self._types = set(self.rules.event_types)
-        self._all_types = bool(self.rules.all_event_types)
-        self.policy = ResponsePolicy.from_rules(self.rules.rules, self.policy.by_priority)
-
-    def event_types(self) -> set[str]:
-        return set(script.ALL_EVENT_TYPES) if self._all_types else set(self._types)
-
     def program(self) -> str:
-        assert self.inventory is not None or not self.cfg.sensor
-        host_ns = self.inventory.host_mntns if self.inventory is not None else None
-        return script.generate(self.event_types(), exclude_pids=[os.getpid()], host_mntns=host_ns,
+        """The bpftrace program for the event types the rules and detectors need."""
+        host_ns = self.containers.host_mntns if self.containers is not None else None
+        return script.generate(self.evaluator.event_types(), exclude_pids=[os.getpid()], host_mntns=host_ns,
                                containers_only=self.cfg.containers_only, available=script.available_syscalls())
 
     def reload_rules(self) -> str | None:
@@ -156,8 +149,8 @@ class Agent:
             return str(err)
         old_program = self.program() if self.sensor is not None else ""
         with self._lock:
-            self.rules = rs
-            self._apply_rules()
+            self.evaluator.use(rs)
+            self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority)
         self.counters.rule_reloads += 1
         self.last_rule_error = ""
         log.info("rules reloaded: %d enabled rules", len(rs.enabled_rules))
@@ -170,6 +163,7 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        """Connect to the Engine, open the listeners and start the sensor; on failure undo what started."""
         if self.cfg.nice is not None:
             try:
                 os.setpriority(os.PRIO_PROCESS, 0, self.cfg.nice)
@@ -177,47 +171,50 @@ class Agent:
                 log.warning("cannot set scheduling priority %d: %s", self.cfg.nice, exc)
         try:
             if self.cfg.record:
-                self._record = Path(self.cfg.record).open("a", encoding="utf-8")  # noqa: SIM115
-            self.inventory = ContainerInventory(self.cfg.docker_host, on_change=self._container_changed)
-            self.inventory.start()
-            self.responder = Responder(self.inventory.api)
-            if self._audit_addr is not None:
-                self._serve(self._audit_addr)
-            if self._health_addr is not None:
-                self._serve(self._health_addr)
+                self.recorder = Recorder(self.cfg.record)
+            self.containers = ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
+            self.containers.start()
+            self.enricher.containers = self.containers
+            self.responses.responder = Responder(self.containers.api)
+            for addr in (self._audit_addr, self._health_addr):
+                if addr is not None:
+                    self.http.serve(addr, audit=self._audit_addr is not None)
             if self.cfg.sensor:
-                self.table.seed()
-                for unavailable in script.unavailable(self.event_types(), script.available_syscalls()):
-                    log.warning("event type %s cannot be traced on this kernel (no tracepoint)", unavailable)
-                self.sensor = BpftraceSensor(self.program(), self._on_line, on_stderr=self._on_stderr,
-                                             on_restart=self._on_restart, bpftrace=self.cfg.bpftrace)
-                self.sensor.start()
+                self._start_sensor()
         except (ContainerGuardError, OSError):
             self.stop()
             raise
         threading.Thread(target=self._ticker, name="cg-stats", daemon=True).start()
 
+    def _start_sensor(self) -> None:
+        self.processes.seed()
+        for unavailable in script.unavailable(self.evaluator.event_types(), script.available_syscalls()):
+            log.warning("event type %s cannot be traced on this kernel (no tracepoint)", unavailable)
+        self.sensor = BpftraceSensor(self.program(), self._on_line, on_stderr=self._on_stderr,
+                                     on_restart=self._on_restart, bpftrace=self.cfg.bpftrace)
+        self.sensor.start()
+
     def stop(self) -> None:
+        """Stop every thread, wait for pending responses, close outputs and the recording."""
         self._stop.set()
         if self.sensor is not None:
             self.sensor.stop()
-        for srv in self._servers:
-            srv.shutdown()
-            srv.server_close()
-        self._pool.shutdown(wait=True)
-        if self.inventory is not None:
-            self.inventory.stop()
+        self.http.close()
+        self.responses.close()
+        if self.containers is not None:
+            self.containers.stop()
         with self._lock:
-            self.outputs.close()
-            if self._record is not None:
-                self._record.close()
-                self._record = None
+            self.emitter.close()
+            if self.recorder is not None:
+                self.recorder.close()
+                self.recorder = None
 
     def wait(self) -> None:
+        """Block until :meth:`stop`."""
         while not self._stop.wait(1.0):
             pass
 
-    # ------------------------------------------------------------------ sensor
+    # ------------------------------------------------------------------ sources
 
     def _on_stderr(self, line: str) -> None:
         text = self.parser.stderr_line(line)
@@ -226,17 +223,10 @@ class Agent:
 
     def _on_restart(self, gap: float, restarts: int) -> None:
         log.warning("sensor restarted after %.1f s; events in that gap were lost", gap)
-        self._internal("Sensor restarted", "Warning",
-                       f"sensor restarted after {gap:.1f} s; events in that gap were lost (restart {restarts})",
-                       {"gap_seconds": round(gap, 3), "restarts": restarts})
-
-    def _internal(self, rule: str, priority: str, text: str, fields: dict[str, Any]) -> None:
-        now = time.time_ns()
-        doc = {"time": rfc3339(now), "rule": rule, "priority": priority, "source": "internal",
-               "output": text, "output_fields": fields, "tags": ["containerguard", "health"],
-               "hostname": self.cfg.hostname}
         with self._lock:
-            self.outputs.emit(doc)
+            self.emitter.internal("Sensor restarted", "CG-A001", Priority.WARNING,
+                                  f"sensor restarted after {gap:.1f} s; events in that gap were lost "
+                                  f"(restart {restarts})", {"gap_seconds": round(gap, 3), "restarts": restarts})
 
     def _on_line(self, line: str) -> None:
         raw = self.parser.feed(line)
@@ -249,121 +239,22 @@ class Agent:
             log.debug("event %r failed", raw, exc_info=True)
 
     def _on_raw(self, raw: RawEvent) -> None:
-        assert self.inventory is not None
-        t = raw.type
-        table = self.table
-        wanted = self._all_types or t in self._types
-        if t == "procexit" and not wanted and self._record is None:
-            table.exit(raw.pid)  # traced for the process table only: no container, /proc or field look-ups
-            return
-        is_exec = t in ("execve", "execveat")
-        info = self.inventory.for_event(raw.mntns, raw.pid, fresh=is_exec)
-        cid = info.short_id if info is not None else "host"
-        if is_exec:
-            exepath = raw.args[2]
-            argv = exec_argv(raw)
-            comm = raw.comm
-            if exepath.startswith(("/dev/fd/", "/proc/")) or not exepath:
-                # fexecve, memfd, or busybox running an applet through /proc/self/exe (comm "exe")
-                try:
-                    target = os.readlink(f"/proc/{raw.pid}/exe")
-                except OSError:
-                    target = ""
-                if target.startswith("/memfd:"):
-                    exepath = "memfd:" + target[len("/memfd:"):].removesuffix(" (deleted)")
-                elif target:
-                    exepath = target.removesuffix(" (deleted)")
-                if argv and (comm == "exe" or comm.isdigit()):  # comm is the basename of /proc/self/exe or fd/N
-                    comm = argv[0].rpartition("/")[2][:15] or comm
-            p = table.exec(raw.pid, raw.ppid, comm, exepath, argv, uid=raw.uid, gid=raw.gid,
-                           tty=int(raw.args[1]), loginuid=int(raw.args[0]), ts=raw.ts, container_id=cid,
-                           upper_dir=info.upper_dir if info is not None else "")
-        else:
-            p = table.get(raw.pid, ppid=raw.ppid, comm=raw.comm, container_id=cid)
-        ef, written = event_fields(raw, p.cwd)
-        if written is not None and raw.res >= 0:
-            table.note_written(cid, written)
-        if wanted or self._record is not None:
-            ts = raw.ts + self._mono_offset
-            fields = table.fields(p)
-            fields.update(ef)
-            fields.update(self._container_fields(info))
-            if not is_exec:
-                fields["proc.name"] = raw.comm
-            fields["user.uid"] = raw.uid
-            fields["group.gid"] = raw.gid
-            fields["user.name"] = self.users.name(raw.pid, raw.uid, cid)
-            fields["evt.rawtime"] = ts
-            fields["evt.hostname"] = self.cfg.hostname
-            self.counters.events += 1
-            fields["evt.num"] = self.counters.events
-            self.handle_event(Event(type=t, time_ns=ts, fields=fields), evaluate=wanted)
-        if t == "procexit":
-            table.exit(raw.pid)
-
-    def _container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
-        if info is None:
-            return HOST_FIELDS
-        cached = self._cfields.get(info.id)
-        if cached is None or cached[0] is not info:
-            if len(self._cfields) > 4096:
-                self._cfields.clear()
-            cached = self._cfields[info.id] = (info, info.fields())
-        return cached[1]
+        wanted = self.evaluator.wants(raw.type)
+        event = self.enricher.enrich(raw, build=wanted or self.recorder is not None)
+        if event is not None:
+            self.handle_event(event, evaluate=wanted)
+        self.enricher.done(raw)
 
     def _container_changed(self, action: str, info: ContainerInfo) -> None:
         if action in ("die", "destroy"):
-            self.table.container_gone(info.short_id)
+            self.processes.container_gone(info.short_id)
             return
         if action != "start":
             return
         now = time.time_ns()
         fields = {**info.fields(), "evt.type": "container", "evt.dir": "<", "evt.rawtime": now,
-                  "evt.hostname": self.cfg.hostname}
-        self.counters.events += 1
+                  "evt.hostname": self.cfg.hostname, "evt.num": self.sequence.next()}
         self.handle_event(Event(type="container", time_ns=now, fields=fields))
-
-    # ------------------------------------------------------------------ rules -> responses -> outputs
-
-    def handle_event(self, event: Event, evaluate: bool = True) -> list[Alert]:
-        """Record, evaluate, respond and emit, for an event from any source."""
-        with self._lock:
-            if self._record is not None:
-                try:
-                    write_event(self._record, event)
-                    self._record.flush()
-                except (OSError, ValueError, TypeError):
-                    log.debug("recording failed", exc_info=True)
-            if not evaluate:
-                return []
-            alerts = self.rules.evaluate(event)
-            out: list[Alert] = []
-            for alert in alerts:
-                actions = self.policy.actions_for(alert)
-                # killing the process cannot wait; Engine calls (a stop takes seconds) run on the response
-                # pool, and the alert is emitted once their outcomes are known
-                outcomes = tuple(self.responder.run(a, alert, event) for a in actions if a not in CONTAINER_ACTIONS)
-                later = [a for a in actions if a in CONTAINER_ACTIONS]
-                if later:
-                    self._pool.submit(self._respond_later, alert, event, outcomes, later)
-                else:
-                    out.append(self._emit(alert, event, outcomes))
-            return out
-
-    def _respond_later(self, alert: Alert, event: Event, done: tuple[str, ...], actions: list[str]) -> None:
-        outcomes = done + tuple(self.responder.run(a, alert, event) for a in actions)
-        with self._lock:
-            self._emit(alert, event, outcomes)
-
-    def _emit(self, alert: Alert, event: Event, outcomes: tuple[str, ...]) -> Alert:
-        self.counters.responses += len(outcomes)
-        self.counters.response_errors += sum(1 for o in outcomes if ": error:" in o)
-        alert = dataclasses.replace(alert, responses=outcomes)
-        self.counters.alerts += 1
-        doc = alert_to_json(alert, self.cfg.hostname)
-        doc["event_time_ns"] = event.time_ns
-        self.outputs.emit(doc)
-        return alert
 
     def audit_body(self, body: bytes) -> int:
         """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""
@@ -373,30 +264,52 @@ class Agent:
             self.handle_event(ev)
         return len(events)
 
+    def audit_rejected(self) -> None:
+        """Count an audit request the webhook refused."""
+        self.counters.audit_rejected += 1
+
+    # ------------------------------------------------------------------ the pipeline after enrich
+
+    def handle_event(self, event: Event, evaluate: bool = True) -> list[Alert]:
+        """Record, evaluate, respond and emit, for an event from any source; returns the alerts emitted now."""
+        with self._lock:
+            if self.recorder is not None:
+                self.recorder.record(event)
+            if not evaluate:
+                return []
+            out: list[Alert] = []
+            for alert in self.evaluator.evaluate(event):
+                emitted = self.responses.handle(alert, event)
+                if emitted is not None:
+                    out.append(emitted)
+            return out
+
     # ------------------------------------------------------------------ health
 
     def stats(self) -> dict[str, Any]:
+        """The /healthz document: counters of every stage."""
         c = self.counters
         sensor = self.sensor
+        containers = self.containers
         return {
             "status": "ok" if (sensor is None or sensor.pid is not None) else "degraded",
             "uptime_s": round(time.time() - self.started_at, 1),
-            "events": c.events, "alerts": c.alerts, "audit_events": c.audit_events,
+            "events": self.sequence.value, "alerts": self.emitter.alerts, "audit_events": c.audit_events,
             "audit_rejected": c.audit_rejected,
             "dropped": self.parser.lost, "parse_errors": self.parser.parse_errors,
             "sensor_lines": self.parser.lines,
             "sensor_restarts": sensor.restarts if sensor is not None else 0,
             "sensor_last_gap_s": round(sensor.last_gap, 3) if sensor is not None else 0.0,
             "sensor_pid": sensor.pid if sensor is not None else None,
-            "responses": c.responses, "response_errors": c.response_errors,
-            "output_dropped": self.outputs.dropped,
+            "responses": self.emitter.responses, "response_errors": self.emitter.response_errors,
+            "output_dropped": self.emitter.outputs.dropped,
             "rule_reloads": c.rule_reloads, "rule_reload_errors": c.rule_reload_errors,
             "last_rule_error": self.last_rule_error,
             "rules_enabled": len(self.rules.enabled_rules),
-            "containers": len(self.inventory.list()) if self.inventory is not None else 0,
-            "docker_connected": bool(self.inventory and self.inventory.connected),
-            "docker_reconnects": self.inventory.reconnects if self.inventory is not None else 0,
-            "processes": len(self.table),
+            "containers": len(containers.list()) if containers is not None else 0,
+            "docker_connected": bool(containers and containers.connected),
+            "docker_reconnects": containers.reconnects if containers is not None else 0,
+            "processes": len(self.processes),
         }
 
     def _ticker(self) -> None:
@@ -405,68 +318,13 @@ class Agent:
             log.info("stats %s", json.dumps(s, separators=(",", ":")))
             lost = self.parser.lost
             if lost > self._last_lost:
-                self._internal("Sensor dropped events", "Warning",
-                               f"the sensor dropped {lost - self._last_lost} events (kernel buffer full)",
-                               {"dropped": lost - self._last_lost, "dropped_total": lost})
+                with self._lock:
+                    self.emitter.internal("Sensor dropped events", "CG-A002", Priority.WARNING,
+                                          f"the sensor dropped {lost - self._last_lost} events (kernel buffer full)",
+                                          {"dropped": lost - self._last_lost, "dropped_total": lost})
                 self._last_lost = lost
-
-    def _serve(self, addr: tuple[str, int]) -> None:
-        agent = self
-
-        class Handler(BaseHTTPRequestHandler):
-            server_version = "containerguard-agent"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("http %s", format % args)
-
-            def _reply(self, code: int, doc: dict[str, Any]) -> None:
-                body = json.dumps(doc).encode() + b"\n"
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] in ("/healthz", "/health"):
-                    self._reply(200, agent.stats())
-                else:
-                    self._reply(404, {"error": "not found"})
-
-            def do_POST(self) -> None:
-                if self.path.split("?")[0] not in ("/k8s-audit", "/k8s_audit") or not agent.cfg.k8s_audit_listen:
-                    self._reply(404, {"error": "not found"})
-                    return
-                try:
-                    length = int(self.headers.get("Content-Length") or "-1")
-                except ValueError:
-                    length = -1
-                if length < 0:
-                    agent.counters.audit_rejected += 1
-                    self._reply(411, {"error": "Content-Length required"})
-                    return
-                if length > MAX_AUDIT_BODY:
-                    agent.counters.audit_rejected += 1
-                    self.close_connection = True
-                    self._reply(413, {"error": f"body larger than {MAX_AUDIT_BODY} bytes"})
-                    return
-                body = self.rfile.read(length)
-                try:
-                    n = agent.audit_body(body)
-                except ContainerGuardError as exc:
-                    agent.counters.audit_rejected += 1
-                    self._reply(400, {"error": str(exc).splitlines()[0]})
-                    return
-                self._reply(200, {"events": n})
-
-        try:
-            srv = ThreadingHTTPServer(addr, Handler)
-        except OSError as exc:
-            raise UsageError(f"cannot listen on {addr[0]}:{addr[1]}: {exc}") from exc
-        srv.daemon_threads = True
-        self._servers.append(srv)
-        threading.Thread(target=srv.serve_forever, name=f"cg-http-{addr[1]}", daemon=True).start()
 
     @property
     def server_ports(self) -> list[int]:
-        return [int(s.server_address[1]) for s in self._servers]
+        """The HTTP ports the agent listens on."""
+        return self.http.ports

@@ -22,6 +22,7 @@ MAX_WRITTEN_PER_CONTAINER = 8192
 
 @dataclass(slots=True)
 class Proc:
+    """One process as the process table knows it."""
     pid: int
     ppid: int
     name: str  # comm
@@ -41,6 +42,7 @@ class Proc:
 
     @property
     def cmdline(self) -> str:
+        """Name and arguments joined by spaces (``proc.cmdline``)."""
         return " ".join((self.name, *self.args)) if self.args else self.name
 
 
@@ -158,13 +160,16 @@ class ProcessTable:
         return p
 
     def exit(self, pid: int) -> None:
+        """Forget an exited process."""
         self.procs.pop(pid, None)
         self._fcache.pop(pid, None)
 
     def container_gone(self, container_id: str) -> None:
+        """Forget what a removed container wrote."""
         self.written.pop(container_id, None)
 
     def note_written(self, container_id: str, path: str) -> None:
+        """Record that a process in ``container_id`` wrote ``path`` (for drift detection)."""
         w = self.written.get(container_id)
         if w is None:
             w = self.written[container_id] = OrderedDict()
@@ -174,6 +179,7 @@ class ProcessTable:
             w.popitem(last=False)
 
     def ancestors(self, p: Proc, limit: int = MAX_ANCESTORS) -> list[Proc]:
+        """The process's ancestors, parent first, up to ``limit`` (loaded from /proc when missing)."""
         out: list[Proc] = []
         seen = {p.pid}
         cur = p
@@ -232,6 +238,7 @@ class UserNames:
         self._cache: dict[tuple[str, int], str] = {}
 
     def name(self, pid: int, uid: int, container_id: str) -> str:
+        """The user name of ``uid`` as the process's own /etc/passwd has it ('' when unknown)."""
         key = (container_id, uid)
         hit = self._cache.get(key)
         if hit is not None:

@@ -26,7 +26,7 @@ from tests.fixtures.app_image import app_sources
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.analyzer.dpkg import DpkgAnalyzer
-from containerguard.analyzer.registry import builtin_analyzers
+from containerguard.analyzer.plugins import builtin_analyzers
 from containerguard.errors import AnalyzerError
 
 

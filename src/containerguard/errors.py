@@ -6,18 +6,23 @@
     │   ├── ArchiveError        a tar/gzip/zstd stream is corrupt or hostile
     │   ├── RegistryError       the registry refused, lied or misbehaved
     │   └── DigestMismatchError a blob or manifest does not match its digest
+    ├── CacheError              the layer cache directory is unusable or full
     ├── AnalyzerError           an analyzer could not parse a file it required
     ├── VersionError            a version string a comparator cannot parse
     ├── VulnDBError             the vulnerability database is missing, corrupt or cannot be built
-    ├── DetectError             matching failed
+    │   └── SourceCorrupt       a downloaded feed file is unreadable as a whole
     ├── MisconfigError          a Dockerfile / manifest / host check could not run
     ├── SecretsError            secret rules invalid or scanning failed
     ├── PolicyError             a policy or ignore/VEX file is invalid
     ├── ReportError             a report could not be rendered
     ├── RuntimeSensorError      the eBPF sensor or Docker event stream failed
+    │   ├── EventFormatError    a recorded or streamed event is malformed (runtime/events.py)
+    │   └── AuditFormatError    a Kubernetes audit event is malformed (runtime/k8saudit.py)
     ├── RuleError               a rules file is invalid (names its file and line)
     └── ServerError             the central server failed
 
+Every class is defined here except the two runtime leaves, which live beside their parsers. Matching
+(detect/) has no error of its own: a bad database is a VulnDBError, a bad version a VersionError.
 The CLI catches ContainerGuardError once, prints ``error: <message>`` on one line and exits 2.
 """
 
@@ -48,6 +53,10 @@ class DigestMismatchError(ArtifactError):
     pass
 
 
+class CacheError(ContainerGuardError):
+    pass
+
+
 class AnalyzerError(ContainerGuardError):
     pass
 
@@ -60,8 +69,8 @@ class VulnDBError(ContainerGuardError):
     pass
 
 
-class DetectError(ContainerGuardError):
-    pass
+class SourceCorrupt(VulnDBError):
+    """The whole file is unreadable (truncated zip, not JSON, not gzip)."""
 
 
 class MisconfigError(ContainerGuardError):

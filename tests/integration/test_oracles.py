@@ -22,8 +22,8 @@ from containerguard.analyzer.java import JavaArchiveAnalyzer
 from containerguard.analyzer.lockfiles import PackageLockAnalyzer
 from containerguard.analyzer.npm import NpmPackageAnalyzer
 from containerguard.analyzer.os import OSAnalyzer
+from containerguard.analyzer.plugins import builtin_analyzers
 from containerguard.analyzer.python import PythonPackageAnalyzer
-from containerguard.analyzer.registry import builtin_analyzers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import env

@@ -1,6 +1,7 @@
 """Analyzers: one module per file format, each turning one file into packages, an OS or warnings.
 
-The built-ins, listed once in :mod:`containerguard.analyzer.registry`:
+The built-ins, listed once in :mod:`containerguard.analyzer.plugins` (the lookup table of analyzers;
+not to be confused with the OCI registry client, :mod:`containerguard.artifact.registry`):
 
 ==================  ======  ==================================================  ===========
 type                module  files                                               packages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import stat
 from typing import IO
@@ -25,8 +26,21 @@ def read_bytes(stream: IO[bytes], limit: int, path: str) -> bytes:
 
 
 def read_text(stream: IO[bytes], limit: int, path: str) -> str:
-    """Bounded read decoded as UTF-8 (invalid bytes replaced, BOM dropped)."""
-    return read_bytes(stream, limit, path).decode("utf-8", errors="replace").lstrip("\ufeff")
+    """Bounded read decoded by its byte-order mark (UTF-8, UTF-16 and UTF-32, as Windows tools such as
+    ``pip freeze >`` in PowerShell write them), UTF-8 without one; invalid bytes replaced, BOM dropped."""
+    return decode_text(read_bytes(stream, limit, path))
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode_text(data: bytes) -> str:
+    """``data`` decoded by its byte-order mark, UTF-8 without one (invalid bytes replaced)."""
+    for bom, codec in _BOMS:  # UTF-32 LE before UTF-16 LE: its BOM starts with UTF-16 LE's
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def basename(path: str) -> str:

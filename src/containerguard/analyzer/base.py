@@ -10,6 +10,7 @@ files some analyzer requires and runs analyzers per layer; the applier merges la
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
@@ -22,6 +23,10 @@ class AnalyzerInput:
     size: int
     mode: int
     stream: IO[bytes]  # seekable, positioned at 0
+    #: reads another file of the same tree by its path (same form as ``path``), bounded; ``None`` where
+    #: the analysed file stands alone (an image layer). Raises AnalyzerError for a path outside the tree,
+    #: a missing or a too-large file. Used to follow includes (requirements.txt ``-r``/``-c``).
+    read_sibling: Callable[[str], bytes] | None = None
 
 
 @dataclass(slots=True)

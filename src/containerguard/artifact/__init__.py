@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
-from containerguard.artifact.base import Artifact
+from containerguard.artifact.base import Artifact, BlobStore
 from containerguard.errors import UsageError
 from containerguard.model import ImageRef
 
 SCHEMES = ("docker", "docker-archive", "oci", "oci-archive", "registry", "dir")
 
-__all__ = ["SCHEMES", "Artifact", "open_target", "parse_target"]
+__all__ = ["SCHEMES", "Artifact", "BlobStore", "open_target", "parse_target"]
 
 
 def parse_target(text: str) -> ImageRef:
@@ -47,9 +46,9 @@ def parse_target(text: str) -> ImageRef:
 
 
 def open_target(ref: ImageRef | str, *, insecure: bool = False, platform: str = "linux/amd64",
-                username: str | None = None, password: str | None = None, cache: Any = None,
+                username: str | None = None, password: str | None = None, cache: BlobStore | None = None,
                 timeout: float | None = None, on_export: Callable[[int], None] | None = None) -> Artifact:
-    """Open a target. ``cache`` (a LayerCache) lets the daemon source reuse stored configs and spool
+    """Open a target. ``cache`` (a :class:`BlobStore`, e.g. the scanner's LayerCache) lets the daemon source reuse stored configs and spool
     exports inside the cache directory; ``on_export(bytes)`` follows a daemon export."""
     if isinstance(ref, str):
         ref = parse_target(ref)

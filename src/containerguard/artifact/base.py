@@ -9,13 +9,36 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Protocol
 
 from containerguard.model import ImageMeta, ImageRef, Layer
 
 
+class BlobStore(Protocol):
+    """Where an image source keeps blobs between runs (image configs by id) and spools exports.
+
+    ``containerguard.scanner.LayerCache`` is the implementation; the artifact stage sees only this.
+    """
+
+    @property
+    def tmp_dir(self) -> Path:
+        """A directory on the cache's file system for temporary files (daemon exports)."""
+        ...
+
+    def get_blob(self, digest: str) -> bytes | None:
+        """The stored blob, or None when it is absent (or unreadable: a cache miss, never an error)."""
+        ...
+
+    def put_blob(self, digest: str, data: bytes) -> None:
+        """Store a blob; a failure to store is the caller's to ignore."""
+        ...
+
+
 class Artifact(ABC):
+    """An opened image source: metadata, layers, and each layer as a verified uncompressed tar stream."""
+
     ref: ImageRef
 
     @abstractmethod

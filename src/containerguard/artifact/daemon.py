@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from containerguard.artifact.base import Artifact
+from containerguard.artifact.base import Artifact, BlobStore
 from containerguard.artifact.image import BlobImage, build_layers, build_meta
 from containerguard.artifact.manifest import parse_config
 from containerguard.artifact.oci import open_docker_archive
@@ -56,7 +56,7 @@ def inspect(name: str) -> dict[str, Any] | None:
 
 
 class DaemonImage(Artifact):
-    def __init__(self, ref: ImageRef, *, cache: Any = None, platform: str = "linux/amd64",
+    def __init__(self, ref: ImageRef, *, cache: BlobStore | None = None, platform: str = "linux/amd64",
                  on_export: Callable[[int], None] | None = None) -> None:
         import docker.errors
 

@@ -26,7 +26,7 @@ def docker_cmd(
                                                  help="Also audit created and stopped containers.")] = False,
 ) -> None:
     """Run the CIS Docker Benchmark v1.6 checks that the Engine API and host files can decide."""
-    from containerguard.misconfig.docker_bench import Status, bench_docker
+    from containerguard.cis.docker import Status, bench_docker
 
     if fmt not in ("table", "json"):
         raise UsageError(f"unknown format {fmt!r} for bench docker (table or json)")

@@ -35,7 +35,7 @@ def config(
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
     from containerguard.misconfig.scan import scan_paths
-    from containerguard.report.registry import get_reporter
+    from containerguard.report.plugins import get_reporter
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")

@@ -22,6 +22,7 @@ from containerguard.errors import ContainerGuardError
 COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent",
+    "policy": "policy",
 }
 
 app = typer.Typer(

@@ -48,7 +48,7 @@ def sbom(
     else:
         inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform, username=username,
                               password=password)
-    from containerguard.report.registry import get_reporter
+    from containerguard.report.plugins import get_reporter
 
     text = get_reporter(format)(inv, (), target=inv.target, tool_version=__version__)
     from containerguard.cli._output import emit

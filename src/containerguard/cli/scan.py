@@ -55,6 +55,9 @@ def scan(
     insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP for registry: targets.")] = False,
     platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+    policy: Annotated[list[Path] | None, typer.Option(
+        "--policy", help="Policy file or directory (repeatable; with the default set): exit 1 (or --exit-code) "
+        "when a build-stage policy says fail-build; violations are explained on stderr.")] = None,
 ) -> None:
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import filters, report
@@ -68,6 +71,11 @@ def scan(
     if gate_sev is not None and len(gate_sev) != 1:
         raise UsageError("--fail-on takes one severity")
     reporter = report.get_reporter(fmt)
+    policy_set = None
+    if policy:  # load (and refuse a malformed policy) before scanning
+        from containerguard.cli.policy import load as load_policies
+
+        policy_set = load_policies(policy)
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)
@@ -96,6 +104,10 @@ def scan(
         code = filters.gate(res.findings, None, exit_code)
     else:
         code = 0
+    if policy_set is not None:
+        from containerguard.cli.policy import build_gate
+
+        code = code or build_gate(res, policy_set, console, exit_code if exit_code else 1)
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

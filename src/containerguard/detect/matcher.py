@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from containerguard.detect import risk
-from containerguard.detect.fastobj import compile_builder, gc_paused, positional_builder
+from containerguard.detect.fast_construct import compile_builder, gc_paused, positional_builder
 from containerguard.errors import VersionError
 from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Package, Severity
 from containerguard.versioning import get_scheme

@@ -23,10 +23,11 @@ from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containerguard.errors import PolicyError
-from containerguard.filters.yamlsafe import line_of, load_yaml_with_lines
 from containerguard.model import Finding
+from containerguard.yamlsafe import line_of, load_with_lines
 
 DEFAULT_IGNORE_FILE = ".containerguard-ignore.yaml"
+MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 
 class _EntryModel(BaseModel):
@@ -107,7 +108,7 @@ def _package_matches(spec: str, f: Finding) -> bool:
 
 
 def parse_ignore_file(text: str, source: str) -> IgnoreFile:
-    data, node = load_yaml_with_lines(text, source)
+    data, node = load_with_lines(text, source, error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)
     if data is None:
         return IgnoreFile(source, ())
     prefix: tuple[int | str, ...] = ()

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from containerguard import yamlsafe
 from containerguard.errors import MisconfigError
 from containerguard.model import Finding, FindingKind, Severity
 
@@ -80,10 +80,7 @@ class CheckMeta(BaseModel):
 
 def load_catalog_text(text: str, source: str = "checks.yaml") -> dict[str, CheckMeta]:
     """Parse and validate a catalog; raises MisconfigError naming the source and the bad entry."""
-    try:
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
-    except yaml.YAMLError as exc:
-        raise MisconfigError(f"{source}: not valid YAML: {exc}") from None
+    raw = yamlsafe.load(text, source, error=MisconfigError)
     if not isinstance(raw, Mapping) or not isinstance(raw.get("checks"), list):
         raise MisconfigError(f"{source}: expected a mapping with a 'checks' list")
     out: dict[str, CheckMeta] = {}

@@ -1,7 +1,8 @@
 """Kubernetes manifest checks (CG-K8S-*): every Pod Security Standards control, plus resources, images,
 service-account tokens and RBAC wildcards.
 
-Manifests are composed (not constructed) with libyaml (``yaml.CSafeLoader``): checks walk the node
+Manifests are composed (not constructed) with libyaml through :func:`containerguard.yamlsafe.compose_all`
+(the one hardened YAML loader; its :func:`~containerguard.yamlsafe.expanded_size` is the bomb check): checks walk the node
 graph directly, so every finding carries the document line of the offending field and large
 documents that are not workloads (CRDs, ConfigMaps) cost only their parse. Aliases are never expanded:
 a document whose alias-expanded size would exceed :data:`MAX_EXPANDED_NODES` (billion laughs) is
@@ -19,11 +20,12 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from containerguard import yamlsafe
 from containerguard.misconfig.catalog import make_finding
 from containerguard.model import Finding
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_EXPANDED_NODES = 1_000_000
+MAX_EXPANDED_NODES = yamlsafe.MAX_EXPANDED_NODES
 _TAGS: dict[Any, str] = {ScalarNode: "tag:yaml.org,2002:str", SequenceNode: "tag:yaml.org,2002:seq",
                          MappingNode: "tag:yaml.org,2002:map"}
 
@@ -57,12 +59,7 @@ _LOADER: Any = _make_loader()
 
 
 def _compose_all(text: str) -> Iterator[Node]:
-    loader = _LOADER(text)
-    try:
-        while loader.check_node():
-            yield loader.get_node()
-    finally:
-        loader.dispose()
+    return yamlsafe.compose_all(text, _LOADER)
 
 
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -166,33 +163,6 @@ def _items(node: Node | None) -> list[Node]:
 
 def _line(node: Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
-
-
-def _expanded_size(root: Node, limit: int) -> int:
-    """Node count with aliases expanded, computed without expanding (memoised per shared node)."""
-    memo: dict[int, int] = {}
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        nid = id(node)
-        if nid in memo and not done:
-            continue
-        if isinstance(node, ScalarNode):
-            memo[nid] = 1
-            continue
-        children: list[Node] = (
-            [c for kv in node.value for c in kv] if isinstance(node, MappingNode) else list(node.value))
-        if not done:
-            memo[nid] = -1  # in progress (a recursive alias is refused too)
-            stack.append((node, True))
-            for c in children:
-                if memo.get(id(c)) == -1:
-                    return limit + 1
-                stack.append((c, False))
-        else:
-            total = 1 + sum(memo.get(id(c), 1) for c in children)
-            memo[nid] = min(total, limit + 1)
-    return memo.get(id(root), 1)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -453,7 +423,7 @@ def _scan_chunk(text: str, path: str, first_doc: int, line_off: int, char_off: i
             if root is None:
                 continue
             res.documents += 1
-            if check_bombs and _expanded_size(root, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            if check_bombs and yamlsafe.expanded_size(root, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
                 res.warnings.append(f"{path}: document {doc_index + 1} (line {line_off + (_line(root) or 0)}) skipped: alias expansion "
                                     f"exceeds {MAX_EXPANDED_NODES} nodes (YAML bomb?)")
                 res.skipped += 1

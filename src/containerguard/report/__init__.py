@@ -1,12 +1,12 @@
 """Report formats: table, json (native), cyclonedx, spdx-json, sarif, html. One lookup table in
-:mod:`containerguard.report.registry`; each format's module is imported when it is first used."""
+:mod:`containerguard.report.plugins`; each format's module is imported when it is first used."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from containerguard.report.base import RenderOptions, ReportContext, Reporter, Summary, ordered, summarize
-from containerguard.report.registry import REPORTERS, available, get_reporter
+from containerguard.report.plugins import REPORTERS, available, get_reporter
 
 if TYPE_CHECKING:
     from containerguard.report.native import load_findings, load_inventory

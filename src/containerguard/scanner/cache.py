@@ -30,17 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from containerguard.artifact.stream import parse_digest, verify_bytes
-from containerguard.errors import ContainerGuardError, DigestMismatchError
+from containerguard.errors import CacheError, DigestMismatchError
 
 FORMAT = 1
 DEFAULT_MAX_BYTES = 2 << 30
 ENV_DIR = "CONTAINERGUARD_CACHE_DIR"
 ENV_MAX = "CONTAINERGUARD_CACHE_MAX_BYTES"
 _REWALK_SECONDS = 60.0
-
-
-class CacheError(ContainerGuardError):
-    pass
 
 
 def default_cache_dir() -> Path:

@@ -21,9 +21,10 @@ from containerguard.analyzer.base import AnalysisResult, Analyzer
 from containerguard.artifact import open_target, parse_target
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
+from containerguard.errors import CacheError
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
 from containerguard.scanner.applier import FileInfo, LinkRequest, add_link_results, apply
-from containerguard.scanner.cache import CacheError, LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.scanner.cache import LayerCache, from_jsonable, layer_key, to_jsonable
 from containerguard.scanner.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
@@ -49,8 +50,8 @@ IndexCheck = Callable[[Mapping[str, FileInfo], Sequence[Layer] | None], Sequence
 
 
 def default_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
-    """The built-ins (``analyzer.registry.builtin_analyzers``) plus ``containerguard.analyzers`` plug-ins."""
-    from containerguard.analyzer.registry import builtin_analyzers, plugin_analyzers
+    """The built-ins (``analyzer.plugins.builtin_analyzers``) plus ``containerguard.analyzers`` plug-ins."""
+    from containerguard.analyzer.plugins import builtin_analyzers, plugin_analyzers
 
     return [*builtin_analyzers(lockfiles=lockfiles), *plugin_analyzers()]
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from packageurl import PackageURL
 
-from containerguard.detect.fastobj import gc_paused, positional_builder
+from containerguard.detect.fast_construct import gc_paused, positional_builder
 from containerguard.errors import ReportError, UsageError
 from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 

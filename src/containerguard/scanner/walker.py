@@ -8,6 +8,7 @@ since their targets may live in another layer). A LayerRecord is plain data: the
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -44,7 +45,8 @@ class LayerRecord:
 
 
 def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int, fh: IO[bytes],
-                  warn: Callable[[str], None]) -> AnalysisResult | None:
+                  warn: Callable[[str], None],
+                  read_sibling: Callable[[str], bytes] | None = None) -> AnalysisResult | None:
     result: AnalysisResult | None = None
     for a in analyzers:
         if size > a.max_size:
@@ -52,7 +54,7 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
             continue
         fh.seek(0)
         try:
-            r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh))
+            r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh, read_sibling=read_sibling))
         except AnalyzerError as exc:
             warn(f"{path}: {a.type}: {exc}")
             continue
@@ -82,7 +84,8 @@ def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
 
 def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmpdir: Path | None,
                     counts: Counter[str], record: LayerRecord, warn: Callable[[str], None],
-                    opener: Callable[[Entry], IO[bytes]] | None = None, link_targets: bool = False) -> None:
+                    opener: Callable[[Entry], IO[bytes]] | None = None, link_targets: bool = False,
+                    read_sibling: Callable[[str], bytes] | None = None) -> None:
     """Index ``entries`` into ``record``, analysing every file some analyzer requires. ``link_targets``: also
     analyse, at the link's path, the target file of a wanted symlink met earlier in the same stream
     (``record.link_results``; a tar layer only, where a second pass would re-read the whole layer)."""
@@ -111,7 +114,7 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
                 continue
             with (opener or Entry.open)(e) as src, spool(src, e.size, tmpdir) as fh:
                 if wanted:
-                    r = run_analyzers(wanted, path, e.mode, e.size, fh, warn)
+                    r = run_analyzers(wanted, path, e.mode, e.size, fh, warn, read_sibling)
                     if r is not None:
                         results[path] = r
                 for lp in linked:
@@ -231,6 +234,35 @@ def _open_dir_entry(e: Entry) -> IO[bytes]:
     return open(e._info, "rb")
 
 
+SIBLING_MAX = 16 << 20
+
+
+def tree_reader(root: Path) -> Callable[[str], bytes]:
+    """A bounded reader of files inside ``root`` by their tree path: an absolute path, one leaving the tree
+    (``..`` or a symlink pointing out) or a file over 16 MiB is refused with an AnalyzerError."""
+    base = root.resolve()
+
+    def read(rel: str) -> bytes:
+        norm = posixpath.normpath(rel)
+        if rel.startswith("/") or norm == ".." or norm.startswith("../"):
+            raise AnalyzerError(f"{rel}: outside the scanned tree")
+        try:
+            real = (base / norm).resolve(strict=True)
+            if not real.is_relative_to(base):
+                raise AnalyzerError(f"{rel}: outside the scanned tree")
+            if not real.is_file():
+                raise AnalyzerError(f"{rel}: not a regular file")
+            with open(real, "rb") as fh:
+                data = fh.read(SIBLING_MAX + 1)
+        except OSError as exc:
+            raise AnalyzerError(f"{rel}: cannot read ({exc.strerror or exc})") from None
+        if len(data) > SIBLING_MAX:
+            raise AnalyzerError(f"{rel}: larger than {SIBLING_MAX} bytes")
+        return data
+
+    return read
+
+
 def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None) -> LayerRecord:
     record = LayerRecord()
     counts: Counter[str] = Counter()
@@ -239,7 +271,8 @@ def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | 
     def opener(e: Entry) -> IO[bytes]:
         return _open_dir_entry(e)
 
-    analyze_entries(walk_directory(root, counts), analyzers, tmpdir, counts, record, warnings.append, opener)
+    analyze_entries(walk_directory(root, counts), analyzers, tmpdir, counts, record, warnings.append, opener,
+                    read_sibling=tree_reader(root))
     if counts.get("unreadable"):
         warnings.append(f"{root}: {counts.pop('unreadable')} unreadable entries skipped")
     record.warnings = tarwalk.warning_lines(counts, str(root)) + warnings

@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from containerguard import yamlsafe
 from containerguard.errors import SecretsError
 from containerguard.model import Severity
 
@@ -111,12 +111,7 @@ def _compile_str(pattern: str, where: str) -> re.Pattern[str]:
 
 def parse_rules(text: str, source: str) -> RuleSet:
     """Validate and compile a rules document; errors name ``source`` and the offending rule."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise SecretsError(f"{source}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    raw = yamlsafe.load(text, source, error=SecretsError)
     try:
         doc = _RulesFileModel.model_validate(raw if raw is not None else {})
     except ValidationError as exc:

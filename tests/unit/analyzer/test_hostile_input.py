@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from containerguard.analyzer.base import Analyzer
-from containerguard.analyzer.registry import builtin_analyzers
+from containerguard.analyzer.plugins import builtin_analyzers
 from containerguard.errors import AnalyzerError
 
 

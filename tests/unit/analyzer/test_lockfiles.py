@@ -20,7 +20,7 @@ from containerguard.analyzer.lockfiles import (
     UvLockAnalyzer,
     YarnLockAnalyzer,
 )
-from containerguard.analyzer.registry import builtin_analyzers
+from containerguard.analyzer.plugins import builtin_analyzers
 from containerguard.errors import AnalyzerError
 
 
@@ -229,21 +229,27 @@ require (
 \tgithub.com/gin-gonic/gin v1.9.1
 \tgithub.com/old/lib v1.0.0 // indirect
 \tgithub.com/local/lib v0.1.0
+\tgithub.com/pinned/lib v2.0.0
 )
 
 replace github.com/old/lib => github.com/new/lib v1.2.0
 
 replace (
 \tgithub.com/local/lib => ../lib
+\tgithub.com/pinned/lib v1.9.9 => github.com/fork/lib v1.9.10
+\tgolang.org/x/net v0.10.0 => golang.org/x/net v0.17.0
 )
 """
     result = run(GoModAnalyzer(), "src/go.mod", text)
     got = {p.name: p for p in result.packages}
-    assert _nv(result) == {("golang.org/x/net", "v0.10.0"), ("github.com/gin-gonic/gin", "v1.9.1"),
-                           ("github.com/new/lib", "v1.2.0"), ("github.com/local/lib", "v0.1.0")}
+    # a replace pinned to another version than the required one does not apply (go mod semantics);
+    # a local-directory replacement is not reported under the old module's name and version
+    assert _nv(result) == {("golang.org/x/net", "v0.17.0"), ("github.com/gin-gonic/gin", "v1.9.1"),
+                           ("github.com/new/lib", "v1.2.0"), ("github.com/pinned/lib", "v2.0.0")}
     assert got["github.com/new/lib"].metadata == {"indirect": "true", "replaces": "github.com/old/lib@v1.0.0"}
-    assert got["github.com/local/lib"].metadata == {"replaced_by": "../lib"}
-    assert got["golang.org/x/net"].purl == "pkg:golang/golang.org/x/net@v0.10.0"
+    assert result.warnings == ["src/go.mod: github.com/local/lib@v0.1.0 is replaced by the local directory ../lib; "
+                               "not reported as a published module"]
+    assert got["golang.org/x/net"].purl == "pkg:golang/golang.org/x/net@v0.17.0"
     assert not GoModAnalyzer().required("src/vendor/x/go.mod", 0o100644)
 
 
@@ -316,3 +322,34 @@ def test_lockfiles_only_for_source_trees() -> None:
     assert "npm-lock" not in image and "npm-lock" in tree
     assert image < tree
     assert len({a.type for a in builtin_analyzers(lockfiles=True)}) == len(builtin_analyzers(lockfiles=True))
+
+
+def test_pnpm_key_forms_no_tool_here_writes() -> None:
+    """pnpm 5.3 (pnpm 6 does not run on this Node) and other registries/tarballs, written after pnpm's
+    lockfile documentation: a registry host in front of the key, a tarball-URL key with name/version
+    fields, a GitHub codeload key whose name only the importer gives, a file: key."""
+    text = """\
+lockfileVersion: 5.3
+specifiers:
+  fork: github:user/fork
+dependencies:
+  fork: github.com/user/fork/0123456789abcdef0123456789abcdef01234567
+packages:
+  registry.example.com/left-pad/1.3.0:
+    resolution: {integrity: sha512-x, tarball: https://registry.example.com/left-pad/-/left-pad-1.3.0.tgz}
+    dev: false
+  /@babel/core/7.23.0_supports-color@5.5.0:
+    resolution: {integrity: sha512-y}
+  '@registry.npmjs.org/debug/-/debug-2.6.8.tgz':
+    resolution: {tarball: https://registry.npmjs.org/debug/-/debug-2.6.8.tgz}
+    name: debug
+    version: 2.6.8
+  github.com/user/fork/0123456789abcdef0123456789abcdef01234567:
+    resolution: {tarball: https://codeload.github.com/user/fork/tar.gz/0123456789abcdef0123456789abcdef01234567}
+  file:packages/local:
+    resolution: {directory: packages/local, type: directory}
+"""
+    result = run(PnpmLockAnalyzer(), "pnpm-lock.yaml", text)
+    assert _nv(result) == {("left-pad", "1.3.0"), ("@babel/core", "7.23.0"), ("debug", "2.6.8"),
+                           ("fork", "0123456789abcdef0123456789abcdef01234567")}
+    assert result.warnings == []

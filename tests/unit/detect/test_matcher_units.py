@@ -128,7 +128,7 @@ def test_risk_orders_exploited_and_fixable_first() -> None:
 
 
 def test_template_builder_sets_every_field_by_name() -> None:
-    from containerguard.detect.fastobj import compile_builder
+    from containerguard.detect.fast_construct import compile_builder
     from containerguard.detect.matcher import _HEAD, _TAIL, _build_finding
 
     pkg = Package("a", "1", "pypi")

@@ -25,7 +25,7 @@ from report_schemas import errors
 
 from containerguard.errors import ReportError
 from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Severity
-from containerguard.report import REPORTERS, available, get_reporter, load_findings, load_inventory, registry
+from containerguard.report import REPORTERS, available, get_reporter, load_findings, load_inventory, plugins
 from containerguard.secrets import scan_bytes
 
 
@@ -62,11 +62,11 @@ def test_third_party_reporter_through_entry_point(tmp_path, monkeypatch) -> None
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cg-csv-report\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[containerguard.reports]\ncsv = cg_csv_report:REPORTER\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_loaded_plugins", False)
-    monkeypatch.setattr(registry, "REPORTERS", dict(registry.REPORTERS))
-    out = registry.get_reporter("csv")(None, findings(), target=TARGET, tool_version=TOOL_VERSION)
+    monkeypatch.setattr(plugins, "_loaded_plugins", False)
+    monkeypatch.setattr(plugins, "REPORTERS", dict(plugins.REPORTERS))
+    out = plugins.get_reporter("csv")(None, findings(), target=TARGET, tool_version=TOOL_VERSION)
     assert "CVE-2023-38545,CRITICAL" in out.splitlines()
-    assert "csv" in registry.available()
+    assert "csv" in plugins.available()
     sys.modules.pop("cg_csv_report", None)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from containerguard import yamlsafe
 from containerguard.errors import RuleError
 from containerguard.model import Priority
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
@@ -98,16 +99,8 @@ def _read_yaml(path: Path, label: str) -> list[Any]:
         raise RuleError(f"not UTF-8 text: {exc.reason}", label) from None
     except OSError as exc:
         raise RuleError(f"cannot read: {exc.strerror or exc}", label) from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a CSafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = f"invalid YAML: {exc.problem or exc.context}"
-        if exc.context and exc.context_mark is not None and exc.problem:
-            reason += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise RuleError(reason, label, mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"invalid YAML: {exc}", label) from None
+    doc = yamlsafe.load(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
+                        error=lambda message, line: RuleError(message, label, line))
     if doc is None:
         return []
     if not isinstance(doc, list):

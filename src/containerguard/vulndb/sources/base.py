@@ -13,11 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from containerguard.errors import VersionError, VulnDBError
-
-
-class SourceCorrupt(VulnDBError):
-    """The whole file is unreadable (truncated zip, not JSON, not gzip)."""
+from containerguard.errors import SourceCorrupt as SourceCorrupt  # parsers import it from here
+from containerguard.errors import VersionError
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from containerguard.detect.fastobj import _layout_twin, compile_builder, positional_builder
+from containerguard.detect.fast_construct import _layout_twin, compile_builder, positional_builder
 from containerguard.model import Finding, FindingKind, Layer, Package, Severity
 
 

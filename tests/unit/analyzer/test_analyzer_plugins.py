@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from containerguard.analyzer.base import Analyzer
-from containerguard.analyzer.registry import analyzer_versions, builtin_analyzers, plugin_analyzers
+from containerguard.analyzer.plugins import analyzer_versions, builtin_analyzers, plugin_analyzers
 from containerguard.errors import AnalyzerError
 
 

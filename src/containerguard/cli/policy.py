@@ -1,0 +1,215 @@
+"""`containerguard policy`: list, validate, evaluate and unit-test policies (policies as code, issue 13).
+
+``print_decision`` is the one rendering of a policy decision for people; ``scan --policy`` uses it too.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from containerguard.policy import Decision, PolicySet
+
+policy_app = typer.Typer(help="Policies as code: list, validate, evaluate, test.", no_args_is_help=True)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+PolicyOpt = Annotated[list[Path] | None, typer.Option(
+    "--policy", "-p", help="Policy file or directory (repeatable). A policy with a default policy's id replaces it.")]
+NoDefaultsOpt = Annotated[bool, typer.Option("--no-defaults", help="Leave the built-in default policy set out.")]
+
+
+def load(paths: list[Path] | None, no_defaults: bool = False) -> PolicySet:
+    from containerguard.policy import load_policies
+
+    return load_policies(paths or [], defaults=not no_defaults)
+
+
+def print_decision(console: Console, decision: Decision, *, show_inform: bool = False) -> None:
+    """Violations grouped by action, blocking first: policy, on what, why, how to fix. Data is escaped."""
+    from rich.markup import escape
+
+    order = {"fail-build": 0, "deny": 0, "kill_container": 0, "stop_container": 0, "pause_container": 0,
+             "kill_process": 0, "alert": 1, "warn": 2, "inform": 3}
+    shown = [v for v in decision.violations if show_inform or str(v.action) != "inform"]
+    for v in sorted(shown, key=lambda v: (order.get(str(v.action), 9), v.policy_id, v.subject)):
+        style = "bold red" if v.blocking else "yellow" if str(v.action) in ("warn", "alert") else "dim"
+        console.print(f"[{style}]{escape(str(v.action).upper())}[/] {escape(v.policy_id)} {escape(v.policy_name)} "
+                      f"[dim]({escape(v.severity)})[/] on {escape(v.subject)}", highlight=False, soft_wrap=True)
+        console.print(f"    {escape(v.message)}", highlight=False, soft_wrap=True)
+        for d in v.details[:20]:
+            console.print(f"    - {escape(d)}", highlight=False, soft_wrap=True)
+        if len(v.details) > 20:
+            console.print(f"    ... and {len(v.details) - 20} more", highlight=False, soft_wrap=True)
+        if v.remediation:
+            console.print(f"    [green]fix:[/] {escape(v.remediation)}", highlight=False, soft_wrap=True)
+    for w in decision.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    hidden = len(decision.violations) - len(shown)
+    verdict = "[green]allowed[/]" if decision.allowed else "[bold red]blocked[/]"
+    console.print(f"policy decision ({decision.stage}): {verdict}; {len(decision.violations)} violation(s)"
+                  f"{f' ({hidden} informational not shown)' if hidden else ''}, {decision.evaluated} evaluation(s)",
+                  highlight=False, soft_wrap=True)
+
+
+def build_gate(result: Any, ps: PolicySet, console: Console, exit_code: int) -> int:
+    """The build-stage decision on a scan result, printed on ``console``; ``exit_code`` when it blocks."""
+    from containerguard.policy import Stage, inputs
+
+    decision = ps.evaluate(inputs.from_scan(result), Stage.BUILD)
+    print_decision(console, decision)
+    return 0 if decision.allowed else exit_code
+
+
+@policy_app.command("list")
+def list_policies(policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
+                  fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+    """List the policies that would be enforced, with their enforcement per stage."""
+    from containerguard.policy import Stage
+
+    ps = load(policy, no_defaults)
+    if fmt is Fmt.json:
+        typer.echo(json.dumps([{"id": p.id, "name": p.name, "severity": p.severity, "description": p.description,
+                                "enforcement": {str(k): str(v) for k, v in p.enforcement.items()},
+                                "enabled": p.enabled, "source": p.source} for p in ps.policies], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("id", "name", "severity", "build", "deploy", "runtime", "source")
+    for p in ps.policies:
+        table.add_row(*(Text(x) for x in (p.id, p.name, p.severity, *(str(p.enforcement.get(Stage(s), "")) for s in
+                                                                       ("build", "deploy", "runtime")), p.source)))
+    Console().print(table)
+
+
+@policy_app.command("validate")
+def validate(paths: Annotated[list[Path], typer.Argument(help="Policy files or directories.")]) -> None:
+    """Load policies (schema and CEL compilation); print the first error with FILE:LINE (exit 2) or a count."""
+    ps = load(paths, no_defaults=True)
+    for w in ps.load_warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"{len(ps.policies)} policies OK")
+
+
+@policy_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of a policy file."""
+    from containerguard.policy.schema import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
+    from containerguard.errors import PolicyError
+    from containerguard.policy import inputs
+
+    if data.get("kind") == "AdmissionReview":
+        obj = (data.get("request") or {}).get("object")
+        if not isinstance(obj, dict):
+            raise PolicyError("the AdmissionReview has no request.object")
+        data = obj
+    if "apiVersion" in data and "kind" in data:
+        docs = list(inputs.from_k8s_object(data))
+        if not docs:
+            raise PolicyError(f"kind {data.get('kind')!r} holds no pod template")
+        return docs
+    if "HostConfig" in data or "Image" in data:
+        return [("docker create", inputs.from_docker_create(data))]
+    return [("input", inputs.complete(data, stage))]
+
+
+@policy_app.command("eval")
+def evaluate(
+    input_file: Annotated[Path, typer.Option("--input", "-i", help="An input document (JSON/YAML, docs/policies.md), "
+                                                               "a Kubernetes object, an AdmissionReview or a Docker create body.")],
+    stage: Annotated[str, typer.Option("--stage", "-s", help="build, deploy or runtime (default: the document's "
+                                                         "stage; deploy for Kubernetes and Docker inputs).")] = "",
+    policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Evaluate only this policy id (repeatable).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+) -> None:
+    """Show the decision the policies take on an input, with each violation explained. Exit 1 when blocked."""
+    from containerguard.errors import UsageError
+    from containerguard.policy import Stage
+    from containerguard.policy.testing import load_input
+
+    data = load_input(input_file)
+    is_k8s_or_docker = "HostConfig" in data or "Image" in data or ("apiVersion" in data and "kind" in data)
+    st = stage or ("deploy" if is_k8s_or_docker else str(data.get("stage") or "build"))
+    if st not in ("build", "deploy", "runtime"):
+        raise UsageError(f"--stage {st!r}: expected build, deploy or runtime")
+    ps = load(policy, no_defaults)
+    docs = _input_documents(data, st)
+    decision = ps.evaluate_many(docs, Stage(st)) if not only else _only(ps, docs, Stage(st), only)
+    if fmt is Fmt.json:
+        typer.echo(json.dumps(decision.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+
+        print_decision(Console(), decision, show_inform=True)
+    if not decision.allowed:
+        raise SystemExit(1)
+
+
+def _only(ps: PolicySet, docs: list[tuple[str, dict[str, Any]]], stage: Any, only: list[str]) -> Decision:
+    from containerguard.errors import UsageError
+    from containerguard.policy import Decision
+
+    unknown = [i for i in only if ps.get(i) is None]
+    if unknown:
+        raise UsageError(f"--only: unknown policy id(s) {', '.join(unknown)}")
+    out = Decision(stage)
+    for subject, doc in docs:
+        out = out.merge(ps.evaluate(doc, stage, subject=subject, only=only))
+    return out
+
+
+@policy_app.command("test")
+def test(
+    paths: Annotated[list[Path], typer.Argument(help="Directories (or files) of policies and their *_test.yaml files.")],
+    no_defaults: NoDefaultsOpt = False,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+) -> None:
+    """Run policy unit tests (input documents with expected outcomes). Exit 1 when a test fails."""
+    from containerguard.errors import UsageError
+    from containerguard.policy.testing import run_tests
+
+    ps = load(paths, no_defaults)
+    results = run_tests(ps, paths)
+    if not results:
+        raise UsageError(f"no policy tests (*_test.yaml) under {', '.join(map(str, paths))}")
+    failed = [r for r in results if not r.ok]
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"passed": len(results) - len(failed), "failed": len(failed),
+                               "tests": [{"file": r.file, "line": r.line, "name": r.name, "ok": r.ok,
+                                          "problems": list(r.problems)} for r in results]}, indent=2))
+    else:
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console()
+        for r in results:
+            mark = "[green]PASS[/]" if r.ok else "[bold red]FAIL[/]"
+            console.print(f"{mark} {escape(r.file)}:{r.line} {escape(r.name)}", highlight=False, soft_wrap=True)
+            for p in r.problems:
+                console.print(f"     {escape(p)}", highlight=False, soft_wrap=True)
+        console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", highlight=False, soft_wrap=True)
+    if failed:
+        raise SystemExit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")

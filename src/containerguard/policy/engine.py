@@ -1,0 +1,226 @@
+"""Compiled policies and their evaluation per stage (CEL through the Rust-backed ``common-expression-language``).
+
+Why that library: on our expressions it agrees with cel-python everywhere cel-python is right, also gets
+mixed int/double comparison right (``image.age_days > 365.5``; cel-python raises "no matching
+overload"), and is 5-10x faster per evaluation on deploy documents and 1,000x+ on build documents with
+hundreds of findings, once the document is converted to a ``cel.Context`` (done once per document, shared by
+every policy). See bench/policy_cel_compare.py for the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from containerguard.policy.model import Action, Decision, OnError, Policy, Stage, Violation
+
+#: the top-level names a condition may use (the input document's keys, plus the policy's ``params``)
+VARIABLES = frozenset({"version", "stage", "image", "findings", "packages", "misconfigurations", "secrets",
+                       "container", "workload", "alert", "params"})
+_BOUND_RE = re.compile(r"\.\s*(?:exists_one|exists|all|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+MAX_DETAILS = 50
+
+
+def compile_expression(text: str) -> tuple[Any, frozenset[str]]:
+    """Compile a CEL expression; return the program and the document names it reads.
+    Raises ValueError with the parser's message (first line) or naming an unknown variable."""
+    try:
+        program = cel.compile(text)
+    except BaseException as exc:  # the binding raises ValueError; a Rust panic surfaces as PanicException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        msg = lines[0] if lines else type(exc).__name__
+        detail = next((ln.strip() for ln in lines[1:] if "ERROR" in ln), "")
+        raise ValueError(f"{msg}{' -- ' + detail if detail else ''}") from None
+    bound = set(_BOUND_RE.findall(text))
+    names = frozenset(program.variables()) - bound
+    unknown = sorted(names - VARIABLES)
+    if unknown:
+        raise ValueError(f"unknown name(s) {', '.join(unknown)} (the input document has {', '.join(sorted(VARIABLES))})")
+    return program, names
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no such key {exc.args[0]!r}" if exc.args else "no such key"
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {first}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    policy: Policy
+    program: Any
+    details_program: Any | None
+    names: frozenset[str]
+
+
+class PolicySet:
+    """Policies compiled once, indexed by stage. :meth:`evaluate` is safe to call from one thread at a time
+    per call (no shared mutable state between calls)."""
+
+    def __init__(self, policies: Sequence[CompiledPolicy], *, warnings: Sequence[str] = ()) -> None:
+        self.compiled = tuple(policies)
+        self.load_warnings = tuple(warnings)
+        self._by_stage: dict[Stage, tuple[CompiledPolicy, ...]] = {
+            s: tuple(cp for cp in self.compiled if cp.policy.enabled and s in cp.policy.enforcement) for s in Stage}
+        self._names: dict[Stage, frozenset[str]] = {
+            s: frozenset().union(*(cp.names for cp in self._by_stage[s])) - {"params"} for s in Stage}
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        return tuple(cp.policy for cp in self.compiled)
+
+    def get(self, policy_id: str) -> Policy | None:
+        return next((cp.policy for cp in self.compiled if cp.policy.id == policy_id), None)
+
+    def for_stage(self, stage: Stage) -> tuple[Policy, ...]:
+        return tuple(cp.policy for cp in self._by_stage[stage])
+
+    def with_enforcement(self, stage: Stage, action: Action, only: Iterable[str] | None = None) -> PolicySet:
+        """A copy whose ``stage`` enforcement is ``action`` (for the policies in ``only``, default all)."""
+        import dataclasses
+
+        want = set(only) if only is not None else None
+        out = []
+        for cp in self.compiled:
+            p = cp.policy
+            if stage in p.enforcement and (want is None or p.id in want):
+                p = dataclasses.replace(p, enforcement={**p.enforcement, stage: action})
+            out.append(dataclasses.replace(cp, policy=p))
+        return PolicySet(out, warnings=self.load_warnings)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, doc: Mapping[str, Any], stage: Stage, *, subject: str = "",
+                 today: dt.date | None = None, only: Iterable[str] | None = None) -> Decision:
+        """Evaluate the ``stage`` policies over one input document (see :mod:`containerguard.policy.inputs`)."""
+        today = today or dt.datetime.now(dt.UTC).date()
+        want = set(only) if only is not None else None
+        violations: list[Violation] = []
+        warnings: list[str] = []
+        ctx: Any = None
+        evaluated = 0
+        subject = subject or _default_subject(doc)
+        for cp in self._by_stage[stage]:
+            p = cp.policy
+            if want is not None and p.id not in want:
+                continue
+            if not in_scope(p, doc):
+                continue
+            excluded, expired = exclusion_of(p, doc, today)
+            for ex in expired:
+                warnings.append(f"{p.id}: exclusion expired on {ex.expires} no longer applies ({ex.reason})")
+            if excluded is not None:
+                continue
+            if ctx is None:
+                ctx = cel.Context(variables={k: doc[k] for k in self._names[stage] if k in doc})
+            if "params" in cp.names:
+                ctx.add_variable("params", dict(p.params))
+            evaluated += 1
+            action = p.enforcement[stage]
+            try:
+                result = cp.program.execute(ctx)
+                if not isinstance(result, bool):
+                    raise TypeError(f"the condition gave {type(result).__name__} {result!r}, not a bool")
+            except Exception as exc:
+                err = describe_error(exc)
+                if p.on_error is OnError.FAIL_OPEN:
+                    warnings.append(f"{p.id}: condition failed on {subject} and the policy fails open: {err}")
+                    continue
+                violations.append(Violation(p.id, p.name, p.severity, action, subject,
+                                            f"{p.description} (the condition could not be evaluated and the "
+                                            f"policy fails closed: {err})", p.remediation, (), err))
+                continue
+            if result:
+                violations.append(Violation(p.id, p.name, p.severity, action, subject, p.description,
+                                            p.remediation, self._details(cp, ctx)))
+        return Decision(stage, tuple(violations), tuple(warnings), evaluated)
+
+    @staticmethod
+    def _details(cp: CompiledPolicy, ctx: Any) -> tuple[str, ...]:
+        if cp.details_program is None:
+            return ()
+        try:
+            value = cp.details_program.execute(ctx)
+        except Exception as exc:
+            return (f"(details could not be computed: {describe_error(exc)})",)
+        items = value if isinstance(value, list) else [value]
+        out = [str(v) for v in items[:MAX_DETAILS]]
+        if len(items) > MAX_DETAILS:
+            out.append(f"... and {len(items) - MAX_DETAILS} more")
+        return tuple(out)
+
+    def evaluate_many(self, docs: Iterable[tuple[str, Mapping[str, Any]]], stage: Stage, *,
+                      today: dt.date | None = None) -> Decision:
+        out = Decision(stage)
+        for subject, doc in docs:
+            out = out.merge(self.evaluate(doc, stage, subject=subject, today=today))
+        return out
+
+
+def _default_subject(doc: Mapping[str, Any]) -> str:
+    img = doc.get("image") if isinstance(doc.get("image"), Mapping) else {}
+    assert isinstance(img, Mapping)
+    return str(img.get("name") or "") or str(doc.get("stage", ""))
+
+
+def _glob(value: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value, pat) for pat in patterns)
+
+
+def _image_names(doc: Mapping[str, Any]) -> list[str]:
+    img = doc.get("image") or {}
+    reg, repo = str(img.get("registry", "")), str(img.get("repository", ""))
+    names = [str(img.get("name", "")), repo, f"{reg}/{repo}" if reg else repo]
+    alert = doc.get("alert") or {}
+    if alert.get("image"):
+        names.append(str(alert["image"]))
+    return [n for n in names if n]
+
+
+def _namespace(doc: Mapping[str, Any]) -> str:
+    return str((doc.get("workload") or {}).get("namespace") or (doc.get("alert") or {}).get("namespace") or "")
+
+
+def in_scope(p: Policy, doc: Mapping[str, Any]) -> bool:
+    s = p.scope
+    img = doc.get("image") or {}
+    if s.registries and not _glob(str(img.get("registry", "")), s.registries):
+        return False
+    if s.repositories and not any(_glob(n, s.repositories) for n in _image_names(doc)):
+        return False
+    if s.namespaces and not _glob(_namespace(doc), s.namespaces):
+        return False
+    if s.labels:
+        labels = {**(img.get("labels") or {}), **((doc.get("workload") or {}).get("labels") or {})}
+        for k, v in s.labels.items():
+            if k not in labels or (v != "*" and str(labels[k]) != v):
+                return False
+    return True
+
+
+def exclusion_of(p: Policy, doc: Mapping[str, Any], today: dt.date) -> tuple[Any, list[Any]]:
+    """The first live exclusion that covers ``doc`` (or None), and the expired ones that would have."""
+    expired = []
+    wl = doc.get("workload") or {}
+    for ex in p.exclusions:
+        if ex.images and not any(_glob(n, ex.images) for n in _image_names(doc)):
+            continue
+        if ex.namespaces and not _glob(_namespace(doc), ex.namespaces):
+            continue
+        if ex.workloads and not _glob(f"{wl.get('kind', '')}/{wl.get('name', '')}", ex.workloads):
+            continue
+        if ex.expired(today):
+            expired.append(ex)
+            continue
+        return ex, expired
+    return None, expired
+

@@ -1,0 +1,464 @@
+"""The input document policies are evaluated over (version :data:`DOC_VERSION`; documented in docs/policies.md).
+
+Every key is always present (with an empty or "unknown" value) so that conditions never hit a missing key
+by accident: a missing key is an evaluation error, and errors are never silently allowed. Builders:
+
+* :func:`from_scan` -- build stage: an image scan (image, findings, packages, misconfigurations, secrets);
+* :func:`from_k8s_object` -- deploy stage: one document per container of a Pod or of any workload kind;
+* :func:`from_docker_create` / :func:`from_docker_exec` -- deploy stage: Docker Engine API request bodies;
+* :func:`from_alert` -- runtime stage: an alert of the runtime agent;
+* :func:`complete` -- a partial document (a user's test input) filled up with the defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from containerguard.errors import PolicyError
+from containerguard.model import Alert, Finding, FindingKind, Inventory
+
+
+class ScanLike(Protocol):
+    """What :func:`from_scan` reads of a scan result (``containerguard.scanner.ScanResult``)."""
+
+    @property
+    def inventory(self) -> Inventory: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+
+DOC_VERSION = "1"
+Doc = dict[str, Any]
+
+_BLANK_IMAGE: Doc = {
+    "known": False, "name": "", "registry": "", "repository": "", "tag": "", "digest": "", "created": "",
+    "age_days": -1, "user": "", "env": {}, "exposed_ports": [], "labels": {}, "layers": 0,
+    "os": {"family": "unknown", "version": "", "name": "", "eol": False, "supported": False},
+}
+_BLANK_CONTAINER: Doc = {
+    "name": "", "image": "", "init": False, "privileged": False, "allow_privilege_escalation": False,
+    "no_new_privileges": False, "capabilities": {"add": [], "drop": []}, "host_pid": False,
+    "host_network": False, "host_ipc": False, "host_ports": [], "mounts": [], "user": "", "run_as_user": -1,
+    "run_as_non_root": False, "read_only_root_filesystem": False,
+    "resources": {"limits": {}, "requests": {}}, "seccomp": "", "apparmor": "", "env": {}, "ports": [],
+    "command": [],
+}
+_BLANK_WORKLOAD: Doc = {"kind": "", "name": "", "namespace": "", "labels": {}, "annotations": {},
+                        "service_account": "", "operation": ""}
+_BLANK_ALERT: Doc = {"rule": "", "priority": "", "priority_level": 0, "tags": [], "output": "", "source": "",
+                     "container_id": "", "container_name": "", "image": "", "namespace": "", "pod": "",
+                     "fields": {}}
+
+
+def blank(stage: str) -> Doc:
+    """A complete document of ``stage`` with every key at its empty value."""
+    return {"version": DOC_VERSION, "stage": stage, "image": copy.deepcopy(_BLANK_IMAGE), "findings": [],
+            "packages": [], "misconfigurations": [], "secrets": [], "container": copy.deepcopy(_BLANK_CONTAINER),
+            "workload": copy.deepcopy(_BLANK_WORKLOAD), "alert": copy.deepcopy(_BLANK_ALERT)}
+
+
+_BLANK_FINDING: Doc = {"id": "", "kind": "vulnerability", "severity": "UNKNOWN", "cvss": 0.0, "epss": 0.0,
+                       "kev": False, "fixed": False, "fixed_version": "", "status": "", "title": "",
+                       "package": {"name": "", "version": "", "type": "", "purl": ""}}
+_BLANK_MOUNT: Doc = {"source": "", "destination": "", "type": "", "read_only": False}
+_BLANK_PACKAGE: Doc = {"name": "", "version": "", "type": "", "purl": ""}
+_BLANK_ISSUE: Doc = {"id": "", "severity": "UNKNOWN", "title": "", "path": ""}
+
+
+def complete(partial: Mapping[str, Any], stage: str | None = None) -> Doc:
+    """Fill a partial document (a test input, a document from elsewhere) up with the defaults; list items too."""
+    if not isinstance(partial, Mapping):
+        raise PolicyError("an input document is a mapping (see docs/policies.md)")
+    version = str(partial.get("version", DOC_VERSION))
+    if version != DOC_VERSION:
+        raise PolicyError(f"input document version {version!r} is not supported (this version reads {DOC_VERSION})")
+    doc = _merge(blank(str(partial.get("stage", stage or "build"))), partial)
+    doc["findings"] = [_merge(copy.deepcopy(_BLANK_FINDING), f) for f in _items(doc["findings"], "findings")]
+    doc["packages"] = [_merge(dict(_BLANK_PACKAGE), p) for p in _items(doc["packages"], "packages")]
+    doc["misconfigurations"] = [_merge(dict(_BLANK_ISSUE), p) for p in _items(doc["misconfigurations"], "misconfigurations")]
+    doc["secrets"] = [_merge(dict(_BLANK_ISSUE), p) for p in _items(doc["secrets"], "secrets")]
+    doc["container"]["mounts"] = [_merge(dict(_BLANK_MOUNT), m) for m in _items(doc["container"]["mounts"], "container.mounts")]
+    if stage is not None:
+        doc["stage"] = stage
+    return doc
+
+
+def _items(value: Any, where: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise PolicyError(f"input document: {where} must be a list of mappings")
+    return value
+
+
+def _merge(base: Doc, over: Mapping[str, Any]) -> Doc:
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(base.get(k), dict) and base[k]:
+            base[k] = _merge(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v) if isinstance(v, Mapping | list) else v
+    return base
+
+
+# ------------------------------------------------------------------ image references
+
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
+
+
+def parse_image_ref(ref: str) -> dict[str, str]:
+    """``[REGISTRY/]REPO[:TAG][@DIGEST]`` -> registry (docker.io by default), repository, tag, digest.
+    Docker Hub single-name repositories get their ``library/`` prefix, as the Engine resolves them."""
+    name, _, digest = ref.partition("@")
+    if digest and not _DIGEST_RE.match(digest):
+        digest = ""
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = "docker.io", name
+    tag = ""
+    last_slash = path.rfind("/")
+    colon = path.rfind(":")
+    if colon > last_slash:
+        path, tag = path[:colon], path[colon + 1:]
+    if registry == "docker.io" and "/" not in path and path:
+        path = f"library/{path}"
+    return {"name": ref, "registry": registry, "repository": path, "tag": tag, "digest": digest}
+
+
+def image_ref_doc(ref: str) -> Doc:
+    img = copy.deepcopy(_BLANK_IMAGE)
+    img.update(parse_image_ref(ref))
+    return img
+
+
+# ------------------------------------------------------------------ build stage
+
+
+def from_scan(result: ScanLike, *, now: dt.datetime | None = None) -> Doc:
+    """The build-stage document of a scan (after its ignore file and VEX: suppressed findings are not in it)."""
+    return from_inventory(result.inventory, result.findings, now=now)
+
+
+def from_inventory(inv: Inventory, findings: Sequence[Any], *, now: dt.datetime | None = None) -> Doc:
+    doc = blank("build")
+    img = doc["image"]
+    meta = inv.image
+    ref = inv.target.split(":", 1)[1] if inv.target.split(":", 1)[0] in (
+        "docker", "registry", "podman", "containerd") else inv.target
+    if meta is not None and meta.repo_tags:
+        ref = meta.repo_tags[0]
+    if meta is None:  # a directory or an SBOM: no image reference, no image config
+        img["name"] = inv.target
+    else:
+        img.update(parse_image_ref(ref))
+        img["known"] = True
+        if meta.repo_digests:
+            img["digest"] = meta.repo_digests[0].partition("@")[2]
+        cfg = meta.config or {}
+        img["user"] = str(cfg.get("User") or "")
+        img["env"] = _env_list(cfg.get("Env"))
+        img["exposed_ports"] = _ports(cfg.get("ExposedPorts"))
+        img["labels"] = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()}
+        img["created"] = meta.created
+        img["age_days"] = _age_days(meta.created, now)
+    img["layers"] = len(inv.layers)
+    img["os"] = {"family": inv.os.family, "version": inv.os.version, "name": inv.os.name, "eol": inv.os.eosl,
+                 "supported": inv.os.known and not inv.os.eosl}
+    doc["packages"] = [{"name": p.name, "version": p.version, "type": p.type, "purl": p.purl} for p in inv.packages]
+    for f in findings:
+        kind = f.kind
+        if kind in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS):
+            pkg = f.package
+            doc["findings"].append({
+                "id": f.id, "kind": str(kind), "severity": f.severity.name, "cvss": float(f.cvss_score or 0.0),
+                "epss": float(f.epss or 0.0), "kev": bool(f.kev), "fixed": bool(f.fixed_versions),
+                "fixed_version": f.fixed_versions[0] if f.fixed_versions else "", "status": f.status,
+                "title": f.title,
+                "package": {"name": pkg.name if pkg else "", "version": pkg.version if pkg else "",
+                            "type": pkg.type if pkg else "", "purl": pkg.purl if pkg else ""}})
+        elif kind in (FindingKind.MISCONFIG, FindingKind.COMPLIANCE):
+            doc["misconfigurations"].append({"id": f.id, "severity": f.severity.name, "title": f.title, "path": f.path})
+        elif kind == FindingKind.SECRET:
+            doc["secrets"].append({"id": f.id, "severity": f.severity.name, "title": f.title, "path": f.path})
+    return doc
+
+
+def _env_list(env: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env or ():
+        k, _, v = str(item).partition("=")
+        if k:
+            out[k] = v
+    return out
+
+
+def _ports(spec: Any) -> list[int]:
+    out: set[int] = set()
+    for key in spec or ():
+        num = str(key).partition("/")[0]
+        if num.isdigit():
+            out.add(int(num))
+    return sorted(out)
+
+
+def _age_days(created: str, now: dt.datetime | None) -> int:
+    if not created:
+        return -1
+    try:
+        when = dt.datetime.fromisoformat(created.replace("Z", "+00:00")[:32])
+    except ValueError:
+        m = re.match(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})", created)
+        if not m:
+            return -1
+        when = dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}+00:00")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if when.year < 1990:  # reproducible builds stamp 1970-01-01: the age is unknown, not 56 years
+        return -1
+    return max(0, ((now or dt.datetime.now(dt.UTC)) - when).days)
+
+
+# ------------------------------------------------------------------ deploy stage: Kubernetes
+
+#: kind -> path to the pod spec inside the object
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"), "ReplicaSet": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"), "DaemonSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"), "ReplicationController": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "PodTemplate": ("template", "spec"),
+}
+
+
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
+    if path is None:
+        return None
+    cur: Any = obj
+    for key in path:
+        cur = cur.get(key) if isinstance(cur, Mapping) else None
+    return cur if isinstance(cur, Mapping) else None
+
+
+def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
+                    namespace: str = "") -> Iterator[tuple[str, Doc]]:
+    """(subject, document) per container (init and ephemeral containers included) of a Pod or workload."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    kind = str(obj.get("kind", ""))
+    ns = str(meta.get("namespace") or namespace or "default")
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    tmpl_labels = {}
+    tmpl = obj.get("spec", {}).get("template") if isinstance(obj.get("spec"), Mapping) else None
+    if isinstance(tmpl, Mapping) and isinstance(tmpl.get("metadata"), Mapping):
+        tmpl_labels = dict(tmpl["metadata"].get("labels") or {})
+    workload: Doc = {"kind": kind, "name": name, "namespace": ns,
+                "labels": {str(k): str(v) for k, v in {**tmpl_labels, **(meta.get("labels") or {})}.items()},
+                "annotations": {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+                "service_account": str(spec.get("serviceAccountName") or ""), "operation": operation}
+    pod_sc = spec.get("securityContext") if isinstance(spec.get("securityContext"), Mapping) else {}
+    assert isinstance(pod_sc, Mapping)
+    volumes = {str(v.get("name")): v for v in spec.get("volumes") or () if isinstance(v, Mapping)}
+    annotations: Mapping[str, str] = workload["annotations"]
+    for group, init in (("initContainers", True), ("containers", False), ("ephemeralContainers", False)):
+        for c in spec.get(group) or ():
+            if not isinstance(c, Mapping):
+                continue
+            doc = blank("deploy")
+            doc["workload"] = copy.deepcopy(workload)
+            doc["image"] = image_ref_doc(str(c.get("image") or ""))
+            doc["container"] = _k8s_container(c, spec, pod_sc, volumes, annotations, init)
+            yield f"{kind} {ns}/{name} container {c.get('name', '?')}", doc
+
+
+def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mapping[str, Any],
+                   volumes: Mapping[str, Any], annotations: Mapping[str, str], init: bool) -> Doc:
+    sc = c.get("securityContext") if isinstance(c.get("securityContext"), Mapping) else {}
+    assert isinstance(sc, Mapping)
+
+    def pick(key: str) -> Any:
+        return sc.get(key) if sc.get(key) is not None else pod_sc.get(key)
+
+    caps = sc.get("capabilities") if isinstance(sc.get("capabilities"), Mapping) else {}
+    assert isinstance(caps, Mapping)
+    add = [_cap(x) for x in caps.get("add") or ()]
+    privileged = sc.get("privileged") is True
+    ape = sc.get("allowPrivilegeEscalation")
+    run_as_user = pick("runAsUser")
+    mounts = []
+    for vm in c.get("volumeMounts") or ():
+        if not isinstance(vm, Mapping):
+            continue
+        vol = volumes.get(str(vm.get("name")), {})
+        hp = vol.get("hostPath") if isinstance(vol, Mapping) else None
+        vtype = next((k for k in (vol or {}) if k != "name"), "") if isinstance(vol, Mapping) else ""
+        mounts.append({"source": str(hp.get("path", "")) if isinstance(hp, Mapping) else "",
+                       "destination": str(vm.get("mountPath") or ""), "type": vtype,
+                       "read_only": vm.get("readOnly") is True})
+    resources = c.get("resources") if isinstance(c.get("resources"), Mapping) else {}
+    assert isinstance(resources, Mapping)
+    seccomp = _seccomp_k8s(sc.get("seccompProfile") or pod_sc.get("seccompProfile"))
+    if not seccomp:
+        seccomp = str(annotations.get(f"container.seccomp.security.alpha.kubernetes.io/{c.get('name')}")
+                      or annotations.get("seccomp.security.alpha.kubernetes.io/pod") or "")
+    apparmor = _apparmor_k8s(sc.get("appArmorProfile") or pod_sc.get("appArmorProfile"))
+    if not apparmor:
+        apparmor = str(annotations.get(f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}") or "")
+    env: dict[str, str] = {}
+    for e in c.get("env") or ():
+        if isinstance(e, Mapping) and "value" in e and e.get("name"):
+            env[str(e["name"])] = str(e.get("value") if e.get("value") is not None else "")
+    ports = [p for p in c.get("ports") or () if isinstance(p, Mapping)]
+    return {
+        "name": str(c.get("name") or ""), "image": str(c.get("image") or ""), "init": init,
+        "privileged": privileged,
+        "allow_privilege_escalation": ape is True or (ape is None and (privileged or "SYS_ADMIN" in add)),
+        "no_new_privileges": ape is False,
+        "capabilities": {"add": add, "drop": [_cap(x) for x in caps.get("drop") or ()]},
+        "host_pid": spec.get("hostPID") is True, "host_network": spec.get("hostNetwork") is True,
+        "host_ipc": spec.get("hostIPC") is True,
+        "host_ports": sorted({int(p["hostPort"]) for p in ports if isinstance(p.get("hostPort"), int)}),
+        "mounts": mounts,
+        "user": str(run_as_user) if isinstance(run_as_user, int) else "",
+        "run_as_user": run_as_user if isinstance(run_as_user, int) else -1,
+        "run_as_non_root": pick("runAsNonRoot") is True,
+        "read_only_root_filesystem": sc.get("readOnlyRootFilesystem") is True,
+        "resources": {"limits": _quantities(resources.get("limits")), "requests": _quantities(resources.get("requests"))},
+        "seccomp": seccomp, "apparmor": apparmor, "env": env,
+        "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
+        "command": [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])],
+    }
+
+
+def _cap(x: Any) -> str:
+    s = str(x).strip().upper()
+    return s[4:] if s.startswith("CAP_") else s
+
+
+def _quantities(v: Any) -> dict[str, str]:
+    return {str(k): str(q) for k, q in v.items()} if isinstance(v, Mapping) else {}
+
+
+def _seccomp_k8s(p: Any) -> str:
+    if not isinstance(p, Mapping):
+        return ""
+    t = str(p.get("type") or "")
+    return {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}.get(
+        t, f"localhost/{p.get('localhostProfile', '')}" if t == "Localhost" else t)
+
+
+def _apparmor_k8s(p: Any) -> str:
+    if not isinstance(p, Mapping):
+        return ""
+    t = str(p.get("type") or "")
+    return {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}.get(
+        t, f"localhost/{p.get('localhostProfile', '')}" if t == "Localhost" else t)
+
+
+# ------------------------------------------------------------------ deploy stage: Docker Engine API
+
+_SENSITIVE_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def from_docker_create(body: Mapping[str, Any], *, name: str = "") -> Doc:
+    """The document of a ``POST /containers/create`` body (what `docker run` and `docker create` send)."""
+    doc = blank("deploy")
+    hc = body.get("HostConfig") if isinstance(body.get("HostConfig"), Mapping) else {}
+    assert isinstance(hc, Mapping)
+    image = str(body.get("Image") or "")
+    doc["image"] = image_ref_doc(image)
+    sec = [str(s) for s in hc.get("SecurityOpt") or ()]
+    opts = {}
+    for s in sec:
+        k, sep, v = s.replace("=", ":", 1).partition(":") if "=" in s else s.partition(":")
+        opts[k.strip()] = v.strip() if sep else "true"
+    mounts = []
+    for b in hc.get("Binds") or ():
+        parts = str(b).split(":")
+        src = parts[0]
+        mounts.append({"source": src if src.startswith("/") else "", "destination": parts[1] if len(parts) > 1 else "",
+                       "type": "bind" if src.startswith("/") else "volume",
+                       "read_only": len(parts) > 2 and "ro" in parts[2].split(",")})
+    for m in hc.get("Mounts") or ():
+        if isinstance(m, Mapping):
+            mounts.append({"source": str(m.get("Source") or ""), "destination": str(m.get("Target") or ""),
+                           "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
+    user = str(body.get("User") or "")
+    uid = user.partition(":")[0]
+    add = [_cap(x) for x in hc.get("CapAdd") or ()]
+    privileged = hc.get("Privileged") is True
+    limits: dict[str, str] = {}
+    if hc.get("Memory"):
+        limits["memory"] = str(hc["Memory"])
+    if hc.get("NanoCpus") or hc.get("CpuQuota"):
+        limits["cpu"] = str(hc.get("NanoCpus") or hc.get("CpuQuota"))
+    host_ports = set()
+    for bindings in (hc.get("PortBindings") or {}).values():
+        for b in bindings or ():
+            if isinstance(b, Mapping) and str(b.get("HostPort") or "").isdigit():
+                host_ports.add(int(b["HostPort"]))
+    nnp = opts.get("no-new-privileges", "false").lower() in ("true", "1", "")
+    doc["container"] = {
+        "name": name, "image": image, "init": False, "privileged": privileged,
+        "allow_privilege_escalation": not nnp and (privileged or "SYS_ADMIN" in add or "ALL" in add),
+        "no_new_privileges": nnp,
+        "capabilities": {"add": add, "drop": [_cap(x) for x in hc.get("CapDrop") or ()]},
+        "host_pid": hc.get("PidMode") == "host", "host_network": hc.get("NetworkMode") == "host",
+        "host_ipc": hc.get("IpcMode") == "host", "host_ports": sorted(host_ports), "mounts": mounts,
+        "user": user, "run_as_user": int(uid) if uid.isdigit() else (0 if uid in ("root",) else -1),
+        "run_as_non_root": bool(uid) and uid not in ("0", "root"),
+        "read_only_root_filesystem": hc.get("ReadonlyRootfs") is True,
+        "resources": {"limits": limits, "requests": {}},
+        "seccomp": _docker_profile(opts.get("seccomp")), "apparmor": _docker_profile(opts.get("apparmor")),
+        "env": _env_list(body.get("Env")), "ports": _ports(body.get("ExposedPorts")),
+        "command": [str(x) for x in (body.get("Entrypoint") or [])] + [str(x) for x in (body.get("Cmd") or [])],
+    }
+    doc["workload"] = {**_BLANK_WORKLOAD, "kind": "DockerContainer", "name": name, "operation": "CREATE",
+                       "labels": {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
+    return doc
+
+
+def _docker_profile(v: str | None) -> str:
+    if v is None:
+        return ""
+    return "unconfined" if v == "unconfined" else "runtime/default" if v in ("", "default", "docker-default") else v
+
+
+def from_docker_exec(body: Mapping[str, Any], *, container: str = "") -> Doc:
+    """The document of a ``POST /containers/ID/exec`` body: a privileged exec is a privileged container."""
+    doc = blank("deploy")
+    user = str(body.get("User") or "")
+    uid = user.partition(":")[0]
+    doc["container"].update({"name": container, "privileged": body.get("Privileged") is True,
+                             "allow_privilege_escalation": body.get("Privileged") is True, "user": user,
+                             "run_as_user": int(uid) if uid.isdigit() else (0 if uid == "root" else -1),
+                             "env": _env_list(body.get("Env")), "command": [str(x) for x in body.get("Cmd") or ()]})
+    doc["workload"].update({"kind": "DockerExec", "name": container, "operation": "EXEC"})
+    return doc
+
+
+# ------------------------------------------------------------------ runtime stage
+
+
+def from_alert(alert: Alert) -> Doc:
+    doc = blank("runtime")
+    fields = {str(k): v if isinstance(v, str | int | float | bool) or v is None else str(v)
+              for k, v in alert.output_fields.items()}
+    image = alert.image or str(fields.get("container.image.repository") or "")
+    ns = str(fields.get("k8s.ns.name") or "")
+    doc["alert"] = {"rule": alert.rule, "priority": alert.priority.name, "priority_level": int(alert.priority),
+                    "tags": list(alert.tags), "output": alert.output, "source": alert.source,
+                    "container_id": alert.container_id, "container_name": alert.container_name,
+                    "image": image, "namespace": ns, "pod": str(fields.get("k8s.pod.name") or ""),
+                    "fields": fields}
+    if image:
+        doc["image"] = image_ref_doc(image)
+    doc["workload"]["namespace"] = ns
+    doc["container"]["name"] = alert.container_name
+    return doc

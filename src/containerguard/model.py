@@ -24,6 +24,7 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str | None) -> Severity:
+        """A severity from any feed's spelling (MODERATE, IMPORTANT, INFO, ...); UNKNOWN when unrecognised."""
         if not text:
             return cls.UNKNOWN
         t = text.strip().upper()
@@ -77,6 +78,7 @@ class OSInfo:
 
     @property
     def known(self) -> bool:
+        """True when the OS family was identified."""
         return self.family != "unknown"
 
 
@@ -106,6 +108,7 @@ class Package:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """(type, name, version): what identifies a package across inventories."""
         return (self.type, self.name, self.version)
 
 
@@ -142,6 +145,7 @@ class Inventory:
 
 
 class FindingKind(enum.StrEnum):
+    """What a finding is about: a vulnerable or malicious package, a misconfiguration, a secret, a benchmark result."""
     VULNERABILITY = "vulnerability"
     MALICIOUS = "malicious-package"
     MISCONFIG = "misconfiguration"
@@ -220,6 +224,7 @@ class Priority(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Priority:
+        """A rule priority from its Falco spelling or a short alias (INFO, WARN, ERR, CRIT, EMERG)."""
         t = text.strip().upper()
         t = {"INFO": "INFORMATIONAL", "WARN": "WARNING", "ERR": "ERROR", "CRIT": "CRITICAL", "EMERG": "EMERGENCY"}.get(t, t)
         return cls[t]

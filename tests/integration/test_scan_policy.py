@@ -94,3 +94,50 @@ def test_table_output_is_grouped_by_risk_with_a_summary(app: Path, db: Path, cap
         assert main(["scan", f"dir:{app}", "--db", str(db), "-f", fmt, "-o", str(dest), "-q"]) == 0
         assert "CVE-2021-44228" in dest.read_text()
     assert main(["scan", f"dir:{app}", "--db", str(db), "-f", "nope", "-q"]) == 2
+
+
+def test_vex_about_another_image_suppresses_nothing(tmp_path: Path, db: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """OpenVEX product scope through `scan --vex` on an OCI image: a statement naming this image (by
+    manifest digest, or by repository and tag) suppresses; the same statement about another image, or
+    another digest of this repository, does not; a package product applies wherever the package is."""
+    from tests.fixtures.registry import tar_bytes, write_oci_image, write_oci_layout
+
+    layer = tar_bytes([("srv/node_modules/lodash/package.json",
+                        json.dumps({"name": "lodash", "version": "4.17.15"}).encode())])
+    desc = write_oci_image(tmp_path / "shop", [layer])
+    desc["annotations"] = {"io.containerd.image.name": "registry.example.org/acme/shop:1.4"}
+    layout = write_oci_layout(tmp_path / "shop", [desc], ref_name="1.4")
+    digest = desc["digest"]
+
+    def scan(product: dict) -> dict:
+        vex = tmp_path / "vex.json"
+        vex.write_text(json.dumps({
+            "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/2", "author": "sec",
+            "timestamp": "2024-01-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-2020-8203"}, "products": [product],
+                            "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}))
+        capsys.readouterr()
+        rc = main(["scan", f"oci:{layout}:1.4", "--db", str(db), "-f", "json", "-q", "--vex", str(vex)])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        return json.loads(out.out)
+
+    here = [{"@id": f"pkg:oci/shop@{digest.replace(':', '%3A')}"},
+            {"@id": "pkg:oci/shop?repository_url=registry.example.org/acme/shop&tag=1.4"},
+            {"@id": "pkg:oci/shop?repository_url=registry.example.org/acme/shop",
+             "subcomponents": [{"@id": "pkg:npm/lodash@4.17.15"}]},
+            {"@id": "x", "hashes": {"sha-256": digest.split(":")[1]}},
+            {"@id": "pkg:npm/lodash"}]
+    elsewhere = [{"@id": "pkg:oci/shop@sha256%3A" + "0" * 64},
+                 {"@id": "pkg:oci/cart?repository_url=registry.example.org/acme/cart"},
+                 {"@id": "pkg:oci/shop?repository_url=registry.example.org/acme/shop&tag=1.3"},
+                 {"@id": "pkg:oci/shop?repository_url=registry.example.org/acme/shop",
+                  "subcomponents": [{"@id": "pkg:npm/lodash@4.17.21"}]},
+                 {"@id": "pkg:npm/underscore"}]
+    for product in here:
+        doc = scan(product)
+        assert "CVE-2020-8203" in _ids(doc, "suppressed") and "CVE-2020-8203" not in _ids(doc), product
+    for product in elsewhere:
+        doc = scan(product)
+        assert "CVE-2020-8203" in _ids(doc) and not doc["suppressed"], product

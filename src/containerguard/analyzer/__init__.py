@@ -26,6 +26,6 @@ composer-installed  php     vendor/composer/installed.json                      
 Version conventions: deb versions are the full dpkg string with epoch ("1:2.36-9"); rpm versions are
 "VERSION-RELEASE" with ``epoch`` and ``release`` also set; Python names are PEP 503 normalised; Maven
 names are "group:artifact"; the Go standard library is the package ``stdlib`` at "vX.Y.Z".
-:func:`containerguard.analyzer.finalize.finalize` settles the OS (distroless, "unknown") and the
+:func:`containerguard.scanner.finalize.finalize` settles the OS (distroless, "unknown") and the
 distribution part of deb/apk/rpm purls once all layers are merged.
 """

@@ -3,7 +3,7 @@
 Each file yields an :class:`OSInfo` with a priority (``os_priority``): os-release (the standard) beats
 lsb-release, which beats the distribution release files, which beat ``etc/debian_version`` (present on
 Ubuntu too). A ``var/lib/dpkg/status.d/*`` file (Google distroless) yields Debian with ``distroless=True``
-at the lowest priority; :func:`containerguard.analyzer.finalize.finalize_os` keeps the flag when
+at the lowest priority; :func:`containerguard.scanner.finalize.finalize_os` keeps the flag when
 os-release also says Debian and the dpkg database is only ``status.d``.
 """
 

@@ -36,6 +36,13 @@ def agent(
     nice: Annotated[int, typer.Option(
         "--nice", help="Scheduling priority of the agent and its sensor (-20..19; negative runs ahead of the workload)",
         min=-20, max=19)] = -5,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Audit-log source KIND:LOCATION (repeatable): cloudtrail:DIR|FILE|s3://BUCKET/PREFIX|sqs:QUEUE, "
+        "gcp:DIR|FILE, azure:DIR|FILE, k8s_audit:DIR|FILE. AWS credentials: the standard chain.")] = None,
+    source_interval: Annotated[float, typer.Option(
+        "--source-interval", help="Seconds between polls of directory and S3 sources")] = 10.0,
+    source_state: Annotated[Path | None, typer.Option(
+        "--source-state", help="Directory where S3 sources remember what they read (default: the user state dir)")] = None,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
 ) -> None:
@@ -48,7 +55,8 @@ def agent(
                       record=str(record) if record else None, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
-                      nice=nice)
+                      nice=nice, sources=list(source or []), source_interval=source_interval,
+                      source_state_dir=str(source_state) if source_state else None)
     ag = Agent(cfg)
     stop = threading.Event()
 
@@ -63,7 +71,7 @@ def agent(
     signal.signal(signal.SIGHUP, _hup)
     ag.start()
     print(f"agent running: {len(ag.rules.enabled_rules)} rules enabled; sensor "
-          f"{'pid ' + str(ag.sensor.pid) if ag.sensor else 'off'}", file=sys.stderr, flush=True)
+          f"{'pid ' + str(ag.sensor.pid) if ag.sensor else 'off'}; sources {len(ag.sources)}", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass

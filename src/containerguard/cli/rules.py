@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from enum import StrEnum
@@ -13,7 +14,9 @@ import typer
 from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
-    from containerguard.model import Alert, Priority
+    from collections.abc import Iterable, Iterator
+
+    from containerguard.model import Alert, Event, Priority
     from containerguard.runtime.events import ReadStats
     from containerguard.runtime.rules import RuleSet
 
@@ -81,7 +84,10 @@ def validate(
 
 @rules_app.command("replay")
 def replay(
-    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Recorded events (JSON lines, docs/events.md); '-' for stdin.")] = None,
+    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Recorded events (JSON lines, docs/events.md); '-' for stdin. With --source: that source's own log files or directories.")] = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", "-s", help="Read --events as native audit logs of this kind: cloudtrail (CloudTrail files, gzip "
+        "or plain), gcp (Cloud Audit LogEntry / Pub/Sub export), azure (Activity Log), k8s_audit.")] = None,
     k8s_audit: Annotated[list[Path] | None, typer.Option("--k8s-audit", help="Kubernetes audit log: Event, EventList or JSON array.")] = None,
     rules: RulesOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.json,
@@ -96,13 +102,17 @@ def replay(
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
+    kind = _source_kind(source, events)
     threshold = _priority_option(fail_on)
     rs = _load(rules)
     evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
     stats = ReadStats()
     worst: Priority | None = None
-    for ev in replay_events(events or [], k8s_audit or [], strict=strict, stats=stats):
+    stream: Iterable[Event] = replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats)
+    if kind is not None:
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats), stream)
+    for ev in stream:
         batch = evaluator.evaluate(ev)
         if not batch:
             continue
@@ -114,9 +124,35 @@ def replay(
             alerts.extend(batch)
     if fmt is Fmt.table:
         _alert_table(alerts, stats.read)
-    _replay_warnings(rs, stats)
+    _replay_warnings(rs, stats, "malformed event lines" if kind is None else "malformed files or records")
     if threshold is not None and worst is not None and worst >= threshold:
         raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
+
+
+def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
+    if source is None:
+        return None
+    from containerguard.runtime.cloud.sources import kind_of
+
+    if events and any(str(p) == "-" for p in events):
+        raise UsageError("--source reads files or directories, not standard input")
+    return kind_of(source)
+
+
+def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats) -> Iterator[Event]:
+    """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit); --strict stops at the first bad record."""
+    from containerguard.runtime.cloud.health import SourceHealth
+    from containerguard.runtime.cloud.sources import replay as replay_source
+
+    health = SourceHealth(kind, kind)
+    for ev in replay_source(kind, list(paths), health):
+        yield ev
+        if strict and health.parse_errors:
+            break
+    stats.read += health.events
+    stats.skipped += health.parse_errors
+    if strict and health.parse_errors:
+        raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
 
 
 def _priority_option(fail_on: str | None) -> Priority | None:
@@ -147,11 +183,11 @@ def _alert_table(alerts: list[Alert], read: int) -> None:
     Console().print(table)
 
 
-def _replay_warnings(rs: RuleSet, stats: ReadStats) -> None:
+def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
     for msg in stats.errors:
         typer.echo(f"warning: skipped {msg}", err=True)
     if stats.skipped:
-        typer.echo(f"warning: {stats.skipped} malformed event lines skipped", err=True)
+        typer.echo(f"warning: {stats.skipped} {what} skipped", err=True)
     if rs.eval_errors:
         typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)

@@ -9,7 +9,7 @@ from containerguard.filters.ignore import (
     parse_ignore_file,
     purl_matches,
 )
-from containerguard.filters.vex import VexDocument, VexStatement, load_vex, parse_vex
+from containerguard.filters.vex import VexDocument, VexStatement, VexSubject, load_vex, parse_vex
 
 __all__ = [
     "DEFAULT_IGNORE_FILE",
@@ -18,6 +18,7 @@ __all__ = [
     "IgnoreRule",
     "VexDocument",
     "VexStatement",
+    "VexSubject",
     "filter_findings",
     "gate",
     "is_unfixed",

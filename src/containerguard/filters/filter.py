@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from containerguard.filters.ignore import IgnoreFile, IgnoreRule, load_ignore_file
-from containerguard.filters.vex import SUPPRESSING, VexDocument, VexStatement, load_vex
+from containerguard.filters.vex import SUPPRESSING, VexDocument, VexStatement, VexSubject, load_vex
 from containerguard.model import Finding, FindingKind, Severity
 
 
@@ -36,8 +36,10 @@ def filter_findings(
     ignore_file: IgnoreFile | str | Path | None = None,
     vex: VexDocument | str | Path | Sequence[VexDocument | str | Path] | None = None,
     today: dt.date | None = None,
+    subject: VexSubject | None = None,
 ) -> FilterResult:
-    """Apply the filters in this order: severity, unfixed, ignore file, VEX."""
+    """Apply the filters in this order: severity, unfixed, ignore file, VEX. ``subject`` is the scanned
+    image as VEX image products name it (statements about images apply only to it; None: to nothing)."""
     today = today or dt.datetime.now(dt.UTC).date()
     sev = set(severities) if severities is not None else None
     ignores = ignore_file if isinstance(ignore_file, IgnoreFile) or ignore_file is None else load_ignore_file(ignore_file)
@@ -62,7 +64,7 @@ def filter_findings(
             sup = {"source": "ignore-file", "entry": rule.source, "reason": rule.reason}
             suppressed.append(dataclasses.replace(f, suppressed_by=rule.describe(), extra={**f.extra, "suppression": sup}))
             continue
-        stmt = _vex_decision(vex_docs, f)
+        stmt = _vex_decision(vex_docs, f, subject)
         if stmt is not None:
             info = {"source": "vex", "document": stmt.source, "status": stmt.status,
                     "justification": stmt.justification, "impact_statement": stmt.impact_statement,
@@ -88,10 +90,10 @@ def _vex_docs(vex: VexDocument | str | Path | Sequence[VexDocument | str | Path]
     return [v if isinstance(v, VexDocument) else load_vex(v) for v in items]
 
 
-def _vex_decision(docs: list[VexDocument], f: Finding) -> VexStatement | None:
+def _vex_decision(docs: list[VexDocument], f: Finding, subject: VexSubject | None) -> VexStatement | None:
     best: VexStatement | None = None
     for d in docs:
-        s = d.decide(f)
+        s = d.decide(f, subject)
         if s is not None and (best is None or s.timestamp >= best.timestamp):
             best = s
     return best

@@ -1,10 +1,19 @@
 """OpenVEX input (v0.2.0; the older v0.0.x string form of ``vulnerability`` is accepted too).
 
 A statement applies to a finding when its vulnerability (name or any alias) equals the finding id or
-one of its aliases, and one of its products matches the finding's package purl: directly, through a
-``subcomponents`` entry, or as an image product (pkg:oci / pkg:docker) without subcomponents, which
-covers every package in it. When several statements apply, the latest one (statement timestamp, else
-the document timestamp, else document order) wins, as the OpenVEX specification says.
+one of its aliases, and one of its products covers the finding, as the OpenVEX specification scopes it:
+
+* a package product (any purl but an image's) covers the findings of the packages its purl matches
+  (version and qualifiers optional: given ones must match);
+* an image product (``pkg:oci``/``pkg:docker``, or an image digest in ``hashes``) applies only when it
+  names the scanned image (:class:`VexSubject`): its digest is the image's config or manifest digest,
+  or, without a digest, its repository (``repository_url``, or the docker purl's namespace/name; the
+  oci purl's bare name compares with the repository's last segment) and tag if given are the image's.
+  Then its ``subcomponents`` are the packages covered, or, without subcomponents, every package;
+* a statement about another image, or one whose image cannot be told (no subject known), covers nothing.
+
+When several statements apply, the latest one (statement timestamp, else the document timestamp, else
+document order) wins.
 
 ``not_affected`` and ``fixed`` suppress; ``affected`` and ``under_investigation`` keep the finding.
 """
@@ -12,15 +21,17 @@ the document timestamp, else document order) wins, as the OpenVEX specification 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from containerguard.errors import PolicyError
 from containerguard.filters.ignore import purl_matches
-from containerguard.model import Finding
+from containerguard.model import Finding, ImageMeta
 
 MAX_VEX_BYTES = 32 * 1024 * 1024
 SUPPRESSING = frozenset({"not_affected", "fixed"})
@@ -41,6 +52,92 @@ class _Component(BaseModel):
 
 class _Product(_Component):
     subcomponents: list[_Component] = Field(default_factory=list)
+    hashes: dict[str, str] = Field(default_factory=dict)
+
+    def digests(self) -> list[str]:
+        return [f"{alg.replace('-', '').lower()}:{h.lower()}" for alg, h in self.hashes.items() if h]
+
+
+def _repo(ref: str) -> str:
+    """A repository name as Docker normalises it: ``debian`` -> ``docker.io/library/debian``."""
+    r = ref.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    first, _, rest = r.partition("/")
+    if not rest:
+        return f"docker.io/library/{r}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{r}"
+    return f"docker.io/{rest}" if first in ("index.docker.io", "registry-1.docker.io") else r
+
+
+def _split_ref(ref: str) -> tuple[str, str, str]:
+    """``host/repo:tag@sha256:...`` -> (repository, tag, digest), each "" when absent."""
+    name, _, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    return (_repo(name) if name else ""), tag, digest.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class VexSubject:
+    """The scanned image as VEX products name it: normalised repositories, (repository, tag) pairs and
+    digests (config digest, manifest digests)."""
+
+    repositories: frozenset[str] = frozenset()
+    tags: frozenset[tuple[str, str]] = frozenset()
+    digests: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, refs: Iterable[str] = (), image: ImageMeta | None = None) -> VexSubject:
+        """From image references (``debian:12``, ``host/repo@sha256:...``, a bare digest) and image metadata."""
+        repos: set[str] = set()
+        tags: set[tuple[str, str]] = set()
+        digests: set[str] = set()
+        all_refs = list(refs)
+        if image is not None:
+            all_refs += [*image.repo_tags, *image.repo_digests]
+            if image.id:
+                digests.add(image.id.lower())
+        for ref in all_refs:
+            if not ref:
+                continue
+            if ref.startswith("sha256:"):
+                digests.add(ref.lower())
+                continue
+            repo, tag, digest = _split_ref(ref)
+            if repo:
+                repos.add(repo)
+                if tag:
+                    tags.add((repo, tag))
+            if digest:
+                digests.add(digest)
+        return cls(frozenset(repos), frozenset(tags), frozenset(digests))
+
+    def names(self, product: str) -> bool:
+        """True when the image purl ``product`` names this image."""
+        try:
+            purl = PackageURL.from_string(product)
+        except ValueError:
+            return False
+        q = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+        version = (purl.version or "").lower()
+        tag = q.get("tag", "")
+        if purl.type == "docker" and version and not version.startswith("sha256:"):
+            tag, version = version, ""
+        if version.startswith("sha256:"):
+            return version in self.digests
+        if purl.type == "oci" and not q.get("repository_url"):
+            repos = {r for r in self.repositories if r.rsplit("/", 1)[-1] == purl.name.lower()}
+        else:
+            path = f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name
+            base = q.get("repository_url", "")
+            full = _repo(base if purl.type == "oci" else (f"{base.rstrip('/')}/{path}" if base else path))
+            repos = {full} & self.repositories
+        if not repos:
+            return False
+        return not tag or any((r, tag) in self.tags for r in repos)
 
 
 class _Vulnerability(BaseModel):
@@ -93,8 +190,9 @@ class _Document(BaseModel):
 class VexStatement:
     vulnerability: str
     aliases: tuple[str, ...]
-    products: tuple[str, ...]  # purls of products without subcomponents
-    subcomponents: tuple[str, ...]
+    products: tuple[str, ...]  # package purls of products without subcomponents
+    #: image products (purl or "sha256:..." digest) and the subcomponent purls each covers (() = every package)
+    images: tuple[tuple[str, tuple[str, ...]], ...]
     status: str
     justification: str
     impact_statement: str
@@ -106,15 +204,20 @@ class VexStatement:
     def names(self) -> set[str]:
         return {n.upper() for n in (self.vulnerability, *self.aliases) if n}
 
-    def applies(self, f: Finding) -> bool:
+    def applies(self, f: Finding, subject: VexSubject | None = None) -> bool:
         if not self.names() & {f.id.upper(), *(a.upper() for a in f.aliases)}:
             return False
-        if any(p.startswith(IMAGE_PURL_TYPES) for p in self.products):
-            return True
         purl = f.package.purl if f.package is not None else ""
-        if not purl:
+        if purl and any(purl_matches(p, purl) for p in self.products):
+            return True
+        if subject is None:
             return False
-        return any(purl_matches(p, purl) for p in (*self.products, *self.subcomponents))
+        for image, subs in self.images:
+            if not (image in subject.digests if image.startswith("sha256:") else subject.names(image)):
+                continue
+            if not subs or (purl and any(purl_matches(p, purl) for p in subs)):
+                return True
+        return False
 
     def describe(self) -> str:
         parts = [f"vex {self.source}: {self.status}"]
@@ -140,11 +243,11 @@ class VexDocument:
                 index.setdefault(n, []).append(s)
         object.__setattr__(self, "_by_name", {n: tuple(v) for n, v in index.items()})
 
-    def decide(self, f: Finding) -> VexStatement | None:
-        """The statement that wins for this finding, if any applies."""
+    def decide(self, f: Finding, subject: VexSubject | None = None) -> VexStatement | None:
+        """The statement that wins for this finding in the scanned image ``subject``, if any applies."""
         by_name = self._by_name
         cands = {s.order: s for n in (f.id, *f.aliases) for s in by_name.get(n.upper(), ())}
-        hits = [s for s in cands.values() if s.applies(f)]
+        hits = [s for s in cands.values() if s.applies(f, subject)]
         if not hits:
             return None
         return max(hits, key=lambda s: (s.timestamp, s.order))
@@ -175,18 +278,20 @@ def parse_vex(text: str, source: str) -> VexDocument:
                 f"{source}: statements.{i}: not_affected needs a justification or an impact_statement"
             )
         products: list[str] = []
-        subs: list[str] = []
+        images: list[tuple[str, tuple[str, ...]]] = []
         for p in st.products:
-            if p.subcomponents:
-                subs.extend(u for c in p.subcomponents for u in c.purls())
-            else:
-                products.extend(p.purls())
+            subs = tuple(u for c in p.subcomponents for u in c.purls())
+            image_ids = [u for u in p.purls() if u.startswith(IMAGE_PURL_TYPES)] + p.digests()
+            images.extend((i, subs) for i in image_ids)
+            if not image_ids:
+                # a package product; its subcomponents (packages inside a package) are covered the same way
+                products.extend([*p.purls(), *subs] if subs else p.purls())
         out.append(
             VexStatement(
                 vulnerability=vuln,
                 aliases=tuple(st.vulnerability.aliases),
                 products=tuple(products),
-                subcomponents=tuple(subs),
+                images=tuple(images),
                 status=st.status,
                 justification=st.justification,
                 impact_statement=st.impact_statement,

@@ -21,10 +21,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from containerguard.errors import ContainerGuardError, RuleError
 from containerguard.model import Alert, Event, Priority
+from containerguard.runtime.cloud.sources import KINDS, RunningSource, parse_source
 from containerguard.runtime.containers import ContainerInfo, ContainerTable
 from containerguard.runtime.emit import Emitter, Recorder
 from containerguard.runtime.enrich import Enricher, Sequence
@@ -34,7 +38,7 @@ from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
 from containerguard.runtime.respond import Responder, ResponsePlan, ResponseStage, parse_respond
-from containerguard.runtime.rules import RuleSet, default_rules_path, load_rules
+from containerguard.runtime.rules import RuleSet, cloud_rules_path, default_rules_path, load_rules
 from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
@@ -64,11 +68,20 @@ class AgentConfig:
     #: keeps up when the host is busy; None leaves it unchanged
     nice: int | None = -5
     hostname: str = field(default_factory=socket.gethostname)
+    #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
+    sources: list[str] = field(default_factory=list)
+    source_interval: float = 10.0
+    #: where S3 sources remember what they read (None: the user's state directory)
+    source_state_dir: str | None = None
 
 
-def available_fields(k8s_audit: bool) -> set[str]:
-    """The catalog fields the agent's producers supply (the audit webhook's when it listens)."""
-    return fields_of(AGENT_PRODUCERS | ({"k8s_audit"} if k8s_audit else set()))
+def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset()) -> set[str]:
+    """The catalog fields the agent's producers supply: the syscall pipeline's, the audit webhook's when it
+    listens, and those of the audit-log sources it reads (their producer names)."""
+    producers = set(AGENT_PRODUCERS) | ({"k8s_audit"} if k8s_audit else set()) | set(sources)
+    if sources or k8s_audit:
+        producers.add("audit_json")
+    return fields_of(producers)
 
 
 @dataclass
@@ -101,6 +114,8 @@ class Agent:
         by_priority = [parse_respond(s) for s in cfg.respond]
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
+        self._source_specs = [parse_source(s) for s in cfg.sources]
+        self.sources: list[RunningSource] = []
         self.emitter = Emitter(Outputs([open_output(s) for s in cfg.outputs]), cfg.hostname)
         try:
             ruleset = self._load_rules()
@@ -125,9 +140,18 @@ class Agent:
 
     # ------------------------------------------------------------------ rules
 
+    def _rule_paths(self) -> list[str]:
+        if self.cfg.rules:
+            return list(self.cfg.rules)
+        paths = [str(default_rules_path())]
+        if any(sp.kind != "k8s_audit" for sp in self._source_specs):
+            paths.append(str(cloud_rules_path()))
+        return paths
+
     def _load_rules(self) -> RuleSet:
-        paths = list(self.cfg.rules) or [str(default_rules_path())]
-        rs = load_rules(paths, available_fields=available_fields(bool(self.cfg.k8s_audit_listen)))
+        kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
+        rs = load_rules(self._rule_paths(), available_fields=available_fields(
+            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds))
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
@@ -179,6 +203,7 @@ class Agent:
             for addr in (self._audit_addr, self._health_addr):
                 if addr is not None:
                     self.http.serve(addr, audit=self._audit_addr is not None)
+            self._start_sources()
             if self.cfg.sensor:
                 self._start_sensor()
         except (ContainerGuardError, OSError):
@@ -197,6 +222,8 @@ class Agent:
     def stop(self) -> None:
         """Stop every thread, wait for pending responses, close outputs and the recording."""
         self._stop.set()
+        for src in self.sources:
+            src.stop()
         if self.sensor is not None:
             self.sensor.stop()
         self.http.close()
@@ -215,6 +242,24 @@ class Agent:
             pass
 
     # ------------------------------------------------------------------ sources
+
+    def _start_sources(self) -> None:
+        state_dir = Path(self.cfg.source_state_dir) if self.cfg.source_state_dir else \
+            Path(platformdirs.user_state_dir("containerguard")) / "sources"
+        for spec in self._source_specs:
+            src = RunningSource(spec, self._source_event, interval_s=self.cfg.source_interval, state_dir=state_dir)
+            self.sources.append(src)
+            src.start()
+            log.info("source %s started", spec)
+
+    def _source_event(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event.fields, dict):  # the sources build plain dicts
+                event.fields["evt.num"] = self.sequence.next()
+                event.fields["evt.hostname"] = self.cfg.hostname
+            else:
+                self.sequence.next()
+            self.handle_event(event)
 
     def _on_stderr(self, line: str) -> None:
         text = self.parser.stderr_line(line)
@@ -292,7 +337,8 @@ class Agent:
         sensor = self.sensor
         containers = self.containers
         return {
-            "status": "ok" if (sensor is None or sensor.pid is not None) else "degraded",
+            "status": "ok" if ((sensor is None or sensor.pid is not None)
+                               and all(src.health.status == "ok" for src in self.sources)) else "degraded",
             "uptime_s": round(time.time() - self.started_at, 1),
             "events": self.sequence.value, "alerts": self.emitter.alerts, "audit_events": c.audit_events,
             "audit_rejected": c.audit_rejected,
@@ -310,7 +356,33 @@ class Agent:
             "docker_connected": bool(containers and containers.connected),
             "docker_reconnects": containers.reconnects if containers is not None else 0,
             "processes": len(self.processes),
+            "sources": [src.health.to_json() for src in self.sources],
         }
+
+    def metrics(self) -> str:
+        """Prometheus text exposition of the agent's and each source's counters (GET /metrics)."""
+        st = self.stats()
+        out = []
+        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "output_dropped"):
+            out.append(f"# TYPE containerguard_agent_{key}_total counter")
+            out.append(f"containerguard_agent_{key}_total {st[key]}")
+        series = (("events_total", "counter", "events"), ("parse_errors_total", "counter", "parse_errors"),
+                  ("files_total", "counter", "files"), ("bytes_total", "counter", "bytes"),
+                  ("credential_failures_total", "counter", "credential_failures"),
+                  ("retries_total", "counter", "retries"), ("lag_seconds", "gauge", "lag_seconds"))
+        for name, mtype, key in series:
+            out.append(f"# TYPE containerguard_source_{name} {mtype}")
+            for src in st["sources"]:
+                label = str(src["name"]).replace("\\", "\\\\").replace('"', '\\"')
+                v = src[key]
+                out.append(f'containerguard_source_{name}{{source="{label}",kind="{src["kind"]}"}} '
+                           f'{"NaN" if v is None else v}')
+        out.append("# TYPE containerguard_source_up gauge")
+        for src in st["sources"]:
+            label = str(src["name"]).replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'containerguard_source_up{{source="{label}",kind="{src["kind"]}"}} '
+                       f'{1 if src["status"] == "ok" else 0}')
+        return "\n".join(out) + "\n"
 
     def _ticker(self) -> None:
         while not self._stop.wait(self.cfg.stats_interval):

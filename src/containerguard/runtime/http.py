@@ -1,4 +1,5 @@
-"""The agent's HTTP endpoints: ``GET /healthz`` (JSON counters) and ``POST /k8s-audit`` (the audit webhook).
+"""The agent's HTTP endpoints: ``GET /healthz`` (JSON counters), ``GET /metrics`` (Prometheus text) and
+``POST /k8s-audit`` (the audit webhook).
 
 They run on :class:`ThreadingHTTPServer` threads and reach the agent only through :class:`AgentEndpoints`
 (stats and the audit intake), so the pipeline never depends on HTTP.
@@ -24,6 +25,10 @@ class AgentEndpoints(Protocol):
 
     def stats(self) -> dict[str, Any]:
         """The health document."""
+        ...
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition."""
         ...
 
     def audit_body(self, body: bytes) -> int:
@@ -61,8 +66,16 @@ def _handler(agent: AgentEndpoints, audit: bool) -> type[BaseHTTPRequestHandler]
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            if self.path.split("?")[0] in ("/healthz", "/health"):
+            path = self.path.split("?")[0]
+            if path in ("/healthz", "/health"):
                 self._reply(200, agent.stats())
+            elif path == "/metrics":
+                body = agent.metrics().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             else:
                 self._reply(404, {"error": "not found"})
 

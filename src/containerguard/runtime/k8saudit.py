@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from containerguard.errors import RuntimeSensorError
 from containerguard.model import Event
 
@@ -80,13 +82,34 @@ def _pod_spec(resource: str | None, obj: Any) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else None
 
 
+def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = spec.get(key)
+    return [c for c in items if isinstance(c, dict)] if isinstance(items, list) else []
+
+
+def _text_list(values: list[Any]) -> list[str]:
+    return [v if isinstance(v, str) else _bool_text(v) if isinstance(v, bool) else str(v) for v in values]
+
+
 def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
-    containers = [c for key in ("initContainers", "containers", "ephemeralContainers")
-                  for c in (spec.get(key) or []) if isinstance(c, dict)]
+    """The ka.req.pod.* fields, with the k8saudit plugin's meaning: ``containers`` fields read spec.containers
+    only; init and ephemeral containers have their own ka.req.pod.initContainers.* / ephemeralContainers.*."""
+    containers = _containers(spec, "containers")
     images = [str(c.get("image", "")) for c in containers]
     fields["ka.req.pod.containers.image"] = images
     fields["ka.req.pod.containers.image.repository"] = [_repository(i) for i in images]
-    fields["ka.req.pod.containers.privileged"] = [_bool_text(_get(c, "securityContext", "privileged")) for c in containers]
+    if images:
+        fields["ka.req.container.image"] = images[0]
+        fields["ka.req.container.image.repository"] = _repository(images[0])
+    # privileged: one true/false per container (unset counts as false)
+    priv = [_get(c, "securityContext", "privileged") for c in containers]
+    fields["ka.req.pod.containers.privileged"] = [_bool_text(p) for p in priv]
+    fields["ka.req.container.privileged"] = _bool_text(any(p is True for p in priv))
+    for key, name in (("initContainers", "initContainers"), ("ephemeralContainers", "ephemeralContainers")):
+        others = _containers(spec, key)
+        fields[f"ka.req.pod.{name}.image"] = [str(c.get("image", "")) for c in others]
+        fields[f"ka.req.pod.{name}.privileged"] = [_bool_text(_get(c, "securityContext", "privileged"))
+                                                   for c in others]
     fields["ka.req.pod.containers.host_port"] = [str(p["hostPort"]) for c in containers for p in (c.get("ports") or [])
                                                  if isinstance(p, dict) and "hostPort" in p]
     caps: list[str] = []
@@ -94,10 +117,39 @@ def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
         add = _get(c, "securityContext", "capabilities", "add") or []
         caps.extend(str(x) for x in add if isinstance(x, str))
     fields["ka.req.pod.containers.add_capabilities"] = caps
+    for sc_key, name in (("allowPrivilegeEscalation", "allow_privilege_escalation"),
+                         ("readOnlyRootFilesystem", "read_only_fs"), ("runAsUser", "run_as_user"),
+                         ("runAsGroup", "run_as_group"), ("procMount", "proc_mount")):
+        fields[f"ka.req.pod.containers.{name}"] = _text_list(
+            [v for c in containers if (v := _get(c, "securityContext", sc_key)) is not None])
+    sc_raw = spec.get("securityContext")
+    pod_sc: dict[str, Any] = sc_raw if isinstance(sc_raw, dict) else {}
+    for sc_key, name in (("runAsUser", "run_as_user"), ("runAsGroup", "run_as_group")):
+        pod_v = pod_sc.get(sc_key)
+        if pod_v is not None:
+            fields[f"ka.req.pod.{name}"] = str(pod_v)
+        eff = [_get(c, "securityContext", sc_key) for c in containers]
+        fields[f"ka.req.pod.containers.eff_{name}"] = [
+            str(v if v is not None else pod_v if pod_v is not None else 0) for v in eff]
+    if pod_sc.get("fsGroup") is not None:
+        fields["ka.req.pod.fs_group"] = str(pod_sc["fsGroup"])
+    sup = pod_sc.get("supplementalGroups")
+    if isinstance(sup, list):
+        fields["ka.req.pod.supplemental_groups"] = [str(g) for g in sup]
     fields["ka.req.pod.host_network"] = _bool_text(spec.get("hostNetwork"))
+    fields["ka.req.container.host_network"] = fields["ka.req.pod.host_network"]
     fields["ka.req.pod.host_pid"] = _bool_text(spec.get("hostPID"))
-    fields["ka.req.pod.volumes.hostpath"] = [str(_get(v, "hostPath", "path")) for v in (spec.get("volumes") or [])
-                                             if isinstance(v, dict) and _get(v, "hostPath", "path")]
+    fields["ka.req.pod.host_ipc"] = _bool_text(spec.get("hostIPC"))
+    volumes = [v for v in (spec.get("volumes") or []) if isinstance(v, dict)]
+    fields["ka.req.pod.volumes.hostpath"] = [str(_get(v, "hostPath", "path")) for v in volumes
+                                             if _get(v, "hostPath", "path")]
+    fields["ka.req.pod.volumes.flexvolume_driver"] = [str(_get(v, "flexVolume", "driver")) for v in volumes
+                                                      if _get(v, "flexVolume", "driver")]
+    fields["ka.req.pod.volumes.volume_type"] = [k for v in volumes for k in v if k != "name"]
+
+
+def _json(v: Any) -> str:
+    return orjson.dumps(v, default=str).decode()
 
 
 def audit_event(raw: dict[str, Any]) -> Event:
@@ -143,16 +195,28 @@ def audit_event(raw: dict[str, Any]) -> Event:
         _pod_fields(spec, f)
     if resource == "services" and isinstance(_get(req, "spec", "type"), str):
         f["ka.req.service.type"] = _get(req, "spec", "type")
+    if resource == "services" and isinstance(_get(req, "spec", "ports"), list):
+        f["ka.req.service.ports"] = [_json(p) for p in _get(req, "spec", "ports")]
+    if resource == "configmaps":
+        if isinstance(ref.get("name"), str):
+            f["ka.req.configmap.name"] = ref["name"]
+        data = _get(req, "data")
+        if data is not None:
+            f["ka.req.configmap.obj"] = _json(data)
     role_rules = _get(req, "rules")
     if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
         rules = [r for r in role_rules if isinstance(r, dict)]
-        f["ka.req.role.rules.verbs"] = [str(v) for r in rules for v in (r.get("verbs") or [])]
-        f["ka.req.role.rules.resources"] = [str(v) for r in rules for v in (r.get("resources") or [])]
+        f["ka.req.role.rules"] = [_json(r) for r in rules]
+        for key, name in (("verbs", "verbs"), ("resources", "resources"), ("apiGroups", "apiGroups"),
+                          ("nonResourceURLs", "nonResourceURLs")):
+            f[f"ka.req.role.rules.{name}"] = [str(v) for r in rules for v in (r.get(key) or [])]
     if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
         if isinstance(_get(req, "roleRef", "name"), str):
             f["ka.req.binding.role"] = _get(req, "roleRef", "name")
         f["ka.req.binding.subjects"] = [str(s.get("name")) for s in (req.get("subjects") or []) if isinstance(s, dict)]
     ts = parse_time_ns(f.get("jevt.time"))
+    f["jevt.rawtime"] = ts
+    f["jevt.obj"] = _json(raw)
     return Event(type=EVENT_TYPE, time_ns=ts, fields=f, source="k8s_audit")
 
 
@@ -187,3 +251,28 @@ def parse_audit_body(body: bytes | str) -> list[Event]:
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise AuditFormatError(f"audit body is not JSON: {exc}") from None
     return audit_events(doc)
+
+
+class K8sAuditParser:
+    """The audit source in the cloud readers' contract (runtime/cloud/reader.py): audit log files as the API
+    server's log backend writes them (one Event per line), or an EventList / array document."""
+
+    source = "k8s_audit"
+    lines = True
+
+    def records(self, doc: Any) -> list[Any]:
+        """The audit events of one document (Event, EventList or a JSON array)."""
+        if isinstance(doc, list):
+            return doc
+        if isinstance(doc, dict) and doc.get("kind") == "EventList":
+            items = doc.get("items")
+            if not isinstance(items, list):
+                raise AuditFormatError("EventList 'items' must be a list")
+            return items
+        if isinstance(doc, dict):
+            return [doc]
+        raise AuditFormatError("expected an audit Event, EventList or JSON array")
+
+    def event(self, rec: Any) -> Event:
+        """One audit.k8s.io Event as a rule event (RecordError when it is malformed)."""
+        return audit_event(rec)

@@ -28,6 +28,7 @@ MAX_LINK_HOPS = 40
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
+    """One path of the merged file system: the layer that last wrote it, its kind, mode, size and link target."""
     layer: int
     kind: str
     mode: int
@@ -47,6 +48,7 @@ class LinkRequest:
 
 @dataclass(slots=True)
 class Merged:
+    """The layers merged: the final file index, packages with their layers, the OS, findings, warnings and the links to analyse."""
     files: dict[str, FileInfo]
     packages: list[Package]
     os: OSInfo
@@ -142,12 +144,14 @@ def _introduced(path: str, top: int, key: tuple[str, ...], records: Sequence[Lay
 
 
 def pkg_key(p: Package) -> tuple[str, ...]:
+    """(type, name, version, arch): the identity used to tell which layer added a package."""
     return (p.type, p.name, p.version, p.arch)
 
 
 def attribute(result: AnalysisResult, path: str, top: int, layers: Sequence[Layer] | None,
               records: Sequence[LayerRecord], deleted: dict[str, list[int]],
               keys_cache: dict[tuple[str, int], set[tuple[str, ...]]], floor: int = -1) -> list[Package]:
+    """The packages of ``result`` (found at ``path`` in layer ``top``) with their locations and the layer that added them."""
     out = []
     for p in result.packages:
         changes: dict[str, object] = {}
@@ -247,6 +251,7 @@ def removed_secrets(records: Sequence[LayerRecord], files: dict[str, FileInfo], 
 
 
 def link_request(files: dict[str, FileInfo], path: str, info: FileInfo) -> LinkRequest | None:
+    """The request to analyse a link's target file at the link's path, or None when the link leads nowhere."""
     if info.kind == HARDLINK:
         return LinkRequest(path, info.layer, info.link, info.layer)
     target = resolve(files, path)

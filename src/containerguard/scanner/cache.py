@@ -40,6 +40,7 @@ _REWALK_SECONDS = 60.0
 
 
 def default_cache_dir() -> Path:
+    """$CONTAINERGUARD_CACHE_DIR, or the user's cache directory."""
     env = os.environ.get(ENV_DIR)
     if env:
         return Path(env)
@@ -49,11 +50,16 @@ def default_cache_dir() -> Path:
 
 
 def layer_key(layer_id: str, analyzers: Sequence[tuple[str, int]], kind: str = "layer") -> str:
+    """The cache key of one layer's walk (or ``kind`` of result) under these analyzer (type, version) pairs."""
     spec = json.dumps({"f": FORMAT, "k": kind, "id": layer_id, "a": sorted(analyzers)}, sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()
 
 
 class LayerCache:
+    """Walk results per layer and image configs by id, on disk, bounded in size (least recently used go first).
+
+    It is the :class:`containerguard.artifact.BlobStore` the artifact stage uses.
+    """
     def __init__(self, root: str | Path | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         if max_bytes is None:
@@ -80,6 +86,7 @@ class LayerCache:
 
     @property
     def tmp_dir(self) -> Path:
+        """A directory inside the cache for temporary files (daemon exports, spooled layer files)."""
         self._ensure()
         return self.root / "tmp"
 
@@ -88,6 +95,7 @@ class LayerCache:
 
     # ----------------------------------------------------------------- entries
     def get(self, key: str) -> Any | None:
+        """The JSON value stored under ``key``, or None (absent, unreadable or of another format: a miss)."""
         p = self._entry(key)
         try:
             data = p.read_bytes()
@@ -106,6 +114,7 @@ class LayerCache:
         return obj.get("value")
 
     def put(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` (atomically; old entries are evicted past the size cap)."""
         self._ensure()
         data = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":")).encode()
         self._atomic_write(self._entry(key), data)
@@ -145,6 +154,7 @@ class LayerCache:
         return self.root / "blobs" / algo / hexpart
 
     def get_blob(self, digest: str) -> bytes | None:
+        """The blob stored under ``digest`` (an image config by image id), or None on a miss."""
         p = self._blob(digest)
         if p is None:
             return None
@@ -161,6 +171,7 @@ class LayerCache:
         return data
 
     def put_blob(self, digest: str, data: bytes) -> None:
+        """Store a blob under ``digest``."""
         p = self._blob(digest)
         if p is None:
             return
@@ -206,6 +217,7 @@ class LayerCache:
         return removed
 
     def info(self) -> dict[str, Any]:
+        """Path, entry and blob counts, bytes used and the cap (``containerguard cache info``)."""
         files = self._files()
         layers = sum(1 for _, _, p in files if p.suffix == ".json")
         return {"path": str(self.root), "entries": layers, "blobs": len(files) - layers,

@@ -57,6 +57,7 @@ def default_analyzers(*, lockfiles: bool = False) -> list[Analyzer]:
 
 
 def analyzer_ids(analyzers: Sequence[Analyzer]) -> list[tuple[str, int]]:
+    """Sorted (type, version) of ``analyzers``: part of every layer cache key."""
     return sorted((a.type, int(a.version)) for a in analyzers)
 
 
@@ -64,6 +65,7 @@ def analyzer_ids(analyzers: Sequence[Analyzer]) -> list[tuple[str, int]]:
 
 
 def encode_record(rec: LayerRecord) -> dict[str, Any]:
+    """A layer's walk record as JSON-able data for the cache."""
     return {
         "files": [[p, k, m, s, link] for p, (k, m, s, link) in rec.files.items()],
         "whiteouts": rec.whiteouts,
@@ -76,6 +78,7 @@ def encode_record(rec: LayerRecord) -> dict[str, Any]:
 
 
 def decode_record(obj: Any) -> LayerRecord:
+    """The inverse of :func:`encode_record`."""
     return LayerRecord(
         files={f[0]: (f[1], f[2], f[3], f[4]) for f in obj["files"]},
         whiteouts=list(obj["whiteouts"]),
@@ -160,8 +163,6 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
                   ids: list[tuple[str, int]], dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
     """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass).
     A link the walker already analysed with the same target in the same layer is taken from its record."""
-    from containerguard.scanner.walker import extract_files
-
     out: list[tuple[LinkRequest, AnalysisResult]] = []
     warnings: list[str] = []
     by_layer: dict[int, list[LinkRequest]] = {}
@@ -188,28 +189,9 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
             todo.append((req, key))
         if not todo:
             continue
-        wanted = {req.source for req, _ in todo}
-        tmpdir = cache.tmp_dir if cache is not None else None
-        if dir_root is not None:
-            files: dict[str, IO[bytes]] = {}
-            for w in wanted:
-                files[w] = open(dir_root / w, "rb")  # noqa: SIM115 - closed below
-        else:
-            with art.open_layer(layer) as stream:
-                files = extract_files(stream, wanted, tmpdir, f"layer {li}")
+        files = _open_link_targets(art, layer, li, {req.source for req, _ in todo}, cache, dir_root)
         try:
-            for req, key in todo:
-                fh = files.get(req.source)
-                r = None
-                if fh is not None:
-                    fh.seek(0, 2)
-                    size = fh.tell()
-                    users = [a for a in analyzers if a.required(req.path, 0o100644)]
-                    r = run_analyzers(users, req.path, 0o100644, size, fh, warnings.append)
-                if r is not None:
-                    out.append((req, r))
-                if key is not None and cache is not None:
-                    _cache_put(cache, key, {"result": to_jsonable(r) if r is not None else None})
+            _analyse_links(todo, files, analyzers, cache, out, warnings)
         finally:
             for f in files.values():
                 f.close()
@@ -217,6 +199,35 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
         out[0][1].warnings.extend(warnings)
     return out
 
+
+
+def _open_link_targets(art: Artifact, layer: Layer, li: int, wanted: set[str], cache: LayerCache | None,
+                       dir_root: Path | None) -> dict[str, IO[bytes]]:
+    """The link target files ``wanted`` from layer ``li`` (or the directory root), opened for reading."""
+    from containerguard.scanner.walker import extract_files
+
+    if dir_root is not None:
+        return {w: open(dir_root / w, "rb") for w in wanted}
+    with art.open_layer(layer) as stream:
+        return extract_files(stream, wanted, cache.tmp_dir if cache is not None else None, f"layer {li}")
+
+
+def _analyse_links(todo: Sequence[tuple[LinkRequest, str | None]], files: dict[str, IO[bytes]],
+                   analyzers: Sequence[Analyzer], cache: LayerCache | None,
+                   out: list[tuple[LinkRequest, AnalysisResult]], warnings: list[str]) -> None:
+    """Run the analyzers over each link's target as if it were at the link's path; cache each result."""
+    for req, key in todo:
+        fh = files.get(req.source)
+        r = None
+        if fh is not None:
+            fh.seek(0, 2)
+            size = fh.tell()
+            users = [a for a in analyzers if a.required(req.path, 0o100644)]
+            r = run_analyzers(users, req.path, 0o100644, size, fh, warnings.append)
+        if r is not None:
+            out.append((req, r))
+        if key is not None and cache is not None:
+            _cache_put(cache, key, {"result": to_jsonable(r) if r is not None else None})
 
 def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
                     cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
@@ -263,7 +274,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
     index_findings = [f for check in index_checks for f in check(merged.files, attribution)]
     if progress:
         progress(ProgressEvent("done", len(layers), len(layers)))
-    from containerguard.analyzer.finalize import finalize
+    from containerguard.scanner.finalize import finalize
 
     os_info, final = finalize(merged.os if merged.os.known else None, merged.packages)
     packages = sorted(final, key=_pkg_sort)

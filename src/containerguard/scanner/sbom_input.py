@@ -52,6 +52,7 @@ def load_inventory(path: Path | str) -> Inventory:
 
 
 def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
+    """An inventory from a stored SBOM (native JSON, CycloneDX or SPDX JSON); ``name`` labels errors."""
     with gc_paused():  # decoding builds many small acyclic objects
         return _parse_inventory(data, name)
 

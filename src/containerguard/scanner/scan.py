@@ -40,7 +40,7 @@ from containerguard.model import Finding, FindingKind, Inventory, OSInfo, Severi
 
 if TYPE_CHECKING:
     from containerguard.filters.ignore import IgnoreFile, IgnoreRule
-    from containerguard.filters.vex import VexDocument
+    from containerguard.filters.vex import VexDocument, VexSubject
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import Progress
 
@@ -123,10 +123,24 @@ def scan_target(
     warnings += extra_warnings
     inv = dataclasses.replace(inv, file_findings=())
     filtered = filters.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
-                                      ignore_file=ignore_file, vex=list(vex) if vex else None)
+                                      ignore_file=ignore_file, vex=list(vex) if vex else None,
+                                      subject=_vex_subject(target, inv) if vex else None)
     return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
                       suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
                       dropped=filtered.dropped, scanners=chosen)
+
+
+def _vex_subject(target: str, inv: Inventory) -> VexSubject:
+    """The scanned image as VEX products name it: the reference asked for and what the image says."""
+    from containerguard.artifact import parse_target
+    from containerguard.filters.vex import VexSubject
+
+    refs: list[str] = []
+    if not target.startswith("sbom:"):
+        ref = parse_target(target)
+        if ref.scheme in ("docker", "registry", "auto"):
+            refs.append(ref.ref)
+    return VexSubject.of(refs, inv.image)
 
 
 # --------------------------------------------------------------------------- inventory

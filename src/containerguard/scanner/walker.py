@@ -31,6 +31,7 @@ REG_MODE = 0o100644
 @dataclass(slots=True)
 class LayerRecord:
     #: path -> (kind, mode, size, link)
+    """What the walk of one layer found: its file index, whiteouts, analyzer results and the links to resolve."""
     files: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
     whiteouts: list[str] = field(default_factory=list)
     opaques: list[str] = field(default_factory=list)
@@ -47,6 +48,8 @@ class LayerRecord:
 def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int, fh: IO[bytes],
                   warn: Callable[[str], None],
                   read_sibling: Callable[[str], bytes] | None = None) -> AnalysisResult | None:
+    """Run every analyzer in ``analyzers`` over one file; their results merged, or None when none found
+    anything. ``read_sibling`` lets an analyzer read another file of the same tree (``dir:`` targets)."""
     result: AnalysisResult | None = None
     for a in analyzers:
         if size > a.max_size:
@@ -69,6 +72,7 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
 
 
 def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
+    """A seekable copy of ``src`` (in memory up to a cap, then in ``tmpdir``) for analyzers that seek."""
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=str(tmpdir) if tmpdir else None)  # noqa: SIM115
     try:
         shutil.copyfileobj(src, out, 1 << 20)
@@ -264,6 +268,7 @@ def tree_reader(root: Path) -> Callable[[str], bytes]:
 
 
 def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None) -> LayerRecord:
+    """Walk a directory tree as one layer (``dir:`` targets): the analyzers see the files they require."""
     record = LayerRecord()
     counts: Counter[str] = Counter()
     warnings: list[str] = []

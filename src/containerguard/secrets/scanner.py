@@ -296,36 +296,39 @@ class SecretScanner:
                     if is_candidate_path(rel + "/"):
                         stack.append(rel + "/")
                     continue
-                if not stat.S_ISREG(st.st_mode) or not is_candidate_path(rel):
-                    continue
-                if st.st_size > self.max_size:
-                    out.skipped_large += 1
-                    continue
-                try:
-                    with open(entry.path, "rb", opener=_nofollow_opener) as fh:
-                        head = fh.read(BINARY_SNIFF)
-                        if b"\x00" in head:
-                            out.skipped_binary += 1
-                            continue
-                        data = head + fh.read(self.max_size + 1 - len(head))
-                except OSError:
-                    out.skipped_unreadable += 1
-                    continue
-                res = self.scan(rel, data)
-                if res.skipped == "too-large":
-                    out.skipped_large += 1
-                elif res.skipped == "binary":
-                    out.skipped_binary += 1
-                elif not res.skipped:
-                    out.files_scanned += 1
-                    out.bytes_scanned += len(data)
-                out.findings.extend(res.findings)
+                if stat.S_ISREG(st.st_mode) and is_candidate_path(rel):
+                    self._scan_file(entry.path, rel, st.st_size, out)
         if out.skipped_large:
             out.warnings.append(f"secrets: {out.skipped_large} file(s) larger than {self.max_size} bytes not scanned")
         if out.skipped_unreadable:
             out.warnings.append(f"secrets: {out.skipped_unreadable} file(s) or folder(s) could not be read")
         out.findings.sort(key=lambda f: (f.path, f.line or 0, f.id))
         return out
+
+    def _scan_file(self, path: str, rel: str, size: int, out: DirectoryScan) -> None:
+        """One regular file of :meth:`scan_directory`: counted as scanned or skipped in ``out``."""
+        if size > self.max_size:
+            out.skipped_large += 1
+            return
+        try:
+            with open(path, "rb", opener=_nofollow_opener) as fh:
+                head = fh.read(BINARY_SNIFF)
+                if b"\x00" in head:
+                    out.skipped_binary += 1
+                    return
+                data = head + fh.read(self.max_size + 1 - len(head))
+        except OSError:
+            out.skipped_unreadable += 1
+            return
+        res = self.scan(rel, data)
+        if res.skipped == "too-large":
+            out.skipped_large += 1
+        elif res.skipped == "binary":
+            out.skipped_binary += 1
+        elif not res.skipped:
+            out.files_scanned += 1
+            out.bytes_scanned += len(data)
+        out.findings.extend(res.findings)
 
 
 def _nofollow_opener(path: str, flags: int) -> int:

@@ -4,9 +4,9 @@ import pytest
 from helpers import run
 
 from containerguard.analyzer.base import AnalysisResult
-from containerguard.analyzer.finalize import finalize, finalize_os
 from containerguard.analyzer.os import OSAnalyzer
 from containerguard.model import OSInfo, Package
+from containerguard.scanner.finalize import finalize, finalize_os
 
 # os-release files as the distributions ship them
 OS_RELEASES = {

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from containerguard.errors import PolicyError
-from containerguard.filters import filter_findings, gate, load_ignore_file, load_vex
-from containerguard.model import Finding, FindingKind, Layer, Package, Severity
+from containerguard.filters import VexSubject, filter_findings, gate, load_ignore_file, load_vex
+from containerguard.model import Finding, FindingKind, ImageMeta, Layer, Package, Severity
 
 TODAY = dt.date(2026, 3, 1)
 CURL = Package("curl", "7.88.1-10+deb12u1", "deb", "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u1?arch=amd64&distro=debian-12",
@@ -190,9 +190,13 @@ def test_openvex_not_affected_and_fixed_suppress_with_justification(tmp_path: Pa
          "products": [{"@id": "pkg:pypi/django@2.0"}],
          "status": "fixed"},
     ]))
-    res = filter_findings(sample(), vex=doc, today=TODAY)
+    shop = VexSubject.of(["registry.example.org/shop:1.4"])
+    res = filter_findings(sample(), vex=doc, today=TODAY, subject=shop)
     supp = {(f.id, f.package.name if f.package else "") for f in res.suppressed}
     assert supp == {("CVE-2023-38545", "libcurl4"), ("GHSA-x38m-7r5r-hg3m", "django")}
+    # the same document on another image: only the package product (django) still applies
+    other = filter_findings(sample(), vex=doc, today=TODAY, subject=VexSubject.of(["registry.example.org/cart:1"]))
+    assert {f.id for f in other.suppressed} == {"GHSA-x38m-7r5r-hg3m"}
     curl = next(f for f in res.suppressed if f.id == "CVE-2023-38545")
     assert curl.suppressed_by == (f"vex {doc}: not_affected; justification: vulnerable_code_not_in_execute_path; "
                                   "impact: SOCKS5 proxies are never configured")
@@ -220,8 +224,46 @@ def test_openvex_image_product_without_subcomponents_covers_every_package(tmp_pa
         {"vulnerability": {"name": "DSA-5587-1"}, "products": [{"@id": "pkg:oci/shop@sha256%3Aabc"}],
          "status": "not_affected", "justification": "component_not_present"},
     ]))
-    res = filter_findings(sample(), vex=doc, today=TODAY)
+    image = ImageMeta(id="sha256:cfg", repo_digests=("registry.example.org/shop@sha256:abc",))
+    res = filter_findings(sample(), vex=doc, today=TODAY, subject=VexSubject.of([], image))
     assert sorted(f.package.name for f in res.suppressed if f.package) == ["curl", "libcurl4"]
+    # another image, or an image that cannot be told: nothing suppressed
+    for subject in (VexSubject.of(["registry.example.org/shop@sha256:def"]), None):
+        assert filter_findings(sample(), vex=doc, today=TODAY, subject=subject).suppressed == ()
+
+
+@pytest.mark.parametrize(("product", "refs", "applies"), [
+    ("pkg:oci/debian?repository_url=docker.io/library/debian", ["debian:12"], True),
+    ("pkg:oci/debian?repository_url=docker.io/library/debian&tag=12", ["debian:12"], True),
+    ("pkg:oci/debian?repository_url=docker.io/library/debian&tag=11", ["debian:12"], False),
+    ("pkg:oci/debian?repository_url=ghcr.io/acme/debian", ["debian:12"], False),
+    ("pkg:oci/debian", ["localhost:5000/team/debian:12"], True),  # bare name: the repository's last segment
+    ("pkg:oci/debian@sha256%3Aabc", ["debian@sha256:abc"], True),
+    ("pkg:oci/debian@sha256%3Aabc", ["debian:12"], False),
+    ("pkg:docker/library/debian@12", ["debian:12"], True),
+    ("pkg:docker/acme/app@1.0?repository_url=ghcr.io", ["ghcr.io/acme/app:1.0"], True),
+    ("pkg:docker/acme/app@1.0", ["ghcr.io/acme/app:1.0"], False),  # docker.io/acme/app is another image
+    ("pkg:docker/library/debian@sha256%3Aabc", ["sha256:abc"], True),
+])
+def test_openvex_image_product_scope(tmp_path: Path, product: str, refs: list[str], applies: bool) -> None:
+    doc = write(tmp_path, "vex.json", openvex([
+        {"vulnerability": {"name": "DSA-5587-1"}, "products": [{"@id": product}],
+         "status": "not_affected", "justification": "component_not_present"},
+    ]))
+    res = filter_findings(sample(), vex=doc, today=TODAY, subject=VexSubject.of(refs))
+    assert bool(res.suppressed) is applies
+
+
+def test_openvex_package_purl_with_and_without_qualifiers(tmp_path: Path) -> None:
+    doc = write(tmp_path, "vex.json", openvex([
+        {"vulnerability": {"name": "CVE-2023-38545"}, "products": [{"@id": "pkg:deb/debian/libcurl4?arch=arm64"}],
+         "status": "not_affected", "justification": "component_not_present"},
+        {"vulnerability": {"name": "CVE-2023-38545"},
+         "products": [{"@id": "x", "identifiers": {"purl": "pkg:deb/debian/curl"}}],
+         "status": "not_affected", "justification": "component_not_present"},
+    ]))
+    res = filter_findings(sample(), vex=doc, today=TODAY)
+    assert {f.package.name for f in res.suppressed if f.package} == {"curl"}  # libcurl4 is amd64
 
 
 def test_openvex_latest_statement_wins(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_alert_carries_container_and_output(rs, events_dir):
 
 
 @pytest.mark.parametrize(("name", "rule_ids"), [
-    ("pod_create.json", [["CG-K001", "CG-K004"], []]),
+    ("pod_create.json", [["CG-K001", "CG-K004", "CG-K008"], []]),
     ("pod_exec.json", [["CG-K002"]]),
     ("secrets.json", [["CG-K003"], [], [], [], ["CG-K005"]]),
 ])

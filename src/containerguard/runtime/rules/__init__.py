@@ -23,6 +23,16 @@ def default_rules_path() -> Path:
     return Path(str(resources.files(__name__).joinpath("default_rules.yaml")))
 
 
+def cloud_rules_path() -> Path:
+    """The default ruleset for cloud audit logs (cloud_rules.yaml beside this module: AWS, GCP, Azure)."""
+    return Path(str(resources.files(__name__).joinpath("cloud_rules.yaml")))
+
+
+def default_rules_paths() -> list[Path]:
+    """Every built-in rules file: containers and the Kubernetes API, then cloud control planes."""
+    return [default_rules_path(), cloud_rules_path()]
+
+
 def plugin_rules_paths() -> list[Path]:
     """Rules files third-party packages register under the ``containerguard.rules`` entry-point group.
 
@@ -43,7 +53,7 @@ def plugin_rules_paths() -> list[Path]:
 
 def builtin_and_plugin_rules() -> list[Path]:
     """What to load when the user names no rules file: the default ruleset, then the plugins' files."""
-    return [default_rules_path(), *plugin_rules_paths()]
+    return [*default_rules_paths(), *plugin_rules_paths()]
 
 
 __all__ = [
@@ -58,7 +68,9 @@ __all__ = [
     "RuleSet",
     "alert_to_json",
     "builtin_and_plugin_rules",
+    "cloud_rules_path",
     "default_rules_path",
+    "default_rules_paths",
     "load_rules",
     "plugin_rules_paths",
     "priority_name",

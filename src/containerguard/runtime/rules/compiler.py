@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import re2
 
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
@@ -42,7 +43,7 @@ _RE2_OPTIONS.max_mem = 8 << 20
 
 #: fields the compiler computes from other fields, and fields computed by their argument when they have one
 _DERIVED_FIELDS = frozenset({"fd.ip", "fd.port", "fd.net", "fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"})
-_ARG_FIELDS = frozenset({"container.mount.source", "container.mount.dest", "jevt.value", "ka.uri.param"})
+_ARG_FIELDS = frozenset({"container.mount.source", "container.mount.dest", "jevt.value", "json.value", "ka.uri.param"})
 
 #: operators compiled as one expression over the value ``v`` and the right-hand side ``c``
 _SIMPLE_PREDS = {
@@ -100,6 +101,8 @@ def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
             return None
     if isinstance(cur, bool):
         return "true" if cur else "false"
+    if isinstance(cur, dict | list):  # an object or array reads as its JSON text, as Falco's json plugin gives it
+        return orjson.dumps(cur).decode()
     return cur
 
 
@@ -142,6 +145,10 @@ def _mount(values: Any, others: Any, arg: str) -> Any:
         if fnmatch.fnmatchcase(str(o), arg):
             return v
     return None
+
+
+def _istr(v: Any) -> str | None:
+    return None if v is None else str(v)
 
 
 def _map(fn: Callable[[Any], Any], v: Any) -> Any:
@@ -190,7 +197,7 @@ def rfc3339(ns: int) -> str:
 RUNTIME: dict[str, Any] = {
     "_idx": _idx, "_key": _key, "_envtext": _envtext, "_arg": _arg, "_jptr": _jptr, "_uriparam": _uriparam,
     "_tolower": _tolower, "_toupper": _toupper, "_basename": _basename, "_b64": _b64, "_bytes": _bytes,
-    "_rfc3339": rfc3339, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
+    "_rfc3339": rfc3339, "_istr": _istr, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
 }
 
 # ------------------------------------------------------------------ safe regular expressions
@@ -254,6 +261,8 @@ class CodeGen:
             code = "ts"
         elif name in ("evt.time", "jevt.time"):
             code = f"({self.get(name)} or _rfc3339(ts))"
+        elif name == "evt.time.iso8601":
+            code = "_rfc3339(ts)"
         elif name in ANCESTOR_FIELDS:
             self_key = ANCESTORS[name][1]
             if arg is None:
@@ -292,9 +301,9 @@ class CodeGen:
         if name in ("container.mount.source", "container.mount.dest"):
             other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
             return f"_mount({self.get(name)}, {self.get(other)}, {arg.strip()!r})", False
-        if name == "jevt.value":
+        if name in ("jevt.value", "json.value"):
             if arg and not arg.startswith("/"):
-                raise ConditionError(f"jevt.value[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
+                raise ConditionError(f"{name}[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
             parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
             return f"_jptr({self.get('jevt')}, {self.hoist('t', parts)})", False
         assert name == "ka.uri.param"
@@ -389,6 +398,10 @@ class CodeGen:
             return f"({lhs} is not None)" if not multi else f"bool({lhs})"
         if ftype == "ipnet":
             return self.ipnet(node, lhs)
+        if op in _STRING_OPS and ftype == "int" and not multi and FIELD_CATALOG[node.lhs.name].source != "syscall":
+            # an audit field that is a number under a text operator compares its decimal text: ka.response.code
+            # startswith 2 (the k8saudit plugin types the code as a string, our catalog as a number for < and >)
+            lhs, ftype = f"_istr({lhs})", "string"
         if op in _STRING_OPS and ftype not in ("string",):
             raise ConditionError(f"operator '{op}' needs a string field, '{node.lhs.text}' is {ftype}", node.pos)
         if op in _ORDER_OPS and ftype != "int":

@@ -12,7 +12,7 @@ import json
 from importlib import resources
 
 #: Event sources a rule may name with ``source:`` and a recorded event may carry (docs/rules.md, docs/events.md).
-SOURCES: tuple[str, ...] = ("syscall", "k8s_audit")
+SOURCES: tuple[str, ...] = ("syscall", "k8s_audit", "aws_cloudtrail", "gcp_auditlog", "azure_activitylog")
 
 #: Responses a rule (``containerguard.actions``) or ``--respond ACTION:MINPRIORITY`` may ask for.
 RESPONSE_ACTIONS: tuple[str, ...] = ("kill_process", "pause_container", "stop_container", "kill_container")

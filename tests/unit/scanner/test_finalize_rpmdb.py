@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from containerguard.analyzer.finalize import finalize
 from containerguard.model import OSInfo, Package
+from containerguard.scanner.finalize import finalize
 
 
 def _rpm(name: str, loc: str) -> Package:

@@ -1,0 +1,254 @@
+"""CloudTrail from AWS: an S3 bucket/prefix read incrementally, or an SQS queue fed by S3 (or CloudTrail SNS)
+notifications. boto3 is the client: the standard credential chain (environment, shared files, SSO, container
+and instance roles) and the standard endpoint settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, ...)
+apply as for any AWS tool.
+
+A read that fails (network, permissions, credentials) marks the source degraded in its health with the reason,
+and is retried with exponential backoff; what was read is remembered in a small JSON state file so a restart
+neither re-reads nor skips objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+from containerguard.errors import RuntimeSensorError
+from containerguard.model import Event
+from containerguard.runtime.cloud.health import Backoff, SourceHealth
+from containerguard.runtime.cloud.reader import MAX_DOC_BYTES, Parser, events_from_bytes
+
+log = logging.getLogger(__name__)
+
+#: error codes that mean "these credentials are not good" rather than "try again later"
+CREDENTIAL_ERRORS = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "InvalidToken",
+    "UnrecognizedClientException", "InvalidClientTokenId", "AccessDenied", "AccessDeniedException",
+    "AuthFailure", "InvalidSecurity", "MissingAuthenticationToken", "TokenRefreshRequired",
+})
+#: how many object keys the S3 state remembers (oldest forgotten first)
+MAX_REMEMBERED_KEYS = 200_000
+
+
+class AwsSourceError(RuntimeSensorError):
+    """An S3/SQS source could not be set up (bad spec, boto3 missing)."""
+
+
+def _boto3() -> Any:
+    try:
+        import boto3
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        raise AwsSourceError("reading from S3/SQS needs boto3 (pip install boto3)") from None
+    return boto3
+
+
+def classify(exc: BaseException) -> tuple[str, bool]:
+    """(one-line reason, is it a credentials problem) for an exception from boto3."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return f"no usable AWS credentials: {exc}", True
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "?"))
+        return f"{code}: {err.get('Message', '')}".strip(), code in CREDENTIAL_ERRORS
+    if isinstance(exc, BotoCoreError):
+        return str(exc), "credential" in str(exc).lower()
+    return f"{type(exc).__name__}: {exc}", False
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
+class _StateFile:
+    """A JSON document on disk, written atomically (tmp + rename)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable source state, starting afresh: %s", self.path, exc)
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def save(self, doc: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def _read_body(body: Any) -> bytes:
+    data: bytes = body.read(MAX_DOC_BYTES + 1)
+    body.close()
+    return data
+
+
+class S3Source:
+    """Objects under ``s3://bucket/prefix``: each poll lists the prefix and reads the objects not read before
+    (key and ETag remembered, so a rewritten object is read again)."""
+
+    def __init__(self, bucket: str, prefix: str, parser: Parser, health: SourceHealth, *,
+                 state_path: Path | None = None, client_factory: Callable[[], Any] | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.parser = parser
+        self.health = health
+        self._state = _StateFile(state_path)
+        doc = self._state.load()
+        read = doc.get("read") if doc.get("bucket") == bucket and doc.get("prefix") == prefix else None
+        self.read: dict[str, str] = dict(read) if isinstance(read, dict) else {}
+        self._factory = client_factory or (lambda: _boto3().client("s3"))
+        self._client: Any = None
+        self.backoff = Backoff()
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def poll(self) -> Iterator[Event]:
+        """One pass: list, then read each new object in key order. Raises boto3/botocore errors to the runner."""
+        s3 = self._s3()
+        new: list[tuple[str, str]] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents") or []:
+                key, etag = str(obj["Key"]), str(obj.get("ETag", ""))
+                if self.read.get(key) != etag and not key.endswith("/"):
+                    new.append((key, etag))
+        new.sort()
+        for key, etag in new:
+            data = _read_body(s3.get_object(Bucket=self.bucket, Key=key)["Body"])
+            self.health.files += 1
+            yield from events_from_bytes(data, f"s3://{self.bucket}/{key}", self.parser, self.health)
+            self.read[key] = etag
+            if len(self.read) > MAX_REMEMBERED_KEYS:
+                for old in sorted(self.read)[: len(self.read) - MAX_REMEMBERED_KEYS]:
+                    del self.read[old]
+            self._state.save({"bucket": self.bucket, "prefix": self.prefix, "read": self.read})
+        self.health.read_ok()
+
+    def reset_client(self) -> None:
+        """Drop the client, so the next read makes a new one (fresh credentials)."""
+        self._client = None
+
+
+def notification_objects(body: str) -> list[tuple[str, str]]:
+    """(bucket, key) pairs named by one SQS message body: an S3 event notification, the same wrapped in an
+    SNS notification, or CloudTrail's own SNS notification (``s3Bucket`` + ``s3ObjectKey``). Raises
+    ValueError for a body that is none of these."""
+    doc = json.loads(body)
+    if isinstance(doc, dict) and doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str):
+        doc = json.loads(doc["Message"])
+    if not isinstance(doc, dict):
+        raise ValueError("message is not a JSON object")
+    if isinstance(doc.get("s3Bucket"), str) and isinstance(doc.get("s3ObjectKey"), list):
+        return [(doc["s3Bucket"], str(k)) for k in doc["s3ObjectKey"]]
+    if doc.get("Event") == "s3:TestEvent":
+        return []
+    recs = doc.get("Records")
+    if not isinstance(recs, list):
+        raise ValueError("not an S3 or CloudTrail notification (no Records / s3ObjectKey)")
+    out: list[tuple[str, str]] = []
+    for r in recs:
+        s3 = r.get("s3") if isinstance(r, dict) else None
+        if not isinstance(s3, dict) or not str(r.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        bucket, key = s3.get("bucket", {}).get("name"), s3.get("object", {}).get("key")
+        if isinstance(bucket, str) and isinstance(key, str):
+            out.append((bucket, unquote_plus(key)))  # S3 notifications URL-encode the key
+    return out
+
+
+class SqsSource:
+    """An SQS queue of S3 object notifications: each message's objects are fetched and parsed, then the message
+    is deleted. A message whose objects could not be fetched stays on the queue (it comes back after its
+    visibility timeout); a message that is not a notification is counted and deleted."""
+
+    def __init__(self, queue: str, parser: Parser, health: SourceHealth, *, wait_s: int = 20,
+                 client_factory: Callable[[str], Any] | None = None, delete: bool = True) -> None:
+        self.queue = queue
+        self.parser = parser
+        self.health = health
+        self.wait_s = wait_s
+        self.delete = delete
+        self._factory = client_factory or (lambda svc: _boto3().client(svc))
+        self._sqs: Any = None
+        self._s3: Any = None
+        self._url: str | None = None
+        self.backoff = Backoff()
+
+    def _clients(self) -> tuple[Any, Any, str]:
+        if self._sqs is None:
+            self._sqs = self._factory("sqs")
+            self._s3 = self._factory("s3")
+        if self._url is None:
+            self._url = self.queue if self.queue.startswith(("http://", "https://")) else \
+                str(self._sqs.get_queue_url(QueueName=self.queue)["QueueUrl"])
+        return self._sqs, self._s3, self._url
+
+    def poll(self) -> Iterator[Event]:
+        """Receive the queued notifications and yield the events of the log files they name."""
+        sqs, s3, url = self._clients()
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_s)
+        self.health.read_ok()
+        for msg in resp.get("Messages") or []:
+            label = f"sqs message {msg.get('MessageId', '?')}"
+            try:
+                objects = notification_objects(str(msg.get("Body", "")))
+            except ValueError as exc:
+                self.health.skipped(label, f"not an S3 notification: {exc}")
+                objects = []
+            for bucket, key in objects:
+                data = _read_body(s3.get_object(Bucket=bucket, Key=key)["Body"])
+                self.health.files += 1
+                yield from events_from_bytes(data, f"s3://{bucket}/{key}", self.parser, self.health)
+            if self.delete:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+
+    def reset_client(self) -> None:
+        """Drop the clients, so the next poll makes new ones (fresh credentials)."""
+        self._sqs = self._s3 = None
+        self._url = None
+
+
+def run_polling(source: S3Source | SqsSource, emit: Callable[[Event], None], stop: threading.Event,
+                interval_s: float) -> None:
+    """Poll ``source`` until ``stop`` is set: events go to ``emit``; a failed poll is reported in the source's
+    health and retried after an exponential backoff (credentials are looked up afresh on the retry)."""
+    errors = _aws_errors()
+    while not stop.is_set():
+        try:
+            for ev in source.poll():
+                emit(ev)
+                if stop.is_set():
+                    return
+            source.backoff.reset()
+            wait = interval_s
+        except errors as exc:
+            reason, creds = classify(exc)
+            wait = source.backoff.next()
+            source.health.failed(reason, credentials=creds, backoff_s=wait)
+            source.reset_client()
+        stop.wait(wait)

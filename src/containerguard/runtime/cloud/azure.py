@@ -1,0 +1,187 @@
+"""Azure Activity Log records as rule events (source ``azure_activitylog``; our own ``azure.*`` field names).
+
+Two published shapes are accepted: the export schema that diagnostic settings write to a storage account or
+an Event Hub (``{"records": [...]}`` or one record per line: ``time``, ``operationName``, ``resultType``,
+``callerIpAddress``, ``identity.claims``, ``properties``) and the Activity Log REST / ``az monitor activity-log
+list`` schema (``{"value": [...]}`` or an array: ``eventTimestamp``, ``operationName.value``, ``status.value``,
+``caller``, ``httpRequest.clientIpAddress``, ``authorization``). Both map to the same fields; operation names
+and resource ids are lower-cased (Azure treats them case-insensitively and the two shapes differ in case).
+docs/cloud.md lists the fields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+
+from containerguard.model import Event
+from containerguard.runtime.cloud.cloudtrail import MAX_PART_BYTES, BurstCounter, RecordError, parse_time
+
+SOURCE = "azure_activitylog"
+_UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+_OID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+#: operations that hand out keys or secrets
+SECRET_READ_OPERATIONS = frozenset({
+    "microsoft.storage/storageaccounts/listkeys/action",
+    "microsoft.keyvault/vaults/secrets/getsecret/action",
+    "microsoft.containerservice/managedclusters/listclusteradmincredential/action",
+    "microsoft.containerservice/managedclusters/listclusterusercredential/action",
+    "microsoft.containerregistry/registries/listcredentials/action",
+    "microsoft.web/sites/config/list/action",
+})
+
+
+def _v(x: Any) -> Any:
+    """A value that is either a string or a ``{"value": ..., "localizedValue": ...}`` object (REST shape)."""
+    if isinstance(x, dict):
+        return x.get("value")
+    return x
+
+
+def _text(v: Any, what: str) -> str:
+    if isinstance(v, str):
+        text = v
+    else:
+        try:
+            text = orjson.dumps(v).decode()
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise RecordError(f"{what} cannot be serialised: {exc}") from None
+    if len(text) > MAX_PART_BYTES:
+        raise RecordError(f"{what} is {len(text)} bytes (limit {MAX_PART_BYTES})")
+    return text
+
+
+def _resource_parts(rid: str, f: dict[str, Any]) -> None:
+    """subscription, resource group, provider and type from /subscriptions/S/resourceGroups/G/providers/P/T/N..."""
+    parts = [p for p in rid.split("/") if p]
+    low = [p.lower() for p in parts]
+    if "subscriptions" in low:
+        i = low.index("subscriptions")
+        if i + 1 < len(parts):
+            f.setdefault("azure.subscriptionid", low[i + 1])
+    if "resourcegroups" in low:
+        i = low.index("resourcegroups")
+        if i + 1 < len(parts):
+            f.setdefault("azure.resourcegroup", low[i + 1])
+    if "providers" in low:
+        i = len(low) - 1 - low[::-1].index("providers")
+        if i + 1 < len(parts):
+            prov = low[i + 1]
+            f["azure.resource.provider"] = prov
+            types = low[i + 2::2]
+            f["azure.resource.type"] = "/".join([prov, *types]) if types else prov
+            if len(low) > i + 3:
+                f["azure.resource.name"] = parts[-1]
+
+
+class AzureActivityParser:
+    """Activity Log records -> events; owns the per-caller secret-read counter."""
+
+    source = SOURCE
+    lines = True
+
+    def __init__(self) -> None:
+        self.secret_reads = BurstCounter()
+
+    def records(self, doc: Any) -> list[Any]:
+        """The records of one document (a JSON object, an array, or an object with ``records``)."""
+        if isinstance(doc, list):
+            return doc
+        if isinstance(doc, dict):
+            for key in ("records", "value"):
+                if isinstance(doc.get(key), list):
+                    return list(doc[key])
+            return [doc]
+        raise RecordError("not an Azure activity log (expected a JSON object or array)")
+
+    def event(self, rec: Any) -> Event:
+        """One Activity Log record as a rule event; RecordError when it is not one."""
+        if not isinstance(rec, dict):
+            raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
+        op = _v(rec.get("operationName"))
+        if not isinstance(op, str) or not op:
+            raise RecordError("record has no operationName")
+        ts = parse_time(rec.get("time")) or parse_time(rec.get("eventTimestamp"))
+        if not ts:
+            raise RecordError(f"record {rec.get('correlationId', '?')!s:.64}: time missing or not RFC 3339")
+        op_l = op.lower()
+        f: dict[str, Any] = {"jevt": rec, "azure.operation": op_l, "evt.rawtime": ts}
+        id_raw = rec.get("identity")
+        identity: dict[str, Any] = id_raw if isinstance(id_raw, dict) else {}
+        claims_raw = rec.get("claims") if isinstance(rec.get("claims"), dict) else identity.get("claims")
+        claims: dict[str, Any] = claims_raw if isinstance(claims_raw, dict) else {}
+        authz_raw = rec.get("authorization") if isinstance(rec.get("authorization"), dict) \
+            else identity.get("authorization")
+        authz: dict[str, Any] = authz_raw if isinstance(authz_raw, dict) else {}
+        props_raw = rec.get("properties")
+        props: dict[str, Any] = props_raw if isinstance(props_raw, dict) else {}
+        category = _v(rec.get("category"))
+        if isinstance(category, str):
+            f["azure.category"] = category
+        result = _v(rec.get("resultType")) or _v(rec.get("status"))
+        if isinstance(result, str):
+            f["azure.result"] = result
+        for key, field in (("resultSignature", "azure.result.signature"), ("level", "azure.level"),
+                           ("correlationId", "azure.correlationid"), ("location", "azure.location"),
+                           ("tenantId", "azure.tenantid")):
+            v = _v(rec.get(key))
+            if isinstance(v, str):
+                f[field] = v
+        substatus = _v(rec.get("subStatus"))
+        if isinstance(substatus, str) and substatus:
+            f["azure.result.signature"] = substatus
+        status_code = props.get("statusCode")
+        if isinstance(status_code, str):
+            f["azure.status.code"] = status_code
+        caller = rec.get("caller")
+        if not isinstance(caller, str):
+            caller = claims.get(_UPN) or claims.get(_NAME) or claims.get("appid") or claims.get(_OID)
+        if isinstance(caller, str):
+            f["azure.caller"] = caller
+        ip = rec.get("callerIpAddress")
+        if not isinstance(ip, str):
+            ip = _get_str(rec.get("httpRequest"), "clientIpAddress")
+        if isinstance(ip, str):
+            f["azure.callerip"] = ip
+        for key in ("appid", "idtyp"):
+            if isinstance(claims.get(key), str):
+                f["azure.claims." + key] = claims[key]
+        if claims:
+            f["azure.claims"] = {str(k): str(v) for k, v in claims.items()}
+        if isinstance(authz.get("action"), str):
+            f["azure.authorization.action"] = authz["action"].lower()
+        if isinstance(authz.get("scope"), str):
+            f["azure.authorization.scope"] = authz["scope"].lower()
+        role = _get_str(authz.get("evidence"), "role")
+        if role is not None:
+            f["azure.authorization.role"] = role
+        rid = rec.get("resourceId")
+        if isinstance(rid, str):
+            f["azure.resourceid"] = rid.lower()
+            _resource_parts(rid, f)
+        for key, field in (("subscriptionId", "azure.subscriptionid"), ("resourceGroupName", "azure.resourcegroup")):
+            v = rec.get(key)
+            if isinstance(v, str):
+                f[field] = v.lower()
+        for key, field in (("requestbody", "azure.request"), ("responseBody", "azure.response")):
+            v = props.get(key)
+            if isinstance(v, str) and v[:1] in ("{", "["):
+                # the body as compact JSON, so rules can match '"key":value' whatever the spacing was
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    v = orjson.loads(v)
+            if v is not None:
+                f[field] = _text(v, key)
+        if props:
+            f["azure.properties"] = {str(k): v if isinstance(v, str) else _text(v, f"properties.{k}")
+                                     for k, v in props.items()}
+        if op_l in SECRET_READ_OPERATIONS and str(f.get("azure.result", "")).lower() in ("success", "succeeded"):
+            f["azure.caller.secretreads"] = self.secret_reads.add(str(f.get("azure.caller", "?")), ts)
+        return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+
+def _get_str(d: Any, key: str) -> str | None:
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, str) else None

@@ -1,0 +1,331 @@
+"""AWS CloudTrail records as rule events (source ``aws_cloudtrail``).
+
+CloudTrail delivers ``{"Records": [...]}`` documents (gzip on S3). Each record becomes one :class:`Event` whose
+fields carry Falco's cloudtrail-plugin names (``ct.*``, ``s3.*``, ``ec2.*``, ``ecr.*``) with the same
+meaning, so upstream rules run unmodified, plus the raw record under ``jevt`` for ``json.value[/pointer]``.
+The field list and what each reads is in docs/cloud.md; record layout from the CloudTrail record-contents
+reference (eventVersion 1.08-1.11).
+
+Beyond the plugin's fields, ``ct.user.secretreads`` counts secret reads by the same principal in the last
+ten minutes of event time (see :class:`BurstCounter`), so a rule can see "secrets read in bulk".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from containerguard.model import Event
+
+SOURCE = "aws_cloudtrail"
+#: a record whose request or response serialises larger than this is skipped as bad input
+MAX_PART_BYTES = 256 << 10
+
+#: API calls that hand out secret material (Secrets Manager, SSM parameters, KMS decrypt of data keys)
+SECRET_READ_CALLS = frozenset({
+    "GetSecretValue", "BatchGetSecretValue", "GetParameter", "GetParameters", "GetParametersByPath",
+})
+_MGMT_TYPES = frozenset({"AwsApiCall", "AwsConsoleAction", "AwsConsoleSignIn", "AwsServiceEvent"})
+_WRITE_PREFIXES = (
+    "Start", "Stop", "Create", "Destroy", "Delete", "Add", "Remove", "Terminate", "Put", "Associate",
+    "Disassociate", "Attach", "Detach", "Open", "Close", "Wipe", "Update", "Upgrade", "Unlink", "Assign",
+    "Unassign", "Suspend", "Set", "Run", "Register", "Deregister", "Reboot", "Purchase", "Modify", "Initialize",
+    "Enable", "Disable", "Cancel", "Admin", "Activate",
+)
+#: requestParameters keys that Falco's plugin exposes as ct.request.* (field suffix -> JSON key)
+_REQUEST_KEYS = {
+    "availabilityzone": "availabilityZone", "cluster": "cluster", "functionname": "functionName",
+    "groupname": "groupName", "host": "Host", "name": "name", "policy": "policy", "serialnumber": "serialNumber",
+    "servicename": "serviceName", "subnetid": "subnetId", "taskdefinition": "taskDefinition",
+    "username": "userName",
+}
+_REQUEST_FIELDS = {f"ct.request.{k}": v for k, v in _REQUEST_KEYS.items()}
+_TIME_CACHE: dict[str, int] = {}
+
+
+class RecordError(ValueError):
+    """A record that cannot become an event (the message says why)."""
+
+
+def parse_time(text: Any) -> int:
+    """CloudTrail's ``eventTime`` (``2024-05-01T12:00:00Z``) to ns since the epoch; 0 when absent/invalid."""
+    if not isinstance(text, str):
+        return 0
+    ns = _TIME_CACHE.get(text)
+    if ns is not None:
+        return ns
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        if dt.tzinfo is None:
+            return 0
+        ns = int(dt.timestamp() * 1_000_000) * 1000
+    except ValueError:
+        return 0
+    if len(_TIME_CACHE) > 8192:
+        _TIME_CACHE.clear()
+    _TIME_CACHE[text] = ns
+    return ns
+
+
+def _user(ui: dict[str, Any]) -> str | None:
+    """ct.user as the plugin derives it from userIdentity (type-dependent)."""
+    utype = ui.get("type")
+    if utype in ("Root", "IAMUser"):
+        name = ui.get("userName")
+        return name if isinstance(name, str) else None
+    if utype == "AWSService":
+        name = ui.get("invokedBy")
+        return name if isinstance(name, str) else None
+    if utype == "AssumedRole":
+        sc = ui.get("sessionContext")
+        issuer = sc.get("sessionIssuer") if isinstance(sc, dict) else None
+        name = issuer.get("userName") if isinstance(issuer, dict) else None
+        return name if isinstance(name, str) else "AssumedRole"
+    if utype in ("AWSAccount", "FederatedUser"):
+        return str(utype)
+    if isinstance(utype, str):
+        return "<unknown user type>"
+    return None
+
+
+def _readonly(rec: dict[str, Any], name: Any) -> str | None:
+    ro = rec.get("readOnly")
+    if ro is True:
+        return "true"
+    if ro is not None:
+        return "false"
+    if not isinstance(name, str):
+        return None
+    return "false" if name.startswith(_WRITE_PREFIXES) else "true"
+
+
+def _json_text(v: Any, what: str) -> str:
+    try:
+        text = orjson.dumps(v).decode()
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise RecordError(f"{what} cannot be serialised: {exc}") from None
+    if len(text) > MAX_PART_BYTES:
+        raise RecordError(f"{what} is {len(text)} bytes (limit {MAX_PART_BYTES})")
+    return text
+
+
+def _num(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v)
+    return None
+
+
+class BurstCounter:
+    """Per-key counts of events in a sliding window of event time (default ten minutes).
+
+    Memory is bounded: at most ``max_keys`` keys (the least recently seen key is dropped) and ``max_per_key``
+    timestamps per key (older ones dropped; the count saturates there, which is still "in bulk").
+    """
+
+    def __init__(self, window_s: float = 600.0, max_keys: int = 10_000, max_per_key: int = 1_000) -> None:
+        self.window_ns = int(window_s * 1e9)
+        self.max_keys = max_keys
+        self.max_per_key = max_per_key
+        self._seen: dict[str, deque[int]] = {}
+
+    def add(self, key: str, ts: int) -> int:
+        """Note one occurrence of ``key`` at ``ts``; returns how many fell in the window."""
+        q = self._seen.pop(key, None)
+        if q is None:
+            if len(self._seen) >= self.max_keys:
+                self._seen.pop(next(iter(self._seen)))
+            q = deque(maxlen=self.max_per_key)
+        self._seen[key] = q  # re-inserted: dict order is least recently seen first
+        q.append(ts)
+        low = ts - self.window_ns
+        while q and q[0] < low:
+            q.popleft()
+        return len(q)
+
+
+class CloudTrailParser:
+    """Records -> events. One parser per source: it owns the burst counters."""
+
+    source = SOURCE
+    lines = False  # CloudTrail writes whole {"Records": [...]} documents
+
+    def __init__(self) -> None:
+        self.secret_reads = BurstCounter()
+
+    def records(self, doc: Any) -> list[Any]:
+        """The records of one delivered document: ``{"Records": [...]}``, a bare array or one record."""
+        if isinstance(doc, dict):
+            recs = doc.get("Records")
+            if recs is None and "eventName" in doc:
+                return [doc]
+            if not isinstance(recs, list):
+                raise RecordError("not a CloudTrail log file (no 'Records' array)")
+            return recs
+        if isinstance(doc, list):
+            return doc
+        raise RecordError("not a CloudTrail log file (expected a JSON object with 'Records')")
+
+    def event(self, rec: Any) -> Event:
+        """One record as a rule event; RecordError when it lacks what every CloudTrail record has."""
+        if not isinstance(rec, dict):
+            raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
+        name = rec.get("eventName")
+        src = rec.get("eventSource")
+        if not isinstance(name, str) or not name:
+            raise RecordError("record has no eventName")
+        if not isinstance(src, str):
+            raise RecordError("record has no eventSource")
+        ts = parse_time(rec.get("eventTime"))
+        if not ts:
+            raise RecordError(f"record {rec.get('eventID', '?')!s:.64}: eventTime missing or not RFC 3339")
+        ui_raw = rec.get("userIdentity")
+        ui: dict[str, Any] = ui_raw if isinstance(ui_raw, dict) else {}
+        f: dict[str, Any] = {"jevt": rec, "ct.name": name, "ct.src": src,
+                             "ct.shortsrc": src[:-14] if src.endswith(".amazonaws.com") and len(src) > 14 else src,
+                             "ct.readonly": _readonly(rec, name), "evt.rawtime": ts}
+        for key, field in (("eventID", "ct.id"), ("errorCode", "ct.error"), ("errorMessage", "ct.errormessage"),
+                           ("eventTime", "ct.time"), ("awsRegion", "ct.region"), ("sourceIPAddress", "ct.srcip"),
+                           ("userAgent", "ct.useragent"), ("requestID", "ct.requestid"), ("eventType", "ct.eventtype"),
+                           ("apiVersion", "ct.apiversion"), ("recipientAccountId", "ct.recipientaccountid"),
+                           ("sharedEventID", "ct.sharedeventid"), ("vpcEndpointId", "ct.vpcendpointid"),
+                           ("eventCategory", "ct.eventcategory")):
+            v = rec.get(key)
+            if isinstance(v, str):
+                f[field] = v
+        mgmt = rec.get("managementEvent")
+        f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and rec.get("eventType") in _MGMT_TYPES)) \
+            else "false"
+        scfc = rec.get("sessionCredentialFromConsole")
+        if scfc is not None:
+            f["ct.sessioncredentialfromconsole"] = str(scfc).lower()
+        user = _user(ui)
+        if user is not None:
+            f["ct.user"] = user
+        for key, field in (("type", "ct.user.identitytype"), ("principalId", "ct.user.principalid"),
+                           ("arn", "ct.user.arn"), ("accountId", "ct.user.accountid")):
+            v = ui.get(key)
+            if isinstance(v, str):
+                f[field] = v
+        sc = ui.get("sessionContext")
+        attrs = sc.get("attributes") if isinstance(sc, dict) else None
+        if isinstance(attrs, dict) and isinstance(attrs.get("mfaAuthenticated"), str):
+            f["ct.user.mfaauthenticated"] = attrs["mfaAuthenticated"]
+        req = rec.get("requestParameters")
+        if isinstance(req, dict):
+            f["ct.request"] = _json_text(req, "requestParameters")
+            for field, key in _REQUEST_FIELDS.items():
+                v = req.get(key)
+                if isinstance(v, str):
+                    f[field] = v
+            bucket = req.get("bucketName")
+            if isinstance(bucket, str):
+                f["s3.bucket"] = bucket
+                okey = req.get("key")
+                if isinstance(okey, str):
+                    f["s3.key"] = okey
+                    f["s3.uri"] = f"s3://{bucket}/{okey}"
+            elif isinstance(req.get("key"), str):
+                f["s3.key"] = req["key"]
+            repo = req.get("repositoryName")
+            if isinstance(repo, str):
+                f["ecr.repository"] = repo
+            tag = req.get("imageTag")
+            if isinstance(tag, str):
+                f["ecr.imagetag"] = tag
+            self._ec2_name(req, f)
+        elif req is not None:
+            f["ct.request"] = _json_text(req, "requestParameters")
+        resp = rec.get("responseElements")
+        if isinstance(resp, dict):
+            f["ct.response"] = _json_text(resp, "responseElements")
+            for key, field in (("subnetId", "ct.response.subnetid"), ("reservationId", "ct.response.reservationid")):
+                v = resp.get(key)
+                if isinstance(v, str):
+                    f[field] = v
+            self._ec2_image(resp, f)
+        elif resp is not None:
+            f["ct.response"] = _json_text(resp, "responseElements")
+        extra = rec.get("additionalEventData")
+        if extra is not None:
+            f["ct.additionaleventdata"] = _json_text(extra, "additionalEventData")
+            if isinstance(extra, dict):
+                bin_, bout = _num(extra.get("bytesTransferredIn")), _num(extra.get("bytesTransferredOut"))
+                if bin_ is not None:
+                    f["s3.bytes.in"] = bin_
+                if bout is not None:
+                    f["s3.bytes.out"] = bout
+                if bin_ is not None or bout is not None:
+                    f["s3.bytes"] = (bin_ or 0) + (bout or 0)
+        if src == "s3.amazonaws.com" or "s3.bucket" in f:
+            f["s3.cnt.get"] = 1 if name == "GetObject" else 0
+            f["s3.cnt.put"] = 1 if name == "PutObject" else 0
+            f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
+        for key, field in (("resources", "ct.resources"), ("serviceEventDetails", "ct.serviceeventdetails"),
+                           ("edgeDeviceDetails", "ct.edgedevicedetails")):
+            v = rec.get(key)
+            if v is not None:
+                f[field] = _json_text(v, key)
+        tls = rec.get("tlsDetails")
+        if isinstance(tls, dict):
+            for key, field in (("tlsVersion", "ct.tlsdetails.tlsversion"), ("cipherSuite", "ct.tlsdetails.ciphersuite"),
+                               ("clientProvidedHostHeader", "ct.tlsdetails.clientprovidedhostheader")):
+                v = tls.get(key)
+                if isinstance(v, str):
+                    f[field] = v
+        add = rec.get("addendum")
+        if isinstance(add, dict):
+            for key, field in (("reason", "ct.addendum.reason"), ("updatedFields", "ct.addendum.updatedfields"),
+                               ("originalRequestID", "ct.addendum.originalrequestid"),
+                               ("originalEventID", "ct.addendum.originaleventid")):
+                v = add.get(key)
+                if isinstance(v, str):
+                    f[field] = v
+        if name in SECRET_READ_CALLS and "ct.error" not in f:
+            principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or user or "?"
+            f["ct.user.secretreads"] = self.secret_reads.add(str(principal), ts)
+        f["ct.info"] = _info(f)
+        return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+    @staticmethod
+    def _ec2_name(req: dict[str, Any], f: dict[str, Any]) -> None:
+        spec = req.get("tagSpecificationSet")
+        items = spec.get("items") if isinstance(spec, dict) else None
+        if not isinstance(items, list):
+            return
+        for item in items:
+            if not isinstance(item, dict) or item.get("resourceType") != "instance":
+                continue
+            for tag in item.get("tags") or []:
+                if isinstance(tag, dict) and tag.get("key") == "Name" and isinstance(tag.get("value"), str):
+                    f["ec2.name"] = tag["value"]
+                    return
+
+    @staticmethod
+    def _ec2_image(resp: dict[str, Any], f: dict[str, Any]) -> None:
+        iset = resp.get("instancesSet")
+        items = iset.get("items") if isinstance(iset, dict) else None
+        if isinstance(items, list) and items and isinstance(items[0], dict) and isinstance(items[0].get("imageId"), str):
+            f["ec2.imageid"] = items[0]["imageId"]
+
+
+def _info(f: dict[str, Any]) -> str:
+    """ct.info: who, from where, read or write, what (and the S3 object), as the plugin summarises an event."""
+    arrow = "→" if f.get("ct.readonly") == "false" else "←"
+    err = "!" if "ct.error" in f else ""
+    text = f"{f.get('ct.user', '<NA>')} via {f.get('ct.srcip', '<NA>')} {err}{arrow} {f['ct.name']}"
+    if "s3.bytes" in f:
+        text += f" Size={f['s3.bytes']}"
+    if "s3.uri" in f:
+        return f"{text} URI={f['s3.uri']}"
+    if "s3.bucket" in f:
+        return f"{text} Bucket={f['s3.bucket']}"
+    if "ct.request.host" in f:
+        return f"{text} Host={f['ct.request.host']}"
+    return text

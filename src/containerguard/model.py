@@ -205,6 +205,16 @@ class Finding:
     match: str = ""  # masked evidence
     suppressed_by: str = ""  # ignore-file or VEX statement that suppressed it
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: what the finding is about, for merging what two scanners found about the same thing (a secret rule
+    #: and an image check on one key file: ``file:etc/app/server.key#private-key``; one Env entry:
+    #: ``config:Env[3]``). Set by the producer; the scanner merges on it; reports do not print it.
+    subject: str = ""
+
+
+def file_subject(path: str, what: str) -> str:
+    """The :attr:`Finding.subject` of ``what`` (a secret rule id, ``private-key``, ...) found in the file at
+    ``path`` (leading ``/`` or not: the same file)."""
+    return f"file:{path.lstrip('/')}#{what}"
 
 
 # --------------------------------------------------------------------------- runtime

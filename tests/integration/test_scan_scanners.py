@@ -322,18 +322,32 @@ def test_parse_scanners() -> None:
             parse_scanners(bad)
 
 
-def test_dedupe_keeps_the_secret_and_names_the_check() -> None:
-    from containerguard.misconfig.catalog import make_finding
-    from containerguard.model import Finding, FindingKind, Severity
-    from containerguard.scanner.scan import _dedupe
+def test_merge_keeps_the_secret_and_names_the_check() -> None:
+    """The findings come from their real producers (secret rules on a file and on the image config, the
+    image-file analyzer, the config checks); the merge pairs them by subject, never by message text."""
+    import io
 
-    key = Finding(FindingKind.SECRET, "private-key", "Private key", Severity.HIGH, path="etc/app/tls.key")
-    env_secret = Finding(FindingKind.SECRET, "generic-secret-assignment", "x", Severity.MEDIUM,
-                         path="(image config) Env[2]", extra={"source": "image-config-env"})
-    mis = [make_finding("CG-IMG-007", path="/etc/app/tls.key", message="private key at /etc/app/tls.key"),
-           make_finding("CG-IMG-007", path="/etc/app/store.p12", message="key store at /etc/app/store.p12"),
-           make_finding("CG-IMG-002", path="config.Env[2]", message="DB_PASSWORD=abcd****"),
-           make_finding("CG-IMG-002", path="config.Env[3]", message="API_TOKEN=abcd****")]
-    secrets, kept = _dedupe([key, env_secret], mis)
-    assert [(f.id, f.path) for f in kept] == [("CG-IMG-007", "/etc/app/store.p12"), ("CG-IMG-002", "config.Env[3]")]
-    assert [f.extra.get("also_reported_as") for f in secrets] == [["CG-IMG-007"], ["CG-IMG-002"]]
+    from containerguard.analyzer.base import AnalyzerInput
+    from containerguard.misconfig.image import ImageFileAnalyzer, check_config
+    from containerguard.model import ImageMeta
+    from containerguard.scanner.scan import _merge
+    from containerguard.secrets import SecretScanner, scan_image_config
+
+    pem = (b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+           b"-----END RSA PRIVATE KEY-----\n")
+    file_secrets = SecretScanner().scan("etc/app/tls.key", pem).findings
+    meta = ImageMeta(id="sha256:x", config={"Env": ["PATH=/usr/bin", "MODE=prod",
+                                                    "DB_PASSWORD=Xk9vQ2mZ7pL4rT8w", "API_TOKEN=unset"]})
+    env_secrets = scan_image_config(meta)
+    files = ImageFileAnalyzer()
+    mis = []
+    for path, data in (("etc/app/tls.key", pem), ("etc/app/store.p12", b"\x30\x82binary")):
+        mis += files.analyze(AnalyzerInput(path=path, mode=0o100600, size=len(data), stream=io.BytesIO(data))).findings
+    mis += [f for f in check_config(meta) if f.id == "CG-IMG-002"]
+    assert [f.subject for f in file_secrets] == ["file:etc/app/tls.key#private-key"]
+    assert {f.subject for f in env_secrets} == {"config:Env[2]"}
+    secrets, kept = _merge(file_secrets + env_secrets, mis)
+    assert ("CG-IMG-007", "/etc/app/store.p12") in [(f.id, f.path) for f in kept]  # a key store: no secret rule
+    assert not [f for f in kept if f.subject in ("file:etc/app/tls.key#private-key", "config:Env[2]")]
+    assert {f.id: f.extra.get("also_reported_as") for f in secrets}["private-key"] == ["CG-IMG-007"]
+    assert all(f.extra.get("also_reported_as") == ["CG-IMG-002"] for f in secrets if f.subject == "config:Env[2]")

@@ -27,7 +27,8 @@ class SecretAnalyzer(Analyzer):
 
     type: ClassVar[str] = "secret"
     #: part of the layer cache key: bump when rules.yaml changes what is found
-    version: ClassVar[int] = 2
+    #: 3: findings carry their ``subject`` (the scanner merges on it)
+    version: ClassVar[int] = 3
     max_size: ClassVar[int] = DEFAULT_MAX_SIZE
 
     def __init__(self, scanner: SecretScanner | None = None) -> None:

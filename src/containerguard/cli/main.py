@@ -22,7 +22,8 @@ from containerguard.errors import ContainerGuardError
 COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent",
-    "policy": "policy",
+    "policy": "policy", "admission": "admission",
+    "server": "server", "worker": "server", "token": "token",
 }
 
 app = typer.Typer(
@@ -46,7 +47,8 @@ def register_commands(names: Sequence[str] | None = None) -> typer.Typer:
     """Register the named commands (default: all of them) on ``app`` once each; return ``app``."""
     for name in COMMANDS if names is None else names:
         if name not in _registered:
-            importlib.import_module(f"containerguard.cli.{COMMANDS[name]}").register(app)
+            module = importlib.import_module(f"containerguard.cli.{COMMANDS[name]}")
+            getattr(module, f"register_{name}", module.register)(app)
             _registered.add(name)
     if "version" not in _registered:  # after the others, so that help lists it last
         app.command("version")(version)

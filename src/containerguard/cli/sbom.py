@@ -14,7 +14,7 @@ FORMATS = ("table", "json", "cyclonedx", "spdx-json")
 def sbom(
     target: Annotated[str, typer.Argument(help="docker:IMAGE, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH, "
                                                "registry:HOST/REPO[:TAG|@DIGEST], dir:PATH or a bare IMAGE.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx or spdx-json.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx, spdx-json (or a plug-in format).")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")] = None,
     insecure: Annotated[bool, typer.Option(help="Plain HTTP to the registry.")] = False,
     platform: Annotated[str, typer.Option(help="Image platform in multi-arch indexes: OS/ARCH or OS/ARCH/VARIANT.")] = "linux/amd64",
@@ -28,11 +28,16 @@ def sbom(
     """List the OS and every package of an image (or a directory), with the layer that introduced each."""
     from containerguard import __version__
     from containerguard.errors import UsageError
+    from containerguard.report.plugins import BUILTIN, available, get_reporter
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import build_inventory
 
-    if format not in FORMATS:
-        raise UsageError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    # the SBOM built-ins, or a plug-in format (containerguard.reports); refused before any layer is read
+    if format not in FORMATS:  # entry points are read only then: they cost start-up time
+        plugin_formats = [n for n in available() if n not in {b.name for b in BUILTIN}]
+        if format not in plugin_formats:
+            raise UsageError(f"unknown format {format!r} (choose from {', '.join([*FORMATS, *plugin_formats])})")
+    reporter = get_reporter(format)
     cache = None if no_cache else LayerCache(cache_dir)
     bar = hook = None
     if not quiet and sys.stderr.isatty():
@@ -48,9 +53,7 @@ def sbom(
     else:
         inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform, username=username,
                               password=password)
-    from containerguard.report.plugins import get_reporter
-
-    text = get_reporter(format)(inv, (), target=inv.target, tool_version=__version__)
+    text = reporter(inv, (), target=inv.target, tool_version=__version__)
     from containerguard.cli._output import emit
 
     emit(text, output)

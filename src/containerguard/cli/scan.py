@@ -58,6 +58,9 @@ def scan(
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Policy file or directory (repeatable; with the default set): exit 1 (or --exit-code) "
         "when a build-stage policy says fail-build; violations are explained on stderr.")] = None,
+    server: Annotated[str | None, typer.Option("--server", help="Central server URL: apply its exceptions and upload "
+                                               "the result (env CONTAINERGUARD_SERVER).")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="API token with the ci role (env CONTAINERGUARD_TOKEN).")] = None,
 ) -> None:
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import filters, report
@@ -84,6 +87,13 @@ def scan(
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
                           platform=platform, progress=hook)
+    client = None
+    if server or token:
+        from containerguard.cli._client import Client
+        from containerguard.cli._upload import apply_server_exceptions
+
+        client = Client(server, token)
+        res = apply_server_exceptions(client, res)
     expired = tuple(f"{r.id} ({r.source})" for r in res.expired_ignores)
     if not quiet:
         for w in res.warnings[:_MAX_WARNINGS]:
@@ -98,6 +108,16 @@ def scan(
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     emit(text, output)
+    if client is not None:
+        from containerguard.cli._upload import upload
+
+        doc = text if fmt == "json" else report.get_reporter("json")(
+            inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
+        with client:
+            out = upload(client, doc)
+        if not quiet:
+            print(f"uploaded to {client.base}: image {out['digest']} ({'new' if out['created'] else 'known'}, "
+                  f"{out['findings']} findings)", file=sys.stderr)
     if gate_sev is not None:
         code = filters.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
     elif exit_code:

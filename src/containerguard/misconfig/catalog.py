@@ -121,6 +121,7 @@ def make_finding(
     message: str = "",
     match: str = "",
     extra: Mapping[str, Any] | None = None,
+    subject: str = "",
 ) -> Finding:
     """A Finding for one failed check. ``message`` is the per-occurrence detail (prepended to the description)."""
     m = meta(check_id)
@@ -142,6 +143,7 @@ def make_finding(
         cwe=m.references.cwe,
         match=match,
         extra=ex,
+        subject=subject,
     )
 
 

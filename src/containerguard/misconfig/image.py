@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.misconfig.catalog import make_finding
 from containerguard.misconfig.secretnames import mask, secret_reason
-from containerguard.model import Finding, ImageMeta, Inventory, Layer
+from containerguard.model import Finding, ImageMeta, Inventory, Layer, file_subject
 
 _KEY_EXT = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore", ".ppk")
 _KEY_NAMES = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "identity"}
@@ -56,7 +56,7 @@ def check_config(meta: ImageMeta, target: str = "") -> list[Finding]:
         if reason and value:
             shown = f"{name}={mask(value)}"
             out.append(make_finding("CG-IMG-002", target=target, path=f"config.Env[{i}]",
-                                    message=f"{shown}: {reason}", match=shown))
+                                    message=f"{shown}: {reason}", match=shown, subject=f"config:Env[{i}]"))
     ports = cfg.get("ExposedPorts") or {}
     for port in ports:
         if str(port).split("/", 1)[0] == "22" and str(port).endswith(("/tcp", "22")):
@@ -73,7 +73,8 @@ class ImageFileAnalyzer(Analyzer):
     """setuid/setgid files, private keys and certificates, found by mode and path inside the walker."""
 
     type: ClassVar[str] = "misconfig-files"
-    version: ClassVar[int] = 1
+    #: 2: findings carry their ``subject`` (the scanner merges on it)
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 16 * 1024 * 1024
 
     def required(self, path: str, mode: int) -> bool:
@@ -96,12 +97,15 @@ class ImageFileAnalyzer(Analyzer):
         if name in _KEY_NAMES or name.endswith(_KEY_EXT + _CERT_EXT):
             head = inp.stream.read(_SNIFF)
             if _PRIVATE_KEY.search(head) or (name in _KEY_NAMES and b"PRIVATE KEY" in head):
-                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"private key at {path}"))
+                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"private key at {path}",
+                                                 subject=file_subject(inp.path, "private-key")))
             elif name.endswith((".p12", ".pfx", ".jks", ".keystore")):
-                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"key store at {path}"))
+                res.findings.append(make_finding("CG-IMG-007", path=path, message=f"key store at {path}",
+                                                 subject=file_subject(inp.path, "key-store")))
             elif (_CERT.search(head) or name.endswith((".crt", ".cer", ".der"))) and not inp.path.startswith(
                     _TRUST_STORE_DIRS):
-                res.findings.append(make_finding("CG-IMG-008", path=path, message=f"certificate at {path}"))
+                res.findings.append(make_finding("CG-IMG-008", path=path, message=f"certificate at {path}",
+                                                 subject=file_subject(inp.path, "certificate")))
         return res
 
 

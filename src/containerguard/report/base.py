@@ -320,6 +320,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for fld in dataclasses.fields(f):
         v = getattr(f, fld.name)
+        if fld.name == "subject":  # the scanner's merge key, not part of any report
+            continue
         if fld.name == "package":
             out["package"] = None if v is None else package_dict(v)
         elif fld.name == "layer":

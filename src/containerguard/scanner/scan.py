@@ -17,9 +17,10 @@ file, VEX), the same reports and the same CI gate.
   directory.
 * ``sbom:`` targets: vulnerabilities only (there are no files to look at).
 
-Duplicates: a private key found by the secret rules and by the image-file check (CG-IMG-007) at the same
-path is reported once, as the secret finding (``extra["also_reported_as"]`` names the check); a
-secret-looking ``Env`` entry found by the secret rules and by CG-IMG-002 is reported once, as the secret.
+Duplicates: findings carry a ``subject`` (what they are about, set by their producer); where a secret rule
+and a misconfiguration check report the same subject -- a private key found by the secret rules and by
+the image-file check (CG-IMG-007), a secret-looking ``Env`` entry found by the secret rules and by
+CG-IMG-002 -- it is reported once, as the secret finding (``extra["also_reported_as"]`` names the check).
 
 Risk (the report order) for non-vulnerability findings uses the formula of docs/risk.md with no CVSS
 and no EPSS: a secret counts as exploited (likelihood 0.95: anyone who can pull the image can read it),
@@ -93,9 +94,12 @@ def scan_target(
     platform: str = "linux/amd64",
     progress: Progress | None = None,
     cache: LayerCache | types.EllipsisType | None = ...,
+    username: str | None = None,
+    password: str | None = None,
 ) -> ScanResult:
     """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
-    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read."""
+    file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read.
+    ``username``/``password`` authenticate to a registry (default: ``~/.docker/config.json``)."""
     from containerguard import filters
 
     chosen = parse_scanners(scanners)
@@ -110,13 +114,13 @@ def scan_target(
             if st.stale:
                 warnings.append(f"the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
                                 "run `containerguard db update`")
-            inv = _inventory(target, chosen, insecure, platform, progress, cache)
+            inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
             result = Matcher(handle).match(inv)
         findings += result.findings
         warnings += inv.warnings
         warnings += result.warnings
     else:
-        inv = _inventory(target, chosen, insecure, platform, progress, cache)
+        inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
         warnings += inv.warnings
     extra, extra_warnings = _other_findings(inv, target, chosen)
     findings += extra
@@ -147,7 +151,8 @@ def _vex_subject(target: str, inv: Inventory) -> VexSubject:
 
 
 def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: str, progress: Progress | None,
-               cache: LayerCache | types.EllipsisType | None) -> Inventory:
+               cache: LayerCache | types.EllipsisType | None, username: str | None = None,
+               password: str | None = None) -> Inventory:
     if target.startswith("sbom:"):
         if "vuln" not in scanners:
             return Inventory(target=target, os=OSInfo(), packages=())
@@ -174,7 +179,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
     return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
-                           platform=platform, index_checks=checks)
+                           platform=platform, index_checks=checks, username=username, password=password)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations
@@ -201,7 +206,7 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
             from containerguard.misconfig.image import check_image
 
             misconfigs = check_image(inv)
-    secrets, misconfigs = _dedupe(secrets, misconfigs)
+    secrets, misconfigs = _merge(secrets, misconfigs)
     out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
     return out, warnings
 
@@ -231,30 +236,20 @@ def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
     return out, list(res.warnings)
 
 
-def _norm(path: str) -> str:
-    return path.lstrip("/")
-
-
-def _dedupe(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """Keep the secret finding where the image-file or Env check reports the same thing."""
-    key_paths = {_norm(f.path) for f in secrets if f.id == "private-key"}
-    env_slots = {f.path.removeprefix("(image config) ") for f in secrets
-                 if f.extra.get("source") == "image-config-env"}  # "Env[3]"
-    dropped: dict[str, list[str]] = {}
+def _merge(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """One finding per thing found: where a misconfiguration check and a secret rule report the same
+    :attr:`~containerguard.model.Finding.subject` (a private key file, one ``Env`` entry), the secret
+    finding stays and names the checks in ``extra["also_reported_as"]``; the check's finding goes."""
+    secret_subjects = {f.subject for f in secrets if f.subject}
+    dropped: dict[str, set[str]] = {}
     kept: list[Finding] = []
     for f in misconfigs:
-        if f.id == "CG-IMG-007" and _norm(f.path) in key_paths and "private key" in str(f.extra.get("message", "")):
-            dropped.setdefault(_norm(f.path), []).append(f.id)
-            continue
-        if f.id == "CG-IMG-002" and f.path.removeprefix("config.") in env_slots:
-            dropped.setdefault(f.path.removeprefix("config."), []).append(f.id)
-            continue
-        kept.append(f)
-    merged = []
-    for s in secrets:
-        slot = s.path.removeprefix("(image config) ") if s.extra.get("source") == "image-config-env" else _norm(s.path)
-        also = dropped.get(slot) if s.id == "private-key" or s.extra.get("source") == "image-config-env" else None
-        merged.append(dataclasses.replace(s, extra={**s.extra, "also_reported_as": sorted(set(also))}) if also else s)
+        if f.subject and f.subject in secret_subjects:
+            dropped.setdefault(f.subject, set()).add(f.id)
+        else:
+            kept.append(f)
+    merged = [dataclasses.replace(s, extra={**s.extra, "also_reported_as": sorted(dropped[s.subject])})
+              if s.subject in dropped else s for s in secrets]
     return merged, kept
 
 

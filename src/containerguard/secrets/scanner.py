@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from containerguard.errors import SecretsError
-from containerguard.model import Finding, FindingKind, ImageMeta, Layer
+from containerguard.model import Finding, FindingKind, ImageMeta, Layer, file_subject
 from containerguard.secrets.rules import RuleSet, SecretRule, builtin_rules
 
 #: files bigger than this are not scanned (counted as a warning)
@@ -239,6 +239,7 @@ class SecretScanner:
             remediation=REMEDIATION,
             cwe=("CWE-798",),
             extra=extra,
+            subject=file_subject(path, rule.id),
         )
 
     def redact(self, text: str) -> str:
@@ -365,7 +366,8 @@ def scan_image_config(meta: ImageMeta, layers: Sequence[Layer] = (), *,
     for i, entry in enumerate(env if isinstance(env, list) else []):
         if isinstance(entry, str):
             for f in sc.scan(f"(image config) Env[{i}]", entry.encode("utf-8", "replace")).findings:
-                out.append(dataclasses.replace(f, line=None, extra={**f.extra, "source": "image-config-env"}))
+                out.append(dataclasses.replace(f, line=None, extra={**f.extra, "source": "image-config-env"},
+                                               subject=f"config:Env[{i}]"))
     layer_iter = iter(layers)
     for i, h in enumerate(meta.history):
         layer = None if h.get("empty_layer") else next(layer_iter, None)
@@ -373,7 +375,8 @@ def scan_image_config(meta: ImageMeta, layers: Sequence[Layer] = (), *,
         if not isinstance(cmd, str) or not cmd:
             continue
         for f in sc.scan(f"(image config) history[{i}]", cmd.encode("utf-8", "replace")).findings:
-            out.append(dataclasses.replace(f, line=None, layer=layer, extra={**f.extra, "source": "image-history"}))
+            out.append(dataclasses.replace(f, line=None, layer=layer, extra={**f.extra, "source": "image-history"},
+                                           subject=f"config:history[{i}]"))
     return out
 
 

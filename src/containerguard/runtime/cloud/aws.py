@@ -119,7 +119,9 @@ class S3Source:
         doc = self._state.load()
         read = doc.get("read") if doc.get("bucket") == bucket and doc.get("prefix") == prefix else None
         self.read: dict[str, str] = dict(read) if isinstance(read, dict) else {}
-        self._factory = client_factory or (lambda: _boto3().client("s3"))
+        # a new session per client: after a failure the credential chain is walked afresh (the default
+        # session would keep what it found, or did not find, the first time)
+        self._factory = client_factory or (lambda: _boto3().session.Session().client("s3"))
         self._client: Any = None
         self.backoff = Backoff()
 
@@ -193,7 +195,7 @@ class SqsSource:
         self.health = health
         self.wait_s = wait_s
         self.delete = delete
-        self._factory = client_factory or (lambda svc: _boto3().client(svc))
+        self._factory = client_factory or (lambda svc: _boto3().session.Session().client(svc))
         self._sqs: Any = None
         self._s3: Any = None
         self._url: str | None = None

@@ -1,0 +1,57 @@
+"""`scan --server URL --token T`: apply the server's exceptions to the scan, then upload the result.
+
+Exceptions are fetched before the report is printed, so a CI gate (``--fail-on``) honours the team's
+accepted risks; the upload is the native JSON document (inventory + findings) the server stores by image
+digest. Both go through :class:`~containerguard.cli._client.Client` (retries with backoff)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from containerguard.cli._client import Client
+
+
+def server_ignore_rules(client: Client, inventory: Any) -> Any:
+    """The server's active exceptions that apply to this image, as an in-memory ignore file."""
+    from containerguard.filters.ignore import IgnoreFile, IgnoreRule
+
+    digest = inventory.image.id if inventory.image is not None else ""
+    names = set()
+    if inventory.image is not None:
+        for ref in (*inventory.image.repo_tags, *inventory.image.repo_digests):
+            name = ref.partition("@")[0]
+            last = name.rsplit("/", 1)[-1]
+            names.add(name.rpartition(":")[0] if ":" in last else name)
+    rules = []
+    for e in client.request("GET", "/exceptions"):
+        scope = e["scope"]
+        if scope == "image" and e["image_digest"] != digest:
+            continue
+        if scope == "finding" and e["image_digest"] != digest:
+            continue
+        if scope == "repository" and e["repository"] not in names:
+            continue
+        expires = dt.datetime.fromisoformat(e["expires_at"]).date() if e.get("expires_at") else None
+        rules.append(IgnoreRule(id=e["vuln_id"], package=e["package_name"] or None,
+                                reason=f"server exception {e['id']} ({e['kind']}): {e['reason']}",
+                                expires=expires, source=f"{client.base} exception {e['id']}"))
+    return IgnoreFile(path=f"{client.base}/api/v1/exceptions", rules=tuple(rules))
+
+
+def apply_server_exceptions(client: Client, res: Any) -> Any:
+    from containerguard import filters
+
+    ignore = server_ignore_rules(client, res.inventory)
+    if not ignore.rules:
+        return res
+    out = filters.filter_findings(res.findings, ignore_file=ignore)
+    return dataclasses.replace(res, findings=out.kept, suppressed=(*res.suppressed, *out.suppressed))
+
+
+def upload(client: Client, document: str | bytes) -> dict[str, Any]:
+    data = document.encode() if isinstance(document, str) else document
+    out: dict[str, Any] = client.request("POST", "/scans", content=data,
+                                         headers={"Content-Type": "application/json"})
+    return out

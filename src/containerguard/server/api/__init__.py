@@ -1,0 +1,13 @@
+"""The REST API under /api/v1: one router per area; each route names the permission it needs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from containerguard.server.api import routes_core, routes_exceptions
+
+router = APIRouter()
+router.include_router(routes_core.router)
+router.include_router(routes_exceptions.router)
+
+__all__ = ["router"]

@@ -1,0 +1,111 @@
+"""What every route needs: the app state (settings, sessions, job queue), the caller's identity and role."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from containerguard.server import auth
+from containerguard.server.services import tokens
+from containerguard.server.services.audit import Actor
+from containerguard.server.store import transaction
+
+if TYPE_CHECKING:
+    from containerguard.server.jobs import JobQueue
+    from containerguard.server.settings import Settings
+
+
+class AuthFailures:
+    """Sliding one-minute window of failed authentications per client address; over the limit: 429."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _window(self, addr: str, now: float) -> deque[float]:
+        q = self._seen.setdefault(addr, deque())
+        while q and now - q[0] > 60:
+            q.popleft()
+        return q
+
+    def blocked(self, addr: str) -> bool:
+        with self._lock:
+            return len(self._window(addr, time.monotonic())) >= self.per_minute
+
+    def fail(self, addr: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._window(addr, now).append(now)
+            if len(self._seen) > 100_000:  # bounded memory under a spray of addresses
+                self._seen = {a: q for a, q in self._seen.items() if q and now - q[-1] < 60}
+
+
+@dataclass
+class State:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    jobs: JobQueue
+    failures: AuthFailures
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state(request: Request) -> State:
+    st: State = request.app.state.cg
+    return st
+
+
+@contextmanager
+def tx(request: Request) -> Iterator[Session]:
+    with transaction(state(request).sessions) as s:
+        yield s
+
+
+def client_addr(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate(request: Request) -> Actor:
+    st = state(request)
+    addr = client_addr(request)
+    if st.failures.blocked(addr):
+        raise HTTPException(429, "too many failed authentications from this address; retry in a minute",
+                            headers={"Retry-After": "60"})
+    token = _bearer(request)
+    if not token:
+        st.failures.fail(addr)
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    with transaction(st.sessions) as s:
+        row = tokens.authenticate(s, token)
+        actor = None if row is None else Actor(row.name, row.role, row.id, row.host, addr)
+    if actor is None:
+        st.failures.fail(addr)
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return actor
+
+
+def require(permission: str) -> Callable[..., Actor]:
+    """A dependency: the authenticated caller, whose role must grant ``permission`` (else 403)."""
+
+    def dep(actor: Actor = Depends(authenticate)) -> Actor:  # noqa: B008
+        if not auth.allowed(actor.role, permission):
+            raise HTTPException(403, f"role {actor.role} may not {permission}")
+        return actor
+
+    dep.__name__ = f"require_{permission.replace(':', '_')}"
+    dep.permission = permission  # type: ignore[attr-defined]
+    return dep

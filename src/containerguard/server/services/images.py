@@ -1,0 +1,352 @@
+"""Images, their inventories and findings: ingest of a scan upload, listing, replacing findings after a
+(re)match. Parsing and matching are the library's (``containerguard.scanner``, ``report.native``); this
+module only stores and queries.
+
+Identity: an image is its config digest (``image.id`` in the native JSON). A CI upload *claims* that
+digest; the server cannot check it, so a claimed inventory never replaces a different one stored under
+the same digest (409), and an upload whose name/tag already points at another digest is stored under its
+own digest as a new image (the tag moves; the old image keeps its inventory and findings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from containerguard.errors import ContainerGuardError
+from containerguard.model import Finding as MFinding
+from containerguard.model import Inventory, Severity
+from containerguard.server.services import Conflict, Invalid, NotFound
+from containerguard.server.services.audit import Actor, record
+from containerguard.server.services.events import raise_event
+from containerguard.server.store.models import Finding, Image, ImageName, utcnow
+from containerguard.server.store.models import Inventory as InventoryRow
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ZC = zstandard.ZstdCompressor(level=6)
+_ZD = zstandard.ZstdDecompressor()
+MAX_INVENTORY_BYTES = 512 << 20
+
+
+def fingerprint(f: MFinding) -> str:
+    pkg = ""
+    if f.package is not None:
+        pkg = f.package.purl or f"{f.package.type}:{f.package.name}@{f.package.version}"
+    return hashlib.sha256(f"{f.kind}|{f.id}|{pkg}|{f.path}|{f.line or ''}".encode()).hexdigest()
+
+
+def packages_digest(inv: Inventory) -> str:
+    """What identifies an inventory's content for dedup and forgery checks: the sorted package set."""
+    h = hashlib.sha256()
+    for key in sorted(f"{p.type}\x00{p.name}\x00{p.version}\x00{p.purl}" for p in inv.packages):
+        h.update(key.encode("utf-8", "surrogatepass"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def compress(data: bytes) -> bytes:
+    return _ZC.compress(data)
+
+
+def decompress(data: bytes) -> bytes:
+    return _ZD.decompress(data, max_output_size=MAX_INVENTORY_BYTES)
+
+
+@dataclass(frozen=True)
+class ParsedUpload:
+    inventory: Inventory
+    findings: tuple[MFinding, ...]  # from a native scan document; empty for a plain SBOM
+    has_findings: bool
+    digest: str
+    names: tuple[tuple[str, str, str], ...]  # (repository, tag, manifest digest)
+
+
+def _split_name(ref: str) -> tuple[str, str, str]:
+    """``host/repo:tag`` / ``repo@sha256:..`` -> (repository, tag, manifest digest)."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = ""
+    if ":" in last:
+        name, _, tag = name.rpartition(":")
+    return name, tag, digest if DIGEST.match(digest) else ""
+
+
+def parse_upload(data: bytes, *, digest: str | None = None, name: str | None = None) -> ParsedUpload:
+    """Read a scan upload: the native JSON of ``scan --format json`` (inventory and findings) or an SBOM
+    (CycloneDX, SPDX, native ``sbom`` output; the server matches it). Raises Invalid with one line."""
+    from containerguard.scanner import parse_inventory
+
+    try:
+        inv = parse_inventory(data, "upload")
+    except ContainerGuardError as exc:
+        raise Invalid(str(exc)) from exc
+    findings: tuple[MFinding, ...] = ()
+    has_findings = False
+    if data.lstrip()[:1] == b"{" and b'"schema_version"' in data[:4096] and b'"findings"' in data:
+        from containerguard.report.native import load_findings
+
+        try:
+            kept, _suppressed = load_findings(data)
+        except ContainerGuardError as exc:
+            raise Invalid(str(exc)) from exc
+        findings = tuple(kept)
+        has_findings = True
+    claimed = digest or (inv.image.id if inv.image is not None else "")
+    if not claimed:
+        raise Invalid("the upload names no image digest (scan an image, or pass ?digest=sha256:...)")
+    if not DIGEST.match(claimed):
+        raise Invalid(f"invalid image digest {claimed[:80]!r} (expected sha256: and 64 hex digits)")
+    if inv.image is not None and inv.image.id and digest and inv.image.id != digest:
+        raise Invalid(f"digest {digest} does not match the document's image id {inv.image.id}")
+    names: list[tuple[str, str, str]] = []
+    refs = [name] if name else []
+    if inv.image is not None:
+        refs += list(inv.image.repo_tags) + list(inv.image.repo_digests)
+    for ref in refs:
+        if not ref or len(ref) > 700:
+            continue
+        names.append(("", "", ref) if DIGEST.match(ref) else _split_name(ref))
+    scheme, _, rest = inv.target.partition(":")
+    if not any(n[0] for n in names) and scheme in ("docker", "registry") and rest:
+        names.insert(0, _split_name(rest))
+    return ParsedUpload(inv, findings, has_findings, claimed, tuple(dict.fromkeys(names)))
+
+
+def _counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    c = {"critical": 0, "high": 0, "medium": 0, "low": 0, "other": 0, "kev": 0, "max_risk": 0.0}
+    for r in rows:
+        sev = r["severity"]
+        key = {Severity.CRITICAL: "critical", Severity.HIGH: "high", Severity.MEDIUM: "medium",
+               Severity.LOW: "low"}.get(Severity(sev), "other")
+        c[key] += 1
+        c["kev"] += bool(r["kev"])
+        c["max_risk"] = max(c["max_risk"], r["risk"])
+    return c
+
+
+def finding_row(image_id: int, f: MFinding) -> dict[str, Any]:
+    p = f.package
+    return {
+        "image_id": image_id, "fingerprint": fingerprint(f), "kind": str(f.kind), "vuln_id": f.id[:128],
+        "title": f.title[:2000], "severity": int(f.severity), "package_name": (p.name if p else "")[:256],
+        "package_version": (p.version if p else "")[:128], "package_type": (p.type if p else "")[:32],
+        "purl": p.purl if p else "", "path": f.path, "fixed_version": ", ".join(f.fixed_versions)[:256],
+        "status": f.status[:32], "cvss_score": f.cvss_score, "epss": f.epss, "kev": f.kev, "risk": f.risk,
+    }
+
+
+def replace_findings(session: Session, image: Image, findings: Sequence[MFinding], *,
+                     kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Make the image's stored findings (of ``kinds``; None: all) equal ``findings``; keep ``first_seen`` of
+    those that stay. Returns the rows that are new. Updates the image's counts."""
+    rows: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        r = finding_row(image.id, f)
+        rows.setdefault(r["fingerprint"], r)
+    q = select(Finding.id, Finding.fingerprint, Finding.risk, Finding.kev, Finding.epss, Finding.severity).where(
+        Finding.image_id == image.id)
+    if kinds is not None:
+        q = q.where(Finding.kind.in_(kinds))
+    existing = {r.fingerprint: r for r in session.execute(q)}
+    gone = [r.id for fp, r in existing.items() if fp not in rows]
+    new = [r for fp, r in rows.items() if fp not in existing]
+    for i in range(0, len(gone), 500):
+        session.execute(delete(Finding).where(Finding.id.in_(gone[i:i + 500])))
+    if new:
+        session.execute(insert(Finding), new)
+    changed = [{"id": existing[fp].id, "risk": r["risk"], "kev": r["kev"], "epss": r["epss"],
+                "severity": r["severity"]} for fp, r in rows.items()
+               if fp in existing and (existing[fp].risk, existing[fp].kev, existing[fp].epss, existing[fp].severity)
+               != (r["risk"], r["kev"], r["epss"], r["severity"])]
+    if changed:
+        session.execute(update(Finding), changed)
+    refresh_counts(session, image)
+    return new
+
+
+def refresh_counts(session: Session, image: Image) -> None:
+    rows = session.execute(select(Finding.severity, Finding.kev, Finding.risk).where(Finding.image_id == image.id))
+    c = _counts({"severity": r.severity, "kev": r.kev, "risk": r.risk} for r in rows)
+    for k, v in c.items():
+        setattr(image, k, v)
+
+
+def _touch_names(session: Session, image: Image, names: Sequence[tuple[str, str, str]]) -> None:
+    now = utcnow()
+    for repo, tag, mdigest in names:
+        repo, tag = repo[:512], tag[:200]
+        row = session.scalars(select(ImageName).where(
+            ImageName.image_id == image.id, ImageName.repository == repo, ImageName.tag == tag,
+            ImageName.manifest_digest == mdigest)).first()
+        if row is None:
+            session.add(ImageName(image_id=image.id, repository=repo, tag=tag, manifest_digest=mdigest))
+        else:
+            row.last_seen = now
+    named = [n for n in names if n[0]]
+    if named:
+        repo, tag, _ = named[0]
+        image.name = (f"{repo}:{tag}" if tag else repo)[:512]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    image: Image
+    created: bool
+    findings: int
+    new_findings: int
+    needs_match: bool  # an SBOM without findings: the caller queues a match with the server's database
+
+
+def ingest(session: Session, actor: Actor, upload: ParsedUpload, *, source: str = "ci",
+           verified: bool = False, document: bytes | None = None) -> IngestResult:
+    """Store one parsed upload (or a server pull when ``verified``). Raises Conflict for a forged digest."""
+    inv = upload.inventory
+    pdigest = packages_digest(inv)
+    image = session.scalars(select(Image).where(Image.digest == upload.digest)).first()
+    created = image is None
+    if image is None:
+        image = Image(digest=upload.digest, source=source)
+        session.add(image)
+        session.flush()
+    stored = session.scalars(select(InventoryRow).where(InventoryRow.image_id == image.id)).first()
+    now = utcnow()
+    if stored is not None and stored.sha256 != pdigest and (not verified or stored.verified):
+        raise Conflict(f"image {upload.digest} already has a different inventory; a claimed digest never "
+                       "replaces it (scan from the registry to verify)")
+    if stored is not None and stored.sha256 == pdigest:  # the same image again: names and last_seen only
+        image.last_seen = now
+        _touch_names(session, image, upload.names)
+        if verified and not stored.verified:
+            stored.verified = True
+            image.source = source
+        record(session, actor, "scan.upload", "image", upload.digest, duplicate=True)
+        total = int(session.scalar(select(func.count()).select_from(Finding).where(Finding.image_id == image.id)) or 0)
+        return IngestResult(image, False, total, 0, False)
+    doc = compress(document if document is not None else _native(inv))
+    if stored is None:
+        session.add(InventoryRow(image_id=image.id, sha256=pdigest, document=doc, verified=verified))
+    else:
+        stored.sha256, stored.document, stored.verified, stored.created_at = pdigest, doc, verified, now
+    os_info = inv.os
+    image.os_family, image.os_version = os_info.family[:40], os_info.version[:40]
+    image.architecture = (inv.image.architecture if inv.image else "")[:40]
+    image.package_count = len(inv.packages)
+    image.last_seen = image.scanned_at = now
+    image.source = source if verified or created else image.source
+    _touch_names(session, image, upload.names)
+    new = replace_findings(session, image, upload.findings) if upload.has_findings else []
+    record(session, actor, "scan.upload", "image", upload.digest, created=created, findings=len(upload.findings),
+           name=image.name)
+    if created:
+        raise_event(session, "image_scanned", f"image {image.name or image.digest} scanned: "
+                    f"{image.critical} critical, {image.high} high, {image.kev} KEV",
+                    severity=int(Severity.CRITICAL if image.critical else Severity.HIGH if image.high else 0),
+                    image_digest=image.digest, source=source)
+    return IngestResult(image, created, len(upload.findings), len(new), not upload.has_findings)
+
+
+def _native(inv: Inventory) -> bytes:
+    """The inventory as native JSON (what rescans read back)."""
+    from containerguard import __version__
+    from containerguard.report import RenderOptions, get_reporter
+
+    text = get_reporter("json")(dataclasses.replace(inv, file_findings=()), [], target=inv.target,
+                                tool_version=__version__, options=RenderOptions())
+    return text.encode() if isinstance(text, str) else bytes(text)
+
+
+def stored_document(session: Session, image_id: int) -> bytes:
+    row = session.scalars(select(InventoryRow).where(InventoryRow.image_id == image_id)).first()
+    if row is None:
+        raise NotFound(f"image {image_id} has no stored inventory")
+    return decompress(row.document)
+
+
+def load_stored_inventory(session: Session, image_id: int) -> Inventory:
+    from containerguard.scanner import parse_inventory
+
+    row = session.scalars(select(InventoryRow).where(InventoryRow.image_id == image_id)).first()
+    if row is None:
+        raise NotFound(f"image {image_id} has no stored inventory")
+    return parse_inventory(decompress(row.document), f"image {image_id}")
+
+
+# --------------------------------------------------------------------------- queries
+
+IMAGE_SORTS: dict[str, tuple[Any, ...]] = {"risk": (Image.max_risk.desc(), Image.id.desc()), "last_seen": (Image.last_seen.desc(), Image.id.desc()),
+               "name": (Image.name.asc(), Image.id.asc()), "critical": (Image.critical.desc(), Image.id.desc())}
+
+
+def list_images(session: Session, *, limit: int = 50, offset: int = 0, sort: str = "risk",
+                name: str | None = None, digests: Sequence[str] | None = None) -> tuple[list[Image], int]:
+    if sort not in IMAGE_SORTS:
+        raise Invalid(f"unknown sort {sort!r} (expected {', '.join(IMAGE_SORTS)})")
+    q = select(Image)
+    cq = select(func.count()).select_from(Image)
+    if name:
+        cond = Image.name.contains(name, autoescape=True)
+        q, cq = q.where(cond), cq.where(cond)
+    if digests is not None:
+        q, cq = q.where(Image.digest.in_(digests)), cq.where(Image.digest.in_(digests))
+    rows = list(session.scalars(q.order_by(*IMAGE_SORTS[sort]).limit(limit).offset(offset)))
+    return rows, int(session.scalar(cq) or 0)
+
+
+def get_image(session: Session, ref: str) -> Image:
+    """By config digest (``sha256:...``) or numeric id."""
+    if ref.isdigit():
+        img = session.get(Image, int(ref))
+    else:
+        img = session.scalars(select(Image).where(Image.digest == ref)).first()
+    if img is None:
+        raise NotFound(f"no image {ref[:100]}")
+    return img
+
+
+def image_names(session: Session, image_id: int) -> list[ImageName]:
+    return list(session.scalars(select(ImageName).where(ImageName.image_id == image_id).order_by(ImageName.last_seen.desc())))
+
+
+def list_findings(session: Session, *, image_id: int | None = None, limit: int = 100, offset: int = 0,
+                  min_severity: int | None = None, kev: bool | None = None, vuln_id: str | None = None,
+                  kind: str | None = None) -> tuple[list[Finding], int | None]:
+    """Highest risk first. The total is counted only for one image (a global count over 10^5+ rows costs more
+    than the page)."""
+    q = select(Finding)
+    conds = []
+    if image_id is not None:
+        conds.append(Finding.image_id == image_id)
+    if min_severity is not None:
+        conds.append(Finding.severity >= min_severity)
+    if kev is not None:
+        conds.append(Finding.kev.is_(kev))
+    if vuln_id:
+        conds.append(Finding.vuln_id == vuln_id)
+    if kind:
+        conds.append(Finding.kind == kind)
+    q = q.where(*conds).order_by(Finding.risk.desc(), Finding.id.desc()).limit(limit).offset(offset)
+    rows = list(session.scalars(q))
+    total = None
+    if image_id is not None:
+        total = int(session.scalar(select(func.count()).select_from(Finding).where(*conds)) or 0)
+    return rows, total
+
+
+def image_ids_by_digest(session: Session, digests: Iterable[str]) -> dict[str, int]:
+    ds = list(set(digests))
+    out: dict[str, int] = {}
+    for i in range(0, len(ds), 500):
+        out.update({r.digest: r.id for r in session.execute(select(Image.digest, Image.id).where(Image.digest.in_(ds[i:i + 500])))})
+    return out
+
+
+__all__ = ["DIGEST", "IngestResult", "ParsedUpload", "get_image", "ingest", "list_findings", "list_images",
+           "parse_upload", "replace_findings"]

@@ -1,0 +1,22 @@
+"""Notification deliveries (filled in by the notifications work)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from containerguard.server.store.models import Delivery, utcnow
+
+if TYPE_CHECKING:
+    from containerguard.server.jobs import JobContext
+
+
+def has_due(session: Session) -> bool:
+    return session.scalars(select(Delivery.id).where(Delivery.status == "pending",
+                                                     Delivery.next_attempt <= utcnow()).limit(1)).first() is not None
+
+
+def deliver_due(ctx: JobContext) -> dict[str, Any]:
+    raise NotImplementedError

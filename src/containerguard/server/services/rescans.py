@@ -1,0 +1,86 @@
+"""Rescans: stored inventories re-matched with the server's vulnerability database (``scanner.rescan``), no
+image pull. Vulnerability and malicious-package findings are replaced; secret and misconfiguration
+findings (which need the image's files) stay as scanned. A finding that is new after a rescan raises an
+event, ``new_kev_finding`` when it is in CISA KEV, else ``new_finding`` for CRITICAL ones, naming the hosts
+where the image runs now.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from containerguard.model import FindingKind, Severity
+from containerguard.server.services import images
+from containerguard.server.services.events import raise_event
+from containerguard.server.store.models import Container, Host, Image, Setting
+from containerguard.server.store.models import Inventory as InventoryRow
+
+if TYPE_CHECKING:
+    from containerguard.server.jobs import JobContext
+
+MATCHED_KINDS = frozenset({str(FindingKind.VULNERABILITY), str(FindingKind.MALICIOUS)})
+
+
+def db_build(vulndb: Any) -> str:
+    return str(vulndb.status().built_at)
+
+
+def rescan_images(ctx: JobContext, image_ids: list[int]) -> dict[str, Any]:
+    from containerguard.scanner import parse_inventory, rescan
+    from containerguard.vulndb import VulnDB
+
+    done = new_total = events = 0
+    with VulnDB(ctx.settings.vulndb) as handle:
+        build = db_build(handle)
+        for image_id in image_ids:
+            with ctx.tx() as s:
+                row = s.scalars(select(InventoryRow).where(InventoryRow.image_id == image_id)).first()
+                img = s.get(Image, image_id)
+                if row is None or img is None:
+                    continue
+                inv = parse_inventory(images.decompress(row.document), f"image {image_id}")
+                findings = rescan(inv, handle)
+                new = images.replace_findings(s, img, findings, kinds=MATCHED_KINDS)
+                row.matched_db = build
+                first_match = not img.scanned_at or row.created_at >= img.scanned_at
+                img.scanned_at = img.scanned_at or row.created_at
+                done += 1
+                new_total += len(new)
+                if new and not first_match:
+                    events += _events(s, img, new)
+    return {"images": done, "new_findings": new_total, "events": events, "db": build}
+
+
+def _events(s: Any, img: Image, new: list[dict[str, Any]]) -> int:
+    hosts = sorted(set(s.scalars(select(Host.name).join(Container, Container.host_id == Host.id).where(
+        Container.image_digest == img.digest, Container.running.is_(True)))))
+    where = f" running on {', '.join(hosts[:5])}" + (" ..." if len(hosts) > 5 else "") if hosts else ""
+    n = 0
+    for r in new:
+        if r["kev"]:
+            kind = "new_kev_finding"
+        elif r["severity"] >= Severity.CRITICAL:
+            kind = "new_finding"
+        else:
+            continue
+        raise_event(s, kind, f"new {'KEV ' if r['kev'] else ''}{Severity(r['severity']).name} {r['vuln_id']} in "
+                    f"{r['package_name']} {r['package_version']} of image {img.name or img.digest}{where}",
+                    severity=r["severity"], image_digest=img.digest, host=hosts[0] if hosts else "",
+                    vuln_id=r["vuln_id"], hosts=hosts, running=bool(hosts))
+        n += 1
+    return n
+
+
+def last_db_build(session: Any) -> str:
+    row = session.get(Setting, "vulndb_build")
+    return row.value if row is not None else ""
+
+
+def note_db_build(session: Any, build: str) -> None:
+    row = session.get(Setting, "vulndb_build")
+    if row is None:
+        session.add(Setting(key="vulndb_build", value=build))
+    else:
+        row.value = build

@@ -1,0 +1,369 @@
+"""The server's tables (SQLAlchemy 2 declarative, typed). Alembic migrations under ``migrations/`` create them;
+never ``create_all`` outside tests of the migrations themselves.
+
+Identity of an image is its **config digest** (``sha256:`` of the image config, what ``docker inspect``
+calls the image ID and what the agent reports for a running container); the registry's manifest digests
+and the names/tags that pointed at it live in :class:`ImageName`. An uploaded inventory is stored once per
+image (deduplicated by digest); findings are the latest match of that inventory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware timestamps on every backend (SQLite stores naive values: read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        if value is not None and dialect.name == "sqlite":
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --------------------------------------------------------------------------- images
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(80), unique=True)  # config digest sha256:...
+    #: the most recent name it was seen under (display only; ImageName keeps every name)
+    name: Mapped[str] = mapped_column(String(512), default="")
+    os_family: Mapped[str] = mapped_column(String(40), default="")
+    os_version: Mapped[str] = mapped_column(String(40), default="")
+    architecture: Mapped[str] = mapped_column(String(40), default="")
+    #: ci (uploaded, digest claimed) | registry (pulled by the server, digest verified)
+    source: Mapped[str] = mapped_column(String(16), default="ci")
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    scanned_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    package_count: Mapped[int] = mapped_column(Integer, default=0)
+    # finding counts by severity and the highest risk, kept by ingest/rescan so lists need no aggregation
+    critical: Mapped[int] = mapped_column(Integer, default=0)
+    high: Mapped[int] = mapped_column(Integer, default=0)
+    medium: Mapped[int] = mapped_column(Integer, default=0)
+    low: Mapped[int] = mapped_column(Integer, default=0)
+    other: Mapped[int] = mapped_column(Integer, default=0)
+    kev: Mapped[int] = mapped_column(Integer, default=0)
+    max_risk: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (Index("ix_images_max_risk", "max_risk"), Index("ix_images_last_seen", "last_seen"))
+
+
+class ImageName(Base):
+    """A name (registry/repository:tag) or manifest digest that pointed at an image, and when."""
+
+    __tablename__ = "image_names"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    repository: Mapped[str] = mapped_column(String(512))  # registry/repository (no tag)
+    tag: Mapped[str] = mapped_column(String(200), default="")
+    manifest_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("image_id", "repository", "tag", "manifest_digest"),
+                      Index("ix_image_names_repository", "repository", "tag"))
+
+
+class Inventory(Base):
+    """The SBOM of an image: the native JSON document (zstd), stored once per image digest."""
+
+    __tablename__ = "inventories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the packages part, for dedup and forgery checks
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)  # pulled by the server itself
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    matched_db: Mapped[str] = mapped_column(String(64), default="")  # the vulndb build it was last matched with
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    #: stable identity within the image: kind|id|package purl or name@version|path
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    vuln_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[int] = mapped_column(Integer)  # model.Severity value
+    package_name: Mapped[str] = mapped_column(String(256), default="")
+    package_version: Mapped[str] = mapped_column(String(128), default="")
+    package_type: Mapped[str] = mapped_column(String(32), default="")
+    purl: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text, default="")
+    fixed_version: Mapped[str] = mapped_column(String(256), default="")
+    status: Mapped[str] = mapped_column(String(32), default="")
+    cvss_score: Mapped[float | None] = mapped_column(Float, default=None)
+    epss: Mapped[float | None] = mapped_column(Float, default=None)
+    kev: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk: Mapped[float] = mapped_column(Float, default=0.0)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("image_id", "fingerprint"),
+                      Index("ix_findings_image_risk", "image_id", "risk"),
+                      Index("ix_findings_vuln_id", "vuln_id"),
+                      Index("ix_findings_severity_risk", "severity", "risk"),
+                      Index("ix_findings_risk", "risk"))
+
+
+# --------------------------------------------------------------------------- hosts and runtime
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    agent_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Container(Base):
+    __tablename__ = "containers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    container_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    image: Mapped[str] = mapped_column(String(512), default="")  # the name it runs with
+    image_digest: Mapped[str] = mapped_column(String(80), default="", index=True)  # config digest (image id)
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    capabilities: Mapped[list[Any]] = mapped_column(default=list)
+    mounts: Mapped[list[Any]] = mapped_column(default=list)
+    ports: Mapped[list[Any]] = mapped_column(default=list)
+    network_mode: Mapped[str] = mapped_column(String(64), default="")
+    running: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("host_id", "container_id"),)
+
+
+class AgentBatch(Base):
+    """Batches an agent sent, so a replayed batch is acknowledged again and stored nothing twice."""
+
+    __tablename__ = "agent_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("host_id", "batch_id"),)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(64))  # agent-assigned, unique per host: the dedup key
+    time: Mapped[dt.datetime] = mapped_column()
+    rule: Mapped[str] = mapped_column(String(255))
+    rule_id: Mapped[str] = mapped_column(String(128), default="")
+    priority: Mapped[int] = mapped_column(Integer)  # model.Priority value (0 emergency .. 7 debug)
+    source: Mapped[str] = mapped_column(String(32), default="syscall")
+    output: Mapped[str] = mapped_column(Text, default="")
+    container_id: Mapped[str] = mapped_column(String(64), default="")
+    container_name: Mapped[str] = mapped_column(String(255), default="")
+    image: Mapped[str] = mapped_column(String(512), default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("host_id", "uid"), Index("ix_alerts_time", "time"),
+                      Index("ix_alerts_host_time", "host_id", "time"))
+
+
+# --------------------------------------------------------------------------- people's decisions
+
+
+class FindingException(Base):
+    """An accepted risk or a false positive: scope finding (vuln in one image's package), image, repository
+    or global; lapses at ``expires_at``; revoked ones stay for the record."""
+
+    __tablename__ = "exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vuln_id: Mapped[str] = mapped_column(String(128), index=True)
+    scope: Mapped[str] = mapped_column(String(16))  # finding | image | repository | global
+    image_digest: Mapped[str] = mapped_column(String(80), default="")
+    repository: Mapped[str] = mapped_column(String(512), default="")
+    package_name: Mapped[str] = mapped_column(String(256), default="")
+    kind: Mapped[str] = mapped_column(String(24))  # risk_accepted | false_positive
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))  # token name (role)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(255), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a token in lists
+    host: Mapped[str] = mapped_column(String(255), default="")  # agent tokens: the one host they speak for
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# --------------------------------------------------------------------------- registries, events, notifications
+
+
+class Registry(Base):
+    __tablename__ = "registries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    url: Mapped[str] = mapped_column(String(512))  # https://host[:port] (or http:// with insecure)
+    username: Mapped[str] = mapped_column(String(255), default="")
+    password_enc: Mapped[str] = mapped_column(Text, default="")  # Fernet token (key from the environment)
+    repositories: Mapped[list[Any]] = mapped_column(default=list)  # glob filters; empty = all
+    interval: Mapped[int] = mapped_column(Integer, default=3600)  # seconds between polls; 0 = never
+    webhook_secret_hash: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_polled: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Event(Base):
+    """Something a person may want to hear about: new (KEV/critical) finding, runtime alert, scan failure."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    type: Mapped[str] = mapped_column(String(48), index=True)
+    severity: Mapped[int] = mapped_column(Integer, default=0)  # model.Severity value
+    summary: Mapped[str] = mapped_column(Text)
+    image_digest: Mapped[str] = mapped_column(String(80), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NotificationTarget(Base):
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | slack | syslog
+    url: Mapped[str] = mapped_column(String(1024))  # http(s)://... or udp://host:port / tcp://host:port
+    event_types: Mapped[list[Any]] = mapped_column(default=list)  # empty = all
+    min_severity: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("notification_targets.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("target_id", "event_id"),)
+
+
+class JobRun(Base):
+    """What the job engine ran, for the API and the metrics (the engine's own tables hold the queue)."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(512), default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed
+    worker: Mapped[str] = mapped_column(String(128), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Setting(Base):
+    """Small server state: the vulndb build last matched, the bootstrap marker."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")

@@ -22,7 +22,7 @@ from containerguard.errors import ContainerGuardError
 COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent",
-    "policy": "policy", "admission": "admission",
+    "policy": "policy", "admission": "admission", "authz": "authz",
     "server": "server", "worker": "server", "token": "token",
 }
 

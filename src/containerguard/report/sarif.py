@@ -1,4 +1,8 @@
-"""SARIF 2.1.0 (validated against the OASIS schema in the tests).
+"""SARIF 2.1.0 (validated in the tests against the 2.1.0 OASIS Standard schema with errata 01, format checks on).
+
+``helpUri`` holds only an absolute URI (other references, such as CIS benchmark sections, go to the rule's
+``properties.references``); artifact locations are percent-encoded URI references; suppressions carry
+``status``.
 
 One rule per finding id; results carry ``level``, a physical location (file path and line for secrets and
 misconfigurations, the package's manifest path for vulnerabilities, with the purl as a logical location),
@@ -9,7 +13,9 @@ GitHub code scanning reads ``properties.security-severity``.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
+from urllib.parse import quote
 
 from containerguard.model import Finding, FindingKind, Severity
 from containerguard.report.base import TOOL_NAME, TOOL_URI, ReportContext, json_text, ordered, redact
@@ -39,12 +45,27 @@ def fingerprint(f: Finding) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"{}|\\^`]+$")
+#: characters left as they are in an artifactLocation uri (RFC 3986 unreserved, sub-delims, ":", "@", "/")
+_URI_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def is_uri(text: str) -> bool:
+    """An absolute URI with an authority (``https://...``): what ``helpUri`` may hold."""
+    return bool(_URI.match(text))
+
+
+def uri_reference(path: str) -> str:
+    """A file path or target as an RFC 3986 URI reference (spaces, brackets, non-ASCII percent-encoded)."""
+    return quote(path, safe=_URI_SAFE)
+
+
 def _uri(f: Finding, target: str) -> str:
     if f.path:
-        return f.path.lstrip("/")
+        return uri_reference(f.path.lstrip("/"))
     if f.package is not None and f.package.locations:
-        return f.package.locations[0].lstrip("/")
-    return target
+        return uri_reference(f.package.locations[0].lstrip("/"))
+    return uri_reference(target)
 
 
 def _message(f: Finding) -> str:
@@ -74,8 +95,12 @@ def _rule(f: Finding) -> dict[str, Any]:
         "defaultConfiguration": {"level": level(f.severity)},
         "properties": {"security-severity": _sec_sev(f), "tags": tags, "precision": "very-high"},
     }
-    if f.references:
-        rule["helpUri"] = f.references[0]
+    links = [r for r in f.references if is_uri(r)]
+    if links:
+        rule["helpUri"] = links[0]
+    others = [r for r in f.references if not is_uri(r)]  # benchmark sections ("CIS Docker 4.1"), ids
+    if others:
+        rule["properties"]["references"] = others
     return rule
 
 
@@ -110,7 +135,7 @@ def _result(f: Finding, rule_index: int, target: str) -> dict[str, Any]:
     if f.aliases:
         res["properties"]["aliases"] = list(f.aliases)
     if f.suppressed_by:
-        res["suppressions"] = [{"kind": "external", "state": "accepted", "justification": f.suppressed_by}]
+        res["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.suppressed_by}]
     return res
 
 

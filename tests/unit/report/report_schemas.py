@@ -28,8 +28,11 @@ def _registry() -> Registry:
 
 def errors(kind: str, document: dict[str, Any]) -> list[str]:
     """Schema errors of ``document`` against the official schema of ``kind`` (cyclonedx, spdx, sarif)."""
-    name = {"cyclonedx": "bom-1.6.schema.json", "spdx": "spdx-schema-2.3.json", "sarif": "sarif-schema-2.1.0.json"}[kind]
+    name = {"cyclonedx": "bom-1.6.schema.json", "spdx": "spdx-schema-2.3.json", "sarif": "sarif-schema-2.1.0-errata01.json"}[kind]
     schema = _load(name)
     cls = jsonschema.validators.validator_for(schema)
-    validator = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+    checker = cls.FORMAT_CHECKER
+    # format checks must really run: jsonschema skips "uri"/"date-time" silently without their validators
+    assert {"uri", "uri-reference", "date-time"} <= set(checker.checkers), "pip install jsonschema[format-nongpl]"
+    validator = cls(schema, registry=_registry(), format_checker=checker)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]

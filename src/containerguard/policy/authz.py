@@ -1,0 +1,152 @@
+"""Docker Engine authorization plugin: deploy-stage policies on ``docker run``/``create`` and privileged ``exec``.
+
+The protocol (https://docs.docker.com/engine/extend/plugins_authorization/): the daemon POSTs JSON to the
+plugin's unix socket -- ``/Plugin.Activate`` once, then ``/AuthZPlugin.AuthZReq`` before each API call and
+``/AuthZPlugin.AuthZRes`` after it -- and shows a denial's ``Msg`` at the docker CLI
+("Error response from daemon: authorization denied by plugin NAME: MSG").
+
+Requests this plugin decides on: ``POST /containers/create`` (the body is the container config) and
+``POST /containers/ID/exec`` (a privileged exec). Everything else is allowed. When a request it decides on
+cannot be evaluated (no body: the daemon sends none above 1 MiB or for non-JSON; an internal error), the
+configured failure mode decides: fail closed (deny, the default) or fail open (allow, logged).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from containerguard.policy import inputs
+from containerguard.policy.engine import PolicySet
+from containerguard.policy.model import Action, Decision, Stage
+
+log = logging.getLogger("containerguard.authz")
+
+_CREATE = re.compile(r"^(?:/v[0-9][0-9.]*)?/containers/create/?$")
+_EXEC = re.compile(r"^(?:/v[0-9][0-9.]*)?/containers/([^/]+)/exec/?$")
+MAX_MSG = 2000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuthzConfig:
+    fail_open: bool = False
+    enforce: bool = True  # False: never deny, only log what would have been denied
+
+
+def _allow(msg: str = "") -> dict[str, Any]:
+    return {"Allow": True, "Msg": msg, "Err": ""}
+
+
+def _deny(msg: str) -> dict[str, Any]:
+    return {"Allow": False, "Msg": msg if len(msg) <= MAX_MSG else msg[:MAX_MSG - 3] + "...", "Err": ""}
+
+
+def authz_request(ps: PolicySet, body: Any, config: AuthzConfig) -> dict[str, Any]:
+    """The answer to an ``AuthZPlugin.AuthZReq`` body (already parsed JSON)."""
+    if not isinstance(body, Mapping):
+        return _undecidable(config, "the AuthZ request is not a JSON object")
+    method = str(body.get("RequestMethod") or "")
+    uri = str(body.get("RequestUri") or body.get("RequestURI") or "")  # the daemon's JSON key is RequestUri
+    if method != "POST":
+        return _allow()
+    parts = urlsplit(uri)
+    create, exec_ = _CREATE.match(parts.path), _EXEC.match(parts.path)
+    if not create and not exec_:
+        return _allow()
+    t0 = time.perf_counter()
+    try:
+        payload = _body(body.get("RequestBody"))
+        if payload is None:
+            return _undecidable(config, f"{method} {parts.path}: the daemon sent no request body to evaluate "
+                                        "(it omits bodies above 1 MiB and non-JSON ones)")
+        if create:
+            name = (parse_qs(parts.query).get("name") or [""])[0]
+            doc = inputs.from_docker_create(payload, name=name)
+            subject = f"container {name or '(unnamed)'} from image {payload.get('Image') or '?'}"
+        else:
+            assert exec_ is not None
+            doc = inputs.from_docker_exec(payload, container=exec_.group(1))
+            subject = f"exec in container {exec_.group(1)}"
+        decision = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
+    except Exception as exc:
+        log.exception("authz: could not evaluate %s %s", method, parts.path)
+        return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}")
+    return _answer(decision, subject, body, config, time.perf_counter() - t0)
+
+
+def _body(raw: Any) -> Mapping[str, Any] | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("RequestBody is not base64 text")
+    try:
+        data = json.loads(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise ValueError(f"RequestBody is not base64-encoded JSON ({exc})") from None
+    if not isinstance(data, Mapping):
+        raise ValueError("RequestBody is not a JSON object")
+    return data
+
+
+def _undecidable(config: AuthzConfig, reason: str) -> dict[str, Any]:
+    if config.fail_open:
+        log.warning("authz: allowing (fail-open): %s", reason)
+        return _allow(f"containerguard: not evaluated, allowed (fail-open): {reason}")
+    log.warning("authz: denying (fail-closed): %s", reason)
+    return _deny(f"containerguard: cannot evaluate the request, denied (fail-closed): {reason}")
+
+
+def _answer(decision: Decision, subject: str, body: Mapping[str, Any], config: AuthzConfig,
+            seconds: float) -> dict[str, Any]:
+    deny = [v for v in decision.violations if v.action is Action.DENY]
+    log.info(json.dumps({"user": body.get("User", ""), "uri": body.get("RequestUri") or body.get("RequestURI"),
+                         "subject": subject,
+                         "allowed": not deny or not config.enforce,
+                         "violations": [v.to_dict() for v in decision.violations],
+                         "ms": round(seconds * 1e3, 2)}))
+    if not deny or not config.enforce:
+        return _allow()
+    parts = []
+    for v in deny:
+        det = f" ({'; '.join(v.details[:5])})" if v.details else ""
+        fix = f" Fix: {v.remediation}" if v.remediation else ""
+        parts.append(f"[{v.policy_id} {v.policy_name}] {v.message}{det}{fix}")
+    return _deny("containerguard policy: " + " ".join(parts))
+
+
+def create_app(ps: PolicySet, config: AuthzConfig) -> Any:
+    """The plugin's ASGI app (served on a unix socket under /run/docker/plugins)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from containerguard.policy.webhttp import BadRequest, read_json
+
+    media = "application/vnd.docker.plugins.v1.2+json"
+
+    async def activate(request: Request) -> JSONResponse:
+        return JSONResponse({"Implements": ["authz"]}, media_type=media)
+
+    async def authz_req(request: Request) -> JSONResponse:
+        try:
+            body = await read_json(request, limit=4 * 1024 * 1024)
+        except BadRequest as exc:  # an answer the daemon shows, never a crash
+            return JSONResponse(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
+        return JSONResponse(authz_request(ps, body, config), media_type=media)
+
+    async def authz_res(request: Request) -> JSONResponse:
+        # the response has already been produced; policies decide on requests only
+        return JSONResponse(_allow(), media_type=media)
+
+    return Starlette(routes=[Route("/Plugin.Activate", activate, methods=["POST"]),
+                             Route("/AuthZPlugin.AuthZReq", authz_req, methods=["POST"]),
+                             Route("/AuthZPlugin.AuthZRes", authz_res, methods=["POST"])])

@@ -1,0 +1,234 @@
+"""The Docker authorization plugin against a real dockerd started by this test with --authorization-plugin
+(its own socket, data root, exec root, pidfile and containerd namespace; no bridge, no iptables: the system
+dockerd is never touched). Violating `docker run`/`create`/`exec --privileged` fail with our message at the
+CLI, compliant ones run, the failure mode is honoured, bad AuthZ bodies are refused and the plugin keeps serving."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fixtures.webhook import CLI
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PLUGINS = Path("/run/docker/plugins")
+IMAGE = "cgpol/busybox:1"
+
+
+class Plugin:
+    def __init__(self, socket: Path, log: Path) -> None:
+        self.socket, self.log = socket, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *args: str) -> None:
+        self.stop()
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([CLI, "authz", "serve", "--socket", str(self.socket), *args],
+                                         stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"authz serve did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return self.post("/Plugin.Activate", b"{}").json() == {"Implements": ["authz"]}
+        except (httpx.HTTPError, OSError):
+            return False
+
+    def post(self, path: str, body: bytes) -> httpx.Response:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=10) as c:
+            return c.post(f"http://plugin{path}", content=body)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Daemon:
+    def __init__(self, root: Path, plugin: str) -> None:
+        self.root, self.plugin = root, plugin
+        self.host = f"unix://{root}/docker.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([
+            "dockerd", "--host", self.host, "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "x"),
+            "--pidfile", str(self.root / "docker.pid"), "--bridge", "none", "--iptables=false", "--ip6tables=false",
+            "--ip-masq=false", "--containerd-namespace", "cgpolicy", "--containerd-plugins-namespace", "cgpolicy-p",
+            "--authorization-plugin", self.plugin, "--storage-driver", "vfs"], stdout=log, stderr=log)
+        deadline = time.monotonic() + 90
+        while self.docker("version", check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("test dockerd did not start: " + (self.root / "dockerd.log").read_text()[-3000:])
+            time.sleep(0.3)
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(["docker", "-H", self.host, *args], capture_output=True, timeout=120, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _busybox_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", arcname="bin/busybox")
+        for name in ("sh", "true", "echo", "sleep", "id"):
+            info = tarfile.TarInfo(f"bin/{name}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[tuple[Daemon, Plugin]]:
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        pytest.fail("needs dockerd (Debian docker.io) and root")
+    root = Path(tempfile.mkdtemp(prefix="cgpol-", dir="/tmp"))  # short: unix socket paths are limited
+    name = f"cgpol-{os.getpid()}"
+    PLUGINS.mkdir(parents=True, exist_ok=True)
+    plugin = Plugin(PLUGINS / f"{name}.sock", root / "plugin.log")
+    daemon = Daemon(root, name)
+    try:
+        plugin.start()
+        daemon.start()
+        (root / "busybox.tar").write_bytes(_busybox_tar())
+        daemon.docker("import", str(root / "busybox.tar"), IMAGE)
+        yield daemon, plugin
+    finally:
+        try:
+            if daemon.proc is not None:
+                plugin.start("--fail-open")  # the daemon asks the plugin even to remove containers
+                ids = daemon.docker("ps", "-aq", check=False).stdout.split()
+                if ids:
+                    daemon.docker("rm", "-f", *ids, check=False)
+        finally:
+            daemon.stop()
+            plugin.stop()
+            subprocess.run(["umount", "-R", str(root / "x")], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+RUN = ("run", "--rm", "--network", "none")
+
+
+def test_violating_docker_run_fails_with_our_message(env: tuple[Daemon, Plugin]) -> None:
+    daemon, _ = env
+    r = daemon.docker(*RUN, "--privileged", IMAGE, "/bin/true", check=False)
+    assert r.returncode != 0
+    assert f"authorization denied by plugin {daemon.plugin}: containerguard policy: [CG-DEP-001 privileged-container] " \
+           "The container runs privileged." in r.stderr
+    assert "Fix: Remove `privileged: true` (`--privileged`)" in r.stderr
+    for args, pid in ((("-v", "/var/run/docker.sock:/var/run/docker.sock"), "CG-DEP-005"),
+                      (("--pid", "host"), "CG-DEP-002"), (("--ipc", "host"), "CG-DEP-004"),
+                      (("--cap-add", "SYS_ADMIN"), "CG-DEP-006"), (("--cap-add", "sys_ptrace"), "CG-DEP-006")):
+        r = daemon.docker(*RUN, *args, IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and f"[{pid} " in r.stderr, (args, r.stderr)
+    r = daemon.docker("create", "--name", "cgpol-created", "--privileged", IMAGE, "/bin/true", check=False)
+    assert r.returncode != 0 and "[CG-DEP-001 privileged-container]" in r.stderr
+    assert "cgpol-created" not in daemon.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_compliant_docker_run_runs(env: tuple[Daemon, Plugin]) -> None:
+    daemon, _ = env
+    r = daemon.docker(*RUN, "--user", "1000", "--memory", "64m", "--cap-add", "NET_BIND_SERVICE", IMAGE,
+                      "/bin/echo", "hello from a compliant container")
+    assert r.stdout.strip() == "hello from a compliant container"
+
+
+def test_privileged_exec_is_denied_plain_exec_runs(env: tuple[Daemon, Plugin]) -> None:
+    daemon, _ = env
+    daemon.docker("run", "-d", "--network", "none", "--name", "cgpol-exec", IMAGE, "/bin/sleep", "300")
+    try:
+        r = daemon.docker("exec", "--privileged", "cgpol-exec", "/bin/true", check=False)
+        assert r.returncode != 0
+        assert "authorization denied by plugin" in r.stderr and "[CG-DEP-001 privileged-container]" in r.stderr
+        assert daemon.docker("exec", "cgpol-exec", "/bin/echo", "inside").stdout.strip() == "inside"
+    finally:
+        daemon.docker("rm", "-f", "cgpol-exec", check=False)
+
+
+def test_failure_mode_when_the_request_cannot_be_evaluated(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """The daemon sends the plugin no body above 1 MiB: the policies cannot see the container config."""
+    daemon, plugin = env
+    env_file = tmp_path / "big.env"
+    env_file.write_text("".join(f"FILLER_{i}={'x' * 1000}\n" for i in range(1200)))
+    r = daemon.docker(*RUN, "--env-file", str(env_file), IMAGE, "/bin/true", check=False)
+    assert r.returncode != 0
+    assert "cannot evaluate the request, denied (fail-closed)" in r.stderr and "no request body" in r.stderr
+    plugin.start("--fail-open")
+    try:
+        r = daemon.docker(*RUN, "--env-file", str(env_file), IMAGE, "/bin/true", check=False)
+        assert r.returncode == 0, r.stderr
+        # fail-open changes nothing for requests that can be evaluated
+        r = daemon.docker(*RUN, "--privileged", IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "[CG-DEP-001 privileged-container]" in r.stderr
+        assert "allowing (fail-open)" in plugin.log.read_text()
+    finally:
+        plugin.start()
+
+
+def test_plugin_down_docker_refuses(env: tuple[Daemon, Plugin]) -> None:
+    """With the plugin process gone the Engine itself refuses every API call (it has no fail-open)."""
+    daemon, plugin = env
+    plugin.stop()
+    try:
+        r = daemon.docker(*RUN, IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "500 Internal Server Error" in r.stderr, r.stderr
+    finally:
+        plugin.start()
+    assert daemon.docker(*RUN, "--user", "1000", IMAGE, "/bin/true", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"[1]", b"[" * 50000 + b"]" * 50000,
+                                  json.dumps({"RequestMethod": "POST", "RequestURI": "/v1.41/containers/create",
+                                              "RequestBody": "%%%not-base64"}).encode()])
+def test_malformed_authz_bodies_are_refused_and_the_plugin_keeps_serving(env: tuple[Daemon, Plugin], body: bytes) -> None:
+    daemon, plugin = env
+    r = plugin.post("/AuthZPlugin.AuthZReq", body)
+    assert r.status_code == 200
+    out = r.json()
+    assert out["Allow"] is False and out["Msg"].startswith("containerguard: cannot evaluate the request, denied (fail-closed)")
+    ok = {"RequestMethod": "POST", "RequestURI": "/v1.41/containers/create?name=x",
+          "RequestBody": base64.b64encode(json.dumps({"Image": "a:1", "User": "1000"}).encode()).decode()}
+    assert plugin.post("/AuthZPlugin.AuthZReq", json.dumps(ok).encode()).json()["Allow"] is True
+    assert daemon.docker(*RUN, "--user", "1000", IMAGE, "/bin/true", check=False).returncode == 0

@@ -8,14 +8,26 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from containerguard.policy.runtime import AlertPolicies
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.command("agent")(agent)
+
+
+def _alert_policies(paths: list[Path] | None) -> AlertPolicies | None:
+    if not paths:
+        return None
+    from containerguard.cli.policy import load
+    from containerguard.policy.runtime import AlertPolicies
+
+    return AlertPolicies(load(paths))
 
 
 def agent(
@@ -44,6 +56,9 @@ def agent(
     source_state: Annotated[Path | None, typer.Option(
         "--source-state", help="Directory where S3 sources remember what they read (default: the user state dir)")] = None,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
+    policy: Annotated[list[Path] | None, typer.Option(
+        "--policy", help="Policy file or directory (repeatable, with the default set): runtime-stage policies over "
+        "each alert; their kill_process/pause/stop/kill_container actions run as responses")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
 ) -> None:
     """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
@@ -56,7 +71,8 @@ def agent(
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
-                      source_state_dir=str(source_state) if source_state else None)
+                      source_state_dir=str(source_state) if source_state else None,
+                      alert_policies=_alert_policies(policy))
     ag = Agent(cfg)
     stop = threading.Event()
 

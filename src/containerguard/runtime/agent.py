@@ -20,6 +20,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,8 @@ class AgentConfig:
     source_interval: float = 10.0
     #: where S3 sources remember what they read (None: the user's state directory)
     source_state_dir: str | None = None
+    #: runtime-stage policies as code over each alert (containerguard.policy.runtime.AlertPolicies) -> actions
+    alert_policies: Callable[[Alert], Seq[str]] | None = None
 
 
 def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset()) -> set[str]:
@@ -123,7 +127,8 @@ class Agent:
             self.emitter.close()
             raise
         self.evaluator = Evaluator(ruleset)
-        self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority), Responder(None),
+        self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority, cfg.alert_policies),
+                                       Responder(None),
                                        self.emitter.emit, self._lock)
         self.http = HttpEndpoints(self)
         self.last_rule_error = ""
@@ -174,7 +179,8 @@ class Agent:
         old_program = self.program() if self.sensor is not None else ""
         with self._lock:
             self.evaluator.use(rs)
-            self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority)
+            self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority,
+                                                          self.cfg.alert_policies)
         self.counters.rule_reloads += 1
         self.last_rule_error = ""
         log.info("rules reloaded: %d enabled rules", len(rs.enabled_rules))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ class ResponsePlan:
 
     by_rule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     by_priority: list[tuple[str, Priority]] = field(default_factory=list)
+    #: runtime-stage policies as code (containerguard.policy.runtime.AlertPolicies): alert -> actions
+    alert_policies: Callable[[Alert], Sequence[str]] | None = None
 
     def actions_for(self, alert: Alert) -> list[str]:
         """The responses for ``alert``, in order: process actions, then the strongest container action."""
@@ -42,12 +44,16 @@ class ResponsePlan:
         for a, minp in self.by_priority:
             if alert.priority >= minp and a != "alert" and a not in out:
                 out.append(a)
+        for a in self.alert_policies(alert) if self.alert_policies is not None else ():
+            if a in ACTIONS and a != "alert" and a not in out:
+                out.append(a)
         # the strongest container action wins; killing the process first is still worth it
         strongest = [a for a in reversed(CONTAINER_ACTIONS) if a in out]
         return [a for a in out if a not in CONTAINER_ACTIONS] + strongest[:1]
 
     @classmethod
-    def from_rules(cls, rules: Iterable[Any], by_priority: list[tuple[str, Priority]]) -> ResponsePlan:
+    def from_rules(cls, rules: Iterable[Any], by_priority: list[tuple[str, Priority]],
+                   alert_policies: Callable[[Alert], Sequence[str]] | None = None) -> ResponsePlan:
         """A plan from the rules' ``containerguard.actions`` plus the configured minimum-priority actions."""
         by_rule = {str(r.name): tuple(r.actions) for r in rules if getattr(r, "actions", ())}
-        return cls(by_rule, by_priority)
+        return cls(by_rule, by_priority, alert_policies)

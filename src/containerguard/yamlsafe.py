@@ -79,7 +79,10 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
             node = ld.get_single_node()
             if node is not None and aliases:
                 _check_tree(node, make, max_nodes, max_depth)
-            data = ld.construct_document(node) if node is not None else None
+            try:
+                data = ld.construct_document(node) if node is not None else None
+            except (ValueError, TypeError, OverflowError) as exc:  # a value its tag refuses: 2024-02-30
+                raise _value_error(node, exc, loader, make) from None
         finally:
             ld.dispose()
     except yaml.YAMLError as exc:
@@ -87,6 +90,26 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
     except RecursionError:
         raise make(f"nesting deeper than {max_depth} levels", None) from None
     return data, node
+
+
+def _value_error(root: Node | None, exc: Exception, loader: Any, make: ErrorFactory) -> ContainerGuardError:
+    """The error for a scalar whose tag refuses its value (an impossible date, bad base64), at its line."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode):
+            probe = (loader or SAFE_LOADER)("")
+            try:
+                probe.construct_object(node)
+            except (ValueError, TypeError, OverflowError) as inner:
+                return make(f"invalid value {node.value!r}: {inner}", node.start_mark.line + 1)
+            finally:
+                probe.dispose()
+        elif isinstance(node, MappingNode):
+            stack.extend(c for kv in reversed(node.value) for c in reversed(kv))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+    return make(f"invalid value: {exc}", None)
 
 
 def _yaml_error(exc: yaml.YAMLError, make: ErrorFactory) -> ContainerGuardError:

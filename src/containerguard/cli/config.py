@@ -13,6 +13,7 @@ from containerguard import __version__
 from containerguard.cli._output import emit
 from containerguard.errors import UsageError
 from containerguard.model import Severity
+from containerguard.report.terminal import clean
 
 
 def _fail_on(fail_on: str | None) -> Severity | None:
@@ -72,7 +73,7 @@ def config(
         findings += scan_target(image, scanners={"misconfig"}).findings
     if not quiet:
         for w in res.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(clean(f"warning: {w}"), file=sys.stderr)
         if (paths or stdin_text is not None) and res.dockerfiles + res.manifests == 0:
             print("warning: no Dockerfile or Kubernetes manifest found", file=sys.stderr)
         print(f"checked {res.dockerfiles} Dockerfiles, {res.manifests} YAML files ({res.objects} Kubernetes objects)"

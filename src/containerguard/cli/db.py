@@ -99,21 +99,25 @@ def status(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
-    table = Table(title=f"{st.path} ({st.size / 1e6:.1f} MB)")
+    from containerguard.report.terminal import cell, console, row
+
+    out = console()
+    table = Table(title=cell(f"{st.path} ({st.size / 1e6:.1f} MB)"))
     for col in ("source", "records", "skipped", "status", "fetched"):
         table.add_column(col, justify="right" if col in ("records", "skipped") else "left")
     for s in st.sources:
         detail = ", ".join(f"{k}: {v}" for k, v in s.skipped_detail.items() if v)
-        table.add_row(s.source, str(s.records), f"{s.skipped}" + (f" ({detail})" if detail else ""),
-                      s.status + (f": {s.error}" if s.error else ""), s.fetched_at)
-    console.print(table)
-    console.print(f"built {st.built_at} in {st.build_seconds:.1f} s, {st.age_days:.1f} days ago; "
-                  f"{st.records} records, {st.skipped} skipped"
-                  + ("  [yellow]STALE: run `containerguard db update`[/yellow]" if st.stale else ""))
+        table.add_row(*row(s.source, str(s.records), f"{s.skipped}" + (f" ({detail})" if detail else ""),
+                           s.status + (f": {s.error}" if s.error else ""), s.fetched_at))
+    out.print(table)
+    line = Text(f"built {st.built_at} in {st.build_seconds:.1f} s, {st.age_days:.1f} days ago; "
+                f"{st.records} records, {st.skipped} skipped")
+    if st.stale:
+        line.append("  STALE: run `containerguard db update`", style="yellow")
+    out.print(line)
 
 
 def register(app: typer.Typer) -> None:

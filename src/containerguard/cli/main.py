@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         register_commands(_wanted(args))
         rc = app(args=args, standalone_mode=False)
     except ContainerGuardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_one_line(f"error: {exc}"), file=sys.stderr)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -90,8 +90,37 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show) and hasattr(exc, "exit_code"):
             show()
             return int(exc.exit_code)
-        raise
+        return _internal_error(exc)
     return rc if isinstance(rc, int) else 0
+
+
+#: exit code of an unexpected internal error (a bug): never 1 (a gate failed) nor 2 (bad usage or input)
+INTERNAL_ERROR = 3
+
+
+def _one_line(text: str) -> str:
+    from containerguard.report.terminal import clean
+
+    return clean(" ".join(text.split()))
+
+
+def _internal_error(exc: BaseException) -> int:
+    """One line on stderr (the traceback only with CONTAINERGUARD_DEBUG=1) and :data:`INTERNAL_ERROR`."""
+    import os
+
+    if os.environ.get("CONTAINERGUARD_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    print(_one_line(f"internal error: {type(exc).__name__}: {str(exc)[:300]}{where} (a bug: please report it; "
+                    "CONTAINERGUARD_DEBUG=1 shows the traceback)"), file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -168,19 +168,15 @@ def _priority_option(fail_on: str | None) -> Priority | None:
 
 
 def _alert_table(alerts: list[Alert], read: int) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
+    from containerguard.report.terminal import console, row, table
     from containerguard.runtime.rules import alert_to_json, priority_name
 
-    table = Table(title=f"{len(alerts)} alerts from {read} events")
-    for col in ("time", "priority", "rule id", "rule", "container", "output"):
-        table.add_column(col)
+    alert_table = table(f"{len(alerts)} alerts from {read} events", "time", "priority", "rule id", "rule",
+                        "container", "output")
     for a in alerts:
-        table.add_row(alert_to_json(a)["time"], priority_name(a), escape(a.rule_id), escape(a.rule),
-                      escape(a.container_id or "-"), escape(a.output))
-    Console().print(table)
+        alert_table.add_row(*row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
+                                 a.container_id or "-", a.output))
+    console().print(alert_table)
 
 
 def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
@@ -205,16 +201,13 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
                 "actions": list(r.actions), "event_types": sorted(r.event_types) if r.event_types is not None else None,
                 "desc": r.desc, "file": r.file, "line": r.line}))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from containerguard.report.terminal import console, row, table
 
-    table = Table(title=f"{len(rs.rules)} rules")
-    for col in ("id", "rule", "priority", "source", "enabled", "tags"):
-        table.add_column(col)
+    rule_table = table(f"{len(rs.rules)} rules", "id", "rule", "priority", "source", "enabled", "tags")
     for r in rs.rules:
-        table.add_row(r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
-                      ", ".join(r.tags))
-    Console().print(table)
+        rule_table.add_row(*row(r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
+                                ", ".join(r.tags)))
+    console().print(rule_table)
 
 
 @rules_app.command("fields")
@@ -228,16 +221,13 @@ def fields(fmt: Annotated[FieldsFmt, typer.Option("--format", "-f")] = FieldsFmt
     if fmt is FieldsFmt.markdown:
         typer.echo(catalog_markdown())
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from containerguard.report.terminal import console, row, table
 
-    table = Table(title=f"{len(FIELD_CATALOG)} fields")
-    for col in ("field", "type", "producer", "source", "argument", "description"):
-        table.add_column(col)
+    field_table = table(f"{len(FIELD_CATALOG)} fields", "field", "type", "producer", "source", "argument",
+                        "description")
     for name, spec in sorted(FIELD_CATALOG.items()):
-        table.add_row(name, spec.type, spec.producer, spec.source, spec.arg, escape(spec.description))
-    Console().print(table)
+        field_table.add_row(*row(name, spec.type, spec.producer, spec.source, spec.arg, spec.description))
+    console().print(field_table)
 
 
 def register(app: typer.Typer) -> None:

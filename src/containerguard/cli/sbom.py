@@ -29,6 +29,7 @@ def sbom(
     from containerguard import __version__
     from containerguard.errors import UsageError
     from containerguard.report.plugins import BUILTIN, available, get_reporter
+    from containerguard.report.terminal import clean
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import build_inventory
 
@@ -60,7 +61,7 @@ def sbom(
     if inv.warnings and not quiet:
         print(f"{len(inv.warnings)} warning(s):", file=sys.stderr)
         for w in inv.warnings[:20]:
-            print(f"  warning: {w}", file=sys.stderr)
+            print(clean(f"  warning: {w}"), file=sys.stderr)
         if len(inv.warnings) > 20:
             print(f"  ... and {len(inv.warnings) - 20} more", file=sys.stderr)
 

@@ -18,6 +18,7 @@ from containerguard import __version__
 from containerguard.cli._output import emit, layer_progress
 from containerguard.errors import UsageError
 from containerguard.model import Severity
+from containerguard.report.terminal import clean
 
 _MAX_WARNINGS = 10
 
@@ -97,12 +98,12 @@ def scan(
     expired = tuple(f"{r.id} ({r.source})" for r in res.expired_ignores)
     if not quiet:
         for w in res.warnings[:_MAX_WARNINGS]:
-            print(f"warning: {w}", file=sys.stderr)
+            print(clean(f"warning: {w}"), file=sys.stderr)
         if len(res.warnings) > _MAX_WARNINGS:
             print(f"warning: ... and {len(res.warnings) - _MAX_WARNINGS} more warnings "
                   "(inventory warnings: see `sbom --format json`)", file=sys.stderr)
         for e in expired:
-            print(f"warning: ignore entry expired and no longer suppresses: {e}", file=sys.stderr)
+            print(clean(f"warning: ignore entry expired and no longer suppresses: {e}"), file=sys.stderr)
     options: Any = report.RenderOptions(suppressed=res.suppressed, expired_ignores=expired, list_packages=False,
                                          scanners=res.scanners)
     inv = res.inventory

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from containerguard.model import Finding, FindingKind, Severity
 from containerguard.report.base import ReportContext, ordered, redact, summarize, where
+from containerguard.report.terminal import clean, row
 
 _STYLE = {
     Severity.CRITICAL: "bold red",
@@ -47,10 +48,10 @@ def _vuln_table(title: str, items: Sequence[Finding]) -> Table:
     for f in items:
         pkg = f.package
         flags = " KEV" if f.kev else ""
-        t.add_row(
+        t.add_row(*row(
             pkg.name if pkg else "", pkg.version if pkg else "", f.id + flags, _sev(f.severity), f.status,
             ", ".join(f.fixed_versions), f"{f.risk:.1f}", f.title,
-        )
+        ))
     return t
 
 
@@ -60,7 +61,7 @@ def _file_table(title: str, items: Sequence[Finding]) -> Table:
         t.add_column(col, overflow="fold")
     for f in items:
         # secrets are masked upstream; never print more than Finding.match holds
-        t.add_row(f.id, _sev(f.severity), where(f), _layer(f), f.title, f.match)
+        t.add_row(*row(f.id, _sev(f.severity), where(f), _layer(f), f.title, f.match))
     return t
 
 
@@ -68,18 +69,19 @@ def render(ctx: ReportContext) -> str:
     inventory, findings, target = ctx.inventory, ctx.findings, ctx.target
     opts = ctx.options
     buf = io.StringIO()
+    # markup off: every string printed here may come from the data (see report.terminal)
     console = Console(file=buf, width=opts.width or 120, force_terminal=opts.color, color_system="standard" if opts.color else None,
-                      no_color=not opts.color, highlight=False, emoji=False, soft_wrap=False)
+                      no_color=not opts.color, highlight=False, emoji=False, soft_wrap=False, markup=False)
     sbom_view = opts.show_packages(inventory, findings)
     if sbom_view and inventory is not None:
         os_text = f"{inventory.os.name or inventory.os.family} {inventory.os.version}".strip()
-        console.print(f"{target} ({os_text}): {len(inventory.packages)} packages", soft_wrap=True)
+        console.print(clean(f"{target} ({os_text}): {len(inventory.packages)} packages"), soft_wrap=True)
         t = Table(title="Packages", title_justify="left")
         for col in ("Name", "Version", "Type", "Layer", "Location"):
             t.add_column(col, overflow="fold")
         for p in sorted(inventory.packages, key=lambda p: (p.type, p.name, p.version)):
             layer = f"{p.layer.index}: {redact(p.layer.created_by)[:40]}" if p.layer else ""
-            t.add_row(p.name, p.version, p.type, layer, p.locations[0] if p.locations else "")
+            t.add_row(*row(p.name, p.version, p.type, layer, p.locations[0] if p.locations else ""))
         console.print(t)
     items = ordered(findings)
     for kind, title in _GROUPS:
@@ -93,10 +95,11 @@ def render(ctx: ReportContext) -> str:
         for col in ("ID", "Package / location", "By"):
             t.add_column(col, overflow="fold")
         for f in ordered(opts.suppressed):
-            t.add_row(f.id, f.package.name if f.package else where(f), f.suppressed_by)
+            t.add_row(*row(f.id, f.package.name if f.package else where(f), f.suppressed_by))
         console.print(t)
     for line in opts.expired_ignores:
-        console.print(f"warning: expired ignore entry no longer suppresses: {line}", soft_wrap=True)
+        console.print(clean(f"warning: expired ignore entry no longer suppresses: {line}"), soft_wrap=True)
     if not sbom_view:
-        console.print(f"{target}: " + summarize(findings, suppressed=len(opts.suppressed), scanners=opts.scanners).line(), soft_wrap=True)
+        console.print(clean(f"{target}: ") + summarize(findings, suppressed=len(opts.suppressed), scanners=opts.scanners).line(),
+                      soft_wrap=True)
     return buf.getvalue()

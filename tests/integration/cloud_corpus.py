@@ -69,3 +69,63 @@ def write_cloudtrail_delivery(root: Path, records: list[dict[str, Any]], per_fil
         p.write_bytes(gzip.compress(json.dumps({"Records": chunk}).encode()))
         paths.append(p)
     return paths
+
+
+def provider_records(provider: str, selected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GCP LogEntry or Azure activity records for the selected cases, in case order (match, miss, ...)."""
+    base = json.loads((DATA / f"{provider}_base.json").read_text())
+    out = []
+    for i, case in enumerate(selected):
+        for kind in ("match", "miss"):
+            rec = merge(base, case[kind])
+            if provider == "gcp":
+                rec["timestamp"] = stamp(i, kind)
+                rec["insertId"] = f"case-{i}-{kind}"
+            elif provider == "k8s":
+                rec["stageTimestamp"] = rec["requestReceivedTimestamp"] = stamp(i, kind)
+                rec["auditID"] = f"case-{i}-{kind}"
+            else:
+                rec["time"] = stamp(i, kind)
+                rec["correlationId"] = f"case-{i}-{kind}"
+            out.append(rec)
+    return out
+
+
+def write_gcp_sink(root: Path, entries: list[dict[str, Any]]) -> Path:
+    """A Cloud Storage log sink's hourly file: one LogEntry per line."""
+    d = root / "cloudaudit.googleapis.com" / "activity" / "2024" / "05" / "01"
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / "12:00:00_12:59:59_S0.json"
+    p.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return p
+
+
+def write_pubsub_export(root: Path, entries: list[dict[str, Any]]) -> Path:
+    """A Pub/Sub pull response saved to a file: each LogEntry base64-encoded in a message's data."""
+    import base64
+
+    msgs = [{"ackId": f"ack-{i}", "message": {"data": base64.b64encode(json.dumps(e).encode()).decode(),
+                                               "messageId": str(1000 + i), "publishTime": e["timestamp"]}}
+            for i, e in enumerate(entries)]
+    root.mkdir(parents=True, exist_ok=True)
+    p = root / "pubsub-pull.json"
+    p.write_text(json.dumps({"receivedMessages": msgs}))
+    return p
+
+
+def write_azure_export(root: Path, records: list[dict[str, Any]]) -> Path:
+    """A diagnostic-settings export blob (insights-activity-logs/.../PT1H.json): one record per line."""
+    d = root / "insights-activity-logs" / "resourceId=" / "SUBSCRIPTIONS" / "11111111-2222-3333-4444-555555555555" / \
+        "y=2024" / "m=05" / "d=01" / "h=12" / "m=00"
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / "PT1H.json"
+    p.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return p
+
+
+def write_audit_log(root: Path, events: list[dict[str, Any]]) -> Path:
+    """The API server's log backend file (--audit-log-path): one Event per line."""
+    root.mkdir(parents=True, exist_ok=True)
+    p = root / "kube-apiserver-audit.log"
+    p.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return p

@@ -5,6 +5,7 @@ matching event and stays quiet on its near miss -- our default cloud rules and F
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,19 @@ from tests.integration.cloud_corpus import (
     DATA,
     cases,
     cloudtrail_records,
+    merge,
+    provider_records,
     stamp,
     time_key,
+    write_audit_log,
+    write_azure_export,
     write_cloudtrail_delivery,
+    write_gcp_sink,
+    write_pubsub_export,
 )
 
 from containerguard.cli.main import main
-from containerguard.runtime.rules import cloud_rules_path
+from containerguard.runtime.rules import cloud_rules_path, default_rules_path
 
 UPSTREAM = SHARED / "falco-rules" / "plugins"
 
@@ -86,3 +93,101 @@ def test_cloudtrail_alert_carries_falco_fields(tmp_path, capsys):
     assert a["source"] == "aws_cloudtrail" and a["priority"] == "Warning"
     assert a["output_fields"]["ct.user"] == "alice" and a["output_fields"]["ct.srcip"] == "198.51.100.7"
     assert "sg-0a1b2c3d4e5f67890" in a["output"] and "T1562.007" in a["tags"]
+
+
+@pytest.mark.parametrize("ruleset", ["cg", "upstream"])
+@pytest.mark.parametrize("layout", ["sink", "pubsub"])
+def test_gcp_corpus(tmp_path, capsys, ruleset, layout):
+    selected = [c for c in cases("gcp") if c["ruleset"] == ruleset]
+    entries = provider_records("gcp", selected)
+    if layout == "sink":
+        write_gcp_sink(tmp_path, entries)
+    else:
+        write_pubsub_export(tmp_path, entries)
+    if ruleset == "cg":
+        rules, key = [cloud_rules_path(), DATA / "region_override.yaml"], "rule_id"
+    else:
+        rules, key = [UPSTREAM / "gcp_auditlog_rules.yaml"], "rule"
+    alerts = _replay(capsys, "gcp", rules, [tmp_path])
+    _check(selected, alerts, key)
+    if ruleset == "upstream":
+        assert len({c["rule"] for c in selected}) == 39  # every upstream gcpaudit rule
+
+
+def test_azure_corpus(tmp_path, capsys):
+    selected = [c for c in cases("azure") if c["ruleset"] == "cg"]
+    write_azure_export(tmp_path, provider_records("azure", selected))
+    alerts = _replay(capsys, "azure", [cloud_rules_path(), DATA / "region_override.yaml"], [tmp_path])
+    _check(selected, alerts, "rule_id")
+
+
+def test_azure_rest_shape_maps_to_the_same_fields(tmp_path, capsys):
+    """The Activity Log REST / az CLI shape ({"value": [...]}, operationName.value, status.value, caller)."""
+    rec = {"authorization": {"action": "Microsoft.Insights/diagnosticSettings/delete",
+                             "scope": "/subscriptions/11111111-2222-3333-4444-555555555555/providers/microsoft.insights/diagnosticSettings/siem"},
+           "caller": "ana@contoso.com", "correlationId": "c1", "eventTimestamp": "2024-05-01T12:00:00.1234567Z",
+           "operationName": {"value": "microsoft.insights/diagnosticSettings/delete", "localizedValue": "Delete diagnostic setting"},
+           "status": {"value": "Succeeded", "localizedValue": "Succeeded"}, "subStatus": {"value": "", "localizedValue": ""},
+           "httpRequest": {"clientIpAddress": "198.51.100.44", "method": "DELETE"}, "level": "Informational",
+           "resourceId": "/subscriptions/11111111-2222-3333-4444-555555555555/providers/microsoft.insights/diagnosticSettings/siem",
+           "category": {"value": "Administrative", "localizedValue": "Administrative"},
+           "subscriptionId": "11111111-2222-3333-4444-555555555555"}
+    p = tmp_path / "activity.json"
+    p.write_text(json.dumps({"value": [rec]}))
+    alerts = _replay(capsys, "azure", [cloud_rules_path()], [p])
+    assert [a["rule_id"] for a in alerts] == ["CG-Z002"]
+    assert alerts[0]["output_fields"]["azure.caller"] == "ana@contoso.com"
+    assert alerts[0]["output_fields"]["azure.callerip"] == "198.51.100.44"
+
+
+@pytest.mark.parametrize("provider,source,rule_id,n", [
+    ("cloudtrail", "cloudtrail", "CG-A012", 25), ("gcp", "gcp", "CG-G007", 25), ("azure", "azure", "CG-Z007", 25)])
+def test_secrets_read_in_bulk(tmp_path, capsys, provider, source, rule_id, n):
+    """Twenty secret reads by one principal within ten minutes alert once; the same reads spread over hours,
+    or by different principals, do not."""
+    base = json.loads((DATA / f"{provider}_base.json").read_text())
+    t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+    def one(i: int, seconds: int, who: str) -> dict:
+        t = (t0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if provider == "cloudtrail":
+            return merge(base, {"eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue",
+                                "eventTime": t, "eventID": f"e{i}", "requestParameters": {"secretId": f"prod/s{i}"},
+                                "userIdentity": {"arn": f"arn:aws:iam::123456789012:user/{who}", "userName": who}})
+        if provider == "gcp":
+            return merge(base, {"timestamp": t, "protoPayload": {
+                "serviceName": "secretmanager.googleapis.com", "authenticationInfo": {"principalEmail": f"{who}@example.com"},
+                "methodName": "google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion",
+                "resourceName": f"projects/1/secrets/s{i}/versions/latest"}})
+        return merge(base, {"time": t, "operationName": "MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION",
+                            "identity": {"claims": {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": f"{who}@contoso.com"}}})
+
+    burst = [one(i, i * 10, "mallory") for i in range(n)]                    # 25 reads in 4 minutes
+    slow = [one(100 + i, 3600 + i * 900, "ci") for i in range(n)]            # 25 reads, one per 15 minutes
+    spread = [one(200 + i, 30000 + i, f"user{i}") for i in range(n)]          # 25 principals, one read each
+    recs = burst + slow + spread
+    if provider == "cloudtrail":
+        write_cloudtrail_delivery(tmp_path, recs, per_file=10)
+    elif provider == "gcp":
+        write_gcp_sink(tmp_path, recs)
+    else:
+        write_azure_export(tmp_path, recs)
+    alerts = [a for a in _replay(capsys, source, [cloud_rules_path()], [tmp_path]) if a["rule_id"] == rule_id]
+    assert len(alerts) == 1
+    assert "mallory" in alerts[0]["output"]
+
+
+@pytest.mark.parametrize("ruleset", ["cg", "upstream"])
+def test_k8s_audit_corpus(tmp_path, capsys, ruleset):
+    selected = [c for c in cases("k8s") if c["ruleset"] == ruleset]
+    write_audit_log(tmp_path, provider_records("k8s", selected))
+    if ruleset == "cg":
+        rules, key = [default_rules_path()], "rule_id"
+    else:
+        rules, key = [UPSTREAM / "k8s_audit_rules.yaml", DATA / "k8s_upstream_overrides.yaml"], "rule"
+    alerts = _replay(capsys, "k8s_audit", rules, [tmp_path])
+    _check(selected, alerts, key)
+    if ruleset == "upstream":
+        text = (UPSTREAM / "k8s_audit_rules.yaml").read_text()
+        assert {c["rule"] for c in selected} == {line[len("- rule: "):] for line in text.splitlines()
+                                                 if line.startswith("- rule: ")}

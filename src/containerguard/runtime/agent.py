@@ -30,6 +30,8 @@ import platformdirs
 
 from containerguard.errors import ContainerGuardError, RuleError
 from containerguard.model import Alert, Event, Priority
+from containerguard.runtime.baseline import BaselineDetector, BaselineStore
+from containerguard.runtime.baseline.store import default_dir
 from containerguard.runtime.cloud.sources import KINDS, RunningSource, parse_source
 from containerguard.runtime.containers import ContainerInfo, ContainerTable
 from containerguard.runtime.emit import Emitter, Recorder
@@ -77,6 +79,12 @@ class AgentConfig:
     source_state_dir: str | None = None
     #: runtime-stage policies as code over each alert (containerguard.policy.runtime.AlertPolicies) -> actions
     alert_policies: Callable[[Alert], Seq[str]] | None = None
+    #: behavioural baselines (runtime/baseline): on, where they are kept (None: the user's data directory),
+    #: the quiet period after which a learning workload starts monitoring, the response in protect mode
+    baseline: bool = False
+    baseline_dir: str | None = None
+    baseline_quiet: float = 3600.0
+    baseline_action: str = "kill_process"
 
 
 def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset()) -> set[str]:
@@ -131,6 +139,9 @@ class Agent:
                                        Responder(None),
                                        self.emitter.emit, self._lock)
         self.http = HttpEndpoints(self)
+        self.baselines: BaselineDetector | None = None
+        if cfg.baseline:
+            self._start_baselines()
         self.last_rule_error = ""
 
     @property
@@ -216,6 +227,27 @@ class Agent:
             self.stop()
             raise
         threading.Thread(target=self._ticker, name="cg-stats", daemon=True).start()
+        if self.baselines is not None:
+            threading.Thread(target=self._baseline_loop, name="cg-baseline", daemon=True).start()
+
+    def _start_baselines(self) -> None:
+        directory = Path(self.cfg.baseline_dir) if self.cfg.baseline_dir else default_dir()
+        try:
+            store = BaselineStore(directory)
+        except ContainerGuardError:
+            self.emitter.close()
+            raise
+        self.baselines = BaselineDetector(store, quiet_s=self.cfg.baseline_quiet,
+                                          protect_action=self.cfg.baseline_action)
+        self.evaluator.add(self.baselines)
+
+    def _baseline_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                if self.baselines is not None:
+                    self.baselines.tick()
+            except Exception:  # a locked or broken store must not stop detection
+                log.warning("baseline store update failed", exc_info=True)
 
     def _start_sensor(self) -> None:
         self.processes.seed()
@@ -236,6 +268,10 @@ class Agent:
         self.responses.close()
         if self.containers is not None:
             self.containers.stop()
+        if self.baselines is not None:
+            self.baselines.flush()
+            self.baselines.store.close()
+            self.baselines = None
         with self._lock:
             self.emitter.close()
             if self.recorder is not None:
@@ -363,6 +399,7 @@ class Agent:
             "docker_reconnects": containers.reconnects if containers is not None else 0,
             "processes": len(self.processes),
             "sources": [src.health.to_json() for src in self.sources],
+            "baseline": self.baselines.stats() if self.baselines is not None else None,
         }
 
     def metrics(self) -> str:

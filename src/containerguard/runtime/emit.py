@@ -38,6 +38,8 @@ class Emitter:
         self.alerts += 1
         doc = alert_to_json(alert, self.hostname)
         doc["event_time_ns"] = event.time_ns
+        if outcomes:  # when the responses were done (the kill latency is this minus event_time_ns)
+            doc["responded_ns"] = time.time_ns()
         self.outputs.emit(doc)
         return alert
 

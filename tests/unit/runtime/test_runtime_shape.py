@@ -24,7 +24,7 @@ def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
 def test_no_function_above_complexity_15() -> None:
     # the project's configuration: max-complexity 15, and per-file-ignores naming the files still above it
     res = _ruff("--select", "C901", str(SRC / "runtime"),
-                str(SRC / "cli" / "rules.py"), str(SRC / "cli" / "agent.py"))
+                str(SRC / "cli" / "rules.py"), str(SRC / "cli" / "agent.py"), str(SRC / "cli" / "baseline.py"), str(SRC / "cli" / "profile.py"))
     assert res.returncode == 0, res.stdout
 
 

@@ -16,6 +16,10 @@ from typing import IO, ClassVar
 
 from containerguard.model import Finding, OSInfo, Package
 
+#: words in an analyzer warning that say a whole input file was not read (the gate counts such files as
+#: skipped inputs: ``--fail-on`` does not pass over them unless ``--skip-unreadable``)
+UNREADABLE = "unreadable, 0 packages taken from it"
+
 
 @dataclass(frozen=True, slots=True)
 class AnalyzerInput:

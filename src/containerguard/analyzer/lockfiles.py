@@ -20,7 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from containerguard import yamlsafe
 from containerguard.analyzer._util import basename, decode_text, dirname, pep503, read_text
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer.base import UNREADABLE, AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.analyzer.golang import golang_purl
 from containerguard.analyzer.npm import npm_purl
 from containerguard.analyzer.php import composer_packages
@@ -54,7 +54,7 @@ class _Lockfile(Analyzer):
         try:
             entries = list(self.parse(text, inp.path, result))
         except (ValueError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise AnalyzerError(f"unreadable, 0 packages taken from it: {exc}") from exc
+            raise AnalyzerError(f"{UNREADABLE}: {exc}") from exc
         seen: set[tuple[str, str]] = set()
         for name, version, meta in entries:
             if not name or not version:

@@ -12,7 +12,7 @@ import typer
 from containerguard import __version__
 from containerguard.cli._output import emit
 from containerguard.errors import UsageError
-from containerguard.model import Severity
+from containerguard.model import Finding, Severity
 from containerguard.report.terminal import clean
 
 
@@ -33,15 +33,32 @@ def config(
     image: Annotated[str | None, typer.Option("--image", help="Also check this image's configuration and files.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr.")] = False,
+    severity: Annotated[str | None, typer.Option(help="Only these severities, e.g. HIGH,CRITICAL.")] = None,
+    ignorefile: Annotated[Path | None, typer.Option(
+        "--ignorefile", help="Ignore file (default ./.containerguard-ignore.yaml when present).")] = None,
+    skip_unreadable: Annotated[bool, typer.Option(
+        "--skip-unreadable", help="Let --fail-on pass when some files could not be read (too large, YAML bomb, "
+        "unparseable); without it they fail the gate.")] = False,
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
-    from containerguard.misconfig.scan import scan_paths
     from containerguard.report.plugins import get_reporter
+    from containerguard.scanner import check_config
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
+    from containerguard.cli.scan import _severities
+
     reporter = get_reporter(fmt)
-    gate_sev = _fail_on(fail_on)  # a bad --fail-on is refused before any file is read
+    gate_sev = _fail_on(fail_on)  # a bad --fail-on, --severity or ignore file is refused before any file is read
+    sev = _severities(severity)
+    ignores = None
+    if ignorefile is not None and not ignorefile.is_file():
+        raise UsageError(f"ignore file {ignorefile} does not exist")
+    from containerguard.filters import DEFAULT_IGNORE_FILE, load_ignore_file
+
+    ignore_path = ignorefile or (Path(DEFAULT_IGNORE_FILE) if Path(DEFAULT_IGNORE_FILE).is_file() else None)
+    if ignore_path is not None:
+        ignores = load_ignore_file(ignore_path)
     stdin_text = None
     if paths and any(str(p) == "-" for p in paths):
         stdin_text = sys.stdin.read()
@@ -53,24 +70,21 @@ def config(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True),
                       transient=True) as bar:
             task = bar.add_task("checking", total=None)
-            res = scan_paths(paths or [], progress=lambda p: bar.update(task, description=f"checking {p}"))
+            res = check_config(paths or [], text=stdin_text,
+                               progress=lambda p: bar.update(task, description=f"checking {p}"))
     else:
-        res = scan_paths(paths or [])
-    if stdin_text is not None:
-        from containerguard.misconfig.scan import scan_text
-
-        extra = scan_text(stdin_text)
-        res.findings += extra.findings
-        res.warnings += extra.warnings
-        res.dockerfiles += extra.dockerfiles
-        res.manifests += extra.manifests
-        res.objects += extra.objects
-        res.skipped += extra.skipped
+        res = check_config(paths or [], text=stdin_text)
     findings = list(res.findings)
     if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
         from containerguard.scanner import scan_target
 
         findings += scan_target(image, scanners={"misconfig"}).findings
+    suppressed: tuple[Finding, ...] = ()
+    if sev is not None or ignores is not None:
+        from containerguard.filters import filter_findings
+
+        filtered = filter_findings(findings, severities=sev, ignore_file=ignores)
+        findings, suppressed = list(filtered.kept), filtered.suppressed
     if not quiet:
         for w in res.warnings:
             print(clean(f"warning: {w}"), file=sys.stderr)
@@ -80,12 +94,19 @@ def config(
               f"{', 1 image' if image else ''}; {len(findings)} findings"
               f"{f', {res.skipped} skipped' if res.skipped else ''}", file=sys.stderr)
     target = image or " ".join([str(p) for p in paths or []] + (["<stdin>"] if stdin_text is not None else []))
-    text = reporter(None, findings, target=target, tool_version=__version__)
+    from containerguard.report import RenderOptions
+
+    text = reporter(None, findings, target=target, tool_version=__version__,
+                    options=RenderOptions(suppressed=suppressed))
     emit(text, output)
     if gate_sev is not None:
-        from containerguard.filters import gate  # imported only for the gate: it loads the ignore/VEX parsers
+        from containerguard.cli.scan import skipped_gate_line
+        from containerguard.filters import gate
 
         code = gate(findings, gate_sev, 1)
+        if res.skipped and not skip_unreadable:
+            print(skipped_gate_line(res.skipped), file=sys.stderr)
+            code = 1
         if code:
             raise SystemExit(code)
 

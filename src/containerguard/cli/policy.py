@@ -122,10 +122,7 @@ def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
             raise PolicyError("the AdmissionReview has no request.object")
         data = obj
     if "apiVersion" in data and "kind" in data:
-        docs = list(inputs.from_k8s_object(data))
-        if not docs:
-            raise PolicyError(f"kind {data.get('kind')!r} holds no pod template")
-        return docs
+        return list(inputs.from_k8s_object(data))  # a patch without containers: nothing to evaluate
     if "HostConfig" in data or "Image" in data:
         return [("docker create", inputs.from_docker_create(data))]
     return [("input", inputs.complete(data, stage))]
@@ -133,27 +130,45 @@ def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
 
 @policy_app.command("eval")
 def evaluate(
-    input_file: Annotated[Path, typer.Option("--input", "-i", help="An input document (JSON/YAML, docs/policies.md), "
-                                                               "a Kubernetes object, an AdmissionReview or a Docker create body.")],
+    input_files: Annotated[list[Path], typer.Option("--input", "-i", help="An input document (JSON/YAML, "
+                                                    "docs/policies.md), a Kubernetes manifest, an AdmissionReview or a "
+                                                    "Docker create body; a directory: its *.yaml/*.yml/*.json (repeatable).")],
     stage: Annotated[str, typer.Option("--stage", "-s", help="build, deploy or runtime (default: the document's "
                                                          "stage; deploy for Kubernetes and Docker inputs).")] = "",
     policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
     only: Annotated[list[str] | None, typer.Option("--only", help="Evaluate only this policy id (repeatable).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
 ) -> None:
-    """Show the decision the policies take on an input, with each violation explained. Exit 1 when blocked."""
+    """Show the decision the policies take on an input, with each violation explained. Exit 1 when blocked.
+    A YAML file with several documents (a Kubernetes manifest) is evaluated document by document."""
     from containerguard.errors import UsageError
-    from containerguard.policy import Stage
-    from containerguard.policy.testing import load_input
+    from containerguard.policy import Decision, Stage
+    from containerguard.policy.testing import load_inputs
 
-    data = load_input(input_file)
-    is_k8s_or_docker = "HostConfig" in data or "Image" in data or ("apiVersion" in data and "kind" in data)
-    st = stage or ("deploy" if is_k8s_or_docker else str(data.get("stage") or "build"))
-    if st not in ("build", "deploy", "runtime"):
-        raise UsageError(f"--stage {st!r}: expected build, deploy or runtime")
+    files: list[Path] = []
+    for p in input_files:
+        files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml", ".json") and f.is_file())
+                     if p.is_dir() else [p])
     ps = load(policy, no_defaults)
-    docs = _input_documents(data, st)
-    decision = ps.evaluate_many(docs, Stage(st)) if not only else _only(ps, docs, Stage(st), only)
+    datas = [d for f in files for d in load_inputs(f)]
+    decision: Decision | None = None
+    for data in datas:
+        is_k8s_or_docker = "HostConfig" in data or "Image" in data or ("apiVersion" in data and "kind" in data)
+        st = stage or ("deploy" if is_k8s_or_docker else str(data.get("stage") or "build"))
+        if st not in ("build", "deploy", "runtime"):
+            raise UsageError(f"--stage {st!r}: expected build, deploy or runtime")
+        if "apiVersion" in data and "kind" in data and data.get("kind") != "AdmissionReview":
+            from containerguard.policy.inputs import pod_spec
+
+            if pod_spec(data) is None:
+                continue  # a Service, ConfigMap, ...: nothing a deploy policy reads
+        docs = _input_documents(data, st)
+        one = ps.evaluate_many(docs, Stage(st)) if not only else _only(ps, docs, Stage(st), only)
+        decision = one if decision is None else Decision(one.stage, decision.violations + one.violations,
+                                                         tuple(dict.fromkeys(decision.warnings + one.warnings)),
+                                                         decision.evaluated + one.evaluated)
+    if decision is None:
+        decision = Decision(Stage(stage or "deploy"))
     if fmt is Fmt.json:
         typer.echo(json.dumps(decision.to_dict(), indent=2))
     else:

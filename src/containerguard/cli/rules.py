@@ -52,22 +52,37 @@ def _load(rules: list[Path] | None) -> RuleSet:
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Rules files, loaded together in order (as falco -V does).")],
     fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+    any_host: Annotated[bool, typer.Option(
+        "--any-host", help="Check the language only: do not disable rules needing fields or syscalls this host's "
+        "agent cannot supply.")] = False,
 ) -> None:
-    """Load rules files and print their errors and warnings. Exit 0 when they load, 1 on an error."""
+    """Load rules files and print their errors and warnings, and the rules this host's agent cannot run (the field
+    or syscall each needs). Exit 0 when they load, 1 on an error."""
+    from containerguard.runtime.agent import host_support
     from containerguard.runtime.rules import load_rules
 
     error: RuleError | None = None
     warnings: list[str] = []
     count = 0
+    disabled: list[dict[str, object]] = []
+    unsupplied: dict[str, list[str]] = {}
+    fields, traced = (None, None) if any_host else host_support()
     try:
-        rs = load_rules(files)
+        rs = load_rules(files, available_fields=fields, traced_event_types=traced)
         warnings, count = rs.warnings, len(rs.rules)
+        for r in rs.rules:
+            if r.disabled_reason and r.disabled_reason != "enabled: false":
+                disabled.append({"rule": r.name, "file": r.file, "line": r.line, "reason": r.disabled_reason,
+                                 "missing": list(r.missing)})
+                for m in r.missing:
+                    unsupplied.setdefault(m, []).append(r.name)
     except RuleError as exc:
         error = exc
     names = ", ".join(str(f) for f in files)
     if fmt is Fmt.json:
         typer.echo(json.dumps({"files": [str(f) for f in files], "ok": error is None,
-                               "errors": [str(error)] if error else [], "warnings": warnings, "rules": count}))
+                               "errors": [str(error)] if error else [], "warnings": warnings, "rules": count,
+                               "disabled": disabled, "unsupplied": unsupplied}))
     else:
         for w in warnings:
             typer.echo(f"warning: {w}", err=True)
@@ -75,7 +90,12 @@ def validate(
             typer.echo(f"error: {error}", err=True)
             typer.echo(f"{names}: Invalid")
         else:
-            typer.echo(f"{names}: Ok ({count} rules, {len(warnings)} warnings)")
+            if unsupplied:
+                typer.echo("Cannot run here (the missing field or event type: the rules it disables):")
+                for what, rules in sorted(unsupplied.items()):
+                    typer.echo(f"  {what}: {', '.join(rules)}")
+            typer.echo(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "
+                       f"{len(warnings)} warnings)")
     if error is not None:
         # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which returns (and main then
         # drops) typer.Exit's code; SystemExit reaches main's handler and becomes the process exit code.

@@ -37,6 +37,27 @@ def _severities(text: str | None) -> list[Severity] | None:
     return out
 
 
+def skipped_gate_line(count: int) -> str:
+    return (f"gate: {count} input(s) could not be read (see the warnings): the gate fails rather than pass over "
+            "them; --skip-unreadable lets it judge what was read")
+
+
+def _gate(res: Any, fail_on: Severity | None, exit_code: int | None, skip_unreadable: bool) -> int:
+    """The gate's exit code: --fail-on / --exit-code over the findings; inputs not read fail it too."""
+    from containerguard import filters
+
+    if fail_on is not None:
+        code = filters.gate(res.findings, fail_on, 1 if exit_code is None else exit_code)
+    elif exit_code:
+        code = filters.gate(res.findings, None, exit_code)
+    else:
+        return 0
+    if res.skipped and not skip_unreadable:
+        print(skipped_gate_line(res.skipped), file=sys.stderr)
+        code = code or (1 if exit_code is None else exit_code)
+    return code
+
+
 def scan(
     target: Annotated[str, typer.Argument(help="Image or SBOM: docker:IMG, docker-archive:TAR, oci:DIR, dir:PATH, sbom:FILE, ...")],
     scanners: Annotated[str, typer.Option(
@@ -56,6 +77,9 @@ def scan(
     insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP for registry: targets.")] = False,
     platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+    skip_unreadable: Annotated[bool, typer.Option(
+        "--skip-unreadable", help="Let --fail-on/--exit-code pass when some inputs could not be read (too large, "
+        "YAML bomb, unparseable); without it they fail the gate.")] = False,
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Policy file or directory (repeatable; with the default set): exit 1 (or --exit-code) "
         "when a build-stage policy says fail-build; violations are explained on stderr.")] = None,
@@ -119,16 +143,12 @@ def scan(
         if not quiet:
             print(f"uploaded to {client.base}: image {out['digest']} ({'new' if out['created'] else 'known'}, "
                   f"{out['findings']} findings)", file=sys.stderr)
-    if gate_sev is not None:
-        code = filters.gate(res.findings, gate_sev[0], 1 if exit_code is None else exit_code)
-    elif exit_code:
-        code = filters.gate(res.findings, None, exit_code)
-    else:
-        code = 0
+    code = _gate(res, gate_sev[0] if gate_sev else None, exit_code, skip_unreadable)
     if policy_set is not None:
         from containerguard.cli.policy import build_gate
 
-        code = code or build_gate(res, policy_set, console, exit_code if exit_code else 1)
+        policy_code = build_gate(res, policy_set, console, exit_code if exit_code else 1)  # always printed
+        code = code or policy_code
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

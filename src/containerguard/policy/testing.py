@@ -144,13 +144,44 @@ def run_tests(ps: PolicySet, paths: Iterable[Path]) -> list[CaseResult]:
     return out
 
 
-def load_input(path: Path) -> Mapping[str, Any]:
-    """An input file for ``policy eval``: JSON or YAML (a document, a Kubernetes object or an AdmissionReview)."""
+def load_inputs(path: Path) -> list[Mapping[str, Any]]:
+    """The input documents of a file for ``policy eval``: JSON, or YAML with one or more documents (input
+    documents, Kubernetes objects -- a List's items too --, AdmissionReviews, Docker create bodies)."""
+    import yaml
+
+    from containerguard import yamlsafe
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from None
-    data, _ = load_with_lines(text, str(path), error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)  # YAML is a superset of JSON
-    if not isinstance(data, Mapping):
-        raise PolicyError(f"{path}: expected a mapping (an input document, a Kubernetes object or an AdmissionReview)")
-    return data
+    if len(text) > yamlsafe.MAX_BYTES:
+        raise PolicyError(f"{path}: file larger than {yamlsafe.MAX_BYTES} bytes")
+    out: list[Mapping[str, Any]] = []
+    try:
+        for node in yamlsafe.compose_all(text, yamlsafe.SAFE_LOADER):
+            if yamlsafe.expanded_size(node) > yamlsafe.MAX_EXPANDED_NODES:
+                raise PolicyError(f"{path}:{node.start_mark.line + 1}: document expands to too many nodes")
+            ld = yamlsafe.SAFE_LOADER("")
+            try:
+                data = ld.construct_document(node)
+            finally:
+                ld.dispose()
+            if data is None:
+                continue
+            if not isinstance(data, Mapping):
+                raise PolicyError(f"{path}:{node.start_mark.line + 1}: expected a mapping (an input document, "
+                                  "a Kubernetes object or an AdmissionReview)")
+            if data.get("kind") == "List" and isinstance(data.get("items"), list):
+                out.extend(i for i in data["items"] if isinstance(i, Mapping))
+            else:
+                out.append(data)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise PolicyError(f"{path}: nesting too deep") from None
+    if not out:
+        raise PolicyError(f"{path}: no document in it")
+    return out

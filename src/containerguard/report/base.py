@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from containerguard.model import Finding, FindingKind, Inventory, Layer, Package, Severity
@@ -108,19 +106,9 @@ def order_key(f: Finding) -> tuple[Any, ...]:
 
 
 def ordered(findings: Sequence[Finding]) -> list[Finding]:
-    """Findings in report order, their free text passed through :func:`redact` (see :func:`sanitized`)."""
-    return [sanitized(f) for f in sorted(findings, key=order_key)]
-
-
-def sanitized(f: Finding) -> Finding:
-    """Misconfiguration, secret and compliance findings quote image content (ENV lines, RUN commands):
-    mask any secret in their text before a report prints it. Vulnerability records are left as they are."""
-    if f.kind in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS):
-        return f
-    title, description, match = redact(f.title), redact(f.description), redact(f.match)
-    if (title, description, match) == (f.title, f.description, f.match):
-        return f
-    return dataclasses.replace(f, title=title, description=description, match=match)
+    """Findings in report order. Their text is printed as given: the scanner masked every secret in it
+    (:mod:`containerguard.scanner.redact`) before any report sees it; a format never analyses."""
+    return sorted(findings, key=order_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,94 +196,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
-def redact(text: str) -> str:
-    """Mask secrets in free text an image carries (Dockerfile instructions, env values) before printing.
-
-    The secret scanner skips a rule unless one of its keywords occurs in the lower-cased text, so a text
-    holding none of the built-in rules' keywords comes back unchanged; that test is made here first, from
-    the cached keyword list (:func:`_secret_keywords`), without loading the scanner (PyYAML, pydantic,
-    regex compilation). Any other text, or no usable keyword list, goes through the scanner itself."""
-    if not text:
-        return text
-    keywords = _secret_keywords()
-    if keywords is not None:
-        try:
-            lower = text.encode("utf-8", "surrogateescape").lower()  # exactly as SecretScanner.redact
-        except UnicodeEncodeError:
-            lower = None
-        if lower is not None and not any(k in lower for k in keywords):
-            return text
-    from containerguard.secrets.scanner import redact as _redact
-
-    return _redact(text)
-
-
-#: bump when the keyword prefilter's contract with SecretScanner.redact changes
-_KEYWORDS_FORMAT = 1
-_keywords_memo: list[tuple[bytes, ...] | None] = []
-
-
-def _rules_digest(rules_text: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(b"%d\0" % _KEYWORDS_FORMAT + rules_text).hexdigest()
-
-
-def _secret_keywords() -> tuple[bytes, ...] | None:
-    """Every keyword of the built-in secret rules (once per process).
-
-    Read from ``containerguard/secrets/keywords.json``, shipped beside ``rules.yaml`` and generated from it
-    (:func:`keywords_document`; a unit test keeps the two in step). It is trusted only for the exact rules
-    text its digest names; otherwise (or when either file is unreadable) None, and every text goes
-    through the scanner: slower, never weaker. Nothing is written at run time."""
-    if _keywords_memo:
-        return _keywords_memo[0]
-    import containerguard
-
-    folder = Path(containerguard.__file__).parent / "secrets"
-    result: tuple[bytes, ...] | None = None
-    try:
-        digest = _rules_digest((folder / "rules.yaml").read_bytes())
-        doc = json.loads((folder / "keywords.json").read_text(encoding="utf-8"))
-        if isinstance(doc, dict) and doc.get("rules_sha256") == digest and isinstance(doc.get("keywords"), list):
-            result = tuple(str(k).encode("utf-8") for k in doc["keywords"])
-    except (OSError, ValueError):
-        result = None
-    _keywords_memo.append(result)
-    return result
-
-
-def keywords_document() -> dict[str, Any]:
-    """What ``secrets/keywords.json`` must hold for the shipped rules (regenerate it with
-    ``python -c 'import json; from containerguard.report.base import keywords_document as k;
-    print(json.dumps(k(), indent=1))' > src/containerguard/secrets/keywords.json``)."""
-    from importlib import resources
-
-    from containerguard.secrets.scanner import default_scanner
-
-    rules = resources.files("containerguard.secrets").joinpath("rules.yaml").read_bytes()
-    keywords = sorted({k for rule in default_scanner().rules for k in rule.keywords})
-    return {"rules_sha256": _rules_digest(rules), "keywords": [k.decode("utf-8") for k in keywords]}
-
-
-def redact_any(value: Any) -> Any:
-    """``redact`` applied to every string inside lists and mappings (image config, history)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {k: redact_any(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_any(v) for v in value]
-    return value
-
-
 def layer_dict(layer: Layer | None) -> dict[str, Any] | None:
     if layer is None:
         return None
-    out = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
-    out["created_by"] = redact(layer.created_by)
-    return out
+    return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
 
 
 def package_dict(p: Package) -> dict[str, Any]:

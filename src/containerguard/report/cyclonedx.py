@@ -37,7 +37,7 @@ from packageurl import PackageURL
 
 from containerguard.errors import ReportError
 from containerguard.model import Finding, FindingKind, Package, Severity
-from containerguard.report.base import TOOL_NAME, ReportContext, ordered, redact
+from containerguard.report.base import TOOL_NAME, ReportContext, ordered
 
 _SEVERITY = {
     Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
@@ -83,7 +83,7 @@ def _component(p: Package, ref: str) -> Component:
         if p.layer.diff_id:
             props.append(Property(name="containerguard:layer:diff_id", value=p.layer.diff_id))
         if p.layer.created_by:
-            props.append(Property(name="containerguard:layer:created_by", value=redact(p.layer.created_by)))
+            props.append(Property(name="containerguard:layer:created_by", value=p.layer.created_by))
     props += [Property(name="containerguard:location", value=loc) for loc in p.locations]
     if p.source_name:
         props.append(Property(name="containerguard:package:source_name", value=p.source_name))

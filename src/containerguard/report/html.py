@@ -9,7 +9,7 @@ from importlib import resources
 import jinja2
 
 from containerguard.model import FindingKind
-from containerguard.report.base import TOOL_NAME, ReportContext, ordered, redact, summarize, where
+from containerguard.report.base import TOOL_NAME, ReportContext, ordered, summarize, where
 
 TEMPLATE = "report.html.j2"
 
@@ -48,5 +48,4 @@ def render(ctx: ReportContext) -> str:
         expired=list(opts.expired_ignores),
         summary=summarize(findings, suppressed=len(opts.suppressed)),
         where=where,
-        redact=redact,
     )

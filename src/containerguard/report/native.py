@@ -21,7 +21,6 @@ from containerguard.report.base import (
     layer_dict,
     ordered,
     package_dict,
-    redact_any,
     summarize,
 )
 
@@ -53,8 +52,8 @@ def image_dict(meta: ImageMeta | None) -> dict[str, Any] | None:
         "architecture": meta.architecture,
         "os": meta.os,
         "created": meta.created,
-        "config": redact_any(dict(meta.config)),
-        "history": [redact_any(dict(h)) for h in meta.history],
+        "config": dict(meta.config),
+        "history": [dict(h) for h in meta.history],
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from containerguard.model import Finding, FindingKind, Severity
-from containerguard.report.base import TOOL_NAME, TOOL_URI, ReportContext, json_text, ordered, redact
+from containerguard.report.base import TOOL_NAME, TOOL_URI, ReportContext, json_text, ordered
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {
@@ -128,7 +128,7 @@ def _result(f: Finding, rule_index: int, target: str) -> dict[str, Any]:
     }
     layer = f.layer or (f.package.layer if f.package else None)
     if layer is not None:
-        res["properties"]["layer"] = {"index": layer.index, "digest": layer.digest, "created_by": redact(layer.created_by)}
+        res["properties"]["layer"] = {"index": layer.index, "digest": layer.digest, "created_by": layer.created_by}
     if f.package is not None:
         res["properties"].update({"package": f.package.name, "installedVersion": f.package.version,
                                   "purl": f.package.purl, "fixedVersions": list(f.fixed_versions)})

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from containerguard.model import Package
-from containerguard.report.base import TOOL_NAME, ReportContext, json_text, redact
+from containerguard.report.base import TOOL_NAME, ReportContext, json_text
 
 NAMESPACE_BASE = "https://containerguard.dev/spdxdocs"
 _ID_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -52,7 +52,7 @@ def _package(p: Package) -> dict[str, Any]:
         out["licenseComments"] = "declared by the package metadata: " + "; ".join(p.licenses)
     info = []
     if p.layer is not None:
-        info.append(f"layer {p.layer.index} {p.layer.digest}" + (f" created by: {redact(p.layer.created_by)}" if p.layer.created_by else ""))
+        info.append(f"layer {p.layer.index} {p.layer.digest}" + (f" created by: {p.layer.created_by}" if p.layer.created_by else ""))
     if p.locations:
         info.append("locations: " + ", ".join(p.locations))
     if p.source_name:

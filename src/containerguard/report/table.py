@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from containerguard.model import Finding, FindingKind, Severity
-from containerguard.report.base import ReportContext, ordered, redact, summarize, where
+from containerguard.report.base import ReportContext, ordered, summarize, where
 from containerguard.report.terminal import clean, row
 
 _STYLE = {
@@ -80,7 +80,7 @@ def render(ctx: ReportContext) -> str:
         for col in ("Name", "Version", "Type", "Layer", "Location"):
             t.add_column(col, overflow="fold")
         for p in sorted(inventory.packages, key=lambda p: (p.type, p.name, p.version)):
-            layer = f"{p.layer.index}: {redact(p.layer.created_by)[:40]}" if p.layer else ""
+            layer = f"{p.layer.index}: {p.layer.created_by[:40]}" if p.layer else ""
             t.add_row(*row(p.name, p.version, p.type, layer, p.locations[0] if p.locations else ""))
         console.print(t)
     items = ordered(findings)

@@ -87,6 +87,11 @@ class AgentConfig:
     baseline_action: str = "kill_process"
 
 
+def host_support(k8s: bool = True) -> tuple[set[str], set[str]]:
+    """What the agent can supply on this host: (field names, syscall event types it can trace here)."""
+    return available_fields(k8s), script.traced_event_types(script.available_syscalls())
+
+
 def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset()) -> set[str]:
     """The catalog fields the agent's producers supply: the syscall pipeline's, the audit webhook's when it
     listens, and those of the audit-log sources it reads (their producer names)."""
@@ -135,6 +140,7 @@ class Agent:
             self.emitter.close()
             raise
         self.evaluator = Evaluator(ruleset)
+        self.enricher.want_args = "evt.args" in ruleset.fields_used
         self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority, cfg.alert_policies),
                                        Responder(None),
                                        self.emitter.emit, self._lock)
@@ -167,7 +173,9 @@ class Agent:
     def _load_rules(self) -> RuleSet:
         kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
         rs = load_rules(self._rule_paths(), available_fields=available_fields(
-            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds))
+            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds),
+                        traced_event_types=script.traced_event_types(script.available_syscalls())
+                        if self.cfg.sensor else None)
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
@@ -190,6 +198,7 @@ class Agent:
         old_program = self.program() if self.sensor is not None else ""
         with self._lock:
             self.evaluator.use(rs)
+            self.enricher.want_args = "evt.args" in rs.fields_used
             self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority,
                                                           self.cfg.alert_policies)
         self.counters.rule_reloads += 1

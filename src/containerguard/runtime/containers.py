@@ -52,6 +52,9 @@ class ContainerInfo:
     mntns: int = 0
     state: str = "running"
     upper_dir: str = ""
+    started_ns: int = 0  # State.StartedAt, ns since the epoch (0 unknown)
+    #: the pod's labels when the pod sandbox is known (kubelet puts them on the sandbox container)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:
@@ -70,8 +73,8 @@ class ContainerInfo:
         return _split_image(self.image)[2]
 
     def fields(self) -> dict[str, Any]:
-        """The Falco ``container.*`` fields."""
-        return {
+        """The Falco ``container.*`` fields, and ``k8s.*`` from the labels kubelet sets (cri-dockerd, dockershim)."""
+        f: dict[str, Any] = {
             "container.id": self.short_id, "container.full_id": self.id, "container.name": self.name,
             "container.image": self.image, "container.image.repository": self.image_repository,
             "container.image.tag": self.image_tag, "container.image.id": self.image_id,
@@ -84,6 +87,51 @@ class ContainerInfo:
             "container.cap_drop": list(self.cap_drop), "container.network_mode": self.network_mode,
             "container.user": self.user,
         }
+        f["container.start_ts"] = self.started_ns or None
+        f.update(k8s_fields(self.labels, self.pod_labels))
+        return f
+
+
+#: labels kubelet (dockershim / cri-dockerd) and containerd's CRI plugin put on a pod's containers
+K8S_POD_NAME = "io.kubernetes.pod.name"
+K8S_POD_NAMESPACE = "io.kubernetes.pod.namespace"
+K8S_POD_UID = "io.kubernetes.pod.uid"
+K8S_SANDBOX_ID = "io.kubernetes.sandbox.id"
+K8S_CONTAINER_TYPE = "io.kubernetes.docker.type"  # "podsandbox" on the pause container
+
+
+def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str]) -> dict[str, Any]:
+    """Falco's ``k8s.*`` fields of a container from its kubelet labels (empty outside Kubernetes)."""
+    name = labels.get(K8S_POD_NAME)
+    if not name:  # not a pod's container: the fields are unknown (<NA>), as in Falco
+        return dict.fromkeys(("k8s.pod.name", "k8s.ns.name", "k8s.pod.uid", "k8s.pod.labels", "k8s.pod.sandbox_id"))
+    return {"k8s.pod.name": name, "k8s.ns.name": labels.get(K8S_POD_NAMESPACE), "k8s.pod.uid": labels.get(K8S_POD_UID),
+            "k8s.pod.labels": dict(pod_labels), "k8s.pod.sandbox_id": labels.get(K8S_SANDBOX_ID, "")[:12] or None}
+
+
+def user_pod_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The pod's own labels among a sandbox container's labels (kubelet's io.kubernetes.* and annotations dropped)."""
+    return {k: v for k, v in labels.items() if not k.startswith(("io.kubernetes.", "annotation.", "io.x-k8s."))}
+
+
+def _parse_time_ns(text: str) -> int:
+    """Docker's RFC 3339 time with nanoseconds (``2026-12-01T14:20:01.123456789Z``) -> ns since the epoch (0 if none)."""
+    if not text or text.startswith("0001-"):
+        return 0
+    from datetime import datetime
+
+    main, _, frac = text.rstrip("Z").partition(".")
+    tz = ""
+    for sep in ("+", "-"):
+        if sep in frac:
+            frac, _, rest = frac.partition(sep)
+            tz = sep + rest
+    try:
+        dt = datetime.fromisoformat(main + (tz or "+00:00"))
+    except ValueError:
+        return 0
+    digits = "".join(c for c in frac if c.isdigit())[:9].ljust(9, "0")
+    return int(dt.timestamp()) * 1_000_000_000 + int(digits)
 
 
 HOST_FIELDS: dict[str, Any] = {"container.id": "host", "container.name": "host", "container.type": "host"}
@@ -136,7 +184,7 @@ def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
                      for m in data.get("Mounts") or ()),
         network_mode=str(host.get("NetworkMode") or ""), user=str(cfg.get("User") or ""), pid=pid,
         mntns=ns_inode(pid) if pid else 0, state=str(state.get("Status") or ""),
-        upper_dir=str(graph.get("UpperDir") or ""),
+        upper_dir=str(graph.get("UpperDir") or ""), started_ns=_parse_time_ns(str(state.get("StartedAt") or "")),
     )
 
 
@@ -252,7 +300,26 @@ class ContainerTable:
         digest = self._digest(info.image_id, info.image)
         if digest:
             info = dataclasses.replace(info, image_digest=digest)
+        if info.labels.get(K8S_POD_NAME):
+            info = dataclasses.replace(info, pod_labels=self._pod_labels(info))
         return info
+
+    def _pod_labels(self, info: ContainerInfo) -> dict[str, str]:
+        """A pod's labels: kubelet puts them on the pod's sandbox (pause) container, not on the app containers."""
+        if info.labels.get(K8S_CONTAINER_TYPE) == "podsandbox":
+            return user_pod_labels(info.labels)
+        sandbox = info.labels.get(K8S_SANDBOX_ID, "")
+        if not sandbox:
+            return {}
+        known = self._by_id.get(sandbox)
+        if known is not None:
+            return user_pod_labels(known.labels)
+        try:
+            data = self._client.api.inspect_container(sandbox)
+        except Exception as exc:
+            log.debug("inspect sandbox %s: %s", sandbox, exc)
+            return {}
+        return user_pod_labels((data.get("Config") or {}).get("Labels") or {})
 
     def _store(self, info: ContainerInfo) -> None:
         with self._lock:

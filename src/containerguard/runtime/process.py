@@ -11,6 +11,7 @@ container records the path under that container; an exec of such a path sets ``p
 from __future__ import annotations
 
 import os
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 MAX_ANCESTORS = 8
 MAX_PROCS = 65536
 MAX_WRITTEN_PER_CONTAINER = 8192
+MAX_FDS_PER_PROC = 256
 
 
 @dataclass(slots=True)
@@ -39,6 +41,18 @@ class Proc:
     vpid: int = 0  # pid inside the process's own pid namespace (1 for a container's init)
     is_exe_written: bool = False
     is_exe_upper_layer: bool = False
+    # captured in the kernel at exec (0 / empty when the process was loaded from /proc or never exec'ed)
+    exe_ino: int = 0
+    exe_ctime: int = 0
+    exe_mtime: int = 0
+    from_memfd: bool = False
+    pgid: int = 0
+    sid: int = 0
+    env: dict[str, str] | None = None
+    #: (fd.type, fd.name) of fds 0, 1, 2 at exec (None: unknown)
+    stdio: tuple[tuple[str | None, str | None], ...] = ()
+    #: descriptor -> path, from this process's successful opens (ftruncate/fchmod/*at name files by descriptor)
+    fds: dict[int, str] | None = None
 
     @property
     def cmdline(self) -> str:
@@ -70,6 +84,20 @@ def _nspid(status: str) -> int:
     return 0
 
 
+def _link_type(target: str) -> str | None:
+    """fd.type of a /proc/PID/fd/N link target (sockets: unknown family here, so None)."""
+    if target.startswith("pipe:"):
+        return "pipe"
+    if target.startswith("/"):
+        return "file"
+    return None
+
+
+def _boot_epoch_ns() -> int:
+    """The wall-clock time of boot (process start times in /proc/PID/stat count from it), in ns since the epoch."""
+    return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
 def load_proc(pid: int, root: str = "/proc") -> Proc | None:
     """A :class:`Proc` from ``/proc/<pid>`` (None when it is gone)."""
     stat = _read(f"{root}/{pid}/stat")
@@ -80,6 +108,8 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
         name = stat[stat.index("(") + 1:rp]
         rest = stat[rp + 2:].split()
         ppid = int(rest[1])
+        pgid = int(rest[2])
+        sid = int(rest[3])
         tty = int(rest[4])
         start_ticks = int(rest[19])
     except (ValueError, IndexError):
@@ -99,10 +129,19 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
     loginuid = int(lu) if lu.isdigit() else -1
     if loginuid == 4294967295:
         loginuid = -1
+    try:
+        st = os.stat(f"{root}/{pid}/exe")
+        exe_ino, exe_ctime, exe_mtime = st.st_ino, st.st_ctime_ns, st.st_mtime_ns
+    except OSError:
+        exe_ino = exe_ctime = exe_mtime = 0
+    env_text = _read(f"{root}/{pid}/environ")
+    env = None if env_text is None else dict(e.split("=", 1) for e in env_text.split("\x00") if "=" in e)
+    stdio = tuple((_link_type(_readlink(f"{root}/{pid}/fd/{i}")), None) for i in range(3))
     return Proc(pid=pid, ppid=ppid, name=name, exepath=_readlink(f"{root}/{pid}/exe"),
                 args=tuple(cmd[1:]), exe=cmd[0] if cmd else "", cwd=_readlink(f"{root}/{pid}/cwd"),
-                start_ns=start_ticks * (1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)),
-                uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid)
+                start_ns=_boot_epoch_ns() + start_ticks * (1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)),
+                uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid, pgid=pgid, sid=sid, exe_ino=exe_ino,
+                exe_ctime=exe_ctime, exe_mtime=exe_mtime, env=env, stdio=stdio)
 
 
 class ProcessTable:
@@ -143,9 +182,17 @@ class ProcessTable:
         return p
 
     def exec(self, pid: int, ppid: int, comm: str, exepath: str, argv: list[str], *, uid: int, gid: int,
-             tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "") -> Proc:
-        """Record a successful exec (the process keeps its pid, takes a new image)."""
+             tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "", **kernel: Any) -> Proc:
+        """Record a successful exec (the process keeps its pid, takes a new image).
+
+        ``kernel``: what the sensor captured at exec (exe_ino, exe_ctime, exe_mtime, from_memfd, pgid, sid, env,
+        stdio), set on the new :class:`Proc` as given. The cwd and pid-namespace pid are read from /proc; a process
+        already gone keeps its parent's cwd (inherited across fork and exec) and no vpid.
+        """
         cwd = _readlink(f"{self.root}/{pid}/cwd")
+        if not cwd:
+            parent = self.procs.get(ppid)
+            cwd = parent.cwd if parent is not None else ""
         vpid = _nspid(_read(f"{self.root}/{pid}/status") or "")  # 0: gone already (short-lived), not known
         if exepath and not exepath.startswith(("/", "memfd:")) and cwd:
             exepath = os.path.normpath(os.path.join(cwd, exepath))
@@ -153,7 +200,7 @@ class ProcessTable:
         p = Proc(pid=pid, ppid=ppid, name=comm, exepath=exepath, args=tuple(argv[1:]),
                  exe=argv[0] if argv else exepath, cwd=cwd, start_ns=ts, uid=uid, gid=gid, tty=tty,
                  loginuid=loginuid, container_id=container_id, vpid=vpid,
-                 is_exe_written=bool(written is not None and exepath in written))
+                 is_exe_written=bool(written is not None and exepath in written), **kernel)
         if upper_dir and exepath.startswith("/"):
             p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
         self._put(p)
@@ -163,6 +210,25 @@ class ProcessTable:
         """Forget an exited process."""
         self.procs.pop(pid, None)
         self._fcache.pop(pid, None)
+
+    def note_fd(self, p: Proc, fd: int, path: str) -> None:
+        """Remember that ``fd`` of ``p`` names ``path`` (from a successful open)."""
+        if p.fds is None:
+            p.fds = {}
+        elif len(p.fds) >= MAX_FDS_PER_PROC and fd not in p.fds:
+            p.fds.clear()
+        p.fds[fd] = path
+
+    def fd_path(self, p: Proc, fd: int, name: str = "") -> str:
+        """The path of descriptor ``fd`` of ``p``: from its opens when the kernel's dentry ``name`` agrees (an fd
+        number is reused after a close the sensor does not trace), else from /proc/PID/fd, else ''."""
+        known = p.fds.get(fd) if p.fds is not None else None
+        if known is not None and (not name or known.rpartition("/")[2] == name):
+            return known
+        link = _readlink(f"{self.root}/{p.pid}/fd/{fd}")
+        if link.startswith("/"):
+            return link.removesuffix(" (deleted)")
+        return ""
 
     def container_gone(self, container_id: str) -> None:
         """Forget what a removed container wrote."""
@@ -218,36 +284,69 @@ class ProcessTable:
             "proc.exepath": p.exepath, "proc.cmdline": p.cmdline, "proc.args": " ".join(p.args),
             "proc.cwd": p.cwd, "proc.tty": p.tty, "proc.start_ns": p.start_ns,
             "proc.exe_written": p.is_exe_written, "proc.is_exe_upper_layer": p.is_exe_upper_layer,
-            "proc.is_exe_from_memfd": p.exepath.startswith("memfd:"),
+            "proc.is_exe_from_memfd": p.from_memfd or p.exepath.startswith("memfd:"),
             "proc.anames": [a.name for a in anc], "proc.apids": [a.pid for a in anc],
+            "proc.aexes": [a.exe for a in anc], "proc.aexepaths": [a.exepath for a in anc],
+            "proc.acmdlines": [a.cmdline for a in anc],
+            "proc.exeline": " ".join((p.exe, *p.args)), "proc.cmdnargs": len(p.args),
+            "proc.cmdlenargs": sum(len(x) for x in p.args) + max(len(p.args) - 1, 0),
             "user.uid": p.uid, "user.loginuid": p.loginuid, "group.gid": p.gid,
         }
-        if p.vpid:
-            f["proc.vpid"] = p.vpid
+        # what is not known is there as None (<NA> in outputs, no match in conditions), as Falco does
+        f.update({"proc.exe_ino": p.exe_ino or None, "proc.exe_ino.ctime": p.exe_ctime or None,
+                  "proc.exe_ino.mtime": p.exe_mtime or None,
+                  "proc.exe_ino.ctime_duration_proc_start": p.start_ns - p.exe_ctime if p.exe_ctime else None,
+                  "proc.vpid": p.vpid or None, "proc.sid": p.sid or None, "proc.is_sid_leader": None,
+                  "proc.sname": None, "proc.is_vpgid_leader": None, "proc.vpgid": None, "proc.vpgid.name": None,
+                  "proc.vpgid.exe": None, "proc.env": p.env, "proc.pvpid": None})
+        if p.sid:
+            leader = p if p.sid == p.pid else self.procs.get(p.sid)
+            f["proc.is_sid_leader"] = p.sid == p.pid
+            if leader is not None:
+                f["proc.sname"] = leader.name
+        if p.pgid:
+            f["proc.is_vpgid_leader"] = p.pgid == p.pid
+            leader = p if p.pgid == p.pid else self.procs.get(p.pgid)
+            if leader is not None:
+                f.update({"proc.vpgid.name": leader.name, "proc.vpgid.exe": leader.exe, "proc.vpgid": leader.vpid or None})
+        for i, which in enumerate(("stdin", "stdout", "stderr")):
+            std = p.stdio[i] if i < len(p.stdio) else (None, None)
+            f[f"proc.{which}.type"], f[f"proc.{which}.name"] = std
         if parent is not None:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
-                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe})
+                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None})
         return f
 
 
 class UserNames:
-    """uid -> user name, read from the passwd file the process itself sees (its container's /etc/passwd)."""
+    """uid -> user name and gid -> group name, read from the passwd and group files the process itself sees
+    (its container's /etc/passwd and /etc/group, through /proc/PID/root), cached per container."""
 
     def __init__(self, proc_root: str = "/proc") -> None:
         self.root = proc_root
         self._cache: dict[tuple[str, int], str] = {}
+        self._groups: dict[tuple[str, int], str] = {}
+
+    def group(self, pid: int, gid: int, container_id: str) -> str:
+        """The group name of ``gid`` in the process's own /etc/group ('' when it has none)."""
+        return self._lookup(self._groups, "group", pid, gid, container_id)
 
     def name(self, pid: int, uid: int, container_id: str) -> str:
-        """The user name of ``uid`` as the process's own /etc/passwd has it ('' when unknown)."""
+        """The user name of ``uid`` in the process's own /etc/passwd ('' when it has none)."""
+        if uid < 0:
+            return ""
+        return self._lookup(self._cache, "passwd", pid, uid, container_id)
+
+    def _lookup(self, cache: dict[tuple[str, int], str], file: str, pid: int, uid: int, container_id: str) -> str:
         key = (container_id, uid)
-        hit = self._cache.get(key)
+        hit = cache.get(key)
         if hit is not None:
             return hit
         if uid == 0:
             name = "root"
         else:
             name = ""
-            text = _read(f"{self.root}/{pid}/root/etc/passwd") or ""
+            text = _read(f"{self.root}/{pid}/root/etc/{file}") or ""
             for line in text.splitlines():
                 parts = line.split(":")
                 if len(parts) > 2 and parts[2] == str(uid):
@@ -255,7 +354,7 @@ class UserNames:
                     break
             if not name and text == "":
                 return ""  # process gone: do not cache a miss
-        if len(self._cache) > 65536:
-            self._cache.clear()
-        self._cache[key] = name
+        if len(cache) > 65536:
+            cache.clear()
+        cache[key] = name
         return name

@@ -229,13 +229,28 @@ def _analyse_links(todo: Sequence[tuple[LinkRequest, str | None]], files: dict[s
         if key is not None and cache is not None:
             _cache_put(cache, key, {"result": to_jsonable(r) if r is not None else None})
 
+
 def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
                     cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
                     insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
                     password: str | None = None, timeout: float | None = None,
                     index_checks: Sequence[IndexCheck] = ()) -> Inventory:
-    """Inventory of ``target``. ``cache=...`` uses the default LayerCache; ``None`` disables caching.
-    ``index_checks`` run over the merged file index after the walk (see :data:`IndexCheck`)."""
+    """Inventory of ``target``, every secret in the text it carries masked (:mod:`.redact`).
+    ``cache=...`` uses the default LayerCache; ``None`` disables caching. ``index_checks`` run over the
+    merged file index after the walk (see :data:`IndexCheck`)."""
+    from containerguard.scanner.redact import redact_inventory
+
+    return redact_inventory(_build_inventory(target, analyzers=analyzers, cache=cache, progress=progress,
+                                             insecure=insecure, platform=platform, username=username,
+                                             password=password, timeout=timeout, index_checks=index_checks))
+
+
+def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
+                     cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
+                     insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
+                     password: str | None = None, timeout: float | None = None,
+                     index_checks: Sequence[IndexCheck] = ()) -> Inventory:
+    """:func:`build_inventory` before redaction (the scan still looks for secrets in the image config)."""
     ref = parse_target(target) if isinstance(target, str) else target
     if analyzers is None:
         analyzers = default_analyzers(lockfiles=ref.scheme == "dir")

@@ -52,9 +52,12 @@ def load_inventory(path: Path | str) -> Inventory:
 
 
 def parse_inventory(data: bytes | str, name: str = "sbom") -> Inventory:
-    """An inventory from a stored SBOM (native JSON, CycloneDX or SPDX JSON); ``name`` labels errors."""
+    """An inventory from a stored SBOM (native JSON, CycloneDX or SPDX JSON); ``name`` labels errors.
+    Secrets in the text it carries (layer commands, image config) are masked, as in a scanned one."""
+    from containerguard.scanner.redact import redact_inventory
+
     with gc_paused():  # decoding builds many small acyclic objects
-        return _parse_inventory(data, name)
+        return redact_inventory(_parse_inventory(data, name))
 
 
 def _parse_inventory(data: bytes | str, name: str) -> Inventory:

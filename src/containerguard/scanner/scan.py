@@ -79,6 +79,9 @@ class ScanResult:
     #: removed by --severity / --ignore-unfixed
     dropped: tuple[Finding, ...] = ()
     scanners: frozenset[str] = DEFAULT_SCANNERS
+    #: how many inputs were not read (a manifest too large or a YAML bomb, an unparseable Dockerfile or
+    #: lockfile; the warnings say which): a gate must not pass over them (``--skip-unreadable`` says it may)
+    skipped: int = 0
 
 
 def scan_target(
@@ -122,16 +125,29 @@ def scan_target(
     else:
         inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
         warnings += inv.warnings
-    extra, extra_warnings = _other_findings(inv, target, chosen)
+    extra, extra_warnings, config_skipped = _other_findings(inv, target, chosen)
     findings += extra
     warnings += extra_warnings
-    inv = dataclasses.replace(inv, file_findings=())
+    # redaction, once, before anything leaves the scanner: no report ever sees an unmasked secret
+    from containerguard.scanner.redact import redact_findings, redact_inventory, redacted_layers
+
+    layers = redacted_layers(inv)
+    findings = list(redact_findings(findings, layers))
+    inv = redact_inventory(dataclasses.replace(inv, file_findings=()))
     filtered = filters.filter_findings(findings, severities=severities, ignore_unfixed=ignore_unfixed,
                                       ignore_file=ignore_file, vex=list(vex) if vex else None,
                                       subject=_vex_subject(target, inv) if vex else None)
     return ScanResult(inventory=inv, findings=filtered.kept, warnings=tuple(dict.fromkeys(warnings)),
                       suppressed=filtered.suppressed, expired_ignores=filtered.expired_ignores,
-                      dropped=filtered.dropped, scanners=chosen)
+                      dropped=filtered.dropped, scanners=chosen,
+                      skipped=config_skipped + sum(1 for w in dict.fromkeys(warnings) if _unreadable(w)))
+
+
+def _unreadable(warning: str) -> bool:
+    """An analyzer's warning that a whole file was not read (see ScanResult.skipped)."""
+    from containerguard.analyzer.base import UNREADABLE
+
+    return UNREADABLE in warning
 
 
 def _vex_subject(target: str, inv: Inventory) -> VexSubject:
@@ -161,7 +177,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         return load_inventory(Path(target[len("sbom:"):]))
     from containerguard.analyzer.base import Analyzer
     from containerguard.artifact import parse_target
-    from containerguard.scanner.inventory import IndexCheck, build_inventory, default_analyzers
+    from containerguard.scanner.inventory import IndexCheck, _build_inventory, default_analyzers
 
     ref = parse_target(target)
     is_dir = ref.scheme == "dir"
@@ -178,17 +194,19 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         checks.append(world_writable_dirs)
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
-    return build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
+    return _build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
                            platform=platform, index_checks=checks, username=username, password=password)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations
 
 
-def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str]]:
-    """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set)."""
+def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str], int]:
+    """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set), warnings, and
+    how many configuration files were skipped."""
+    skipped = 0
     if target.startswith("sbom:"):
-        return [], []
+        return [], [], 0
     warnings: list[str] = []
     secrets: list[Finding] = []
     misconfigs: list[Finding] = []
@@ -201,14 +219,14 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
     if "misconfig" in scanners:
         root = _dir_root(target)
         if root is not None:
-            misconfigs, warnings = _config_files(root)
+            misconfigs, warnings, skipped = _config_files(root)
         else:
             from containerguard.misconfig.image import check_image
 
             misconfigs = check_image(inv)
     secrets, misconfigs = _merge(secrets, misconfigs)
     out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
-    return out, warnings
+    return out, warnings, skipped
 
 
 def _dir_root(target: str) -> Path | None:
@@ -218,7 +236,7 @@ def _dir_root(target: str) -> Path | None:
     return Path(ref.ref) if ref.scheme == "dir" else None
 
 
-def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
+def _config_files(root: Path) -> tuple[list[Finding], list[str], int]:
     """Dockerfiles and Kubernetes manifests under ``root`` (the `config` command's discovery and checks)."""
     from containerguard.misconfig.scan import scan_paths
 
@@ -233,7 +251,7 @@ def _config_files(root: Path) -> tuple[list[Finding], list[str]]:
                 p = p[len(pre):]
                 break
         out.append(dataclasses.replace(f, path=p) if p != f.path else f)
-    return out, list(res.warnings)
+    return out, list(res.warnings), res.skipped
 
 
 def _merge(secrets: list[Finding], misconfigs: list[Finding]) -> tuple[list[Finding], list[Finding]]:

@@ -96,7 +96,8 @@ def test_unsupplied_field_disables_the_rule_with_a_warning(tmp_path):
 def test_event_types_for_the_sensor(rs):
     assert rs.event_types == {
         "execve", "execveat", "open", "openat", "openat2", "creat", "connect", "socket", "ptrace", "init_module",
-        "finit_module", "unlink", "unlinkat", "rename", "renameat", "renameat2", "container", "mount", "bpf"}
+        "finit_module", "unlink", "unlinkat", "rename", "renameat", "renameat2", "container", "mount", "bpf",
+        "dup", "dup2", "dup3", "link", "linkat", "symlink", "symlinkat", "truncate", "ftruncate"}
 
 
 def test_reload_keeps_the_last_good_ruleset(tmp_path):

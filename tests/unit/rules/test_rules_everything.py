@@ -38,7 +38,7 @@ def test_load_warnings_are_exact(everything, rules_dir):
         f"{f}:286: rule 'T25 any event type' has no evt.type restriction: it runs on every event",
         f"{f}:320: rule 'T29 unsupported source' disabled: source 'okta' is not supported "
         "(supported: syscall, k8s_audit, aws_cloudtrail, gcp_auditlog, azure_activitylog)",
-        f"{f}:327: rule 'T30 skip unknown filter' disabled (skip-if-unknown-filter): unknown field "
+        f"{f}:329: rule 'T30 skip unknown filter' disabled: unknown field "
         "'proc.nosuchfield' (column 21 of the condition)",
     ]
 

@@ -49,7 +49,7 @@ def test_container_rows_are_what_the_container_table_fills_in() -> None:
 def test_agent_availability_and_unknown_producer() -> None:
     avail = fields_of(AGENT_PRODUCERS)
     assert "proc.exepath" in avail and "evt.time" in avail and "container.image" in avail
-    assert "ka.verb" not in avail and "k8s.pod.name" not in avail  # k8s_audit off; nothing fills k8s.pod.*
+    assert "ka.verb" not in avail and "k8s.pod.name" in avail  # k8s_audit off; kubelet's labels give k8s.pod.*
     assert "ka.verb" in fields_of([*AGENT_PRODUCERS, "k8s_audit"])
     with pytest.raises(ValueError, match="unknown field producer"):
         fields_of(["sensor", "telepathy"])

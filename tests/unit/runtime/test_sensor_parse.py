@@ -5,11 +5,16 @@ from __future__ import annotations
 from containerguard.runtime.sensor.parse import LineParser, decode_buf
 
 # lines as bpftrace printed them on this host (see runtime/sensor/script.py for the layout)
-EXEC = "execve\t1418668695025\t32558\t32558\t32436\t0\t0\t4026532180\tcat\t0\t-1\t34816\t/usr/bin/cat\n"
-EXEC_MORE = "more\t32558\tcat\\x00/etc/shadow\\x00\n"
-OPEN = "openat\t938866826498\t31560\t31560\t31554\t0\t0\t4026532180\tcat\t3\t0\t0\t-100\t/etc/shadow\n"
-CONNECT = "connect\t1435315969469\t451\t451\t334\t0\t0\t4026531832\tpython3\t-115\t3\t2\t127.0.0.1\t3333\n"
-RENAME = "renameat2\t1\t10\t11\t9\t0\t0\t4026532180\tmv\t0\t/etc/foo\n"
+CAPS = "a80425fb\ta80425fb"
+EXEC = (f"execve\t1108789107755\t32558\t32558\t32436\t0\t0\t4026532180\t{CAPS}\tcat\t0\t-1\t0\t1590912\t"
+        "1796134188465701561\t1663687647000000000\t1\t14447\t14447\t2\t1\t1\t99\n")
+EXEC_MORE = ["more\t32558\t/usr/bin/cat\n", "more\t32558\tcat\n", "more\t32558\tcat\\x00/etc/shadow\\x00\n",
+             "more\t32558\tPATH=/usr/bin\\x00HOME=/root\\x00\n", "more\t32558\t1 0 0 0 - 0 - 0\n"]
+OPEN = f"openat\t938866826498\t31560\t31560\t31554\t0\t0\t4026532180\t{CAPS}\tcat\t3\t0\t0\t-100\t/etc/shadow\n"
+CONNECT = (f"connect\t1435315969469\t451\t451\t334\t0\t0\t4026531832\t{CAPS}\tpython3\t-115\t3\t2\t127.0.0.1\t"
+           "3333\n")
+CONNECT_MORE = "more\t451\t12 1 6 2 127.0.0.1 50312 127.0.0.1 3333\n"
+RENAME = f"renameat2\t1\t10\t11\t9\t0\t0\t4026532180\t{CAPS}\tmv\t0\t/etc/foo\n"
 
 
 def test_event_line() -> None:
@@ -18,8 +23,11 @@ def test_event_line() -> None:
     assert ev is not None
     assert (ev.type, ev.pid, ev.ppid, ev.mntns, ev.comm, ev.res) == ("openat", 31560, 31554, 4026532180, "cat", 3)
     assert ev.args == ["0", "0", "-100", "/etc/shadow"]
-    c = p.feed(CONNECT)
+    assert ev.cap_effective == ev.cap_permitted == 0xA80425FB
+    assert p.feed(CONNECT) is None  # waits for its socket line
+    c = p.feed(CONNECT_MORE)
     assert c is not None and c.args == ["3", "2", "127.0.0.1", "3333"] and c.res == -115
+    assert c.more == ["12 1 6 2 127.0.0.1 50312 127.0.0.1 3333"]
     assert p.parse_errors == 0
 
 
@@ -27,9 +35,11 @@ def test_exec_waits_for_its_argument_line_even_when_other_cpus_interleave() -> N
     p = LineParser()
     assert p.feed(EXEC) is None
     assert p.feed(OPEN) is not None  # another CPU's event in between
-    ev = p.feed(EXEC_MORE)
-    assert ev is not None and ev.type == "execve" and ev.args[2] == "/usr/bin/cat"
-    assert decode_buf(ev.more[0]) == ["cat", "/etc/shadow"]
+    for line in EXEC_MORE[:-1]:
+        assert p.feed(line) is None
+    ev = p.feed(EXEC_MORE[-1])
+    assert ev is not None and ev.type == "execve" and ev.more[0] == "/usr/bin/cat"
+    assert decode_buf(ev.more[2]) == ["cat", "/etc/shadow"]
     r = p.feed(RENAME)
     assert r is None
     r = p.feed("more\t11\t/etc/bar\n")
@@ -38,9 +48,9 @@ def test_exec_waits_for_its_argument_line_even_when_other_cpus_interleave() -> N
 
 def test_garbage_is_counted_never_raised() -> None:
     p = LineParser()
-    for junk in ("openat\t1\t2\n", "openat\tx\t2\t3\t4\t5\t6\t7\tc\t0\t0\t0\t-100\t/a\n", "\x00\xff garbage\n",
+    for junk in ("openat\t1\t2\n", "openat\tx\t2\t3\t4\t5\t6\t7\t0\t0\tc\t0\t0\t0\t-100\t/a\n", "\x00\xff garbage\n",
                  "more\t999\tnothing pending\n", "more\tnotanumber\tx\n", "execve\t" + "9" * 20000 + "\n",
-                 "nosuchtype\t1\t2\t3\t4\t5\t6\t7\tc\t0\n"):
+                 "nosuchtype\t1\t2\t3\t4\t5\t6\t7\t0\t0\tc\t0\n"):
         assert p.feed(junk) is None
     assert p.parse_errors == 7
     # a lost continuation: the next exec of the same thread replaces the pending one, counted

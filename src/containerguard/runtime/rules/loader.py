@@ -251,6 +251,9 @@ class _Collector:
                 raise RuleError(f"{what}: append to a list that has not been defined", file, item.line)
             existing.items.extend(values)
             return
+        if existing is not None and existing.file != file and existing.items != values:
+            self.warnings.append(f"{file}:{item.line}: {what} redefines the list of the same name from "
+                                 f"{existing.file}:{existing.line}; rules loaded from both files now see this one")
         self.lists[name] = _ListDef(name, values, file, item.line)
 
     def _macro(self, item: _Map, file: str) -> None:
@@ -267,6 +270,10 @@ class _Collector:
                 raise RuleError(f"{what}: append to a macro that has not been defined", file, item.line)
             existing.segs.append(seg)
             return
+        old = self.macros.get(name)
+        if old is not None and old.file != file and _seg_text(old.segs).split() != cond.split():
+            self.warnings.append(f"{file}:{item.line}: {what} redefines the macro of the same name from "
+                                 f"{old.file}:{old.line}; rules loaded from both files now see this one")
         self.macros[name] = _MacroDef(name, [seg], file, item.line)
 
     def _exceptions(self, item: _Map, file: str, what: str) -> list[_Exc]:
@@ -417,10 +424,19 @@ def _exception_comps(flds: Any, comps: Any, values: list[Any], ename: str, file:
     return comps
 
 
+def _missing_reason(missing: tuple[str, ...]) -> str:
+    """Why a rule needing unsupplied fields is disabled ('' when none are missing)."""
+    if not missing:
+        return ""
+    quoted = ", ".join(f"'{m}'" for m in missing)
+    return f"field{'s' if len(missing) > 1 else ''} {quoted} not supplied by any source"
+
+
 class _Builder:
-    def __init__(self, col: _Collector, available: set[str] | None) -> None:
+    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None) -> None:
         self.col = col
         self.available = available
+        self.traced = frozenset(traced) if traced is not None else None
         self.warnings = col.warnings
         self.lists = _TrackedLists()
         self.used_macros: set[str] = set()
@@ -457,7 +473,12 @@ class _Builder:
         """Parse macros no rule uses (so their errors still show) and warn about unused macros and lists, as Falco."""
         for name, d in self.col.macros.items():
             if name not in self.used_macros:
-                self.parse(d.segs, f"macro '{name}'")
+                try:
+                    self.parse(d.segs, f"macro '{name}'")
+                except RuleError as err:
+                    if "unknown field" not in str(err):
+                        raise
+                    self.warnings.append(str(err))
         for name, d in self.col.macros.items():
             if name not in self.used_macros:
                 self.warnings.append(f"{d.file}:{d.line}: macro '{name}' is not used by any rule")
@@ -580,7 +601,14 @@ class _Builder:
             try:
                 ref = parse_field(token)
             except ConditionError as exc:
-                raise RuleError(f"{what}: output: {exc.message}", rd.file, rd.output_line or rd.line) from None
+                if not exc.message.startswith("unknown field"):
+                    raise RuleError(f"{what}: output: {exc.message}", rd.file, rd.output_line or rd.line) from None
+                # as Falco does for a field it cannot resolve: the rule works, the value prints as <NA>
+                self.warnings.append(f"{rd.file}:{rd.output_line or rd.line}: {what}: output: {exc.message} "
+                                     "(printed as <NA>)")
+                parts.append(text[last : m.start()] + "<NA>")
+                last = end
+                continue
             parts.append(text[last : m.start()])
             parts.append(len(refs))
             refs.append(ref)
@@ -589,18 +617,29 @@ class _Builder:
         parts.append(text[last:])
         return parts, refs, names
 
-    def check_fields(self, rd: _RuleDef, what: str, refs: list[FieldRef]) -> str:
-        """Raise on fields of another source; return the disabling reason for an unsupplied field, or ''."""
-        for ref in refs:
+    def check_fields(self, rd: _RuleDef, what: str, refs: list[FieldRef], orefs: list[FieldRef]) -> tuple[str, ...]:
+        """Raise on fields of another source; return the condition fields no source supplies (they disable the
+        rule; an output field nobody supplies prints as <NA>, as in Falco)."""
+        for ref in refs + orefs:
             spec = FIELD_CATALOG[ref.name]
             if spec.source not in ("any", rd.source):
                 raise RuleError(f"{what}: field '{ref.name}' belongs to source {spec.source}, the rule's source is "
                                 f"{rd.source}", rd.file, rd.line)
-        if self.available is not None:
-            for ref in refs:
-                if ref.name not in self.available and ref.name != "evt.type":
-                    return f"field '{ref.name}' not supplied by any source"
-        return ""
+        if self.available is None:
+            return ()
+        return tuple(sorted({r.name for r in refs if r.name not in self.available and r.name != "evt.type"}))
+
+    def untraced(self, rd: _RuleDef, etypes: frozenset[str] | None) -> tuple[str, ...]:
+        """The rule's event types the sensor cannot report, when it can report none of them (else ())."""
+        if self.traced is None or rd.source != "syscall" or not etypes:
+            return ()
+        if etypes & self.traced:
+            missing = sorted(etypes - self.traced)
+            if missing:
+                self.warnings.append(f"{rd.file}:{rd.line}: rule '{rd.name}': event types {', '.join(missing)} are "
+                                     "not traced by the sensor: the rule fires only on the others")
+            return ()
+        return tuple(sorted(etypes))
 
     def check_compiles(self, rd: _RuleDef, what: str, node: Node) -> None:
         """Generate and compile the condition once: type checks, regex safety, val() arity fail here, with the line."""
@@ -652,18 +691,28 @@ class _Builder:
                 exc_node = self.exceptions(rd, what)
                 parts, orefs, onames = self.output(rd, what)
             except RuleError as err:
-                if rd.skip_unknown and "unknown field" in str(err):
-                    reason = str(err).split(f"{what}: ", 1)[-1]
-                    self.warnings.append(f"{where}: {what} disabled (skip-if-unknown-filter): {reason}")
-                    out.append((replace(base, disabled_reason=reason), None))
+                msg = str(err)
+                if "unknown field" in msg:
+                    # Falco stops at a field it does not know; we disable just this rule and load the rest, so a
+                    # file written for a newer Falco still works (skip-if-unknown-filter says the same)
+                    detail = msg[msg.index("unknown field"):]
+                    reason = detail.split(" (column")[0]
+                    missing: tuple[str, ...] = (reason.split("'")[1],) if reason.count("'") >= 2 else ()
+                    at = f"{err.file}:{err.line}" if err.file and err.line else where
+                    self.warnings.append(f"{at}: {what} disabled: {detail}")
+                    out.append((replace(base, disabled_reason=reason, missing=missing), None))
                     continue
                 raise
             if exc_node is not None:
                 node = And((node, Not(exc_node)))
             refs = field_refs(node)
-            reason = self.check_fields(rd, what, refs + orefs)
+            missing = self.check_fields(rd, what, refs, orefs)
+            reason = _missing_reason(missing)
             self.check_compiles(rd, what, node)
             etypes = event_types(node) if rd.source == "syscall" else None
+            untraced = () if reason else self.untraced(rd, etypes)
+            if untraced:
+                reason = f"event type{'s' if len(untraced) > 1 else ''} {', '.join(untraced)} not traced by the sensor"
             enabled = rd.enabled and not reason
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
@@ -671,7 +720,8 @@ class _Builder:
                 self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
             cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
-                              event_types=etypes, fields=names)
+                              event_types=etypes, fields=names,
+                              missing=missing + tuple(f"evt.type={t}" for t in untraced))
             out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
         self.warn_unused()
         return out
@@ -692,29 +742,36 @@ def _scalar(v: Any) -> str:
     return str(v)
 
 
-def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None) -> RuleSet:
+def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None,
+               traced_event_types: set[str] | None = None) -> RuleSet:
     """Load rules files (later files append to / override earlier ones) into a compiled, indexed RuleSet.
 
-    ``available_fields``: catalog names the event sources can supply; a rule needing another field is disabled
-    with a warning. None means every catalog field is available. Raises :class:`RuleError` on hard errors.
+    ``available_fields``: catalog names the event sources can supply; a rule whose condition needs another field
+    is disabled with a warning. None means every catalog field is available. ``traced_event_types``: the syscall
+    event types the sensor can report; a rule that can only match others is disabled ("unable to fire"), never
+    silently enabled. Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
+    disables only the rule using it (a warning).
     """
     col = _Collector()
     for p in paths:
         label = str(p)
         for i, item in enumerate(_read_yaml(Path(p), label)):
             col.add(item, label, i)
-    builder = _Builder(col, available_fields)
+    builder = _Builder(col, available_fields, traced_event_types)
     try:
         compiled = builder.build()
     except RecursionError:
         raise RuleError("macros nested too deeply", str(paths[-1]) if paths else None) from None
-    return RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
+    rs = RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
+    rs.traced_event_types = traced_event_types
+    return rs
 
 
 def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tuple[RuleSet, RuleError | None]:
     """Reload ``paths`` (default: the files ``current`` came from). On failure keep ``current`` and return the error."""
     try:
-        return load_rules(list(paths) if paths is not None else current.paths, current.available_fields), None
+        return load_rules(list(paths) if paths is not None else current.paths, current.available_fields,
+                          current.traced_event_types), None
     except RuleError as err:
         return current, err
 

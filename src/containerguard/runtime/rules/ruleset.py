@@ -32,6 +32,9 @@ class CompiledRule:
     #: evt.type values the rule can match; None when it runs on every event type (or is not a syscall rule)
     event_types: frozenset[str] | None = None
     fields: frozenset[str] = frozenset()
+    #: what disables it on this host: condition fields no source supplies, and ``evt.type=X`` for event types the
+    #: sensor cannot report (when it can report none of the rule's)
+    missing: tuple[str, ...] = ()
 
 
 @dataclass
@@ -75,6 +78,7 @@ class RuleSet:
         self.warnings = warnings
         self.paths = paths
         self.available_fields = available_fields
+        self.traced_event_types: set[str] | None = None
         #: evaluation errors per rule name (a recorded field of the wrong type, ...): the rule did not match
         self.eval_errors: Counter[str] = Counter()
         self._comp: list[_Compiled | None] = [c for _, c in compiled]

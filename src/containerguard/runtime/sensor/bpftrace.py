@@ -1,7 +1,8 @@
 """Run the generated program under Debian's bpftrace as a supervised child process.
 
 The supervisor restarts bpftrace when it dies (backoff 0.5 s doubling to 5 s) and reports the gap
-(how long nothing was traced) through ``on_restart``; events in the gap are lost and said so.
+(how long nothing was traced: from the last line the dead child printed to the first line of the new one)
+through ``on_restart``; events in the gap are lost and said so.
 Output lines are handed to ``on_line`` on the reader thread, in order.
 """
 
@@ -144,7 +145,9 @@ class BpftraceSensor:
             threading.Thread(target=self._pump_stderr, args=(proc,), daemon=True, name="cg-sensor-err").start()
             assert proc.stdout is not None
             started = time.monotonic()
+            last_line = started
             for line in proc.stdout:
+                last_line = time.monotonic()
                 if died_at is not None and line.startswith("ready"):
                     self.last_gap = time.monotonic() - died_at
                     self.restarts += 1
@@ -164,7 +167,9 @@ class BpftraceSensor:
                     self._failed.set()
                     break
             if died_at is None:
-                died_at = time.monotonic()
+                # the blind window opens with the last line the dead child printed, not when its exit was noticed
+                # (a killed bpftrace's pipe closes late; the gap would be understated)
+                died_at = last_line
             if self._expected_exit:
                 self._expected_exit = False
                 continue

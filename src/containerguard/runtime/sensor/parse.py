@@ -1,6 +1,6 @@
 """Parse the sensor's output lines into :class:`RawEvent` s, defensively.
 
-A line is ``TYPE\\tnsecs\\tpid\\ttid\\tppid\\tuid\\tgid\\tmntns\\tcomm\\tres\\t<specific...>``; some types are
+A line is ``TYPE\\tnsecs\\tpid\\ttid\\tppid\\tuid\\tgid\\tmntns\\tcapeff\\tcapprm\\tcomm\\tres\\t<specific...>``; some types are
 followed by ``more\\tTID\\tVALUE`` continuation lines (strings that would not fit in one printf under the
 BPF stack limit). Anything else is garbage: counted, never raised. ``Lost N events`` lines (bpftrace's
 own report of perf-buffer overruns) are counted as dropped events.
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from containerguard.runtime.sensor.script import MORE_LINES, SOCKADDR_CALLS, SYSCALLS
 
-HEAD_FIELDS = 10  # type + the nine common fields
+HEAD_FIELDS = 12  # type + the eleven common fields
 
 #: number of type-specific fields after the head, per event type
 SPECIFIC_FIELDS: dict[str, int] = {
-    "execve": 3, "execveat": 3, "procexit": 0,
+    "execve": 12, "execveat": 12, "procexit": 0,
     **{name: sc.fmt.count("%") for name, sc in SYSCALLS.items()},
     **{name: 4 for name in SOCKADDR_CALLS},
 }
@@ -40,6 +40,8 @@ class RawEvent:
     uid: int
     gid: int
     mntns: int
+    cap_effective: int  # capability bit masks of the calling thread
+    cap_permitted: int
     comm: str
     res: int
     args: list[str]
@@ -85,7 +87,8 @@ class LineParser:
             return None
         try:
             ev = RawEvent(kind, int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), int(parts[5]),
-                          int(parts[6]), int(parts[7]), parts[8], int(parts[9]), parts[10:])
+                          int(parts[6]), int(parts[7]), int(parts[8], 16), int(parts[9], 16), parts[10],
+                          int(parts[11]), parts[12:])
         except ValueError:
             self.parse_errors += 1
             return None

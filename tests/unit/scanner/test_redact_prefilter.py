@@ -1,4 +1,4 @@
-"""report.base.redact skips the secret scanner for texts holding none of the rules' keywords (issue #2:
+"""scanner.redact.redact skips the secret scanner for texts holding none of the rules' keywords (issue #2:
 warm `sbom` start-up), and masks exactly what the scanner masks: checked line by line over the secrets
 corpus; the shipped keyword file is in step with the rules, and a stale or corrupt one is never trusted."""
 
@@ -38,14 +38,14 @@ def _run(texts: list[str], keywords_file: str | None = None) -> dict[str, object
         from pathlib import Path
         payload = json.loads(sys.stdin.read())
         if payload["keywords_file"] is not None:
-            import containerguard.report.base as base
+            import containerguard.scanner.redact as base
             real = Path.read_text
             def fake(self, *a, **k):
                 if self.name == "keywords.json":
                     return payload["keywords_file"]
                 return real(self, *a, **k)
             Path.read_text = fake
-        from containerguard.report.base import redact
+        from containerguard.scanner.redact import redact
         texts = payload["texts"]
         ours = [redact(t) for t in texts]
         loaded = "containerguard.secrets.scanner" in sys.modules
@@ -59,7 +59,7 @@ def _run(texts: list[str], keywords_file: str | None = None) -> dict[str, object
 
 
 def test_shipped_keyword_file_matches_the_rules() -> None:
-    from containerguard.report.base import keywords_document
+    from containerguard.scanner.redact import keywords_document
 
     assert json.loads(KEYWORDS.read_text()) == keywords_document(), (
         "secrets/keywords.json is stale: regenerate it as keywords_document()'s docstring says")

@@ -1,0 +1,31 @@
+"""The `config` command's library call: Dockerfiles and Kubernetes manifests checked, findings redacted.
+
+The checks live in :mod:`containerguard.misconfig`; this is where their findings leave the scanner, so
+they are masked here like every other scanner result (a Dockerfile's ``ENV PASSWORD=...`` line quoted in
+a finding prints masked in every report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from containerguard.misconfig.scan import ConfigResult, scan_paths, scan_text
+from containerguard.scanner.redact import redact_findings
+
+
+def check_config(paths: Iterable[str | Path], *, text: str | None = None,
+                 progress: Callable[[Path], None] | None = None) -> ConfigResult:
+    """Check every Dockerfile and Kubernetes manifest under ``paths`` and, when given, one more ``text``
+    (stdin: a Dockerfile or YAML such as ``helm template`` output). Bad files are counted warnings."""
+    res = scan_paths(paths, progress=progress)
+    if text is not None:
+        extra = scan_text(text)
+        res.findings += extra.findings
+        res.warnings += extra.warnings
+        res.dockerfiles += extra.dockerfiles
+        res.manifests += extra.manifests
+        res.objects += extra.objects
+        res.skipped += extra.skipped
+    res.findings = list(redact_findings(res.findings))
+    return res

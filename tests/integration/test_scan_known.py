@@ -204,3 +204,34 @@ def test_malicious_package_is_its_own_class(tmp_path: Path, db: Path, capsys: py
     (f,) = [f for f in doc["findings"] if rec["id"] in _ids(f)]
     assert f["kind"] == "malicious-package" and f["id"].startswith("MAL-")
     assert f["severity"].upper() == "CRITICAL" and f["risk"] == 100.0 and f["severity_source"] == "malicious-package"
+
+
+def test_cyclonedx_round_trip_keeps_every_package_instance(tmp_path: Path, db: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`sbom -f cyclonedx` then `scan sbom:` gives the findings of the native scan: the same package found
+    at two paths (Go `stdlib` in two binaries, two copies of lodash) stays two components."""
+    from tests.fixtures.app_image import app_sources
+
+    root = tmp_path / "root"
+    for d in ("usr/local/bin", "opt/tools"):
+        (root / d).mkdir(parents=True)
+        shutil.copy2(app_sources().go_app, root / d / "cg-goapp")
+    for d in ("srv/a", "srv/b"):
+        _npm(root / d, "lodash", "4.17.15")
+    rc, native = _scan_json(capsys, f"dir:{root}", "--db", str(db))
+    assert rc == 0
+    bom = tmp_path / "bom.cdx.json"
+    capsys.readouterr()
+    assert main(["sbom", f"dir:{root}", "-f", "cyclonedx", "-o", str(bom), "--no-cache", "-q"]) == 0
+    rc, via = _scan_json(capsys, f"sbom:{bom}", "--db", str(db))
+    assert rc == 0
+
+    def key(doc: dict) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        return sorted((f["id"], f["package"]["name"], f["package"]["version"], tuple(f["package"]["locations"]))
+                      for f in doc["findings"] if f["kind"] == "vulnerability")
+
+    assert key(via) == key(native)
+    stdlib_paths = {loc for f in native["findings"] if f["package"]["name"] == "stdlib"
+                    for loc in f["package"]["locations"]}
+    assert stdlib_paths == {"usr/local/bin/cg-goapp", "opt/tools/cg-goapp"}
+    assert len({loc for _, name, _, locs in key(via) if name == "lodash" for loc in locs}) == 2

@@ -147,6 +147,15 @@ def _analysis(f: Finding) -> VulnerabilityAnalysis | None:
                                  detail=f.suppressed_by)
 
 
+_Key = tuple[str, str, str, str, tuple[str, ...], int]
+
+
+def _key(p: Package) -> _Key:
+    """One component per package *instance*: the same name and version found at two paths (Go ``stdlib``
+    in two binaries, two copies of lodash) stays two components, as the inventory has it."""
+    return p.type, p.name, p.version, p.purl, p.locations, p.layer.index if p.layer is not None else -1
+
+
 def build_bom(ctx: ReportContext) -> Bom:
     inventory, findings, target, tool_version = ctx.inventory, ctx.findings, ctx.target, ctx.tool_version
     opts = ctx.options
@@ -171,14 +180,14 @@ def build_bom(ctx: ReportContext) -> Bom:
         metadata=BomMetaData(component=root, timestamp=_timestamp(ctx.created), tools=tools,
                              properties=meta_props),
     )
-    refs: dict[tuple[str, str, str, str], str] = {}
+    refs: dict[_Key, str] = {}
     used: set[str] = set()
     packages = list(inventory.packages) if inventory is not None else []
     # packages only known through findings (finding-only reports) still need a component to refer to
-    known = {(p.type, p.name, p.version, p.purl) for p in packages}
+    known = {_key(p) for p in packages}
     for f in [*findings, *opts.suppressed]:
-        if f.package is not None and (f.package.type, f.package.name, f.package.version, f.package.purl) not in known:
-            known.add((f.package.type, f.package.name, f.package.version, f.package.purl))
+        if f.package is not None and _key(f.package) not in known:
+            known.add(_key(f.package))
             packages.append(f.package)
     if inventory is not None and inventory.os.known:
         bom.components.add(Component(name=inventory.os.family, version=inventory.os.version or None,
@@ -186,7 +195,7 @@ def build_bom(ctx: ReportContext) -> Bom:
                                      description=inventory.os.name or None))
     children: list[Component] = []
     for p in packages:
-        key = (p.type, p.name, p.version, p.purl)
+        key = _key(p)
         if key in refs:
             continue
         ref = p.purl or f"{p.type}:{p.name}@{p.version}"
@@ -205,7 +214,7 @@ def build_bom(ctx: ReportContext) -> Bom:
         if f.kind not in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS) or f.package is None:
             continue
         p = f.package
-        ref = refs[(p.type, p.name, p.version, p.purl)]
+        ref = refs[_key(p)]
         references = [VulnerabilityReference(id=a, source=VulnerabilitySource(name=a.split("-", 1)[0]))
                       for a in f.aliases]
         advisories_url = next((r for r in f.references if r.startswith(("http://", "https://"))), None)

@@ -170,6 +170,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
 
     _install_ops(app, engine)
 
+    from containerguard.server.webui import mount  # the web console at / (docs/console.md)
+
+    mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -28,7 +28,7 @@ READ = frozenset({"images:read", "findings:read", "hosts:read", "alerts:read", "
                   "exceptions:read", "risk:read", "registries:read", "jobs:read", "notifications:read"})
 ROLES: dict[str, frozenset[str]] = {
     "viewer": READ,
-    "analyst": READ | {"scans:write", "exceptions:write", "jobs:write"},
+    "analyst": READ | {"scans:write", "exceptions:write", "jobs:write", "alerts:ack"},
     "agent": frozenset({"agent:write", "exceptions:read"}),
     "ci": frozenset({"scans:write", "exceptions:read"}),
 }

@@ -24,11 +24,15 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/exceptions", set(ROLES)),
     ("POST", "/exceptions", {"admin", "analyst"}),
     ("DELETE", "/exceptions/{exc_id}", {"admin", "analyst"}),
+    ("GET", "/users", {"admin"}),
+    ("POST", "/users", {"admin"}),
+    ("DELETE", "/users/{name}", {"admin"}),
 ]
 
 BODIES = {
     ("POST", "/tokens"): {"name": "x", "role": "viewer"},
     ("POST", "/exceptions"): {"vuln_id": "CVE-1", "scope": "global", "kind": "false_positive", "reason": "r"},
+    ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
 }
 FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope"}
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from containerguard.model import FindingKind, Severity
 from containerguard.server.services import images
 from containerguard.server.services.events import raise_event
-from containerguard.server.store.models import Container, Host, Image, Setting
+from containerguard.server.store.models import Container, Host, Image, Setting, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
 if TYPE_CHECKING:
@@ -80,6 +80,14 @@ def last_db_build(session: Any) -> str:
 
 def note_db_build(session: Any, build: str) -> None:
     row = session.get(Setting, "vulndb_build")
+    if row is None or row.value != build:
+        # when the build changed: the console's "new since the last database update" starts here
+        at = session.get(Setting, "vulndb_build_at")
+        now = utcnow().isoformat()
+        if at is None:
+            session.add(Setting(key="vulndb_build_at", value=now))
+        else:
+            at.value = now
     if row is None:
         session.add(Setting(key="vulndb_build", value=build))
     else:

@@ -157,7 +157,8 @@ class Finding(Base):
                       Index("ix_findings_image_risk", "image_id", "risk"),
                       Index("ix_findings_vuln_id", "vuln_id"),
                       Index("ix_findings_severity_risk", "severity", "risk"),
-                      Index("ix_findings_risk", "risk"))
+                      Index("ix_findings_risk", "risk"),
+                      Index("ix_findings_first_seen", "first_seen"))  # the console's "new since the last DB update"
 
 
 # --------------------------------------------------------------------------- hosts and runtime
@@ -367,3 +368,55 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+# --------------------------------------------------------------------------- the web console (migration 0100_console)
+#
+# A console session row is keyed by the SHA-256 of the cookie's random id and hangs on the token or user that
+# opened it (ON DELETE CASCADE); loading a session goes back to that credential on every request, so a revoked
+# token, a disabled user or an expired session logs the browser out at once.
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id (argon2-cffi), parameters in the hash
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's session id
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), default=None, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AlertAck(Base):
+    __tablename__ = "alert_acks"
+
+    alert_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SeverityDaily(Base):
+    """Findings by severity across all images, one row per day (written when the dashboard is drawn and
+    after rescans), for the 30-day trend."""
+
+    __tablename__ = "severity_daily"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    critical: Mapped[int] = mapped_column(Integer, default=0)
+    high: Mapped[int] = mapped_column(Integer, default=0)
+    medium: Mapped[int] = mapped_column(Integer, default=0)
+    low: Mapped[int] = mapped_column(Integer, default=0)
+    unknown: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,91 @@
+"""Every console page for every role: 200 where the role may read it, 403 where not, a login redirect
+without a session; machine tokens (agent, ci) get no session at all, so no page can show an agent
+another host's data. Through real HTTP against a real server process."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tests.browser.web import csrf_of, login
+
+ROLES = ("admin", "analyst", "viewer")
+
+
+def pages(console) -> dict[str, set[str]]:
+    """path -> roles that get 200."""
+    digest = console.image_digest("cg-test/app:1")
+    everyone = set(ROLES)
+    return {
+        "/": everyone, "/images": everyone, f"/images/{digest}": everyone,
+        f"/images/{digest}?kev=1&fixable=1&severity=high&type=pypi&status=all": everyone,
+        f"/images/{digest}/sbom?format=cyclonedx": everyone, f"/images/{digest}/sbom?format=spdx": everyone,
+        "/runtime": everyone, "/manage": everyone, "/audit": {"admin"},
+    }
+
+
+@pytest.fixture(scope="module")
+def sessions(console):
+    out = {}
+    for role in ROLES:
+        client, resp = login(console.url, console.tokens[role])
+        assert resp.status_code == 303, resp.text[:300]
+        out[role] = client
+    yield out
+    for c in out.values():
+        c.close()
+
+
+def test_every_page_answers_200_or_403_per_role(console, sessions):
+    for path, allowed in pages(console).items():
+        for role in ROLES:
+            r = sessions[role].get(path)
+            want = 200 if role in allowed else 403
+            assert r.status_code == want, f"{role} {path}: {r.status_code}"
+            if want == 403:
+                assert "Not allowed" in r.text and "cg-test/app" not in r.text
+
+
+def test_without_a_session_every_page_sends_to_login(console):
+    import httpx
+
+    with httpx.Client(base_url=console.url, follow_redirects=False) as c:
+        for path in pages(console):
+            r = c.get(path)
+            assert r.status_code == 303, path
+            assert r.headers["location"].startswith("/login?next=/"), r.headers["location"]
+
+
+@pytest.mark.parametrize("role", ["agent", "ci"])
+def test_machine_tokens_get_no_session(console, role):
+    client, resp = login(console.url, console.tokens[role])
+    assert resp.status_code == 403
+    assert "set-cookie" not in resp.headers or "cg_session" not in resp.headers.get("set-cookie", "")
+    for path in pages(console):
+        r = client.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+    # nothing about any host or image leaked on the refusal page
+    assert "host-a" not in resp.text and "cg-test/" not in resp.text
+
+
+def test_viewer_sees_no_action_forms_and_cannot_post_them(console, sessions):
+    digest = console.image_digest("cg-test/app:1")
+    page = sessions["viewer"].get(f"/images/{digest}?kev=1")
+    assert page.status_code == 200
+    assert "/accept" not in page.text and "Rescan" not in page.text
+    analyst_page = sessions["analyst"].get(f"/images/{digest}?kev=1")
+    finding_id = re.search(r'action="/findings/(\d+)/accept"', analyst_page.text).group(1)
+    r = sessions["viewer"].post(f"/findings/{finding_id}/accept", data={
+        "csrf_token": csrf_of(page.text), "reason": "viewer tries", "kind": "risk_accepted", "scope": "finding"})
+    assert r.status_code == 403
+    assert all(e["reason"] != "viewer tries" for e in console.api("GET", "/exceptions", params={"all": "true"}))
+
+
+def test_only_admin_manages_tokens(console, sessions):
+    for role in ("analyst", "viewer"):
+        page = sessions[role].get("/manage")
+        assert "Create token" not in page.text and "Tokens" not in page.text
+        r = sessions[role].post("/manage/tokens", data={"csrf_token": csrf_of(page.text), "name": "x", "role": "admin"})
+        assert r.status_code == 403
+    page = sessions["admin"].get("/manage")
+    assert "Create token" in page.text

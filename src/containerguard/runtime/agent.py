@@ -406,7 +406,7 @@ class Agent:
             "containers": len(containers.list()) if containers is not None else 0,
             "docker_connected": bool(containers and containers.connected),
             "docker_reconnects": containers.reconnects if containers is not None else 0,
-            "processes": len(self.processes),
+            "processes": len(self.processes), "unresolved_processes": self.processes.unresolved,
             "sources": [src.health.to_json() for src in self.sources],
             "baseline": self.baselines.stats() if self.baselines is not None else None,
         }

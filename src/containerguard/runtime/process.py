@@ -152,6 +152,8 @@ class ProcessTable:
         self.max_procs = max_procs
         self.procs: OrderedDict[int, Proc] = OrderedDict()
         self.written: dict[str, OrderedDict[str, None]] = {}
+        #: events of processes the table never saw exec and /proc no longer had: their proc.* fields are <NA>
+        self.unresolved = 0
         self._fcache: dict[int, tuple[Proc, Proc | None, dict[str, Any]]] = {}
 
     def __len__(self) -> int:
@@ -176,7 +178,13 @@ class ProcessTable:
         """The process, loading it from /proc or the event (``ppid``, ``comm``) when unknown."""
         p = self.procs.get(pid)
         if p is None:
-            p = load_proc(pid, self.root) or Proc(pid=pid, ppid=ppid, name=comm)
+            loaded = load_proc(pid, self.root)
+            if loaded is None:
+                # gone before we could read /proc (or unreadable): evaluated with what the event itself carries, the
+                # rest <NA> as Falco does, and counted (agent stats: unresolved_processes)
+                self.unresolved += 1
+                loaded = Proc(pid=pid, ppid=ppid, name=comm)
+            p = loaded
             p.container_id = container_id
             self._put(p)
         return p

@@ -121,15 +121,36 @@ def _pair(a: Any, b: Any) -> list[Any] | None:
     return out or None
 
 
-def _innet(v: Any, nets: tuple[Any, ...]) -> bool:
-    """True if the address (or any of a list of addresses) lies in one of ``nets``."""
+_IP_CACHE: dict[Any, tuple[int, int] | None] = {}
+
+
+def _ip(a: Any) -> tuple[int, int] | None:
+    """(version, integer) of an address, parsed once: a host talks to few distinct peers, and parsing text into an
+    ipaddress object was most of the cost of a CIDR test."""
+    hit = _IP_CACHE.get(a, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    try:
+        ip = ipaddress.ip_address(str(a).strip("[]"))
+        val: tuple[int, int] | None = (ip.version, int(ip))
+    except ValueError:
+        val = None
+    if len(_IP_CACHE) >= 65536:
+        _IP_CACHE.clear()
+    _IP_CACHE[a] = val
+    return val
+
+
+def _innet(v: Any, nets: tuple[tuple[int, int, int], ...]) -> bool:
+    """True if the address (or any of a list of addresses) lies in one of ``nets`` ((version, network, mask))."""
     for a in v if isinstance(v, list) else (v,):
-        try:
-            ip = ipaddress.ip_address(str(a).strip("[]"))
-        except ValueError:
+        ip = _ip(a)
+        if ip is None:
             continue
-        if any(ip.version == n.version and ip in n for n in nets):
-            return True
+        ver, n = ip
+        for nver, net, mask in nets:
+            if nver == ver and n & mask == net:
+                return True
     return False
 
 
@@ -333,7 +354,8 @@ class CodeGen:
         except ValueError as exc:
             raise ConditionError(f"not a network: {exc}", node.pos) from None
         v = self.tmp()
-        test = f"_innet({v}, {self.hoist('n', nets)})"
+        packed = tuple((n.version, int(n.network_address), int(n.netmask)) for n in nets)
+        test = f"_innet({v}, {self.hoist('n', packed)})"
         return f"(({v} := {lhs}) is not None and {'not ' if node.op == '!=' else ''}{test})"
 
     def coerce(self, value: str, ftype: str, pos: int) -> Any:

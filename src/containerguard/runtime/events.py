@@ -36,6 +36,7 @@ class LazyJSON:
         self._value: Any = None
 
     def value(self) -> Any:
+        """The parsed document (parsed once, on the first call)."""
         if self._value is None:
             self._value = json.loads(self._raw)
         return self._value

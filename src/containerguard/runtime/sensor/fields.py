@@ -431,7 +431,3 @@ def exec_info(ev: RawEvent) -> ExecInfo:
                     exe_nlink=int(a[5]), pgid=int(a[6]), sid=int(a[7]), execfn=more[0], exe_name=more[1],
                     argv=argv, env=parse_env(env_entries), env_truncated=truncated,
                     stdio=(stdio[0], stdio[1], stdio[2]))
-
-
-def exec_argv(ev: RawEvent) -> list[str]:
-    return decode_buf(ev.more[2]) if len(ev.more) > 2 else []

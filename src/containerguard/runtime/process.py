@@ -24,6 +24,7 @@ MAX_FDS_PER_PROC = 256
 
 @dataclass(slots=True)
 class Proc:
+    """One process as the process table knows it."""
     pid: int
     ppid: int
     name: str  # comm
@@ -55,6 +56,7 @@ class Proc:
 
     @property
     def cmdline(self) -> str:
+        """Name and arguments joined by spaces (``proc.cmdline``)."""
         return " ".join((self.name, *self.args)) if self.args else self.name
 
 
@@ -213,6 +215,7 @@ class ProcessTable:
         return p
 
     def exit(self, pid: int) -> None:
+        """Forget an exited process."""
         self.procs.pop(pid, None)
         self._fcache.pop(pid, None)
 
@@ -236,9 +239,11 @@ class ProcessTable:
         return ""
 
     def container_gone(self, container_id: str) -> None:
+        """Forget what a removed container wrote."""
         self.written.pop(container_id, None)
 
     def note_written(self, container_id: str, path: str) -> None:
+        """Record that a process in ``container_id`` wrote ``path`` (for drift detection)."""
         w = self.written.get(container_id)
         if w is None:
             w = self.written[container_id] = OrderedDict()
@@ -248,6 +253,7 @@ class ProcessTable:
             w.popitem(last=False)
 
     def ancestors(self, p: Proc, limit: int = MAX_ANCESTORS) -> list[Proc]:
+        """The process's ancestors, parent first, up to ``limit`` (loaded from /proc when missing)."""
         out: list[Proc] = []
         seen = {p.pid}
         cur = p

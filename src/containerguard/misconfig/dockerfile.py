@@ -62,6 +62,17 @@ def _expand(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))", sub, text)
 
 
+def _arg_defaults(args: list[Instruction]) -> dict[str, str]:
+    """The global ARG defaults, each expanded with the ones before it, as BuildKit does
+    (``ARG BASE=$REGISTRY/$OWNER/img`` then ``FROM $BASE``)."""
+    values: dict[str, str] = {}
+    for ins in args:
+        for name, value in _kv_pairs(ins):
+            if value is not None:
+                values[name] = _expand(value, values)
+    return values
+
+
 def _kv_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
     """ENV / ARG / LABEL key-value pairs (``k=v k2="v 2"`` or legacy ``ENV k v``)."""
     text = ins.rest
@@ -428,7 +439,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
     aliases: list[str] = []  # stage names defined so far (as written, lower-cased by the parser)
     states: dict[str, _StageState] = {}
     used_as_base = {s.image.lower() for s in df.stages}
-    defaults = {n: v for ins in df.global_args for n, v in _kv_pairs(ins) if v is not None}
+    defaults = _arg_defaults(df.global_args)
     for stage in df.stages:
         image = _expand(stage.image, defaults)
         base_name, tag, digest = split_image(image)
@@ -630,6 +641,19 @@ def _label_key_ok(key: str) -> bool:
             and not key.startswith(("com.docker.", "io.docker.", "org.dockerproject.")))
 
 
+def _check_copy_from(ctx: _Ctx, ins: Instruction, src: str, stage: Stage, aliases: list[str]) -> None:
+    """``COPY --from``: an earlier stage by name or index, or an image; never this stage or an unknown one."""
+    if src.isdigit():  # a stage by its index: an earlier one is fine
+        if int(src) == stage.index:
+            ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+        elif int(src) > stage.index:
+            ctx.add("CG-DF-021", ins.line, f"COPY --from={src} (no stage {src} before this one)")
+    elif stage.name is not None and src.lower() == stage.name:
+        ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+    elif src.lower() not in aliases and ":" not in src:
+        ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+
+
 def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str]) -> None:
     args = list(ins.json_args) if ins.json_args is not None else ins.rest.split()
     heredoc_names = {h.name for h in ins.heredocs}
@@ -651,10 +675,7 @@ def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, 
         if src is not None and "/" in sources and dest == "/":
             ctx.add("CG-DF-064", ins.line, f"COPY --from={src} / /")
         if src is not None:
-            if stage.name is not None and src.lower() == stage.name:
-                ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
-            elif src.lower() not in aliases and ":" not in src:
-                ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+            _check_copy_from(ctx, ins, src, stage, aliases)
         if len(sources) > 1 and not _unquote(dest).endswith("/"):
             ctx.add("CG-DF-020", ins.line)
         d = _unquote(dest)

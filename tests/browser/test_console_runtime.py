@@ -11,7 +11,6 @@ import itertools
 import uuid
 
 import httpx
-
 from tests.browser.harness import axe_violations
 
 _seq = itertools.count(1)

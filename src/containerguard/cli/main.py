@@ -21,7 +21,7 @@ from containerguard.errors import ContainerGuardError
 #: command name -> module under containerguard.cli with a ``register(app)``, in help order
 COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
-    "rules": "rules", "agent": "agent",
+    "rules": "rules", "agent": "agent", "baseline": "baseline", "profile": "baseline",
     "policy": "policy", "admission": "admission", "authz": "authz",
     "server": "server", "worker": "server", "token": "token", "user": "user",
 }

@@ -130,9 +130,11 @@ def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
 
 @policy_app.command("eval")
 def evaluate(
-    input_files: Annotated[list[Path], typer.Option("--input", "-i", help="An input document (JSON/YAML, "
-                                                    "docs/policies.md), a Kubernetes manifest, an AdmissionReview or a "
-                                                    "Docker create body; a directory: its *.yaml/*.yml/*.json (repeatable).")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Input files or directories (as --input).")] = None,
+    input_files: Annotated[list[Path] | None, typer.Option("--input", "-i", help="An input document (JSON/YAML, "
+                                                           "docs/policies.md), a Kubernetes manifest, an AdmissionReview "
+                                                           "or a Docker create body; a directory: its *.yaml/*.yml/*.json "
+                                                           "(repeatable).")] = None,
     stage: Annotated[str, typer.Option("--stage", "-s", help="build, deploy or runtime (default: the document's "
                                                          "stage; deploy for Kubernetes and Docker inputs).")] = "",
     policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
@@ -146,7 +148,10 @@ def evaluate(
     from containerguard.policy.testing import load_inputs
 
     files: list[Path] = []
-    for p in input_files:
+    given = [*(input_files or []), *(paths or [])]
+    if not given:
+        raise UsageError("give an input: --input FILE (or FILE arguments)")
+    for p in given:
         files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml", ".json") and f.is_file())
                      if p.is_dir() else [p])
     ps = load(policy, no_defaults)

@@ -69,9 +69,11 @@ def review(ps: PolicySet, body: Any, config: AdmissionConfig) -> dict[str, Any]:
         return _response(uid, True, "", [])
     deny = [v for v in decision.violations if v.action is Action.DENY]
     warn = [v for v in decision.violations if v.action is Action.WARN]
-    log.info(json.dumps({"uid": uid, "subject": subject, "mode": str(config.mode), "allowed": not deny,
-                         "violations": [v.to_dict() for v in decision.violations],
-                         "ms": round((time.perf_counter() - t0) * 1e3, 2)}))
+    if log.isEnabledFor(logging.INFO):  # the audit line: who was decided what, by which policies
+        log.info(json.dumps({"uid": uid, "subject": subject, "mode": str(config.mode), "allowed": not deny,
+                             "deny": sorted({v.policy_id for v in deny}), "warn": sorted({v.policy_id for v in warn}),
+                             "errors": sorted({v.policy_id for v in decision.violations if v.error}),
+                             "ms": round((time.perf_counter() - t0) * 1e3, 2)}))
     if config.mode is Mode.DRY_RUN:
         return _response(uid, True, "", [])
     warnings = [_warning(v) for v in warn] + [f"{w}" for w in decision.warnings]
@@ -134,22 +136,22 @@ def create_app(ps: PolicySet, config: AdmissionConfig) -> Any:
     the protocol is one raw JSON body in and out, with our own size limit; no validation layer to pay for."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    from containerguard.policy.webhttp import BadRequest, read_json
+    from containerguard.policy.webhttp import BadRequest, json_response, read_json
 
-    async def validate(request: Request) -> JSONResponse:
+    async def validate(request: Request) -> Response:
         try:
             body = await read_json(request)
-            return JSONResponse(review(ps, body, config))
+            return json_response(review(ps, body, config))
         except BadRequest as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            return json_response({"error": str(exc)}, status_code=exc.status)
         except BadReview as exc:
-            return JSONResponse({"error": f"malformed AdmissionReview: {exc}"}, status_code=400)
+            return json_response({"error": f"malformed AdmissionReview: {exc}"}, status_code=400)
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "policies": len(ps.for_stage(Stage.DEPLOY)), "mode": str(config.mode)})
+    async def healthz(request: Request) -> Response:
+        return json_response({"ok": True, "policies": len(ps.for_stage(Stage.DEPLOY)), "mode": str(config.mode)})
 
     return Starlette(routes=[Route("/validate", validate, methods=["POST"]), Route("/healthz", healthz)])
 

@@ -108,9 +108,9 @@ def _answer(decision: Decision, subject: str, body: Mapping[str, Any], config: A
             seconds: float) -> dict[str, Any]:
     deny = [v for v in decision.violations if v.action is Action.DENY]
     log.info(json.dumps({"user": body.get("User", ""), "uri": body.get("RequestUri") or body.get("RequestURI"),
-                         "subject": subject,
-                         "allowed": not deny or not config.enforce,
-                         "violations": [v.to_dict() for v in decision.violations],
+                         "subject": subject, "allowed": not deny or not config.enforce,
+                         "deny": sorted({v.policy_id for v in deny}),
+                         "warn": sorted({v.policy_id for v in decision.violations if v.action is Action.WARN}),
                          "ms": round(seconds * 1e3, 2)}))
     if not deny or not config.enforce:
         return _allow()
@@ -126,26 +126,26 @@ def create_app(ps: PolicySet, config: AuthzConfig) -> Any:
     """The plugin's ASGI app (served on a unix socket under /run/docker/plugins)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    from containerguard.policy.webhttp import BadRequest, read_json
+    from containerguard.policy.webhttp import BadRequest, json_response, read_json
 
     media = "application/vnd.docker.plugins.v1.2+json"
 
-    async def activate(request: Request) -> JSONResponse:
-        return JSONResponse({"Implements": ["authz"]}, media_type=media)
+    async def activate(request: Request) -> Response:
+        return json_response({"Implements": ["authz"]}, media_type=media)
 
-    async def authz_req(request: Request) -> JSONResponse:
+    async def authz_req(request: Request) -> Response:
         try:
             body = await read_json(request, limit=4 * 1024 * 1024)
         except BadRequest as exc:  # an answer the daemon shows, never a crash
-            return JSONResponse(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
-        return JSONResponse(authz_request(ps, body, config), media_type=media)
+            return json_response(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
+        return json_response(authz_request(ps, body, config), media_type=media)
 
-    async def authz_res(request: Request) -> JSONResponse:
+    async def authz_res(request: Request) -> Response:
         # the response has already been produced; policies decide on requests only
-        return JSONResponse(_allow(), media_type=media)
+        return json_response(_allow(), media_type=media)
 
     return Starlette(routes=[Route("/Plugin.Activate", activate, methods=["POST"]),
                              Route("/AuthZPlugin.AuthZReq", authz_req, methods=["POST"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,16 +21,52 @@ import cel
 
 from containerguard.policy.model import Action, Decision, OnError, Policy, Stage, Violation
 
-#: the top-level names a condition may use (the input document's keys, plus the policy's ``params``)
+#: the top-level names a condition may use (the input document's keys; ``params.NAME`` is bound at compile time)
 VARIABLES = frozenset({"version", "stage", "image", "findings", "packages", "misconfigurations", "secrets",
-                       "container", "workload", "alert", "params"})
+                       "container", "workload", "alert"})
 _BOUND_RE = re.compile(r"\.\s*(?:exists_one|exists|all|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 MAX_DETAILS = 50
 
 
-def compile_expression(text: str) -> tuple[Any, frozenset[str]]:
-    """Compile a CEL expression; return the program and the document names it reads.
-    Raises ValueError with the parser's message (first line) or naming an unknown variable."""
+_PARAM_RE = re.compile(r"\bparams\.([A-Za-z_]\w*)")
+
+
+def cel_literal(value: Any) -> str:
+    """``value`` (JSON-like: from a policy's ``params``) as a CEL literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are CEL string escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(cel_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {cel_literal(v)}" for k, v in value.items()) + "}"
+    raise ValueError(f"a param value must be JSON-like, not {type(value).__name__}")
+
+
+def bind_params(text: str, params: Mapping[str, Any]) -> str:
+    """Replace ``params.NAME`` by the literal value: the program then carries constants (no per-evaluation
+    conversion of the params, and constant regexes). An unknown NAME is an error at load time."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in params:
+            raise ValueError(f"params.{name} is not defined in the policy's params")
+        return f"({cel_literal(params[name])})"
+
+    return _PARAM_RE.sub(sub, text)
+
+
+def compile_expression(text: str, params: Mapping[str, Any] | None = None) -> tuple[Any, frozenset[str]]:
+    """Compile a CEL expression (its ``params.NAME`` bound to ``params``); return the program and the document
+    names it reads. Raises ValueError with the parser's message (first line) or naming an unknown variable."""
+    text = bind_params(text, params or {})
     try:
         program = cel.compile(text)
     except BaseException as exc:  # the binding raises ValueError; a Rust panic surfaces as PanicException
@@ -61,6 +98,12 @@ class CompiledPolicy:
     details_program: Any | None
     names: frozenset[str]
 
+    @property
+    def selective(self) -> bool:
+        """Whether scope or exclusions may leave a document out (else both checks are skipped)."""
+        s = self.policy.scope
+        return bool(s.registries or s.repositories or s.namespaces or s.labels or self.policy.exclusions)
+
 
 class PolicySet:
     """Policies compiled once, indexed by stage. :meth:`evaluate` is safe to call from one thread at a time
@@ -72,7 +115,7 @@ class PolicySet:
         self._by_stage: dict[Stage, tuple[CompiledPolicy, ...]] = {
             s: tuple(cp for cp in self.compiled if cp.policy.enabled and s in cp.policy.enforcement) for s in Stage}
         self._names: dict[Stage, frozenset[str]] = {
-            s: frozenset().union(*(cp.names for cp in self._by_stage[s])) - {"params"} for s in Stage}
+            s: frozenset().union(*(cp.names for cp in self._by_stage[s])) for s in Stage}
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -113,17 +156,16 @@ class PolicySet:
             p = cp.policy
             if want is not None and p.id not in want:
                 continue
-            if not in_scope(p, doc):
-                continue
-            excluded, expired = exclusion_of(p, doc, today)
-            for ex in expired:
-                warnings.append(f"{p.id}: exclusion expired on {ex.expires} no longer applies ({ex.reason})")
-            if excluded is not None:
-                continue
+            if cp.selective:
+                if not in_scope(p, doc):
+                    continue
+                excluded, expired = exclusion_of(p, doc, today)
+                for ex in expired:
+                    warnings.append(f"{p.id}: exclusion expired on {ex.expires} no longer applies ({ex.reason})")
+                if excluded is not None:
+                    continue
             if ctx is None:
                 ctx = cel.Context(variables={k: doc[k] for k in self._names[stage] if k in doc})
-            if "params" in cp.names:
-                ctx.add_variable("params", dict(p.params))
             evaluated += 1
             action = p.enforcement[stage]
             try:

@@ -298,7 +298,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         vol = volumes.get(str(vm.get("name")), {})
         hp = vol.get("hostPath") if isinstance(vol, Mapping) else None
         vtype = next((k for k in (vol or {}) if k != "name"), "") if isinstance(vol, Mapping) else ""
-        mounts.append({"source": str(hp.get("path", "")) if isinstance(hp, Mapping) else "",
+        mounts.append({"source": _path(str(hp.get("path", ""))) if isinstance(hp, Mapping) else "",
                        "destination": str(vm.get("mountPath") or ""), "type": vtype,
                        "read_only": vm.get("readOnly") is True})
     resources = c.get("resources") if isinstance(c.get("resources"), Mapping) else {}
@@ -334,6 +334,13 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
         "command": [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])],
     }
+
+
+def _path(p: str) -> str:
+    """A host path as policies compare it: no trailing slash (but "/"), no "//" or "/./" runs."""
+    import posixpath
+
+    return posixpath.normpath(p) if p.startswith("/") else p
 
 
 def _cap(x: Any) -> str:
@@ -382,12 +389,12 @@ def from_docker_create(body: Mapping[str, Any], *, name: str = "") -> Doc:
     for b in hc.get("Binds") or ():
         parts = str(b).split(":")
         src = parts[0]
-        mounts.append({"source": src if src.startswith("/") else "", "destination": parts[1] if len(parts) > 1 else "",
+        mounts.append({"source": _path(src) if src.startswith("/") else "", "destination": parts[1] if len(parts) > 1 else "",
                        "type": "bind" if src.startswith("/") else "volume",
                        "read_only": len(parts) > 2 and "ro" in parts[2].split(",")})
     for m in hc.get("Mounts") or ():
         if isinstance(m, Mapping):
-            mounts.append({"source": str(m.get("Source") or ""), "destination": str(m.get("Target") or ""),
+            mounts.append({"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
                            "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]

@@ -84,13 +84,13 @@ def parse_file(text: str, source: str) -> tuple[list[Policy], bool, list[Any]]:
             raise PolicyError(f"{here}: duplicate policy id {ps.id} (first at {seen[ps.id]})")
         seen[ps.id] = here
         try:
-            prog, names = compile_expression(ps.condition)
+            prog, names = compile_expression(ps.condition, ps.params)
         except ValueError as exc:
             raise PolicyError(f"{where(('policies', i, 'condition'))}: policy {ps.id}: condition: {exc}") from None
         details = None
         if ps.details:
             try:
-                details, dnames = compile_expression(ps.details)
+                details, dnames = compile_expression(ps.details, ps.params)
             except ValueError as exc:
                 raise PolicyError(f"{where(('policies', i, 'details'))}: policy {ps.id}: details: {exc}") from None
             names = names | dnames

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 #: Kubernetes caps a request object at ~3 MiB (etcd's limit); a Docker create body is far smaller
 MAX_BODY = 3 * 1024 * 1024
@@ -39,8 +40,12 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise BadRequest("empty request body")
     try:
-        return json.loads(body)
-    except RecursionError:
-        raise BadRequest("request body nests JSON too deeply") from None
-    except ValueError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "recursion" in str(exc).lower() or "depth limit" in str(exc).lower():
+            raise BadRequest("request body nests JSON too deeply") from None
         raise BadRequest(f"request body is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
+
+
+def json_response(content: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type=media_type)

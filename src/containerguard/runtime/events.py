@@ -44,6 +44,7 @@ class ReadStats:
     errors: list[str] = field(default_factory=list)  # the first few messages
 
     def note(self, err: EventFormatError) -> None:
+        """Count one skipped line, keeping the first messages."""
         self.skipped += 1
         if len(self.errors) < 20:
             self.errors.append(str(err))

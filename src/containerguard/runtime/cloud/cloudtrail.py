@@ -136,6 +136,7 @@ class BurstCounter:
         self._seen: dict[str, deque[int]] = {}
 
     def add(self, key: str, ts: int) -> int:
+        """Note one occurrence of ``key`` at ``ts``; returns how many fell in the window."""
         q = self._seen.pop(key, None)
         if q is None:
             if len(self._seen) >= self.max_keys:

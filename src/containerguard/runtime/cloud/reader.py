@@ -28,13 +28,18 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (cast("type[BaseException]", isa
 
 
 class Parser(Protocol):
+    """Turns one audit-log document into records, and each record into a rule event."""
     source: str
     #: True when a file may hold one JSON document per line (GCP sink files, Azure exports, audit logs)
     lines: bool
 
-    def records(self, doc: Any) -> list[Any]: ...
+    def records(self, doc: Any) -> list[Any]:
+        """The records one decoded document holds."""
+        ...
 
-    def event(self, rec: Any) -> Event: ...
+    def event(self, rec: Any) -> Event:
+        """One record as a rule event (RecordError when it is malformed)."""
+        ...
 
 
 def decompress(data: bytes, label: str, health: SourceHealth) -> tuple[bytes, bool]:

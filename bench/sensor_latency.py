@@ -9,7 +9,8 @@ host does not blur the figures) and a Debian container that opens files in a pac
 * 20,000 opens/s for 5 s: how many events the sensor dropped (bpftrace's "Lost N events") and how many
   never became events.
 
-Run as root with dockerd running: `.venv/bin/python bench/sensor_latency.py`.
+Run as root with dockerd running: `.venv/bin/python bench/sensor_latency.py` (``--upstream``: the three upstream
+Falco rules files from the shared data are loaded too, so the sensor traces what they need as well).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> int:
+    upstream = "--upstream" in sys.argv[1:]
     env.ensure_dockerd()
     image = env.debian_image()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-sensor-"))
@@ -110,11 +112,13 @@ def main() -> int:
     log = (tmp / "agent.log").open("wb")
     agent = subprocess.Popen(
         [sys.executable, "-m", "containerguard.cli.main", "agent", "--rules", str(default_rules_path()),
+         *[x for f in (("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml") if upstream
+                       else ()) for x in ("--rules", str(env.SHARED / "falco-rules" / f))],
          "--rules", str(rules), "--output", f"file:{alerts}", "--containers-only",
          "--health-port", f"127.0.0.1:{health_port}", "--stats-interval", "3600"],
         stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-    cid = subprocess.run(["docker", "run", "-d", "--rm", image, "sleep", "600"], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    cid = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", image, "sleep", "600"], check=True,
+                         capture_output=True, text=True).stdout.strip()
     tail = Tail(alerts)
     try:
         deadline = time.monotonic() + 120

@@ -17,7 +17,8 @@
     ├── ReportError             a report could not be rendered
     ├── RuntimeSensorError      the eBPF sensor or Docker event stream failed
     │   ├── EventFormatError    a recorded or streamed event is malformed (runtime/events.py)
-    │   └── AuditFormatError    a Kubernetes audit event is malformed (runtime/k8saudit.py)
+    │   ├── AuditFormatError    a Kubernetes audit event is malformed (runtime/k8saudit.py)
+    │   └── BaselineError       a behavioural baseline (store, import, edit) is invalid or unusable
     ├── RuleError               a rules file is invalid (names its file and line)
     └── ServerError             the central server failed
 
@@ -91,6 +92,10 @@ class ReportError(ContainerGuardError):
 
 class RuntimeSensorError(ContainerGuardError):
     pass
+
+
+class BaselineError(RuntimeSensorError):
+    """A baseline file, edit or store problem; the message starts with ``file:line:`` when a file is at fault."""
 
 
 class RuleError(ContainerGuardError):

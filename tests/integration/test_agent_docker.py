@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from tests.fixtures import env
 
-from containerguard.runtime.containers import ContainerInfo, ContainerInventory, container_id_of_pid, ns_inode
+from containerguard.runtime.containers import ContainerInfo, ContainerTable, container_id_of_pid, ns_inode
 
 pytestmark = [pytest.mark.docker]
 
@@ -30,15 +30,15 @@ def _until(cond: Callable[[], object], timeout: float, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def inventory() -> Iterator[ContainerInventory]:
+def inventory() -> Iterator[ContainerTable]:
     env.ensure_dockerd()
-    inv = ContainerInventory()
+    inv = ContainerTable()
     inv.start()
     yield inv
     inv.stop()
 
 
-def test_inventory_tracks_container_metadata_and_lifecycle(inventory: ContainerInventory, tmp_path: Path) -> None:
+def test_inventory_tracks_container_metadata_and_lifecycle(inventory: ContainerTable, tmp_path: Path) -> None:
     image = env.debian_image()
     changes: list[tuple[str, str]] = []
     inventory.on_change = lambda action, info: changes.append((action, info.id))
@@ -123,14 +123,14 @@ def test_inventory_survives_daemon_restart(tmp_path_factory: pytest.TempPathFact
     base.mkdir(exist_ok=True)
     d = PrivateDockerd(base)
     d.start()
-    inv: ContainerInventory | None = None
+    inv: ContainerTable | None = None
     try:
         tar = subprocess.Popen(["tar", "-C", "/bin", "-c", "busybox"], stdout=subprocess.PIPE)
         subprocess.run(["docker", "-H", d.host, "import", "-", "cg-test/bbraw"], stdin=tar.stdout, check=True,
                        capture_output=True)
         tar.wait()
         first = d.docker("run", "-d", "--network", "none", "cg-test/bbraw", "/busybox", "sleep", "300")
-        inv = ContainerInventory(d.host, max_backoff=1.0)
+        inv = ContainerTable(d.host, max_backoff=1.0)
         inv.start()
         assert inv.get(first) is not None
         d.stop()
@@ -152,7 +152,7 @@ def test_inventory_survives_daemon_restart(tmp_path_factory: pytest.TempPathFact
 
 
 def test_unreachable_engine_is_not_fatal(tmp_path: Path) -> None:
-    inv = ContainerInventory(f"unix://{tmp_path}/nothing.sock", max_backoff=0.5)
+    inv = ContainerTable(f"unix://{tmp_path}/nothing.sock", max_backoff=0.5)
     inv.start()  # warns and keeps retrying in the background
     try:
         assert inv.connected is False and inv.list() == []
@@ -165,7 +165,7 @@ def test_unreachable_engine_is_not_fatal(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("action", "state"), [("pause_container", "paused"), ("stop_container", "exited"),
                                                ("kill_container", "exited")])
-def test_container_responses(inventory: ContainerInventory, action: str, state: str) -> None:
+def test_container_responses(inventory: ContainerTable, action: str, state: str) -> None:
     from containerguard.model import Alert, Event, Priority
     from containerguard.runtime.respond import Responder
 
@@ -191,7 +191,7 @@ def test_container_responses(inventory: ContainerInventory, action: str, state: 
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
 
 
-def test_image_digest_of_a_pulled_image(inventory: ContainerInventory, tmp_path: Path) -> None:
+def test_image_digest_of_a_pulled_image(inventory: ContainerTable, tmp_path: Path) -> None:
     from tests.fixtures.registry import Registry
     from tests.integration.test_agent import busybox_image
 

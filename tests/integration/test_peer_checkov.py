@@ -4,8 +4,8 @@
    control as one of ours (bench/misconfig_peers.CHECKOV_TO_OURS), the objects each tool fails must be
    the same, except for these documented differences (docs/checks.md):
    * kustomize patch fragments: an object with no containers, or a container with no ``image``, is not
-     a workload; Checkov fails pod-level and image checks on them, we skip them (so does an image
-     reference with an unrendered ``{placeholder}``, which Checkov misparses);
+     a workload; Checkov fails checks on them, we run none of ours on them (every check the same way);
+     an image reference with an unrendered ``{placeholder}`` Checkov misparses;
    * CKV_K8S_31 accepts only a pod-level seccomp profile; PSS (and we) accept container-level ones;
    * CKV_K8S_49 only looks at the first rule of a Role; we report wildcards in every rule.
 2. Pod Security Standards coverage: one hardened Deployment, and one copy per PSS control that breaks
@@ -69,8 +69,8 @@ def _documented(check: str, key: Key, only_checkov: bool, fields: set[str]) -> b
     obj = _objects(key[0]).get(key)
     if obj is None:
         return True  # object naming differs (Checkov names unnamed objects after a label)
-    if only_checkov and not _containers(obj):
-        return True  # a kustomize patch with no containers is not a workload we check
+    if only_checkov and (not _containers(obj) or any("image" not in c for c in _containers(obj))):
+        return True  # a kustomize patch (no containers, or one without image) is not a workload: no check runs
     if check in ("CKV_K8S_14", "CKV_K8S_43") and only_checkov:
         # no image (patch fragment), or an unrendered template placeholder Checkov misparses
         return any("image" not in c or "{" in str(c["image"]) for c in _containers(obj))

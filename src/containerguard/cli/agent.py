@@ -31,6 +31,15 @@ def _alert_policies(paths: list[Path] | None) -> AlertPolicies | None:
     return AlertPolicies(load(paths))
 
 
+def _baseline_action(action: str) -> str:
+    from containerguard.errors import UsageError
+
+    if action not in ("kill_process", "stop_container", "kill_container", "pause_container"):
+        raise UsageError(f"--baseline-action {action!r}: expected kill_process, stop_container, kill_container "
+                         "or pause_container")
+    return action
+
+
 def agent(
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file (repeatable); default: the built-in ruleset")] = None,
     output: Annotated[list[str] | None, typer.Option(
@@ -60,6 +69,15 @@ def agent(
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Policy file or directory (repeatable, with the default set): runtime-stage policies over "
         "each alert; their kill_process/pause/stop/kill_container actions run as responses")] = None,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline", help="Learn each workload's behaviour and alert on deviations (docs/baselines.md)")] = False,
+    baseline_dir: Annotated[Path | None, typer.Option(
+        "--baseline-dir", help="Where baselines are kept (SQLite; default: the user's data directory)")] = None,
+    baseline_quiet: Annotated[float, typer.Option(
+        "--baseline-quiet", help="Seconds without new behaviour after which a learning workload starts monitoring",
+        min=0.0)] = 3600.0,
+    baseline_action: Annotated[str, typer.Option(
+        "--baseline-action", help="Response to a deviation in protect mode: kill_process or stop_container")] = "kill_process",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
     server: Annotated[str | None, typer.Option(
         "--server", help="Central server URL: report containers and alerts to it (env CONTAINERGUARD_SERVER)")] = None,
@@ -81,7 +99,9 @@ def agent(
                       server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
                       server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
                       spool_dir=str(spool_dir) if spool_dir else None,
-                      alert_policies=_alert_policies(policy))
+                      alert_policies=_alert_policies(policy), baseline=baseline or baseline_dir is not None,
+                      baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
+                      baseline_action=_baseline_action(baseline_action))
     ag = Agent(cfg)
     stop = threading.Event()
 

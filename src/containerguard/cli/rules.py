@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from enum import StrEnum
@@ -13,7 +14,10 @@ import typer
 from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
-    from containerguard.model import Alert, Priority
+    from collections.abc import Iterable, Iterator
+
+    from containerguard.model import Alert, Event, Priority
+    from containerguard.runtime.events import ReadStats
     from containerguard.runtime.rules import RuleSet
 
 # the rules engine and Rich are imported inside the commands: registering this group stays cheap
@@ -112,96 +116,98 @@ def replay(
         "--fail-on", help="Exit 1 when an alert has this priority or a higher one (e.g. warning).")] = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
-    from containerguard.model import Priority
-    from containerguard.runtime.events import ReadStats, read_events
-    from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
-    from containerguard.runtime.rules import alert_to_json, priority_name
+    from containerguard.runtime.evaluate import Evaluator, replay_events
+    from containerguard.runtime.events import ReadStats
+    from containerguard.runtime.rules import alert_to_json
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
-    kind: str | None = None
-    if source is not None:
-        from containerguard.runtime.cloud.sources import kind_of
-
-        kind = kind_of(source)
-        if events and any(str(p) == "-" for p in events):
-            raise UsageError("--source reads files or directories, not standard input")
-    threshold: Priority | None = None
-    if fail_on is not None:
-        try:
-            threshold = Priority.parse(fail_on)
-        except KeyError:
-            raise UsageError(f"--fail-on {fail_on!r}: not a priority "
-                             f"({', '.join(p.name.lower() for p in Priority)})") from None
-    worst: Priority | None = None
+    kind = _source_kind(source, events)
+    threshold = _priority_option(fail_on)
     rs = _load(rules)
+    evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
     stats = ReadStats()
-    out = sys.stdout
-
-    def emit(batch: list[Alert]) -> None:
-        nonlocal worst
+    worst: Priority | None = None
+    stream: Iterable[Event] = replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats)
+    if kind is not None:
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats), stream)
+    for ev in stream:
+        batch = evaluator.evaluate(ev)
+        if not batch:
+            continue
         top = max(a.priority for a in batch)
         worst = top if worst is None else max(worst, top)
         if fmt is Fmt.json:
-            for a in batch:
-                out.write(json.dumps(alert_to_json(a)) + "\n")
+            sys.stdout.write("".join(json.dumps(alert_to_json(a)) + "\n" for a in batch))
         else:
             alerts.extend(batch)
-
-    if kind is not None:
-        from containerguard.runtime.cloud.health import SourceHealth
-        from containerguard.runtime.cloud.sources import replay as replay_source
-
-        health = SourceHealth(kind, kind)
-        for ev in replay_source(kind, list(events or []), health):
-            batch = rs.evaluate(ev)
-            if batch:
-                emit(batch)
-            if strict and health.parse_errors:
-                break
-        stats.read += health.events
-        stats.skipped += health.parse_errors
-        if strict and health.parse_errors:
-            raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
-    for path in [] if kind is not None else events or []:
-        for ev in read_events(path, strict=strict, stats=stats):
-            batch = rs.evaluate(ev)
-            if batch:
-                emit(batch)
-    for path in k8s_audit or []:
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        try:
-            audit = parse_audit_body(body)
-        except AuditFormatError as exc:
-            raise AuditFormatError(f"{path}: {exc}") from None
-        for ev in audit:
-            stats.read += 1
-            batch = rs.evaluate(ev)
-            if batch:
-                emit(batch)
     if fmt is Fmt.table:
-        from containerguard.report.terminal import console, row, table
+        _alert_table(alerts, stats.read)
+    _replay_warnings(rs, stats, "malformed event lines" if kind is None else "malformed files or records")
+    if threshold is not None and worst is not None and worst >= threshold:
+        raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
 
-        alert_table = table(f"{len(alerts)} alerts from {stats.read} events", "time", "priority", "rule id", "rule",
-                            "container", "output")
-        for a in alerts:
-            alert_table.add_row(*row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
-                                     a.container_id or "-", a.output))
-        console().print(alert_table)
+
+def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
+    if source is None:
+        return None
+    from containerguard.runtime.cloud.sources import kind_of
+
+    if events and any(str(p) == "-" for p in events):
+        raise UsageError("--source reads files or directories, not standard input")
+    return kind_of(source)
+
+
+def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats) -> Iterator[Event]:
+    """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit); --strict stops at the first bad record."""
+    from containerguard.runtime.cloud.health import SourceHealth
+    from containerguard.runtime.cloud.sources import replay as replay_source
+
+    health = SourceHealth(kind, kind)
+    for ev in replay_source(kind, list(paths), health):
+        if strict and health.parse_errors:
+            break  # nothing after the first bad record or file
+        yield ev
+    stats.read += health.events
+    stats.skipped += health.parse_errors
+    stats.errors.extend(list(health.recent_warnings)[: max(0, 20 - len(stats.errors))])
+    if strict and health.parse_errors:
+        raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
+
+
+def _priority_option(fail_on: str | None) -> Priority | None:
+    from containerguard.model import Priority
+
+    if fail_on is None:
+        return None
+    try:
+        return Priority.parse(fail_on)
+    except KeyError:
+        raise UsageError(f"--fail-on {fail_on!r}: not a priority "
+                         f"({', '.join(p.name.lower() for p in Priority)})") from None
+
+
+def _alert_table(alerts: list[Alert], read: int) -> None:
+    from containerguard.report.terminal import console, row, table
+    from containerguard.runtime.rules import alert_to_json, priority_name
+
+    alert_table = table(f"{len(alerts)} alerts from {read} events", "time", "priority", "rule id", "rule",
+                        "container", "output")
+    for a in alerts:
+        alert_table.add_row(*row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
+                                 a.container_id or "-", a.output))
+    console().print(alert_table)
+
+
+def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
     for msg in stats.errors:
         typer.echo(f"warning: skipped {msg}", err=True)
     if stats.skipped:
-        typer.echo(f"warning: {stats.skipped} malformed event lines skipped" if kind is None else
-                   f"warning: {stats.skipped} malformed files or records skipped", err=True)
+        typer.echo(f"warning: {stats.skipped} {what} skipped", err=True)
     if rs.eval_errors:
         typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
-    if threshold is not None and worst is not None and worst >= threshold:
-        raise SystemExit(1)  # see validate: SystemExit carries the code through cli.main
 
 
 @rules_app.command("list")

@@ -8,7 +8,7 @@ hadolint lacks (curl | sh, secrets in ENV/ARG, ADD from a URL, missing USER/HEAL
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,17 @@ def _expand(text: str, values: dict[str, str]) -> str:
         return m.group(2) if m.group(2) is not None else m.group(0)
 
     return re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))", sub, text)
+
+
+def _arg_defaults(args: list[Instruction]) -> dict[str, str]:
+    """The global ARG defaults, each expanded with the ones before it, as BuildKit does
+    (``ARG BASE=$REGISTRY/$OWNER/img`` then ``FROM $BASE``)."""
+    values: dict[str, str] = {}
+    for ins in args:
+        for name, value in _kv_pairs(ins):
+            if value is not None:
+                values[name] = _expand(value, values)
+    return values
 
 
 def _kv_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
@@ -166,11 +177,22 @@ def _npm_unpinned(c: shell.Command) -> bool:
 
 
 def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageState) -> None:
+    """Every check of one RUN script, in rule order (one helper per family of package tools)."""
     text = _script_text(ins)
     sc = shell.parse(text)
     cmds = sc.commands
     line = ins.line
     names = {c.name for c in cmds}
+    _script_apt(ctx, ins, st, text, sc, cmds, line, names)
+    _script_language_managers(ctx, ins, st, text, sc, cmds, line, names)
+    _script_rpm(ctx, ins, st, text, sc, cmds, line, names)
+    _script_other_tools(ctx, ins, st, text, sc, cmds, line, names)
+    _script_fetch(ctx, ins, st, text, sc, cmds, line, names)
+
+
+def _script_apt(ctx: _Ctx, ins: Instruction, st: _StageState, text: str, sc: shell.Script, cmds: list[shell.Command],
+                line: int, names: set[str]) -> None:
+    """apt-get/apt: working directory, sudo, apt, pinning, recommends, -y, apt lists (CG-DF-013/008/025/014/009/032)."""
     if "cd" in names:
         ctx.add("CG-DF-013", line)
     if "sudo" in names:
@@ -196,6 +218,11 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
             any(t.startswith("/var/lib/apt") for t in targets) and any(t.startswith("/var/cache/apt") for t in targets))
         if not cached:
             st.apt_lists_lines.append(line)
+
+
+def _script_language_managers(ctx: _Ctx, ins: Instruction, st: _StageState, text: str, sc: shell.Script, cmds: list[shell.Command],
+                              line: int, names: set[str]) -> None:
+    """pip, npm and apk: pinning and caches (CG-DF-015/016/017/018/026), wget progress, tools (027/038)."""
     if any(_pip_unpinned(c) for c in cmds):
         ctx.add("CG-DF-015", line)
     if any(_npm_unpinned(c) for c in cmds):
@@ -216,6 +243,11 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         ctx.add("CG-DF-027", line)
     if names & {"free", "kill", "mount", "ps", "service", "shutdown", "ssh", "top", "vim"}:
         ctx.add("CG-DF-038", line)
+
+
+def _script_rpm(ctx: _Ctx, ins: Instruction, st: _StageState, text: str, sc: shell.Script, cmds: list[shell.Command],
+                line: int, names: set[str]) -> None:
+    """dnf, microdnf and yum: -y, pinning, cache clean-up (CG-DF-039/042/040/041/044/045)."""
     if any(_dnf(c, ("install", "groupinstall", "localinstall")) and not c.has_flag("y", "assumeyes") for c in cmds):
         ctx.add("CG-DF-039", line)
     if any(c.name == "yum" and c.has_arg("install", "groupinstall", "localinstall", "reinstall")
@@ -235,6 +267,11 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         ctx.add("CG-DF-044", line)
     if not all(_yum_pinned(c) for c in yum_installs):
         ctx.add("CG-DF-045", line)
+
+
+def _script_other_tools(ctx: _Ctx, ins: Instruction, st: _StageState, text: str, sc: shell.Script, cmds: list[shell.Command],
+                        line: int, names: set[str]) -> None:
+    """gems, useradd, go install, tar of COPYed archives, yarn, zypper, ln /bin/sh (CG-DF-046/047/058/057/061/052)."""
     if not all(_gems_pinned(c) for c in cmds):
         ctx.add("CG-DF-046", line)
     if any(_useradd_long_uid(c) for c in cmds):
@@ -257,6 +294,11 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
         _check_zypper(ctx, line, zyp)
     if any(c.name == "ln" and c.has_arg("/bin/sh") for c in cmds):
         ctx.add("CG-DF-052", line)
+
+
+def _script_fetch(ctx: _Ctx, ins: Instruction, st: _StageState, text: str, sc: shell.Script, cmds: list[shell.Command],
+                  line: int, names: set[str]) -> None:
+    """curl and wget: both used (CG-DF-033), pipes without pipefail (031), remote content piped to a shell (004)."""
     tools = {n for n in names if n in ("curl", "wget")}
     if tools:
         st.fetch_tools |= tools
@@ -277,7 +319,6 @@ def _check_script(ctx: _Ctx, ins: Instruction, stage: Stage | None, st: _StageSt
                 piped = True
     if piped or _PIPE_TO_SHELL_RE.search(text):
         ctx.add("CG-DF-004", line, "remote content is executed by a shell")
-
 
 def _dnf(c: shell.Command, args: tuple[str, ...]) -> bool:
     return c.name in ("dnf", "microdnf") and c.has_arg(*args)
@@ -398,7 +439,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
     aliases: list[str] = []  # stage names defined so far (as written, lower-cased by the parser)
     states: dict[str, _StageState] = {}
     used_as_base = {s.image.lower() for s in df.stages}
-    defaults = {n: v for ins in df.global_args for n, v in _kv_pairs(ins) if v is not None}
+    defaults = _arg_defaults(df.global_args)
     for stage in df.stages:
         image = _expand(stage.image, defaults)
         base_name, tag, digest = split_image(image)
@@ -408,23 +449,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
                          workdir=parent.workdir if parent else False,
                          user=parent.user if parent else None, user_line=parent.user_line if parent else 0,
                          healthcheck=parent.healthcheck if parent else False)
-        is_stage_ref = stage.image.lower() in aliases
-        if image.lower() != "scratch" and not is_stage_ref:
-            if digest is None and tag is None and "$" not in image:
-                ctx.add("CG-DF-006", stage.line, f"FROM {stage.image}")
-            elif digest is None and tag == "latest":
-                ctx.add("CG-DF-007", stage.line, f"FROM {stage.image}")
-        plat = stage.platform
-        if plat and "BUILDPLATFORM" not in plat and "TARGETPLATFORM" not in plat:
-            ctx.add("CG-DF-043", stage.line, f"--platform={plat}")
-        if plat in ("$TARGETPLATFORM", "${TARGETPLATFORM}"):
-            ctx.add("CG-DF-063", stage.line)
-        if stage.name in ("scratch", "context"):
-            ctx.add("CG-DF-062", stage.line, f"AS {stage.name}")
-        if stage.name:
-            if stage.name in aliases:
-                ctx.add("CG-DF-023", stage.line, f"stage name {stage.name!r} is used twice")
-            aliases.append(stage.name)
+        _check_from(ctx, stage, image, tag, digest, aliases)
         counts = {"CMD": 0, "ENTRYPOINT": 0, "HEALTHCHECK": 0}
         for ins in stage.instructions[1:]:
             _check_instruction(ctx, ins, stage, st, aliases, counts)
@@ -436,14 +461,41 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
                 ctx.add("CG-DF-010", ln)
         states[(stage.name or base_name).lower()] = st
         if is_last:
-            if st.user is not None and _is_root(st.user) and st.user_line >= from_ins.line:
-                ctx.add("CG-DF-001", st.user_line, f"USER {st.user}")
-            elif st.user is None and stage.image.lower() != "scratch":
-                ctx.add("CG-DF-002", from_ins.line, "the final stage never sets USER")
-            if not st.healthcheck:
-                ctx.add("CG-DF-011", from_ins.line, "the final stage defines no HEALTHCHECK")
+            _check_final_stage(ctx, stage, st, from_ins)
     ctx.findings.sort(key=lambda f: (f.line or 0, f.id))
     return ctx.findings
+
+
+def _check_from(ctx: _Ctx, stage: Stage, image: str, tag: str | None, digest: str | None,
+                aliases: list[str]) -> None:
+    """A stage's FROM line: the base image's tag, the platform flag and the stage name (which it records)."""
+    is_stage_ref = stage.image.lower() in aliases
+    if image.lower() != "scratch" and not is_stage_ref:
+        if digest is None and tag is None and "$" not in image:
+            ctx.add("CG-DF-006", stage.line, f"FROM {stage.image}")
+        elif digest is None and tag == "latest":
+            ctx.add("CG-DF-007", stage.line, f"FROM {stage.image}")
+    plat = stage.platform
+    if plat and "BUILDPLATFORM" not in plat and "TARGETPLATFORM" not in plat:
+        ctx.add("CG-DF-043", stage.line, f"--platform={plat}")
+    if plat in ("$TARGETPLATFORM", "${TARGETPLATFORM}"):
+        ctx.add("CG-DF-063", stage.line)
+    if stage.name in ("scratch", "context"):
+        ctx.add("CG-DF-062", stage.line, f"AS {stage.name}")
+    if stage.name:
+        if stage.name in aliases:
+            ctx.add("CG-DF-023", stage.line, f"stage name {stage.name!r} is used twice")
+        aliases.append(stage.name)
+
+
+def _check_final_stage(ctx: _Ctx, stage: Stage, st: _StageState, from_ins: Instruction) -> None:
+    """The image's own stage: a non-root USER and a HEALTHCHECK."""
+    if st.user is not None and _is_root(st.user) and st.user_line >= from_ins.line:
+        ctx.add("CG-DF-001", st.user_line, f"USER {st.user}")
+    elif st.user is None and stage.image.lower() != "scratch":
+        ctx.add("CG-DF-002", from_ins.line, "the final stage never sets USER")
+    if not st.healthcheck:
+        ctx.add("CG-DF-011", from_ins.line, "the final stage defines no HEALTHCHECK")
 
 
 def _check_secrets(ctx: _Ctx, ins: Instruction) -> None:
@@ -456,8 +508,8 @@ def _check_secrets(ctx: _Ctx, ins: Instruction) -> None:
 
 def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str],
                        counts: dict[str, int]) -> None:
-    c = ins.cmd
-    if c == "RUN":
+    """One instruction of a stage (after its FROM): RUN's script and the per-instruction checks."""
+    if ins.cmd == "RUN":
         _check_script(ctx, ins, stage, st)
         count = len(shell.parse(_script_text(ins)).commands)
         flags = tuple(sorted(ins.flags))
@@ -467,69 +519,119 @@ def _check_instruction(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageStat
             st.prev_run = (flags, count)
         return
     st.prev_run = None
-    if c == "ONBUILD" and ins.onbuild is not None and ins.onbuild.cmd in ("FROM", "MAINTAINER", "ONBUILD"):
-        ctx.add("CG-DF-055", ins.line, f"ONBUILD {ins.onbuild.cmd}")
-    if c == "LABEL":
-        bad = [k for k, _ in _kv_pairs(ins) if not _label_key_ok(_unquote(k))]
-        if bad:
-            ctx.add("CG-DF-056", ins.line, f"LABEL {bad[0]}")
-    if c == "SHELL":
-        text = _script_text(ins)
-        if text.startswith(("pwsh", "powershell", "cmd")):
-            st.pipefail = True
-        else:
-            st.pipefail = any(
-                cmd.name.rsplit("/", 1)[-1] in ("bash", "zsh", "ash") and cmd.has_flag("o") and "pipefail" in cmd.args
-                for cmd in shell.parse(text).commands)
-    elif c == "ENV":
-        pairs = _kv_pairs(ins)
-        here: set[str] = set()
-        for k, v in pairs:
-            refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", v or ""))
-            if refs & (here - ctx.defined):
-                ctx.add("CG-DF-053", ins.line, f"ENV {k} refers to {', '.join(sorted(refs & here))}")
-                break
-            here.add(k)
-        ctx.defined |= {k for k, _ in pairs}
-        if any(k == "PIP_NO_CACHE_DIR" and (v or "") in _TRUTHY for k, v in pairs):
-            st.pip_no_cache = True
-        _check_secrets(ctx, ins)
-    elif c == "ARG":
-        _check_secrets(ctx, ins)
-        ctx.defined |= {k for k, _ in _kv_pairs(ins)}
-    elif c == "WORKDIR":
-        st.workdir = True
-        p = _unquote(ins.rest)
-        if not (p.startswith(("/", "$")) or _WIN_ABS.match(p)):
-            ctx.add("CG-DF-012", ins.line, f"WORKDIR {ins.rest}")
-    elif c == "USER":
-        st.user, st.user_line = ins.rest.strip(), ins.line
-        uid = st.user.split(":", 1)[0]
-        refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", uid))
-        if not uid.isdigit() and not (refs and refs <= ctx.defined):  # a build arg may well be numeric
-            ctx.add("CG-DF-060", ins.line, f"USER {st.user}")
-    elif c == "MAINTAINER":
-        ctx.add("CG-DF-028", ins.line)
-    elif c in counts:
-        counts[c] += 1
-        if c == "HEALTHCHECK":
-            st.healthcheck = True
-            if counts[c] > 1:
-                ctx.add("CG-DF-035", ins.line)
-        else:
-            if counts[c] > 1:
-                ctx.add("CG-DF-029" if c == "CMD" else "CG-DF-030", ins.line)
-            if ins.json_args is None:
-                ctx.add("CG-DF-024", ins.line, f"{c} {ins.rest[:60]}")
-    elif c == "EXPOSE":
-        for p in ins.rest.split():
-            num = p.split("/", 1)[0]
-            for part in num.split("-"):
-                if part.isdigit() and int(part) > 65535:
-                    ctx.add("CG-DF-036", ins.line, f"EXPOSE {p}")
-    elif c in ("COPY", "ADD"):
-        _check_copy_add(ctx, ins, stage, st, aliases)
+    handler = _INSTRUCTION_CHECKS.get(ins.cmd)
+    if handler is not None:
+        handler(_InsCtx(ctx, ins, stage, st, aliases, counts))
 
+
+@dataclass(slots=True)
+class _InsCtx:
+    """What a per-instruction check sees."""
+
+    ctx: _Ctx
+    ins: Instruction
+    stage: Stage
+    st: _StageState
+    aliases: list[str]
+    counts: dict[str, int]
+
+
+def _on_onbuild(c: _InsCtx) -> None:
+    if c.ins.onbuild is not None and c.ins.onbuild.cmd in ("FROM", "MAINTAINER", "ONBUILD"):
+        c.ctx.add("CG-DF-055", c.ins.line, f"ONBUILD {c.ins.onbuild.cmd}")
+
+
+def _on_label(c: _InsCtx) -> None:
+    bad = [k for k, _ in _kv_pairs(c.ins) if not _label_key_ok(_unquote(k))]
+    if bad:
+        c.ctx.add("CG-DF-056", c.ins.line, f"LABEL {bad[0]}")
+
+
+def _on_shell(c: _InsCtx) -> None:
+    text = _script_text(c.ins)
+    if text.startswith(("pwsh", "powershell", "cmd")):
+        c.st.pipefail = True
+    else:
+        c.st.pipefail = any(
+            cmd.name.rsplit("/", 1)[-1] in ("bash", "zsh", "ash") and cmd.has_flag("o") and "pipefail" in cmd.args
+            for cmd in shell.parse(text).commands)
+
+
+def _on_env(c: _InsCtx) -> None:
+    ctx, ins = c.ctx, c.ins
+    pairs = _kv_pairs(ins)
+    here: set[str] = set()
+    for k, v in pairs:
+        refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", v or ""))
+        if refs & (here - ctx.defined):
+            ctx.add("CG-DF-053", ins.line, f"ENV {k} refers to {', '.join(sorted(refs & here))}")
+            break
+        here.add(k)
+    ctx.defined |= {k for k, _ in pairs}
+    if any(k == "PIP_NO_CACHE_DIR" and (v or "") in _TRUTHY for k, v in pairs):
+        c.st.pip_no_cache = True
+    _check_secrets(ctx, ins)
+
+
+def _on_arg(c: _InsCtx) -> None:
+    _check_secrets(c.ctx, c.ins)
+    c.ctx.defined |= {k for k, _ in _kv_pairs(c.ins)}
+
+
+def _on_workdir(c: _InsCtx) -> None:
+    c.st.workdir = True
+    p = _unquote(c.ins.rest)
+    if not (p.startswith(("/", "$")) or _WIN_ABS.match(p)):
+        c.ctx.add("CG-DF-012", c.ins.line, f"WORKDIR {c.ins.rest}")
+
+
+def _on_user(c: _InsCtx) -> None:
+    st = c.st
+    st.user, st.user_line = c.ins.rest.strip(), c.ins.line
+    uid = st.user.split(":", 1)[0]
+    refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", uid))
+    if not uid.isdigit() and not (refs and refs <= c.ctx.defined):  # a build arg may well be numeric
+        c.ctx.add("CG-DF-060", c.ins.line, f"USER {st.user}")
+
+
+def _on_maintainer(c: _InsCtx) -> None:
+    c.ctx.add("CG-DF-028", c.ins.line)
+
+
+def _on_counted(c: _InsCtx) -> None:
+    """CMD, ENTRYPOINT and HEALTHCHECK: once per stage; CMD and ENTRYPOINT in JSON form."""
+    cmd, ins = c.ins.cmd, c.ins
+    c.counts[cmd] += 1
+    if cmd == "HEALTHCHECK":
+        c.st.healthcheck = True
+        if c.counts[cmd] > 1:
+            c.ctx.add("CG-DF-035", ins.line)
+        return
+    if c.counts[cmd] > 1:
+        c.ctx.add("CG-DF-029" if cmd == "CMD" else "CG-DF-030", ins.line)
+    if ins.json_args is None:
+        c.ctx.add("CG-DF-024", ins.line, f"{cmd} {ins.rest[:60]}")
+
+
+def _on_expose(c: _InsCtx) -> None:
+    for p in c.ins.rest.split():
+        num = p.split("/", 1)[0]
+        for part in num.split("-"):
+            if part.isdigit() and int(part) > 65535:
+                c.ctx.add("CG-DF-036", c.ins.line, f"EXPOSE {p}")
+
+
+def _on_copy_add(c: _InsCtx) -> None:
+    _check_copy_add(c.ctx, c.ins, c.stage, c.st, c.aliases)
+
+
+#: the per-instruction checks, by instruction (RUN is checked by _check_instruction itself)
+_INSTRUCTION_CHECKS: dict[str, Callable[[_InsCtx], None]] = {
+    "ONBUILD": _on_onbuild, "LABEL": _on_label, "SHELL": _on_shell, "ENV": _on_env, "ARG": _on_arg,
+    "WORKDIR": _on_workdir, "USER": _on_user, "MAINTAINER": _on_maintainer, "CMD": _on_counted,
+    "ENTRYPOINT": _on_counted, "HEALTHCHECK": _on_counted, "EXPOSE": _on_expose, "COPY": _on_copy_add,
+    "ADD": _on_copy_add,
+}
 
 _LABEL_KEY = re.compile(r"[a-z](?:[a-z0-9._-]*[a-z0-9])?")
 
@@ -537,6 +639,19 @@ _LABEL_KEY = re.compile(r"[a-z](?:[a-z0-9._-]*[a-z0-9])?")
 def _label_key_ok(key: str) -> bool:
     return (_LABEL_KEY.fullmatch(key) is not None and ".." not in key and "--" not in key
             and not key.startswith(("com.docker.", "io.docker.", "org.dockerproject.")))
+
+
+def _check_copy_from(ctx: _Ctx, ins: Instruction, src: str, stage: Stage, aliases: list[str]) -> None:
+    """``COPY --from``: an earlier stage by name or index, or an image; never this stage or an unknown one."""
+    if src.isdigit():  # a stage by its index: an earlier one is fine
+        if int(src) == stage.index:
+            ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+        elif int(src) > stage.index:
+            ctx.add("CG-DF-021", ins.line, f"COPY --from={src} (no stage {src} before this one)")
+    elif stage.name is not None and src.lower() == stage.name:
+        ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
+    elif src.lower() not in aliases and ":" not in src:
+        ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
 
 
 def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, aliases: list[str]) -> None:
@@ -560,10 +675,7 @@ def _check_copy_add(ctx: _Ctx, ins: Instruction, stage: Stage, st: _StageState, 
         if src is not None and "/" in sources and dest == "/":
             ctx.add("CG-DF-064", ins.line, f"COPY --from={src} / /")
         if src is not None:
-            if stage.name is not None and src.lower() == stage.name:
-                ctx.add("CG-DF-022", ins.line, f"COPY --from={src}")
-            elif src.lower() not in aliases and ":" not in src:
-                ctx.add("CG-DF-021", ins.line, f"COPY --from={src}")
+            _check_copy_from(ctx, ins, src, stage, aliases)
         if len(sources) > 1 and not _unquote(dest).endswith("/"):
             ctx.add("CG-DF-020", ins.line)
         d = _unquote(dest)

@@ -120,6 +120,83 @@ def _make(cmd: str, value: str, line: int, end: int, heredocs: tuple[Heredoc, ..
     return Instruction(cmd, value.strip(), line, end, flags, rest.strip(), jargs, heredocs, inner)
 
 
+def _directives(lines: list[str]) -> tuple[dict[str, str], int]:
+    """Parser directives (``# escape=``, ``# syntax=``): only at the very top, before any blank line,
+    comment or instruction. Returns them and the index of the first line after them."""
+    directives: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        m = _DIRECTIVE.match(lines[i])
+        if not m or m.group(1).lower() in directives:
+            break
+        directives[m.group(1).lower()] = m.group(2)
+        i += 1
+    return directives, i
+
+
+def _logical_line(lines: list[str], i: int, escape: str) -> tuple[str, int]:
+    """The instruction starting at line ``i`` joined over its continuation lines (comment and blank lines
+    inside a continuation are skipped), and the index of its last line."""
+    n = len(lines)
+    parts: list[str] = []
+    cur = lines[i].lstrip()
+    while True:
+        body = cur.rstrip()
+        if not body.endswith(escape):
+            parts.append(cur)
+            break
+        parts.append(body[:-1])
+        i += 1
+        while i < n and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+            i += 1
+        if i >= n:
+            break
+        cur = lines[i]
+    return "".join(parts), i
+
+
+def _heredocs(value: str, lines: list[str], i: int, start: int,
+              errors: list[tuple[int, str]]) -> tuple[list[Heredoc], int]:
+    """The here-documents ``value`` opens, read from line ``i`` on; and the index of the line after them."""
+    heredocs: list[Heredoc] = []
+    n = len(lines)
+    for m in _HEREDOC.finditer(value):
+        strip, delim = m.group(1) == "-", m.group(3)
+        body_lines: list[str] = []
+        closed = False
+        while i < n:
+            ln = lines[i]
+            i += 1
+            if (ln.lstrip("\t") if strip else ln) == delim:
+                closed = True
+                break
+            body_lines.append(ln.lstrip("\t") if strip else ln)
+        if not closed:
+            errors.append((start + 1, f"unterminated heredoc <<{delim}"))
+        heredocs.append(Heredoc(delim, "\n".join(body_lines) + "\n", strip))
+    return heredocs, i
+
+
+def _stages(instructions: list[Instruction], errors: list[tuple[int, str]]) -> tuple[list[Instruction], list[Stage]]:
+    """The ARGs before the first FROM, and the build stages (each FROM and the instructions under it)."""
+    global_args: list[Instruction] = []
+    stages: list[Stage] = []
+    for ins in instructions:
+        if ins.cmd == "FROM":
+            words = ins.rest.split()
+            image = words[0] if words else ""
+            name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
+            stages.append(Stage(len(stages), ins.line, image, name, ins.flag("platform"), [ins]))
+        elif not stages:
+            if ins.cmd == "ARG":
+                global_args.append(ins)
+            else:
+                errors.append((ins.line, f"{ins.cmd} before the first FROM"))
+        else:
+            stages[-1].instructions.append(ins)
+    return global_args, stages
+
+
 def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
     """Parse Dockerfile text. Raises MisconfigError only for input that is not a text file."""
     if len(text) > MAX_BYTES:
@@ -127,15 +204,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
     if "\x00" in text:
         raise MisconfigError(f"{path}: binary file, not a Dockerfile")
     lines = text.splitlines()
-    directives: dict[str, str] = {}
-    i = 0
-    # parser directives: only at the very top, before any blank line, comment or instruction
-    while i < len(lines):
-        m = _DIRECTIVE.match(lines[i])
-        if not m or m.group(1).lower() in directives:
-            break
-        directives[m.group(1).lower()] = m.group(2)
-        i += 1
+    directives, i = _directives(lines)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
         escape = "\\"
@@ -162,24 +231,8 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
         ignore = frozenset(pending)
         pending.clear()
         start = i
-        parts: list[str] = []
-        cur = raw.lstrip()
-        while True:
-            body = cur.rstrip()
-            if body.endswith(escape):
-                parts.append(body[:-1])
-                i += 1
-                # skip comment lines and blank lines inside a continuation
-                while i < n and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
-                    i += 1
-                if i >= n:
-                    break
-                cur = lines[i]
-                continue
-            parts.append(cur)
-            break
+        logical, i = _logical_line(lines, i, escape)
         end = i
-        logical = "".join(parts)
         kw, _, value = logical.strip().partition(" ")
         if "\t" in kw:
             kw, _, more = kw.partition("\t")
@@ -188,20 +241,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
         i += 1
         heredocs: list[Heredoc] = []
         if cmd in _HEREDOC_CMDS or (cmd == "ONBUILD" and value.split()[:1] and value.split()[0].upper() in _HEREDOC_CMDS):
-            for m in _HEREDOC.finditer(value):
-                strip, delim = m.group(1) == "-", m.group(3)
-                body_lines: list[str] = []
-                closed = False
-                while i < n:
-                    ln = lines[i]
-                    i += 1
-                    if (ln.lstrip("\t") if strip else ln) == delim:
-                        closed = True
-                        break
-                    body_lines.append(ln.lstrip("\t") if strip else ln)
-                if not closed:
-                    errors.append((start + 1, f"unterminated heredoc <<{delim}"))
-                heredocs.append(Heredoc(delim, "\n".join(body_lines) + "\n", strip))
+            heredocs, i = _heredocs(value, lines, i, start, errors)
             end = i - 1 if heredocs else end
         if cmd not in KNOWN:
             errors.append((start + 1, f"unknown instruction {kw!r}"))
@@ -211,19 +251,5 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
             ins = dataclasses.replace(ins, ignore=ignore)
         instructions.append(ins)
 
-    global_args: list[Instruction] = []
-    stages: list[Stage] = []
-    for ins in instructions:
-        if ins.cmd == "FROM":
-            words = ins.rest.split()
-            image = words[0] if words else ""
-            name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
-            stages.append(Stage(len(stages), ins.line, image, name, ins.flag("platform"), [ins]))
-        elif not stages:
-            if ins.cmd == "ARG":
-                global_args.append(ins)
-            else:
-                errors.append((ins.line, f"{ins.cmd} before the first FROM"))
-        else:
-            stages[-1].instructions.append(ins)
+    global_args, stages = _stages(instructions, errors)
     return Dockerfile(path, directives, escape, global_args, stages, instructions, errors, frozenset(global_ignore))

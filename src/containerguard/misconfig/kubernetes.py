@@ -340,6 +340,23 @@ def _check_rbac(o: _Obj, root: Node) -> None:
                 o.add("CG-K8S-026", _get(rule, f), f"rules[{i}].{f}", "'*'")
 
 
+#: where other kinds keep a pod template (OpenShift DeploymentConfig, Argo Rollout, Knative, operators' CRs)
+_TEMPLATE_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"))
+
+
+def _template_path(root: Node) -> tuple[str, ...] | None:
+    """The pod spec path of a kind not listed in POD_SPEC_PATHS that carries ``spec.template.spec.containers``."""
+    return next((p for p in _TEMPLATE_PATHS if _get(_path(root, p), "containers") is not None), None)
+
+
+def _is_patch_fragment(spec: Node) -> bool:
+    """A kustomize patch (strategic merge) names containers without images: not a workload by itself, so no
+    check runs on it (none of the pod-level or container-level ones)."""
+    containers = [c for cf in ("initContainers", "containers") for c in _items(_get(spec, cf))
+                  if isinstance(c, MappingNode)]
+    return any(_get(c, "image") is None for c in containers)
+
+
 def _check_object(path: str, doc: int, root: Node, source: str, out: list[Finding], line_off: int = 0) -> int:
     """Check one Kubernetes object (recursing into List items); returns the number of objects seen."""
     kind = _str(_get(root, "kind")) or ""
@@ -352,10 +369,10 @@ def _check_object(path: str, doc: int, root: Node, source: str, out: list[Findin
     name = _str(_get(meta, "name")) or _str(_get(meta, "generateName")) or ""
     o = _Obj(path, doc, kind, name, _str(_get(meta, "namespace")) or "", source, out,
              line_off)
-    spec_path = POD_SPEC_PATHS.get(kind)
+    spec_path = POD_SPEC_PATHS.get(kind) or _template_path(root)
     if spec_path is not None:
         spec = _path(root, spec_path)
-        if isinstance(spec, MappingNode):
+        if isinstance(spec, MappingNode) and not _is_patch_fragment(spec):
             tmpl_meta = _path(root, (*spec_path[:-1], "metadata")) if len(spec_path) > 1 else meta
             _check_pod_spec(o, spec, ".".join(spec_path), _get(tmpl_meta, "annotations"))
     elif kind in ("Role", "ClusterRole"):
@@ -396,7 +413,8 @@ def scan_yaml_text(text: str, path: str = "<string>") -> K8sResult:
     doc_index = 0
     for line_off, char_off, chunk in _split_documents(text):
         m = _TOP_KIND.search(chunk)
-        if m is not None and m.group(1) not in _CHECKED_KINDS and not m.group(1).endswith("List"):
+        if m is not None and m.group(1) not in _CHECKED_KINDS and not m.group(1).endswith("List") \
+                and "containers:" not in chunk:  # other kinds with a pod template are checked as workloads
             res.documents += 1
             res.objects += 1 if _TOP_API.search(chunk) else 0
             doc_index += 1

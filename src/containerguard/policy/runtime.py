@@ -1,6 +1,6 @@
 """Runtime-stage policies over the agent's alerts, wired into its responses.
 
-:class:`AlertPolicies` is the callable the agent's :class:`~containerguard.runtime.respond.ResponsePolicy`
+:class:`AlertPolicies` is the callable the agent's :class:`~containerguard.runtime.respond.ResponsePlan`
 asks for each alert: the runtime policies are evaluated over the alert's document (docs/policies.md) and
 the container actions of the violated ones (kill_process, pause/stop/kill_container) are returned for the
 responder to run. Violations of every action are logged; an evaluation error is logged and, for a

@@ -1,4 +1,4 @@
-"""Container inventory from the Docker Engine API, kept current from its event stream.
+"""The container table: running containers from the Docker Engine API, kept current from its event stream.
 
 Attribution: the sensor reports each event's mount-namespace inode. A running container's mount
 namespace is read from ``/proc/<State.Pid>/ns/mnt``; ``docker exec`` processes join it, so one number
@@ -60,15 +60,18 @@ class ContainerInfo:
 
     @property
     def short_id(self) -> str:
+        """The 12-character id Docker prints."""
         return self.id[:12]
 
     @property
     def image_repository(self) -> str:
+        """The image repository (without tag or digest)."""
         repo, _, _tag = _split_image(self.image)
         return repo
 
     @property
     def image_tag(self) -> str:
+        """The image tag (``latest`` when none was given, empty for a digest reference)."""
         return _split_image(self.image)[2]
 
     def fields(self) -> dict[str, Any]:
@@ -146,6 +149,7 @@ def _split_image(image: str) -> tuple[str, str, str]:
 
 
 def ns_inode(pid: int, ns: str = "mnt", proc: str = "/proc") -> int:
+    """The inode of ``/proc/<pid>/ns/<ns>`` (0 when the process is gone)."""
     try:
         return os.stat(f"{proc}/{pid}/ns/{ns}").st_ino
     except OSError:
@@ -189,7 +193,7 @@ def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
     )
 
 
-class ContainerInventory:
+class ContainerTable:
     """Running containers, current from the Engine's events; thread-safe lookups."""
 
     def __init__(self, docker_host: str | None = None, *, on_change: Callable[[str, ContainerInfo], None] | None = None,
@@ -231,6 +235,7 @@ class ContainerInventory:
     # ------------------------------------------------------------------ lookups
 
     def get(self, cid: str) -> ContainerInfo | None:
+        """The container with this full or abbreviated id, or None."""
         with self._lock:
             info = self._by_id.get(cid)
             if info is None and len(cid) < 64:
@@ -238,6 +243,7 @@ class ContainerInventory:
             return info
 
     def list(self) -> list[ContainerInfo]:
+        """Every running container."""
         with self._lock:
             return list(self._by_id.values())
 
@@ -383,6 +389,7 @@ class ContainerInventory:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop watching the Engine and close the client."""
         self._stop.set()
         resp = self._events_resp
         if resp is not None:

@@ -261,6 +261,7 @@ class K8sAuditParser:
     lines = True
 
     def records(self, doc: Any) -> list[Any]:
+        """The audit events of one document (Event, EventList or a JSON array)."""
         if isinstance(doc, list):
             return doc
         if isinstance(doc, dict) and doc.get("kind") == "EventList":
@@ -273,4 +274,5 @@ class K8sAuditParser:
         raise AuditFormatError("expected an audit Event, EventList or JSON array")
 
     def event(self, rec: Any) -> Event:
+        """One audit.k8s.io Event as a rule event (RecordError when it is malformed)."""
         return audit_event(rec)

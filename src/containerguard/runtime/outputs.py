@@ -27,12 +27,17 @@ log = logging.getLogger(__name__)
 
 
 class Output(Protocol):
+    """Where alert documents go; ``dropped`` counts documents it could not deliver."""
     name: str
     dropped: int
 
-    def emit(self, doc: dict[str, Any]) -> None: ...
+    def emit(self, doc: dict[str, Any]) -> None:
+        """Deliver one document (never raises; a failure counts as dropped)."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Flush and release the destination."""
+        ...
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -50,6 +55,7 @@ class StreamOutput:
         self._lock = threading.Lock()
 
     def emit(self, doc: dict[str, Any]) -> None:
+        """Write one JSON line and flush."""
         with self._lock:
             try:
                 self.fh.write(_line(doc) + "\n")
@@ -58,6 +64,7 @@ class StreamOutput:
                 self.dropped += 1
 
     def close(self) -> None:
+        """Close the file (stdout stays open)."""
         if self.owned:
             self.fh.close()
 
@@ -81,6 +88,7 @@ class SyslogOutput:
         self.handler.ident = "containerguard: "
 
     def emit(self, doc: dict[str, Any]) -> None:
+        """Send one syslog message."""
         level = self._LEVELS.get(str(doc.get("priority")), logging.WARNING)
         rec = logging.LogRecord("containerguard", level, __file__, 0, _line(doc), None, None)
         try:
@@ -89,6 +97,7 @@ class SyslogOutput:
             self.dropped += 1
 
     def close(self) -> None:
+        """Close the syslog socket."""
         self.handler.close()
 
 
@@ -110,6 +119,7 @@ class WebhookOutput:
         self._thread.start()
 
     def emit(self, doc: dict[str, Any]) -> None:
+        """Queue one document for posting (dropped when the queue is full)."""
         try:
             self._q.put_nowait(doc)
         except queue.Full:
@@ -141,6 +151,7 @@ class WebhookOutput:
                 self.dropped += 1
 
     def close(self, drain: float = 5.0) -> None:
+        """Post what is queued (for up to ``drain`` seconds), then stop the sender thread."""
         deadline = time.monotonic() + drain
         while not self._q.empty() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -185,15 +196,18 @@ class Outputs:
         self.emitted = 0
 
     def emit(self, doc: dict[str, Any]) -> None:
+        """Send one document to every output."""
         self.emitted += 1
         for o in self.outputs:
             o.emit(doc)
 
     @property
     def dropped(self) -> int:
+        """Documents the outputs could not deliver, in total."""
         return sum(o.dropped for o in self.outputs)
 
     def close(self) -> None:
+        """Close every output."""
         for o in self.outputs:
             try:
                 o.close()

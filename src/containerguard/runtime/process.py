@@ -24,6 +24,7 @@ MAX_FDS_PER_PROC = 256
 
 @dataclass(slots=True)
 class Proc:
+    """One process as the process table knows it."""
     pid: int
     ppid: int
     name: str  # comm
@@ -55,6 +56,7 @@ class Proc:
 
     @property
     def cmdline(self) -> str:
+        """Name and arguments joined by spaces (``proc.cmdline``)."""
         return " ".join((self.name, *self.args)) if self.args else self.name
 
 
@@ -150,6 +152,8 @@ class ProcessTable:
         self.max_procs = max_procs
         self.procs: OrderedDict[int, Proc] = OrderedDict()
         self.written: dict[str, OrderedDict[str, None]] = {}
+        #: events of processes the table never saw exec and /proc no longer had: their proc.* fields are <NA>
+        self.unresolved = 0
         self._fcache: dict[int, tuple[Proc, Proc | None, dict[str, Any]]] = {}
 
     def __len__(self) -> int:
@@ -174,7 +178,13 @@ class ProcessTable:
         """The process, loading it from /proc or the event (``ppid``, ``comm``) when unknown."""
         p = self.procs.get(pid)
         if p is None:
-            p = load_proc(pid, self.root) or Proc(pid=pid, ppid=ppid, name=comm)
+            loaded = load_proc(pid, self.root)
+            if loaded is None:
+                # gone before we could read /proc (or unreadable): evaluated with what the event itself carries, the
+                # rest <NA> as Falco does, and counted (agent stats: unresolved_processes)
+                self.unresolved += 1
+                loaded = Proc(pid=pid, ppid=ppid, name=comm)
+            p = loaded
             p.container_id = container_id
             self._put(p)
         return p
@@ -205,6 +215,7 @@ class ProcessTable:
         return p
 
     def exit(self, pid: int) -> None:
+        """Forget an exited process."""
         self.procs.pop(pid, None)
         self._fcache.pop(pid, None)
 
@@ -228,9 +239,11 @@ class ProcessTable:
         return ""
 
     def container_gone(self, container_id: str) -> None:
+        """Forget what a removed container wrote."""
         self.written.pop(container_id, None)
 
     def note_written(self, container_id: str, path: str) -> None:
+        """Record that a process in ``container_id`` wrote ``path`` (for drift detection)."""
         w = self.written.get(container_id)
         if w is None:
             w = self.written[container_id] = OrderedDict()
@@ -240,6 +253,7 @@ class ProcessTable:
             w.popitem(last=False)
 
     def ancestors(self, p: Proc, limit: int = MAX_ANCESTORS) -> list[Proc]:
+        """The process's ancestors, parent first, up to ``limit`` (loaded from /proc when missing)."""
         out: list[Proc] = []
         seen = {p.pid}
         cur = p

@@ -64,3 +64,4 @@ def test_docs_fields_md_is_generated_from_the_catalog() -> None:
     assert doc == catalog_markdown() + "\n", "regenerate: containerguard rules fields --format markdown > docs/fields.md"
     for name in FIELD_CATALOG:
         assert f"| `{name}` |" in doc
+

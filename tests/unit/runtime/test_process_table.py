@@ -74,3 +74,38 @@ def test_user_names_from_the_process_root() -> None:
     names = UserNames()
     assert names.name(os.getpid(), 0, "host") == "root"
     assert names.name(os.getpid(), 65534, "host") == "nobody"
+
+
+def test_a_vanished_process_is_counted_and_its_fields_are_na(tmp_path) -> None:
+    """An event of a process the table never saw exec and /proc no longer has is evaluated with what the event
+    carries; everything else is None (<NA> in outputs, no match in conditions), and it is counted."""
+    from containerguard.runtime.process import ProcessTable
+
+    table = ProcessTable(proc_root=str(tmp_path))  # an empty /proc: every pid is gone
+    p = table.get(4242, ppid=1, comm="ghost", container_id="abc")
+    assert table.unresolved == 1
+    f = table.fields(p)
+    assert f["proc.name"] == "ghost" and f["proc.pid"] == 4242
+    assert f["proc.exe_ino"] is None and f["proc.env"] is None and f["proc.stdin.type"] is None
+    table.get(4242)
+    assert table.unresolved == 1  # known now: counted once
+
+
+def test_exec_keeps_kernel_facts_and_session_leaders() -> None:
+    from containerguard.runtime.process import ProcessTable
+
+    table = ProcessTable(proc_root="/nonexistent")
+    leader = table.exec(100, 1, "bash", "/bin/bash", ["bash"], uid=0, gid=0, tty=0, loginuid=-1, ts=10**18,
+                        container_id="c", pgid=100, sid=100)
+    leader.cwd = "/srv"
+    child = table.exec(101, 100, "nc", "/usr/local/bin/busybox", ["nc", "-e", "/bin/sh"], uid=0, gid=0, tty=0,
+                       loginuid=-1, ts=10**18 + 5, container_id="c", exe_ino=77, exe_ctime=10**18 - 1000,
+                       exe_mtime=1, pgid=100, sid=100, env={"A": "1"}, stdio=(("ipv4", "a->b"), ("ipv4", "a->b"),
+                                                                              ("file", None)))
+    f = table.fields(child)
+    assert child.cwd == "/srv"  # gone from /proc: the parent's cwd, inherited across fork and exec
+    assert (f["proc.sname"], f["proc.is_sid_leader"], f["proc.is_vpgid_leader"], f["proc.vpgid.name"]) == \
+        ("bash", False, False, "bash")
+    assert (f["proc.exe_ino"], f["proc.exe_ino.ctime_duration_proc_start"]) == (77, 1005)
+    assert f["proc.env"] == {"A": "1"} and f["proc.stdin.type"] == "ipv4" and f["proc.stdin.name"] == "a->b"
+    assert f["proc.aexepaths"] == ["/bin/bash"] and f["proc.cmdnargs"] == 2

@@ -8,7 +8,7 @@ import pytest
 
 from containerguard.errors import UsageError
 from containerguard.model import Alert, Event, Priority
-from containerguard.runtime.respond import Responder, ResponsePolicy, parse_respond
+from containerguard.runtime.respond import Responder, ResponsePlan, parse_respond
 
 
 def _alert(priority: Priority, actions: tuple[str, ...] = ()) -> Alert:
@@ -24,7 +24,7 @@ def test_parse_respond() -> None:
 
 
 def test_policy_combines_rule_actions_and_priority_thresholds() -> None:
-    pol = ResponsePolicy(by_priority=[("pause_container", Priority.ERROR), ("kill_process", Priority.CRITICAL)])
+    pol = ResponsePlan(by_priority=[("pause_container", Priority.ERROR), ("kill_process", Priority.CRITICAL)])
     assert pol.actions_for(_alert(Priority.WARNING)) == []
     assert pol.actions_for(_alert(Priority.ERROR)) == ["pause_container"]
     assert pol.actions_for(_alert(Priority.CRITICAL)) == ["kill_process", "pause_container"]

@@ -132,3 +132,25 @@ def test_exec_info_from_the_kernel_lines() -> None:
     assert x.from_memfd and x.exe_name == "memfd:payload" and x.exe_nlink == 0 and x.exe_ino == 1590912
     assert x.argv == ["x", "-c", "id"] and x.env == {"A": "1", "B": "two=2"} and not x.env_truncated
     assert [s.fd_type for s in x.stdio] == ["ipv4", "ipv4", "pipe"]
+
+
+def test_kubelet_labels_give_k8s_fields_and_start_time() -> None:
+    from containerguard.runtime.containers import info_from_inspect
+
+    info = info_from_inspect({
+        "Id": "b" * 64, "Name": "/k8s_web_shop-1_prod_uid1_0",
+        "Config": {"Image": "shop/web:1", "Labels": {
+            "io.kubernetes.pod.name": "shop-1", "io.kubernetes.pod.namespace": "prod",
+            "io.kubernetes.pod.uid": "uid1", "io.kubernetes.sandbox.id": "c" * 64,
+            "io.kubernetes.container.name": "web"}},
+        "State": {"Status": "running", "StartedAt": "2026-12-01T14:20:01.123456789Z"}})
+    f = info.fields()
+    assert (f["k8s.pod.name"], f["k8s.ns.name"], f["k8s.pod.uid"], f["k8s.pod.sandbox_id"]) == \
+        ("shop-1", "prod", "uid1", "c" * 12)
+    assert f["container.start_ts"] == 1796134801123456789
+    plain = info_from_inspect({"Id": "d" * 64, "Name": "/x", "Config": {"Image": "a"}, "State": {}}).fields()
+    assert plain["k8s.pod.name"] is None and plain["container.start_ts"] is None
+    from containerguard.runtime.containers import user_pod_labels
+
+    assert user_pod_labels({"app": "shop", "io.kubernetes.pod.name": "x", "annotation.kubernetes.io/x": "y"}) == \
+        {"app": "shop"}

@@ -152,6 +152,7 @@ class S3Source:
         self.health.read_ok()
 
     def reset_client(self) -> None:
+        """Drop the client, so the next read makes a new one (fresh credentials)."""
         self._client = None
 
 
@@ -210,6 +211,7 @@ class SqsSource:
         return self._sqs, self._s3, self._url
 
     def poll(self) -> Iterator[Event]:
+        """Receive the queued notifications and yield the events of the log files they name."""
         sqs, s3, url = self._clients()
         resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_s)
         self.health.read_ok()
@@ -228,6 +230,7 @@ class SqsSource:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
 
     def reset_client(self) -> None:
+        """Drop the clients, so the next poll makes new ones (fresh credentials)."""
         self._sqs = self._s3 = None
         self._url = None
 

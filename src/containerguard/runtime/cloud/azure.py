@@ -74,7 +74,7 @@ def _resource_parts(rid: str, f: dict[str, Any]) -> None:
             types = low[i + 2::2]
             f["azure.resource.type"] = "/".join([prov, *types]) if types else prov
             if len(low) > i + 3:
-                f["azure.resource.name"] = parts[-1]
+                f["azure.resource.name"] = low[-1]
 
 
 class AzureActivityParser:
@@ -87,6 +87,7 @@ class AzureActivityParser:
         self.secret_reads = BurstCounter()
 
     def records(self, doc: Any) -> list[Any]:
+        """The records of one document (a JSON object, an array, or an object with ``records``)."""
         if isinstance(doc, list):
             return doc
         if isinstance(doc, dict):
@@ -97,6 +98,7 @@ class AzureActivityParser:
         raise RecordError("not an Azure activity log (expected a JSON object or array)")
 
     def event(self, rec: Any) -> Event:  # noqa: C901 - one flat pass per record: the hot path, no helper calls
+        """One Activity Log record as a rule event; RecordError when it is not one."""
         if not isinstance(rec, dict):
             raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
         op = _v(rec.get("operationName"))

@@ -78,6 +78,7 @@ class GcpAuditParser:
         self.secret_reads = BurstCounter()
 
     def records(self, doc: Any) -> list[Any]:
+        """The log entries of one document (an entry, an array, or a Pub/Sub push envelope)."""
         if isinstance(doc, list):
             return doc
         if isinstance(doc, dict):
@@ -88,6 +89,7 @@ class GcpAuditParser:
         raise RecordError("not a GCP audit log entry (expected a JSON object or array)")
 
     def event(self, item: Any) -> Event:  # noqa: C901 - one flat pass per entry: the hot path, no helper calls
+        """One Cloud Audit LogEntry as a rule event; RecordError when it is not one."""
         entry = _unwrap(item)
         if not isinstance(entry, dict):
             raise RecordError(f"a log entry must be a JSON object, got {type(entry).__name__}")

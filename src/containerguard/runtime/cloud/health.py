@@ -51,6 +51,7 @@ class SourceHealth:
         log.warning("%s: skipped %s", self.name, msg)
 
     def read_ok(self) -> None:
+        """A read succeeded: back to ok, error and backoff cleared."""
         self.last_read_ns = time.time_ns()
         if self.status == "degraded":
             log.info("%s: reading again", self.name)
@@ -69,6 +70,7 @@ class SourceHealth:
         log.warning("%s: %s (retrying in %.1f s)", self.name, error, backoff_s)
 
     def saw_event(self, time_ns: int) -> None:
+        """Count one event and keep the newest event time (for the lag)."""
         self.events += 1
         if time_ns > self.newest_event_ns:
             self.newest_event_ns = time_ns
@@ -81,6 +83,7 @@ class SourceHealth:
         return max(0.0, (now - self.newest_event_ns) / 1e9)
 
     def to_json(self) -> dict[str, Any]:
+        """The source's health as JSON (in /healthz and /metrics)."""
         lag = self.lag_seconds()
         return {
             "name": self.name, "kind": self.kind, "status": self.status, "events": self.events,
@@ -102,9 +105,11 @@ class Backoff:
         self._next = first
 
     def next(self) -> float:
+        """The delay before the next retry (doubling up to the ceiling)."""
         delay = self._next
         self._next = min(self.ceiling, self._next * 2)
         return delay
 
     def reset(self) -> None:
+        """Start again from the first delay (after a success)."""
         self._next = self.first

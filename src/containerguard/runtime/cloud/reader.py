@@ -28,13 +28,18 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (cast("type[BaseException]", isa
 
 
 class Parser(Protocol):
+    """Turns one audit-log document into records, and each record into a rule event."""
     source: str
     #: True when a file may hold one JSON document per line (GCP sink files, Azure exports, audit logs)
     lines: bool
 
-    def records(self, doc: Any) -> list[Any]: ...
+    def records(self, doc: Any) -> list[Any]:
+        """The records one decoded document holds."""
+        ...
 
-    def event(self, rec: Any) -> Event: ...
+    def event(self, rec: Any) -> Event:
+        """One record as a rule event (RecordError when it is malformed)."""
+        ...
 
 
 def decompress(data: bytes, label: str, health: SourceHealth) -> tuple[bytes, bool]:
@@ -87,7 +92,22 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
     health.bytes += len(plain)
     doc: Any = None
     whole = False
-    if complete:
+    if not complete and not parser.lines:
+        return  # already counted: a partial JSON document is not worth guessing at
+    fast = getattr(parser, "fast_records", None) if complete else None
+    if fast is not None:
+        raws = fast(plain)
+        if raws is not None:  # the typed fast path (CloudTrail documents)
+            for i, raw in enumerate(raws, 1):
+                try:
+                    ev = parser.fast_event(raw)  # type: ignore[attr-defined]
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    health.skipped(f"{label}: record {i}", str(exc) or type(exc).__name__)
+                    continue
+                health.saw_event(ev.time_ns)
+                yield ev
+            return
+    if complete and not whole:
         try:
             doc = _loads(plain)
             whole = True
@@ -98,8 +118,6 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
         except RecursionError:
             health.skipped(label, "not JSON (nested too deeply)")
             return
-    elif not parser.lines:
-        return  # already counted: a partial JSON document is not worth guessing at
     if whole:
         try:
             records = parser.records(doc)

@@ -46,6 +46,7 @@ def kind_of(name: str) -> str:
 
 
 def parser_for(kind: str) -> Parser:
+    """The record parser for a source kind (cloudtrail, gcp, azure, k8s_audit)."""
     return KINDS[kind_of(kind)][0]()
 
 
@@ -58,6 +59,7 @@ class SourceSpec:
 
     @property
     def scheme(self) -> str:
+        """How the location is read: s3, sqs or file."""
         if self.location.startswith("s3://"):
             return "s3"
         if self.location.startswith("sqs:"):
@@ -111,10 +113,12 @@ class RunningSource:
         self.state_path = state_dir / f"{spec.kind}-{digest}.json" if state_dir is not None else None
 
     def start(self) -> None:
+        """Start the reading thread."""
         self._thread = threading.Thread(target=self._run, name=f"cg-source-{self.spec.kind}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the reading thread (waiting up to ``timeout`` seconds)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

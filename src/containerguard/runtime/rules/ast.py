@@ -16,6 +16,7 @@ class FieldRef:
 
     @property
     def text(self) -> str:
+        """The field as written in the rule (with its argument and transformers)."""
         base = f"{self.name}[{self.arg}]" if self.arg is not None else self.name
         for x in self.xforms:
             base = f"{x}({base})"
@@ -34,27 +35,32 @@ class Cmp:
 
 @dataclass(frozen=True, slots=True)
 class And:
+    """All of ``items`` hold."""
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
+    """Any of ``items`` holds."""
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """``item`` does not hold."""
     item: Node
 
 
 @dataclass(frozen=True, slots=True)
 class MacroRef:
+    """A macro used by name, replaced by its condition when the rules load."""
     name: str
     pos: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Const:
+    """A constant truth value (folded conditions)."""
     value: bool
 
 

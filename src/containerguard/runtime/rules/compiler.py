@@ -41,6 +41,17 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.max_mem = 8 << 20
 
+#: fields the compiler computes from other fields, and fields computed by their argument when they have one
+_DERIVED_FIELDS = frozenset({"fd.ip", "fd.port", "fd.net", "fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"})
+_ARG_FIELDS = frozenset({"container.mount.source", "container.mount.dest", "jevt.value", "json.value", "ka.uri.param"})
+
+#: operators compiled as one expression over the value ``v`` and the right-hand side ``c``
+_SIMPLE_PREDS = {
+    "=": "{v} == {c}", "!=": "{v} != {c}", "<": "{v} < {c}", "<=": "{v} <= {c}", ">": "{v} > {c}",
+    ">=": "{v} >= {c}", "contains": "{c} in {v}", "startswith": "{v}.startswith({c})",
+    "endswith": "{v}.endswith({c})", "bcontains": "{c} in _bytes({v})", "bstartswith": "_bytes({v}).startswith({c})",
+}
+
 # ------------------------------------------------------------------ runtime helpers used by generated code
 
 
@@ -76,6 +87,10 @@ def _arg(f: Mapping[str, Any], name: str) -> Any:
 
 
 def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
+    if doc is not None and type(doc) is not dict:
+        load = getattr(doc, "value", None)  # a raw record parsed on first use (events.LazyJSON)
+        if callable(load):
+            doc = load()
     cur = doc
     for p in parts:
         if isinstance(cur, dict):
@@ -110,15 +125,36 @@ def _pair(a: Any, b: Any) -> list[Any] | None:
     return out or None
 
 
-def _innet(v: Any, nets: tuple[Any, ...]) -> bool:
-    """True if the address (or any of a list of addresses) lies in one of ``nets``."""
+_IP_CACHE: dict[Any, tuple[int, int] | None] = {}
+
+
+def _ip(a: Any) -> tuple[int, int] | None:
+    """(version, integer) of an address, parsed once: a host talks to few distinct peers, and parsing text into an
+    ipaddress object was most of the cost of a CIDR test."""
+    hit = _IP_CACHE.get(a, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    try:
+        ip = ipaddress.ip_address(str(a).strip("[]"))
+        val: tuple[int, int] | None = (ip.version, int(ip))
+    except ValueError:
+        val = None
+    if len(_IP_CACHE) >= 65536:
+        _IP_CACHE.clear()
+    _IP_CACHE[a] = val
+    return val
+
+
+def _innet(v: Any, nets: tuple[tuple[int, int, int], ...]) -> bool:
+    """True if the address (or any of a list of addresses) lies in one of ``nets`` ((version, network, mask))."""
     for a in v if isinstance(v, list) else (v,):
-        try:
-            ip = ipaddress.ip_address(str(a).strip("[]"))
-        except ValueError:
+        ip = _ip(a)
+        if ip is None:
             continue
-        if any(ip.version == n.version and ip in n for n in nets):
-            return True
+        ver, n = ip
+        for nver, net, mask in nets:
+            if nver == ver and n & mask == net:
+                return True
     return False
 
 
@@ -219,6 +255,7 @@ class CodeGen:
         self.sources: dict[str, str] = {}
 
     def hoist(self, kind: str, value: Any) -> str:
+        """A name in the generated module's namespace bound to ``value`` (compiled regexes, sets, tuples)."""
         key = (kind, value)
         name = self._consts.get(key)
         if name is None:
@@ -266,23 +303,8 @@ class CodeGen:
         elif name in ("evt.arg", "evt.rawarg"):
             assert arg is not None
             code = f"_arg(f, {arg!r})"
-        elif name in ("fd.ip", "fd.port", "fd.net"):
-            a, b = {"fd.ip": ("fd.cip", "fd.sip"), "fd.port": ("fd.cport", "fd.sport"), "fd.net": ("fd.cip", "fd.sip")}[name]
-            code, multi = f"_pair({self.get(a)}, {self.get(b)})", name != "fd.net"
-        elif name in ("fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"):
-            code = self.get(f"fd.{name[3]}ip")
-        elif name in ("container.mount.source", "container.mount.dest") and arg is not None:
-            other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
-            code = f"_mount({self.get(name)}, {self.get(other)}, {arg.strip()!r})"
-        elif name in ("jevt.value", "json.value"):
-            assert arg is not None
-            if arg and not arg.startswith("/"):
-                raise ConditionError(f"{name}[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
-            parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
-            code = f"_jptr({self.get('jevt')}, {self.hoist('t', parts)})"
-        elif name == "ka.uri.param":
-            assert arg is not None
-            code = f"_uriparam({self.get('ka.uri')}, {arg!r})"
+        elif name in _DERIVED_FIELDS or (name in _ARG_FIELDS and arg is not None):
+            code, multi = self._derived(ref)
         else:
             if arg is not None and spec.arg == "none":
                 raise ConditionError(f"field '{name}' takes no [argument]", ref.pos)
@@ -292,7 +314,28 @@ class CodeGen:
             code = f"_{x}({code})"
         return code, multi
 
+    def _derived(self, ref: FieldRef) -> tuple[str, bool]:
+        """Fields computed from other fields (fd.ip, fd.snet, ...) or by their argument (jevt.value[/ptr], ...)."""
+        name, arg = ref.name, ref.arg
+        if name in ("fd.ip", "fd.port", "fd.net"):
+            a, b = {"fd.ip": ("fd.cip", "fd.sip"), "fd.port": ("fd.cport", "fd.sport"), "fd.net": ("fd.cip", "fd.sip")}[name]
+            return f"_pair({self.get(a)}, {self.get(b)})", name != "fd.net"
+        if name in ("fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"):
+            return self.get(f"fd.{name[3]}ip"), False
+        assert arg is not None
+        if name in ("container.mount.source", "container.mount.dest"):
+            other = "container.mount.dest" if name == "container.mount.source" else "container.mount.source"
+            return f"_mount({self.get(name)}, {self.get(other)}, {arg.strip()!r})", False
+        if name in ("jevt.value", "json.value"):
+            if arg and not arg.startswith("/"):
+                raise ConditionError(f"{name}[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
+            parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
+            return f"_jptr({self.get('jevt')}, {self.hoist('t', parts)})", False
+        assert name == "ka.uri.param"
+        return f"_uriparam({self.get('ka.uri')}, {arg!r})", False
+
     def field_type(self, ref: FieldRef) -> str:
+        """The type a comparison sees for this reference (transformers make strings; lists compare by item)."""
         if ref.xforms:
             return "string"
         spec = FIELD_CATALOG[ref.name]
@@ -315,10 +358,12 @@ class CodeGen:
         except ValueError as exc:
             raise ConditionError(f"not a network: {exc}", node.pos) from None
         v = self.tmp()
-        test = f"_innet({v}, {self.hoist('n', nets)})"
+        packed = tuple((n.version, int(n.network_address), int(n.netmask)) for n in nets)
+        test = f"_innet({v}, {self.hoist('n', packed)})"
         return f"(({v} := {lhs}) is not None and {'not ' if node.op == '!=' else ''}{test})"
 
     def coerce(self, value: str, ftype: str, pos: int) -> Any:
+        """A condition's text constant as a value of the field's type (ConditionError when it is not one)."""
         if ftype == "int":
             try:
                 return int(value, 0) if value.lower().startswith(("0x", "0o")) else int(value)
@@ -341,17 +386,16 @@ class CodeGen:
             c = ""
         else:
             c = repr(rhs) if isinstance(rhs, str | int | bool) else self.hoist("v", rhs)
-        if op in ("=", "!=", "<", "<=", ">", ">="):
-            return f"{v} {'==' if op == '=' else op} {c}"
-        if op == "contains":
-            return f"{c} in {v}"
+        simple = _SIMPLE_PREDS.get(op)
+        if simple is not None:
+            return simple.format(v=v, c=c)
         if op == "icontains":
             c2 = repr(rhs.lower()) if isinstance(rhs, str) else f"{c}.lower()"
             return f"{c2} in {v}.lower()"
-        if op == "startswith":
-            return f"{v}.startswith({c})"
-        if op == "endswith":
-            return f"{v}.endswith({c})"
+        return self._pattern_pred(v, op, rhs, pos)
+
+    def _pattern_pred(self, v: str, op: str, rhs: Any, pos: int) -> str:
+        """Predicates whose constant is compiled once and hoisted: glob, regex, sets, path prefixes."""
         if op in ("glob", "iglob"):
             if isinstance(rhs, _Expr):
                 raise ConditionError(f"'{op}' needs a constant pattern", pos)
@@ -369,13 +413,10 @@ class CodeGen:
             exact = self.hoist("s", frozenset(p.rstrip("/") or "/" for p in rhs))
             prefixes = self.hoist("t", tuple(p if p.endswith("/") else p + "/" for p in rhs))
             return f"({v} in {exact} or {v}.startswith({prefixes}))"
-        if op == "bcontains":
-            return f"{c} in _bytes({v})"
-        if op == "bstartswith":
-            return f"_bytes({v}).startswith({c})"
         raise ConditionError(f"unknown operator '{op}'", pos)
 
     def cmp(self, node: Cmp) -> str:
+        """Source for one comparison, with None (field absent) never matching."""
         lhs, multi = self.field(node.lhs)
         ftype = self.field_type(node.lhs)
         op = node.op
@@ -391,32 +432,7 @@ class CodeGen:
             raise ConditionError(f"operator '{op}' needs a string field, '{node.lhs.text}' is {ftype}", node.pos)
         if op in _ORDER_OPS and ftype != "int":
             raise ConditionError(f"operator '{op}' needs a numeric field, '{node.lhs.text}' is {ftype}", node.pos)
-        rhs: Any
-        guard = ""
-        if isinstance(node.rhs, FieldRef):
-            if op in ("in", "intersects", "pmatch"):
-                raise ConditionError(f"'{op}' needs a list of values, not val()", node.pos)
-            rcode, rmulti = self.field(node.rhs)
-            if rmulti:
-                raise ConditionError(f"val({node.rhs.text}) is multi-valued", node.pos)
-            w = self.tmp()
-            guard = f"({w} := {rcode}) is not None and "
-            rhs = _Expr(w)
-        elif isinstance(node.rhs, tuple):
-            if op not in ("in", "intersects", "pmatch", "startswith", "endswith"):  # the last two: merged by _merge_or
-                raise ConditionError(f"operator '{op}' takes one value, not a list", node.pos)
-            rhs = tuple(self.coerce(x, ftype, node.pos) for x in node.rhs)
-        else:
-            assert node.rhs is not None
-            if op in ("in", "intersects", "pmatch"):
-                rhs = (self.coerce(node.rhs, ftype, node.pos),)
-            elif op in ("bcontains", "bstartswith"):
-                try:
-                    rhs = bytes.fromhex(node.rhs)
-                except ValueError:
-                    raise ConditionError(f"'{op}' needs hex bytes, got {node.rhs!r}", node.pos) from None
-            else:
-                rhs = self.coerce(node.rhs, ftype, node.pos)
+        rhs, guard = self._rhs(node, ftype)
         v = self.tmp()
         if multi:
             ancestors = node.lhs.name in ANCESTOR_FIELDS
@@ -432,6 +448,32 @@ class CodeGen:
         if not guard and op in ("in", "intersects"):
             return f"({lhs} in {self.hoist('s', frozenset(rhs))})"
         return f"(({v} := {lhs}) is not None and {guard}{self.pred(v, op, rhs, ftype, node.pos)})"
+
+    def _rhs(self, node: Cmp, ftype: str) -> tuple[Any, str]:
+        """(right-hand side, guard): a coerced constant or tuple, or val(field) as an expression with the guard
+        that it is not None."""
+        op = node.op
+        if isinstance(node.rhs, FieldRef):
+            if op in ("in", "intersects", "pmatch"):
+                raise ConditionError(f"'{op}' needs a list of values, not val()", node.pos)
+            rcode, rmulti = self.field(node.rhs)
+            if rmulti:
+                raise ConditionError(f"val({node.rhs.text}) is multi-valued", node.pos)
+            w = self.tmp()
+            return _Expr(w), f"({w} := {rcode}) is not None and "
+        if isinstance(node.rhs, tuple):
+            if op not in ("in", "intersects", "pmatch", "startswith", "endswith"):  # the last two: merged by _merge_or
+                raise ConditionError(f"operator '{op}' takes one value, not a list", node.pos)
+            return tuple(self.coerce(x, ftype, node.pos) for x in node.rhs), ""
+        assert node.rhs is not None
+        if op in ("in", "intersects", "pmatch"):
+            return (self.coerce(node.rhs, ftype, node.pos),), ""
+        if op in ("bcontains", "bstartswith"):
+            try:
+                return bytes.fromhex(node.rhs), ""
+            except ValueError:
+                raise ConditionError(f"'{op}' needs hex bytes, got {node.rhs!r}", node.pos) from None
+        return self.coerce(node.rhs, ftype, node.pos), ""
 
     def expr(self, node: Node, etype: str | None) -> str | bool:
         """Source for ``node``, or a bool when it folds to a constant for event type ``etype``."""
@@ -495,6 +537,7 @@ class _Expr:
 
 
 def fold_evt_type(node: Cmp, etype: str) -> bool | None:
+    """The value of an ``evt.type`` comparison for events of type ``etype`` (None: not foldable)."""
     if isinstance(node.rhs, FieldRef):
         return None
     if node.op == "=" and isinstance(node.rhs, str):

@@ -34,6 +34,8 @@ _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source
               "warn_evttypes", "capture", "capture_duration"}
 _APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
 _REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions")
+#: what a newer Falco may have that this engine does not: such a rule is disabled with a warning, not an error
+_UNKNOWN_CONSTRUCTS = ("unknown field", "unknown operator")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -295,22 +297,7 @@ class _Collector:
                 values = []
             if not isinstance(values, list):
                 raise RuleError(f"{ename}: 'values' must be a list", file, ex.line)
-            if flds is not None and not isinstance(flds, str | list):
-                raise RuleError(f"{ename}: 'fields' must be a field or a list of fields", file, ex.line)
-            if isinstance(flds, list):
-                if comps is None:
-                    comps = ["="] * len(flds)
-                if not isinstance(comps, list) or len(comps) != len(flds):
-                    raise RuleError(f"{ename}: 'comps' must list one operator per field", file, ex.line)
-                for v in values:
-                    if not isinstance(v, list) or len(v) != len(flds):
-                        raise RuleError(f"{ename}: each value must be a list of {len(flds)} items (one per field)",
-                                        file, ex.line)
-            elif isinstance(flds, str):
-                if comps is None:
-                    comps = "in"
-                if not isinstance(comps, str):
-                    raise RuleError(f"{ename}: 'comps' must be one operator when 'fields' is one field", file, ex.line)
+            comps = _exception_comps(flds, comps, values, ename, file, ex.line)
             out.append(_Exc(ex["name"], flds if flds is not None else [], comps if comps is not None else [],
                             list(values), file, ex.line))
         return out
@@ -359,53 +346,92 @@ class _Collector:
             if key not in item:
                 continue
             line = kl.get(key, item.line)
-            if key == "condition":
-                seg = _Seg(self._str(item, key, file, what), file, line)
-                rd.segs = [*rd.segs, seg] if mode == "append" else [seg]
-            elif key in ("output", "desc"):
-                text = self._str(item, key, file, what).strip()
-                old = rd.output if key == "output" else rd.desc
-                new = f"{old} {text}" if mode == "append" and old else text
-                if key == "output":
-                    rd.output, rd.output_line = new, line
-                else:
-                    rd.desc = new
-            elif key == "tags":
-                tags = self._strlist(item, key, file, what)
-                rd.tags = [*rd.tags, *(t for t in tags if t not in rd.tags)] if mode == "append" else tags
+            if key in ("condition", "output", "desc", "tags"):
+                self._apply_text(rd, item, key, mode == "append", file, what, line)
             elif key == "exceptions":
-                new_exc = self._exceptions(item, file, what)
-                if mode == "replace":
-                    rd.exceptions = new_exc
-                    continue
-                for ex in new_exc:
-                    same = next((e for e in rd.exceptions if e.name == ex.name), None)
-                    if same is None:
-                        if not ex.fields:
-                            raise RuleError(f"{what}: exception '{ex.name}' is new and needs 'fields'", file, ex.line)
-                        rd.exceptions.append(ex)
-                    else:
-                        same.values.extend(ex.values)
-            elif key == "priority":
-                text = self._str(item, key, file, what)
-                try:
-                    rd.priority = Priority.parse(text)
-                except KeyError:
-                    raise RuleError(f"{what}: unknown priority {text!r}", file, line) from None
-            elif key == "enabled":
-                if not isinstance(item[key], bool):
-                    raise RuleError(f"{what}: 'enabled' must be true or false", file, line)
-                rd.enabled = item[key]
-            elif key == "containerguard.actions":
-                actions = self._strlist(item, key, file, what)
-                for a in actions:
-                    if a not in RESPONSE_ACTIONS:
-                        raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(RESPONSE_ACTIONS)})",
-                                        file, line)
-                rd.actions = actions
+                self._apply_exceptions(rd, item, mode == "append", file, what)
+            else:
+                self._apply_scalar(rd, item, key, file, what, line)
+
+    def _apply_text(self, rd: _RuleDef, item: _Map, key: str, append: bool, file: str, what: str, line: int) -> None:
+        if key == "condition":
+            seg = _Seg(self._str(item, key, file, what), file, line)
+            rd.segs = [*rd.segs, seg] if append else [seg]
+        elif key == "tags":
+            tags = self._strlist(item, key, file, what)
+            rd.tags = [*rd.tags, *(t for t in tags if t not in rd.tags)] if append else tags
+        else:
+            text = self._str(item, key, file, what).strip()
+            old = rd.output if key == "output" else rd.desc
+            new = f"{old} {text}" if append and old else text
+            if key == "output":
+                rd.output, rd.output_line = new, line
+            else:
+                rd.desc = new
+
+    def _apply_exceptions(self, rd: _RuleDef, item: _Map, append: bool, file: str, what: str) -> None:
+        new_exc = self._exceptions(item, file, what)
+        if not append:
+            rd.exceptions = new_exc
+            return
+        for ex in new_exc:
+            same = next((e for e in rd.exceptions if e.name == ex.name), None)
+            if same is None:
+                if not ex.fields:
+                    raise RuleError(f"{what}: exception '{ex.name}' is new and needs 'fields'", file, ex.line)
+                rd.exceptions.append(ex)
+            else:
+                same.values.extend(ex.values)
+
+    def _apply_scalar(self, rd: _RuleDef, item: _Map, key: str, file: str, what: str, line: int) -> None:
+        if key == "priority":
+            text = self._str(item, key, file, what)
+            try:
+                rd.priority = Priority.parse(text)
+            except KeyError:
+                raise RuleError(f"{what}: unknown priority {text!r}", file, line) from None
+        elif key == "enabled":
+            if not isinstance(item[key], bool):
+                raise RuleError(f"{what}: 'enabled' must be true or false", file, line)
+            rd.enabled = item[key]
+        elif key == "containerguard.actions":
+            actions = self._strlist(item, key, file, what)
+            for a in actions:
+                if a not in RESPONSE_ACTIONS:
+                    raise RuleError(f"{what}: unknown action {a!r} (known: {', '.join(RESPONSE_ACTIONS)})",
+                                    file, line)
+            rd.actions = actions
 
 
 # ------------------------------------------------------------------ build
+
+
+def _exception_comps(flds: Any, comps: Any, values: list[Any], ename: str, file: str, line: int) -> Any:
+    """Check an exception's fields/comps/values shapes; returns comps with Falco's defaults filled in."""
+    if flds is not None and not isinstance(flds, str | list):
+        raise RuleError(f"{ename}: 'fields' must be a field or a list of fields", file, line)
+    if isinstance(flds, list):
+        if comps is None:
+            comps = ["="] * len(flds)
+        if not isinstance(comps, list) or len(comps) != len(flds):
+            raise RuleError(f"{ename}: 'comps' must list one operator per field", file, line)
+        for v in values:
+            if not isinstance(v, list) or len(v) != len(flds):
+                raise RuleError(f"{ename}: each value must be a list of {len(flds)} items (one per field)", file, line)
+    elif isinstance(flds, str):
+        if comps is None:
+            comps = "in"
+        if not isinstance(comps, str):
+            raise RuleError(f"{ename}: 'comps' must be one operator when 'fields' is one field", file, line)
+    return comps
+
+
+def _missing_reason(missing: tuple[str, ...]) -> str:
+    """Why a rule needing unsupplied fields is disabled ('' when none are missing)."""
+    if not missing:
+        return ""
+    quoted = ", ".join(f"'{m}'" for m in missing)
+    return f"field{'s' if len(missing) > 1 else ''} {quoted} not supplied by any source"
 
 
 class _Builder:
@@ -617,6 +643,30 @@ class _Builder:
             return ()
         return tuple(sorted(etypes))
 
+    def check_compiles(self, rd: _RuleDef, what: str, node: Node) -> None:
+        """Generate and compile the condition once: type checks, regex safety, val() arity fail here, with the line."""
+        cond_line = rd.segs[0].line if rd.segs else rd.line
+        try:
+            code = self.gen.expr(node, None)
+            if isinstance(code, str):
+                check_compiles(code)
+        except ConditionError as exc:
+            raise RuleError(f"{what}: {exc.message}", rd.file, cond_line) from None
+        except (SyntaxError, RecursionError, MemoryError):
+            raise RuleError(f"{what}: condition too large or too deeply nested (after macro expansion)",
+                            rd.file, cond_line) from None
+
+    def warn_event_types(self, where: str, what: str, etypes: frozenset[str] | None) -> None:
+        """Warnings for an enabled syscall rule's event types: unknown ones, none at all, contradictory."""
+        unknown = sorted((etypes or frozenset()) - known_event_types())
+        if unknown:
+            self.warnings.append(f"{where}: {what} tests unknown event types {', '.join(unknown)} "
+                                 "(not Linux syscalls nor ContainerGuard event types): they never occur")
+        if etypes is None:
+            self.warnings.append(f"{where}: {what} has no evt.type restriction: it runs on every event")
+        elif not etypes:
+            self.warnings.append(f"{where}: {what} can never match: its evt.type conditions contradict")
+
     def build(self) -> list[tuple[CompiledRule, _Compiled | None]]:
         self.resolve_lists()
         out: list[tuple[CompiledRule, _Compiled | None]] = []
@@ -644,10 +694,11 @@ class _Builder:
                 parts, orefs, onames = self.output(rd, what)
             except RuleError as err:
                 msg = str(err)
-                if "unknown field" in msg:
-                    # Falco stops at a field it does not know; we disable just this rule and load the rest, so a
-                    # file written for a newer Falco still works (skip-if-unknown-filter says the same)
-                    detail = msg[msg.index("unknown field"):]
+                construct = next((c for c in _UNKNOWN_CONSTRUCTS if c in msg), None)
+                if construct is not None:
+                    # Falco stops at a field or operator it does not know; we disable just this rule and load the
+                    # rest, so a file written for a newer Falco still works (skip-if-unknown-filter says the same)
+                    detail = msg[msg.index(construct):]
                     reason = detail.split(" (column")[0]
                     missing: tuple[str, ...] = (reason.split("'")[1],) if reason.count("'") >= 2 else ()
                     at = f"{err.file}:{err.line}" if err.file and err.line else where
@@ -659,18 +710,8 @@ class _Builder:
                 node = And((node, Not(exc_node)))
             refs = field_refs(node)
             missing = self.check_fields(rd, what, refs, orefs)
-            quoted = ", ".join(f"'{m}'" for m in missing)
-            reason = f"field{'s' if len(missing) > 1 else ''} {quoted} not supplied by any source" if missing else ""
-            cond_line = rd.segs[0].line if rd.segs else rd.line
-            try:
-                code = self.gen.expr(node, None)  # type checks, regex safety, val() arity: fail here, with the line
-                if isinstance(code, str):
-                    check_compiles(code)
-            except ConditionError as exc:
-                raise RuleError(f"{what}: {exc.message}", rd.file, cond_line) from None
-            except (SyntaxError, RecursionError, MemoryError):
-                raise RuleError(f"{what}: condition too large or too deeply nested (after macro expansion)",
-                                rd.file, cond_line) from None
+            reason = _missing_reason(missing)
+            self.check_compiles(rd, what, node)
             etypes = event_types(node) if rd.source == "syscall" else None
             untraced = () if reason else self.untraced(rd, etypes)
             if untraced:
@@ -679,14 +720,7 @@ class _Builder:
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
             elif enabled and rd.source == "syscall":
-                unknown = sorted((etypes or frozenset()) - known_event_types())
-                if unknown:
-                    self.warnings.append(f"{where}: {what} tests unknown event types {', '.join(unknown)} "
-                                         "(not Linux syscalls nor ContainerGuard event types): they never occur")
-                if etypes is None:
-                    self.warnings.append(f"{where}: {what} has no evt.type restriction: it runs on every event")
-                elif not etypes:
-                    self.warnings.append(f"{where}: {what} can never match: its evt.type conditions contradict")
+                self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
             cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names,

@@ -125,6 +125,7 @@ class RuleSet:
 
     @property
     def enabled_rules(self) -> list[CompiledRule]:
+        """The rules that are enabled (and compiled)."""
         return [r for r in self.rules if r.enabled]
 
     def evaluate(self, event: Event) -> list[Alert]:

@@ -79,6 +79,7 @@ class BpftraceSensor:
             raise RuntimeSensorError(f"bpftrace did not attach its probes within {wait_ready:.0f} s: {why}")
 
     def stop(self) -> None:
+        """Stop bpftrace and the reader threads."""
         self._stop.set()
         self._kill_child()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -93,6 +94,7 @@ class BpftraceSensor:
 
     @property
     def pid(self) -> int | None:
+        """The running bpftrace's pid (None while it is down)."""
         p = self.proc
         return p.pid if p is not None and p.poll() is None else None
 

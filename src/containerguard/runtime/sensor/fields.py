@@ -35,6 +35,7 @@ _BPF_CMDS = {0: "BPF_MAP_CREATE", 1: "BPF_MAP_LOOKUP_ELEM", 2: "BPF_MAP_UPDATE_E
              8: "BPF_PROG_ATTACH", 9: "BPF_PROG_DETACH"}
 
 def open_flags(flags: int) -> str:
+    """Open flags as Falco prints them (``O_WRONLY|O_CREAT|O_TRUNC``)."""
     acc = flags & 3
     names = ["O_RDONLY" if acc == 0 else "O_WRONLY" if acc == 1 else "O_RDWR"]
     names += [n for bit, n in _OPEN_FLAGS if flags & bit == bit]
@@ -89,18 +90,21 @@ class SockInfo:
 
     @property
     def fd_type(self) -> str | None:
+        """The fd.type of the socket's inode (ipv4, ipv6, unix, ...), None when unknown."""
         if self.mode == 12:
             return {2: "ipv4", 10: "ipv6", 1: "unix", 16: "netlink"}.get(self.family, "socket")
         return _INODE_TYPES.get(self.mode, (None, ""))[0]
 
     @property
     def typechar(self) -> str:
+        """The fd.typechar of the socket (4, 6, u, ...)."""
         if self.mode == 12:
             return {2: "4", 10: "6", 1: "u", 16: "n"}.get(self.family, "s")
         return _INODE_TYPES.get(self.mode, ("", "?"))[1]
 
     @property
     def l4proto(self) -> str | None:
+        """tcp, udp, icmp or raw, None when unknown."""
         if self.family not in (2, 10):
             return None
         return _L4.get((self.stype & 0xF, self.proto), "raw" if self.stype & 0xF == 3 else None)
@@ -210,6 +214,7 @@ _NS_FLAGS = ((0x00020000, "CLONE_NEWNS"), (0x02000000, "CLONE_NEWCGROUP"), (0x04
 
 
 def ns_flags(flags: int) -> str:
+    """Namespace flags as text (``CLONE_NEWNS|CLONE_NEWNET``)."""
     return "|".join(n for bit, n in _NS_FLAGS if flags & bit) or str(flags)
 
 
@@ -400,10 +405,12 @@ class ExecInfo:
 
     @property
     def from_memfd(self) -> bool:
+        """Whether the executable is a memfd (fileless execution)."""
         return self.exe_name.startswith("memfd:")
 
 
 def parse_env(entries: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings as a dict (entries without ``=`` are skipped)."""
     env: dict[str, str] = {}
     for e in entries:
         k, sep, v = e.partition("=")
@@ -434,4 +441,5 @@ def exec_info(ev: RawEvent) -> ExecInfo:
 
 
 def exec_argv(ev: RawEvent) -> list[str]:
+    """The argument vector of an exec event (from its ``more`` line)."""
     return decode_buf(ev.more[2]) if len(ev.more) > 2 else []

@@ -57,6 +57,7 @@ class Syscall:
 
     @property
     def n_more(self) -> int:
+        """How many ``more`` lines follow an event line of this syscall."""
         return len(self.more) + bool(self.sock) + bool(self.fdname)
 
 

@@ -104,6 +104,7 @@ def parse(spec: SourceSpec, path: Path, sink: Sink, stats: SourceStats, versions
 
 
 def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions: VersionCheck) -> None:
+    """One OSV record: validated whole (every affected entry) before anything of it is written."""
     if not isinstance(rec, dict):
         raise _Invalid("record is not an object")
     rid = rec.get("id")
@@ -122,73 +123,15 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
     rows: list[tuple[Any, ...]] = []
     entry_skips: list[str] = []
     for a in affected:
-        if not isinstance(a, dict):
-            raise _Invalid("affected entry")
-        pkg = a.get("package")
-        if not pkg:  # GIT-only entry (no or empty package): nothing to match by package
-            continue
-        if not isinstance(pkg, dict) or not isinstance(pkg.get("ecosystem"), str) or not isinstance(pkg.get("name"), str):
-            raise _Invalid("affected.package")
-        ranges = a.get("ranges") or []
-        if not isinstance(ranges, list):
-            raise _Invalid("ranges")
-        vers = a.get("versions") or []
-        if not isinstance(vers, list):  # members are only compared for equality: not checked one by one
-            raise _Invalid("versions")
-        eco = normalize.ecosystem(pkg["ecosystem"])
-        compact: list[list[Any]] = []
-        bad_version = False
-        for r in ranges:
-            if not isinstance(r, dict) or not isinstance(r.get("type"), str) or not isinstance(r.get("events"), list):
-                raise _Invalid("range")
-            t = _RANGE_TYPES.get(r["type"])
-            evs: list[list[str]] = []
-            for ev in r["events"]:
-                if not isinstance(ev, dict) or len(ev) != 1:
-                    raise _Invalid("event")
-                ((k, v),) = ev.items()
-                kind = _EVENT_KINDS.get(k)
-                if kind is None or not isinstance(v, str):
-                    raise _Invalid("event kind")
-                evs.append([kind, v])
-            if t is None:
-                continue  # GIT ranges: commits, not versions
-            compact.append([t, evs])
-        if not compact and not vers:
-            continue
-        if versions.scheme(eco) is None:
-            entry_skips.append("unknown ecosystem")
-            continue
-        for _t, evs in compact:
-            for kind, v in evs:
-                if not (kind == "i" and v == "0") and not versions.valid(eco, v):
-                    bad_version = True
-                    break
-            if bad_version:
-                break
-        if bad_version:
-            entry_skips.append("unparseable version")
-            continue
-        es = a.get("ecosystem_specific")
-        vendor = ""
-        if isinstance(es, dict):
-            u = es.get("urgency") or es.get("severity")
-            if isinstance(u, str):
-                vendor = u
-        keep_versions = vers and not normalize.is_distro(eco)
-        rows.append((spec.name, eco, normalize.package_name(eco, pkg["name"]), rid,
-                     orjson.dumps(compact).decode(), orjson.dumps(vers).decode() if keep_versions else None, vendor))
+        row = _affected_row(spec, rid, a, versions)
+        if isinstance(row, str):
+            entry_skips.append(row)
+        elif row is not None:
+            rows.append(row)
     for reason in entry_skips:
         stats.skip(reason)
     withdrawn = rec.get("withdrawn") if isinstance(rec.get("withdrawn"), str) else ""
-    ds = rec.get("database_specific")
-    ghsa = ""
-    cwes: list[str] = []
-    if isinstance(ds, dict):
-        if isinstance(ds.get("severity"), str):
-            ghsa = ds["severity"]
-        if isinstance(ds.get("cwe_ids"), list):
-            cwes = [c for c in ds["cwe_ids"] if isinstance(c, str)]
+    ghsa, cwes = _database_specific(rec.get("database_specific"))
     vector, score = best_vector([(str(s.get("type", "")), str(s.get("score", ""))) for s in sev])
     summary = rec.get("summary")
     if not isinstance(summary, str) or not summary:
@@ -206,3 +149,72 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
         return  # a withdrawn record stays visible by id but matches nothing
     for row in rows:
         sink.affected(row)
+
+
+def _affected_row(spec: SourceSpec, rid: str, a: Any, versions: VersionCheck) -> tuple[Any, ...] | str | None:
+    """The ``affected`` table row of one entry; a skip reason (str) for an entry that cannot match; None
+    for one with nothing to match (no package, or only GIT ranges). Raises _Invalid for a bad shape."""
+    if not isinstance(a, dict):
+        raise _Invalid("affected entry")
+    pkg = a.get("package")
+    if not pkg:  # GIT-only entry (no or empty package): nothing to match by package
+        return None
+    if not isinstance(pkg, dict) or not isinstance(pkg.get("ecosystem"), str) or not isinstance(pkg.get("name"), str):
+        raise _Invalid("affected.package")
+    ranges = a.get("ranges") or []
+    if not isinstance(ranges, list):
+        raise _Invalid("ranges")
+    vers = a.get("versions") or []
+    if not isinstance(vers, list):  # members are only compared for equality: not checked one by one
+        raise _Invalid("versions")
+    eco = normalize.ecosystem(pkg["ecosystem"])
+    compact = _compact_ranges(ranges)
+    if not compact and not vers:
+        return None
+    if versions.scheme(eco) is None:
+        return "unknown ecosystem"
+    if not all((kind == "i" and v == "0") or versions.valid(eco, v) for _t, evs in compact for kind, v in evs):
+        return "unparseable version"
+    es = a.get("ecosystem_specific")
+    vendor = ""
+    if isinstance(es, dict):
+        u = es.get("urgency") or es.get("severity")
+        if isinstance(u, str):
+            vendor = u
+    keep_versions = vers and not normalize.is_distro(eco)
+    return (spec.name, eco, normalize.package_name(eco, pkg["name"]), rid,
+            orjson.dumps(compact).decode(), orjson.dumps(vers).decode() if keep_versions else None, vendor)
+
+
+def _compact_ranges(ranges: list[Any]) -> list[list[Any]]:
+    """``[[type letter, [[event letter, version], ...]], ...]`` of the version ranges (GIT ranges left out,
+    their events still validated)."""
+    compact: list[list[Any]] = []
+    for r in ranges:
+        if not isinstance(r, dict) or not isinstance(r.get("type"), str) or not isinstance(r.get("events"), list):
+            raise _Invalid("range")
+        t = _RANGE_TYPES.get(r["type"])
+        evs: list[list[str]] = []
+        for ev in r["events"]:
+            if not isinstance(ev, dict) or len(ev) != 1:
+                raise _Invalid("event")
+            ((k, v),) = ev.items()
+            kind = _EVENT_KINDS.get(k)
+            if kind is None or not isinstance(v, str):
+                raise _Invalid("event kind")
+            evs.append([kind, v])
+        if t is not None:  # GIT ranges: commits, not versions
+            compact.append([t, evs])
+    return compact
+
+
+def _database_specific(ds: Any) -> tuple[str, list[str]]:
+    """(GitHub severity, CWE ids) from ``database_specific``."""
+    ghsa = ""
+    cwes: list[str] = []
+    if isinstance(ds, dict):
+        if isinstance(ds.get("severity"), str):
+            ghsa = ds["severity"]
+        if isinstance(ds.get("cwe_ids"), list):
+            cwes = [c for c in ds["cwe_ids"] if isinstance(c, str)]
+    return ghsa, cwes

@@ -26,8 +26,8 @@ def parse_respond(spec: str) -> tuple[str, Priority]:
 
 
 @dataclass
-class ResponsePolicy:
-    """Rule actions (rule name -> actions) plus minimum-priority actions."""
+class ResponsePlan:
+    """Which responses an alert gets: rule actions (rule name -> actions) plus minimum-priority actions."""
 
     by_rule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     by_priority: list[tuple[str, Priority]] = field(default_factory=list)
@@ -35,6 +35,7 @@ class ResponsePolicy:
     alert_policies: Callable[[Alert], Sequence[str]] | None = None
 
     def actions_for(self, alert: Alert) -> list[str]:
+        """The responses for ``alert``, in order: process actions, then the strongest container action."""
         out: list[str] = []
         # Alert.responses holds the rule's requested actions until the responder replaces them with outcomes
         for a in (*self.by_rule.get(alert.rule, ()), *alert.responses):
@@ -52,6 +53,7 @@ class ResponsePolicy:
 
     @classmethod
     def from_rules(cls, rules: Iterable[Any], by_priority: list[tuple[str, Priority]],
-                   alert_policies: Callable[[Alert], Sequence[str]] | None = None) -> ResponsePolicy:
+                   alert_policies: Callable[[Alert], Sequence[str]] | None = None) -> ResponsePlan:
+        """A plan from the rules' ``containerguard.actions`` plus the configured minimum-priority actions."""
         by_rule = {str(r.name): tuple(r.actions) for r in rules if getattr(r, "actions", ())}
         return cls(by_rule, by_priority, alert_policies)

@@ -1,0 +1,192 @@
+"""`containerguard baseline`: list, show, change the mode of, lock, export, import and edit behavioural baselines;
+`containerguard profile seccomp`: a seccomp profile from what a container was seen to use."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from containerguard.errors import BaselineError, UsageError
+
+if TYPE_CHECKING:
+    from containerguard.runtime.baseline import BaselineStore, Profile
+
+baseline_app = typer.Typer(help="Behavioural baselines the agent learns (docs/baselines.md).", no_args_is_help=True)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Mode(StrEnum):
+    learn = "learn"
+    monitor = "monitor"
+    protect = "protect"
+
+
+DirOpt = Annotated[Path | None, typer.Option(
+    "--baseline-dir", help="Where the agent keeps baselines (default: the user's data directory)")]
+WorkloadArg = Annotated[str, typer.Argument(help="Workload key, a unique key prefix, or its name pattern")]
+
+
+def _store(directory: Path | None) -> BaselineStore:
+    from containerguard.runtime.baseline import BaselineStore
+    from containerguard.runtime.baseline.store import default_dir
+
+    return BaselineStore(directory or default_dir())
+
+
+@baseline_app.command("list")
+def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+    """List workloads with their mode, lock and size."""
+    profiles = _store(baseline_dir).load_all()
+    if fmt is Fmt.json:
+        for p in profiles:
+            typer.echo(json.dumps({"workload": p.key, "image": p.image, "name_pattern": p.name_pattern,
+                                   "mode": p.mode, "locked": p.locked, "entries": p.size(),
+                                   "deviations": len(p.deviations), "version": p.version}))
+        return
+    from containerguard.report.terminal import console, row, table
+
+    t = table(f"{len(profiles)} workloads", "workload", "image", "mode", "locked", "entries", "deviations")
+    for p in profiles:
+        t.add_row(*row(p.key, p.image, p.mode, "yes" if p.locked else "no", p.size(), len(p.deviations)))
+    console().print(t)
+
+
+@baseline_app.command("show")
+def show(workload: WorkloadArg, baseline_dir: DirOpt = None,
+         fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+    """Show one workload's baseline entries."""
+    p = _store(baseline_dir).find(workload)
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({**p.to_doc(), "version": p.version}, indent=1))
+        return
+    from containerguard.report.terminal import console, row, table
+
+    t = table(f"{p.key} ({p.image}): {p.mode}{', locked' if p.locked else ''}", "kind", "entry")
+    for kind, entries in p.to_doc().items():
+        if isinstance(entries, list):
+            for e in entries:
+                t.add_row(*row(kind, e))
+    console().print(t)
+
+
+def _update(directory: Path | None, workload: str, change: str, **values: object) -> None:
+    store = _store(directory)
+    for _ in range(5):  # the agent may save what it learned meanwhile: retry over its version
+        p = store.find(workload)
+        expect = p.version
+        for k, v in values.items():
+            setattr(p, k, v)
+        if store.save(p, expect_version=expect):
+            typer.echo(f"{p.key}: {change}")
+            return
+    raise BaselineError(f"{workload}: the baseline kept changing; try again")
+
+
+@baseline_app.command("mode")
+def mode(workload: WorkloadArg, new_mode: Annotated[Mode, typer.Argument(metavar="MODE")],
+         baseline_dir: DirOpt = None) -> None:
+    """Set a workload's mode: learn, monitor or protect (the agent picks it up within a second)."""
+    import time
+
+    extra: dict[str, object] = {"last_change_ns": time.time_ns()} if new_mode is Mode.learn else {}
+    _update(baseline_dir, workload, f"mode {new_mode.value}", mode=new_mode.value, **extra)
+
+
+@baseline_app.command("lock")
+def lock(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
+    """Freeze a workload: no learning and no automatic promotion until unlocked."""
+    _update(baseline_dir, workload, "locked", locked=True)
+
+
+@baseline_app.command("unlock")
+def unlock(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
+    """Let a workload learn and be promoted again."""
+    _update(baseline_dir, workload, "unlocked", locked=False)
+
+
+@baseline_app.command("export")
+def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads (default: all)")] = None,
+           baseline_dir: DirOpt = None,
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout)")] = None) -> None:
+    """Write baselines as YAML (for review, version control or another host)."""
+    from containerguard.runtime.baseline import export_yaml
+
+    store = _store(baseline_dir)
+    profiles = [store.find(w) for w in workload] if workload else store.load_all()
+    text = export_yaml(profiles)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _import(store: BaselineStore, text: str, source: str) -> list[Profile]:
+    from containerguard.runtime.baseline import import_yaml
+
+    profiles = import_yaml(text, source)  # validated whole before anything is written
+    for p in profiles:
+        store.save(p)
+    return profiles
+
+
+@baseline_app.command("import")
+def import_(file: Annotated[Path, typer.Argument(help="YAML written by 'baseline export' (or edited)")],
+            baseline_dir: DirOpt = None) -> None:
+    """Load baselines from YAML, replacing those of the same workloads. A file that does not validate is refused
+    with file:line and nothing changes."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read: {exc}") from None
+    profiles = _import(_store(baseline_dir), text, str(file))
+    typer.echo(f"imported {len(profiles)} baselines")
+
+
+@baseline_app.command("edit")
+def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
+    """Edit a workload's baseline in $EDITOR; saved only when it validates (the agent keeps the previous one
+    until then)."""
+    from containerguard.runtime.baseline import export_yaml
+
+    store = _store(baseline_dir)
+    p = store.find(workload)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory(prefix="cg-baseline-") as tmp:
+        path = Path(tmp) / "baseline.yaml"
+        path.write_text(export_yaml([p]), encoding="utf-8")
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            raise UsageError(f"{editor} failed; the baseline is unchanged")
+        edited = _import(store, path.read_text(encoding="utf-8"), str(path))
+    typer.echo(f"{', '.join(e.key for e in edited)}: saved")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``baseline`` and ``profile`` to the top-level app."""
+    app.add_typer(baseline_app, name="baseline")
+    from containerguard.cli.profile import profile_app
+
+    app.add_typer(profile_app, name="profile")
+
+
+def register_baseline(app: typer.Typer) -> None:
+    """Add ``baseline`` to the top-level app."""
+    app.add_typer(baseline_app, name="baseline")
+
+
+def register_profile(app: typer.Typer) -> None:
+    """Add ``profile`` to the top-level app."""
+    from containerguard.cli.profile import profile_app
+
+    app.add_typer(profile_app, name="profile")

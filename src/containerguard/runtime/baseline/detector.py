@@ -1,0 +1,244 @@
+"""The baseline stage: a detector beside the rules that learns each workload and alerts on what is new.
+
+Workloads: containers of the same image (id) whose names differ only by a trailing number or id share one
+baseline (``shop-web-1`` and ``shop-web-2`` are ``shop-web-*``); pods are keyed by namespace and container
+name when the Kubernetes labels are there. A new workload of a known image starts from that image's
+baseline and mode.
+
+Modes: ``learn`` (entries are added; after ``quiet_s`` seconds without a new entry the workload moves to
+``monitor`` by itself, unless locked), ``monitor`` (each new behaviour is one alert, then remembered as a
+deviation so it does not repeat), ``protect`` (as monitor, and the alert asks for ``kill_process``).
+Zero-drift: an executable that is not in the image layers (written or made executable after start, or in the
+container's upper layer) is an alert in every mode, without learning.
+
+Alerts are ordinary alerts (:func:`containerguard.runtime.rules.alerts.build_alert`): outputs, responses and
+the server see them like rule alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from containerguard.model import Alert, Event, Priority
+from containerguard.runtime.baseline.profile import (
+    KINDS,
+    Profile,
+    covered,
+    entries_of,
+    nearest,
+)
+from containerguard.runtime.baseline.store import BaselineStore
+from containerguard.runtime.rules.alerts import build_alert
+
+log = logging.getLogger(__name__)
+
+#: the event types a baseline learns from (the sensor traces them when baselines are on)
+BASELINE_EVENT_TYPES = frozenset({"execve", "execveat", "open", "openat", "openat2", "creat", "connect", "accept",
+                                  "accept4", "bind"})
+_EXEC = frozenset({"execve", "execveat"})
+_NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
+_KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
+_RULE_IDS = {"process": "CG-B001", "file": "CG-B002", "network": "CG-B003", "syscall": "CG-B004"}
+DRIFT_RULE = ("Drift: executable not in the image", "CG-B005")
+
+
+def name_pattern(name: str) -> str:
+    """A container name with its trailing instance number or id generalised (``web-1`` -> ``web-*``)."""
+    stripped = _NAME_SUFFIX.sub("", name)
+    return f"{stripped}-*" if stripped != name and stripped else name
+
+
+def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """(key, image, image id, name pattern) of the workload an event belongs to; None outside containers."""
+    cid = f.get("container.id")
+    if not cid or cid == "host":
+        return None
+    image = str(f.get("container.image") or f.get("container.image.repository") or "")
+    image_id = str(f.get("container.image.id") or f.get("container.image.digest") or image)
+    labels = f.get("container.labels")
+    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace"):
+        pattern = f"{labels['io.kubernetes.pod.namespace']}/{labels.get('io.kubernetes.container.name', '')}"
+        return f"k8s:{pattern}@{image_id}", image, image_id, pattern
+    pattern = name_pattern(str(f.get("container.name") or cid))
+    return f"{image_id}/{pattern}", image, image_id, pattern
+
+
+class BaselineDetector:
+    """Learns and checks workload baselines; persists them in a :class:`BaselineStore`."""
+
+    event_types = BASELINE_EVENT_TYPES
+
+    def __init__(self, store: BaselineStore, *, quiet_s: float = 3600.0, protect_action: str = "kill_process",
+                 clock: Any = time.time_ns) -> None:
+        self.store = store
+        self.quiet_ns = int(quiet_s * 1e9)
+        self.protect_action = protect_action
+        self.clock = clock
+        self.profiles: dict[str, Profile] = {p.key: p for p in store.load_all()}
+        self._saved: dict[str, int] = {k: p.version for k, p in self.profiles.items()}
+        self._dirty: set[str] = set()
+        self._lock = threading.RLock()
+        self.alerts = 0
+        self.promotions = 0
+
+    # ------------------------------------------------------------------ the stage
+
+    def detect(self, event: Event) -> list[Alert]:
+        """Learn from or check one event; returns the deviation alerts (usually none)."""
+        f = event.fields
+        wl = workload_of(f)
+        if wl is None:
+            return []
+        now = self.clock()
+        with self._lock:
+            prof = self.profiles.get(wl[0]) or self._create(wl, now)
+            self._maybe_promote(prof, now)
+            alerts: list[Alert] = []
+            if event.type in _EXEC and (f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer")):
+                alerts += self._drift(prof, event)
+            pairs = entries_of(event.type, f)
+            pairs.append(("syscall", event.type))
+            new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
+            if not new:
+                return alerts
+            if prof.mode == "learn":
+                if not prof.locked:
+                    for k, e in new:
+                        prof.entries[k].add(e)
+                    prof.last_change_ns = now
+                    self._dirty.add(prof.key)
+                return alerts
+            fresh = [(k, e) for k, e in new if f"{k} {e}" not in prof.deviations]
+            if not fresh:
+                return alerts
+            for k, e in fresh:
+                prof.deviations.add(f"{k} {e}")
+            self._dirty.add(prof.key)
+            # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
+            alerts.append(self._deviation(prof, event, fresh))
+            return alerts
+
+    def _create(self, wl: tuple[str, str, str, str], now: int) -> Profile:
+        key, image, image_id, pattern = wl
+        sibling = next((p for p in self.profiles.values() if p.image_id == image_id and image_id), None)
+        prof = Profile(key=key, image=image, image_id=image_id, name_pattern=pattern, created_ns=now,
+                       last_change_ns=now)
+        if sibling is not None:  # a new container of a known image starts from the image's baseline and mode
+            prof.mode, prof.locked = sibling.mode, sibling.locked
+            prof.entries = {k: set(v) for k, v in sibling.entries.items()}
+        self.profiles[key] = prof
+        self._saved[key] = 0
+        self._dirty.add(key)
+        log.info("baseline: new workload %s (%s), mode %s", key, image, prof.mode)
+        return prof
+
+    def _maybe_promote(self, prof: Profile, now: int) -> None:
+        if prof.mode == "learn" and not prof.locked and now - prof.last_change_ns >= self.quiet_ns:
+            prof.mode = "monitor"
+            self.promotions += 1
+            self._dirty.add(prof.key)
+            log.info("baseline: %s learned (%d entries, quiet for %.0f s): now monitoring", prof.key, prof.size(),
+                     (now - prof.last_change_ns) / 1e9)
+
+    def _deviation(self, prof: Profile, event: Event, fresh: list[tuple[str, str]]) -> Alert:
+        kind, entry = next(((k, e) for k, e in fresh if k != "syscall"), fresh[0])
+        near = nearest(entry, prof.entries[kind])
+        also = [e for k, e in fresh if (k, e) != (kind, entry)]
+        f = event.fields
+        text = (f"Baseline deviation: new {_KIND_WORD[kind]} {entry} in workload {prof.name_pattern} "
+                f"({prof.image or prof.image_id}, {prof.mode})"
+                + (f"; also new: {', '.join(also)}" if also else "")
+                + f"; nearest baseline entries: {'; '.join(near) if near else 'none'}"
+                + f" (pid={f.get('proc.pid')} container={f.get('container.id')})")
+        self.alerts += 1
+        return build_alert(
+            rule=f"Baseline deviation: {kind}", rule_id=_RULE_IDS[kind],
+            priority=Priority.CRITICAL if prof.mode == "protect" else Priority.WARNING,
+            output=text, time_ns=event.time_ns, source=event.source, event_fields=f,
+            output_fields={"baseline.workload": prof.key, "baseline.mode": prof.mode, "baseline.kind": kind,
+                           "baseline.entry": entry, "baseline.also_new": also, "baseline.nearest": near,
+                           "proc.pid": f.get("proc.pid"), "proc.exepath": f.get("proc.exepath"),
+                           "container.id": f.get("container.id"), "container.name": f.get("container.name")},
+            tags=("containerguard", "baseline", kind),
+            responses=(self.protect_action,) if prof.mode == "protect" else ())
+
+    def _drift(self, prof: Profile, event: Event) -> list[Alert]:
+        f = event.fields
+        exe = str(f.get("proc.exepath") or "")
+        tag = f"drift {exe}"
+        if tag in prof.deviations:
+            return []
+        prof.deviations.add(tag)
+        self._dirty.add(prof.key)
+        how = "written after the container started" if f.get("proc.exe_written") else "in the container's upper layer"
+        self.alerts += 1
+        return [build_alert(
+            rule=DRIFT_RULE[0], rule_id=DRIFT_RULE[1], priority=Priority.ERROR,
+            output=f"Drift: {exe} is not in the image layers ({how}); workload {prof.name_pattern} "
+                   f"({prof.image or prof.image_id}) (pid={f.get('proc.pid')} container={f.get('container.id')})",
+            time_ns=event.time_ns, source=event.source, event_fields=f,
+            output_fields={"baseline.workload": prof.key, "proc.exepath": exe, "proc.pid": f.get("proc.pid"),
+                           "proc.exe_written": bool(f.get("proc.exe_written")),
+                           "proc.is_exe_upper_layer": bool(f.get("proc.is_exe_upper_layer"))},
+            tags=("containerguard", "baseline", "drift"),
+            responses=(self.protect_action,) if prof.mode == "protect" else ())]
+
+    # ------------------------------------------------------------------ persistence (the agent's baseline thread)
+
+    def tick(self) -> None:
+        """Promote quiet workloads, pick up edits made with ``containerguard baseline``, save what was learned."""
+        now = self.clock()
+        with self._lock:
+            for prof in self.profiles.values():
+                self._maybe_promote(prof, now)
+        self.sync()
+        self.flush()
+
+    def sync(self) -> None:
+        """Reload workloads whose stored version changed (an edit, import or mode change): the edit wins."""
+        versions = self.store.versions()
+        for key, version in versions.items():
+            if version != self._saved.get(key):
+                prof = self.store.load(key)
+                if prof is None:
+                    continue
+                with self._lock:  # swapped whole: an event sees the old or the new baseline, never half
+                    self.profiles[key] = prof
+                    self._saved[key] = prof.version
+                    self._dirty.discard(key)
+                log.info("baseline: %s reloaded (version %d, mode %s)", key, prof.version, prof.mode)
+        with self._lock:
+            for key in [k for k in self.profiles if k not in versions and self._saved.get(k, 0) > 0]:
+                del self.profiles[key]  # deleted from the store
+                self._saved.pop(key, None)
+
+    def flush(self) -> None:
+        """Save every workload that learned something since the last save."""
+        with self._lock:
+            dirty = [(k, Profile.from_doc(self.profiles[k].to_doc())) for k in self._dirty if k in self.profiles]
+            self._dirty.clear()
+        for key, snapshot in dirty:
+            expect = self._saved.get(key, 0)
+            if self.store.save(snapshot, expect_version=expect):
+                with self._lock:
+                    self._saved[key] = snapshot.version
+                    if key in self.profiles:
+                        self.profiles[key].version = snapshot.version
+            else:
+                log.info("baseline: %s was edited meanwhile; taking the edit", key)
+                self.sync()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for /healthz."""
+        with self._lock:
+            modes = {m: sum(1 for p in self.profiles.values() if p.mode == m) for m in ("learn", "monitor", "protect")}
+            return {"workloads": len(self.profiles), **modes, "alerts": self.alerts, "promotions": self.promotions,
+                    "entries": sum(p.size() for p in self.profiles.values())}
+
+
+__all__ = ["BASELINE_EVENT_TYPES", "KINDS", "BaselineDetector", "name_pattern", "workload_of"]

@@ -1,0 +1,151 @@
+"""Learned seccomp profiles: the syscalls a container was seen to use -> a Docker/OCI seccomp profile.
+
+Observation: a short bpftrace program counts ``raw_syscalls:sys_enter`` in the kernel, per syscall number, for
+the container's mount namespace (every process of a container shares it, ``docker exec`` ones included), and
+prints the counts once at the end; nothing per syscall reaches user space. Syscall numbers are named by
+libseccomp (``seccomp_syscall_resolve_num_arch``, the library runc itself uses), with the kernel's
+``unistd_64.h`` as the fallback.
+
+The profile allows exactly the observed syscalls plus :data:`RUNTIME_START`: what runc needs between installing
+the filter and the container's first instruction, and what the dynamic loader and libc do before ``main`` (a
+running container's start happened before the observation). Everything else fails with EPERM
+(``defaultAction: SCMP_ACT_ERRNO``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import re
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from containerguard.errors import BaselineError
+
+#: runc's hand-over (after the filter is loaded) and process start-up: loader, libc, threads, signals, stdio
+RUNTIME_START: frozenset[str] = frozenset({
+    # runc after seccomp_load: finish the namespace set-up, close fds, exec the entrypoint
+    "execve", "execveat", "capget", "capset", "prctl", "setgid", "setgroups", "setuid", "setresuid",
+    "setresgid", "chdir", "fchdir", "getcwd", "fstat", "newfstatat", "statx", "close", "close_range", "fcntl",
+    "futex", "getpid", "getppid", "gettid", "write", "read", "exit", "exit_group", "nanosleep",
+    "clock_nanosleep", "sched_yield", "tgkill", "kill",
+    # dynamic loader and libc start-up
+    "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "arch_prctl", "set_tid_address",
+    "set_robust_list", "rseq", "prlimit64", "getrlimit", "access", "faccessat", "faccessat2", "openat",
+    "open", "pread64", "lseek", "readlink", "readlinkat", "getrandom", "uname", "sysinfo", "ioctl",
+    "getuid", "geteuid", "getgid", "getegid", "getgroups", "getdents64", "dup", "dup2", "dup3", "pipe",
+    "pipe2", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clone", "clone3", "vfork",
+    "wait4", "waitid", "clock_gettime", "gettimeofday", "time", "sched_getaffinity", "restart_syscall",
+    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "select", "pselect6",
+})
+
+_MAP_LINE = re.compile(r"^@sc\[(\d+)\]:\s*(\d+)\s*$")
+_UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+_DEFINE = re.compile(r"^#define __NR_(\w+)\s+(\d+)\s*$", re.M)
+
+
+def _libseccomp() -> Any:
+    name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    fn = lib.seccomp_syscall_resolve_num_arch
+    fn.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    fn.restype = ctypes.c_void_p
+    return lib
+
+
+def syscall_names(numbers: Iterable[int]) -> dict[int, str]:
+    """Names of syscall numbers on this architecture (libseccomp, else the kernel headers)."""
+    nums = sorted(set(numbers))
+    out: dict[int, str] = {}
+    lib = _libseccomp()
+    if lib is not None:
+        libc = ctypes.CDLL(None)
+        for n in nums:
+            ptr = lib.seccomp_syscall_resolve_num_arch(0, n)  # SCMP_ARCH_NATIVE
+            if ptr:
+                out[n] = ctypes.string_at(ptr).decode()
+                libc.free(ctypes.c_void_p(ptr))
+    missing = [n for n in nums if n not in out]
+    if missing and _UNISTD.is_file():
+        table = {int(num): name for name, num in _DEFINE.findall(_UNISTD.read_text())}
+        out.update({n: table[n] for n in missing if n in table})
+    return out
+
+
+def trace_program(mntns: int, duration_s: int) -> str:
+    """The bpftrace program counting one mount namespace's syscalls for ``duration_s`` seconds."""
+    return (f'BEGIN {{ printf("ready\\n"); }}\n'
+            f"tracepoint:raw_syscalls:sys_enter /curtask->nsproxy->mnt_ns->ns.inum == {int(mntns)}/ "
+            f"{{ @sc[args->id] = count(); }}\n"
+            f"interval:s:{int(duration_s)} {{ exit(); }}\n")
+
+
+def observe(mntns: int, duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Any = None) -> dict[str, int]:
+    """Syscall name -> count for the mount namespace ``mntns`` over ``duration_s`` seconds (needs root)."""
+    try:
+        proc = subprocess.Popen([bpftrace, "-e", trace_program(mntns, duration_s)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise BaselineError(f"cannot run {bpftrace}: {exc}") from None
+    counts: dict[int, int] = {}
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.strip() == "ready" and on_ready is not None:
+                on_ready()
+            m = _MAP_LINE.match(line)
+            if m:
+                counts[int(m.group(1))] = int(m.group(2))
+    finally:
+        err = proc.stderr.read() if proc.stderr is not None else ""
+        rc = proc.wait()
+    if rc != 0:
+        raise BaselineError(f"bpftrace failed ({rc}): {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
+    names = syscall_names(counts)
+    return {names.get(n, f"syscall_{n}"): c for n, c in counts.items()}
+
+
+def seccomp_profile(observed: Iterable[str], *, errno: int = 1) -> dict[str, Any]:
+    """A Docker/OCI seccomp profile allowing ``observed`` plus :data:`RUNTIME_START`; the rest fails (EPERM)."""
+    allowed = sorted({s for s in observed if not s.startswith("syscall_")} | RUNTIME_START)
+    return {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": errno,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
+    }
+
+
+def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait_s: float = 3.0) -> tuple[bool, str]:
+    """Re-run ``container`` (inspect JSON) from its image, config and command with ``profile``.
+
+    Returns (still running or exited 0 after ``wait_s`` seconds, what happened). The re-run is removed.
+    """
+    import time
+
+    cfg = container.get("Config") or {}
+    created = api.create_container(
+        image=cfg.get("Image"), command=cfg.get("Cmd"), entrypoint=cfg.get("Entrypoint"),
+        environment=cfg.get("Env"), user=cfg.get("User") or None, working_dir=cfg.get("WorkingDir") or None,
+        host_config=api.create_host_config(security_opt=[f"seccomp={json.dumps(profile)}"]),
+        labels={"containerguard.seccomp-verify": "1"})
+    cid = created["Id"]
+    try:
+        api.start(cid)
+        time.sleep(wait_s)
+        state = api.inspect_container(cid)["State"]
+        logs = api.logs(cid, tail=5).decode(errors="replace").strip()
+        if state.get("Running"):
+            return True, f"running after {wait_s:.0f} s under the profile"
+        code = state.get("ExitCode")
+        return code == 0, f"exited with code {code} under the profile" + (f": {logs.splitlines()[-1]}" if logs else "")
+    finally:
+        with contextlib.suppress(Exception):
+            api.remove_container(cid, force=True)

@@ -1,0 +1,123 @@
+"""Baselines on disk: one SQLite file (``baselines.db``) under the baseline directory.
+
+SQLite from the standard library: the agent needs one small table, no server and no ORM; WAL mode lets the
+``containerguard baseline`` commands edit while the agent runs. Every write bumps the row's ``version``; the
+agent writes learned entries only over the version it read (an edit made meanwhile wins, and the agent
+reloads it), so an edit is never mixed with half of an older baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from containerguard.errors import BaselineError
+from containerguard.runtime.baseline.profile import Profile
+
+DB_NAME = "baselines.db"
+
+
+def default_dir() -> Path:
+    """Where baselines live unless ``--baseline-dir`` says otherwise: the user's data directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("containerguard")) / "baselines"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workloads (
+    key TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL
+)
+"""
+
+
+class BaselineStore:
+    """The baselines of one agent (or of the CLI editing them)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / DB_NAME
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise BaselineError(f"{self.path}: cannot open the baseline store: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def versions(self) -> dict[str, int]:
+        """Every workload's current version."""
+        with self._lock:
+            return {k: v for k, v in self._db.execute("SELECT key, version FROM workloads")}
+
+    def load(self, key: str) -> Profile | None:
+        """One workload's profile, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT doc, version FROM workloads WHERE key = ?", (key,)).fetchone()
+        return self._profile(row[0], row[1]) if row else None
+
+    def load_all(self) -> list[Profile]:
+        """Every stored profile."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc, version FROM workloads ORDER BY key").fetchall()
+        return [self._profile(d, v) for d, v in rows]
+
+    def _profile(self, doc: str, version: int) -> Profile:
+        try:
+            return Profile.from_doc(json.loads(doc), version)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BaselineError(f"{self.path}: a stored baseline is unreadable: {exc}") from None
+
+    def save(self, profile: Profile, *, expect_version: int | None = None) -> bool:
+        """Write ``profile``. With ``expect_version``, only over that version (False when it changed meanwhile).
+
+        On success ``profile.version`` is the new version.
+        """
+        doc = json.dumps(profile.to_doc(), separators=(",", ":"))
+        now = time.time_ns()
+        with self._lock:
+            if expect_version is None:
+                cur = self._db.execute("SELECT version FROM workloads WHERE key = ?", (profile.key,)).fetchone()
+                version = (cur[0] if cur else 0) + 1
+                self._db.execute("INSERT OR REPLACE INTO workloads (key, doc, version, updated_ns) VALUES (?, ?, ?, ?)",
+                                 (profile.key, doc, version, now))
+            else:
+                version = expect_version + 1
+                if expect_version == 0:
+                    res = self._db.execute("INSERT OR IGNORE INTO workloads (key, doc, version, updated_ns) "
+                                           "VALUES (?, ?, ?, ?)", (profile.key, doc, version, now))
+                else:
+                    res = self._db.execute("UPDATE workloads SET doc = ?, version = ?, updated_ns = ? "
+                                           "WHERE key = ? AND version = ?",
+                                           (doc, version, now, profile.key, expect_version))
+                if res.rowcount != 1:
+                    return False
+        profile.version = version
+        return True
+
+    def delete(self, key: str) -> bool:
+        """Remove a workload's baseline; False when there was none."""
+        with self._lock:
+            return self._db.execute("DELETE FROM workloads WHERE key = ?", (key,)).rowcount == 1
+
+    def find(self, name: str) -> Profile:
+        """The workload named by its key, or by a unique key prefix / name pattern (BaselineError otherwise)."""
+        exact = self.load(name)
+        if exact is not None:
+            return exact
+        hits = [p for p in self.load_all() if p.key.startswith(name) or p.name_pattern == name]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise BaselineError(f"no baseline for workload {name!r} in {self.path}")
+        raise BaselineError(f"{name!r} names {len(hits)} workloads: {', '.join(p.key for p in hits[:5])}")

@@ -1,0 +1,124 @@
+"""Baselines as YAML: export for review and version control, import (and edit) validated with file:line errors.
+
+The document is validated with a pydantic model at this edge; a document that does not validate is refused
+whole, naming the file and the line of the offending value, and nothing in the store changes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from containerguard import yamlsafe
+from containerguard.errors import BaselineError
+from containerguard.runtime.baseline.profile import Profile
+
+MAX_ENTRIES = 100_000
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str
+    image: str = ""
+    image_id: str = ""
+    name_pattern: str = ""
+    mode: Literal["learn", "monitor", "protect"] = "learn"
+    locked: bool = False
+    created_ns: int = 0
+    last_change_ns: int = 0
+    process: list[str] = []
+    file: list[str] = []
+    network: list[str] = []
+    syscall: list[str] = []
+    deviations: list[str] = []
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("process", "file", "network", "syscall", "deviations")
+    @classmethod
+    def _size(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_ENTRIES:
+            raise ValueError(f"more than {MAX_ENTRIES} entries")
+        return v
+
+    @field_validator("process")
+    @classmethod
+    def _process(cls, v: list[str]) -> list[str]:
+        for e in v:
+            if e.count("|") < 3 or not e.split("|", 1)[0].startswith("/"):
+                raise ValueError(f"process entry {e!r}: expected EXE|USER|PARENT_EXE|ARGV_SHAPE with an absolute EXE")
+        return v
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: list[str]) -> list[str]:
+        for e in v:
+            if not e.startswith("/"):
+                raise ValueError(f"file entry {e!r}: expected an absolute directory")
+        return v
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, v: list[str]) -> list[str]:
+        for e in v:
+            _check_network(e)
+        return v
+
+
+def _check_network(entry: str) -> None:
+    direction, _, rest = entry.partition(" ")
+    try:
+        if direction == "listen":
+            if not rest.isdigit() or not 0 <= int(rest) < 65536:
+                raise ValueError
+        elif direction == "in":
+            ipaddress.ip_network(rest, strict=False)
+        elif direction == "out":
+            net, _, port = rest.rpartition(":")
+            ipaddress.ip_network(net, strict=False)
+            if not port.isdigit():
+                raise ValueError
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"network entry {entry!r}: expected 'out CIDR:PORT', 'in CIDR' or 'listen PORT'") from None
+
+
+def export_yaml(profiles: list[Profile]) -> str:
+    """The YAML document for ``profiles`` (a list, one mapping per workload)."""
+    return yaml.safe_dump([p.to_doc() for p in profiles], sort_keys=False, allow_unicode=True, width=120)
+
+
+def import_yaml(text: str, source: str) -> list[Profile]:
+    """Validate a YAML document of baselines (a list, or one mapping); BaselineError names ``source:line``."""
+    data, root = yamlsafe.load_with_lines(text, source, error=BaselineError, aliases=False)
+    items: Any = data if isinstance(data, list) else [data]
+    if data is None or not all(isinstance(x, dict) for x in items):
+        raise BaselineError(f"{source}:{(root.start_mark.line + 1) if root is not None else 1}: expected a baseline "
+                            "mapping or a list of them")
+    out: list[Profile] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        try:
+            doc = _Doc.model_validate(item)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ((i,) if isinstance(data, list) else ()) + tuple(err["loc"])
+            line = yamlsafe.line_of(root, loc)
+            where = ".".join(str(x) for x in err["loc"])
+            raise BaselineError(f"{source}:{line}: {where}: {err['msg']}") from None
+        if doc.workload in seen:
+            line = yamlsafe.line_of(root, ((i,) if isinstance(data, list) else ()) + ("workload",))
+            raise BaselineError(f"{source}:{line}: workload {doc.workload!r} appears twice")
+        seen.add(doc.workload)
+        out.append(Profile.from_doc(doc.model_dump()))
+    return out

@@ -1,0 +1,169 @@
+"""Baselines without a kernel: generalisation, modes and promotion, one alert per behaviour, drift, persistence
+and edits across 'agent' restarts (a new detector over the same store), YAML import errors with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from containerguard.cli.main import main
+from containerguard.errors import BaselineError
+from containerguard.model import Event
+from containerguard.runtime.baseline import (
+    BaselineDetector,
+    BaselineStore,
+    export_yaml,
+    import_yaml,
+    name_pattern,
+)
+from containerguard.runtime.baseline.profile import argv_shape, dir_prefix, peer_net
+from containerguard.runtime.evaluate import Evaluator
+from containerguard.runtime.rules import default_rules_path, load_rules
+
+S = 1_000_000_000
+CONTAINER = {"container.id": "abcdef012345", "container.name": "shop-web-1", "container.image": "shop/web:1",
+             "container.image.id": "sha256:1111"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000 * S
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _exec(exe: str, args: str = "", parent: str = "/usr/bin/python3.11", **extra: Any) -> Event:
+    f = {**CONTAINER, "evt.type": "execve", "proc.exepath": exe, "proc.args": args, "proc.pexepath": parent,
+         "user.name": "root", "proc.pid": 4242, **extra}
+    return Event(type="execve", time_ns=1, fields=f)
+
+
+def _write(path: str) -> Event:
+    return Event(type="openat", time_ns=1, fields={**CONTAINER, "evt.type": "openat", "fd.name": path,
+                                                  "evt.is_open_write": True, "proc.pid": 7})
+
+
+def _connect(ip: str, port: int) -> Event:
+    return Event(type="connect", time_ns=1, fields={**CONTAINER, "evt.type": "connect", "fd.sip": ip,
+                                                   "fd.sport": port, "fd.typechar": "4", "proc.pid": 7})
+
+
+def _learned(tmp_path: Path, clock: Clock, quiet: float = 60) -> BaselineDetector:
+    det = BaselineDetector(BaselineStore(tmp_path), quiet_s=quiet, clock=clock)
+    for i in range(20):  # the normal behaviour, with changing arguments and file names
+        assert det.detect(_exec("/usr/bin/date", f"+%s {i}")) == []
+        assert det.detect(_write(f"/var/log/app/{i}.log")) == []
+        assert det.detect(_connect("10.1.2.3", 5432)) == []
+        clock.now += S
+    return det
+
+
+def test_generalisation() -> None:
+    assert argv_shape("--port=8080 -n 12 job-3f2a9c0e1b7d4e5f /tmp/x") == "--port=<N> -n <N> job-3f2a9c0e1b7d4e5f /tmp/x"
+    assert argv_shape("a 550e8400-e29b-41d4-a716-446655440000 0xdeadbeef") == "a <ID> <HEX>"
+    assert dir_prefix("/var/cache/app/123/x.bin") == "/var/cache/app/<N>"
+    assert peer_net("10.1.2.3") == "10.1.2.0/24" and peer_net("127.0.0.1") == "127.0.0.1"
+    assert peer_net("2001:db8::1") == "2001:db8::/64"
+    assert name_pattern("shop-web-1") == "shop-web-*" and name_pattern("db") == "db"
+
+
+def test_learn_then_monitor_one_alert_per_new_behaviour(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    clock.now += 61 * S  # quiet period over: the next event finds the workload monitoring
+    assert det.detect(_exec("/usr/bin/date", "+%s 99")) == []
+    (prof,) = det.profiles.values()
+    assert prof.mode == "monitor" and det.promotions == 1
+    a = det.detect(_exec("/usr/bin/curl", "http://x"))
+    assert len(a) == 1 and a[0].rule_id == "CG-B001" and "new process /usr/bin/curl" in a[0].output
+    assert "nearest baseline entries: /usr/bin/date" in a[0].output and a[0].container_name == "shop-web-1"
+    assert det.detect(_exec("/usr/bin/curl", "http://x")) == []  # alerted once, not again
+    a = det.detect(_write("/etc/cron.d/evil"))
+    assert [x.rule_id for x in a] == ["CG-B002"] and a[0].output_fields["baseline.entry"] == "/etc/cron.d"
+    assert det.detect(_write("/var/log/app/new.log")) == []  # a known directory
+    a = det.detect(_connect("203.0.113.9", 4444))
+    assert [x.rule_id for x in a] == ["CG-B003"] and a[0].responses == ()
+    assert det.detect(_connect("10.1.2.77", 5432)) == []  # the same /24 and port
+
+
+def test_protect_asks_for_the_kill_and_drift_needs_no_learning(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "protect"
+    a = det.detect(_exec("/usr/bin/nc", "-l 4444"))
+    assert a[0].responses == ("kill_process",) and a[0].priority.name == "CRITICAL"
+    fresh = BaselineDetector(BaselineStore(tmp_path / "other"), clock=clock)
+    a = fresh.detect(_exec("/tmp/payload", "", **{"proc.exe_written": True}))  # learning, yet flagged
+    assert [x.rule_id for x in a] == ["CG-B005"] and "written after the container started" in a[0].output
+    assert fresh.detect(_exec("/tmp/payload", "", **{"proc.exe_written": True})) == []
+
+
+def test_survives_restart_and_edits_win(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    clock.now += 61 * S
+    det.tick()
+    (prof,) = det.profiles.values()
+    assert prof.mode == "monitor"
+    det.store.close()
+    again = BaselineDetector(BaselineStore(tmp_path), quiet_s=60, clock=clock)  # the agent restarted
+    (prof2,) = again.profiles.values()
+    assert prof2.mode == "monitor" and "/var/log/app" in prof2.entries["file"]
+    # an edit through the CLI (another connection) wins over what the agent had not saved yet
+    assert main(["baseline", "mode", "shop-web-*", "protect", "--baseline-dir", str(tmp_path)]) == 0
+    again.tick()
+    assert next(iter(again.profiles.values())).mode == "protect"
+
+
+def test_new_container_of_known_image_starts_in_its_mode(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "monitor"
+    other = {**CONTAINER, "container.name": "shop-api", "container.id": "999999999999"}
+    a = det.detect(Event(type="execve", time_ns=1, fields={**other, "evt.type": "execve", "proc.exepath": "/bin/sh"}))
+    assert len(det.profiles) == 2 and all(p.mode == "monitor" for p in det.profiles.values()) and len(a) == 1
+
+
+def test_yaml_round_trip_and_file_line_errors(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    text = export_yaml(list(det.profiles.values()))
+    (back,) = import_yaml(text, "b.yaml")
+    assert back.entries == next(iter(det.profiles.values())).entries
+    bad = text.replace("out 10.1.2.0/24:5432", "out nowhere:5432")
+    line = next(i for i, t in enumerate(bad.splitlines(), 1) if "nowhere" in t)
+    with pytest.raises(BaselineError, match=rf"^b\.yaml:{line}: network: .*'out nowhere:5432'"):
+        import_yaml(bad, "b.yaml")
+    with pytest.raises(BaselineError, match=r"^b\.yaml:\d+: mode: "):
+        import_yaml(text.replace("mode: learn", "mode: sleepy"), "b.yaml")
+    with pytest.raises(BaselineError, match=r"^b\.yaml:2: invalid YAML"):
+        import_yaml("- [unclosed\n", "b.yaml")
+
+
+def test_cli_import_refuses_bad_file_and_keeps_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    det.flush()
+    out = tmp_path / "export.yaml"
+    assert main(["baseline", "export", "--baseline-dir", str(tmp_path), "-o", str(out)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(out.read_text().replace("/var/log/app", "var/log/app"))
+    assert main(["baseline", "import", str(bad), "--baseline-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: {bad}:") and "absolute directory" in err
+    (stored,) = BaselineStore(tmp_path).load_all()
+    assert "/var/log/app" in stored.entries["file"]
+    assert main(["baseline", "list", "--baseline-dir", str(tmp_path), "--format", "json"]) == 0
+    assert '"mode": "learn"' in capsys.readouterr().out
+
+
+def test_evaluator_runs_baselines_after_rules(tmp_path: Path) -> None:
+    det = BaselineDetector(BaselineStore(tmp_path), quiet_s=0)
+    ev = Evaluator(load_rules([default_rules_path()]), [det])
+    assert ev.wants("connect") and "openat" in ev.event_types()
+    ev.evaluate(_exec("/usr/bin/date"))  # learned, then the quiet period (0) promotes on the next event
+    alerts = ev.evaluate(_exec("/usr/bin/wget"))
+    assert [a.rule_id for a in alerts][-1] == "CG-B001"

@@ -84,6 +84,7 @@ class ServerUplink:
     # ------------------------------------------------------------------ producer side
 
     def emit(self, doc: dict[str, Any]) -> None:
+        """Queue one alert document (a uid is added); a full buffer is spooled at once."""
         alert = {**doc, "uid": uuid.uuid4().hex}
         with self._lock:
             self._buf.append(alert)
@@ -92,6 +93,7 @@ class ServerUplink:
             self.flush()
 
     def containers_changed(self) -> None:
+        """A container started or stopped: the next batch carries a fresh snapshot."""
         self._containers_due = self._containers is not None
 
     def flush(self) -> None:
@@ -142,6 +144,7 @@ class ServerUplink:
             log.warning("agent spool full (%d bytes): dropped the oldest batch of %d alerts", self.max_bytes, n)
 
     def spooled(self) -> int:
+        """Batches waiting in the spool."""
         return len(self._files())
 
     # ------------------------------------------------------------------ sender side
@@ -208,6 +211,7 @@ class ServerUplink:
 
 
 def default_spool_dir() -> Path:
+    """``agent-spool`` under the user's data directory."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir("containerguard")) / "agent-spool"

@@ -175,9 +175,12 @@ def _update(path: Path, mirror: str | None, sources: dict[str, str], only: tuple
     t0 = time.monotonic()
     b = fetchmod.bases(mirror, sources)
     with _lock(path):
+        # what an update killed mid-way (SIGKILL, power loss) left behind; the lock says no updater runs now
         for stale in path.parent.glob(path.name + ".tmp-*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
+        for stale in path.parent.glob(f".{path.name}.download-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         old = _old_meta(path)
         dl = path.parent / f".{path.name}.download-{os.getpid()}"
         dl.mkdir(parents=True, exist_ok=True)

@@ -410,9 +410,43 @@ class _Doc(msgspec.Struct):
     Records: list[msgspec.Raw]
 
 
+class _Req(msgspec.Struct):
+    availabilityZone: Any = None
+    cluster: Any = None
+    functionName: Any = None
+    groupName: Any = None
+    Host: Any = None
+    name: Any = None
+    policy: Any = None
+    serialNumber: Any = None
+    serviceName: Any = None
+    subnetId: Any = None
+    taskDefinition: Any = None
+    userName: Any = None
+    bucketName: Any = None
+    key: Any = None
+    repositoryName: Any = None
+    imageTag: Any = None
+    tagSpecificationSet: Any = None
+
+
+class _Resp(msgspec.Struct):
+    subnetId: Any = None
+    reservationId: Any = None
+    instancesSet: Any = None
+
+
+class _Extra(msgspec.Struct):
+    bytesTransferredIn: Any = None
+    bytesTransferredOut: Any = None
+
+
 _DOC = msgspec.json.Decoder(_Doc)
 _REC = msgspec.json.Decoder(_Record)
 _OBJ = msgspec.json.Decoder(dict[str, Any])
+_REQ = msgspec.json.Decoder(_Req)
+_RESP = msgspec.json.Decoder(_Resp)
+_EXTRA = msgspec.json.Decoder(_Extra)
 _NULL = b"null"
 
 
@@ -429,6 +463,16 @@ def _b(raw: msgspec.Raw) -> bytes | None:
     """The member's JSON text; None when it is absent or null."""
     b = bytes(raw)
     return None if not b or b == _NULL else b
+
+
+def _part(raw: bytes, dec: msgspec.json.Decoder[Any]) -> Any:
+    """An object member decoded into its typed struct (just the members fields read); None if it is not one."""
+    if raw[:1] != b"{":
+        return None
+    try:
+        return dec.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _obj(raw: bytes | None) -> dict[str, Any] | None:
@@ -474,9 +518,19 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
     ui = r.userIdentity
     user: str | None = None
     if ui is not None:
-        user = _user({"type": ui.type, "userName": ui.userName, "invokedBy": ui.invokedBy,
-                      "sessionContext": {"sessionIssuer": {"userName": ui.sessionContext.sessionIssuer.userName}}
-                      if ui.sessionContext is not None and ui.sessionContext.sessionIssuer is not None else None})
+        ut = ui.type
+        if ut == "Root" or ut == "IAMUser":
+            user = ui.userName if type(ui.userName) is str else None
+        elif ut == "AssumedRole":
+            sc0 = ui.sessionContext
+            issuer = sc0.sessionIssuer.userName if sc0 is not None and sc0.sessionIssuer is not None else None
+            user = issuer if type(issuer) is str else "AssumedRole"
+        elif ut == "AWSService":
+            user = ui.invokedBy if type(ui.invokedBy) is str else None
+        elif ut == "AWSAccount" or ut == "FederatedUser":
+            user = ut
+        elif type(ut) is str:
+            user = "<unknown user type>"
         for v, field in ((ui.type, "ct.user.identitytype"), (ui.principalId, "ct.user.principalid"),
                          (ui.arn, "ct.user.arn"), (ui.accountId, "ct.user.accountid")):
             if type(v) is str:
@@ -489,25 +543,26 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
     rp = _b(r.requestParameters)
     if rp is not None and rp != _NULL:
         f["ct.request"] = _compact(rp, "requestParameters")
-        req = _obj(rp)
+        req = _part(rp, _REQ)
         if req is not None:
-            _request_fields(req, f)
+            _request_fields_typed(req, f)
     rs = _b(r.responseElements)
     if rs is not None and rs != _NULL:
         f["ct.response"] = _compact(rs, "responseElements")
-        resp = _obj(rs)
+        resp = _part(rs, _RESP)
         if resp is not None:
-            for key, field in (("subnetId", "ct.response.subnetid"), ("reservationId", "ct.response.reservationid")):
-                v = resp.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-            CloudTrailParser._ec2_image(resp, f)
+            if type(resp.subnetId) is str:
+                f["ct.response.subnetid"] = resp.subnetId
+            if type(resp.reservationId) is str:
+                f["ct.response.reservationid"] = resp.reservationId
+            if resp.instancesSet is not None:
+                CloudTrailParser._ec2_image({"instancesSet": resp.instancesSet}, f)
     extra = _b(r.additionalEventData)
     if extra is not None and extra != _NULL:
         f["ct.additionaleventdata"] = _compact(extra, "additionalEventData")
-        ed = _obj(extra)
+        ed = _part(extra, _EXTRA)
         if ed is not None:
-            _byte_fields(ed, f)
+            _byte_fields({"bytesTransferredIn": ed.bytesTransferredIn, "bytesTransferredOut": ed.bytesTransferredOut}, f)
     if src == "s3.amazonaws.com" or "s3.bucket" in f:
         f["s3.cnt.get"] = 1 if name == "GetObject" else 0
         f["s3.cnt.put"] = 1 if name == "PutObject" else 0
@@ -531,27 +586,29 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
     return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
 
 
-def _request_fields(req: dict[str, Any], f: dict[str, Any]) -> None:
-    for field, key in _REQUEST_FIELDS.items():
-        v = req.get(key)
-        if isinstance(v, str):
+def _request_fields_typed(req: _Req, f: dict[str, Any]) -> None:
+    for field, v in (("ct.request.availabilityzone", req.availabilityZone), ("ct.request.cluster", req.cluster),
+                     ("ct.request.functionname", req.functionName), ("ct.request.groupname", req.groupName),
+                     ("ct.request.host", req.Host), ("ct.request.name", req.name), ("ct.request.policy", req.policy),
+                     ("ct.request.serialnumber", req.serialNumber), ("ct.request.servicename", req.serviceName),
+                     ("ct.request.subnetid", req.subnetId), ("ct.request.taskdefinition", req.taskDefinition),
+                     ("ct.request.username", req.userName)):
+        if type(v) is str:
             f[field] = v
-    bucket = req.get("bucketName")
-    okey = req.get("key")
-    if isinstance(bucket, str):
+    bucket, okey = req.bucketName, req.key
+    if type(bucket) is str:
         f["s3.bucket"] = bucket
-        if isinstance(okey, str):
+        if type(okey) is str:
             f["s3.key"] = okey
             f["s3.uri"] = f"s3://{bucket}/{okey}"
-    elif isinstance(okey, str):
+    elif type(okey) is str:
         f["s3.key"] = okey
-    repo = req.get("repositoryName")
-    if isinstance(repo, str):
-        f["ecr.repository"] = repo
-    tag = req.get("imageTag")
-    if isinstance(tag, str):
-        f["ecr.imagetag"] = tag
-    CloudTrailParser._ec2_name(req, f)
+    if type(req.repositoryName) is str:
+        f["ecr.repository"] = req.repositoryName
+    if type(req.imageTag) is str:
+        f["ecr.imagetag"] = req.imageTag
+    if req.tagSpecificationSet is not None:
+        CloudTrailParser._ec2_name({"tagSpecificationSet": req.tagSpecificationSet}, f)
 
 
 def _byte_fields(extra: dict[str, Any], f: dict[str, Any]) -> None:

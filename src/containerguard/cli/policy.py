@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from containerguard.policy import Decision, PolicySet
+    from containerguard.policy.loader import LivePolicies
 
 policy_app = typer.Typer(help="Policies as code: list, validate, evaluate, test.", no_args_is_help=True)
 
@@ -34,6 +35,28 @@ def load(paths: list[Path] | None, no_defaults: bool = False) -> PolicySet:
     from containerguard.policy import load_policies
 
     return load_policies(paths or [], defaults=not no_defaults)
+
+
+def live(paths: list[Path] | None, no_defaults: bool = False) -> LivePolicies:
+    """Policies that SIGHUP reloads (the last good set stays when the files have an error, which is logged)."""
+    import logging
+    import signal
+    import threading
+
+    from containerguard.policy.loader import LivePolicies
+
+    policies = LivePolicies(paths or [], defaults=not no_defaults)
+    log = logging.getLogger("containerguard.policy")
+
+    def reload() -> None:
+        err = policies.reload()
+        if err:
+            log.error("policy reload failed, keeping the previous %d policies: %s", len(policies.current.policies), err)
+        else:
+            log.info("policies reloaded: %d policies", len(policies.current.policies))
+
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="cg-policy-reload").start())
+    return policies
 
 
 def print_decision(console: Console, decision: Decision, *, show_inform: bool = False) -> None:

@@ -376,12 +376,11 @@ _MISSING = msgspec.Raw()
 
 
 class _Record(msgspec.Struct):
-    eventName: Any = None
-    eventSource: Any = None
-    eventTime: Any = None
+    # the string members that become fields as they are, in the order of _PLAIN_FIELDS
     eventID: Any = None
     errorCode: Any = None
     errorMessage: Any = None
+    eventTime: Any = None
     awsRegion: Any = None
     sourceIPAddress: Any = None
     userAgent: Any = None
@@ -392,6 +391,9 @@ class _Record(msgspec.Struct):
     sharedEventID: Any = None
     vpcEndpointId: Any = None
     eventCategory: Any = None
+    # the rest
+    eventName: Any = None
+    eventSource: Any = None
     readOnly: Any = None
     managementEvent: Any = None
     sessionCredentialFromConsole: Any = None
@@ -404,6 +406,12 @@ class _Record(msgspec.Struct):
     edgeDeviceDetails: msgspec.Raw = _MISSING
     tlsDetails: msgspec.Raw = _MISSING
     addendum: msgspec.Raw = _MISSING
+
+
+_PLAIN_FIELDS = ("ct.id", "ct.error", "ct.errormessage", "ct.time", "ct.region", "ct.srcip", "ct.useragent",
+                 "ct.requestid", "ct.eventtype", "ct.apiversion", "ct.recipientaccountid", "ct.sharedeventid",
+                 "ct.vpcendpointid", "ct.eventcategory")
+_astuple = msgspec.structs.astuple
 
 
 class _Doc(msgspec.Struct):
@@ -503,14 +511,7 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
     ro = r.readOnly
     f["ct.readonly"] = "true" if ro is True else "false" if ro is not None else \
         ("false" if name.startswith(_WRITE_PREFIXES) else "true")
-    for v, field in ((r.eventID, "ct.id"), (r.errorCode, "ct.error"), (r.errorMessage, "ct.errormessage"),
-                     (r.eventTime, "ct.time"), (r.awsRegion, "ct.region"), (r.sourceIPAddress, "ct.srcip"),
-                     (r.userAgent, "ct.useragent"), (r.requestID, "ct.requestid"), (r.eventType, "ct.eventtype"),
-                     (r.apiVersion, "ct.apiversion"), (r.recipientAccountId, "ct.recipientaccountid"),
-                     (r.sharedEventID, "ct.sharedeventid"), (r.vpcEndpointId, "ct.vpcendpointid"),
-                     (r.eventCategory, "ct.eventcategory")):
-        if type(v) is str:
-            f[field] = v
+    f.update({k: v for k, v in zip(_PLAIN_FIELDS, _astuple(r), strict=False) if type(v) is str})
     mgmt = r.managementEvent
     f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and r.eventType in _MGMT_TYPES)) else "false"
     if r.sessionCredentialFromConsole is not None:
@@ -569,10 +570,14 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
         f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
     for rv, field in ((r.resources, "ct.resources"), (r.serviceEventDetails, "ct.serviceeventdetails"),
                       (r.edgeDeviceDetails, "ct.edgedevicedetails")):
+        if rv is _MISSING:
+            continue
         v = _b(rv)
-        if v is not None and v != _NULL:
+        if v is not None:
             f[field] = _compact(v, field)
     for raw_part, keys in ((r.tlsDetails, _TLS_KEYS), (r.addendum, _ADDENDUM_KEYS)):
+        if raw_part is _MISSING:
+            continue
         part = _obj(_b(raw_part))
         if part is not None:
             for key, field in keys:

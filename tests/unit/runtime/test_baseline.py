@@ -62,9 +62,11 @@ def _learned(tmp_path: Path, clock: Clock, quiet: float = 60) -> BaselineDetecto
 
 
 def test_generalisation() -> None:
-    assert argv_shape("--port=8080 -n 12 job-3f2a9c0e1b7d4e5f /tmp/x") == "--port=<N> -n <N> job-3f2a9c0e1b7d4e5f /tmp/x"
+    assert argv_shape("--port=8080 -n 12 job-3f2a9c0e1b7d4e5f /tmp/x") == "--port=<N> -n <N> job-<HEX> /tmp/x"
+    assert argv_shape("part17 python3.11 10.0.0.1:80") == "part<N> python<N>.<N> <N>.<N>.<N>.<N>:<N>"
     assert argv_shape("a 550e8400-e29b-41d4-a716-446655440000 0xdeadbeef") == "a <ID> <HEX>"
     assert dir_prefix("/var/cache/app/123/x.bin") == "/var/cache/app/<N>"
+    assert dir_prefix("/data/tenant17/part-2/f") == "/data/tenant<N>/part-<N>"
     assert peer_net("10.1.2.3") == "10.1.2.0/24" and peer_net("127.0.0.1") == "127.0.0.1"
     assert peer_net("2001:db8::1") == "2001:db8::/64"
     assert name_pattern("shop-web-1") == "shop-web-*" and name_pattern("db") == "db"

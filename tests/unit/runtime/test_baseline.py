@@ -89,6 +89,12 @@ def test_learn_then_monitor_one_alert_per_new_behaviour(tmp_path: Path) -> None:
     a = det.detect(_connect("203.0.113.9", 4444))
     assert [x.rule_id for x in a] == ["CG-B003"] and a[0].responses == ()
     assert det.detect(_connect("10.1.2.77", 5432)) == []  # the same /24 and port
+    pending = _connect("198.51.100.7", 443)
+    pending.fields.update({"evt.failed": True, "evt.rawres": -115})  # non-blocking connect: EINPROGRESS
+    assert [x.rule_id for x in det.detect(pending)] == ["CG-B003"]
+    refused = _connect("198.51.100.8", 443)
+    refused.fields.update({"evt.failed": True, "evt.rawres": -111})
+    assert det.detect(refused) == []
 
 
 def test_protect_asks_for_the_kill_and_drift_needs_no_learning(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ _TMPNAME = re.compile(r"^(tmp|temp)[._-]?[A-Za-z0-9_]{4,}$|^[A-Za-z0-9]{6,}\.(tm
 _DIGITS = re.compile(r"\d+")
 _SEPARATORS = re.compile(r"([-_.:,=])")
 _MAX_ARGS = 8
+_EINPROGRESS = -115
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
 _EXEC_TYPES = frozenset({"execve", "execveat"})
 
@@ -97,8 +98,10 @@ def entries_of(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(name, str) and name.startswith("/") and not f.get("evt.failed"):
                 return [("file", dir_prefix(name))]
         return []
-    if f.get("fd.typechar") not in ("4", "6") or f.get("evt.failed"):
+    if f.get("fd.typechar") not in ("4", "6"):
         return []
+    if f.get("evt.failed") and not (event_type == "connect" and f.get("evt.rawres") == _EINPROGRESS):
+        return []  # a failed call is no behaviour; a non-blocking connect in progress is
     if event_type == "connect":
         return [("network", f"out {peer_net(str(f.get('fd.sip', '')))}:{f.get('fd.sport', '')}")]
     if event_type in ("accept", "accept4"):

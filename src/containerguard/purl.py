@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from packageurl import PackageURL
 
+from containerguard import ecosystems
+
 #: purl namespace per OS family for OS package types
 OS_NAMESPACES: Mapping[str, str] = {
     "debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine", "wolfi": "wolfi", "chainguard": "chainguard",
@@ -18,7 +20,7 @@ OS_NAMESPACES: Mapping[str, str] = {
     "fedora": "fedora", "amzn": "amazon", "sles": "suse", "opensuse-leap": "opensuse",
     "opensuse-tumbleweed": "opensuse", "opensuse": "opensuse",
 }
-OS_PACKAGE_TYPES = frozenset({"deb", "apk", "rpm"})
+OS_PACKAGE_TYPES = ecosystems.OS_PACKAGE_TYPES
 DEFAULT_NAMESPACE: Mapping[str, str] = {"deb": "debian", "apk": "alpine", "rpm": ""}
 
 

@@ -254,3 +254,36 @@ def test_manifest_carries_the_ca_bundle(certs: Certs) -> None:
     assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "security"]
     dep = docs[0]["spec"]["template"]["spec"]["containers"][0]
     assert dep["args"][:2] == ["admission", "serve"] and "--tls-cert" in dep["args"]
+
+
+def test_sighup_reloads_policies_and_keeps_the_last_good_set(certs: Certs, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    procs: list[subprocess.Popen[bytes]] = []
+    job = copy.deepcopy(OBJECTS["Job"][3])
+    strict = (tmp_path / "strict.yaml")
+
+    def wait_reloads(client: httpx.Client, n: int, error: bool) -> dict[str, Any]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            h = client.get("/healthz").json()
+            if h["reloads"] == n and bool(h["last_reload_error"]) == error:
+                return h  # type: ignore[no-any-return]
+            time.sleep(0.1)
+        raise AssertionError(f"no reload: {h}")
+
+    with admission_server(certs, "--policy", str(tmp_path), procs=procs) as url, \
+            httpx.Client(base_url=url, verify=certs.context()) as client:
+        assert post(client, review("Job", job))["allowed"] is True
+        strict.write_text("id: CG-DEP-010\nname: no-memory-limit\ndescription: No memory limit.\nseverity: medium\n"
+                          "condition: '!has(container.resources.limits.memory)'\nenforcement: {deploy: deny}\n")
+        procs[0].send_signal(signal.SIGHUP)
+        wait_reloads(client, 1, error=False)
+        assert post(client, review("Job", job))["allowed"] is False
+        strict.write_text("id: CG-DEP-010\nname: x\ndescription: d\nseverity: medium\ncondition: 'container.'\n"
+                          "enforcement: {deploy: deny}\n")
+        procs[0].send_signal(signal.SIGHUP)
+        h = wait_reloads(client, 1, error=True)
+        assert h["last_reload_error"].startswith(f"{strict}:5: policy CG-DEP-010: condition:")
+        assert post(client, review("Job", job))["allowed"] is False  # the last good set still enforces

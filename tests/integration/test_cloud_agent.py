@@ -20,10 +20,15 @@ from tests.integration.cloud_corpus import (
     DATA,
     cases,
     cloudtrail_records,
+    provider_records,
     stamp,
     time_key,
+    write_azure_export,
     write_cloudtrail_delivery,
+    write_gcp_sink,
 )
+
+from containerguard.runtime.rules import cloud_rules_path
 
 CLI = [sys.executable, "-m", "containerguard.cli.main"]
 
@@ -118,3 +123,33 @@ def _port_open(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_agent_reads_gcp_and_azure_directories(tmp_path):
+    """A GCP sink directory and an Azure activity-log export directory, side by side in one agent."""
+    selected = {p: [c for c in cases(p) if c["ruleset"] == "cg"] for p in ("gcp", "azure")}
+    write_gcp_sink(tmp_path / "gcp", provider_records("gcp", selected["gcp"]))
+    write_azure_export(tmp_path / "azure", provider_records("azure", selected["azure"]))
+    out = tmp_path / "alerts.jsonl"
+    port = _free_port()
+    log = (tmp_path / "agent.log").open("wb")
+    proc = subprocess.Popen([*CLI, "agent", "--no-sensor", "--source", f"gcp:{tmp_path / 'gcp'}",
+                             "--source", f"azure:{tmp_path / 'azure'}", "--source-interval", "0.3",
+                             "--rules", str(cloud_rules_path()), "--rules", str(DATA / "region_override.yaml"),
+                             "--health-port", str(port), "--output", f"file:{out}", "--stats-interval", "3600"],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        _wait(lambda: _port_open(port))
+        _wait(lambda: [s["events"] for s in json.loads(_get(port, "/healthz"))["sources"]]
+              == [2 * len(selected["gcp"]), 2 * len(selected["azure"])])
+        _wait(lambda: len(_alerts(out)) >= len(selected["gcp"]) + len(selected["azure"]))
+        time.sleep(1)  # nothing more is coming
+        health = json.loads(_get(port, "/healthz"))
+        assert [s["kind"] for s in health["sources"]] == ["gcp", "azure"]
+        assert all(s["parse_errors"] == 0 and s["status"] == "ok" for s in health["sources"])
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+    fired = sorted(a["rule_id"] for a in _alerts(out))
+    assert fired == sorted(c["rule"] for p in ("gcp", "azure") for c in selected[p])

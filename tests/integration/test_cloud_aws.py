@@ -7,23 +7,20 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
+import boto3
 import pytest
 from tests.integration.cloud_corpus import cases, cloudtrail_records
 
 from containerguard.runtime.cloud.aws import S3Source, SqsSource, run_polling
 from containerguard.runtime.cloud.cloudtrail import CloudTrailParser
 from containerguard.runtime.cloud.health import SourceHealth
-
-boto3 = pytest.importorskip("boto3")
 
 
 def _free_port() -> int:
@@ -35,9 +32,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def moto() -> Iterator[str]:
     port = _free_port()
-    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -24,7 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"analyzer", "artifact", "vulndb"}),              # file formats, image sources, vuln data
     frozenset({"secrets", "versioning"}),                       # leaf engines
     frozenset({"model", "purl", "yamlsafe"}),                   # the domain and bottom-layer helpers
-    frozenset({"errors", "__init__"}),                          # the exception tree, the version
+    frozenset({"errors", "ecosystems", "__init__"}),            # the exception tree, the ecosystem table, the version
 )
 
 #: same-layer imports that are allowed, each with its reason

@@ -96,11 +96,25 @@ class _Blobs:
     """Blob access for an OCI layout held in a directory or a tar index."""
 
     def __init__(self, where: str, exists: Callable[[str], bool], opener: Callable[[str], IO[bytes]],
-                 reader: Callable[[str, int], bytes]) -> None:
+                 reader: Callable[[str, int], bytes], size: Callable[[str], int] | None = None) -> None:
         self.where = where
         self._exists = exists
         self._open = opener
         self._read = reader
+        self._size = size
+
+    def check_layers(self, layers: list[Layer]) -> None:
+        """Every layer blob is there with the size its manifest says, checked when the image is opened:
+        a layer whose analysis the cache already holds is still refused when its blob is gone or cut."""
+        for layer in layers:
+            if not layer.digest:
+                continue
+            name = self.name(layer.digest)
+            if not self._exists(name):
+                raise ArtifactError(f"{self.where}: layer {layer.index} blob {layer.digest} missing")
+            if self._size is not None and layer.size and self._size(name) != layer.size:
+                raise ArtifactError(f"{self.where}: layer {layer.index} blob {layer.digest} is "
+                                    f"{self._size(name)} bytes, its manifest says {layer.size}")
 
     @staticmethod
     def name(digest: str) -> str:
@@ -143,6 +157,7 @@ def _resolve_layout(ref: ImageRef, blobs: _Blobs, index_bytes: bytes, tag: str |
     cfg_bytes = blobs.read(node.config.digest, MAX_CONFIG_BYTES, "config")
     config = parse_config(cfg_bytes)
     layers = layers_from_manifest(node, config, blobs.where)
+    blobs.check_layers(list(layers))
     tags = tuple(t for t in (desc.annotations.get("io.containerd.image.name", ""),) if t) or extra_tags
     meta = build_meta(config, node.config.digest, tags, (desc.digest,))
     return BlobImage(ref, meta, layers, lambda layer: blobs.open(layer.digest), config_bytes=cfg_bytes)
@@ -162,7 +177,7 @@ def open_oci_dir(ref: ImageRef, *, platform: str = "linux/amd64") -> BlobImage:
     def opener(name: str) -> IO[bytes]:
         return open(root / name, "rb")
 
-    blobs = _Blobs(str(root), lambda n: (root / n).is_file(), opener, reader)
+    blobs = _Blobs(str(root), lambda n: (root / n).is_file(), opener, reader, lambda n: (root / n).stat().st_size)
     return _resolve_layout(ref, blobs, reader("index.json", MAX_MANIFEST_BYTES), ref.tag, platform)
 
 
@@ -173,7 +188,7 @@ def open_oci_archive(ref: ImageRef, *, platform: str = "linux/amd64") -> BlobIma
     idx = TarIndex(path)
     if not idx.has("index.json"):
         raise ArtifactError(f"{path}: not an OCI archive (no index.json)")
-    blobs = _Blobs(str(path), idx.has, idx.open, idx.read)
+    blobs = _Blobs(str(path), idx.has, idx.open, idx.read, lambda n: idx.members[n][1])
     return _resolve_layout(ref, blobs, idx.read("index.json", MAX_MANIFEST_BYTES), ref.tag, platform)
 
 

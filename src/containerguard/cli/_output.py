@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from containerguard.model import ImageMeta
     from containerguard.scanner.inventory import ProgressEvent
 
 
@@ -29,6 +32,40 @@ def emit(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def check_platform(requested: str | None, image: ImageMeta | None) -> None:
+    """An explicit ``--platform`` that the scanned single-platform image does not match is an error (an
+    index already refuses it when choosing): scanning another architecture than asked is never silent."""
+    if requested is None or image is None or not image.architecture:
+        return
+    from containerguard.artifact.manifest import Platform
+
+    want = Platform.parse(requested)
+    have = Platform(image.os or want.os, image.architecture)
+    if not want.matches(have):
+        raise UsageError(f"--platform {want}: the image is {have}; no image matches the platform asked for")
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Stop the work after ``seconds`` (the main thread, via SIGALRM) with a one-line error."""
+    import signal
+
+    if not seconds or seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise UsageError(f"{what}: timed out after {seconds:g} s (--timeout)")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def layer_progress(console: Console, *, disable: bool = False) -> tuple[Progress, Callable[[ProgressEvent], None]]:

@@ -57,7 +57,7 @@ def serve(
 
     import uvicorn
 
-    from containerguard.cli.policy import load
+    from containerguard.cli.policy import live
     from containerguard.policy.admission import AdmissionConfig, create_app
 
     host, port = _listen(listen)
@@ -66,12 +66,13 @@ def serve(
             raise UsageError(f"{f}: no such file")
     config = AdmissionConfig(mode=_mode(mode), exclude_namespaces=tuple(exclude_namespace or ()),
                              fail_open=fail_open)
-    ps = load(policy, no_defaults)
+    policies = live(policy, no_defaults)
+    ps = policies.current
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     print(f"containerguard admission webhook on https://{host}:{port}/validate ({config.mode}, "
           f"{len(ps.policies)} policies)", file=sys.stderr, flush=True)
     try:
-        uvicorn.run(create_app(ps, config), host=host, port=port, ssl_certfile=str(tls_cert),
+        uvicorn.run(create_app(policies, config), host=host, port=port, ssl_certfile=str(tls_cert),
                     ssl_keyfile=str(tls_key), log_level="warning", access_log=False)
     except OSError as exc:
         raise UsageError(f"cannot serve on {listen}: {exc.strerror or exc}") from None

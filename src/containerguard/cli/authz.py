@@ -35,12 +35,13 @@ def serve(
 
     import uvicorn
 
-    from containerguard.cli.policy import load
+    from containerguard.cli.policy import live
     from containerguard.policy.authz import AuthzConfig, create_app
 
     if socket.suffix != ".sock":
         raise UsageError(f"--socket {socket}: the daemon looks for NAME.sock")
-    ps = load(policy, no_defaults)
+    policies = live(policy, no_defaults)
+    ps = policies.current
     try:
         socket.parent.mkdir(parents=True, exist_ok=True)
         if socket.is_socket():
@@ -56,7 +57,7 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     old = os.umask(0o077)  # only root (the daemon) talks to the plugin
     try:
-        uvicorn.run(create_app(ps, AuthzConfig(fail_open=fail_open, enforce=not warn_only)), uds=str(socket),
+        uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only)), uds=str(socket),
                     log_level="warning", access_log=False)
     finally:
         os.umask(old)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -31,12 +32,22 @@ app = typer.Typer(
     help="Container security: inventory, vulnerabilities, misconfiguration, secrets, runtime detection.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
+) -> None:
     """Container security: inventory, vulnerabilities, misconfiguration, secrets, runtime detection."""
 
 
@@ -72,6 +83,9 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):  # no command module needed
+        print(__version__)
+        return 0
     try:
         register_commands(_wanted(args))
         rc = app(args=args, standalone_mode=False)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from containerguard.policy import Decision, PolicySet
+    from containerguard.policy.loader import LivePolicies
 
 policy_app = typer.Typer(help="Policies as code: list, validate, evaluate, test.", no_args_is_help=True)
 
@@ -34,6 +35,28 @@ def load(paths: list[Path] | None, no_defaults: bool = False) -> PolicySet:
     from containerguard.policy import load_policies
 
     return load_policies(paths or [], defaults=not no_defaults)
+
+
+def live(paths: list[Path] | None, no_defaults: bool = False) -> LivePolicies:
+    """Policies that SIGHUP reloads (the last good set stays when the files have an error, which is logged)."""
+    import logging
+    import signal
+    import threading
+
+    from containerguard.policy.loader import LivePolicies
+
+    policies = LivePolicies(paths or [], defaults=not no_defaults)
+    log = logging.getLogger("containerguard.policy")
+
+    def reload() -> None:
+        err = policies.reload()
+        if err:
+            log.error("policy reload failed, keeping the previous %d policies: %s", len(policies.current.policies), err)
+        else:
+            log.info("policies reloaded: %d policies", len(policies.current.policies))
+
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="cg-policy-reload").start())
+    return policies
 
 
 def print_decision(console: Console, decision: Decision, *, show_inform: bool = False) -> None:
@@ -130,9 +153,11 @@ def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
 
 @policy_app.command("eval")
 def evaluate(
-    input_files: Annotated[list[Path], typer.Option("--input", "-i", help="An input document (JSON/YAML, "
-                                                    "docs/policies.md), a Kubernetes manifest, an AdmissionReview or a "
-                                                    "Docker create body; a directory: its *.yaml/*.yml/*.json (repeatable).")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Input files or directories (as --input).")] = None,
+    input_files: Annotated[list[Path] | None, typer.Option("--input", "-i", help="An input document (JSON/YAML, "
+                                                           "docs/policies.md), a Kubernetes manifest, an AdmissionReview "
+                                                           "or a Docker create body; a directory: its *.yaml/*.yml/*.json "
+                                                           "(repeatable).")] = None,
     stage: Annotated[str, typer.Option("--stage", "-s", help="build, deploy or runtime (default: the document's "
                                                          "stage; deploy for Kubernetes and Docker inputs).")] = "",
     policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
@@ -146,7 +171,10 @@ def evaluate(
     from containerguard.policy.testing import load_inputs
 
     files: list[Path] = []
-    for p in input_files:
+    given = [*(input_files or []), *(paths or [])]
+    if not given:
+        raise UsageError("give an input: --input FILE (or FILE arguments)")
+    for p in given:
         files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml", ".json") and f.is_file())
                      if p.is_dir() else [p])
     ps = load(policy, no_defaults)

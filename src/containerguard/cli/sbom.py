@@ -17,7 +17,9 @@ def sbom(
     format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx, spdx-json (or a plug-in format).")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")] = None,
     insecure: Annotated[bool, typer.Option(help="Plain HTTP to the registry.")] = False,
-    platform: Annotated[str, typer.Option(help="Image platform in multi-arch indexes: OS/ARCH or OS/ARCH/VARIANT.")] = "linux/amd64",
+    platform: Annotated[str | None, typer.Option(
+        help="OS/ARCH or OS/ARCH/VARIANT (default linux/amd64 in multi-arch indexes); an image that does not match it is "
+        "an error.")] = None,
     username: Annotated[str | None, typer.Option(help="Registry user name (default: ~/.docker/config.json).")] = None,
     password: Annotated[str | None, typer.Option(help="Registry password or token.", envvar="CONTAINERGUARD_PASSWORD")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory (default: $CONTAINERGUARD_CACHE_DIR "
@@ -49,11 +51,14 @@ def sbom(
         bar, hook = layer_progress(Console(stderr=True))
     if bar is not None:
         with bar:
-            inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform,
+            inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform or "linux/amd64",
                                   username=username, password=password)
     else:
-        inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform, username=username,
+        inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform or "linux/amd64", username=username,
                               password=password)
+    from containerguard.cli._output import check_platform
+
+    check_platform(platform, inv.image)
     text = reporter(inv, (), target=inv.target, tool_version=__version__)
     from containerguard.cli._output import emit
 

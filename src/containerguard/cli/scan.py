@@ -75,7 +75,15 @@ def scan(
     db: Annotated[Path | None, typer.Option("--db", help="Vulnerability database file.")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Never touch the network for the database (scan never downloads it).")] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP for registry: targets.")] = False,
-    platform: Annotated[str, typer.Option("--platform", help="Platform for multi-arch images.")] = "linux/amd64",
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="OS/ARCH or OS/ARCH/VARIANT (default linux/amd64 in multi-arch indexes); an image that does not "
+        "match it is an error.")] = None,
+    username: Annotated[str | None, typer.Option(help="Registry user name (default: ~/.docker/config.json).")] = None,
+    password: Annotated[str | None, typer.Option(help="Registry password or token.", envvar="CONTAINERGUARD_PASSWORD")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory (default: $CONTAINERGUARD_CACHE_DIR "
+                                                        "or the user cache dir).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the layer cache.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds (exit 2).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
     skip_unreadable: Annotated[bool, typer.Option(
         "--skip-unreadable", help="Let --fail-on/--exit-code pass when some inputs could not be read (too large, "
@@ -108,10 +116,16 @@ def scan(
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)
     bar, hook = layer_progress(console, disable=quiet or not console.is_terminal)
-    with bar:
+    from containerguard.cli._output import check_platform, deadline
+    from containerguard.scanner import LayerCache
+
+    cache = None if no_cache else (LayerCache(cache_dir) if cache_dir is not None else ...)
+    with bar, deadline(timeout, f"scan {target}"):
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
-                          platform=platform, progress=hook)
+                          platform=platform or "linux/amd64", progress=hook, cache=cache, username=username,
+                          password=password)
+    check_platform(platform, res.inventory.image)
     client = None
     if server or token:
         from containerguard.cli._client import Client

@@ -516,6 +516,9 @@ class Matcher:
             extra = {"ecosystem": eco, "installed": ver,
                      "records": sorted({e.advisory for e, _f in entries} | extra_alias.get(root, set())),
                      "sources": sorted({e.source for e, _f in entries}),
+                     "risk_why": risk.explain(severity=sev, cvss=score, epss=ep[0] if ep else None,
+                                              kev=k is not None, ransomware=bool(k and k.ransomware),
+                                              fixed=bool(fixed), malicious=malicious, severity_source=sev_src),
                      **({"vendor_severity": vendor} if vendor else {})}
             out.append(((-rsk, -int(sev), primary), head, tail, extra))
         return out

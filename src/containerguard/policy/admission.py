@@ -20,6 +20,7 @@ from typing import Any
 
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
+from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage, Violation
 
 log = logging.getLogger("containerguard.admission")
@@ -131,7 +132,7 @@ def _response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dic
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}
 
 
-def create_app(ps: PolicySet, config: AdmissionConfig) -> Any:
+def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig) -> Any:
     """The webhook's ASGI app: ``POST /validate`` and ``GET /healthz``. Starlette (FastAPI's core) directly:
     the protocol is one raw JSON body in and out, with our own size limit; no validation layer to pay for."""
     from starlette.applications import Starlette
@@ -144,14 +145,17 @@ def create_app(ps: PolicySet, config: AdmissionConfig) -> Any:
     async def validate(request: Request) -> Response:
         try:
             body = await read_json(request)
-            return json_response(review(ps, body, config))
+            return json_response(review(current_set(policies), body, config))
         except BadRequest as exc:
             return json_response({"error": str(exc)}, status_code=exc.status)
         except BadReview as exc:
             return json_response({"error": f"malformed AdmissionReview: {exc}"}, status_code=400)
 
     async def healthz(request: Request) -> Response:
-        return json_response({"ok": True, "policies": len(ps.for_stage(Stage.DEPLOY)), "mode": str(config.mode)})
+        live = policies if isinstance(policies, LivePolicies) else None
+        return json_response({"ok": True, "policies": len(current_set(policies).for_stage(Stage.DEPLOY)),
+                              "mode": str(config.mode), "reloads": live.reloads if live else 0,
+                              "last_reload_error": live.last_error if live else ""})
 
     return Starlette(routes=[Route("/validate", validate, methods=["POST"]), Route("/healthz", healthz)])
 

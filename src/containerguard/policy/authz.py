@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
+from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage
 
 log = logging.getLogger("containerguard.authz")
@@ -122,7 +123,7 @@ def _answer(decision: Decision, subject: str, body: Mapping[str, Any], config: A
     return _deny("containerguard policy: " + " ".join(parts))
 
 
-def create_app(ps: PolicySet, config: AuthzConfig) -> Any:
+def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig) -> Any:
     """The plugin's ASGI app (served on a unix socket under /run/docker/plugins)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -141,7 +142,7 @@ def create_app(ps: PolicySet, config: AuthzConfig) -> Any:
             body = await read_json(request, limit=4 * 1024 * 1024)
         except BadRequest as exc:  # an answer the daemon shows, never a crash
             return json_response(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
-        return json_response(authz_request(ps, body, config), media_type=media)
+        return json_response(authz_request(current_set(policies), body, config), media_type=media)
 
     async def authz_res(request: Request) -> Response:
         # the response has already been produced; policies decide on requests only

@@ -303,11 +303,11 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
                        "read_only": vm.get("readOnly") is True})
     resources = c.get("resources") if isinstance(c.get("resources"), Mapping) else {}
     assert isinstance(resources, Mapping)
-    seccomp = _seccomp_k8s(sc.get("seccompProfile") or pod_sc.get("seccompProfile"))
+    seccomp = _profile_k8s(sc.get("seccompProfile") or pod_sc.get("seccompProfile"))
     if not seccomp:
         seccomp = str(annotations.get(f"container.seccomp.security.alpha.kubernetes.io/{c.get('name')}")
                       or annotations.get("seccomp.security.alpha.kubernetes.io/pod") or "")
-    apparmor = _apparmor_k8s(sc.get("appArmorProfile") or pod_sc.get("appArmorProfile"))
+    apparmor = _profile_k8s(sc.get("appArmorProfile") or pod_sc.get("appArmorProfile"))
     if not apparmor:
         apparmor = str(annotations.get(f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}") or "")
     env: dict[str, str] = {}
@@ -352,15 +352,8 @@ def _quantities(v: Any) -> dict[str, str]:
     return {str(k): str(q) for k, q in v.items()} if isinstance(v, Mapping) else {}
 
 
-def _seccomp_k8s(p: Any) -> str:
-    if not isinstance(p, Mapping):
-        return ""
-    t = str(p.get("type") or "")
-    return {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}.get(
-        t, f"localhost/{p.get('localhostProfile', '')}" if t == "Localhost" else t)
-
-
-def _apparmor_k8s(p: Any) -> str:
+def _profile_k8s(p: Any) -> str:
+    """A seccompProfile or appArmorProfile: runtime/default, unconfined, localhost/NAME, or "" when not set."""
     if not isinstance(p, Mapping):
         return ""
     t = str(p.get("type") or "")

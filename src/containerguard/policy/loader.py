@@ -154,3 +154,31 @@ def load_policies(paths: Sequence[Path | str] = (), *, defaults: bool = True,
     warnings = [f"{p.source}: {p.id}: exclusion expired on {e.expires} ({e.reason})"
                 for p, _ in by_id.values() for e in p.exclusions if e.expired(today)]
     return PolicySet(compiled, warnings=warnings)
+
+
+class LivePolicies:
+    """A policy set that reloads from its files on demand (``authz serve`` and ``admission serve`` on SIGHUP).
+    A reload that fails keeps the last good set (and says why in ``last_error``): a typo in a policy file
+    never leaves a running enforcement point without policies."""
+
+    def __init__(self, paths: Sequence[Path | str] = (), *, defaults: bool = True) -> None:
+        self.paths = tuple(paths)
+        self.defaults = defaults
+        self.current = load_policies(self.paths, defaults=defaults)
+        self.last_error = ""
+        self.reloads = 0
+
+    def reload(self) -> str:
+        """Load the files again; return "" on success, else the one-line error (the old set stays)."""
+        try:
+            self.current = load_policies(self.paths, defaults=self.defaults)
+        except PolicyError as exc:
+            self.last_error = str(exc)
+            return self.last_error
+        self.last_error = ""
+        self.reloads += 1
+        return ""
+
+
+def current_set(policies: PolicySet | LivePolicies) -> PolicySet:
+    return policies.current if isinstance(policies, LivePolicies) else policies

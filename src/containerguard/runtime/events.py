@@ -25,6 +25,23 @@ MAX_LINE_BYTES = 1 << 20
 _BYTES_KEY = "$bytes"
 
 
+class LazyJSON:
+    """A raw JSON document kept as bytes and parsed on first use: audit sources store the record this way under
+    ``jevt`` (``json.value[/pointer]`` reads it), so a record no rule looks into is never parsed whole."""
+
+    __slots__ = ("_raw", "_value")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        self._value: Any = None
+
+    def value(self) -> Any:
+        """The parsed document (parsed once, on the first call)."""
+        if self._value is None:
+            self._value = json.loads(self._raw)
+        return self._value
+
+
 class EventFormatError(RuntimeSensorError):
     """A recorded event line is malformed; the message starts with ``file:line:``."""
 
@@ -83,7 +100,8 @@ def event_from_json(obj: Any) -> Event:
 
 def event_to_json(event: Event) -> dict[str, Any]:
     """The JSON document for one event (bytes values become ``{"$bytes": base64}``)."""
-    fields = {k: ({_BYTES_KEY: base64.b64encode(v).decode()} if isinstance(v, bytes) else v)
+    fields = {k: ({_BYTES_KEY: base64.b64encode(v).decode()} if isinstance(v, bytes)
+                  else v.value() if isinstance(v, LazyJSON) else v)
               for k, v in event.fields.items()}
     return {"type": event.type, "time_ns": event.time_ns, "source": event.source, "fields": fields}
 

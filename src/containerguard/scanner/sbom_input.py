@@ -18,15 +18,14 @@ import orjson
 from packageurl import PackageURL
 
 from containerguard.detect.fast_construct import gc_paused, positional_builder
+from containerguard.ecosystems import BY_TYPE, ECOSYSTEMS
 from containerguard.errors import ReportError, UsageError
 from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 
 MAX_BYTES = 512 * 1024 * 1024
 
-#: purl type -> Package.type
-PURL_TYPES = {"deb": "deb", "apk": "apk", "rpm": "rpm", "pypi": "pypi", "npm": "npm", "golang": "golang",
-              "maven": "maven", "gem": "gem", "cargo": "cargo", "composer": "composer", "nuget": "nuget",
-              "hex": "hex", "pub": "pub", "swift": "swift", "hackage": "hackage", "cran": "cran"}
+#: purl type -> Package.type (the same names: the one table, containerguard.ecosystems)
+PURL_TYPES = {e.type: e.type for e in ECOSYSTEMS}
 _OS_FAMILIES = {"debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine", "almalinux": "alma", "alma": "alma",
                 "rocky": "rocky", "redhat": "rhel", "rhel": "rhel", "centos": "centos", "fedora": "fedora",
                 "amazon": "amzn", "amzn": "amzn", "oracle": "ol", "ol": "ol", "wolfi": "wolfi",
@@ -110,7 +109,7 @@ def package_from_purl(purl: str, props: Mapping[str, str] | None = None, locatio
     name = p.name
     if ptype == "maven" and p.namespace:
         name = f"{p.namespace}:{p.name}"
-    elif ptype in ("npm", "golang", "composer", "swift") and p.namespace:
+    elif BY_TYPE[ptype].namespaced_name and p.namespace:
         name = f"{p.namespace}/{p.name}"
     src_name = next((props[k] for k in _SRC_NAME_PROPS if props.get(k)), "")
     src_ver = next((props[k] for k in _SRC_VER_PROPS if props.get(k)), "")

@@ -12,6 +12,7 @@ Built-in schemes are listed once in ``SCHEMES``; ``ALIASES`` maps ecosystem name
 
 from __future__ import annotations
 
+from containerguard.ecosystems import scheme_aliases
 from containerguard.errors import VersionError
 from containerguard.versioning.apk import ApkScheme
 from containerguard.versioning.base import Key, VersionScheme
@@ -62,17 +63,8 @@ ALIASES: dict[str, str] = {
          "amazon linux", "amazon", "amzn", "fedora", "centos", "oracle linux", "oracle", "ol", "rpm"),
         "rpm",
     ),
-    # language ecosystems (OSV names and purl types)
-    **dict.fromkeys(("pypi", "python", "pep440"), "pep440"),
-    **dict.fromkeys(("npm", "node", "semver", "bitnami", "swifturl"), "semver"),
-    **dict.fromkeys(("go", "golang"), "go"),
-    "maven": "maven",
-    **dict.fromkeys(("rubygems", "gem"), "rubygems"),
-    "nuget": "nuget",
-    **dict.fromkeys(("packagist", "composer"), "composer"),
-    "hex": "hex",
-    "pub": "pub",
-    **dict.fromkeys(("crates.io", "cargo"), "cargo"),
+    # package ecosystems (package types, OSV names, tool names): the one table, containerguard.ecosystems
+    **scheme_aliases(),
 }
 
 

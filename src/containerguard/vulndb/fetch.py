@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from containerguard.ecosystems import ECOSYSTEMS
 from containerguard.vulndb.sources.base import SourceSpec
 
 OSV_BASE = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -20,7 +21,7 @@ KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulner
 EPSS_URL = "https://epss.cyentia.com/epss_scores-current.csv.gz"
 
 #: the OSV ecosystems always asked for; any other one the base lists is added
-OSV_ECOSYSTEMS = ("PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist", "Hex", "Pub", "Debian")
+OSV_ECOSYSTEMS = (*(e.osv for e in ECOSYSTEMS if e.fetched), "Debian")
 ALPINE_PROBE = (*tuple(f"v3.{n}" for n in range(2, 23)), "edge")
 _BRANCH = re.compile(r"^(v\d+\.\d+|edge)$")
 _HREF = re.compile(r'href="([^"?#]+?)/?"')

@@ -14,24 +14,12 @@ from __future__ import annotations
 
 import re
 
+from containerguard.ecosystems import osv_ecosystem_of_type
+
 _PEP503 = re.compile(r"[-_.]+")
 
 #: OSV ecosystem (the part before ':') for each Package.type the analyzers emit (language packages)
-LANGUAGE_ECOSYSTEMS: dict[str, str] = {
-    "pypi": "PyPI",
-    "npm": "npm",
-    "golang": "Go",
-    "maven": "Maven",
-    "cargo": "crates.io",
-    "gem": "RubyGems",
-    "nuget": "NuGet",
-    "composer": "Packagist",
-    "hex": "Hex",
-    "pub": "Pub",
-    "swift": "SwiftURL",
-    "hackage": "Hackage",
-    "cran": "CRAN",
-}
+LANGUAGE_ECOSYSTEMS: dict[str, str] = osv_ecosystem_of_type()  # from the one table, containerguard.ecosystems
 
 _LOWER = {"npm", "NuGet", "Packagist", "RubyGems", "Hex", "Pub", "Maven", "crates.io", "Hackage"}
 #: distribution ecosystems: the `versions` enumerations are derived from the ranges and are not stored

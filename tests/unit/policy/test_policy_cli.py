@@ -78,3 +78,15 @@ def test_policy_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     listed = {p["id"]: p for p in json.loads(capsys.readouterr().out)}
     assert listed["CG-REF-003"]["enforcement"] == {"build": "fail-build", "deploy": "deny"}
     assert listed["CG-DEP-001"]["enforcement"] == {"deploy": "deny"}
+
+
+def test_policy_eval_takes_files_as_arguments_and_multi_document_manifests(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: web}\nspec:\n  template:\n"
+        "    spec:\n      hostNetwork: true\n      containers: [{name: c, image: 'a:1'}]\n")
+    assert main(["policy", "eval", str(tmp_path / "app.yaml"), "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [v["subject"] for v in out["violations"] if v["action"] == "deny"] == ["Deployment web/d container c"]
+    assert main(["policy", "eval", "--format", "json"]) == 2

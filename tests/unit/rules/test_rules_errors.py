@@ -15,7 +15,6 @@ from containerguard.runtime.rules import load_rules
     ("bad_yaml.yaml", 5, "invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started at line 4)"),
     ("unclosed_paren.yaml", 3, "rule 'Unclosed paren': unclosed '(' (opened here) (column 23 of the condition)"),
     ("cyclic_macros.yaml", 1, "macro 'a' is cyclic: a -> b -> c -> a"),
-    ("unknown_operator.yaml", 3, "rule 'Unknown operator': unknown operator 'likes' (column 33 of the condition)"),
     ("undefined_macro.yaml", 1, "rule 'Undefined macro': undefined macro 'not_a_macro'"),
     ("bad_override.yaml", 9, "rule 'Base': key 'priority' is not listed under 'override'"),
     ("append_undefined.yaml", 1, "rule 'Never defined': append of a rule that has not been defined"),
@@ -177,6 +176,14 @@ def test_unused_macros_and_lists_warn_and_are_still_checked(write_rules):
                            f"{p}:1: list 'lonely' is not used by any rule or macro"]
     bad = write_rules("- macro: idle\n  condition: proc.nope = x\n", "bad.yaml")
     assert any("unknown field 'proc.nope'" in w for w in load_rules([bad]).warnings)
+
+
+def test_unknown_operator_disables_only_its_rule(rules_dir):
+    path = rules_dir / "bad" / "unknown_operator.yaml"
+    rs = load_rules([path])
+    assert f"{path}:3: rule 'Unknown operator' disabled: unknown operator 'likes' (column 33 of the condition)" \
+        in rs.warnings
+    assert [r.disabled_reason for r in rs.rules if r.name == "Unknown operator"] == ["unknown operator 'likes'"]
 
 
 def test_unknown_fields_disable_only_their_rule(rules_dir, write_rules):

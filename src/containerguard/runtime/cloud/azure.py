@@ -74,7 +74,7 @@ def _resource_parts(rid: str, f: dict[str, Any]) -> None:
             types = low[i + 2::2]
             f["azure.resource.type"] = "/".join([prov, *types]) if types else prov
             if len(low) > i + 3:
-                f["azure.resource.name"] = parts[-1]
+                f["azure.resource.name"] = low[-1]
 
 
 class AzureActivityParser:

@@ -92,7 +92,22 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
     health.bytes += len(plain)
     doc: Any = None
     whole = False
-    if complete:
+    if not complete and not parser.lines:
+        return  # already counted: a partial JSON document is not worth guessing at
+    fast = getattr(parser, "fast_records", None) if complete else None
+    if fast is not None:
+        raws = fast(plain)
+        if raws is not None:  # the typed fast path (CloudTrail documents)
+            for i, raw in enumerate(raws, 1):
+                try:
+                    ev = parser.fast_event(raw)  # type: ignore[attr-defined]
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    health.skipped(f"{label}: record {i}", str(exc) or type(exc).__name__)
+                    continue
+                health.saw_event(ev.time_ns)
+                yield ev
+            return
+    if complete and not whole:
         try:
             doc = _loads(plain)
             whole = True
@@ -103,8 +118,6 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
         except RecursionError:
             health.skipped(label, "not JSON (nested too deeply)")
             return
-    elif not parser.lines:
-        return  # already counted: a partial JSON document is not worth guessing at
     if whole:
         try:
             records = parser.records(doc)

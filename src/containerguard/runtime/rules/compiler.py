@@ -87,6 +87,10 @@ def _arg(f: Mapping[str, Any], name: str) -> Any:
 
 
 def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
+    if doc is not None and type(doc) is not dict:
+        load = getattr(doc, "value", None)  # a raw record parsed on first use (events.LazyJSON)
+        if callable(load):
+            doc = load()
     cur = doc
     for p in parts:
         if isinstance(cur, dict):

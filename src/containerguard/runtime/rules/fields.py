@@ -417,7 +417,7 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "azure.resourcegroup": _f(_AZ, "string", 'Resource group, lower-cased'),
     "azure.resource.provider": _f(_AZ, "string", 'Resource provider (microsoft.storage)'),
     "azure.resource.type": _f(_AZ, "string", 'Resource type (microsoft.storage/storageaccounts)'),
-    "azure.resource.name": _f(_AZ, "string", 'Resource name (last segment of the resource id)'),
+    "azure.resource.name": _f(_AZ, "string", 'Resource name (last segment of the resource id), lower-cased'),
     "azure.request": _f(_AZ, "string", 'Request body (properties.requestbody) as text'),
     "azure.response": _f(_AZ, "string", 'Response body (properties.responseBody) as text'),
     "azure.caller.secretreads": _f(_AZ, "int", 'Key and credential reads (listKeys, listClusterAdminCredential, ...) by this caller in the last 10 minutes'),

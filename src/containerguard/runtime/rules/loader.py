@@ -34,6 +34,8 @@ _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source
               "warn_evttypes", "capture", "capture_duration"}
 _APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
 _REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions")
+#: what a newer Falco may have that this engine does not: such a rule is disabled with a warning, not an error
+_UNKNOWN_CONSTRUCTS = ("unknown field", "unknown operator")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -692,10 +694,11 @@ class _Builder:
                 parts, orefs, onames = self.output(rd, what)
             except RuleError as err:
                 msg = str(err)
-                if "unknown field" in msg:
-                    # Falco stops at a field it does not know; we disable just this rule and load the rest, so a
-                    # file written for a newer Falco still works (skip-if-unknown-filter says the same)
-                    detail = msg[msg.index("unknown field"):]
+                construct = next((c for c in _UNKNOWN_CONSTRUCTS if c in msg), None)
+                if construct is not None:
+                    # Falco stops at a field or operator it does not know; we disable just this rule and load the
+                    # rest, so a file written for a newer Falco still works (skip-if-unknown-filter says the same)
+                    detail = msg[msg.index(construct):]
                     reason = detail.split(" (column")[0]
                     missing: tuple[str, ...] = (reason.split("'")[1],) if reason.count("'") >= 2 else ()
                     at = f"{err.file}:{err.line}" if err.file and err.line else where

@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,19 @@ async def agent(c: httpx.AsyncClient, token: str, host: str, index: int, minutes
         body = {"host": host, "batch_id": f"m{minute}-{uuid.uuid4().hex[:12]}", "agent_version": "bench",
                 "containers": containers(index, minute), "alerts": alerts}
         t0 = time.perf_counter()
-        r = await c.post("/api/v1/agent/report", json=body, headers=auth)
+        r = None
+        last = ""
+        for _attempt in range(3):  # the server closes idle keep-alive connections (5 s): an agent reconnects
+            try:
+                r = await c.post("/api/v1/agent/report", json=body, headers=auth)
+                break
+            except httpx.TransportError as e:
+                stats["retries"] += 1
+                last = f"{type(e).__name__} {e}"
+        if r is None:
+            stats["errors"] += 1
+            print(f"agent {index}: {last}", file=sys.stderr)
+            continue
         stats["requests"] += 1
         stats["latency_max"] = max(stats["latency_max"], time.perf_counter() - t0)
         if r.status_code != 200:
@@ -99,7 +112,7 @@ async def agent(c: httpx.AsyncClient, token: str, host: str, index: int, minutes
 
 async def run(url: str, tokens: list[tuple[str, str]], minutes: int, period: float) -> dict[str, float]:
     stats = {"agents": float(len(tokens)), "lag": 0.0, "requests": 0.0, "errors": 0.0, "alerts": 0.0,
-             "latency_max": 0.0}
+             "latency_max": 0.0, "retries": 0.0}
     # one connection pool (as if each agent kept its own connection alive), built before the clock starts
     limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as c:
@@ -120,6 +133,10 @@ def main() -> int:
     from bench.server_api import start_server
     from tests.fixtures import server as srv
 
+    # one connection per agent on each side: a server for 1,000 agents needs more than the usual 1,024 open
+    # files (systemd: LimitNOFILE); the server process inherits this limit
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"server-agents-bench-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -148,6 +165,7 @@ def main() -> int:
         print(f"{kind}: {args.agents} agents x {args.minutes} rounds every {args.period:.0f} s "
               f"({CONTAINERS} containers each, {BURSTING:.0%} send {BURST} alerts a round): "
               f"{stats['requests']:.0f} reports, {stats['alerts']:.0f} alerts stored, {stats['errors']:.0f} errors, "
+              f"{stats['retries']:.0f} reconnects, "
               f"{wall:.0f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         ok &= stats["errors"] == 0
         # the server keeps up when its CPU for a period's work stays under one core's period

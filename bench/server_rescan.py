@@ -52,6 +52,8 @@ def main() -> int:
     ap.add_argument("--db", help="'postgresql' for a fresh PostgreSQL database (dropped after); default SQLite")
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2, help="worker processes on PostgreSQL (default 2)")
+    ap.add_argument("--upload-threads", type=int, default=0,
+                    help="concurrent uploads (default 4 on SQLite, 1 on PostgreSQL: concurrent uploads answer 500 there today)")
     ap.add_argument("--batch", type=int, default=25, help="inventories per rescan job (the server's default 25)")
     args = ap.parse_args()
 
@@ -79,7 +81,7 @@ def main() -> int:
                 assert r.status_code == 201, r.text[:300]
 
             t0 = time.perf_counter()
-            with ThreadPoolExecutor(4) as ex:
+            with ThreadPoolExecutor(args.upload_threads or (1 if pg else 4)) as ex:
                 list(ex.map(up, docs))
             up_s = time.perf_counter() - t0
             print(f"{'PostgreSQL' if pg else 'SQLite'}: uploaded {args.images} inventories ({npk} packages each) "

@@ -85,6 +85,11 @@ def scan(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the layer cache.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds (exit 2).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+    skip_dirs: Annotated[list[str] | None, typer.Option(
+        "--skip-dirs", help="Directories to leave unread: glob patterns relative to the image root or the scanned "
+        "directory (usr/lib/node_modules, **/testdata); repeatable or comma-separated.")] = None,
+    skip_files: Annotated[list[str] | None, typer.Option(
+        "--skip-files", help="Files to leave unread: glob patterns like --skip-dirs (app/*.pem, **/*.key).")] = None,
     skip_unreadable: Annotated[bool, typer.Option(
         "--skip-unreadable", help="Let --fail-on/--exit-code pass when some inputs could not be read (too large, "
         "YAML bomb, unparseable); without it they fail the gate.")] = False,
@@ -98,10 +103,12 @@ def scan(
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import filters, report
     from containerguard.scanner.scan import parse_scanners, scan_target
+    from containerguard.scanner.skip import SkipPaths
 
     del offline  # the scan path never downloads; kept so CI scripts can say so explicitly
     console = Console(stderr=True)
     chosen = parse_scanners(scanners)
+    skip = SkipPaths.parse(skip_dirs, skip_files)
     sev = _severities(severity)
     gate_sev = _severities(fail_on)
     if gate_sev is not None and len(gate_sev) != 1:
@@ -128,7 +135,7 @@ def scan(
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
                           platform=platform or "linux/amd64", progress=hook, cache=cache, username=username,
-                          password=password)
+                          password=password, skip=skip)
     check_platform(platform, res.inventory.image)
     client = None
     if server or token:

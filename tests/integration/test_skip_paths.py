@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,23 @@ def test_image_skips_and_the_warm_cache_answers_right(tmp_path: Path, capsys: py
     rc, doc, err = _run(capsys, "sbom", target, "-f", "json", "-q", "--cache-dir", cache, "--skip-dirs", "opt")
     assert rc == 0, err
     assert {p["name"] for p in doc["packages"]} & {"urllib3", "requests"} == {"urllib3"}
+
+
+def test_a_link_into_a_skipped_dir_is_not_followed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A package file outside the skipped directory that is a symlink into it: the target is not read."""
+    files: list[tuple[Any, ...]] = [
+        ("etc/os-release", OS_RELEASE),
+        ("opt/real/METADATA", reg._metadata("jinja2", "2.10")),
+        (f"{SITE}/jinja2-2.10.dist-info/METADATA", tarfile.SYMTYPE, "/opt/real/METADATA"),
+    ]
+    layout = tmp_path / "img"
+    desc = reg.write_oci_image(layout, [reg.tar_bytes(files)], how=None)
+    target = f"oci:{reg.write_oci_layout(layout, [desc], '1')}:1"
+    cache = str(tmp_path / "cache")
+    for flags, want in (([], {"jinja2"}), (["--skip-dirs", "opt/real"], set()), ([], {"jinja2"})):
+        rc, doc, err = _run(capsys, "sbom", target, "-f", "json", "-q", "--cache-dir", cache, *flags)
+        assert rc == 0, err
+        assert {p["name"] for p in doc["packages"]} & {"jinja2"} == want, flags
 
 
 @pytest.mark.parametrize("pattern", ["", "..", "a/../b", "/usr/lib", "vendor,,x", "."])

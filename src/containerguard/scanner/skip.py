@@ -119,6 +119,7 @@ class SkipPaths:
 
     @classmethod
     def parse(cls, dirs: Iterable[str] | None = None, files: Iterable[str] | None = None) -> SkipPaths:
+        """``--skip-dirs`` and ``--skip-files`` values (each repeatable, comma-separated) validated and normalised."""
         return cls(parse_patterns(dirs or (), "--skip-dirs"), parse_patterns(files or (), "--skip-files"))
 
     def __bool__(self) -> bool:

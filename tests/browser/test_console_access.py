@@ -89,3 +89,34 @@ def test_only_admin_manages_tokens(console, sessions):
         assert r.status_code == 403
     page = sessions["admin"].get("/manage")
     assert "Create token" in page.text
+
+
+def test_sbom_downloads_are_valid_documents_of_the_stored_inventory(console, sessions):
+    import json
+
+    digest = console.image_digest("cg-test/app:1")
+    image = console.api("GET", f"/images/{digest}")
+    r = sessions["viewer"].get(f"/images/{digest}/sbom?format=cyclonedx")
+    assert r.headers["content-disposition"].startswith("attachment;") and r.headers["content-type"].startswith(
+        "application/vnd.cyclonedx+json")
+    bom = json.loads(r.text)
+    assert bom["bomFormat"] == "CycloneDX" and len(bom["components"]) >= image["package_count"]
+    r = sessions["viewer"].get(f"/images/{digest}/sbom?format=spdx")
+    spdx = json.loads(r.text)
+    assert spdx["spdxVersion"] == "SPDX-2.3" and len(spdx["packages"]) >= image["package_count"]
+    assert sessions["viewer"].get(f"/images/{digest}/sbom?format=../../etc/passwd").status_code == 422
+    assert sessions["viewer"].get("/images/sha256:" + "0" * 64 + "/sbom").status_code == 404
+
+
+def test_rescan_from_the_console_is_queued_and_audited(console, sessions):
+    digest = console.image_digest("cg-test/debian:bookworm")
+    page = sessions["analyst"].get(f"/images/{digest}")
+    r = sessions["analyst"].post(f"/images/{digest}/rescan", data={"csrf_token": csrf_of(page.text)},
+                                 headers={"Referer": f"{console.url}/images/{digest}"})
+    assert r.status_code == 303 and r.headers["location"] == f"/images/{digest}"
+    shown = sessions["analyst"].get(r.headers["location"])
+    assert "Rescan of sha256:" in shown.text and "queued" in shown.text      # the one-time status line
+    assert "queued" not in sessions["analyst"].get(r.headers["location"]).text  # ... shown once
+    audit = console.api("GET", "/audit", params={"limit": 20})
+    assert any(e["action"] == "image.rescan" and e["object_id"] == digest and e["actor"].startswith("analyst-1")
+               for e in audit)

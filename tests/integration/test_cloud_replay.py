@@ -4,6 +4,7 @@ matching event and stays quiet on its near miss -- our default cloud rules and F
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,3 +192,31 @@ def test_k8s_audit_corpus(tmp_path, capsys, ruleset):
         text = (UPSTREAM / "k8s_audit_rules.yaml").read_text()
         assert {c["rule"] for c in selected} == {line[len("- rule: "):] for line in text.splitlines()
                                                  if line.startswith("- rule: ")}
+
+
+def test_replay_bad_input_is_counted_and_named(tmp_path, capsys):
+    """Bad files and records are skipped with a warning naming file and record; the good ones still alert;
+    --strict stops with a one-line error and exit 2."""
+    selected = [c for c in cases("cloudtrail") if c["rule"] == "CG-A005"]
+    good = next(r for k, r in cloudtrail_records(selected) if k == "match")
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "a_truncated.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [good]}).encode())[:-20])
+    (d / "b_bad.json").write_text("{not json")
+    (d / "c_mixed.json").write_text(json.dumps({"Records": [{"eventName": "x"}, good, 42]}))
+    (d / "d_not_cloudtrail.json").write_text(json.dumps({"hello": "world"}))
+    rc = main(["rules", "replay", "--source", "cloudtrail", "--events", str(d)])
+    out, err = capsys.readouterr()
+    assert rc in (0, None)
+    assert [json.loads(line)["rule_id"] for line in out.splitlines()] == ["CG-A005"]
+    for needle in ("a_truncated.json.gz: truncated gzip", "b_bad.json: not JSON", "c_mixed.json: record 1",
+                   "c_mixed.json: record 3", "d_not_cloudtrail.json: not a CloudTrail log file",
+                   "5 malformed files or records skipped"):
+        assert needle in err, needle
+    rc = main(["rules", "replay", "--source", "cloudtrail", "--strict", "--events", str(d)])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.strip().count("\n") == 0 or "error: malformed input" in err
+    assert "malformed input" in err and "a_truncated.json.gz" in err
+    rc = main(["rules", "replay", "--source", "nosuch", "--events", str(d)])
+    assert rc == 2 and "unknown source kind 'nosuch'" in capsys.readouterr().err

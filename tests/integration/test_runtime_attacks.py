@@ -211,10 +211,16 @@ def _need_root_tools() -> None:
         pytest.skip("bpftrace is not installed (scripts/setup)")
 
 
-def run_in_container(script: str, name: str) -> str:
+#: the labels kubelet (dockershim / cri-dockerd) puts on a pod's container: the agent's k8s.* fields come from them
+KUBELET_LABELS = {"io.kubernetes.pod.name": "shop-7d9f", "io.kubernetes.pod.namespace": "prod",
+                  "io.kubernetes.pod.uid": "0b8e6c1e-1111-4e0f-9c59-6a3c1f0e2d11", "io.kubernetes.container.name": "web"}
+
+
+def run_in_container(script: str, name: str, labels: dict[str, str] | None = None) -> str:
     """Run ``script`` with sh in a fresh container (no network, exec-able /dev/shm); returns the short id."""
+    label_args = [x for k, v in (labels or {}).items() for x in ("--label", f"{k}={v}")]
     cid = subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none", "--tmpfs",
-                          "/dev/shm:rw,exec,mode=1777", image(), "sleep", "300"],
+                          "/dev/shm:rw,exec,mode=1777", *label_args, image(), "sleep", "300"],
                          check=True, capture_output=True, text=True).stdout.strip()
     try:
         r = subprocess.run(["docker", "exec", cid, "sh", "-c", script], capture_output=True, text=True, timeout=120)
@@ -247,7 +253,9 @@ def test_attack_set_detected_every_run(default_agent: Agent) -> None:
     wanted = {rule for rule, _f, _v in DEFAULT_EXPECT.values()}
     failures: list[str] = []
     for run in range(RUNS):
-        cid = run_in_container(ATTACKS, f"cg-depth-attack-{os.getpid()}-{run}")
+        # every other run is a Kubernetes pod's container (kubelet's labels): the alerts name the pod
+        pod = run % 2 == 1
+        cid = run_in_container(ATTACKS, f"cg-depth-attack-{os.getpid()}-{run}", KUBELET_LABELS if pod else None)
         try:
             docs = _wait(default_agent, cid, lambda ds: wanted <= {d["rule"] for d in ds})
         finally:
@@ -262,6 +270,12 @@ def test_attack_set_detected_every_run(default_agent: Agent) -> None:
                 failures.append(f"run {run}: {cls}: {field} != {value!r} in {[d['output_fields'] for d in hits]}")
         for d in docs:
             assert d["image"] == IMAGE and d["container_name"].startswith("cg-depth-attack-"), d
+        shells = [d for d in docs if d["rule"] == DEFAULT_EXPECT["reverse shell by behaviour"][0]]
+        for d in shells:
+            want = ("shop-7d9f", "prod") if pod else (None, None)
+            got = (d["output_fields"]["k8s.pod.name"], d["output_fields"]["k8s.ns.name"])
+            if got != want:
+                failures.append(f"run {run}: k8s fields {got} != {want}")
     assert not failures, "\n".join(failures)
 
 
@@ -291,3 +305,11 @@ def test_upstream_stable_rules_fire_on_the_same_set(tmp_path: Path) -> None:
     fired = {d["rule"] for d in docs}
     assert fired >= UPSTREAM_EXPECT, f"missing: {sorted(UPSTREAM_EXPECT - fired)}"
     assert all(d["image"] == IMAGE for d in docs)
+    # fields the upstream outputs print, supplied with Falco's meaning (no <NA> where Falco has a value)
+    aws = next(d for d in docs if d["rule"] == "Find AWS Credentials")["output_fields"]
+    assert (aws["group.name"], aws["group.gid"], aws["proc.cwd"]) == ("root", 0, "/tmp")
+    drop = next(d for d in docs if d["rule"] == "Drop and execute new binary in container")["output_fields"]
+    assert drop["proc.exe_ino.ctime"] and drop["container.start_ts"] and drop["proc.sname"] == "sh"
+    assert 0 <= drop["proc.exe_ino.ctime_duration_proc_start"] < 60 * 10**9  # the binary was just copied
+    memfd = next(d for d in docs if d["rule"] == "Fileless execution via memfd_create")["output_fields"]
+    assert memfd["proc.exepath"] == "memfd:cg-payload"

@@ -65,7 +65,9 @@ def _tree(root: Path) -> Path:
     return root
 
 
-def test_every_scan_table(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_scan_table(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough that no title is cut
     root = _tree(tmp_path / "t")
     ignore = tmp_path / "ignore.yaml"
     ignore.write_text(f"ignores:\n  - id: AWS-ACCESS-KEY-ID\n    reason: \"{MARK} reason\"\n")

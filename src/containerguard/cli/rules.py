@@ -166,11 +166,12 @@ def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats)
 
     health = SourceHealth(kind, kind)
     for ev in replay_source(kind, list(paths), health):
-        yield ev
         if strict and health.parse_errors:
-            break
+            break  # nothing after the first bad record or file
+        yield ev
     stats.read += health.events
     stats.skipped += health.parse_errors
+    stats.errors.extend(list(health.recent_warnings)[: max(0, 20 - len(stats.errors))])
     if strict and health.parse_errors:
         raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
 

@@ -200,7 +200,26 @@ def _check_pod_spec(o: _Obj, spec: Node, prefix: str, annotations: Node | None) 
         if _bool(n):
             o.add(cid, n, f"{p}.{fname}")
     psc = _get(spec, "securityContext")
-    # volumes
+    _check_volumes(o, spec, p)
+    # sysctls
+    for i, sc in enumerate(_items(_get(psc, "sysctls"))):
+        name = _str(_get(sc, "name")) or ""
+        if name not in SAFE_SYSCTLS:
+            o.add("CG-K8S-013", sc, f"{p}.securityContext.sysctls[{i}]", name)
+    pod_sec = _sec_fields(psc)
+    _check_sec_common(o, psc, f"{p}.securityContext", pod_level=True)
+    if _bool(_get(spec, "automountServiceAccountToken")) is not False:
+        n = _get(spec, "automountServiceAccountToken")
+        o.add("CG-K8S-025", n if n is not None else spec, f"{p}.automountServiceAccountToken")
+    _check_apparmor_annotations(o, annotations)
+    for cf in CONTAINER_FIELDS:
+        for i, c in enumerate(_items(_get(spec, cf))):
+            if isinstance(c, MappingNode):
+                _check_container(o, c, f"{p}.{cf}[{i}]", pod_sec, ephemeral=cf == "ephemeralContainers")
+
+
+def _check_volumes(o: _Obj, spec: Node, p: str) -> None:
+    """hostPath volumes (CG-K8S-007) and volume types outside the restricted profile's list (CG-K8S-014)."""
     for i, vol in enumerate(_items(_get(spec, "volumes"))):
         if not isinstance(vol, MappingNode):
             continue
@@ -213,28 +232,18 @@ def _check_pod_spec(o: _Obj, spec: Node, prefix: str, annotations: Node | None) 
                 o.add("CG-K8S-007", v, f"{p}.volumes[{i}].hostPath", hp)
             if key not in RESTRICTED_VOLUMES:
                 o.add("CG-K8S-014", k, f"{p}.volumes[{i}].{key}")
-    # sysctls
-    for i, sc in enumerate(_items(_get(psc, "sysctls"))):
-        name = _str(_get(sc, "name")) or ""
-        if name not in SAFE_SYSCTLS:
-            o.add("CG-K8S-013", sc, f"{p}.securityContext.sysctls[{i}]", name)
-    pod_sec = _sec_fields(psc)
-    _check_sec_common(o, psc, f"{p}.securityContext", pod_level=True)
-    if _bool(_get(spec, "automountServiceAccountToken")) is not False:
-        n = _get(spec, "automountServiceAccountToken")
-        o.add("CG-K8S-025", n if n is not None else spec, f"{p}.automountServiceAccountToken")
-    # AppArmor annotations (pre-1.30 form)
-    if isinstance(annotations, MappingNode):
-        for k, v in annotations.value:
-            key = k.value if isinstance(k, ScalarNode) else ""
-            if key.startswith("container.apparmor.security.beta.kubernetes.io/"):
-                val = _str(v) or ""
-                if val and val != "runtime/default" and not val.startswith("localhost/"):
-                    o.add("CG-K8S-009", v, f"metadata.annotations[{key}]", val)
-    for cf in CONTAINER_FIELDS:
-        for i, c in enumerate(_items(_get(spec, cf))):
-            if isinstance(c, MappingNode):
-                _check_container(o, c, f"{p}.{cf}[{i}]", pod_sec, ephemeral=cf == "ephemeralContainers")
+
+
+def _check_apparmor_annotations(o: _Obj, annotations: Node | None) -> None:
+    """AppArmor profiles set by annotation (the pre-1.30 form): only runtime/default or localhost/*."""
+    if not isinstance(annotations, MappingNode):
+        return
+    for k, v in annotations.value:
+        key = k.value if isinstance(k, ScalarNode) else ""
+        if key.startswith("container.apparmor.security.beta.kubernetes.io/"):
+            val = _str(v) or ""
+            if val and val != "runtime/default" and not val.startswith("localhost/"):
+                o.add("CG-K8S-009", v, f"metadata.annotations[{key}]", val)
 
 
 def _sec_fields(sc: Node | None) -> dict[str, Any]:
@@ -280,16 +289,7 @@ def _check_container(o: _Obj, c: Node, p: str, pod: dict[str, Any], *, ephemeral
     if _bool(priv):
         o.add("CG-K8S-005", priv, f"{sp}.privileged")
     _check_sec_common(o, sc, sp, pod_level=False)
-    caps = _get(sc, "capabilities")
-    added = [(n, (_str(n) or "").upper()) for n in _items(_get(caps, "add"))]
-    for n, cap in added:
-        if cap.removeprefix("CAP_") not in BASELINE_CAPS:
-            o.add("CG-K8S-006", n, f"{sp}.capabilities.add", cap)
-        if cap.removeprefix("CAP_") != "NET_BIND_SERVICE":
-            o.add("CG-K8S-020", n, f"{sp}.capabilities.add", cap)
-    dropped = {(_str(n) or "").upper() for n in _items(_get(caps, "drop"))}
-    if "ALL" not in dropped:
-        o.add("CG-K8S-019", caps if caps is not None else (sc if sc is not None else cline), f"{sp}.capabilities.drop")
+    _check_capabilities(o, sc, sp, cline)
     for i, port in enumerate(_items(_get(c, "ports"))):
         hp = _get(port, "hostPort")
         if (_int(hp) or 0) != 0:
@@ -313,14 +313,39 @@ def _check_container(o: _Obj, c: Node, p: str, pod: dict[str, Any], *, ephemeral
     if _bool(ro) is not True:
         o.add("CG-K8S-027", ro if ro is not None else (sc if sc is not None else cline), f"{sp}.readOnlyRootFilesystem")
     if not ephemeral:
-        res = _get(c, "resources")
-        lim, req = _get(res, "limits"), _get(res, "requests")
-        missing = [k for k in ("cpu", "memory") if _get(lim, k) is None]
-        if missing:
-            o.add("CG-K8S-021", lim or res or cline, f"{p}.resources.limits", "no " + " and ".join(missing))
-        missing = [k for k in ("cpu", "memory") if _get(req, k) is None]
-        if missing:
-            o.add("CG-K8S-022", req or res or cline, f"{p}.resources.requests", "no " + " and ".join(missing))
+        _check_resources(o, c, p, cline)
+    _check_image_ref(o, c, p)
+
+
+def _check_capabilities(o: _Obj, sc: Node | None, sp: str, cline: int | None) -> None:
+    """Added capabilities beyond the baseline (CG-K8S-006) or beyond NET_BIND_SERVICE (020); ALL not
+    dropped (019)."""
+    caps = _get(sc, "capabilities")
+    added = [(n, (_str(n) or "").upper()) for n in _items(_get(caps, "add"))]
+    for n, cap in added:
+        if cap.removeprefix("CAP_") not in BASELINE_CAPS:
+            o.add("CG-K8S-006", n, f"{sp}.capabilities.add", cap)
+        if cap.removeprefix("CAP_") != "NET_BIND_SERVICE":
+            o.add("CG-K8S-020", n, f"{sp}.capabilities.add", cap)
+    dropped = {(_str(n) or "").upper() for n in _items(_get(caps, "drop"))}
+    if "ALL" not in dropped:
+        o.add("CG-K8S-019", caps if caps is not None else (sc if sc is not None else cline), f"{sp}.capabilities.drop")
+
+
+def _check_resources(o: _Obj, c: Node, p: str, cline: int | None) -> None:
+    """CPU and memory limits (CG-K8S-021) and requests (022)."""
+    res = _get(c, "resources")
+    lim, req = _get(res, "limits"), _get(res, "requests")
+    missing = [k for k in ("cpu", "memory") if _get(lim, k) is None]
+    if missing:
+        o.add("CG-K8S-021", lim or res or cline, f"{p}.resources.limits", "no " + " and ".join(missing))
+    missing = [k for k in ("cpu", "memory") if _get(req, k) is None]
+    if missing:
+        o.add("CG-K8S-022", req or res or cline, f"{p}.resources.requests", "no " + " and ".join(missing))
+
+
+def _check_image_ref(o: _Obj, c: Node, p: str) -> None:
+    """An image without a tag or with :latest (CG-K8S-023), and without a digest (024)."""
     img = _get(c, "image")
     ref = _str(img)
     if ref is not None:

@@ -28,6 +28,8 @@ def _visible(m: re.Match[str]) -> str:
 
 def clean(text: str, *, oneline: bool = False) -> str:
     """``text`` with control characters shown as ``\\xNN`` (newlines kept unless ``oneline``)."""
+    if text.isprintable():  # the common case, at C speed: nothing to replace
+        return text
     out = _CONTROL.sub(_visible, text)
     return out.replace("\r\n", "\n").replace("\n", " ") if oneline else out
 

@@ -28,37 +28,10 @@ def _tokens(s: str) -> list[tuple[int, int]] | None:
         if i >= n:
             out.append((_END, 0))
             return out
-        v = 0
-        start = i
-        nt = -1
-        if t == _DIGIT_OR_ZERO and s[i] == "0":
-            while i < n and s[i] == "0":
-                i += 1
-            nt = _DIGIT
-            v = -(i - start)
-        elif t in (_DIGIT_OR_ZERO, _DIGIT, _SUFFIX_NO, _REVISION_NO):
-            while i < n and "0" <= s[i] <= "9":
-                i += 1
-            v = int(s[start:i]) if i > start else 0
-        elif t == _LETTER:
-            v = ord(s[i])
-            i += 1
-        elif t == _SUFFIX:
-            for idx, suf in enumerate(_PRE):
-                if s.startswith(suf, i):
-                    v = idx - len(_PRE)
-                    i += len(suf)
-                    break
-            else:
-                for idx, suf in enumerate(_POST):
-                    if s.startswith(suf, i):
-                        v = idx
-                        i += len(suf)
-                        break
-                else:
-                    return None
-        else:
+        tok = _token_value(s, i, t)
+        if tok is None:
             return None
+        v, i, nt = tok
         out.append((t, v))
         if i >= n:
             out.append((_END, 0))
@@ -66,32 +39,78 @@ def _tokens(s: str) -> list[tuple[int, int]] | None:
         if nt != -1:
             t = nt
             continue
-        # what kind of token comes next
-        c = s[i]
-        if t in (_DIGIT, _DIGIT_OR_ZERO) and "a" <= c <= "z":
-            new = _LETTER
-        elif t == _LETTER and "0" <= c <= "9":
-            new = _DIGIT
-        elif t == _SUFFIX and "0" <= c <= "9":
-            new = _SUFFIX_NO
-        else:
-            if c == ".":
-                new = _DIGIT_OR_ZERO
-            elif c == "_":
-                new = _SUFFIX
-            elif c == "-" and i + 1 < n and s[i + 1] == "r":
-                new = _REVISION_NO
-                i += 1
-            else:
-                return None
-            i += 1
-        if new < t and not (
-            (new == _DIGIT_OR_ZERO and t == _DIGIT)
-            or (new == _SUFFIX and t == _SUFFIX_NO)
-            or (new == _DIGIT and t == _LETTER)
-        ):
+        nxt = _next_token_type(s, i, t)
+        if nxt is None:
             return None
-        t = new
+        t, i = nxt
+
+
+def _token_value(s: str, i: int, t: int) -> tuple[int, int, int] | None:
+    """(value, index after it, forced next type or -1) of the token of type ``t`` at ``s[i]``; None when
+    the text there is not one."""
+    n = len(s)
+    v = 0
+    start = i
+    nt = -1
+    if t == _DIGIT_OR_ZERO and s[i] == "0":
+        while i < n and s[i] == "0":
+            i += 1
+        nt = _DIGIT
+        v = -(i - start)
+    elif t in (_DIGIT_OR_ZERO, _DIGIT, _SUFFIX_NO, _REVISION_NO):
+        while i < n and "0" <= s[i] <= "9":
+            i += 1
+        v = int(s[start:i]) if i > start else 0
+    elif t == _LETTER:
+        v = ord(s[i])
+        i += 1
+    elif t == _SUFFIX:
+        return _suffix_value(s, i)
+    else:
+        return None
+    return v, i, nt
+
+
+def _suffix_value(s: str, i: int) -> tuple[int, int, int] | None:
+    """A pre-release (negative) or post-release suffix name at ``s[i]``."""
+    for idx, suf in enumerate(_PRE):
+        if s.startswith(suf, i):
+            return idx - len(_PRE), i + len(suf), -1
+    for idx, suf in enumerate(_POST):
+        if s.startswith(suf, i):
+            return idx, i + len(suf), -1
+    return None
+
+
+def _next_token_type(s: str, i: int, t: int) -> tuple[int, int] | None:
+    """The type of the token after one of type ``t`` that ended at ``s[i]`` (and where it starts: past a
+    separator); None for an order apk refuses."""
+    n = len(s)
+    c = s[i]
+    if t in (_DIGIT, _DIGIT_OR_ZERO) and "a" <= c <= "z":
+        new = _LETTER
+    elif t == _LETTER and "0" <= c <= "9":
+        new = _DIGIT
+    elif t == _SUFFIX and "0" <= c <= "9":
+        new = _SUFFIX_NO
+    else:
+        if c == ".":
+            new = _DIGIT_OR_ZERO
+        elif c == "_":
+            new = _SUFFIX
+        elif c == "-" and i + 1 < n and s[i + 1] == "r":
+            new = _REVISION_NO
+            i += 1
+        else:
+            return None
+        i += 1
+    if new < t and not (
+        (new == _DIGIT_OR_ZERO and t == _DIGIT)
+        or (new == _SUFFIX and t == _SUFFIX_NO)
+        or (new == _DIGIT and t == _LETTER)
+    ):
+        return None
+    return new, i
 
 
 class ApkScheme(VersionScheme):

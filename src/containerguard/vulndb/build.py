@@ -218,9 +218,11 @@ def _fname(name: str) -> str:
     return name.replace("/", "__")
 
 
-def _build(path: Path, specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetched],
-           old: dict[str, dict[str, Any]], dl: Path, progress: ProgressHook | None, t0: float) -> UpdateResult:
-    plan: list[tuple[SourceSpec, str]] = []  # (spec, action: parse | carry | none)
+def _plan(specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetched],
+          old: dict[str, dict[str, Any]]) -> list[tuple[SourceSpec, str]]:
+    """(spec, action) per source: ``parse`` a new or changed file, ``carry`` the previous rows over (an
+    unchanged file, or a failed fetch of a source built before), or ``none``."""
+    plan: list[tuple[SourceSpec, str]] = []
     for spec in specs:
         f = fetched[spec.name]
         prev = old.get(spec.name)
@@ -230,6 +232,25 @@ def _build(path: Path, specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetc
             plan.append((spec, "carry"))
         else:
             plan.append((spec, "none"))
+    return plan
+
+
+def _unreadable(con: sqlite3.Connection, spec: SourceSpec, prev: dict[str, Any] | None, err: str,
+                metas: list[tuple[Any, ...]], results: list[SourceResult]) -> None:
+    """A source file that cannot be read as a whole: the previous build's rows stay, when there is one."""
+    if prev:
+        _carry(con, spec.name)
+        metas.append(_meta_row_prev(prev, "error", err))
+    else:
+        metas.append((spec.name, spec.url, "", "", "", 0, 1, orjson.dumps({"unreadable file": 1}).decode(),
+                      _now(), "error", err))
+    results.append(SourceResult(spec.name, spec.url, "error", prev["records"] if prev else 0,
+                                prev["skipped"] if prev else 1, {"unreadable file": 1}, err))
+
+
+def _build(path: Path, specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetched],
+           old: dict[str, dict[str, Any]], dl: Path, progress: ProgressHook | None, t0: float) -> UpdateResult:
+    plan = _plan(specs, fetched, old)
     if all(fetched[s.name].status in ("absent", "error") for s in specs):
         errs = "; ".join(fetched[s.name].error for s in specs if fetched[s.name].error)[:500]
         raise VulnDBError(f"no vulnerability source could be fetched ({errs or 'nothing published at the given URLs'})")
@@ -268,15 +289,7 @@ def _build(path: Path, specs: list[SourceSpec], fetched: dict[str, fetchmod.Fetc
                     writer.flush()
                 except SourceCorrupt as exc:
                     writer.discard()  # parsers raise SourceCorrupt before writing any row of the file
-                    err = str(exc)
-                    if prev:
-                        _carry(con, spec.name)
-                        metas.append(_meta_row_prev(prev, "error", err))
-                    else:
-                        metas.append((spec.name, spec.url, "", "", "", 0, 1, orjson.dumps({"unreadable file": 1}).decode(),
-                                      _now(), "error", err))
-                    results.append(SourceResult(spec.name, spec.url, "error", prev["records"] if prev else 0,
-                                                prev["skipped"] if prev else 1, {"unreadable file": 1}, err))
+                    _unreadable(con, spec, prev, str(exc), metas, results)
                     con.execute("COMMIT")
                     con.execute("BEGIN")
                     continue

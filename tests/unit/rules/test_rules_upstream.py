@@ -82,3 +82,13 @@ def test_a_real_clash_is_a_warning(tmp_path: Path) -> None:
     rs = load_rules([_files()[0], mine])
     assert any(w.startswith(f"{mine}:1: list 'shell_binaries' redefines the list of the same name from "
                             f"{_files()[0]}:") for w in rs.warnings), rs.warnings
+
+
+@pytest.mark.parametrize("name", UPSTREAM)
+def test_each_upstream_file_loads_alone(name: str) -> None:
+    fields, traced = host_support()
+    path = env.SHARED / "falco-rules" / name
+    rs = load_rules([path], available_fields=fields, traced_event_types=traced)
+    disabled = {r.name: r.disabled_reason for r in rs.rules if not r.enabled and r.disabled_reason != "enabled: false"}
+    assert rs.enabled_rules  # and nothing is disabled but for the reasons the combined load gives
+    assert disabled.items() <= _expected().items()

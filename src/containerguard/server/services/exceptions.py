@@ -110,6 +110,30 @@ class Matcher:
         return None
 
 
+def covers(now: dt.datetime) -> Any:
+    """SQL: an active exception covers the ``Finding`` row (joined with its ``Image``) of the enclosing query
+    -- the same rule as :meth:`Matcher.match`, for queries that must filter or count open findings in the
+    database (the console's open list, its top risks). tests/unit/server/test_exception_rules.py keeps
+    the two in step."""
+    from sqlalchemy import and_, exists
+
+    return exists().where(
+        FindingException.vuln_id == Finding.vuln_id,
+        FindingException.revoked_at.is_(None),
+        or_(FindingException.expires_at.is_(None), FindingException.expires_at > now),
+        or_(
+            FindingException.scope == "global",
+            and_(FindingException.scope == "image", FindingException.image_digest == Image.digest),
+            and_(FindingException.scope == "finding", FindingException.image_digest == Image.digest,
+                 FindingException.package_name == Finding.package_name),
+            and_(FindingException.scope == "repository",
+                 # correlated to the outer query's image and exception, not a fresh FROM of either
+                 exists().where(ImageName.image_id == Image.id, ImageName.repository == FindingException.repository)
+                 .correlate_except(ImageName)),
+        ),
+    )
+
+
 def matcher(session: Session) -> Matcher:
     by: dict[str, list[FindingException]] = {}
     for e in active(session):

@@ -41,7 +41,7 @@ def mount(app: FastAPI) -> Any:
         viewer = console.current(request)
         if request.headers.get("hx-request") == "true":
             return HTMLResponse('<p id="live" class="flash error" role="alert" hx-swap-oob="true">'
-                                "Not allowed.</p>", status_code=403)
+                                "Not allowed.</p>", status_code=403, headers={"HX-Reswap": "none"})
         return console.render(request, "error.html", viewer, "", 403, title="Not allowed",
                               message="Your role may not open this page or do this.")
 

@@ -96,8 +96,10 @@ async def _attempt(console: Console, request: Request, viewer: Viewer, work: Cal
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422 if isinstance(exc, Invalid) else 400
         text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         if _is_htmx(request):
+            # only the status line changes (out of band); the row the form sits in stays as it was
             raise ActionFailed(HTMLResponse(f'<p id="live" class="flash error" role="alert" hx-swap-oob="true">'
-                                            f'{_esc(text)}</p>', status_code=status)) from None
+                                            f'{_esc(text)}</p>', status_code=status,
+                                            headers={"HX-Reswap": "none"})) from None
         raise ActionFailed(console.render(request, "error.html", viewer, "", status, title="Not done",
                                           message=text)) from None
 

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
+from containerguard.server.services import exceptions as exc_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import (
     Alert,
@@ -26,7 +27,6 @@ from containerguard.server.store.models import (
     AuditEntry,
     Container,
     Finding,
-    FindingException,
     Host,
     Image,
     ImageName,
@@ -104,25 +104,9 @@ def exposure(c: Container) -> list[str]:
 # --------------------------------------------------------------------------- exceptions
 
 
-def _active_exception(now: dt.datetime) -> Any:
-    """SQL: an unrevoked, unexpired exception covering the Finding row of the enclosing query."""
-    return and_(
-        FindingException.vuln_id == Finding.vuln_id,
-        FindingException.revoked_at.is_(None),
-        or_(FindingException.expires_at.is_(None), FindingException.expires_at > now),
-        or_(
-            FindingException.scope == "global",
-            and_(FindingException.scope == "image", FindingException.image_digest == Image.digest),
-            and_(FindingException.scope == "finding", FindingException.image_digest == Image.digest,
-                 or_(FindingException.package_name == "", FindingException.package_name == Finding.package_name)),
-            and_(FindingException.scope == "repository",
-                 exists().where(ImageName.image_id == Image.id, ImageName.repository == FindingException.repository)),
-        ),
-    )
-
-
 def open_condition(now: dt.datetime) -> Any:
-    return ~exists().where(_active_exception(now))
+    """SQL: no active exception covers the finding (services.exceptions.covers, the API's rule)."""
+    return ~exc_svc.covers(now)
 
 
 # --------------------------------------------------------------------------- rows
@@ -144,7 +128,7 @@ class FindingView:
     image_digest: str
     image_name: str
     path: str = ""
-    exception: FindingException | None = None
+    exception: Mapping[str, Any] | None = None  # services.exceptions.as_dict of the covering exception
     hosts: Sequence[str] = ()
     why: Sequence[str] = ()
 
@@ -579,29 +563,9 @@ def findings(session: Session, image_id: int, flt: FindingFilter, *, page: int =
                                .where(*conds)) or 0)
     rows = session.execute(base.order_by(Finding.risk.desc(), Finding.id.desc()).limit(PAGE_ROWS)
                            .offset((page - 1) * PAGE_ROWS)).all()
-    exc = _exceptions_for(session, [f for f, _ in rows], rows[0][1] if rows else None, now)
-    return Page([_finding_view(f, img, exception=exc.get(f.id)) for f, img in rows], page, total,
+    match = exc_svc.matcher(session).match if flt.status != "open" else (lambda f, img: None)
+    return Page([_finding_view(f, img, exception=match(f, img)) for f, img in rows], page, total,
                 page * PAGE_ROWS < total)
-
-
-def _exceptions_for(session: Session, fs: Sequence[Finding], img: Image | None, now: dt.datetime) -> dict[int, FindingException]:
-    if not fs or img is None:
-        return {}
-    repos = {n.repository for n in session.scalars(select(ImageName).where(ImageName.image_id == img.id))}
-    cands = session.scalars(select(FindingException).where(
-        FindingException.vuln_id.in_({f.vuln_id for f in fs}), FindingException.revoked_at.is_(None),
-        or_(FindingException.expires_at.is_(None), FindingException.expires_at > now))).all()
-    out: dict[int, FindingException] = {}
-    for f in fs:
-        for e in cands:
-            if e.vuln_id != f.vuln_id:
-                continue
-            if (e.scope == "global" or (e.scope == "image" and e.image_digest == img.digest)
-                    or (e.scope == "finding" and e.image_digest == img.digest and e.package_name in ("", f.package_name))
-                    or (e.scope == "repository" and e.repository in repos)):
-                out[f.id] = e
-                break
-    return out
 
 
 def package_types(session: Session, image_id: int) -> list[str]:

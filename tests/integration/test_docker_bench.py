@@ -107,3 +107,17 @@ def test_table_output(containers: dict[str, str], capsys: pytest.CaptureFixture[
     assert "[WARN] 5.16 - Ensure that the host's process namespace is not shared" in out
     assert f"* PidMode=host: {containers['hostpid']}" in out
     assert "Section C - Score" in out
+
+
+def test_output_file_and_fail_on(containers: dict[str, str], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "docker", "--container", containers["hostpid"], "-f", "json", "-o", str(out),
+               "--fail-on", "WARN"])
+    assert rc == 1  # 5.16 warns for the container sharing the host's PID namespace
+    doc = json.loads(out.read_text())
+    assert any(r["id"] == "5.16" and r["status"] == "WARN" for r in doc["results"])
+    assert capsys.readouterr().out == ""  # the report went to the file
+    assert main(["bench", "docker", "--container", containers["hostpid"], "-o", str(tmp_path / "t.txt")]) == 0
+    assert "Section C - Score" in (tmp_path / "t.txt").read_text()
+    assert main(["bench", "docker", "--fail-on", "SEVERE"]) == 2

@@ -68,6 +68,55 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+class PlainProgress:
+    """Progress for logs (CI): plain lines on stderr instead of a bar that a non-terminal cannot show.
+    Work shorter than ``interval`` seconds prints nothing; after that each kind of line comes at most once
+    per interval (starts and ends of a step always). ``interval`` defaults to $CONTAINERGUARD_PROGRESS_SECONDS
+    or 5."""
+
+    def __init__(self, prefix: str, interval: float | None = None) -> None:
+        import os
+        import time
+
+        self._clock = time.monotonic
+        self.prefix = prefix
+        env = os.environ.get("CONTAINERGUARD_PROGRESS_SECONDS", "")
+        self.interval = interval if interval is not None else float(env) if env.replace(".", "", 1).isdigit() else 5.0
+        self._start = self._clock()
+        self._last: dict[str, float] = {}
+
+    def say(self, key: str, text: str, *, force: bool = False) -> None:
+        now = self._clock()
+        if now - self._start < self.interval:
+            return  # quick work: a clean log
+        last = self._last.get(key)
+        if force or last is None or now - last >= self.interval:
+            self._last[key] = now
+            print(f"{self.prefix}: {text}", file=sys.stderr, flush=True)
+
+
+def plain_layer_hook(prefix: str) -> Callable[[ProgressEvent], None]:
+    """The inventory ProgressEvent hook as plain progress lines (see PlainProgress)."""
+    out = PlainProgress(prefix)
+
+    def hook(ev: ProgressEvent) -> None:
+        n = f"{ev.layer + 1}/{ev.layers}"
+        if ev.phase == "export":
+            out.say("export", f"exporting from Docker: {ev.bytes / 1e6:.0f} MB")
+        elif ev.phase == "layer-start":
+            out.say("layer", f"layer {n}: reading", force=True)
+        elif ev.phase == "read":
+            out.say("layer", f"layer {n}: {ev.bytes / 1e6:.0f} MB read")
+        elif ev.phase == "layer-cached":
+            out.say("layer", f"layer {n}: from the cache", force=True)
+        elif ev.phase == "layer-done":
+            out.say("layer", f"layer {n}: done", force=True)
+        elif ev.phase == "done":
+            out.say("done", f"{ev.layers} layer(s) done", force=True)
+
+    return hook
+
+
 def layer_progress(console: Console, *, disable: bool = False) -> tuple[Progress, Callable[[ProgressEvent], None]]:
     """A Rich progress bar (on ``console``, stderr) and the hook that feeds it inventory ProgressEvents:
     Docker export, then each layer read (MB so far) or taken from the cache."""

@@ -1,15 +1,18 @@
 """`containerguard bench docker`: CIS Docker Benchmark v1.6 (sections 1-5) against the local Engine and host,
-printed PASS / WARN / INFO / NOTE per check id like docker-bench-security. Always exits 0 (2 on errors)."""
+printed PASS / WARN / INFO / NOTE per check id like docker-bench-security. Exits 0, or 1 with ``--fail-on WARN``
+when a check warns (2 on errors)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from containerguard import __version__
+from containerguard.cli._output import emit
 from containerguard.errors import UsageError
 
 bench_app = typer.Typer(help="Compliance benchmarks.", no_args_is_help=True)
@@ -24,13 +27,30 @@ def docker_cmd(
                                                        help="Only check these containers (name or id).")] = None,
     all_containers: Annotated[bool, typer.Option("--all", "-a",
                                                  help="Also audit created and stopped containers.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 1 when a check has this status (WARN, or INFO/NOTE to be stricter).")] = None,
 ) -> None:
     """Run the CIS Docker Benchmark v1.6 checks that the Engine API and host files can decide."""
     from containerguard.cis.docker import Status, bench_docker
 
     if fmt not in ("table", "json"):
         raise UsageError(f"unknown format {fmt!r} for bench docker (table or json)")
+    gate = None
+    if fail_on is not None:
+        names = {str(st).upper(): st for st in Status}
+        if fail_on.strip().upper() not in names:
+            raise UsageError(f"--fail-on {fail_on!r}: expected one of {', '.join(sorted(names))}")
+        gate = names[fail_on.strip().upper()]
     results = bench_docker(container, all_containers=all_containers)
+    emit(_render(results, fmt, color=output is None and sys.stdout.isatty()), output)
+    if gate is not None and any(r.status is gate for r in results):
+        raise SystemExit(1)
+
+
+def _render(results: list[Any], fmt: str, *, color: bool) -> str:
+    from containerguard.cis.docker import Status
+
     counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
     if fmt == "json":
         doc = {
@@ -40,12 +60,17 @@ def docker_cmd(
                          "details": list(r.details), "containers": list(r.containers)} for r in results],
             "summary": counts,
         }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
+        return json.dumps(doc, indent=2) + "\n"
+    import io
+
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False, soft_wrap=True)
+    from containerguard.report.terminal import clean
+
+    buf = io.StringIO()
+    console = Console(file=buf, highlight=False, soft_wrap=True, force_terminal=color, no_color=not color,
+                      emoji=False)
     section = ""
     titles = {"1": "Host Configuration", "2": "Docker daemon configuration", "3": "Docker daemon configuration files",
               "4": "Container Images and Build File", "5": "Container Runtime"}
@@ -55,11 +80,13 @@ def docker_cmd(
             section = sec
             console.print(f"\n[bold][INFO] {sec} - {titles.get(sec, '')}[/bold]")
         st = str(r.status)
-        console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}] {r.id} - {escape(r.title)}")
+        console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}] {r.id} - {escape(clean(r.title))}")
         for d in r.details:
-            console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}]      * {escape(d)}")
+            console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}]      * {escape(clean(d))}")
     console.print(f"\n[bold]Section C - Score[/bold]\nChecks: {len(results)}  "
                   + "  ".join(f"{k}: {v}" for k, v in counts.items()))
+    return buf.getvalue()
+
 
 
 def register(app: typer.Typer) -> None:

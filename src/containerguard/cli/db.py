@@ -60,6 +60,19 @@ def update(
             tasks[key] = progress.add_task(label, total=total, amount=amount)
         progress.update(tasks[key], completed=done, total=total, description=label, amount=amount)
 
+    if not quiet and not console.is_terminal:  # CI logs: plain, periodic lines instead of bars
+        from containerguard.cli._output import PlainProgress
+
+        plain = PlainProgress("db update")
+
+        def hook(phase: str, name: str, done: int, total: int | None) -> None:  # the plain hook replaces the bar
+            if phase == "download":
+                amount = f"{done / 1e6:.1f}" + (f"/{total / 1e6:.1f} MB" if total else " MB")
+                plain.say(f"fetch {name}", f"fetch {name}: {amount}", force=bool(total and done >= total))
+            else:
+                plain.say(phase, f"{phase} {name}: {done}/{total}" if total else f"{phase} {name}: {done}",
+                          force=bool(total and done >= total))
+
     with progress:
         res = vulndb.update(db, mirror=mirror, sources=_pairs(source), only=only_t, progress=hook)
     counts = {"updated": 0, "unchanged": 0, "error": 0, "absent": 0}

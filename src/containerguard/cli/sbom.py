@@ -49,13 +49,17 @@ def sbom(
         from containerguard.cli._output import layer_progress
 
         bar, hook = layer_progress(Console(stderr=True))
+    elif not quiet:  # CI logs: plain, periodic lines instead of a bar
+        from containerguard.cli._output import plain_layer_hook
+
+        hook = plain_layer_hook(f"sbom {target}")
     if bar is not None:
         with bar:
             inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform or "linux/amd64",
                                   username=username, password=password)
     else:
-        inv = build_inventory(target, cache=cache, insecure=insecure, platform=platform or "linux/amd64", username=username,
-                              password=password)
+        inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure,
+                              platform=platform or "linux/amd64", username=username, password=password)
     from containerguard.cli._output import check_platform
 
     check_platform(platform, inv.image)

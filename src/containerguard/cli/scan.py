@@ -116,6 +116,10 @@ def scan(
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)
     bar, hook = layer_progress(console, disable=quiet or not console.is_terminal)
+    if not quiet and not console.is_terminal:  # CI logs: plain, periodic lines instead of a bar
+        from containerguard.cli._output import plain_layer_hook
+
+        hook = plain_layer_hook(f"scan {target}")
     from containerguard.cli._output import check_platform, deadline
     from containerguard.scanner import LayerCache
 

@@ -24,6 +24,10 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/exceptions", set(ROLES)),
     ("POST", "/exceptions", {"admin", "analyst"}),
     ("DELETE", "/exceptions/{exc_id}", {"admin", "analyst"}),
+    ("POST", "/agent/report", {"agent"}),
+    ("GET", "/hosts", READERS),
+    ("GET", "/containers", READERS),
+    ("GET", "/alerts", READERS),
     ("GET", "/users", {"admin"}),
     ("POST", "/users", {"admin"}),
     ("DELETE", "/users/{name}", {"admin"}),
@@ -35,6 +39,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 BODIES = {
     ("POST", "/tokens"): {"name": "x", "role": "viewer"},
     ("POST", "/exceptions"): {"vuln_id": "CVE-1", "scope": "global", "kind": "false_positive", "reason": "r"},
+    ("POST", "/agent/report"): {"host": "matrix-agent", "batch_id": "batch-0001", "alerts": []},
     ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
 }
 FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope"}

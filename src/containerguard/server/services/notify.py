@@ -1,4 +1,7 @@
-"""Notification deliveries (filled in by the notifications work)."""
+"""Notification deliveries: targets, rules, queued deliveries with retries/backoff, dead letters.
+
+Owned by the `notify` helper (issue 11 notifications part) -- in progress, please do not edit.
+"""
 
 from __future__ import annotations
 

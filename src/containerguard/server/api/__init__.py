@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from containerguard.server.api import routes_core, routes_exceptions, routes_hosts, routes_policy, routes_users
+from containerguard.server.api import (
+    routes_core,
+    routes_exceptions,
+    routes_hosts,
+    routes_policy,
+    routes_users,
+)
 
 router = APIRouter()
 router.include_router(routes_core.router)

@@ -290,6 +290,7 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
             add_link_results(merged, _link_results(art, layers, records, merged.links, analyzers, layer_cache, ids, dir_root),
                              attribution)
         meta = art.meta()
+        open_warnings = list(art.warnings)
     index_findings = [f for check in index_checks for f in check(merged.files, attribution)]
     # the image-config analyzers (Env, User, history): once per image, findings beside the files' ones
     config_findings = [f for ca in config_analyzers for f in ca.analyze_config(meta, layers).findings
@@ -306,7 +307,7 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
         packages=tuple(packages),
         layers=tuple(layers) if dir_root is None else (),
         image=meta if dir_root is None else None,
-        warnings=tuple(dict.fromkeys([*cache_warning, *merged.warnings])),
+        warnings=tuple(dict.fromkeys([*open_warnings, *cache_warning, *merged.warnings])),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         file_findings=(*merged.findings, *index_findings, *config_findings),
     )

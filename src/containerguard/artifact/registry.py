@@ -356,6 +356,31 @@ class RegistryClient:
             parts.append(b)
 
     # ------------------------------------------------------------ API
+
+    def _json(self, path: str, what: str) -> Any:
+        resp = self._get(path, what)
+        try:
+            if resp.status_code != 200:
+                raise RegistryError(f"{self.host}: {what} request answered {resp.status_code}")
+            body = self._read_capped(resp, MAX_MANIFEST_BYTES, what)
+        finally:
+            resp.close()
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise RegistryError(f"{self.host}: {what} is not JSON") from exc
+
+    def catalog(self, limit: int = 1000) -> list[str]:
+        """Repository names the registry lists (``/v2/_catalog``), up to ``limit``."""
+        doc = self._json(f"/v2/_catalog?n={limit}", "catalog")
+        repos = doc.get("repositories") if isinstance(doc, dict) else None
+        return [r for r in repos or [] if isinstance(r, str)]
+
+    def tags(self) -> list[str]:
+        """Tags of this repository (``/v2/REPO/tags/list``)."""
+        doc = self._json(f"/v2/{self.repo}/tags/list", "tag list")
+        tags = doc.get("tags") if isinstance(doc, dict) else None
+        return [t for t in tags or [] if isinstance(t, str)]
     def manifest(self, reference: str) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest; verified against the digest asked for or announced."""
         resp = self._get(f"/v2/{self.repo}/manifests/{reference}", "manifest", ACCEPT)

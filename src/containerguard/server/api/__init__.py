@@ -9,6 +9,7 @@ from containerguard.server.api import (
     routes_exceptions,
     routes_hosts,
     routes_policy,
+    routes_registries,
     routes_users,
 )
 
@@ -16,6 +17,7 @@ router = APIRouter()
 router.include_router(routes_core.router)
 router.include_router(routes_exceptions.router)
 router.include_router(routes_hosts.router)
+router.include_router(routes_registries.router)
 router.include_router(routes_users.router)
 router.include_router(routes_policy.router)
 

@@ -1,7 +1,7 @@
 """policies as code: violations reported by enforcement points (issue 13)
 
 Revision ID: 0200_policy_violations
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0200_policy_violations"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -158,6 +158,11 @@ def scan(
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     emit(text, output)
+    policy_code, decision = 0, None
+    if policy_set is not None:
+        from containerguard.cli.policy import build_gate
+
+        policy_code, decision = build_gate(res, policy_set, console, exit_code if exit_code else 1)
     if client is not None:
         from containerguard.cli._upload import upload
 
@@ -165,15 +170,15 @@ def scan(
             inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
         with client:
             out = upload(client, doc)
+            if decision is not None:
+                from containerguard.cli._upload import upload_policy_decision
+
+                upload_policy_decision(client, decision, image_name=inv.target, image_digest=str(out.get("digest", "")))
         if not quiet:
             print(f"uploaded to {client.base}: image {out['digest']} ({'new' if out['created'] else 'known'}, "
                   f"{out['findings']} findings)", file=sys.stderr)
     code = _gate(res, gate_sev[0] if gate_sev else None, exit_code, skip_unreadable)
-    if policy_set is not None:
-        from containerguard.cli.policy import build_gate
-
-        policy_code = build_gate(res, policy_set, console, exit_code if exit_code else 1)  # always printed
-        code = code or policy_code
+    code = code or policy_code
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

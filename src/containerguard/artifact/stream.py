@@ -8,6 +8,7 @@ read to EOF (``drain``) before trusting what they parsed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -332,10 +333,8 @@ def _produce(raw: IO[bytes], q: Any, stop: Any) -> None:
     except BaseException as exc:  # handed to the reading thread, raised there
         item = exc
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a file or an HTTP body
             raw.close()
-        except Exception:  # pragma: no cover - closing a file or an HTTP body
-            pass
     put(item)
 
 

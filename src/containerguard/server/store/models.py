@@ -409,8 +409,8 @@ class AlertAck(Base):
 
 
 class SeverityDaily(Base):
-    """Findings by severity across all images, one row per day (written when the dashboard is drawn and
-    after rescans), for the 30-day trend."""
+    """Findings by severity across all images, one row per day, for the 30-day trend. Written when the
+    dashboard is drawn (a day nobody opened it has no row, and the chart skips it)."""
 
     __tablename__ = "severity_daily"
 

@@ -158,7 +158,8 @@ class Finding(Base):
                       Index("ix_findings_vuln_id", "vuln_id"),
                       Index("ix_findings_severity_risk", "severity", "risk"),
                       Index("ix_findings_risk", "risk"),
-                      Index("ix_findings_first_seen", "first_seen"))  # the console's "new since the last DB update"
+                      Index("ix_findings_first_seen", "first_seen"),
+                      Index("ix_findings_kev_risk", "kev", "risk"))  # the console's "new since the last DB update"
 
 
 # --------------------------------------------------------------------------- hosts and runtime

@@ -41,6 +41,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/policy/decisions", {"admin", "analyst", "ci"}),
     ("GET", "/policy/violations", READERS),
     ("GET", "/policy/summary", READERS),
+    ("GET", "/risk", READERS),
 ]
 
 BODIES = {

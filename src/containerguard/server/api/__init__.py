@@ -10,6 +10,7 @@ from containerguard.server.api import (
     routes_hosts,
     routes_policy,
     routes_registries,
+    routes_risk,
     routes_users,
 )
 
@@ -20,5 +21,6 @@ router.include_router(routes_hosts.router)
 router.include_router(routes_registries.router)
 router.include_router(routes_users.router)
 router.include_router(routes_policy.router)
+router.include_router(routes_risk.router)
 
 __all__ = ["router"]

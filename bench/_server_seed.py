@@ -118,6 +118,11 @@ def seed(db_url: str) -> None:
         from sqlalchemy import text
 
         with prepared.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # rows went in with explicit ids: move each id sequence past them, or the next insert through the
+            # API collides with a seeded primary key
+            for table in ("images", "findings", "alerts", "hosts", "containers", "exceptions", "audit_log"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT coalesce(max(id), 1) FROM {table}))"))
             conn.execute(text("ANALYZE"))
     prepared.engine.dispose()
 

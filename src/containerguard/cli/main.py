@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent", "baseline": "baseline", "profile": "baseline",
     "policy": "policy", "admission": "admission", "authz": "authz",
-    "server": "server", "worker": "server", "token": "token", "user": "user",
+    "server": "server", "worker": "server", "token": "token", "user": "user", "notify": "notify",
 }
 
 app = typer.Typer(

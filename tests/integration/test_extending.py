@@ -103,3 +103,31 @@ def test_without_the_extension_the_format_is_unknown(project: Path, capsys: pyte
     code = main(["sbom", f"dir:{project}", "--format", "lines", "--quiet"])
     assert code == 2
     assert "unknown format 'lines'" in capsys.readouterr().err
+
+
+def test_a_config_analyzer_runs_once_over_the_image_config(tmp_path: Path) -> None:
+    """The image-config side of the analyzer contract: one class, handed to the inventory builder."""
+    from tests.fixtures import registry as reg
+
+    from containerguard.analyzer.base import AnalysisResult, ConfigAnalyzer
+    from containerguard.model import Finding, FindingKind, Severity
+    from containerguard.scanner import build_inventory
+
+    calls: list[int] = []
+
+    class NoLabels(ConfigAnalyzer):
+        type = "no-labels"
+        version = 1
+
+        def analyze_config(self, meta, layers):  # type: ignore[no-untyped-def]
+            calls.append(len(layers))
+            if meta.config.get("Labels"):
+                return AnalysisResult()
+            return AnalysisResult(findings=[Finding(FindingKind.MISCONFIG, "X-NOLABEL", "no labels",
+                                                    Severity.LOW, path="config.Labels")])
+
+    archive = reg.write_docker_archive(tmp_path / "img.tar", [reg.tar_bytes([("etc/a", "1\n")]),
+                                                              reg.tar_bytes([("etc/b", "2\n")])])
+    inv = build_inventory(f"docker-archive:{archive}", analyzers=[], cache=None, config_analyzers=[NoLabels()])
+    assert calls == [2]
+    assert [(f.id, f.path) for f in inv.file_findings] == [("X-NOLABEL", "config.Labels")]

@@ -265,3 +265,39 @@ def test_blob_redirect_to_https_host_is_followed_and_verified(open_registry: reg
 def test_env_registry_is_local_only() -> None:
     # guard for this module: every server above listens on loopback
     assert env.CACHE.is_absolute()
+
+
+def test_tls_to_a_plain_http_registry_suggests_insecure(open_registry: reg.Registry, capsys, tmp_path: Path) -> None:
+    rc, _, err = _sbom([f"registry:{open_registry.host}/cg/small:1"], capsys, tmp_path)
+    assert rc == 2 and err.count("\n") == 1 and "use --insecure" in err, err
+
+
+def test_docker_config_problems_are_warnings_naming_them(registry: reg.Registry, open_registry: reg.Registry,
+                                                         capsys, tmp_path: Path, monkeypatch) -> None:
+    cfg = tmp_path / "dockercfg"
+    cfg.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
+    (cfg / "config.json").write_text('{"auths": {')  # malformed: the scan goes on without its credentials
+    capsys.readouterr()
+    out = tmp_path / "o.json"
+    assert main(["sbom", f"registry:{open_registry.host}/cg/small:1", "--insecure", "-f", "json", "-o", str(out),
+                 "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {cfg / 'config.json'}: not a valid Docker config" in err, err
+    (cfg / "config.json").write_text(json.dumps({"credHelpers": {open_registry.host: "cg-nosuch"}}))
+    assert main(["sbom", f"registry:{open_registry.host}/cg/small:1", "--insecure", "-f", "json", "-o", str(out),
+                 "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "docker-credential-cg-nosuch (for " in err and "is not on PATH" in err, err
+    # a helper that is there is used, as the Docker CLI uses it: `docker-credential-NAME get`, host on stdin
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-cgtest"
+    helper.write_text(f"#!/bin/sh\nread host\n[ \"$host\" = \"{registry.host}\" ] || exit 1\n"
+                      f"printf '{{\"Username\": \"{reg.USER}\", \"Secret\": \"{reg.PASSWORD}\"}}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    (cfg / "config.json").write_text(json.dumps({"credsStore": "cgtest"}))
+    rc, data, err = _sbom([f"registry:{registry.host}/cg/small:1", "--insecure"], capsys, tmp_path)
+    assert rc == 0, err
+    assert _names(data) == [("idna", "2.7"), ("six", "1.10.0")]

@@ -5,16 +5,20 @@ filter that sees only the path inside the image (no leading slash, '/'-separated
 file mode, and ``analyze(AnalyzerInput) -> AnalysisResult`` that parses one file. The walker opens only
 files some analyzer requires and runs analyzers per layer; the applier merges layer results
 (later layers win per path, whiteouts delete) and attributes each package to the layer that introduced it.
+
+A :class:`ConfigAnalyzer` is the same idea for the image configuration (``Env``, ``User``, history): it
+runs once per image, after the walk, and its findings join the file analyzers' in the inventory, so the
+scanner merges every analyzer's findings in one place.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
-from containerguard.model import Finding, OSInfo, Package
+from containerguard.model import Finding, ImageMeta, Layer, OSInfo, Package
 
 #: words in an analyzer warning that say a whole input file was not read (the gate counts such files as
 #: skipped inputs: ``--fail-on`` does not pass over them unless ``--skip-unreadable``)
@@ -63,3 +67,14 @@ class Analyzer(ABC):
     @abstractmethod
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         """Parse one file. Raise AnalyzerError for a file that cannot be parsed."""
+
+
+class ConfigAnalyzer(ABC):
+    """An analyzer of the image configuration, run once per image (not per file) after the layer walk."""
+
+    type: ClassVar[str]
+    version: ClassVar[int]
+
+    @abstractmethod
+    def analyze_config(self, meta: ImageMeta, layers: Sequence[Layer]) -> AnalysisResult:
+        """Findings in ``meta`` (its config and history; history entries attributed to ``layers``)."""

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Sequence
 from typing import ClassVar
 
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
-from containerguard.secrets.scanner import BINARY_SNIFF, DEFAULT_MAX_SIZE, SecretScanner, is_candidate_path
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput, ConfigAnalyzer
+from containerguard.model import ImageMeta, Layer
+from containerguard.secrets.scanner import (
+    BINARY_SNIFF,
+    DEFAULT_MAX_SIZE,
+    SecretScanner,
+    is_candidate_path,
+    scan_image_config,
+)
 
 # Distribution-managed binary and package-manager directories: in image layers the walker copies every
 # file an analyzer requires before it can look inside, and these hold compiled binaries (Debian minbase:
@@ -51,3 +59,17 @@ class SecretAnalyzer(Analyzer):
         if outcome.skipped == "too-large":
             res.warnings.append(f"secrets: {inp.path}: larger than {self.scanner.max_size} bytes, not scanned")
         return res
+
+
+class ImageConfigSecretAnalyzer(ConfigAnalyzer):
+    """Secrets in the image configuration: ``Env`` entries and the history's commands (a secret passed to
+    ``RUN`` or ``ARG`` stays readable in the image even when no file keeps it)."""
+
+    type: ClassVar[str] = "secret-config"
+    version: ClassVar[int] = 1
+
+    def __init__(self, scanner: SecretScanner | None = None) -> None:
+        self.scanner = scanner
+
+    def analyze_config(self, meta: ImageMeta, layers: Sequence[Layer]) -> AnalysisResult:
+        return AnalysisResult(findings=scan_image_config(meta, layers, scanner=self.scanner))

@@ -40,6 +40,9 @@ class Artifact(ABC):
     """An opened image source: metadata, layers, and each layer as a verified uncompressed tar stream."""
 
     ref: ImageRef
+    #: things the user should know that did not stop the open (a malformed Docker config, a missing
+    #: credential helper); the inventory lists them with its warnings
+    warnings: Sequence[str] = ()
 
     @abstractmethod
     def meta(self) -> ImageMeta: ...

@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -82,14 +82,31 @@ def split_reference(text: str) -> tuple[str, str, str]:
     return host, repo, reference
 
 
-def docker_config_credentials(host: str) -> tuple[str, str] | None:
-    """Credentials for ``host`` from ``$DOCKER_CONFIG/config.json`` (default ~/.docker) ``auths``."""
+def docker_config_credentials(host: str, warn: Callable[[str], None] | None = None) -> tuple[str, str] | None:
+    """Credentials for ``host`` from ``$DOCKER_CONFIG/config.json`` (default ~/.docker): its credential
+    helper (``credHelpers`` / ``credsStore``, run as ``docker-credential-NAME get``), else ``auths``. A
+    config that is not valid JSON, or a helper that is missing or fails, is reported through ``warn``."""
     cfg_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    path = cfg_dir / "config.json"
+    say = warn or (lambda _m: None)
     try:
-        cfg = json.loads((cfg_dir / "config.json").read_text())
-    except (OSError, ValueError):
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
-    auths = cfg.get("auths") if isinstance(cfg, dict) else None
+    except (OSError, ValueError, RecursionError) as exc:
+        say(f"{path}: not a valid Docker config ({str(exc)[:80]}); no credentials taken from it")
+        return None
+    if not isinstance(cfg, dict):
+        say(f"{path}: not a valid Docker config (not an object); no credentials taken from it")
+        return None
+    raw_helpers = cfg.get("credHelpers")
+    helpers: dict[str, Any] = raw_helpers if isinstance(raw_helpers, dict) else {}
+    helper = helpers.get(host) or cfg.get("credsStore")
+    if isinstance(helper, str) and helper:
+        creds = _credential_helper(helper, host, path, say)
+        if creds is not None:
+            return creds
+    auths = cfg.get("auths")
     if not isinstance(auths, dict):
         return None
     keys = [host, f"https://{host}", f"http://{host}"]
@@ -108,6 +125,39 @@ def docker_config_credentials(host: str) -> tuple[str, str] | None:
         if isinstance(entry.get("username"), str) and isinstance(entry.get("password"), str):
             return entry["username"], entry["password"]
     return None
+
+
+def _credential_helper(name: str, host: str, path: Path, say: Callable[[str], None]) -> tuple[str, str] | None:
+    """``docker-credential-NAME get`` with ``host`` on stdin, as the Docker CLI runs it."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which(f"docker-credential-{name}")
+    if exe is None:
+        say(f"{path}: credential helper docker-credential-{name} (for {host}) is not on PATH; "
+            "trying without its credentials")
+        return None
+    try:
+        out = subprocess.run([exe, "get"], input=host, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        say(f"{path}: credential helper docker-credential-{name} failed: {str(exc)[:80]}")
+        return None
+    if out.returncode != 0:
+        return None  # no credentials stored for this host: anonymous access
+    try:
+        doc = json.loads(out.stdout)
+        return str(doc["Username"]), str(doc["Secret"])
+    except (ValueError, KeyError, TypeError):
+        say(f"{path}: credential helper docker-credential-{name} answered something that is not credentials")
+        return None
+
+
+def _looks_like_plain_http(exc: BaseException) -> bool:
+    """A TLS handshake answered by a plain-HTTP server (OpenSSL: "wrong version number", "record layer
+    failure", "http request")."""
+    text = " ".join(str(e) for e in (exc, exc.__cause__, exc.__context__) if e is not None).lower()
+    return any(s in text for s in ("wrong version number", "record layer failure", "http_request", "http request",
+                                   "unknown protocol", "packet length too long"))
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -163,8 +213,9 @@ class RegistryClient:
         self.repo = repo
         self.insecure = insecure
         self.base = f"{'http' if insecure else 'https'}://{host}"
+        self.warnings: list[str] = []
         if username is None and password is None:
-            creds = docker_config_credentials(host)
+            creds = docker_config_credentials(host, self.warnings.append)
             if creds:
                 username, password = creds
         self._creds = (username, password or "") if username else None
@@ -202,7 +253,10 @@ class RegistryClient:
             except httpx.TimeoutException:
                 raise RegistryError(f"{self.host}: timed out after {self.timeout:g}s ({kind} request)") from None
             except httpx.HTTPError as exc:
-                raise RegistryError(f"{self.host}: {kind} request failed: {str(exc)[:160]}") from None
+                hint = ""
+                if not self.insecure and _looks_like_plain_http(exc):
+                    hint = "; the registry seems to speak plain HTTP: if you trust the network, use --insecure"
+                raise RegistryError(f"{self.host}: {kind} request failed: {str(exc)[:160]}{hint}") from None
             if resp.status_code not in (301, 302, 303, 307, 308):
                 return resp
             loc = resp.headers.get("location", "")
@@ -302,6 +356,31 @@ class RegistryClient:
             parts.append(b)
 
     # ------------------------------------------------------------ API
+
+    def _json(self, path: str, what: str) -> Any:
+        resp = self._get(path, what)
+        try:
+            if resp.status_code != 200:
+                raise RegistryError(f"{self.host}: {what} request answered {resp.status_code}")
+            body = self._read_capped(resp, MAX_MANIFEST_BYTES, what)
+        finally:
+            resp.close()
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise RegistryError(f"{self.host}: {what} is not JSON") from exc
+
+    def catalog(self, limit: int = 1000) -> list[str]:
+        """Repository names the registry lists (``/v2/_catalog``), up to ``limit``."""
+        doc = self._json(f"/v2/_catalog?n={limit}", "catalog")
+        repos = doc.get("repositories") if isinstance(doc, dict) else None
+        return [r for r in repos or [] if isinstance(r, str)]
+
+    def tags(self) -> list[str]:
+        """Tags of this repository (``/v2/REPO/tags/list``)."""
+        doc = self._json(f"/v2/{self.repo}/tags/list", "tag list")
+        tags = doc.get("tags") if isinstance(doc, dict) else None
+        return [t for t in tags or [] if isinstance(t, str)]
     def manifest(self, reference: str) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest; verified against the digest asked for or announced."""
         resp = self._get(f"/v2/{self.repo}/manifests/{reference}", "manifest", ACCEPT)
@@ -377,4 +456,6 @@ def open_registry(ref: ImageRef, *, platform: str = "linux/amd64", insecure: boo
     def opener(layer: Layer) -> IO[bytes]:
         return client.blob(layer.digest, f"layer {layer.index}")
 
-    return BlobImage(ref, meta, layers, opener, client.close, config_bytes=cfg)
+    img = BlobImage(ref, meta, layers, opener, client.close, config_bytes=cfg)
+    img.warnings = tuple(client.warnings)
+    return img

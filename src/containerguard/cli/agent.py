@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -78,6 +79,11 @@ def agent(
     baseline_action: Annotated[str, typer.Option(
         "--baseline-action", help="Response to a deviation in protect mode: kill_process or stop_container")] = "kill_process",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Central server URL: report containers and alerts to it (env CONTAINERGUARD_SERVER)")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Agent token for --server (env CONTAINERGUARD_TOKEN)")] = None,
+    spool_dir: Annotated[Path | None, typer.Option(
+        "--spool-dir", help="Where batches wait while the server is unreachable (default: the user's data dir)")] = None,
 ) -> None:
     """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
     from containerguard.runtime.agent import Agent, AgentConfig
@@ -90,6 +96,9 @@ def agent(
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
                       source_state_dir=str(source_state) if source_state else None,
+                      server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
+                      server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
+                      spool_dir=str(spool_dir) if spool_dir else None,
                       alert_policies=_alert_policies(policy), baseline=baseline or baseline_dir is not None,
                       baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
                       baseline_action=_baseline_action(baseline_action))

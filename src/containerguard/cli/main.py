@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +24,11 @@ COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent", "baseline": "baseline", "profile": "baseline",
     "policy": "policy", "admission": "admission", "authz": "authz",
+<<<<<<< HEAD
     "server": "server", "worker": "server", "token": "token", "user": "user", "notify": "notify",
+=======
+    "server": "server", "worker": "server", "token": "token", "registry": "registry", "user": "user",
+>>>>>>> main
 }
 
 app = typer.Typer(
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         register_commands(_wanted(args))
-        rc = app(args=args, standalone_mode=False)
+        rc = app(args=args, standalone_mode=False, **_settings())
     except ContainerGuardError as exc:
         print(_one_line(f"error: {exc}"), file=sys.stderr)
         return 2
@@ -106,6 +110,17 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.exit_code)
         return _internal_error(exc)
     return rc if isinstance(rc, int) else 0
+
+
+def _settings() -> dict[str, Any]:
+    """Click's ``default_map`` from containerguard.yaml and CONTAINERGUARD_* variables (cli/settings.py);
+    nothing (and no extra start-up) when neither is there."""
+    from containerguard.cli import settings
+
+    if not settings.wanted():
+        return {}
+    register_commands()  # every command, so that each key is checked against all options
+    return {"default_map": settings.default_map(typer.main.get_command(app), settings.config_path())}
 
 
 #: exit code of an unexpected internal error (a bug): never 1 (a gate failed) nor 2 (bad usage or input)

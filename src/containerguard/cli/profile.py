@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,13 +23,18 @@ def seccomp(
                                           help="Seconds to observe the container; exercise it meanwhile")] = 30,
     verify: Annotated[bool, typer.Option(
         "--verify", help="Re-run the container's image and command with the profile and check it keeps running")] = False,
+    startup: Annotated[bool, typer.Option(
+        "--startup/--no-startup", help="Also observe a twin of the container (same image, command, environment) "
+        "started during the trace, so start-up syscalls are in the profile")] = True,
     docker_host: Annotated[str | None, typer.Option("--docker-host", help="Engine URL (default: DOCKER_HOST)")] = None,
 ) -> None:
     """Observe CONTAINER's syscalls for --duration seconds and write a profile allowing exactly those (plus what
     the runtime needs to start it); every other syscall fails with EPERM. Needs root and bpftrace."""
+    import contextlib
+
     import docker
 
-    from containerguard.runtime.baseline.seccomp import observe, seccomp_profile
+    from containerguard.runtime.baseline.seccomp import named, observe, seccomp_profile, start_twin
     from containerguard.runtime.baseline.seccomp import verify as verify_profile
     from containerguard.runtime.containers import ns_inode
 
@@ -44,8 +50,25 @@ def seccomp(
     if not mntns:
         raise UsageError(f"{container} is not running")
     name = str(info.get("Name", container)).lstrip("/")
-    print(f"tracing {name} for {duration} s: exercise it now", file=sys.stderr, flush=True)
-    seen = observe(mntns, duration, on_ready=lambda: print("ready", file=sys.stderr, flush=True))
+    namespaces = {mntns}
+    twins: list[str] = []
+
+    def ready() -> None:
+        print(f"tracing {name} for {duration} s: exercise it now", file=sys.stderr, flush=True)
+        if startup:
+            twin = start_twin(client.api, info, f"{name}-cg-profile-{os.getpid()}")
+            twins.append(twin)
+            twin_pid = int(client.api.inspect_container(twin)["State"].get("Pid") or 0)
+            if twin_pid:
+                namespaces.add(ns_inode(twin_pid))
+
+    try:
+        counts = observe(duration, on_ready=ready)
+    finally:
+        for twin in twins:
+            with contextlib.suppress(Exception):
+                client.api.remove_container(twin, force=True)
+    seen = named(counts.get(ns, {}) for ns in namespaces)
     profile = seccomp_profile(seen)
     try:
         output.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")

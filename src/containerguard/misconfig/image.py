@@ -21,7 +21,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput, ConfigAnalyzer
 from containerguard.misconfig.catalog import make_finding
 from containerguard.misconfig.secretnames import mask, secret_reason
 from containerguard.model import Finding, ImageMeta, Inventory, Layer, file_subject
@@ -132,12 +132,29 @@ def base_layer_count(meta: ImageMeta | None, layers: Sequence[Layer]) -> int:
     return min(cut, len(layers))
 
 
+class ImageConfigCheckAnalyzer(ConfigAnalyzer):
+    """:func:`check_config` as an analyzer: root user, secret-looking Env, port 22, no healthcheck."""
+
+    type: ClassVar[str] = "misconfig-config"
+    version: ClassVar[int] = 1
+
+    def analyze_config(self, meta: ImageMeta, layers: Sequence[Layer]) -> AnalysisResult:
+        return AnalysisResult(findings=check_config(meta))
+
+
 def check_image(inventory: Inventory) -> list[Finding]:
     """Image config checks plus the file findings of :class:`ImageFileAnalyzer` that the walker attached
     to the inventory (setuid/setgid only when added above the base layers)."""
     out: list[Finding] = []
     if inventory.image is not None:
         out += check_config(inventory.image, inventory.target)
+    return out + image_findings(inventory)
+
+
+def image_findings(inventory: Inventory) -> list[Finding]:
+    """The CG-IMG-* findings the analyzers attached to the inventory, setuid/setgid files kept only when
+    a layer above the base image added them, each with the inventory's target."""
+    out: list[Finding] = []
     nbase = base_layer_count(inventory.image, inventory.layers)
     for f in inventory.file_findings:
         if not f.id.startswith("CG-IMG-"):

@@ -236,50 +236,60 @@ class _Reader:
             elif c == "\\" and self.i + 1 < self.n and s[self.i + 1] == "\n":
                 self.i += 2
             elif c in "\n;&|()":
-                two = s[self.i : self.i + 2]
-                if two in ("&&", "||", ";;", ";&"):
-                    self.i += 2
-                    if two[0] == ";" and self.i < self.n and s[self.i] == "&":
-                        self.i += 1
-                    self._emit(words, pipeline)
-                    self._end_pipeline(pipeline)
-                    if two[0] == ";" and self.case_depth > 0:
-                        self.in_pattern = True
-                elif c == "|":
-                    self.i += 2 if two == "|&" else 1
-                    self._emit(words, pipeline)
-                    self.script.has_pipe = True
-                elif c == "&" and two in ("&>",):
-                    self.i += 2
-                    self._redirect_target()
-                else:
-                    self.i += 1
-                    self._emit(words, pipeline)
-                    self._end_pipeline(pipeline)
+                self._operator(c, words, pipeline)
                 words = []
             elif c in "<>" or (c.isdigit() and self._is_fd_redirect()):
-                while self.i < self.n and s[self.i].isdigit():
-                    self.i += 1
-                if s.startswith("<<<", self.i):
-                    self.i += 3
-                    self._redirect_target()
-                elif s.startswith("<<", self.i):
-                    self.i += 2
-                    strip = False
-                    if self.i < self.n and s[self.i] == "-":
-                        strip, self.i = True, self.i + 1
-                    while self.i < self.n and s[self.i] in " \t":
-                        self.i += 1
-                    delim = self._word()
-                    self._skip_heredoc_body(delim, strip)
-                    s = self.s
-                else:
-                    self.i += 1
-                    if self.i < self.n and s[self.i] in "<>&|":
-                        self.i += 1
-                    self._redirect_target()
+                self._redirect()
+                s = self.s  # a here-document's body is cut out of the text
             else:
                 words.append(self._word())
+
+    def _operator(self, c: str, words: list[str], pipeline: list[int]) -> None:
+        """A control operator at ``s[i]``: ends the command (and the pipeline unless it is a pipe)."""
+        s = self.s
+        two = s[self.i : self.i + 2]
+        if two in ("&&", "||", ";;", ";&"):
+            self.i += 2
+            if two[0] == ";" and self.i < self.n and s[self.i] == "&":
+                self.i += 1
+            self._emit(words, pipeline)
+            self._end_pipeline(pipeline)
+            if two[0] == ";" and self.case_depth > 0:
+                self.in_pattern = True
+        elif c == "|":
+            self.i += 2 if two == "|&" else 1
+            self._emit(words, pipeline)
+            self.script.has_pipe = True
+        elif c == "&" and two in ("&>",):
+            self.i += 2
+            self._redirect_target()
+        else:
+            self.i += 1
+            self._emit(words, pipeline)
+            self._end_pipeline(pipeline)
+
+    def _redirect(self) -> None:
+        """A redirection at ``s[i]`` (with its file descriptor number): its target, or a here-document."""
+        s = self.s
+        while self.i < self.n and s[self.i].isdigit():
+            self.i += 1
+        if s.startswith("<<<", self.i):
+            self.i += 3
+            self._redirect_target()
+        elif s.startswith("<<", self.i):
+            self.i += 2
+            strip = False
+            if self.i < self.n and s[self.i] == "-":
+                strip, self.i = True, self.i + 1
+            while self.i < self.n and s[self.i] in " \t":
+                self.i += 1
+            delim = self._word()
+            self._skip_heredoc_body(delim, strip)
+        else:
+            self.i += 1
+            if self.i < self.n and s[self.i] in "<>&|":
+                self.i += 1
+            self._redirect_target()
 
     def _is_fd_redirect(self) -> bool:
         j = self.i

@@ -47,6 +47,7 @@ from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
+from containerguard.runtime.uplink import ServerUplink, container_doc, default_spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ class AgentConfig:
     #: keeps up when the host is busy; None leaves it unchanged
     nice: int | None = -5
     hostname: str = field(default_factory=socket.gethostname)
+    #: the central server (alerts and container snapshots through an on-disk spool; see runtime/uplink.py)
+    server: str | None = None
+    server_token: str = ""
+    spool_dir: str | None = None
     #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
     sources: list[str] = field(default_factory=list)
     source_interval: float = 10.0
@@ -133,7 +138,13 @@ class Agent:
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
         self._source_specs = [parse_source(s) for s in cfg.sources]
         self.sources: list[RunningSource] = []
-        self.emitter = Emitter(Outputs([open_output(s) for s in cfg.outputs]), cfg.hostname)
+        outputs = Outputs([open_output(s) for s in cfg.outputs])
+        self.uplink: ServerUplink | None = None
+        if cfg.server:
+            self.uplink = ServerUplink(cfg.server, cfg.server_token, cfg.spool_dir or default_spool_dir(),
+                                       host=cfg.hostname, containers=self._container_docs)
+            outputs.outputs.append(self.uplink)
+        self.emitter = Emitter(outputs, cfg.hostname)
         try:
             ruleset = self._load_rules()
         except ContainerGuardError:
@@ -341,7 +352,12 @@ class Agent:
             self.handle_event(event, evaluate=wanted)
         self.enricher.done(raw)
 
+    def _container_docs(self) -> list[dict[str, Any]]:
+        return [container_doc(c) for c in self.containers.list()] if self.containers is not None else []
+
     def _container_changed(self, action: str, info: ContainerInfo) -> None:
+        if self.uplink is not None and action in ("start", "die", "destroy"):
+            self.uplink.containers_changed()
         if action in ("die", "destroy"):
             self.processes.container_gone(info.short_id)
             return

@@ -55,6 +55,8 @@ class ContainerInfo:
     started_ns: int = 0  # State.StartedAt, ns since the epoch (0 unknown)
     #: the pod's labels when the pod sandbox is known (kubelet puts them on the sandbox container)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    #: published ports: {"container": "80/tcp", "host_ip": "0.0.0.0", "host_port": "8080"}
+    ports: tuple[Mapping[str, str], ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -185,6 +187,9 @@ def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
         network_mode=str(host.get("NetworkMode") or ""), user=str(cfg.get("User") or ""), pid=pid,
         mntns=ns_inode(pid) if pid else 0, state=str(state.get("Status") or ""),
         upper_dir=str(graph.get("UpperDir") or ""), started_ns=_parse_time_ns(str(state.get("StartedAt") or "")),
+        ports=tuple({"container": str(cport), "host_ip": str(b.get("HostIp", "")), "host_port": str(b.get("HostPort", ""))}
+                    for cport, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items()
+                    for b in binds or () if isinstance(b, dict)),
     )
 
 

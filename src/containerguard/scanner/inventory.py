@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from containerguard.analyzer.base import AnalysisResult, Analyzer
+from containerguard.analyzer.base import AnalysisResult, Analyzer, ConfigAnalyzer
 from containerguard.artifact import open_target, parse_target
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
@@ -234,22 +234,26 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
                     cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
                     insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
                     password: str | None = None, timeout: float | None = None,
-                    index_checks: Sequence[IndexCheck] = ()) -> Inventory:
+                    index_checks: Sequence[IndexCheck] = (),
+                    config_analyzers: Sequence[ConfigAnalyzer] = ()) -> Inventory:
     """Inventory of ``target``, every secret in the text it carries masked (:mod:`.redact`).
     ``cache=...`` uses the default LayerCache; ``None`` disables caching. ``index_checks`` run over the
-    merged file index after the walk (see :data:`IndexCheck`)."""
+    merged file index after the walk (see :data:`IndexCheck`), ``config_analyzers`` over the image
+    config; their findings join the file analyzers' in ``file_findings``."""
     from containerguard.scanner.redact import redact_inventory
 
     return redact_inventory(_build_inventory(target, analyzers=analyzers, cache=cache, progress=progress,
                                              insecure=insecure, platform=platform, username=username,
-                                             password=password, timeout=timeout, index_checks=index_checks))
+                                             password=password, timeout=timeout, index_checks=index_checks,
+                                             config_analyzers=config_analyzers))
 
 
 def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
                      cache: LayerCache | types.EllipsisType | None = ..., progress: Progress | None = None,
                      insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
                      password: str | None = None, timeout: float | None = None,
-                     index_checks: Sequence[IndexCheck] = ()) -> Inventory:
+                     index_checks: Sequence[IndexCheck] = (),
+                     config_analyzers: Sequence[ConfigAnalyzer] = ()) -> Inventory:
     """:func:`build_inventory` before redaction (the scan still looks for secrets in the image config)."""
     ref = parse_target(target) if isinstance(target, str) else target
     if analyzers is None:
@@ -286,7 +290,11 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
             add_link_results(merged, _link_results(art, layers, records, merged.links, analyzers, layer_cache, ids, dir_root),
                              attribution)
         meta = art.meta()
+        open_warnings = list(art.warnings)
     index_findings = [f for check in index_checks for f in check(merged.files, attribution)]
+    # the image-config analyzers (Env, User, history): once per image, findings beside the files' ones
+    config_findings = [f for ca in config_analyzers for f in ca.analyze_config(meta, layers).findings
+                       ] if dir_root is None else []
     if progress:
         progress(ProgressEvent("done", len(layers), len(layers)))
     from containerguard.scanner.finalize import finalize
@@ -299,9 +307,9 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
         packages=tuple(packages),
         layers=tuple(layers) if dir_root is None else (),
         image=meta if dir_root is None else None,
-        warnings=tuple(dict.fromkeys([*cache_warning, *merged.warnings])),
+        warnings=tuple(dict.fromkeys([*open_warnings, *cache_warning, *merged.warnings])),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        file_findings=(*merged.findings, *index_findings),
+        file_findings=(*merged.findings, *index_findings, *config_findings),
     )
 
 

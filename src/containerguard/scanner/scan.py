@@ -9,9 +9,10 @@ file, VEX), the same reports and the same CI gate.
   layers runs the package analyzers plus :class:`~containerguard.analyzer.secrets.SecretAnalyzer` and
   :class:`~containerguard.misconfig.image.ImageFileAnalyzer`; world-writable directories are read from
   the merged file index of that same walk (an ``index_check`` of :func:`inventory.build_inventory`), so
-  the layers are read once. Then the image config checks (:func:`misconfig.image.check_image`: root user,
-  secret-looking Env, port 22, no healthcheck) and secrets in the image config
-  (:func:`secrets.scan_image_config`: Env entries and history commands).
+  the layers are read once. Then the image-config analyzers run once over the config
+  (:class:`~containerguard.misconfig.image.ImageConfigCheckAnalyzer`: root user, secret-looking Env,
+  port 22, no healthcheck; :class:`~containerguard.analyzer.secrets.ImageConfigSecretAnalyzer`: Env
+  entries and history commands). Every analyzer's findings land in the inventory and are merged here.
 * ``dir:`` targets: secrets through the same walker; Dockerfiles and Kubernetes manifests in the tree
   through :func:`misconfig.scan.scan_paths` (what ``containerguard config`` runs), paths relative to the
   directory.
@@ -175,7 +176,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         from containerguard.scanner.sbom_input import load_inventory
 
         return load_inventory(Path(target[len("sbom:"):]))
-    from containerguard.analyzer.base import Analyzer
+    from containerguard.analyzer.base import Analyzer, ConfigAnalyzer
     from containerguard.artifact import parse_target
     from containerguard.scanner.inventory import IndexCheck, _build_inventory, default_analyzers
 
@@ -183,19 +184,27 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     is_dir = ref.scheme == "dir"
     analyzers: list[Analyzer] = default_analyzers(lockfiles=is_dir) if "vuln" in scanners else []
     checks: list[IndexCheck] = []
+    config_analyzers: list[ConfigAnalyzer] = []
     if "secret" in scanners:
-        from containerguard.analyzer.secrets import SecretAnalyzer
+        from containerguard.analyzer.secrets import ImageConfigSecretAnalyzer, SecretAnalyzer
 
         analyzers.append(SecretAnalyzer())
+        config_analyzers.append(ImageConfigSecretAnalyzer())
     if "misconfig" in scanners and not is_dir:
-        from containerguard.misconfig.image import ImageFileAnalyzer, world_writable_dirs
+        from containerguard.misconfig.image import (
+            ImageConfigCheckAnalyzer,
+            ImageFileAnalyzer,
+            world_writable_dirs,
+        )
 
         analyzers.append(ImageFileAnalyzer())
         checks.append(world_writable_dirs)
+        config_analyzers.append(ImageConfigCheckAnalyzer())
     if not analyzers and is_dir:  # misconfig alone on a directory: no walk needed
         return Inventory(target=str(ref), os=OSInfo(), packages=())
     return _build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
-                           platform=platform, index_checks=checks, username=username, password=password)
+                           platform=platform, index_checks=checks, username=username, password=password,
+                           config_analyzers=config_analyzers)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations
@@ -210,20 +219,17 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
     warnings: list[str] = []
     secrets: list[Finding] = []
     misconfigs: list[Finding] = []
+    # every analyzer's findings (files and image config alike) are in inv.file_findings: merged here
     if "secret" in scanners:
         secrets = [f for f in inv.file_findings if f.kind is FindingKind.SECRET]
-        if inv.image is not None:
-            from containerguard.secrets import scan_image_config
-
-            secrets += scan_image_config(inv.image, inv.layers)
     if "misconfig" in scanners:
         root = _dir_root(target)
         if root is not None:
             misconfigs, warnings, skipped = _config_files(root)
         else:
-            from containerguard.misconfig.image import check_image
+            from containerguard.misconfig.image import image_findings
 
-            misconfigs = check_image(inv)
+            misconfigs = image_findings(inv)
     secrets, misconfigs = _merge(secrets, misconfigs)
     out = [_finish(f, inv.target) for f in (*secrets, *misconfigs)]
     return out, warnings, skipped

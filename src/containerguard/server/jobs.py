@@ -302,10 +302,10 @@ def rescan_all(ctx: JobContext, batch: int = 25) -> dict[str, Any]:
 
 
 @job("scan_image")
-def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str) -> dict[str, Any]:
+def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "") -> dict[str, Any]:
     from containerguard.server.services import registries
 
-    return registries.scan_image(ctx, registry_id, repository, reference)
+    return registries.scan_image(ctx, registry_id, repository, reference, tag)
 
 
 @job("poll_registry")

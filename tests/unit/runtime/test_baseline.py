@@ -62,9 +62,11 @@ def _learned(tmp_path: Path, clock: Clock, quiet: float = 60) -> BaselineDetecto
 
 
 def test_generalisation() -> None:
-    assert argv_shape("--port=8080 -n 12 job-3f2a9c0e1b7d4e5f /tmp/x") == "--port=<N> -n <N> job-3f2a9c0e1b7d4e5f /tmp/x"
+    assert argv_shape("--port=8080 -n 12 job-3f2a9c0e1b7d4e5f /tmp/x") == "--port=<N> -n <N> job-<HEX> /tmp/x"
+    assert argv_shape("part17 python3.11 10.0.0.1:80") == "part<N> python<N>.<N> <N>.<N>.<N>.<N>:<N>"
     assert argv_shape("a 550e8400-e29b-41d4-a716-446655440000 0xdeadbeef") == "a <ID> <HEX>"
     assert dir_prefix("/var/cache/app/123/x.bin") == "/var/cache/app/<N>"
+    assert dir_prefix("/data/tenant17/part-2/f") == "/data/tenant<N>/part-<N>"
     assert peer_net("10.1.2.3") == "10.1.2.0/24" and peer_net("127.0.0.1") == "127.0.0.1"
     assert peer_net("2001:db8::1") == "2001:db8::/64"
     assert name_pattern("shop-web-1") == "shop-web-*" and name_pattern("db") == "db"
@@ -87,6 +89,12 @@ def test_learn_then_monitor_one_alert_per_new_behaviour(tmp_path: Path) -> None:
     a = det.detect(_connect("203.0.113.9", 4444))
     assert [x.rule_id for x in a] == ["CG-B003"] and a[0].responses == ()
     assert det.detect(_connect("10.1.2.77", 5432)) == []  # the same /24 and port
+    pending = _connect("198.51.100.7", 443)
+    pending.fields.update({"evt.failed": True, "evt.rawres": -115})  # non-blocking connect: EINPROGRESS
+    assert [x.rule_id for x in det.detect(pending)] == ["CG-B003"]
+    refused = _connect("198.51.100.8", 443)
+    refused.fields.update({"evt.failed": True, "evt.rawres": -111})
+    assert det.detect(refused) == []
 
 
 def test_protect_asks_for_the_kill_and_drift_needs_no_learning(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 BASELINE_EVENT_TYPES = frozenset({"execve", "execveat", "open", "openat", "openat2", "creat", "connect", "accept",
                                   "accept4", "bind"})
 _EXEC = frozenset({"execve", "execveat"})
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
 _NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
 _KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
 _RULE_IDS = {"process": "CG-B001", "file": "CG-B002", "network": "CG-B003", "syscall": "CG-B004"}
@@ -82,6 +84,7 @@ class BaselineDetector:
         self.profiles: dict[str, Profile] = {p.key: p for p in store.load_all()}
         self._saved: dict[str, int] = {k: p.version for k, p in self.profiles.items()}
         self._dirty: set[str] = set()
+        self._by_cid: dict[str, str] = {}  # container id -> workload key
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
@@ -89,39 +92,72 @@ class BaselineDetector:
     # ------------------------------------------------------------------ the stage
 
     def detect(self, event: Event) -> list[Alert]:
-        """Learn from or check one event; returns the deviation alerts (usually none)."""
+        """Learn from or check one event; returns the deviation alerts (usually none).
+
+        The steady state (a known workload, a known entry) is a few dict and set look-ups: the workload is found
+        by container id, entries are cached strings, and the lock is taken only to change a baseline.
+        """
         f = event.fields
+        key = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if key == "":
+            return _NONE  # the host
+        prof = self.profiles.get(key) if key is not None else None
+        if prof is None:
+            prof = self._workload(f)
+            if prof is None:
+                return _NONE
+        t = event.type
+        if prof.mode == "learn":
+            self._maybe_promote(prof, self.clock())
+        syscalls = prof.entries["syscall"]
+        if t in _OPENS and not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) and t in syscalls:
+            return _NONE  # a read: only its syscall counts, and it is known
+        drift = t in _EXEC and (f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer"))
+        pairs = entries_of(t, f)
+        if not drift and t in syscalls:
+            if not pairs:
+                return _NONE
+            kind, entry = pairs[0]
+            if len(pairs) == 1 and covered(kind, entry, prof.entries[kind]):
+                return _NONE
+        with self._lock:
+            return self._change(prof, event, pairs, bool(drift))
+
+    def _workload(self, f: Mapping[str, Any]) -> Profile | None:
         wl = workload_of(f)
         if wl is None:
-            return []
-        now = self.clock()
+            if f.get("container.id") == "host":
+                self._by_cid["host"] = ""
+            return None
         with self._lock:
-            prof = self.profiles.get(wl[0]) or self._create(wl, now)
-            self._maybe_promote(prof, now)
-            alerts: list[Alert] = []
-            if event.type in _EXEC and (f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer")):
-                alerts += self._drift(prof, event)
-            pairs = entries_of(event.type, f)
-            pairs.append(("syscall", event.type))
-            new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
-            if not new:
-                return alerts
-            if prof.mode == "learn":
-                if not prof.locked:
-                    for k, e in new:
-                        prof.entries[k].add(e)
-                    prof.last_change_ns = now
-                    self._dirty.add(prof.key)
-                return alerts
-            fresh = [(k, e) for k, e in new if f"{k} {e}" not in prof.deviations]
-            if not fresh:
-                return alerts
-            for k, e in fresh:
-                prof.deviations.add(f"{k} {e}")
-            self._dirty.add(prof.key)
-            # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
-            alerts.append(self._deviation(prof, event, fresh))
+            prof = self.profiles.get(wl[0]) or self._create(wl, self.clock())
+            if len(self._by_cid) > 65536:
+                self._by_cid.clear()
+            self._by_cid[str(f.get("container.id"))] = prof.key
+            return prof
+
+    def _change(self, prof: Profile, event: Event, pairs: list[tuple[str, str]], drift: bool) -> list[Alert]:
+        alerts: list[Alert] = self._drift(prof, event) if drift else []
+        pairs = [*pairs, ("syscall", event.type)]
+        new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
+        if not new:
             return alerts
+        if prof.mode == "learn":
+            if not prof.locked:
+                for k, e in new:
+                    prof.entries[k].add(e)
+                prof.last_change_ns = self.clock()
+                self._dirty.add(prof.key)
+            return alerts
+        fresh = [(k, e) for k, e in new if f"{k} {e}" not in prof.deviations]
+        if not fresh:
+            return alerts
+        for k, e in fresh:
+            prof.deviations.add(f"{k} {e}")
+        self._dirty.add(prof.key)
+        # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
+        alerts.append(self._deviation(prof, event, fresh))
+        return alerts
 
     def _create(self, wl: tuple[str, str, str, str], now: int) -> Profile:
         key, image, image_id, pattern = wl

@@ -13,6 +13,7 @@ Entries are small strings, one set per kind, so membership is one hash lookup pe
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -26,23 +27,36 @@ _NUM = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _HEX = re.compile(r"^(0x)?[0-9a-fA-F]{8,}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TMPNAME = re.compile(r"^(tmp|temp)[._-]?[A-Za-z0-9_]{4,}$|^[A-Za-z0-9]{6,}\.(tmp|temp)$", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_SEPARATORS = re.compile(r"([-_.:,=])")
 _MAX_ARGS = 8
+_EINPROGRESS = -115
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
 _EXEC_TYPES = frozenset({"execve", "execveat"})
 
 
-def generalise_token(tok: str) -> str:
-    """One argument or path component with its variable part replaced (numbers, hex ids, UUIDs, temp names)."""
+def _part(tok: str) -> str:
     if _NUM.match(tok):
         return "<N>"
-    if _UUID.match(tok) or _HEX.match(tok) or _TMPNAME.match(tok):
-        return "<ID>" if not _HEX.match(tok) else "<HEX>"
-    if "=" in tok:  # --port=8080
-        k, _, v = tok.partition("=")
-        return f"{k}={generalise_token(v)}" if v else tok
-    return tok
+    if _HEX.match(tok):
+        return "<HEX>"
+    if _UUID.match(tok) or _TMPNAME.match(tok):
+        return "<ID>"
+    return _DIGITS.sub("<N>", tok)
 
 
+@functools.lru_cache(maxsize=16384)
+def generalise_token(tok: str) -> str:
+    """One argument or path component with its variable parts replaced: numbers, hex ids, UUIDs and temporary
+    names (whole, or as a part between ``-_.:,=``: ``job-3f2a9c0e1b7d``), and digit runs inside a word
+    (``part17``) as ``<N>``."""
+    whole = _part(tok) if (_UUID.match(tok) or _TMPNAME.match(tok)) else None
+    if whole is not None:
+        return whole
+    return "".join(p if i % 2 else _part(p) for i, p in enumerate(_SEPARATORS.split(tok)) if p or i % 2)
+
+
+@functools.lru_cache(maxsize=16384)
 def argv_shape(args: str) -> str:
     """The shape of a process's arguments (``proc.args``): each generalised, at most 8, then ``...``."""
     parts = args.split()
@@ -52,6 +66,7 @@ def argv_shape(args: str) -> str:
     return " ".join(shape)
 
 
+@functools.lru_cache(maxsize=16384)
 def dir_prefix(path: str) -> str:
     """The generalised directory of a written file (``/var/log/app/x.log`` -> ``/var/log/app``)."""
     d = path.rpartition("/")[0] or "/"
@@ -60,6 +75,7 @@ def dir_prefix(path: str) -> str:
     return "/" + "/".join(generalise_token(c) for c in d.strip("/").split("/") if c)
 
 
+@functools.lru_cache(maxsize=16384)
 def peer_net(addr: str) -> str:
     """An IP address generalised to its network: IPv4 /24, IPv6 /64, loopback and unparsable exact."""
     try:
@@ -82,8 +98,10 @@ def entries_of(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(name, str) and name.startswith("/") and not f.get("evt.failed"):
                 return [("file", dir_prefix(name))]
         return []
-    if f.get("fd.typechar") not in ("4", "6") or f.get("evt.failed"):
+    if f.get("fd.typechar") not in ("4", "6"):
         return []
+    if f.get("evt.failed") and not (event_type == "connect" and f.get("evt.rawres") == _EINPROGRESS):
+        return []  # a failed call is no behaviour; a non-blocking connect in progress is
     if event_type == "connect":
         return [("network", f"out {peer_net(str(f.get('fd.sip', '')))}:{f.get('fd.sport', '')}")]
     if event_type in ("accept", "accept4"):

@@ -1,8 +1,10 @@
 """Learned seccomp profiles: the syscalls a container was seen to use -> a Docker/OCI seccomp profile.
 
-Observation: a short bpftrace program counts ``raw_syscalls:sys_enter`` in the kernel, per syscall number, for
-the container's mount namespace (every process of a container shares it, ``docker exec`` ones included), and
-prints the counts once at the end; nothing per syscall reaches user space. Syscall numbers are named by
+Observation: a short bpftrace program counts ``raw_syscalls:sys_enter`` in the kernel, per mount namespace and
+syscall number (every process of a container shares its mount namespace, ``docker exec`` ones included), and
+prints the counts once at the end; nothing per syscall reaches user space. A running container's start-up is
+over before it can be observed, so a twin (same image, command, environment and user) is started while the
+trace runs and its syscalls are added: start-up and the traffic the user drives meanwhile are both covered. Syscall numbers are named by
 libseccomp (``seccomp_syscall_resolve_num_arch``, the library runc itself uses), with the kernel's
 ``unistd_64.h`` as the fallback.
 
@@ -20,7 +22,7 @@ import ctypes.util
 import json
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +34,20 @@ RUNTIME_START: frozenset[str] = frozenset({
     "execve", "execveat", "capget", "capset", "prctl", "setgid", "setgroups", "setuid", "setresuid",
     "setresgid", "chdir", "fchdir", "getcwd", "fstat", "newfstatat", "statx", "close", "close_range", "fcntl",
     "futex", "getpid", "getppid", "gettid", "write", "read", "exit", "exit_group", "nanosleep",
-    "clock_nanosleep", "sched_yield", "tgkill", "kill",
+    "clock_nanosleep", "sched_yield", "tgkill", "kill", "fstatfs", "statfs", "umask", "setsid", "getsid",
+    "getpgrp", "setpgid", "getpgid", "membarrier", "sched_getaffinity", "sched_setaffinity", "getrusage",
+    "getpriority", "setpriority", "rt_sigtimedwait", "eventfd2", "epoll_pwait2",
     # dynamic loader and libc start-up
     "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "arch_prctl", "set_tid_address",
     "set_robust_list", "rseq", "prlimit64", "getrlimit", "access", "faccessat", "faccessat2", "openat",
     "open", "pread64", "lseek", "readlink", "readlinkat", "getrandom", "uname", "sysinfo", "ioctl",
     "getuid", "geteuid", "getgid", "getegid", "getgroups", "getdents64", "dup", "dup2", "dup3", "pipe",
     "pipe2", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clone", "clone3", "vfork",
-    "wait4", "waitid", "clock_gettime", "gettimeofday", "time", "sched_getaffinity", "restart_syscall",
+    "wait4", "waitid", "clock_gettime", "gettimeofday", "time", "restart_syscall",
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "select", "pselect6",
 })
 
-_MAP_LINE = re.compile(r"^@sc\[(\d+)\]:\s*(\d+)\s*$")
+_MAP_LINE = re.compile(r"^@sc\[(\d+),\s*(\d+)\]:\s*(\d+)\s*$")
 _UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 _DEFINE = re.compile(r"^#define __NR_(\w+)\s+(\d+)\s*$", re.M)
 
@@ -79,22 +83,29 @@ def syscall_names(numbers: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def trace_program(mntns: int, duration_s: int) -> str:
-    """The bpftrace program counting one mount namespace's syscalls for ``duration_s`` seconds."""
+def trace_program(duration_s: int) -> str:
+    """The bpftrace program counting syscalls per mount namespace, in the kernel, for ``duration_s`` seconds.
+
+    runc's own processes (``runc:[2:INIT]`` setting the container up, before the filter is loaded and before the
+    entrypoint's exec) are not counted: their mounts and namespace calls are not the workload's."""
     return (f'BEGIN {{ printf("ready\\n"); }}\n'
-            f"tracepoint:raw_syscalls:sys_enter /curtask->nsproxy->mnt_ns->ns.inum == {int(mntns)}/ "
-            f"{{ @sc[args->id] = count(); }}\n"
+            f"tracepoint:raw_syscalls:sys_enter /strncmp(comm, \"runc\", 4) != 0/ "
+            f"{{ @sc[curtask->nsproxy->mnt_ns->ns.inum, args->id] = count(); }}\n"
             f"interval:s:{int(duration_s)} {{ exit(); }}\n")
 
 
-def observe(mntns: int, duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Any = None) -> dict[str, int]:
-    """Syscall name -> count for the mount namespace ``mntns`` over ``duration_s`` seconds (needs root)."""
+def observe(duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Callable[[], None] | None = None
+            ) -> dict[int, dict[int, int]]:
+    """Syscall number -> count, per mount namespace, over ``duration_s`` seconds (needs root and bpftrace).
+
+    ``on_ready`` runs once tracing is attached (start what must be observed from its first syscall then).
+    """
     try:
-        proc = subprocess.Popen([bpftrace, "-e", trace_program(mntns, duration_s)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([bpftrace, "-e", trace_program(duration_s)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     except OSError as exc:
         raise BaselineError(f"cannot run {bpftrace}: {exc}") from None
-    counts: dict[int, int] = {}
+    counts: dict[int, dict[int, int]] = {}
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -102,14 +113,34 @@ def observe(mntns: int, duration_s: int, *, bpftrace: str = "bpftrace", on_ready
                 on_ready()
             m = _MAP_LINE.match(line)
             if m:
-                counts[int(m.group(1))] = int(m.group(2))
+                counts.setdefault(int(m.group(1)), {})[int(m.group(2))] = int(m.group(3))
     finally:
         err = proc.stderr.read() if proc.stderr is not None else ""
         rc = proc.wait()
     if rc != 0:
         raise BaselineError(f"bpftrace failed ({rc}): {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
-    names = syscall_names(counts)
-    return {names.get(n, f"syscall_{n}"): c for n, c in counts.items()}
+    return counts
+
+
+def named(counts: Iterable[dict[int, int]]) -> dict[str, int]:
+    """Several namespaces' counts merged and named."""
+    merged: dict[int, int] = {}
+    for c in counts:
+        for n, k in c.items():
+            merged[n] = merged.get(n, 0) + k
+    names = syscall_names(merged)
+    return {names.get(n, f"syscall_{n}"): k for n, k in merged.items()}
+
+
+def start_twin(api: Any, container: dict[str, Any], name: str) -> str:
+    """Create and start a copy of ``container`` (image, command, environment, user) to observe its start-up."""
+    cfg = container.get("Config") or {}
+    created = api.create_container(
+        image=cfg.get("Image"), command=cfg.get("Cmd"), entrypoint=cfg.get("Entrypoint"),
+        environment=cfg.get("Env"), user=cfg.get("User") or None, working_dir=cfg.get("WorkingDir") or None,
+        name=name, labels={"containerguard.profile-twin": "1"})
+    api.start(created["Id"])
+    return str(created["Id"])
 
 
 def seccomp_profile(observed: Iterable[str], *, errno: int = 1) -> dict[str, Any]:
@@ -138,7 +169,10 @@ def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait
         labels={"containerguard.seccomp-verify": "1"})
     cid = created["Id"]
     try:
-        api.start(cid)
+        try:
+            api.start(cid)
+        except Exception as exc:  # docker.errors.APIError: the runtime could not start it under the profile
+            return False, f"could not start under the profile: {str(exc).splitlines()[0]}"
         time.sleep(wait_s)
         state = api.inspect_container(cid)["State"]
         logs = api.logs(cid, tail=5).decode(errors="replace").strip()

@@ -17,7 +17,14 @@ from typing import Any
 import orjson
 
 from containerguard.model import Event
-from containerguard.runtime.cloud.cloudtrail import MAX_PART_BYTES, BurstCounter, RecordError, parse_time
+from containerguard.runtime.cloud.cloudtrail import (
+    MAX_PART_BYTES,
+    BurstCounter,
+    RecordError,
+    json_text,
+    parse_time,
+    records_in,
+)
 
 SOURCE = "azure_activitylog"
 _UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
@@ -42,16 +49,12 @@ def _v(x: Any) -> Any:
 
 
 def _text(v: Any, what: str) -> str:
+    """A string as it is (size-checked), anything else as compact JSON text."""
     if isinstance(v, str):
-        text = v
-    else:
-        try:
-            text = orjson.dumps(v).decode()
-        except (TypeError, orjson.JSONEncodeError) as exc:
-            raise RecordError(f"{what} cannot be serialised: {exc}") from None
-    if len(text) > MAX_PART_BYTES:
-        raise RecordError(f"{what} is {len(text)} bytes (limit {MAX_PART_BYTES})")
-    return text
+        if len(v) > MAX_PART_BYTES:
+            raise RecordError(f"{what} is {len(v)} bytes (limit {MAX_PART_BYTES})")
+        return v
+    return json_text(v, what)
 
 
 def _resource_parts(rid: str, f: dict[str, Any]) -> None:
@@ -88,14 +91,7 @@ class AzureActivityParser:
 
     def records(self, doc: Any) -> list[Any]:
         """The records of one document (a JSON object, an array, or an object with ``records``)."""
-        if isinstance(doc, list):
-            return doc
-        if isinstance(doc, dict):
-            for key in ("records", "value"):
-                if isinstance(doc.get(key), list):
-                    return list(doc[key])
-            return [doc]
-        raise RecordError("not an Azure activity log (expected a JSON object or array)")
+        return records_in(doc, ("records", "value"), "an Azure activity log")
 
     def event(self, rec: Any) -> Event:  # noqa: C901 - one flat pass per record: the hot path, no helper calls
         """One Activity Log record as a rule event; RecordError when it is not one."""

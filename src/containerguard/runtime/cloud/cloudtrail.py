@@ -72,39 +72,8 @@ def parse_time(text: Any) -> int:
     return ns
 
 
-def _user(ui: dict[str, Any]) -> str | None:
-    """ct.user as the plugin derives it from userIdentity (type-dependent)."""
-    utype = ui.get("type")
-    if utype in ("Root", "IAMUser"):
-        name = ui.get("userName")
-        return name if isinstance(name, str) else None
-    if utype == "AWSService":
-        name = ui.get("invokedBy")
-        return name if isinstance(name, str) else None
-    if utype == "AssumedRole":
-        sc = ui.get("sessionContext")
-        issuer = sc.get("sessionIssuer") if isinstance(sc, dict) else None
-        name = issuer.get("userName") if isinstance(issuer, dict) else None
-        return name if isinstance(name, str) else "AssumedRole"
-    if utype in ("AWSAccount", "FederatedUser"):
-        return str(utype)
-    if isinstance(utype, str):
-        return "<unknown user type>"
-    return None
-
-
-def _readonly(rec: dict[str, Any], name: Any) -> str | None:
-    ro = rec.get("readOnly")
-    if ro is True:
-        return "true"
-    if ro is not None:
-        return "false"
-    if not isinstance(name, str):
-        return None
-    return "false" if name.startswith(_WRITE_PREFIXES) else "true"
-
-
-def _json_text(v: Any, what: str) -> str:
+def json_text(v: Any, what: str) -> str:
+    """``v`` as compact JSON text; RecordError when it cannot be serialised or is larger than MAX_PART_BYTES."""
     try:
         text = orjson.dumps(v).decode()
     except (TypeError, orjson.JSONEncodeError) as exc:
@@ -122,6 +91,19 @@ def _num(v: Any) -> int | None:
     if isinstance(v, float):
         return int(v)
     return None
+
+
+def records_in(doc: Any, keys: tuple[str, ...], what: str) -> list[Any]:
+    """The records of a decoded document: an array, the array under the first of ``keys`` an object has, or the
+    object itself (one record). RecordError for anything else."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for key in keys:
+            if isinstance(doc.get(key), list):
+                return list(doc[key])
+        return [doc]
+    raise RecordError(f"not {what} (expected a JSON object or array)")
 
 
 class BurstCounter:
@@ -174,132 +156,18 @@ class CloudTrailParser:
             return doc
         raise RecordError("not a CloudTrail log file (expected a JSON object with 'Records')")
 
-    def event(self, rec: Any) -> Event:  # noqa: C901 - one flat pass per record: the hot path, no helper calls
-        """One record as a rule event; RecordError when it lacks what every CloudTrail record has."""
+    def event(self, rec: Any) -> Event:
+        """One decoded record (a dict) as a rule event; RecordError when it lacks what every record has.
+        The same code as for delivered files: the record is re-encoded and read by :meth:`fast_event`."""
         if not isinstance(rec, dict):
             raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
-        name = rec.get("eventName")
-        src = rec.get("eventSource")
-        if not isinstance(name, str) or not name:
-            raise RecordError("record has no eventName")
-        if not isinstance(src, str):
-            raise RecordError("record has no eventSource")
-        ts = parse_time(rec.get("eventTime"))
-        if not ts:
-            raise RecordError(f"record {rec.get('eventID', '?')!s:.64}: eventTime missing or not RFC 3339")
-        ui_raw = rec.get("userIdentity")
-        ui: dict[str, Any] = ui_raw if isinstance(ui_raw, dict) else {}
-        f: dict[str, Any] = {"jevt": rec, "ct.name": name, "ct.src": src,
-                             "ct.shortsrc": src[:-14] if src.endswith(".amazonaws.com") and len(src) > 14 else src,
-                             "ct.readonly": _readonly(rec, name), "evt.rawtime": ts}
-        for key, field in (("eventID", "ct.id"), ("errorCode", "ct.error"), ("errorMessage", "ct.errormessage"),
-                           ("eventTime", "ct.time"), ("awsRegion", "ct.region"), ("sourceIPAddress", "ct.srcip"),
-                           ("userAgent", "ct.useragent"), ("requestID", "ct.requestid"), ("eventType", "ct.eventtype"),
-                           ("apiVersion", "ct.apiversion"), ("recipientAccountId", "ct.recipientaccountid"),
-                           ("sharedEventID", "ct.sharedeventid"), ("vpcEndpointId", "ct.vpcendpointid"),
-                           ("eventCategory", "ct.eventcategory")):
-            v = rec.get(key)
-            if isinstance(v, str):
-                f[field] = v
-        mgmt = rec.get("managementEvent")
-        f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and rec.get("eventType") in _MGMT_TYPES)) \
-            else "false"
-        scfc = rec.get("sessionCredentialFromConsole")
-        if scfc is not None:
-            f["ct.sessioncredentialfromconsole"] = str(scfc).lower()
-        user = _user(ui)
-        if user is not None:
-            f["ct.user"] = user
-        for key, field in (("type", "ct.user.identitytype"), ("principalId", "ct.user.principalid"),
-                           ("arn", "ct.user.arn"), ("accountId", "ct.user.accountid")):
-            v = ui.get(key)
-            if isinstance(v, str):
-                f[field] = v
-        sc = ui.get("sessionContext")
-        attrs = sc.get("attributes") if isinstance(sc, dict) else None
-        if isinstance(attrs, dict) and isinstance(attrs.get("mfaAuthenticated"), str):
-            f["ct.user.mfaauthenticated"] = attrs["mfaAuthenticated"]
-        req = rec.get("requestParameters")
-        if isinstance(req, dict):
-            f["ct.request"] = _json_text(req, "requestParameters")
-            for field, key in _REQUEST_FIELDS.items():
-                v = req.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-            bucket = req.get("bucketName")
-            if isinstance(bucket, str):
-                f["s3.bucket"] = bucket
-                okey = req.get("key")
-                if isinstance(okey, str):
-                    f["s3.key"] = okey
-                    f["s3.uri"] = f"s3://{bucket}/{okey}"
-            elif isinstance(req.get("key"), str):
-                f["s3.key"] = req["key"]
-            repo = req.get("repositoryName")
-            if isinstance(repo, str):
-                f["ecr.repository"] = repo
-            tag = req.get("imageTag")
-            if isinstance(tag, str):
-                f["ecr.imagetag"] = tag
-            self._ec2_name(req, f)
-        elif req is not None:
-            f["ct.request"] = _json_text(req, "requestParameters")
-        resp = rec.get("responseElements")
-        if isinstance(resp, dict):
-            f["ct.response"] = _json_text(resp, "responseElements")
-            for key, field in (("subnetId", "ct.response.subnetid"), ("reservationId", "ct.response.reservationid")):
-                v = resp.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-            self._ec2_image(resp, f)
-        elif resp is not None:
-            f["ct.response"] = _json_text(resp, "responseElements")
-        extra = rec.get("additionalEventData")
-        if extra is not None:
-            f["ct.additionaleventdata"] = _json_text(extra, "additionalEventData")
-            if isinstance(extra, dict):
-                bin_, bout = _num(extra.get("bytesTransferredIn")), _num(extra.get("bytesTransferredOut"))
-                if bin_ is not None:
-                    f["s3.bytes.in"] = bin_
-                if bout is not None:
-                    f["s3.bytes.out"] = bout
-                if bin_ is not None or bout is not None:
-                    f["s3.bytes"] = (bin_ or 0) + (bout or 0)
-        if src == "s3.amazonaws.com" or "s3.bucket" in f:
-            f["s3.cnt.get"] = 1 if name == "GetObject" else 0
-            f["s3.cnt.put"] = 1 if name == "PutObject" else 0
-            f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
-        for key, field in (("resources", "ct.resources"), ("serviceEventDetails", "ct.serviceeventdetails"),
-                           ("edgeDeviceDetails", "ct.edgedevicedetails")):
-            v = rec.get(key)
-            if v is not None:
-                f[field] = _json_text(v, key)
-        tls = rec.get("tlsDetails")
-        if isinstance(tls, dict):
-            for key, field in (("tlsVersion", "ct.tlsdetails.tlsversion"), ("cipherSuite", "ct.tlsdetails.ciphersuite"),
-                               ("clientProvidedHostHeader", "ct.tlsdetails.clientprovidedhostheader")):
-                v = tls.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-        add = rec.get("addendum")
-        if isinstance(add, dict):
-            for key, field in (("reason", "ct.addendum.reason"), ("updatedFields", "ct.addendum.updatedfields"),
-                               ("originalRequestID", "ct.addendum.originalrequestid"),
-                               ("originalEventID", "ct.addendum.originaleventid")):
-                v = add.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-        if name in SECRET_READ_CALLS and "ct.error" not in f:
-            principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or user or "?"
-            f["ct.user.secretreads"] = self.secret_reads.add(str(principal), ts)
-        f["ct.info"] = _info(f)
-        return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+        return _fast_event(self, orjson.dumps(rec))
 
     def fast_records(self, plain: bytes) -> list[msgspec.Raw] | None:
         """The raw records of a ``{"Records": [...]}`` document (decoded in C), or None when it is not one."""
         return fast_records(plain)
 
-    def fast_event(self, raw: msgspec.Raw) -> Event:
+    def fast_event(self, raw: msgspec.Raw | bytes) -> Event:
         """One raw record as an event: typed decoding of just the members the fields need."""
         return _fast_event(self, raw)
 
@@ -362,6 +230,9 @@ class _Session(msgspec.Struct):
     attributes: _SessionAttrs | None = None
 
 
+_MISSING = msgspec.Raw()
+
+
 class _Identity(msgspec.Struct):
     type: Any = None
     principalId: Any = None
@@ -369,10 +240,7 @@ class _Identity(msgspec.Struct):
     accountId: Any = None
     userName: Any = None
     invokedBy: Any = None
-    sessionContext: _Session | None = None
-
-
-_MISSING = msgspec.Raw()
+    sessionContext: msgspec.Raw = _MISSING
 
 
 class _Record(msgspec.Struct):
@@ -397,7 +265,7 @@ class _Record(msgspec.Struct):
     readOnly: Any = None
     managementEvent: Any = None
     sessionCredentialFromConsole: Any = None
-    userIdentity: _Identity | None = None
+    userIdentity: msgspec.Raw = _MISSING
     requestParameters: msgspec.Raw = _MISSING
     responseElements: msgspec.Raw = _MISSING
     additionalEventData: msgspec.Raw = _MISSING
@@ -453,6 +321,8 @@ _DOC = msgspec.json.Decoder(_Doc)
 _REC = msgspec.json.Decoder(_Record)
 _OBJ = msgspec.json.Decoder(dict[str, Any])
 _REQ = msgspec.json.Decoder(_Req)
+_IDENTITY = msgspec.json.Decoder(_Identity)
+_SESSION = msgspec.json.Decoder(_Session)
 _RESP = msgspec.json.Decoder(_Resp)
 _EXTRA = msgspec.json.Decoder(_Extra)
 _NULL = b"null"
@@ -492,11 +362,11 @@ def _obj(raw: bytes | None) -> dict[str, Any] | None:
         return None
 
 
-def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C901 - one flat pass: the hot path
+def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:  # noqa: C901 - one flat pass: the hot path
     try:
         r = _REC.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return self.event(orjson.loads(bytes(raw)))  # the generic path reports what is wrong
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise RecordError(f"not a CloudTrail record: {exc}") from None
     name, src = r.eventName, r.eventSource
     if type(name) is not str or not name:
         raise RecordError("record has no eventName")
@@ -516,15 +386,15 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
     f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and r.eventType in _MGMT_TYPES)) else "false"
     if r.sessionCredentialFromConsole is not None:
         f["ct.sessioncredentialfromconsole"] = str(r.sessionCredentialFromConsole).lower()
-    ui = r.userIdentity
+    ui = None if r.userIdentity is _MISSING else _part(bytes(r.userIdentity), _IDENTITY)
     user: str | None = None
     if ui is not None:
+        sc = None if ui.sessionContext is _MISSING else _part(bytes(ui.sessionContext), _SESSION)
         ut = ui.type
         if ut == "Root" or ut == "IAMUser":
             user = ui.userName if type(ui.userName) is str else None
         elif ut == "AssumedRole":
-            sc0 = ui.sessionContext
-            issuer = sc0.sessionIssuer.userName if sc0 is not None and sc0.sessionIssuer is not None else None
+            issuer = sc.sessionIssuer.userName if sc is not None and sc.sessionIssuer is not None else None
             user = issuer if type(issuer) is str else "AssumedRole"
         elif ut == "AWSService":
             user = ui.invokedBy if type(ui.invokedBy) is str else None
@@ -536,7 +406,6 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw) -> Event:  # noqa: C90
                          (ui.arn, "ct.user.arn"), (ui.accountId, "ct.user.accountid")):
             if type(v) is str:
                 f[field] = v
-        sc = ui.sessionContext
         if sc is not None and sc.attributes is not None and type(sc.attributes.mfaAuthenticated) is str:
             f["ct.user.mfaauthenticated"] = sc.attributes.mfaAuthenticated
     if user is not None:

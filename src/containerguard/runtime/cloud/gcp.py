@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 
 from containerguard.model import Event
-from containerguard.runtime.cloud.cloudtrail import MAX_PART_BYTES, BurstCounter, RecordError, parse_time
+from containerguard.runtime.cloud.cloudtrail import (
+    BurstCounter,
+    RecordError,
+    json_text,
+    parse_time,
+    records_in,
+)
 
 SOURCE = "gcp_auditlog"
 #: methods that return secret material (Secret Manager payloads, service-account keys)
@@ -34,16 +40,6 @@ _LABEL_FIELDS = {
     "zone_name": "gcp.dns.zone", "email_id": "gcp.iam.serviceAccount", "unique_id": "gcp.iam.serviceAccountId",
     "project_id": "gcp.projectId", "bucket_name": "gcp.storage.bucket", "cluster_name": "gcp.gke.cluster",
 }
-
-
-def _text(v: Any, what: str) -> str:
-    try:
-        text = orjson.dumps(v).decode()
-    except (TypeError, orjson.JSONEncodeError) as exc:
-        raise RecordError(f"{what} cannot be serialised: {exc}") from None
-    if len(text) > MAX_PART_BYTES:
-        raise RecordError(f"{what} is {len(text)} bytes (limit {MAX_PART_BYTES})")
-    return text
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -79,14 +75,7 @@ class GcpAuditParser:
 
     def records(self, doc: Any) -> list[Any]:
         """The log entries of one document (an entry, an array, or a Pub/Sub push envelope)."""
-        if isinstance(doc, list):
-            return doc
-        if isinstance(doc, dict):
-            for key in ("entries", "receivedMessages"):
-                if isinstance(doc.get(key), list):
-                    return list(doc[key])
-            return [doc]
-        raise RecordError("not a GCP audit log entry (expected a JSON object or array)")
+        return records_in(doc, ("entries", "receivedMessages"), "a GCP audit log entry")
 
     def event(self, item: Any) -> Event:  # noqa: C901 - one flat pass per entry: the hot path, no helper calls
         """One Cloud Audit LogEntry as a rule event; RecordError when it is not one."""
@@ -117,7 +106,7 @@ class GcpAuditParser:
                            ("response", "gcp.response")):
             v = pp.get(key)
             if v is not None:
-                f[field] = _text(v, key)
+                f[field] = json_text(v, key)
         res = entry.get("resource")
         rtype = _get(res, "type")
         if isinstance(rtype, str):
@@ -142,7 +131,7 @@ class GcpAuditParser:
         if deltas is None:
             deltas = _get(pp, "metadata", "tableChange", "bindingDeltas")
         if deltas is not None:
-            f["gcp.policyDelta"] = _text(deltas, "policyDelta")
+            f["gcp.policyDelta"] = json_text(deltas, "policyDelta")
         for k in ("severity", "logName", "insertId"):
             v = entry.get(k)
             if isinstance(v, str):

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from containerguard.server.api import routes_core, routes_exceptions, routes_notify, routes_users
+from containerguard.server.api import (
+    routes_core,
+    routes_exceptions,
+    routes_hosts,
+    routes_notify,
+    routes_registries,
+    routes_users,
+)
 
 router = APIRouter()
 router.include_router(routes_core.router)
 router.include_router(routes_exceptions.router)
+router.include_router(routes_hosts.router)
+router.include_router(routes_registries.router)
 router.include_router(routes_users.router)
 router.include_router(routes_notify.router)
 

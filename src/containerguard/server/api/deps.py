@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 class AuthFailures:
-    """Sliding one-minute window of failed authentications per client address; over the limit: 429."""
+    """Sliding one-minute window of failed authentications (a token presented and wrong) per client address;
+    over the limit: 429 for every request from that address until the window clears."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -86,8 +87,7 @@ def authenticate(request: Request) -> Actor:
         raise HTTPException(429, "too many failed authentications from this address; retry in a minute",
                             headers={"Retry-After": "60"})
     token = _bearer(request)
-    if not token:
-        st.failures.fail(addr)
+    if not token:  # no guess was made: not counted as a failed authentication
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     with transaction(st.sessions) as s:
         row = tokens.authenticate(s, token)

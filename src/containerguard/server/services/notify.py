@@ -85,6 +85,15 @@ def matches(target: NotificationTarget, ev: Event) -> bool:
                 and not detail.get("running"))
 
 
+def alert_threshold(session: Session) -> int:
+    """The lowest alert priority an enabled target wants runtime alerts from (EMERGENCY+1 when none does)."""
+    low = int(Priority.EMERGENCY) + 1
+    for t in session.scalars(select(NotificationTarget).where(NotificationTarget.enabled.is_(True))):
+        if not t.event_types or "runtime_alert" in t.event_types:
+            low = min(low, t.min_priority)
+    return low
+
+
 def queue_for(session: Session, ev: Event) -> int:
     """One pending delivery per enabled target whose rule matches ``ev`` (called by ``raise_event``)."""
     n = 0

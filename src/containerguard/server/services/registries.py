@@ -1,17 +1,79 @@
-"""Registries the server watches (filled in by the registry-watching work)."""
+"""Registries the server watches: polling (catalog -> tags -> manifest digests) and push notifications (the
+Docker distribution ``notifications`` webhook, authenticated by a shared secret). Only digests the server
+has not seen are pulled, layer by layer through the layer cache, by ``scanner.scan_target``; a new tag of a
+known digest only records the name. Credentials are stored encrypted (``crypto``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from containerguard.server.store.models import Registry, utcnow
+from containerguard.errors import ContainerGuardError
+from containerguard.server import auth, crypto
+from containerguard.server.services import Invalid, NotFound
+from containerguard.server.services.audit import SYSTEM, Actor, record
+from containerguard.server.services.events import raise_event
+from containerguard.server.store.models import ImageName, Registry, utcnow
 
 if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
+
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                  "application/vnd.docker.distribution.manifest.list.v2+json",
+                  "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def add(session: Session, actor: Actor, *, name: str, url: str, username: str = "", password: str = "",
+        repositories: list[str] | None = None, interval: int = 3600, webhook_secret: str = "") -> Registry:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    if session.scalars(select(Registry).where(Registry.name == name)).first() is not None:
+        raise Invalid(f"a registry named {name!r} exists")
+    if interval and interval < 60:
+        raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
+    row = Registry(name=name, url=f"{parts.scheme}://{parts.netloc}", username=username,
+                   password_enc=crypto.encrypt(password), repositories=list(repositories or []),
+                   interval=interval, webhook_secret_hash=auth.hash_secret(webhook_secret) if webhook_secret else "")
+    session.add(row)
+    session.flush()
+    record(session, actor, "registry.add", "registry", row.id, name=name, url=row.url, username=username,
+           repositories=row.repositories, interval=interval, webhook=bool(webhook_secret))
+    return row
+
+
+def remove(session: Session, actor: Actor, name: str) -> None:
+    row = by_name(session, name)
+    session.delete(row)
+    record(session, actor, "registry.remove", "registry", row.id, name=name)
+
+
+def by_name(session: Session, name: str) -> Registry:
+    row = session.scalars(select(Registry).where(Registry.name == name)).first()
+    if row is None:
+        raise NotFound(f"no registry {name[:100]!r}")
+    return row
+
+
+def as_dict(r: Registry) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "url": r.url, "username": r.username, "has_password": bool(r.password_enc),
+            "repositories": r.repositories, "interval": r.interval, "webhook": bool(r.webhook_secret_hash),
+            "created_at": r.created_at, "last_polled": r.last_polled, "last_error": r.last_error}
+
+
+def list_registries(session: Session) -> list[Registry]:
+    return list(session.scalars(select(Registry).order_by(Registry.name)))
 
 
 def due_for_poll(session: Session) -> list[int]:
@@ -23,9 +85,137 @@ def due_for_poll(session: Session) -> list[int]:
     return out
 
 
+def wanted(reg: Registry, repository: str) -> bool:
+    return not reg.repositories or any(fnmatch.fnmatchcase(repository, p) for p in reg.repositories)
+
+
+def known_manifest(session: Session, manifest_digest: str) -> int | None:
+    """The image id a manifest digest already points at, if any."""
+    row = session.scalars(select(ImageName).where(ImageName.manifest_digest == manifest_digest)).first()
+    return row.image_id if row is not None else None
+
+
+def note_name(session: Session, image_id: int, repository: str, tag: str, manifest_digest: str) -> None:
+    row = session.scalars(select(ImageName).where(
+        ImageName.image_id == image_id, ImageName.repository == repository, ImageName.tag == tag,
+        ImageName.manifest_digest == manifest_digest)).first()
+    if row is None:
+        session.add(ImageName(image_id=image_id, repository=repository, tag=tag, manifest_digest=manifest_digest))
+    else:
+        row.last_seen = utcnow()
+
+
+def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Handle a notification envelope's events: returns (repository, tag, digest) to pull; names of known
+    digests are recorded at once."""
+    todo: list[tuple[str, str, str]] = []
+    for ev in events:
+        if not isinstance(ev, dict) or ev.get("action") != "push":
+            continue
+        target = ev.get("target") or {}
+        if not isinstance(target, dict) or target.get("mediaType") not in MANIFEST_TYPES:
+            continue
+        repo, tag, digest = str(target.get("repository", "")), str(target.get("tag", "") or ""), str(target.get("digest", ""))
+        if not repo or not digest.startswith("sha256:") or len(repo) > 400 or len(tag) > 200 or not wanted(reg, repo):
+            continue
+        known = known_manifest(session, digest)
+        if known is not None:
+            note_name(session, known, f"{_host(reg.url)}/{repo}", tag, digest)
+            continue
+        todo.append((repo, tag, digest))
+    return list(dict.fromkeys(todo))
+
+
+def _client(reg: Registry, repo: str) -> Any:
+    from containerguard.artifact.registry import RegistryClient
+
+    return RegistryClient(_host(reg.url), repo, insecure=reg.url.startswith("http://"),
+                          username=reg.username or None, password=crypto.decrypt(reg.password_enc) or None)
+
+
 def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
-    raise NotImplementedError
+    """Catalog -> tags -> manifest digests; defer a scan for each digest not seen before."""
+    with ctx.tx() as s:
+        reg = s.get(Registry, registry_id)
+        if reg is None:
+            return {"error": "registry removed"}
+        reg.last_polled = utcnow()
+        name, url = reg.name, reg.url
+    found = new = 0
+    try:
+        with ctx.tx() as s:
+            reg = s.get(Registry, registry_id)
+            assert reg is not None
+            s.expunge(reg)
+        cat = _client(reg, "library/none")
+        try:
+            repos = [r for r in cat.catalog() if wanted(reg, r)]
+        finally:
+            cat.close()
+        for repo in repos:
+            c = _client(reg, repo)
+            try:
+                for tag in c.tags():
+                    _body, _mt, digest = c.manifest(tag)
+                    found += 1
+                    with ctx.tx() as s:
+                        known = known_manifest(s, digest)
+                        if known is not None:
+                            note_name(s, known, f"{_host(url)}/{repo}", tag, digest)
+                            continue
+                    new += 1
+                    ctx.queue.defer("scan_image", registry_id=registry_id, repository=repo, reference=digest, tag=tag,
+                                    _lock=f"scan-{digest}")
+            finally:
+                c.close()
+        with ctx.tx() as s:
+            r = s.get(Registry, registry_id)
+            if r is not None:
+                r.last_error = ""
+    except ContainerGuardError as exc:
+        with ctx.tx() as s:
+            r = s.get(Registry, registry_id)
+            if r is not None:
+                r.last_error = str(exc)[:2000]
+            raise_event(s, "scan_failed", f"polling registry {name} failed: {exc}", severity=3, registry=name)
+        raise
+    return {"registry": name, "manifests": found, "new": new}
 
 
-def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str) -> dict[str, Any]:
-    raise NotImplementedError
+def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "") -> dict[str, Any]:
+    """Pull and scan one manifest digest (skipped when another job got to it first)."""
+    from containerguard import __version__
+    from containerguard.report import RenderOptions, get_reporter
+    from containerguard.scanner import scan_target
+    from containerguard.server.services import images
+
+    with ctx.tx() as s:
+        reg = s.get(Registry, registry_id)
+        if reg is None:
+            return {"error": "registry removed"}
+        s.expunge(reg)
+        known = known_manifest(s, reference) if reference.startswith("sha256:") else None
+        if known is not None:
+            note_name(s, known, f"{_host(reg.url)}/{repository}", tag, reference)
+            return {"skipped": "digest already scanned", "image_id": known}
+    host = _host(reg.url)
+    target = f"registry:{host}/{repository}@{reference}" if reference.startswith("sha256:") else \
+        f"registry:{host}/{repository}:{reference}"
+    try:
+        res = scan_target(target, db=ctx.settings.vulndb, insecure=reg.url.startswith("http://"),
+                          username=reg.username or None, password=crypto.decrypt(reg.password_enc) or None)
+    except ContainerGuardError as exc:
+        with ctx.tx() as s:
+            raise_event(s, "scan_failed", f"scanning {host}/{repository}@{reference[:19]} failed: {exc}", severity=3,
+                        registry=reg.name, repository=repository, reference=reference)
+        raise
+    doc = get_reporter("json")(res.inventory, list(res.findings), target=res.inventory.target,
+                               tool_version=__version__, options=RenderOptions())
+    data = doc.encode() if isinstance(doc, str) else bytes(doc)
+    parsed = images.parse_upload(data)
+    names = ((f"{host}/{repository}", tag, reference if reference.startswith("sha256:") else ""),
+             *[n for n in parsed.names if n[0]])
+    parsed = dataclasses.replace(parsed, names=tuple(dict.fromkeys(names)))
+    with ctx.tx() as s:
+        out = images.ingest(s, SYSTEM, parsed, source="registry", verified=True, document=data)
+        return {"image": out.image.digest, "created": out.created, "findings": out.findings}

@@ -258,17 +258,27 @@ def top_risks(session: Session, limit: int = 10) -> list[FindingView]:
     return out
 
 
+NEW_COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class NewSince:
     total: int
     rows: Sequence[FindingView]
+
+    @property
+    def label(self) -> str:
+        return f"{NEW_COUNT_CAP:,}+" if self.total > NEW_COUNT_CAP else f"{self.total:,}"
 
 
 def new_since(session: Session, since: dt.datetime | None, limit: int = 10) -> NewSince:
     if since is None:
         return NewSince(0, [])
     cond = Finding.first_seen >= since
-    total = int(session.scalar(select(func.count()).select_from(Finding).where(cond)) or 0)
+    # counted up to a bound: past it the dashboard says "10,000+" (an exact count over 10^5 rows costs more
+    # than the rest of the page)
+    capped = select(Finding.id).where(cond).limit(NEW_COUNT_CAP + 1).subquery()
+    total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     rows = session.execute(select(Finding, Image).join(Image, Image.id == Finding.image_id).where(cond)
                            .order_by(Finding.risk.desc()).limit(limit)).all()
     return NewSince(total, [_finding_view(f, img) for f, img in rows])

@@ -1,0 +1,109 @@
+"""Behavioural baselines: the cost they add per event, and the size of a busy workload's baseline.
+
+    python bench/baseline_overhead.py [--count 200000] [--rounds 3]
+
+1. The rules engine's event mix (bench/rules_eventmix.py: a dozen containers and the host) is evaluated through
+   the agent's evaluation path (runtime/evaluate.Evaluator) with the default ruleset, without and with the
+   baseline detector. The detector first learns the mix, then every workload is switched to monitor, so the
+   timed pass checks every event against a learned baseline (the steady state). Target: baselines add at most
+   10 % to the engine's per-event cost. CPU time of this process (time.process_time).
+2. A busy workload: one container running 300 distinct programs (each started by its own parent, as one of 2
+   users, with 3 argument styles and ids/numbers that change every run), writing into 2,000 directories, talking
+   to 1,000 peers on 50 ports and listening on 20 ports, is learned from 23,000 events; the stored document
+   (the JSON in SQLite) must stay under 1 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import target_line
+from rules_eventmix import generate
+
+from containerguard.model import Event
+from containerguard.runtime.baseline import BaselineDetector, BaselineStore
+from containerguard.runtime.evaluate import Evaluator
+from containerguard.runtime.rules import default_rules_path, load_rules
+
+
+def _timed(ev: Evaluator, events: list[Event], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.process_time()
+        for e in events:
+            ev.evaluate(e)
+        best = min(best, time.process_time() - t)
+    return best / len(events) * 1e9
+
+
+def busy_workload(det: BaselineDetector) -> None:
+    rng = random.Random(3)
+    c = {"container.id": "b0b0b0b0b0b0", "container.name": "busy-1", "container.image": "shop/busy:1",
+         "container.image.id": "sha256:busy"}
+    progs = [f"/usr/local/bin/tool{i}" for i in range(300)]
+    for i in range(20_000):
+        n = rng.randrange(len(progs))
+        args = f"--mode={rng.choice(['a', 'b', 'c'])} --id {rng.randrange(10**6)} job-{rng.randrange(10)}"
+        det.detect(Event(type="execve", time_ns=i, fields={**c, "proc.exepath": progs[n], "proc.args": args,
+                                                          "user.name": rng.choice(["app", "root"]),
+                                                          "proc.pexepath": progs[n // 30]}))
+    for i in range(2_000):
+        det.detect(Event(type="openat", time_ns=i, fields={**c, "fd.name": f"/data/tenant{i % 200}/part{i}/f.log",
+                                                          "evt.is_open_write": True}))
+    for i in range(1_000):
+        det.detect(Event(type="connect", time_ns=i, fields={**c, "fd.typechar": "4",
+                                                           "fd.sip": f"10.{i % 250}.{i // 250}.{rng.randrange(255)}",
+                                                           "fd.sport": 1000 + i % 50}))
+    for i in range(20):
+        det.detect(Event(type="bind", time_ns=i, fields={**c, "fd.typechar": "4", "fd.lport": 8000 + i}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--count", type=int, default=200_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    rs = load_rules([default_rules_path()])
+    events = generate(a.count)
+    with tempfile.TemporaryDirectory() as tmp:
+        det = BaselineDetector(BaselineStore(tmp), quiet_s=1e9)
+        plain = Evaluator(rs)
+        with_baselines = Evaluator(rs, [det])
+        for e in events:  # learn the mix
+            with_baselines.evaluate(e)
+        for p in det.profiles.values():
+            p.mode = "monitor"
+        for e in events[:20_000]:  # warm up both
+            plain.evaluate(e)
+            with_baselines.evaluate(e)
+        base_ns = _timed(plain, events, a.rounds)
+        bl_ns = _timed(with_baselines, events, a.rounds)
+        overhead = (bl_ns - base_ns) / base_ns * 100
+        print(f"rules only       {base_ns:8.0f} ns/event   rules + baselines {bl_ns:8.0f} ns/event   "
+              f"({len(det.profiles)} workloads, {sum(p.size() for p in det.profiles.values())} entries, "
+              f"{det.alerts} deviation alerts)")
+        ok = target_line("baseline overhead per event", overhead, 10, "%", fmt="7.1f")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = BaselineStore(tmp)
+        det = BaselineDetector(store, quiet_s=1e9)
+        busy_workload(det)
+        det.flush()
+        (prof,) = store.load_all()
+        row = store._db.execute("SELECT length(doc) FROM workloads").fetchone()
+        size_kb = int(row[0]) / 1024
+        ok &= target_line("busy workload baseline", size_kb, 1024, "KB", fmt="7.1f",
+                          note=f"{prof.size()} entries: " + ", ".join(f"{k} {len(v)}" for k, v in prof.entries.items()))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Agent reports (containers and alerts in batches, acknowledged, deduplicated), hosts, containers, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from containerguard.model import Priority
+from containerguard.server import metrics
+from containerguard.server.api.deps import require, tx
+from containerguard.server.services import hosts as svc
+from containerguard.server.services.audit import Actor
+
+router = APIRouter()
+
+MAX_ALERTS = 10_000
+MAX_CONTAINERS = 5_000
+
+
+class AlertIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    uid: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    time: dt.datetime
+    rule: str = Field(min_length=1, max_length=255)
+    priority: str = Field(max_length=20)
+    rule_id: str = Field(default="", max_length=128)
+    source: str = Field(default="syscall", max_length=32)
+    output: str = Field(default="", max_length=16_384)
+    container_id: str = Field(default="", max_length=64)
+    container_name: str = Field(default="", max_length=255)
+    image: str = Field(default="", max_length=512)
+    output_fields: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("priority")
+    @classmethod
+    def _prio(cls, v: str) -> str:
+        try:
+            Priority.parse(v)
+        except KeyError:
+            raise ValueError(f"unknown priority {v[:20]!r}") from None
+        return v
+
+
+class ContainerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    name: str = Field(default="", max_length=255)
+    image: str = Field(default="", max_length=512)
+    image_id: str = Field(default="", max_length=80, pattern=r"^(sha256:[0-9a-f]{64})?$")
+    privileged: bool = False
+    cap_add: list[str] = Field(default_factory=list, max_length=64)
+    mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+    ports: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+    network_mode: str = Field(default="", max_length=64)
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=255)
+    batch_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    agent_version: str = Field(default="", max_length=64)
+    containers: list[ContainerIn] | None = Field(default=None, max_length=MAX_CONTAINERS)
+    alerts: list[AlertIn] = Field(default_factory=list, max_length=MAX_ALERTS)
+    dropped: int = Field(default=0, ge=0, description="alerts the agent had to drop (spool full) since the last batch")
+
+
+class ReportAck(BaseModel):
+    ack: str
+    duplicate: bool
+    alerts_stored: int
+    containers: int | None
+
+
+@router.post("/agent/report", response_model=ReportAck, summary="An agent's batch of containers and alerts")
+async def agent_report(request: Request, body: ReportIn,
+                       actor: Annotated[Actor, Depends(require("agent:write"))]) -> ReportAck:
+    if actor.host and body.host != actor.host:
+        raise HTTPException(403, f"this agent token reports for host {actor.host!r}, not {body.host[:100]!r}")
+    alerts = [{"uid": a.uid, "time": a.time if a.time.tzinfo else a.time.replace(tzinfo=dt.UTC), "rule": a.rule,
+               "rule_id": a.rule_id, "priority": int(Priority.parse(a.priority)), "source": a.source,
+               "output": a.output, "container_id": a.container_id, "container_name": a.container_name,
+               "image": a.image, "fields": a.output_fields, "tags": a.tags} for a in body.alerts]
+    containers = None if body.containers is None else [c.model_dump() for c in body.containers]
+
+    def work() -> svc.ReportResult:
+        with tx(request) as s:
+            return svc.report(s, body.host, body.batch_id, agent_version=body.agent_version,
+                              containers=containers, alerts=alerts)
+
+    res = await run_in_threadpool(work)
+    metrics.INGESTED.labels("alerts").inc(res.alerts_stored)
+    if body.dropped:
+        metrics.INGESTED.labels("alerts_dropped_by_agents").inc(body.dropped)
+    return ReportAck(ack=res.batch_id, duplicate=res.duplicate, alerts_stored=res.alerts_stored,
+                     containers=res.containers)
+
+
+@router.get("/hosts")
+def list_hosts(request: Request, _: Annotated[Actor, Depends(require("hosts:read"))],
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    with tx(request) as s:
+        return svc.list_hosts(s, limit=limit, offset=offset)
+
+
+@router.get("/containers")
+def list_containers(request: Request, _: Annotated[Actor, Depends(require("hosts:read"))], host: str | None = None,
+                    running: bool | None = True, image_digest: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    with tx(request) as s:
+        return [{"id": c.id, "host": h, "container_id": c.container_id, "name": c.name, "image": c.image,
+                 "image_digest": c.image_digest, "privileged": c.privileged, "capabilities": c.capabilities,
+                 "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "running": c.running,
+                 "first_seen": c.first_seen, "last_seen": c.last_seen}
+                for c, h in svc.list_containers(s, host=host, running=running, image_digest=image_digest,
+                                                limit=limit, offset=offset)]
+
+
+@router.get("/alerts")
+def list_alerts(request: Request, _: Annotated[Actor, Depends(require("alerts:read"))], host: str | None = None,
+                min_priority: str | None = None, rule: str | None = None, before_id: int | None = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    prio = None
+    if min_priority:
+        try:
+            prio = int(Priority.parse(min_priority))
+        except KeyError:
+            raise HTTPException(422, f"unknown priority {min_priority[:20]!r}") from None
+    with tx(request) as s:
+        return [{"id": a.id, "host": h, "uid": a.uid, "time": a.time, "rule": a.rule, "rule_id": a.rule_id,
+                 "priority": Priority(a.priority).name, "source": a.source, "output": a.output,
+                 "container_id": a.container_id, "container_name": a.container_name, "image": a.image,
+                 "fields": a.fields, "tags": a.tags, "received_at": a.received_at}
+                for a, h in svc.list_alerts(s, host=host, min_priority=prio, rule=rule, before_id=before_id, limit=limit)]

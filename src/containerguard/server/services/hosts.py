@@ -1,0 +1,167 @@
+"""Hosts, their containers and runtime alerts, as agents report them.
+
+An agent sends batches: ``batch_id`` (unique per agent), optionally the full list of its running
+containers (a snapshot: containers not in it are marked stopped), and alerts each with an agent-assigned
+``uid``. A batch already received is acknowledged again and stores nothing (replays after a lost ack);
+an alert uid already stored is skipped (the same alert in two batches). Alerts go in with one multi-row
+``INSERT ... ON CONFLICT DO NOTHING``, which is what makes ingest cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from containerguard.model import Priority, Severity
+from containerguard.server.services.events import raise_event
+from containerguard.server.store.models import AgentBatch, Alert, Container, Host, utcnow
+
+#: alerts at or above this priority also raise a ``runtime_alert`` event (notifications filter further)
+EVENT_PRIORITY = Priority.CRITICAL
+
+
+def priority_severity(p: int) -> Severity:
+    if p >= Priority.CRITICAL:
+        return Severity.CRITICAL
+    if p >= Priority.ERROR:
+        return Severity.HIGH
+    if p >= Priority.WARNING:
+        return Severity.MEDIUM
+    if p >= Priority.NOTICE:
+        return Severity.LOW
+    return Severity.NEGLIGIBLE
+
+
+def _insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def host_row(session: Session, name: str, agent_version: str = "") -> Host:
+    ins = _insert(session)
+    session.execute(ins(Host).values(name=name, agent_version=agent_version).on_conflict_do_nothing(
+        index_elements=["name"]))
+    host = session.scalars(select(Host).where(Host.name == name)).one()
+    host.last_seen = utcnow()
+    if agent_version:
+        host.agent_version = agent_version
+    return host
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    batch_id: str
+    duplicate: bool
+    alerts_stored: int
+    containers: int | None
+
+
+def report(session: Session, host_name: str, batch_id: str, *, agent_version: str = "",
+           containers: Sequence[dict[str, Any]] | None = None, alerts: Sequence[dict[str, Any]] = ()) -> ReportResult:
+    """Store one agent batch (see the module doc). ``alerts`` items: uid, time (datetime), rule, rule_id,
+    priority (int), source, output, container_id, container_name, image, fields, tags."""
+    host = host_row(session, host_name, agent_version)
+    ins = _insert(session)
+    res = session.execute(ins(AgentBatch).values(host_id=host.id, batch_id=batch_id, alerts=len(alerts))
+                          .on_conflict_do_nothing(index_elements=["host_id", "batch_id"]).returning(AgentBatch.id))
+    if res.first() is None:
+        return ReportResult(batch_id, True, 0, None)
+    stored = 0
+    if alerts:
+        now = utcnow()
+        rows = [{**a, "host_id": host.id, "received_at": now} for a in alerts]
+        for i in range(0, len(rows), 2000):
+            r = session.execute(ins(Alert).values(rows[i:i + 2000]).on_conflict_do_nothing(
+                index_elements=["host_id", "uid"]).returning(Alert.id))
+            stored += len(r.all())
+        from containerguard.server.services import notify
+
+        # lower when a notification target asks for runtime alerts from a lower priority (notify.matches filters)
+        threshold = min(int(EVENT_PRIORITY), notify.alert_threshold(session))
+        for a in alerts:
+            if a["priority"] >= threshold:
+                raise_event(session, "runtime_alert", f"{Priority(a['priority']).name} {a['rule']} on {host_name}"
+                            f"{' in ' + a['container_name'] if a.get('container_name') else ''}: {a['output'][:300]}",
+                            severity=int(priority_severity(a["priority"])), host=host_name, rule=a["rule"],
+                            container=a.get("container_name", ""), image=a.get("image", ""), alert_uid=a["uid"],
+                            priority=int(a["priority"]))
+    n = None
+    if containers is not None:
+        n = _snapshot(session, host, containers)
+    return ReportResult(batch_id, False, stored, n)
+
+
+def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]) -> int:
+    now = utcnow()
+    existing = {c.container_id: c for c in session.scalars(select(Container).where(Container.host_id == host.id))}
+    seen = set()
+    for c in containers:
+        cid = c["id"]
+        seen.add(cid)
+        row = existing.get(cid)
+        values = {"name": c.get("name", "")[:255], "image": c.get("image", "")[:512],
+                  "image_digest": c.get("image_id", "")[:80], "privileged": bool(c.get("privileged")),
+                  "capabilities": list(c.get("cap_add", [])), "mounts": list(c.get("mounts", [])),
+                  "ports": list(c.get("ports", [])), "network_mode": c.get("network_mode", "")[:64],
+                  "running": True, "last_seen": now}
+        if row is None:
+            session.add(Container(host_id=host.id, container_id=cid, **values))
+        else:
+            for k, v in values.items():
+                setattr(row, k, v)
+    gone = [c.id for cid, c in existing.items() if cid not in seen and c.running]
+    if gone:
+        session.execute(update(Container).where(Container.id.in_(gone)).values(running=False))
+    return len(seen)
+
+
+def list_hosts(session: Session, *, limit: int = 100, offset: int = 0, name: str | None = None) -> list[dict[str, Any]]:
+    q = select(Host).order_by(Host.name).limit(limit).offset(offset)
+    if name:
+        q = q.where(Host.name == name)
+    hosts = list(session.scalars(q))
+    ids = [h.id for h in hosts]
+    running = dict(session.execute(select(Container.host_id, func.count()).where(
+        Container.host_id.in_(ids), Container.running.is_(True)).group_by(Container.host_id)).tuples().all()) if ids else {}
+    return [{"id": h.id, "name": h.name, "first_seen": h.first_seen, "last_seen": h.last_seen,
+             "agent_version": h.agent_version, "running_containers": running.get(h.id, 0)} for h in hosts]
+
+
+def list_containers(session: Session, *, host: str | None = None, running: bool | None = True,
+                    image_digest: str | None = None, limit: int = 100, offset: int = 0) -> list[tuple[Container, str]]:
+    q = select(Container, Host.name).join(Host, Host.id == Container.host_id)
+    if host:
+        q = q.where(Host.name == host)
+    if running is not None:
+        q = q.where(Container.running.is_(running))
+    if image_digest:
+        q = q.where(Container.image_digest == image_digest)
+    return [(c, h) for c, h in session.execute(q.order_by(Container.id.desc()).limit(limit).offset(offset)).tuples()]
+
+
+def list_alerts(session: Session, *, host: str | None = None, min_priority: int | None = None,
+                rule: str | None = None, since: dt.datetime | None = None, before_id: int | None = None,
+                limit: int = 100) -> list[tuple[Alert, str]]:
+    """Newest first (by id: keyset pagination with ``before_id``)."""
+    q = select(Alert, Host.name).join(Host, Host.id == Alert.host_id)
+    if host:
+        q = q.where(Host.name == host)
+    if min_priority is not None:
+        q = q.where(Alert.priority >= min_priority)
+    if rule:
+        q = q.where(Alert.rule == rule)
+    if since is not None:
+        q = q.where(Alert.time >= since)
+    if before_id is not None:
+        q = q.where(Alert.id < before_id)
+    return [(a, h) for a, h in session.execute(q.order_by(Alert.id.desc()).limit(limit)).tuples()]

@@ -1,0 +1,82 @@
+"""Agent reports through the API: batches acknowledged, replays and repeated alerts stored once, the agent
+token bound to its host, container snapshots, bad batches refused whole (both backends)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from containerguard.server.store.models import Alert, Container
+
+
+def _alert(i: int, prio: str = "Warning") -> dict:
+    return {"uid": f"u{i:08d}", "time": "2026-12-01T10:00:00.5Z", "rule": "Shell in container", "priority": prio,
+            "output": f"shell spawned ('; DROP TABLE alerts; --) #{i}", "container_id": "abc123",
+            "container_name": "web", "image": "nginx:1", "output_fields": {"proc.name": "sh"}, "tags": ["shell"]}
+
+
+def _container(cid: str, **kw) -> dict:
+    return {"id": cid, "name": f"c-{cid[:4]}", "image": "nginx:1", "image_id": "sha256:" + "e" * 64,
+            "privileged": False, "cap_add": [], "mounts": [], "ports": [], "network_mode": "bridge", **kw}
+
+
+def _count(api, model) -> int:
+    with api.app.state.cg.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)))
+
+
+def test_batches_are_acknowledged_and_replays_store_nothing(api):
+    tok = api.token("agent", "node-1")
+    batch = {"host": "node-1", "batch_id": uuid.uuid4().hex, "alerts": [_alert(i) for i in range(300)],
+             "containers": [_container("a" * 64, privileged=True), _container("b" * 64)]}
+    r = api.post("/agent/report", tok, json=batch)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"ack": batch["batch_id"], "duplicate": False, "alerts_stored": 300, "containers": 2}
+    again = api.post("/agent/report", tok, json=batch)
+    assert again.json()["duplicate"] is True and again.json()["alerts_stored"] == 0
+    # the same alerts in a new batch (a retry after a lost ack, re-spooled): skipped by uid
+    r = api.post("/agent/report", tok, json={**batch, "batch_id": uuid.uuid4().hex, "containers": None,
+                                             "alerts": [*batch["alerts"][:50], _alert(1000)]})
+    assert r.json()["alerts_stored"] == 1
+    assert _count(api, Alert) == 301
+    alerts = api.get("/alerts?host=node-1&limit=1000").json()
+    assert len(alerts) == 301 and len({a["uid"] for a in alerts}) == 301
+    assert alerts[-1]["output"].startswith("shell spawned ('; DROP TABLE alerts; --)")
+    # a later snapshot without b: b is no longer running
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex,
+                                             "containers": [_container("a" * 64, privileged=True)]})
+    running = api.get("/containers?host=node-1").json()
+    assert [c["container_id"] for c in running] == ["a" * 64] and running[0]["privileged"] is True
+    assert len(api.get("/containers?running=false").json()) == 1
+    hosts = api.get("/hosts").json()
+    assert hosts[0]["name"] == "node-1" and hosts[0]["running_containers"] == 1
+
+
+def test_agent_token_speaks_only_for_its_host(api):
+    tok = api.token("agent", "node-1")
+    r = api.post("/agent/report", tok, json={"host": "node-2", "batch_id": uuid.uuid4().hex, "alerts": [_alert(1)]})
+    assert r.status_code == 403
+    assert api.get("/alerts", tok).status_code == 403  # agents read nothing
+    assert _count(api, Alert) == 0
+
+
+def test_a_bad_batch_is_refused_whole(api):
+    tok = api.token("agent", "node-1")
+    alerts = [_alert(i) for i in range(10)] + [{**_alert(11), "priority": "Catastrophic"}]
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex, "alerts": alerts})
+    assert r.status_code == 422
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": "x", "alerts": []})
+    assert r.status_code == 422
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex,
+                                             "containers": [_container("not-hex")]})
+    assert r.status_code == 422
+    assert _count(api, Alert) == 0 and _count(api, Container) == 0
+
+
+def test_critical_alerts_raise_events(api):
+    tok = api.token("agent", "node-1")
+    api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex,
+                                         "alerts": [_alert(1, "Critical"), _alert(2, "Notice")]})
+    ev = api.get("/events?type=runtime_alert").json()
+    assert len(ev) == 1 and ev[0]["host"] == "node-1" and "CRITICAL Shell in container" in ev[0]["summary"]

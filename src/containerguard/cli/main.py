@@ -24,11 +24,8 @@ COMMANDS: dict[str, str] = {
     "sbom": "sbom", "scan": "scan", "db": "db", "cache": "cache", "config": "config", "bench": "bench",
     "rules": "rules", "agent": "agent", "baseline": "baseline", "profile": "baseline",
     "policy": "policy", "admission": "admission", "authz": "authz",
-<<<<<<< HEAD
-    "server": "server", "worker": "server", "token": "token", "user": "user", "notify": "notify",
-=======
     "server": "server", "worker": "server", "token": "token", "registry": "registry", "user": "user",
->>>>>>> main
+    "notify": "notify",
 }
 
 app = typer.Typer(

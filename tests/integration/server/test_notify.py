@@ -287,3 +287,44 @@ def test_cli_and_real_server_process(tmp_path, receivers):
         assert json.loads(cg("list", "--json").stdout) == []
     finally:
         s.stop()
+
+
+def _report(api, token: str, batch: str, **body: Any) -> None:
+    r = api.post("/agent/report", token=token, json={"host": "node-1", "batch_id": batch, **body})
+    assert r.status_code in (200, 201, 202), r.text
+
+
+def test_kev_finding_in_a_running_image_and_runtime_alerts_by_priority(api, docs, secret_key, receivers):
+    kev_hook, warn, crit = receivers(), receivers(), receivers()
+    add_target(api, name="kev", kind="webhook", url=kev_hook.url + "/kev", event_types=["new_kev_finding"],
+               running_only=True)
+    add_target(api, name="warn", kind="webhook", url=warn.url + "/w", event_types=["runtime_alert"], min_priority="warning")
+    add_target(api, name="crit", kind="slack", url=crit.url + "/c", event_types=["runtime_alert"], min_priority="critical")
+    agent = api.token("agent", "node-1", host="node-1")
+    digest = json.loads(docs[3])["image"]["id"]
+    # the agent reports the image running, then CI uploads its scan (with a KEV finding)
+    _report(api, agent, "batch-0001", containers=[{"id": "ab" * 32, "name": "web", "image": "reg.test/web:1",
+                                                   "image_id": digest}])
+    assert api.post("/scans", content=docs[0]).status_code == 201  # not running: no finding event
+    assert api.post("/scans", content=docs[3]).status_code == 201
+    deliver_until(api, lambda: len(kev_hook.hits) >= 1)
+    ev = kev_hook.hits[0][2]["event"]
+    assert ev["type"] == "new_kev_finding" and ev["image_digest"] == digest and ev["detail"]["running"] is True
+    assert ev["detail"]["hosts"] == ["node-1"] and ev["detail"]["vuln_id"] == "CVE-2023-4863"
+    assert {h[2]["event"]["image_digest"] for h in kev_hook.hits} == {digest}
+    # runtime alerts: WARNING reaches the warning target only; CRITICAL both; hostile output intact in JSON
+    now = "2026-12-01T10:00:00Z"
+    alerts = [{"uid": "alert-000001", "time": now, "rule": "Shell in container", "priority": "Warning",
+               "output": HOSTILE, "container_name": "web"},
+              {"uid": "alert-000002", "time": now, "rule": "Write below etc|x=1", "priority": "Critical",
+               "output": "<script>alert(1)</script> & more", "container_name": "web"},
+              {"uid": "alert-000003", "time": now, "rule": "Noise", "priority": "Notice", "output": "n"}]
+    _report(api, agent, "batch-0002", alerts=alerts)
+    deliver_until(api, lambda: len(warn.hits) >= 2 and len(crit.hits) >= 1)
+    time.sleep(0.2)
+    got = sorted(h[2]["event"]["detail"]["rule"] for h in warn.hits)
+    assert got == ["Shell in container", "Write below etc|x=1"]
+    assert any(HOSTILE[:300] in h[2]["event"]["summary"] for h in warn.hits)
+    assert len(crit.hits) == 1
+    text = crit.hits[0][2]["text"]
+    assert "<script>" not in text and "&lt;script&gt;" in text and "Write below etc|x=1" in text

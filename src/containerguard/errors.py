@@ -46,6 +46,10 @@ class ArchiveError(ArtifactError):
     pass
 
 
+class LayerRefused(ArchiveError):
+    """One layer exceeded its output or time bound (a decompression bomb): the scan goes on without it."""
+
+
 class RegistryError(ArtifactError):
     pass
 

@@ -146,3 +146,45 @@ def test_failing_credentials_reported_and_retried(moto, monkeypatch):
         stop.set()
         t.join(5)
         del os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+
+
+def test_agent_reads_s3_and_sqs(aws_env, tmp_path):
+    """`containerguard agent --source cloudtrail:s3://... --source cloudtrail:sqs:...`: both read through the
+    agent, with their health in /healthz and what S3 read remembered in --source-state."""
+    import urllib.request
+
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    s3.create_bucket(Bucket="agent-trail")
+    s3.put_object(Bucket="agent-trail", Key=_key(10), Body=_doc("match", 3))
+    url = sqs.create_queue(QueueName="agent-trail-events")["QueueUrl"]
+    s3.put_object(Bucket="agent-trail", Key="notified/" + _key(11), Body=_doc("match", 2))
+    note = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name": "agent-trail"}, "object": {"key": "notified/" + _key(11)}}}]}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out, state = tmp_path / "alerts.jsonl", tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--no-sensor",
+                             "--source", "cloudtrail:s3://agent-trail/AWSLogs/", "--source", "cloudtrail:sqs:agent-trail-events",
+                             "--source-interval", "0.5", "--source-state", str(state), "--health-port", str(port),
+                             "--output", f"file:{out}", "--stats-interval", "3600"],
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "agent.log").open("wb"), env=os.environ.copy())
+    try:
+        deadline = time.time() + 90
+        events: list[int] = []
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    events = [s["events"] for s in json.loads(r.read())["sources"]]
+            except OSError:
+                events = []
+            if events == [3, 2]:
+                break
+            time.sleep(0.3)
+        assert events == [3, 2], (tmp_path / "agent.log").read_text()[-2000:]
+        assert list(state.glob("cloudtrail-*.json"))  # the S3 source remembers what it read
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert len([json.loads(line) for line in out.read_text().splitlines()]) >= 5

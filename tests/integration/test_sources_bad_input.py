@@ -137,22 +137,45 @@ def _zeros_layer(how: str, size: int) -> tuple[bytes, str]:
     return b"".join(parts), "sha256:" + h.hexdigest()
 
 
-@pytest.mark.parametrize("how", ["gzip", "zstd"])
-def test_decompression_bomb(tmp_path: Path, how: str) -> None:
-    blob, diff_id = _zeros_layer(how, 160 << 20)
-    root = tmp_path / "bomb"
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+def _zeros_image(root: Path, how: str, size: int) -> Path:
+    """An OCI layout: layer 0 a file of ``size`` zeros (gzip/zstd ratio above 1000:1), layer 1 a package."""
+    blob, diff_id = _zeros_layer(how, size)
+    pkg = reg.tar_bytes([("usr/lib/python3.11/site-packages/six-1.10.0.dist-info/METADATA",
+                          reg._metadata("six", "1.10.0"))])
+    pkg_gz = reg.compress(pkg, "gzip")
+    cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                      "rootfs": {"type": "layers", "diff_ids": [diff_id, reg.sha(pkg)]}}).encode()
     desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json"}
     manifest = json.dumps({"schemaVersion": 2, "mediaType": desc["mediaType"],
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                       "digest": reg._blob(root, cfg), "size": len(cfg)},
                            "layers": [{"mediaType": reg.LAYER_MT[how], "digest": reg._blob(root, blob),
-                                       "size": len(blob)}]}).encode()
+                                       "size": len(blob)},
+                                      {"mediaType": reg.LAYER_MT["gzip"], "digest": reg._blob(root, pkg_gz),
+                                       "size": len(pkg_gz)}]}).encode()
     desc.update(digest=reg._blob(root, manifest), size=len(manifest))
     reg.write_oci_layout(root, [desc], "1")
-    assert len(blob) * 1000 < 160 << 20
-    with pytest.raises(ArchiveError, match="decompression bomb refused"):
-        build_inventory(f"oci:{root}:1", cache=None)
+    assert len(blob) * 1000 < size
+    return root
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd"])
+def test_huge_zero_file_is_scanned_and_a_bomb_is_refused_per_layer(tmp_path: Path, how: str) -> None:
+    """A layer of zeros compressing beyond 1000:1 is legitimate (sparse disk images, preallocated files)
+    and is scanned; a layer past the output bound per layer is refused by name, the other layers kept,
+    and the gate counts it as an input not read."""
+    root = _zeros_image(tmp_path / "zeros", how, 160 << 20)
+    inv = build_inventory(f"oci:{root}:1", cache=None)
+    assert [p.name for p in inv.packages] == ["six"] and not inv.warnings
+    env = {**os.environ, "CONTAINERGUARD_MAX_LAYER_BYTES": str(100 << 20)}
+    out = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "scan", f"oci:{root}:1", "--scanners",
+                          "secret", "--fail-on", "CRITICAL"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1, out.stderr  # the refused layer is an input not read: the gate fails
+    assert "layer 0 (sha256:" in out.stderr and "refused: expands beyond the 104857600 byte bound" in out.stderr
+    sbom = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", f"oci:{root}:1", "-f", "json",
+                           "--no-cache"], capture_output=True, text=True, env=env, timeout=300)
+    assert sbom.returncode == 0, sbom.stderr
+    assert [p["name"] for p in json.loads(sbom.stdout)["packages"]] == ["six"]  # layer 1 kept
 
 
 def test_lying_local_layout(tmp_path: Path) -> None:

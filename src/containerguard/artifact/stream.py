@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Callable
 from typing import IO, Any, cast
 
-from containerguard.errors import ArchiveError, DigestMismatchError
+from containerguard.errors import ArchiveError, DigestMismatchError, LayerRefused
 
 _inflate: Any
 try:  # ISA-L's inflate is about twice as fast as zlib's, and a drop-in replacement
@@ -25,11 +26,24 @@ _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
 
 CHUNK = 1 << 20
 
-#: a layer that expands more than this many times beyond ``BOMB_MIN_BYTES`` is refused as a bomb
-BOMB_RATIO = 1000
+#: an optional ratio cap (off by default: a sparse disk image or a preallocated file of zeros legitimately
+#: gzips beyond 1000:1); a bomb is stopped by the output and time bounds per layer below
+BOMB_RATIO = 0
 BOMB_MIN_BYTES = 64 << 20
-#: absolute cap on the uncompressed size of one layer
-MAX_LAYER_BYTES = 64 << 30
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+#: bound on the uncompressed size of one layer ($CONTAINERGUARD_MAX_LAYER_BYTES, default 32 GiB)
+MAX_LAYER_BYTES = int(_env_number("CONTAINERGUARD_MAX_LAYER_BYTES", 32 << 30))
+#: bound on the time spent reading one layer ($CONTAINERGUARD_LAYER_SECONDS, default 15 minutes)
+MAX_LAYER_SECONDS = _env_number("CONTAINERGUARD_LAYER_SECONDS", 900.0)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -255,22 +269,31 @@ class LimitReader(ReaderBase):
     """Refuses decompression bombs: a ratio cap beyond a minimum, and an absolute cap."""
 
     def __init__(self, raw: IO[bytes], compressed: _Counter | None, what: str, *,
-                 ratio: int = BOMB_RATIO, min_bytes: int = BOMB_MIN_BYTES, max_bytes: int = MAX_LAYER_BYTES) -> None:
+                 ratio: int = BOMB_RATIO, min_bytes: int = BOMB_MIN_BYTES, max_bytes: int | None = None,
+                 max_seconds: float | None = None) -> None:
+        import time
+
         self._raw = raw
         self._c = compressed
         self._what = what
         self._ratio = ratio
         self._min = min_bytes
-        self._max = max_bytes
+        self._max = MAX_LAYER_BYTES if max_bytes is None else max_bytes
+        self._clock = time.monotonic
+        self._deadline = self._clock() + (MAX_LAYER_SECONDS if max_seconds is None else max_seconds)
         self.count = 0
 
     def _read(self, n: int) -> bytes:
         data = self._raw.read(n)
         self.count += len(data)
         if self.count > self._max:
-            raise ArchiveError(f"{self._what}: expands beyond the {self._max} byte cap")
-        if self._c is not None and self.count > self._min and self.count > self._ratio * max(self._c.n, 1):
-            raise ArchiveError(
+            raise LayerRefused(f"{self._what}: refused: expands beyond the {self._max} byte bound per layer "
+                               "(decompression bomb?)")
+        if self._clock() > self._deadline:
+            raise LayerRefused(f"{self._what}: refused: still expanding after the time bound per layer "
+                               f"(decompression bomb?) at {self.count >> 20} MiB")
+        if self._ratio and self._c is not None and self.count > self._min and self.count > self._ratio * max(self._c.n, 1):
+            raise LayerRefused(
                 f"{self._what}: decompression bomb refused (expands more than {self._ratio}:1 "
                 f"after {self._min >> 20} MiB)")
         return data

@@ -1,17 +1,59 @@
-"""A self-contained HTML report (inline CSS, no scripts or external assets), rendered with Jinja2
-with autoescaping on: every value from an image (package names, paths, titles) is escaped."""
+"""A self-contained HTML report (inline CSS and one inline script, no external assets: it works offline),
+rendered with Jinja2 with autoescaping on: every value from an image (package names, paths, titles) is
+escaped. A Content-Security-Policy allows only that script (by its hash): it sorts the finding tables by
+a clicked column and filters them by text and minimum severity. Each advisory links to its primary
+reference; CVSS, EPSS, layer and path, fix and the risk factors are shown."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from functools import cache
 from importlib import resources
 
 import jinja2
 
-from containerguard.model import FindingKind
+from containerguard.model import Finding, FindingKind
 from containerguard.report.base import TOOL_NAME, ReportContext, ordered, summarize, where
 
 TEMPLATE = "report.html.j2"
+
+#: sorting and filtering without a network connection (the CSP admits this script by its hash only)
+SCRIPT = """
+(function () {
+  var filter = document.getElementById('filter'), minsev = document.getElementById('minsev');
+  function apply() {
+    var q = filter.value.toLowerCase(), m = +minsev.value;
+    document.querySelectorAll('tr.finding').forEach(function (tr) {
+      var show = tr.textContent.toLowerCase().indexOf(q) >= 0 && +tr.dataset.sev >= m;
+      tr.classList.toggle('hidden', !show);
+    });
+  }
+  filter.addEventListener('input', apply);
+  minsev.addEventListener('change', apply);
+  document.querySelectorAll('th[data-sort]').forEach(function (th) {
+    th.addEventListener('click', function () {
+      var table = th.closest('table'), body = table.tBodies[0], col = th.cellIndex, num = th.dataset.sort === 'num';
+      var dir = th.dataset.dir === 'desc' ? 'asc' : 'desc';
+      table.querySelectorAll('th').forEach(function (h) { delete h.dataset.dir; });
+      th.dataset.dir = dir;
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+        var c = num ? (+x - +y) : x.localeCompare(y);
+        return dir === 'asc' ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+"""
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+
+
+def _link(f: Finding) -> str:
+    """The advisory's primary reference: its first http(s) reference."""
+    return next((r for r in f.references if r.startswith(("https://", "http://"))), "")
 
 
 @cache
@@ -48,4 +90,7 @@ def render(ctx: ReportContext) -> str:
         expired=list(opts.expired_ignores),
         summary=summarize(findings, suppressed=len(opts.suppressed)),
         where=where,
+        link=_link,
+        script=SCRIPT,
+        script_hash=SCRIPT_HASH,
     )

@@ -21,7 +21,7 @@ from containerguard.analyzer.base import AnalysisResult, Analyzer, ConfigAnalyze
 from containerguard.artifact import open_target, parse_target
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.stream import ReaderBase, as_io
-from containerguard.errors import CacheError
+from containerguard.errors import CacheError, LayerRefused
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
 from containerguard.scanner.applier import FileInfo, LinkRequest, add_link_results, apply
 from containerguard.scanner.cache import LayerCache, from_jsonable, layer_key, to_jsonable
@@ -149,8 +149,15 @@ def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], ca
     stream: IO[bytes] = art.open_layer(layer)
     if progress:
         stream = as_io(_ProgressReader(stream, progress, layer.index, n))
-    with stream:
-        rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what)
+    try:
+        with stream:
+            rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what)
+    except LayerRefused as exc:  # the other layers' results are kept; this one is named in the report
+        from containerguard.analyzer.base import UNREADABLE
+
+        refused = LayerRecord()
+        refused.warnings = [f"{exc} ({UNREADABLE})"]
+        return refused
     if cache is not None and key is not None:
         _cache_put(cache, key, encode_record(rec))
     if progress:

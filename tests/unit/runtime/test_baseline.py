@@ -175,3 +175,21 @@ def test_evaluator_runs_baselines_after_rules(tmp_path: Path) -> None:
     ev.evaluate(_exec("/usr/bin/date"))  # learned, then the quiet period (0) promotes on the next event
     alerts = ev.evaluate(_exec("/usr/bin/wget"))
     assert [a.rule_id for a in alerts][-1] == "CG-B001"
+
+
+def test_cli_edit_saves_only_a_valid_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    det.flush()
+    monkeypatch.setenv("EDITOR", "sed -i s/mode:.learn/mode:\\ sleepy/")  # a broken edit
+    assert main(["baseline", "edit", "shop-web-*", "--baseline-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "baseline.yaml:" in err and "mode" in err
+    assert BaselineStore(tmp_path).find("shop-web-*").mode == "learn"  # unchanged
+    monkeypatch.setenv("EDITOR", "sed -i s|/var/log/app|/var/log/app2|")  # a valid one
+    assert main(["baseline", "edit", "shop-web-*", "--baseline-dir", str(tmp_path)]) == 0
+    edited = BaselineStore(tmp_path).find("shop-web-*")
+    assert "/var/log/app2" in edited.entries["file"] and "/var/log/app" not in edited.entries["file"]
+    det.tick()  # the running detector takes the edit whole
+    assert "/var/log/app2" in next(iter(det.profiles.values())).entries["file"]

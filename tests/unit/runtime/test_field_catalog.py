@@ -65,3 +65,9 @@ def test_docs_fields_md_is_generated_from_the_catalog() -> None:
     for name in FIELD_CATALOG:
         assert f"| `{name}` |" in doc
 
+
+
+def test_every_traced_event_type_has_a_decoder() -> None:
+    from containerguard.runtime.sensor.fields import DECODERS
+
+    assert set(DECODERS) >= set(script.ALL_EVENT_TYPES)

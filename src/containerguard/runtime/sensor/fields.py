@@ -226,6 +226,318 @@ def _fd_path(fd: int, more: str, resolve: FdResolver | None) -> tuple[str, int]:
     return (path or name), mode
 
 
+def _dec_open(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+              role: RoleResolver | None) -> str | None:
+    """open, openat, openat2, creat."""
+    flags, mode, dirfd = int(a[0]), int(a[1]), int(a[2])
+    path = _normalise(a[3], dirfd, cwd, resolve)
+    _file(f, path, a[3])
+    f.update({"evt.arg.flags": open_flags(flags), "evt.arg.mode": mode, "evt.arg.name": path,
+              "evt.arg.dirfd": dirfd, "fd.num": ev.res,
+              "evt.is_open_read": (flags & 3) in (0, 2), "evt.is_open_write": (flags & 3) in (1, 2),
+              "evt.is_open_create": bool(flags & 0o100), "evt.is_open_exec": bool(flags & 0o100 and mode & 0o111)})
+    if ev.res >= 0 and (flags & 3 or flags & 0o100):
+        return path
+    return None
+
+
+def _dec_unlink(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """unlink, unlinkat, rmdir."""
+    path = _normalise(a[-1], int(a[0]), cwd, resolve)
+    _file(f, path, a[-1])
+    f.update({"evt.arg.name": path, "evt.arg.path": path, "evt.arg.pathname": path, "fs.path.name": path})
+    return None
+
+
+def _dec_mkdir(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+               role: RoleResolver | None) -> str | None:
+    """mkdir, mkdirat."""
+    path = _normalise(a[2], int(a[1]), cwd, resolve)
+    _file(f, path, a[2])
+    f.update({"evt.arg.path": path, "evt.arg.mode": int(a[0]), "fs.path.name": path, "fd.type": "directory",
+              "fd.typechar": "d"})
+    return None
+
+
+def _dec_rename(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """rename, renameat, renameat2, link, linkat, symlink, symlinkat."""
+    old_raw, new_raw = a[0], ev.more[0] if ev.more else ""
+    old = _normalise(old_raw, AT_FDCWD, cwd, resolve) if t not in ("symlink", "symlinkat") else old_raw
+    new = _normalise(new_raw, AT_FDCWD, cwd, resolve)
+    _file(f, new, new_raw)
+    f.update({"fs.path.name": old, "fs.path.source": old, "fs.path.target": new})
+    if t.startswith("symlink"):
+        f.update({"evt.arg.target": old, "evt.arg.linkpath": new})
+    else:
+        f.update({"evt.arg.oldpath": old, "evt.arg.newpath": new})
+    if ev.res >= 0 and not t.startswith("symlink"):
+        return new
+    return None
+
+
+def _dec_chmod(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+               role: RoleResolver | None) -> str | None:
+    """chmod, fchmodat, fchmodat2."""
+    path = _normalise(a[1], AT_FDCWD, cwd, resolve)
+    _file(f, path, a[1])
+    f.update({"evt.arg.mode": int(a[0]), "evt.arg.filename": path, "evt.arg.path": path, "fs.path.name": path})
+    return None
+
+
+def _dec_fchmod(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """fchmod."""
+    fd = int(a[1])
+    path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
+    _file(f, path)
+    f.update({"evt.arg.mode": int(a[0]), "evt.arg.fd": fd, "fd.num": fd})
+    return None
+
+
+def _dec_truncate(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                  role: RoleResolver | None) -> str | None:
+    """truncate."""
+    path = _normalise(a[2], AT_FDCWD, cwd, resolve)
+    _file(f, path, a[2])
+    f.update({"evt.arg.path": path, "evt.arg.length": int(a[0]), "fs.path.name": path})
+    return None
+
+
+def _dec_ftruncate(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                   role: RoleResolver | None) -> str | None:
+    """ftruncate."""
+    fd = int(a[1])
+    path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
+    _file(f, path)
+    f.update({"evt.arg.fd": fd, "evt.arg.length": int(a[0]), "fd.num": fd})
+    return None
+
+
+def _dec_execve(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """execve, execveat."""
+    f.update({"evt.arg.res": ev.res})
+    return None
+
+
+def _dec_connect(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                 role: RoleResolver | None) -> str | None:
+    """connect, accept, accept4, bind, sendto, sendmsg, recvfrom, recvmsg."""
+    fd, fam, addr, port = int(a[0]), int(a[1]), a[2], int(a[3])
+    f["fd.num"] = ev.res if t.startswith("accept") else fd
+    f["evt.arg.fd"] = fd
+    si = parse_sock(ev.more[0]) if ev.more else None
+    if si is not None and si.mode == 12 and si.family in (2, 10):
+        sock_fields(f, si, server=(role(si) if role is not None else None) if t in _DATAGRAM_CALLS
+                    else t != "connect")
+        if t == "connect" and fam in (2, 10):
+            f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port})
+            f["fd.name"] = f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"
+            f["fd.connected"] = ev.res == 0
+        elif t in _DATAGRAM_CALLS and fam in (2, 10) and t.startswith("send"):
+            # a datagram to a named destination: the fd now names it (Falco's fd.name_changed)
+            f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port,
+                      "fd.cip": si.lip, "fd.cport": si.lport, "fd.is_server": False,
+                      "fd.name": f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"})
+            f["fd.name_changed"] = not (si.rip == addr and si.rport == port)
+        if t == "connect":
+            f["evt.arg.tuple"] = f["fd.name"]
+    else:
+        fam_name = _FAMILIES.get(fam, str(fam))
+        f["fd.sockfamily"] = "ip" if fam in (2, 10) else "unix" if fam == 1 else fam_name
+        if fam in (2, 10):
+            f["fd.typechar"] = "4" if fam == 2 else "6"
+            f["fd.type"] = "ipv4" if fam == 2 else "ipv6"
+            f["fd.rip"] = addr
+            f["fd.rport"] = port
+            if t == "connect" or t in _DATAGRAM_CALLS:
+                f.update({"fd.sip": addr, "fd.sport": port, "fd.is_server": False, "fd.name": _hostport(addr, port),
+                          "evt.arg.tuple": f"->{_hostport(addr, port)}"})
+            elif t == "bind":
+                f.update({"fd.lip": addr, "fd.lport": port, "fd.sip": addr, "fd.sport": port,
+                          "fd.name": _hostport(addr, port), "fd.is_server": True})
+            else:
+                f.update({"fd.cip": addr, "fd.cport": port, "fd.is_server": True, "fd.name": _hostport(addr, port)})
+        elif fam == 1:
+            f["fd.typechar"] = "u"
+            f["fd.type"] = "unix"
+    return None
+
+
+def _dec_dup(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+             role: RoleResolver | None) -> str | None:
+    """dup, dup2, dup3."""
+    f.update({"evt.arg.fd" if t == "dup" else "evt.arg.oldfd": int(a[0]), "fd.num": ev.res})
+    if t != "dup":
+        f["evt.arg.newfd"] = int(a[1])
+    if t == "dup3":
+        f["evt.arg.flags"] = int(a[2])
+    si = parse_sock(ev.more[0]) if ev.more else None
+    if si is not None and ev.res >= 0:
+        sock_fields(f, si, server=role(si) if role is not None else None)
+    return None
+
+
+def _dec_socket(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """socket."""
+    fam, typ, proto = int(a[0]), int(a[1]), int(a[2])
+    f.update({"evt.arg.domain": _FAMILIES.get(fam, str(fam)), "evt.arg.type": _SOCK_TYPES.get(typ & 0xF, str(typ)),
+              "evt.arg.proto": proto, "fd.num": ev.res})
+    return None
+
+
+def _dec_listen(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """listen."""
+    f.update({"evt.arg.fd": int(a[0]), "evt.arg.backlog": int(a[1]), "fd.num": int(a[0])})
+    si = parse_sock(ev.more[0]) if ev.more else None
+    if si is not None:
+        sock_fields(f, si, server=True)
+    return None
+
+
+def _dec_setuid(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """setuid, setgid."""
+    f["evt.arg.uid" if t == "setuid" else "evt.arg.gid"] = int(a[0])
+    return None
+
+
+def _dec_setns(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+               role: RoleResolver | None) -> str | None:
+    """setns."""
+    fd, nstype = int(a[0]), int(a[1])
+    path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
+    f.update({"evt.arg.fd": fd, "evt.arg.nstype": ns_flags(nstype) if nstype else "0", "fd.num": fd,
+              "fd.name": path})
+    return None
+
+
+def _dec_unshare(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                 role: RoleResolver | None) -> str | None:
+    """unshare."""
+    f["evt.arg.flags"] = ns_flags(int(a[0]))
+    return None
+
+
+def _dec_userfaultfd(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                     role: RoleResolver | None) -> str | None:
+    """userfaultfd."""
+    f["evt.arg.flags"] = int(a[0])
+    f["fd.num"] = ev.res
+    f["fd.type"] = "userfaultfd"
+    return None
+
+
+def _dec_ptrace(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                role: RoleResolver | None) -> str | None:
+    """ptrace."""
+    req = int(a[0])
+    f.update({"evt.arg.request": _PTRACE.get(req, str(req)), "evt.arg.pid": int(a[1])})
+    return None
+
+
+def _dec_mount(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+               role: RoleResolver | None) -> str | None:
+    """mount."""
+    more = [*ev.more, "", ""]
+    f.update({"evt.arg.flags": int(a[0]), "evt.arg.dev": a[1], "evt.arg.dir": more[0], "evt.arg.type": more[1]})
+    return None
+
+
+def _dec_memfd_create(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                      role: RoleResolver | None) -> str | None:
+    """memfd_create."""
+    f.update({"evt.arg.flags": int(a[0]), "evt.arg.name": a[1], "fd.name": f"memfd:{a[1]}", "fd.type": "memfd"})
+    return None
+
+
+def _dec_bpf(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+             role: RoleResolver | None) -> str | None:
+    """bpf."""
+    cmd = int(a[0])
+    f["evt.arg.cmd"] = _BPF_CMDS.get(cmd, str(cmd))
+    return None
+
+
+def _dec_finit_module(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                      role: RoleResolver | None) -> str | None:
+    """finit_module."""
+    f.update({"evt.arg.fd": int(a[0]), "evt.arg.flags": int(a[1])})
+    return None
+
+
+def _dec_init_module(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                     role: RoleResolver | None) -> str | None:
+    """init_module."""
+    f["evt.arg.len"] = int(a[0])
+    return None
+
+
+def _dec_procexit(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str, resolve: FdResolver | None,
+                  role: RoleResolver | None) -> str | None:
+    """procexit."""
+    f["evt.arg.status"] = ev.res
+    return None
+
+
+#: event type -> its decoder: fills the type's fields into ``f``, returns the path it wrote (drift) or None
+DECODERS: dict[str, Callable[..., str | None]] = {
+    "open": _dec_open,
+    "openat": _dec_open,
+    "openat2": _dec_open,
+    "creat": _dec_open,
+    "unlink": _dec_unlink,
+    "unlinkat": _dec_unlink,
+    "rmdir": _dec_unlink,
+    "mkdir": _dec_mkdir,
+    "mkdirat": _dec_mkdir,
+    "rename": _dec_rename,
+    "renameat": _dec_rename,
+    "renameat2": _dec_rename,
+    "link": _dec_rename,
+    "linkat": _dec_rename,
+    "symlink": _dec_rename,
+    "symlinkat": _dec_rename,
+    "chmod": _dec_chmod,
+    "fchmodat": _dec_chmod,
+    "fchmodat2": _dec_chmod,
+    "fchmod": _dec_fchmod,
+    "truncate": _dec_truncate,
+    "ftruncate": _dec_ftruncate,
+    "execve": _dec_execve,
+    "execveat": _dec_execve,
+    "connect": _dec_connect,
+    "accept": _dec_connect,
+    "accept4": _dec_connect,
+    "bind": _dec_connect,
+    "sendto": _dec_connect,
+    "sendmsg": _dec_connect,
+    "recvfrom": _dec_connect,
+    "recvmsg": _dec_connect,
+    "dup": _dec_dup,
+    "dup2": _dec_dup,
+    "dup3": _dec_dup,
+    "socket": _dec_socket,
+    "listen": _dec_listen,
+    "setuid": _dec_setuid,
+    "setgid": _dec_setuid,
+    "setns": _dec_setns,
+    "unshare": _dec_unshare,
+    "userfaultfd": _dec_userfaultfd,
+    "ptrace": _dec_ptrace,
+    "mount": _dec_mount,
+    "memfd_create": _dec_memfd_create,
+    "bpf": _dec_bpf,
+    "finit_module": _dec_finit_module,
+    "init_module": _dec_init_module,
+    "procexit": _dec_procexit,
+}
+
+
 def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None,
                  role: RoleResolver | None = None) -> tuple[dict[str, Any], str | None]:
     """The ``evt.*``/``fd.*`` fields of a raw event, and the path it wrote (for drift), if any.
@@ -240,145 +552,8 @@ def event_fields(ev: RawEvent, cwd: str, resolve: FdResolver | None = None,
                          "evt.failed": ev.res < 0, "thread.tid": ev.tid,
                          "thread.cap_effective": cap_text(ev.cap_effective),
                          "thread.cap_permitted": cap_text(ev.cap_permitted)}
-    written: str | None = None
-    if t in ("open", "openat", "openat2", "creat"):
-        flags, mode, dirfd = int(a[0]), int(a[1]), int(a[2])
-        path = _normalise(a[3], dirfd, cwd, resolve)
-        _file(f, path, a[3])
-        f.update({"evt.arg.flags": open_flags(flags), "evt.arg.mode": mode, "evt.arg.name": path,
-                  "evt.arg.dirfd": dirfd, "fd.num": ev.res,
-                  "evt.is_open_read": (flags & 3) in (0, 2), "evt.is_open_write": (flags & 3) in (1, 2),
-                  "evt.is_open_create": bool(flags & 0o100), "evt.is_open_exec": bool(flags & 0o100 and mode & 0o111)})
-        if ev.res >= 0 and (flags & 3 or flags & 0o100):
-            written = path
-    elif t in ("unlink", "unlinkat", "rmdir"):
-        path = _normalise(a[-1], int(a[0]), cwd, resolve)
-        _file(f, path, a[-1])
-        f.update({"evt.arg.name": path, "evt.arg.path": path, "evt.arg.pathname": path, "fs.path.name": path})
-    elif t in ("mkdir", "mkdirat"):
-        path = _normalise(a[2], int(a[1]), cwd, resolve)
-        _file(f, path, a[2])
-        f.update({"evt.arg.path": path, "evt.arg.mode": int(a[0]), "fs.path.name": path, "fd.type": "directory",
-                  "fd.typechar": "d"})
-    elif t in ("rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat"):
-        old_raw, new_raw = a[0], ev.more[0] if ev.more else ""
-        old = _normalise(old_raw, AT_FDCWD, cwd, resolve) if t not in ("symlink", "symlinkat") else old_raw
-        new = _normalise(new_raw, AT_FDCWD, cwd, resolve)
-        _file(f, new, new_raw)
-        f.update({"fs.path.name": old, "fs.path.source": old, "fs.path.target": new})
-        if t.startswith("symlink"):
-            f.update({"evt.arg.target": old, "evt.arg.linkpath": new})
-        else:
-            f.update({"evt.arg.oldpath": old, "evt.arg.newpath": new})
-        if ev.res >= 0 and not t.startswith("symlink"):
-            written = new
-    elif t in ("chmod", "fchmodat", "fchmodat2"):
-        path = _normalise(a[1], AT_FDCWD, cwd, resolve)
-        _file(f, path, a[1])
-        f.update({"evt.arg.mode": int(a[0]), "evt.arg.filename": path, "evt.arg.path": path, "fs.path.name": path})
-    elif t == "fchmod":
-        fd = int(a[1])
-        path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
-        _file(f, path)
-        f.update({"evt.arg.mode": int(a[0]), "evt.arg.fd": fd, "fd.num": fd})
-    elif t == "truncate":
-        path = _normalise(a[2], AT_FDCWD, cwd, resolve)
-        _file(f, path, a[2])
-        f.update({"evt.arg.path": path, "evt.arg.length": int(a[0]), "fs.path.name": path})
-    elif t == "ftruncate":
-        fd = int(a[1])
-        path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
-        _file(f, path)
-        f.update({"evt.arg.fd": fd, "evt.arg.length": int(a[0]), "fd.num": fd})
-    elif t in ("execve", "execveat"):
-        f.update({"evt.arg.res": ev.res})
-    elif t in ("connect", "accept", "accept4", "bind", "sendto", "sendmsg", "recvfrom", "recvmsg"):
-        fd, fam, addr, port = int(a[0]), int(a[1]), a[2], int(a[3])
-        f["fd.num"] = ev.res if t.startswith("accept") else fd
-        f["evt.arg.fd"] = fd
-        si = parse_sock(ev.more[0]) if ev.more else None
-        if si is not None and si.mode == 12 and si.family in (2, 10):
-            sock_fields(f, si, server=(role(si) if role is not None else None) if t in _DATAGRAM_CALLS
-                        else t != "connect")
-            if t == "connect" and fam in (2, 10):
-                f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port})
-                f["fd.name"] = f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"
-                f["fd.connected"] = ev.res == 0
-            elif t in _DATAGRAM_CALLS and fam in (2, 10) and t.startswith("send"):
-                # a datagram to a named destination: the fd now names it (Falco's fd.name_changed)
-                f.update({"fd.sip": addr, "fd.sport": port, "fd.rip": addr, "fd.rport": port,
-                          "fd.cip": si.lip, "fd.cport": si.lport, "fd.is_server": False,
-                          "fd.name": f"{_hostport(si.lip, si.lport)}->{_hostport(addr, port)}"})
-                f["fd.name_changed"] = not (si.rip == addr and si.rport == port)
-            if t == "connect":
-                f["evt.arg.tuple"] = f["fd.name"]
-        else:
-            fam_name = _FAMILIES.get(fam, str(fam))
-            f["fd.sockfamily"] = "ip" if fam in (2, 10) else "unix" if fam == 1 else fam_name
-            if fam in (2, 10):
-                f["fd.typechar"] = "4" if fam == 2 else "6"
-                f["fd.type"] = "ipv4" if fam == 2 else "ipv6"
-                f["fd.rip"] = addr
-                f["fd.rport"] = port
-                if t == "connect" or t in _DATAGRAM_CALLS:
-                    f.update({"fd.sip": addr, "fd.sport": port, "fd.is_server": False, "fd.name": _hostport(addr, port),
-                              "evt.arg.tuple": f"->{_hostport(addr, port)}"})
-                elif t == "bind":
-                    f.update({"fd.lip": addr, "fd.lport": port, "fd.sip": addr, "fd.sport": port,
-                              "fd.name": _hostport(addr, port), "fd.is_server": True})
-                else:
-                    f.update({"fd.cip": addr, "fd.cport": port, "fd.is_server": True, "fd.name": _hostport(addr, port)})
-            elif fam == 1:
-                f["fd.typechar"] = "u"
-                f["fd.type"] = "unix"
-    elif t in ("dup", "dup2", "dup3"):
-        f.update({"evt.arg.fd" if t == "dup" else "evt.arg.oldfd": int(a[0]), "fd.num": ev.res})
-        if t != "dup":
-            f["evt.arg.newfd"] = int(a[1])
-        if t == "dup3":
-            f["evt.arg.flags"] = int(a[2])
-        si = parse_sock(ev.more[0]) if ev.more else None
-        if si is not None and ev.res >= 0:
-            sock_fields(f, si, server=role(si) if role is not None else None)
-    elif t == "socket":
-        fam, typ, proto = int(a[0]), int(a[1]), int(a[2])
-        f.update({"evt.arg.domain": _FAMILIES.get(fam, str(fam)), "evt.arg.type": _SOCK_TYPES.get(typ & 0xF, str(typ)),
-                  "evt.arg.proto": proto, "fd.num": ev.res})
-    elif t == "listen":
-        f.update({"evt.arg.fd": int(a[0]), "evt.arg.backlog": int(a[1]), "fd.num": int(a[0])})
-        si = parse_sock(ev.more[0]) if ev.more else None
-        if si is not None:
-            sock_fields(f, si, server=True)
-    elif t in ("setuid", "setgid"):
-        f["evt.arg.uid" if t == "setuid" else "evt.arg.gid"] = int(a[0])
-    elif t == "setns":
-        fd, nstype = int(a[0]), int(a[1])
-        path, _m = _fd_path(fd, ev.more[0] if ev.more else "", resolve)
-        f.update({"evt.arg.fd": fd, "evt.arg.nstype": ns_flags(nstype) if nstype else "0", "fd.num": fd,
-                  "fd.name": path})
-    elif t == "unshare":
-        f["evt.arg.flags"] = ns_flags(int(a[0]))
-    elif t == "userfaultfd":
-        f["evt.arg.flags"] = int(a[0])
-        f["fd.num"] = ev.res
-        f["fd.type"] = "userfaultfd"
-    elif t == "ptrace":
-        req = int(a[0])
-        f.update({"evt.arg.request": _PTRACE.get(req, str(req)), "evt.arg.pid": int(a[1])})
-    elif t == "mount":
-        more = [*ev.more, "", ""]
-        f.update({"evt.arg.flags": int(a[0]), "evt.arg.dev": a[1], "evt.arg.dir": more[0], "evt.arg.type": more[1]})
-    elif t == "memfd_create":
-        f.update({"evt.arg.flags": int(a[0]), "evt.arg.name": a[1], "fd.name": f"memfd:{a[1]}", "fd.type": "memfd"})
-    elif t == "bpf":
-        cmd = int(a[0])
-        f["evt.arg.cmd"] = _BPF_CMDS.get(cmd, str(cmd))
-    elif t == "finit_module":
-        f.update({"evt.arg.fd": int(a[0]), "evt.arg.flags": int(a[1])})
-    elif t == "init_module":
-        f["evt.arg.len"] = int(a[0])
-    elif t == "procexit":
-        f["evt.arg.status"] = ev.res
+    decode = DECODERS.get(t)
+    written = decode(f, t, a, ev, cwd, resolve, role) if decode is not None else None
     if "fd.name" in f and "fd.nameraw" not in f:
         f["fd.nameraw"] = f["fd.name"]
     return f, written

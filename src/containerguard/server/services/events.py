@@ -36,7 +36,7 @@ def list_events(session: Session, *, limit: int = 100, before_id: int | None = N
 
 
 def finding_events(s: Session, img: Image, new: list[dict[str, Any]], *, running_only: bool = False) -> int:
-    """``new_kev_finding`` / ``new_finding`` (CRITICAL) events for new findings of ``img``, naming the hosts
+    """``new_kev_finding`` / ``new_finding`` (HIGH and CRITICAL) events for new findings of ``img``, naming the hosts
     where it runs now (``running`` in the detail, for running-only notification rules). ``running_only``: none
     unless the image runs somewhere (scan uploads: a new image's findings are not news until it runs)."""
     hosts = sorted(set(s.scalars(select(Host.name).join(Container, Container.host_id == Host.id).where(
@@ -48,7 +48,7 @@ def finding_events(s: Session, img: Image, new: list[dict[str, Any]], *, running
     for r in new:
         if r["kev"]:
             kind = "new_kev_finding"
-        elif r["severity"] >= Severity.CRITICAL:
+        elif r["severity"] >= Severity.HIGH:
             kind = "new_finding"
         else:
             continue

@@ -1,7 +1,7 @@
 """Rescans: stored inventories re-matched with the server's vulnerability database (``scanner.rescan``), no
 image pull. Vulnerability and malicious-package findings are replaced; secret and misconfiguration
 findings (which need the image's files) stay as scanned. A finding that is new after a rescan raises an
-event, ``new_kev_finding`` when it is in CISA KEV, else ``new_finding`` for CRITICAL ones, naming the hosts
+event, ``new_kev_finding`` when it is in CISA KEV, else ``new_finding`` for HIGH and CRITICAL ones, naming the hosts
 where the image runs now.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from containerguard.model import FindingKind
 from containerguard.server.services import images
 from containerguard.server.services.events import finding_events
-from containerguard.server.store.models import Image, Setting, utcnow
+from containerguard.server.store.models import Finding, Image, Setting, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
 if TYPE_CHECKING:
@@ -42,9 +42,12 @@ def rescan_images(ctx: JobContext, image_ids: list[int]) -> dict[str, Any]:
                     continue
                 inv = parse_inventory(images.decompress(row.document), f"image {image_id}")
                 findings = rescan(inv, handle)
+                had = s.scalar(select(func.count()).select_from(Finding).where(
+                    Finding.image_id == image_id, Finding.kind.in_(MATCHED_KINDS)))
+                # the first match of an SBOM uploaded without findings announces nothing: nothing is "new" yet
+                first_match = not row.matched_db and not had
                 new = images.replace_findings(s, img, findings, kinds=MATCHED_KINDS)
                 row.matched_db = build
-                first_match = not img.scanned_at or row.created_at >= img.scanned_at
                 img.scanned_at = img.scanned_at or row.created_at
                 done += 1
                 new_total += len(new)

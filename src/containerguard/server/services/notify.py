@@ -255,6 +255,10 @@ def test_event(session: Session, actor: Actor, target_id: int) -> Delivery:
     return d
 
 
+def dead_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "dead")) or 0)
+
+
 def has_due(session: Session) -> bool:
     return session.scalars(select(Delivery.id).where(Delivery.status == "pending",
                                                      Delivery.next_attempt <= utcnow()).limit(1)).first() is not None

@@ -120,3 +120,27 @@ def test_rescan_from_the_console_is_queued_and_audited(console, sessions):
     audit = console.api("GET", "/audit", params={"limit": 20})
     assert any(e["action"] == "image.rescan" and e["object_id"] == digest and e["actor"].startswith("analyst-1")
                for e in audit)
+
+
+def test_registry_sync_from_the_console_runs_the_poll_job(console, sessions):
+    import time
+
+    console.api("POST", "/registries", json={"name": "unreachable", "url": "http://127.0.0.1:9", "interval": 0})
+    page = sessions["analyst"].get("/manage")
+    rid = re.search(r'action="/manage/registries/(\d+)/sync"', page.text).group(1)
+    r = sessions["analyst"].post(f"/manage/registries/{rid}/sync", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    assert "Sync of registry unreachable queued" in sessions["analyst"].get(r.headers["location"]).text
+    assert "/sync" not in sessions["viewer"].get("/manage").text       # viewers see the list, not the action
+    audit = console.api("GET", "/audit", params={"limit": 20})
+    assert any(e["action"] == "registry.poll" and e["actor"].startswith("analyst-1") for e in audit)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        runs = console.api("GET", "/jobs", params={"kind": "poll_registry"})
+        if runs and runs[0]["status"] in ("done", "failed"):
+            break
+        time.sleep(0.5)
+    assert runs and runs[0]["status"] in ("done", "failed")
+    # the failure to reach it is on the page, in one line
+    text = sessions["viewer"].get("/manage").text
+    assert "unreachable" in text and "error:" in text

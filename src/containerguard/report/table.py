@@ -131,7 +131,10 @@ def render(ctx: ReportContext) -> str:
             layer = f"{p.layer.index}: {p.layer.created_by[:40]}" if p.layer else ""
             t.add_row(*row(p.name, p.version, p.type, layer, p.locations[0] if p.locations else ""))
         console.print(t)
+    summary = clean(f"{target}: ") + summarize(findings, suppressed=len(opts.suppressed), scanners=opts.scanners).line()
     items = ordered(findings)
+    if not sbom_view and items:  # summary first (and again at the end, where a terminal leaves the eye)
+        console.print(summary, soft_wrap=True)
     for kind, title in _GROUPS:
         group = [f for f in items if f.kind is kind]
         if not group:
@@ -154,6 +157,5 @@ def render(ctx: ReportContext) -> str:
     for line in opts.expired_ignores:
         console.print(clean(f"warning: expired ignore entry no longer suppresses: {line}"), soft_wrap=True)
     if not sbom_view:
-        console.print(clean(f"{target}: ") + summarize(findings, suppressed=len(opts.suppressed), scanners=opts.scanners).line(),
-                      soft_wrap=True)
+        console.print(summary, soft_wrap=True)
     return buf.getvalue()

@@ -92,10 +92,11 @@ async def registry_notifications(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.post("/rescans", status_code=202, summary="Re-match every stored inventory with the server's database")
-def rescan_all(request: Request, actor: Annotated[Actor, Depends(require("jobs:write"))]) -> dict[str, str]:
+def rescan_all(request: Request, actor: Annotated[Actor, Depends(require("jobs:write"))],
+               batch: Annotated[int, Query(ge=1, le=1000, description="inventories per job")] = 25) -> dict[str, str]:
     with tx(request) as s:
-        record(s, actor, "rescan.all", "images")
-    state(request).jobs.defer("rescan_all", _lock="rescan-all")
+        record(s, actor, "rescan.all", "images", batch=batch)
+    state(request).jobs.defer("rescan_all", batch=batch, _lock="rescan-all")
     return {"queued": "rescan_all"}
 
 

@@ -372,8 +372,9 @@ def _audit_and_manage(router: APIRouter, console: Console) -> None:
                 name = views.registry_name(s, registry_id)
                 if name is None:
                     raise NotFound(f"no registry {registry_id}")
-                record(s, actor_of(request, viewer), "registry.sync", "registry", registry_id, via="console")
-            request.app.state.cg.jobs.defer("poll_registry", registry_id=registry_id)
+                # the same audit entry and job (one poll at a time per registry) as POST /registries/{name}/poll
+                record(s, actor_of(request, viewer), "registry.poll", "registry", registry_id, name=name)
+            request.app.state.cg.jobs.defer("poll_registry", registry_id=registry_id, _lock=f"poll-{registry_id}")
             return f"Sync of registry {name} queued."
 
         return _done(console, request, await _attempt(console, request, viewer, work), "/manage")

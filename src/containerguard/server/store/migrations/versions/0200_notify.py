@@ -1,7 +1,7 @@
 """notifications: encrypted target URL, alert priority and running-image rules, delivery timestamps
 
 Revision ID: 0200_notify
-Revises: 0100_console
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0200_notify"
-down_revision = "0100_console"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

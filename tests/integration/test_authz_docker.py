@@ -75,11 +75,20 @@ class Daemon:
         self.host = f"unix://{root}/docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    #: a bridge of its own: with ``--bridge none`` dockerd deletes the host's docker0, cutting the shared
+    #: daemon's default network for every other test
+    bridge = "cgpolbr0"
+
     def start(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True, capture_output=True)
+            subprocess.run(["ip", "addr", "add", "172.31.253.1/24", "dev", self.bridge], check=True,
+                           capture_output=True)
+            subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True, capture_output=True)
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([
             "dockerd", "--host", self.host, "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "x"),
-            "--pidfile", str(self.root / "docker.pid"), "--bridge", "none", "--iptables=false", "--ip6tables=false",
+            "--pidfile", str(self.root / "docker.pid"), "--bridge", self.bridge, "--iptables=false", "--ip6tables=false",
             "--ip-masq=false", "--containerd-namespace", "cgpolicy", "--containerd-plugins-namespace", "cgpolicy-p",
             "--authorization-plugin", self.plugin, "--storage-driver", "vfs"], stdout=log, stderr=log)
         deadline = time.monotonic() + 90

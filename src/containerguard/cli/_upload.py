@@ -55,3 +55,12 @@ def upload(client: Client, document: str | bytes) -> dict[str, Any]:
     out: dict[str, Any] = client.request("POST", "/scans", content=data,
                                          headers={"Content-Type": "application/json"})
     return out
+
+
+def upload_policy_decision(client: Client, decision: Any, *, image_name: str, image_digest: str) -> int:
+    """Store a build-stage policy decision's violations in the server (``scan --policy --server``)."""
+    body = {"stage": str(decision.stage), "source": "scan", "image_name": image_name[:512],
+            "image_digest": image_digest if image_digest.startswith("sha256:") else "",
+            "violations": [v.to_dict() for v in decision.violations]}
+    out: dict[str, Any] = client.request("POST", "/policy/decisions", json=body)
+    return int(out.get("recorded", 0))

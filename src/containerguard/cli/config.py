@@ -39,10 +39,15 @@ def config(
     skip_unreadable: Annotated[bool, typer.Option(
         "--skip-unreadable", help="Let --fail-on pass when some files could not be read (too large, YAML bomb, "
         "unparseable); without it they fail the gate.")] = False,
+    skip_dirs: Annotated[list[str] | None, typer.Option(
+        "--skip-dirs", help="Directories to leave out: glob patterns relative to each directory given (and to the "
+        "--image root), e.g. charts/*/tests, **/testdata; repeatable or comma-separated.")] = None,
+    skip_files: Annotated[list[str] | None, typer.Option(
+        "--skip-files", help="Files to leave out: glob patterns like --skip-dirs (**/values-*.yaml).")] = None,
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
     from containerguard.report.plugins import get_reporter
-    from containerguard.scanner import check_config
+    from containerguard.scanner import SkipPaths, check_config
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
@@ -51,6 +56,7 @@ def config(
     reporter = get_reporter(fmt)
     gate_sev = _fail_on(fail_on)  # a bad --fail-on, --severity or ignore file is refused before any file is read
     sev = _severities(severity)
+    skip = SkipPaths.parse(skip_dirs, skip_files)
     ignores = None
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
@@ -70,15 +76,15 @@ def config(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True),
                       transient=True) as bar:
             task = bar.add_task("checking", total=None)
-            res = check_config(paths or [], text=stdin_text,
+            res = check_config(paths or [], text=stdin_text, skip=skip,
                                progress=lambda p: bar.update(task, description=f"checking {p}"))
     else:
-        res = check_config(paths or [], text=stdin_text)
+        res = check_config(paths or [], text=stdin_text, skip=skip)
     findings = list(res.findings)
     if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
         from containerguard.scanner import scan_target
 
-        findings += scan_target(image, scanners={"misconfig"}).findings
+        findings += scan_target(image, scanners={"misconfig"}, skip=skip).findings
     suppressed: tuple[Finding, ...] = ()
     if sev is not None or ignores is not None:
         from containerguard.filters import filter_findings

@@ -86,13 +86,13 @@ def print_decision(console: Console, decision: Decision, *, show_inform: bool = 
                   highlight=False, soft_wrap=True)
 
 
-def build_gate(result: Any, ps: PolicySet, console: Console, exit_code: int) -> int:
+def build_gate(result: Any, ps: PolicySet, console: Console, exit_code: int) -> tuple[int, Decision]:
     """The build-stage decision on a scan result, printed on ``console``; ``exit_code`` when it blocks."""
     from containerguard.policy import Stage, inputs
 
     decision = ps.evaluate(inputs.from_scan(result), Stage.BUILD)
     print_decision(console, decision)
-    return 0 if decision.allowed else exit_code
+    return (0 if decision.allowed else exit_code), decision
 
 
 @policy_app.command("list")

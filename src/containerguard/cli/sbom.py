@@ -26,6 +26,11 @@ def sbom(
                                                         "or the user cache dir).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the layer cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    skip_dirs: Annotated[list[str] | None, typer.Option(
+        "--skip-dirs", help="Directories to leave unread: glob patterns relative to the image root or the scanned "
+        "directory (usr/lib/node_modules, **/testdata); repeatable or comma-separated.")] = None,
+    skip_files: Annotated[list[str] | None, typer.Option(
+        "--skip-files", help="Files to leave unread: glob patterns like --skip-dirs (app/*.pem, **/*.key).")] = None,
 ) -> None:
     """List the OS and every package of an image (or a directory), with the layer that introduced each."""
     from containerguard import __version__
@@ -34,6 +39,9 @@ def sbom(
     from containerguard.report.terminal import clean
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import build_inventory
+    from containerguard.scanner.skip import SkipPaths
+
+    skip = SkipPaths.parse(skip_dirs, skip_files)  # a hostile pattern is refused before anything is read
 
     # the SBOM built-ins, or a plug-in format (containerguard.reports); refused before any layer is read
     if format not in FORMATS:  # entry points are read only then: they cost start-up time
@@ -56,10 +64,10 @@ def sbom(
     if bar is not None:
         with bar:
             inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure, platform=platform or "linux/amd64",
-                                  username=username, password=password)
+                                  username=username, password=password, skip=skip)
     else:
         inv = build_inventory(target, cache=cache, progress=hook, insecure=insecure,
-                              platform=platform or "linux/amd64", username=username, password=password)
+                              platform=platform or "linux/amd64", username=username, password=password, skip=skip)
     from containerguard.cli._output import check_platform
 
     check_platform(platform, inv.image)

@@ -85,6 +85,11 @@ def scan(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the layer cache.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds (exit 2).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
+    skip_dirs: Annotated[list[str] | None, typer.Option(
+        "--skip-dirs", help="Directories to leave unread: glob patterns relative to the image root or the scanned "
+        "directory (usr/lib/node_modules, **/testdata); repeatable or comma-separated.")] = None,
+    skip_files: Annotated[list[str] | None, typer.Option(
+        "--skip-files", help="Files to leave unread: glob patterns like --skip-dirs (app/*.pem, **/*.key).")] = None,
     skip_unreadable: Annotated[bool, typer.Option(
         "--skip-unreadable", help="Let --fail-on/--exit-code pass when some inputs could not be read (too large, "
         "YAML bomb, unparseable); without it they fail the gate.")] = False,
@@ -98,10 +103,12 @@ def scan(
     """Scan an image, directory or SBOM: vulnerable and malicious packages, secrets, misconfigurations."""
     from containerguard import filters, report
     from containerguard.scanner.scan import parse_scanners, scan_target
+    from containerguard.scanner.skip import SkipPaths
 
     del offline  # the scan path never downloads; kept so CI scripts can say so explicitly
     console = Console(stderr=True)
     chosen = parse_scanners(scanners)
+    skip = SkipPaths.parse(skip_dirs, skip_files)
     sev = _severities(severity)
     gate_sev = _severities(fail_on)
     if gate_sev is not None and len(gate_sev) != 1:
@@ -128,7 +135,7 @@ def scan(
         res = scan_target(target, scanners=chosen, db=db, severities=sev, ignore_unfixed=ignore_unfixed,
                           ignore_file=ignore_path, vex=list(vex) if vex else None, insecure=insecure,
                           platform=platform or "linux/amd64", progress=hook, cache=cache, username=username,
-                          password=password)
+                          password=password, skip=skip)
     check_platform(platform, res.inventory.image)
     client = None
     if server or token:
@@ -151,6 +158,11 @@ def scan(
     inv = res.inventory
     text = reporter(inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
     emit(text, output)
+    policy_code, decision = 0, None
+    if policy_set is not None:
+        from containerguard.cli.policy import build_gate
+
+        policy_code, decision = build_gate(res, policy_set, console, exit_code if exit_code else 1)
     if client is not None:
         from containerguard.cli._upload import upload
 
@@ -158,15 +170,15 @@ def scan(
             inv, list(res.findings), target=inv.target, tool_version=__version__, options=options)
         with client:
             out = upload(client, doc)
+            if decision is not None:
+                from containerguard.cli._upload import upload_policy_decision
+
+                upload_policy_decision(client, decision, image_name=inv.target, image_digest=str(out.get("digest", "")))
         if not quiet:
             print(f"uploaded to {client.base}: image {out['digest']} ({'new' if out['created'] else 'known'}, "
                   f"{out['findings']} findings)", file=sys.stderr)
     code = _gate(res, gate_sev[0] if gate_sev else None, exit_code, skip_unreadable)
-    if policy_set is not None:
-        from containerguard.cli.policy import build_gate
-
-        policy_code = build_gate(res, policy_set, console, exit_code if exit_code else 1)  # always printed
-        code = code or policy_code
+    code = code or policy_code
     if code:
         raise SystemExit(code)  # cli.main returns it (click returns typer.Exit codes unseen with standalone_mode=False)
 

@@ -56,8 +56,14 @@ def _starts_like_dockerfile(text: str) -> bool:
     return first is not None and _FIRST_INSTRUCTION.match(first) is not None
 
 
-def discover(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
-    """(file, kind) for every Dockerfile and YAML manifest under ``paths`` (symlinks are not followed)."""
+#: (path relative to the directory argument, is a directory) -> True to leave it out (--skip-dirs/--skip-files)
+SkipFilter = Callable[[str, bool], bool]
+
+
+def discover(paths: Iterable[str | Path], skip: SkipFilter | None = None) -> Iterator[tuple[Path, str]]:
+    """(file, kind) for every Dockerfile and YAML manifest under ``paths`` (symlinks are not followed).
+    Inside a directory argument, ``skip`` leaves out paths (relative to that directory); a file named as
+    an argument is always checked."""
     for raw in paths:
         p = Path(raw)
         if not p.exists():
@@ -69,20 +75,24 @@ def discover(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
             yield p, k
             continue
         for root, dirs, files in os.walk(p, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            rel = os.path.relpath(root, p).replace(os.sep, "/")
+            rel = "" if rel == "." else rel + "/"
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not (skip and skip(rel + d, True)))
             for name in sorted(files):
                 fp = Path(root) / name
-                if fp.is_symlink():
+                if fp.is_symlink() or (skip and skip(rel + name, False)):
                     continue
                 k = kind_of(fp)
                 if k is not None:
                     yield fp, k
 
 
-def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | None = None) -> ConfigResult:
-    """Check every Dockerfile and Kubernetes manifest under ``paths``. Bad files become counted warnings."""
+def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | None = None,
+               skip: SkipFilter | None = None) -> ConfigResult:
+    """Check every Dockerfile and Kubernetes manifest under ``paths`` (less what ``skip`` leaves out, see
+    :func:`discover`). Bad files become counted warnings."""
     res = ConfigResult()
-    for p, kind in discover(paths):
+    for p, kind in discover(paths, skip):
         if progress is not None:
             progress(p)
         if kind == "dockerfile":

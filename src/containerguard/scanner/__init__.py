@@ -13,6 +13,7 @@ Callers (the CLI, ``config --image``, the server) use only the names exported he
 * :func:`build_inventory` -- the SBOM of a target (no matching);
 * :func:`rescan` -- a stored inventory re-matched against a (newer) database, no image pull;
 * :func:`load_inventory` / :func:`parse_inventory` -- read a stored inventory (native JSON, CycloneDX, SPDX);
+* :class:`SkipPaths` -- ``--skip-dirs``/``--skip-files`` patterns, validated, for the calls above;
 * :func:`check_config` -- Dockerfiles and Kubernetes manifests (the `config` command);
 * :func:`redact_inventory` / :func:`redact_findings` -- the masking every result above already went
   through, for data that arrives from elsewhere (an uploaded report).
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         parse_scanners,
         scan_target,
     )
+    from containerguard.scanner.skip import SkipPaths
 
 _EXPORTS = {
     "LayerCache": "containerguard.scanner.cache",
@@ -52,6 +54,7 @@ _EXPORTS = {
     "rescan": "containerguard.scanner.rescan",
     "load_inventory": "containerguard.scanner.sbom_input",
     "parse_inventory": "containerguard.scanner.sbom_input",
+    "SkipPaths": "containerguard.scanner.skip",
     "DEFAULT_SCANNERS": "containerguard.scanner.scan",
     "SCANNERS": "containerguard.scanner.scan",
     "ScanResult": "containerguard.scanner.scan",
@@ -65,6 +68,7 @@ __all__ = [
     "LayerCache",
     "ProgressEvent",
     "ScanResult",
+    "SkipPaths",
     "build_inventory",
     "check_config",
     "default_analyzers",

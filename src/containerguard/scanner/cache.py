@@ -49,9 +49,13 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("containerguard"))
 
 
-def layer_key(layer_id: str, analyzers: Sequence[tuple[str, int]], kind: str = "layer") -> str:
-    """The cache key of one layer's walk (or ``kind`` of result) under these analyzer (type, version) pairs."""
-    spec = json.dumps({"f": FORMAT, "k": kind, "id": layer_id, "a": sorted(analyzers)}, sort_keys=True)
+def layer_key(layer_id: str, analyzers: Sequence[tuple[str, int]], kind: str = "layer", skip: str = "") -> str:
+    """The cache key of one layer's walk (or ``kind`` of result) under these analyzer (type, version) pairs
+    and the skipped paths' fingerprint ``skip`` (``SkipPaths.key``; "" leaves the key as without skips)."""
+    parts: dict[str, object] = {"f": FORMAT, "k": kind, "id": layer_id, "a": sorted(analyzers)}
+    if skip:
+        parts["s"] = skip
+    spec = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()
 
 

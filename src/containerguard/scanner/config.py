@@ -12,13 +12,15 @@ from pathlib import Path
 
 from containerguard.misconfig.scan import ConfigResult, scan_paths, scan_text
 from containerguard.scanner.redact import redact_findings
+from containerguard.scanner.skip import NO_SKIP, SkipPaths
 
 
 def check_config(paths: Iterable[str | Path], *, text: str | None = None,
-                 progress: Callable[[Path], None] | None = None) -> ConfigResult:
+                 progress: Callable[[Path], None] | None = None, skip: SkipPaths = NO_SKIP) -> ConfigResult:
     """Check every Dockerfile and Kubernetes manifest under ``paths`` and, when given, one more ``text``
-    (stdin: a Dockerfile or YAML such as ``helm template`` output). Bad files are counted warnings."""
-    res = scan_paths(paths, progress=progress)
+    (stdin: a Dockerfile or YAML such as ``helm template`` output). Bad files are counted warnings.
+    ``skip``: paths inside directory arguments left out (relative to each directory)."""
+    res = scan_paths(paths, progress=progress, skip=skip.filter() if skip else None)
     if text is not None:
         extra = scan_text(text)
         res.findings += extra.findings

@@ -25,6 +25,7 @@ from containerguard.errors import CacheError, LayerRefused
 from containerguard.model import Finding, ImageRef, Inventory, Layer, Package
 from containerguard.scanner.applier import FileInfo, LinkRequest, add_link_results, apply
 from containerguard.scanner.cache import LayerCache, from_jsonable, layer_key, to_jsonable
+from containerguard.scanner.skip import NO_SKIP, SkipPaths
 from containerguard.scanner.walker import LayerRecord, run_analyzers, walk_dir_layer, walk_tar_layer
 
 ENTRY_POINT_GROUP = "containerguard.analyzers"
@@ -129,9 +130,10 @@ def _cache_get(cache: LayerCache | None, key: str | None) -> Any | None:
 
 
 def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], cache: LayerCache | None,
-                  ids: list[tuple[str, int]], progress: Progress | None, n: int) -> LayerRecord:
+                  ids: list[tuple[str, int]], progress: Progress | None, n: int,
+                  skip: SkipPaths = NO_SKIP) -> LayerRecord:
     ident = layer.diff_id or layer.digest
-    key = layer_key(ident, ids) if ident and cache is not None else None
+    key = layer_key(ident, ids, skip=skip.key) if ident and cache is not None else None
     hit = _cache_get(cache, key)
     if hit is not None:
         try:
@@ -151,7 +153,7 @@ def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], ca
         stream = as_io(_ProgressReader(stream, progress, layer.index, n))
     try:
         with stream:
-            rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what)
+            rec = walk_tar_layer(stream, analyzers, tmpdir=tmpdir, what=what, skip=skip.file if skip else None)
     except LayerRefused as exc:  # the other layers' results are kept; this one is named in the report
         from containerguard.analyzer.base import UNREADABLE
 
@@ -167,13 +169,17 @@ def _layer_record(art: Artifact, layer: Layer, analyzers: Sequence[Analyzer], ca
 
 def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[LayerRecord],
                   requests: Sequence[LinkRequest], analyzers: Sequence[Analyzer], cache: LayerCache | None,
-                  ids: list[tuple[str, int]], dir_root: Path | None) -> list[tuple[LinkRequest, AnalysisResult]]:
+                  ids: list[tuple[str, int]], dir_root: Path | None,
+                  skip: SkipPaths = NO_SKIP) -> list[tuple[LinkRequest, AnalysisResult]]:
     """Analyse each wanted link's target file as if it were at the link's path (second, targeted pass).
-    A link the walker already analysed with the same target in the same layer is taken from its record."""
+    A link the walker already analysed with the same target in the same layer is taken from its record.
+    A link whose target is a skipped path (--skip-dirs/--skip-files) is not followed: that file is not read."""
     out: list[tuple[LinkRequest, AnalysisResult]] = []
     warnings: list[str] = []
     by_layer: dict[int, list[LinkRequest]] = {}
     for req in requests:
+        if skip and (skip.file(req.source) or skip.file(req.path)):
+            continue
         by_layer.setdefault(req.source_layer, []).append(req)
     for li, reqs in sorted(by_layer.items()):
         layer = layers[li]
@@ -186,7 +192,7 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
                 if done[1] is not None:
                     out.append((req, done[1]))
                 continue
-            key = (layer_key(ident, ids, f"link:{req.path}->{req.source}")
+            key = (layer_key(ident, ids, f"link:{req.path}->{req.source}", skip.key)
                    if ident and cache is not None and dir_root is None else None)
             hit = _cache_get(cache, key)
             if hit is not None:
@@ -242,8 +248,9 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
                     insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
                     password: str | None = None, timeout: float | None = None,
                     index_checks: Sequence[IndexCheck] = (),
-                    config_analyzers: Sequence[ConfigAnalyzer] = ()) -> Inventory:
+                    config_analyzers: Sequence[ConfigAnalyzer] = (), skip: SkipPaths = NO_SKIP) -> Inventory:
     """Inventory of ``target``, every secret in the text it carries masked (:mod:`.redact`).
+    ``skip``: paths no analyzer reads and no index check sees (--skip-dirs/--skip-files).
     ``cache=...`` uses the default LayerCache; ``None`` disables caching. ``index_checks`` run over the
     merged file index after the walk (see :data:`IndexCheck`), ``config_analyzers`` over the image
     config; their findings join the file analyzers' in ``file_findings``."""
@@ -252,7 +259,7 @@ def build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | N
     return redact_inventory(_build_inventory(target, analyzers=analyzers, cache=cache, progress=progress,
                                              insecure=insecure, platform=platform, username=username,
                                              password=password, timeout=timeout, index_checks=index_checks,
-                                             config_analyzers=config_analyzers))
+                                             config_analyzers=config_analyzers, skip=skip))
 
 
 def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | None = None,
@@ -260,7 +267,7 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
                      insecure: bool = False, platform: str = "linux/amd64", username: str | None = None,
                      password: str | None = None, timeout: float | None = None,
                      index_checks: Sequence[IndexCheck] = (),
-                     config_analyzers: Sequence[ConfigAnalyzer] = ()) -> Inventory:
+                     config_analyzers: Sequence[ConfigAnalyzer] = (), skip: SkipPaths = NO_SKIP) -> Inventory:
     """:func:`build_inventory` before redaction (the scan still looks for secrets in the image config)."""
     ref = parse_target(target) if isinstance(target, str) else target
     if analyzers is None:
@@ -286,19 +293,20 @@ def _build_inventory(target: str | ImageRef, *, analyzers: Sequence[Analyzer] | 
         dir_root: Path | None = getattr(art, "root", None) if ref.scheme == "dir" else None
         if dir_root is not None:
             tmpdir = layer_cache.tmp_dir if layer_cache is not None else None
-            records = [walk_dir_layer(dir_root, analyzers, tmpdir=tmpdir)]
+            records = [walk_dir_layer(dir_root, analyzers, tmpdir=tmpdir, skip=skip)]
             attribution: Sequence[Layer] | None = None
         else:
-            records = [_layer_record(art, layer, analyzers, layer_cache, ids, progress, len(layers))
+            records = [_layer_record(art, layer, analyzers, layer_cache, ids, progress, len(layers), skip)
                        for layer in layers]
             attribution = layers
         merged = apply(records, attribution)
         if merged.links:
-            add_link_results(merged, _link_results(art, layers, records, merged.links, analyzers, layer_cache, ids, dir_root),
-                             attribution)
+            add_link_results(merged, _link_results(art, layers, records, merged.links, analyzers, layer_cache, ids,
+                                                   dir_root, skip), attribution)
         meta = art.meta()
         open_warnings = list(art.warnings)
-    index_findings = [f for check in index_checks for f in check(merged.files, attribution)]
+    index = {p: fi for p, fi in merged.files.items() if not skip.covers(p)} if skip and index_checks else merged.files
+    index_findings = [f for check in index_checks for f in check(index, attribution)]
     # the image-config analyzers (Env, User, history): once per image, findings beside the files' ones
     config_findings = [f for ca in config_analyzers for f in ca.analyze_config(meta, layers).findings
                        ] if dir_root is None else []

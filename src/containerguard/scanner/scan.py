@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from containerguard.filters.vex import VexDocument, VexSubject
     from containerguard.scanner.cache import LayerCache
     from containerguard.scanner.inventory import Progress
+    from containerguard.scanner.skip import SkipPaths
 
 #: the scanners, in help order; all three run by default
 SCANNERS: tuple[str, ...] = ("vuln", "secret", "misconfig")
@@ -100,10 +101,12 @@ def scan_target(
     cache: LayerCache | types.EllipsisType | None = ...,
     username: str | None = None,
     password: str | None = None,
+    skip: SkipPaths | None = None,
 ) -> ScanResult:
     """Scan ``target`` with ``scanners`` and apply the policy filters. ``db`` is the vulnerability database
     file (default: the user's cache); it is opened only when ``vuln`` runs, before any layer is read.
-    ``username``/``password`` authenticate to a registry (default: ``~/.docker/config.json``)."""
+    ``username``/``password`` authenticate to a registry (default: ``~/.docker/config.json``). ``skip``: paths
+    inside the image or directory that no scanner reads (--skip-dirs/--skip-files, :mod:`.skip`)."""
     from containerguard import filters
 
     chosen = parse_scanners(scanners)
@@ -118,15 +121,15 @@ def scan_target(
             if st.stale:
                 warnings.append(f"the vulnerability database is {st.age_days:.0f} days old (built {st.built_at}); "
                                 "run `containerguard db update`")
-            inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
+            inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password, skip)
             result = Matcher(handle).match(inv)
         findings += result.findings
         warnings += inv.warnings
         warnings += result.warnings
     else:
-        inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password)
+        inv = _inventory(target, chosen, insecure, platform, progress, cache, username, password, skip)
         warnings += inv.warnings
-    extra, extra_warnings, config_skipped = _other_findings(inv, target, chosen)
+    extra, extra_warnings, config_skipped = _other_findings(inv, target, chosen, skip)
     findings += extra
     warnings += extra_warnings
     # redaction, once, before anything leaves the scanner: no report ever sees an unmasked secret
@@ -169,7 +172,7 @@ def _vex_subject(target: str, inv: Inventory) -> VexSubject:
 
 def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: str, progress: Progress | None,
                cache: LayerCache | types.EllipsisType | None, username: str | None = None,
-               password: str | None = None) -> Inventory:
+               password: str | None = None, skip: SkipPaths | None = None) -> Inventory:
     if target.startswith("sbom:"):
         if "vuln" not in scanners:
             return Inventory(target=target, os=OSInfo(), packages=())
@@ -179,6 +182,7 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
     from containerguard.analyzer.base import Analyzer, ConfigAnalyzer
     from containerguard.artifact import parse_target
     from containerguard.scanner.inventory import IndexCheck, _build_inventory, default_analyzers
+    from containerguard.scanner.skip import NO_SKIP
 
     ref = parse_target(target)
     is_dir = ref.scheme == "dir"
@@ -204,13 +208,14 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
         return Inventory(target=str(ref), os=OSInfo(), packages=())
     return _build_inventory(ref, analyzers=analyzers, cache=cache, progress=progress, insecure=insecure,
                            platform=platform, index_checks=checks, username=username, password=password,
-                           config_analyzers=config_analyzers)
+                           config_analyzers=config_analyzers, skip=skip or NO_SKIP)
 
 
 # --------------------------------------------------------------------------- secrets and misconfigurations
 
 
-def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tuple[list[Finding], list[str], int]:
+def _other_findings(inv: Inventory, target: str, scanners: frozenset[str],
+                    skip: SkipPaths | None = None) -> tuple[list[Finding], list[str], int]:
     """Secret and misconfiguration findings for ``inv`` (deduplicated, target and risk set), warnings, and
     how many configuration files were skipped."""
     skipped = 0
@@ -225,7 +230,7 @@ def _other_findings(inv: Inventory, target: str, scanners: frozenset[str]) -> tu
     if "misconfig" in scanners:
         root = _dir_root(target)
         if root is not None:
-            misconfigs, warnings, skipped = _config_files(root)
+            misconfigs, warnings, skipped = _config_files(root, skip)
         else:
             from containerguard.misconfig.image import image_findings
 
@@ -242,11 +247,11 @@ def _dir_root(target: str) -> Path | None:
     return Path(ref.ref) if ref.scheme == "dir" else None
 
 
-def _config_files(root: Path) -> tuple[list[Finding], list[str], int]:
+def _config_files(root: Path, skip: SkipPaths | None = None) -> tuple[list[Finding], list[str], int]:
     """Dockerfiles and Kubernetes manifests under ``root`` (the `config` command's discovery and checks)."""
     from containerguard.misconfig.scan import scan_paths
 
-    res = scan_paths([root])
+    res = scan_paths([root], skip=skip.filter() if skip else None)
     base = str(root.resolve()) if root.is_absolute() else str(root)
     prefixes = tuple(dict.fromkeys([str(root).rstrip("/") + "/", base.rstrip("/") + "/"]))
     out = []

@@ -16,13 +16,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.artifact import tarwalk
 from containerguard.artifact.stream import blame_digest, drain
 from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
 from containerguard.errors import AnalyzerError, ArchiveError
+
+if TYPE_CHECKING:
+    from containerguard.scanner.skip import SkipPaths
 
 SPOOL_MEMORY = 8 << 20  # files up to this size stay in memory while analysed
 REG_MODE = 0o100644
@@ -134,6 +137,14 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
             results.pop(path, None)
 
 
+def unskipped(entries: Iterator[Entry], skip: Callable[[str], bool] | None) -> Iterator[Entry]:
+    """``entries`` less the files and links ``skip`` names (--skip-dirs/--skip-files): no analyzer is
+    offered them, their bytes are never read, no link resolves to them."""
+    if skip is None:
+        return entries
+    return (e for e in entries if e.kind not in (FILE, SYMLINK, HARDLINK) or not skip(e.path))
+
+
 def lexical_target(path: str, link: str) -> str:
     """Where symlink ``path`` -> ``link`` points, by its text alone (``..`` at the root stays there)."""
     parts: list[str] = [] if link.startswith("/") else path.split("/")[:-1]
@@ -147,14 +158,14 @@ def lexical_target(path: str, link: str) -> str:
 
 
 def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None,
-                   what: str = "layer") -> LayerRecord:
+                   what: str = "layer", skip: Callable[[str], bool] | None = None) -> LayerRecord:
     """Analyse one uncompressed layer stream; reads it to the end so its digests are verified."""
     record = LayerRecord()
     counts: Counter[str] = Counter()
     warnings: list[str] = []
     try:
-        analyze_entries(tarwalk.walk(stream, counts, what), analyzers, tmpdir, counts, record, warnings.append,
-                        link_targets=True)
+        analyze_entries(unskipped(tarwalk.walk(stream, counts, what), skip), analyzers, tmpdir, counts, record,
+                        warnings.append, link_targets=True)
         drain(stream)
     except (tarfile.TarError, EOFError) as exc:
         blame_digest(stream)
@@ -194,8 +205,9 @@ def extract_files(stream: IO[bytes], wanted: set[str], tmpdir: Path | None, what
 # --------------------------------------------------------------------------- dir: targets
 
 
-def walk_directory(root: Path, counts: Counter[str]) -> Iterator[Entry]:
-    """Entries of a directory tree (``dir:`` targets), without following symlinks; ``.git`` skipped."""
+def walk_directory(root: Path, counts: Counter[str], skip_dir: Callable[[str], bool] | None = None) -> Iterator[Entry]:
+    """Entries of a directory tree (``dir:`` targets), without following symlinks; ``.git`` and the
+    directories ``skip_dir`` names (--skip-dirs) are not entered."""
     stack = [("", str(root))]
     while stack:
         rel, full = stack.pop()
@@ -223,7 +235,7 @@ def walk_directory(root: Path, counts: Counter[str]) -> Iterator[Entry]:
                         link = ""
                     yield Entry(p, SYMLINK, m, 0, link)
                 elif de.is_dir(follow_symlinks=False):
-                    if de.name == ".git":
+                    if de.name == ".git" or (skip_dir is not None and skip_dir(p)):
                         continue
                     yield Entry(p, DIR, m, 0)
                     stack.append((p, de.path))
@@ -241,19 +253,24 @@ def _open_dir_entry(e: Entry) -> IO[bytes]:
 SIBLING_MAX = 16 << 20
 
 
-def tree_reader(root: Path) -> Callable[[str], bytes]:
+def tree_reader(root: Path, skip: SkipPaths | None = None) -> Callable[[str], bytes]:
     """A bounded reader of files inside ``root`` by their tree path: an absolute path, one leaving the tree
-    (``..`` or a symlink pointing out) or a file over 16 MiB is refused with an AnalyzerError."""
+    (``..`` or a symlink pointing out), a path ``skip`` names or a file over 16 MiB is refused with an
+    AnalyzerError."""
     base = root.resolve()
 
     def read(rel: str) -> bytes:
         norm = posixpath.normpath(rel)
         if rel.startswith("/") or norm == ".." or norm.startswith("../"):
             raise AnalyzerError(f"{rel}: outside the scanned tree")
+        if skip and skip.file(norm):
+            raise AnalyzerError(f"{rel}: skipped (--skip-dirs/--skip-files)")
         try:
             real = (base / norm).resolve(strict=True)
             if not real.is_relative_to(base):
                 raise AnalyzerError(f"{rel}: outside the scanned tree")
+            if skip and skip.file(real.relative_to(base).as_posix()):
+                raise AnalyzerError(f"{rel}: skipped (--skip-dirs/--skip-files)")
             if not real.is_file():
                 raise AnalyzerError(f"{rel}: not a regular file")
             with open(real, "rb") as fh:
@@ -267,7 +284,8 @@ def tree_reader(root: Path) -> Callable[[str], bytes]:
     return read
 
 
-def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None) -> LayerRecord:
+def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | None = None,
+                   skip: SkipPaths | None = None) -> LayerRecord:
     """Walk a directory tree as one layer (``dir:`` targets): the analyzers see the files they require."""
     record = LayerRecord()
     counts: Counter[str] = Counter()
@@ -276,8 +294,10 @@ def walk_dir_layer(root: Path, analyzers: Sequence[Analyzer], *, tmpdir: Path | 
     def opener(e: Entry) -> IO[bytes]:
         return _open_dir_entry(e)
 
-    analyze_entries(walk_directory(root, counts), analyzers, tmpdir, counts, record, warnings.append, opener,
-                    read_sibling=tree_reader(root))
+    skip = skip or None
+    entries = walk_directory(root, counts, skip.dir if skip else None)
+    analyze_entries(unskipped(entries, skip.file if skip else None), analyzers, tmpdir, counts, record,
+                    warnings.append, opener, read_sibling=tree_reader(root, skip))
     if counts.get("unreadable"):
         warnings.append(f"{root}: {counts.pop('unreadable')} unreadable entries skipped")
     record.warnings = tarwalk.warning_lines(counts, str(root)) + warnings

@@ -15,14 +15,6 @@ from tests.fixtures import server as srv
 SECRET = "notify-shared-secret-0123456789"
 
 
-def _wait(fn, timeout: float):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = fn()
-        if out:
-            return out
-        time.sleep(0.2)
-    return fn()
 
 
 def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
@@ -48,7 +40,7 @@ def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
         layout = srv.image_layout(tmp_path / "app", 5)
         t0 = time.time()
         r.push(f"oci:{layout}:1", "team/app:1.0")
-        found = _wait(lambda: [i for i in httpx.get(f"{s.url}/api/v1/images?name=team/app", headers=h).json()["items"]],
+        found = srv.wait_for(lambda: [i for i in httpx.get(f"{s.url}/api/v1/images?name=team/app", headers=h).json()["items"]],
                       10)
         elapsed = time.time() - t0
         assert found, f"not visible after {elapsed:.1f} s: {s.log_text()[-2000:]}"
@@ -61,7 +53,7 @@ def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
         assert len(manifest) == 1 and next(iter(manifest)).startswith("sha256:")
         # a second tag of the same digest: the name is recorded, nothing is pulled
         r.push(f"oci:{layout}:1", "team/app:latest")
-        tags = _wait(lambda: {n["tag"] for n in httpx.get(f"{s.url}/api/v1/images/{img['digest']}",
+        tags = srv.wait_for(lambda: {n["tag"] for n in httpx.get(f"{s.url}/api/v1/images/{img['digest']}",
                                                               headers=h).json()["names"]} >= {"1.0", "latest"} or None, 10)
         assert tags, httpx.get(f"{s.url}/api/v1/images/{img['digest']}", headers=h).json()["names"]
         time.sleep(1)
@@ -73,11 +65,11 @@ def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
                          json={"events": []})
         assert bad.status_code == 401
         # the image pushed before the registry was added arrives too (the registry retries its notification)
-        early_found = _wait(lambda: httpx.get(f"{s.url}/api/v1/images?name=team/early", headers=h).json()["items"], 30)
+        early_found = srv.wait_for(lambda: httpx.get(f"{s.url}/api/v1/images?name=team/early", headers=h).json()["items"], 30)
         assert early_found and early_found[0]["source"] == "registry"
         # polling walks catalog -> tags -> digests and pulls nothing already known
         assert httpx.post(f"{s.url}/api/v1/registries/local/poll", headers=h).status_code == 202
-        polls = _wait(lambda: [j for j in httpx.get(f"{s.url}/api/v1/jobs?kind=poll_registry", headers=h).json()
+        polls = srv.wait_for(lambda: [j for j in httpx.get(f"{s.url}/api/v1/jobs?kind=poll_registry", headers=h).json()
                                if j["status"] == "done"], 30)
         assert polls and polls[0]["result"]["manifests"] == 3 and polls[0]["result"]["new"] == 0, polls
         assert httpx.get(f"{s.url}/api/v1/images", headers=h).json()["total"] == 2

@@ -45,6 +45,9 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/notifications/targets/{target_id}/test", {"admin"}),
     ("GET", "/notifications/deliveries", READERS),
     ("POST", "/notifications/deliveries/{delivery_id}/retry", {"admin"}),
+    ("POST", "/policy/decisions", {"admin", "analyst", "ci"}),
+    ("GET", "/policy/violations", READERS),
+    ("GET", "/policy/summary", READERS),
 ]
 
 BODIES = {
@@ -70,7 +73,16 @@ def test_the_matrix_names_every_route(api):
     assert _routes(api) == {(m, p) for m, p, _ in MATRIX}
 
 
-def test_each_role_against_each_endpoint(api, docs):
+@pytest.fixture
+def matrix_api(backend, tmp_path):
+    """The matrix sends one unauthenticated request per route: more than the default 20 per minute."""
+    from tests.integration.server.conftest import make_api
+
+    yield from make_api(backend, tmp_path, auth_failures_per_minute=1000)
+
+
+def test_each_role_against_each_endpoint(matrix_api, docs):
+    api = matrix_api
     assert api.post("/scans", content=docs[0]).status_code == 201
     tokens = {role: api.token(role, f"matrix-{role}") for role in ROLES}
     failures = []

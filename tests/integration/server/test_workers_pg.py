@@ -14,14 +14,6 @@ from tests.fixtures import server as srv
 N_IMAGES = 120
 
 
-def _wait(fn, timeout: float):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = fn()
-        if out:
-            return out
-        time.sleep(0.3)
-    return fn()
 
 
 @pytest.fixture
@@ -60,7 +52,7 @@ def test_two_servers_two_workers_jobs_once_and_a_killed_workers_job_retried(tmp_
         # 1. exactly once: 24 batch jobs deferred through server B, two workers
         workers = [srv.ServerProcess.worker(tmp_path, *common, "--stalled-after", "4", name=f"w{i}") for i in (1, 2)]
         assert httpx.post(f"{b.url}/api/v1/rescans?batch=5", headers=h).status_code == 202
-        done = _wait(lambda: (lambda js: js if len(js) >= N_IMAGES // 5 else None)(
+        done = srv.wait_for(lambda: (lambda js: js if len(js) >= N_IMAGES // 5 else None)(
             [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=1000", headers=h).json()
              if j["status"] == "done"]), 240)
         assert done and len(done) == N_IMAGES // 5, [w.log_text()[-1500:] for w in workers]
@@ -74,13 +66,13 @@ def test_two_servers_two_workers_jobs_once_and_a_killed_workers_job_retried(tmp_
         # 2. a worker killed mid-job: its job is retried by the other
         workers[1].stop()
         assert httpx.post(f"{b.url}/api/v1/rescans?batch=1000", headers=h).status_code == 202
-        running = _wait(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=5", headers=h).json()
+        running = srv.wait_for(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=5", headers=h).json()
                                  if j["status"] == "running" and "," in j["key"] and j["key"].count(",") > 100], 120)
         assert running and running[0]["worker"] == "w1", running
         workers[0].kill()  # SIGKILL mid-job: no clean shutdown, its heartbeat stops
         key = running[0]["key"]
         workers[1] = srv.ServerProcess.worker(tmp_path, *common, "--stalled-after", "4", name="w2")
-        retried = _wait(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=10", headers=h).json()
+        retried = srv.wait_for(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=10", headers=h).json()
                                  if j["key"] == key and j["status"] == "done"], 180)
         assert retried and retried[0]["worker"] == "w2", workers[1].log_text()[-2000:]
         assert retried[0]["result"]["images"] == N_IMAGES

@@ -9,6 +9,7 @@ from containerguard.server.api import (
     routes_exceptions,
     routes_hosts,
     routes_notify,
+    routes_policy,
     routes_registries,
     routes_users,
 )
@@ -20,5 +21,6 @@ router.include_router(routes_hosts.router)
 router.include_router(routes_registries.router)
 router.include_router(routes_users.router)
 router.include_router(routes_notify.router)
+router.include_router(routes_policy.router)
 
 __all__ = ["router"]

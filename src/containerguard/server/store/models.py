@@ -158,7 +158,8 @@ class Finding(Base):
                       Index("ix_findings_vuln_id", "vuln_id"),
                       Index("ix_findings_severity_risk", "severity", "risk"),
                       Index("ix_findings_risk", "risk"),
-                      Index("ix_findings_first_seen", "first_seen"))  # the console's "new since the last DB update"
+                      Index("ix_findings_first_seen", "first_seen"),
+                      Index("ix_findings_kev_risk", "kev", "risk"))  # the console's "new since the last DB update"
 
 
 # --------------------------------------------------------------------------- hosts and runtime
@@ -420,8 +421,8 @@ class AlertAck(Base):
 
 
 class SeverityDaily(Base):
-    """Findings by severity across all images, one row per day (written when the dashboard is drawn and
-    after rescans), for the 30-day trend."""
+    """Findings by severity across all images, one row per day, for the 30-day trend. Written when the
+    dashboard is drawn (a day nobody opened it has no row, and the chart skips it)."""
 
     __tablename__ = "severity_daily"
 
@@ -431,3 +432,29 @@ class SeverityDaily(Base):
     medium: Mapped[int] = mapped_column(Integer, default=0)
     low: Mapped[int] = mapped_column(Integer, default=0)
     unknown: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PolicyViolation(Base):
+    """One violation of a policy as code (docs/policies.md), reported by a CI scan (`scan --policy --server`)
+    or another enforcement point: which policy, at which stage, on what, with which action."""
+
+    __tablename__ = "policy_violations"
+    __table_args__ = (Index("ix_policy_violations_policy_recorded", "policy_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # build | deploy | runtime
+    source: Mapped[str] = mapped_column(String(16))  # scan | admission | authz | agent
+    reporter: Mapped[str] = mapped_column(String(255))  # the token's name
+    image_name: Mapped[str] = mapped_column(String(512), default="")
+    image_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    policy_name: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(1024))
+    message: Mapped[str] = mapped_column(Text)
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+

@@ -329,7 +329,7 @@ class NotificationTarget(Base):
     min_severity: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # migration 0200_notify: the full URL (webhook URLs carry tokens) encrypted with crypto (Fernet); ``url``
+    # migration 0300_notify: the full URL (webhook URLs carry tokens) encrypted with crypto (Fernet); ``url``
     # then holds a redacted form for display. Runtime alerts notify from ``min_priority`` (model.Priority);
     # ``running_only``: finding events only for images running on a host.
     url_enc: Mapped[str] = mapped_column(Text, default="")
@@ -348,7 +348,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    # migration 0200_notify
+    # migration 0300_notify
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_attempt: Mapped[dt.datetime | None] = mapped_column(default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -1,7 +1,7 @@
 """notifications: encrypted target URL, alert priority and running-image rules, delivery timestamps
 
-Revision ID: 0200_notify
-Revises: 0002
+Revision ID: 0300_notify
+Revises: 0200_policy_violations
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0200_notify"
-down_revision = "0002"
+revision = "0300_notify"
+down_revision = "0200_policy_violations"
 branch_labels = None
 depends_on = None
 

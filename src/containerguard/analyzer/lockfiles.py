@@ -16,9 +16,6 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from packaging.requirements import InvalidRequirement, Requirement
-
-from containerguard import yamlsafe
 from containerguard.analyzer._util import basename, decode_text, dirname, pep503, read_text
 from containerguard.analyzer.base import UNREADABLE, AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.analyzer.golang import golang_purl
@@ -113,6 +110,12 @@ def requirement_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, _REQ_COMMENT.sub("", "".join(buf)).strip()
 
 
+def _yaml_load(text: str, path: str) -> Any:
+    from containerguard import yamlsafe  # PyYAML: imported on first use (a warm scan runs no analyzer)
+
+    return yamlsafe.load(text, path, error=AnalyzerError)
+
+
 class RequirementsAnalyzer(_PyLock):
     """pip requirements files: pinned ``==``/``===`` requirements, ``-r``/``-c`` includes followed inside the
     scanned tree (relative to the including file, cycles and escapes refused with a warning naming the
@@ -190,6 +193,8 @@ class RequirementsAnalyzer(_PyLock):
     def _requirement(path: str, lineno: int, line: str, result: AnalysisResult) -> tuple[str, str] | None:
         """(normalised name, pinned version or "") of one requirement line; None for URLs, local paths and
         lines pip would refuse (those with a warning naming file and line)."""
+        from packaging.requirements import InvalidRequirement, Requirement  # on first use: cheap start-up
+
         spec = line.split(" --", 1)[0].strip()  # per-requirement options: --hash=..., --config-settings ...
         try:
             req = Requirement(spec)
@@ -355,7 +360,7 @@ class YarnLockAnalyzer(_NodeLock):
 
     @staticmethod
     def _berry(text: str, path: str) -> Iterable[tuple[list[str], dict[str, str]]]:
-        doc = yamlsafe.load(text, path, error=AnalyzerError)
+        doc = _yaml_load(text, path)
         if not isinstance(doc, dict):
             raise ValueError("not a mapping")
         for key, entry in doc.items():
@@ -422,7 +427,7 @@ class PnpmLockAnalyzer(_NodeLock):
     filenames: ClassVar[tuple[str, ...]] = ("pnpm-lock.yaml",)
 
     def parse(self, text: str, path: str, result: AnalysisResult) -> Iterable[tuple[str, str, dict[str, str]]]:
-        doc = yamlsafe.load(text, path, error=AnalyzerError)
+        doc = _yaml_load(text, path)
         if not isinstance(doc, dict) or "lockfileVersion" not in doc:
             raise ValueError("not a pnpm lockfile (no lockfileVersion)")
         v5 = str(doc.get("lockfileVersion", "")).startswith("5")

@@ -6,7 +6,6 @@ written in the metadata is kept in ``metadata["name"]``.
 
 from __future__ import annotations
 
-import email.parser
 import zipfile
 from typing import ClassVar
 
@@ -25,6 +24,8 @@ def pypi_purl(name: str, version: str) -> str:
 
 def parse_metadata(text: str, path: str, analyzer: str) -> tuple[Package | None, str | None]:
     """(package, warning) from core metadata text (RFC 822 headers; the body is the description)."""
+    import email.parser  # imported on first use: a warm scan runs no analyzer
+
     msg = email.parser.HeaderParser().parsestr(text)
     name = (msg.get("Name") or "").strip()
     version = (msg.get("Version") or "").strip()

@@ -18,7 +18,6 @@ on-disk layouts, reading page by page from the stream. A damaged page, item or b
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 import tempfile
 from typing import ClassVar
@@ -137,6 +136,8 @@ class RpmAnalyzer(Analyzer):
                 tmp.seek(18)
                 tmp.write(b"\x01\x01")
             tmp.flush()
+            import sqlite3  # on first use: a warm scan runs no analyzer
+
             try:
                 con = sqlite3.connect(f"file:{tmp.name}?mode=ro&immutable=1", uri=True)
             except sqlite3.Error as exc:

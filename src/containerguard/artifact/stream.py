@@ -8,6 +8,7 @@ read to EOF (``drain``) before trusting what they parsed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -303,6 +304,109 @@ class LimitReader(ReaderBase):
         super().close()
 
 
+_DONE = b""  # the producer's end-of-stream mark (chunks are never empty)
+
+
+def _produce(raw: IO[bytes], q: Any, stop: Any) -> None:
+    """The ThreadedReader's thread: chunks of ``raw`` into ``q`` until EOF, an error or ``stop``.
+    A plain function, so the reader holds the thread and not the other way round (its __del__ stops it)."""
+    import queue
+
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    item: object
+    try:
+        while not stop.is_set():
+            data = raw.read(CHUNK)
+            if not data:
+                item = _DONE
+                break
+            put(data)
+        else:
+            return
+    except BaseException as exc:  # handed to the reading thread, raised there
+        item = exc
+    finally:
+        with contextlib.suppress(Exception):  # closing a file or an HTTP body
+            raw.close()
+    put(item)
+
+
+class ThreadedReader(ReaderBase):
+    """Reads ``raw`` ahead in a background thread, a bounded queue of chunks between the two.
+
+    The chain behind it (blob read, blob digest, inflate, diff_id digest) is C code that releases the GIL
+    (isal, hashlib on large buffers, file reads), so a layer's decompression runs beside the tar walker
+    and the analyzers instead of before them. The thread starts at the first read; an error it meets is
+    raised by the reader at the point of the stream where it happened; ``close`` stops it.
+    """
+
+    def __init__(self, raw: IO[bytes], depth: int = 8) -> None:
+        import queue
+        import threading
+
+        self._raw = raw
+        self._q: queue.Queue[Any] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._chunk = b""
+        self._off = 0
+        self._end: BaseException | None = None
+        self._eof = False
+
+    def _next_chunk(self) -> bool:
+        if self._eof:
+            if self._end is not None:
+                raise self._end
+            return False
+        if self._thread is None:
+            import threading
+
+            self._thread = threading.Thread(target=_produce, args=(self._raw, self._q, self._stop),
+                                            name="layer-reader", daemon=True)
+            self._thread.start()
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            self._eof, self._end = True, item
+            raise item
+        if item is _DONE or not item:
+            self._eof = True
+            return False
+        self._chunk, self._off = item, 0
+        return True
+
+    def _read(self, n: int) -> bytes:
+        if self._off >= len(self._chunk) and not self._next_chunk():
+            return b""
+        chunk, off = self._chunk, self._off
+        if off == 0 and len(chunk) <= n:
+            self._chunk = b""
+            return chunk
+        self._off = off + n
+        return chunk[off:off + n]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._stop.set()
+        if self._thread is not None:
+            while True:  # unblock a producer waiting on a full queue
+                try:
+                    self._q.get_nowait()
+                except Exception:
+                    break
+            self._thread.join(5.0)  # it closes ``raw`` itself (a network read may hang beyond this)
+        else:
+            self._raw.close()
+        super().close()
+
+
 def sniff_compression(head: bytes) -> str:
     if head.startswith(GZIP_MAGIC):
         return "gzip"
@@ -326,7 +430,7 @@ def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limit
         out = as_io(LimitReader(out, counter, what, **(limits or {})))
     if diff_id:
         out = as_io(DigestReader(out, diff_id, f"{what} (uncompressed)"))
-    return out
+    return as_io(ThreadedReader(out)) if kind != "none" else out
 
 
 def blame_digest(raw: IO[bytes]) -> None:

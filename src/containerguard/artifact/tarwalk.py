@@ -153,6 +153,39 @@ class ForwardSeekable(io.RawIOBase):
         return self._pos
 
 
+def _whiteout(path: str, base: str) -> Entry | None:
+    """The OPAQUE or WHITEOUT entry a ``.wh.`` name stands for (None for a malformed one)."""
+    parent = path[: -len(base)].rstrip("/")
+    if base == WH_OPAQUE:
+        return Entry(parent, OPAQUE, 0, 0)
+    target = base[len(WH_PREFIX):]
+    if target and target not in (".", ".."):
+        return Entry(f"{parent}/{target}" if parent else target, WHITEOUT, 0, 0)
+    return None
+
+
+def _entry(path: str, ti: tarfile.TarInfo, tf: tarfile.TarFile, seen: set[str], counts: Counter[str]) -> Entry | None:
+    """The Entry of one (non-whiteout) tar member; None for a hard link to outside the layer."""
+    perm = ti.mode & 0o7777
+    if ti.isreg():
+        return Entry(path, FILE, stat.S_IFREG | perm, ti.size, "", tf, ti)
+    if ti.isdir():
+        return Entry(path, DIR, stat.S_IFDIR | perm, 0)
+    if ti.issym():
+        if symlink_escapes(path, ti.linkname):
+            counts["escaping_symlink"] += 1
+        return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, ti.linkname)
+    if ti.islnk():
+        hl = normalise(ti.linkname, Counter())
+        if not hl or hl not in seen:
+            counts["bad_hardlink"] += 1
+            return None
+        return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, hl)
+    counts["device"] += 1
+    kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+    return Entry(path, DEVICE, kind | perm, 0)
+
+
 def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterator[Entry]:
     """Yield the entries of an uncompressed tar stream (see the module docstring for the rules)."""
     seen: set[str] = set()
@@ -179,37 +212,17 @@ def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterat
                 continue
             base = path.rsplit("/", 1)[-1]
             if base.startswith(WH_PREFIX):
-                parent = path[: -len(base)].rstrip("/")
-                if base == WH_OPAQUE:
-                    yield Entry(parent, OPAQUE, 0, 0)
-                else:
-                    target = base[len(WH_PREFIX):]
-                    if target and target not in (".", ".."):
-                        yield Entry(f"{parent}/{target}" if parent else target, WHITEOUT, 0, 0)
+                wh = _whiteout(path, base)
+                if wh is not None:
+                    yield wh
                 continue
             if path in seen:
                 counts["duplicate"] += 1
             else:
                 seen.add(path)
-            perm = ti.mode & 0o7777
-            if ti.isreg():
-                yield Entry(path, FILE, stat.S_IFREG | perm, ti.size, "", tf, ti)
-            elif ti.isdir():
-                yield Entry(path, DIR, stat.S_IFDIR | perm, 0)
-            elif ti.issym():
-                if symlink_escapes(path, ti.linkname):
-                    counts["escaping_symlink"] += 1
-                yield Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, ti.linkname)
-            elif ti.islnk():
-                hl = normalise(ti.linkname, Counter())
-                if not hl or hl not in seen:
-                    counts["bad_hardlink"] += 1
-                    continue
-                yield Entry(path, HARDLINK, stat.S_IFREG | perm, 0, hl)
-            else:
-                counts["device"] += 1
-                kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
-                yield Entry(path, DEVICE, kind | perm, 0)
+            entry = _entry(path, ti, tf, seen, counts)
+            if entry is not None:
+                yield entry
     finally:
         tf.close()
 

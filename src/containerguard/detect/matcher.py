@@ -443,35 +443,7 @@ class Matcher:
 
     def _group(self, eco: str, ver: str, got: list[tuple[_Entry, str]], advs: dict[str, AdvisoryRecord],
                kev: dict[str, Any], epss: dict[str, tuple[float, float]]) -> list[_Tmpl]:
-        uf = _UF()
-        matched = {e.advisory for e, _f in got}
-        for e, _f in got:
-            uf.find(e.advisory)
-            a = advs.get(e.advisory)
-            if a is not None:
-                for al in a.aliases:
-                    uf.union(e.advisory, al)
-        # distribution advisories (DSA/DLA/...) fold into the CVE findings they relate to
-        folded: dict[str, list[str]] = {}
-        for e, _f in got:
-            a = advs.get(e.advisory)
-            if a is None or e.advisory.startswith("CVE-"):
-                continue
-            rel = [r for r in a.related if r in matched and r.startswith("CVE-")]
-            if rel and not any(al in matched for al in a.aliases):
-                folded[e.advisory] = rel
-        groups: dict[str, list[tuple[_Entry, str]]] = {}
-        for e, f in got:
-            if e.advisory in folded:
-                continue
-            groups.setdefault(uf.find(e.advisory), []).append((e, f))
-        members: dict[str, set[str]] = {}
-        for x in list(uf.p):
-            members.setdefault(uf.find(x), set()).add(x)
-        extra_alias: dict[str, set[str]] = {}
-        for dsa, rel in folded.items():
-            for cve in rel:
-                extra_alias.setdefault(uf.find(cve), set()).add(dsa)
+        groups, members, extra_alias = _alias_groups(got, advs)
         scheme = self._scheme(eco)
         os_pkg = normalize.is_distro(eco)
         out = []
@@ -492,12 +464,7 @@ class Matcher:
             cve_ids = sorted(i for i in ids if i.startswith("CVE-"))
             k = next((kev[c] for c in cve_ids if c in kev), None)
             ep = max((epss[c] for c in cve_ids if c in epss), default=None)
-            if fixed:
-                status = "fixed"
-            elif vendor.strip().lower() == "end-of-life":
-                status = "will-not-fix"
-            else:
-                status = "unfixed"
+            status = "fixed" if fixed else "will-not-fix" if vendor.strip().lower() == "end-of-life" else "unfixed"
             title = next((r.summary for r in recs if r.summary), "")
             refs: list[str] = []
             for r in recs:
@@ -522,6 +489,42 @@ class Matcher:
                      **({"vendor_severity": vendor} if vendor else {})}
             out.append(((-rsk, -int(sev), primary), head, tail, extra))
         return out
+
+
+def _alias_groups(got: list[tuple[_Entry, str]], advs: dict[str, AdvisoryRecord]) -> tuple[
+        dict[str, list[tuple[_Entry, str]]], dict[str, set[str]], dict[str, set[str]]]:
+    """The matches grouped by alias closure: (root -> its matches, root -> the ids aliased together,
+    root -> distribution advisories folded into it)."""
+    uf = _UF()
+    matched = {e.advisory for e, _f in got}
+    for e, _f in got:
+        uf.find(e.advisory)
+        a = advs.get(e.advisory)
+        if a is not None:
+            for al in a.aliases:
+                uf.union(e.advisory, al)
+    # distribution advisories (DSA/DLA/...) fold into the CVE findings they relate to
+    folded: dict[str, list[str]] = {}
+    for e, _f in got:
+        a = advs.get(e.advisory)
+        if a is None or e.advisory.startswith("CVE-"):
+            continue
+        rel = [r for r in a.related if r in matched and r.startswith("CVE-")]
+        if rel and not any(al in matched for al in a.aliases):
+            folded[e.advisory] = rel
+    groups: dict[str, list[tuple[_Entry, str]]] = {}
+    for e, f in got:
+        if e.advisory in folded:
+            continue
+        groups.setdefault(uf.find(e.advisory), []).append((e, f))
+    members: dict[str, set[str]] = {}
+    for x in list(uf.p):
+        members.setdefault(uf.find(x), set()).add(x)
+    extra_alias: dict[str, set[str]] = {}
+    for dsa, rel in folded.items():
+        for cve in rel:
+            extra_alias.setdefault(uf.find(cve), set()).add(dsa)
+    return groups, members, extra_alias
 
 
 def _safe_key(scheme: Any, v: str) -> tuple[int, Any]:

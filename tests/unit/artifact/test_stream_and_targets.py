@@ -134,3 +134,32 @@ def test_docker_manifest_list_is_an_index() -> None:
     parsed = parse_manifest(json.dumps(lst).encode())
     assert isinstance(parsed, Index)
     assert select_platform(parsed, "linux/amd64").digest == sha(b"x")
+
+
+def test_threaded_reader_returns_the_same_bytes_in_any_read_sizes() -> None:
+    big = bytes(range(256)) * 20_000  # 5 MB: several chunks through the read-ahead queue
+    s = decompressed(io.BytesIO(gzip.compress(big)), "t", diff_id=sha(big))
+    got, n = [], 1
+    while b := s.read(n):
+        got.append(b)
+        n = n * 7 % 3_000_001 + 1  # odd sizes that straddle chunk boundaries
+    assert b"".join(got) == big
+    s.close()
+
+
+def test_threaded_reader_stops_its_thread_when_closed_early() -> None:
+    import threading
+
+    class Raw(io.BytesIO):
+        closed_by_reader = False
+
+        def close(self) -> None:
+            Raw.closed_by_reader = True
+            super().close()
+
+    big = b"x" * (40 << 20)
+    s = decompressed(Raw(gzip.compress(big, 1)), "t", diff_id=sha(big))
+    assert s.read(10) == b"x" * 10
+    s.close()
+    assert Raw.closed_by_reader
+    assert not [t for t in threading.enumerate() if t.name == "layer-reader"]

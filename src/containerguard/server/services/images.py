@@ -97,7 +97,11 @@ def parse_upload(data: bytes, *, digest: str | None = None, name: str | None = N
             kept, _suppressed = load_findings(data)
         except ContainerGuardError as exc:
             raise Invalid(str(exc)) from exc
-        findings = tuple(kept)
+        from containerguard.scanner import redact_findings
+
+        # reports do not mask: a document from an older client (or written by hand) can carry raw secrets,
+        # so uploaded findings go through the scanner's one redaction before they are stored
+        findings = redact_findings(kept)
         has_findings = True
     claimed = digest or (inv.image.id if inv.image is not None else "")
     if not claimed:

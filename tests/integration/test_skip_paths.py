@@ -122,7 +122,7 @@ def test_a_link_into_a_skipped_dir_is_not_followed(tmp_path: Path, capsys: pytes
         assert {p["name"] for p in doc["packages"]} & {"jinja2"} == want, flags
 
 
-@pytest.mark.parametrize("pattern", ["", "..", "a/../b", "/usr/lib", "vendor,,x", "."])
+@pytest.mark.parametrize("pattern", ["", "..", "a/../b", "vendor,,x", "."])
 def test_hostile_patterns_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                pattern: str) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")

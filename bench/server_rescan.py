@@ -53,7 +53,7 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2, help="worker processes on PostgreSQL (default 2)")
     ap.add_argument("--upload-threads", type=int, default=0,
-                    help="concurrent uploads (default 4 on SQLite, 1 on PostgreSQL: concurrent uploads answer 500 there today)")
+                    help="concurrent uploads (default 4 on SQLite, 1 on PostgreSQL, where 4 at once answered 500 once under heavy load)")
     ap.add_argument("--batch", type=int, default=25, help="inventories per rescan job (the server's default 25)")
     args = ap.parse_args()
 

@@ -122,7 +122,7 @@ def test_a_link_into_a_skipped_dir_is_not_followed(tmp_path: Path, capsys: pytes
         assert {p["name"] for p in doc["packages"]} & {"jinja2"} == want, flags
 
 
-@pytest.mark.parametrize("pattern", ["", "..", "a/../b", "/usr/lib", "vendor,,x", "."])
+@pytest.mark.parametrize("pattern", ["", "..", "a/../b", "vendor,,x", "."])
 def test_hostile_patterns_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                pattern: str) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
@@ -148,6 +148,14 @@ def test_config_skip_dirs_and_settings(tmp_path: Path, capsys: pytest.CaptureFix
     rc, doc, err = _run(capsys, "config", str(tmp_path), "-f", "json", "--skip-dirs", "**/tests")
     assert rc == 0, err
     assert "charts/tests/Dockerfile" not in dockerfiles(doc) and "checked 1 Dockerfiles" in err
+    # `scan dir:` runs the same discovery for its misconfiguration scanner, with the same skips
+    rc, doc, err = _run(capsys, "scan", f"dir:{tmp_path}", "--scanners", "misconfig", "-f", "json", "-q")
+    assert rc == 0, err
+    assert "charts/tests/Dockerfile" in {f["path"] for f in doc["findings"]}
+    rc, doc, err = _run(capsys, "scan", f"dir:{tmp_path}", "--scanners", "misconfig", "-f", "json", "-q",
+                        "--skip-files", "charts/**/Dockerfile")
+    assert rc == 0, err
+    assert not doc["findings"]  # the root Dockerfile is clean; the skipped one was not read
     # the same option from the environment and from containerguard.yaml (the settings mechanism)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONTAINERGUARD_")}
     cli = [sys.executable, "-m", "containerguard.cli.main", "config", ".", "-f", "json"]

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "rules": "rules", "agent": "agent", "baseline": "baseline", "profile": "baseline",
     "policy": "policy", "admission": "admission", "authz": "authz",
     "server": "server", "worker": "server", "token": "token", "registry": "registry", "user": "user",
+    "notify": "notify",
 }
 
 app = typer.Typer(

@@ -8,9 +8,10 @@ Patterns are written relative to the image root or the scanned directory (``usr/
 * ``--skip-dirs`` pattern: every path below a matching directory is skipped (and the directory itself);
   ``--skip-files`` pattern: the file whose whole path matches.
 
-Each option value may hold several patterns separated by commas. An empty pattern, one with a ``..``
-segment, an absolute one or one naming the root itself is refused (:class:`UsageError`): a pattern that
-cannot match a path inside the tree is a mistake, not a no-op. A leading ``./`` is dropped.
+Each option value may hold several patterns separated by commas. A leading ``/`` or ``./`` means the same
+root (``/usr/lib`` is ``usr/lib``, as Trivy users write it for images). An empty pattern, one with a ``..``
+segment or one naming the root itself is refused (:class:`UsageError`): a pattern that cannot match a path
+inside the tree is a mistake, not a no-op.
 
 A skipped path is offered to no analyzer (packages, lockfiles, secrets, file checks) and is left out of
 the file index the index checks see; the set's :attr:`SkipPaths.key` is part of every layer cache key.
@@ -87,9 +88,6 @@ def parse_patterns(values: Iterable[str], option: str) -> tuple[str, ...]:
                 raise UsageError(f"{option}: empty pattern in {value!r}")
             if "\x00" in p:
                 raise UsageError(f"{option}: {p!r}: a pattern cannot hold a NUL byte")
-            if p.startswith("/"):
-                raise UsageError(f"{option}: {p!r} is absolute; write it relative to the image root or the "
-                                 f"scanned directory (e.g. {p.lstrip('/') or 'usr/lib'!r})")
             segs = [s for s in p.rstrip("/").split("/") if s not in ("", ".")]
             if ".." in segs:
                 raise UsageError(f"{option}: {p!r}: '..' cannot name a path inside the image or directory")

@@ -38,6 +38,13 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/users", {"admin"}),
     ("POST", "/users", {"admin"}),
     ("DELETE", "/users/{name}", {"admin"}),
+    ("GET", "/notifications/targets", READERS),
+    ("POST", "/notifications/targets", {"admin"}),
+    ("DELETE", "/notifications/targets/{target_id}", {"admin"}),
+    ("PUT", "/notifications/targets/{target_id}/enabled", {"admin"}),
+    ("POST", "/notifications/targets/{target_id}/test", {"admin"}),
+    ("GET", "/notifications/deliveries", READERS),
+    ("POST", "/notifications/deliveries/{delivery_id}/retry", {"admin"}),
     ("POST", "/policy/decisions", {"admin", "analyst", "ci"}),
     ("GET", "/policy/violations", READERS),
     ("GET", "/policy/summary", READERS),
@@ -49,8 +56,11 @@ BODIES = {
     ("POST", "/exceptions"): {"vuln_id": "CVE-1", "scope": "global", "kind": "false_positive", "reason": "r"},
     ("POST", "/agent/report"): {"host": "matrix-agent", "batch_id": "batch-0001", "alerts": []},
     ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
+    ("POST", "/notifications/targets"): {"name": "matrix-siem", "kind": "syslog", "url": "udp://127.0.0.1:9"},
+    ("PUT", "/notifications/targets/{target_id}/enabled"): {"enabled": True},
 }
-FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope"}
+FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope",
+        "target_id": "999", "delivery_id": "999"}
 
 
 def _routes(api) -> set[tuple[str, str]]:

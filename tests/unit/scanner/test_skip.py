@@ -38,7 +38,7 @@ def test_leading_dot_slash_and_trailing_slash_normalised() -> None:
     assert s.file("vendor/x") and s.file("a/b/c")
 
 
-@pytest.mark.parametrize("bad", ["", " ", "a,,b", "..", "a/../b", "../x", "/usr/lib", "/", ".", "./", "a\x00b"])
+@pytest.mark.parametrize("bad", ["", " ", "a,,b", "..", "a/../b", "../x", "/", ".", "./", "a\x00b"])
 def test_hostile_patterns_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError) as exc:
         SkipPaths.parse([bad])
@@ -56,3 +56,11 @@ def test_cache_key_includes_the_skip_set_and_is_unchanged_without_one() -> None:
     assert len({plain, layer_key("sha256:1", ids, skip=a), layer_key("sha256:1", ids, skip=b)}) == 3
     # the order the patterns were given in does not matter
     assert SkipPaths.parse(["a", "b"]).key == SkipPaths.parse(["b,a"]).key
+
+
+def test_a_leading_slash_means_the_root_of_the_image_or_directory() -> None:
+    """Trivy users write image paths absolute (``--skip-dirs /usr/lib``): the same as ``usr/lib``."""
+    assert SkipPaths.parse(dirs=["/usr/lib"]) == SkipPaths.parse(dirs=["usr/lib"])
+    s = SkipPaths.parse(dirs=["/usr/lib"], files=["/app/*.pem"])
+    assert s.file("usr/lib/node_modules/a") and s.file("app/key.pem")
+    assert not s.file("srv/usr/lib/a") and not s.file("app/sub/key.pem")

@@ -8,6 +8,7 @@ from containerguard.server.api import (
     routes_core,
     routes_exceptions,
     routes_hosts,
+    routes_notify,
     routes_policy,
     routes_registries,
     routes_risk,
@@ -20,6 +21,7 @@ router.include_router(routes_exceptions.router)
 router.include_router(routes_hosts.router)
 router.include_router(routes_registries.router)
 router.include_router(routes_users.router)
+router.include_router(routes_notify.router)
 router.include_router(routes_policy.router)
 router.include_router(routes_risk.router)
 

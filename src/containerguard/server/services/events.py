@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from containerguard.server.store.models import Delivery, Event, NotificationTarget
+from containerguard.model import Severity
+from containerguard.server.store.models import Container, Event, Host, Image
 
 TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned")
 
@@ -18,12 +19,9 @@ def raise_event(session: Session, type_: str, summary: str, *, severity: int = 0
     ev = Event(type=type_, summary=summary, severity=severity, image_digest=image_digest, host=host, detail=detail)
     session.add(ev)
     session.flush()
-    for target in session.scalars(select(NotificationTarget).where(NotificationTarget.enabled.is_(True))):
-        if target.event_types and type_ not in target.event_types:
-            continue
-        if severity < target.min_severity:
-            continue
-        session.add(Delivery(target_id=target.id, event_id=ev.id))
+    from containerguard.server.services import notify
+
+    notify.queue_for(session, ev)  # one delivery per target whose rule matches (see notify.matches)
     return ev
 
 
@@ -35,3 +33,28 @@ def list_events(session: Session, *, limit: int = 100, before_id: int | None = N
     if type_:
         q = q.where(Event.type == type_)
     return list(session.scalars(q))
+
+
+def finding_events(s: Session, img: Image, new: list[dict[str, Any]], *, running_only: bool = False) -> int:
+    """``new_kev_finding`` / ``new_finding`` (HIGH and CRITICAL) events for new findings of ``img``, naming the hosts
+    where it runs now (``running`` in the detail, for running-only notification rules). ``running_only``: none
+    unless the image runs somewhere (scan uploads: a new image's findings are not news until it runs)."""
+    hosts = sorted(set(s.scalars(select(Host.name).join(Container, Container.host_id == Host.id).where(
+        Container.image_digest == img.digest, Container.running.is_(True)))))
+    where = f" running on {', '.join(hosts[:5])}" + (" ..." if len(hosts) > 5 else "") if hosts else ""
+    if running_only and not hosts:
+        return 0
+    n = 0
+    for r in new:
+        if r["kev"]:
+            kind = "new_kev_finding"
+        elif r["severity"] >= Severity.HIGH:
+            kind = "new_finding"
+        else:
+            continue
+        raise_event(s, kind, f"new {'KEV ' if r['kev'] else ''}{Severity(r['severity']).name} {r['vuln_id']} in "
+                    f"{r['package_name']} {r['package_version']} of image {img.name or img.digest}{where}",
+                    severity=r["severity"], image_digest=img.digest, host=hosts[0] if hosts else "",
+                    vuln_id=r["vuln_id"], hosts=hosts, running=bool(hosts))
+        n += 1
+    return n

@@ -84,12 +84,17 @@ def report(session: Session, host_name: str, batch_id: str, *, agent_version: st
         table = Alert.__table__  # Core, not ORM bulk persistence: no per-row ORM bookkeeping
         stmt = ins(table).on_conflict_do_nothing(index_elements=["host_id", "uid"]).returning(table.c.id)
         stored = len(session.connection().execute(stmt, rows).all())
+        from containerguard.server.services import notify
+
+        # lower when a notification target asks for runtime alerts from a lower priority (notify.matches filters)
+        threshold = min(int(EVENT_PRIORITY), notify.alert_threshold(session))
         for a in alerts:
-            if a["priority"] >= EVENT_PRIORITY:
+            if a["priority"] >= threshold:
                 raise_event(session, "runtime_alert", f"{Priority(a['priority']).name} {a['rule']} on {host_name}"
                             f"{' in ' + a['container_name'] if a.get('container_name') else ''}: {a['output'][:300]}",
                             severity=int(priority_severity(a["priority"])), host=host_name, rule=a["rule"],
-                            container=a.get("container_name", ""), image=a.get("image", ""), alert_uid=a["uid"])
+                            container=a.get("container_name", ""), image=a.get("image", ""), alert_uid=a["uid"],
+                            priority=int(a["priority"]))
     n = None
     if containers is not None:
         n = _snapshot(session, host, containers)

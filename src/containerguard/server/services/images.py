@@ -26,7 +26,7 @@ from containerguard.model import Finding as MFinding
 from containerguard.model import Inventory, Severity
 from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services.audit import Actor, record
-from containerguard.server.services.events import raise_event
+from containerguard.server.services.events import finding_events, raise_event
 from containerguard.server.store.models import Finding, Image, ImageName, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
@@ -249,6 +249,8 @@ def ingest(session: Session, actor: Actor, upload: ParsedUpload, *, source: str 
     new = replace_findings(session, image, upload.findings) if upload.has_findings else []
     record(session, actor, "scan.upload", "image", upload.digest, created=created, findings=len(upload.findings),
            name=image.name)
+    if new:  # new KEV/critical findings of an image running on a host (agent reports): notification events
+        finding_events(session, image, new, running_only=True)
     if created:
         raise_event(session, "image_scanned", f"image {image.name or image.digest} scanned: "
                     f"{image.critical} critical, {image.high} high, {image.kev} KEV",

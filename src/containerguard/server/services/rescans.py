@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from containerguard.model import FindingKind, Severity
+from containerguard.model import FindingKind
 from containerguard.server.services import images
-from containerguard.server.services.events import raise_event
-from containerguard.server.store.models import Container, Finding, Host, Image, Setting, utcnow
+from containerguard.server.services.events import finding_events
+from containerguard.server.store.models import Finding, Image, Setting, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
 if TYPE_CHECKING:
@@ -52,28 +52,8 @@ def rescan_images(ctx: JobContext, image_ids: list[int]) -> dict[str, Any]:
                 done += 1
                 new_total += len(new)
                 if new and not first_match:
-                    events += _events(s, img, new)
+                    events += finding_events(s, img, new)
     return {"images": done, "new_findings": new_total, "events": events, "db": build}
-
-
-def _events(s: Any, img: Image, new: list[dict[str, Any]]) -> int:
-    hosts = sorted(set(s.scalars(select(Host.name).join(Container, Container.host_id == Host.id).where(
-        Container.image_digest == img.digest, Container.running.is_(True)))))
-    where = f" running on {', '.join(hosts[:5])}" + (" ..." if len(hosts) > 5 else "") if hosts else ""
-    n = 0
-    for r in new:
-        if r["kev"]:
-            kind = "new_kev_finding"
-        elif r["severity"] >= Severity.HIGH:
-            kind = "new_finding"
-        else:
-            continue
-        raise_event(s, kind, f"new {'KEV ' if r['kev'] else ''}{Severity(r['severity']).name} {r['vuln_id']} in "
-                    f"{r['package_name']} {r['package_version']} of image {img.name or img.digest}{where}",
-                    severity=r["severity"], image_digest=img.digest, host=hosts[0] if hosts else "",
-                    vuln_id=r["vuln_id"], hosts=hosts, running=bool(hosts))
-        n += 1
-    return n
 
 
 def last_db_build(session: Any) -> str:

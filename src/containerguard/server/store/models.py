@@ -329,6 +329,13 @@ class NotificationTarget(Base):
     min_severity: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # migration 0300_notify: the full URL (webhook URLs carry tokens) encrypted with crypto (Fernet); ``url``
+    # then holds a redacted form for display. Runtime alerts notify from ``min_priority`` (model.Priority);
+    # ``running_only``: finding events only for images running on a host.
+    url_enc: Mapped[str] = mapped_column(Text, default="")
+    min_priority: Mapped[int] = mapped_column(Integer, default=0)
+    running_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
 
 
 class Delivery(Base):
@@ -341,6 +348,10 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # migration 0300_notify
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_attempt: Mapped[dt.datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     __table_args__ = (UniqueConstraint("target_id", "event_id"),)
 

@@ -30,7 +30,6 @@ from containerguard.server.store.models import (
     Host,
     Image,
     ImageName,
-    NotificationTarget,
     Registry,
     Setting,
     SeverityDaily,
@@ -627,17 +626,19 @@ def registry_name(session: Session, registry_id: int) -> str | None:
 
 
 def targets(session: Session) -> list[dict[str, Any]]:
+    from containerguard.server.services import notify
+
     out = []
-    for t in session.scalars(select(NotificationTarget).order_by(NotificationTarget.name).limit(PAGE_ROWS)):
+    for t in notify.list_targets(session)[:PAGE_ROWS]:
         out.append({"name": t.name, "kind": t.kind, "event_types": t.event_types or [], "enabled": t.enabled,
                     "min_severity_name": SEV_NAME.get(t.min_severity, str(t.min_severity))})
     return out
 
 
 def dead_letters(session: Session) -> int:
-    from containerguard.server.store.models import Delivery
+    from containerguard.server.services import notify
 
-    return int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "dead")) or 0)
+    return notify.dead_count(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,137 @@
+"""`containerguard notify add|list|remove|enable|disable|test|deliveries|retry`: notification targets on the
+central server (admin token to change them; viewers may list)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from containerguard.cli._client import Client
+
+app = typer.Typer(help="Manage the central server's notification targets (webhook, Slack, syslog CEF).",
+                  no_args_is_help=True)
+
+ServerOpt = Annotated[str | None, typer.Option("--server", help="Server URL (env CONTAINERGUARD_SERVER)")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="Token (env CONTAINERGUARD_TOKEN)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output")]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="notify")
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="A name for the target")],
+    url: Annotated[str, typer.Argument(help="https://... (webhook, slack) or udp://HOST:PORT / tcp://HOST:PORT (syslog)")],
+    kind: Annotated[str, typer.Option("--kind", help="webhook (JSON), slack (incoming webhook) or syslog (CEF)")] = "webhook",
+    event: Annotated[list[str] | None, typer.Option("--event", help="Event type to send (repeatable; default all): "
+                                                    "new_finding, new_kev_finding, runtime_alert, scan_failed, "
+                                                    "image_scanned")] = None,
+    min_severity: Annotated[str, typer.Option("--min-severity", help="Findings from this severity up")] = "unknown",
+    min_priority: Annotated[str, typer.Option("--min-priority", help="Runtime alerts from this priority up")] = "debug",
+    running_only: Annotated[bool, typer.Option("--running-only", help="Finding events only for images running on "
+                                               "a host")] = False,
+    server: ServerOpt = None, token: TokenOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Add a target and its rule. Webhook URLs are stored encrypted (the server needs CONTAINERGUARD_SECRET_KEY)."""
+    body = {"name": name, "kind": kind, "url": url, "event_types": list(event or []), "min_severity": min_severity,
+            "min_priority": min_priority, "running_only": running_only}
+    with Client(server, token) as c:
+        out = c.request("POST", "/notifications/targets", json=body)
+    typer.echo(json.dumps(out, indent=2) if as_json else f"added notification target {out['id']} ({out['name']})")
+
+
+@app.command("list")
+def list_(server: ServerOpt = None, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """List targets (URLs redacted) with their delivery counts."""
+    with Client(server, token) as c:
+        rows = c.request("GET", "/notifications/targets")
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table("id", "name", "kind", "url", "events", "min severity", "min priority", "running only", "enabled",
+              "sent", "pending", "dead")
+    for r in rows:
+        n = r["deliveries"]
+        t.add_row(str(r["id"]), escape(r["name"]), r["kind"], escape(r["url"]), escape(", ".join(r["event_types"]) or "all"),
+                  r["min_severity"], r["min_priority"], "yes" if r["running_only"] else "no",
+                  "yes" if r["enabled"] else "no", str(n.get("sent", 0)), str(n.get("pending", 0)), str(n.get("dead", 0)))
+    Console().print(t)
+
+
+@app.command("remove")
+def remove(target_id: Annotated[int, typer.Argument(help="Target id (see `notify list`)")],
+           server: ServerOpt = None, token: TokenOpt = None) -> None:
+    """Remove a target and its queued deliveries."""
+    with Client(server, token) as c:
+        out = c.request("DELETE", f"/notifications/targets/{target_id}")
+    typer.echo(f"removed notification target {out['id']} ({out['name']})")
+
+
+def _enabled(target_id: int, enabled: bool, server: str | None, token: str | None) -> None:
+    with Client(server, token) as c:
+        out = c.request("PUT", f"/notifications/targets/{target_id}/enabled", json={"enabled": enabled})
+    typer.echo(f"{'enabled' if enabled else 'disabled'} notification target {out['id']} ({out['name']})")
+
+
+@app.command("enable")
+def enable(target_id: Annotated[int, typer.Argument(help="Target id")], server: ServerOpt = None,
+           token: TokenOpt = None) -> None:
+    """Enable a target."""
+    _enabled(target_id, True, server, token)
+
+
+@app.command("disable")
+def disable(target_id: Annotated[int, typer.Argument(help="Target id")], server: ServerOpt = None,
+            token: TokenOpt = None) -> None:
+    """Disable a target (no new deliveries are queued for it)."""
+    _enabled(target_id, False, server, token)
+
+
+@app.command("test")
+def test(target_id: Annotated[int, typer.Argument(help="Target id")], server: ServerOpt = None,
+         token: TokenOpt = None) -> None:
+    """Queue a test notification to one target; see `notify deliveries` for the outcome."""
+    with Client(server, token) as c:
+        out = c.request("POST", f"/notifications/targets/{target_id}/test")
+    typer.echo(f"queued test delivery {out['delivery_id']}")
+
+
+@app.command("deliveries")
+def deliveries(
+    status: Annotated[str | None, typer.Option("--status", help="pending, sent or dead (the dead letters)")] = None,
+    target_id: Annotated[int | None, typer.Option("--target", help="Only this target's")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    server: ServerOpt = None, token: TokenOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Deliveries, newest first."""
+    params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if target_id is not None:
+        params["target_id"] = target_id
+    with Client(server, token) as c:
+        rows = c.request("GET", "/notifications/deliveries", params=params)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table("id", "target", "event", "status", "attempts", "last error")
+    for r in rows:
+        t.add_row(str(r["id"]), escape(r["target"]["name"]), escape(f"{r['event']['type']}: {r['event']['summary'][:80]}"),
+                  r["status"], str(r["attempts"]), escape(r["last_error"][:120]))
+    Console().print(t)
+
+
+@app.command("retry")
+def retry(delivery_id: Annotated[int, typer.Argument(help="Delivery id (see `notify deliveries --status dead`)")],
+          server: ServerOpt = None, token: TokenOpt = None) -> None:
+    """Send a dead delivery again."""
+    with Client(server, token) as c:
+        out = c.request("POST", f"/notifications/deliveries/{delivery_id}/retry")
+    typer.echo(f"delivery {out['delivery_id']} queued again")

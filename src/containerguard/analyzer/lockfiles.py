@@ -133,61 +133,13 @@ class RequirementsAnalyzer(_PyLock):
         raise NotImplementedError  # analyze() below follows includes
 
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
-        result = AnalysisResult()
-        pinned: dict[str, tuple[str, str]] = {}  # name -> (version, file)
-        loose: dict[str, str] = {}  # name -> file, for requirements without a pin
-        constraints: dict[str, str] = {}  # name -> version pinned by a -c file
-        visiting: list[str] = []
-        count = [0]
-
-        def visit(path: str, text: str, constraint: bool) -> None:
-            visiting.append(path)
-            for lineno, line in requirement_lines(text):
-                if not line:
-                    continue
-                inc = _REQ_INCLUDE.match(line)
-                if inc:
-                    target = posixpath.normpath(posixpath.join(dirname(path), inc.group("file")))
-                    where = f"{path}:{lineno}"
-                    if target in visiting:
-                        result.warnings.append(f"{where}: include cycle through {target}; not followed again")
-                    elif inp.read_sibling is None:
-                        result.warnings.append(f"{where}: include of {target} not followed (file stands alone)")
-                    elif count[0] >= _MAX_INCLUDES:
-                        result.warnings.append(f"{where}: more than {_MAX_INCLUDES} includes; {target} not read")
-                    else:
-                        count[0] += 1
-                        try:
-                            data = inp.read_sibling(target)
-                        except AnalyzerError as exc:
-                            result.warnings.append(f"{where}: include not read: {exc}")
-                        else:
-                            visit(target, decode_text(data), constraint or line.startswith(("-c", "--constraint")))
-                    continue
-                if line.startswith("-"):
-                    continue  # other pip options (--index-url, -e ...)
-                req = self._requirement(path, lineno, line, result)
-                if req is None:
-                    continue
-                name, version = req
-                if constraint:
-                    if version:
-                        constraints.setdefault(name, version)
-                elif version:
-                    pinned.setdefault(name, (version, path))
-                else:
-                    loose.setdefault(name, path)
-            visiting.pop()
-
-        visit(inp.path, read_text(inp.stream, _MAX, inp.path), False)
-        for name, path in loose.items():  # a constraint decides the version of an unpinned requirement
-            if name not in pinned and name in constraints:
-                pinned[name] = (constraints[name], path)
-        for name, (version, path) in pinned.items():
-            result.packages.append(Package(name=name, version=version, type=self.pkg_type,
-                                           purl=self.purl(name, version), locations=(path,),
-                                           analyzer=self.type, metadata={}))
-        return result
+        walk = _RequirementsWalk(inp, AnalysisResult())
+        walk.visit(inp.path, read_text(inp.stream, _MAX, inp.path), False)
+        for name, (version, path) in walk.resolved().items():
+            walk.result.packages.append(Package(name=name, version=version, type=self.pkg_type,
+                                                purl=self.purl(name, version), locations=(path,),
+                                                analyzer=self.type, metadata={}))
+        return walk.result
 
     @staticmethod
     def _requirement(path: str, lineno: int, line: str, result: AnalysisResult) -> tuple[str, str] | None:
@@ -206,6 +158,71 @@ class RequirementsAnalyzer(_PyLock):
             return None
         pins = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
         return pep503(req.name), pins[0].version if len(pins) == 1 else ""
+
+
+class _RequirementsWalk:
+    """One requirements file and the files it includes: pins, unpinned names and constraints, in the order
+    pip reads them (the first pin of a name wins)."""
+
+    def __init__(self, inp: AnalyzerInput, result: AnalysisResult) -> None:
+        self.inp, self.result = inp, result
+        self.pinned: dict[str, tuple[str, str]] = {}  # name -> (version, file)
+        self.loose: dict[str, str] = {}  # name -> file, for requirements without a pin
+        self.constraints: dict[str, str] = {}  # name -> version pinned by a -c file
+        self.visiting: list[str] = []
+        self.includes = 0
+
+    def visit(self, path: str, text: str, constraint: bool) -> None:
+        self.visiting.append(path)
+        for lineno, line in requirement_lines(text):
+            if not line:
+                continue
+            inc = _REQ_INCLUDE.match(line)
+            if inc:
+                self._include(path, lineno, inc.group("file"), constraint or line.startswith(("-c", "--constraint")))
+            elif not line.startswith("-"):  # other pip options (--index-url, -e ...) are skipped
+                self._requirement(path, lineno, line, constraint)
+        self.visiting.pop()
+
+    def _include(self, path: str, lineno: int, file: str, constraint: bool) -> None:
+        target = posixpath.normpath(posixpath.join(dirname(path), file))
+        where = f"{path}:{lineno}"
+        warn = self.result.warnings.append
+        if target in self.visiting:
+            warn(f"{where}: include cycle through {target}; not followed again")
+        elif self.inp.read_sibling is None:
+            warn(f"{where}: include of {target} not followed (file stands alone)")
+        elif self.includes >= _MAX_INCLUDES:
+            warn(f"{where}: more than {_MAX_INCLUDES} includes; {target} not read")
+        else:
+            self.includes += 1
+            try:
+                data = self.inp.read_sibling(target)
+            except AnalyzerError as exc:
+                warn(f"{where}: include not read: {exc}")
+            else:
+                self.visit(target, decode_text(data), constraint)
+
+    def _requirement(self, path: str, lineno: int, line: str, constraint: bool) -> None:
+        req = RequirementsAnalyzer._requirement(path, lineno, line, self.result)
+        if req is None:
+            return
+        name, version = req
+        if constraint:
+            if version:
+                self.constraints.setdefault(name, version)
+        elif version:
+            self.pinned.setdefault(name, (version, path))
+        else:
+            self.loose.setdefault(name, path)
+
+    def resolved(self) -> dict[str, tuple[str, str]]:
+        """name -> (version, file): the pins, plus unpinned requirements a constraint decides."""
+        pinned = dict(self.pinned)
+        for name, path in self.loose.items():
+            if name not in pinned and name in self.constraints:
+                pinned[name] = (self.constraints[name], path)
+        return pinned
 
 
 class PoetryLockAnalyzer(_PyLock):

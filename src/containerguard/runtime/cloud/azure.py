@@ -93,7 +93,7 @@ class AzureActivityParser:
         """The records of one document (a JSON object, an array, or an object with ``records``)."""
         return records_in(doc, ("records", "value"), "an Azure activity log")
 
-    def event(self, rec: Any) -> Event:  # noqa: C901 - one flat pass per record: the hot path, no helper calls
+    def event(self, rec: Any) -> Event:
         """One Activity Log record as a rule event; RecordError when it is not one."""
         if not isinstance(rec, dict):
             raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
@@ -105,78 +105,105 @@ class AzureActivityParser:
             raise RecordError(f"record {rec.get('correlationId', '?')!s:.64}: time missing or not RFC 3339")
         op_l = op.lower()
         f: dict[str, Any] = {"jevt": rec, "azure.operation": op_l, "evt.rawtime": ts}
-        id_raw = rec.get("identity")
-        identity: dict[str, Any] = id_raw if isinstance(id_raw, dict) else {}
-        claims_raw = rec.get("claims") if isinstance(rec.get("claims"), dict) else identity.get("claims")
-        claims: dict[str, Any] = claims_raw if isinstance(claims_raw, dict) else {}
-        authz_raw = rec.get("authorization") if isinstance(rec.get("authorization"), dict) \
-            else identity.get("authorization")
-        authz: dict[str, Any] = authz_raw if isinstance(authz_raw, dict) else {}
-        props_raw = rec.get("properties")
-        props: dict[str, Any] = props_raw if isinstance(props_raw, dict) else {}
-        category = _v(rec.get("category"))
-        if isinstance(category, str):
-            f["azure.category"] = category
-        result = _v(rec.get("resultType")) or _v(rec.get("status"))
-        if isinstance(result, str):
-            f["azure.result"] = result
-        for key, field in (("resultSignature", "azure.result.signature"), ("level", "azure.level"),
-                           ("correlationId", "azure.correlationid"), ("location", "azure.location"),
-                           ("tenantId", "azure.tenantid")):
-            v = _v(rec.get(key))
-            if isinstance(v, str):
-                f[field] = v
-        substatus = _v(rec.get("subStatus"))
-        if isinstance(substatus, str) and substatus:
-            f["azure.result.signature"] = substatus
-        status_code = props.get("statusCode")
-        if isinstance(status_code, str):
-            f["azure.status.code"] = status_code
-        caller = rec.get("caller")
-        if not isinstance(caller, str):
-            caller = claims.get(_UPN) or claims.get(_NAME) or claims.get("appid") or claims.get(_OID)
-        if isinstance(caller, str):
-            f["azure.caller"] = caller
-        ip = rec.get("callerIpAddress")
-        if not isinstance(ip, str):
-            ip = _get_str(rec.get("httpRequest"), "clientIpAddress")
-        if isinstance(ip, str):
-            f["azure.callerip"] = ip
-        for key in ("appid", "idtyp"):
-            if isinstance(claims.get(key), str):
-                f["azure.claims." + key] = claims[key]
-        if claims:
-            f["azure.claims"] = {str(k): str(v) for k, v in claims.items()}
-        if isinstance(authz.get("action"), str):
-            f["azure.authorization.action"] = authz["action"].lower()
-        if isinstance(authz.get("scope"), str):
-            f["azure.authorization.scope"] = authz["scope"].lower()
-        role = _get_str(authz.get("evidence"), "role")
-        if role is not None:
-            f["azure.authorization.role"] = role
-        rid = rec.get("resourceId")
-        if isinstance(rid, str):
-            f["azure.resourceid"] = rid.lower()
-            _resource_parts(rid, f)
-        for key, field in (("subscriptionId", "azure.subscriptionid"), ("resourceGroupName", "azure.resourcegroup")):
-            v = rec.get(key)
-            if isinstance(v, str):
-                f[field] = v.lower()
-        for key, field in (("requestbody", "azure.request"), ("responseBody", "azure.response")):
-            v = props.get(key)
-            if isinstance(v, str) and v[:1] in ("{", "["):
-                # the body as compact JSON, so rules can match '"key":value' whatever the spacing was
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    v = orjson.loads(v)
-            if v is not None:
-                f[field] = _text(v, key)
-        if props:
-            f["azure.properties"] = {str(k): v if isinstance(v, str) else _text(v, f"properties.{k}")
-                                     for k, v in props.items()}
+        identity = _dict(rec.get("identity"))
+        claims = _dict(rec.get("claims") if isinstance(rec.get("claims"), dict) else identity.get("claims"))
+        authz = _dict(rec.get("authorization") if isinstance(rec.get("authorization"), dict)
+                      else identity.get("authorization"))
+        props = _dict(rec.get("properties"))
+        _result_fields(rec, props, f)
+        _caller_fields(rec, claims, f)
+        _authorization_fields(authz, f)
+        _resource_fields(rec, f)
+        _property_fields(props, f)
         if op_l in SECRET_READ_OPERATIONS and str(f.get("azure.result", "")).lower() in ("success", "succeeded"):
             f["azure.caller.secretreads"] = self.secret_reads.add(str(f.get("azure.caller", "?")), ts)
         return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
 
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+#: top-level record members copied as they are when they are strings
+_PLAIN_FIELDS = (("resultSignature", "azure.result.signature"), ("level", "azure.level"),
+                 ("correlationId", "azure.correlationid"), ("location", "azure.location"),
+                 ("tenantId", "azure.tenantid"))
+
+
+def _result_fields(rec: dict[str, Any], props: dict[str, Any], f: dict[str, Any]) -> None:
+    """category, result, level, ids and the status code of the operation."""
+    category = _v(rec.get("category"))
+    if isinstance(category, str):
+        f["azure.category"] = category
+    result = _v(rec.get("resultType")) or _v(rec.get("status"))
+    if isinstance(result, str):
+        f["azure.result"] = result
+    for key, field in _PLAIN_FIELDS:
+        v = _v(rec.get(key))
+        if isinstance(v, str):
+            f[field] = v
+    substatus = _v(rec.get("subStatus"))
+    if isinstance(substatus, str) and substatus:
+        f["azure.result.signature"] = substatus
+    status_code = props.get("statusCode")
+    if isinstance(status_code, str):
+        f["azure.status.code"] = status_code
+
+
+def _caller_fields(rec: dict[str, Any], claims: dict[str, Any], f: dict[str, Any]) -> None:
+    """Who called from where: caller (or the best claim naming them), caller address, the claims."""
+    caller = rec.get("caller")
+    if not isinstance(caller, str):
+        caller = claims.get(_UPN) or claims.get(_NAME) or claims.get("appid") or claims.get(_OID)
+    if isinstance(caller, str):
+        f["azure.caller"] = caller
+    ip = rec.get("callerIpAddress")
+    if not isinstance(ip, str):
+        ip = _get_str(rec.get("httpRequest"), "clientIpAddress")
+    if isinstance(ip, str):
+        f["azure.callerip"] = ip
+    for key in ("appid", "idtyp"):
+        if isinstance(claims.get(key), str):
+            f["azure.claims." + key] = claims[key]
+    if claims:
+        f["azure.claims"] = {str(k): str(v) for k, v in claims.items()}
+
+
+def _authorization_fields(authz: dict[str, Any], f: dict[str, Any]) -> None:
+    if isinstance(authz.get("action"), str):
+        f["azure.authorization.action"] = authz["action"].lower()
+    if isinstance(authz.get("scope"), str):
+        f["azure.authorization.scope"] = authz["scope"].lower()
+    role = _get_str(authz.get("evidence"), "role")
+    if role is not None:
+        f["azure.authorization.role"] = role
+
+
+def _resource_fields(rec: dict[str, Any], f: dict[str, Any]) -> None:
+    """The resource id and its parts; explicit subscriptionId/resourceGroupName win over the parsed ones."""
+    rid = rec.get("resourceId")
+    if isinstance(rid, str):
+        f["azure.resourceid"] = rid.lower()
+        _resource_parts(rid, f)
+    for key, field in (("subscriptionId", "azure.subscriptionid"), ("resourceGroupName", "azure.resourcegroup")):
+        v = rec.get(key)
+        if isinstance(v, str):
+            f[field] = v.lower()
+
+
+def _property_fields(props: dict[str, Any], f: dict[str, Any]) -> None:
+    """Request and response bodies as compact JSON text, and every property as text."""
+    for key, field in (("requestbody", "azure.request"), ("responseBody", "azure.response")):
+        v = props.get(key)
+        if isinstance(v, str) and v[:1] in ("{", "["):
+            # the body as compact JSON, so rules can match '"key":value' whatever the spacing was
+            with contextlib.suppress(orjson.JSONDecodeError):
+                v = orjson.loads(v)
+        if v is not None:
+            f[field] = _text(v, key)
+    if props:
+        f["azure.properties"] = {str(k): v if isinstance(v, str) else _text(v, f"properties.{k}")
+                                 for k, v in props.items()}
 
 def _get_str(d: Any, key: str) -> str | None:
     v = d.get(key) if isinstance(d, dict) else None

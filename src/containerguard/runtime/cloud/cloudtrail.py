@@ -362,7 +362,8 @@ def _obj(raw: bytes | None) -> dict[str, Any] | None:
         return None
 
 
-def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:  # noqa: C901 - one flat pass: the hot path
+def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:
+    """One raw record as an event: a few flat passes over typed structs (the hot path)."""
     try:
         r = _REC.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -386,57 +387,84 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:  # n
     f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and r.eventType in _MGMT_TYPES)) else "false"
     if r.sessionCredentialFromConsole is not None:
         f["ct.sessioncredentialfromconsole"] = str(r.sessionCredentialFromConsole).lower()
-    ui = None if r.userIdentity is _MISSING else _part(bytes(r.userIdentity), _IDENTITY)
-    user: str | None = None
-    if ui is not None:
-        sc = None if ui.sessionContext is _MISSING else _part(bytes(ui.sessionContext), _SESSION)
-        ut = ui.type
-        if ut == "Root" or ut == "IAMUser":
-            user = ui.userName if type(ui.userName) is str else None
-        elif ut == "AssumedRole":
-            issuer = sc.sessionIssuer.userName if sc is not None and sc.sessionIssuer is not None else None
-            user = issuer if type(issuer) is str else "AssumedRole"
-        elif ut == "AWSService":
-            user = ui.invokedBy if type(ui.invokedBy) is str else None
-        elif ut == "AWSAccount" or ut == "FederatedUser":
-            user = ut
-        elif type(ut) is str:
-            user = "<unknown user type>"
-        for v, field in ((ui.type, "ct.user.identitytype"), (ui.principalId, "ct.user.principalid"),
-                         (ui.arn, "ct.user.arn"), (ui.accountId, "ct.user.accountid")):
-            if type(v) is str:
-                f[field] = v
-        if sc is not None and sc.attributes is not None and type(sc.attributes.mfaAuthenticated) is str:
-            f["ct.user.mfaauthenticated"] = sc.attributes.mfaAuthenticated
+    user = _identity_fields(r, f)
     if user is not None:
         f["ct.user"] = user
+    _payload_fields(r, f)
+    if src == "s3.amazonaws.com" or "s3.bucket" in f:
+        f["s3.cnt.get"] = 1 if name == "GetObject" else 0
+        f["s3.cnt.put"] = 1 if name == "PutObject" else 0
+        f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
+    _raw_part_fields(r, f)
+    if name in SECRET_READ_CALLS and "ct.error" not in f:
+        principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or user or "?"
+        f["ct.user.secretreads"] = self.secret_reads.add(str(principal), ts)
+    f["ct.info"] = _info(f)
+    return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+
+def _identity_fields(r: _Record, f: dict[str, Any]) -> str | None:
+    """The ct.user.* fields from userIdentity; returns ct.user (Falco's cloudtrail plugin's rules)."""
+    ui = None if r.userIdentity is _MISSING else _part(bytes(r.userIdentity), _IDENTITY)
+    if ui is None:
+        return None
+    sc = None if ui.sessionContext is _MISSING else _part(bytes(ui.sessionContext), _SESSION)
+    for v, field in ((ui.type, "ct.user.identitytype"), (ui.principalId, "ct.user.principalid"),
+                     (ui.arn, "ct.user.arn"), (ui.accountId, "ct.user.accountid")):
+        if type(v) is str:
+            f[field] = v
+    if sc is not None and sc.attributes is not None and type(sc.attributes.mfaAuthenticated) is str:
+        f["ct.user.mfaauthenticated"] = sc.attributes.mfaAuthenticated
+    return _user_name(ui, sc)
+
+
+def _user_name(ui: _Identity, sc: _Session | None) -> str | None:
+    """ct.user as the cloudtrail plugin names it, per identity type."""
+    ut = ui.type
+    if ut == "Root" or ut == "IAMUser":
+        return ui.userName if type(ui.userName) is str else None
+    if ut == "AssumedRole":
+        issuer = sc.sessionIssuer.userName if sc is not None and sc.sessionIssuer is not None else None
+        return issuer if type(issuer) is str else "AssumedRole"
+    if ut == "AWSService":
+        return ui.invokedBy if type(ui.invokedBy) is str else None
+    if ut == "AWSAccount" or ut == "FederatedUser":
+        return str(ut)
+    return "<unknown user type>" if type(ut) is str else None
+
+
+def _payload_fields(r: _Record, f: dict[str, Any]) -> None:
+    """requestParameters, responseElements and additionalEventData: compact text plus the typed fields."""
     rp = _b(r.requestParameters)
-    if rp is not None and rp != _NULL:
+    if rp is not None:
         f["ct.request"] = _compact(rp, "requestParameters")
         req = _part(rp, _REQ)
         if req is not None:
             _request_fields_typed(req, f)
     rs = _b(r.responseElements)
-    if rs is not None and rs != _NULL:
+    if rs is not None:
         f["ct.response"] = _compact(rs, "responseElements")
         resp = _part(rs, _RESP)
         if resp is not None:
-            if type(resp.subnetId) is str:
-                f["ct.response.subnetid"] = resp.subnetId
-            if type(resp.reservationId) is str:
-                f["ct.response.reservationid"] = resp.reservationId
-            if resp.instancesSet is not None:
-                CloudTrailParser._ec2_image({"instancesSet": resp.instancesSet}, f)
+            _response_fields_typed(resp, f)
     extra = _b(r.additionalEventData)
-    if extra is not None and extra != _NULL:
+    if extra is not None:
         f["ct.additionaleventdata"] = _compact(extra, "additionalEventData")
         ed = _part(extra, _EXTRA)
         if ed is not None:
             _byte_fields({"bytesTransferredIn": ed.bytesTransferredIn, "bytesTransferredOut": ed.bytesTransferredOut}, f)
-    if src == "s3.amazonaws.com" or "s3.bucket" in f:
-        f["s3.cnt.get"] = 1 if name == "GetObject" else 0
-        f["s3.cnt.put"] = 1 if name == "PutObject" else 0
-        f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
+
+
+def _response_fields_typed(resp: _Resp, f: dict[str, Any]) -> None:
+    for field, v in (("ct.response.subnetid", resp.subnetId), ("ct.response.reservationid", resp.reservationId)):
+        if type(v) is str:
+            f[field] = v
+    if resp.instancesSet is not None:
+        CloudTrailParser._ec2_image({"instancesSet": resp.instancesSet}, f)
+
+
+def _raw_part_fields(r: _Record, f: dict[str, Any]) -> None:
+    """resources, serviceEventDetails, edgeDeviceDetails as compact text; tlsDetails and addendum members."""
     for rv, field in ((r.resources, "ct.resources"), (r.serviceEventDetails, "ct.serviceeventdetails"),
                       (r.edgeDeviceDetails, "ct.edgedevicedetails")):
         if rv is _MISSING:
@@ -453,11 +481,6 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:  # n
                 v = part.get(key)
                 if isinstance(v, str):
                     f[field] = v
-    if name in SECRET_READ_CALLS and "ct.error" not in f:
-        principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or user or "?"
-        f["ct.user.secretreads"] = self.secret_reads.add(str(principal), ts)
-    f["ct.info"] = _info(f)
-    return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
 
 
 def _request_fields_typed(req: _Req, f: dict[str, Any]) -> None:

@@ -77,7 +77,7 @@ class GcpAuditParser:
         """The log entries of one document (an entry, an array, or a Pub/Sub push envelope)."""
         return records_in(doc, ("entries", "receivedMessages"), "a GCP audit log entry")
 
-    def event(self, item: Any) -> Event:  # noqa: C901 - one flat pass per entry: the hot path, no helper calls
+    def event(self, item: Any) -> Event:
         """One Cloud Audit LogEntry as a rule event; RecordError when it is not one."""
         entry = _unwrap(item)
         if not isinstance(entry, dict):
@@ -92,46 +92,9 @@ class GcpAuditParser:
         if not ts:
             raise RecordError(f"entry {entry.get('insertId', '?')!s:.64}: timestamp missing or not RFC 3339")
         f: dict[str, Any] = {"jevt": entry, "gcp.methodName": method, "evt.rawtime": ts}
-        for path, field in ((("authenticationInfo", "principalEmail"), "gcp.user"),
-                            (("requestMetadata", "callerIp"), "gcp.callerIP"),
-                            (("requestMetadata", "callerSuppliedUserAgent"), "gcp.userAgent"),
-                            (("serviceName",), "gcp.serviceName"), (("resourceName",), "gcp.resourceName"),
-                            (("status", "message"), "gcp.status.message")):
-            v = _get(pp, *path)
-            if isinstance(v, str):
-                f[field] = v
-        code = _get(pp, "status", "code")
-        f["gcp.status.code"] = code if isinstance(code, int) and not isinstance(code, bool) else 0
-        for key, field in (("authorizationInfo", "gcp.authorizationInfo"), ("request", "gcp.request"),
-                           ("response", "gcp.response")):
-            v = pp.get(key)
-            if v is not None:
-                f[field] = json_text(v, key)
-        res = entry.get("resource")
-        rtype = _get(res, "type")
-        if isinstance(rtype, str):
-            f["gcp.resourceType"] = rtype
-        labels = _get(res, "labels")
-        if isinstance(labels, dict):
-            for key, field in _LABEL_FIELDS.items():
-                v = labels.get(key)
-                if isinstance(v, str):
-                    f[field] = v
-            loc = labels.get("location") or labels.get("region")
-            zone = labels.get("zone")
-            if isinstance(loc, str):
-                f["gcp.location"] = loc
-            elif isinstance(zone, str) and zone:
-                f["gcp.location"] = zone[:-2] if len(zone) > 2 else zone
-            if rtype == "logging_sink" and isinstance(labels.get("name"), str):
-                f["gcp.logging.sink"] = labels["name"]
-        deltas = _get(pp, "serviceData", "policyDelta", "bindingDeltas")
-        if deltas is None:
-            deltas = _get(pp, "metadata", "datasetChange", "bindingDeltas")
-        if deltas is None:
-            deltas = _get(pp, "metadata", "tableChange", "bindingDeltas")
-        if deltas is not None:
-            f["gcp.policyDelta"] = json_text(deltas, "policyDelta")
+        _payload_fields(pp, f)
+        _resource_fields(entry.get("resource"), f)
+        _policy_delta(pp, f)
         for k in ("severity", "logName", "insertId"):
             v = entry.get(k)
             if isinstance(v, str):
@@ -139,3 +102,59 @@ class GcpAuditParser:
         if method in SECRET_READ_METHODS and not f["gcp.status.code"]:
             f["gcp.user.secretreads"] = self.secret_reads.add(str(f.get("gcp.user", "?")), ts)
         return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+
+#: protoPayload member path -> field, copied when a string
+_PAYLOAD_FIELDS = ((("authenticationInfo", "principalEmail"), "gcp.user"),
+                   (("requestMetadata", "callerIp"), "gcp.callerIP"),
+                   (("requestMetadata", "callerSuppliedUserAgent"), "gcp.userAgent"),
+                   (("serviceName",), "gcp.serviceName"), (("resourceName",), "gcp.resourceName"),
+                   (("status", "message"), "gcp.status.message"))
+#: where each service puts its IAM binding changes, first match wins
+_DELTA_PATHS = (("serviceData", "policyDelta", "bindingDeltas"), ("metadata", "datasetChange", "bindingDeltas"),
+                ("metadata", "tableChange", "bindingDeltas"))
+
+
+def _payload_fields(pp: dict[str, Any], f: dict[str, Any]) -> None:
+    """Caller, service, resource and status from the AuditLog; authorization, request, response as JSON text."""
+    for path, field in _PAYLOAD_FIELDS:
+        v = _get(pp, *path)
+        if isinstance(v, str):
+            f[field] = v
+    code = _get(pp, "status", "code")
+    f["gcp.status.code"] = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    for key, field in (("authorizationInfo", "gcp.authorizationInfo"), ("request", "gcp.request"),
+                       ("response", "gcp.response")):
+        v = pp.get(key)
+        if v is not None:
+            f[field] = json_text(v, key)
+
+
+def _resource_fields(res: Any, f: dict[str, Any]) -> None:
+    """The monitored resource: its type and labels (project, location, per-service ids)."""
+    rtype = _get(res, "type")
+    if isinstance(rtype, str):
+        f["gcp.resourceType"] = rtype
+    labels = _get(res, "labels")
+    if not isinstance(labels, dict):
+        return
+    for key, field in _LABEL_FIELDS.items():
+        v = labels.get(key)
+        if isinstance(v, str):
+            f[field] = v
+    loc = labels.get("location") or labels.get("region")
+    zone = labels.get("zone")
+    if isinstance(loc, str):
+        f["gcp.location"] = loc
+    elif isinstance(zone, str) and zone:
+        f["gcp.location"] = zone[:-2] if len(zone) > 2 else zone
+    if rtype == "logging_sink" and isinstance(labels.get("name"), str):
+        f["gcp.logging.sink"] = labels["name"]
+
+
+def _policy_delta(pp: dict[str, Any], f: dict[str, Any]) -> None:
+    for path in _DELTA_PATHS:
+        deltas = _get(pp, *path)
+        if deltas is not None:
+            f["gcp.policyDelta"] = json_text(deltas, "policyDelta")
+            return

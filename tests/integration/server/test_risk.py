@@ -102,3 +102,25 @@ def test_who_may_read_it_and_bad_input(ranked_setup):
     assert api.client.get("/api/v1/risk").status_code == 401
     for q in ("kind=hosts", "limit=0", "offset=-1", "alert_hours=0"):
         assert api.get(f"/risk?{q}").status_code == 422, q
+
+
+def test_excepted_findings_do_not_count(ranked_setup, docs):
+    """Risk accepted on every finding of the running image's top risk: they leave the findings ranking and the
+    image's base falls to its next open finding."""
+    api, low, _, _ = ranked_setup
+    low_doc = next(json.loads(d) for d in docs[:2] if json.loads(d)["image"]["id"] == low["digest"])
+    before = next(i for i in api.get("/risk?kind=images").json()["items"] if i["image"]["digest"] == low["digest"])
+    top_risk = before["why"]["base_risk"]
+    vids = {f["id"] for f in low_doc["findings"] if abs(f["risk"] - top_risk) < 0.01}
+    assert vids
+    for vid in vids:
+        r = api.post("/exceptions", json={"vuln_id": vid, "scope": "image", "image_digest": low["digest"],
+                                          "kind": "risk_accepted", "reason": "mitigated"})
+        assert r.status_code == 201, r.text
+    expected_base = max((f["risk"] for f in low_doc["findings"] if f["id"] not in vids), default=0.0)
+    assert expected_base < top_risk
+    ranked = api.get("/risk?kind=findings&limit=100").json()["items"]
+    assert ranked
+    assert not [f for f in ranked if f["finding"]["vuln_id"] in vids and f["image"]["digest"] == low["digest"]]
+    after = next(i for i in api.get("/risk?kind=images").json()["items"] if i["image"]["digest"] == low["digest"])
+    assert after["why"]["base_risk"] == pytest.approx(expected_base, abs=0.01)

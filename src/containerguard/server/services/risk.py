@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from containerguard.model import Priority
 from containerguard.server.services import Invalid
+from containerguard.server.services.exceptions import covers
 from containerguard.server.store.models import Alert, Container, Finding, Host, Image, utcnow
 
 KINDS = ("images", "containers", "findings")
@@ -208,11 +209,12 @@ def ranked(session: Session, kind: str, *, limit: int = 50, offset: int = 0,
 def rank_images(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list[dict[str, Any]]:
     ctx, _, _ = _image_contexts(session, window)
     out: list[dict[str, Any]] = []
+    open_max = _open_max_risk(session)
     for img in session.scalars(select(Image)):
         ic = ctx.get(img.digest, _ImageContext())
         base_detail: dict[str, Any] = {"findings": img.critical + img.high + img.medium + img.low + img.other,
                                        "kev": img.kev}
-        score, why = _why(img.max_risk, base_detail, len(ic.containers), ic.best_exposure, ic.alerts, window)
+        score, why = _why(open_max.get(img.id, 0.0), base_detail, len(ic.containers), ic.best_exposure, ic.alerts, window)
         if ic.best_container is not None:
             why["exposure"]["container"] = ic.best_container.name or ic.best_container.container_id[:12]
         out.append({"score": score, "image": _image_ref(img), "why": why})
@@ -220,15 +222,23 @@ def rank_images(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list
     return out
 
 
+def _open_max_risk(session: Session) -> dict[int, float]:
+    """Each image's highest risk among findings no active exception covers (risk accepted, false positive)."""
+    q = (select(Finding.image_id, func.max(Finding.risk)).join(Image, Image.id == Finding.image_id)
+         .where(~covers(utcnow())).group_by(Finding.image_id))
+    return {int(i): float(r or 0.0) for i, r in session.execute(q)}
+
+
 def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list[dict[str, Any]]:
     _, running, per_container = _image_contexts(session, window)
     digests = {c.image_digest for c in running if c.image_digest}
     images = {i.digest: i for i in session.scalars(select(Image).where(Image.digest.in_(digests)))} if digests else {}
+    open_max = _open_max_risk(session) if images else {}
     hosts = {int(i): str(n) for i, n in session.execute(select(Host.id, Host.name))}
     out: list[dict[str, Any]] = []
     for c in running:
         img = images.get(c.image_digest)
-        base = img.max_risk if img else 0.0
+        base = open_max.get(img.id, 0.0) if img else 0.0
         score, why = _why(base, {"scanned": img is not None}, 1, exposure(c), per_container.get(c.id, _Alerts()),
                           window)
         out.append({"score": score, "container": {"id": c.id, "container_id": c.container_id, "name": c.name,
@@ -245,15 +255,17 @@ def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, li
     ``offset + limit`` findings of each image with a factor above 1 and of all other images together can be on
     the page, so those are read (a window function per image, one plain query for the rest) and merged."""
     ctx, _, _ = _image_contexts(session, window)
+    now = utcnow()
     need = offset + limit
     boosted = {img.id: img for img in session.scalars(select(Image).where(Image.digest.in_(list(ctx))))} if ctx else {}
     candidates: list[Finding] = []
     if boosted:
         rn = func.row_number().over(partition_by=Finding.image_id, order_by=(Finding.risk.desc(), Finding.id)).label("rn")
-        sub = select(Finding.id, rn).where(Finding.image_id.in_(list(boosted))).subquery()
+        sub = (select(Finding.id, rn).join(Image, Image.id == Finding.image_id)
+               .where(Finding.image_id.in_(list(boosted)), ~covers(now)).subquery())
         ids = select(sub.c.id).where(sub.c.rn <= need)
         candidates += session.scalars(select(Finding).where(Finding.id.in_(ids)))
-    rest = select(Finding)
+    rest = select(Finding).join(Image, Image.id == Finding.image_id).where(~covers(now))
     if boosted:
         rest = rest.where(Finding.image_id.not_in(list(boosted)))
     candidates += session.scalars(rest.order_by(Finding.risk.desc(), Finding.id).limit(need))

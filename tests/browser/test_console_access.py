@@ -21,6 +21,8 @@ def pages(console) -> dict[str, set[str]]:
         f"/images/{digest}?kev=1&fixable=1&severity=high&type=pypi&status=all": everyone,
         f"/images/{digest}/sbom?format=cyclonedx": everyone, f"/images/{digest}/sbom?format=spdx": everyone,
         "/runtime": everyone, "/manage": everyone, "/audit": {"admin"},
+        "/risk": everyone, "/risk?kind=containers": everyone, "/risk?kind=findings&page=2": everyone,
+        "/risk?kind=../../etc": everyone, "/policies": everyone, "/policies?policy=CGT-NO-VULNS&stage=build": everyone,
     }
 
 

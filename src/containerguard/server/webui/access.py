@@ -17,6 +17,8 @@ SECTIONS: dict[str, frozenset[str]] = {
     "dashboard": frozenset({"images:read", "findings:read", "alerts:read", "hosts:read"}),
     "images": frozenset({"images:read", "findings:read"}),
     "runtime": frozenset({"alerts:read", "hosts:read"}),
+    "risk": frozenset({"risk:read"}),                # the API's GET /risk
+    "policies": frozenset({"findings:read"}),        # the API's GET /policy/violations and /policy/summary
     "audit": frozenset({"audit:read"}),
     "manage": frozenset({"registries:read", "notifications:read"}),
     "tokens": frozenset({"tokens:admin"}),
@@ -43,6 +45,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("dashboard", "Dashboard", "/"),
     NavItem("images", "Images", "/images"),
     NavItem("runtime", "Runtime", "/runtime"),
+    NavItem("risk", "Risk", "/risk"),
+    NavItem("policies", "Policies", "/policies"),
     NavItem("audit", "Audit log", "/audit"),
     NavItem("manage", "Manage", "/manage"),
 )

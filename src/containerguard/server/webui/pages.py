@@ -28,7 +28,7 @@ from containerguard.server.services import tokens as token_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store import transaction
 from containerguard.server.store.models import utcnow
-from containerguard.server.webui import charts, views
+from containerguard.server.webui import charts, pages_risk, views
 from containerguard.server.webui.console import Console, NotAllowed, Viewer
 
 T = TypeVar("T")
@@ -112,6 +112,7 @@ def build(console: Console) -> APIRouter:
     _runtime(router, console)
     _runtime_stream(router, console)
     _audit_and_manage(router, console)
+    pages_risk.build(router, console)
     return router
 
 

@@ -80,3 +80,10 @@ def test_critical_alerts_raise_events(api):
                                          "alerts": [_alert(1, "Critical"), _alert(2, "Notice")]})
     ev = api.get("/events?type=runtime_alert").json()
     assert len(ev) == 1 and ev[0]["host"] == "node-1" and "CRITICAL Shell in container" in ev[0]["summary"]
+    # the same critical alert again (re-spooled into a new batch, or twice in one batch): stored once, one event
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex,
+                                             "alerts": [_alert(1, "Critical"), _alert(3, "Critical"),
+                                                        _alert(3, "Critical")]})
+    assert r.json()["alerts_stored"] == 1
+    ev = api.get("/events?type=runtime_alert").json()
+    assert len(ev) == 2 and sorted(e["detail"]["alert_uid"] for e in ev) == ["u00000001", "u00000003"]

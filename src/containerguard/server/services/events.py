@@ -17,12 +17,22 @@ TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "imag
 def raise_event(session: Session, type_: str, summary: str, *, severity: int = 0, image_digest: str = "",
                 host: str = "", **detail: Any) -> Event:
     ev = Event(type=type_, summary=summary, severity=severity, image_digest=image_digest, host=host, detail=detail)
-    session.add(ev)
+    raise_events(session, [ev])
+    return ev
+
+
+def raise_events(session: Session, events: list[Event]) -> None:
+    """Store ``events`` with one flush and queue their deliveries against one read of the targets (batch ingest
+    raises many at once; see services.notify.queue_for)."""
+    if not events:
+        return
+    session.add_all(events)
     session.flush()
     from containerguard.server.services import notify
 
-    notify.queue_for(session, ev)  # one delivery per target whose rule matches (see notify.matches)
-    return ev
+    targets = notify.enabled_targets(session)
+    for ev in events:
+        notify.queue_for(session, ev, targets)  # one delivery per target whose rule matches (see notify.matches)
 
 
 def list_events(session: Session, *, limit: int = 100, before_id: int | None = None,

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
-from containerguard.server.services.events import raise_event
-from containerguard.server.store.models import AgentBatch, Alert, Container, Host, utcnow
+from containerguard.server.services.events import raise_events
+from containerguard.server.store.models import AgentBatch, Alert, Container, Event, Host, utcnow
 
 #: alerts at or above this priority also raise a ``runtime_alert`` event (notifications filter further)
 EVENT_PRIORITY = Priority.CRITICAL
@@ -82,19 +82,26 @@ def report(session: Session, host_name: str, batch_id: str, *, agent_version: st
         rows = [{**a, "host_id": host.id, "received_at": now} for a in alerts]
         # executemany form: one cached statement, sent as multi-row batches by SQLAlchemy's insertmanyvalues
         table = Alert.__table__  # Core, not ORM bulk persistence: no per-row ORM bookkeeping
-        stmt = ins(table).on_conflict_do_nothing(index_elements=["host_id", "uid"]).returning(table.c.id)
-        stored = len(session.connection().execute(stmt, rows).all())
+        stmt = ins(table).on_conflict_do_nothing(index_elements=["host_id", "uid"]).returning(table.c.uid)
+        new_uids = set(session.connection().execute(stmt, rows).scalars())
+        stored = len(new_uids)
         from containerguard.server.services import notify
 
         # lower when a notification target asks for runtime alerts from a lower priority (notify.matches filters)
         threshold = min(int(EVENT_PRIORITY), notify.alert_threshold(session))
+        events = []
         for a in alerts:
-            if a["priority"] >= threshold:
-                raise_event(session, "runtime_alert", f"{Priority(a['priority']).name} {a['rule']} on {host_name}"
-                            f"{' in ' + a['container_name'] if a.get('container_name') else ''}: {a['output'][:300]}",
-                            severity=int(priority_severity(a["priority"])), host=host_name, rule=a["rule"],
-                            container=a.get("container_name", ""), image=a.get("image", ""), alert_uid=a["uid"],
-                            priority=int(a["priority"]))
+            # only alerts stored now: a uid already stored (or repeated in this batch) is not news twice
+            if a["priority"] >= threshold and a["uid"] in new_uids:
+                new_uids.discard(a["uid"])
+                cname = a.get("container_name", "")
+                events.append(Event(
+                    type="runtime_alert", severity=int(priority_severity(a["priority"])), host=host_name,
+                    summary=f"{Priority(a['priority']).name} {a['rule']} on {host_name}"
+                            f"{' in ' + cname if cname else ''}: {a['output'][:300]}",
+                    detail={"rule": a["rule"], "container": cname, "image": a.get("image", ""),
+                            "alert_uid": a["uid"], "priority": int(a["priority"])}))
+        raise_events(session, events)  # one flush and one read of the notification targets per batch
     n = None
     if containers is not None:
         n = _snapshot(session, host, containers)

@@ -85,19 +85,24 @@ def matches(target: NotificationTarget, ev: Event) -> bool:
                 and not detail.get("running"))
 
 
+def enabled_targets(session: Session) -> list[NotificationTarget]:
+    return list(session.scalars(select(NotificationTarget).where(NotificationTarget.enabled.is_(True))))
+
+
 def alert_threshold(session: Session) -> int:
     """The lowest alert priority an enabled target wants runtime alerts from (EMERGENCY+1 when none does)."""
     low = int(Priority.EMERGENCY) + 1
-    for t in session.scalars(select(NotificationTarget).where(NotificationTarget.enabled.is_(True))):
+    for t in enabled_targets(session):
         if not t.event_types or "runtime_alert" in t.event_types:
             low = min(low, t.min_priority)
     return low
 
 
-def queue_for(session: Session, ev: Event) -> int:
-    """One pending delivery per enabled target whose rule matches ``ev`` (called by ``raise_event``)."""
+def queue_for(session: Session, ev: Event, targets: list[NotificationTarget] | None = None) -> int:
+    """One pending delivery per enabled target whose rule matches ``ev`` (called by ``raise_event``);
+    ``targets``: the enabled targets when the caller already read them (one read per batch of events)."""
     n = 0
-    for target in session.scalars(select(NotificationTarget).where(NotificationTarget.enabled.is_(True))):
+    for target in enabled_targets(session) if targets is None else targets:
         if matches(target, ev):
             session.add(Delivery(target_id=target.id, event_id=ev.id))
             n += 1

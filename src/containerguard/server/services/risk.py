@@ -251,20 +251,25 @@ def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> 
 
 def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int = 50,
                   offset: int = 0) -> dict[str, Any]:
-    """A finding's score is its own risk times its image's running, exposure and alert factors. Only the top
-    ``offset + limit`` findings of each image with a factor above 1 and of all other images together can be on
-    the page, so those are read (a window function per image, one plain query for the rest) and merged."""
+    """A finding's score is its own risk times its image's running, exposure and alert factors (one factor
+    per image). Images are grouped by that factor; within a group the order is the findings' own risk, so only
+    the top ``offset + limit`` findings of each group (and of all other images together) can be on the page:
+    one query per distinct factor (few: the factors are products of a handful of constants), then merged."""
     ctx, _, _ = _image_contexts(session, window)
     now = utcnow()
     need = offset + limit
     boosted = {img.id: img for img in session.scalars(select(Image).where(Image.digest.in_(list(ctx))))} if ctx else {}
+    groups: dict[float, list[int]] = defaultdict(list)
+    for img_id, img in boosted.items():
+        ic = ctx[img.digest]
+        mult = RUNNING_MULTIPLIER if ic.containers else 1.0
+        groups[round(mult * ic.best_exposure.factor * ic.alerts.factor, 6)].append(img_id)
     candidates: list[Finding] = []
-    if boosted:
-        rn = func.row_number().over(partition_by=Finding.image_id, order_by=(Finding.risk.desc(), Finding.id)).label("rn")
-        sub = (select(Finding.id, rn).join(Image, Image.id == Finding.image_id)
-               .where(Finding.image_id.in_(list(boosted)), ~covers(now)).subquery())
-        ids = select(sub.c.id).where(sub.c.rn <= need)
-        candidates += session.scalars(select(Finding).where(Finding.id.in_(ids)))
+    for ids_in_group in groups.values():
+        q = (select(Finding).join(Image, Image.id == Finding.image_id)
+             .where(Finding.image_id.in_(ids_in_group), ~covers(now))
+             .order_by(Finding.risk.desc(), Finding.id).limit(need))
+        candidates += session.scalars(q)
     rest = select(Finding).join(Image, Image.id == Finding.image_id).where(~covers(now))
     if boosted:
         rest = rest.where(Finding.image_id.not_in(list(boosted)))

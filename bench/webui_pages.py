@@ -67,7 +67,8 @@ def main() -> int:
         paths = ["/", "/images", "/images?q=team-3", "/images?sort=critical&page=9", "/images?running=1",
                  f"/images/{digest}", f"/images/{digest}?kev=1", f"/images/{digest}?severity=high&fixable=1&status=all",
                  "/runtime", "/runtime?priority=critical&rule=shell", "/runtime?page=40", "/runtime/hosts/node-042",
-                 f"/runtime/alerts/{N_ALERTS // 2}", "/audit", "/audit?page=20", "/manage"]
+                 f"/runtime/alerts/{N_ALERTS // 2}", "/audit", "/audit?page=20", "/manage",
+                 "/risk", "/risk?kind=containers", "/risk?kind=findings", "/risk?kind=findings&page=4", "/policies"]
         worst = 0.0
         print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
               "(other work on the machine shows up in the tail)")

@@ -223,10 +223,23 @@ def rank_images(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list
 
 
 def _open_max_risk(session: Session) -> dict[int, float]:
-    """Each image's highest risk among findings no active exception covers (risk accepted, false positive)."""
+    """Each image's highest risk among findings no active exception covers (risk accepted, false positive).
+
+    ``Image.max_risk`` (kept with the image's findings) is that value for every image none of whose findings
+    an active exception names; only the images that have such findings are recomputed in SQL."""
+    from containerguard.server.services.exceptions import active
+
+    out = {int(i): float(r or 0.0) for i, r in session.execute(select(Image.id, Image.max_risk))}
+    vulns = sorted({e.vuln_id for e in active(session)})
+    if not vulns:
+        return out
+    touched = select(Finding.image_id).where(Finding.vuln_id.in_(vulns)).distinct()
     q = (select(Finding.image_id, func.max(Finding.risk)).join(Image, Image.id == Finding.image_id)
-         .where(~covers(utcnow())).group_by(Finding.image_id))
-    return {int(i): float(r or 0.0) for i, r in session.execute(q)}
+         .where(Finding.image_id.in_(touched), ~covers(utcnow())).group_by(Finding.image_id))
+    exact = {int(i): float(r or 0.0) for i, r in session.execute(q)}
+    for image_id in session.scalars(touched):
+        out[int(image_id)] = exact.get(int(image_id), 0.0)
+    return out
 
 
 def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list[dict[str, Any]]:
@@ -249,26 +262,43 @@ def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> 
     return out
 
 
+#: from this many images in one factor group, SQLite is told to walk ix_findings_risk (see rank_findings)
+_WALK_RISK_INDEX_FROM = 50
+
+
 def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int = 50,
                   offset: int = 0) -> dict[str, Any]:
-    """A finding's score is its own risk times its image's running, exposure and alert factors. Only the top
-    ``offset + limit`` findings of each image with a factor above 1 and of all other images together can be on
-    the page, so those are read (a window function per image, one plain query for the rest) and merged."""
+    """A finding's score is its own risk times its image's running, exposure and alert factors (one factor
+    per image). Images are grouped by that factor; within a group the order is the findings' own risk, so only
+    the top ``offset + limit`` findings of each group (and of all other images together) can be on the page:
+    one query per distinct factor (few: the factors are products of a handful of constants), then merged."""
     ctx, _, _ = _image_contexts(session, window)
     now = utcnow()
     need = offset + limit
     boosted = {img.id: img for img in session.scalars(select(Image).where(Image.digest.in_(list(ctx))))} if ctx else {}
+    groups: dict[float, list[int]] = defaultdict(list)
+    for img_id, img in boosted.items():
+        ic = ctx[img.digest]
+        mult = RUNNING_MULTIPLIER if ic.containers else 1.0
+        groups[round(mult * ic.best_exposure.factor * ic.alerts.factor, 6)].append(img_id)
     candidates: list[Finding] = []
-    if boosted:
-        rn = func.row_number().over(partition_by=Finding.image_id, order_by=(Finding.risk.desc(), Finding.id)).label("rn")
-        sub = (select(Finding.id, rn).join(Image, Image.id == Finding.image_id)
-               .where(Finding.image_id.in_(list(boosted)), ~covers(now)).subquery())
-        ids = select(sub.c.id).where(sub.c.rn <= need)
-        candidates += session.scalars(select(Finding).where(Finding.id.in_(ids)))
+    for ids_in_group in groups.values():
+        q = (select(Finding).join(Image, Image.id == Finding.image_id)
+             .where(Finding.image_id.in_(ids_in_group), ~covers(now))
+             .order_by(Finding.risk.desc(), Finding.id).limit(need))
+        if len(ids_in_group) >= _WALK_RISK_INDEX_FROM:
+            # many images: walk the risk index from the top and stop at the page, rather than sorting all
+            # their findings (each checked against the exceptions); SQLite's planner picks the latter
+            q = q.with_hint(Finding, "INDEXED BY ix_findings_risk", "sqlite")
+        candidates += session.scalars(q)
+    # every other image has factor 1: name whichever side is shorter (no query at all when every image runs)
     rest = select(Finding).join(Image, Image.id == Finding.image_id).where(~covers(now))
-    if boosted:
-        rest = rest.where(Finding.image_id.not_in(list(boosted)))
-    candidates += session.scalars(rest.order_by(Finding.risk.desc(), Finding.id).limit(need))
+    others = [i for i in session.scalars(select(Image.id)) if i not in boosted] if boosted else None
+    if others is None or others:
+        if others is not None:
+            rest = rest.where(Finding.image_id.in_(others) if len(others) <= len(boosted)
+                              else Finding.image_id.not_in(list(boosted)))
+        candidates += session.scalars(rest.order_by(Finding.risk.desc(), Finding.id).limit(need))
     ids_seen = list({f.image_id for f in candidates})
     names: dict[int, str] = {}
     digests: dict[int, str] = {}

@@ -262,10 +262,6 @@ def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> 
     return out
 
 
-#: from this many images in one factor group, SQLite is told to walk ix_findings_risk (see rank_findings)
-_WALK_RISK_INDEX_FROM = 50
-
-
 def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int = 50,
                   offset: int = 0) -> dict[str, Any]:
     """A finding's score is its own risk times its image's running, exposure and alert factors (one factor
@@ -286,10 +282,6 @@ def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, li
         q = (select(Finding).join(Image, Image.id == Finding.image_id)
              .where(Finding.image_id.in_(ids_in_group), ~covers(now))
              .order_by(Finding.risk.desc(), Finding.id).limit(need))
-        if len(ids_in_group) >= _WALK_RISK_INDEX_FROM:
-            # many images: walk the risk index from the top and stop at the page, rather than sorting all
-            # their findings (each checked against the exceptions); SQLite's planner picks the latter
-            q = q.with_hint(Finding, "INDEXED BY ix_findings_risk", "sqlite")
         candidates += session.scalars(q)
     # every other image has factor 1: name whichever side is shorter (no query at all when every image runs)
     rest = select(Finding).join(Image, Image.id == Finding.image_id).where(~covers(now))

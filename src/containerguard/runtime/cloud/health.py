@@ -75,6 +75,12 @@ class SourceHealth:
         if time_ns > self.newest_event_ns:
             self.newest_event_ns = time_ns
 
+    def saw_events(self, n: int, newest_ns: int) -> None:
+        """Count ``n`` events read elsewhere (a pool worker), the newest at ``newest_ns``."""
+        self.events += n
+        if newest_ns > self.newest_event_ns:
+            self.newest_event_ns = newest_ns
+
     def lag_seconds(self, now_ns: int | None = None) -> float | None:
         """Seconds between now and the newest event read; None before the first event."""
         if not self.newest_event_ns:

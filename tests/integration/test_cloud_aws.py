@@ -188,3 +188,70 @@ def test_agent_reads_s3_and_sqs(aws_env, tmp_path):
         proc.terminate()
         proc.wait(20)
     assert len([json.loads(line) for line in out.read_text().splitlines()]) >= 5
+
+
+def test_sqs_message_of_several_objects_retried_without_repeats(aws_env, tmp_path):
+    """A notification names three objects and the second cannot be read the first time (not there yet): the other
+    two are read, the message stays and comes back after its visibility timeout, and then only the missing object
+    is read -- by a restarted source too, which remembers in its state file. Every event exactly once."""
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    s3.create_bucket(Bucket="trail-multi")
+    url = sqs.create_queue(QueueName="trail-multi", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    keys = [_key(20 + i) for i in range(3)]
+    docs = [_doc("match", 4), _doc("miss", 3), _doc("match", 2)]
+    s3.put_object(Bucket="trail-multi", Key=keys[0], Body=docs[0])
+    s3.put_object(Bucket="trail-multi", Key=keys[2], Body=docs[2])
+    note = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": "trail-multi"}, "object": {"key": k, "sequencer": f"0065A{i}"}}} for i, k in enumerate(keys)]}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    state = tmp_path / "sqs-state.json"
+    h = SourceHealth("cloudtrail:sqs:trail-multi", "cloudtrail")
+    src = SqsSource("trail-multi", CloudTrailParser(), h, wait_s=1, state_path=state)
+    got = []
+    with pytest.raises(Exception, match="NoSuchKey") as failed:
+        for ev in src.poll():
+            got.append(ev)
+    assert len(got) == 6 and h.files == 2  # the first and the third object
+    assert keys[1] in str(failed.value)     # the reason names the object that failed
+    s3.put_object(Bucket="trail-multi", Key=keys[1], Body=docs[1])
+    again = SqsSource("trail-multi", CloudTrailParser(), SourceHealth("again", "cloudtrail"), wait_s=2,
+                      state_path=state)  # a restart
+    deadline = time.time() + 30
+    while len(got) < 9 and time.time() < deadline:
+        got += list(again.poll())
+    ids = [ev.fields["ct.id"] for ev in got]
+    assert len(ids) == 9 and again.health.files == 1, ids  # only the object not read before
+    time.sleep(1.5)  # past the visibility timeout: a message not deleted would be back
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+    assert list(again.poll()) == []
+
+
+def test_run_polling_reports_a_failed_object_and_backs_off(aws_env):
+    """The runner sees the failed fetch as a failed read: degraded with the object named, then ok again."""
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    s3.create_bucket(Bucket="trail-late")
+    url = sqs.create_queue(QueueName="trail-late", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    note = {"s3Bucket": "trail-late", "s3ObjectKey": [_key(30)]}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Type": "Notification", "Message": json.dumps(note)}))
+    h = SourceHealth("cloudtrail:sqs:trail-late", "cloudtrail")
+    src = SqsSource("trail-late", CloudTrailParser(), h, wait_s=1)
+    src.backoff.first = src.backoff._next = 0.2
+    events: list = []
+    stop = threading.Event()
+    t = threading.Thread(target=run_polling, args=(src, events.append, stop, 0.0), daemon=True)
+    t.start()
+    try:
+        deadline = time.time() + 30
+        while h.retries < 1 and time.time() < deadline:
+            time.sleep(0.1)
+        assert h.status == "degraded" and _key(30) in h.last_error and "NoSuchKey" in h.last_error
+        assert h.credential_failures == 0
+        s3.put_object(Bucket="trail-late", Key=_key(30), Body=_doc("match", 3))
+        deadline = time.time() + 30
+        while len(events) < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # long enough for a message left behind to come back
+        assert len(events) == 3 and h.status == "ok"
+    finally:
+        stop.set()
+        t.join(10)

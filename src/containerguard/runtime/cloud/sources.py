@@ -172,5 +172,5 @@ class RunningSource:
             src = S3Source(bucket, prefix, self.parser, self.health, state_path=self.state_path)
         else:
             src = SqsSource(self.spec.location[4:], self.parser, self.health,
-                            wait_s=max(0, min(20, int(self.interval_s))))
+                            wait_s=max(0, min(20, int(self.interval_s))), state_path=self.state_path)
         run_polling(src, self.emit, self._stop, self.interval_s if self.spec.scheme == "s3" else 0.0)

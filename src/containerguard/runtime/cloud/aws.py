@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -74,11 +75,23 @@ def classify(exc: BaseException) -> tuple[str, bool]:
         return f"no usable AWS credentials: {exc}", True
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        code = str(err.get("Code", "?"))
-        return f"{code}: {err.get('Message', '')}".strip(), code in CREDENTIAL_ERRORS
+        code, message = str(err.get("Code", "?")), str(err.get("Message", ""))
+        found = _XML_CODE.search(message)
+        if found:  # an error body botocore could not parse (XML where the protocol is JSON): its code and message
+            code = found.group(1)
+            msg = _XML_MESSAGE.search(message)
+            message = msg.group(1) if msg else ""
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        reason = " ".join(f"{code}: {message}".split())[:300]
+        # 401/403 from AWS always mean the request's identity: unknown key, bad signature, expired or denied
+        return reason, code in CREDENTIAL_ERRORS or status in (401, 403)
     if isinstance(exc, BotoCoreError):
         return str(exc), "credential" in str(exc).lower()
     return f"{type(exc).__name__}: {exc}", False
+
+
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,300})</Message>")
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:

@@ -45,6 +45,9 @@ def agent(
     output: Annotated[list[str] | None, typer.Option(
         "--output", help="stdout | file:PATH | syslog[:HOST:PORT|:/dev/log] | webhook:URL (repeatable)")] = None,
     record: Annotated[Path | None, typer.Option("--record", help="Record every event as JSON lines (docs/events.md)")] = None,
+    record_env: Annotated[bool, typer.Option(
+        "--record-env", help="Write environment values (proc.env) to the recording unmasked; by default the values "
+        "of secret-looking variables are masked (the secret scanner's rules)")] = False,
     respond: Annotated[list[str] | None, typer.Option(
         "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
         "stop_container, kill_container)")] = None,
@@ -91,7 +94,7 @@ def agent(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
-                      record=str(record) if record else None, respond=list(respond or []),
+                      record=str(record) if record else None, record_env=record_env, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,

@@ -61,6 +61,8 @@ class AgentConfig:
     rules: list[str] = field(default_factory=list)  # empty: the default ruleset
     outputs: list[str] = field(default_factory=lambda: ["stdout"])
     record: str | None = None
+    #: write environment values to the recording unmasked (default: secret-looking values are masked)
+    record_env: bool = False
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
@@ -232,7 +234,7 @@ class Agent:
                 log.warning("cannot set scheduling priority %d: %s", self.cfg.nice, exc)
         try:
             if self.cfg.record:
-                self.recorder = Recorder(self.cfg.record)
+                self.recorder = Recorder(self.cfg.record, record_env=self.cfg.record_env)
             self.containers = ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
             self.containers.start()
             self.enricher.containers = self.containers

@@ -51,6 +51,7 @@ class ServerUplink(BatchUplink):
         self._full.set()  # soon, not at the next interval
 
     def envelope(self, items: list[dict[str, Any]], dropped: int) -> dict[str, Any] | None:
+        """The agent's batch: host, version, alerts and (when due) the container snapshot."""
         snapshot = None
         now = time.monotonic()
         if self._containers is not None and (self._containers_due or now - self._last_containers >= self.containers_interval):

@@ -151,7 +151,7 @@ def list_violations(request: Request, _: Annotated[Actor, Depends(require("findi
 
 
 @router.get("/policy/enforcers", summary="Enforcement points that report decisions, with their counts")
-def list_enforcers(request: Request, _: Annotated[Actor, Depends(require("policies:read"))]) -> list[dict[str, Any]]:
+def list_enforcers(request: Request, _: Annotated[Actor, Depends(require("findings:read"))]) -> list[dict[str, Any]]:
     with tx(request) as s:
         return svc.enforcers(s)
 

@@ -86,7 +86,7 @@ def push(session: Session, actor: Actor, files: Sequence[tuple[str, str]]) -> di
 
 
 def revision(session: Session) -> str:
-    return revision_of([(n, d) for n, d in session.execute(select(PolicyFile.name, PolicyFile.sha256)).tuples()])
+    return revision_of([(n, d) for n, d in session.execute(select(PolicyFile.name, PolicyFile.sha256)).all()])
 
 
 def bundle(session: Session) -> dict[str, Any]:

@@ -219,7 +219,7 @@ class Alert(Base):
     time: Mapped[dt.datetime] = mapped_column()
     rule: Mapped[str] = mapped_column(String(255))
     rule_id: Mapped[str] = mapped_column(String(128), default="")
-    priority: Mapped[int] = mapped_column(Integer)  # model.Priority value (0 emergency .. 7 debug)
+    priority: Mapped[int] = mapped_column(Integer)  # model.Priority value (0 debug .. 7 emergency; higher is more urgent)
     source: Mapped[str] = mapped_column(String(32), default="syscall")
     output: Mapped[str] = mapped_column(Text, default="")
     container_id: Mapped[str] = mapped_column(String(64), default="")

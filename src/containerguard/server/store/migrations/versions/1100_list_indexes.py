@@ -8,7 +8,7 @@ the index and then sorted each run of equal risks (an incremental sort), and a c
 one is dropped.
 
 Revision ID: 1100_list_indexes
-Revises: 0300_notify
+Revises: 0400_policy_reports
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "1100_list_indexes"
-down_revision = "0300_notify"
+down_revision = "0400_policy_reports"
 branch_labels = None
 depends_on = None
 

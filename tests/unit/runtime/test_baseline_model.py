@@ -193,3 +193,53 @@ def test_cli_edit_saves_only_a_valid_baseline(tmp_path: Path, capsys: pytest.Cap
     assert "/var/log/app2" in edited.entries["file"] and "/var/log/app" not in edited.entries["file"]
     det.tick()  # the running detector takes the edit whole
     assert "/var/log/app2" in next(iter(det.profiles.values())).entries["file"]
+
+
+def test_known_behaviour_takes_the_fast_path_and_edits_reset_it(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    det.flush()
+    slow: list[str] = []
+    check = det._check
+    monkeypatch.setattr(det, "_check", lambda w, e: (slow.append(e.type), check(w, e))[1])
+    ev = Evaluator(load_rules([default_rules_path()]), [det])
+    for _ in range(3):  # known behaviour, the same raw values: generalised once, then one set membership
+        ev.evaluate(_write("/var/log/app/0.log"))
+        ev.evaluate(_connect("10.1.2.3", 5432))
+        ev.evaluate(_exec("/usr/bin/date", "+%s 3"))
+        ev.evaluate(Event(type="openat", time_ns=1, fields={**CONTAINER, "fd.name": "/etc/hosts"}))  # a read
+    assert slow == []
+    ev.evaluate(_write("/var/log/app/sub/9.log"))  # new raw value, covered by the known directory: checked once
+    ev.evaluate(_write("/var/log/app/sub/9.log"))
+    assert slow == ["openat"]
+    # an edit that drops the directory: the running detector takes it whole, its caches with it
+    assert main(["baseline", "mode", "shop-web-*", "monitor", "--baseline-dir", str(tmp_path)]) == 0
+    prof = BaselineStore(tmp_path).find("shop-web-*")
+    prof.entries["file"].discard("/var/log/app")
+    BaselineStore(tmp_path).save(prof)
+    det.tick()
+    alerts = det.detect(_write("/var/log/app/0.log"))
+    assert [a.rule_id for a in alerts] == ["CG-B002"]
+    assert det.detect(_write("/var/log/app/0.log")) == []  # monitor: alerted once
+
+
+def test_protect_stops_every_run_and_host_events_are_ignored(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "protect"
+    for _ in range(2):  # a second run of the same deviating process is stopped as well
+        (a,) = det.detect(_exec("/usr/bin/nc", "-l 4444"))
+        assert a.responses == ("kill_process",)
+    host = {"container.id": "host", "proc.exepath": "/usr/bin/anything", "proc.args": "x"}
+    assert det.detect(Event(type="execve", time_ns=1, fields=host)) == []
+    assert len(det.profiles) == 1
+
+
+def test_evaluator_chains_several_detectors(tmp_path: Path) -> None:
+    one = BaselineDetector(BaselineStore(tmp_path / "a"), quiet_s=0)
+    two = BaselineDetector(BaselineStore(tmp_path / "b"), quiet_s=0)
+    ev = Evaluator(load_rules([default_rules_path()]), [one, two])
+    ev.evaluate(_exec("/usr/bin/date"))
+    alerts = ev.evaluate(_exec("/usr/bin/wget"))
+    assert [a.rule_id for a in alerts][-2:] == ["CG-B001", "CG-B001"]

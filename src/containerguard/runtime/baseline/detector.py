@@ -57,17 +57,54 @@ def name_pattern(name: str) -> str:
     return f"{stripped}-*" if stripped != name and stripped else name
 
 
+#: kube-controller-manager's random and hash suffixes (k8s.io/apimachinery rand.SafeEncodeString: no vowels)
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_DEPLOYMENT_POD = re.compile(rf"^(?P<owner>.+)-(?P<hash>{_SAFE}{{6,10}})-{_SAFE}{{5}}$")
+_CRONJOB_JOB = re.compile(r"^(?P<owner>.+)-\d{8,}$")
+
+
+def k8s_owner(pod: str, pod_labels: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, name) of the controller that owns pod ``pod``: from the labels the controllers put on their pods
+    (``pod-template-hash``, ``controller-revision-hash``, ``statefulset.kubernetes.io/pod-name``, ``job-name``)
+    or, without them, from the Deployment naming pattern ``DEPLOYMENT-RSHASH-XXXXX``; ``("Pod", pod)`` for a
+    bare pod."""
+    rs_hash = str(pod_labels.get("pod-template-hash") or "")
+    if rs_hash and f"-{rs_hash}-" in pod:
+        return "Deployment", pod[:pod.rindex(f"-{rs_hash}-")]
+    job = str(pod_labels.get("batch.kubernetes.io/job-name") or pod_labels.get("job-name") or "")
+    if job:
+        cron = _CRONJOB_JOB.match(job)
+        return ("CronJob", cron.group("owner")) if cron else ("Job", job)
+    if pod_labels.get("controller-revision-hash"):
+        if pod_labels.get("statefulset.kubernetes.io/pod-name") or pod_labels.get("apps.kubernetes.io/pod-index"):
+            return "StatefulSet", pod.rpartition("-")[0] or pod
+        return "DaemonSet", pod.rpartition("-")[0] or pod
+    m = _DEPLOYMENT_POD.match(pod)
+    if m:
+        return "Deployment", m.group("owner")
+    return "Pod", pod
+
+
 def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
-    """(key, image, image id, name pattern) of the workload an event belongs to; None outside containers."""
+    """(key, image, image id, name pattern) of the workload an event belongs to; None outside containers.
+
+    A pod's container (kubelet's labels) is keyed by its owner and container name,
+    ``k8s:NAMESPACE/KIND/NAME/CONTAINER``, so every pod of a Deployment (across ReplicaSets, i.e. rollouts)
+    shares one baseline; any other container by image and name pattern, ``IMAGE_ID/NAME-*``.
+    """
     cid = f.get("container.id")
     if not cid or cid == "host":
         return None
     image = str(f.get("container.image") or f.get("container.image.repository") or "")
     image_id = str(f.get("container.image.id") or f.get("container.image.digest") or image)
     labels = f.get("container.labels")
-    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace"):
-        pattern = f"{labels['io.kubernetes.pod.namespace']}/{labels.get('io.kubernetes.container.name', '')}"
-        return f"k8s:{pattern}@{image_id}", image, image_id, pattern
+    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace") and labels.get("io.kubernetes.pod.name"):
+        pod_labels = f.get("k8s.pod.labels")
+        kind, owner = k8s_owner(str(labels["io.kubernetes.pod.name"]),
+                                pod_labels if isinstance(pod_labels, Mapping) else {})
+        pattern = (f"{labels['io.kubernetes.pod.namespace']}/{kind}/{owner}/"
+                   f"{labels.get('io.kubernetes.container.name') or name_pattern(str(f.get('container.name') or cid))}")
+        return f"k8s:{pattern}", image, image_id, pattern
     pattern = name_pattern(str(f.get("container.name") or cid))
     return f"{image_id}/{pattern}", image, image_id, pattern
 
@@ -287,11 +324,20 @@ class BaselineDetector:
 
     def _maybe_promote(self, prof: Profile, now: int) -> None:
         if prof.mode == "learn" and not prof.locked and now - prof.last_change_ns >= self.quiet_ns:
-            prof.mode = "monitor"
-            self.promotions += 1
-            self._dirty.add(prof.key)
+            # the image's baseline is learned: every workload of the image still learning monitors from now on
+            for p in [prof, *self.siblings(prof)]:
+                if p.mode == "learn" and not p.locked:
+                    p.mode = "monitor"
+                    self.promotions += 1
+                    self._dirty.add(p.key)
             log.info("baseline: %s learned (%d entries, quiet for %.0f s): now monitoring", prof.key, prof.size(),
                      (now - prof.last_change_ns) / 1e9)
+
+    def siblings(self, prof: Profile) -> list[Profile]:
+        """The other workloads of ``prof``'s image (they share its mode)."""
+        if not prof.image_id:
+            return []
+        return [p for p in self.profiles.values() if p.image_id == prof.image_id and p.key != prof.key]
 
     def _deviation(self, prof: Profile, event: Event, fresh: list[tuple[str, str]]) -> Alert:
         kind, entry = next(((k, e) for k, e in fresh if k != "syscall"), fresh[0])
@@ -407,4 +453,4 @@ class BaselineDetector:
                     "entries": sum(p.size() for p in self.profiles.values())}
 
 
-__all__ = ["BASELINE_EVENT_TYPES", "KINDS", "BaselineDetector", "name_pattern", "workload_of"]
+__all__ = ["BASELINE_EVENT_TYPES", "KINDS", "BaselineDetector", "k8s_owner", "name_pattern", "workload_of"]

@@ -40,11 +40,23 @@ def _baseline_action(action: str) -> str:
     return action
 
 
+def _resolve_mode(mode: str) -> str:
+    from containerguard.errors import UsageError
+    from containerguard.runtime.dns import MODES
+
+    if mode not in MODES:
+        raise UsageError(f"--resolve-names {mode!r}: expected one of {', '.join(MODES)}")
+    return mode
+
+
 def agent(
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file (repeatable); default: the built-in ruleset")] = None,
     output: Annotated[list[str] | None, typer.Option(
         "--output", help="stdout | file:PATH | syslog[:HOST:PORT|:/dev/log] | webhook:URL (repeatable)")] = None,
     record: Annotated[Path | None, typer.Option("--record", help="Record every event as JSON lines (docs/events.md)")] = None,
+    record_env: Annotated[bool, typer.Option(
+        "--record-env", help="Write environment values (proc.env) to the recording unmasked; by default the values "
+        "of secret-looking variables are masked (the secret scanner's rules)")] = False,
     respond: Annotated[list[str] | None, typer.Option(
         "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
         "stop_container, kill_container)")] = None,
@@ -52,6 +64,10 @@ def agent(
         "--k8s-audit-listen", help="HOST:PORT for the Kubernetes audit webhook (POST /k8s-audit)")] = None,
     health_port: Annotated[str | None, typer.Option(
         "--health-port", help="PORT or HOST:PORT serving GET /healthz (JSON counters) on 127.0.0.1")] = None,
+    resolve_names: Annotated[str, typer.Option(
+        "--resolve-names", help="How the domain names rules compare fd.sip.name/fd.cip.name with are resolved: dns "
+        "(the system resolver, as Falco), hosts (/etc/hosts and the containers' --add-host entries only, no DNS "
+        "query) or off (rules needing them are disabled)")] = "dns",
     containers_only: Annotated[bool, typer.Option(
         "--containers-only", help="Trace only processes in containers (host events dropped in the kernel)")] = False,
     no_sensor: Annotated[bool, typer.Option("--no-sensor", help="Run without the eBPF sensor (audit events only)")] = False,
@@ -91,7 +107,7 @@ def agent(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
-                      record=str(record) if record else None, respond=list(respond or []),
+                      record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from containerguard.cli._enforce import FromServerOpt, RefreshOpt
+
 if TYPE_CHECKING:
+    from containerguard.policy.remote import ServerPolicies
     from containerguard.policy.runtime import AlertPolicies
 
 
@@ -22,13 +25,21 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
-def _alert_policies(paths: list[Path] | None) -> AlertPolicies | None:
-    if not paths:
-        return None
-    from containerguard.cli.policy import load
+def _alert_policies(paths: list[Path] | None, *, server: str | None, token: str, spool_dir: Path | None,
+                    from_server: bool, refresh: float,
+                    host: str) -> tuple[AlertPolicies | None, ServerPolicies | None]:
+    """Runtime policies (``--policy``, ``--policy-from-server``), reporting their decisions with ``--server``."""
+    if not paths and not from_server:
+        return None, None
+    from containerguard.cli import _enforce
+    from containerguard.cli.policy import live
     from containerguard.policy.runtime import AlertPolicies
 
-    return AlertPolicies(load(paths))
+    policies = live(paths)  # SIGHUP is the agent's (rules): the agent's handler reloads these too
+    fetcher = _enforce.server_policies(server, token, policies, "agent", refresh) if from_server else None
+    rep = _enforce.reporter(server, token, spool_dir / "policy" if spool_dir else None, "agent", policies,
+                            instance=host)
+    return AlertPolicies(policies, rep, host=host), fetcher
 
 
 def _baseline_action(action: str) -> str:
@@ -100,22 +111,30 @@ def agent(
     token: Annotated[str | None, typer.Option("--token", help="Agent token for --server (env CONTAINERGUARD_TOKEN)")] = None,
     spool_dir: Annotated[Path | None, typer.Option(
         "--spool-dir", help="Where batches wait while the server is unreachable (default: the user's data dir)")] = None,
+    policy_from_server: FromServerOpt = False,
+    policy_refresh: RefreshOpt = 60.0,
 ) -> None:
     """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
+    import socket
+
     from containerguard.runtime.agent import Agent, AgentConfig
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = server or os.environ.get("CONTAINERGUARD_SERVER") or None
+    token = token or os.environ.get("CONTAINERGUARD_TOKEN", "")
+    host = socket.gethostname()
+    alert_policies, fetcher = _alert_policies(policy, server=server, token=token, spool_dir=spool_dir,
+                                              from_server=policy_from_server, refresh=policy_refresh, host=host)
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
                       record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
                       source_state_dir=str(source_state) if source_state else None,
-                      server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
-                      server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
+                      server=server, server_token=token, hostname=host,
                       spool_dir=str(spool_dir) if spool_dir else None,
-                      alert_policies=_alert_policies(policy), baseline=baseline or baseline_dir is not None,
+                      alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,
                       baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
                       baseline_action=_baseline_action(baseline_action))
     ag = Agent(cfg)
@@ -126,6 +145,8 @@ def agent(
 
     def _hup(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=ag.reload_rules, name="cg-reload", daemon=True).start()
+        if alert_policies is not None and hasattr(alert_policies.policies, "reload"):
+            threading.Thread(target=alert_policies.policies.reload, name="cg-policy-reload", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -138,3 +159,7 @@ def agent(
             pass
     finally:
         ag.stop()
+        if fetcher is not None:
+            fetcher.close()
+        if alert_policies is not None and alert_policies.reporter is not None:
+            alert_policies.reporter.close()

@@ -84,6 +84,7 @@ class FindingOut(BaseModel):
 class FindingList(BaseModel):
     total: int | None
     items: list[FindingOut]
+    next: str | None = Field(default=None, description="cursor of the next page (pass it as ?cursor=); none on the last page")
 
 
 class ScanAccepted(BaseModel):
@@ -99,7 +100,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    role: Literal["admin", "analyst", "viewer", "agent", "ci"]
+    role: Literal["admin", "analyst", "viewer", "agent", "ci", "enforcer"]
     host: str = Field(default="", max_length=255, description="agent tokens: the host it reports for (default: name)")
 
 

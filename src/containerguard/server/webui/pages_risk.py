@@ -46,5 +46,6 @@ def build(router: APIRouter, console: Console) -> None:
             summary = policy_svc.summary(s)
             latest = [policy_svc.as_dict(v) for v in
                       policy_svc.listing(s, policy=policy, stage=stage, limit=LATEST_VIOLATIONS)]
+            enforcers = policy_svc.enforcers(s)
         return render(request, "policies.html", viewer, "policies", title="Policies", summary=summary,
-                      latest=latest, policy=policy, stage=stage)
+                      latest=latest, policy=policy, stage=stage, enforcers=enforcers)

@@ -129,7 +129,7 @@ class BatchUplink:
     def _write(self, batch: dict[str, Any]) -> None:
         # orjson: a batch of 200 decisions encodes in well under a millisecond, so the flusher holds the GIL
         # (which the enforcement point's event loop needs) only briefly
-        data = orjson.dumps(batch, default=str)
+        data = orjson.dumps(batch, default=str, option=orjson.OPT_NON_STR_KEYS)
         self._make_room(len(data))
         tmp = self.spool / f".{batch['batch_id']}.tmp"
         with open(tmp, "wb") as fh:

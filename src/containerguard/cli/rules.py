@@ -189,15 +189,14 @@ def _priority_option(fail_on: str | None) -> Priority | None:
 
 
 def _alert_table(alerts: list[Alert], read: int) -> None:
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
     from containerguard.runtime.rules import alert_to_json, priority_name
 
-    alert_table = table(f"{len(alerts)} alerts from {read} events", "time", "priority", "rule id", "rule",
-                        "container", "output")
-    for a in alerts:
-        alert_table.add_row(*row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
-                                 a.container_id or "-", a.output))
-    console().print(alert_table)
+    print_table(f"{len(alerts)} alerts from {read} events",
+                ["time", "priority", "rule id", Column("rule", 1), "container", Column("output", 2)],
+                [[alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule, a.container_id or "-", a.output]
+                 for a in alerts])
 
 
 def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
@@ -222,13 +221,13 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
                 "actions": list(r.actions), "event_types": sorted(r.event_types) if r.event_types is not None else None,
                 "desc": r.desc, "file": r.file, "line": r.line}))
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    rule_table = table(f"{len(rs.rules)} rules", "id", "rule", "priority", "source", "enabled", "tags")
-    for r in rs.rules:
-        rule_table.add_row(*row(r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
-                                ", ".join(r.tags)))
-    console().print(rule_table)
+    print_table(f"{len(rs.rules)} rules",
+                ["id", Column("rule", 2), "priority", Column("source", 1), "enabled", Column("tags", 3)],
+                [[r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
+                  ", ".join(r.tags)] for r in rs.rules])
 
 
 @rules_app.command("fields")
@@ -242,13 +241,14 @@ def fields(fmt: Annotated[FieldsFmt, typer.Option("--format", "-f")] = FieldsFmt
     if fmt is FieldsFmt.markdown:
         typer.echo(catalog_markdown())
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    field_table = table(f"{len(FIELD_CATALOG)} fields", "field", "type", "producer", "source", "argument",
-                        "description")
-    for name, spec in sorted(FIELD_CATALOG.items()):
-        field_table.add_row(*row(name, spec.type, spec.producer, spec.source, spec.arg, spec.description))
-    console().print(field_table)
+    print_table(f"{len(FIELD_CATALOG)} fields",
+                ["field", "type", Column("producer", 1), Column("source", 1), Column("argument", 1),
+                 Column("description", 2)],
+                [[name, spec.type, spec.producer, spec.source, spec.arg, spec.description]
+                 for name, spec in sorted(FIELD_CATALOG.items())])
 
 
 def register(app: typer.Typer) -> None:

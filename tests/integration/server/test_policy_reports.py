@@ -236,6 +236,16 @@ enforcement: {deploy: deny}
 """
 
 
+BUILD_POLICY = """\
+id: ACME-VULNS
+name: no-known-vulnerabilities
+description: Release images carry no known vulnerability.
+severity: high
+condition: findings.exists(f, f.kind == "vulnerability")
+enforcement: {build: fail-build}
+"""
+
+
 def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(certs: Certs, tmp_path: Path) -> None:
     port = reg.free_port()
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
@@ -259,6 +269,15 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
         listed = cg("policy", "list", "--server", s.url, "--token", analyst, "--format", "json")
         ids = {p["id"]: p for p in __import__("json").loads(listed.stdout)}
         assert ids["ACME-NO-LATEST"]["source"] == "latest.yaml" and "CG-DEP-001" in ids
+        # CI applies the server's build policies: `scan --policy-from-server` with a CI token
+        (pol / "build").mkdir()
+        (pol / "build" / "vulns.yaml").write_text(BUILD_POLICY)
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
+        ci = cg("token", "create", "ci", "--role", "ci", "--server", s.url, "--token", admin).stdout.strip()
+        layout = srv.image_layout(tmp_path / "layout", 2)
+        r = cg("scan", f"oci:{layout}:1", "--db", str(srv.vulndb()), "--format", "json", "-o", str(tmp_path / "r.json"),
+               "--policy-from-server", "--server", s.url, "--token", ci)
+        assert r.returncode == 1 and "FAIL-BUILD ACME-VULNS" in r.stderr, r.stderr[-2000:]
         cache = tmp_path / "cache"
         latest = _review("web", image="registry.example.com/web:latest")
         with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",

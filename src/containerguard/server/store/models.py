@@ -152,6 +152,11 @@ class Finding(Base):
     kev: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: migration 0400_finding_cover: until when an exception covers the finding (the latest expiry among the
+    #: non-revoked exceptions that name it; ``services.exceptions.NEVER`` for one without expiry; NULL: none).
+    #: Kept by services.exceptions.refresh_cover whenever exceptions, findings or image names change, so "open"
+    #: is a column test (``services.exceptions.is_open``) and not a correlated search per finding.
+    excepted_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     __table_args__ = (UniqueConstraint("image_id", "fingerprint"),
                       Index("ix_findings_image_risk", "image_id", "risk"),
@@ -159,7 +164,8 @@ class Finding(Base):
                       Index("ix_findings_severity_risk", "severity", "risk"),
                       Index("ix_findings_risk", "risk"),
                       Index("ix_findings_first_seen", "first_seen"),
-                      Index("ix_findings_kev_risk", "kev", "risk"))  # the console's "new since the last DB update"
+                      Index("ix_findings_kev_risk", "kev", "risk"),  # the console's "new since the last DB update"
+                      Index("ix_findings_excepted_until", "excepted_until"))
 
 
 # --------------------------------------------------------------------------- hosts and runtime
@@ -421,8 +427,8 @@ class AlertAck(Base):
 
 
 class SeverityDaily(Base):
-    """Findings by severity across all images, one row per day, for the 30-day trend. Written when the
-    dashboard is drawn (a day nobody opened it has no row, and the chart skips it)."""
+    """Findings by severity across all images, one row per day, for the 30-day trend (services.trend: written
+    after each ingest and rescan, backfilled from first-seen times on a store without earlier days)."""
 
     __tablename__ = "severity_daily"
 

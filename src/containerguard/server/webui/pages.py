@@ -126,11 +126,10 @@ def _dashboard(router: APIRouter, console: Console) -> None:
         now = utcnow()
         with _tx(request) as s:
             counts = views.severity_counts(s)
-            views.snapshot_today(s, counts)
             db = views.db_status(s)
             ctx: dict[str, Any] = dict(
                 top_risks=views.top_risks(s), bars=charts.severity_bars(counts),
-                trend=charts.trend_lines(views.trend(s)), db=db, new_since=views.new_since(s, db.updated),
+                trend=charts.trend_lines(views.trend(s, live=counts)), db=db, new_since=views.new_since(s, db.updated),
                 kev_running=views.kev_running(s),
                 alert_counts=views.alert_counts(s, now - dt.timedelta(hours=24)),
                 recent_alerts=views.alerts(s, views.AlertFilter(), limit=8).rows,

@@ -7,7 +7,7 @@ from typing import IO
 
 from containerguard.artifact.base import Artifact
 from containerguard.artifact.manifest import ImageConfig, Manifest
-from containerguard.artifact.stream import DigestReader, as_io, decompressed
+from containerguard.artifact.stream import DigestReader, Hasher, as_io, decompressed
 from containerguard.errors import ArtifactError
 from containerguard.model import ImageMeta, ImageRef, Layer
 
@@ -61,9 +61,10 @@ class BlobImage(Artifact):
     def open_layer(self, layer: Layer) -> IO[bytes]:
         what = f"layer {layer.index} ({(layer.digest or layer.diff_id)[:19]})"
         raw = self._opener(layer)
+        hasher = Hasher()  # both digests are computed beside the inflate, not in its thread
         if layer.digest and layer.digest != layer.diff_id:
-            raw = as_io(DigestReader(raw, layer.digest, what, size=layer.size or None))
-        return decompressed(raw, what, diff_id=layer.diff_id or None)
+            raw = as_io(DigestReader(raw, layer.digest, what, size=layer.size or None, hasher=hasher))
+        return decompressed(raw, what, diff_id=layer.diff_id or None, hasher=hasher)
 
     def close(self) -> None:
         if self._on_close is not None:

@@ -101,11 +101,68 @@ class ReaderBase(io.RawIOBase):
         return len(data)
 
 
+def _hash_worker(q: Any) -> None:
+    """The Hasher's thread: ``(hash, data)`` updates in queue order until the ``None`` mark. A plain function
+    holding only the queue, so an abandoned Hasher is collected (its ``__del__`` ends the thread)."""
+    while True:
+        item = q.get()
+        try:
+            if item is None:
+                return
+            item[0].update(item[1])
+        finally:
+            q.task_done()
+
+
+class Hasher:
+    """Digest updates run in a background thread, in the order they were queued.
+
+    A layer is hashed twice (the compressed blob against its digest, the tar against its diff_id): about
+    0.1 s of CPU for a 120 MB layer, as much as two thirds of the inflate. Done in the read-ahead thread it
+    would lengthen the one stage that cannot be split; hashlib releases the GIL on buffers of 2 KiB and
+    more, so here it runs on another core beside the inflate and the tar walker. ``wait`` returns when every
+    queued update is done (a digest is read only after it); the queue is bounded, so a slow hasher slows
+    the reader instead of holding the layer in memory.
+    """
+
+    def __init__(self, depth: int = 16) -> None:
+        import queue
+
+        self._q: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(depth)
+        self._started = False
+        self._closed = False
+
+    def update(self, h: Any, data: bytes) -> None:
+        if self._closed:
+            raise ValueError("Hasher is closed")
+        if not self._started:
+            import threading
+
+            threading.Thread(target=_hash_worker, args=(self._q,), name="layer-hasher", daemon=True).start()
+            self._started = True
+        self._q.put((h, data))
+
+    def wait(self) -> None:
+        if self._started:
+            self._q.join()
+
+    def close(self) -> None:
+        """End the thread once the queued updates are done (idempotent)."""
+        if self._started and not self._closed:
+            self._q.put(None)
+        self._closed = True
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
 class DigestReader(ReaderBase):
-    """Hashes what passes through; at EOF compares with ``digest`` (and ``size`` when known)."""
+    """Hashes what passes through; at EOF compares with ``digest`` (and ``size`` when known).
+    With a ``hasher`` the hashing runs in its thread (:class:`Hasher`); the check at EOF waits for it."""
 
     def __init__(self, raw: IO[bytes], digest: str, what: str, size: int | None = None,
-                 on_bytes: Callable[[int], None] | None = None) -> None:
+                 on_bytes: Callable[[int], None] | None = None, hasher: Hasher | None = None) -> None:
         algo, self._expected = parse_digest(digest)
         self._raw = raw
         self._h = hashlib.new(algo)
@@ -115,13 +172,17 @@ class DigestReader(ReaderBase):
         self.count = 0
         self._done = False
         self._on_bytes = on_bytes
+        self._hasher = hasher
 
     def _read(self, n: int) -> bytes:
         if self._done:
             return b""
         data = self._raw.read(n)
         if data:
-            self._h.update(data)
+            if self._hasher is not None:
+                self._hasher.update(self._h, data)
+            else:
+                self._h.update(data)
             self.count += len(data)
             if self._on_bytes is not None:
                 self._on_bytes(len(data))
@@ -133,6 +194,8 @@ class DigestReader(ReaderBase):
         return b""
 
     def _check(self) -> None:
+        if self._hasher is not None:
+            self._hasher.wait()
         got = self._h.hexdigest()
         if got != self._expected:
             algo = self._digest.split(":", 1)[0]
@@ -142,6 +205,8 @@ class DigestReader(ReaderBase):
 
     def close(self) -> None:
         self._raw.close()
+        if self._hasher is not None:
+            self._hasher.close()
         super().close()
 
 
@@ -415,10 +480,12 @@ def sniff_compression(head: bytes) -> str:
     return "none"
 
 
-def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limits: dict[str, int] | None = None) -> IO[bytes]:
+def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limits: dict[str, int] | None = None,
+                 hasher: Hasher | None = None) -> IO[bytes]:
     """Wrap ``raw`` (a layer blob) into an uncompressed stream, detecting the format by magic bytes.
 
-    When ``diff_id`` is given the uncompressed bytes are verified against it at EOF.
+    When ``diff_id`` is given the uncompressed bytes are verified against it at EOF, hashed in ``hasher``'s
+    thread when one is given (and in a Hasher of its own for a compressed layer).
     """
     peek = PeekReader(raw)
     kind = sniff_compression(peek.peek(4))
@@ -429,7 +496,9 @@ def decompressed(raw: IO[bytes], what: str, *, diff_id: str | None = None, limit
         out = as_io(GzipReader(counted) if kind == "gzip" else ZstdReader(counted))
         out = as_io(LimitReader(out, counter, what, **(limits or {})))
     if diff_id:
-        out = as_io(DigestReader(out, diff_id, f"{what} (uncompressed)"))
+        if hasher is None and kind != "none":
+            hasher = Hasher()
+        out = as_io(DigestReader(out, diff_id, f"{what} (uncompressed)", hasher=hasher))
     return as_io(ThreadedReader(out)) if kind != "none" else out
 
 

@@ -35,8 +35,12 @@ def as_dict(v: PolicyViolation) -> dict[str, Any]:
             "error": v.error}
 
 
-def listing(session: Session, *, policy: str = "", stage: str = "", image_digest: str = "",
-            limit: int = 100) -> list[PolicyViolation]:
+STAGES = ("build", "deploy", "runtime")
+
+
+def listing(session: Session, *, policy: str = "", stage: str = "", image_digest: str = "", action: str = "",
+            limit: int = 100, offset: int = 0) -> list[PolicyViolation]:
+    """Newest first, one page (``limit`` rows from ``offset``), filtered by policy id, stage, image, action."""
     q = select(PolicyViolation).order_by(PolicyViolation.recorded_at.desc(), PolicyViolation.id.desc())
     if policy:
         q = q.where(PolicyViolation.policy_id == policy)
@@ -44,7 +48,15 @@ def listing(session: Session, *, policy: str = "", stage: str = "", image_digest
         q = q.where(PolicyViolation.stage == stage)
     if image_digest:
         q = q.where(PolicyViolation.image_digest == image_digest)
-    return list(session.scalars(q.limit(limit)))
+    if action:
+        q = q.where(PolicyViolation.action == action)
+    return list(session.scalars(q.limit(limit).offset(offset)))
+
+
+def actions(session: Session) -> list[str]:
+    """The actions violations were recorded with (for a filter's choices)."""
+    return [a for (a,) in session.execute(select(PolicyViolation.action).distinct().order_by(PolicyViolation.action)
+                                          .limit(50)) if a]
 
 
 def summary(session: Session) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ does. Functions take a Session so the API and the web console share them.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -199,8 +201,37 @@ class _ImageContext:
     best_container: _Running | None = None
 
 
-def _image_contexts(session: Session, window: dt.timedelta) -> tuple[dict[str, _ImageContext], list[_Running],
-                                                                     dict[int, _Alerts]]:
+_Contexts = tuple[dict[str, _ImageContext], list[_Running], dict[int, _Alerts]]
+#: the contexts are kept this long at most (the alert window slides; nothing else changes them unseen)
+CONTEXT_TTL_SECONDS = 30.0
+_contexts_cache: dict[tuple[Any, ...], tuple[float, _Contexts]] = {}
+_contexts_lock = threading.Lock()
+
+
+def _image_contexts(session: Session, window: dt.timedelta) -> _Contexts:
+    """Each running image's containers, best exposure and alerts, and each container's alerts. Kept per process
+    for up to CONTEXT_TTL_SECONDS while the store shows no change that could alter them: the newest alert id,
+    and the number and latest report time of running containers (every agent snapshot stamps its containers),
+    read in two indexed probes. Any new alert or container report recomputes them at once."""
+    newest_alert = session.scalar(select(func.max(Alert.id)))
+    n_running, last_report = session.execute(select(func.count(), func.max(Container.last_seen))
+                                             .where(Container.running.is_(True))).one()
+    bind = session.get_bind()
+    key = (str(bind.engine.url), window, newest_alert, n_running, last_report)
+    now = time.monotonic()
+    with _contexts_lock:
+        hit = _contexts_cache.get(key)
+        if hit is not None and now - hit[0] < CONTEXT_TTL_SECONDS:
+            return hit[1]
+    got = _compute_contexts(session, window)
+    with _contexts_lock:
+        for k in [k for k, (at, _) in _contexts_cache.items() if now - at >= CONTEXT_TTL_SECONDS or k[0] == key[0]]:
+            del _contexts_cache[k]
+        _contexts_cache[key] = (now, got)
+    return got
+
+
+def _compute_contexts(session: Session, window: dt.timedelta) -> _Contexts:
     running = _running(session)
     ctx: dict[str, _ImageContext] = defaultdict(_ImageContext)
     for c in running:
@@ -218,7 +249,7 @@ def _image_contexts(session: Session, window: dt.timedelta) -> tuple[dict[str, _
         # image-level: the alerts on any of its containers, each alert once
         for digest in {c.image_digest for c in hit if c.image_digest}:
             ctx[digest].alerts.add(prio, n)
-    return ctx, running, per_container
+    return dict(ctx), running, dict(per_container)
 
 
 def _why(base: float, base_detail: dict[str, Any], running: int, exp: _Exposure, al: _Alerts,
@@ -234,37 +265,46 @@ def _why(base: float, base_detail: dict[str, Any], running: int, exp: _Exposure,
 def ranked(session: Session, kind: str, *, limit: int = 50, offset: int = 0,
            window: dt.timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
     """One page of ``kind`` (images | containers | findings), highest score first; ``total`` counts the
-    ranked items (findings: only those scored, see ``ranked_findings``)."""
+    ranked items (findings: only those scored, see ``ranked_findings``). Every item is scored; only the
+    page's items are written out with their ``why``."""
     if kind not in KINDS:
         raise Invalid(f"unknown kind {kind[:40]!r} (expected {', '.join(KINDS)})")
-    if kind == "images":
-        items = rank_images(session, window)
-    elif kind == "containers":
-        items = rank_containers(session, window)
-    else:
+    if kind == "findings":
         return rank_findings(session, window, limit=limit, offset=offset)
-    page = items[offset:offset + limit]
-    for i, it in enumerate(page):
+    items, total = (rank_images if kind == "images" else rank_containers)(session, window, limit=limit, offset=offset)
+    for i, it in enumerate(items):
         it["rank"] = offset + i + 1
-    return {"kind": kind, "total": len(items), "limit": limit, "offset": offset, "items": page}
+    return {"kind": kind, "total": total, "limit": limit, "offset": offset, "items": items}
 
 
-def rank_images(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list[dict[str, Any]]:
+def _score(base: float, running: int, exp: _Exposure, al: _Alerts) -> float:
+    """The score ``_why`` writes out, multiplied in the same order."""
+    return round(base * (RUNNING_MULTIPLIER if running else 1.0) * exp.factor * al.factor, 2)
+
+
+def rank_images(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int | None = None,
+                offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(one page of images, highest score first; how many are ranked)."""
     ctx, _, _ = _image_contexts(session, window)
-    out: list[dict[str, Any]] = []
     open_max = _open_max_risk(session)
     cols = (Image.id, Image.digest, Image.name, Image.critical + Image.high + Image.medium + Image.low + Image.other,
             Image.kev)
     none = _ImageContext()
-    for img_id, digest, name, n_findings, kev in session.execute(select(*cols)):
+    scored = []
+    for row in session.execute(select(*cols)):
+        ic = ctx.get(row[1], none)
+        base = open_max.get(row[0], 0.0)
+        scored.append((-_score(base, len(ic.containers), ic.best_exposure, ic.alerts), -round(base, 2), row[0], row))
+    scored.sort(key=lambda t: t[:3])
+    out: list[dict[str, Any]] = []
+    for _, _, _, (img_id, digest, name, n_findings, kev) in scored[offset:None if limit is None else offset + limit]:
         ic = ctx.get(digest, none)
         base_detail: dict[str, Any] = {"findings": int(n_findings or 0), "kev": int(kev or 0)}
         score, why = _why(open_max.get(img_id, 0.0), base_detail, len(ic.containers), ic.best_exposure, ic.alerts, window)
         if ic.best_container is not None:
             why["exposure"]["container"] = ic.best_container.name or ic.best_container.container_id[:12]
         out.append({"score": score, "image": {"id": img_id, "digest": digest, "name": name}, "why": why})
-    out.sort(key=lambda it: (-it["score"], -it["why"]["base_risk"], it["image"]["id"]))
-    return out
+    return out, len(scored)
 
 
 def _open_max_risk(session: Session, image_ids: Sequence[int] | None = None) -> dict[int, float]:
@@ -293,7 +333,9 @@ def _open_max_risk(session: Session, image_ids: Sequence[int] | None = None) -> 
     return out
 
 
-def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> list[dict[str, Any]]:
+def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int | None = None,
+                    offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(one page of running containers, highest score first; how many are ranked)."""
     _, running, per_container = _image_contexts(session, window)
     digests = list({c.image_digest for c in running if c.image_digest})
     images: dict[str, tuple[int, str]] = {}
@@ -301,19 +343,27 @@ def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW) -> 
         images.update({str(d): (int(i_), str(n)) for i_, d, n in session.execute(
             select(Image.id, Image.digest, Image.name).where(Image.digest.in_(digests[i:i + 500])))})
     open_max = _open_max_risk(session, [i for i, _ in images.values()]) if images else {}
-    hosts = {int(i): str(n) for i, n in session.execute(select(Host.id, Host.name))}
-    out: list[dict[str, Any]] = []
-    for c in running:
+    none = _Alerts()
+    exposures = {c.id: exposure(c) for c in running}
+
+    def base_of(c: _Running) -> float:
         img = images.get(c.image_digest)
-        base = open_max.get(img[0], 0.0) if img else 0.0
-        score, why = _why(base, {"scanned": img is not None}, 1, exposure(c), per_container.get(c.id, _Alerts()),
+        return open_max.get(img[0], 0.0) if img else 0.0
+
+    scored = sorted(running, key=lambda c: (-_score(base_of(c), 1, exposures[c.id], per_container.get(c.id, none)), c.id))
+    page = scored[offset:None if limit is None else offset + limit]
+    hosts = {int(i): str(n) for i, n in session.execute(
+        select(Host.id, Host.name).where(Host.id.in_({c.host_id for c in page})))} if page else {}
+    out: list[dict[str, Any]] = []
+    for c in page:
+        img = images.get(c.image_digest)
+        score, why = _why(base_of(c), {"scanned": img is not None}, 1, exposures[c.id], per_container.get(c.id, none),
                           window)
         out.append({"score": score, "container": {"id": c.id, "container_id": c.container_id, "name": c.name,
                                                   "host": hosts.get(c.host_id, ""), "image": c.image,
                                                   "image_digest": c.image_digest},
                     "image": {"id": img[0], "digest": c.image_digest, "name": img[1]} if img else None, "why": why})
-    out.sort(key=lambda it: (-it["score"], it["container"]["id"]))
-    return out
+    return out, len(scored)
 
 
 def rank_findings(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, limit: int = 50,

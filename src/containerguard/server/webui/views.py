@@ -615,9 +615,13 @@ def targets(session: Session) -> list[dict[str, Any]]:
     from containerguard.server.services import notify
 
     out = []
+    counts = notify.delivery_counts(session)
     for t in notify.list_targets(session)[:PAGE_ROWS]:
-        out.append({"name": t.name, "kind": t.kind, "event_types": t.event_types or [], "enabled": t.enabled,
-                    "min_severity_name": SEV_NAME.get(t.min_severity, str(t.min_severity))})
+        # ``url`` is the stored display form: a webhook or Slack URL redacted to scheme://host[:port]/…
+        out.append({"id": t.id, "name": t.name, "kind": t.kind, "url": t.url, "event_types": t.event_types or [],
+                    "enabled": t.enabled, "min_severity_name": SEV_NAME.get(t.min_severity, str(t.min_severity)),
+                    "min_priority_name": PRIORITY_NAME.get(t.min_priority, str(t.min_priority)),
+                    "running_only": t.running_only, "deliveries": counts.get(t.id, {})})
     return out
 
 

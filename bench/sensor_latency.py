@@ -114,7 +114,7 @@ def main() -> int:
         [sys.executable, "-m", "containerguard.cli.main", "agent", "--rules", str(default_rules_path()),
          *[x for f in (("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml") if upstream
                        else ()) for x in ("--rules", str(env.SHARED / "falco-rules" / f))],
-         "--rules", str(rules), "--output", f"file:{alerts}", "--containers-only",
+         "--rules", str(rules), "--output", f"file:{alerts}", "--containers-only", "--resolve-names", "hosts",
          "--health-port", f"127.0.0.1:{health_port}", "--stats-interval", "3600"],
         stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     cid = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", image, "sleep", "600"], check=True,

@@ -55,3 +55,23 @@ def test_db_update_progress_lines(tmp_path: Path) -> None:
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("db update: ")]
     assert any(ln.startswith("db update: fetch ") for ln in lines), out.stderr
     assert any(ln.startswith("db update: build") for ln in lines), out.stderr
+
+
+def test_config_progress_lines(tmp_path: Path) -> None:
+    """`config` over a directory: "N/M files" lines on stderr (an escape sequence in a file name shown
+    literally), the last one when all are done; none with -q, none for quick work at the default interval."""
+    for i in range(3):
+        (tmp_path / f"svc{i}.Dockerfile").write_text("FROM debian:12\nUSER 10001\n")
+    (tmp_path / "odd\x1b[2J.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                                              "spec: {containers: [{name: c, image: nginx}]}\n")
+    out = _run("config", str(tmp_path), "-f", "json", "-o", str(tmp_path / "o.json"))
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("config: ")]
+    assert lines[-1] == "config: 4/4 files done", out.stderr
+    assert any(ln.startswith("config: 1/4 files, at ") for ln in lines), out.stderr
+    assert "\x1b" not in out.stderr and "odd\\x1b[2J.yaml" in out.stderr
+    quiet = _run("config", str(tmp_path), "-f", "json", "-o", str(tmp_path / "o.json"), "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    quick = subprocess.run([*CLI, "config", str(tmp_path), "-f", "json", "-o", str(tmp_path / "o.json")],
+                           capture_output=True, text=True, timeout=120)
+    assert quick.returncode == 0 and "config: " not in quick.stderr and "checked 3 Dockerfiles" in quick.stderr

@@ -171,7 +171,8 @@ class Agent:
     def __init__(self, tmp: Path, rules: list[Path]) -> None:
         self.alerts = tmp / "alerts.jsonl"
         self.log = tmp / "agent.log"
-        cmd = [sys.executable, "-m", "containerguard.cli.main", "agent", "--containers-only",
+        # --resolve-names hosts: the upstream rules' domain names resolve from /etc/hosts only (no DNS query leaves)
+        cmd = [sys.executable, "-m", "containerguard.cli.main", "agent", "--containers-only", "--resolve-names", "hosts",
                "--output", f"file:{self.alerts}", "--stats-interval", "3600"]
         for r in rules:
             cmd += ["--rules", str(r)]

@@ -142,3 +142,43 @@ def layer_progress(console: Console, *, disable: bool = False) -> tuple[Progress
             bar.update(task, total=max(ev.layers, 1), completed=max(ev.layers, 1), description="done")
 
     return bar, hook
+
+
+#: the longest item name shown beside a bar (the end of a path: the file name stays visible)
+_ITEM_WIDTH = 48
+
+
+@contextlib.contextmanager
+def work_progress(prefix: str, unit: str, *, quiet: bool) -> Iterator[Callable[[int, int, str], None]]:
+    """Progress of work counted in ``unit`` (files): a Rich bar when stderr is a terminal, plain periodic
+    lines (:class:`PlainProgress`) when it is not (CI logs), nothing with ``quiet``. Yields the hook,
+    called as ``hook(done, total, item)``; item names are shown literally (no markup, no control codes)."""
+    if quiet:
+        yield lambda done, total, item: None
+        return
+    from containerguard.report.terminal import clean
+
+    def short(item: str) -> str:
+        item = clean(item, oneline=True)
+        return item if len(item) <= _ITEM_WIDTH else "…" + item[-(_ITEM_WIDTH - 1):]
+
+    if not sys.stderr.isatty():
+        plain = PlainProgress(prefix)
+
+        def line(done: int, total: int, item: str) -> None:
+            if done >= total:
+                plain.say("done", f"{done}/{total} {unit} done", force=True)
+            else:
+                plain.say("item", f"{done}/{total} {unit}, at {short(item)}")
+
+        yield line
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from containerguard.report.terminal import console
+
+    bar = Progress(TextColumn(prefix, markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[item]}", markup=False), console=console(stderr=True), transient=True)
+    task = bar.add_task(prefix, total=None, item="")
+    with bar:
+        yield lambda done, total, item: bar.update(task, completed=done, total=total, item=short(item))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from containerguard.cli._enforce import FromServerOpt, RefreshOpt, ServerOpt, SpoolOpt, TokenOpt
 from containerguard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -51,12 +52,18 @@ def serve(
     exclude_namespace: ExcludeOpt = None,
     fail_open: Annotated[bool, typer.Option("--fail-open/--fail-closed", help="When a request cannot be "
                                             "evaluated at all: allow it (with a warning) or deny it.")] = False,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    spool_dir: SpoolOpt = None,
+    policy_from_server: FromServerOpt = False,
+    policy_refresh: RefreshOpt = 60.0,
 ) -> None:
     """Serve AdmissionReview v1 at POST /validate over HTTPS (GET /healthz for probes)."""
     import logging
 
     import uvicorn
 
+    from containerguard.cli import _enforce
     from containerguard.cli.policy import live
     from containerguard.policy.admission import AdmissionConfig, create_app
 
@@ -67,15 +74,23 @@ def serve(
     config = AdmissionConfig(mode=_mode(mode), exclude_namespaces=tuple(exclude_namespace or ()),
                              fail_open=fail_open)
     policies = live(policy, no_defaults)
-    ps = policies.current
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    server, tok = _enforce.server_and_token(server, token)
+    fetcher = _enforce.server_policies(server, tok, policies, "admission", policy_refresh) if policy_from_server else None
+    rep = _enforce.reporter(server, tok, spool_dir, "admission", policies)
+    ps = policies.current
     print(f"containerguard admission webhook on https://{host}:{port}/validate ({config.mode}, "
-          f"{len(ps.policies)} policies)", file=sys.stderr, flush=True)
+          f"{len(ps.policies)} policies{', reporting to ' + str(server) if rep else ''})", file=sys.stderr, flush=True)
     try:
-        uvicorn.run(create_app(policies, config), host=host, port=port, ssl_certfile=str(tls_cert),
-                    ssl_keyfile=str(tls_key), log_level="warning", access_log=False)
+        uvicorn.run(create_app(policies, config, rep.record if rep else None), host=host, port=port,
+                    ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key), log_level="warning", access_log=False)
     except OSError as exc:
         raise UsageError(f"cannot serve on {listen}: {exc.strerror or exc}") from None
+    finally:
+        if fetcher is not None:
+            fetcher.close()
+        if rep is not None:
+            rep.close()
 
 
 @admission_app.command("manifest")

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from containerguard.cli._enforce import FromServerOpt, RefreshOpt
+
 if TYPE_CHECKING:
+    from containerguard.policy.remote import ServerPolicies
     from containerguard.policy.runtime import AlertPolicies
 
 
@@ -22,13 +25,21 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
-def _alert_policies(paths: list[Path] | None) -> AlertPolicies | None:
-    if not paths:
-        return None
-    from containerguard.cli.policy import load
+def _alert_policies(paths: list[Path] | None, *, server: str | None, token: str, spool_dir: Path | None,
+                    from_server: bool, refresh: float,
+                    host: str) -> tuple[AlertPolicies | None, ServerPolicies | None]:
+    """Runtime policies (``--policy``, ``--policy-from-server``), reporting their decisions with ``--server``."""
+    if not paths and not from_server:
+        return None, None
+    from containerguard.cli import _enforce
+    from containerguard.cli.policy import live
     from containerguard.policy.runtime import AlertPolicies
 
-    return AlertPolicies(load(paths))
+    policies = live(paths)  # SIGHUP is the agent's (rules): the agent's handler reloads these too
+    fetcher = _enforce.server_policies(server, token, policies, "agent", refresh) if from_server else None
+    rep = _enforce.reporter(server, token, spool_dir / "policy" if spool_dir else None, "agent", policies,
+                            instance=host)
+    return AlertPolicies(policies, rep, host=host), fetcher
 
 
 def _baseline_action(action: str) -> str:
@@ -40,11 +51,23 @@ def _baseline_action(action: str) -> str:
     return action
 
 
+def _resolve_mode(mode: str) -> str:
+    from containerguard.errors import UsageError
+    from containerguard.runtime.dns import MODES
+
+    if mode not in MODES:
+        raise UsageError(f"--resolve-names {mode!r}: expected one of {', '.join(MODES)}")
+    return mode
+
+
 def agent(
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file (repeatable); default: the built-in ruleset")] = None,
     output: Annotated[list[str] | None, typer.Option(
         "--output", help="stdout | file:PATH | syslog[:HOST:PORT|:/dev/log] | webhook:URL (repeatable)")] = None,
     record: Annotated[Path | None, typer.Option("--record", help="Record every event as JSON lines (docs/events.md)")] = None,
+    record_env: Annotated[bool, typer.Option(
+        "--record-env", help="Write environment values (proc.env) to the recording unmasked; by default the values "
+        "of secret-looking variables are masked (the secret scanner's rules)")] = False,
     respond: Annotated[list[str] | None, typer.Option(
         "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
         "stop_container, kill_container)")] = None,
@@ -52,6 +75,10 @@ def agent(
         "--k8s-audit-listen", help="HOST:PORT for the Kubernetes audit webhook (POST /k8s-audit)")] = None,
     health_port: Annotated[str | None, typer.Option(
         "--health-port", help="PORT or HOST:PORT serving GET /healthz (JSON counters) on 127.0.0.1")] = None,
+    resolve_names: Annotated[str, typer.Option(
+        "--resolve-names", help="How the domain names rules compare fd.sip.name/fd.cip.name with are resolved: dns "
+        "(the system resolver, as Falco), hosts (/etc/hosts and the containers' --add-host entries only, no DNS "
+        "query) or off (rules needing them are disabled)")] = "dns",
     containers_only: Annotated[bool, typer.Option(
         "--containers-only", help="Trace only processes in containers (host events dropped in the kernel)")] = False,
     no_sensor: Annotated[bool, typer.Option("--no-sensor", help="Run without the eBPF sensor (audit events only)")] = False,
@@ -84,22 +111,30 @@ def agent(
     token: Annotated[str | None, typer.Option("--token", help="Agent token for --server (env CONTAINERGUARD_TOKEN)")] = None,
     spool_dir: Annotated[Path | None, typer.Option(
         "--spool-dir", help="Where batches wait while the server is unreachable (default: the user's data dir)")] = None,
+    policy_from_server: FromServerOpt = False,
+    policy_refresh: RefreshOpt = 60.0,
 ) -> None:
     """Run the runtime agent until interrupted. SIGHUP reloads the rules (the last good ruleset stays on error)."""
+    import socket
+
     from containerguard.runtime.agent import Agent, AgentConfig
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = server or os.environ.get("CONTAINERGUARD_SERVER") or None
+    token = token or os.environ.get("CONTAINERGUARD_TOKEN", "")
+    host = socket.gethostname()
+    alert_policies, fetcher = _alert_policies(policy, server=server, token=token, spool_dir=spool_dir,
+                                              from_server=policy_from_server, refresh=policy_refresh, host=host)
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
-                      record=str(record) if record else None, respond=list(respond or []),
+                      record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
                       source_state_dir=str(source_state) if source_state else None,
-                      server=server or os.environ.get("CONTAINERGUARD_SERVER") or None,
-                      server_token=token or os.environ.get("CONTAINERGUARD_TOKEN", ""),
+                      server=server, server_token=token, hostname=host,
                       spool_dir=str(spool_dir) if spool_dir else None,
-                      alert_policies=_alert_policies(policy), baseline=baseline or baseline_dir is not None,
+                      alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,
                       baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
                       baseline_action=_baseline_action(baseline_action))
     ag = Agent(cfg)
@@ -110,6 +145,8 @@ def agent(
 
     def _hup(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=ag.reload_rules, name="cg-reload", daemon=True).start()
+        if alert_policies is not None and hasattr(alert_policies.policies, "reload"):
+            threading.Thread(target=alert_policies.policies.reload, name="cg-policy-reload", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -122,3 +159,7 @@ def agent(
             pass
     finally:
         ag.stop()
+        if fetcher is not None:
+            fetcher.close()
+        if alert_policies is not None and alert_policies.reporter is not None:
+            alert_policies.reporter.close()

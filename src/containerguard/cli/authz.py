@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from containerguard.cli._enforce import FromServerOpt, RefreshOpt, ServerOpt, SpoolOpt, TokenOpt
 from containerguard.errors import UsageError
 
 authz_app = typer.Typer(help="Docker Engine authorization plugin (deploy-stage policies on docker run/create/exec).",
@@ -29,18 +30,28 @@ def serve(
     fail_open: Annotated[bool, typer.Option("--fail-open/--fail-closed", help="When a create/exec cannot be "
                                             "evaluated (no body, internal error): allow it, or deny it.")] = False,
     warn_only: Annotated[bool, typer.Option("--warn-only", help="Never deny; log what would be denied.")] = False,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    spool_dir: SpoolOpt = None,
+    policy_from_server: FromServerOpt = False,
+    policy_refresh: RefreshOpt = 60.0,
 ) -> None:
     """Serve the AuthZ plugin protocol (/Plugin.Activate, /AuthZPlugin.AuthZReq, /AuthZPlugin.AuthZRes)."""
     import logging
 
     import uvicorn
 
+    from containerguard.cli import _enforce
     from containerguard.cli.policy import live
     from containerguard.policy.authz import AuthzConfig, create_app
 
     if socket.suffix != ".sock":
         raise UsageError(f"--socket {socket}: the daemon looks for NAME.sock")
     policies = live(policy, no_defaults)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    server, tok = _enforce.server_and_token(server, token)
+    fetcher = _enforce.server_policies(server, tok, policies, "authz", policy_refresh) if policy_from_server else None
+    rep = _enforce.reporter(server, tok, spool_dir, "authz", policies)
     ps = policies.current
     try:
         socket.parent.mkdir(parents=True, exist_ok=True)
@@ -50,19 +61,23 @@ def serve(
             raise UsageError(f"--socket {socket}: exists and is not a socket")
     except OSError as exc:
         raise UsageError(f"--socket {socket}: {exc.strerror or exc}") from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     print(f"containerguard authz plugin '{socket.stem}' on {socket} ({len(ps.policies)} policies, "
-          f"fail-{'open' if fail_open else 'closed'}{', warn only' if warn_only else ''})", file=sys.stderr, flush=True)
+          f"fail-{'open' if fail_open else 'closed'}{', warn only' if warn_only else ''}"
+          f"{', reporting to ' + str(server) if rep else ''})", file=sys.stderr, flush=True)
     # uvicorn re-raises SIGTERM once it has shut down: turn it into SystemExit so the socket is removed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     old = os.umask(0o077)  # only root (the daemon) talks to the plugin
     try:
-        uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only)), uds=str(socket),
-                    log_level="warning", access_log=False)
+        uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only),
+                               rep.record if rep else None), uds=str(socket), log_level="warning", access_log=False)
     finally:
         os.umask(old)
         if socket.is_socket():
             socket.unlink()
+        if fetcher is not None:
+            fetcher.close()
+        if rep is not None:
+            rep.close()
 
 
 def register(app: typer.Typer) -> None:

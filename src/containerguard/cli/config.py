@@ -13,7 +13,6 @@ from containerguard import __version__
 from containerguard.cli._output import emit
 from containerguard.errors import UsageError
 from containerguard.model import Finding, Severity
-from containerguard.report.terminal import clean
 
 
 def _fail_on(fail_on: str | None) -> Severity | None:
@@ -32,7 +31,7 @@ def config(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding reaches this severity.")] = None,
     image: Annotated[str | None, typer.Option("--image", help="Also check this image's configuration and files.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no warnings on stderr.")] = False,
     severity: Annotated[str | None, typer.Option(help="Only these severities, e.g. HIGH,CRITICAL.")] = None,
     ignorefile: Annotated[Path | None, typer.Option(
         "--ignorefile", help="Ignore file (default ./.containerguard-ignore.yaml when present).")] = None,
@@ -46,40 +45,35 @@ def config(
         "--skip-files", help="Files to leave out: glob patterns like --skip-dirs (**/values-*.yaml).")] = None,
 ) -> None:
     """Check Dockerfiles and Kubernetes manifests (and optionally an image) for misconfigurations."""
+    from containerguard.cli._options import severities
     from containerguard.report.plugins import get_reporter
     from containerguard.scanner import SkipPaths, check_config
 
     if not paths and not image:
         raise UsageError("give at least one PATH (or - for stdin) or --image TARGET")
-    from containerguard.cli.scan import _severities
-
     reporter = get_reporter(fmt)
     gate_sev = _fail_on(fail_on)  # a bad --fail-on, --severity or ignore file is refused before any file is read
-    sev = _severities(severity)
+    sev = severities(severity)
     skip = SkipPaths.parse(skip_dirs, skip_files)
     ignores = None
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
-    from containerguard.filters import DEFAULT_IGNORE_FILE, load_ignore_file
+    from containerguard.filters import DEFAULT_IGNORE_FILE
 
     ignore_path = ignorefile or (Path(DEFAULT_IGNORE_FILE) if Path(DEFAULT_IGNORE_FILE).is_file() else None)
-    if ignore_path is not None:
+    if ignore_path is not None:  # the ignore-file reader (pydantic) only when there is one
+        from containerguard.filters import load_ignore_file
+
         ignores = load_ignore_file(ignore_path)
     stdin_text = None
     if paths and any(str(p) == "-" for p in paths):
         stdin_text = sys.stdin.read()
         paths = [p for p in paths if str(p) != "-"]
-    if not quiet and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn
+    from containerguard.cli._output import work_progress
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True),
-                      transient=True) as bar:
-            task = bar.add_task("checking", total=None)
-            res = check_config(paths or [], text=stdin_text, skip=skip,
-                               progress=lambda p: bar.update(task, description=f"checking {p}"))
-    else:
-        res = check_config(paths or [], text=stdin_text, skip=skip)
+    with work_progress("config", "files", quiet=quiet) as step:
+        res = check_config(paths or [], text=stdin_text, skip=skip,
+                           progress=lambda p, done, total: step(done, total, str(p)))
     findings = list(res.findings)
     if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
         from containerguard.scanner import scan_target
@@ -92,6 +86,8 @@ def config(
         filtered = filter_findings(findings, severities=sev, ignore_file=ignores)
         findings, suppressed = list(filtered.kept), filtered.suppressed
     if not quiet:
+        from containerguard.report.terminal import clean
+
         for w in res.warnings:
             print(clean(f"warning: {w}"), file=sys.stderr)
         if (paths or stdin_text is not None) and res.dockerfiles + res.manifests == 0:
@@ -106,7 +102,7 @@ def config(
                     options=RenderOptions(suppressed=suppressed))
     emit(text, output)
     if gate_sev is not None:
-        from containerguard.cli.scan import skipped_gate_line
+        from containerguard.cli._options import skipped_gate_line
         from containerguard.filters import gate
 
         code = gate(findings, gate_sev, 1)

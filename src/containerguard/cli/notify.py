@@ -32,7 +32,7 @@ def add(
     kind: Annotated[str, typer.Option("--kind", help="webhook (JSON), slack (incoming webhook) or syslog (CEF)")] = "webhook",
     event: Annotated[list[str] | None, typer.Option("--event", help="Event type to send (repeatable; default all): "
                                                     "new_finding, new_kev_finding, runtime_alert, scan_failed, "
-                                                    "image_scanned")] = None,
+                                                    "image_scanned, policy_violation")] = None,
     min_severity: Annotated[str, typer.Option("--min-severity", help="Findings from this severity up")] = "unknown",
     min_priority: Annotated[str, typer.Option("--min-priority", help="Runtime alerts from this priority up")] = "debug",
     running_only: Annotated[bool, typer.Option("--running-only", help="Finding events only for images running on "

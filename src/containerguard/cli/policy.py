@@ -95,27 +95,68 @@ def build_gate(result: Any, ps: PolicySet, console: Console, exit_code: int) -> 
     return (0 if decision.allowed else exit_code), decision
 
 
+ServerOpt = Annotated[str | None, typer.Option("--server", help="Central server URL (env CONTAINERGUARD_SERVER)")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (env CONTAINERGUARD_TOKEN)")]
+
+
 @policy_app.command("list")
 def list_policies(policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
-                  fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+                  fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+                  server: Annotated[str | None, typer.Option(
+                      "--server", help="List the policy set held by this server instead (`policy push`)")] = None,
+                  token: TokenOpt = None) -> None:
     """List the policies that would be enforced, with their enforcement per stage."""
     from containerguard.policy import Stage
 
-    ps = load(policy, no_defaults)
+    if server:
+        from containerguard.cli._client import Client
+
+        with Client(server, token) as c:
+            got = c.request("GET", "/policies")
+        rows = [{**p, "source": p["file"] or p["origin"]} for p in got["policies"]]
+    else:
+        rows = [{"id": p.id, "name": p.name, "severity": p.severity, "description": p.description,
+                 "enforcement": {str(k): str(v) for k, v in p.enforcement.items()},
+                 "enabled": p.enabled, "source": p.source} for p in load(policy, no_defaults).policies]
     if fmt is Fmt.json:
-        typer.echo(json.dumps([{"id": p.id, "name": p.name, "severity": p.severity, "description": p.description,
-                                "enforcement": {str(k): str(v) for k, v in p.enforcement.items()},
-                                "enabled": p.enabled, "source": p.source} for p in ps.policies], indent=2))
+        typer.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table("id", "name", "severity", "build", "deploy", "runtime", "source")
-    for p in ps.policies:
-        table.add_row(*(Text(x) for x in (p.id, p.name, p.severity, *(str(p.enforcement.get(Stage(s), "")) for s in
-                                                                       ("build", "deploy", "runtime")), p.source)))
+    for r in rows:
+        table.add_row(*(Text(str(x)) for x in (r["id"], r["name"], r["severity"],
+                                               *(r["enforcement"].get(str(Stage(s)), "") for s in
+                                                 ("build", "deploy", "runtime")), r["source"])))
     Console().print(table)
+
+
+@policy_app.command("push")
+def push(
+    directory: Annotated[Path, typer.Argument(help="The policy directory (or file) to hold in the server.")],
+    server: ServerOpt = None, token: TokenOpt = None,
+) -> None:
+    """Replace the policy set the server holds with DIRECTORY's policy files (an admin token). They are validated
+    here and again by the server; enforcement points started with --policy-from-server pick the new set up."""
+    from containerguard.cli._client import Client
+    from containerguard.errors import PolicyError
+    from containerguard.policy.loader import policy_files
+
+    ps = load([directory])  # the first error with FILE:LINE, before anything is sent
+    root = directory if directory.is_dir() else directory.parent
+    files = []
+    for f in policy_files([directory]):
+        try:
+            files.append({"name": f.relative_to(root).as_posix(), "text": f.read_text(encoding="utf-8")})
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{f}: cannot read: {exc}") from None
+    with Client(server, token) as c:
+        out = c.request("PUT", "/policies", json={"files": files})
+    typer.echo(f"pushed {out['files']} file(s), {out['policies']} policies in force "
+               f"({len(ps.policies)} with this directory locally); revision {out['revision'][:12]}"
+               f"{'' if out['changed'] else ' (unchanged)'}")
 
 
 @policy_app.command("validate")

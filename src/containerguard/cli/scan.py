@@ -15,31 +15,14 @@ import typer
 from rich.console import Console
 
 from containerguard import __version__
+from containerguard.cli._options import severities as _severities
+from containerguard.cli._options import skipped_gate_line
 from containerguard.cli._output import emit, layer_progress
 from containerguard.errors import UsageError
 from containerguard.model import Severity
 from containerguard.report.terminal import clean
 
 _MAX_WARNINGS = 10
-
-
-def _severities(text: str | None) -> list[Severity] | None:
-    if not text:
-        return None
-    out = []
-    for part in text.split(","):
-        p = part.strip().upper()
-        if not p:
-            continue
-        if p not in Severity.__members__:
-            raise UsageError(f"unknown severity {part.strip()!r} (expected {', '.join(Severity.__members__)})")
-        out.append(Severity[p])
-    return out
-
-
-def skipped_gate_line(count: int) -> str:
-    return (f"gate: {count} input(s) could not be read (see the warnings): the gate fails rather than pass over "
-            "them; --skip-unreadable lets it judge what was read")
 
 
 def _gate(res: Any, fail_on: Severity | None, exit_code: int | None, skip_unreadable: bool) -> int:

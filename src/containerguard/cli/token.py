@@ -25,7 +25,7 @@ def register(root: typer.Typer) -> None:
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="A name for the token (agent tokens: the host name)")],
-    role: Annotated[str, typer.Option("--role", help="admin, analyst, viewer, agent or ci")] = "viewer",
+    role: Annotated[str, typer.Option("--role", help="admin, analyst, viewer, agent, ci or enforcer (admission webhook, Docker plugin)")] = "viewer",
     host: Annotated[str, typer.Option("--host", help="agent tokens: the host it reports for (default: NAME)")] = "",
     server: ServerOpt = None, token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,

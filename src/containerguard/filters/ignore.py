@@ -26,7 +26,6 @@ from containerguard.errors import PolicyError
 from containerguard.model import Finding
 from containerguard.yamlsafe import line_of, load_with_lines
 
-DEFAULT_IGNORE_FILE = ".containerguard-ignore.yaml"
 MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 

@@ -1,6 +1,6 @@
 """Misconfiguration and compliance checks; every result is a ``model.Finding`` (kind MISCONFIG or COMPLIANCE).
 
-catalog       check metadata from data/checks.yaml (pydantic-validated): ids, severities, references
+catalog       check metadata from data/checks.yaml (compiled to checks.json, checked on load): ids, severities, references
 dockerfile    Dockerfile checks (CG-DF-*); dockerfile_parser + shell read the files
 kubernetes    manifest checks (CG-K8S-*): Pod Security Standards, resources, images, RBAC
 image         image config checks and ImageFileAnalyzer (CG-IMG-*)

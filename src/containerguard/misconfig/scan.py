@@ -10,7 +10,6 @@ from pathlib import Path
 
 from containerguard.errors import MisconfigError, UsageError
 from containerguard.misconfig.dockerfile import scan_dockerfile
-from containerguard.misconfig.kubernetes import scan_manifest
 from containerguard.model import Finding
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", "vendor"}
@@ -87,14 +86,18 @@ def discover(paths: Iterable[str | Path], skip: SkipFilter | None = None) -> Ite
                     yield fp, k
 
 
-def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | None = None,
+#: called after each file: (the file, files done, files in all)
+Progress = Callable[[Path, int, int], None]
+
+
+def scan_paths(paths: Iterable[str | Path], progress: Progress | None = None,
                skip: SkipFilter | None = None) -> ConfigResult:
     """Check every Dockerfile and Kubernetes manifest under ``paths`` (less what ``skip`` leaves out, see
-    :func:`discover`). Bad files become counted warnings."""
+    :func:`discover`). Bad files become counted warnings. The files are listed first, so that ``progress``
+    knows the total."""
     res = ConfigResult()
-    for p, kind in discover(paths, skip):
-        if progress is not None:
-            progress(p)
+    found = list(discover(paths, skip))
+    for done, (p, kind) in enumerate(found, 1):
         if kind == "dockerfile":
             try:
                 res.findings += scan_dockerfile(p)
@@ -103,12 +106,16 @@ def scan_paths(paths: Iterable[str | Path], progress: Callable[[Path], None] | N
                 res.warnings.append(f"skipped: {exc}")
                 res.skipped += 1
         else:
+            from containerguard.misconfig.kubernetes import scan_manifest  # YAML only when there is some
+
             k = scan_manifest(p)
             res.manifests += 1
             res.objects += k.objects
             res.skipped += k.skipped
             res.findings += k.findings
             res.warnings += k.warnings
+        if progress is not None:
+            progress(p, done, len(found))
     return res
 
 

@@ -15,13 +15,17 @@ import fnmatch
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
 from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage, Violation
+from containerguard.policy.reporting import Report
+
+#: where decisions go besides the response (a DecisionReporter's ``record``); must not block
+ReportFn = Callable[[Report], None]
 
 log = logging.getLogger("containerguard.admission")
 
@@ -47,8 +51,9 @@ class BadReview(ValueError):
     """An AdmissionReview the webhook refuses to decide on (wrong apiVersion/kind, no request or uid)."""
 
 
-def review(ps: PolicySet, body: Any, config: AdmissionConfig) -> dict[str, Any]:
-    """The AdmissionReview response to an AdmissionReview request (raises BadReview on a malformed one)."""
+def review(ps: PolicySet, body: Any, config: AdmissionConfig, report: ReportFn | None = None) -> dict[str, Any]:
+    """The AdmissionReview response to an AdmissionReview request (raises BadReview on a malformed one).
+    ``report`` is told each decision made (see policy/reporting.py)."""
     if not isinstance(body, Mapping):
         raise BadReview("the body is not a JSON object")
     if body.get("kind") != "AdmissionReview" or body.get("apiVersion") != "admission.k8s.io/v1":
@@ -59,7 +64,7 @@ def review(ps: PolicySet, body: Any, config: AdmissionConfig) -> dict[str, Any]:
     uid = req["uid"]
     t0 = time.perf_counter()
     try:
-        decision, subject = _decide(ps, req, config)
+        decision, subject, obj, images = _decide(ps, req, config)
     except Exception as exc:  # an input the builders could not read, a bug: the configured failure mode decides
         log.exception("admission %s: could not evaluate", uid)
         msg = f"containerguard could not evaluate this request ({type(exc).__name__}: {exc})"
@@ -70,6 +75,11 @@ def review(ps: PolicySet, body: Any, config: AdmissionConfig) -> dict[str, Any]:
         return _response(uid, True, "", [])
     deny = [v for v in decision.violations if v.action is Action.DENY]
     warn = [v for v in decision.violations if v.action is Action.WARN]
+    if report is not None:
+        user = req.get("userInfo") if isinstance(req.get("userInfo"), Mapping) else {}
+        assert isinstance(user, Mapping)
+        report(Report(decision, allowed=not deny or config.mode is not Mode.ENFORCE, mode=str(config.mode),
+                      obj=obj, images=images, user=str(user.get("username") or "")[:255]))
     if log.isEnabledFor(logging.INFO):  # the audit line: who was decided what, by which policies
         log.info(json.dumps({"uid": uid, "subject": subject, "mode": str(config.mode), "allowed": not deny,
                              "deny": sorted({v.policy_id for v in deny}), "warn": sorted({v.policy_id for v in warn}),
@@ -86,24 +96,29 @@ def review(ps: PolicySet, body: Any, config: AdmissionConfig) -> dict[str, Any]:
     return _response(uid, True, "", warnings)
 
 
-def _decide(ps: PolicySet, req: Mapping[str, Any], config: AdmissionConfig) -> tuple[Decision | None, str]:
+Decided = tuple[Decision | None, str, dict[str, str], dict[str, str]]
+
+
+def _decide(ps: PolicySet, req: Mapping[str, Any], config: AdmissionConfig) -> Decided:
+    """(decision or None when not decided on, subject, the object's namespace/kind/name, subject -> image)."""
     op = str(req.get("operation") or "")
-    if op not in ("CREATE", "UPDATE", "CONNECT"):
-        return None, ""
     obj = req.get("object")
-    if not isinstance(obj, Mapping):
-        return None, ""
+    if op not in ("CREATE", "UPDATE", "CONNECT") or not isinstance(obj, Mapping):
+        return None, "", {}, {}
     ns = str(req.get("namespace") or (obj.get("metadata") or {}).get("namespace") or "")
     if ns and any(fnmatch.fnmatchcase(ns, pat) for pat in config.exclude_namespaces):
-        return None, ""
+        return None, "", {}, {}
     kind = (req.get("kind") or {}).get("kind") if isinstance(req.get("kind"), Mapping) else None
     if kind and not obj.get("kind"):
         obj = {**obj, "kind": kind}
     if obj.get("kind") not in inputs.POD_SPEC_PATHS:
-        return None, ""
+        return None, "", {}, {}
     docs = list(inputs.from_k8s_object(obj, operation=op, namespace=ns))
     name = (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName") or ""
-    return ps.evaluate_many(docs, Stage.DEPLOY), f"{obj.get('kind')} {ns}/{name}"
+    images = {subject: str(doc["image"].get("name") or "") for subject, doc in docs}
+    meta = {"namespace": ns or str(docs[0][1]["workload"]["namespace"]) if docs else ns,
+            "kind": str(obj.get("kind")), "name": str(name), "operation": op}
+    return ps.evaluate_many(docs, Stage.DEPLOY), f"{obj.get('kind')} {ns}/{name}", meta, images
 
 
 def _warning(v: Violation) -> str:
@@ -132,7 +147,7 @@ def _response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dic
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}
 
 
-def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig) -> Any:
+def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig, report: ReportFn | None = None) -> Any:
     """The webhook's ASGI app: ``POST /validate`` and ``GET /healthz``. Starlette (FastAPI's core) directly:
     the protocol is one raw JSON body in and out, with our own size limit; no validation layer to pay for."""
     from starlette.applications import Starlette
@@ -145,7 +160,7 @@ def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig) -> A
     async def validate(request: Request) -> Response:
         try:
             body = await read_json(request)
-            return json_response(review(current_set(policies), body, config))
+            return json_response(review(current_set(policies), body, config, report))
         except BadRequest as exc:
             return json_response({"error": str(exc)}, status_code=exc.status)
         except BadReview as exc:

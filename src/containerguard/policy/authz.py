@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +28,10 @@ from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
 from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage
+from containerguard.policy.reporting import Report
+
+#: where decisions go besides the answer (a DecisionReporter's ``record``); must not block
+ReportFn = Callable[[Report], None]
 
 log = logging.getLogger("containerguard.authz")
 
@@ -50,8 +54,8 @@ def _deny(msg: str) -> dict[str, Any]:
     return {"Allow": False, "Msg": msg if len(msg) <= MAX_MSG else msg[:MAX_MSG - 3] + "...", "Err": ""}
 
 
-def authz_request(ps: PolicySet, body: Any, config: AuthzConfig) -> dict[str, Any]:
-    """The answer to an ``AuthZPlugin.AuthZReq`` body (already parsed JSON)."""
+def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportFn | None = None) -> dict[str, Any]:
+    """The answer to an ``AuthZPlugin.AuthZReq`` body (already parsed JSON); ``report`` is told each decision."""
     if not isinstance(body, Mapping):
         return _undecidable(config, "the AuthZ request is not a JSON object")
     method = str(body.get("RequestMethod") or "")
@@ -72,15 +76,22 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig) -> dict[str, An
             name = (parse_qs(parts.query).get("name") or [""])[0]
             doc = inputs.from_docker_create(payload, name=name)
             subject = f"container {name or '(unnamed)'} from image {payload.get('Image') or '?'}"
+            obj = {"kind": "container", "container": name, "image": str(payload.get("Image") or ""),
+                   "operation": "create"}
         else:
             assert exec_ is not None
             doc = inputs.from_docker_exec(payload, container=exec_.group(1))
             subject = f"exec in container {exec_.group(1)}"
+            obj = {"kind": "exec", "container": exec_.group(1), "image": "", "operation": "exec"}
         decision = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
     except Exception as exc:
         log.exception("authz: could not evaluate %s %s", method, parts.path)
         return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}")
-    return _answer(decision, subject, body, config, time.perf_counter() - t0)
+    answer = _answer(decision, subject, body, config, time.perf_counter() - t0)
+    if report is not None:
+        report(Report(decision, allowed=bool(answer["Allow"]), mode="enforce" if config.enforce else "warn",
+                      obj=obj, images={subject: obj["image"]}, user=str(body.get("User") or "")[:255]))
+    return answer
 
 
 def _body(raw: Any) -> Mapping[str, Any] | None:
@@ -123,7 +134,7 @@ def _answer(decision: Decision, subject: str, body: Mapping[str, Any], config: A
     return _deny("containerguard policy: " + " ".join(parts))
 
 
-def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig) -> Any:
+def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: ReportFn | None = None) -> Any:
     """The plugin's ASGI app (served on a unix socket under /run/docker/plugins)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -142,7 +153,7 @@ def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig) -> Any:
             body = await read_json(request, limit=4 * 1024 * 1024)
         except BadRequest as exc:  # an answer the daemon shows, never a crash
             return json_response(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
-        return json_response(authz_request(current_set(policies), body, config), media_type=media)
+        return json_response(authz_request(current_set(policies), body, config, report), media_type=media)
 
     async def authz_res(request: Request) -> Response:
         # the response has already been produced; policies decide on requests only

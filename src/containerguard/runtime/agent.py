@@ -34,6 +34,7 @@ from containerguard.runtime.baseline import BaselineDetector, BaselineStore
 from containerguard.runtime.baseline.store import default_dir
 from containerguard.runtime.cloud.sources import KINDS, RunningSource, parse_source
 from containerguard.runtime.containers import ContainerInfo, ContainerTable
+from containerguard.runtime.dns import DomainNames, domain_constants
 from containerguard.runtime.emit import Emitter, Recorder
 from containerguard.runtime.enrich import Enricher, Sequence
 from containerguard.runtime.evaluate import Evaluator
@@ -43,7 +44,7 @@ from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
 from containerguard.runtime.respond import Responder, ResponsePlan, ResponseStage, parse_respond
 from containerguard.runtime.rules import RuleSet, cloud_rules_path, default_rules_path, load_rules
-from containerguard.runtime.rules.fields import AGENT_PRODUCERS, fields_of
+from containerguard.runtime.rules.fields import AGENT_PRODUCERS, DNS_NAME_FIELDS, fields_of
 from containerguard.runtime.sensor import script
 from containerguard.runtime.sensor.bpftrace import BpftraceSensor
 from containerguard.runtime.sensor.parse import LineParser, RawEvent
@@ -61,6 +62,10 @@ class AgentConfig:
     rules: list[str] = field(default_factory=list)  # empty: the default ruleset
     outputs: list[str] = field(default_factory=lambda: ["stdout"])
     record: str | None = None
+    #: write environment values to the recording unmasked (default: secret-looking values are masked)
+    record_env: bool = False
+    #: how the domain names rules compare fd.sip.name & co. with are resolved: dns | hosts | off (runtime/dns.py)
+    resolve_names: str = "dns"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
@@ -97,10 +102,13 @@ def host_support(k8s: bool = True) -> tuple[set[str], set[str]]:
     return available_fields(k8s), script.traced_event_types(script.available_syscalls())
 
 
-def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset()) -> set[str]:
+def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset(), dns: bool = True) -> set[str]:
     """The catalog fields the agent's producers supply: the syscall pipeline's, the audit webhook's when it
-    listens, and those of the audit-log sources it reads (their producer names)."""
+    listens, and those of the audit-log sources it reads (their producer names); the domain-name fields unless
+    name resolution is off."""
     producers = set(AGENT_PRODUCERS) | ({"k8s_audit"} if k8s_audit else set()) | set(sources)
+    if not dns:
+        producers.discard("dns")
     if sources or k8s_audit:
         producers.add("audit_json")
     return fields_of(producers)
@@ -151,7 +159,9 @@ class Agent:
             self.emitter.close()
             raise
         self.evaluator = Evaluator(ruleset)
-        self.enricher.want_args = "evt.args" in ruleset.fields_used
+        self.dns = DomainNames(cfg.resolve_names)
+        self.enricher.dns = self.dns
+        self._use_fields(ruleset)
         self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority, cfg.alert_policies),
                                        Responder(None),
                                        self.emitter.emit, self._lock)
@@ -184,12 +194,20 @@ class Agent:
     def _load_rules(self) -> RuleSet:
         kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
         rs = load_rules(self._rule_paths(), available_fields=available_fields(
-            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds),
+            bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds, dns=self.cfg.resolve_names != "off"),
                         traced_event_types=script.traced_event_types(script.available_syscalls())
                         if self.cfg.sensor else None)
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
+
+    def _use_fields(self, rs: RuleSet) -> None:
+        """Let the enrich stage fill in the costly fields only when an enabled rule reads them; watch the domain names
+        the rules compare with (resolved in the background, see runtime/dns.py)."""
+        self.enricher.want_args = "evt.args" in rs.fields_used
+        self.enricher.want_dns = bool(DNS_NAME_FIELDS.keys() & rs.fields_used) and self.dns.enabled
+        if self.enricher.want_dns:
+            self.dns.watch(domain_constants(rs.enabled_conditions()))
 
     def program(self) -> str:
         """The bpftrace program for the event types the rules and detectors need."""
@@ -209,7 +227,7 @@ class Agent:
         old_program = self.program() if self.sensor is not None else ""
         with self._lock:
             self.evaluator.use(rs)
-            self.enricher.want_args = "evt.args" in rs.fields_used
+            self._use_fields(rs)
             self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority,
                                                           self.cfg.alert_policies)
         self.counters.rule_reloads += 1
@@ -232,7 +250,7 @@ class Agent:
                 log.warning("cannot set scheduling priority %d: %s", self.cfg.nice, exc)
         try:
             if self.cfg.record:
-                self.recorder = Recorder(self.cfg.record)
+                self.recorder = Recorder(self.cfg.record, record_env=self.cfg.record_env)
             self.containers = ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
             self.containers.start()
             self.enricher.containers = self.containers
@@ -242,6 +260,7 @@ class Agent:
                     self.http.serve(addr, audit=self._audit_addr is not None)
             self._start_sources()
             if self.cfg.sensor:
+                self.dns.watch(self.dns.names, wait=3.0)  # the first answers before the first event
                 self._start_sensor()
         except (ContainerGuardError, OSError):
             self.stop()
@@ -282,6 +301,7 @@ class Agent:
         self._stop.set()
         for src in self.sources:
             src.stop()
+        self.dns.stop()
         if self.sensor is not None:
             self.sensor.stop()
         self.http.close()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from containerguard.errors import RuntimeSensorError
+from containerguard.runtime.dns import parse_extra_hosts
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class ContainerInfo:
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     #: published ports: {"container": "80/tcp", "host_ip": "0.0.0.0", "host_port": "8080"}
     ports: tuple[Mapping[str, str], ...] = ()
+    #: the container's own host entries (docker run --add-host): (lower-cased name, address) pairs (runtime/dns.py)
+    extra_hosts: tuple[tuple[str, str], ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -187,6 +190,7 @@ def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
         network_mode=str(host.get("NetworkMode") or ""), user=str(cfg.get("User") or ""), pid=pid,
         mntns=ns_inode(pid) if pid else 0, state=str(state.get("Status") or ""),
         upper_dir=str(graph.get("UpperDir") or ""), started_ns=_parse_time_ns(str(state.get("StartedAt") or "")),
+        extra_hosts=parse_extra_hosts(host.get("ExtraHosts") or ()),
         ports=tuple({"container": str(cport), "host_ip": str(b.get("HostIp", "")), "host_port": str(b.get("HostPort", ""))}
                     for cport, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items()
                     for b in binds or () if isinstance(b, dict)),

@@ -7,8 +7,10 @@ time); :class:`Recorder` appends events as JSON lines (docs/events.md) for ``rul
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,16 +58,44 @@ class Emitter:
         self.outputs.close()
 
 
-class Recorder:
-    """Appends every event it is given to a JSON-lines file (``--record``)."""
+@functools.lru_cache(maxsize=8192)
+def _redacted_value(name: str, value: str) -> str:
+    """The value of one environment variable with any secret masked, judged by the secret scanner's rules on the
+    whole ``NAME=VALUE`` entry (so ``AWS_SECRET_ACCESS_KEY=...``, ``DB_PASSWORD=...`` and token-shaped values are
+    masked, ``PATH=...`` is kept): the project's one masking code, :func:`containerguard.secrets.redact`."""
+    from containerguard.secrets import redact
 
-    def __init__(self, path: str) -> None:
+    entry = f"{name}={value}"
+    masked = redact(entry)
+    if masked == entry:
+        return value
+    prefix = f"{name}="
+    return masked[len(prefix):] if masked.startswith(prefix) else "****"  # the name itself matched: hide it all
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    """An environment (``proc.env``) with the values of secret-looking variables masked (``Zq3x****``)."""
+    return {k: _redacted_value(k, v) if isinstance(v, str) else v for k, v in env.items()}
+
+
+class Recorder:
+    """Appends every event it is given to a JSON-lines file (``--record``).
+
+    The environment of a process (``proc.env``) can hold credentials: unless ``record_env`` is set, the values of
+    secret-looking variables are masked in the file (:func:`redact_env`). Rules evaluated live see the real values.
+    """
+
+    def __init__(self, path: str, record_env: bool = False) -> None:
         self._fh: IO[str] | None = Path(path).open("a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.record_env = record_env
 
     def record(self, event: Event) -> None:
         """Append one event (a failed write is logged, never raised: recording must not stop detection)."""
         if self._fh is None:
             return
+        env = event.fields.get("proc.env") if not self.record_env else None
+        if isinstance(env, Mapping) and env:
+            event = dataclasses.replace(event, fields={**event.fields, "proc.env": redact_env(env)})
         try:
             write_event(self._fh, event)
             self._fh.flush()

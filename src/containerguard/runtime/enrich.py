@@ -15,6 +15,7 @@ from typing import Any
 
 from containerguard.model import Event
 from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerTable
+from containerguard.runtime.dns import DomainNames
 from containerguard.runtime.process import Proc, ProcessTable, UserNames
 from containerguard.runtime.sensor.fields import SockInfo, event_fields, exec_info, parse_env, sock_fields
 from containerguard.runtime.sensor.parse import RawEvent
@@ -94,6 +95,9 @@ class Enricher:
         self.roles = SocketRoles()
         #: fill evt.args (all arguments as text) only when a rule reads it
         self.want_args = False
+        #: fill fd.sip.name & co. (runtime/dns.py) only when a rule reads them
+        self.want_dns = False
+        self.dns: DomainNames | None = None
         self._cfields: dict[str, tuple[ContainerInfo, dict[str, Any]]] = {}
 
     def enrich(self, raw: RawEvent, build: bool) -> Event | None:
@@ -130,6 +134,8 @@ class Enricher:
         fields["evt.rawtime"] = ts
         if p.start_ns:
             fields["proc.duration"] = ts - p.start_ns
+        if self.want_dns and self.dns is not None and ("fd.sip" in ef or "fd.cip" in ef or "fd.rip" in ef):
+            self.dns.fill(fields, info.extra_hosts if info is not None else ())
         if self.want_args:
             fields["evt.args"] = " ".join(f"{k[8:]}={v}" for k, v in ef.items() if k.startswith("evt.arg."))
         fields["evt.hostname"] = self.hostname

@@ -123,10 +123,32 @@ def redact_finding(f: Finding, layers: Mapping[Layer, Layer] | None = None) -> F
         if player is not None and player is not f.package.layer:
             changes["package"] = dataclasses.replace(f.package, layer=player)
     if f.kind not in (FindingKind.VULNERABILITY, FindingKind.MALICIOUS):
-        title, description, match = redact(f.title), redact(f.description), redact(f.match)
+        title, description, match = _redact_text(f, f.title), _redact_text(f, f.description), redact(f.match)
         if (title, description, match) != (f.title, f.description, f.match):
             changes.update(title=title, description=description, match=match)
     return dataclasses.replace(f, **changes) if changes else f
+
+
+def _shipped(f: Finding) -> tuple[str, ...]:
+    """The check catalog's own title and description behind a misconfiguration finding: text shipped with
+    the tool (and checked by its tests), never image content."""
+    if f.kind not in (FindingKind.MISCONFIG, FindingKind.COMPLIANCE):
+        return ()
+    from containerguard.misconfig.catalog import catalog
+
+    m = catalog().get(f.id)
+    return (m.title, m.description) if m is not None else ()
+
+
+def _redact_text(f: Finding, text: str) -> str:
+    """``redact(text)`` but for the catalog text it ends with: a check's description says "token" or
+    "secret" (automountServiceAccountToken), and masking it would load the whole secret scanner for no
+    secret. The per-occurrence message before it (which quotes the file) is redacted as ever."""
+    for shipped in _shipped(f):
+        if text.endswith(shipped):
+            head = text[: len(text) - len(shipped)]
+            return redact(head) + shipped if head else text
+    return redact(text)
 
 
 def redact_findings(findings: Iterable[Finding], layers: Mapping[Layer, Layer] | None = None) -> tuple[Finding, ...]:

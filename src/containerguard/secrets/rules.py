@@ -1,4 +1,4 @@
-"""Secret rules: loaded from a YAML data file, validated with pydantic, compiled once.
+"""Secret rules: loaded from a YAML data file, validated with pydantic (:mod:`.rules_schema`), compiled once.
 
 The built-in rules live in ``rules.yaml`` beside this module. A user rules file has the same shape and
 may add rules or extend the allowlist. Every error names the file (and the rule id where known).
@@ -11,58 +11,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any
 
 from containerguard import yamlsafe
 from containerguard.errors import SecretsError
 from containerguard.model import Severity
 
 BUILTIN_RULES = "rules.yaml"
-
-
-class _AllowlistModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    regexes: list[str] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
-
-
-class _RuleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
-    title: str = Field(min_length=1)
-    severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
-    keywords: list[str] = Field(min_length=1)
-    regex: str | None = Field(default=None, min_length=1)
-    regexes: list[str] = Field(default_factory=list)
-    entropy: float | None = Field(default=None, ge=0, le=8)
-    validate_: Literal["jwt", "github-checksum", "none"] = Field(default="none", alias="validate")
-    mask: Literal["prefix", "header"] = "prefix"
-    fallback: bool = False
-    requires: list[str] = Field(default_factory=list)
-    allow_regexes: list[str] = Field(default_factory=list)
-    allow_paths: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _one_of_regex(self) -> _RuleModel:
-        if (self.regex is None) == (not self.regexes):
-            raise ValueError("give exactly one of regex or regexes")
-        return self
-
-    @field_validator("keywords")
-    @classmethod
-    def _lower(cls, v: list[str]) -> list[str]:
-        if any(not k or k != k.lower() for k in v):
-            raise ValueError("keywords must be non-empty lowercase strings")
-        return v
-
-
-class _RulesFileModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Literal[1] = 1
-    allowlist: _AllowlistModel = Field(default_factory=_AllowlistModel)
-    rules: list[_RuleModel] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,51 +66,64 @@ def _compile_str(pattern: str, where: str) -> re.Pattern[str]:
 
 def parse_rules(text: str, source: str) -> RuleSet:
     """Validate and compile a rules document; errors name ``source`` and the offending rule."""
-    raw = yamlsafe.load(text, source, error=SecretsError)
-    try:
-        doc = _RulesFileModel.model_validate(raw if raw is not None else {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise SecretsError(f"{source}: {loc}: {first['msg']}") from exc
+    from containerguard.secrets.rules_schema import validated
+
+    return _compile(validated(yamlsafe.load(text, source, error=SecretsError), source), source)
+
+
+def _compile(doc: dict[str, Any], source: str) -> RuleSet:
+    """A validated rules document (every field present) as a compiled :class:`RuleSet`."""
     seen: set[str] = set()
     rules: list[SecretRule] = []
-    for r in doc.rules:
-        where = f"{source}: rule {r.id}"
-        if r.id in seen:
+    for r in doc["rules"]:
+        where = f"{source}: rule {r['id']}"
+        if r["id"] in seen:
             raise SecretsError(f"{where}: duplicate rule id")
-        seen.add(r.id)
-        patterns = [r.regex] if r.regex is not None else r.regexes
+        seen.add(r["id"])
+        patterns = [r["regex"]] if r["regex"] is not None else r["regexes"]
         rules.append(
             SecretRule(
-                id=r.id,
-                title=r.title,
-                severity=Severity[r.severity],
-                keywords=tuple(k.encode() for k in r.keywords),
+                id=r["id"],
+                title=r["title"],
+                severity=Severity[r["severity"]],
+                keywords=tuple(k.encode() for k in r["keywords"]),
                 regexes=tuple(_compile_bytes(p, where) for p in patterns),
-                entropy=r.entropy,
-                validate=r.validate_,
-                mask=r.mask,
-                fallback=r.fallback,
-                requires=tuple(x.encode() for x in r.requires),
-                allow_regexes=tuple(_compile_bytes(p, where) for p in r.allow_regexes),
-                allow_paths=tuple(_compile_str(p, where) for p in r.allow_paths),
+                entropy=r["entropy"],
+                validate=r["validate"],
+                mask=r["mask"],
+                fallback=r["fallback"],
+                requires=tuple(x.encode() for x in r["requires"]),
+                allow_regexes=tuple(_compile_bytes(p, where) for p in r["allow_regexes"]),
+                allow_paths=tuple(_compile_str(p, where) for p in r["allow_paths"]),
             )
         )
     # specific rules first, generic fallbacks last (they yield to specific matches at the same spot)
     rules.sort(key=lambda rule: rule.fallback)
+    allow = doc["allowlist"]
     return RuleSet(
         rules=tuple(rules),
-        allow_regexes=tuple(_compile_bytes(p, f"{source}: allowlist") for p in doc.allowlist.regexes),
-        allow_paths=tuple(_compile_str(p, f"{source}: allowlist") for p in doc.allowlist.paths),
+        allow_regexes=tuple(_compile_bytes(p, f"{source}: allowlist") for p in allow["regexes"]),
+        allow_paths=tuple(_compile_str(p, f"{source}: allowlist") for p in allow["paths"]),
     )
+
+
+#: a rule's fields as written when the file leaves them out (the schema's defaults, rules_schema.py)
+_RULE_DEFAULTS: dict[str, Any] = {"regex": None, "regexes": [], "entropy": None, "validate": "none", "mask": "prefix",
+                                  "fallback": False, "requires": [], "allow_regexes": [], "allow_paths": []}
+
+
+def _trusted(raw: Any) -> dict[str, Any]:
+    """The built-in rules document with the schema's defaults filled in, without pydantic: the file ships
+    with the tool and a unit test validates it against the schema (test_builtin_rules_match_the_schema)."""
+    allow = {"regexes": [], "paths": [], **raw.get("allowlist", {})}
+    return {"allowlist": allow, "rules": [{**_RULE_DEFAULTS, **r} for r in raw.get("rules", [])]}
 
 
 @cache
 def builtin_rules() -> RuleSet:
     """The rules shipped with ContainerGuard (compiled once per process)."""
     text = resources.files("containerguard.secrets").joinpath(BUILTIN_RULES).read_text(encoding="utf-8")
-    return parse_rules(text, BUILTIN_RULES)
+    return _compile(_trusted(yamlsafe.load(text, BUILTIN_RULES, error=SecretsError)), BUILTIN_RULES)
 
 
 def load_rules(path: str | Path, *, extend_builtin: bool = True) -> RuleSet:

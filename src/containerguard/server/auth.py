@@ -11,9 +11,16 @@ Roles map to permissions; every endpoint names the one permission it needs (see 
 admin      everything, including tokens, registries, notification targets and the audit log
 analyst    read everything but tokens and audit; scan uploads; exceptions; trigger scans/rescans
 viewer     read images, findings, hosts, containers, alerts, events, exceptions, risk
-agent      report its own host's containers and alerts; read exceptions (nothing else)
-ci         upload scans; read exceptions (to apply them in CI)
+agent      report its own host's containers, alerts and runtime policy decisions; read exceptions and the
+           policy set (nothing else)
+ci         upload scans (and their build policy decisions); read exceptions (to apply them in CI)
+enforcer   the admission webhook and the Docker plugin: report deploy-time policy decisions and read the policy
+           set, nothing else (a stolen enforcer token reads no finding and changes no policy)
 =========  =====================================================================================
+
+Policies: every reading role (and agent, enforcer) reads the server's policy set (``policies:read``); only
+admin changes it (``policies:write``, `containerguard policy push`): a policy set can deny every deployment in
+the fleet, so changing it is an administrator's act, recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -22,18 +29,20 @@ import hashlib
 import hmac
 import secrets
 
-ROLE_NAMES = ("admin", "analyst", "viewer", "agent", "ci")
+ROLE_NAMES = ("admin", "analyst", "viewer", "agent", "ci", "enforcer")
 
 READ = frozenset({"images:read", "findings:read", "hosts:read", "alerts:read", "events:read",
-                  "exceptions:read", "risk:read", "registries:read", "jobs:read", "notifications:read"})
+                  "exceptions:read", "risk:read", "registries:read", "jobs:read", "notifications:read",
+                  "policies:read"})
 ROLES: dict[str, frozenset[str]] = {
     "viewer": READ,
     "analyst": READ | {"scans:write", "exceptions:write", "jobs:write", "alerts:ack"},
-    "agent": frozenset({"agent:write", "exceptions:read"}),
+    "agent": frozenset({"agent:write", "exceptions:read", "policy:report", "policies:read"}),
     "ci": frozenset({"scans:write", "exceptions:read"}),
+    "enforcer": frozenset({"policy:report", "policies:read"}),
 }
 ROLES["admin"] = ROLES["analyst"] | {"tokens:admin", "audit:read", "registries:write", "notifications:write",
-                                     "admin"}
+                                     "policies:write", "admin"}
 
 PREFIX = "cg_"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-ROLES = ("admin", "analyst", "viewer", "agent", "ci")
+ROLES = ("admin", "analyst", "viewer", "agent", "ci", "enforcer")
 READERS = {"admin", "analyst", "viewer"}
+POLICY_READERS = READERS | {"agent", "enforcer"}  # the enforcement points fetch the server's policy set
 
 # (method, path template, roles allowed)
 MATRIX: list[tuple[str, str, set[str]]] = [
@@ -21,7 +22,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("DELETE", "/tokens/{token_id}", {"admin"}),
     ("GET", "/audit", {"admin"}),
     ("GET", "/events", READERS),
-    ("GET", "/exceptions", set(ROLES)),
+    ("GET", "/exceptions", set(ROLES) - {"enforcer"}),
     ("POST", "/exceptions", {"admin", "analyst"}),
     ("DELETE", "/exceptions/{exc_id}", {"admin", "analyst"}),
     ("POST", "/agent/report", {"agent"}),
@@ -48,6 +49,11 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/policy/decisions", {"admin", "analyst", "ci"}),
     ("GET", "/policy/violations", READERS),
     ("GET", "/policy/summary", READERS),
+    ("POST", "/policy/reports", {"agent", "enforcer"}),
+    ("GET", "/policy/enforcers", READERS),
+    ("GET", "/policies", POLICY_READERS),
+    ("PUT", "/policies", {"admin"}),
+    ("GET", "/policies/bundle", POLICY_READERS),
     ("GET", "/risk", READERS),
 ]
 
@@ -58,6 +64,13 @@ BODIES = {
     ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
     ("POST", "/notifications/targets"): {"name": "matrix-siem", "kind": "syslog", "url": "udp://127.0.0.1:9"},
     ("PUT", "/notifications/targets/{target_id}/enabled"): {"enabled": True},
+    ("POST", "/policy/reports"): {"batch_id": "batch-0001", "source": "authz", "instance": "matrix-host", "decisions": []},
+    ("PUT", "/policies"): {"files": []},
+}
+#: a body per role where the route checks what the role may say (an agent reports its own host's runtime)
+ROLE_BODIES = {
+    ("POST", "/policy/reports", "agent"): {"batch_id": "batch-0002", "source": "agent", "instance": "matrix-agent",
+                                           "decisions": []},
 }
 FILL = {"ref": "1", "token_id": "999", "exc_id": "999", "registry_id": "999", "name": "nope", "host": "nope",
         "target_id": "999", "delivery_id": "999"}
@@ -97,7 +110,8 @@ def test_each_role_against_each_endpoint(matrix_api, docs):
         if r.status_code != 401:
             failures.append(f"{method} {path} without token: {r.status_code}")
         for role, tok in tokens.items():
-            r = api.client.request(method, f"/api/v1{path}", headers={"Authorization": f"Bearer {tok}"}, **kw)
+            role_kw = {"json": ROLE_BODIES[(method, template, role)]} if (method, template, role) in ROLE_BODIES else kw
+            r = api.client.request(method, f"/api/v1{path}", headers={"Authorization": f"Bearer {tok}"}, **role_kw)
             if role in allowed and r.status_code in (401, 403):
                 failures.append(f"{method} {path} as {role}: {r.status_code} (should be allowed)")
             if template.endswith("/notifications"):

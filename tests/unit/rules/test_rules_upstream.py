@@ -18,12 +18,9 @@ from containerguard.runtime.sensor import script
 
 UPSTREAM = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 
-#: what ContainerGuard cannot supply anywhere: DNS names of peers (Falco resolves them from a domain list it
-#: watches) and the data buffer of read/write calls (the sensor does not copy payloads)
+#: what ContainerGuard cannot supply anywhere: the data buffer of read/write calls (the sensor does not copy payloads).
+#: The domain names of peers (fd.sip.name, fd.cip.name) are supplied by runtime/dns.py, as Falco's DNS manager does.
 ALWAYS_DISABLED = {
-    "Contact K8S API Server From Container": "field 'fd.sip.name' not supplied by any source",
-    "Unexpected inbound connection source": "field 'fd.cip.name' not supplied by any source",
-    "Detect outbound connections to common miner pool ports": "field 'fd.sip.name' not supplied by any source",
     "Java Process Class File Download": "field 'evt.buffer' not supplied by any source",
 }
 #: rules that need module loading, which a kernel built without loadable modules cannot trace

@@ -30,6 +30,10 @@ def test_roles_are_nested_as_documented():
     assert auth.ROLES["viewer"] < auth.ROLES["analyst"] < auth.ROLES["admin"]
     assert not auth.ROLES["agent"] & {"images:read", "scans:write", "tokens:admin"}
     assert auth.ROLES["ci"] == {"scans:write", "exceptions:read"}
+    # the admission webhook and the Docker plugin: report decisions, read the policy set, nothing else
+    assert auth.ROLES["enforcer"] == {"policy:report", "policies:read"}
+    assert auth.allowed("agent", "policy:report") and not auth.allowed("ci", "policy:report")
+    assert [r for r in auth.ROLE_NAMES if auth.allowed(r, "policies:write")] == ["admin"]
     assert not auth.allowed("nobody", "images:read")
 
 

@@ -34,6 +34,12 @@ class ResponsePlan:
     #: runtime-stage policies as code (containerguard.policy.runtime.AlertPolicies): alert -> actions
     alert_policies: Callable[[Alert], Sequence[str]] | None = None
 
+    def responded(self, alert: Alert, outcomes: tuple[str, ...]) -> None:
+        """Tell the alert policies what was done about ``alert`` (they report their decision with it)."""
+        hook = getattr(self.alert_policies, "responded", None)
+        if hook is not None:
+            hook(alert, outcomes)
+
     def actions_for(self, alert: Alert) -> list[str]:
         """The responses for ``alert``, in order: process actions, then the strongest container action."""
         out: list[str] = []

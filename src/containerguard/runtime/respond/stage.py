@@ -37,10 +37,12 @@ class ResponseStage:
         if later:
             self._pool.submit(self._later, alert, event, outcomes, later)
             return None
+        self.plan.responded(alert, outcomes)
         return self.finish(alert, event, outcomes)
 
     def _later(self, alert: Alert, event: Event, done: tuple[str, ...], actions: list[str]) -> None:
         outcomes = done + tuple(self.responder.run(a, alert, event) for a in actions)
+        self.plan.responded(alert, outcomes)
         with self._lock:
             self.finish(alert, event, outcomes)
 

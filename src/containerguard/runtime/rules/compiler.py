@@ -27,6 +27,7 @@ from containerguard.runtime.rules.fields import (
     ANCESTOR_FIELDS,
     ANCESTORS,
     DICT_FIELDS,
+    DNS_NAME_FIELDS,
     FIELD_CATALOG,
     storage_key,
 )
@@ -84,6 +85,13 @@ def _arg(f: Mapping[str, Any], name: str) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
+
+
+def _dnsnames(names: Any, name: Any) -> Any:
+    """Every watched domain name of an address (``fd.sip.names``), or the one recorded name (hand-made events)."""
+    if names is not None:
+        return names
+    return () if name is None else (name,)
 
 
 def _jptr(doc: Any, parts: tuple[str, ...]) -> Any:
@@ -222,7 +230,7 @@ def rfc3339(ns: int) -> str:
 RUNTIME: dict[str, Any] = {
     "_idx": _idx, "_key": _key, "_envtext": _envtext, "_arg": _arg, "_jptr": _jptr, "_uriparam": _uriparam,
     "_tolower": _tolower, "_toupper": _toupper, "_basename": _basename, "_b64": _b64, "_bytes": _bytes,
-    "_rfc3339": rfc3339, "_istr": _istr, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
+    "_rfc3339": rfc3339, "_istr": _istr, "_dnsnames": _dnsnames, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
 }
 
 # ------------------------------------------------------------------ safe regular expressions
@@ -424,6 +432,9 @@ class CodeGen:
             return f"({lhs} is not None)" if not multi else f"bool({lhs})"
         if ftype == "ipnet":
             return self.ipnet(node, lhs)
+        if (node.lhs.name in DNS_NAME_FIELDS and op in ("=", "!=", "in") and not node.lhs.xforms
+                and not isinstance(node.rhs, FieldRef) and node.rhs is not None):
+            return self._dns_cmp(node)
         if op in _STRING_OPS and ftype == "int" and not multi and FIELD_CATALOG[node.lhs.name].source != "syscall":
             # an audit field that is a number under a text operator compares its decimal text: ka.response.code
             # startswith 2 (the k8saudit plugin types the code as a string, our catalog as a number for < and >)
@@ -448,6 +459,17 @@ class CodeGen:
         if not guard and op in ("in", "intersects"):
             return f"({lhs} in {self.hoist('s', frozenset(rhs))})"
         return f"(({v} := {lhs}) is not None and {guard}{self.pred(v, op, rhs, ftype, node.pos)})"
+
+    def _dns_cmp(self, node: Cmp) -> str:
+        """fd.sip.name = / in / != NAMES, as Falco's DNS manager matches: against every watched name the address
+        resolves to (not only the first, which is the field's value); != holds on an IP socket with none of them."""
+        name = node.lhs.name
+        vals = node.rhs if isinstance(node.rhs, tuple) else (node.rhs,)
+        s = self.hoist("s", frozenset(str(v) for v in vals))
+        names = f"_dnsnames({self.get(name + 's')}, {self.get(name)})"
+        if node.op == "!=":
+            return f"({self.get(DNS_NAME_FIELDS[name])} is not None and {s}.isdisjoint({names}))"
+        return f"(not {s}.isdisjoint({names}))"
 
     def _rhs(self, node: Cmp, ftype: str) -> tuple[Any, str]:
         """(right-hand side, guard): a coerced constant or tuple, or val(field) as an expression with the guard

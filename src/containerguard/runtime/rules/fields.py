@@ -37,6 +37,12 @@ PRODUCERS: dict[str, Producer] = {p.name: p for p in (
     Producer("users", "syscall", "user names from the container's (or host's) /etc/passwd"),
     Producer("containers", "syscall", "the agent's container table (Docker Engine API)"),
     Producer("baseline", "syscall", "behavioural baselines (runtime/baseline)"),
+    Producer("dns", "syscall",
+             "domain names of socket addresses (runtime/dns.py): as Falco, the names the enabled rules compare these "
+             "fields with are resolved (at rule load, refreshed every 10 s, backing off to 320 s while unchanged) and "
+             "an address takes the first watched name that resolves to it; `=`, `in` and `!=` compare with every "
+             "such name. Also counted: the container's own host entries (`docker run --add-host`). "
+             "`agent --resolve-names dns|hosts|off` (hosts: /etc/hosts only, no DNS query)"),
     Producer("engine", "syscall", "computed by the rules engine from other fields of the event"),
     Producer("agent", "any", "the agent itself: host name, sequence number, event clock"),
     Producer("k8s_audit", "k8s_audit", "Kubernetes audit events (webhook or log file)"),
@@ -52,7 +58,7 @@ PRODUCERS: dict[str, Producer] = {p.name: p for p in (
 )}
 
 #: What ``containerguard agent`` runs: the syscall pipeline's producers (k8s_audit joins with --k8s-audit-listen).
-AGENT_PRODUCERS = frozenset({"sensor", "process_table", "users", "containers", "engine", "agent"})
+AGENT_PRODUCERS = frozenset({"sensor", "process_table", "users", "containers", "engine", "agent", "dns"})
 
 
 class FieldSpec(NamedTuple):
@@ -182,10 +188,10 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "fd.rnet": _f(_ENGINE, "ipnet", "Remote IP address, compared with networks (CIDR)"),
     "fd.lnet": _f(_ENGINE, "ipnet", "Local IP address, compared with networks (CIDR)"),
     "fd.port": _f(_ENGINE, "ilist", "Either end's port (client or server)"),
-    "fd.sip.name": _f(_NONE, "string", "Domain name the server IP was resolved from"),
-    "fd.cip.name": _f(_NONE, "string", "Domain name the client IP was resolved from"),
-    "fd.rip.name": _f(_NONE, "string", "Domain name the remote IP was resolved from"),
-    "fd.lip.name": _f(_NONE, "string", "Domain name the local IP was resolved from"),
+    "fd.sip.name": _f("dns", "string", "Watched domain name (one a rule compares with) that resolves to the server IP; <NA> when none"),
+    "fd.cip.name": _f("dns", "string", "Watched domain name that resolves to the client IP; <NA> when none"),
+    "fd.rip.name": _f("dns", "string", "Watched domain name that resolves to the remote IP; <NA> when none"),
+    "fd.lip.name": _f("dns", "string", "Watched domain name that resolves to the local IP; <NA> when none"),
     "fd.nameraw": _f(_SENSOR, "string", "File name as the program passed it (not normalised)"),
     "fd.connected": _f(_SENSOR, "bool", "The socket is connected"),
     "fd.name_changed": _f(_SENSOR, "bool", "The fd name changed with this event"),
@@ -476,6 +482,10 @@ ANCESTOR_FIELDS = frozenset(ANCESTORS)
 _STORAGE = {**{k: v[0] for k, v in ANCESTORS.items()}, "jevt.value": "jevt", "json.value": "jevt",
             "evt.plugininfo": "ct.info", "ka.uri.param": "ka.uri",
             "k8s.pod.label": "k8s.pod.labels", "container.label": "container.labels"}
+#: Domain-name fields and the address field each names (runtime/dns.py fills them). ``=``, ``!=`` and ``in`` compare
+#: with every watched name the address resolves to, stored under the field's name plus ``s`` (``fd.sip.names``).
+DNS_NAME_FIELDS = {"fd.sip.name": "fd.sip", "fd.cip.name": "fd.cip", "fd.rip.name": "fd.rip", "fd.lip.name": "fd.lip"}
+
 #: Fields that read one key of a dict (or all of it as KEY=VALUE text without an argument).
 DICT_FIELDS = frozenset({"proc.env", "k8s.pod.label", "container.label", "container.labels", "azure.claims",
                          "azure.properties"})

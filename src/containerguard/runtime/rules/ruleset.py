@@ -120,6 +120,10 @@ class RuleSet:
             idx = [i for i in active if self.rules[i].source == src]
             self._by_source[src] = build_dispatch(gen, src, conds(idx), None)
 
+    def enabled_conditions(self) -> list[Node]:
+        """The compiled condition trees (macros expanded, lists resolved) of the enabled rules."""
+        return [c.node for cr, c in zip(self.rules, self._comp, strict=True) if cr.enabled and c is not None]
+
     def _count_error(self, i: int) -> None:
         self.eval_errors[self.rules[i].name] += 1
 

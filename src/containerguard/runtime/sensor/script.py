@@ -35,9 +35,12 @@ HEAD_ARGS = ("nsecs, pid, tid, curtask->real_parent->tgid, uid, gid, "
              "curtask->nsproxy->mnt_ns->ns.inum, curtask->cred->cap_effective.val, "
              "curtask->cred->cap_permitted.val, comm")
 
-MAX_ARGS_BYTES = 200  # bytes of the argument block printed per exec
-MAX_ENV_BYTES = 200  # bytes of the environment block read in the kernel at exec (the rest from /proc, if alive)
 STRLEN = 160  # BPFTRACE_STRLEN: longest path printed (the 512-byte BPF stack bounds str + buf)
+MAX_ARGS_BYTES = 200  # bytes of the argument block printed per exec
+#: bytes of the environment block read in the kernel at exec (the rest from /proc, if alive). bpftrace's buf() copies
+#: at most BPFTRACE_STRLEN bytes whatever length it is given, so a larger figure would cut the last variable without
+#: the parser knowing the block was cut.
+MAX_ENV_BYTES = STRLEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from containerguard.server.services.audit import Actor
 
 router = APIRouter()
 
-EventType = Literal["new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned"]
+EventType = Literal["new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned",
+                    "policy_violation"]
 
 
 class TargetIn(BaseModel):

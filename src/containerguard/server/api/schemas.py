@@ -99,7 +99,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    role: Literal["admin", "analyst", "viewer", "agent", "ci"]
+    role: Literal["admin", "analyst", "viewer", "agent", "ci", "enforcer"]
     host: str = Field(default="", max_length=255, description="agent tokens: the host it reports for (default: name)")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from containerguard.model import Severity
 from containerguard.server.store.models import Container, Event, Host, Image
 
-TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned")
+TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned", "policy_violation")
 
 
 def raise_event(session: Session, type_: str, summary: str, *, severity: int = 0, image_digest: str = "",

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
 
 KINDS = ("webhook", "slack", "syslog")
-EVENT_TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned")
+EVENT_TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned", "policy_violation")
 BATCH = 100
 LEASE = dt.timedelta(seconds=120)  # a claimed delivery is not picked again for this long
 MAX_BACKOFF = 3600.0

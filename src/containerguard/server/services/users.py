@@ -29,7 +29,7 @@ def create(session: Session, actor: Actor, *, name: str, role: str, password: st
     name = name.strip()
     if not name or len(name) > 255 or any(ord(c) < 0x20 for c in name):
         raise Invalid("a user needs a name of 1-255 printable characters")
-    if role not in auth.ROLE_NAMES or role in ("agent", "ci"):
+    if role not in auth.ROLE_NAMES or role in ("agent", "ci", "enforcer"):
         raise Invalid(f"role {role!r}: a person is admin, analyst or viewer")
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"the password needs at least {MIN_PASSWORD} characters")

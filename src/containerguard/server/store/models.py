@@ -152,7 +152,7 @@ class Finding(Base):
     kev: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    #: migration 0400_finding_cover: until when an exception covers the finding (the latest expiry among the
+    #: migration 0500_finding_cover: until when an exception covers the finding (the latest expiry among the
     #: non-revoked exceptions that name it; ``services.exceptions.NEVER`` for one without expiry; NULL: none).
     #: Kept by services.exceptions.refresh_cover whenever exceptions, findings or image names change, so "open"
     #: is a column test (``services.exceptions.is_open``) and not a correlated search per finding.
@@ -463,4 +463,66 @@ class PolicyViolation(Base):
     remediation: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[list[str]] = mapped_column(JSON, default=list)
     error: Mapped[str] = mapped_column(Text, default="")
+    # migration 0400_policy_reports: decisions reported by the admission webhook, the Docker plugin and agents
+    decision_uid: Mapped[str] = mapped_column(String(64), default="", index=True)  # the violations of one decision
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # the enforcement point's clock
+    instance: Mapped[str] = mapped_column(String(255), default="")  # which webhook replica, plugin or agent host
+    namespace: Mapped[str] = mapped_column(String(255), default="", index=True)
+    object_kind: Mapped[str] = mapped_column(String(64), default="")  # Deployment, Pod, container, exec
+    object_name: Mapped[str] = mapped_column(String(255), default="")  # workload or container name
+    container: Mapped[str] = mapped_column(String(255), default="")  # container id (Docker, agent)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)  # what the enforcement point answered
+    mode: Mapped[str] = mapped_column(String(16), default="")  # enforce | warn | dry-run
+    responses: Mapped[list[Any]] = mapped_column(default=list)  # runtime: what was done (kill_container ...: ok)
+    user: Mapped[str] = mapped_column(String(255), default="")  # who asked (Kubernetes or Docker user)
+
+
+class PolicyReportBatch(Base):
+    """Batches of decisions an enforcement point sent: a replayed batch is acknowledged and stores nothing."""
+
+    __tablename__ = "policy_report_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter: Mapped[str] = mapped_column(String(255))  # the token's name
+    batch_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decisions: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("reporter", "batch_id"),)
+
+
+class PolicyEnforcer(Base):
+    """An enforcement point that reports decisions: when it last reported, with which policy set, and its
+    decision counts (allowed decisions are counted there, not stored one by one)."""
+
+    __tablename__ = "policy_enforcers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # admission | authz | agent
+    instance: Mapped[str] = mapped_column(String(255))
+    reporter: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(64), default="")
+    policy_set: Mapped[str] = mapped_column(String(64), default="")
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    allowed: Mapped[int] = mapped_column(BigInteger, default=0)
+    denied: Mapped[int] = mapped_column(BigInteger, default=0)
+    warned: Mapped[int] = mapped_column(BigInteger, default=0)
+    dropped: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("source", "instance", "reporter"),)
+
+
+class PolicyFile(Base):
+    """The policy set held by the server (`containerguard policy push DIR`): one row per file, replaced as a
+    whole on each push; enforcement points fetch it (``--policy-from-server``)."""
+
+    __tablename__ = "policy_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)  # relative path in the pushed directory
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pushed_by: Mapped[str] = mapped_column(String(255), default="")
+    pushed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

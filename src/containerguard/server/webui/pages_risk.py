@@ -52,11 +52,13 @@ def build(router: APIRouter, console: Console) -> None:
             summary = policy_svc.summary(s)[:POLICY_ROWS]
             actions = policy_svc.actions(s)
             # one row more than shown tells whether there is a next page
-            got = [policy_svc.as_dict(v) for v in
-                   policy_svc.listing(s, policy=policy, stage=stage, action=action, limit=VIOLATION_ROWS + 1,
-                                      offset=(number - 1) * VIOLATION_ROWS)]
+            got = [policy_svc.as_dict(v) for v in policy_svc.listing(
+                s, filters=policy_svc.Filters(policy=policy, stage=stage, action=action), limit=VIOLATION_ROWS + 1,
+                offset=(number - 1) * VIOLATION_ROWS)]
+            enforcers = policy_svc.enforcers(s)
         rows = views.Page(got[:VIOLATION_ROWS], number, None, len(got) > VIOLATION_ROWS)
         query = urlencode([(k, v) for k, v in (("policy", policy), ("stage", stage), ("action", action)) if v])
         return render(request, "policies.html", viewer, "policies", title="Policies", summary=summary,
                       page=rows, latest=rows.rows, policy=policy, stage=stage, action=action, actions=actions,
-                      stages=policy_svc.STAGES, policy_ids=sorted({p["policy"] for p in summary}), base_query=query)
+                      stages=policy_svc.STAGES, policy_ids=sorted({p["policy"] for p in summary}), base_query=query,
+                      enforcers=enforcers)

@@ -1,0 +1,251 @@
+"""Enforcement points report their decisions to the central server: a real `admission serve --server` over HTTPS
+pointed at a real `containerguard server` process (SQLite and PostgreSQL). A denied AdmissionReview shows up as
+a policy violation through the API (with its filters) and on the console's Policies page, raises a
+`policy_violation` event; decisions made while the server is down arrive once after it returns, and the
+webhook's answers never wait for the server. The server's policy set is pushed with `policy push` and
+enforced by a webhook started with `--policy-from-server`, which keeps it when the server goes away."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from tests.browser.web import login
+from tests.fixtures import registry as reg
+from tests.fixtures import server as srv
+from tests.fixtures.webhook import Certs, admission_server, make_certs
+from tests.integration.server.test_cli import cg
+
+
+def _review(name: str, *, privileged: bool = False, namespace: str = "shop", image: str = "registry.example.com/web:1.4.2",
+            kind: str = "Pod") -> dict[str, Any]:
+    sc = {"privileged": True} if privileged else {"runAsNonRoot": True, "allowPrivilegeEscalation": False}
+    container = {"name": "web", "image": image, "securityContext": sc}
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+                           "spec": {"containers": [container]}}
+    if kind == "Deployment":
+        obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+               "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+                   "metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}}
+    group, resource = ("apps", "deployments") if kind == "Deployment" else ("", "pods")
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": str(uuid.uuid4()), "kind": {"group": group, "version": "v1", "kind": kind},
+        "resource": {"group": group, "version": "v1", "resource": resource}, "name": name, "namespace": namespace,
+        "operation": "CREATE", "userInfo": {"username": "alice@example.com"}, "object": obj, "oldObject": None,
+        "dryRun": False}}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "server.sqlite")
+        return
+    if not srv.postgres_available():
+        pytest.fail("PostgreSQL is not running: scripts/services starts it (pg_ctlcluster 15 main start)")
+    url = srv.postgres_url()
+    try:
+        yield url
+    finally:
+        srv.drop_postgres(url)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("tls"))
+
+
+def _violations(s: srv.ServerProcess, token: str, **params: Any) -> list[dict[str, Any]]:
+    r = httpx.get(f"{s.url}/api/v1/policy/violations", params={"limit": 1000, **params},
+                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, certs: Certs, tmp_path: Path) -> None:
+    port = reg.free_port()
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    s = srv.ServerProcess.server(tmp_path, "--db", db, "--vulndb", str(srv.vulndb()), env=env, port=port)
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        enforcer = cg("token", "create", "webhook-prod", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
+        viewer = cg("token", "create", "dash", "--role", "viewer", "--server", s.url, "--token", admin).stdout.strip()
+        # an enforcer token reports decisions and nothing more
+        assert httpx.get(f"{s.url}/api/v1/images", headers={"Authorization": f"Bearer {enforcer}"}).status_code == 403
+        assert httpx.get(f"{s.url}/api/v1/policy/violations", headers={"Authorization": f"Bearer {enforcer}"}).status_code == 403
+        spool = tmp_path / "spool"
+        with admission_server(certs, "--server", s.url, "--token", enforcer, "--spool-dir", str(spool),
+                              log=tmp_path / "webhook.log") as url, \
+                httpx.Client(base_url=url, verify=certs.context(), timeout=10) as hook:
+            denied = hook.post("/validate", json=_review("evil", privileged=True)).json()["response"]
+            assert denied["allowed"] is False and "CG-DEP-001" in denied["status"]["message"]
+            assert hook.post("/validate", json=_review("fine")).json()["response"]["allowed"] is True
+            dep = hook.post("/validate", json=_review("api", privileged=True, namespace="payments",
+                                                      kind="Deployment")).json()["response"]
+            assert dep["allowed"] is False
+
+            rows = srv.wait_for(lambda: [v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]
+                                if len([v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]) >= 2
+                                else [], 30)
+            assert len(rows) == 2, rows
+            pod = next(v for v in rows if v["object"]["name"] == "evil")
+            assert (pod["stage"], pod["source"], pod["action"], pod["allowed"], pod["mode"]) == \
+                ("deploy", "admission", "deny", False, "enforce")
+            assert pod["object"] == {"namespace": "shop", "kind": "Pod", "name": "evil", "container": ""}
+            assert pod["reporter"] == "webhook-prod" and pod["user"] == "alice@example.com"
+            assert pod["image_name"] == "registry.example.com/web:1.4.2"
+            assert pod["name"] == "privileged-container" and pod["message"] == "The container runs privileged."
+            assert pod["decided_at"] and pod["decision_uid"]
+            # filters: namespace, decision, stage
+            only = _violations(s, viewer, namespace="payments", policy="CG-DEP-001")
+            assert [(v["object"]["kind"], v["object"]["name"]) for v in only] == [("Deployment", "api")]
+            assert _violations(s, viewer, source="admission", stage="build") == []
+            assert {v["allowed"] for v in _violations(s, viewer, source="admission", decision="denied")} == {False}
+            # a deny raises an event notification rules can match
+            events = httpx.get(f"{s.url}/api/v1/events", params={"type": "policy_violation"},
+                               headers={"Authorization": f"Bearer {admin}"}).json()
+            assert any("Pod shop/evil" in e["summary"] and "CG-DEP-001" in e["summary"] for e in events), events
+            # the Policies page shows the decision
+            client, resp = login(s.url, viewer)
+            assert resp.status_code == 303
+            page = client.get("/policies").text
+            assert "Pod shop/evil container web" in page and "deny" in page and "blocked" in page
+            assert "webhook-prod" in page  # the enforcement points' table
+
+            # --- the server goes away: decisions still answer at once and wait in the spool
+            s.stop()
+            slow = 0.0
+            for i in range(5):
+                t0 = time.perf_counter()
+                r = hook.post("/validate", json=_review(f"outage-{i}", privileged=True)).json()["response"]
+                slow = max(slow, time.perf_counter() - t0)
+                assert r["allowed"] is False
+            assert slow < 1.0, f"an admission answer waited {slow:.2f} s while the server was down"
+            srv.wait_for(lambda: list(spool.glob("*.json")), 10)
+            assert list(spool.glob("*.json")), "nothing spooled during the outage"
+            time.sleep(2)
+            s = srv.ServerProcess.server(tmp_path, "--db", db, "--vulndb", str(srv.vulndb()), env=env, port=port)
+
+            def arrived() -> list[dict[str, Any]]:
+                got = [v for v in _violations(s, viewer, source="admission", policy="CG-DEP-001")
+                       if v["object"]["name"].startswith("outage-")]
+                return got if len(got) >= 5 and not list(spool.glob("*.json")) else []
+
+            srv.wait_for(arrived, 60)
+            time.sleep(2)  # a duplicate would have arrived by now
+            got = [v for v in _violations(s, viewer, source="admission", policy="CG-DEP-001")
+                   if v["object"]["name"].startswith("outage-")]
+            assert sorted(v["object"]["name"] for v in got) == [f"outage-{i}" for i in range(5)]
+        # the webhook's counts: the allowed decision is counted, not stored
+        enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers={"Authorization": f"Bearer {viewer}"}).json()
+        mine = [e for e in enf if e["source"] == "admission" and e["reporter"] == "webhook-prod"]
+        assert len(mine) == 1 and mine[0]["denied"] == 7 and mine[0]["allowed"] >= 1 and mine[0]["policy_set"], mine
+    finally:
+        s.stop()
+
+
+def test_a_replayed_batch_is_stored_once_and_roles_are_checked(tmp_path: Path) -> None:
+    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        enforcer = cg("token", "create", "plugin-a", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
+        agent = cg("token", "create", "node-1", "--role", "agent", "--host", "node-1", "--server", s.url,
+                   "--token", admin).stdout.strip()
+        ci = cg("token", "create", "ci", "--role", "ci", "--server", s.url, "--token", admin).stdout.strip()
+        decision = {"uid": "d" * 32, "time": "2026-12-01T10:00:00Z", "stage": "deploy", "allowed": False,
+                    "object": {"kind": "container", "container": "web", "image": "nginx:1"},
+                    "violations": [{"policy": "CG-DEP-001", "name": "privileged-container", "severity": "critical",
+                                    "action": "deny", "subject": "container web from image nginx:1",
+                                    "message": "The container runs privileged."}]}
+        batch = {"batch_id": "00000000000000000001-abcdefabcdef", "source": "authz", "instance": "docker-host-1",
+                 "counts": {"allowed": 3, "denied": 1}, "decisions": [decision]}
+
+        def post(token: str, body: dict[str, Any]) -> httpx.Response:
+            return httpx.post(f"{s.url}/api/v1/policy/reports", json=body, headers={"Authorization": f"Bearer {token}"})
+
+        first, again = post(enforcer, batch), post(enforcer, batch)
+        assert first.status_code == again.status_code == 200, first.text
+        assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+        rows = _violations(s, admin, source="authz")
+        assert len(rows) == 1 and rows[0]["object"]["container"] == "web"
+        enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers={"Authorization": f"Bearer {admin}"}).json()
+        assert [(e["instance"], e["allowed"], e["denied"]) for e in enf] == [("docker-host-1", 3, 1)]
+        # an agent token reports its own host's runtime decisions only; CI tokens report none
+        runtime = {**batch, "batch_id": "00000000000000000002-abcdefabcdef", "source": "agent",
+                   "decisions": [{**decision, "stage": "runtime"}]}
+        assert post(agent, {**runtime, "instance": "node-2"}).status_code == 403
+        assert post(agent, batch).status_code == 403
+        assert post(agent, {**runtime, "instance": "node-1"}).status_code == 200
+        assert post(enforcer, runtime).status_code == 403
+        assert post(ci, batch).status_code == 403
+        # malformed batches are refused with the reason, and nothing is stored
+        bad = post(enforcer, {**batch, "batch_id": "x/../y"})
+        assert bad.status_code == 422
+        assert post(enforcer, {**batch, "batch_id": "00000000000000000003-abcdefabcdef",
+                               "decisions": [{**decision, "stage": "later"}]}).status_code == 422
+        assert len(_violations(s, admin, source="authz")) == 1
+    finally:
+        s.stop()
+
+
+POLICY = """\
+id: ACME-NO-LATEST
+name: no-latest-tag
+description: Images are deployed by version, never by the latest tag.
+severity: high
+condition: image.tag == "latest"
+remediation: Pin the image to a version.
+enforcement: {deploy: deny}
+"""
+
+
+def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(certs: Certs, tmp_path: Path) -> None:
+    port = reg.free_port()
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env, port=port)
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        enforcer = cg("token", "create", "hook", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
+        analyst = cg("token", "create", "ana", "--role", "analyst", "--server", s.url, "--token", admin).stdout.strip()
+        pol = tmp_path / "pol"
+        pol.mkdir()
+        (pol / "latest.yaml").write_text(POLICY)
+        # a bad policy is refused with FILE:LINE before anything is sent; only an admin changes the set
+        (tmp_path / "bad").mkdir()
+        (tmp_path / "bad" / "x.yaml").write_text(POLICY.replace('image.tag == "latest"', "image.tag ==="))
+        r = cg("policy", "push", str(tmp_path / "bad"), "--server", s.url, "--token", admin)
+        assert r.returncode == 2 and "x.yaml:" in r.stderr
+        r = cg("policy", "push", str(pol), "--server", s.url, "--token", analyst)
+        assert r.returncode == 2 and "403" in r.stderr
+        r = cg("policy", "push", str(pol), "--server", s.url, "--token", admin)
+        assert r.returncode == 0 and "pushed 1 file(s)" in r.stdout, r.stderr
+        listed = cg("policy", "list", "--server", s.url, "--token", analyst, "--format", "json")
+        ids = {p["id"]: p for p in __import__("json").loads(listed.stdout)}
+        assert ids["ACME-NO-LATEST"]["source"] == "latest.yaml" and "CG-DEP-001" in ids
+        cache = tmp_path / "cache"
+        latest = _review("web", image="registry.example.com/web:latest")
+        with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",
+                              "--spool-dir", str(tmp_path / "spool"), env={"XDG_CACHE_HOME": str(cache)},
+                              log=tmp_path / "hook.log") as url, \
+                httpx.Client(base_url=url, verify=certs.context(), timeout=10) as hook:
+            r = hook.post("/validate", json=latest).json()["response"]
+            assert r["allowed"] is False and "ACME-NO-LATEST" in r["status"]["message"]
+        s.stop()
+        # restarted while the server is down: the cached set is still enforced
+        with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",
+                              "--spool-dir", str(tmp_path / "spool"), env={"XDG_CACHE_HOME": str(cache)},
+                              log=tmp_path / "hook2.log") as url, \
+                httpx.Client(base_url=url, verify=certs.context(), timeout=10) as hook:
+            r = hook.post("/validate", json={**latest, "request": {**latest["request"], "uid": "u2"}}).json()["response"]
+            assert r["allowed"] is False and "ACME-NO-LATEST" in r["status"]["message"]
+        assert "cached copy" in (tmp_path / "hook2.log").read_text()
+    finally:
+        s.stop()

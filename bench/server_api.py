@@ -35,7 +35,7 @@ from bench._server_seed import ADMIN, N_ALERTS, seed, seeded_sqlite
 #: every list endpoint of /api/v1, with the filters a user would use on a big store
 LISTS = ["/images", "/images?sort=critical&offset=900", "/images?name=team-3",
          "/findings", "/findings?min_severity=critical", "/findings?kev=true", "/findings?vuln_id=CVE-2021-4242",
-         "/findings?offset=5000",
+         "/findings?offset=5000", "/findings?cursor={deep}",
          f"/images/sha256:{7:064x}/findings", f"/images/sha256:{7:064x}/findings?min_severity=high",
          "/alerts", "/alerts?min_priority=critical", "/alerts?host=node-042", "/alerts?rule=Write%20below%20etc",
          f"/alerts?before_id={N_ALERTS // 2}",
@@ -61,10 +61,21 @@ def start_server(db: str, work: Path) -> object:
     return proc
 
 
+def deep_cursor(c: httpx.Client, depth: int = 5000) -> str:
+    """The ``next`` cursor after the first ``depth`` findings (the keyset twin of ``offset=depth``)."""
+    cursor = ""
+    for _ in range(depth // 1000):
+        r = c.get("/api/v1/findings", params={"limit": 1000, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text[:300]
+        cursor = r.json()["next"]
+    return cursor
+
+
 def lists(c: httpx.Client, runs: int) -> bool:
     ok = True
     worst = 0.0
-    for path in LISTS:
+    deep = deep_cursor(c)
+    for path in (p.replace("{deep}", deep) for p in LISTS):
         for _ in range(2):
             c.get("/api/v1" + path)
         ms = []

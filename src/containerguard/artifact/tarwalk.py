@@ -1,8 +1,12 @@
 """Safe, streaming walk over one layer's tar: normalised paths, hostile entries skipped and counted.
 
 Nothing is ever extracted: entries are yielded in stream order and a caller that wants a file's bytes
-reads them from ``Entry.open()`` before asking for the next entry. ``tarfile`` parses headers (stream mode
-``r|``); every safety decision is ours:
+reads them from ``Entry.open()`` before asking for the next entry. Plain ustar/GNU headers (the great
+majority: every header of a Debian base layer) are read by :func:`fast_header`, exactly as tarfile would
+read them but without building a TarInfo, and the content nobody asked for is skipped by dropping whole
+chunks of the stream, never copied; every other header (PAX, GNU long names, sparse files, base-256
+numbers, odd checksums, the end of the archive) is read by ``tarfile`` itself over the same stream
+(``tests/fuzz/test_fuzz_tar_fast_path.py`` holds the two to the same result). Every safety decision is ours:
 
 * absolute names are made relative (as Docker does); names with ``..`` components are skipped (counted);
 * names deeper than MAX_DEPTH components or longer than MAX_PATH bytes are skipped (counted);
@@ -19,12 +23,13 @@ Whiteouts come out as entries of kind WHITEOUT (``dir/.wh.NAME`` -> ``dir/NAME``
 from __future__ import annotations
 
 import io
+import re
 import stat
 import tarfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from containerguard.errors import ArchiveError
 
@@ -114,13 +119,17 @@ class _SafeTarInfo(tarfile.TarInfo):
         return super()._proc_member(tf)  # type: ignore[misc]
 
 
-class ForwardSeekable(io.RawIOBase):
-    """A forward-only stream that answers tell() and seeks forward by reading: lets tarfile use its
-    seekable code path (C-buffered header reads) on a pipe-like stream, which is much faster than ``r|``."""
+class TarStream(io.RawIOBase):
+    """The layer stream as tarfile's file object, forward only: ``tell``, ``seek`` forward (skipped bytes are
+    dropped chunk by chunk, never copied) and ``block`` (the next 512 bytes, not consumed) for the fast
+    header path. Chunks are kept as the read-ahead hands them over (1 MiB), so a header is a small slice."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
-        self._pos = 0
+        self._buf = b""  # the current chunk
+        self._off = 0  # read position in it
+        self._base = 0  # stream offset of _buf[0]
+        self._eof = False
 
     def readable(self) -> bool:
         return True
@@ -129,28 +138,165 @@ class ForwardSeekable(io.RawIOBase):
         return True
 
     def tell(self) -> int:
-        return self._pos
+        return self._base + self._off
 
-    def readinto(self, buf: Any) -> int:
-        data = self._raw.read(len(buf))
+    def _more(self) -> bool:
+        """Append the next chunk to the unread rest of the current one; False at the end of the stream."""
+        if self._eof:
+            return False
+        data = self._raw.read(CHUNK)
+        if not data:
+            self._eof = True
+            return False
+        rest = self._buf[self._off:]
+        self._base += self._off
+        self._buf, self._off = (rest + data if rest else data), 0
+        return True
+
+    def block(self) -> bytes:
+        """The next 512 bytes without consuming them (fewer at the end of the stream)."""
+        while len(self._buf) - self._off < BLOCK and self._more():
+            pass
+        return self._buf[self._off:self._off + BLOCK]
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while b := self.read(CHUNK):
+                parts.append(b)
+            return b"".join(parts)
+        buf, off = self._buf, self._off
+        if len(buf) - off >= size:  # the common case: within the current chunk
+            if off == 0 and size == len(buf):
+                self._off = size
+                return buf
+            self._off = off + size
+            return buf[off:off + size]
+        # a full read across chunks (tarfile expects one): short only at the end of the stream
+        parts = [buf[off:]] if off < len(buf) else []
+        got = len(buf) - off
+        self._base += len(buf)
+        self._buf, self._off = b"", 0
+        while got < size and not self._eof:
+            data = self._raw.read(CHUNK)
+            if not data:
+                self._eof = True
+                break
+            if got + len(data) <= size:
+                parts.append(data)
+                got += len(data)
+                self._base += len(data)
+            else:
+                parts.append(data[:size - got])
+                self._buf, self._off = data, size - got
+                got = size
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
         n = len(data)
-        buf[:n] = data
-        self._pos += n
+        b[:n] = data
         return n
 
     def seek(self, pos: int, whence: int = 0) -> int:
         if whence == 1:
-            pos += self._pos
+            pos += self.tell()
         elif whence != 0:
             raise ArchiveError("tar stream: seek from the end is not possible")
-        if pos < self._pos:
+        skip = pos - self.tell()
+        if skip < 0:
             raise ArchiveError("tar stream: backward seek")
-        while self._pos < pos:
-            data = self._raw.read(min(pos - self._pos, 1 << 20))
-            if not data:
+        while skip > 0:
+            avail = len(self._buf) - self._off
+            if skip <= avail:
+                self._off += skip
                 break
-            self._pos += len(data)
-        return self._pos
+            skip -= avail
+            self._base += len(self._buf)
+            self._buf, self._off = b"", 0
+            if not self._more():
+                break  # the end of the stream: tell() says how far it got
+        return self.tell()
+
+    def extractfile(self, size: int) -> IO[bytes]:
+        """The ``size`` bytes of content at the current position (an entry the fast path read)."""
+        return cast(IO[bytes], _Member(self, size))
+
+
+class _Member(io.RawIOBase):
+    """A regular file's content, read from the TarStream; shorter than its size when the stream ends early
+    (the reader compares the size: a truncated layer)."""
+
+    def __init__(self, stream: TarStream, size: int) -> None:
+        self._s = stream
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = self._left if size is None or size < 0 else min(size, self._left)
+        if n <= 0:
+            return b""
+        data = self._s.read(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+BLOCK = 512
+CHUNK = 1 << 20
+
+
+def _num(w: int) -> bytes:
+    """A numeric field of width ``w`` in the forms tar writers use (zero-padded octal, then NUL or space
+    terminators; or all NULs), which tarfile reads as the same number; anything else takes tarfile's path."""
+    return rb"(?:[0-7]{%d}|[0-7]{%d}[\0 ]|[0-7]{%d}[\0 ]{2}|\0{%d})" % (w, w - 1, w - 2, w)
+
+
+#: one ustar/GNU header of a plain type (file, hard link, symlink, device, directory, FIFO, contiguous file):
+#: name, mode, size, checksum, type, linkname, prefix captured; the other numeric fields only validated
+_PLAIN_HEADER = re.compile(
+    rb"(.{100})(%s)%s%s(%s)%s(%s)([0-7\0])(.{100}).{72}%s%s(.{155}).{12}"
+    % (_num(8), _num(8), _num(8), _num(12), _num(12), _num(8), _num(8), _num(8)), re.DOTALL).fullmatch
+_REG_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
+
+
+def _nts(field: bytes, encoding: str, errors: str) -> str:
+    p = field.find(b"\0")
+    return (field if p < 0 else field[:p]).decode(encoding, errors)
+
+
+def fast_header(buf: bytes, encoding: str, errors: str) -> tuple[str, bytes, int, int, str] | None:
+    """(name, type, mode, size, linkname) of a plain header, exactly as tarfile reads it; None for anything
+    else (PAX and GNU extension headers, sparse or unknown types, base-256 numbers, a checksum that is not
+    the plain unsigned sum, a short or zero block), which tarfile then reads itself."""
+    m = _PLAIN_HEADER(buf) if len(buf) == BLOCK else None
+    if m is None:
+        return None
+    name_f, mode_f, size_f, chk_f, typ, link_f, prefix_f = m.groups()
+    if int(chk_f.rstrip(b"\0 ") or b"0", 8) != 256 + sum(buf) - sum(chk_f):
+        return None
+    try:
+        name = _nts(name_f, encoding, errors)
+        link = _nts(link_f, encoding, errors)
+        prefix = _nts(prefix_f, encoding, errors)
+    except UnicodeError:
+        return None
+    # what tarfile's frombuf and _proc_builtin do, in their order
+    if typ == tarfile.AREGTYPE and name.endswith("/"):
+        typ = tarfile.DIRTYPE
+    if typ == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    if prefix:
+        name = prefix + "/" + name
+    if typ == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    return name, typ, int(mode_f.rstrip(b"\0 ") or b"0", 8), int(size_f.rstrip(b"\0 ") or b"0", 8), link
 
 
 def _whiteout(path: str, base: str) -> Entry | None:
@@ -164,50 +310,81 @@ def _whiteout(path: str, base: str) -> Entry | None:
     return None
 
 
-def _entry(path: str, ti: tarfile.TarInfo, tf: tarfile.TarFile, seen: set[str], counts: Counter[str]) -> Entry | None:
-    """The Entry of one (non-whiteout) tar member; None for a hard link to outside the layer."""
-    perm = ti.mode & 0o7777
-    if ti.isreg():
-        return Entry(path, FILE, stat.S_IFREG | perm, ti.size, "", tf, ti)
-    if ti.isdir():
+def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: Any, info: Any, seen: set[str],
+           counts: Counter[str]) -> Entry | None:
+    """The Entry of one (non-whiteout) tar member; None for a hard link to outside the layer. ``source``'s
+    ``extractfile(info)`` gives a regular file's content."""
+    perm = mode & 0o7777
+    if typ in _REG_TYPES or typ == tarfile.GNUTYPE_SPARSE:
+        return Entry(path, FILE, stat.S_IFREG | perm, size, "", source, info)
+    if typ == tarfile.DIRTYPE:
         return Entry(path, DIR, stat.S_IFDIR | perm, 0)
-    if ti.issym():
-        if symlink_escapes(path, ti.linkname):
+    if typ == tarfile.SYMTYPE:
+        if symlink_escapes(path, linkname):
             counts["escaping_symlink"] += 1
-        return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, ti.linkname)
-    if ti.islnk():
-        hl = normalise(ti.linkname, Counter())
+        return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, linkname)
+    if typ == tarfile.LNKTYPE:
+        hl = normalise(linkname, Counter())
         if not hl or hl not in seen:
             counts["bad_hardlink"] += 1
             return None
         return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, hl)
     counts["device"] += 1
-    kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+    kind = stat.S_IFCHR if typ == tarfile.CHRTYPE else stat.S_IFBLK if typ == tarfile.BLKTYPE else stat.S_IFIFO
     return Entry(path, DEVICE, kind | perm, 0)
+
+
+def _open_tar(ts: TarStream, what: str) -> tarfile.TarFile | None:
+    try:
+        return tarfile.TarFile(fileobj=cast(IO[bytes], ts), mode="r", tarinfo=_SafeTarInfo)
+    except tarfile.ReadError as exc:
+        if "empty file" in str(exc):
+            return None
+        raise ArchiveError(f"{what}: not a tar stream ({str(exc)[:120]})") from None
+    except (tarfile.TarError, EOFError) as exc:
+        raise ArchiveError(f"{what}: not a tar stream ({str(exc)[:120]})") from None
+
+
+def _members(ts: TarStream, tf: tarfile.TarFile, what: str) -> Iterator[tuple[str, bytes, int, int, str, Any, Any]]:
+    """(name, type, mode, size, linkname, source, info) of each member, in stream order. A plain header is
+    read by :func:`fast_header` (no TarInfo, content skipped without a copy); any other, and every header
+    after a global PAX header, by tarfile, which then also owns the stream position."""
+    encoding, errors = tf.encoding or "utf-8", tf.errors or "surrogateescape"
+    first = True
+    while True:
+        plain = None
+        if not first and not tf.pax_headers:
+            off = tf.offset  # where tarfile would read the next header
+            if ts.tell() != off and ts.seek(off) != off:
+                raise ArchiveError(f"{what}: corrupt tar stream (unexpected end of data)")
+            plain = fast_header(ts.block(), encoding, errors)
+        first = False
+        if plain is not None:
+            name, typ, mode, size, link = plain
+            ts.seek(off + BLOCK)
+            tf.offset = off + BLOCK + (-(-size // BLOCK) * BLOCK if typ in _REG_TYPES else 0)
+            yield name, typ, mode, size, link, ts, size
+            continue
+        try:
+            ti = tf.next()
+        except (tarfile.TarError, EOFError, ValueError, OverflowError, UnicodeError) as exc:
+            raise ArchiveError(f"{what}: corrupt tar stream ({str(exc)[:120]})") from None
+        tf.members = []  # type: ignore[attr-defined]  # stream mode keeps every header otherwise
+        if ti is None:
+            return
+        yield ti.name, ti.type, ti.mode, ti.size, ti.linkname, tf, ti
 
 
 def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterator[Entry]:
     """Yield the entries of an uncompressed tar stream (see the module docstring for the rules)."""
     seen: set[str] = set()
-    buffered = io.BufferedReader(ForwardSeekable(stream), 1 << 20)
+    ts = TarStream(stream)
+    tf = _open_tar(ts, what)
+    if tf is None:
+        return
     try:
-        tf = tarfile.TarFile(fileobj=buffered, mode="r", tarinfo=_SafeTarInfo)
-    except tarfile.ReadError as exc:
-        if "empty file" in str(exc):
-            return
-        raise ArchiveError(f"{what}: not a tar stream ({str(exc)[:120]})") from None
-    except (tarfile.TarError, EOFError) as exc:
-        raise ArchiveError(f"{what}: not a tar stream ({str(exc)[:120]})") from None
-    try:
-        while True:
-            try:
-                ti = tf.next()
-            except (tarfile.TarError, EOFError, ValueError, OverflowError, UnicodeError) as exc:
-                raise ArchiveError(f"{what}: corrupt tar stream ({str(exc)[:120]})") from None
-            tf.members = []  # type: ignore[attr-defined]  # stream mode keeps every header otherwise
-            if ti is None:
-                return
-            path = normalise(ti.name, counts)
+        for name, typ, mode, size, link, source, info in _members(ts, tf, what):
+            path = normalise(name, counts)
             if path is None or path == "":
                 continue
             base = path.rsplit("/", 1)[-1]
@@ -220,7 +397,7 @@ def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterat
                 counts["duplicate"] += 1
             else:
                 seen.add(path)
-            entry = _entry(path, ti, tf, seen, counts)
+            entry = _entry(path, typ, mode, size, link, source, info, seen, counts)
             if entry is not None:
                 yield entry
     finally:

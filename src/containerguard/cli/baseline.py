@@ -97,11 +97,10 @@ def _update(directory: Path | None, workload: str, change: str, **values: object
 @baseline_app.command("mode")
 def mode(workload: WorkloadArg, new_mode: Annotated[Mode, typer.Argument(metavar="MODE")],
          baseline_dir: DirOpt = None) -> None:
-    """Set a workload's mode: learn, monitor or protect (the agent picks it up within a second)."""
-    import time
-
-    extra: dict[str, object] = {"last_change_ns": time.time_ns()} if new_mode is Mode.learn else {}
-    _update(baseline_dir, workload, f"mode {new_mode.value}", mode=new_mode.value, **extra)
+    """Set the mode of a workload and of the other workloads of its image: learn, monitor or protect (a running
+    agent applies it to every running container of the image within a second)."""
+    for p in _store(baseline_dir).set_mode(workload, new_mode.value):
+        typer.echo(f"{p.key}: mode {new_mode.value}")
 
 
 @baseline_app.command("lock")

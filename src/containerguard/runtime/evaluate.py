@@ -7,7 +7,7 @@ baselines). :func:`replay_events` reads recorded events and Kubernetes audit log
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -28,12 +28,18 @@ class Detector(Protocol):
         """Alerts for one event (usually none)."""
         ...
 
+    def handler(self, event_type: str) -> Callable[[Event], list[Alert]]:
+        """``detect`` for events of one type (it may be specialised per type); looked up once per type."""
+        ...
+
 
 class Evaluator:
     """Rules (and detectors) over events. ``evaluate(event)`` returns the alerts, rules first."""
 
     def __init__(self, ruleset: RuleSet, detectors: Iterable[Detector] = ()) -> None:
         self.detectors: list[Detector] = list(detectors)
+        #: event type -> the detectors' check for it (one dict look-up and one call per event)
+        self._detect_by_type: dict[str, Callable[[Event], list[Alert]]] = {}
         self.ruleset = ruleset
         self.types: frozenset[str] = frozenset()
         self.all_types = False
@@ -44,6 +50,11 @@ class Evaluator:
         self.ruleset = ruleset
         self.types = frozenset(ruleset.event_types).union(*(d.event_types for d in self.detectors))
         self.all_types = bool(ruleset.all_event_types)
+        by_type: dict[str, list[Callable[[Event], list[Alert]]]] = {}
+        for d in self.detectors:
+            for t in d.event_types:
+                by_type.setdefault(t, []).append(d.handler(t))
+        self._detect_by_type = {t: hs[0] if len(hs) == 1 else _chain(hs) for t, hs in by_type.items()}
 
     def add(self, detector: Detector) -> None:
         """Run ``detector`` on every event of its types from now on."""
@@ -61,13 +72,22 @@ class Evaluator:
     def evaluate(self, event: Event) -> list[Alert]:
         """Alerts for one event: the rules' in rule order, then each detector's."""
         alerts = self.ruleset.evaluate(event)
-        for detector in self.detectors:
-            if event.type not in detector.event_types:
-                continue
-            more = detector.detect(event)
+        detect = self._detect_by_type.get(event.type)
+        if detect is not None:
+            more = detect(event)
             if more:
                 alerts = [*alerts, *more]
         return alerts
+
+
+def _chain(handlers: list[Callable[[Event], list[Alert]]]) -> Callable[[Event], list[Alert]]:
+    """Several detectors' checks of one event type as one, their alerts in detector order."""
+    def run(event: Event) -> list[Alert]:
+        out: list[Alert] = []
+        for h in handlers:
+            out.extend(h(event))
+        return out
+    return run
 
 
 def replay_events(event_files: Iterable[Path], audit_files: Iterable[Path], *, strict: bool,

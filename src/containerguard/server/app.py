@@ -24,7 +24,14 @@ from containerguard.server import metrics, services
 from containerguard.server.api.deps import AuthFailures, State
 from containerguard.server.jobs import InProcessQueue, JobContext, JobQueue, ProcrastinateQueue
 from containerguard.server.settings import Settings
-from containerguard.server.store import make_engine, migrate, migration_state, session_factory, transaction
+from containerguard.server.store import (
+    make_engine,
+    migrate,
+    migration_state,
+    read_session_factory,
+    session_factory,
+    transaction,
+)
 from containerguard.server.store.models import Setting
 
 log = logging.getLogger(__name__)
@@ -139,7 +146,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
     if queue is None:
         queue = (InProcessQueue(ctx_factory, threads=1 if engine.dialect.name == "sqlite" else 2)
                  if settings.jobs_inprocess else ProcrastinateQueue(settings.db_url))
-    st = State(settings=settings, sessions=sessions, jobs=queue, failures=AuthFailures(settings.auth_failures_per_minute))
+    st = State(settings=settings, sessions=sessions, jobs=queue, failures=AuthFailures(settings.auth_failures_per_minute),
+               reads=read_session_factory(engine))
     stop = threading.Event()
 
     @contextlib.asynccontextmanager

@@ -3,6 +3,7 @@ and edits across 'agent' restarts (a new detector over the same store), YAML imp
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from containerguard.runtime.baseline import (
     BaselineStore,
     export_yaml,
     import_yaml,
+    k8s_owner,
     name_pattern,
 )
 from containerguard.runtime.baseline.profile import argv_shape, dir_prefix, peer_net
@@ -193,3 +195,108 @@ def test_cli_edit_saves_only_a_valid_baseline(tmp_path: Path, capsys: pytest.Cap
     assert "/var/log/app2" in edited.entries["file"] and "/var/log/app" not in edited.entries["file"]
     det.tick()  # the running detector takes the edit whole
     assert "/var/log/app2" in next(iter(det.profiles.values())).entries["file"]
+
+
+def test_known_behaviour_takes_the_fast_path_and_edits_reset_it(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    det.flush()
+    slow: list[str] = []
+    check = det._check
+    monkeypatch.setattr(det, "_check", lambda w, e: (slow.append(e.type), check(w, e))[1])
+    ev = Evaluator(load_rules([default_rules_path()]), [det])
+    for _ in range(3):  # known behaviour, the same raw values: generalised once, then one set membership
+        ev.evaluate(_write("/var/log/app/0.log"))
+        ev.evaluate(_connect("10.1.2.3", 5432))
+        ev.evaluate(_exec("/usr/bin/date", "+%s 3"))
+        ev.evaluate(Event(type="openat", time_ns=1, fields={**CONTAINER, "fd.name": "/etc/hosts"}))  # a read
+    assert slow == []
+    ev.evaluate(_write("/var/log/app/sub/9.log"))  # new raw value, covered by the known directory: checked once
+    ev.evaluate(_write("/var/log/app/sub/9.log"))
+    assert slow == ["openat"]
+    # an edit that drops the directory: the running detector takes it whole, its caches with it
+    assert main(["baseline", "mode", "shop-web-*", "monitor", "--baseline-dir", str(tmp_path)]) == 0
+    prof = BaselineStore(tmp_path).find("shop-web-*")
+    prof.entries["file"].discard("/var/log/app")
+    BaselineStore(tmp_path).save(prof)
+    det.tick()
+    alerts = det.detect(_write("/var/log/app/0.log"))
+    assert [a.rule_id for a in alerts] == ["CG-B002"]
+    assert det.detect(_write("/var/log/app/0.log")) == []  # monitor: alerted once
+
+
+def test_protect_stops_every_run_and_host_events_are_ignored(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "protect"
+    for _ in range(2):  # a second run of the same deviating process is stopped as well
+        (a,) = det.detect(_exec("/usr/bin/nc", "-l 4444"))
+        assert a.responses == ("kill_process",)
+    host = {"container.id": "host", "proc.exepath": "/usr/bin/anything", "proc.args": "x"}
+    assert det.detect(Event(type="execve", time_ns=1, fields=host)) == []
+    assert len(det.profiles) == 1
+
+
+def test_evaluator_chains_several_detectors(tmp_path: Path) -> None:
+    one = BaselineDetector(BaselineStore(tmp_path / "a"), quiet_s=0)
+    two = BaselineDetector(BaselineStore(tmp_path / "b"), quiet_s=0)
+    ev = Evaluator(load_rules([default_rules_path()]), [one, two])
+    ev.evaluate(_exec("/usr/bin/date"))
+    alerts = ev.evaluate(_exec("/usr/bin/wget"))
+    assert [a.rule_id for a in alerts][-2:] == ["CG-B001", "CG-B001"]
+
+
+@pytest.mark.parametrize(("pod", "labels", "owner"), [
+    ("web-7d4b9c8f5d-x2x9k", {}, ("Deployment", "web")),  # the ReplicaSet hash pattern alone
+    ("shop-api-v2-58c9bd6f4-qz7wt", {}, ("Deployment", "shop-api-v2")),
+    ("shop-api-58c9bd6f4-qz7wt", {"pod-template-hash": "58c9bd6f4"}, ("Deployment", "shop-api")),
+    ("db-0", {"controller-revision-hash": "db-6f7c", "statefulset.kubernetes.io/pod-name": "db-0"},
+     ("StatefulSet", "db")),
+    ("fluentd-x7k2p", {"controller-revision-hash": "5d8f", "pod-template-generation": "1"}, ("DaemonSet", "fluentd")),
+    ("backup-29012345-abcde", {"job-name": "backup-29012345"}, ("CronJob", "backup")),
+    ("migrate-abcde", {"batch.kubernetes.io/job-name": "migrate"}, ("Job", "migrate")),
+    ("debug-shell", {}, ("Pod", "debug-shell")),
+    ("fluentd-agent-x7k2p", {}, ("Pod", "fluentd-agent-x7k2p")),  # vowels: not a controller's hash
+])
+def test_kubernetes_owner(pod: str, labels: dict[str, str], owner: tuple[str, str]) -> None:
+    assert k8s_owner(pod, labels) == owner
+
+
+def test_pods_of_a_deployment_share_one_baseline(tmp_path: Path) -> None:
+    det = BaselineDetector(BaselineStore(tmp_path), quiet_s=60, clock=Clock())
+
+    def pod(cid: str, name: str, image_id: str) -> dict[str, Any]:
+        return {"container.id": cid, "container.name": f"k8s_app_{name}_shop_uid_0", "container.image.id": image_id,
+                "container.labels": {"io.kubernetes.pod.namespace": "shop", "io.kubernetes.pod.name": name,
+                                     "io.kubernetes.container.name": "app"}}
+
+    for cid, name, image_id in (("c1", "web-7d4b9c8f5d-x2x9k", "sha256:1"), ("c2", "web-7d4b9c8f5d-b6w8q", "sha256:1"),
+                                ("c3", "web-5f6d7c8b9-qwrtz", "sha256:2")):  # c3: after a rollout
+        det.detect(Event(type="execve", time_ns=1, fields={**pod(cid, name, image_id), "proc.exepath": "/bin/app"}))
+    assert list(det.profiles) == ["k8s:shop/Deployment/web/app"]
+
+
+def test_mode_is_the_images_for_running_workloads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)  # shop-web-* of sha256:1111, learning
+    other = {**CONTAINER, "container.name": "shop-api", "container.id": "999999999999"}
+    det.detect(Event(type="execve", time_ns=1, fields={**other, "proc.exepath": "/usr/bin/date"}))
+    unrelated = {**CONTAINER, "container.name": "db", "container.id": "888888888888", "container.image.id": "sha256:2"}
+    det.detect(Event(type="execve", time_ns=1, fields={**unrelated, "proc.exepath": "/usr/bin/date"}))
+    det.flush()
+    # by hand: one command, every workload of the image, applied by the running detector at its next tick
+    assert main(["baseline", "mode", "shop-web-*", "protect", "--baseline-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("mode protect") == 2
+    det.tick()
+    assert {p.name_pattern: p.mode for p in det.profiles.values()} == {"shop-web-*": "protect", "shop-api": "protect",
+                                                                      "db": "learn"}
+    (a,) = det.detect(Event(type="execve", time_ns=1, fields={**other, "proc.exepath": "/usr/bin/nc"}))
+    assert a.responses == ("kill_process",)
+    # automatically: the quiet period of one workload promotes the image's other learning workloads
+    assert main(["baseline", "mode", "shop-api", "learn", "--baseline-dir", str(tmp_path)]) == 0
+    det.tick()
+    clock.now = time.time_ns() + 3600 * S  # 'baseline mode learn' started a fresh quiet period (wall clock)
+    det.tick()
+    assert {p.name_pattern: p.mode for p in det.profiles.values()} == {"shop-web-*": "monitor", "shop-api": "monitor",
+                                                                      "db": "monitor"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from containerguard.runtime.baseline.detector import (
            BASELINE_EVENT_TYPES,
            BaselineDetector,
+           k8s_owner,
            name_pattern,
            workload_of,
 )
@@ -19,4 +20,4 @@ from containerguard.runtime.baseline.store import BaselineStore
 from containerguard.runtime.baseline.yamlio import export_yaml, import_yaml
 
 __all__ = ["BASELINE_EVENT_TYPES", "KINDS", "MODES", "BaselineDetector", "BaselineStore", "Profile", "export_yaml",
-           "import_yaml", "name_pattern", "workload_of"]
+           "import_yaml", "k8s_owner", "name_pattern", "workload_of"]

@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from containerguard.model import Alert, Event, Priority
@@ -42,6 +42,8 @@ BASELINE_EVENT_TYPES = frozenset({"execve", "execveat", "open", "openat", "opena
                                   "accept4", "bind"})
 _EXEC = frozenset({"execve", "execveat"})
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_ACCEPTS = frozenset({"accept", "accept4"})
+_CACHE_MAX = 8192  # raw values remembered per workload and kind (cleared when full: a bound, not an LRU)
 _NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
 _NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
 _KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
@@ -55,19 +57,98 @@ def name_pattern(name: str) -> str:
     return f"{stripped}-*" if stripped != name and stripped else name
 
 
+#: kube-controller-manager's random and hash suffixes (k8s.io/apimachinery rand.SafeEncodeString: no vowels)
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_DEPLOYMENT_POD = re.compile(rf"^(?P<owner>.+)-(?P<hash>{_SAFE}{{6,10}})-{_SAFE}{{5}}$")
+_CRONJOB_JOB = re.compile(r"^(?P<owner>.+)-\d{8,}$")
+
+
+def k8s_owner(pod: str, pod_labels: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, name) of the controller that owns pod ``pod``: from the labels the controllers put on their pods
+    (``pod-template-hash``, ``controller-revision-hash``, ``statefulset.kubernetes.io/pod-name``, ``job-name``)
+    or, without them, from the Deployment naming pattern ``DEPLOYMENT-RSHASH-XXXXX``; ``("Pod", pod)`` for a
+    bare pod."""
+    rs_hash = str(pod_labels.get("pod-template-hash") or "")
+    if rs_hash and f"-{rs_hash}-" in pod:
+        return "Deployment", pod[:pod.rindex(f"-{rs_hash}-")]
+    job = str(pod_labels.get("batch.kubernetes.io/job-name") or pod_labels.get("job-name") or "")
+    if job:
+        cron = _CRONJOB_JOB.match(job)
+        return ("CronJob", cron.group("owner")) if cron else ("Job", job)
+    if pod_labels.get("controller-revision-hash"):
+        if pod_labels.get("statefulset.kubernetes.io/pod-name") or pod_labels.get("apps.kubernetes.io/pod-index"):
+            return "StatefulSet", pod.rpartition("-")[0] or pod
+        return "DaemonSet", pod.rpartition("-")[0] or pod
+    m = _DEPLOYMENT_POD.match(pod)
+    if m:
+        return "Deployment", m.group("owner")
+    return "Pod", pod
+
+
 def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
-    """(key, image, image id, name pattern) of the workload an event belongs to; None outside containers."""
+    """(key, image, image id, name pattern) of the workload an event belongs to; None outside containers.
+
+    A pod's container (kubelet's labels) is keyed by its owner and container name,
+    ``k8s:NAMESPACE/KIND/NAME/CONTAINER``, so every pod of a Deployment (across ReplicaSets, i.e. rollouts)
+    shares one baseline; any other container by image and name pattern, ``IMAGE_ID/NAME-*``.
+    """
     cid = f.get("container.id")
     if not cid or cid == "host":
         return None
     image = str(f.get("container.image") or f.get("container.image.repository") or "")
     image_id = str(f.get("container.image.id") or f.get("container.image.digest") or image)
     labels = f.get("container.labels")
-    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace"):
-        pattern = f"{labels['io.kubernetes.pod.namespace']}/{labels.get('io.kubernetes.container.name', '')}"
-        return f"k8s:{pattern}@{image_id}", image, image_id, pattern
+    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace") and labels.get("io.kubernetes.pod.name"):
+        pod_labels = f.get("k8s.pod.labels")
+        kind, owner = k8s_owner(str(labels["io.kubernetes.pod.name"]),
+                                pod_labels if isinstance(pod_labels, Mapping) else {})
+        pattern = (f"{labels['io.kubernetes.pod.namespace']}/{kind}/{owner}/"
+                   f"{labels.get('io.kubernetes.container.name') or name_pattern(str(f.get('container.name') or cid))}")
+        return f"k8s:{pattern}", image, image_id, pattern
     pattern = name_pattern(str(f.get("container.name") or cid))
     return f"{image_id}/{pattern}", image, image_id, pattern
+
+
+class _Live:
+    """A workload as the event path sees it: its profile, and caches of raw event values already found to add
+    nothing to it (so a known behaviour costs one set membership, and generalising a path, a peer or an
+    argument vector happens once per distinct value). Replaced whole when the profile is swapped (an edit), so
+    an event sees the old profile with its caches or the new one with empty caches, never a mix."""
+
+    __slots__ = ("execs", "inbound", "listens", "outbound", "prof", "syscalls", "writes")
+
+    def __init__(self, prof: Profile) -> None:
+        self.prof = prof
+        self.syscalls = prof.entries["syscall"]  # the profile's own set: what is learned shows here at once
+        self.writes: set[Any] = set()    # fd.name of written files whose directory is covered
+        self.execs: set[Any] = set()     # (exe, user, parent, args) of known processes
+        self.outbound: set[Any] = set()  # (fd.sip, fd.sport) of known connections
+        self.inbound: set[Any] = set()   # fd.cip of known clients
+        self.listens: set[Any] = set()   # fd.lport of known bound ports
+
+    def cache_for(self, t: str, f: Mapping[str, Any]) -> tuple[set[Any], Any] | None:
+        """The cache and raw key an event of type ``t`` is remembered under (mirrors the fast path)."""
+        if t in _OPENS:
+            return self.writes, f.get("fd.name")
+        if t in _EXEC:
+            return self.execs, _exec_key(f)
+        if t == "connect":
+            return self.outbound, (f.get("fd.sip"), f.get("fd.sport"))
+        if t in _ACCEPTS:
+            return self.inbound, f.get("fd.cip")
+        if t == "bind":
+            return self.listens, f.get("fd.lport")
+        return None
+
+
+#: the host's events (and those without a container): the baseline has nothing to say about them
+_OUTSIDE = _Live(Profile(key=""))
+
+
+def _exec_key(f: Mapping[str, Any]) -> tuple[Any, ...]:
+    # exactly the inputs of profile.process_entry, with its fallbacks
+    return (f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
+            f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args"))
 
 
 class BaselineDetector:
@@ -84,7 +165,8 @@ class BaselineDetector:
         self.profiles: dict[str, Profile] = {p.key: p for p in store.load_all()}
         self._saved: dict[str, int] = {k: p.version for k, p in self.profiles.items()}
         self._dirty: set[str] = set()
-        self._by_cid: dict[str, str] = {}  # container id -> workload key
+        self._live: dict[str, _Live] = {}
+        self._by_cid: dict[str, _Live] = {}  # container id -> its workload (containers seen so far)
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
@@ -92,72 +174,139 @@ class BaselineDetector:
     # ------------------------------------------------------------------ the stage
 
     def detect(self, event: Event) -> list[Alert]:
-        """Learn from or check one event; returns the deviation alerts (usually none).
+        """Learn from or check one event; returns the deviation alerts (usually none)."""
+        return self.handler(event.type)(event)
 
-        The steady state (a known workload, a known entry) is a few dict and set look-ups: the workload is found
-        by container id, entries are cached strings, and the lock is taken only to change a baseline.
+    def handler(self, event_type: str) -> Callable[[Event], list[Alert]]:
+        """The check for events of ``event_type``, specialised per kind (the evaluator looks it up once per type).
+
+        The steady state (a known workload doing what it is known to do) is the container's workload found by
+        id, then one set membership on the event's raw values: no generalisation, no lock, no allocation beyond
+        a small tuple. Everything else (a new container, new behaviour, drift) goes to :meth:`_check`.
         """
-        f = event.fields
-        key = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if key == "":
-            return _NONE  # the host
-        prof = self.profiles.get(key) if key is not None else None
-        if prof is None:
-            prof = self._workload(f)
-            if prof is None:
-                return _NONE
-        t = event.type
-        if prof.mode == "learn":
-            self._maybe_promote(prof, self.clock())
-        syscalls = prof.entries["syscall"]
-        if t in _OPENS and not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) and t in syscalls:
-            return _NONE  # a read: only its syscall counts, and it is known
-        drift = t in _EXEC and (f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer"))
-        pairs = entries_of(t, f)
-        if not drift and t in syscalls:
-            if not pairs:
-                return _NONE
-            kind, entry = pairs[0]
-            if len(pairs) == 1 and covered(kind, entry, prof.entries[kind]):
-                return _NONE
-        with self._lock:
-            return self._change(prof, event, pairs, bool(drift))
+        if event_type in _OPENS:
+            return self._on_open
+        if event_type in _EXEC:
+            return self._on_exec
+        if event_type == "connect":
+            return self._on_connect
+        if event_type in _ACCEPTS:
+            return self._on_accept
+        if event_type == "bind":
+            return self._on_bind
+        return self._check_event
 
-    def _workload(self, f: Mapping[str, Any]) -> Profile | None:
+    def _on_open(self, event: Event) -> list[Alert]:
+        f = event.fields
+        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if w is not None and event.type in w.syscalls and (
+                not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) or f.get("fd.name") in w.writes):
+            return _NONE
+        return self._check(w, event)
+
+    def _on_exec(self, event: Event) -> list[Alert]:
+        f = event.fields
+        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if w is not None and event.type in w.syscalls and (  # _exec_key, inlined
+                f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
+                f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args")) in w.execs and not (
+                f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer")):
+            return _NONE
+        return self._check(w, event)
+
+    def _on_connect(self, event: Event) -> list[Alert]:
+        f = event.fields
+        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if w is not None and event.type in w.syscalls and (f.get("fd.sip"), f.get("fd.sport")) in w.outbound:
+            return _NONE
+        return self._check(w, event)
+
+    def _on_accept(self, event: Event) -> list[Alert]:
+        f = event.fields
+        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if w is not None and event.type in w.syscalls and f.get("fd.cip") in w.inbound:
+            return _NONE
+        return self._check(w, event)
+
+    def _on_bind(self, event: Event) -> list[Alert]:
+        f = event.fields
+        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
+        if w is not None and event.type in w.syscalls and f.get("fd.lport") in w.listens:
+            return _NONE
+        return self._check(w, event)
+
+    def _check_event(self, event: Event) -> list[Alert]:
+        return self._check(self._by_cid.get(event.fields.get("container.id")), event)  # type: ignore[arg-type]
+
+    def _enter(self, event: Event) -> _Live:
+        """The first event of a container: find (or create) its workload (:data:`_OUTSIDE` for the host)."""
+        f = event.fields
         wl = workload_of(f)
         if wl is None:
             if f.get("container.id") == "host":
-                self._by_cid["host"] = ""
-            return None
+                self._by_cid["host"] = _OUTSIDE
+            return _OUTSIDE
         with self._lock:
             prof = self.profiles.get(wl[0]) or self._create(wl, self.clock())
+            w = self._live.get(prof.key)
+            if w is None or w.prof is not prof:
+                w = self._live[prof.key] = _Live(prof)
             if len(self._by_cid) > 65536:
                 self._by_cid.clear()
-            self._by_cid[str(f.get("container.id"))] = prof.key
-            return prof
+            self._by_cid[str(f.get("container.id"))] = w
+        return w
 
-    def _change(self, prof: Profile, event: Event, pairs: list[tuple[str, str]], drift: bool) -> list[Alert]:
-        alerts: list[Alert] = self._drift(prof, event) if drift else []
-        pairs = [*pairs, ("syscall", event.type)]
-        new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
-        if not new:
+    def _check(self, w: _Live | None, event: Event) -> list[Alert]:
+        """The slow path: generalise the event, learn it or alert on it, and remember its raw values when they
+        add nothing new."""
+        if w is None:
+            w = self._enter(event)
+        if w is _OUTSIDE:
+            return _NONE  # the host, or an event without a container id
+        f = event.fields
+        t = event.type
+        with self._lock:
+            prof = w.prof
+            if prof.mode == "learn":
+                self._maybe_promote(prof, self.clock())
+            drift = t in _EXEC and bool(f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer"))
+            alerts: list[Alert] = self._drift(prof, event) if drift else []
+            pairs = [*entries_of(t, f), ("syscall", t)]
+            new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
+            remember = not drift
+            if new:
+                remember &= self._change(prof, event, new, alerts)
+            if remember:
+                cache = w.cache_for(t, f)
+                if cache is not None:
+                    if len(cache[0]) >= _CACHE_MAX:
+                        cache[0].clear()
+                    cache[0].add(cache[1])
             return alerts
+
+    def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
+        """Learn or alert on new entries; whether the event's raw values may be remembered as adding nothing."""
         if prof.mode == "learn":
             if not prof.locked:
                 for k, e in new:
                     prof.entries[k].add(e)
                 prof.last_change_ns = self.clock()
                 self._dirty.add(prof.key)
-            return alerts
+            return True
+        if prof.mode == "protect":  # every deviating process is stopped, not only the first
+            for k, e in new:
+                prof.deviations.add(f"{k} {e}")
+            self._dirty.add(prof.key)
+            alerts.append(self._deviation(prof, event, new))
+            return False
         fresh = [(k, e) for k, e in new if f"{k} {e}" not in prof.deviations]
-        if not fresh:
-            return alerts
-        for k, e in fresh:
-            prof.deviations.add(f"{k} {e}")
-        self._dirty.add(prof.key)
-        # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
-        alerts.append(self._deviation(prof, event, fresh))
-        return alerts
+        if fresh:
+            for k, e in fresh:
+                prof.deviations.add(f"{k} {e}")
+            self._dirty.add(prof.key)
+            # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
+            alerts.append(self._deviation(prof, event, fresh))
+        return True
 
     def _create(self, wl: tuple[str, str, str, str], now: int) -> Profile:
         key, image, image_id, pattern = wl
@@ -175,11 +324,20 @@ class BaselineDetector:
 
     def _maybe_promote(self, prof: Profile, now: int) -> None:
         if prof.mode == "learn" and not prof.locked and now - prof.last_change_ns >= self.quiet_ns:
-            prof.mode = "monitor"
-            self.promotions += 1
-            self._dirty.add(prof.key)
+            # the image's baseline is learned: every workload of the image still learning monitors from now on
+            for p in [prof, *self.siblings(prof)]:
+                if p.mode == "learn" and not p.locked:
+                    p.mode = "monitor"
+                    self.promotions += 1
+                    self._dirty.add(p.key)
             log.info("baseline: %s learned (%d entries, quiet for %.0f s): now monitoring", prof.key, prof.size(),
                      (now - prof.last_change_ns) / 1e9)
+
+    def siblings(self, prof: Profile) -> list[Profile]:
+        """The other workloads of ``prof``'s image (they share its mode)."""
+        if not prof.image_id:
+            return []
+        return [p for p in self.profiles.values() if p.image_id == prof.image_id and p.key != prof.key]
 
     def _deviation(self, prof: Profile, event: Event, fresh: list[tuple[str, str]]) -> Alert:
         kind, entry = next(((k, e) for k, e in fresh if k != "syscall"), fresh[0])
@@ -207,7 +365,7 @@ class BaselineDetector:
         f = event.fields
         exe = str(f.get("proc.exepath") or "")
         tag = f"drift {exe}"
-        if tag in prof.deviations:
+        if tag in prof.deviations and prof.mode != "protect":  # protect stops every run of it
             return []
         prof.deviations.add(tag)
         self._dirty.add(prof.key)
@@ -247,11 +405,29 @@ class BaselineDetector:
                     self.profiles[key] = prof
                     self._saved[key] = prof.version
                     self._dirty.discard(key)
+                    self._rebind(key, prof)
                 log.info("baseline: %s reloaded (version %d, mode %s)", key, prof.version, prof.mode)
         with self._lock:
             for key in [k for k in self.profiles if k not in versions and self._saved.get(k, 0) > 0]:
                 del self.profiles[key]  # deleted from the store
                 self._saved.pop(key, None)
+                self._rebind(key, None)
+
+    def _rebind(self, key: str, prof: Profile | None) -> None:
+        """Point the containers of workload ``key`` at its new profile (fresh caches), or forget them (deleted:
+        their next event finds the workload anew). Called with the lock held."""
+        old = self._live.pop(key, None)
+        if old is None:
+            return
+        new = _Live(prof) if prof is not None else None
+        if new is not None:
+            self._live[key] = new
+        for cid, w in list(self._by_cid.items()):
+            if w is old:
+                if new is None:
+                    del self._by_cid[cid]
+                else:
+                    self._by_cid[cid] = new
 
     def flush(self) -> None:
         """Save every workload that learned something since the last save."""
@@ -277,4 +453,4 @@ class BaselineDetector:
                     "entries": sum(p.size() for p in self.profiles.values())}
 
 
-__all__ = ["BASELINE_EVENT_TYPES", "KINDS", "BaselineDetector", "name_pattern", "workload_of"]
+__all__ = ["BASELINE_EVENT_TYPES", "KINDS", "BaselineDetector", "k8s_owner", "name_pattern", "workload_of"]

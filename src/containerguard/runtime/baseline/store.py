@@ -105,6 +105,30 @@ class BaselineStore:
         profile.version = version
         return True
 
+    def set_mode(self, name: str, mode: str, *, retries: int = 5) -> list[Profile]:
+        """Set the mode of workload ``name`` and of every other workload of its image (an image has one mode:
+        a running agent applies it to each running container of the image within a second). Returns the changed
+        profiles. Each is written over the version read, so what the agent learned meanwhile is not lost."""
+        target = self.find(name)
+        changed: list[Profile] = []
+        group = [target] + ([p for p in self.load_all() if p.image_id == target.image_id and p.key != target.key]
+                            if target.image_id else [])
+        for prof in group:
+            for _ in range(retries):
+                cur = self.load(prof.key)
+                if cur is None:
+                    break
+                expect = cur.version
+                cur.mode = mode
+                if mode == "learn":
+                    cur.last_change_ns = time.time_ns()  # a fresh quiet period
+                if self.save(cur, expect_version=expect):
+                    changed.append(cur)
+                    break
+            else:
+                raise BaselineError(f"{prof.key}: the baseline kept changing; try again")
+        return changed
+
     def delete(self, key: str) -> bool:
         """Remove a workload's baseline; False when there was none."""
         with self._lock:

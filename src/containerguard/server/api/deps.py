@@ -57,6 +57,8 @@ class State:
     jobs: JobQueue
     failures: AuthFailures
     extra: dict[str, Any] = field(default_factory=dict)
+    #: autocommit sessions for reads (store.read_session_factory); None: reads use ``sessions``
+    reads: sessionmaker[Session] | None = None
 
 
 def state(request: Request) -> State:
@@ -67,6 +69,15 @@ def state(request: Request) -> State:
 @contextmanager
 def tx(request: Request) -> Iterator[Session]:
     with transaction(state(request).sessions) as s:
+        yield s
+
+
+@contextmanager
+def read(request: Request) -> Iterator[Session]:
+    """A session for a handler that only reads (no BEGIN/COMMIT round trips on PostgreSQL; see
+    ``store.read_session_factory``). Anything that writes uses ``tx``."""
+    st = state(request)
+    with transaction(st.reads or st.sessions) as s:
         yield s
 
 
@@ -89,7 +100,7 @@ def authenticate(request: Request) -> Actor:
     token = _bearer(request)
     if not token:  # no guess was made: not counted as a failed authentication
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    with transaction(st.sessions) as s:
+    with transaction(st.reads or st.sessions) as s:  # one SELECT (and, once a minute, one UPDATE of last_used)
         row = tokens.authenticate(s, token)
         actor = None if row is None else Actor(row.name, row.role, row.id, row.host, addr)
     if actor is None:

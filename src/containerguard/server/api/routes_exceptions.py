@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from containerguard.server.api.deps import require, tx
+from containerguard.server.api.deps import read, require, tx
 from containerguard.server.services import exceptions as svc
 from containerguard.server.services.audit import Actor
 
@@ -31,7 +31,7 @@ class ExceptionIn(BaseModel):
 @router.get("/exceptions", summary="Exceptions (active ones unless all=true)")
 def list_exceptions(request: Request, _: Annotated[Actor, Depends(require("exceptions:read"))],
                     all: bool = False) -> list[dict[str, Any]]:
-    with tx(request) as s:
+    with read(request) as s:
         return [svc.as_dict(e) for e in svc.active(s, include_inactive=all)]
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from containerguard.model import Priority
 from containerguard.server import metrics
-from containerguard.server.api.deps import require, tx
+from containerguard.server.api.deps import read, require, tx
 from containerguard.server.services import hosts as svc
 from containerguard.server.services.audit import Actor
 
@@ -106,7 +106,7 @@ async def agent_report(request: Request, body: ReportIn,
 @router.get("/hosts")
 def list_hosts(request: Request, _: Annotated[Actor, Depends(require("hosts:read"))],
                limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-    with tx(request) as s:
+    with read(request) as s:
         return svc.list_hosts(s, limit=limit, offset=offset)
 
 
@@ -115,7 +115,7 @@ def list_containers(request: Request, _: Annotated[Actor, Depends(require("hosts
                     running: bool | None = True, image_digest: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-    with tx(request) as s:
+    with read(request) as s:
         return [{"id": c.id, "host": h, "container_id": c.container_id, "name": c.name, "image": c.image,
                  "image_digest": c.image_digest, "privileged": c.privileged, "capabilities": c.capabilities,
                  "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "running": c.running,
@@ -134,7 +134,7 @@ def list_alerts(request: Request, _: Annotated[Actor, Depends(require("alerts:re
             prio = int(Priority.parse(min_priority))
         except KeyError:
             raise HTTPException(422, f"unknown priority {min_priority[:20]!r}") from None
-    with tx(request) as s:
+    with read(request) as s:
         return [{"id": a.id, "host": h, "uid": a.uid, "time": a.time, "rule": a.rule, "rule_id": a.rule_id,
                  "priority": Priority(a.priority).name, "source": a.source, "output": a.output,
                  "container_id": a.container_id, "container_name": a.container_name, "image": a.image,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from containerguard.server import auth
-from containerguard.server.api.deps import client_addr, require, state, tx
+from containerguard.server.api.deps import client_addr, read, require, state, tx
 from containerguard.server.services import registries as svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import JobRun, Registry
@@ -32,7 +32,7 @@ class RegistryIn(BaseModel):
 
 @router.get("/registries")
 def list_registries(request: Request, _: Annotated[Actor, Depends(require("registries:read"))]) -> list[dict[str, Any]]:
-    with tx(request) as s:
+    with read(request) as s:
         return [svc.as_dict(r) for r in svc.list_registries(s)]
 
 
@@ -108,7 +108,7 @@ def list_jobs(request: Request, _: Annotated[Actor, Depends(require("jobs:read")
         q = q.where(JobRun.kind == kind)
     if status:
         q = q.where(JobRun.status == status)
-    with tx(request) as s:
+    with read(request) as s:
         return [{"id": j.id, "kind": j.kind, "key": j.key, "status": j.status, "worker": j.worker, "error": j.error,
                  "created_at": j.created_at, "started_at": j.started_at, "finished_at": j.finished_at,
                  "result": j.result} for j in s.scalars(q)]

@@ -84,6 +84,7 @@ class FindingOut(BaseModel):
 class FindingList(BaseModel):
     total: int | None
     items: list[FindingOut]
+    next: str | None = Field(default=None, description="cursor of the next page (pass it as ?cursor=); none on the last page")
 
 
 class ScanAccepted(BaseModel):

@@ -133,15 +133,15 @@ def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]
 
 
 def list_hosts(session: Session, *, limit: int = 100, offset: int = 0, name: str | None = None) -> list[dict[str, Any]]:
-    q = select(Host).order_by(Host.name).limit(limit).offset(offset)
+    """Hosts by name, each with its running containers counted (one statement: a correlated count per host
+    row on the (host_id, container_id) index, not a second query or an aggregate over every container)."""
+    running = (select(func.count()).select_from(Container)
+               .where(Container.host_id == Host.id, Container.running.is_(True)).correlate(Host).scalar_subquery())
+    q = select(Host.id, Host.name, Host.first_seen, Host.last_seen, Host.agent_version,
+               running.label("running_containers")).order_by(Host.name).limit(limit).offset(offset)
     if name:
         q = q.where(Host.name == name)
-    hosts = list(session.scalars(q))
-    ids = [h.id for h in hosts]
-    running = dict(session.execute(select(Container.host_id, func.count()).where(
-        Container.host_id.in_(ids), Container.running.is_(True)).group_by(Container.host_id)).tuples().all()) if ids else {}
-    return [{"id": h.id, "name": h.name, "first_seen": h.first_seen, "last_seen": h.last_seen,
-             "agent_version": h.agent_version, "running_containers": running.get(h.id, 0)} for h in hosts]
+    return [dict(r._mapping) for r in session.execute(q)]
 
 
 def list_containers(session: Session, *, host: str | None = None, running: bool | None = True,

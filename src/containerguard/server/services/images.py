@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import zstandard
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from containerguard.errors import ContainerGuardError
@@ -330,9 +330,11 @@ def image_names(session: Session, image_id: int) -> list[ImageName]:
 
 def list_findings(session: Session, *, image_id: int | None = None, limit: int = 100, offset: int = 0,
                   min_severity: int | None = None, kev: bool | None = None, vuln_id: str | None = None,
-                  kind: str | None = None) -> tuple[list[Finding], int | None]:
-    """Highest risk first. The total is counted only for one image (a global count over 10^5+ rows costs more
-    than the page)."""
+                  kind: str | None = None, after: tuple[float, int] | None = None) -> tuple[list[Finding], int | None]:
+    """Highest risk first (then newest id). The total is counted only for one image (a global count over 10^5+
+    rows costs more than the page). ``after`` = the (risk, id) of the last row of the previous page: keyset
+    pagination, which reads ``limit`` rows from the (risk, id) indexes however deep the page (``offset`` reads
+    and drops every row before it)."""
     q = select(Finding)
     conds = []
     if image_id is not None:
@@ -345,12 +347,28 @@ def list_findings(session: Session, *, image_id: int | None = None, limit: int =
         conds.append(Finding.vuln_id == vuln_id)
     if kind:
         conds.append(Finding.kind == kind)
-    q = q.where(*conds).order_by(Finding.risk.desc(), Finding.id.desc()).limit(limit).offset(offset)
+    page = [*conds, tuple_(Finding.risk, Finding.id) < tuple_(after[0], after[1])] if after is not None else conds
+    q = q.where(*page).order_by(Finding.risk.desc(), Finding.id.desc()).limit(limit).offset(offset)
     rows = list(session.scalars(q))
     total = None
     if image_id is not None:
         total = int(session.scalar(select(func.count()).select_from(Finding).where(*conds)) or 0)
     return rows, total
+
+
+def finding_cursor(row: Finding) -> str:
+    """The cursor after ``row`` (``list_findings(after=parse_finding_cursor(...))``): its risk and id."""
+    return f"{row.risk!r}_{row.id}"
+
+
+_CURSOR = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)_([0-9]{1,19})$")
+
+
+def parse_finding_cursor(text: str) -> tuple[float, int]:
+    m = _CURSOR.match(text) if len(text) <= 64 else None
+    if m is None:
+        raise Invalid(f"invalid cursor {text[:64]!r} (pass the `next` value of the previous page)")
+    return float(m.group(1)), int(m.group(2))
 
 
 def image_ids_by_digest(session: Session, digests: Iterable[str]) -> dict[str, int]:

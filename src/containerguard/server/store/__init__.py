@@ -58,8 +58,40 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         return engine
     if parsed.drivername.startswith("postgresql"):
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        _ping_when_idle(engine)
+        return engine
     raise ServerError(f"unsupported database {parsed.drivername!r} (sqlite or postgresql)")
+
+
+#: a pooled PostgreSQL connection idle longer than this is checked before use (see _ping_when_idle)
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip on every checkout: a connection that went back to
+    the pool less than IDLE_PING_SECONDS ago is handed out as is; an older one is pinged first, and one that
+    does not answer (server restarted, idle connection cut by a proxy) is replaced before any request sees
+    it. ``pool_pre_ping`` pinged on every checkout: one more wake-up of the server per unit of work, which
+    under CPU contention is what the list endpoints' tail was made of. A connection that breaks within the
+    window fails one unit of work and SQLAlchemy drops the pool's older connections (its disconnect handling)."""
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn: Any, record: Any) -> None:
+        record.info["cg_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("cg_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:
+            raise exc.DisconnectionError(f"pooled connection did not answer a ping: {err}") from err
 
 
 def _alembic_config(engine: Engine) -> Any:
@@ -101,6 +133,15 @@ def migration_state(engine: Engine) -> tuple[str | None, str | None]:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads (list and detail endpoints, authentication): the connection runs in
+    autocommit, so PostgreSQL answers each statement without the BEGIN and COMMIT round trips a transaction
+    costs (psycopg sends BEGIN on its own); each statement sees the data committed when it starts. Under CPU
+    contention every round trip is a wake-up of another process, which is what lengthened the list endpoints'
+    tail on PostgreSQL. A write through such a session commits at once (authentication's ``last_used``)."""
+    return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 @contextlib.contextmanager

@@ -152,19 +152,20 @@ class Finding(Base):
     kev: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    #: migration 0500_finding_cover: until when an exception covers the finding (the latest expiry among the
+    #: migration 1200_finding_cover: until when an exception covers the finding (the latest expiry among the
     #: non-revoked exceptions that name it; ``services.exceptions.NEVER`` for one without expiry; NULL: none).
     #: Kept by services.exceptions.refresh_cover whenever exceptions, findings or image names change, so "open"
     #: is a column test (``services.exceptions.is_open``) and not a correlated search per finding.
     excepted_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
+    # lists order by (risk DESC, id DESC) and page with a (risk, id) cursor: the indexes end in id (1100_list_indexes)
     __table_args__ = (UniqueConstraint("image_id", "fingerprint"),
-                      Index("ix_findings_image_risk", "image_id", "risk"),
+                      Index("ix_findings_image_risk_id", "image_id", "risk", "id"),
                       Index("ix_findings_vuln_id", "vuln_id"),
                       Index("ix_findings_severity_risk", "severity", "risk"),
-                      Index("ix_findings_risk", "risk"),
-                      Index("ix_findings_first_seen", "first_seen"),
-                      Index("ix_findings_kev_risk", "kev", "risk"),  # the console's "new since the last DB update"
+                      Index("ix_findings_risk_id", "risk", "id"),
+                      Index("ix_findings_first_seen", "first_seen"),  # the console's "new since the last DB update"
+                      Index("ix_findings_kev_risk_id", "kev", "risk", "id"),
                       Index("ix_findings_excepted_until", "excepted_until"))
 
 
@@ -225,7 +226,7 @@ class Alert(Base):
     time: Mapped[dt.datetime] = mapped_column()
     rule: Mapped[str] = mapped_column(String(255))
     rule_id: Mapped[str] = mapped_column(String(128), default="")
-    priority: Mapped[int] = mapped_column(Integer)  # model.Priority value (0 emergency .. 7 debug)
+    priority: Mapped[int] = mapped_column(Integer)  # model.Priority value (0 debug .. 7 emergency; higher is more urgent)
     source: Mapped[str] = mapped_column(String(32), default="syscall")
     output: Mapped[str] = mapped_column(Text, default="")
     container_id: Mapped[str] = mapped_column(String(64), default="")

@@ -4,8 +4,8 @@ The value is the latest expiry among the non-revoked exceptions that cover the f
 without expiry), kept from then on by services.exceptions.refresh_cover; this migration fills it for the
 findings stored before (the same rule, in SQL).
 
-Revision ID: 0500_finding_cover
-Revises: 0400_policy_reports
+Revision ID: 1200_finding_cover
+Revises: 1100_list_indexes
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0500_finding_cover"
-down_revision = "0400_policy_reports"
+revision = "1200_finding_cover"
+down_revision = "1100_list_indexes"
 branch_labels = None
 depends_on = None
 

@@ -91,8 +91,10 @@ def test_add_sync_notify_remove_registry_and_target(console, ctx, tmp_path):
         assert reg.PASSWORD not in page.content()
         _wait(page, lambda: page.locator("#registries tbody tr", has_text="local-registry")
               .locator("td.reg-status").inner_text().strip() == "ok")
-        names = [i["name"] for i in console.api("GET", "/images", params={"limit": 1000})["items"]]
-        assert any(n.startswith(pushed) for n in names), names
+        # the poll queued a scan of the pushed image: it arrives through the registry path
+        synced = srv.wait_for(lambda: [i for i in console.api("GET", "/images", params={"limit": 1000})["items"]
+                                       if i["name"].startswith(pushed)], 60)
+        assert synced, "the registry's image was not scanned"
 
         # 3. a webhook target (its URL carries a token): shown redacted; a test notification arrives
         page.fill("#tgt-name", f"hook {EVIL}")

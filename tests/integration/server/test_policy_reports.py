@@ -249,3 +249,59 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
         assert "cached copy" in (tmp_path / "hook2.log").read_text()
     finally:
         s.stop()
+
+
+RUNTIME_POLICY = """\
+id: ACME-PRIV-POD
+name: privileged-pod-alert
+description: Someone created a privileged pod.
+severity: high
+condition: alert.rule == "Privileged pod created"
+enforcement: {runtime: alert}
+"""
+
+
+def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path) -> None:
+    """`agent --policy DIR --server --token` (an agent token): runtime-policy violations over real rule matches
+    (the agent's Kubernetes audit webhook, no eBPF needed) are stored as runtime violations of this host."""
+    import os
+    import socket
+    import subprocess
+
+    from tests.integration.server.test_agent_uplink import _event
+
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env)
+    host = socket.gethostname()
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "priv.yaml").write_text(RUNTIME_POLICY)
+    audit = reg.free_port()
+    agent = None
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        tok = cg("token", "create", "node-a", "--role", "agent", "--host", host, "--server", s.url, "--token", admin).stdout.strip()
+        agent = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--no-sensor",
+                                  "--k8s-audit-listen", f"127.0.0.1:{audit}", "--output", f"file:{tmp_path / 'a.jsonl'}",
+                                  "--policy", str(tmp_path / "pol"), "--server", s.url, "--token", tok,
+                                  "--spool-dir", str(tmp_path / "spool")], cwd=srv.ROOT, env={**os.environ, **env},
+                                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / "agent.log", "wb"))  # noqa: SIM115
+
+        def sent() -> bool:
+            try:
+                return httpx.post(f"http://127.0.0.1:{audit}/k8s-audit", json=[_event(i) for i in range(3)],
+                                  timeout=2).json() == {"events": 3}
+            except httpx.HTTPError:
+                return False
+
+        assert srv.wait_for(sent, 30), (tmp_path / "agent.log").read_text()[-2000:]
+        rows = srv.wait_for(lambda: v if len(v := _violations(s, admin, source="agent", policy="ACME-PRIV-POD")) >= 3
+                            else [], 30)
+        assert len(rows) == 3, (tmp_path / "agent.log").read_text()[-2000:]
+        assert {(v["stage"], v["action"], v["allowed"], v["instance"], v["reporter"]) for v in rows} == \
+            {("runtime", "alert", True, host, "node-a")}
+        assert {v["object"]["namespace"] for v in rows} <= {"default", ""}
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(30)
+        s.stop()

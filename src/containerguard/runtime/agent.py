@@ -39,6 +39,7 @@ from containerguard.runtime.emit import Emitter, Recorder
 from containerguard.runtime.enrich import Enricher, Sequence
 from containerguard.runtime.evaluate import Evaluator
 from containerguard.runtime.http import HttpEndpoints, parse_listen
+from containerguard.runtime.imagefiles import ImageFiles, IndexProvider
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
@@ -95,6 +96,8 @@ class AgentConfig:
     baseline_dir: str | None = None
     baseline_quiet: float = 3600.0
     baseline_action: str = "kill_process"
+    #: zero-drift from the image layers: image -> its layers' executables and links (None: the upper layer only)
+    image_files: IndexProvider | None = None
 
 
 def host_support(k8s: bool = True) -> tuple[set[str], set[str]]:
@@ -134,6 +137,8 @@ class Agent:
         self.parser = LineParser()
         self.enricher = Enricher(ProcessTable(), UserNames(), cfg.hostname, self.sequence)
         self.enricher.mono_offset = time.time_ns() - time.monotonic_ns()
+        if cfg.image_files is not None:
+            self.enricher.image_files = ImageFiles(cfg.image_files)
         self.containers: ContainerTable | None = None
         self.sensor: BpftraceSensor | None = None
         self.recorder: Recorder | None = None
@@ -446,6 +451,7 @@ class Agent:
             "processes": len(self.processes), "unresolved_processes": self.processes.unresolved,
             "sources": [src.health.to_json() for src in self.sources],
             "baseline": self.baselines.stats() if self.baselines is not None else None,
+            "image_layers": self.enricher.image_files.stats() if self.enricher.image_files is not None else None,
         }
 
     def metrics(self) -> str:

@@ -155,7 +155,8 @@ class Agent:
         self.uplink: ServerUplink | None = None
         if cfg.server:
             self.uplink = ServerUplink(cfg.server, cfg.server_token, cfg.spool_dir or default_spool_dir(),
-                                       host=cfg.hostname, containers=self._container_docs)
+                                       host=cfg.hostname, containers=self._container_docs,
+                                       baselines=self._baseline_docs if cfg.baseline else None)
             outputs.outputs.append(self.uplink)
         self.emitter = Emitter(outputs, cfg.hostname)
         try:
@@ -285,6 +286,10 @@ class Agent:
         self.baselines = BaselineDetector(store, quiet_s=self.cfg.baseline_quiet,
                                           protect_action=self.cfg.baseline_action)
         self.evaluator.add(self.baselines)
+
+    def _baseline_docs(self) -> list[dict[str, Any]] | None:
+        det = getattr(self, "baselines", None)  # None until they are loaded (and after stop): nothing to report
+        return det.summaries() if det is not None else None
 
     def _baseline_loop(self) -> None:
         while not self._stop.wait(1.0):

@@ -146,6 +146,12 @@ class _Live:
 _OUTSIDE = _Live(Profile(key=""))
 
 
+def _iso(ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat()
+
+
 def is_drift(f: Mapping[str, Any]) -> bool:
     """Whether an exec runs something that is not the image's: written since the container started (seen by the
     agent), or, where the image's layers are known, not in them (or replaced, or its mode changed); where they are
@@ -456,6 +462,15 @@ class BaselineDetector:
             else:
                 log.info("baseline: %s was edited meanwhile; taking the edit", key)
                 self.sync()
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Each workload's identity, mode and size, for the central server (the entries stay on the host)."""
+        with self._lock:
+            return [{"workload": p.key, "image": p.image, "image_id": p.image_id, "name_pattern": p.name_pattern,
+                     "mode": p.mode, "locked": p.locked, "entries": {k: len(v) for k, v in p.entries.items()},
+                     "deviations": len(p.deviations),
+                     "last_change": _iso(p.last_change_ns) if p.last_change_ns else None}
+                    for p in sorted(self.profiles.values(), key=lambda p: p.key)]
 
     def stats(self) -> dict[str, Any]:
         """Counters for /healthz."""

@@ -273,8 +273,18 @@ def test_decisions_are_reported_to_the_central_server(env: tuple[Daemon, Plugin]
             [(p, "deploy", False, "enforce", IMAGE, "docker-plugin") for p in ("CG-DEP-001", "CG-DEP-007")]
         assert "[CG-DEP-007 " in r.stderr
         assert deny[0]["subject"] == f"container cgpol-reported from image {IMAGE}"
+        # a request the plugin cannot evaluate (no body above 1 MiB) is denied (fail-closed) and reported as such
+        env_file = tmp_path / "big.env"
+        env_file.write_text("".join(f"FILLER_{i}={'x' * 1000}\n" for i in range(1200)))
+        r = daemon.docker("run", "--rm", "--network", "none", "--name", "cgpol-big", "--env-file", str(env_file), IMAGE,
+                          "/bin/true", check=False)
+        assert r.returncode != 0 and "fail-closed" in r.stderr
+        big = srv.wait_for(lambda: httpx.get(f"{s.url}/api/v1/policy/violations", headers=h,
+                                             params={"policy": "CG-UNDECIDABLE"}).json(), 30)
+        assert [(v["object"]["container"], v["action"], v["allowed"]) for v in big] == [("cgpol-big", "deny", False)]
+        assert "no request body" in big[0]["message"]
         enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
-        assert [(e["source"], e["reporter"]) for e in enf] == [("authz", "docker-plugin")] and enf[0]["denied"] >= 1
+        assert [(e["source"], e["reporter"]) for e in enf] == [("authz", "docker-plugin")] and enf[0]["denied"] >= 2
     finally:
         plugin.start()
         s.stop()

@@ -91,6 +91,9 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             dep = hook.post("/validate", json=_review("api", privileged=True, namespace="payments",
                                                       kind="Deployment")).json()["response"]
             assert dep["allowed"] is False
+            broken = _review("broken")
+            broken["request"]["object"]["spec"]["containers"][0]["command"] = 5  # the API server would refuse it
+            assert hook.post("/validate", json=broken).json()["response"]["allowed"] is False  # fail-closed
 
             rows = srv.wait_for(lambda: [v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]
                                 if len([v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]) >= 2
@@ -104,6 +107,9 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             assert pod["image_name"] == "registry.example.com/web:1.4.2"
             assert pod["name"] == "privileged-container" and pod["message"] == "The container runs privileged."
             assert pod["decided_at"] and pod["decision_uid"]
+            # a request that could not be evaluated is reported with the failure mode's decision
+            undecided = srv.wait_for(lambda: _violations(s, viewer, policy="CG-UNDECIDABLE"), 30)
+            assert [(v["object"]["name"], v["action"], v["allowed"]) for v in undecided] == [("broken", "deny", False)]
             # filters: namespace, decision, stage
             only = _violations(s, viewer, namespace="payments", policy="CG-DEP-001")
             assert [(v["object"]["kind"], v["object"]["name"]) for v in only] == [("Deployment", "api")]
@@ -147,7 +153,7 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
         # the webhook's counts: the allowed decision is counted, not stored
         enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers={"Authorization": f"Bearer {viewer}"}).json()
         mine = [e for e in enf if e["source"] == "admission" and e["reporter"] == "webhook-prod"]
-        assert len(mine) == 1 and mine[0]["denied"] == 7 and mine[0]["allowed"] >= 1 and mine[0]["policy_set"], mine
+        assert len(mine) == 1 and mine[0]["denied"] == 8 and mine[0]["allowed"] >= 1 and mine[0]["policy_set"], mine
     finally:
         s.stop()
 

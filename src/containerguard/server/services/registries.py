@@ -100,7 +100,11 @@ def note_name(session: Session, image_id: int, repository: str, tag: str, manife
         ImageName.image_id == image_id, ImageName.repository == repository, ImageName.tag == tag,
         ImageName.manifest_digest == manifest_digest)).first()
     if row is None:
+        from containerguard.server.services.exceptions import refresh_cover
+
         session.add(ImageName(image_id=image_id, repository=repository, tag=tag, manifest_digest=manifest_digest))
+        session.flush()
+        refresh_cover(session, image_ids=[image_id])  # a repository exception may name it
     else:
         row.last_seen = utcnow()
 
@@ -218,4 +222,8 @@ def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: st
     parsed = dataclasses.replace(parsed, names=tuple(dict.fromkeys(names)))
     with ctx.tx() as s:
         out = images.ingest(s, SYSTEM, parsed, source="registry", verified=True, document=data)
-        return {"image": out.image.digest, "created": out.created, "findings": out.findings}
+        result = {"image": out.image.digest, "created": out.created, "findings": out.findings}
+    from containerguard.server.services import trend
+
+    trend.record_today(ctx.tx)
+    return result

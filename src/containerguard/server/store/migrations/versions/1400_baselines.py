@@ -1,7 +1,7 @@
 """baselines: the behavioural baselines agents report (workload, mode, entry counts, last change)
 
 Revision ID: 1400_baselines
-Revises: 1100_list_indexes
+Revises: 1200_finding_cover
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1400_baselines"
-down_revision = "1100_list_indexes"
+down_revision = "1200_finding_cover"
 branch_labels = None
 depends_on = None
 

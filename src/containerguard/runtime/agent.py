@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +120,20 @@ def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset(), dns
     if sources or k8s_audit:
         producers.add("audit_json")
     return fields_of(producers)
+
+
+def select_runtime(runtime: str, docker_host: str | None, containerd_socket: str,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """``docker`` or ``containerd``: as asked, or for ``auto`` Docker when it is configured (--docker-host, a
+    non-socket DOCKER_HOST) or its socket exists, else containerd when its socket exists, else Docker (the agent
+    then waits for the Engine, as before)."""
+    if runtime != "auto":
+        return runtime
+    env = os.environ if environ is None else environ
+    docker_sock = (env.get("DOCKER_HOST") or "unix:///var/run/docker.sock").removeprefix("unix://")
+    if docker_host or not docker_sock.startswith("/") or os.path.exists(docker_sock):
+        return "docker"
+    return "containerd" if os.path.exists(containerd_socket) else "docker"
 
 
 @dataclass
@@ -283,12 +297,7 @@ class Agent:
 
     def runtime(self) -> str:
         """The container runtime in use: the configured one, or for ``auto`` the one whose socket exists."""
-        if self.cfg.runtime != "auto":
-            return self.cfg.runtime
-        docker_sock = (os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock").removeprefix("unix://")
-        if self.cfg.docker_host or os.path.exists(docker_sock) or not docker_sock.startswith("/"):
-            return "docker"
-        return "containerd" if os.path.exists(self.cfg.containerd_socket) else "docker"
+        return select_runtime(self.cfg.runtime, self.cfg.docker_host, self.cfg.containerd_socket)
 
     def _container_table(self) -> ContainerTable:
         if self.runtime() == "containerd":

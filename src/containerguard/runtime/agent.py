@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,11 @@ class AgentConfig:
     record_env: bool = False
     #: how the domain names rules compare fd.sip.name & co. with are resolved: dns | hosts | off (runtime/dns.py)
     resolve_names: str = "dns"
+    #: where container metadata comes from: docker, containerd (its API, as on Kubernetes nodes), or auto (the
+    #: Docker Engine if its socket exists or --docker-host is given, else containerd if its socket exists)
+    runtime: str = "auto"
+    containerd_socket: str = "/run/containerd/containerd.sock"
+    containerd_namespace: str = "k8s.io"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
@@ -112,6 +117,20 @@ def available_fields(k8s_audit: bool, sources: frozenset[str] = frozenset(), dns
     if sources or k8s_audit:
         producers.add("audit_json")
     return fields_of(producers)
+
+
+def select_runtime(runtime: str, docker_host: str | None, containerd_socket: str,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """``docker`` or ``containerd``: as asked, or for ``auto`` Docker when it is configured (--docker-host, a
+    non-socket DOCKER_HOST) or its socket exists, else containerd when its socket exists, else Docker (the agent
+    then waits for the Engine, as before)."""
+    if runtime != "auto":
+        return runtime
+    env = os.environ if environ is None else environ
+    docker_sock = (env.get("DOCKER_HOST") or "unix:///var/run/docker.sock").removeprefix("unix://")
+    if docker_host or not docker_sock.startswith("/") or os.path.exists(docker_sock):
+        return "docker"
+    return "containerd" if os.path.exists(containerd_socket) else "docker"
 
 
 @dataclass
@@ -252,7 +271,7 @@ class Agent:
         try:
             if self.cfg.record:
                 self.recorder = Recorder(self.cfg.record, record_env=self.cfg.record_env)
-            self.containers = ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
+            self.containers = self._container_table()
             self.containers.start()
             self.enricher.containers = self.containers
             self.responses.responder = Responder(self.containers.api)
@@ -269,6 +288,20 @@ class Agent:
         threading.Thread(target=self._ticker, name="cg-stats", daemon=True).start()
         if self.baselines is not None:
             threading.Thread(target=self._baseline_loop, name="cg-baseline", daemon=True).start()
+
+    def runtime(self) -> str:
+        """The container runtime in use: the configured one, or for ``auto`` the one whose socket exists."""
+        return select_runtime(self.cfg.runtime, self.cfg.docker_host, self.cfg.containerd_socket)
+
+    def _container_table(self) -> ContainerTable:
+        if self.runtime() == "containerd":
+            from containerguard.runtime.containerd import ContainerdTable
+
+            log.info("container runtime: containerd at %s, namespace %s", self.cfg.containerd_socket,
+                     self.cfg.containerd_namespace)
+            return ContainerdTable(self.cfg.containerd_socket, self.cfg.containerd_namespace,
+                                   on_change=self._container_changed)
+        return ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
 
     def _start_baselines(self) -> None:
         directory = Path(self.cfg.baseline_dir) if self.cfg.baseline_dir else default_dir()

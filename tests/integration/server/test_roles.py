@@ -7,7 +7,7 @@ import pytest
 
 ROLES = ("admin", "analyst", "viewer", "agent", "ci", "enforcer")
 READERS = {"admin", "analyst", "viewer"}
-POLICY_READERS = READERS | {"agent", "enforcer"}  # the enforcement points fetch the server's policy set
+POLICY_READERS = READERS | {"agent", "enforcer", "ci"}  # the enforcement points (and CI) fetch the policy set
 
 # (method, path template, roles allowed)
 MATRIX: list[tuple[str, str, set[str]]] = [

@@ -172,7 +172,10 @@ class ElfBinaryAnalyzer(Analyzer):
 
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         try:
-            elf = open_elf(inp.stream)
+            if "elf" in inp.shared:  # another binary analyzer of this file parsed it already
+                elf = inp.shared["elf"]
+            else:
+                elf = inp.shared["elf"] = open_elf(inp.stream)
             return AnalysisResult() if elf is None else self.analyze_elf(elf, inp.path)
         except self.read_errors as exc:
             return AnalysisResult(warnings=[f"{inp.path}: unreadable {self.what}: {exc}"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 from containerguard.model import Finding, ImageMeta, Layer, OSInfo, Package
 
@@ -35,6 +35,9 @@ class AnalyzerInput:
     #: the analysed file stands alone (an image layer). Raises AnalyzerError for a path outside the tree,
     #: a missing or a too-large file. Used to follow includes (requirements.txt ``-r``/``-c``).
     read_sibling: Callable[[str], bytes] | None = None
+    #: scratch space shared by the analyzers of this one file (the walker passes the same dict to each): a
+    #: parse several analyzers need is done once (the ELF headers, for the Go and Rust binary analyzers)
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

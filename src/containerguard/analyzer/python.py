@@ -53,11 +53,8 @@ class PythonPackageAnalyzer(Analyzer):
     version: ClassVar[int] = 1
 
     def required(self, path: str, mode: int) -> bool:
-        if path.endswith(".dist-info/METADATA") or path.endswith(".egg-info/PKG-INFO"):
-            return True
-        if path.endswith(".egg/EGG-INFO/PKG-INFO"):
-            return True
-        return path.endswith(".egg-info") or path.endswith(".egg")
+        return path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg/EGG-INFO/PKG-INFO", ".egg-info",
+                              ".egg"))
 
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         result = AnalysisResult()

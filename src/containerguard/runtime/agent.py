@@ -213,7 +213,8 @@ class Agent:
         """The bpftrace program for the event types the rules and detectors need."""
         host_ns = self.containers.host_mntns if self.containers is not None else None
         return script.generate(self.evaluator.event_types(), exclude_pids=[os.getpid()], host_mntns=host_ns,
-                               containers_only=self.cfg.containers_only, available=script.available_syscalls())
+                               containers_only=self.cfg.containers_only, available=script.available_syscalls(),
+                               buffers="evt.buffer" in self.rules.fields_used)
 
     def reload_rules(self) -> str | None:
         """Reload the rules files; on error keep the last good ruleset and return the error text."""

@@ -169,15 +169,15 @@ class Enricher:
             if first in MULTICALL_BINARIES and len(args) > 1 and not args[1].startswith("-"):
                 comm = args[1].rpartition("/")[2][:15]
                 args = args[1:]
-        env = x.env
-        if x.env_truncated:
-            env = _proc_environ(raw.pid) or env
         stdio = tuple((s.fd_type, _sock_name(s, self.roles(s))) for s in x.stdio)
-        return self.processes.exec(
+        p = self.processes.exec(
             raw.pid, raw.ppid, comm, exepath, args, uid=raw.uid, gid=raw.gid, tty=x.tty, loginuid=x.loginuid,
             ts=raw.ts + self.mono_offset, container_id=cid, upper_dir=info.upper_dir if info is not None else "",
             exe_ino=x.exe_ino, exe_ctime=x.exe_ctime, exe_mtime=x.exe_mtime, from_memfd=x.from_memfd,
-            pgid=x.pgid, sid=x.sid, env=env, stdio=stdio)
+            pgid=x.pgid, sid=x.sid, env=x.env, stdio=stdio)
+        if x.env_truncated:  # after the cwd and pid-namespace reads: a short process must not be gone for those
+            p.env = _proc_environ(raw.pid) or x.env
+        return p
 
     def container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
         """The ``container.*`` fields of a container (``host`` values outside containers), cached per container."""

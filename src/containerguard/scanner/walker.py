@@ -7,6 +7,7 @@ since their targets may live in another layer). A LayerRecord is plain data: the
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import shutil
@@ -16,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.artifact import tarwalk
@@ -54,13 +55,15 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
     """Run every analyzer in ``analyzers`` over one file; their results merged, or None when none found
     anything. ``read_sibling`` lets an analyzer read another file of the same tree (``dir:`` targets)."""
     result: AnalysisResult | None = None
+    shared: dict[str, Any] = {}
     for a in analyzers:
         if size > a.max_size:
             warn(f"{path}: {size} bytes, larger than the {a.type} analyzer's cap; skipped")
             continue
         fh.seek(0)
         try:
-            r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh, read_sibling=read_sibling))
+            r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh, read_sibling=read_sibling,
+                                         shared=shared))
         except AnalyzerError as exc:
             warn(f"{path}: {a.type}: {exc}")
             continue
@@ -76,6 +79,18 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
 
 def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
     """A seekable copy of ``src`` (in memory up to a cap, then in ``tmpdir``) for analyzers that seek."""
+    if size <= SPOOL_MEMORY:  # one read into one bytes object, which BytesIO shares without a second copy
+        try:
+            parts, got = [], 0
+            while got < size and (b := src.read(size - got)):
+                parts.append(b)
+                got += len(b)
+            extra = src.read(1)
+        except (tarfile.TarError, EOFError) as exc:
+            raise ArchiveError(f"truncated tar stream while reading a file ({str(exc)[:80]})") from None
+        if got != size or extra:
+            raise ArchiveError("truncated tar stream while reading a file")
+        return io.BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=str(tmpdir) if tmpdir else None)  # noqa: SIM115
     try:
         shutil.copyfileobj(src, out, 1 << 20)

@@ -81,3 +81,27 @@ def test_dep_v0_section_gives_crates() -> None:
         ("tool", "0.1.0", "pkg:cargo/tool@0.1.0", ("usr/local/bin/tool",)),
         ("serde", "1.0.150", "pkg:cargo/serde@1.0.150", ("usr/local/bin/tool",))]
     assert r.warnings == ["usr/local/bin/tool: .dep-v0 entry without name/version"]
+
+
+def test_the_walker_parses_a_binary_once_for_both_analyzers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Go and Rust both read a binary's ELF headers: the walker's per-file ``shared`` dict makes it one parse,
+    and each still finds its own packages (a Rust binary here) and its own warnings (a corrupt one)."""
+    import io
+
+    from containerguard.analyzer import _elf
+    from containerguard.scanner.walker import run_analyzers
+
+    parses = []
+    real = _elf.open_elf
+    monkeypatch.setattr(_elf, "open_elf", lambda s: parses.append(1) or real(s))
+    doc = {"packages": [{"name": "serde", "version": "1.0.0", "source": "crates.io"}]}
+    data = elf64({".dep-v0": zlib.compress(json.dumps(doc).encode())})
+    warnings: list[str] = []
+    r = run_analyzers([GoBinaryAnalyzer(), RustBinaryAnalyzer()], "usr/bin/tool", 0o100755, len(data),
+                      io.BytesIO(data), warnings.append)
+    assert r is not None and [(p.name, p.version) for p in r.packages] == [("serde", "1.0.0")]
+    assert len(parses) == 1 and warnings == []
+    bad = data[:-40]
+    r = run_analyzers([GoBinaryAnalyzer(), RustBinaryAnalyzer()], "usr/bin/bad", 0o100755, len(bad),
+                      io.BytesIO(bad), warnings.append)
+    assert r is not None and len(r.warnings) == 2  # each analyzer names what it could not read

@@ -18,11 +18,10 @@ from containerguard.runtime.sensor import script
 
 UPSTREAM = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 
-#: what ContainerGuard cannot supply anywhere: the data buffer of read/write calls (the sensor does not copy payloads).
-#: The domain names of peers (fd.sip.name, fd.cip.name) are supplied by runtime/dns.py, as Falco's DNS manager does.
-ALWAYS_DISABLED = {
-    "Java Process Class File Download": "field 'evt.buffer' not supplied by any source",
-}
+#: what ContainerGuard cannot supply anywhere: nothing any more. The domain names of peers (fd.sip.name, fd.cip.name)
+#: come from runtime/dns.py, as Falco's DNS manager gives them, and the data buffer of socket calls (evt.buffer) from
+#: the sensor when a rule reads it.
+ALWAYS_DISABLED: dict[str, str] = {}
 #: rules that need module loading, which a kernel built without loadable modules cannot trace
 MODULE_RULES = {
     "Linux Kernel Module Injection Detected": "event types finit_module, init_module not traced by the sensor",

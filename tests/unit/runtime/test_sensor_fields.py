@@ -68,6 +68,7 @@ def test_every_emitted_field_is_advertised() -> None:
         _raw("truncate", 0, ["0", "-100", "log"]), _raw("mkdirat", 0, ["493", "-100", "d"]),
         _raw("setns", 0, ["3", "0"], ["0 mnt:[4026531840]"]), _raw("unshare", 0, ["268435456"]),
         _raw("userfaultfd", 3, ["0"]), _raw("fchmod", 0, ["493", "3"], ["8 x"]),
+        _raw("recvfrom", 4, ["3", "0", "", "0"], [SOCK_CLIENT, "\\xca\\xfe\\xba\\xbe"]),
     ]
     sensor = fields_of(["sensor"])
     produced: set[str] = set()
@@ -154,3 +155,15 @@ def test_kubelet_labels_give_k8s_fields_and_start_time() -> None:
 
     assert user_pod_labels({"app": "shop", "io.kubernetes.pod.name": "x", "annotation.kubernetes.io/x": "y"}) == \
         {"app": "shop"}
+
+
+def test_the_data_buffer_is_decoded_and_printed_as_falco_does() -> None:
+    from containerguard.runtime.rules.ruleset import printable
+
+    ev = _raw("recvfrom", 9, ["3", "0", "", "0"], [SOCK_CLIENT, "\\xca\\xfe\\xba\\xbeGET /\\x0d\\x0a"])
+    f, _ = event_fields(ev, "/")
+    assert f["evt.buffer"] == b"\xca\xfe\xba\xbeGET /\r\n" and f["evt.buflen"] == 9
+    assert printable(f["evt.buffer"]) == "....GET /.."
+    # not captured (no rule reads evt.buffer): the sensor prints an empty line, the field stays <NA>
+    f, _ = event_fields(_raw("recvfrom", 9, ["3", "0", "", "0"], [SOCK_CLIENT, ""]), "/")
+    assert "evt.buffer" not in f

@@ -92,7 +92,11 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "evt.arg": _f(_SENSOR, "string", "A syscall argument by name (evt.arg.flags, evt.arg[flags]) or position (evt.arg[0])",
                   arg="required"),
     "evt.args": _f(_AGENT, "string", "All syscall arguments as text"),
-    "evt.buffer": _f(_NONE, "bytes", "Data buffer of read/write/sendto events"),
+    "evt.buffer": _f(_SENSOR, "bytes", "Data buffer of sendto/recvfrom/sendmsg/recvmsg events (sendmsg/recvmsg: the first "
+                     "iovec): the first 80 bytes that went through (Falco's default snaplen), captured only when an "
+                     "enabled rule reads evt.buffer; printed with non-printable bytes as '.'; not supplied for "
+                     "read/write, which the sensor does not trace"),
+    "evt.buflen": _f(_SENSOR, "int", "Bytes sent or received by a data call (with evt.buffer)"),
     "evt.is_open_read": _f(_SENSOR, "bool", "An open for reading"),
     "evt.is_open_write": _f(_SENSOR, "bool", "An open for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC)"),
     "evt.is_open_exec": _f(_SENSOR, "bool", "An open of a file with execute permission / O_CREAT with +x mode"),

@@ -55,15 +55,23 @@ def _text(v: Any) -> str:
     if isinstance(v, list | tuple):
         return ",".join(_text(x) for x in v)
     if isinstance(v, bytes):
-        return v.decode("utf-8", "backslashreplace")
+        return printable(v)
     if isinstance(v, dict):
         return " ".join(f"{k}={_text(x)}" for k, x in v.items())
     return str(v)
 
 
+def printable(data: bytes) -> str:
+    """A data buffer as Falco prints it by default: printable ASCII as is, every other byte as '.'."""
+    return data.translate(_PRINTABLE).decode("ascii")
+
+
+_PRINTABLE = bytes(c if 0x20 <= c < 0x7F else 0x2E for c in range(256))
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes):
-        return v.decode("utf-8", "backslashreplace")
+        return printable(v)
     if isinstance(v, tuple):
         return list(v)
     return v

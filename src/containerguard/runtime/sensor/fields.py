@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from containerguard.runtime.sensor.parse import RawEvent, decode_buf
+from containerguard.runtime.sensor.parse import RawEvent, decode_buf, decode_bytes
 from containerguard.runtime.sensor.script import MAX_ENV_BYTES
 
 AT_FDCWD = -100
@@ -328,6 +328,11 @@ def _dec_connect(f: dict[str, Any], t: str, a: list[str], ev: RawEvent, cwd: str
     fd, fam, addr, port = int(a[0]), int(a[1]), a[2], int(a[3])
     f["fd.num"] = ev.res if t.startswith("accept") else fd
     f["evt.arg.fd"] = fd
+    if len(ev.more) > 1 and ev.more[1]:  # the data buffer (captured when a rule reads evt.buffer)
+        data = decode_bytes(ev.more[1])
+        f["evt.buffer"] = data
+        f["evt.buflen"] = max(ev.res, 0)
+        f["evt.arg.size"] = ev.res
     si = parse_sock(ev.more[0]) if ev.more else None
     if si is not None and si.mode == 12 and si.family in (2, 10):
         sock_fields(f, si, server=(role(si) if role is not None else None) if t in _DATAGRAM_CALLS

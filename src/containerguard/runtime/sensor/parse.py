@@ -24,6 +24,7 @@ SPECIFIC_FIELDS: dict[str, int] = {
 
 _LOST = re.compile(r"Lost (\d+) events")
 _HEX = re.compile(r"\\x([0-9a-fA-F]{2})")
+_HEXB = re.compile(rb"\\x([0-9a-fA-F]{2})")
 MAX_LINE = 16384
 MAX_PENDING = 4096
 
@@ -58,6 +59,14 @@ def decode_buf(text: str) -> list[str]:
     if parts and parts[-1] == "":
         parts.pop()
     return parts
+
+
+def decode_bytes(text: str) -> bytes:
+    """bpftrace's ``%r`` rendering of a data buffer (printable ASCII as is, other bytes as ``\\xNN``) -> the bytes."""
+    raw = text.encode("latin-1", "replace")
+    if b"\\x" not in raw:
+        return raw
+    return _HEXB.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
 
 
 @dataclass(slots=True)

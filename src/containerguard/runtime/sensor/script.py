@@ -156,6 +156,17 @@ SOCKADDR_PRED = {"sendto": "args->addr != 0", "recvfrom": "args->addr != 0",
                  "sendmsg": "((struct user_msghdr *)args->msg)->msg_name != 0",
                  "recvmsg": "((struct user_msghdr *)args->msg)->msg_name != 0"}
 
+#: socket calls that carry a data buffer: (entry expression of the buffer's address, entry expression of its length)
+#: (recvmsg/sendmsg: the first iovec). ``evt.buffer`` is their first :data:`SNAPLEN` bytes that went through (the
+#: return value bounds it), read at exit; the buffer line is printed only when a loaded rule reads evt.buffer
+#: (``generate(buffers=True)``), else it is empty.
+BUFFER_CALLS = {
+    "sendto": "(uint64)args->buff", "recvfrom": "(uint64)args->ubuf",
+    "sendmsg": "(uint64)((struct iovec *)((struct user_msghdr *)args->msg)->msg_iov)->iov_base",
+    "recvmsg": "(uint64)((struct iovec *)((struct user_msghdr *)args->msg)->msg_iov)->iov_base",
+}
+SNAPLEN = 80  # Falco's default snaplen: bytes of a data buffer captured
+
 #: Falco event types (and aliases) -> the syscalls traced for them
 EVENT_SYSCALLS: dict[str, tuple[str, ...]] = {
     **{name: (name,) for name in SYSCALLS},
@@ -168,6 +179,7 @@ ALL_EVENT_TYPES: frozenset[str] = frozenset(set(EVENT_SYSCALLS) - {"open_write"}
 #: always traced: the process table needs exec/exit, drift detection needs writes
 #: how many "more" lines follow an event line of this type
 MORE_LINES: dict[str, int] = {"execve": 5, "execveat": 5, **dict.fromkeys(SOCKADDR_CALLS, 1),
+                              **dict.fromkeys(BUFFER_CALLS, 2),
                               **{n: s.n_more for n, s in SYSCALLS.items() if s.n_more}}
 BASE_EVENTS = ("execve", "execveat", "procexit")
 #: O_WRONLY|O_RDWR|O_CREAT|O_TRUNC: opens kept for drift tracking when the rules do not need all opens
@@ -278,12 +290,26 @@ tracepoint:syscalls:sys_exit_{sc.name} /@in[tid] == {sid}/ {{
 """
 
 
-def _sockaddr_probe(name: str, ptr: str) -> str:
-    pred = "{PRED}" + (f" && ({SOCKADDR_PRED[name]})" if name in SOCKADDR_PRED else "")
+def _buffer_line(name: str, capture: bool) -> tuple[str, str]:
+    """(entry statement, exit statements) printing the ``more`` line with a data call's buffer (empty when not
+    capturing: the parser always expects the line)."""
+    if name not in BUFFER_CALLS:
+        return "", ""
+    if not capture:
+        return "", 'printf("more\\t%d\\t\\n", tid);'
+    return (f"@sb[tid] = {BUFFER_CALLS[name]};",
+            f"$bn = $ret; if ($bn > {SNAPLEN}) {{ $bn = {SNAPLEN}; }} if ($bn < 0) {{ $bn = 0; }}\n"
+            f'  printf("more\\t%d\\t%r\\n", tid, buf(uptr(@sb[tid]), $bn)); delete(@sb[tid]);')
+
+
+def _sockaddr_probe(name: str, ptr: str, buffers: bool = False) -> str:
+    # capturing buffers, every call is reported (a recv on a connected socket names no peer, Falco sees it too)
+    pred = "{PRED}" + (f" && ({SOCKADDR_PRED[name]})" if name in SOCKADDR_PRED and not buffers else "")
     sock_fd = "$ret" if name.startswith("accept") else "$fd"
     sid = _call_id(name)
+    save_buf, print_buf = _buffer_line(name, buffers)
     return f"""
-tracepoint:syscalls:sys_enter_{name} /{pred}/ {{ @sa[tid] = (uint64){ptr}; @sf[tid] = (uint64)args->fd; @in[tid] = {sid}; }}
+tracepoint:syscalls:sys_enter_{name} /{pred}/ {{ @sa[tid] = (uint64){ptr}; @sf[tid] = (uint64)args->fd; {save_buf} @in[tid] = {sid}; }}
 tracepoint:syscalls:sys_exit_{name} /@in[tid] == {sid}/ {{
   $ret = args->ret; $a0 = @sa[tid]; $fd = (int64)@sf[tid];
   $fam = (uint32)0;
@@ -300,6 +326,7 @@ tracepoint:syscalls:sys_exit_{name} /@in[tid] == {sid}/ {{
     printf("{name}\\t{HEAD_FMT}\\t%d\\t%u\\t\\t0\\n", {HEAD_ARGS}, $ret, $fd, $fam);
   }} }}
   {_file_of(sock_fd, "fk")}{_sock_line("fk")}
+  {print_buf}
   delete(@sa[tid]); delete(@sf[tid]); delete(@in[tid]);
 }}
 """
@@ -351,13 +378,14 @@ def available_syscalls(tracefs: Path = TRACEFS) -> set[str] | None:
 
 def generate(event_types: Iterable[str], *, exclude_pids: Iterable[int] = (),
              host_mntns: int | None = None, containers_only: bool = False,
-             available: set[str] | None = None) -> str:
+             available: set[str] | None = None, buffers: bool = False) -> str:
     """The bpftrace program for these Falco event types.
 
     ``exclude_pids`` (the agent itself) are never traced; with ``containers_only`` the kernel drops
     events from the host mount namespace ``host_mntns`` before they reach user space. Syscalls missing
     from ``available`` (e.g. ``finit_module`` on a kernel without modules) are left out; see
-    :func:`unavailable`.
+    :func:`unavailable`. ``buffers`` (a loaded rule reads ``evt.buffer``): the data calls copy the first
+    :data:`SNAPLEN` bytes of their buffer and are reported whether or not they name a peer.
     """
     wanted, all_opens = syscalls_for(event_types)
     if available is not None:
@@ -385,8 +413,8 @@ def generate(event_types: Iterable[str], *, exclude_pids: Iterable[int] = (),
             parts.append(_generic_probe(sc))
     for name, ptr in SOCKADDR_CALLS.items():
         if name in wanted:
-            maps += ["@sa", "@sf", "@in"]
-            parts.append(_sockaddr_probe(name, ptr))
+            maps += ["@sa", "@sf", "@in", *(["@sb"] if buffers and name in BUFFER_CALLS else [])]
+            parts.append(_sockaddr_probe(name, ptr, buffers))
     # every thread exit drops its map entries (no leak from killed threads); a process exit is reported
     cleanup = " ".join(f"delete({m}[tid]);" for m in dict.fromkeys(maps))
     report = ""

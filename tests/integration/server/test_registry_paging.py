@@ -99,6 +99,7 @@ def test_poll_reaches_repositories_past_the_first_1000(api, big_registry):
 
 def test_a_multi_platform_index_is_one_image_per_platform(api, big_registry):
     status, headers, body = big_registry.get("/v2/team/multi/manifests/1", accept=OCI_INDEX)
+    assert status == 200
     index_digest = headers["Docker-Content-Digest"]
     children = {d["digest"]: d["platform"] for d in json.loads(body)["manifests"]}
     assert len(children) == 2

@@ -88,7 +88,8 @@ def test_poll_reaches_repositories_past_the_first_1000(api, big_registry):
     api.wait_jobs(180)
     polls = api.get("/jobs?kind=poll_registry").json()
     assert polls and polls[0]["status"] == "done", polls
-    assert polls[0]["result"]["manifests"] == 5 and polls[0]["result"]["new"] == 5
+    # five repositories past the first 1,000 entries; their one digest is queued until a scan has stored it
+    assert polls[0]["result"]["manifests"] == 5 and 1 <= polls[0]["result"]["new"] <= 5
     imgs = api.get("/images?name=bulk/r100").json()["items"]
     assert len(imgs) == 1  # one digest under five repositories: scanned once
     names = {n["repository"] for n in api.get(f"/images/{imgs[0]['digest']}").json()["names"]}

@@ -213,6 +213,24 @@ def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
     return {"registry": name, "manifests": found, "new": new}
 
 
+def _queue_new(ctx: JobContext, registry_id: int, repo: str, name: str, tag: str, digest: str,
+               images: list[tuple[str, str]]) -> list[str]:
+    """For each (manifest digest, platform) of what ``tag`` points at (``digest``): record the name of one
+    already scanned, queue a scan of the others; returns the platforms queued."""
+    queued = []
+    for mdigest, platform in images:
+        index = digest if platform else ""
+        with ctx.tx() as s:
+            image_id = known_manifest(s, mdigest)
+            if image_id is not None:
+                note_name(s, image_id, name, tag, mdigest, index_digest=index, platform=platform)
+                continue
+        queued.append(platform)
+        ctx.queue.defer("scan_image", registry_id=registry_id, repository=repo, reference=mdigest, tag=tag,
+                        index_digest=index, platform=platform, _lock=f"scan-{mdigest}")
+    return queued
+
+
 def _poll_tag(ctx: JobContext, registry_id: int, client: Any, name: str, repo: str, tag: str) -> tuple[int, int]:
     """One tag of a poll: (platform images found, scans queued). An index counts each platform's image."""
     body, media_type, digest = client.manifest(tag)
@@ -220,17 +238,7 @@ def _poll_tag(ctx: JobContext, registry_id: int, client: Any, name: str, repo: s
         if note_known(s, name, tag, digest):
             return max(1, len(known_index(s, digest))), 0
     images = platform_manifests(body, media_type, digest, f"{name}:{tag}")
-    new = 0
-    for mdigest, platform in images:
-        with ctx.tx() as s:
-            image_id = known_manifest(s, mdigest)
-            if image_id is not None:
-                note_name(s, image_id, name, tag, mdigest, index_digest=digest if platform else "", platform=platform)
-                continue
-        new += 1
-        ctx.queue.defer("scan_image", registry_id=registry_id, repository=repo, reference=mdigest, tag=tag,
-                        index_digest=digest if platform else "", platform=platform, _lock=f"scan-{mdigest}")
-    return len(images), new
+    return len(images), len(_queue_new(ctx, registry_id, repo, name, tag, digest, images))
 
 
 def _expand_index(ctx: JobContext, reg: Registry, repository: str, reference: str, tag: str) -> dict[str, Any] | None:
@@ -245,16 +253,7 @@ def _expand_index(ctx: JobContext, reg: Registry, repository: str, reference: st
     images = platform_manifests(body, media_type, digest, f"{name}@{digest[:19]}")
     if images == [(digest, "")]:
         return None
-    queued = []
-    for mdigest, platform in images:
-        with ctx.tx() as s:
-            image_id = known_manifest(s, mdigest)
-            if image_id is not None:
-                note_name(s, image_id, name, tag, mdigest, index_digest=digest, platform=platform)
-                continue
-        queued.append(platform)
-        ctx.queue.defer("scan_image", registry_id=reg.id, repository=repository, reference=mdigest, tag=tag,
-                        index_digest=digest, platform=platform, _lock=f"scan-{mdigest}")
+    queued = _queue_new(ctx, reg.id, repository, name, tag, digest, images)
     return {"index": digest, "platforms": [p for _, p in images], "queued": queued}
 
 

@@ -18,6 +18,9 @@ interleaved runs (an isal run, then a cold sbom run, so both see the same load) 
 runnable threads than cores the wall ratio tends to the CPU ratio; on an idle machine it is lower, as the
 sbom's three threads then run side by side.
 
+To see the figures an idle machine gives while others load it, run the bench as root under
+`chrt -f 10` (SCHED_FIFO for it and its children; the kernel keeps 5 % of each CPU for the others).
+
 Run: .venv/bin/python bench/sbom_vs_isal.py [--runs N]   (needs dockerd and skopeo; builds the image once)
 """
 

@@ -93,6 +93,7 @@ class Console:
 
 
 ADMIN_TOKEN = "cg_console-test-admin-" + "0" * 24
+SECRET_KEY = "Y29uc29sZS10ZXN0LWZlcm5ldC1rZXktMzItYnl0ZXM="  # a Fernet key: 32 bytes, urlsafe base64
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +105,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     tmp = tmp_path_factory.mktemp("console")
     db = srv.vulndb()
     proc = srv.ServerProcess.server(tmp, "--data-dir", str(tmp / "data"), "--vulndb", str(db),
-                                    env={"CONTAINERGUARD_BOOTSTRAP_TOKEN": ADMIN_TOKEN})
+                                    env={"CONTAINERGUARD_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
+                                         # registry credentials and webhook URLs are stored encrypted with it
+                                         "CONTAINERGUARD_SECRET_KEY": SECRET_KEY})
     c = Console(proc.url, {"admin": ADMIN_TOKEN}, tmp / "data", proc)
     try:
         for role in ("analyst", "viewer", "agent", "ci"):

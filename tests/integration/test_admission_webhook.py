@@ -287,3 +287,31 @@ def test_sighup_reloads_policies_and_keeps_the_last_good_set(certs: Certs, tmp_p
         h = wait_reloads(client, 1, error=True)
         assert h["last_reload_error"].startswith(f"{strict}:5: policy CG-DEP-010: condition:")
         assert post(client, review("Job", job))["allowed"] is False  # the last good set still enforces
+
+
+def test_manifest_wires_reporting_to_the_server(certs: Certs, tmp_path: Path) -> None:
+    """`admission manifest --server URL`: the webhook reports there with its token from a Secret, spooling on an
+    emptyDir (its root filesystem is read-only), and its own Deployment passes the default deploy policies."""
+    import yaml
+
+    r = subprocess.run([CLI, "admission", "manifest", "--ca-bundle", str(certs.ca), "--server",
+                        "https://containerguard.security.svc:8443", "--token-secret", "webhook-token",
+                        "--policy-from-server"], capture_output=True, text=True, timeout=60, check=True)
+    docs = list(yaml.safe_load_all(r.stdout))
+    pod = docs[0]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    args = c["args"]
+    assert args[args.index("--server") + 1] == "https://containerguard.security.svc:8443" and "--policy-from-server" in args
+    spool = args[args.index("--spool-dir") + 1]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["CONTAINERGUARD_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "webhook-token", "key": "token"}}
+    state = next(m for m in c["volumeMounts"] if spool.startswith(m["mountPath"]))
+    assert next(v for v in pod["volumes"] if v["name"] == state["name"])["emptyDir"]
+    assert env["XDG_CACHE_HOME"]["value"].startswith(state["mountPath"])
+    (tmp_path / "dep.yaml").write_text(yaml.safe_dump(docs[0]))
+    r = subprocess.run([CLI, "policy", "eval", str(tmp_path / "dep.yaml"), "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["allowed"] is True, r.stdout[-2000:]
+    r = subprocess.run([CLI, "admission", "manifest", "--ca-bundle", str(certs.ca), "--policy-from-server"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--policy-from-server needs --server" in r.stderr

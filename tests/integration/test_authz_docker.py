@@ -241,3 +241,50 @@ def test_malformed_authz_bodies_are_refused_and_the_plugin_keeps_serving(env: tu
           "RequestBody": base64.b64encode(json.dumps({"Image": "a:1", "User": "1000"}).encode()).decode()}
     assert plugin.post("/AuthZPlugin.AuthZReq", json.dumps(ok).encode()).json()["Allow"] is True
     assert daemon.docker(*RUN, "--user", "1000", IMAGE, "/bin/true", check=False).returncode == 0
+
+
+def test_decisions_are_reported_to_the_central_server(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`authz serve --server --token` (an enforcer token): a refused `docker run` is stored in a real server
+    process as a deploy-stage violation naming the container and image; the allowed run is only counted."""
+    from tests.fixtures import server as srv
+    from tests.integration.server.test_cli import cg
+
+    daemon, plugin = env
+    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        token = cg("token", "create", "docker-plugin", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
+        plugin.start("--server", s.url, "--token", token, "--spool-dir", str(tmp_path / "spool"))
+        r = daemon.docker("run", "--rm", "--network", "none", "--name", "cgpol-reported", "--privileged", IMAGE,
+                          "/bin/true", check=False)
+        assert r.returncode != 0 and "[CG-DEP-001 privileged-container]" in r.stderr
+        assert daemon.docker(*RUN, "--user", "1000", IMAGE, "/bin/true", check=False).returncode == 0
+        h = {"Authorization": f"Bearer {admin}"}
+
+        def stored() -> list[dict]:
+            return [v for v in httpx.get(f"{s.url}/api/v1/policy/violations", params={"source": "authz"}, headers=h).json()
+                    if v["object"]["container"] == "cgpol-reported"]
+
+        rows = srv.wait_for(stored, 30)
+        assert len({v["decision_uid"] for v in rows}) == 1  # one decision; its warn/inform violations too
+        deny = [v for v in rows if v["action"] == "deny"]
+        # privileged, hence also privilege escalation allowed (CG-DEP-007): both deny, as the CLI message said
+        assert sorted((v["policy"], v["stage"], v["allowed"], v["mode"], v["image_name"], v["reporter"]) for v in deny) == \
+            [(p, "deploy", False, "enforce", IMAGE, "docker-plugin") for p in ("CG-DEP-001", "CG-DEP-007")]
+        assert "[CG-DEP-007 " in r.stderr
+        assert deny[0]["subject"] == f"container cgpol-reported from image {IMAGE}"
+        # a request the plugin cannot evaluate (no body above 1 MiB) is denied (fail-closed) and reported as such
+        env_file = tmp_path / "big.env"
+        env_file.write_text("".join(f"FILLER_{i}={'x' * 1000}\n" for i in range(1200)))
+        r = daemon.docker("run", "--rm", "--network", "none", "--name", "cgpol-big", "--env-file", str(env_file), IMAGE,
+                          "/bin/true", check=False)
+        assert r.returncode != 0 and "fail-closed" in r.stderr
+        big = srv.wait_for(lambda: httpx.get(f"{s.url}/api/v1/policy/violations", headers=h,
+                                             params={"policy": "CG-UNDECIDABLE"}).json(), 30)
+        assert [(v["object"]["container"], v["action"], v["allowed"]) for v in big] == [("cgpol-big", "deny", False)]
+        assert "no request body" in big[0]["message"]
+        enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
+        assert [(e["source"], e["reporter"]) for e in enf] == [("authz", "docker-plugin")] and enf[0]["denied"] >= 2
+    finally:
+        plugin.start()
+        s.stop()

@@ -109,3 +109,61 @@ def test_default_runtime_policies_only_mark_alerts() -> None:
                   time_ns=0, container_id="abc", container_name="web")
     assert ap(alert) == []
     assert {v.policy_id for v in ap.decide(alert).violations} == {"CG-RUN-001", "CG-RUN-002"}
+
+
+def test_runtime_policy_kill_is_reported_to_the_server(tmp_path: Path) -> None:
+    """The same kill, with the agent's policies reporting to a real server process (an agent token bound to
+    this host): the violation is stored with the response's outcome, and a policy_violation event is raised."""
+    import socket
+
+    import httpx
+    from tests.fixtures import server as srv
+    from tests.integration.server.test_cli import cg
+
+    from containerguard.policy.reporting import DecisionReporter
+
+    _image()
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "prod.yaml").write_text(POLICY)
+    name = f"cgpol-rt-prod-rep-{os.getpid()}"
+    cid = _container(name)
+    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    host = socket.gethostname()
+    reporter = None
+    ag = None
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        token = cg("token", "create", "node-agent", "--role", "agent", "--host", host, "--server", s.url,
+                   "--token", admin).stdout.strip()
+        reporter = DecisionReporter(s.url, token, tmp_path / "spool", source="agent", instance=host)
+        ag = Agent(AgentConfig(rules=[str(tmp_path / "rules.yaml")], outputs=[f"file:{tmp_path / 'a.jsonl'}"],
+                               sensor=False, health_listen=None,
+                               alert_policies=AlertPolicies(load_policies([tmp_path / "pol"]), reporter, host=host)))
+        ag.start()
+        ag.handle_event(Event(type="execve", time_ns=time.time_ns(), fields={
+            "evt.type": "execve", "proc.name": "sh", "proc.pid": 0, "proc.cmdline": "sh -i",
+            "container.id": cid[:12], "container.full_id": cid, "container.name": name}))
+        h = {"Authorization": f"Bearer {admin}"}
+
+        def stored() -> list[dict]:
+            return httpx.get(f"{s.url}/api/v1/policy/violations", params={"source": "agent", "policy": "PROD-SHELL"},
+                             headers=h).json()
+
+        rows = srv.wait_for(stored, 30)
+        assert len(rows) == 1, rows
+        v = rows[0]
+        assert (v["stage"], v["action"], v["allowed"], v["instance"], v["reporter"]) == \
+            ("runtime", "kill_container", False, host, "node-agent")
+        assert v["responses"] == [f"kill_container {cid[:12]}: ok"]
+        assert v["object"]["container"] == cid[:12] and v["object"]["name"] == name
+        assert _running(cid) != "true"
+        events = httpx.get(f"{s.url}/api/v1/events", params={"type": "policy_violation"}, headers=h).json()
+        assert any("PROD-SHELL" in e["summary"] and name in e["summary"] for e in events), events
+    finally:
+        if ag is not None:
+            ag.stop()
+        if reporter is not None:
+            reporter.close()
+        s.stop()
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)

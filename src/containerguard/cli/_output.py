@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from containerguard.model import ImageMeta
+    from containerguard.report.terminal import Column
     from containerguard.scanner.inventory import ProgressEvent
 
 
@@ -182,3 +183,12 @@ def work_progress(prefix: str, unit: str, *, quiet: bool) -> Iterator[Callable[[
     task = bar.add_task(prefix, total=None, item="")
     with bar:
         yield lambda done, total, item: bar.update(task, completed=done, total=total, item=short(item))
+
+
+def print_table(title: str, columns: Sequence[Column | str], rows: Iterable[Sequence[object]]) -> None:
+    """A table on stdout that fits the terminal (``COLUMNS``), every value shown literally, one line per row
+    (:func:`containerguard.report.terminal.render_table`): the one way every command draws a table."""
+    from containerguard.report.terminal import render_table
+
+    sys.stdout.write(render_table(title, columns, rows))
+    sys.stdout.flush()

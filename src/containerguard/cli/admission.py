@@ -106,6 +106,12 @@ def manifest(
     tls_secret: Annotated[str, typer.Option("--tls-secret", help="Secret (type tls) holding tls.crt/tls.key.")] = "containerguard-admission-tls",  # noqa: S107
     policy_configmap: Annotated[str, typer.Option("--policy-configmap", help="ConfigMap of policy files to "
                                                   "mount and load.")] = "",
+    server: Annotated[str, typer.Option("--server", help="Central server URL the webhook reports its decisions "
+                                        "to (its token from --token-secret).")] = "",
+    token_secret: Annotated[str, typer.Option("--token-secret", help="Secret holding the enforcer token under "
+                                              "the key 'token'.")] = "containerguard-enforcer-token",  # noqa: S107
+    policy_from_server: Annotated[bool, typer.Option("--policy-from-server", help="Enforce the server's policy "
+                                                     "set (with --server).")] = False,
 ) -> None:
     """Print the Deployment, Service and ValidatingWebhookConfiguration (YAML) for `kubectl apply -f -`."""
     import yaml
@@ -114,6 +120,10 @@ def manifest(
 
     if failure_policy not in ("Fail", "Ignore"):
         raise UsageError("--failure-policy: expected Fail or Ignore")
+    if server and not server.startswith(("http://", "https://")):
+        raise UsageError(f"--server {server!r}: expected http(s)://HOST:PORT")
+    if policy_from_server and not server:
+        raise UsageError("--policy-from-server needs --server URL")
     try:
         pem = ca_bundle.read_bytes()
     except OSError as exc:
@@ -123,7 +133,8 @@ def manifest(
     docs = manifests(ca_bundle=pem, namespace=namespace, image=image, mode=_mode(mode),
                      failure_policy=failure_policy,
                      exclude_namespaces=tuple(exclude_namespace) if exclude_namespace is not None else ("kube-system",),
-                     tls_secret=tls_secret, policy_configmap=policy_configmap)
+                     tls_secret=tls_secret, policy_configmap=policy_configmap, server=server,
+                     token_secret=token_secret, policy_from_server=policy_from_server)
     typer.echo(yaml.safe_dump_all(docs, sort_keys=False).rstrip())
 
 

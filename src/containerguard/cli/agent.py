@@ -51,6 +51,14 @@ def _baseline_action(action: str) -> str:
     return action
 
 
+def _runtime(name: str) -> str:
+    from containerguard.errors import UsageError
+
+    if name not in ("auto", "docker", "containerd"):
+        raise UsageError(f"--runtime {name!r}: expected auto, docker or containerd")
+    return name
+
+
 def _resolve_mode(mode: str) -> str:
     from containerguard.errors import UsageError
     from containerguard.runtime.dns import MODES
@@ -79,6 +87,13 @@ def agent(
         "--resolve-names", help="How the domain names rules compare fd.sip.name/fd.cip.name with are resolved: dns "
         "(the system resolver, as Falco), hosts (/etc/hosts and the containers' --add-host entries only, no DNS "
         "query) or off (rules needing them are disabled)")] = "dns",
+    runtime: Annotated[str, typer.Option(
+        "--runtime", help="Where container metadata comes from: docker, containerd (its API, as on Kubernetes nodes "
+        "without Docker) or auto (Docker if its socket exists, else containerd)")] = "auto",
+    containerd_socket: Annotated[str, typer.Option(
+        "--containerd-socket", help="containerd's API socket")] = "/run/containerd/containerd.sock",
+    containerd_namespace: Annotated[str, typer.Option(
+        "--containerd-namespace", help="containerd namespace of the containers (Kubernetes' CRI plugin: k8s.io)")] = "k8s.io",
     containers_only: Annotated[bool, typer.Option(
         "--containers-only", help="Trace only processes in containers (host events dropped in the kernel)")] = False,
     no_sensor: Annotated[bool, typer.Option("--no-sensor", help="Run without the eBPF sensor (audit events only)")] = False,
@@ -127,7 +142,8 @@ def agent(
     alert_policies, fetcher = _alert_policies(policy, server=server, token=token, spool_dir=spool_dir,
                                               from_server=policy_from_server, refresh=policy_refresh, host=host)
     cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
-                      record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), respond=list(respond or []),
+                      record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), runtime=_runtime(runtime),
+                      containerd_socket=containerd_socket, containerd_namespace=containerd_namespace, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,

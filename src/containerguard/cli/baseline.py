@@ -55,12 +55,13 @@ def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option
                                    "mode": p.mode, "locked": p.locked, "entries": p.size(),
                                    "deviations": len(p.deviations), "version": p.version}))
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    t = table(f"{len(profiles)} workloads", "workload", "image", "mode", "locked", "entries", "deviations")
-    for p in profiles:
-        t.add_row(*row(p.key, p.image, p.mode, "yes" if p.locked else "no", p.size(), len(p.deviations)))
-    console().print(t)
+    print_table(f"{len(profiles)} workloads",
+                [Column("workload", 1), Column("image", 2), "mode", "locked", Column("entries", right=True),
+                 Column("deviations", right=True)],
+                [[p.key, p.image, p.mode, "yes" if p.locked else "no", p.size(), len(p.deviations)] for p in profiles])
 
 
 @baseline_app.command("show")
@@ -71,14 +72,11 @@ def show(workload: WorkloadArg, baseline_dir: DirOpt = None,
     if fmt is Fmt.json:
         typer.echo(json.dumps({**p.to_doc(), "version": p.version}, indent=1))
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    t = table(f"{p.key} ({p.image}): {p.mode}{', locked' if p.locked else ''}", "kind", "entry")
-    for kind, entries in p.to_doc().items():
-        if isinstance(entries, list):
-            for e in entries:
-                t.add_row(*row(kind, e))
-    console().print(t)
+    print_table(f"{p.key} ({p.image}): {p.mode}{', locked' if p.locked else ''}", ["kind", Column("entry", 1)],
+                [[kind, e] for kind, entries in p.to_doc().items() if isinstance(entries, list) for e in entries])
 
 
 def _update(directory: Path | None, workload: str, change: str, **values: object) -> None:

@@ -14,6 +14,7 @@ import typer
 from containerguard import __version__
 from containerguard.cli._output import emit
 from containerguard.errors import UsageError
+from containerguard.report.terminal import clean
 
 bench_app = typer.Typer(help="Compliance benchmarks.", no_args_is_help=True)
 
@@ -61,16 +62,15 @@ def _render(results: list[Any], fmt: str, *, color: bool) -> str:
             "summary": counts,
         }
         return json.dumps(doc, indent=2) + "\n"
-    import io
+    from containerguard.report.terminal import ANSI, fit, terminal_width
 
-    from rich.console import Console
-    from rich.markup import escape
+    width = terminal_width()
 
-    from containerguard.report.terminal import clean
+    def line(text: str, style: str = "") -> str:  # one line, cut to the terminal (full text in -f json)
+        text = fit(text, width)
+        return f"{ANSI[style]}{text}\x1b[0m" if color and style else text
 
-    buf = io.StringIO()
-    console = Console(file=buf, highlight=False, soft_wrap=True, force_terminal=color, no_color=not color,
-                      emoji=False)
+    out: list[str] = []
     section = ""
     titles = {"1": "Host Configuration", "2": "Docker daemon configuration", "3": "Docker daemon configuration files",
               "4": "Container Images and Build File", "5": "Container Runtime"}
@@ -78,15 +78,13 @@ def _render(results: list[Any], fmt: str, *, color: bool) -> str:
         sec = r.id.split(".")[0]
         if sec != section:
             section = sec
-            console.print(f"\n[bold][INFO] {sec} - {titles.get(sec, '')}[/bold]")
+            out += ["", line(f"[INFO] {sec} - {titles.get(sec, '')}", "bold")]
         st = str(r.status)
-        console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}] {r.id} - {escape(clean(r.title))}")
-        for d in r.details:
-            console.print(f"[{_STYLE[st]}][{st}][/{_STYLE[st]}]      * {escape(clean(d))}")
-    console.print(f"\n[bold]Section C - Score[/bold]\nChecks: {len(results)}  "
-                  + "  ".join(f"{k}: {v}" for k, v in counts.items()))
-    return buf.getvalue()
-
+        out.append(line(f"[{st}] {r.id} - {clean(r.title, oneline=True)}", _STYLE[st]))
+        out += [line(f"[{st}]      * {clean(d, oneline=True)}", _STYLE[st]) for d in r.details]
+    out += ["", line("Section C - Score", "bold"),
+            line(f"Checks: {len(results)}  " + "  ".join(f"{k}: {v}" for k, v in counts.items()))]
+    return "\n".join(out) + "\n"
 
 
 def register(app: typer.Typer) -> None:

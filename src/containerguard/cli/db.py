@@ -112,25 +112,19 @@ def status(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.table import Table
-    from rich.text import Text
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column, wrap
 
-    from containerguard.report.terminal import cell, console, row
-
-    out = console()
-    table = Table(title=cell(f"{st.path} ({st.size / 1e6:.1f} MB)"))
-    for col in ("source", "records", "skipped", "status", "fetched"):
-        table.add_column(col, justify="right" if col in ("records", "skipped") else "left")
-    for s in st.sources:
-        detail = ", ".join(f"{k}: {v}" for k, v in s.skipped_detail.items() if v)
-        table.add_row(*row(s.source, str(s.records), f"{s.skipped}" + (f" ({detail})" if detail else ""),
-                           s.status + (f": {s.error}" if s.error else ""), s.fetched_at))
-    out.print(table)
-    line = Text(f"built {st.built_at} in {st.build_seconds:.1f} s, {st.age_days:.1f} days ago; "
-                f"{st.records} records, {st.skipped} skipped")
-    if st.stale:
-        line.append("  STALE: run `containerguard db update`", style="yellow")
-    out.print(line)
+    # the summary first (a terminal shows the table's end; the state is what a reader wants first)
+    print(wrap(f"{st.path} ({st.size / 1e6:.1f} MB): built {st.built_at} in {st.build_seconds:.1f} s, "
+               f"{st.age_days:.1f} days ago; {st.records} records, {st.skipped} skipped"
+               + ("; STALE: run `containerguard db update`" if st.stale else ""), sep="; "))
+    details = [", ".join(f"{k}: {v}" for k, v in s.skipped_detail.items() if v) for s in st.sources]
+    print_table("Sources", [Column("source", 1), Column("records", right=True), Column("skipped", 2, right=True),
+                            Column("status", 3), "fetched"],
+                [[s.source, s.records, f"{s.skipped}" + (f" ({d})" if d else ""),
+                  s.status + (f": {s.error}" if s.error else ""), s.fetched_at] for s, d in zip(st.sources, details,
+                                                                                             strict=True)])
 
 
 def register(app: typer.Typer) -> None:

@@ -7,11 +7,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from containerguard.cli._client import Client
+from containerguard.cli._output import print_table
+from containerguard.report.terminal import Column
 
 app = typer.Typer(help="Manage the central server's notification targets (webhook, Slack, syslog CEF).",
                   no_args_is_help=True)
@@ -55,14 +54,14 @@ def list_(server: ServerOpt = None, token: TokenOpt = None, as_json: JsonOpt = F
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table("id", "name", "kind", "url", "events", "min severity", "min priority", "running only", "enabled",
-              "sent", "pending", "dead")
-    for r in rows:
-        n = r["deliveries"]
-        t.add_row(str(r["id"]), escape(r["name"]), r["kind"], escape(r["url"]), escape(", ".join(r["event_types"]) or "all"),
-                  r["min_severity"], r["min_priority"], "yes" if r["running_only"] else "no",
-                  "yes" if r["enabled"] else "no", str(n.get("sent", 0)), str(n.get("pending", 0)), str(n.get("dead", 0)))
-    Console().print(t)
+    print_table(f"{len(rows)} notification targets",
+                ["id", Column("name", 1), "kind", Column("url", 2), Column("events", 2), "min severity", "min priority",
+                 "running only", "enabled", Column("sent", right=True), Column("pending", right=True),
+                 Column("dead", right=True)],
+                [[r["id"], r["name"], r["kind"], r["url"], ", ".join(r["event_types"]) or "all", r["min_severity"],
+                  r["min_priority"], "yes" if r["running_only"] else "no", "yes" if r["enabled"] else "no",
+                  r["deliveries"].get("sent", 0), r["deliveries"].get("pending", 0), r["deliveries"].get("dead", 0)]
+                 for r in rows])
 
 
 @app.command("remove")
@@ -121,11 +120,11 @@ def deliveries(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table("id", "target", "event", "status", "attempts", "last error")
-    for r in rows:
-        t.add_row(str(r["id"]), escape(r["target"]["name"]), escape(f"{r['event']['type']}: {r['event']['summary'][:80]}"),
-                  r["status"], str(r["attempts"]), escape(r["last_error"][:120]))
-    Console().print(t)
+    print_table(f"{len(rows)} deliveries",
+                ["id", Column("target", 1), Column("event", 2), "status", Column("attempts", right=True),
+                 Column("last error", 3)],
+                [[r["id"], r["target"]["name"], f"{r['event']['type']}: {r['event']['summary']}", r["status"],
+                  r["attempts"], r["last_error"]] for r in rows])
 
 
 @app.command("retry")

@@ -59,26 +59,33 @@ def live(paths: list[Path] | None, no_defaults: bool = False) -> LivePolicies:
     return policies
 
 
-def print_decision(console: Console, decision: Decision, *, show_inform: bool = False) -> None:
-    """Violations grouped by action, blocking first: policy, on what, why, how to fix. Data is escaped."""
+def _lit(text: object) -> str:
+    """Text from the data for a Rich markup string: control characters made visible, markup escaped."""
     from rich.markup import escape
 
+    from containerguard.report.terminal import clean
+
+    return escape(clean(str(text), oneline=True))
+
+
+def print_decision(console: Console, decision: Decision, *, show_inform: bool = False) -> None:
+    """Violations grouped by action, blocking first: policy, on what, why, how to fix. Data is escaped."""
     order = {"fail-build": 0, "deny": 0, "kill_container": 0, "stop_container": 0, "pause_container": 0,
              "kill_process": 0, "alert": 1, "warn": 2, "inform": 3}
     shown = [v for v in decision.violations if show_inform or str(v.action) != "inform"]
     for v in sorted(shown, key=lambda v: (order.get(str(v.action), 9), v.policy_id, v.subject)):
         style = "bold red" if v.blocking else "yellow" if str(v.action) in ("warn", "alert") else "dim"
-        console.print(f"[{style}]{escape(str(v.action).upper())}[/] {escape(v.policy_id)} {escape(v.policy_name)} "
-                      f"[dim]({escape(v.severity)})[/] on {escape(v.subject)}", highlight=False, soft_wrap=True)
-        console.print(f"    {escape(v.message)}", highlight=False, soft_wrap=True)
+        console.print(f"[{style}]{_lit(str(v.action).upper())}[/] {_lit(v.policy_id)} {_lit(v.policy_name)} "
+                      f"[dim]({_lit(v.severity)})[/] on {_lit(v.subject)}", highlight=False, soft_wrap=True)
+        console.print(f"    {_lit(v.message)}", highlight=False, soft_wrap=True)
         for d in v.details[:20]:
-            console.print(f"    - {escape(d)}", highlight=False, soft_wrap=True)
+            console.print(f"    - {_lit(d)}", highlight=False, soft_wrap=True)
         if len(v.details) > 20:
             console.print(f"    ... and {len(v.details) - 20} more", highlight=False, soft_wrap=True)
         if v.remediation:
-            console.print(f"    [green]fix:[/] {escape(v.remediation)}", highlight=False, soft_wrap=True)
+            console.print(f"    [green]fix:[/] {_lit(v.remediation)}", highlight=False, soft_wrap=True)
     for w in decision.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {_lit(w)}", highlight=False, soft_wrap=True)
     hidden = len(decision.violations) - len(shown)
     verdict = "[green]allowed[/]" if decision.allowed else "[bold red]blocked[/]"
     console.print(f"policy decision ({decision.stage}): {verdict}; {len(decision.violations)} violation(s)"
@@ -121,16 +128,14 @@ def list_policies(policy: PolicyOpt = None, no_defaults: NoDefaultsOpt = False,
     if fmt is Fmt.json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    table = Table("id", "name", "severity", "build", "deploy", "runtime", "source")
-    for r in rows:
-        table.add_row(*(Text(str(x)) for x in (r["id"], r["name"], r["severity"],
-                                               *(r["enforcement"].get(str(Stage(s)), "") for s in
-                                                 ("build", "deploy", "runtime")), r["source"])))
-    Console().print(table)
+    print_table(f"{len(rows)} policies",
+                ["id", Column("name", 2), "severity", "build", "deploy", "runtime", Column("source", 1)],
+                [[r["id"], r["name"], r["severity"],
+                  *(r["enforcement"].get(str(Stage(s)), "") for s in ("build", "deploy", "runtime")), r["source"]]
+                 for r in rows])
 
 
 @policy_app.command("push")
@@ -282,14 +287,12 @@ def test(
                                           "problems": list(r.problems)} for r in results]}, indent=2))
     else:
         from rich.console import Console
-        from rich.markup import escape
-
         console = Console()
         for r in results:
             mark = "[green]PASS[/]" if r.ok else "[bold red]FAIL[/]"
-            console.print(f"{mark} {escape(r.file)}:{r.line} {escape(r.name)}", highlight=False, soft_wrap=True)
+            console.print(f"{mark} {_lit(r.file)}:{r.line} {_lit(r.name)}", highlight=False, soft_wrap=True)
             for p in r.problems:
-                console.print(f"     {escape(p)}", highlight=False, soft_wrap=True)
+                console.print(f"     {_lit(p)}", highlight=False, soft_wrap=True)
         console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", highlight=False, soft_wrap=True)
     if failed:
         raise SystemExit(1)

@@ -1,60 +1,116 @@
-"""`containerguard profile seccomp CONTAINER -o FILE`: a seccomp profile from what the container was seen to use."""
+"""`containerguard profile seccomp CONTAINER|IMAGE -o FILE`: a seccomp profile from what a workload was seen to use."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from containerguard.errors import BaselineError, UsageError
 
+if TYPE_CHECKING:
+    from containerguard.runtime.baseline.seccomp import Observation
+
 profile_app = typer.Typer(help="Profiles learned from what workloads do.", no_args_is_help=True)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @profile_app.command("seccomp")
 def seccomp(
-    container: Annotated[str, typer.Argument(help="Running container (name or id) to observe")],
+    target: Annotated[str, typer.Argument(
+        help="A running container (name or id) to observe, or an image to run and observe", metavar="CONTAINER|IMAGE")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the profile (Docker/OCI JSON)")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="For an image: the command to run instead of its default (after --)", metavar="[-- COMMAND...]")] = None,
     duration: Annotated[int, typer.Option("--duration", "-d", min=1, max=86400,
-                                          help="Seconds to observe the container; exercise it meanwhile")] = 30,
+                                          help="Seconds to observe (an image's run ends earlier when it exits); "
+                                               "exercise the workload meanwhile")] = 30,
     verify: Annotated[bool, typer.Option(
-        "--verify", help="Re-run the container's image and command with the profile and check it keeps running")] = False,
+        "--verify", help="Re-run the image and command with the profile and check it keeps running (or, for a "
+                         "command that ran to completion, that it exits with the same code)")] = False,
     startup: Annotated[bool, typer.Option(
-        "--startup/--no-startup", help="Also observe a twin of the container (same image, command, environment) "
-        "started during the trace, so start-up syscalls are in the profile")] = True,
+        "--startup/--no-startup", help="For a running container: also observe a twin of it (same image, command, "
+        "environment) started during the trace, so start-up syscalls are in the profile")] = True,
     docker_host: Annotated[str | None, typer.Option("--docker-host", help="Engine URL (default: DOCKER_HOST)")] = None,
 ) -> None:
-    """Observe CONTAINER's syscalls for --duration seconds and write a profile allowing exactly those (plus what
-    the runtime needs to start it); every other syscall fails with EPERM. Needs root and bpftrace."""
-    import contextlib
-
+    """Observe a workload's syscalls and write a profile allowing exactly those (plus what the runtime needs to
+    start it); every other syscall fails with EPERM. CONTAINER: a running container, observed for --duration
+    seconds. IMAGE: a container of it is started (its default entrypoint and command, or the COMMAND after --)
+    and observed from its first syscall for --duration seconds or until it exits, then removed. Needs root and
+    bpftrace."""
     import docker
-
-    from containerguard.runtime.baseline.seccomp import named, observe, seccomp_profile, start_twin
-    from containerguard.runtime.baseline.seccomp import verify as verify_profile
-    from containerguard.runtime.containers import ns_inode
 
     try:
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
-        info = client.api.inspect_container(container)
-    except docker.errors.NotFound:
-        raise UsageError(f"no such container: {container}") from None
+        try:
+            info = client.api.inspect_container(target)
+        except docker.errors.NotFound:
+            info = None
+        if info is None:
+            try:
+                client.api.inspect_image(target)
+            except docker.errors.ImageNotFound:
+                raise UsageError(f"no such container or image: {target}") from None
     except docker.errors.DockerException as exc:
         raise UsageError(f"cannot use the Docker Engine: {str(exc).splitlines()[0]}") from None
+    if info is not None and command:
+        raise UsageError(f"{target} is a container: a COMMAND after -- is for an image")
+    expect_exit: int | None = None
+    if info is not None:
+        seen = _observe_container(client, info, duration, startup)
+        name = str(info.get("Name", target)).lstrip("/")
+    else:
+        seen, info, expect_exit = _observe_image(client, target, command, duration)
+        name = target
+    _write(output, seen, name, verify, client, info, expect_exit)
+
+
+def _write(output: Path, seen: dict[str, int], name: str, verify: bool, client: Any, info: dict[str, Any],
+           expect_exit: int | None) -> None:
+    from containerguard.runtime.baseline.seccomp import seccomp_profile
+    from containerguard.runtime.baseline.seccomp import verify as verify_profile
+
+    if not seen:
+        raise BaselineError(f"no syscall of {name} was observed: nothing to build a profile from")
+    profile = seccomp_profile(seen)
+    try:
+        output.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    allowed = len(profile["syscalls"][0]["names"])
+    _say(f"{output}: {len(seen)} syscalls observed, {allowed} allowed; the rest fail with EPERM")
+    if verify:
+        ok, what = verify_profile(client.api, info, profile, expect_exit=expect_exit)
+        _say(f"verify: {what}")
+        if not ok:
+            raise BaselineError(f"the profile does not let {name} run: {what}")
+
+
+def _observe_container(client: Any, info: dict[str, Any], duration: int, startup: bool) -> dict[str, int]:
+    """A running container for ``duration`` seconds (and a twin of it started meanwhile, for its start-up)."""
+    from containerguard.runtime.baseline.seccomp import named, observe, start_twin
+    from containerguard.runtime.containers import ns_inode
+
     pid = int((info.get("State") or {}).get("Pid") or 0)
     mntns = ns_inode(pid) if pid else 0
+    name = str(info.get("Name", "")).lstrip("/")
     if not mntns:
-        raise UsageError(f"{container} is not running")
-    name = str(info.get("Name", container)).lstrip("/")
+        raise UsageError(f"{name} is not running")
     namespaces = {mntns}
     twins: list[str] = []
 
     def ready() -> None:
-        print(f"tracing {name} for {duration} s: exercise it now", file=sys.stderr, flush=True)
+        _say(f"tracing {name} for {duration} s: exercise it now")
         if startup:
             twin = start_twin(client.api, info, f"{name}-cg-profile-{os.getpid()}")
             twins.append(twin)
@@ -63,22 +119,54 @@ def seccomp(
                 namespaces.add(ns_inode(twin_pid))
 
     try:
-        counts = observe(duration, on_ready=ready)
+        obs = observe(duration, on_ready=ready)
     finally:
         for twin in twins:
             with contextlib.suppress(Exception):
                 client.api.remove_container(twin, force=True)
-    seen = named(counts.get(ns, {}) for ns in namespaces)
-    profile = seccomp_profile(seen)
+    return named(obs.counts.get(ns, {}) for ns in namespaces)
+
+
+def _observe_image(client: Any, image: str, command: list[str] | None, duration: int
+                   ) -> tuple[dict[str, int], dict[str, Any], int | None]:
+    """Run ``image`` (its default command, or ``command``) under the trace until it exits or ``duration`` ends.
+
+    Returns the named syscall counts, the run's inspect JSON (for --verify) and its exit code (None when it was
+    still running at the end)."""
+    import docker
+
+    from containerguard.runtime.baseline.seccomp import create_run, named, observe
+
+    hostname = f"cg-profile-{secrets.token_hex(4)}"  # how the trace tells this run's processes apart
     try:
-        output.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
-    allowed = len(profile["syscalls"][0]["names"])
-    print(f"{output}: {len(seen)} syscalls observed, {allowed} allowed; the rest fail with EPERM",
-          file=sys.stderr, flush=True)
-    if verify:
-        ok, what = verify_profile(client.api, info, profile)
-        print(f"verify: {what}", file=sys.stderr, flush=True)
-        if not ok:
-            raise BaselineError(f"the profile does not let {name} run: {what}")
+        cid = create_run(client.api, image, command, hostname)
+    except docker.errors.APIError as exc:
+        raise UsageError(f"cannot create a container of {image}: {str(exc).splitlines()[0]}") from None
+    stop = threading.Event()
+    exit_code: list[int] = []
+
+    def wait() -> None:
+        try:
+            exit_code.append(int(client.api.wait(cid, timeout=duration + 60)["StatusCode"]))
+        except Exception:  # requests' ReadTimeout, or the container removed: the trace ends on its own
+            return
+        stop.set()
+
+    def ready() -> None:
+        _say(f"running {image} ({hostname}) under the trace for up to {duration} s")
+        client.api.start(cid)
+        threading.Thread(target=wait, name="cg-profile-wait", daemon=True).start()
+
+    obs: Observation
+    try:
+        obs = observe(duration, on_ready=ready, by="uts", stop=stop)
+        info = client.api.inspect_container(cid)
+    except docker.errors.APIError as exc:
+        raise BaselineError(f"cannot run {image}: {str(exc).splitlines()[0]}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            client.api.remove_container(cid, force=True)
+    state = info.get("State") or {}
+    code = None if state.get("Running") else (exit_code[0] if exit_code else int(state.get("ExitCode") or 0))
+    _say(f"{image}: " + ("still running at the end of the trace" if code is None else f"exited with code {code}"))
+    return named(obs.counts.get(ns, {}) for ns in obs.namespaces_named(hostname)), info, code

@@ -7,11 +7,10 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from containerguard.cli._client import Client
+from containerguard.cli._output import print_table
+from containerguard.report.terminal import Column
 
 app = typer.Typer(help="Registries the central server watches (polling and push notifications).", no_args_is_help=True)
 
@@ -60,11 +59,11 @@ def list_(server: ServerOpt = None, token: TokenOpt = None,
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table("name", "url", "user", "repositories", "interval", "last polled", "last error")
-    for r in rows:
-        t.add_row(escape(r["name"]), escape(r["url"]), escape(r["username"]), escape(", ".join(r["repositories"]) or "*"),
-                  str(r["interval"]), (r["last_polled"] or "")[:19], escape(r["last_error"][:80]))
-    Console().print(t)
+    print_table(f"{len(rows)} registries",
+                [Column("name", 1), Column("url", 2), Column("user", 1), Column("repositories", 3),
+                 Column("interval", right=True), "last polled", Column("last error", 3)],
+                [[r["name"], r["url"], r["username"], ", ".join(r["repositories"]) or "*", r["interval"],
+                  (r["last_polled"] or "")[:19], r["last_error"]] for r in rows])
 
 
 @app.command("remove")

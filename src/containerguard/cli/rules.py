@@ -114,11 +114,14 @@ def replay(
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed event line (exit 2).")] = False,
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help="Exit 1 when an alert has this priority or a higher one (e.g. warning).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-j", min=1, help="With --source: processes that decompress, parse and evaluate files in "
+        "parallel (alerts still in file order). Default: the number of cores; 1 reads in this process.")] = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
     from containerguard.runtime.evaluate import Evaluator, replay_events
     from containerguard.runtime.events import ReadStats
-    from containerguard.runtime.rules import alert_to_json
+    from containerguard.runtime.rules import alert_to_json, builtin_and_plugin_rules
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
@@ -129,11 +132,13 @@ def replay(
     alerts: list[Alert] = []
     stats = ReadStats()
     worst: Priority | None = None
-    stream: Iterable[Event] = replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats)
+    stream: Iterable[tuple[Event, list[Alert] | None]] = (
+        (ev, None) for ev in replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats))
     if kind is not None:
-        stream = itertools.chain(_source_events(kind, events or [], strict, stats), stream)
-    for ev in stream:
-        batch = evaluator.evaluate(ev)
+        rule_paths = [str(p) for p in (rules or builtin_and_plugin_rules())]
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats, rule_paths, workers), stream)
+    for ev, done in stream:
+        batch = evaluator.evaluate(ev) if done is None else done
         if not batch:
             continue
         top = max(a.priority for a in batch)
@@ -159,16 +164,25 @@ def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
     return kind_of(source)
 
 
-def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats) -> Iterator[Event]:
-    """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit); --strict stops at the first bad record."""
+def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str],
+                   workers: int | None) -> Iterator[tuple[Event, list[Alert] | None]]:
+    """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit), with the alerts when a pool of ``workers``
+    evaluated ``rules`` on them; --strict stops at the first bad record (and reads in this process)."""
     from containerguard.runtime.cloud.health import SourceHealth
-    from containerguard.runtime.cloud.sources import replay as replay_source
+    from containerguard.runtime.cloud.reader import ReadPool, default_workers
+    from containerguard.runtime.cloud.sources import replay_evaluated
 
     health = SourceHealth(kind, kind)
-    for ev in replay_source(kind, list(paths), health):
-        if strict and health.parse_errors:
-            break  # nothing after the first bad record or file
-        yield ev
+    n = 1 if strict else workers or default_workers()
+    pool = ReadPool(n, rules) if n > 1 else None
+    try:
+        for item in replay_evaluated(kind, list(paths), health, pool=pool):
+            if strict and health.parse_errors:
+                break  # nothing after the first bad record or file
+            yield item
+    finally:
+        if pool is not None:
+            pool.close()
     stats.read += health.events
     stats.skipped += health.parse_errors
     stats.errors.extend(list(health.recent_warnings)[: max(0, 20 - len(stats.errors))])
@@ -189,15 +203,14 @@ def _priority_option(fail_on: str | None) -> Priority | None:
 
 
 def _alert_table(alerts: list[Alert], read: int) -> None:
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
     from containerguard.runtime.rules import alert_to_json, priority_name
 
-    alert_table = table(f"{len(alerts)} alerts from {read} events", "time", "priority", "rule id", "rule",
-                        "container", "output")
-    for a in alerts:
-        alert_table.add_row(*row(alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule,
-                                 a.container_id or "-", a.output))
-    console().print(alert_table)
+    print_table(f"{len(alerts)} alerts from {read} events",
+                ["time", "priority", "rule id", Column("rule", 1), "container", Column("output", 2)],
+                [[alert_to_json(a)["time"], priority_name(a), a.rule_id, a.rule, a.container_id or "-", a.output]
+                 for a in alerts])
 
 
 def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
@@ -222,13 +235,13 @@ def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--forma
                 "actions": list(r.actions), "event_types": sorted(r.event_types) if r.event_types is not None else None,
                 "desc": r.desc, "file": r.file, "line": r.line}))
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    rule_table = table(f"{len(rs.rules)} rules", "id", "rule", "priority", "source", "enabled", "tags")
-    for r in rs.rules:
-        rule_table.add_row(*row(r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
-                                ", ".join(r.tags)))
-    console().print(rule_table)
+    print_table(f"{len(rs.rules)} rules",
+                ["id", Column("rule", 2), "priority", Column("source", 1), "enabled", Column("tags", 3)],
+                [[r.id, r.name, r.priority.name.capitalize(), r.source, "yes" if r.enabled else "no",
+                  ", ".join(r.tags)] for r in rs.rules])
 
 
 @rules_app.command("fields")
@@ -242,13 +255,14 @@ def fields(fmt: Annotated[FieldsFmt, typer.Option("--format", "-f")] = FieldsFmt
     if fmt is FieldsFmt.markdown:
         typer.echo(catalog_markdown())
         return
-    from containerguard.report.terminal import console, row, table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
-    field_table = table(f"{len(FIELD_CATALOG)} fields", "field", "type", "producer", "source", "argument",
-                        "description")
-    for name, spec in sorted(FIELD_CATALOG.items()):
-        field_table.add_row(*row(name, spec.type, spec.producer, spec.source, spec.arg, spec.description))
-    console().print(field_table)
+    print_table(f"{len(FIELD_CATALOG)} fields",
+                ["field", "type", Column("producer", 1), Column("source", 1), Column("argument", 1),
+                 Column("description", 2)],
+                [[name, spec.type, spec.producer, spec.source, spec.arg, spec.description]
+                 for name, spec in sorted(FIELD_CATALOG.items())])
 
 
 def register(app: typer.Typer) -> None:

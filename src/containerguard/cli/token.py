@@ -6,11 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from containerguard.cli._client import Client
+from containerguard.cli._output import print_table
+from containerguard.report.terminal import Column
 
 app = typer.Typer(help="Manage the central server's API tokens.", no_args_is_help=True)
 
@@ -48,11 +47,10 @@ def list_(server: ServerOpt = None, token: TokenOpt = None,
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table("id", "name", "role", "prefix", "host", "created", "last used", "revoked")
-    for r in rows:
-        t.add_row(str(r["id"]), escape(r["name"]), r["role"], escape(r["prefix"]), escape(r["host"]),
-                  r["created_at"][:19], (r["last_used"] or "")[:19], (r["revoked_at"] or "")[:19])
-    Console().print(t)
+    print_table(f"{len(rows)} tokens",
+                ["id", Column("name", 2), "role", "prefix", Column("host", 1), "created", "last used", "revoked"],
+                [[r["id"], r["name"], r["role"], r["prefix"], r["host"], r["created_at"][:19],
+                  (r["last_used"] or "")[:19], (r["revoked_at"] or "")[:19]] for r in rows])
 
 
 @app.command("revoke")

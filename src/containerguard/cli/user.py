@@ -49,20 +49,17 @@ def create(
 def list_(server: ServerOpt = None, token: TokenOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
     """List users (never their password hashes)."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from containerguard.cli._output import print_table
+    from containerguard.report.terminal import Column
 
     with Client(server, token) as c:
         rows = c.request("GET", "/users")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table("id", "name", "role", "created", "by", "disabled")
-    for r in rows:
-        t.add_row(str(r["id"]), escape(r["name"]), r["role"], r["created_at"][:19], escape(r["created_by"]),
-                  (r["disabled_at"] or "")[:19])
-    Console().print(t)
+    print_table(f"{len(rows)} users", ["id", Column("name", 2), "role", "created", Column("by", 1), "disabled"],
+                [[r["id"], r["name"], r["role"], r["created_at"][:19], r["created_by"], (r["disabled_at"] or "")[:19]]
+                 for r in rows])
 
 
 @app.command("disable")

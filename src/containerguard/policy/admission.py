@@ -22,7 +22,7 @@ from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
 from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage, Violation
-from containerguard.policy.reporting import Report
+from containerguard.policy.reporting import Report, undecidable
 
 #: where decisions go besides the response (a DecisionReporter's ``record``); must not block
 ReportFn = Callable[[Report], None]
@@ -69,6 +69,8 @@ def review(ps: PolicySet, body: Any, config: AdmissionConfig, report: ReportFn |
         log.exception("admission %s: could not evaluate", uid)
         msg = f"containerguard could not evaluate this request ({type(exc).__name__}: {exc})"
         allowed = config.fail_open or config.mode is not Mode.ENFORCE
+        if report is not None:
+            report(undecidable(_what(req), msg, allowed=allowed, obj=_meta(req), mode=str(config.mode)))
         return _response(uid, allowed, msg + ("; failing open" if allowed else "; failing closed"),
                          [msg[:MAX_WARNING_CHARS]] if allowed else [])
     if decision is None:
@@ -119,6 +121,19 @@ def _decide(ps: PolicySet, req: Mapping[str, Any], config: AdmissionConfig) -> D
     meta = {"namespace": ns or str(docs[0][1]["workload"]["namespace"]) if docs else ns,
             "kind": str(obj.get("kind")), "name": str(name), "operation": op}
     return ps.evaluate_many(docs, Stage.DEPLOY), f"{obj.get('kind')} {ns}/{name}", meta, images
+
+
+def _meta(req: Mapping[str, Any]) -> dict[str, str]:
+    """namespace/kind/name of a request whatever its shape (for reporting one that could not be evaluated)."""
+    kind = req.get("kind") if isinstance(req.get("kind"), Mapping) else {}
+    assert isinstance(kind, Mapping)
+    return {"namespace": str(req.get("namespace") or "")[:255], "kind": str(kind.get("kind") or "")[:64],
+            "name": str(req.get("name") or "")[:255], "operation": str(req.get("operation") or "")[:16]}
+
+
+def _what(req: Mapping[str, Any]) -> str:
+    m = _meta(req)
+    return f"{m['kind'] or 'object'} {m['namespace']}/{m['name']}"
 
 
 def _warning(v: Violation) -> str:
@@ -190,9 +205,13 @@ def manifests(*, ca_bundle: bytes, namespace: str = "containerguard", name: str 
               image: str = "containerguard:latest", port: int = 8443, mode: Mode = Mode.ENFORCE,
               failure_policy: str = "Fail", exclude_namespaces: Sequence[str] = ("kube-system",),
               policy_configmap: str = "",
-              tls_secret: str = "containerguard-admission-tls") -> list[dict[str, Any]]:  # noqa: S107 - a Secret's name
+              tls_secret: str = "containerguard-admission-tls",  # noqa: S107 - a Secret's name
+              server: str = "", token_secret: str = "", policy_from_server: bool = False) -> list[dict[str, Any]]:
     """A Deployment and Service running ``admission serve`` and the ValidatingWebhookConfiguration pointing
-    at it (with ``ca_bundle``, the PEM of the CA that signed the serving certificate)."""
+    at it (with ``ca_bundle``, the PEM of the CA that signed the serving certificate). With ``server``, the
+    webhook reports its decisions there (and with ``policy_from_server`` enforces the server's policy set),
+    its token read from the Secret ``token_secret`` (key ``token``); the spool and the policy cache live on an
+    emptyDir, as the root filesystem is read-only."""
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "containerguard"}
     args = ["admission", "serve", "--listen", f"0.0.0.0:{port}", "--tls-cert", "/tls/tls.crt",
             "--tls-key", "/tls/tls.key", "--mode", str(mode)]
@@ -204,6 +223,15 @@ def manifests(*, ca_bundle: bytes, namespace: str = "containerguard", name: str 
         args += ["--policy", "/policies"]
         volumes.append({"name": "policies", "configMap": {"name": policy_configmap}})
         mounts.append({"name": "policies", "mountPath": "/policies", "readOnly": True})
+    env: list[dict[str, Any]] = []
+    if server:
+        args += ["--server", server, "--spool-dir", "/var/lib/containerguard/spool"]
+        if policy_from_server:
+            args.append("--policy-from-server")
+        env = [{"name": "CONTAINERGUARD_TOKEN", "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}},
+               {"name": "XDG_CACHE_HOME", "value": "/var/lib/containerguard/cache"}]
+        volumes.append({"name": "state", "emptyDir": {"sizeLimit": "128Mi"}})
+        mounts.append({"name": "state", "mountPath": "/var/lib/containerguard"})
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
@@ -217,6 +245,7 @@ def manifests(*, ca_bundle: bytes, namespace: str = "containerguard", name: str 
                                         "capabilities": {"drop": ["ALL"]}},
                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": port, "scheme": "HTTPS"}},
+                    **({"env": env} if env else {}),
                     "volumeMounts": mounts}],
                 "volumes": volumes}}}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace, "labels": labels},

@@ -28,7 +28,7 @@ from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
 from containerguard.policy.loader import LivePolicies, current_set
 from containerguard.policy.model import Action, Decision, Stage
-from containerguard.policy.reporting import Report
+from containerguard.policy.reporting import Report, undecidable
 
 #: where decisions go besides the answer (a DecisionReporter's ``record``); must not block
 ReportFn = Callable[[Report], None]
@@ -71,7 +71,7 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
         payload = _body(body.get("RequestBody"))
         if payload is None:
             return _undecidable(config, f"{method} {parts.path}: the daemon sent no request body to evaluate "
-                                        "(it omits bodies above 1 MiB and non-JSON ones)")
+                                        "(it omits bodies above 1 MiB and non-JSON ones)", report, parts, body)
         if create:
             name = (parse_qs(parts.query).get("name") or [""])[0]
             doc = inputs.from_docker_create(payload, name=name)
@@ -86,7 +86,8 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
         decision = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
     except Exception as exc:
         log.exception("authz: could not evaluate %s %s", method, parts.path)
-        return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}")
+        return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}", report,
+                            parts, body)
     answer = _answer(decision, subject, body, config, time.perf_counter() - t0)
     if report is not None:
         report(Report(decision, allowed=bool(answer["Allow"]), mode="enforce" if config.enforce else "warn",
@@ -108,7 +109,15 @@ def _body(raw: Any) -> Mapping[str, Any] | None:
     return data
 
 
-def _undecidable(config: AuthzConfig, reason: str) -> dict[str, Any]:
+def _undecidable(config: AuthzConfig, reason: str, report: ReportFn | None = None, parts: Any = None,
+                 body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    if report is not None and parts is not None and body is not None:
+        name = (parse_qs(parts.query).get("name") or [""])[0]
+        m = _EXEC.match(parts.path)
+        obj = {"kind": "exec" if m else "container", "container": m.group(1) if m else name, "image": "",
+               "operation": "exec" if m else "create"}
+        report(undecidable(f"{obj['operation']} {obj['container'] or '(unnamed)'}", reason, allowed=config.fail_open,
+                           obj=obj, user=str(body.get("User") or "")[:255], mode="enforce" if config.enforce else "warn"))
     if config.fail_open:
         log.warning("authz: allowing (fail-open): %s", reason)
         return _allow(f"containerguard: not evaluated, allowed (fail-open): {reason}")

@@ -30,7 +30,7 @@ from typing import Any
 from containerguard import __version__
 from containerguard.policy.engine import PolicySet
 from containerguard.policy.loader import LivePolicies, current_set
-from containerguard.policy.model import Decision
+from containerguard.policy.model import Action, Decision, Stage, Violation
 from containerguard.spool import BatchUplink
 
 SOURCES = ("admission", "authz", "agent")
@@ -50,6 +50,20 @@ class Report:
     #: what the runtime did about it (``kill_container 3f2a9c0e1b7d: ok``)
     responses: Sequence[str] = ()
     user: str = ""  # who asked (the Kubernetes user, the Docker client's user)
+
+
+#: the policy id under which a request that could not be evaluated at all is reported (fail-open or closed)
+UNDECIDABLE = "CG-UNDECIDABLE"
+
+
+def undecidable(subject: str, reason: str, *, allowed: bool, obj: Mapping[str, str], user: str = "",
+                mode: str = "enforce") -> Report:
+    """The report of a request the enforcement point could not evaluate and decided by its failure mode."""
+    v = Violation(UNDECIDABLE, "request-not-evaluated", "high", Action.WARN if allowed else Action.DENY, subject,
+                  f"The request could not be evaluated and was {'allowed (fail-open)' if allowed else 'denied (fail-closed)'}"
+                  f": {reason}", "Look at the enforcement point's log; fix the input or the policy that fails.",
+                  error=reason[:2000])
+    return Report(Decision(Stage.DEPLOY, (v,)), allowed=allowed, mode=mode, obj=obj, user=user)
 
 
 def policy_set_digest(ps: PolicySet) -> str:

@@ -66,6 +66,11 @@ class AgentConfig:
     record_env: bool = False
     #: how the domain names rules compare fd.sip.name & co. with are resolved: dns | hosts | off (runtime/dns.py)
     resolve_names: str = "dns"
+    #: where container metadata comes from: docker, containerd (its API, as on Kubernetes nodes), or auto (the
+    #: Docker Engine if its socket exists or --docker-host is given, else containerd if its socket exists)
+    runtime: str = "auto"
+    containerd_socket: str = "/run/containerd/containerd.sock"
+    containerd_namespace: str = "k8s.io"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
@@ -252,7 +257,7 @@ class Agent:
         try:
             if self.cfg.record:
                 self.recorder = Recorder(self.cfg.record, record_env=self.cfg.record_env)
-            self.containers = ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
+            self.containers = self._container_table()
             self.containers.start()
             self.enricher.containers = self.containers
             self.responses.responder = Responder(self.containers.api)
@@ -269,6 +274,25 @@ class Agent:
         threading.Thread(target=self._ticker, name="cg-stats", daemon=True).start()
         if self.baselines is not None:
             threading.Thread(target=self._baseline_loop, name="cg-baseline", daemon=True).start()
+
+    def runtime(self) -> str:
+        """The container runtime in use: the configured one, or for ``auto`` the one whose socket exists."""
+        if self.cfg.runtime != "auto":
+            return self.cfg.runtime
+        docker_sock = (os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock").removeprefix("unix://")
+        if self.cfg.docker_host or os.path.exists(docker_sock) or not docker_sock.startswith("/"):
+            return "docker"
+        return "containerd" if os.path.exists(self.cfg.containerd_socket) else "docker"
+
+    def _container_table(self) -> ContainerTable:
+        if self.runtime() == "containerd":
+            from containerguard.runtime.containerd import ContainerdTable
+
+            log.info("container runtime: containerd at %s, namespace %s", self.cfg.containerd_socket,
+                     self.cfg.containerd_namespace)
+            return ContainerdTable(self.cfg.containerd_socket, self.cfg.containerd_namespace,
+                                   on_change=self._container_changed)
+        return ContainerTable(self.cfg.docker_host, on_change=self._container_changed)
 
     def _start_baselines(self) -> None:
         directory = Path(self.cfg.baseline_dir) if self.cfg.baseline_dir else default_dir()

@@ -28,7 +28,7 @@ from containerguard.runtime.dns import parse_extra_hosts
 
 log = logging.getLogger(__name__)
 
-_CGROUP_ID = re.compile(r"(?:docker[/-]|/)([0-9a-f]{64})(?:\.scope)?$", re.M)
+_CGROUP_ID = re.compile(r"(?:docker[/-]|cri-containerd-|/)([0-9a-f]{64})(?:\.scope)?$", re.M)
 WATCHED_ACTIONS = {"start", "die", "destroy", "exec_create", "exec_start", "pause", "unpause", "rename",
                    "kill", "stop", "restart"}
 
@@ -60,6 +60,8 @@ class ContainerInfo:
     ports: tuple[Mapping[str, str], ...] = ()
     #: the container's own host entries (docker run --add-host): (lower-cased name, address) pairs (runtime/dns.py)
     extra_hosts: tuple[tuple[str, str], ...] = ()
+    #: the container runtime it came from: docker, or containerd (through its API, as on Kubernetes nodes)
+    runtime: str = "docker"
 
     @property
     def short_id(self) -> str:
@@ -84,7 +86,7 @@ class ContainerInfo:
             "container.image": self.image, "container.image.repository": self.image_repository,
             "container.image.tag": self.image_tag, "container.image.id": self.image_id,
             "container.image.digest": self.image_digest.rpartition("@")[2],
-            "container.privileged": self.privileged, "container.type": "docker",
+            "container.privileged": self.privileged, "container.type": self.runtime,
             "container.mounts": [f"{m.get('Source', '')}:{m.get('Destination', '')}" for m in self.mounts],
             "container.mount.dest": [str(m.get("Destination", "")) for m in self.mounts],
             "container.mount.source": [str(m.get("Source", "")) for m in self.mounts],
@@ -116,7 +118,8 @@ def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str]) -> dict
 
 def user_pod_labels(labels: Mapping[str, str]) -> dict[str, str]:
     """The pod's own labels among a sandbox container's labels (kubelet's io.kubernetes.* and annotations dropped)."""
-    return {k: v for k, v in labels.items() if not k.startswith(("io.kubernetes.", "annotation.", "io.x-k8s."))}
+    return {k: v for k, v in labels.items()
+            if not k.startswith(("io.kubernetes.", "annotation.", "io.x-k8s.", "io.cri-containerd.", "io.containerd."))}
 
 
 def _parse_time_ns(text: str) -> int:

@@ -17,6 +17,7 @@ from containerguard.model import Event
 from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerTable
 from containerguard.runtime.dns import DomainNames
 from containerguard.runtime.process import Proc, ProcessTable, UserNames
+from containerguard.runtime.sensor.args import falco_args
 from containerguard.runtime.sensor.fields import SockInfo, event_fields, exec_info, parse_env, sock_fields
 from containerguard.runtime.sensor.parse import RawEvent
 
@@ -137,7 +138,7 @@ class Enricher:
         if self.want_dns and self.dns is not None and ("fd.sip" in ef or "fd.cip" in ef or "fd.rip" in ef):
             self.dns.fill(fields, info.extra_hosts if info is not None else ())
         if self.want_args:
-            fields["evt.args"] = " ".join(f"{k[8:]}={v}" for k, v in ef.items() if k.startswith("evt.arg."))
+            fields["evt.args"] = falco_args(raw, fields)
         fields["evt.hostname"] = self.hostname
         fields["evt.num"] = self.sequence.next()
         return Event(type=raw.type, time_ns=ts, fields=fields)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from os import PathLike
 from sys import intern as _intern
@@ -40,6 +40,117 @@ class LazyJSON:
         if self._value is None:
             self._value = json.loads(self._raw)
         return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyJSON) and (self._raw == other._raw or self.value() == other.value())
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_MISS = object()
+_dget = dict.get
+
+
+class LazyFields(dict[str, Any]):
+    """A field map some of whose fields are computed on first read (audit sources: a record no rule looks
+    into is never taken apart).
+
+    A subclass lists its fillers in ``FILLERS``: field name -> (bit, function). The first read of a field that
+    is not yet in the map runs its filler once, which stores that field and usually its siblings (one decode
+    of ``userIdentity`` gives every ``ct.user.*``). Reads (``get``, ``[]``, ``in``) fill what they need;
+    whole-map views (``items``, ``keys``, iteration, ``len``, ``==``, copies, pickling with ``full=True``)
+    fill everything first, so a recording or a JSON dump holds every field. ``src`` is what the fillers
+    read (the raw record); a pickled map (sent from a pool's worker) carries it and the fields no filler
+    computes (set from outside), and the rest is computed again where it is read. ``done`` has the bits of the
+    fillers that ran.
+    """
+
+    __slots__ = ("done", "src")
+    FILLERS: dict[str, tuple[int, Callable[[LazyFields], None]]] = {}
+    ALL = 0
+
+    def __init__(self, src: Any, eager: dict[str, Any] | None = None, done: int = 0) -> None:
+        if eager:
+            super().__init__(eager)
+        else:
+            super().__init__()
+        self.src = src
+        self.done = done
+
+    def _fill(self, key: str) -> bool:
+        spec = self.FILLERS.get(key)
+        if spec is None or self.done & spec[0]:
+            return False
+        self.done |= spec[0]
+        spec[1](self)
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, computing it (and its siblings) on first read; ``default`` when it is absent."""
+        v = _dget(self, key, _MISS)
+        if v is not _MISS:
+            return v
+        if self._fill(key):
+            return _dget(self, key, default)
+        return default
+
+    def __missing__(self, key: str) -> Any:
+        if self._fill(key):
+            v = _dget(self, key, _MISS)
+            if v is not _MISS:
+                return v
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (isinstance(key, str) and self._fill(key)
+                                                 and dict.__contains__(self, key))
+
+    def fill_all(self) -> LazyFields:
+        """Compute every field not computed yet (returns self)."""
+        if self.done != self.ALL:
+            for bit, fn in {spec for spec in self.FILLERS.values()}:
+                if not self.done & bit:
+                    self.done |= bit
+                    fn(self)
+        return self
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        """Every field name (all computed first)."""
+        return dict.keys(self.fill_all())
+
+    def items(self):  # type: ignore[no-untyped-def]
+        """Every (field, value) pair (all computed first)."""
+        return dict.items(self.fill_all())
+
+    def values(self):  # type: ignore[no-untyped-def]
+        """Every value (all computed first)."""
+        return dict.values(self.fill_all())
+
+    def __iter__(self) -> Iterator[str]:
+        return dict.__iter__(self.fill_all())
+
+    def __len__(self) -> int:
+        return dict.__len__(self.fill_all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyFields):
+            other.fill_all()
+        return dict.__eq__(self.fill_all(), other)
+
+    __hash__ = None
+
+    def copy(self) -> dict[str, Any]:
+        """A plain dict of every field."""
+        return dict(dict.items(self.fill_all()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self.fill_all())})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the source travels, and what was added from outside (fields no filler computes); every computed field
+        # is computed again where it is read -- smaller and faster to pickle than the fields themselves
+        extra = dict.keys(self) - self.FILLERS.keys()
+        return (type(self), (self.src, {k: _dget(self, k) for k in extra} if extra else None))
 
 
 class EventFormatError(RuntimeSensorError):

@@ -260,6 +260,13 @@ class K8sAuditParser:
     source = "k8s_audit"
     lines = True
 
+    def stateful(self, ev: Event) -> bool:
+        """Never: audit events carry no per-source state."""
+        return False
+
+    def ordered(self, ev: Event) -> None:
+        """Nothing: audit events carry no per-source state (see the cloud readers' contract)."""
+
     def records(self, doc: Any) -> list[Any]:
         """The audit events of one document (Event, EventList or a JSON array)."""
         if isinstance(doc, list):

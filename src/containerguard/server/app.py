@@ -63,6 +63,12 @@ def prepare(settings: Settings, engine: Engine | None = None) -> Prepared:
             _row, token = tokens.create(s, SYSTEM, name="bootstrap-admin", role="admin", secret=secret)
             s.add(Setting(key="bootstrapped", value="1"))
             created = token
+    from containerguard.server.services import trend
+
+    with transaction(session_factory(engine)) as s:
+        if engine.dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(6368)"))  # two servers starting together: one backfill
+        trend.backfill(s)  # the 30-day trend of a store that has findings but no earlier day (once)
     return Prepared(engine, created)
 
 

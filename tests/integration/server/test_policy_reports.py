@@ -91,6 +91,9 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             dep = hook.post("/validate", json=_review("api", privileged=True, namespace="payments",
                                                       kind="Deployment")).json()["response"]
             assert dep["allowed"] is False
+            broken = _review("broken")
+            broken["request"]["object"]["spec"]["containers"][0]["command"] = 5  # the API server would refuse it
+            assert hook.post("/validate", json=broken).json()["response"]["allowed"] is False  # fail-closed
 
             rows = srv.wait_for(lambda: [v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]
                                 if len([v for v in _violations(s, viewer, source="admission") if v["policy"] == "CG-DEP-001"]) >= 2
@@ -104,6 +107,9 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             assert pod["image_name"] == "registry.example.com/web:1.4.2"
             assert pod["name"] == "privileged-container" and pod["message"] == "The container runs privileged."
             assert pod["decided_at"] and pod["decision_uid"]
+            # a request that could not be evaluated is reported with the failure mode's decision
+            undecided = srv.wait_for(lambda: _violations(s, viewer, policy="CG-UNDECIDABLE"), 30)
+            assert [(v["object"]["name"], v["action"], v["allowed"]) for v in undecided] == [("broken", "deny", False)]
             # filters: namespace, decision, stage
             only = _violations(s, viewer, namespace="payments", policy="CG-DEP-001")
             assert [(v["object"]["kind"], v["object"]["name"]) for v in only] == [("Deployment", "api")]
@@ -147,7 +153,7 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
         # the webhook's counts: the allowed decision is counted, not stored
         enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers={"Authorization": f"Bearer {viewer}"}).json()
         mine = [e for e in enf if e["source"] == "admission" and e["reporter"] == "webhook-prod"]
-        assert len(mine) == 1 and mine[0]["denied"] == 7 and mine[0]["allowed"] >= 1 and mine[0]["policy_set"], mine
+        assert len(mine) == 1 and mine[0]["denied"] == 8 and mine[0]["allowed"] >= 1 and mine[0]["policy_set"], mine
     finally:
         s.stop()
 
@@ -248,4 +254,60 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
             assert r["allowed"] is False and "ACME-NO-LATEST" in r["status"]["message"]
         assert "cached copy" in (tmp_path / "hook2.log").read_text()
     finally:
+        s.stop()
+
+
+RUNTIME_POLICY = """\
+id: ACME-PRIV-POD
+name: privileged-pod-alert
+description: Someone created a privileged pod.
+severity: high
+condition: alert.rule == "Privileged pod created"
+enforcement: {runtime: alert}
+"""
+
+
+def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path) -> None:
+    """`agent --policy DIR --server --token` (an agent token): runtime-policy violations over real rule matches
+    (the agent's Kubernetes audit webhook, no eBPF needed) are stored as runtime violations of this host."""
+    import os
+    import socket
+    import subprocess
+
+    from tests.integration.server.test_agent_uplink import _event
+
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env)
+    host = socket.gethostname()
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "priv.yaml").write_text(RUNTIME_POLICY)
+    audit = reg.free_port()
+    agent = None
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        tok = cg("token", "create", "node-a", "--role", "agent", "--host", host, "--server", s.url, "--token", admin).stdout.strip()
+        agent = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--no-sensor",
+                                  "--k8s-audit-listen", f"127.0.0.1:{audit}", "--output", f"file:{tmp_path / 'a.jsonl'}",
+                                  "--policy", str(tmp_path / "pol"), "--server", s.url, "--token", tok,
+                                  "--spool-dir", str(tmp_path / "spool")], cwd=srv.ROOT, env={**os.environ, **env},
+                                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / "agent.log", "wb"))  # noqa: SIM115
+
+        def sent() -> bool:
+            try:
+                return httpx.post(f"http://127.0.0.1:{audit}/k8s-audit", json=[_event(i) for i in range(3)],
+                                  timeout=2).json() == {"events": 3}
+            except httpx.HTTPError:
+                return False
+
+        assert srv.wait_for(sent, 30), (tmp_path / "agent.log").read_text()[-2000:]
+        rows = srv.wait_for(lambda: v if len(v := _violations(s, admin, source="agent", policy="ACME-PRIV-POD")) >= 3
+                            else [], 30)
+        assert len(rows) == 3, (tmp_path / "agent.log").read_text()[-2000:]
+        assert {(v["stage"], v["action"], v["allowed"], v["instance"], v["reporter"]) for v in rows} == \
+            {("runtime", "alert", True, host, "node-a")}
+        assert {v["object"]["namespace"] for v in rows} <= {"default", ""}
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(30)
         s.stop()

@@ -87,6 +87,8 @@ def test_file_and_record_entry_points_agree():
     fast = list(events_from_bytes(doc, "x", CloudTrailParser(), SourceHealth("x", "cloudtrail")))
     generic = CloudTrailParser()
     slow = [generic.event(r) for r in recs]
+    for ev in slow:
+        generic.ordered(ev)  # the per-source state (secret reads), as the reader applies it
     assert len(fast) == len(slow) == len(recs)
     for a, b in zip(fast, slow, strict=True):
         fa = {k: v for k, v in a.fields.items() if k != "jevt"}
@@ -177,3 +179,27 @@ def test_health_and_backoff():
     assert [b.next() for _ in range(5)] == [1, 2, 4, 5, 5]
     b.reset()
     assert b.next() == 1
+
+
+def test_lazy_fields_fill_on_read_and_travel_as_the_record():
+    """A CloudTrail event's map holds the flat members at once and computes the rest when read; whole-map views
+    hold every field; pickled (from a pool worker) it carries the record and the fields set from outside."""
+    import pickle
+
+    from containerguard.runtime.cloud.cloudtrail import CloudTrailFields
+
+    rec = _ct(requestParameters={"userName": "bob"}, tlsDetails={"tlsVersion": "TLSv1.3"})
+    ev = CloudTrailParser().fast_event(json.dumps(rec).encode())
+    f = ev.fields
+    assert isinstance(f, CloudTrailFields)
+    assert dict.get(f, "ct.name") == rec["eventName"] and dict.get(f, "ct.user") is None  # not computed yet
+    assert f.get("ct.user") == "alice" and dict.get(f, "ct.user.arn") is not None          # and its siblings
+    assert "ct.request.username" in f and f["ct.request.username"] == "bob"
+    assert f.get("ct.error") is None and "ct.error" not in f and f.get("ct.error", "x") == "x"
+    with pytest.raises(KeyError):
+        f["no.such.field"]
+    f["ct.user.secretreads"] = 3  # set from outside (the per-source state)
+    again = pickle.loads(pickle.dumps(f))
+    assert again == f and dict(again.items())["ct.tlsdetails.tlsversion"] == "TLSv1.3"
+    assert again["ct.user.secretreads"] == 3 and len(again) == len(f)
+    assert {k for k, _ in f.items()} == set(f.keys()) >= {"ct.info", "ct.tlsdetails.tlsversion", "jevt"}

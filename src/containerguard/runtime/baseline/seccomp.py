@@ -21,8 +21,11 @@ import ctypes
 import ctypes.util
 import json
 import re
+import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ RUNTIME_START: frozenset[str] = frozenset({
 })
 
 _MAP_LINE = re.compile(r"^@sc\[(\d+),\s*(\d+)\]:\s*(\d+)\s*$")
+_UTS_LINE = re.compile(r"^@uts\[(\d+),\s*([^\]]*)\]:\s*\d+\s*$")
 _UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 _DEFINE = re.compile(r"^#define __NR_(\w+)\s+(\d+)\s*$", re.M)
 
@@ -83,29 +87,60 @@ def syscall_names(numbers: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def trace_program(duration_s: int) -> str:
-    """The bpftrace program counting syscalls per mount namespace, in the kernel, for ``duration_s`` seconds.
+def trace_program(duration_s: int, *, by: str = "mnt") -> str:
+    """The bpftrace program counting syscalls per namespace, in the kernel, for ``duration_s`` seconds.
+
+    ``by="mnt"`` counts per mount namespace (a running container: every process of it, ``docker exec`` ones
+    included, shares it). ``by="uts"`` counts per UTS namespace and also records each UTS namespace's host name
+    at every exec: a container the command starts is found by the host name it was given, even when it exited
+    before its namespaces could be looked up (a command that runs to completion in milliseconds).
 
     runc's own processes (``runc:[2:INIT]`` setting the container up, before the filter is loaded and before the
     entrypoint's exec) are not counted: their mounts and namespace calls are not the workload's."""
+    if by not in ("mnt", "uts"):
+        raise BaselineError(f"cannot count syscalls per {by!r} namespace")
+    ns = f"curtask->nsproxy->{by}_ns->ns.inum"
+    names = (f"tracepoint:sched:sched_process_exec {{ @uts[{ns}, curtask->nsproxy->uts_ns->name.nodename] = count(); }}\n"
+             if by == "uts" else "")
     return (f'BEGIN {{ printf("ready\\n"); }}\n'
             f"tracepoint:raw_syscalls:sys_enter /strncmp(comm, \"runc\", 4) != 0/ "
-            f"{{ @sc[curtask->nsproxy->mnt_ns->ns.inum, args->id] = count(); }}\n"
+            f"{{ @sc[{ns}, args->id] = count(); }}\n"
+            + names +
             f"interval:s:{int(duration_s)} {{ exit(); }}\n")
 
 
-def observe(duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Callable[[], None] | None = None
-            ) -> dict[int, dict[int, int]]:
-    """Syscall number -> count, per mount namespace, over ``duration_s`` seconds (needs root and bpftrace).
+@dataclass
+class Observation:
+    """What a trace saw: syscall number -> count per namespace, and (``by="uts"``) each UTS namespace's host
+    names."""
+
+    counts: dict[int, dict[int, int]] = field(default_factory=dict)
+    hostnames: dict[int, set[str]] = field(default_factory=dict)
+
+    def namespaces_named(self, hostname: str) -> list[int]:
+        """The UTS namespaces whose host name was ``hostname`` at some exec."""
+        return [ns for ns, names in self.hostnames.items() if hostname in names]
+
+
+def observe(duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Callable[[], None] | None = None,
+            by: str = "mnt", stop: threading.Event | None = None) -> Observation:
+    """Syscall counts per namespace over ``duration_s`` seconds, or until ``stop`` is set (needs root and
+    bpftrace; the kernel's counts are printed once at the end, also when stopped early).
 
     ``on_ready`` runs once tracing is attached (start what must be observed from its first syscall then).
     """
     try:
-        proc = subprocess.Popen([bpftrace, "-e", trace_program(duration_s)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([bpftrace, "-e", trace_program(duration_s, by=by)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as exc:
         raise BaselineError(f"cannot run {bpftrace}: {exc}") from None
-    counts: dict[int, dict[int, int]] = {}
+    if stop is not None:
+        def interrupt() -> None:
+            stop.wait()
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)  # bpftrace prints its maps and exits
+        threading.Thread(target=interrupt, name="cg-seccomp-stop", daemon=True).start()
+    obs = Observation()
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -113,13 +148,22 @@ def observe(duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Callable[[
                 on_ready()
             m = _MAP_LINE.match(line)
             if m:
-                counts.setdefault(int(m.group(1)), {})[int(m.group(2))] = int(m.group(3))
+                obs.counts.setdefault(int(m.group(1)), {})[int(m.group(2))] = int(m.group(3))
+                continue
+            m = _UTS_LINE.match(line.replace("\0", ""))
+            if m:
+                obs.hostnames.setdefault(int(m.group(1)), set()).add(m.group(2))
+    except BaseException:  # on_ready failed (the container would not start): stop tracing now
+        proc.kill()
+        raise
     finally:
         err = proc.stderr.read() if proc.stderr is not None else ""
         rc = proc.wait()
-    if rc != 0:
+        if stop is not None:
+            stop.set()
+    if rc != 0 and not (stop is not None and rc in (-signal.SIGINT, 128 + signal.SIGINT)):
         raise BaselineError(f"bpftrace failed ({rc}): {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
-    return counts
+    return obs
 
 
 def named(counts: Iterable[dict[int, int]]) -> dict[str, int]:
@@ -154,10 +198,21 @@ def seccomp_profile(observed: Iterable[str], *, errno: int = 1) -> dict[str, Any
     }
 
 
-def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait_s: float = 3.0) -> tuple[bool, str]:
+def create_run(api: Any, image: str, command: list[str] | None, hostname: str) -> str:
+    """Create (not start) a container of ``image`` running its default entrypoint and command, or ``command``,
+    with the host name the trace finds it by. Returns its id."""
+    created = api.create_container(image=image, command=command or None, hostname=hostname,
+                                   labels={"containerguard.profile-run": "1"})
+    return str(created["Id"])
+
+
+def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait_s: float = 3.0,
+           expect_exit: int | None = None) -> tuple[bool, str]:
     """Re-run ``container`` (inspect JSON) from its image, config and command with ``profile``.
 
-    Returns (still running or exited 0 after ``wait_s`` seconds, what happened). The re-run is removed.
+    A container that was still running when observed must still run after ``wait_s`` seconds (or exit 0); one
+    that ran to completion (``expect_exit``: its exit code) must finish with the same code (waiting up to
+    ``10 * wait_s``). Returns (whether it did, what happened). The re-run is removed.
     """
     import time
 
@@ -173,13 +228,21 @@ def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait
             api.start(cid)
         except Exception as exc:  # docker.errors.APIError: the runtime could not start it under the profile
             return False, f"could not start under the profile: {str(exc).splitlines()[0]}"
-        time.sleep(wait_s)
-        state = api.inspect_container(cid)["State"]
+        deadline = time.monotonic() + (wait_s if expect_exit is None else 10 * wait_s)
+        while True:
+            time.sleep(min(wait_s, 0.2))
+            state = api.inspect_container(cid)["State"]
+            if not state.get("Running") or time.monotonic() >= deadline:
+                break
         logs = api.logs(cid, tail=5).decode(errors="replace").strip()
+        last = f": {logs.splitlines()[-1]}" if logs else ""
         if state.get("Running"):
-            return True, f"running after {wait_s:.0f} s under the profile"
+            if expect_exit is None:
+                return True, f"running after {wait_s:.0f} s under the profile"
+            return False, f"still running under the profile after {10 * wait_s:.0f} s (it had exited with {expect_exit})"
         code = state.get("ExitCode")
-        return code == 0, f"exited with code {code} under the profile" + (f": {logs.splitlines()[-1]}" if logs else "")
+        want = 0 if expect_exit is None else expect_exit
+        return code == want, f"exited with code {code} under the profile (expected {want})" + ("" if code == want else last)
     finally:
         with contextlib.suppress(Exception):
             api.remove_container(cid, force=True)

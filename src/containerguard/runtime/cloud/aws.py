@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -40,6 +43,15 @@ class AwsSourceError(RuntimeSensorError):
     """An S3/SQS source could not be set up (bad spec, boto3 missing)."""
 
 
+class ObjectReadError(Exception):
+    """Objects a notification named could not be fetched (the reason names the first); the runner reports it
+    and backs off, like any failed read."""
+
+    def __init__(self, reason: str, credentials: bool) -> None:
+        super().__init__(reason)
+        self.credentials = credentials
+
+
 def _boto3() -> Any:
     try:
         import boto3
@@ -57,21 +69,35 @@ def classify(exc: BaseException) -> tuple[str, bool]:
         PartialCredentialsError,
     )
 
+    if isinstance(exc, ObjectReadError):
+        return str(exc), exc.credentials
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return f"no usable AWS credentials: {exc}", True
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        code = str(err.get("Code", "?"))
-        return f"{code}: {err.get('Message', '')}".strip(), code in CREDENTIAL_ERRORS
+        code, message = str(err.get("Code", "?")), str(err.get("Message", ""))
+        found = _XML_CODE.search(message)
+        if found:  # an error body botocore could not parse (XML where the protocol is JSON): its code and message
+            code = found.group(1)
+            msg = _XML_MESSAGE.search(message)
+            message = msg.group(1) if msg else ""
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        reason = " ".join(f"{code}: {message}".split())[:300]
+        # 401/403 from AWS always mean the request's identity: unknown key, bad signature, expired or denied
+        return reason, code in CREDENTIAL_ERRORS or status in (401, 403)
     if isinstance(exc, BotoCoreError):
         return str(exc), "credential" in str(exc).lower()
     return f"{type(exc).__name__}: {exc}", False
 
 
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,300})</Message>")
+
+
 def _aws_errors() -> tuple[type[BaseException], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError, OSError)
+    return (BotoCoreError, ClientError, OSError, ObjectReadError)
 
 
 class _StateFile:
@@ -156,40 +182,63 @@ class S3Source:
         self._client = None
 
 
-def notification_objects(body: str) -> list[tuple[str, str]]:
-    """(bucket, key) pairs named by one SQS message body: an S3 event notification, the same wrapped in an
-    SNS notification, or CloudTrail's own SNS notification (``s3Bucket`` + ``s3ObjectKey``). Raises
-    ValueError for a body that is none of these."""
+@dataclass(frozen=True)
+class NotifiedObject:
+    """An S3 object named by a notification. ``version`` tells two writes of one key apart: the S3 event's
+    ``sequencer`` (or ``eTag``/``versionId``); CloudTrail's own notifications name keys it never rewrites."""
+
+    bucket: str
+    key: str
+    version: str = ""
+
+    @property
+    def ident(self) -> str:
+        """What the source remembers as read."""
+        return f"s3://{self.bucket}/{self.key}#{self.version}"
+
+
+def notification_objects(body: str) -> list[NotifiedObject]:
+    """The S3 objects named by one SQS message body: an S3 event notification, the same wrapped in an SNS
+    notification, or CloudTrail's own SNS notification (``s3Bucket`` + ``s3ObjectKey``). Raises ValueError for
+    a body that is none of these."""
     doc = json.loads(body)
     if isinstance(doc, dict) and doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str):
         doc = json.loads(doc["Message"])
     if not isinstance(doc, dict):
         raise ValueError("message is not a JSON object")
     if isinstance(doc.get("s3Bucket"), str) and isinstance(doc.get("s3ObjectKey"), list):
-        return [(doc["s3Bucket"], str(k)) for k in doc["s3ObjectKey"]]
+        return [NotifiedObject(doc["s3Bucket"], str(k)) for k in doc["s3ObjectKey"]]
     if doc.get("Event") == "s3:TestEvent":
         return []
     recs = doc.get("Records")
     if not isinstance(recs, list):
         raise ValueError("not an S3 or CloudTrail notification (no Records / s3ObjectKey)")
-    out: list[tuple[str, str]] = []
+    out: list[NotifiedObject] = []
     for r in recs:
         s3 = r.get("s3") if isinstance(r, dict) else None
         if not isinstance(s3, dict) or not str(r.get("eventName", "")).startswith("ObjectCreated"):
             continue
-        bucket, key = s3.get("bucket", {}).get("name"), s3.get("object", {}).get("key")
-        if isinstance(bucket, str) and isinstance(key, str):
-            out.append((bucket, unquote_plus(key)))  # S3 notifications URL-encode the key
+        bucket, obj = s3.get("bucket"), s3.get("object")
+        name = bucket.get("name") if isinstance(bucket, dict) else None
+        if not isinstance(obj, dict):
+            continue
+        key = obj.get("key")
+        if isinstance(name, str) and isinstance(key, str):
+            version = next((str(obj[k]) for k in ("sequencer", "eTag", "versionId") if obj.get(k)), "")
+            out.append(NotifiedObject(name, unquote_plus(key), version))  # S3 notifications URL-encode the key
     return out
 
 
 class SqsSource:
-    """An SQS queue of S3 object notifications: each message's objects are fetched and parsed, then the message
-    is deleted. A message whose objects could not be fetched stays on the queue (it comes back after its
-    visibility timeout); a message that is not a notification is counted and deleted."""
+    """An SQS queue of S3 object notifications. Each object a message names is fetched and parsed, and
+    remembered as read (in the state file, so a restart remembers too); the message is deleted once all its
+    objects are read. When one of them cannot be fetched, the others are still read, the message stays on the
+    queue and comes back after its visibility timeout, and only the objects not read yet are read then: no
+    event is emitted twice. A message that is not a notification is counted and deleted."""
 
     def __init__(self, queue: str, parser: Parser, health: SourceHealth, *, wait_s: int = 20,
-                 client_factory: Callable[[str], Any] | None = None, delete: bool = True) -> None:
+                 client_factory: Callable[[str], Any] | None = None, delete: bool = True,
+                 state_path: Path | None = None) -> None:
         self.queue = queue
         self.parser = parser
         self.health = health
@@ -200,6 +249,11 @@ class SqsSource:
         self._s3: Any = None
         self._url: str | None = None
         self.backoff = Backoff()
+        self._state = _StateFile(state_path)
+        doc = self._state.load()
+        done = doc.get("done") if doc.get("queue") == queue else None
+        #: object ident -> when it was read (unix s); the oldest are forgotten past MAX_REMEMBERED_KEYS
+        self.done: dict[str, float] = dict(done) if isinstance(done, dict) else {}
 
     def _clients(self) -> tuple[Any, Any, str]:
         if self._sqs is None:
@@ -211,10 +265,12 @@ class SqsSource:
         return self._sqs, self._s3, self._url
 
     def poll(self) -> Iterator[Event]:
-        """Receive the queued notifications and yield the events of the log files they name."""
+        """Receive the queued notifications and yield the events of the log files they name. A fetch that
+        failed is raised after the other messages were handled (the runner reports it and backs off)."""
         sqs, s3, url = self._clients()
         resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_s)
         self.health.read_ok()
+        failure: ObjectReadError | None = None
         for msg in resp.get("Messages") or []:
             label = f"sqs message {msg.get('MessageId', '?')}"
             try:
@@ -222,12 +278,33 @@ class SqsSource:
             except ValueError as exc:
                 self.health.skipped(label, f"not an S3 notification: {exc}")
                 objects = []
-            for bucket, key in objects:
-                data = _read_body(s3.get_object(Bucket=bucket, Key=key)["Body"])
+            complete = True
+            for obj in objects:
+                if obj.ident in self.done:
+                    continue  # read before this message came back
+                try:
+                    data = _read_body(s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"])
+                except _aws_errors() as exc:
+                    complete = False
+                    reason, creds = classify(exc)
+                    failure = failure or ObjectReadError(f"s3://{obj.bucket}/{obj.key}: {reason}", creds)
+                    log.warning("%s: s3://%s/%s: %s (the message comes back after its visibility timeout)",
+                                self.health.name, obj.bucket, obj.key, reason)
+                    continue
                 self.health.files += 1
-                yield from events_from_bytes(data, f"s3://{bucket}/{key}", self.parser, self.health)
-            if self.delete:
+                yield from events_from_bytes(data, f"s3://{obj.bucket}/{obj.key}", self.parser, self.health)
+                self._remember(obj.ident)
+            if complete and self.delete:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+        if failure is not None:
+            raise failure
+
+    def _remember(self, ident: str) -> None:
+        self.done[ident] = time.time()
+        if len(self.done) > MAX_REMEMBERED_KEYS:
+            for old, _ in sorted(self.done.items(), key=lambda kv: kv[1])[: len(self.done) - MAX_REMEMBERED_KEYS]:
+                del self.done[old]
+        self._state.save({"queue": self.queue, "done": self.done})
 
     def reset_client(self) -> None:
         """Drop the clients, so the next poll makes new ones (fresh credentials)."""

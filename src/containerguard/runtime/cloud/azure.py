@@ -12,7 +12,7 @@ docs/cloud.md lists the fields.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -115,9 +115,20 @@ class AzureActivityParser:
         _authorization_fields(authz, f)
         _resource_fields(rec, f)
         _property_fields(props, f)
-        if op_l in SECRET_READ_OPERATIONS and str(f.get("azure.result", "")).lower() in ("success", "succeeded"):
-            f["azure.caller.secretreads"] = self.secret_reads.add(str(f.get("azure.caller", "?")), ts)
         return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+    def stateful(self, ev: Event) -> bool:
+        """A secret read: it gets ``azure.caller.secretreads`` in :meth:`ordered`."""
+        f = ev.fields
+        return f.get("azure.operation") in SECRET_READ_OPERATIONS and \
+            str(f.get("azure.result", "")).lower() in ("success", "succeeded")
+
+    def ordered(self, ev: Event) -> None:
+        """The per-source state, in delivery order (see reader.Parser): secret reads per caller."""
+        f = ev.fields
+        if self.stateful(ev):
+            cast("dict[str, Any]", f)["azure.caller.secretreads"] = \
+                self.secret_reads.add(str(f.get("azure.caller", "?")), ev.time_ns)
 
 
 def _dict(v: Any) -> dict[str, Any]:

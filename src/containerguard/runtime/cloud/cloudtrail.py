@@ -13,14 +13,15 @@ ten minutes of event time (see :class:`BurstCounter`), so a rule can see "secret
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import orjson
 
 from containerguard.model import Event
-from containerguard.runtime.events import LazyJSON
+from containerguard.runtime.events import LazyFields, LazyJSON
 
 SOURCE = "aws_cloudtrail"
 #: a record whose request or response serialises larger than this is skipped as bad input
@@ -163,6 +164,19 @@ class CloudTrailParser:
             raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
         return _fast_event(self, orjson.dumps(rec))
 
+    def stateful(self, ev: Event) -> bool:
+        """A secret read: it gets ``ct.user.secretreads`` in :meth:`ordered`."""
+        f = ev.fields
+        return f.get("ct.name") in SECRET_READ_CALLS and f.get("ct.error") is None
+
+    def ordered(self, ev: Event) -> None:
+        """The per-source state, in delivery order (see reader.Parser): secret reads per principal, which
+        files read by several processes cannot count apart."""
+        f = ev.fields
+        if self.stateful(ev):
+            principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or f.get("ct.user") or "?"
+            cast("dict[str, Any]", f)["ct.user.secretreads"] = self.secret_reads.add(str(principal), ev.time_ns)
+
     def fast_records(self, plain: bytes) -> list[msgspec.Raw] | None:
         """The raw records of a ``{"Records": [...]}`` document (decoded in C), or None when it is not one."""
         return fast_records(plain)
@@ -217,6 +231,11 @@ def _info(f: dict[str, Any]) -> str:
 # generic way (:meth:`CloudTrailParser.event`), which handles anything.
 
 
+# Nested objects are decoded in the record's one pass; a member of another JSON type than expected (a string
+# where an object belongs) decodes as that value, and the fields it would give are simply absent.
+_NOT_OBJECT = str | int | float | bool | list[Any] | None
+
+
 class _Issuer(msgspec.Struct):
     userName: Any = None
 
@@ -226,8 +245,8 @@ class _SessionAttrs(msgspec.Struct):
 
 
 class _Session(msgspec.Struct):
-    sessionIssuer: _Issuer | None = None
-    attributes: _SessionAttrs | None = None
+    sessionIssuer: _Issuer | _NOT_OBJECT = None
+    attributes: _SessionAttrs | _NOT_OBJECT = None
 
 
 _MISSING = msgspec.Raw()
@@ -240,7 +259,7 @@ class _Identity(msgspec.Struct):
     accountId: Any = None
     userName: Any = None
     invokedBy: Any = None
-    sessionContext: msgspec.Raw = _MISSING
+    sessionContext: _Session | _NOT_OBJECT = None
 
 
 class _Record(msgspec.Struct):
@@ -265,7 +284,7 @@ class _Record(msgspec.Struct):
     readOnly: Any = None
     managementEvent: Any = None
     sessionCredentialFromConsole: Any = None
-    userIdentity: msgspec.Raw = _MISSING
+    userIdentity: _Identity | _NOT_OBJECT = None
     requestParameters: msgspec.Raw = _MISSING
     responseElements: msgspec.Raw = _MISSING
     additionalEventData: msgspec.Raw = _MISSING
@@ -321,8 +340,6 @@ _DOC = msgspec.json.Decoder(_Doc)
 _REC = msgspec.json.Decoder(_Record)
 _OBJ = msgspec.json.Decoder(dict[str, Any])
 _REQ = msgspec.json.Decoder(_Req)
-_IDENTITY = msgspec.json.Decoder(_Identity)
-_SESSION = msgspec.json.Decoder(_Session)
 _RESP = msgspec.json.Decoder(_Resp)
 _EXTRA = msgspec.json.Decoder(_Extra)
 _NULL = b"null"
@@ -362,8 +379,14 @@ def _obj(raw: bytes | None) -> dict[str, Any] | None:
         return None
 
 
+#: the record members that may be large: checked when the record is read (a record over the limit is bad input)
+_SIZED = (("requestParameters", "requestParameters"), ("responseElements", "responseElements"),
+          ("additionalEventData", "additionalEventData"), ("resources", "ct.resources"),
+          ("serviceEventDetails", "ct.serviceeventdetails"), ("edgeDeviceDetails", "ct.edgedevicedetails"))
+
+
 def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:
-    """One raw record as an event: a few flat passes over typed structs (the hot path)."""
+    """One raw record as an event: the typed decode and the flat fields now, the rest when a rule reads it."""
     try:
         r = _REC.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -376,45 +399,149 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:
     ts = parse_time(r.eventTime)
     if not ts:
         raise RecordError(f"record {r.eventID or '?'!s:.64}: eventTime missing or not RFC 3339")
-    f: dict[str, Any] = {"jevt": LazyJSON(bytes(raw)), "ct.name": name, "ct.src": src,
-                         "ct.shortsrc": src[:-14] if src.endswith(".amazonaws.com") and len(src) > 14 else src,
-                         "evt.rawtime": ts}
-    ro = r.readOnly
+    for member, what in _SIZED:
+        part = getattr(r, member)
+        if len(part) > MAX_PART_BYTES:
+            raise RecordError(f"{what} is {len(part)} bytes (limit {MAX_PART_BYTES})")
+    f = CloudTrailFields(bytes(raw))
+    f.rec = r
+    f.done = _FLAT_BIT
+    _flat_fields(r, f)
+    return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+
+def _flat_fields(r: _Record, f: dict[str, Any]) -> None:
+    """The fields of the record's top-level string members (what every rule reads first)."""
+    name, src = r.eventName, r.eventSource
+    ro, mgmt = r.readOnly, r.managementEvent
+    f["ct.name"] = name
+    f["ct.src"] = src
+    f["ct.shortsrc"] = src[:-14] if src.endswith(".amazonaws.com") and len(src) > 14 else src
+    f["evt.rawtime"] = parse_time(r.eventTime)
     f["ct.readonly"] = "true" if ro is True else "false" if ro is not None else \
         ("false" if name.startswith(_WRITE_PREFIXES) else "true")
-    f.update({k: v for k, v in zip(_PLAIN_FIELDS, _astuple(r), strict=False) if type(v) is str})
-    mgmt = r.managementEvent
     f["ct.managementevent"] = "true" if (mgmt is True or (mgmt is None and r.eventType in _MGMT_TYPES)) else "false"
+    for k, v in zip(_PLAIN_FIELDS, _astuple(r), strict=False):
+        if type(v) is str:
+            f[k] = v
     if r.sessionCredentialFromConsole is not None:
         f["ct.sessioncredentialfromconsole"] = str(r.sessionCredentialFromConsole).lower()
-    user = _identity_fields(r, f)
+
+
+class CloudTrailFields(LazyFields):
+    """The fields of one CloudTrail record: the flat members at once, the rest (user identity, request and
+    response, TLS details, ct.info, the raw record under ``jevt``) on first read. ``src`` is the raw record."""
+
+    __slots__ = ("rec",)
+
+    def __init__(self, src: bytes, eager: dict[str, Any] | None = None, done: int = 0) -> None:
+        super().__init__(src, eager, done)
+        self.rec: _Record | None = None
+
+    def record(self) -> _Record:
+        """The typed record (decoded again after the map crossed a process boundary)."""
+        r = self.rec
+        if r is None:
+            r = self.rec = _REC.decode(self.src)
+        return r
+
+
+def _fill_flat(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    _flat_fields(f.record(), f)
+
+
+def _fill_jevt(f: LazyFields) -> None:
+    f["jevt"] = LazyJSON(f.src)
+
+
+def _fill_identity(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    user = _identity_fields(f.record(), f)
     if user is not None:
         f["ct.user"] = user
-    _payload_fields(r, f)
-    if src == "s3.amazonaws.com" or "s3.bucket" in f:
+
+
+def _fill_request(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    r = f.record()
+    rp = _b(r.requestParameters)
+    if rp is not None:
+        f["ct.request"] = _compact(rp, "requestParameters")
+        req = _part(rp, _REQ)
+        if req is not None:
+            _request_fields_typed(req, f)
+
+
+def _fill_response(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    rs = _b(f.record().responseElements)
+    if rs is not None:
+        f["ct.response"] = _compact(rs, "responseElements")
+        resp = _part(rs, _RESP)
+        if resp is not None:
+            _response_fields_typed(resp, f)
+
+
+def _fill_extra(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    extra = _b(f.record().additionalEventData)
+    if extra is not None:
+        f["ct.additionaleventdata"] = _compact(extra, "additionalEventData")
+        ed = _part(extra, _EXTRA)
+        if ed is not None:
+            _byte_fields({"bytesTransferredIn": ed.bytesTransferredIn, "bytesTransferredOut": ed.bytesTransferredOut}, f)
+
+
+def _fill_s3_counts(f: LazyFields) -> None:
+    name = f["ct.name"]
+    if f["ct.src"] == "s3.amazonaws.com" or f.get("s3.bucket") is not None:
         f["s3.cnt.get"] = 1 if name == "GetObject" else 0
         f["s3.cnt.put"] = 1 if name == "PutObject" else 0
         f["s3.cnt.other"] = 0 if name in ("GetObject", "PutObject") else 1
-    _raw_part_fields(r, f)
-    if name in SECRET_READ_CALLS and "ct.error" not in f:
-        principal = f.get("ct.user.arn") or f.get("ct.user.principalid") or user or "?"
-        f["ct.user.secretreads"] = self.secret_reads.add(str(principal), ts)
+
+
+def _fill_parts(f: LazyFields) -> None:
+    assert isinstance(f, CloudTrailFields)
+    _raw_part_fields(f.record(), f)
+
+
+def _fill_info(f: LazyFields) -> None:
     f["ct.info"] = _info(f)
-    return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+
+def _fillers() -> dict[str, tuple[int, Callable[[LazyFields], None]]]:
+    groups: list[tuple[Callable[[LazyFields], None], tuple[str, ...]]] = [
+        (_fill_flat, ("ct.name", "ct.src", "ct.shortsrc", "evt.rawtime", "ct.readonly", "ct.managementevent",
+                      *_PLAIN_FIELDS, "ct.sessioncredentialfromconsole")),
+        (_fill_jevt, ("jevt",)),
+        (_fill_identity, ("ct.user", "ct.user.identitytype", "ct.user.principalid", "ct.user.arn",
+                          "ct.user.accountid", "ct.user.mfaauthenticated")),
+        (_fill_request, ("ct.request", *_REQUEST_FIELDS, "s3.bucket", "s3.key", "s3.uri", "ecr.repository",
+                         "ecr.imagetag", "ec2.name")),
+        (_fill_response, ("ct.response", "ct.response.subnetid", "ct.response.reservationid", "ec2.imageid")),
+        (_fill_extra, ("ct.additionaleventdata", "s3.bytes", "s3.bytes.in", "s3.bytes.out")),
+        (_fill_s3_counts, ("s3.cnt.get", "s3.cnt.put", "s3.cnt.other")),
+        (_fill_parts, ("ct.resources", "ct.serviceeventdetails", "ct.edgedevicedetails",
+                       *(fld for _, fld in _TLS_KEYS), *(fld for _, fld in _ADDENDUM_KEYS))),
+        (_fill_info, ("ct.info",)),
+    ]
+    return {name: (1 << i, fn) for i, (fn, names) in enumerate(groups) for name in names}
 
 
 def _identity_fields(r: _Record, f: dict[str, Any]) -> str | None:
     """The ct.user.* fields from userIdentity; returns ct.user (Falco's cloudtrail plugin's rules)."""
-    ui = None if r.userIdentity is _MISSING else _part(bytes(r.userIdentity), _IDENTITY)
-    if ui is None:
+    ui = r.userIdentity
+    if type(ui) is not _Identity:
         return None
-    sc = None if ui.sessionContext is _MISSING else _part(bytes(ui.sessionContext), _SESSION)
+    sc = ui.sessionContext if type(ui.sessionContext) is _Session else None
     for v, field in ((ui.type, "ct.user.identitytype"), (ui.principalId, "ct.user.principalid"),
                      (ui.arn, "ct.user.arn"), (ui.accountId, "ct.user.accountid")):
         if type(v) is str:
             f[field] = v
-    if sc is not None and sc.attributes is not None and type(sc.attributes.mfaAuthenticated) is str:
-        f["ct.user.mfaauthenticated"] = sc.attributes.mfaAuthenticated
+    attrs = sc.attributes if sc is not None else None
+    if type(attrs) is _SessionAttrs and type(attrs.mfaAuthenticated) is str:
+        f["ct.user.mfaauthenticated"] = attrs.mfaAuthenticated
     return _user_name(ui, sc)
 
 
@@ -424,7 +551,8 @@ def _user_name(ui: _Identity, sc: _Session | None) -> str | None:
     if ut == "Root" or ut == "IAMUser":
         return ui.userName if type(ui.userName) is str else None
     if ut == "AssumedRole":
-        issuer = sc.sessionIssuer.userName if sc is not None and sc.sessionIssuer is not None else None
+        si = sc.sessionIssuer if sc is not None else None
+        issuer = si.userName if type(si) is _Issuer else None
         return issuer if type(issuer) is str else "AssumedRole"
     if ut == "AWSService":
         return ui.invokedBy if type(ui.invokedBy) is str else None
@@ -534,3 +662,6 @@ def fast_records(plain: bytes) -> list[msgspec.Raw] | None:
         return None
 
 
+CloudTrailFields.FILLERS = _fillers()
+CloudTrailFields.ALL = (1 << len({bit for bit, _ in CloudTrailFields.FILLERS.values()})) - 1
+_FLAT_BIT = CloudTrailFields.FILLERS["ct.name"][0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -99,9 +99,19 @@ class GcpAuditParser:
             v = entry.get(k)
             if isinstance(v, str):
                 f["gcp." + k] = v
-        if method in SECRET_READ_METHODS and not f["gcp.status.code"]:
-            f["gcp.user.secretreads"] = self.secret_reads.add(str(f.get("gcp.user", "?")), ts)
         return Event(type=SOURCE, time_ns=ts, fields=f, source=SOURCE)
+
+    def stateful(self, ev: Event) -> bool:
+        """A secret read: it gets ``gcp.user.secretreads`` in :meth:`ordered`."""
+        f = ev.fields
+        return f.get("gcp.methodName") in SECRET_READ_METHODS and not f.get("gcp.status.code")
+
+    def ordered(self, ev: Event) -> None:
+        """The per-source state, in delivery order (see reader.Parser): secret reads per principal."""
+        f = ev.fields
+        if self.stateful(ev):
+            cast("dict[str, Any]", f)["gcp.user.secretreads"] = \
+                self.secret_reads.add(str(f.get("gcp.user", "?")), ev.time_ns)
 
 
 #: protoPayload member path -> field, copied when a string

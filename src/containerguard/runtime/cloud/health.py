@@ -37,6 +37,9 @@ class SourceHealth:
     #: ok | degraded (an error since the last good read, e.g. credentials) | stopped
     status: str = "ok"
     last_error: str = ""
+    #: what the last error was: "credentials" (rejected or missing: fix the credentials), "read" (anything
+    #: else: network, missing object, throttling), "" while ok
+    failure: str = ""
     credential_failures: int = 0
     retries: int = 0
     #: seconds until the next retry when a read failed (0 when healthy)
@@ -57,12 +60,14 @@ class SourceHealth:
             log.info("%s: reading again", self.name)
         self.status = "ok"
         self.last_error = ""
+        self.failure = ""
         self.backoff_s = 0.0
 
     def failed(self, error: str, *, credentials: bool = False, backoff_s: float = 0.0) -> None:
         """A read failed (network, permissions, credentials): degraded until the next good read."""
         self.status = "degraded"
         self.last_error = error
+        self.failure = "credentials" if credentials else "read"
         self.backoff_s = backoff_s
         self.retries += 1
         if credentials:
@@ -74,6 +79,12 @@ class SourceHealth:
         self.events += 1
         if time_ns > self.newest_event_ns:
             self.newest_event_ns = time_ns
+
+    def saw_events(self, n: int, newest_ns: int) -> None:
+        """Count ``n`` events read elsewhere (a pool worker), the newest at ``newest_ns``."""
+        self.events += n
+        if newest_ns > self.newest_event_ns:
+            self.newest_event_ns = newest_ns
 
     def lag_seconds(self, now_ns: int | None = None) -> float | None:
         """Seconds between now and the newest event read; None before the first event."""
@@ -90,7 +101,7 @@ class SourceHealth:
             "parse_errors": self.parse_errors, "files": self.files, "bytes": self.bytes,
             "lag_seconds": None if lag is None else round(lag, 3),
             "newest_event_ns": self.newest_event_ns, "last_read_ns": self.last_read_ns,
-            "last_error": self.last_error, "credential_failures": self.credential_failures,
+            "last_error": self.last_error, "failure": self.failure, "credential_failures": self.credential_failures,
             "retries": self.retries, "backoff_s": round(self.backoff_s, 3),
             "recent_warnings": list(self.recent_warnings),
         }

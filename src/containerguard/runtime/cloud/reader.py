@@ -9,8 +9,11 @@ size ceiling, JSON decoding and the per-record error handling. A warning names t
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -18,7 +21,7 @@ from typing import Any, Protocol, cast
 import orjson
 from isal import isal_zlib
 
-from containerguard.model import Event
+from containerguard.model import Alert, Event
 from containerguard.runtime.cloud.health import SourceHealth
 
 #: a file that decompresses to more than this is cut there (and counted): no decompression bomb fills memory
@@ -39,6 +42,16 @@ class Parser(Protocol):
 
     def event(self, rec: Any) -> Event:
         """One record as a rule event (RecordError when it is malformed)."""
+        ...
+
+    def stateful(self, ev: Event) -> bool:
+        """Whether :meth:`ordered` would add per-source state to this event (it must then be evaluated after)."""
+        ...
+
+    def ordered(self, ev: Event) -> None:
+        """The per-source state (secret reads counted per principal), applied to each event in delivery order by
+        the process that consumes the events: files parsed by a pool of processes are merged back in path
+        order first."""
         ...
 
 
@@ -86,8 +99,11 @@ def _is_json(data: bytes) -> bool:
     return True
 
 
-def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHealth) -> Iterator[Event]:
-    """Events of one file's content. Malformed records are counted and skipped, the rest still read."""
+def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHealth, *,
+                      ordered: bool = True) -> Iterator[Event]:
+    """Events of one file's content. Malformed records are counted and skipped, the rest still read.
+    ``ordered=False`` leaves :meth:`Parser.ordered` to the caller (a pool worker's events are merged first)."""
+    post = parser.ordered if ordered else None
     plain, complete = decompress(data, label, health)
     health.bytes += len(plain)
     doc: Any = None
@@ -104,6 +120,8 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     health.skipped(f"{label}: record {i}", str(exc) or type(exc).__name__)
                     continue
+                if post is not None:
+                    post(ev)
                 health.saw_event(ev.time_ns)
                 yield ev
             return
@@ -124,29 +142,35 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
         except ValueError as exc:
             health.skipped(label, str(exc))
             return
-        yield from _events(records, label, parser, health)
+        yield from _events(records, label, parser, health, post)
         return
-    yield from _line_events(plain, label, parser, health, complete)
+    yield from _line_events(plain, label, parser, health, complete, post)
 
 
-def _event(rec: Any, where: str, parser: Parser, health: SourceHealth) -> Event | None:
+_Post = Callable[[Event], None] | None
+
+
+def _event(rec: Any, where: str, parser: Parser, health: SourceHealth, post: _Post) -> Event | None:
     try:
         ev = parser.event(rec)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         health.skipped(where, str(exc) or type(exc).__name__)
         return None
+    if post is not None:
+        post(ev)
     health.saw_event(ev.time_ns)
     return ev
 
 
-def _events(records: list[Any], label: str, parser: Parser, health: SourceHealth) -> Iterator[Event]:
+def _events(records: list[Any], label: str, parser: Parser, health: SourceHealth, post: _Post) -> Iterator[Event]:
     for i, rec in enumerate(records, 1):
-        ev = _event(rec, f"{label}: record {i}", parser, health)
+        ev = _event(rec, f"{label}: record {i}", parser, health, post)
         if ev is not None:
             yield ev
 
 
-def _line_events(plain: bytes, label: str, parser: Parser, health: SourceHealth, complete: bool) -> Iterator[Event]:
+def _line_events(plain: bytes, label: str, parser: Parser, health: SourceHealth, complete: bool,
+                 post: _Post) -> Iterator[Event]:
     lines = plain.split(b"\n")
     if not complete and lines:
         lines.pop()  # the last line of a truncated file is cut
@@ -167,11 +191,11 @@ def _line_events(plain: bytes, label: str, parser: Parser, health: SourceHealth,
             health.skipped(where, str(exc))
             continue
         if len(records) == 1:
-            ev = _event(records[0], where, parser, health)
+            ev = _event(records[0], where, parser, health, post)
             if ev is not None:
                 yield ev
         else:
-            yield from _events(records, where, parser, health)
+            yield from _events(records, where, parser, health, post)
 
 
 def read_file(path: str | os.PathLike[str], parser: Parser, health: SourceHealth) -> Iterator[Event]:
@@ -230,41 +254,212 @@ def scan_directory(root: Path) -> list[tuple[str, int, int]]:
     return out
 
 
+def _read_bytes(path: str, size: int, prev: tuple[int, int, int] | None, lines: bool) -> tuple[bytes, int]:
+    """(the bytes to parse, how far the file is consumed after them) for a new or changed file (see
+    DirectoryState); raises OSError."""
+    start = 0
+    if lines and prev is not None and prev[2] <= size and not path.endswith(".gz"):
+        start = prev[2]
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+        if head == _GZIP_MAGIC or not lines:
+            start = 0
+        fh.seek(start)
+        data = fh.read(MAX_DOC_BYTES + 1)
+    consumed = start + len(data)
+    if lines and not data.startswith(_GZIP_MAGIC) and not data.endswith(b"\n") and not _is_json(data):
+        cut = data.rfind(b"\n") + 1
+        data, consumed = data[:cut], start + cut  # the last line is still being written: next time
+    return data, consumed
+
+
+def _changed(path: str, size: int, mtime: int, state: DirectoryState) -> bool:
+    prev = state.seen.get(path)
+    return prev is None or prev[:2] != (size, mtime)
+
+
 def read_changed(path: str, size: int, mtime: int, parser: Parser, health: SourceHealth,
                  state: DirectoryState) -> Iterator[Event]:
     """Events of ``path`` if it is new or changed since ``state`` saw it (see DirectoryState)."""
-    prev = state.seen.get(path)
-    if prev is not None and prev[:2] == (size, mtime):
+    if not _changed(path, size, mtime, state):
         return
-    start = 0
-    if parser.lines and prev is not None and prev[2] <= size and not path.endswith(".gz"):
-        start = prev[2]
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            if head == _GZIP_MAGIC or not parser.lines:
-                start = 0
-            fh.seek(start)
-            data = fh.read(MAX_DOC_BYTES + 1)
+        data, consumed = _read_bytes(path, size, state.seen.get(path), parser.lines)
     except OSError as exc:
         state.seen[path] = (size, mtime, 0)
         health.skipped(path, f"cannot read: {exc.strerror or exc}")
         return
-    consumed = start + len(data)
-    if parser.lines and not data.startswith(_GZIP_MAGIC) and not data.endswith(b"\n") and not _is_json(data):
-        cut = data.rfind(b"\n") + 1
-        data, consumed = data[:cut], start + cut  # the last line is still being written: next time
     state.seen[path] = (size, mtime, consumed)
     health.files += 1
     yield from events_from_bytes(data, path, parser, health)
     health.read_ok()
 
 
-def read_directory(root: Path, parser: Parser, health: SourceHealth, state: DirectoryState) -> Iterator[Event]:
-    """Events of the files under ``root`` (or of the file ``root``) that are new or changed since ``state``."""
+def read_directory(root: Path, parser: Parser, health: SourceHealth, state: DirectoryState, *,
+                   pool: ReadPool | None = None) -> Iterator[Event]:
+    """Events of the files under ``root`` (or of the file ``root``) that are new or changed since ``state``, in
+    path order. With a ``pool``, several changed files are decompressed and parsed by its worker processes and
+    their events handed back file by file in the same order (and with the same state and health) as read here."""
+    for ev, alerts in evaluate_directory(root, parser, health, state, pool=pool):
+        assert alerts is None
+        yield ev
+
+
+#: an event, and the alerts its rules gave when a pool worker evaluated them (None: evaluate it here)
+Evaluated = tuple[Event, "list[Alert] | None"]
+
+
+def evaluate_directory(root: Path, parser: Parser, health: SourceHealth, state: DirectoryState, *,
+                       pool: ReadPool | None = None) -> Iterator[Evaluated]:
+    """As :func:`read_directory`; when the ``pool`` has rules, its workers evaluate them and only the events
+    that gave alerts (with their alerts) and those carrying per-source state (see :meth:`Parser.ordered`, to be
+    evaluated here, in order) come back. ``health.events`` counts every event either way."""
     if root.is_file():
         st = root.stat()
-        yield from read_changed(str(root), st.st_size, st.st_mtime_ns, parser, health, state)
+        todo = [(str(root), st.st_size, st.st_mtime_ns)]
+    else:
+        todo = [(p, size, mtime) for p, size, mtime in scan_directory(root) if _changed(p, size, mtime, state)]
+    if pool is None or len(todo) < 2:
+        for path, size, mtime in todo:
+            for ev in read_changed(path, size, mtime, parser, health, state):
+                yield ev, None
         return
-    for path, size, mtime in scan_directory(root):
-        yield from read_changed(path, size, mtime, parser, health, state)
+    jobs = ((type(parser), path, size, mtime, state.seen.get(path)) for path, size, mtime in todo)
+    for res in pool.results(jobs):
+        state.seen[res.path] = (res.size, res.mtime, res.consumed)
+        if res.read:
+            health.files += 1
+            health.bytes += res.bytes
+        for where, reason in res.warnings:
+            health.skipped(where, reason)
+        health.saw_events(res.evaluated, res.newest_ns)  # the ones that stayed in the worker
+        for etype, ts, source, fields, alerts in res.items:
+            ev = Event(type=etype, time_ns=ts, fields=fields, source=source)
+            if alerts is None:
+                parser.ordered(ev)
+            health.saw_event(ev.time_ns)
+            yield ev, alerts
+        if res.read:
+            health.read_ok()
+
+
+# ------------------------------------------------------------------ reading in several processes
+
+
+@dataclass
+class FileResult:
+    """What a worker read from one file: the events that come back (per-source state not yet applied) with the
+    alerts the worker's rules gave (None: not evaluated there), how many more it evaluated and dropped (no
+    alert), the warnings for what it skipped, and how far the file is consumed."""
+
+    path: str
+    size: int
+    mtime: int
+    consumed: int
+    read: bool
+    bytes: int = 0
+    #: (type, time_ns, source, fields, alerts) per event that comes back (an Event pickles slower than this)
+    items: list[tuple[str, int, str, Mapping[str, Any], list[Alert] | None]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    evaluated: int = 0
+    newest_ns: int = 0
+
+
+class _Collecting(SourceHealth):
+    """A worker's health: skipped records kept (the reading process counts and logs them), nothing logged."""
+
+    def __init__(self) -> None:
+        super().__init__("worker", "worker")
+        self.warnings: list[tuple[str, str]] = []
+
+    def skipped(self, where: str, reason: str) -> None:
+        self.warnings.append((where, reason))
+
+
+_WORKER_PARSERS: dict[type, Parser] = {}
+#: a worker's rules (set by the pool's initializer): evaluate(event) -> alerts
+_WORKER_RULES: list[Callable[[Event], list[Alert]]] = []
+
+
+def _init_worker(rules: tuple[str, ...] | None) -> None:
+    if rules is not None:
+        from containerguard.runtime.rules import load_rules
+
+        _WORKER_RULES[:] = [load_rules(list(rules)).evaluate]
+
+
+def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int,
+                    prev: tuple[int, int, int] | None) -> FileResult:
+    parser = _WORKER_PARSERS.get(parser_cls)
+    if parser is None:
+        parser = _WORKER_PARSERS[parser_cls] = parser_cls()
+    h = _Collecting()
+    try:
+        data, consumed = _read_bytes(path, size, prev, parser.lines)
+    except OSError as exc:
+        return FileResult(path, size, mtime, 0, False, warnings=[(path, f"cannot read: {exc.strerror or exc}")])
+    res = FileResult(path, size, mtime, consumed, True, 0, warnings=h.warnings)
+    events = events_from_bytes(data, path, parser, h, ordered=False)
+    if not _WORKER_RULES:
+        res.items = [(ev.type, ev.time_ns, ev.source, ev.fields, None) for ev in events]
+    else:
+        evaluate = _WORKER_RULES[0]
+        stateful = parser.stateful
+        for ev in events:
+            if stateful(ev):  # its per-source state is counted, and its rules run, in order, where it is read
+                res.items.append((ev.type, ev.time_ns, ev.source, ev.fields, None))
+                continue
+            alerts = evaluate(ev)
+            if alerts:
+                res.items.append((ev.type, ev.time_ns, ev.source, ev.fields, alerts))
+            else:
+                res.evaluated += 1
+                if ev.time_ns > res.newest_ns:
+                    res.newest_ns = ev.time_ns
+    res.bytes = h.bytes
+    return res
+
+
+def default_workers() -> int:
+    """The processes a pool uses by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ReadPool:
+    """Worker processes that decompress and parse log files (files are independent); results come back in the
+    order the files were given, at most ``2 * workers`` files ahead of the consumer. The processes start on
+    first use (forkserver: safe in a threaded agent) and live until :meth:`close`."""
+
+    def __init__(self, workers: int | None = None, rules: list[str] | None = None) -> None:
+        self.workers = workers or default_workers()
+        #: rules files the workers evaluate (None: events come back unevaluated)
+        self.rules = tuple(rules) if rules is not None else None
+        self._ex: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def results(self, jobs: Iterable[tuple[type, str, int, int, tuple[int, int, int] | None]]) -> Iterator[FileResult]:
+        """Each job's FileResult, in job order."""
+        if self._ex is None:
+            self._ex = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_init_worker,
+                initargs=(self.rules,))
+        ahead: deque[concurrent.futures.Future[FileResult]] = deque()
+        it = iter(jobs)
+        try:
+            for job in it:
+                ahead.append(self._ex.submit(_read_in_worker, *job))
+                if len(ahead) >= 2 * self.workers:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            for fut in ahead:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None

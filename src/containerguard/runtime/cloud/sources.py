@@ -20,7 +20,14 @@ from containerguard.runtime.cloud.azure import AzureActivityParser
 from containerguard.runtime.cloud.cloudtrail import CloudTrailParser
 from containerguard.runtime.cloud.gcp import GcpAuditParser
 from containerguard.runtime.cloud.health import SourceHealth
-from containerguard.runtime.cloud.reader import DirectoryState, Parser, read_directory
+from containerguard.runtime.cloud.reader import (
+    DirectoryState,
+    Evaluated,
+    Parser,
+    ReadPool,
+    evaluate_directory,
+    read_directory,
+)
 from containerguard.runtime.k8saudit import K8sAuditParser
 
 log = logging.getLogger(__name__)
@@ -89,12 +96,21 @@ def parse_source(spec: str) -> SourceSpec:
 
 def replay(kind: str, paths: list[Path], health: SourceHealth | None = None) -> Iterator[Event]:
     """Every event in the given files or directories (directories recursively, in path order), once."""
+    for ev, _ in replay_evaluated(kind, paths, health):
+        yield ev
+
+
+def replay_evaluated(kind: str, paths: list[Path], health: SourceHealth | None = None, *,
+                     pool: ReadPool | None = None) -> Iterator[Evaluated]:
+    """As :func:`replay`, files read by ``pool`` when given: (event, alerts) pairs, alerts None when the event
+    is to be evaluated by the caller (see :func:`~containerguard.runtime.cloud.reader.evaluate_directory`)."""
     parser = parser_for(kind)
     h = health or SourceHealth(kind, kind)
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
-        yield from read_directory(p, parser, h, DirectoryState())
+    for p in paths:
+        yield from evaluate_directory(p, parser, h, DirectoryState(), pool=pool)
 
 
 class RunningSource:
@@ -156,5 +172,5 @@ class RunningSource:
             src = S3Source(bucket, prefix, self.parser, self.health, state_path=self.state_path)
         else:
             src = SqsSource(self.spec.location[4:], self.parser, self.health,
-                            wait_s=max(0, min(20, int(self.interval_s))))
+                            wait_s=max(0, min(20, int(self.interval_s))), state_path=self.state_path)
         run_polling(src, self.emit, self._stop, self.interval_s if self.spec.scheme == "s3" else 0.0)

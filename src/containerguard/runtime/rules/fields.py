@@ -91,7 +91,14 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "evt.failed": _f(_SENSOR, "bool", "True when the syscall failed"),
     "evt.arg": _f(_SENSOR, "string", "A syscall argument by name (evt.arg.flags, evt.arg[flags]) or position (evt.arg[0])",
                   arg="required"),
-    "evt.args": _f(_AGENT, "string", "All syscall arguments as text"),
+    "evt.args": _f(_AGENT, "string", "All arguments of the exit event as text, in Falco's layout "
+                   "(`fd=3(<f>/etc/shadow) dirfd=-100(AT_FDCWD) name=/etc/shadow flags=4097(O_RDONLY|O_CLOEXEC) mode=0`): "
+                   "descriptors with their type and name, errno names, open flags in Falco's encoding, octal modes, "
+                   "relative paths followed by their resolved form. Differences from Falco: parameters the sensor "
+                   "does not capture are left out (dev and ino of opens, accept queue figures, execve's memory, "
+                   "cgroup, env and vpgid counters; ptrace addr/data), and request/flag values other than open flags "
+                   "print as decoded names or numbers (`request=PTRACE_TRACEME`, `nstype=CLONE_NEWNS`). Recordings "
+                   "may hold it as a dict of NAME: value (read by evt.arg.NAME)"),
     "evt.buffer": _f(_SENSOR, "bytes", "Data buffer of sendto/recvfrom/sendmsg/recvmsg events (sendmsg/recvmsg: the first "
                      "iovec): the first 80 bytes that went through (Falco's default snaplen), captured only when an "
                      "enabled rule reads evt.buffer; printed with non-printable bytes as '.'; not supplied for "

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from containerguard.server.api import schemas as S
 from containerguard.server.api.deps import read, require, state, tx
-from containerguard.server.services import audit, events, images, tokens
+from containerguard.server.services import audit, events, images, tokens, trend
 from containerguard.server.services import exceptions as exc_svc
 from containerguard.server.services.audit import Actor
 
@@ -102,6 +102,7 @@ async def upload_scan(request: Request, actor: Annotated[Actor, Depends(require(
             out = S.ScanAccepted(digest=res.image.digest, image_id=res.image.id, created=res.created,
                                  findings=res.findings, new_findings=res.new_findings,
                                  matched_by_server=res.needs_match)
+        trend.record_today(lambda: tx(request))
         if res.needs_match:
             st.jobs.defer("rescan_image", image_id=out.image_id)
         return out

@@ -14,10 +14,11 @@ active ones; the CLI fetches them for CI scans (``scan --server``) and turns the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from containerguard.server.services import Invalid, NotFound
@@ -25,6 +26,8 @@ from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import Finding, FindingException, Image, ImageName, utcnow
 
 SCOPES = ("finding", "image", "repository", "global")
+#: ``Finding.excepted_until`` of a finding an exception without expiry covers
+NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 KINDS = ("risk_accepted", "false_positive")
 
 
@@ -54,6 +57,7 @@ def create(session: Session, actor: Actor, *, vuln_id: str, scope: str, kind: st
                            package_name=package_name if scope == "finding" else "", expires_at=expires_at)
     session.add(row)
     session.flush()
+    refresh_cover(session, vuln_ids=[row.vuln_id])
     record(session, actor, "exception.create", "exception", row.id, vuln_id=vuln_id, scope=scope, kind=kind,
            reason=row.reason, expires_at=expires_at.isoformat() if expires_at else None)
     return row
@@ -65,6 +69,8 @@ def revoke(session: Session, actor: Actor, exc_id: int) -> FindingException:
         raise NotFound(f"no exception {exc_id}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        session.flush()
+        refresh_cover(session, vuln_ids=[row.vuln_id])
         record(session, actor, "exception.revoke", "exception", row.id, vuln_id=row.vuln_id)
     return row
 
@@ -115,23 +121,63 @@ def covers(now: dt.datetime) -> Any:
     -- the same rule as :meth:`Matcher.match`, for queries that must filter or count open findings in the
     database (the console's open list, its top risks). tests/unit/server/test_exception_rules.py keeps
     the two in step."""
-    from sqlalchemy import and_, exists
+    from sqlalchemy import exists
 
     return exists().where(
         FindingException.vuln_id == Finding.vuln_id,
         FindingException.revoked_at.is_(None),
         or_(FindingException.expires_at.is_(None), FindingException.expires_at > now),
-        or_(
-            FindingException.scope == "global",
-            and_(FindingException.scope == "image", FindingException.image_digest == Image.digest),
-            and_(FindingException.scope == "finding", FindingException.image_digest == Image.digest,
-                 FindingException.package_name == Finding.package_name),
-            and_(FindingException.scope == "repository",
-                 # correlated to the outer query's image and exception, not a fresh FROM of either
-                 exists().where(ImageName.image_id == Image.id, ImageName.repository == FindingException.repository)
-                 .correlate_except(ImageName)),
-        ),
+        _cover_conditions(),
     )
+
+
+def _cover_conditions() -> Any:
+    from sqlalchemy import and_, exists
+
+    return or_(
+        FindingException.scope == "global",
+        and_(FindingException.scope == "image", FindingException.image_digest == Image.digest),
+        and_(FindingException.scope == "finding", FindingException.image_digest == Image.digest,
+             FindingException.package_name == Finding.package_name),
+        and_(FindingException.scope == "repository",
+             # correlated to the outer query's image and exception, not a fresh FROM of either
+             exists().where(ImageName.image_id == Image.id, ImageName.repository == FindingException.repository)
+             .correlate_except(ImageName)),
+    )
+
+
+def is_open(now: dt.datetime) -> Any:
+    """SQL: no active exception covers the ``Finding`` row -- the stored ``excepted_until`` (kept by
+    :func:`refresh_cover`) is unset or past. Equal to ``~covers(now)``; a column test, so ordered scans of the
+    findings (risk rankings, open lists) stay index walks."""
+    return or_(Finding.excepted_until.is_(None), Finding.excepted_until <= now)
+
+
+def refresh_cover(session: Session, *, vuln_ids: Sequence[str] | None = None,
+                  image_ids: Sequence[int] | None = None) -> None:
+    """Recompute ``Finding.excepted_until`` for the findings of ``vuln_ids`` (an exception was created or
+    revoked) or of ``image_ids`` (new findings, or a new name that a repository exception may name); both None:
+    every finding some exception names. Expiry needs no refresh: ``is_open`` compares with the time."""
+    from sqlalchemy import literal, update
+
+    from containerguard.server.store.models import UTCDateTime
+
+    until = (select(func.max(func.coalesce(FindingException.expires_at, literal(NEVER, UTCDateTime()))))
+             .where(Image.id == Finding.image_id, FindingException.vuln_id == Finding.vuln_id,
+                    FindingException.revoked_at.is_(None), _cover_conditions())
+             .correlate(Finding).scalar_subquery())
+    named = select(FindingException.vuln_id).distinct()
+    conds: list[Any] = []
+    if vuln_ids is not None:
+        conds.append(Finding.vuln_id.in_(list(vuln_ids)))
+    if image_ids is not None:
+        # only findings an exception names can be covered (an indexed probe), and those that were
+        conds += [Finding.image_id.in_(list(image_ids)),
+                  or_(Finding.vuln_id.in_(named), Finding.excepted_until.is_not(None))]
+    if vuln_ids is None and image_ids is None:
+        conds.append(or_(Finding.vuln_id.in_(named), Finding.excepted_until.is_not(None)))
+    session.execute(update(Finding).where(*conds).values(excepted_until=until)
+                    .execution_options(synchronize_session=False))
 
 
 def matcher(session: Session) -> Matcher:

@@ -27,6 +27,7 @@ from containerguard.model import Inventory, Severity
 from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.services.events import finding_events, raise_event
+from containerguard.server.services.exceptions import refresh_cover
 from containerguard.server.store.models import Finding, Image, ImageName, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
@@ -166,6 +167,7 @@ def replace_findings(session: Session, image: Image, findings: Sequence[MFinding
         session.execute(delete(Finding).where(Finding.id.in_(gone[i:i + 500])))
     if new:
         session.execute(insert(Finding), new)
+        refresh_cover(session, image_ids=[image.id])
     changed = [{"id": existing[fp].id, "risk": r["risk"], "kev": r["kev"], "epss": r["epss"],
                 "severity": r["severity"]} for fp, r in rows.items()
                if fp in existing and (existing[fp].risk, existing[fp].kev, existing[fp].epss, existing[fp].severity)
@@ -185,6 +187,7 @@ def refresh_counts(session: Session, image: Image) -> None:
 
 def _touch_names(session: Session, image: Image, names: Sequence[tuple[str, str, str]]) -> None:
     now = utcnow()
+    added = False
     for repo, tag, mdigest in names:
         repo, tag = repo[:512], tag[:200]
         row = session.scalars(select(ImageName).where(
@@ -192,8 +195,12 @@ def _touch_names(session: Session, image: Image, names: Sequence[tuple[str, str,
             ImageName.manifest_digest == mdigest)).first()
         if row is None:
             session.add(ImageName(image_id=image.id, repository=repo, tag=tag, manifest_digest=mdigest))
+            added = True
         else:
             row.last_seen = now
+    if added:  # a repository exception may name the new repository
+        session.flush()
+        refresh_cover(session, image_ids=[image.id])
     named = [n for n in names if n[0]]
     if named:
         repo, tag, _ = named[0]

@@ -178,9 +178,19 @@ class Filters:
     since: dt.datetime | None = None
 
 
+STAGES = ("build", "deploy", "runtime")
+
+
+def actions(session: Session) -> list[str]:
+    """The actions violations were recorded with (for a filter's choices)."""
+    return [a for (a,) in session.execute(select(PolicyViolation.action).distinct().order_by(PolicyViolation.action)
+                                          .limit(50)) if a]
+
+
 def listing(session: Session, *, policy: str = "", stage: str = "", image_digest: str = "",
-            limit: int = 100, filters: Filters | None = None, before_id: int | None = None) -> list[PolicyViolation]:
-    """Newest first (by id: keyset paging with ``before_id``)."""
+            limit: int = 100, filters: Filters | None = None, before_id: int | None = None,
+            offset: int = 0) -> list[PolicyViolation]:
+    """Newest first (by id: keyset paging with ``before_id``, or ``offset`` rows skipped)."""
     f = filters or Filters(policy=policy, stage=stage, image_digest=image_digest)
     q = select(PolicyViolation).order_by(PolicyViolation.id.desc())
     for col, value in ((PolicyViolation.policy_id, f.policy), (PolicyViolation.stage, f.stage),
@@ -194,7 +204,7 @@ def listing(session: Session, *, policy: str = "", stage: str = "", image_digest
         q = q.where(PolicyViolation.recorded_at >= f.since)
     if before_id is not None:
         q = q.where(PolicyViolation.id < before_id)
-    return list(session.scalars(q.limit(limit)))
+    return list(session.scalars(q.limit(limit).offset(offset)))
 
 
 def summary(session: Session) -> list[dict[str, Any]]:

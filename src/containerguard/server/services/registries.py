@@ -108,8 +108,12 @@ def note_name(session: Session, image_id: int, repository: str, tag: str, manife
         ImageName.image_id == image_id, ImageName.repository == repository, ImageName.tag == tag,
         ImageName.manifest_digest == manifest_digest)).first()
     if row is None:
+        from containerguard.server.services.exceptions import refresh_cover
+
         session.add(ImageName(image_id=image_id, repository=repository, tag=tag, manifest_digest=manifest_digest,
                               index_digest=index_digest, platform=platform))
+        session.flush()
+        refresh_cover(session, image_ids=[image_id])  # a repository exception may name it
         return
     row.last_seen = utcnow()
     if index_digest:  # the tag now points at this index (a tag pushed again may name a new one)
@@ -306,5 +310,9 @@ def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: st
         if index_digest and reference.startswith("sha256:"):
             note_name(s, out.image.id, f"{host}/{repository}", tag, reference, index_digest=index_digest,
                       platform=platform)
-        return {"image": out.image.digest, "created": out.created, "findings": out.findings,
-                **({"platform": platform, "index": index_digest} if index_digest else {})}
+        result = {"image": out.image.digest, "created": out.created, "findings": out.findings,
+                  **({"platform": platform, "index": index_digest} if index_digest else {})}
+    from containerguard.server.services import trend
+
+    trend.record_today(ctx.tx)
+    return result

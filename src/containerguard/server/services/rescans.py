@@ -53,6 +53,10 @@ def rescan_images(ctx: JobContext, image_ids: list[int]) -> dict[str, Any]:
                 new_total += len(new)
                 if new and not first_match:
                     events += finding_events(s, img, new)
+    if done:
+        from containerguard.server.services import trend
+
+        trend.record_today(ctx.tx)
     return {"images": done, "new_findings": new_total, "events": events, "db": build}
 
 

@@ -156,6 +156,11 @@ class Finding(Base):
     kev: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: migration 1200_finding_cover: until when an exception covers the finding (the latest expiry among the
+    #: non-revoked exceptions that name it; ``services.exceptions.NEVER`` for one without expiry; NULL: none).
+    #: Kept by services.exceptions.refresh_cover whenever exceptions, findings or image names change, so "open"
+    #: is a column test (``services.exceptions.is_open``) and not a correlated search per finding.
+    excepted_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     # lists order by (risk DESC, id DESC) and page with a (risk, id) cursor: the indexes end in id (1100_list_indexes)
     __table_args__ = (UniqueConstraint("image_id", "fingerprint"),
@@ -164,7 +169,8 @@ class Finding(Base):
                       Index("ix_findings_severity_risk", "severity", "risk"),
                       Index("ix_findings_risk_id", "risk", "id"),
                       Index("ix_findings_first_seen", "first_seen"),  # the console's "new since the last DB update"
-                      Index("ix_findings_kev_risk_id", "kev", "risk", "id"))
+                      Index("ix_findings_kev_risk_id", "kev", "risk", "id"),
+                      Index("ix_findings_excepted_until", "excepted_until"))
 
 
 # --------------------------------------------------------------------------- hosts and runtime
@@ -426,8 +432,8 @@ class AlertAck(Base):
 
 
 class SeverityDaily(Base):
-    """Findings by severity across all images, one row per day, for the 30-day trend. Written when the
-    dashboard is drawn (a day nobody opened it has no row, and the chart skips it)."""
+    """Findings by severity across all images, one row per day, for the 30-day trend (services.trend: written
+    after each ingest and rescan, backfilled from first-seen times on a store without earlier days)."""
 
     __tablename__ = "severity_daily"
 

@@ -31,6 +31,8 @@ ACTIONS: dict[str, str] = {
     "registry-sync": "jobs:write",
     "acknowledge": "alerts:ack",
     "manage-write": "tokens:admin",
+    "registries-write": "registries:write",      # add / remove a registry
+    "notifications-write": "notifications:write",  # add / remove / test a notification target
 }
 
 

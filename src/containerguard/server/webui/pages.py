@@ -9,11 +9,12 @@ through a service function that writes the audit log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -28,7 +29,7 @@ from containerguard.server.services import tokens as token_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store import transaction
 from containerguard.server.store.models import utcnow
-from containerguard.server.webui import charts, pages_risk, views
+from containerguard.server.webui import charts, pages_manage, pages_risk, views
 from containerguard.server.webui.console import Console, NotAllowed, Viewer
 
 T = TypeVar("T")
@@ -126,11 +127,10 @@ def _dashboard(router: APIRouter, console: Console) -> None:
         now = utcnow()
         with _tx(request) as s:
             counts = views.severity_counts(s)
-            views.snapshot_today(s, counts)
             db = views.db_status(s)
             ctx: dict[str, Any] = dict(
                 top_risks=views.top_risks(s), bars=charts.severity_bars(counts),
-                trend=charts.trend_lines(views.trend(s)), db=db, new_since=views.new_since(s, db.updated),
+                trend=charts.trend_lines(views.trend(s, live=counts)), db=db, new_since=views.new_since(s, db.updated),
                 kev_running=views.kev_running(s),
                 alert_counts=views.alert_counts(s, now - dt.timedelta(hours=24)),
                 recent_alerts=views.alerts(s, views.AlertFilter(), limit=8).rows,
@@ -253,22 +253,25 @@ def _runtime(router: APIRouter, console: Console) -> None:
         stream_url = f"/runtime/stream?after={ctx['last_id']}" + (f"&{stream_q}" if stream_q else "")
         return render(request, "runtime.html", viewer, "runtime", title="Runtime", af=flt, only_host=only,
                       host_name=None, priorities=views.PRIORITIES, stream_url=stream_url,
-                      base_query=_query(request), **ctx)
+                      base_query=_query(request), filter_action="/runtime", **ctx)
 
     @router.get("/runtime/hosts/{name}", response_class=HTMLResponse)
-    def host_page(request: Request, name: str) -> Response:
+    def host_page(request: Request, name: str, page: str = "1") -> Response:
         viewer = console.viewer(request, "runtime")
         only = _forced_host(viewer)
         if only is not None and name != only:
             raise NotAllowed("another host")
-        flt = views.AlertFilter(host=name)
+        flt = dataclasses.replace(_alert_filter(request), host=name)
         with _tx(request) as s:
             ctx: dict[str, Any] = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
-                       alerts=views.alerts(s, flt, forced_host=name), last_id=views.last_alert_id(s))
+                       alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=name),
+                       last_id=views.last_alert_id(s))
+        stream_q = _query(request, drop=("page", "host"))
         return render(request, "runtime.html", viewer, "runtime", title=f"Host {name}", af=flt, only_host=name,
                       host_name=name, priorities=views.PRIORITIES,
-                      stream_url=f"/runtime/stream?after={ctx['last_id']}&{urlencode({'host': name})}",
-                      base_query=urlencode({"host": name}), **ctx)
+                      stream_url=f"/runtime/stream?after={ctx['last_id']}&{urlencode({'host': name})}"
+                                 + (f"&{stream_q}" if stream_q else ""),
+                      base_query=_query(request), filter_action=f"/runtime/hosts/{quote(name, safe='')}", **ctx)
 
     @router.get("/runtime/alerts/{alert_id}", response_class=HTMLResponse)
     def alert_page(request: Request, alert_id: int) -> Response:
@@ -352,13 +355,21 @@ def _audit_and_manage(router: APIRouter, console: Console) -> None:
         return render(request, "audit.html", viewer, "audit", title="Audit log", entries=entries, actor=actor,
                       action=action, base_query=_query(request))
 
-    def _manage(request: Request, viewer: Viewer, new_token: str | None = None) -> Response:
+    def _manage(request: Request, viewer: Viewer, new_token: str | None = None, status: int = 200,
+                registry_form: pages_manage.FormState | None = None,
+                target_form: pages_manage.FormState | None = None) -> Response:
         with _tx(request) as s:
             ctx: dict[str, Any] = dict(registries=views.registries(s), targets=views.targets(s), dead_letters=views.dead_letters(s),
                        db=views.db_status(s, full=True),
                        tokens=views.tokens(s) if auth.allowed(viewer.role, "tokens:admin") else None)
-        return render(request, "manage.html", viewer, "manage", title="Manage", roles=auth.ROLE_NAMES,
-                      new_token=new_token, **ctx)
+        return render(request, "manage.html", viewer, "manage", status, title="Manage", roles=auth.ROLE_NAMES,
+                      new_token=new_token, rf=registry_form or pages_manage.FormState(values={"interval": "60"}),
+                      tf=target_form or pages_manage.FormState(values={"kind": "webhook", "min_severity": "unknown",
+                                                                       "min_priority": "debug"}),
+                      event_types=pages_manage.EVENT_TYPES, severity_choices=pages_manage.SEVERITY_CHOICES,
+                      priority_choices=pages_manage.PRIORITY_CHOICES, target_kinds=pages_manage.TARGET_KINDS, **ctx)
+
+    pages_manage.build(router, console, _manage, actor_of)
 
     @router.get("/manage", response_class=HTMLResponse)
     def manage(request: Request) -> Response:

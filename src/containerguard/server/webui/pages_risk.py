@@ -5,6 +5,7 @@ console shows what the API answers, and never runs an analyzer."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,8 +18,10 @@ from containerguard.server.webui.console import Console
 
 #: ranked rows per page: one screen
 RISK_ROWS = 25
-#: latest violations shown under the per-policy counts
-LATEST_VIOLATIONS = 50
+#: policies listed with their counts (the default set has 39)
+POLICY_ROWS = 50
+#: violations per page: one screen
+VIOLATION_ROWS = 50
 RISK_TABS = (("images", "Images"), ("containers", "Running containers"), ("findings", "Findings"))
 
 
@@ -39,13 +42,23 @@ def build(router: APIRouter, console: Console) -> None:
                       total=got["total"], base_query=f"kind={kind}", sev_name=views.SEV_NAME)
 
     @router.get("/policies", response_class=HTMLResponse)
-    def policies_page(request: Request, policy: str = "", stage: str = "") -> Response:
+    def policies_page(request: Request, policy: str = "", stage: str = "", action: str = "",
+                      page: str = "1") -> Response:
         viewer = console.viewer(request, "policies")
-        policy, stage = policy[:64], stage[:16]
+        policy, action = policy[:64], action[:24]
+        stage = stage if stage in policy_svc.STAGES else ""
+        number = views.page_number(page)
         with transaction(request.app.state.cg.sessions) as s:
-            summary = policy_svc.summary(s)
-            latest = [policy_svc.as_dict(v) for v in
-                      policy_svc.listing(s, policy=policy, stage=stage, limit=LATEST_VIOLATIONS)]
+            summary = policy_svc.summary(s)[:POLICY_ROWS]
+            actions = policy_svc.actions(s)
+            # one row more than shown tells whether there is a next page
+            got = [policy_svc.as_dict(v) for v in policy_svc.listing(
+                s, filters=policy_svc.Filters(policy=policy, stage=stage, action=action), limit=VIOLATION_ROWS + 1,
+                offset=(number - 1) * VIOLATION_ROWS)]
             enforcers = policy_svc.enforcers(s)
+        rows = views.Page(got[:VIOLATION_ROWS], number, None, len(got) > VIOLATION_ROWS)
+        query = urlencode([(k, v) for k, v in (("policy", policy), ("stage", stage), ("action", action)) if v])
         return render(request, "policies.html", viewer, "policies", title="Policies", summary=summary,
-                      latest=latest, policy=policy, stage=stage, enforcers=enforcers)
+                      page=rows, latest=rows.rows, policy=policy, stage=stage, action=action, actions=actions,
+                      stages=policy_svc.STAGES, policy_ids=sorted({p["policy"] for p in summary}), base_query=query,
+                      enforcers=enforcers)

@@ -3,8 +3,7 @@ queries, each bounded (a page never loads more than one screen of rows: ``PAGE_R
 
 Lists and single objects come from the service layer (``server.services``) where it has them; what only a
 person's screen needs (the dashboard's aggregates, a finding's "why", exposure words, the process tree)
-is here, as read-only queries. Nothing here writes but ``snapshot_today`` (the daily severity counts the
-trend chart draws).
+is here, as read-only queries. Nothing here writes but the actions (acknowledge).
 """
 
 from __future__ import annotations
@@ -32,10 +31,9 @@ from containerguard.server.store.models import (
     ImageName,
     Registry,
     Setting,
-    SeverityDaily,
     utcnow,
 )
-from containerguard.server.webui.charts import SEVERITIES, TrendPoint
+from containerguard.server.webui.charts import TrendPoint
 
 PAGE_ROWS = 50
 
@@ -104,8 +102,8 @@ def exposure(c: Container) -> list[str]:
 
 
 def open_condition(now: dt.datetime) -> Any:
-    """SQL: no active exception covers the finding (services.exceptions.covers, the API's rule)."""
-    return ~exc_svc.covers(now)
+    """SQL: no active exception covers the finding (services.exceptions.is_open, the API's rule)."""
+    return exc_svc.is_open(now)
 
 
 # --------------------------------------------------------------------------- rows
@@ -217,30 +215,18 @@ def db_status(session: Session, *, full: bool = False) -> DbStatus:
 
 def severity_counts(session: Session) -> dict[str, int]:
     """Findings by severity across every image (the per-image counts ingest and rescans keep)."""
-    row = session.execute(select(func.coalesce(func.sum(Image.critical), 0), func.coalesce(func.sum(Image.high), 0),
-                                 func.coalesce(func.sum(Image.medium), 0), func.coalesce(func.sum(Image.low), 0),
-                                 func.coalesce(func.sum(Image.other), 0))).one()
-    return dict(zip(SEVERITIES, (int(x) for x in row), strict=True))
+    from containerguard.server.services import trend as trend_svc
+
+    return trend_svc.current(session)
 
 
-def snapshot_today(session: Session, counts: Mapping[str, int], today: dt.date | None = None) -> None:
-    """Keep today's severity counts (one row per day) for the 30-day trend."""
-    day = today or utcnow().date()
-    row = session.get(SeverityDaily, day)
-    if row is None:
-        row = SeverityDaily(day=day)
-        session.add(row)
-    for sev in SEVERITIES:
-        if getattr(row, sev) != int(counts.get(sev, 0)):
-            setattr(row, sev, int(counts.get(sev, 0)))
+def trend(session: Session, days: int = 30, today: dt.date | None = None,
+          live: Mapping[str, int] | None = None) -> list[TrendPoint]:
+    """The daily counts services.trend keeps (snapshots at ingest and rescan, backfilled from first-seen
+    times), with today's live counts; nothing is written while a page is drawn."""
+    from containerguard.server.services import trend as trend_svc
 
-
-def trend(session: Session, days: int = 30, today: dt.date | None = None) -> list[TrendPoint]:
-    end = today or utcnow().date()
-    start = end - dt.timedelta(days=days - 1)
-    rows = session.scalars(select(SeverityDaily).where(SeverityDaily.day >= start, SeverityDaily.day <= end)
-                           .order_by(SeverityDaily.day)).all()
-    return [TrendPoint(r.day, {sev: int(getattr(r, sev)) for sev in SEVERITIES}) for r in rows]
+    return [TrendPoint(d, c) for d, c in trend_svc.series(session, days, today, live)]
 
 
 def top_risks(session: Session, limit: int = 10) -> list[FindingView]:
@@ -629,9 +615,13 @@ def targets(session: Session) -> list[dict[str, Any]]:
     from containerguard.server.services import notify
 
     out = []
+    counts = notify.delivery_counts(session)
     for t in notify.list_targets(session)[:PAGE_ROWS]:
-        out.append({"name": t.name, "kind": t.kind, "event_types": t.event_types or [], "enabled": t.enabled,
-                    "min_severity_name": SEV_NAME.get(t.min_severity, str(t.min_severity))})
+        # ``url`` is the stored display form: a webhook or Slack URL redacted to scheme://host[:port]/…
+        out.append({"id": t.id, "name": t.name, "kind": t.kind, "url": t.url, "event_types": t.event_types or [],
+                    "enabled": t.enabled, "min_severity_name": SEV_NAME.get(t.min_severity, str(t.min_severity)),
+                    "min_priority_name": PRIORITY_NAME.get(t.min_priority, str(t.min_priority)),
+                    "running_only": t.running_only, "deliveries": counts.get(t.id, {})})
     return out
 
 

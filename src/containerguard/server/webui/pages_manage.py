@@ -1,0 +1,235 @@
+"""Manage from the console: add and remove registries (URL, credentials, repository filters, poll schedule)
+and notification targets with their rules (webhook, Slack, syslog CEF), and send a target a test
+notification. Admin only (``registries:write`` / ``notifications:write``, as in the API); every form is
+CSRF-checked (``Console.acting``) and goes through the same service function as the API, which writes the
+audit log.
+
+A form that does not validate comes back with its errors beside the fields (``aria-invalid`` +
+``aria-describedby``) and with what was typed -- except secrets: a password, a webhook secret and a
+webhook or Slack URL (which carries its token) are never written back into a page. With JavaScript, htmx
+posts the form and swaps only its panel; without, the page is re-rendered (422) or, on success, redirected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from containerguard.errors import ContainerGuardError
+from containerguard.model import Priority, Severity
+from containerguard.server.services import NotFound
+from containerguard.server.services import notify as notify_svc
+from containerguard.server.services import registries as registry_svc
+from containerguard.server.store import transaction
+from containerguard.server.webui.console import Console, Viewer
+
+NAME_MAX = 200
+MAX_FILTERS = 100
+SEVERITY_CHOICES = tuple(s.name.lower() for s in sorted(Severity))
+TARGET_KINDS = notify_svc.KINDS
+EVENT_TYPES = notify_svc.EVENT_TYPES
+PRIORITY_CHOICES = tuple(p.name.lower() for p in sorted(Priority))
+
+
+@dataclass
+class FormState:
+    """What a manage form shows: the values typed (never a secret), the errors by field ("" for the whole
+    form) and a status line after a success."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+
+
+RenderManage = Callable[..., Response]
+
+
+def _interval(raw: str, errors: dict[str, str]) -> int:
+    try:
+        minutes = int(raw.strip() or "60")
+    except ValueError:
+        errors["interval"] = "Minutes between polls: a whole number (0: never poll, push notifications only)."
+        return 0
+    if minutes < 0 or minutes > 7 * 24 * 60:
+        errors["interval"] = "Minutes between polls: from 1 to 10080 (a week), or 0 for push notifications only."
+    return minutes * 60
+
+
+def parse_registry(form: Mapping[str, str]) -> tuple[dict[str, Any], FormState]:
+    """The service's keyword arguments and the form's state (values without the secrets, errors)."""
+    name = form.get("name", "").strip()
+    url = form.get("url", "").strip()
+    filters = [f.strip() for f in form.get("repositories", "").replace(",", "\n").splitlines() if f.strip()]
+    state = FormState(values={"name": name, "url": url, "username": form.get("username", "").strip(),
+                              "repositories": "\n".join(filters), "interval": form.get("interval", "60").strip()})
+    errors = state.errors
+    if not name:
+        errors["name"] = "A name is required."
+    elif len(name) > NAME_MAX or any(not c.isprintable() for c in name):
+        errors["name"] = f"A name is at most {NAME_MAX} printable characters."
+    if not url.startswith(("https://", "http://")):
+        errors["url"] = "The registry's URL: https://HOST[:PORT] (http:// for a plain-HTTP registry)."
+    if len(filters) > MAX_FILTERS or any(len(f) > 255 or any(not c.isprintable() for c in f) for f in filters):
+        errors["repositories"] = f"At most {MAX_FILTERS} repository patterns of at most 255 printable characters."
+    interval = _interval(form.get("interval", "60"), errors)
+    kwargs = {"name": name, "url": url, "username": state.values["username"], "password": form.get("password", ""),
+              "repositories": filters, "interval": interval, "webhook_secret": form.get("webhook_secret", "")}
+    return kwargs, state
+
+
+def parse_target(form: Mapping[str, str], event_types: list[str]) -> tuple[dict[str, Any], FormState]:
+    name = form.get("name", "").strip()
+    kind = form.get("kind", "")
+    url = form.get("url", "").strip()
+    sev = form.get("min_severity", "unknown")
+    prio = form.get("min_priority", "debug")
+    state = FormState(values={"name": name, "kind": kind, "event_types": event_types, "min_severity": sev,
+                              "min_priority": prio, "running_only": form.get("running_only") == "1",
+                              # a syslog address is no secret; a webhook or Slack URL carries its token
+                              "url": url if kind == "syslog" else ""})
+    errors = state.errors
+    if not name:
+        errors["name"] = "A name is required."
+    elif len(name) > NAME_MAX or any(not c.isprintable() for c in name):
+        errors["name"] = f"A name is at most {NAME_MAX} printable characters."
+    if kind not in notify_svc.KINDS:
+        errors["kind"] = f"Kind: one of {', '.join(notify_svc.KINDS)}."
+    if not url:
+        errors["url"] = "A URL is required (syslog: udp://HOST:PORT or tcp://HOST:PORT)."
+    elif len(url) > 1000:
+        errors["url"] = "The URL is at most 1,000 characters."
+    bad = sorted(set(event_types) - set(notify_svc.EVENT_TYPES))
+    if bad:
+        errors["event_types"] = f"Unknown event type {bad[0][:40]!r}."
+    if sev not in SEVERITY_CHOICES:
+        errors["min_severity"] = "Choose a severity."
+    if prio not in PRIORITY_CHOICES:
+        errors["min_priority"] = "Choose a priority."
+    kwargs = {"name": name, "kind": kind, "url": url, "event_types": event_types,
+              "min_severity": int(Severity[sev.upper()]) if sev in SEVERITY_CHOICES else 0,
+              "min_priority": int(Priority[prio.upper()]) if prio in PRIORITY_CHOICES else 0,
+              "running_only": state.values["running_only"]}
+    return kwargs, state
+
+
+T = TypeVar("T")
+
+
+async def _attempt(work: Callable[[], T]) -> tuple[T | None, str]:
+    """Run a service call in the thread pool: (its result, "") or (None, its one-line refusal)."""
+    try:
+        return await run_in_threadpool(work), ""
+    except ContainerGuardError as exc:
+        return None, (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+
+
+class _Manage:
+    def __init__(self, console: Console, render_manage: RenderManage,
+                 actor_of: Callable[[Request, Viewer], Any]) -> None:
+        self.console, self.render_manage, self.actor_of = console, render_manage, actor_of
+
+    def answer(self, request: Request, viewer: Viewer, panel: str, state: FormState) -> Response:
+        """After a form: the panel again (htmx swaps it; errors answer 422), or back to /manage (no JS)."""
+        if state.errors or request.headers.get("hx-request") == "true":
+            return self.render_manage(request, viewer, status=422 if state.errors else 200, **{panel: state})
+        anchor = "registries" if panel == "registry_form" else "targets"
+        return self.console.flash_redirect(request, f"/manage#{anchor}", state.message)
+
+    def done(self, request: Request, viewer: Viewer, panel: str, message: str | None, error: str) -> Response:
+        return self.answer(request, viewer, panel, FormState(errors={"": error}) if error else
+                           FormState(message=message or ""))
+
+
+def build(router: APIRouter, console: Console, render_manage: RenderManage,
+          actor_of: Callable[[Request, Viewer], Any]) -> None:
+    m = _Manage(console, render_manage, actor_of)
+    _registry_routes(router, m)
+    _target_routes(router, m)
+
+
+def _tx(request: Request) -> Any:
+    return transaction(request.app.state.cg.sessions)
+
+
+def _registry_routes(router: APIRouter, m: _Manage) -> None:
+    @router.post("/manage/registries")
+    async def registry_add(request: Request) -> Response:
+        viewer, form = await m.console.acting(request, "registries-write", "manage")
+        kwargs, state = parse_registry(form)
+        if state.errors:
+            return m.answer(request, viewer, "registry_form", state)
+
+        def work() -> int:
+            with _tx(request) as s:
+                return int(registry_svc.add(s, m.actor_of(request, viewer), **kwargs).id)
+
+        rid, error = await _attempt(work)
+        if rid is None:
+            state.errors[""] = error
+            return m.answer(request, viewer, "registry_form", state)
+        request.app.state.cg.jobs.defer("poll_registry", registry_id=rid, _lock=f"poll-{rid}")
+        return m.done(request, viewer, "registry_form", f"Registry {kwargs['name']} added; its first sync is queued.", "")
+
+    @router.post("/manage/registries/{registry_id}/remove")
+    async def registry_remove(request: Request, registry_id: int) -> Response:
+        viewer, _ = await m.console.acting(request, "registries-write", "manage")
+
+        def work() -> str:
+            from containerguard.server.store.models import Registry
+
+            with _tx(request) as s:
+                row = s.get(Registry, registry_id)
+                if row is None:
+                    raise NotFound(f"no registry {registry_id}")
+                registry_svc.remove(s, m.actor_of(request, viewer), row.name)
+                return f"Registry {row.name} removed."
+
+        message, error = await _attempt(work)
+        return m.done(request, viewer, "registry_form", message, error)
+
+
+def _target_routes(router: APIRouter, m: _Manage) -> None:
+    @router.post("/manage/targets")
+    async def target_add(request: Request) -> Response:
+        viewer, form = await m.console.acting(request, "notifications-write", "manage")
+        raw = await request.form()  # the parsed form again (cached): event types are a multi-valued field
+        types = [str(v) for v in raw.getlist("event_types") if isinstance(v, str)][:20]
+        kwargs, state = parse_target(form, types)
+        if state.errors:
+            return m.answer(request, viewer, "target_form", state)
+
+        def work() -> str:
+            with _tx(request) as s:
+                notify_svc.create_target(s, m.actor_of(request, viewer), **kwargs)
+            return f"Notification target {kwargs['name']} added."
+
+        message, error = await _attempt(work)
+        if error:
+            state.errors[""] = error
+            return m.answer(request, viewer, "target_form", state)
+        return m.done(request, viewer, "target_form", message, "")
+
+    @router.post("/manage/targets/{target_id}/{op}")
+    async def target_act(request: Request, target_id: int, op: str) -> Response:
+        if op not in ("remove", "test"):
+            raise NotFound(f"no action {op[:20]!r}")
+        viewer, _ = await m.console.acting(request, "notifications-write", "manage")
+
+        def work() -> str:
+            with _tx(request) as s:
+                actor = m.actor_of(request, viewer)
+                if op == "test":
+                    name = notify_svc.get_target(s, target_id).name
+                    notify_svc.test_event(s, actor, target_id)
+                    return f"Test notification queued for {name}."
+                return f"Notification target {notify_svc.delete_target(s, actor, target_id).name} removed."
+
+        message, error = await _attempt(work)
+        if not error and op == "test":
+            request.app.state.cg.jobs.defer("deliver", _lock="deliver")
+        return m.done(request, viewer, "target_form", message, error)

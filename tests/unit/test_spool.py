@@ -1,0 +1,64 @@
+"""The shared spool (containerguard.spool) with the server unreachable: emitting never waits, the spool stays
+within its bound, and what it had to drop is counted and reported with the next batch."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+from containerguard.spool import BatchUplink
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once the socket is closed
+
+
+def test_emit_never_waits_and_the_spool_stays_bounded(tmp_path: Path) -> None:
+    up = BatchUplink(f"http://127.0.0.1:{_closed_port()}/x", "cg_token", tmp_path, items_key="decisions",
+                     batch_size=50, flush_interval=0.05, max_bytes=40_000)
+    try:
+        t0 = time.perf_counter()
+        worst = 0.0
+        for i in range(5000):
+            t = time.perf_counter()
+            up.emit({"n": i, "pad": "x" * 100})
+            worst = max(worst, time.perf_counter() - t)
+        assert (time.perf_counter() - t0) / 5000 < 0.001 and worst < 0.05
+        deadline = time.monotonic() + 10
+        while up._buf and time.monotonic() < deadline:
+            time.sleep(0.05)
+        up.flush()
+        files = sorted(tmp_path.glob("*.json"))
+        assert sum(f.stat().st_size for f in files) <= 40_000
+        kept = sum(len(json.loads(f.read_bytes())["decisions"]) for f in files)
+        assert kept + up.dropped == 5000 and up.dropped > 0
+        # a later batch tells the server how many were lost (the last drop waits for the next batch)
+        up.emit({"n": "last"})
+        up.flush()
+        batches = [json.loads(f.read_bytes()) for f in sorted(tmp_path.glob("*.json"))]
+        assert batches[-1]["decisions"][-1]["n"] == "last"
+        assert any(b["dropped"] for b in batches)
+        assert all(len(d["uid"]) == 32 for d in batches[-1]["decisions"])
+    finally:
+        up.close(drain_seconds=0)
+    # what was not sent stays spooled for the next start
+    assert list(tmp_path.glob("*.json"))
+
+
+def test_a_full_buffer_drops_the_oldest_items_counted(tmp_path: Path) -> None:
+    up = BatchUplink(f"http://127.0.0.1:{_closed_port()}/x", "cg_token", tmp_path, batch_size=10,
+                     flush_interval=3600, max_buffer=100)
+    try:
+        up._stop_flush.set()
+        up._full.set()
+        up._flusher.join(5)
+        for i in range(250):
+            up.emit({"n": i})
+        assert len(up._buf) == 100 and up.dropped == 150
+        assert [x["n"] for x in up._buf][:1] == [150]
+    finally:
+        up.close(drain_seconds=0)

@@ -64,3 +64,24 @@ def upload_policy_decision(client: Client, decision: Any, *, image_name: str, im
             "violations": [v.to_dict() for v in decision.violations]}
     out: dict[str, Any] = client.request("POST", "/policy/decisions", json=body)
     return int(out.get("recorded", 0))
+
+
+def server_policy_set(client: Client, paths: Any) -> Any:
+    """The policy set the server holds (``policy push``), with the local ``paths`` (``--policy``) on top of it
+    loaded beside it (``scan --policy-from-server``)."""
+    import tempfile
+    from pathlib import Path, PurePosixPath
+
+    from containerguard.errors import ServerError
+    from containerguard.policy import load_policies
+
+    bundle = client.request("GET", "/policies/bundle")
+    with tempfile.TemporaryDirectory(prefix="cg-server-policies-") as tmp:
+        for f in bundle.get("files", []):
+            name = PurePosixPath(str(f["name"]))
+            if name.is_absolute() or ".." in name.parts:
+                raise ServerError(f"the server sent a policy file named {str(name)[:100]!r}; refused")
+            dest = Path(tmp, name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(str(f["text"]), encoding="utf-8")
+        return load_policies([*(paths or []), tmp])

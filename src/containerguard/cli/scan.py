@@ -41,6 +41,22 @@ def _gate(res: Any, fail_on: Severity | None, exit_code: int | None, skip_unread
     return code
 
 
+def _policy_set(policy: list[Path] | None, from_server: bool, server: str | None, token: str | None) -> Any:
+    """The policies to apply, loaded (a malformed one refused) or fetched before scanning: a CI job that cannot
+    have the organisation's policies fails early."""
+    if from_server:
+        from containerguard.cli._client import Client
+        from containerguard.cli._upload import server_policy_set
+
+        with Client(server, token) as pc:
+            return server_policy_set(pc, policy)
+    if policy:
+        from containerguard.cli.policy import load as load_policies
+
+        return load_policies(policy)
+    return None
+
+
 def scan(
     target: Annotated[str, typer.Argument(help="Image or SBOM: docker:IMG, docker-archive:TAR, oci:DIR, dir:PATH, sbom:FILE, ...")],
     scanners: Annotated[str, typer.Option(
@@ -79,6 +95,9 @@ def scan(
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Policy file or directory (repeatable; with the default set): exit 1 (or --exit-code) "
         "when a build-stage policy says fail-build; violations are explained on stderr.")] = None,
+    policy_from_server: Annotated[bool, typer.Option(
+        "--policy-from-server", help="Apply the policies the server holds (`policy push`; with --server/--token), "
+        "plus any --policy DIR, as --policy does.")] = False,
     server: Annotated[str | None, typer.Option("--server", help="Central server URL: apply its exceptions and upload "
                                                "the result (env CONTAINERGUARD_SERVER).")] = None,
     token: Annotated[str | None, typer.Option("--token", help="API token with the ci role (env CONTAINERGUARD_TOKEN).")] = None,
@@ -97,11 +116,7 @@ def scan(
     if gate_sev is not None and len(gate_sev) != 1:
         raise UsageError("--fail-on takes one severity")
     reporter = report.get_reporter(fmt)
-    policy_set = None
-    if policy:  # load (and refuse a malformed policy) before scanning
-        from containerguard.cli.policy import load as load_policies
-
-        policy_set = load_policies(policy)
+    policy_set = _policy_set(policy, policy_from_server, server, token)
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")
     ignore_path = ignorefile or (Path(filters.DEFAULT_IGNORE_FILE) if Path(filters.DEFAULT_IGNORE_FILE).is_file() else None)

@@ -13,7 +13,8 @@ analyst    read everything but tokens and audit; scan uploads; exceptions; trigg
 viewer     read images, findings, hosts, containers, alerts, events, exceptions, risk
 agent      report its own host's containers, alerts and runtime policy decisions; read exceptions and the
            policy set (nothing else)
-ci         upload scans (and their build policy decisions); read exceptions (to apply them in CI)
+ci         upload scans (and their build policy decisions); read exceptions and the policy set (to apply
+           them in CI: ``scan --policy-from-server``)
 enforcer   the admission webhook and the Docker plugin: report deploy-time policy decisions and read the policy
            set, nothing else (a stolen enforcer token reads no finding and changes no policy)
 =========  =====================================================================================
@@ -38,7 +39,7 @@ ROLES: dict[str, frozenset[str]] = {
     "viewer": READ,
     "analyst": READ | {"scans:write", "exceptions:write", "jobs:write", "alerts:ack"},
     "agent": frozenset({"agent:write", "exceptions:read", "policy:report", "policies:read"}),
-    "ci": frozenset({"scans:write", "exceptions:read"}),
+    "ci": frozenset({"scans:write", "exceptions:read", "policies:read"}),
     "enforcer": frozenset({"policy:report", "policies:read"}),
 }
 ROLES["admin"] = ROLES["analyst"] | {"tokens:admin", "audit:read", "registries:write", "notifications:write",

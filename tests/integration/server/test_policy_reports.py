@@ -159,9 +159,19 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
 
 
 def test_a_replayed_batch_is_stored_once_and_roles_are_checked(tmp_path: Path) -> None:
-    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    from cryptography.fernet import Fernet
+    from tests.integration.server.test_notify import Receiver
+
+    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env={
+        "XDG_DATA_HOME": str(tmp_path / "xdg"), "CONTAINERGUARD_SECRET_KEY": Fernet.generate_key().decode()})
+    receiver = Receiver()
     try:
         admin = s.first_line().rsplit(" ", 1)[1].strip()
+        # a notification rule on denials
+        t = httpx.post(f"{s.url}/api/v1/notifications/targets", headers={"Authorization": f"Bearer {admin}"},
+                       json={"name": "secops", "kind": "webhook", "url": f"{receiver.url}/hook",
+                             "event_types": ["policy_violation"], "min_severity": "high"})
+        assert t.status_code == 201, t.text
         enforcer = cg("token", "create", "plugin-a", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
         agent = cg("token", "create", "node-1", "--role", "agent", "--host", "node-1", "--server", s.url,
                    "--token", admin).stdout.strip()
@@ -182,6 +192,18 @@ def test_a_replayed_batch_is_stored_once_and_roles_are_checked(tmp_path: Path) -
         assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
         rows = _violations(s, admin, source="authz")
         assert len(rows) == 1 and rows[0]["object"]["container"] == "web"
+        # the denial fired the notification rule, once (the replay raised nothing)
+        hits = srv.wait_for(lambda: receiver.hits, 30)
+        time.sleep(1)
+        assert len(receiver.hits) == 1, receiver.hits
+        sent = receiver.hits[0][2]
+        assert "policy_violation" in str(sent) and "CG-DEP-001" in str(sent) and "container web" in str(sent), hits
+        # a decision allowed in warn mode raises no event
+        warn = {**batch, "batch_id": "00000000000000000009-abcdefabcdef", "counts": {},
+                "decisions": [{**decision, "uid": "w" * 32, "allowed": True, "mode": "warn"}]}
+        assert post(enforcer, warn).json()["duplicate"] is False
+        time.sleep(2)
+        assert len(receiver.hits) == 1
         enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers={"Authorization": f"Bearer {admin}"}).json()
         assert [(e["instance"], e["allowed"], e["denied"]) for e in enf] == [("docker-host-1", 3, 1)]
         # an agent token reports its own host's runtime decisions only; CI tokens report none
@@ -197,8 +219,9 @@ def test_a_replayed_batch_is_stored_once_and_roles_are_checked(tmp_path: Path) -
         assert bad.status_code == 422
         assert post(enforcer, {**batch, "batch_id": "00000000000000000003-abcdefabcdef",
                                "decisions": [{**decision, "stage": "later"}]}).status_code == 422
-        assert len(_violations(s, admin, source="authz")) == 1
+        assert len(_violations(s, admin, source="authz")) == 2  # the denial and the warn-mode one
     finally:
+        receiver.close()
         s.stop()
 
 
@@ -210,6 +233,16 @@ severity: high
 condition: image.tag == "latest"
 remediation: Pin the image to a version.
 enforcement: {deploy: deny}
+"""
+
+
+BUILD_POLICY = """\
+id: ACME-VULNS
+name: no-known-vulnerabilities
+description: Release images carry no known vulnerability.
+severity: high
+condition: findings.exists(f, f.kind == "vulnerability")
+enforcement: {build: fail-build}
 """
 
 
@@ -236,6 +269,15 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
         listed = cg("policy", "list", "--server", s.url, "--token", analyst, "--format", "json")
         ids = {p["id"]: p for p in __import__("json").loads(listed.stdout)}
         assert ids["ACME-NO-LATEST"]["source"] == "latest.yaml" and "CG-DEP-001" in ids
+        # CI applies the server's build policies: `scan --policy-from-server` with a CI token
+        (pol / "build").mkdir()
+        (pol / "build" / "vulns.yaml").write_text(BUILD_POLICY)
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
+        ci = cg("token", "create", "ci", "--role", "ci", "--server", s.url, "--token", admin).stdout.strip()
+        layout = srv.image_layout(tmp_path / "layout", 2)
+        r = cg("scan", f"oci:{layout}:1", "--db", str(srv.vulndb()), "--format", "json", "-o", str(tmp_path / "r.json"),
+               "--policy-from-server", "--server", s.url, "--token", ci)
+        assert r.returncode == 1 and "FAIL-BUILD ACME-VULNS" in r.stderr, r.stderr[-2000:]
         cache = tmp_path / "cache"
         latest = _review("web", image="registry.example.com/web:latest")
         with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",

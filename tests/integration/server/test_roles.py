@@ -7,7 +7,7 @@ import pytest
 
 ROLES = ("admin", "analyst", "viewer", "agent", "ci", "enforcer")
 READERS = {"admin", "analyst", "viewer"}
-POLICY_READERS = READERS | {"agent", "enforcer"}  # the enforcement points fetch the server's policy set
+POLICY_READERS = READERS | {"agent", "enforcer", "ci"}  # the enforcement points (and CI) fetch the policy set
 
 # (method, path template, roles allowed)
 MATRIX: list[tuple[str, str, set[str]]] = [
@@ -36,6 +36,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/hosts", READERS),
     ("GET", "/containers", READERS),
     ("GET", "/alerts", READERS),
+    ("GET", "/baselines", READERS),
     ("GET", "/users", {"admin"}),
     ("POST", "/users", {"admin"}),
     ("DELETE", "/users/{name}", {"admin"}),

@@ -29,7 +29,7 @@ def test_migrations_create_exactly_the_models(tmp_path):
 def test_roles_are_nested_as_documented():
     assert auth.ROLES["viewer"] < auth.ROLES["analyst"] < auth.ROLES["admin"]
     assert not auth.ROLES["agent"] & {"images:read", "scans:write", "tokens:admin"}
-    assert auth.ROLES["ci"] == {"scans:write", "exceptions:read"}
+    assert auth.ROLES["ci"] == {"scans:write", "exceptions:read", "policies:read"}
     # the admission webhook and the Docker plugin: report decisions, read the policy set, nothing else
     assert auth.ROLES["enforcer"] == {"policy:report", "policies:read"}
     assert auth.allowed("agent", "policy:report") and not auth.allowed("ci", "policy:report")

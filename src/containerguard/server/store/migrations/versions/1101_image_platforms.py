@@ -5,7 +5,7 @@ own with its own config digest and packages. The server scans every platform's m
 names the platform (``linux/arm64/v8``) and the index digest, which is what the tag resolves to.
 
 Revision ID: 1101_image_platforms
-Revises: 1200_finding_cover
+Revises: 1400_baselines
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1101_image_platforms"
-down_revision = "1200_finding_cover"
+down_revision = "1400_baselines"
 branch_labels = None
 depends_on = None
 

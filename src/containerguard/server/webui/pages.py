@@ -25,6 +25,7 @@ from containerguard.errors import ContainerGuardError
 from containerguard.server import auth
 from containerguard.server.services import NotFound
 from containerguard.server.services import exceptions as exc_svc
+from containerguard.server.services import hosts as host_svc
 from containerguard.server.services import tokens as token_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store import transaction
@@ -274,7 +275,8 @@ def _runtime(router: APIRouter, console: Console) -> None:
         with _read(request) as s:
             ctx: dict[str, Any] = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=name),
-                       last_id=views.last_alert_id(s))
+                       last_id=views.last_alert_id(s),
+                       baselines=[b for b, _h in host_svc.list_baselines(s, host=name, limit=100)])
         stream_q = _query(request, drop=("page", "host"))
         return render(request, "runtime.html", viewer, "runtime", title=f"Host {name}", af=flt, only_host=name,
                       host_name=name, priorities=views.PRIORITIES,

@@ -110,6 +110,8 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
     whole = False
     if not complete and not parser.lines:
         return  # already counted: a partial JSON document is not worth guessing at
+    if parser.lines and not plain.strip():
+        return  # nothing (yet): an empty log file, or one whose only line is still being written
     fast = getattr(parser, "fast_records", None) if complete else None
     if fast is not None:
         raws = fast(plain)
@@ -220,12 +222,16 @@ def _wanted(name: str) -> bool:
 
 
 @dataclass
+@dataclass
 class DirectoryState:
     """What a watcher has read: path -> (size, mtime_ns, bytes consumed). A changed document file is read
     again whole; a plain JSON-lines file that grew is read from where the last read stopped (an audit log
-    being appended to), and from the start again when it shrank (rotated)."""
+    being appended to), and from the start again when it shrank (rotated). ``live``: files may still be being
+    written, so a last line without its newline waits for the next read; a finite read (``rules replay``) sets
+    it False and reads every line."""
 
     seen: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    live: bool = True
 
 
 def scan_directory(root: Path) -> list[tuple[str, int, int]]:
@@ -254,7 +260,8 @@ def scan_directory(root: Path) -> list[tuple[str, int, int]]:
     return out
 
 
-def _read_bytes(path: str, size: int, prev: tuple[int, int, int] | None, lines: bool) -> tuple[bytes, int]:
+def _read_bytes(path: str, size: int, prev: tuple[int, int, int] | None, lines: bool,
+                live: bool = True) -> tuple[bytes, int]:
     """(the bytes to parse, how far the file is consumed after them) for a new or changed file (see
     DirectoryState); raises OSError."""
     start = 0
@@ -267,7 +274,7 @@ def _read_bytes(path: str, size: int, prev: tuple[int, int, int] | None, lines: 
         fh.seek(start)
         data = fh.read(MAX_DOC_BYTES + 1)
     consumed = start + len(data)
-    if lines and not data.startswith(_GZIP_MAGIC) and not data.endswith(b"\n") and not _is_json(data):
+    if live and lines and not data.startswith(_GZIP_MAGIC) and not data.endswith(b"\n") and not _is_json(data):
         cut = data.rfind(b"\n") + 1
         data, consumed = data[:cut], start + cut  # the last line is still being written: next time
     return data, consumed
@@ -284,7 +291,7 @@ def read_changed(path: str, size: int, mtime: int, parser: Parser, health: Sourc
     if not _changed(path, size, mtime, state):
         return
     try:
-        data, consumed = _read_bytes(path, size, state.seen.get(path), parser.lines)
+        data, consumed = _read_bytes(path, size, state.seen.get(path), parser.lines, state.live)
     except OSError as exc:
         state.seen[path] = (size, mtime, 0)
         health.skipped(path, f"cannot read: {exc.strerror or exc}")
@@ -324,7 +331,7 @@ def evaluate_directory(root: Path, parser: Parser, health: SourceHealth, state: 
             for ev in read_changed(path, size, mtime, parser, health, state):
                 yield ev, None
         return
-    jobs = ((type(parser), path, size, mtime, state.seen.get(path)) for path, size, mtime in todo)
+    jobs = ((type(parser), path, size, mtime, state.seen.get(path), state.live) for path, size, mtime in todo)
     for res in pool.results(jobs):
         state.seen[res.path] = (res.size, res.mtime, res.consumed)
         if res.read:
@@ -388,14 +395,14 @@ def _init_worker(rules: tuple[str, ...] | None) -> None:
         _WORKER_RULES[:] = [load_rules(list(rules)).evaluate]
 
 
-def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int,
-                    prev: tuple[int, int, int] | None) -> FileResult:
+def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int, prev: tuple[int, int, int] | None,
+                    live: bool) -> FileResult:
     parser = _WORKER_PARSERS.get(parser_cls)
     if parser is None:
         parser = _WORKER_PARSERS[parser_cls] = parser_cls()
     h = _Collecting()
     try:
-        data, consumed = _read_bytes(path, size, prev, parser.lines)
+        data, consumed = _read_bytes(path, size, prev, parser.lines, live)
     except OSError as exc:
         return FileResult(path, size, mtime, 0, False, warnings=[(path, f"cannot read: {exc.strerror or exc}")])
     res = FileResult(path, size, mtime, consumed, True, 0, warnings=h.warnings)
@@ -439,7 +446,8 @@ class ReadPool:
         self.rules = tuple(rules) if rules is not None else None
         self._ex: concurrent.futures.ProcessPoolExecutor | None = None
 
-    def results(self, jobs: Iterable[tuple[type, str, int, int, tuple[int, int, int] | None]]) -> Iterator[FileResult]:
+    def results(self, jobs: Iterable[tuple[type, str, int, int, tuple[int, int, int] | None, bool]],
+                ) -> Iterator[FileResult]:
         """Each job's FileResult, in job order."""
         if self._ex is None:
             self._ex = concurrent.futures.ProcessPoolExecutor(

@@ -110,7 +110,7 @@ def replay_evaluated(kind: str, paths: list[Path], health: SourceHealth | None =
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
     for p in paths:
-        yield from evaluate_directory(p, parser, h, DirectoryState(), pool=pool)
+        yield from evaluate_directory(p, parser, h, DirectoryState(live=False), pool=pool)
 
 
 class RunningSource:

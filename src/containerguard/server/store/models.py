@@ -110,6 +110,10 @@ class ImageName(Base):
     manifest_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # migration 1101_image_platforms: a tag that points at a multi-platform index names the index here (the
+    # tag's target) and each platform's manifest in ``manifest_digest``, one row per platform image
+    index_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
+    platform: Mapped[str] = mapped_column(String(64), default="")  # os/arch[/variant] as the index declares it
 
     __table_args__ = (UniqueConstraint("image_id", "repository", "tag", "manifest_digest"),
                       Index("ix_image_names_repository", "repository", "tag"))

@@ -137,6 +137,8 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             assert slow < 1.0, f"an admission answer waited {slow:.2f} s while the server was down"
             srv.wait_for(lambda: list(spool.glob("*.json")), 10)
             assert list(spool.glob("*.json")), "nothing spooled during the outage"
+            health = hook.get("/healthz").json()
+            assert health["reporting"]["spooled_batches"] >= 1 and health["reporting"]["dropped"] == 0
             time.sleep(2)
             s = srv.ServerProcess.server(tmp_path, "--db", db, "--vulndb", str(srv.vulndb()), env=env, port=port)
 
@@ -286,6 +288,18 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
                 httpx.Client(base_url=url, verify=certs.context(), timeout=10) as hook:
             r = hook.post("/validate", json=latest).json()["response"]
             assert r["allowed"] is False and "ACME-NO-LATEST" in r["status"]["message"]
+            # the server knows this webhook runs its set as it stands now
+            h = {"Authorization": f"Bearer {admin}"}
+            enf = srv.wait_for(lambda: httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json(), 30)
+            assert [(e["source"], e["policy_set_current"]) for e in enf] == [("admission", True)]
+        (pol / "latest.yaml").write_text(POLICY.replace("severity: high", "severity: critical")
+                                         .replace("{deploy: deny}", "{deploy: warn}"))
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
+        enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
+        assert [e["policy_set_current"] for e in enf] == [False]  # it has not fetched the new set
+        latest_deny = POLICY
+        (pol / "latest.yaml").write_text(latest_deny)
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
         s.stop()
         # restarted while the server is down: the cached set is still enforced
         with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",

@@ -97,9 +97,28 @@ def bundle(session: Session) -> dict[str, Any]:
             "files": [{"name": r.name, "text": r.text} for r in rows]}
 
 
+_DIGESTS: dict[str, str] = {}
+
+
+def effective_digest(session: Session) -> str:
+    """The digest (policy/reporting.py's ``policy_set_digest``) of the set an enforcement point loads from the
+    stored files alone: what it reports when it runs the server's set unchanged. Cached per revision."""
+    rev = revision(session)
+    if rev not in _DIGESTS:
+        from containerguard.policy.reporting import policy_set_digest
+
+        b = bundle(session)
+        if len(_DIGESTS) > 64:
+            _DIGESTS.clear()
+        _DIGESTS[rev] = policy_set_digest(validate([(f["name"], f["text"]) for f in b["files"]]))
+    return _DIGESTS[rev]
+
+
 def listing(session: Session) -> dict[str, Any]:
     """The effective set an enforcement point would load from the stored files (defaults included unless a
     file says ``defaults: false``), one entry per policy, with where it came from."""
+    from containerguard.policy.reporting import policy_set_digest
+
     b = bundle(session)
     ps = validate([(f["name"], f["text"]) for f in b["files"]])
     pushed = {f["name"] for f in b["files"]}
@@ -111,4 +130,4 @@ def listing(session: Session) -> dict[str, Any]:
                     "enforcement": {str(k): str(v) for k, v in p.enforcement.items()}, "enabled": p.enabled,
                     "origin": origin, "file": next((n for n in pushed if src.endswith("/" + n)), "") if origin == "server" else src})
     return {"revision": b["revision"], "pushed_at": b["pushed_at"].isoformat() if b["pushed_at"] else None,
-            "files": sorted(pushed), "policies": out}
+            "digest": policy_set_digest(ps), "files": sorted(pushed), "policies": out}

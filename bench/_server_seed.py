@@ -1,7 +1,8 @@
-"""The seeded central-server store the server benches share (console pages, API lists, ingest, scaling):
-1,000 images with 300 findings each (300,000), 100 hosts with 10 containers each, 100,000 alerts, 200
-exceptions and 2,000 audit entries, written through the real migrations with bulk inserts (deterministic).
-The SQLite copy is cached under the test cache; a PostgreSQL URL is seeded in place.
+"""The seeded central-server store every server bench uses (console pages, API lists, ingest, rescans,
+scaling): 1,000 images with 300 findings each (300,000), each image with a stored inventory (a real
+``containerguard scan`` document's SBOM, so a rescan has something to match), 100 hosts with 10 containers
+each, 100,000 alerts, 200 exceptions and 2,000 audit entries, written through the real migrations with bulk
+inserts (deterministic). The SQLite copy is cached under the test cache; a PostgreSQL URL is seeded in place.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from pathlib import Path
 
 N_IMAGES, PER_IMAGE, N_ALERTS, N_HOSTS = 1000, 300, 100_000, 100
 ADMIN = "cg_webui-bench-admin-" + "2" * 24
-SEED_VERSION = "v1"
+SEED_VERSION = "v2"  # v2: inventories
 
 
 def seed(db_url: str) -> None:
     """Migrate and fill the store with realistic rows (bulk inserts; deterministic)."""
     from sqlalchemy import insert
+    from tests.fixtures import server as srv
 
     from containerguard.server.app import prepare
+    from containerguard.server.services.images import compress, packages_digest, parse_upload
     from containerguard.server.settings import Settings
     from containerguard.server.store import session_factory, transaction
     from containerguard.server.store.models import (
@@ -34,6 +37,7 @@ def seed(db_url: str) -> None:
         Host,
         Image,
         ImageName,
+        Inventory,
         Setting,
     )
 
@@ -84,6 +88,11 @@ def seed(db_url: str) -> None:
         if findings:
             s.execute(insert(Finding), findings)
         s.execute(insert(ImageName), names)
+        invs = []
+        for d in srv.scan_documents(6):
+            invs.append((compress(d), packages_digest(parse_upload(d).inventory)))
+        s.execute(insert(Inventory), [dict(image_id=i, sha256=invs[i % len(invs)][1], document=invs[i % len(invs)][0],
+                                           verified=True, matched_db="bench-build-1") for i in range(1, N_IMAGES + 1)])
         s.execute(insert(Host), [dict(id=h, name=f"node-{h:03d}", agent_version="0.1.0",
                                       last_seen=now - dt.timedelta(seconds=h * 7)) for h in range(1, N_HOSTS + 1)])
         s.execute(insert(Container), [dict(host_id=h, container_id=f"{h:06d}{c:058d}", name=f"svc-{c}",

@@ -12,6 +12,11 @@ findings; the documents hold few packages each (stated in the output), fewer tha
     .venv/bin/python bench/server_rescan.py                       # SQLite, 1,000 inventories
     .venv/bin/python bench/server_rescan.py --db postgresql --workers 2
     .venv/bin/python bench/server_rescan.py --images 200          # quick (stated size)
+    .venv/bin/python bench/server_rescan.py --store seeded [--db postgresql]
+
+``--store seeded`` rescans the store every server bench shares (bench/_server_seed.py: 1,000 images with 300
+findings each and a real inventory each) instead of uploading: every image's 300 seeded findings are replaced
+by what its inventory matches, the heavy end of a rescan (most rows change).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import target_line
-from bench._server_seed import ADMIN
+from bench._server_seed import ADMIN, N_IMAGES, seed, seeded_sqlite
 
 
 def documents(n: int) -> list[bytes]:
@@ -55,6 +60,8 @@ def main() -> int:
     ap.add_argument("--upload-threads", type=int, default=0,
                     help="concurrent uploads (default 4 on SQLite, 1 on PostgreSQL, where 4 at once answered 500 once under heavy load)")
     ap.add_argument("--batch", type=int, default=25, help="inventories per rescan job (the server's default 25)")
+    ap.add_argument("--store", choices=["uploads", "seeded"], default="uploads",
+                    help="uploads: --images documents through POST /scans (default); seeded: the shared bench store")
     args = ap.parse_args()
 
     from tests.fixtures import server as srv
@@ -65,8 +72,15 @@ def main() -> int:
     pg = args.db == "postgresql"
     db = srv.postgres_url("cg_bench") if pg else str(work / "db.sqlite")
     vdb = str(srv.vulndb())
-    docs = documents(args.images)
-    npk = len(json.loads(docs[0]).get("packages", []))
+    seeded = args.store == "seeded"
+    if seeded:
+        args.images = N_IMAGES
+        if pg:
+            seed(db)
+        else:
+            shutil.copy(seeded_sqlite(), db)
+    docs = [] if seeded else documents(args.images)
+    npk = len(json.loads(docs[0] if docs else srv.scan_documents(6)[0]).get("packages", []))
     env = {"CONTAINERGUARD_BOOTSTRAP_TOKEN": ADMIN}
     procs = [srv.ServerProcess.server(work, "--db", db, "--data-dir", str(work), "--vulndb", vdb, env=env)]
     ok = True
@@ -84,9 +98,10 @@ def main() -> int:
             with ThreadPoolExecutor(args.upload_threads or (1 if pg else 4)) as ex:
                 list(ex.map(up, docs))
             up_s = time.perf_counter() - t0
-            print(f"{'PostgreSQL' if pg else 'SQLite'}: uploaded {args.images} inventories ({npk} packages each) "
-                  f"in {up_s:.1f} s ({args.images / up_s:.0f}/s); load average {os.getloadavg()[0]:.1f} "
-                  f"on {os.cpu_count()} CPUs")
+            how = ("seeded store, 300 findings per image replaced" if seeded else
+                   f"uploaded in {up_s:.1f} s ({args.images / up_s:.0f}/s)")
+            print(f"{'PostgreSQL' if pg else 'SQLite'}: {args.images} inventories ({npk} packages each), {how}; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
             # let jobs queued by the uploads (server-side matching of bare SBOMs) drain first
             deadline = time.time() + 300
             while time.time() < deadline and any(j["status"] in ("queued", "running")

@@ -47,6 +47,7 @@ from containerguard.model import ImageRef, Layer
 DOCKER_HUB = "registry-1.docker.io"
 DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
+MAX_PAGES = 10_000  # of a catalog or tag list (10 million names at 1,000 a page)
 _CHALLENGE_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
@@ -357,30 +358,43 @@ class RegistryClient:
 
     # ------------------------------------------------------------ API
 
-    def _json(self, path: str, what: str) -> Any:
-        resp = self._get(path, what)
-        try:
-            if resp.status_code != 200:
-                raise RegistryError(f"{self.host}: {what} request answered {resp.status_code}")
-            body = self._read_capped(resp, MAX_MANIFEST_BYTES, what)
-        finally:
-            resp.close()
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise RegistryError(f"{self.host}: {what} is not JSON") from exc
+    def _pages(self, path: str, key: str, what: str, page_size: int) -> Iterator[str]:
+        """The strings under ``key`` across every page of a paginated list (``?n=`` and the ``Link: <...>;
+        rel="next"`` header of the distribution API, which carries ``last=``). A next link must stay on this
+        registry's API path; a page that does not advance ends the walk with an error, never a loop."""
+        url: str | None = f"{path}?n={page_size}"
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            seen.add(url)
+            resp = self._get(url, what)
+            try:
+                if resp.status_code != 200:
+                    raise RegistryError(f"{self.host}: {what} request answered {resp.status_code}")
+                body = self._read_capped(resp, MAX_MANIFEST_BYTES, what)
+                link = resp.headers.get("link", "")
+            finally:
+                resp.close()
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                raise RegistryError(f"{self.host}: {what} is not JSON") from exc
+            items = doc.get(key) if isinstance(doc, dict) else None
+            yield from (i for i in items or [] if isinstance(i, str))
+            url = _next_link(link, path)
+            if url is not None and url in seen:
+                raise RegistryError(f"{self.host}: {what} pagination repeats a page ({url[:120]})")
+        raise RegistryError(f"{self.host}: {what} has more than {MAX_PAGES} pages")
 
-    def catalog(self, limit: int = 1000) -> list[str]:
-        """Repository names the registry lists (``/v2/_catalog``), up to ``limit``."""
-        doc = self._json(f"/v2/_catalog?n={limit}", "catalog")
-        repos = doc.get("repositories") if isinstance(doc, dict) else None
-        return [r for r in repos or [] if isinstance(r, str)]
+    def catalog(self, page_size: int = 1000) -> list[str]:
+        """Every repository the registry lists (``/v2/_catalog``, page by page)."""
+        return list(self._pages("/v2/_catalog", "repositories", "catalog", page_size))
 
-    def tags(self) -> list[str]:
-        """Tags of this repository (``/v2/REPO/tags/list``)."""
-        doc = self._json(f"/v2/{self.repo}/tags/list", "tag list")
-        tags = doc.get("tags") if isinstance(doc, dict) else None
-        return [t for t in tags or [] if isinstance(t, str)]
+    def tags(self, page_size: int = 1000) -> list[str]:
+        """Every tag of this repository (``/v2/REPO/tags/list``, page by page)."""
+        return list(self._pages(f"/v2/{self.repo}/tags/list", "tags", "tag list", page_size))
+
     def manifest(self, reference: str) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest; verified against the digest asked for or announced."""
         resp = self._get(f"/v2/{self.repo}/manifests/{reference}", "manifest", ACCEPT)
@@ -426,6 +440,21 @@ class RegistryClient:
             resp.close()
         verify_bytes(data, digest, what)
         return data
+
+
+_LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+
+
+def _next_link(header: str, path: str) -> str | None:
+    """The path and query of a ``Link: <URL>; rel="next"`` header, if it points at ``path`` on this registry
+    (a relative URL, or an absolute one whose path is ``path``: the host part is ignored, never followed)."""
+    m = _LINK_RE.search(header)
+    if m is None:
+        return None
+    parts = urlsplit(m.group(1))
+    if parts.path != path or not parts.query:
+        raise RegistryError(f"pagination link {m.group(1)[:120]!r} leaves {path}")
+    return f"{parts.path}?{parts.query}"
 
 
 def open_registry(ref: ImageRef, *, platform: str = "linux/amd64", insecure: bool = False,

@@ -7,9 +7,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +19,7 @@ from containerguard.cli._enforce import FromServerOpt, RefreshOpt
 if TYPE_CHECKING:
     from containerguard.policy.remote import ServerPolicies
     from containerguard.policy.runtime import AlertPolicies
+    from containerguard.runtime.imagefiles import LayerFile
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +68,24 @@ def _resolve_mode(mode: str) -> str:
     if mode not in MODES:
         raise UsageError(f"--resolve-names {mode!r}: expected one of {', '.join(MODES)}")
     return mode
+
+
+def _layer_index(image: str) -> dict[str, LayerFile]:
+    """The executables, links and hard links of ``image``'s merged layers (the scanner's walk, no analyzer; the
+    layer cache makes a second read of the same layers cheap)."""
+    from containerguard.runtime.imagefiles import LayerFile
+    from containerguard.scanner import build_inventory
+
+    out: dict[str, LayerFile] = {}
+
+    def grab(index: Mapping[str, Any], _layers: object) -> list[Any]:
+        for path, fi in index.items():
+            if fi.kind in ("l", "h") or (fi.kind == "f" and fi.mode & 0o111):
+                out[path] = LayerFile(fi.kind, fi.mode, fi.size, fi.link)
+        return []
+
+    build_inventory(f"docker:{image}", analyzers=[], index_checks=[grab])
+    return out
 
 
 def agent(
@@ -120,6 +140,10 @@ def agent(
         min=0.0)] = 3600.0,
     baseline_action: Annotated[str, typer.Option(
         "--baseline-action", help="Response to a deviation in protect mode: kill_process or stop_container")] = "kill_process",
+    image_layers: Annotated[bool | None, typer.Option(
+        "--image-layers/--no-image-layers", help="Zero-drift from the images' layers: read each running image's "
+        "layers once (through the scanner and its layer cache) so an executable is the image's only if the layers "
+        "hold it with that size and mode (proc.exe_drift); default: on with --baseline")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr")] = False,
     server: Annotated[str | None, typer.Option(
         "--server", help="Central server URL: report containers and alerts to it (env CONTAINERGUARD_SERVER)")] = None,
@@ -152,7 +176,9 @@ def agent(
                       spool_dir=str(spool_dir) if spool_dir else None,
                       alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,
                       baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
-                      baseline_action=_baseline_action(baseline_action))
+                      baseline_action=_baseline_action(baseline_action),
+                      image_files=_layer_index if (image_layers if image_layers is not None
+                                                   else baseline or baseline_dir is not None) else None)
     ag = Agent(cfg)
     stop = threading.Event()
 

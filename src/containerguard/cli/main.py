@@ -33,6 +33,9 @@ app = typer.Typer(
     help="Container security: inventory, vulnerabilities, misconfiguration, secrets, runtime detection.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # help texts are shown literally: "oci:DIR[:TAG]", "[bold]" or "[/x]" are text, never Rich markup (a
+    # "[/x]" made `--help` crash); every command inherits it (tests/unit/cli/test_help_literal.py)
+    rich_markup_mode=None,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -39,6 +39,7 @@ from containerguard.runtime.emit import Emitter, Recorder
 from containerguard.runtime.enrich import Enricher, Sequence
 from containerguard.runtime.evaluate import Evaluator
 from containerguard.runtime.http import HttpEndpoints, parse_listen
+from containerguard.runtime.imagefiles import ImageFiles, IndexProvider
 from containerguard.runtime.k8saudit import parse_audit_body
 from containerguard.runtime.outputs import Outputs, open_output
 from containerguard.runtime.process import ProcessTable, UserNames
@@ -100,6 +101,8 @@ class AgentConfig:
     baseline_dir: str | None = None
     baseline_quiet: float = 3600.0
     baseline_action: str = "kill_process"
+    #: zero-drift from the image layers: image -> its layers' executables and links (None: the upper layer only)
+    image_files: IndexProvider | None = None
 
 
 def host_support(k8s: bool = True) -> tuple[set[str], set[str]]:
@@ -153,6 +156,8 @@ class Agent:
         self.parser = LineParser()
         self.enricher = Enricher(ProcessTable(), UserNames(), cfg.hostname, self.sequence)
         self.enricher.mono_offset = time.time_ns() - time.monotonic_ns()
+        if cfg.image_files is not None:
+            self.enricher.image_files = ImageFiles(cfg.image_files)
         self.containers: ContainerTable | None = None
         self.sensor: BpftraceSensor | None = None
         self.recorder: Recorder | None = None
@@ -169,7 +174,8 @@ class Agent:
         self.uplink: ServerUplink | None = None
         if cfg.server:
             self.uplink = ServerUplink(cfg.server, cfg.server_token, cfg.spool_dir or default_spool_dir(),
-                                       host=cfg.hostname, containers=self._container_docs)
+                                       host=cfg.hostname, containers=self._container_docs,
+                                       baselines=self._baseline_docs if cfg.baseline else None)
             outputs.outputs.append(self.uplink)
         self.emitter = Emitter(outputs, cfg.hostname)
         try:
@@ -313,6 +319,10 @@ class Agent:
         self.baselines = BaselineDetector(store, quiet_s=self.cfg.baseline_quiet,
                                           protect_action=self.cfg.baseline_action)
         self.evaluator.add(self.baselines)
+
+    def _baseline_docs(self) -> list[dict[str, Any]] | None:
+        det = getattr(self, "baselines", None)  # None until they are loaded (and after stop): nothing to report
+        return det.summaries() if det is not None else None
 
     def _baseline_loop(self) -> None:
         while not self._stop.wait(1.0):
@@ -479,6 +489,7 @@ class Agent:
             "processes": len(self.processes), "unresolved_processes": self.processes.unresolved,
             "sources": [src.health.to_json() for src in self.sources],
             "baseline": self.baselines.stats() if self.baselines is not None else None,
+            "image_layers": self.enricher.image_files.stats() if self.enricher.image_files is not None else None,
         }
 
     def metrics(self) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import collections
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from containerguard.model import Event
 from containerguard.runtime.containers import HOST_FIELDS, ContainerInfo, ContainerTable
 from containerguard.runtime.dns import DomainNames
+from containerguard.runtime.imagefiles import ImageFiles
 from containerguard.runtime.process import Proc, ProcessTable, UserNames
 from containerguard.runtime.sensor.args import falco_args
 from containerguard.runtime.sensor.fields import SockInfo, event_fields, exec_info, parse_env, sock_fields
@@ -92,6 +94,8 @@ class Enricher:
         self.hostname = hostname
         self.sequence = sequence
         self.containers: ContainerTable | None = None  # set when the agent connects to the Engine
+        #: the images' layer contents, for zero-drift (set by the agent when it has a way to read them)
+        self.image_files: ImageFiles | None = None
         self.mono_offset = 0  # kernel monotonic clock -> epoch nanoseconds
         self.roles = SocketRoles()
         #: fill evt.args (all arguments as text) only when a rule reads it
@@ -174,11 +178,19 @@ class Enricher:
         p = self.processes.exec(
             raw.pid, raw.ppid, comm, exepath, args, uid=raw.uid, gid=raw.gid, tty=x.tty, loginuid=x.loginuid,
             ts=raw.ts + self.mono_offset, container_id=cid, upper_dir=info.upper_dir if info is not None else "",
+            image_drift=self._image_drift(info),
             exe_ino=x.exe_ino, exe_ctime=x.exe_ctime, exe_mtime=x.exe_mtime, from_memfd=x.from_memfd,
             pgid=x.pgid, sid=x.sid, env=x.env, stdio=stdio)
         if x.env_truncated:  # after the cwd and pid-namespace reads: a short process must not be gone for those
             p.env = _proc_environ(raw.pid) or x.env
         return p
+
+    def _image_drift(self, info: ContainerInfo | None) -> Callable[[str, int], str | None] | None:
+        files = self.image_files
+        if files is None or info is None:
+            return None
+        image = info.image_id or info.image
+        return lambda exepath, pid: files.drift(image, exepath, pid)
 
     def container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
         """The ``container.*`` fields of a container (``host`` values outside containers), cached per container."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,8 @@ class Proc:
     vpid: int = 0  # pid inside the process's own pid namespace (1 for a container's init)
     is_exe_written: bool = False
     is_exe_upper_layer: bool = False
+    #: zero-drift from the image layers: "" the image's own executable, else why not; None: layers not known
+    exe_drift: str | None = None
     # captured in the kernel at exec (0 / empty when the process was loaded from /proc or never exec'ed)
     exe_ino: int = 0
     exe_ctime: int = 0
@@ -190,12 +193,15 @@ class ProcessTable:
         return p
 
     def exec(self, pid: int, ppid: int, comm: str, exepath: str, argv: list[str], *, uid: int, gid: int,
-             tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "", **kernel: Any) -> Proc:
+             tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "",
+             image_drift: Callable[[str, int], str | None] | None = None, **kernel: Any) -> Proc:
         """Record a successful exec (the process keeps its pid, takes a new image).
 
         ``kernel``: what the sensor captured at exec (exe_ino, exe_ctime, exe_mtime, from_memfd, pgid, sid, env,
-        stdio), set on the new :class:`Proc` as given. The cwd and pid-namespace pid are read from /proc; a process
-        already gone takes its parent's current cwd (inherited across fork and exec) and no vpid.
+        stdio), set on the new :class:`Proc` as given. ``image_drift(exepath, pid)``: whether the executable is the
+        image's (:meth:`containerguard.runtime.imagefiles.ImageFiles.drift`), when the image's layers are known. The
+        cwd and pid-namespace pid are read from /proc; a process already gone takes its parent's current cwd
+        (inherited across fork and exec) and no vpid.
         """
         cwd = _readlink(f"{self.root}/{pid}/cwd")
         if not cwd:
@@ -213,6 +219,8 @@ class ProcessTable:
                  is_exe_written=bool(written is not None and exepath in written), **kernel)
         if upper_dir and exepath.startswith("/"):
             p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
+        if image_drift is not None and container_id != "host":
+            p.exe_drift = image_drift(exepath, pid)
         self._put(p)
         return p
 
@@ -294,6 +302,7 @@ class ProcessTable:
             "proc.exepath": p.exepath, "proc.cmdline": p.cmdline, "proc.args": " ".join(p.args),
             "proc.cwd": p.cwd, "proc.tty": p.tty, "proc.start_ns": p.start_ns,
             "proc.exe_written": p.is_exe_written, "proc.is_exe_upper_layer": p.is_exe_upper_layer,
+            "proc.exe_drift": p.exe_drift,
             "proc.is_exe_from_memfd": p.from_memfd or p.exepath.startswith("memfd:"),
             "proc.anames": [a.name for a in anc], "proc.apids": [a.pid for a in anc],
             "proc.aexes": [a.exe for a in anc], "proc.aexepaths": [a.exepath for a in anc],

@@ -5,9 +5,10 @@ nothing and a replay duplicates nothing.
     emit(alert doc) -> buffer -> (every ``flush_interval`` s or ``batch_size`` alerts) a spool file
     sender thread:  oldest spool file -> POST /api/v1/agent/report -> ack -> delete the file
 
-What is agent-specific lives here: the batch's ``host`` and ``agent_version``, and the container snapshots
+What is agent-specific lives here: the batch's ``host`` and ``agent_version``, the container snapshots
 (the running containers with digest, privileges, capabilities, mounts, ports, network mode), which go with the
-first batch and then every ``containers_interval`` s or when they change. Retries, backoff, the bounded spool,
+first batch and then every ``containers_interval`` s or when they change, and the behavioural baselines'
+summaries (workload, mode, entry counts, last change), which go when they change (checked at every flush). Retries, backoff, the bounded spool,
 rejected batches and idempotent batch ids are the spool's (see there).
 """
 
@@ -26,14 +27,16 @@ from containerguard.spool import BatchUplink
 log = logging.getLogger(__name__)
 
 ContainersFn = Callable[[], list[dict[str, Any]]]
+#: the host's behavioural baselines, summarised (runtime/baseline: BaselineDetector.summaries)
+BaselinesFn = Callable[[], list[dict[str, Any]] | None]
 
 
 class ServerUplink(BatchUplink):
     """An agent output (``emit``/``close``/``dropped``) that reports to the central server."""
 
     def __init__(self, server: str, token: str, spool_dir: Path | str, *, host: str | None = None,
-                 containers: ContainersFn | None = None, batch_size: int = 500, flush_interval: float = 1.0,
-                 containers_interval: float = 60.0, max_bytes: int = 256 << 20, timeout: float = 10.0,
+                 containers: ContainersFn | None = None, baselines: BaselinesFn | None = None,
+                 batch_size: int = 500, flush_interval: float = 1.0, containers_interval: float = 60.0, max_bytes: int = 256 << 20, timeout: float = 10.0,
                  max_backoff: float = 30.0) -> None:
         self.name = f"server:{server}"
         self.host = host or socket.gethostname()
@@ -41,6 +44,9 @@ class ServerUplink(BatchUplink):
         self._containers = containers
         self._containers_due = containers is not None
         self._last_containers = 0.0
+        self._baselines = baselines
+        self._baselines_sent: list[dict[str, Any]] | None = None
+        self._last_baselines = 0.0
         super().__init__(server.rstrip("/") + "/api/v1/agent/report", token, spool_dir, items_key="alerts",
                          batch_size=batch_size, flush_interval=flush_interval, max_bytes=max_bytes,
                          timeout=timeout, max_backoff=max_backoff, role_hint="an agent token")
@@ -61,10 +67,30 @@ class ServerUplink(BatchUplink):
                 self._last_containers = now
             except Exception:
                 log.exception("container snapshot failed")
-        if not items and snapshot is None:
+        baselines = self._baseline_snapshot(now)
+        if not items and snapshot is None and baselines is None:
             return None
-        return {"host": self.host, "agent_version": __version__, "alerts": items, "containers": snapshot,
-                "dropped": dropped}
+        doc = {"host": self.host, "agent_version": __version__, "alerts": items, "containers": snapshot,
+               "dropped": dropped}
+        if baselines is not None:
+            doc["baselines"] = baselines
+        return doc
+
+    def _baseline_snapshot(self, now: float) -> list[dict[str, Any]] | None:
+        """The baselines when they changed since the last batch that carried them (a mode, a count, a new or
+        deleted workload), or every ``containers_interval`` s; else None."""
+        if self._baselines is None:
+            return None
+        try:
+            current = self._baselines()
+        except Exception:
+            log.exception("baseline summary failed")
+            return None
+        if current is None or (current == self._baselines_sent and now - self._last_baselines < self.containers_interval):
+            return None
+        self._baselines_sent = current
+        self._last_baselines = now
+        return current
 
 
 def default_spool_dir() -> Path:

@@ -110,6 +110,11 @@ def scan_target(
     from containerguard import filters
 
     chosen = parse_scanners(scanners)
+    # the inputs are read (and a bad one refused, with file:line) before any image is pulled or layer read
+    if ignore_file is not None and not isinstance(ignore_file, filters.IgnoreFile):
+        ignore_file = filters.load_ignore_file(ignore_file)
+    if vex:
+        vex = [v if isinstance(v, filters.VexDocument) else filters.load_vex(v) for v in vex]
     warnings: list[str] = []
     findings: list[Finding] = []
     if "vuln" in chosen:

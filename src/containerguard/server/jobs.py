@@ -302,10 +302,11 @@ def rescan_all(ctx: JobContext, batch: int = 25) -> dict[str, Any]:
 
 
 @job("scan_image")
-def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "") -> dict[str, Any]:
+def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "",
+               index_digest: str = "", platform: str = "") -> dict[str, Any]:
     from containerguard.server.services import registries
 
-    return registries.scan_image(ctx, registry_id, repository, reference, tag)
+    return registries.scan_image(ctx, registry_id, repository, reference, tag, index_digest, platform)
 
 
 @job("poll_registry")

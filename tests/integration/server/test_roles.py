@@ -36,6 +36,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/hosts", READERS),
     ("GET", "/containers", READERS),
     ("GET", "/alerts", READERS),
+    ("GET", "/baselines", READERS),
     ("GET", "/users", {"admin"}),
     ("POST", "/users", {"admin"}),
     ("DELETE", "/users/{name}", {"admin"}),

@@ -8,8 +8,9 @@ baseline and mode.
 Modes: ``learn`` (entries are added; after ``quiet_s`` seconds without a new entry the workload moves to
 ``monitor`` by itself, unless locked), ``monitor`` (each new behaviour is one alert, then remembered as a
 deviation so it does not repeat), ``protect`` (as monitor, and the alert asks for ``kill_process``).
-Zero-drift: an executable that is not in the image layers (written or made executable after start, or in the
-container's upper layer) is an alert in every mode, without learning.
+Zero-drift: an executable that is not in the image layers (written or made executable after start; where the
+image's layers are known, absent from them, replaced in place or with changed mode bits; where they are not, in
+the container's upper layer) is an alert in every mode, without learning.
 
 Alerts are ordinary alerts (:func:`containerguard.runtime.rules.alerts.build_alert`): outputs, responses and
 the server see them like rule alerts.
@@ -145,6 +146,20 @@ class _Live:
 _OUTSIDE = _Live(Profile(key=""))
 
 
+def _iso(ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat()
+
+
+def is_drift(f: Mapping[str, Any]) -> bool:
+    """Whether an exec runs something that is not the image's: written since the container started (seen by the
+    agent), or, where the image's layers are known, not in them (or replaced, or its mode changed); where they are
+    not known, in the container's upper layer."""
+    d = f.get("proc.exe_drift")
+    return bool(f.get("proc.exe_written") or (d if d is not None else f.get("proc.is_exe_upper_layer")))
+
+
 def _exec_key(f: Mapping[str, Any]) -> tuple[Any, ...]:
     # exactly the inputs of profile.process_entry, with its fallbacks
     return (f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
@@ -210,7 +225,8 @@ class BaselineDetector:
         if w is not None and event.type in w.syscalls and (  # _exec_key, inlined
                 f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
                 f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args")) in w.execs and not (
-                f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer")):
+                f.get("proc.exe_written") or f.get("proc.exe_drift")
+                or (f.get("proc.exe_drift") is None and f.get("proc.is_exe_upper_layer"))):
             return _NONE
         return self._check(w, event)
 
@@ -269,7 +285,7 @@ class BaselineDetector:
             prof = w.prof
             if prof.mode == "learn":
                 self._maybe_promote(prof, self.clock())
-            drift = t in _EXEC and bool(f.get("proc.exe_written") or f.get("proc.is_exe_upper_layer"))
+            drift = t in _EXEC and is_drift(f)
             alerts: list[Alert] = self._drift(prof, event) if drift else []
             pairs = [*entries_of(t, f), ("syscall", t)]
             new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
@@ -369,7 +385,8 @@ class BaselineDetector:
             return []
         prof.deviations.add(tag)
         self._dirty.add(prof.key)
-        how = "written after the container started" if f.get("proc.exe_written") else "in the container's upper layer"
+        how = ("written after the container started" if f.get("proc.exe_written")
+               else str(f.get("proc.exe_drift") or "in the container's upper layer"))
         self.alerts += 1
         return [build_alert(
             rule=DRIFT_RULE[0], rule_id=DRIFT_RULE[1], priority=Priority.ERROR,
@@ -378,7 +395,8 @@ class BaselineDetector:
             time_ns=event.time_ns, source=event.source, event_fields=f,
             output_fields={"baseline.workload": prof.key, "proc.exepath": exe, "proc.pid": f.get("proc.pid"),
                            "proc.exe_written": bool(f.get("proc.exe_written")),
-                           "proc.is_exe_upper_layer": bool(f.get("proc.is_exe_upper_layer"))},
+                           "proc.is_exe_upper_layer": bool(f.get("proc.is_exe_upper_layer")),
+                           "proc.exe_drift": f.get("proc.exe_drift")},
             tags=("containerguard", "baseline", "drift"),
             responses=(self.protect_action,) if prof.mode == "protect" else ())]
 
@@ -444,6 +462,15 @@ class BaselineDetector:
             else:
                 log.info("baseline: %s was edited meanwhile; taking the edit", key)
                 self.sync()
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Each workload's identity, mode and size, for the central server (the entries stay on the host)."""
+        with self._lock:
+            return [{"workload": p.key, "image": p.image, "image_id": p.image_id, "name_pattern": p.name_pattern,
+                     "mode": p.mode, "locked": p.locked, "entries": {k: len(v) for k, v in p.entries.items()},
+                     "deviations": len(p.deviations),
+                     "last_change": _iso(p.last_change_ns) if p.last_change_ns else None}
+                    for p in sorted(self.profiles.values(), key=lambda p: p.key)]
 
     def stats(self) -> dict[str, Any]:
         """Counters for /healthz."""

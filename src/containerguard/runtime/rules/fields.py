@@ -133,6 +133,8 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "proc.is_exe_upper_layer": _f(_PROCS, "bool", "The executable lives in the container's writable (upper) layer"),
     "proc.is_exe_from_memfd": _f(_PROCS, "bool", "The executable is a memfd (fileless execution)"),
     "proc.exe_written": _f(_PROCS, "bool", "The agent saw this executable path written or chmod +x since the container started"),
+    "proc.exe_drift": _f(_PROCS, "string", "Zero-drift from the image layers: empty for the image's own executable, else why "
+                                           "not (not in the layers, replaced, mode changed); <NA> when the layers are not known"),
     "proc.is_container_healthcheck": _f(_NONE, "bool", "The process is the container's Docker health check"),
     "proc.aexe": _f(_PROCS, "list", "Ancestor argv[0]: proc.aexe[N] (N=1 parent); without N any ancestor", arg="optional"),
     "proc.aexepath": _f(_PROCS, "list", "Ancestor executable path: proc.aexepath[N]; without N any ancestor", arg="optional"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,6 +19,7 @@ router = APIRouter()
 
 MAX_ALERTS = 10_000
 MAX_CONTAINERS = 5_000
+MAX_BASELINES = 10_000
 
 
 class AlertIn(BaseModel):
@@ -61,6 +62,23 @@ class ContainerIn(BaseModel):
     network_mode: str = Field(default="", max_length=64)
 
 
+class BaselineIn(BaseModel):
+    """One behavioural baseline of the agent's host (runtime/baseline): what it is, its mode and size."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    workload: str = Field(min_length=1, max_length=512)
+    image: str = Field(default="", max_length=512)
+    image_id: str = Field(default="", max_length=80)
+    name_pattern: str = Field(default="", max_length=512)
+    mode: Literal["learn", "monitor", "protect"]
+    locked: bool = False
+    entries: dict[Literal["process", "file", "network", "syscall"], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict)
+    deviations: int = Field(default=0, ge=0)
+    last_change: dt.datetime | None = None
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +86,8 @@ class ReportIn(BaseModel):
     batch_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     agent_version: str = Field(default="", max_length=64)
     containers: list[ContainerIn] | None = Field(default=None, max_length=MAX_CONTAINERS)
+    baselines: list[BaselineIn] | None = Field(default=None, max_length=MAX_BASELINES,
+                                               description="the host's baselines, all of them (replaces the last)")
     alerts: list[AlertIn] = Field(default_factory=list, max_length=MAX_ALERTS)
     dropped: int = Field(default=0, ge=0, description="alerts the agent had to drop (spool full) since the last batch")
 
@@ -89,11 +109,16 @@ async def agent_report(request: Request, body: ReportIn,
                "output": a.output, "container_id": a.container_id, "container_name": a.container_name,
                "image": a.image, "fields": a.output_fields, "tags": a.tags} for a in body.alerts]
     containers = None if body.containers is None else [c.model_dump() for c in body.containers]
+    baselines = None if body.baselines is None else [
+        {**b.model_dump(), "last_change": None if b.last_change is None else
+         b.last_change if b.last_change.tzinfo else b.last_change.replace(tzinfo=dt.UTC)} for b in body.baselines]
+    if baselines is not None and len({b["workload"] for b in baselines}) != len(baselines):
+        raise HTTPException(422, "baselines: a workload is listed twice")
 
     def work() -> svc.ReportResult:
         with tx(request) as s:
             return svc.report(s, body.host, body.batch_id, agent_version=body.agent_version,
-                              containers=containers, alerts=alerts)
+                              containers=containers, alerts=alerts, baselines=baselines)
 
     res = await run_in_threadpool(work)
     metrics.INGESTED.labels("alerts").inc(res.alerts_stored)
@@ -122,6 +147,19 @@ def list_containers(request: Request, _: Annotated[Actor, Depends(require("hosts
                  "first_seen": c.first_seen, "last_seen": c.last_seen}
                 for c, h in svc.list_containers(s, host=host, running=running, image_digest=image_digest,
                                                 limit=limit, offset=offset)]
+
+
+@router.get("/baselines", summary="Behavioural baselines the agents keep: workload, mode, entry counts, last change")
+def list_baselines(request: Request, _: Annotated[Actor, Depends(require("hosts:read"))], host: str | None = None,
+                   mode: Literal["learn", "monitor", "protect"] | None = None, image_digest: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                   offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    with read(request) as s:
+        return [{"host": h, "workload": b.workload, "image": b.image, "image_digest": b.image_digest,
+                 "name_pattern": b.name_pattern, "mode": b.mode, "locked": b.locked, "entries": b.entries,
+                 "deviations": b.deviations, "last_change": b.last_change, "updated_at": b.updated_at}
+                for b, h in svc.list_baselines(s, host=host, mode=mode, image_digest=image_digest, limit=limit,
+                                               offset=offset)]
 
 
 @router.get("/alerts")

@@ -46,6 +46,8 @@ class ImageNameOut(BaseModel):
     manifest_digest: str
     first_seen: dt.datetime
     last_seen: dt.datetime
+    index_digest: str = Field(default="", description="the multi-platform index the tag points at, if any")
+    platform: str = Field(default="", description="os/arch[/variant] of this image in that index")
 
 
 class ImageDetail(ImageOut):

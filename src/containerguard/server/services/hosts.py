@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
 from containerguard.server.services.events import raise_events
-from containerguard.server.store.models import AgentBatch, Alert, Container, Event, Host, utcnow
+from containerguard.server.store.models import AgentBatch, Alert, Baseline, Container, Event, Host, utcnow
 
 #: alerts at or above this priority also raise a ``runtime_alert`` event (notifications filter further)
 EVENT_PRIORITY = Priority.CRITICAL
@@ -67,7 +67,8 @@ class ReportResult:
 
 
 def report(session: Session, host_name: str, batch_id: str, *, agent_version: str = "",
-           containers: Sequence[dict[str, Any]] | None = None, alerts: Sequence[dict[str, Any]] = ()) -> ReportResult:
+           containers: Sequence[dict[str, Any]] | None = None, alerts: Sequence[dict[str, Any]] = (),
+           baselines: Sequence[dict[str, Any]] | None = None) -> ReportResult:
     """Store one agent batch (see the module doc). ``alerts`` items: uid, time (datetime), rule, rule_id,
     priority (int), source, output, container_id, container_name, image, fields, tags."""
     host = host_row(session, host_name, agent_version)
@@ -105,7 +106,46 @@ def report(session: Session, host_name: str, batch_id: str, *, agent_version: st
     n = None
     if containers is not None:
         n = _snapshot(session, host, containers)
+    if baselines is not None:
+        _baselines(session, host, baselines)
     return ReportResult(batch_id, False, stored, n)
+
+
+def _baselines(session: Session, host: Host, baselines: Sequence[dict[str, Any]]) -> None:
+    """Replace the host's baselines with the agent's snapshot (items: workload, image, image_id, name_pattern,
+    mode, locked, entries, deviations, last_change)."""
+    now = utcnow()
+    existing = {b.workload: b for b in session.scalars(select(Baseline).where(Baseline.host_id == host.id))}
+    seen = set()
+    for b in baselines:
+        seen.add(b["workload"])
+        values = {"image": b.get("image", ""), "image_digest": b.get("image_id", ""),
+                  "name_pattern": b.get("name_pattern", ""), "mode": b["mode"], "locked": bool(b.get("locked")),
+                  "entries": dict(b.get("entries") or {}), "deviations": int(b.get("deviations", 0)),
+                  "last_change": b.get("last_change"), "updated_at": now}
+        row = existing.get(b["workload"])
+        if row is None:
+            session.add(Baseline(host_id=host.id, workload=b["workload"], **values))
+        else:
+            for k, v in values.items():
+                setattr(row, k, v)
+    for workload, row in existing.items():
+        if workload not in seen:  # deleted on the agent
+            session.delete(row)
+
+
+def list_baselines(session: Session, *, host: str | None = None, mode: str | None = None,
+                   image_digest: str | None = None, limit: int = 100, offset: int = 0) -> list[tuple[Baseline, str]]:
+    """Reported baselines by host and workload."""
+    q = select(Baseline, Host.name).join(Host, Host.id == Baseline.host_id)
+    if host:
+        q = q.where(Host.name == host)
+    if mode:
+        q = q.where(Baseline.mode == mode)
+    if image_digest:
+        q = q.where(Baseline.image_digest == image_digest)
+    q = q.order_by(Host.name, Baseline.workload).limit(limit).offset(offset)
+    return [(b, h) for b, h in session.execute(q).tuples()]
 
 
 def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]) -> int:

@@ -95,18 +95,59 @@ def known_manifest(session: Session, manifest_digest: str) -> int | None:
     return row.image_id if row is not None else None
 
 
-def note_name(session: Session, image_id: int, repository: str, tag: str, manifest_digest: str) -> None:
+def known_index(session: Session, index_digest: str) -> list[tuple[int, str, str]]:
+    """(image id, platform manifest digest, platform) of every platform image of an index already scanned."""
+    rows = session.execute(select(ImageName.image_id, ImageName.manifest_digest, ImageName.platform)
+                           .where(ImageName.index_digest == index_digest))
+    return list(dict.fromkeys((r.image_id, r.manifest_digest, r.platform) for r in rows))
+
+
+def note_name(session: Session, image_id: int, repository: str, tag: str, manifest_digest: str, *,
+              index_digest: str = "", platform: str = "") -> None:
     row = session.scalars(select(ImageName).where(
         ImageName.image_id == image_id, ImageName.repository == repository, ImageName.tag == tag,
         ImageName.manifest_digest == manifest_digest)).first()
     if row is None:
         from containerguard.server.services.exceptions import refresh_cover
 
-        session.add(ImageName(image_id=image_id, repository=repository, tag=tag, manifest_digest=manifest_digest))
+        session.add(ImageName(image_id=image_id, repository=repository, tag=tag, manifest_digest=manifest_digest,
+                              index_digest=index_digest, platform=platform))
         session.flush()
         refresh_cover(session, image_ids=[image_id])  # a repository exception may name it
-    else:
-        row.last_seen = utcnow()
+        return
+    row.last_seen = utcnow()
+    if index_digest:  # the tag now points at this index (a tag pushed again may name a new one)
+        row.index_digest, row.platform = index_digest, platform
+
+
+def note_known(session: Session, repository: str, tag: str, digest: str) -> bool:
+    """Record ``repository:tag`` -> ``digest`` if that manifest or index was scanned before; False if not."""
+    image_id = known_manifest(session, digest)
+    if image_id is not None:
+        note_name(session, image_id, repository, tag, digest)
+        return True
+    platforms = known_index(session, digest)
+    for image_id, manifest_digest, platform in platforms:
+        note_name(session, image_id, repository, tag, manifest_digest, index_digest=digest, platform=platform)
+    return bool(platforms)
+
+
+def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> list[tuple[str, str]]:
+    """(manifest digest, platform) of each image a manifest stands for: itself (platform "") or, for an image
+    index, each platform's manifest. Attestation and other non-image entries (platform unknown/unknown) are
+    skipped; so are entries that are themselves indexes (nesting is not followed)."""
+    from containerguard.artifact.manifest import Index, parse_manifest
+
+    node = parse_manifest(body, media_type, what=what)
+    if not isinstance(node, Index):
+        return [(digest, "")]
+    out = []
+    for d in node.manifests:
+        if d.platform is None or d.platform.architecture == "unknown" or "index" in d.media_type \
+                or "manifest.list" in d.media_type:
+            continue
+        out.append((d.digest, str(d.platform)))
+    return list(dict.fromkeys(out))
 
 
 def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -122,11 +163,9 @@ def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) 
         repo, tag, digest = str(target.get("repository", "")), str(target.get("tag", "") or ""), str(target.get("digest", ""))
         if not repo or not digest.startswith("sha256:") or len(repo) > 400 or len(tag) > 200 or not wanted(reg, repo):
             continue
-        known = known_manifest(session, digest)
-        if known is not None:
-            note_name(session, known, f"{_host(reg.url)}/{repo}", tag, digest)
+        if note_known(session, f"{_host(reg.url)}/{repo}", tag, digest):
             continue
-        todo.append((repo, tag, digest))
+        todo.append((repo, tag, digest))  # scan_image expands an index into its platform images
     return list(dict.fromkeys(todo))
 
 
@@ -160,16 +199,8 @@ def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
             c = _client(reg, repo)
             try:
                 for tag in c.tags():
-                    _body, _mt, digest = c.manifest(tag)
-                    found += 1
-                    with ctx.tx() as s:
-                        known = known_manifest(s, digest)
-                        if known is not None:
-                            note_name(s, known, f"{_host(url)}/{repo}", tag, digest)
-                            continue
-                    new += 1
-                    ctx.queue.defer("scan_image", registry_id=registry_id, repository=repo, reference=digest, tag=tag,
-                                    _lock=f"scan-{digest}")
+                    f, n = _poll_tag(ctx, registry_id, c, f"{_host(url)}/{repo}", repo, tag)
+                    found, new = found + f, new + n
             finally:
                 c.close()
         with ctx.tx() as s:
@@ -186,8 +217,55 @@ def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
     return {"registry": name, "manifests": found, "new": new}
 
 
-def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "") -> dict[str, Any]:
-    """Pull and scan one manifest digest (skipped when another job got to it first)."""
+def _queue_new(ctx: JobContext, registry_id: int, repo: str, name: str, tag: str, digest: str,
+               images: list[tuple[str, str]]) -> list[str]:
+    """For each (manifest digest, platform) of what ``tag`` points at (``digest``): record the name of one
+    already scanned, queue a scan of the others; returns the platforms queued."""
+    queued = []
+    for mdigest, platform in images:
+        index = digest if platform else ""
+        with ctx.tx() as s:
+            image_id = known_manifest(s, mdigest)
+            if image_id is not None:
+                note_name(s, image_id, name, tag, mdigest, index_digest=index, platform=platform)
+                continue
+        queued.append(platform)
+        ctx.queue.defer("scan_image", registry_id=registry_id, repository=repo, reference=mdigest, tag=tag,
+                        index_digest=index, platform=platform, _lock=f"scan-{mdigest}")
+    return queued
+
+
+def _poll_tag(ctx: JobContext, registry_id: int, client: Any, name: str, repo: str, tag: str) -> tuple[int, int]:
+    """One tag of a poll: (platform images found, scans queued). An index counts each platform's image."""
+    body, media_type, digest = client.manifest(tag)
+    with ctx.tx() as s:
+        if note_known(s, name, tag, digest):
+            return max(1, len(known_index(s, digest))), 0
+    images = platform_manifests(body, media_type, digest, f"{name}:{tag}")
+    return len(images), len(_queue_new(ctx, registry_id, repo, name, tag, digest, images))
+
+
+def _expand_index(ctx: JobContext, reg: Registry, repository: str, reference: str, tag: str) -> dict[str, Any] | None:
+    """When ``reference`` is an image index: queue a scan of each platform's image (recording names of those
+    already scanned) and return what was done; None when it is a plain manifest (scan it)."""
+    c = _client(reg, repository)
+    try:
+        body, media_type, digest = c.manifest(reference)
+    finally:
+        c.close()
+    name = f"{_host(reg.url)}/{repository}"
+    images = platform_manifests(body, media_type, digest, f"{name}@{digest[:19]}")
+    if images == [(digest, "")]:
+        return None
+    queued = _queue_new(ctx, reg.id, repository, name, tag, digest, images)
+    return {"index": digest, "platforms": [p for _, p in images], "queued": queued}
+
+
+def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: str, tag: str = "",
+               index_digest: str = "", platform: str = "") -> dict[str, Any]:
+    """Pull and scan one manifest digest (skipped when another job got to it first). An image index is not
+    scanned as one image: each platform's manifest is queued as an image of its own (``index_digest`` and
+    ``platform`` then name where it came from)."""
     from containerguard import __version__
     from containerguard.report import RenderOptions, get_reporter
     from containerguard.scanner import scan_target
@@ -198,10 +276,17 @@ def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: st
         if reg is None:
             return {"error": "registry removed"}
         s.expunge(reg)
+        name = f"{_host(reg.url)}/{repository}"
         known = known_manifest(s, reference) if reference.startswith("sha256:") else None
         if known is not None:
-            note_name(s, known, f"{_host(reg.url)}/{repository}", tag, reference)
+            note_name(s, known, name, tag, reference, index_digest=index_digest, platform=platform)
             return {"skipped": "digest already scanned", "image_id": known}
+        if not index_digest and reference.startswith("sha256:") and note_known(s, name, tag, reference):
+            return {"skipped": "index already scanned"}
+    if not index_digest:
+        expanded = _expand_index(ctx, reg, repository, reference, tag)
+        if expanded is not None:
+            return expanded
     host = _host(reg.url)
     target = f"registry:{host}/{repository}@{reference}" if reference.startswith("sha256:") else \
         f"registry:{host}/{repository}:{reference}"
@@ -222,7 +307,11 @@ def scan_image(ctx: JobContext, registry_id: int, repository: str, reference: st
     parsed = dataclasses.replace(parsed, names=tuple(dict.fromkeys(names)))
     with ctx.tx() as s:
         out = images.ingest(s, SYSTEM, parsed, source="registry", verified=True, document=data)
-        result = {"image": out.image.digest, "created": out.created, "findings": out.findings}
+        if index_digest and reference.startswith("sha256:"):
+            note_name(s, out.image.id, f"{host}/{repository}", tag, reference, index_digest=index_digest,
+                      platform=platform)
+        result = {"image": out.image.digest, "created": out.created, "findings": out.findings,
+                  **({"platform": platform, "index": index_digest} if index_digest else {})}
     from containerguard.server.services import trend
 
     trend.record_today(ctx.tx)

@@ -110,6 +110,10 @@ class ImageName(Base):
     manifest_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
     first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # migration 1101_image_platforms: a tag that points at a multi-platform index names the index here (the
+    # tag's target) and each platform's manifest in ``manifest_digest``, one row per platform image
+    index_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
+    platform: Mapped[str] = mapped_column(String(64), default="")  # os/arch[/variant] as the index declares it
 
     __table_args__ = (UniqueConstraint("image_id", "repository", "tag", "manifest_digest"),
                       Index("ix_image_names_repository", "repository", "tag"))
@@ -201,6 +205,30 @@ class Container(Base):
     last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("host_id", "container_id"),)
+
+
+class Baseline(Base):
+    """A behavioural baseline an agent keeps (runtime/baseline), as its host last reported it: the workload, its
+    mode and size. The agent's own store is the truth; a report replaces its host's rows."""
+
+    __tablename__ = "baselines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    workload: Mapped[str] = mapped_column(String(512))
+    image: Mapped[str] = mapped_column(String(512), default="")
+    image_digest: Mapped[str] = mapped_column(String(80), default="", index=True)
+    name_pattern: Mapped[str] = mapped_column(String(512), default="")
+    mode: Mapped[str] = mapped_column(String(16), default="learn")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: entries per kind: {"process": n, "file": n, "network": n, "syscall": n}
+    entries: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deviations: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the workload last learned something new (its quiet period counts from here)
+    last_change: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("host_id", "workload"),)
 
 
 class AgentBatch(Base):

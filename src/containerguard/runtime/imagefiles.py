@@ -1,0 +1,154 @@
+"""What each image's layers hold, so that an exec can be told apart from drift (zero-drift).
+
+An executable is "in the image" only when its path (symbolic links resolved inside the image, as the kernel
+resolved them in the container) is a regular file of the image's layers, and, when the running process's
+executable can still be looked at, with the layers' size and permission bits. A binary written after the
+container started, replaced in place (``cp evil /usr/bin/date``) or made setuid is drift; a file of the image
+that was merely copied up to the upper layer (``touch``, ``chown``) is not.
+
+The layer index comes from a provider the caller injects (the agent's command line passes the scanner's entry
+point, which reads the image through the layer cache): ``provider(image) -> {relative path: LayerFile}``.
+Indexes load on a background thread, one image at a time, the first time a container of the image runs
+something; until an image's index is there (or when it cannot be read), :meth:`ImageFiles.drift` answers
+``None`` (unknown) and the caller falls back to the container's upper layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+_FILE, _SYMLINK, _HARDLINK = "f", "l", "h"
+_MAX_HOPS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFile:
+    """One path of an image's merged layers: kind (``f`` file, ``d`` directory, ``l`` symlink, ``h`` hard
+    link), permission and type bits, size, and link target."""
+
+    kind: str
+    mode: int
+    size: int
+    link: str = ""
+
+
+#: an image (id or reference) -> its merged layers (paths relative to the root, no leading '/'), or None
+IndexProvider = Callable[[str], Mapping[str, LayerFile] | None]
+
+
+def resolve(index: Mapping[str, LayerFile], path: str) -> str | None:
+    """``path`` with every symbolic link (and hard link) inside the image followed, relative to the root; None
+    for a loop."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    out: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if out:
+                out.pop()
+            continue
+        cur = "/".join([*out, part])
+        info = index.get(cur)
+        if info is not None and info.kind in (_SYMLINK, _HARDLINK) and info.link:
+            hops += 1
+            if hops > _MAX_HOPS:
+                return None
+            target = info.link
+            if info.kind == _HARDLINK or target.startswith("/"):
+                out = []  # hard links name their target from the root
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        out.append(part)
+    return "/".join(out)
+
+
+class ImageFiles:
+    """Layer indexes of the images whose containers run here, loaded in the background and kept (bounded)."""
+
+    def __init__(self, provider: IndexProvider, *, max_images: int = 32, proc_root: str = "/proc") -> None:
+        self.provider = provider
+        self.max_images = max_images
+        self.proc_root = proc_root
+        self._indexes: dict[str, Mapping[str, LayerFile] | None] = {}  # None: could not be read
+        self._pending: set[str] = set()
+        self._ready = threading.Condition()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.loaded = 0
+        self.failed = 0
+
+    def index(self, image: str) -> Mapping[str, LayerFile] | None:
+        """The image's index if loaded; otherwise None, and its load is queued (never blocks)."""
+        if not image:
+            return None
+        if image in self._indexes:
+            return self._indexes[image]
+        with self._ready:
+            if image not in self._pending and image not in self._indexes:
+                self._pending.add(image)
+                self._queue.put(image)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._load_loop, name="cg-image-files", daemon=True)
+                    self._thread.start()
+        return None
+
+    def wait(self, image: str, timeout: float) -> bool:
+        """Queue ``image`` and wait up to ``timeout`` seconds for its index; whether it is readable."""
+        self.index(image)
+        with self._ready:
+            self._ready.wait_for(lambda: image in self._indexes, timeout)
+            return self._indexes.get(image) is not None
+
+    def _load_loop(self) -> None:
+        while True:
+            image = self._queue.get()
+            try:
+                idx = self.provider(image)
+            except Exception as exc:  # an image gone, a daemon error: unknown, the upper layer decides
+                log.warning("zero-drift: cannot read the layers of %s: %s", image, str(exc).splitlines()[0] if str(exc)
+                            else type(exc).__name__)
+                idx = None
+            with self._ready:
+                if len(self._indexes) >= self.max_images:
+                    self._indexes.pop(next(iter(self._indexes)))
+                self._indexes[image] = idx
+                self._pending.discard(image)
+                if idx is None:
+                    self.failed += 1
+                else:
+                    self.loaded += 1
+                self._ready.notify_all()
+
+    def drift(self, image: str, exepath: str, pid: int) -> str | None:
+        """Why the executable ``exepath`` that process ``pid`` runs is not the image's: ``""`` when it is, a
+        reason when it is not, None when the image's layers are not known (yet)."""
+        idx = self.index(image)
+        if idx is None or not exepath.startswith("/"):
+            return None
+        rel = resolve(idx, exepath)
+        info = idx.get(rel) if rel else None
+        if info is None or info.kind != _FILE:
+            return "not in the image layers"
+        try:
+            st = os.stat(f"{self.proc_root}/{pid}/exe")
+        except OSError:
+            return ""  # gone already: the path is the image's; its size cannot be compared any more
+        if st.st_size != info.size:
+            return f"replaced after the container started ({st.st_size} bytes; the image's has {info.size})"
+        if (st.st_mode & 0o7777) != (info.mode & 0o7777):
+            return f"mode changed after the container started ({st.st_mode & 0o7777:o}; the image's is {info.mode & 0o7777:o})"
+        return ""
+
+    def stats(self) -> dict[str, object]:
+        """Counters for /healthz."""
+        ready = sorted(k for k, v in list(self._indexes.items()) if v is not None)
+        return {"images": len(self._indexes), "loaded": self.loaded, "failed": self.failed,
+                "pending": len(self._pending), "ready": ready}

@@ -145,10 +145,15 @@ def _object_label(source: str, obj: dict[str, Any]) -> str:
 
 
 def enforcers(session: Session) -> list[dict[str, Any]]:
-    """The enforcement points that reported, most recent first."""
-    rows = session.scalars(select(PolicyEnforcer).order_by(PolicyEnforcer.last_seen.desc(), PolicyEnforcer.id))
+    """The enforcement points that reported, most recent first; ``policy_set_current``: whether the set it
+    reported is the server's (`policy push`) as it stands now."""
+    from containerguard.server.services.policy_files import effective_digest
+
+    rows = list(session.scalars(select(PolicyEnforcer).order_by(PolicyEnforcer.last_seen.desc(), PolicyEnforcer.id)))
+    current = effective_digest(session) if rows else ""
     return [{"source": e.source, "instance": e.instance, "reporter": e.reporter, "version": e.version,
-             "policy_set": e.policy_set, "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(),
+             "policy_set": e.policy_set, "policy_set_current": e.policy_set == current,
+             "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(),
              "allowed": e.allowed, "denied": e.denied, "warned": e.warned, "dropped": e.dropped} for e in rows]
 
 

@@ -268,6 +268,16 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
         assert r.returncode == 2 and "403" in r.stderr
         r = cg("policy", "push", str(pol), "--server", s.url, "--token", admin)
         assert r.returncode == 0 and "pushed 1 file(s)" in r.stdout, r.stderr
+        # hostile or broken pushes through the API are refused with the reason and change nothing
+        before = httpx.get(f"{s.url}/api/v1/policies/bundle", headers={"Authorization": f"Bearer {admin}"}).json()
+        for files, why in (([{"name": "../../etc/cron.d/x.yaml", "text": POLICY}], "relative path"),
+                           ([{"name": "/abs.yaml", "text": POLICY}], "relative path"),
+                           ([{"name": "a.yaml", "text": POLICY}, {"name": "b.yaml", "text": POLICY}], "duplicate policy id"),
+                           ([{"name": "c.yaml", "text": "id: [unclosed"}], "c.yaml:")):
+            r = httpx.put(f"{s.url}/api/v1/policies", json={"files": files}, headers={"Authorization": f"Bearer {admin}"})
+            assert r.status_code == 422 and why in r.text, (files, r.text)
+            assert "/tmp/" not in r.text  # no server path in the answer
+        assert httpx.get(f"{s.url}/api/v1/policies/bundle", headers={"Authorization": f"Bearer {admin}"}).json() == before
         listed = cg("policy", "list", "--server", s.url, "--token", analyst, "--format", "json")
         ids = {p["id"]: p for p in __import__("json").loads(listed.stdout)}
         assert ids["ACME-NO-LATEST"]["source"] == "latest.yaml" and "CG-DEP-001" in ids

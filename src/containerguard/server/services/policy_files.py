@@ -40,6 +40,7 @@ def validate(files: Sequence[tuple[str, str]]) -> Any:
     """Load ``files`` (name, text) as an enforcement point would (default set included); the PolicySet, or
     Invalid with the loader's FILE:LINE reason."""
     from containerguard.policy import load_policies
+    from containerguard.policy.remote import write_files
 
     if len(files) > MAX_FILES:
         raise Invalid(f"{len(files)} policy files: at most {MAX_FILES}")
@@ -49,10 +50,7 @@ def validate(files: Sequence[tuple[str, str]]) -> Any:
     if len(set(names)) != len(names):
         raise Invalid("two policy files have the same name")
     with tempfile.TemporaryDirectory(prefix="cg-policies-") as tmp:
-        for name, (_, text) in zip(names, files, strict=True):
-            dest = Path(tmp, name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text, encoding="utf-8")
+        write_files(zip(names, (t for _, t in files), strict=True), Path(tmp))
         try:
             return load_policies([tmp])
         except PolicyError as exc:

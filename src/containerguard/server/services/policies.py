@@ -79,13 +79,16 @@ class IngestResult:
 
 
 def _enforcer(session: Session, actor: Actor, batch: dict[str, Any]) -> PolicyEnforcer:
-    key = (batch["source"], batch["instance"], actor.name)
-    row = session.scalars(select(PolicyEnforcer).where(
-        PolicyEnforcer.source == key[0], PolicyEnforcer.instance == key[1], PolicyEnforcer.reporter == key[2])).first()
-    if row is None:
-        row = PolicyEnforcer(source=key[0], instance=key[1], reporter=key[2], allowed=0, denied=0, warned=0, dropped=0)
-        session.add(row)
-    return row
+    """The enforcement point's row, created when first seen (an upsert: two replicas' first batches may race)."""
+    from containerguard.server.services.hosts import _insert
+
+    key = {"source": batch["source"], "instance": batch["instance"], "reporter": actor.name}
+    session.execute(_insert(session)(PolicyEnforcer).values(**key, allowed=0, denied=0, warned=0, dropped=0,
+                                                           first_seen=utcnow(), last_seen=utcnow())
+                    .on_conflict_do_nothing(index_elements=["source", "instance", "reporter"]))
+    return session.scalars(select(PolicyEnforcer).where(
+        PolicyEnforcer.source == key["source"], PolicyEnforcer.instance == key["instance"],
+        PolicyEnforcer.reporter == key["reporter"]).with_for_update()).one()
 
 
 def ingest(session: Session, actor: Actor, batch: dict[str, Any]) -> IngestResult:

@@ -162,6 +162,11 @@ class BatchUplink:
         """Batches waiting in the spool."""
         return len(self._files())
 
+    def status(self) -> dict[str, Any]:
+        """For health endpoints: batches waiting, sent, and items lost (spool or buffer full)."""
+        return {"url": self.url, "spooled_batches": self.spooled(), "sent_batches": self.sent_batches,
+                "dropped": self.dropped}
+
     # ------------------------------------------------------------------ sender side
 
     def _flush_loop(self) -> None:

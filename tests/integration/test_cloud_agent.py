@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.integration.cloud_corpus import (
     DATA,
     cases,
@@ -59,7 +60,10 @@ def _alerts(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_agent_reads_cloudtrail_directory(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_agent_reads_cloudtrail_directory(tmp_path, workers):
+    """With --source-workers 2 the files that arrive together are read and evaluated by two processes: the same
+    alerts, counts and warnings, and the agent's event count still counts every event."""
     trail = tmp_path / "trail"
     trail.mkdir()
     selected = [c for c in cases("cloudtrail") if c["ruleset"] == "cg" and c["rule"] != "CG-A013"]
@@ -71,6 +75,7 @@ def test_agent_reads_cloudtrail_directory(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = (tmp_path / "agent.log").open("wb")
     proc = subprocess.Popen([*CLI, "agent", "--no-sensor", "--source", f"cloudtrail:{trail}", "--source-interval", "0.3",
+                             "--source-workers", str(workers),
                              "--health-port", str(port), "--output", f"file:{out}", "--stats-interval", "3600"],
                             stdout=subprocess.DEVNULL, stderr=log, env=env)
     try:
@@ -99,6 +104,7 @@ def test_agent_reads_cloudtrail_directory(tmp_path):
         assert "mixed.json: record 1" in warnings and "limit" in warnings       # huge requestParameters
         assert "mixed.json: record 2" in warnings and "eventTime" in warnings   # missing field
         assert "mixed.json: record 3" in warnings                               # not an object
+        assert health["events"] == total  # the agent's count: also the events the workers evaluated
         metrics = _get(port, "/metrics")
         assert f'containerguard_source_events_total{{source="cloudtrail:{trail}",kind="cloudtrail"}} {total}' in metrics
         assert "containerguard_source_parse_errors_total" in metrics and "containerguard_source_lag_seconds" in metrics
@@ -113,7 +119,9 @@ def test_agent_reads_cloudtrail_directory(tmp_path):
     for i, case in enumerate(selected):
         assert case["rule"] in by_time.get(stamp(i, "match"), set()), case["rule"]
         assert case["rule"] not in by_time.get(stamp(i, "miss"), set()), case["rule"]
-    assert "Traceback" not in (tmp_path / "agent.log").read_text()
+    text = (tmp_path / "agent.log").read_text()
+    assert "Traceback" not in text
+    assert ("reading log files in 2 processes" in text) == (workers == 2)
     assert DATA.exists()
 
 

@@ -126,3 +126,32 @@ def test_replay_workers_give_the_same_alerts(tmp_path, capsys):
     assert alerts == out["1"][0] and len(alerts) > 10
     assert len([a for a in alerts if a["rule_id"] == "CG-A012" and "mallory" in a["output"]]) == 1
     assert "b_malformed.json: not JSON" in err and "malformed files or records skipped" in err
+
+
+def test_pool_switches_rules(tmp_path):
+    """ReadPool.use (the agent's rule reload): reads started after it evaluate the new rules in new processes."""
+    from containerguard.runtime.cloud.reader import evaluate_directory
+    from containerguard.runtime.rules import cloud_rules_path
+
+    recs = [r for _, r in cloudtrail_records([c for c in cases("cloudtrail") if c["ruleset"] == "cg"])]
+    write_cloudtrail_delivery(tmp_path / "trail", recs, per_file=4)
+    every = tmp_path / "every.yaml"
+    every.write_text("- rule: Every call\n  desc: all\n  condition: ct.name exists\n  output: call %ct.name\n"
+                     "  priority: NOTICE\n  source: aws_cloudtrail\n")
+    pool = ReadPool(2, [str(cloud_rules_path())])
+
+    def alerts() -> int:
+        """Alerts from the workers, plus the events handed back to be evaluated here (per-source state)."""
+        h = SourceHealth("t", "cloudtrail")
+        got = 0
+        for _, done in evaluate_directory(tmp_path / "trail", CloudTrailParser(), h, DirectoryState(), pool=pool):
+            got += 1 if done is None else len(done)
+        assert h.events == len(recs)
+        return got
+
+    try:
+        assert 0 < alerts() < len(recs)
+        pool.use([str(every)])
+        assert alerts() == len(recs)  # every event alerts (or comes back to be evaluated)
+    finally:
+        pool.close()

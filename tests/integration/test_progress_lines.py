@@ -75,3 +75,13 @@ def test_config_progress_lines(tmp_path: Path) -> None:
     quick = subprocess.run([*CLI, "config", str(tmp_path), "-f", "json", "-o", str(tmp_path / "o.json")],
                            capture_output=True, text=True, timeout=120)
     assert quick.returncode == 0 and "config: " not in quick.stderr and "checked 3 Dockerfiles" in quick.stderr
+
+
+def test_config_image_progress_lines(tmp_path: Path) -> None:
+    layout = _layout(tmp_path / "img")
+    out = _run("config", "--image", f"oci:{layout}:1", "-f", "json", "-o", str(tmp_path / "o.json"))
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("config --image oci:")]
+    assert any("layer 1/2: reading" in ln for ln in lines) and any("layer 2/2: done" in ln for ln in lines), out.stderr
+    quiet = _run("config", "--image", f"oci:{layout}:1", "-f", "json", "-o", str(tmp_path / "o.json"), "-q")
+    assert quiet.returncode == 0 and "layer" not in quiet.stderr

@@ -70,18 +70,16 @@ def server_policy_set(client: Client, paths: Any) -> Any:
     """The policy set the server holds (``policy push``), with the local ``paths`` (``--policy``) on top of it
     loaded beside it (``scan --policy-from-server``)."""
     import tempfile
-    from pathlib import Path, PurePosixPath
+    from pathlib import Path
 
     from containerguard.errors import ServerError
     from containerguard.policy import load_policies
+    from containerguard.policy.remote import write_files
 
     bundle = client.request("GET", "/policies/bundle")
     with tempfile.TemporaryDirectory(prefix="cg-server-policies-") as tmp:
-        for f in bundle.get("files", []):
-            name = PurePosixPath(str(f["name"]))
-            if name.is_absolute() or ".." in name.parts:
-                raise ServerError(f"the server sent a policy file named {str(name)[:100]!r}; refused")
-            dest = Path(tmp, name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(str(f["text"]), encoding="utf-8")
+        try:
+            write_files(((str(f["name"]), str(f["text"])) for f in bundle.get("files", [])), Path(tmp))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ServerError(f"the server's policy bundle: {exc}") from None
         return load_policies([*(paths or []), tmp])

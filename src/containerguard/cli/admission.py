@@ -82,7 +82,11 @@ def serve(
     print(f"containerguard admission webhook on https://{host}:{port}/validate ({config.mode}, "
           f"{len(ps.policies)} policies{', reporting to ' + str(server) if rep else ''})", file=sys.stderr, flush=True)
     try:
-        uvicorn.run(create_app(policies, config, rep.record if rep else None), host=host, port=port,
+        def status() -> dict[str, object]:
+            return {**({"reporting": rep.status()} if rep else {}),
+                    **({"server_policies": fetcher.status()} if fetcher else {})}
+
+        uvicorn.run(create_app(policies, config, rep.record if rep else None, status), host=host, port=port,
                     ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key), log_level="warning", access_log=False)
     except OSError as exc:
         raise UsageError(f"cannot serve on {listen}: {exc.strerror or exc}") from None

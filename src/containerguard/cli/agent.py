@@ -127,6 +127,9 @@ def agent(
         "--source-interval", help="Seconds between polls of directory and S3 sources")] = 10.0,
     source_state: Annotated[Path | None, typer.Option(
         "--source-state", help="Directory where S3 sources remember what they read (default: the user state dir)")] = None,
+    source_workers: Annotated[int | None, typer.Option(
+        "--source-workers", min=1, help="Processes that read and evaluate the files of directory sources when several "
+        "changed at once (default: the number of cores; 1: in the agent's process)")] = None,
     stats_interval: Annotated[float, typer.Option("--stats-interval", help="Seconds between stats log lines")] = 60.0,
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Policy file or directory (repeatable, with the default set): runtime-stage policies over "
@@ -157,6 +160,7 @@ def agent(
     import socket
 
     from containerguard.runtime.agent import Agent, AgentConfig
+    from containerguard.runtime.cloud.reader import default_workers
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -172,6 +176,7 @@ def agent(
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
                       source_state_dir=str(source_state) if source_state else None,
+                      source_workers=source_workers or default_workers(),
                       server=server, server_token=token, hostname=host,
                       spool_dir=str(spool_dir) if spool_dir else None,
                       alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,

@@ -76,9 +76,16 @@ def config(
                            progress=lambda p, done, total: step(done, total, str(p)))
     findings = list(res.findings)
     if image:  # the image pipeline's one entry point, with the misconfiguration scanner alone
+        from containerguard.cli._output import layer_progress, plain_layer_hook
+        from containerguard.report.terminal import console
         from containerguard.scanner import scan_target
 
-        findings += scan_target(image, scanners={"misconfig"}, skip=skip).findings
+        err = console(stderr=True)
+        bar, hook = layer_progress(err, disable=quiet or not err.is_terminal)  # as `scan` and `sbom` show it
+        if not quiet and not err.is_terminal:
+            hook = plain_layer_hook(f"config --image {image}")
+        with bar:
+            findings += scan_target(image, scanners={"misconfig"}, skip=skip, progress=hook).findings
     suppressed: tuple[Finding, ...] = ()
     if sev is not None or ignores is not None:
         from containerguard.filters import filter_findings

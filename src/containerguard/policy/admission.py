@@ -162,8 +162,10 @@ def _response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dic
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}
 
 
-def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig, report: ReportFn | None = None) -> Any:
-    """The webhook's ASGI app: ``POST /validate`` and ``GET /healthz``. Starlette (FastAPI's core) directly:
+def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig, report: ReportFn | None = None,
+               status: Callable[[], dict[str, Any]] | None = None) -> Any:
+    """The webhook's ASGI app: ``POST /validate`` and ``GET /healthz`` (with ``status()``'s fields: the
+    reporting to the server and the server's policy set). Starlette (FastAPI's core) directly:
     the protocol is one raw JSON body in and out, with our own size limit; no validation layer to pay for."""
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -185,7 +187,7 @@ def create_app(policies: PolicySet | LivePolicies, config: AdmissionConfig, repo
         live = policies if isinstance(policies, LivePolicies) else None
         return json_response({"ok": True, "policies": len(current_set(policies).for_stage(Stage.DEPLOY)),
                               "mode": str(config.mode), "reloads": live.reloads if live else 0,
-                              "last_reload_error": live.last_error if live else ""})
+                              "last_reload_error": live.last_error if live else "", **(status() if status else {})})
 
     return Starlette(routes=[Route("/validate", validate, methods=["POST"]), Route("/healthz", healthz)])
 

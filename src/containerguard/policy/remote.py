@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,6 +28,19 @@ from containerguard.errors import UsageError
 from containerguard.policy.loader import LivePolicies
 
 log = logging.getLogger("containerguard.policy.remote")
+
+
+def write_files(files: Iterable[tuple[str, str]], root: Path) -> None:
+    """Write a policy set's (relative name, text) pairs under ``root``; a name that is absolute or climbs out
+    of ``root`` is refused (ValueError) before anything is written."""
+    named = [(PurePosixPath(name), text) for name, text in files]
+    for name, _ in named:
+        if not name.parts or name.is_absolute() or ".." in name.parts:
+            raise ValueError(f"refusing policy file name {str(name)[:100]!r}")
+    for name, text in named:
+        dest = root / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text, encoding="utf-8")
 
 
 class ServerPolicies:
@@ -107,15 +121,9 @@ class ServerPolicies:
         shutil.rmtree(staging, ignore_errors=True)
         try:
             staging.mkdir()
-            for f in files:
-                name = PurePosixPath(str(f["name"]))
-                if name.is_absolute() or ".." in name.parts:
-                    return self._failed(f"refusing policy file name {str(name)[:100]!r} from the server")
-                dest = staging / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(str(f["text"]), encoding="utf-8")
+            write_files(((str(f["name"]), str(f["text"])) for f in files), staging)
             (staging / ".revision").write_text(rev)
-        except (OSError, KeyError, TypeError) as exc:
+        except (OSError, KeyError, TypeError, ValueError) as exc:
             shutil.rmtree(staging, ignore_errors=True)
             return self._failed(f"cannot write the server's policy set to {self.cache}: {exc}")
         if not self._use(staging, rev):

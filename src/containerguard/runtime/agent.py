@@ -14,6 +14,7 @@ source sees the same ruleset and outputs never interleave.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from containerguard.errors import ContainerGuardError, RuleError
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.baseline import BaselineDetector, BaselineStore
 from containerguard.runtime.baseline.store import default_dir
+from containerguard.runtime.cloud.reader import ReadPool
 from containerguard.runtime.cloud.sources import KINDS, RunningSource, parse_source
 from containerguard.runtime.containers import ContainerInfo, ContainerTable
 from containerguard.runtime.dns import DomainNames, domain_constants
@@ -91,6 +93,9 @@ class AgentConfig:
     #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
     sources: list[str] = field(default_factory=list)
     source_interval: float = 10.0
+    #: processes that read (decompress, parse, evaluate) the files of directory sources when several changed at
+    #: once; 1 reads in the agent's process (also when recording, which needs every event here)
+    source_workers: int = 1
     #: where S3 sources remember what they read (None: the user's state directory)
     source_state_dir: str | None = None
     #: runtime-stage policies as code over each alert (containerguard.policy.runtime.AlertPolicies) -> actions
@@ -170,6 +175,7 @@ class Agent:
         self._health_addr = parse_listen(cfg.health_listen, "--health-port") if cfg.health_listen else None
         self._source_specs = [parse_source(s) for s in cfg.sources]
         self.sources: list[RunningSource] = []
+        self.read_pool: ReadPool | None = None
         outputs = Outputs([open_output(s) for s in cfg.outputs])
         self.uplink: ServerUplink | None = None
         if cfg.server:
@@ -218,10 +224,12 @@ class Agent:
 
     def _load_rules(self) -> RuleSet:
         kinds = frozenset(KINDS[sp.kind][1] for sp in self._source_specs)
-        rs = load_rules(self._rule_paths(), available_fields=available_fields(
+        # one picklable loader, so the processes reading directory sources load the very same ruleset
+        self._rules_loader = functools.partial(load_rules, self._rule_paths(), available_fields=available_fields(
             bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds, dns=self.cfg.resolve_names != "off"),
                         traced_event_types=script.traced_event_types(script.available_syscalls())
                         if self.cfg.sensor else None)
+        rs = self._rules_loader()
         for w in rs.warnings:
             log.warning("%s", w)
         return rs
@@ -256,6 +264,8 @@ class Agent:
             self._use_fields(rs)
             self.responses.plan = ResponsePlan.from_rules(rs.rules, self.responses.plan.by_priority,
                                                           self.cfg.alert_policies)
+        if self.read_pool is not None:
+            self.read_pool.use(self._rules_loader)
         self.counters.rule_reloads += 1
         self.last_rule_error = ""
         log.info("rules reloaded: %d enabled rules", len(rs.enabled_rules))
@@ -345,6 +355,9 @@ class Agent:
         self._stop.set()
         for src in self.sources:
             src.stop()
+        if self.read_pool is not None:
+            self.read_pool.close()
+            self.read_pool = None
         self.dns.stop()
         if self.sensor is not None:
             self.sensor.stop()
@@ -372,11 +385,31 @@ class Agent:
     def _start_sources(self) -> None:
         state_dir = Path(self.cfg.source_state_dir) if self.cfg.source_state_dir else \
             Path(platformdirs.user_state_dir("containerguard")) / "sources"
+        if self.cfg.source_workers > 1 and self.recorder is None and \
+                any(sp.scheme == "file" for sp in self._source_specs):
+            self.read_pool = ReadPool(self.cfg.source_workers, self._rules_loader)
         for spec in self._source_specs:
-            src = RunningSource(spec, self._source_event, interval_s=self.cfg.source_interval, state_dir=state_dir)
+            src = RunningSource(spec, self._source_event, interval_s=self.cfg.source_interval, state_dir=state_dir,
+                                pool=self.read_pool, emit_evaluated=self._source_evaluated, count=self._source_count)
             self.sources.append(src)
             src.start()
             log.info("source %s started", spec)
+
+    def _source_evaluated(self, event: Event, alerts: list[Alert]) -> None:
+        """An event whose rules a reading process evaluated, with its alerts: responses and outputs here."""
+        with self._lock:
+            if isinstance(event.fields, dict):
+                event.fields["evt.num"] = self.sequence.next()
+                event.fields["evt.hostname"] = self.cfg.hostname
+            else:
+                self.sequence.next()
+            for alert in alerts:
+                self.responses.handle(alert, event)
+
+    def _source_count(self, n: int) -> None:
+        """Events a reading process evaluated without an alert: counted, nothing else to do."""
+        with self._lock:
+            self.sequence.value += n
 
     def _source_event(self, event: Event) -> None:
         with self._lock:

@@ -199,13 +199,16 @@ class ProcessTable:
 
         ``kernel``: what the sensor captured at exec (exe_ino, exe_ctime, exe_mtime, from_memfd, pgid, sid, env,
         stdio), set on the new :class:`Proc` as given. ``image_drift(exepath, pid)``: whether the executable is the
-        image's (:meth:`containerguard.runtime.imagefiles.ImageFiles.drift`), when the image's layers are known. The cwd and pid-namespace pid are read from /proc; a process
-        already gone keeps its parent's cwd (inherited across fork and exec) and no vpid.
+        image's (:meth:`containerguard.runtime.imagefiles.ImageFiles.drift`), when the image's layers are known. The
+        cwd and pid-namespace pid are read from /proc; a process already gone takes its parent's current cwd
+        (inherited across fork and exec) and no vpid.
         """
         cwd = _readlink(f"{self.root}/{pid}/cwd")
         if not cwd:
+            # gone already: a child starts in its parent's cwd, so the parent's cwd now (a shell that ran `cd` since
+            # its own exec) is closer than the one the table recorded at the parent's exec
             parent = self.procs.get(ppid)
-            cwd = parent.cwd if parent is not None else ""
+            cwd = _readlink(f"{self.root}/{ppid}/cwd") or (parent.cwd if parent is not None else "")
         vpid = _nspid(_read(f"{self.root}/{pid}/status") or "")  # 0: gone already (short-lived), not known
         if exepath and not exepath.startswith(("/", "memfd:")) and cwd:
             exepath = os.path.normpath(os.path.join(cwd, exepath))

@@ -11,8 +11,8 @@ Roles map to permissions; every endpoint names the one permission it needs (see 
 admin      everything, including tokens, registries, notification targets and the audit log
 analyst    read everything but tokens and audit; scan uploads; exceptions; trigger scans/rescans
 viewer     read images, findings, hosts, containers, alerts, events, exceptions, risk
-agent      report its own host's containers, alerts and runtime policy decisions; read exceptions and the
-           policy set (nothing else)
+agent      report its own host's containers, alerts and runtime policy decisions; read its own host's record
+           (``GET /hosts/self``), exceptions and the policy set (nothing else)
 ci         upload scans (and their build policy decisions); read exceptions and the policy set (to apply
            them in CI: ``scan --policy-from-server``)
 enforcer   the admission webhook and the Docker plugin: report deploy-time policy decisions and read the policy
@@ -38,7 +38,7 @@ READ = frozenset({"images:read", "findings:read", "hosts:read", "alerts:read", "
 ROLES: dict[str, frozenset[str]] = {
     "viewer": READ,
     "analyst": READ | {"scans:write", "exceptions:write", "jobs:write", "alerts:ack"},
-    "agent": frozenset({"agent:write", "exceptions:read", "policy:report", "policies:read"}),
+    "agent": frozenset({"agent:write", "exceptions:read", "policy:report", "policies:read", "host:self"}),
     "ci": frozenset({"scans:write", "exceptions:read", "policies:read"}),
     "enforcer": frozenset({"policy:report", "policies:read"}),
 }

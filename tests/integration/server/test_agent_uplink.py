@@ -1,9 +1,10 @@
-"""A real agent (`containerguard agent --server`) sends alerts while the server is stopped and restarted:
-every alert arrives exactly once.
+"""A real agent (`containerguard agent --server`) sends alerts while the server is stopped for 60 s (the
+issue's outage) and restarted: every alert arrives exactly once.
 
-The outage here is 20 s, not the issue's 60 s: the spool and retry logic is the same for any length (the
-sender backs off up to 30 s between attempts, so a 60 s outage only adds waiting). Alerts come from the
-agent's Kubernetes audit webhook (no eBPF needed), so each one is a real rule match."""
+Alerts come from the agent's Kubernetes audit webhook (no eBPF needed), so each one is a real rule match.
+This is the suite's one long test (about 70-100 s: the outage, then up to the sender's 30 s backoff before
+its next attempt); everything it checks is done while the outage runs, so nothing else waits on it.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import httpx
 from tests.fixtures import registry as reg
 from tests.fixtures import server as srv
 
-OUTAGE_SECONDS = 20
+OUTAGE_SECONDS = 60
 
 
 def _event(i: int) -> dict:
@@ -64,11 +65,12 @@ def test_alerts_survive_a_server_outage_once_each(tmp_path):
         _send(audit, 0, 20)
         time.sleep(2)
         s.stop()  # the outage
-        _send(audit, 20, 30)
-        time.sleep(OUTAGE_SECONDS / 2)
-        _send(audit, 50, 30)
-        assert any((tmp_path / "spool").glob("*.json")), "nothing spooled during the outage"
-        time.sleep(OUTAGE_SECONDS / 2)
+        down = time.monotonic()
+        for burst in range(3):  # alerts keep coming all through the outage: 20 at 0 s, 20 s and 40 s
+            _send(audit, 20 + burst * 20, 20)
+            time.sleep(OUTAGE_SECONDS / 3)
+            assert any((tmp_path / "spool").glob("*.json")), "nothing spooled during the outage"
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
         s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env, port=port)
         _send(audit, 80, 20)
         want = 100

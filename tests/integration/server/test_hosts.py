@@ -61,6 +61,33 @@ def test_agent_token_speaks_only_for_its_host(api):
     assert _count(api, Alert) == 0
 
 
+def test_an_agent_reads_its_own_host_and_no_other(api):
+    a, b = api.token("agent", "node-a"), api.token("agent", "node-b")
+    assert api.get("/hosts/self", a).status_code == 404  # not reported yet
+    r = api.post("/agent/report", a, json={"host": "node-a", "batch_id": uuid.uuid4().hex,
+                                           "alerts": [_alert(1), _alert(2)],
+                                           "containers": [_container("a" * 64, privileged=True), _container("b" * 64)]})
+    assert r.status_code == 200, r.text
+    r = api.post("/agent/report", b, json={"host": "node-b", "batch_id": uuid.uuid4().hex, "alerts": [_alert(3)],
+                                           "containers": [_container("c" * 64)]})
+    assert r.status_code == 200, r.text
+    mine = api.get("/hosts/self", a)
+    assert mine.status_code == 200, mine.text
+    view = mine.json()
+    assert view["name"] == "node-a" and view["running_containers"] == 2 and view["alerts"] == 2
+    assert sorted(c["container_id"] for c in view["containers"]) == ["a" * 64, "b" * 64]
+    assert all(c["host"] == "node-a" for c in view["containers"])
+    assert view["last_batch_at"] is not None
+    other = api.get("/hosts/self", b).json()
+    assert other["name"] == "node-b" and [c["container_id"] for c in other["containers"]] == ["c" * 64]
+    assert other["alerts"] == 1
+    # the fleet-wide lists stay closed to agents; people use /hosts (the self view is for agent tokens)
+    for path in ("/hosts", "/containers", "/alerts", "/hosts/self?host=node-b"):
+        r = api.get(path, a)
+        assert r.status_code == 403 or r.json()["name"] == "node-a", (path, r.status_code)
+    assert api.get("/hosts/self").status_code == 403
+
+
 def test_a_bad_batch_is_refused_whole(api):
     tok = api.token("agent", "node-1")
     alerts = [_alert(i) for i in range(10)] + [{**_alert(11), "priority": "Catastrophic"}]

@@ -137,6 +137,8 @@ def test_admission_decisions_reach_the_server_and_survive_an_outage(db: str, cer
             assert slow < 1.0, f"an admission answer waited {slow:.2f} s while the server was down"
             srv.wait_for(lambda: list(spool.glob("*.json")), 10)
             assert list(spool.glob("*.json")), "nothing spooled during the outage"
+            health = hook.get("/healthz").json()
+            assert health["reporting"]["spooled_batches"] >= 1 and health["reporting"]["dropped"] == 0
             time.sleep(2)
             s = srv.ServerProcess.server(tmp_path, "--db", db, "--vulndb", str(srv.vulndb()), env=env, port=port)
 
@@ -266,6 +268,16 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
         assert r.returncode == 2 and "403" in r.stderr
         r = cg("policy", "push", str(pol), "--server", s.url, "--token", admin)
         assert r.returncode == 0 and "pushed 1 file(s)" in r.stdout, r.stderr
+        # hostile or broken pushes through the API are refused with the reason and change nothing
+        before = httpx.get(f"{s.url}/api/v1/policies/bundle", headers={"Authorization": f"Bearer {admin}"}).json()
+        for files, why in (([{"name": "../../etc/cron.d/x.yaml", "text": POLICY}], "relative path"),
+                           ([{"name": "/abs.yaml", "text": POLICY}], "relative path"),
+                           ([{"name": "a.yaml", "text": POLICY}, {"name": "b.yaml", "text": POLICY}], "duplicate policy id"),
+                           ([{"name": "c.yaml", "text": "id: [unclosed"}], "c.yaml:")):
+            r = httpx.put(f"{s.url}/api/v1/policies", json={"files": files}, headers={"Authorization": f"Bearer {admin}"})
+            assert r.status_code == 422 and why in r.text, (files, r.text)
+            assert "/tmp/" not in r.text  # no server path in the answer
+        assert httpx.get(f"{s.url}/api/v1/policies/bundle", headers={"Authorization": f"Bearer {admin}"}).json() == before
         listed = cg("policy", "list", "--server", s.url, "--token", analyst, "--format", "json")
         ids = {p["id"]: p for p in __import__("json").loads(listed.stdout)}
         assert ids["ACME-NO-LATEST"]["source"] == "latest.yaml" and "CG-DEP-001" in ids
@@ -286,6 +298,18 @@ def test_policy_push_then_enforced_from_the_server_and_kept_when_it_is_down(cert
                 httpx.Client(base_url=url, verify=certs.context(), timeout=10) as hook:
             r = hook.post("/validate", json=latest).json()["response"]
             assert r["allowed"] is False and "ACME-NO-LATEST" in r["status"]["message"]
+            # the server knows this webhook runs its set as it stands now
+            h = {"Authorization": f"Bearer {admin}"}
+            enf = srv.wait_for(lambda: httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json(), 30)
+            assert [(e["source"], e["policy_set_current"]) for e in enf] == [("admission", True)]
+        (pol / "latest.yaml").write_text(POLICY.replace("severity: high", "severity: critical")
+                                         .replace("{deploy: deny}", "{deploy: warn}"))
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
+        enf = httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
+        assert [e["policy_set_current"] for e in enf] == [False]  # it has not fetched the new set
+        latest_deny = POLICY
+        (pol / "latest.yaml").write_text(latest_deny)
+        assert cg("policy", "push", str(pol), "--server", s.url, "--token", admin).returncode == 0
         s.stop()
         # restarted while the server is down: the cached set is still enforced
         with admission_server(certs, "--server", s.url, "--token", enforcer, "--policy-from-server",

@@ -34,6 +34,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/rescans", {"admin", "analyst"}),
     ("GET", "/jobs", READERS),
     ("GET", "/hosts", READERS),
+    ("GET", "/hosts/self", {"agent"}),  # an agent reads its own host, and no other
     ("GET", "/containers", READERS),
     ("GET", "/alerts", READERS),
     ("GET", "/baselines", READERS),

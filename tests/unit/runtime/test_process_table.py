@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from containerguard.runtime.process import ProcessTable, UserNames, load_proc
 
@@ -109,3 +110,18 @@ def test_exec_keeps_kernel_facts_and_session_leaders() -> None:
     assert (f["proc.exe_ino"], f["proc.exe_ino.ctime_duration_proc_start"]) == (77, 1005)
     assert f["proc.env"] == {"A": "1"} and f["proc.stdin.type"] == "ipv4" and f["proc.stdin.name"] == "a->b"
     assert f["proc.aexepaths"] == ["/bin/bash"] and f["proc.cmdnargs"] == 2
+
+
+def test_a_process_gone_before_its_exec_is_seen_takes_its_parents_current_cwd(tmp_path: Path) -> None:
+    """A short command run by a shell that did `cd /work` after its own exec: the command's cwd is the shell's now."""
+    (tmp_path / "100").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "100" / "cwd").symlink_to(work)
+    table = ProcessTable(proc_root=str(tmp_path))
+    shell = table.exec(100, 1, "sh", "/bin/sh", ["sh"], uid=0, gid=0, tty=0, loginuid=-1, ts=1, container_id="c")
+    assert shell.cwd == str(work)
+    (tmp_path / "100" / "cwd").unlink()
+    (tmp_path / "100" / "cwd").symlink_to(tmp_path)  # the shell ran cd
+    gone = table.exec(101, 100, "grep", "/bin/grep", ["grep"], uid=0, gid=0, tty=0, loginuid=-1, ts=2, container_id="c")
+    assert gone.cwd == str(tmp_path)

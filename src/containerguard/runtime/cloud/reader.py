@@ -10,8 +10,10 @@ size ceiling, JSON decoding and the per-record error handling. A warning names t
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from containerguard.runtime.cloud.health import SourceHealth
 
 #: a file that decompresses to more than this is cut there (and counted): no decompression bomb fills memory
 MAX_DOC_BYTES = 1 << 30
+log = logging.getLogger(__name__)
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZLIB_ERRORS: tuple[type[BaseException], ...] = (cast("type[BaseException]", isal_zlib.error),)
 
@@ -388,11 +391,20 @@ _WORKER_PARSERS: dict[type, Parser] = {}
 _WORKER_RULES: list[Callable[[Event], list[Alert]]] = []
 
 
-def _init_worker(rules: tuple[str, ...] | None) -> None:
-    if rules is not None:
-        from containerguard.runtime.rules import load_rules
+#: what a pool's workers evaluate: rules files, or a picklable function that loads the ruleset (the agent's
+#: ``functools.partial(load_rules, paths, available_fields=..., ...)``), or None (events come back unevaluated)
+RulesSpec = tuple[str, ...] | Callable[[], Any] | None
 
-        _WORKER_RULES[:] = [load_rules(list(rules)).evaluate]
+
+def _init_worker(rules: RulesSpec) -> None:
+    if rules is None:
+        return
+    if callable(rules):
+        _WORKER_RULES[:] = [rules().evaluate]
+        return
+    from containerguard.runtime.rules import load_rules
+
+    _WORKER_RULES[:] = [load_rules(list(rules)).evaluate]
 
 
 def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int, prev: tuple[int, int, int] | None,
@@ -438,26 +450,44 @@ def default_workers() -> int:
 class ReadPool:
     """Worker processes that decompress and parse log files (files are independent); results come back in the
     order the files were given, at most ``2 * workers`` files ahead of the consumer. The processes start on
-    first use (forkserver: safe in a threaded agent) and live until :meth:`close`."""
+    first use (forkserver: safe in a threaded agent) and live until :meth:`close`. Several threads may read
+    through one pool. :meth:`use` switches the rules (a reload): reads already under way finish with the
+    processes they started on, which then stop; the next reads start new ones."""
 
-    def __init__(self, workers: int | None = None, rules: list[str] | None = None) -> None:
+    def __init__(self, workers: int | None = None, rules: list[str] | Callable[[], Any] | None = None) -> None:
         self.workers = workers or default_workers()
-        #: rules files the workers evaluate (None: events come back unevaluated)
-        self.rules = tuple(rules) if rules is not None else None
+        self.rules: RulesSpec = tuple(rules) if isinstance(rules, list) else rules
         self._ex: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._users: dict[concurrent.futures.ProcessPoolExecutor, int] = {}
+
+    def _acquire(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._ex is None:
+                log.info("reading log files in %d processes", self.workers)
+                self._ex = concurrent.futures.ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_init_worker,
+                    initargs=(self.rules,))
+            ex = self._ex
+            self._users[ex] = self._users.get(ex, 0) + 1
+            return ex
+
+    def _release(self, ex: concurrent.futures.ProcessPoolExecutor) -> None:
+        with self._lock:
+            self._users[ex] -= 1
+            if self._users[ex] or ex is self._ex:
+                return
+            del self._users[ex]
+        ex.shutdown(wait=False, cancel_futures=True)  # retired by use() and no longer read from
 
     def results(self, jobs: Iterable[tuple[type, str, int, int, tuple[int, int, int] | None, bool]],
                 ) -> Iterator[FileResult]:
         """Each job's FileResult, in job order."""
-        if self._ex is None:
-            self._ex = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_init_worker,
-                initargs=(self.rules,))
+        ex = self._acquire()
         ahead: deque[concurrent.futures.Future[FileResult]] = deque()
-        it = iter(jobs)
         try:
-            for job in it:
-                ahead.append(self._ex.submit(_read_in_worker, *job))
+            for job in jobs:
+                ahead.append(ex.submit(_read_in_worker, *job))
                 if len(ahead) >= 2 * self.workers:
                     yield ahead.popleft().result()
             while ahead:
@@ -465,9 +495,24 @@ class ReadPool:
         finally:
             for fut in ahead:
                 fut.cancel()
+            self._release(ex)
+
+    def use(self, rules: list[str] | Callable[[], Any] | None) -> None:
+        """Evaluate ``rules`` from the next read on (new worker processes load them)."""
+        with self._lock:
+            old, self._ex = self._ex, None
+            self.rules = tuple(rules) if isinstance(rules, list) else rules
+            idle = old is not None and not self._users.get(old)
+            if idle and old is not None:
+                self._users.pop(old, None)
+        if idle and old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker processes."""
-        if self._ex is not None:
-            self._ex.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            executors = {*self._users, *([self._ex] if self._ex is not None else [])}
             self._ex = None
+            self._users.clear()
+        for ex in executors:
+            ex.shutdown(wait=True, cancel_futures=True)

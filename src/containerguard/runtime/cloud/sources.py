@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from containerguard.errors import UsageError
-from containerguard.model import Event
+from containerguard.model import Alert, Event
 from containerguard.runtime.cloud.azure import AzureActivityParser
 from containerguard.runtime.cloud.cloudtrail import CloudTrailParser
 from containerguard.runtime.cloud.gcp import GcpAuditParser
@@ -26,7 +26,6 @@ from containerguard.runtime.cloud.reader import (
     Parser,
     ReadPool,
     evaluate_directory,
-    read_directory,
 )
 from containerguard.runtime.k8saudit import K8sAuditParser
 
@@ -117,9 +116,17 @@ class RunningSource:
     """One source on its own thread, handing each event to ``emit`` until stopped."""
 
     def __init__(self, spec: SourceSpec, emit: Callable[[Event], None], *, interval_s: float = 10.0,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, pool: ReadPool | None = None,
+                 emit_evaluated: Callable[[Event, list[Alert]], None] | None = None,
+                 count: Callable[[int], None] | None = None) -> None:
+        """``emit`` gets each event to evaluate. With a ``pool`` whose workers evaluate the rules (files and
+        directories only), ``emit_evaluated`` gets the events that alerted there with their alerts, and
+        ``count`` the number of events evaluated there that gave none."""
         self.spec = spec
         self.emit = emit
+        self.pool = pool if spec.scheme == "file" and emit_evaluated is not None else None
+        self.emit_evaluated = emit_evaluated
+        self.count = count
         self.interval_s = interval_s
         self.health = SourceHealth(str(spec), spec.kind)
         self.parser = parser_for(spec.kind)
@@ -155,10 +162,17 @@ class RunningSource:
         state = DirectoryState()
         while not self._stop.is_set():
             if root.exists():
-                for ev in read_directory(root, self.parser, self.health, state):
-                    self.emit(ev)
+                before, handed = self.health.events, 0
+                for ev, alerts in evaluate_directory(root, self.parser, self.health, state, pool=self.pool):
+                    handed += 1
+                    if alerts is None:
+                        self.emit(ev)
+                    elif self.emit_evaluated is not None:
+                        self.emit_evaluated(ev, alerts)
                     if self._stop.is_set():
                         return
+                if self.count is not None and self.health.events - before > handed:
+                    self.count(self.health.events - before - handed)
             else:
                 self.health.failed(f"{root}: no such file or directory", backoff_s=self.interval_s)
             self._stop.wait(self.interval_s)

@@ -60,6 +60,9 @@ class ContainerIn(BaseModel):
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
     ports: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
     network_mode: str = Field(default="", max_length=64)
+    pid_mode: str = Field(default="", max_length=80, description="host, container:ID, or empty (its own)")
+    ipc_mode: str = Field(default="", max_length=80, description="host, container:ID, shareable, private, or empty")
+    read_only: bool = Field(default=False, description="the root filesystem is mounted read-only")
 
 
 class BaselineIn(BaseModel):
@@ -135,18 +138,28 @@ def list_hosts(request: Request, _: Annotated[Actor, Depends(require("hosts:read
         return svc.list_hosts(s, limit=limit, offset=offset)
 
 
+@router.get("/hosts/self", summary="An agent's own host: what the server holds of it (agent tokens)")
+def own_host(request: Request, actor: Annotated[Actor, Depends(require("host:self"))]) -> dict[str, Any]:
+    """The host the agent token is bound to, its running containers as stored (with the exposure facts the risk
+    view reads) and its alert count: what an agent (or its operator, with its token) checks to see that its
+    reports arrive. No other host is reachable with an agent token."""
+    if not actor.host:
+        raise HTTPException(403, "this token is bound to no host")
+    with read(request) as s:
+        view = svc.host_view(s, actor.host)
+    if view is None:
+        raise HTTPException(404, f"host {actor.host[:100]!r} has not reported yet")
+    return view
+
+
 @router.get("/containers")
 def list_containers(request: Request, _: Annotated[Actor, Depends(require("hosts:read"))], host: str | None = None,
                     running: bool | None = True, image_digest: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
     with read(request) as s:
-        return [{"id": c.id, "host": h, "container_id": c.container_id, "name": c.name, "image": c.image,
-                 "image_digest": c.image_digest, "privileged": c.privileged, "capabilities": c.capabilities,
-                 "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "running": c.running,
-                 "first_seen": c.first_seen, "last_seen": c.last_seen}
-                for c, h in svc.list_containers(s, host=host, running=running, image_digest=image_digest,
-                                                limit=limit, offset=offset)]
+        return [svc.container_dict(c, h) for c, h in svc.list_containers(
+            s, host=host, running=running, image_digest=image_digest, limit=limit, offset=offset)]
 
 
 @router.get("/baselines", summary="Behavioural baselines the agents keep: workload, mode, entry counts, last change")

@@ -180,8 +180,15 @@ def refresh_cover(session: Session, *, vuln_ids: Sequence[str] | None = None,
                     .execution_options(synchronize_session=False))
 
 
-def matcher(session: Session) -> Matcher:
+def matcher(session: Session, vuln_ids: Sequence[str] | None = None) -> Matcher:
+    """The active exceptions (of ``vuln_ids`` only, when given: a page's findings) indexed for ``match``."""
     by: dict[str, list[FindingException]] = {}
-    for e in active(session):
+    if vuln_ids is not None and not vuln_ids:
+        return Matcher(by, session, {})
+    rows = active(session) if vuln_ids is None else [
+        e for e in session.scalars(select(FindingException).where(FindingException.vuln_id.in_(sorted(set(vuln_ids))))
+                                   .order_by(FindingException.id))
+        if e.revoked_at is None and (e.expires_at is None or e.expires_at > utcnow())]
+    for e in rows:
         by.setdefault(e.vuln_id, []).append(e)
     return Matcher(by, session, {})

@@ -160,7 +160,8 @@ def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]
                   "image_digest": c.get("image_id", "")[:80], "privileged": bool(c.get("privileged")),
                   "capabilities": list(c.get("cap_add", [])), "mounts": list(c.get("mounts", [])),
                   "ports": list(c.get("ports", [])), "network_mode": c.get("network_mode", "")[:64],
-                  "running": True, "last_seen": now}
+                  "pid_mode": str(c.get("pid_mode", ""))[:80], "ipc_mode": str(c.get("ipc_mode", ""))[:80],
+                  "read_only": bool(c.get("read_only")), "running": True, "last_seen": now}
         if row is None:
             session.add(Container(host_id=host.id, container_id=cid, **values))
         else:
@@ -182,6 +183,27 @@ def list_hosts(session: Session, *, limit: int = 100, offset: int = 0, name: str
     if name:
         q = q.where(Host.name == name)
     return [dict(r._mapping) for r in session.execute(q)]
+
+
+def container_dict(c: Container, host: str) -> dict[str, Any]:
+    return {"id": c.id, "host": host, "container_id": c.container_id, "name": c.name, "image": c.image,
+            "image_digest": c.image_digest, "privileged": c.privileged, "capabilities": c.capabilities,
+            "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "pid_mode": c.pid_mode,
+            "ipc_mode": c.ipc_mode, "read_only": c.read_only, "running": c.running,
+            "first_seen": c.first_seen, "last_seen": c.last_seen}
+
+
+def host_view(session: Session, name: str) -> dict[str, Any] | None:
+    """One host as its agent sees it on the server: the host row with its running-container count, its running
+    containers, how many alerts are stored for it and when its last batch arrived. None: never reported."""
+    rows = list_hosts(session, limit=1, name=name)
+    if not rows:
+        return None
+    host = rows[0]
+    containers = [container_dict(c, name) for c, _ in list_containers(session, host=name, running=True, limit=5000)]
+    alerts = int(session.scalar(select(func.count()).select_from(Alert).where(Alert.host_id == host["id"])) or 0)
+    last = session.scalar(select(func.max(AgentBatch.received_at)).where(AgentBatch.host_id == host["id"]))
+    return {**host, "containers": containers, "alerts": alerts, "last_batch_at": last}
 
 
 def list_containers(session: Session, *, host: str | None = None, running: bool | None = True,

@@ -79,13 +79,16 @@ class IngestResult:
 
 
 def _enforcer(session: Session, actor: Actor, batch: dict[str, Any]) -> PolicyEnforcer:
-    key = (batch["source"], batch["instance"], actor.name)
-    row = session.scalars(select(PolicyEnforcer).where(
-        PolicyEnforcer.source == key[0], PolicyEnforcer.instance == key[1], PolicyEnforcer.reporter == key[2])).first()
-    if row is None:
-        row = PolicyEnforcer(source=key[0], instance=key[1], reporter=key[2], allowed=0, denied=0, warned=0, dropped=0)
-        session.add(row)
-    return row
+    """The enforcement point's row, created when first seen (an upsert: two replicas' first batches may race)."""
+    from containerguard.server.services.hosts import _insert
+
+    key = {"source": batch["source"], "instance": batch["instance"], "reporter": actor.name}
+    session.execute(_insert(session)(PolicyEnforcer).values(**key, allowed=0, denied=0, warned=0, dropped=0,
+                                                           first_seen=utcnow(), last_seen=utcnow())
+                    .on_conflict_do_nothing(index_elements=["source", "instance", "reporter"]))
+    return session.scalars(select(PolicyEnforcer).where(
+        PolicyEnforcer.source == key["source"], PolicyEnforcer.instance == key["instance"],
+        PolicyEnforcer.reporter == key["reporter"]).with_for_update()).one()
 
 
 def ingest(session: Session, actor: Actor, batch: dict[str, Any]) -> IngestResult:
@@ -145,10 +148,15 @@ def _object_label(source: str, obj: dict[str, Any]) -> str:
 
 
 def enforcers(session: Session) -> list[dict[str, Any]]:
-    """The enforcement points that reported, most recent first."""
-    rows = session.scalars(select(PolicyEnforcer).order_by(PolicyEnforcer.last_seen.desc(), PolicyEnforcer.id))
+    """The enforcement points that reported, most recent first; ``policy_set_current``: whether the set it
+    reported is the server's (`policy push`) as it stands now."""
+    from containerguard.server.services.policy_files import effective_digest
+
+    rows = list(session.scalars(select(PolicyEnforcer).order_by(PolicyEnforcer.last_seen.desc(), PolicyEnforcer.id)))
+    current = effective_digest(session) if rows else ""
     return [{"source": e.source, "instance": e.instance, "reporter": e.reporter, "version": e.version,
-             "policy_set": e.policy_set, "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(),
+             "policy_set": e.policy_set, "policy_set_current": e.policy_set == current,
+             "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(),
              "allowed": e.allowed, "denied": e.denied, "warned": e.warned, "dropped": e.dropped} for e in rows]
 
 

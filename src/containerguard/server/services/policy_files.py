@@ -40,6 +40,7 @@ def validate(files: Sequence[tuple[str, str]]) -> Any:
     """Load ``files`` (name, text) as an enforcement point would (default set included); the PolicySet, or
     Invalid with the loader's FILE:LINE reason."""
     from containerguard.policy import load_policies
+    from containerguard.policy.remote import write_files
 
     if len(files) > MAX_FILES:
         raise Invalid(f"{len(files)} policy files: at most {MAX_FILES}")
@@ -49,10 +50,7 @@ def validate(files: Sequence[tuple[str, str]]) -> Any:
     if len(set(names)) != len(names):
         raise Invalid("two policy files have the same name")
     with tempfile.TemporaryDirectory(prefix="cg-policies-") as tmp:
-        for name, (_, text) in zip(names, files, strict=True):
-            dest = Path(tmp, name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text, encoding="utf-8")
+        write_files(zip(names, (t for _, t in files), strict=True), Path(tmp))
         try:
             return load_policies([tmp])
         except PolicyError as exc:
@@ -97,9 +95,28 @@ def bundle(session: Session) -> dict[str, Any]:
             "files": [{"name": r.name, "text": r.text} for r in rows]}
 
 
+_DIGESTS: dict[str, str] = {}
+
+
+def effective_digest(session: Session) -> str:
+    """The digest (policy/reporting.py's ``policy_set_digest``) of the set an enforcement point loads from the
+    stored files alone: what it reports when it runs the server's set unchanged. Cached per revision."""
+    rev = revision(session)
+    if rev not in _DIGESTS:
+        from containerguard.policy.reporting import policy_set_digest
+
+        b = bundle(session)
+        if len(_DIGESTS) > 64:
+            _DIGESTS.clear()
+        _DIGESTS[rev] = policy_set_digest(validate([(f["name"], f["text"]) for f in b["files"]]))
+    return _DIGESTS[rev]
+
+
 def listing(session: Session) -> dict[str, Any]:
     """The effective set an enforcement point would load from the stored files (defaults included unless a
     file says ``defaults: false``), one entry per policy, with where it came from."""
+    from containerguard.policy.reporting import policy_set_digest
+
     b = bundle(session)
     ps = validate([(f["name"], f["text"]) for f in b["files"]])
     pushed = {f["name"] for f in b["files"]}
@@ -111,4 +128,4 @@ def listing(session: Session) -> dict[str, Any]:
                     "enforcement": {str(k): str(v) for k, v in p.enforcement.items()}, "enabled": p.enabled,
                     "origin": origin, "file": next((n for n in pushed if src.endswith("/" + n)), "") if origin == "server" else src})
     return {"revision": b["revision"], "pushed_at": b["pushed_at"].isoformat() if b["pushed_at"] else None,
-            "files": sorted(pushed), "policies": out}
+            "digest": policy_set_digest(ps), "files": sorted(pushed), "policies": out}

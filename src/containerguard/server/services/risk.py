@@ -38,8 +38,12 @@ EXPOSURE_WEIGHTS: dict[str, float] = {
     "docker_socket": 0.5,
     "host_network": 0.3,
     "published_ports": 0.3,
+    "host_pid": 0.3,
+    "host_ipc": 0.2,
     "dangerous_capabilities": 0.2,
 }
+#: a read-only root filesystem takes this off an exposed container (alone it changes nothing: 1.0 is the floor)
+READ_ONLY_ROOT = -0.1
 #: capabilities that give a container most of the host (cap_add)
 DANGEROUS_CAPS = frozenset({"SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_ADMIN", "DAC_READ_SEARCH", "BPF",
                             "SYS_RAWIO", "ALL"})
@@ -100,6 +104,12 @@ class ContainerLike(Protocol):
     def ports(self) -> list[Any]: ...
     @property
     def network_mode(self) -> str: ...
+    @property
+    def pid_mode(self) -> str: ...
+    @property
+    def ipc_mode(self) -> str: ...
+    @property
+    def read_only(self) -> bool: ...
 
 
 def exposure(c: ContainerLike) -> _Exposure:
@@ -121,10 +131,16 @@ def exposure(c: ContainerLike) -> _Exposure:
         e.parts["published_ports"] = EXPOSURE_WEIGHTS["published_ports"]
         e.facts["ports"] = [f"{p.get('host_ip') or ALL_ADDRESSES}:{p.get('host_port')}->{p.get('container', '')}"
                             for p in published][:20]
+    if c.pid_mode == "host":
+        e.parts["host_pid"] = EXPOSURE_WEIGHTS["host_pid"]
+    if c.ipc_mode == "host":
+        e.parts["host_ipc"] = EXPOSURE_WEIGHTS["host_ipc"]
     caps = sorted({str(x).upper().removeprefix("CAP_") for x in c.capabilities or ()} & DANGEROUS_CAPS)
     if caps:
         e.parts["dangerous_capabilities"] = EXPOSURE_WEIGHTS["dangerous_capabilities"]
         e.facts["capabilities"] = caps
+    if c.read_only and e.parts:  # every weight is >= 0.2, so an exposed container stays above 1.0
+        e.parts["read_only_root"] = READ_ONLY_ROOT
     e.factor = 1.0 + sum(e.parts.values())
     return e
 
@@ -144,11 +160,15 @@ class _Running:
     mounts: list[Any]
     ports: list[Any]
     network_mode: str
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    read_only: bool = False
 
 
 _RUNNING_COLUMNS = (Container.id, Container.host_id, Container.container_id, Container.name, Container.image,
                     Container.image_digest, Container.privileged, Container.capabilities, Container.mounts,
-                    Container.ports, Container.network_mode)
+                    Container.ports, Container.network_mode, Container.pid_mode, Container.ipc_mode,
+                    Container.read_only)
 
 
 def _listed(v: Any) -> list[Any]:
@@ -158,8 +178,8 @@ def _listed(v: Any) -> list[Any]:
 def _running(session: Session) -> list[_Running]:
     rows = session.execute(select(*_RUNNING_COLUMNS).where(Container.running.is_(True)).order_by(Container.id))
     return [_Running(int(i), int(h), cid or "", n or "", im or "", d or "", bool(p), _listed(caps), _listed(m),
-                     _listed(ports), nm or "")
-            for i, h, cid, n, im, d, p, caps, m, ports, nm in rows]
+                     _listed(ports), nm or "", pm or "", ipc or "", bool(ro))
+            for i, h, cid, n, im, d, p, caps, m, ports, nm, pm, ipc, ro in rows]
 
 
 def _recent_alerts(session: Session, since: dt.datetime) -> list[tuple[int, str, str, int, int]]:
@@ -314,20 +334,22 @@ def _open_max_risk(session: Session, image_ids: Sequence[int] | None = None) -> 
     an active exception covers (``Finding.excepted_until``, indexed); only those that have such findings are
     recomputed in SQL."""
     now = utcnow()
-    q = select(Image.id, Image.max_risk)
-    if image_ids is not None:
-        q = q.where(Image.id.in_(list(image_ids)))
-    out = {int(i): float(r or 0.0) for i, r in session.execute(q)}
+    # every image's stored maximum in one read (a long IN list costs more to bind than the rows cost to read)
+    wanted = set(image_ids) if image_ids is not None else None
+    out = {int(i): float(r or 0.0) for i, r in session.execute(select(Image.id, Image.max_risk))
+           if wanted is None or i in wanted}
     # no DISTINCT: SQLite would then walk a whole (image_id, ...) index instead of the few excepted rows
     touched_ids = sorted({int(i) for i in session.scalars(select(Finding.image_id).where(Finding.excepted_until > now))})
-    if image_ids is not None:
-        wanted = set(image_ids)
+    if wanted is not None:
         touched_ids = [i for i in touched_ids if i in wanted]
     if not touched_ids:
         return out
+    # per image, the first open finding walking its (image_id, risk) index downwards: about one row each,
+    # where max() over the image's open findings reads them all
+    top_open = (select(Finding.risk).where(Finding.image_id == Image.id, is_open(now))
+                .order_by(Finding.risk.desc()).limit(1).correlate(Image).scalar_subquery())
     exact = {int(i): float(r or 0.0) for i, r in session.execute(
-        select(Finding.image_id, func.max(Finding.risk)).where(Finding.image_id.in_(touched_ids), is_open(now))
-        .group_by(Finding.image_id))}
+        select(Image.id, top_open).where(Image.id.in_(touched_ids)))}
     for image_id in touched_ids:
         out[image_id] = exact.get(image_id, 0.0)
     return out
@@ -337,11 +359,9 @@ def rank_containers(session: Session, window: dt.timedelta = DEFAULT_WINDOW, *, 
                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """(one page of running containers, highest score first; how many are ranked)."""
     _, running, per_container = _image_contexts(session, window)
-    digests = list({c.image_digest for c in running if c.image_digest})
-    images: dict[str, tuple[int, str]] = {}
-    for i in range(0, len(digests), 500):
-        images.update({str(d): (int(i_), str(n)) for i_, d, n in session.execute(
-            select(Image.id, Image.digest, Image.name).where(Image.digest.in_(digests[i:i + 500])))})
+    digests = {c.image_digest for c in running if c.image_digest}
+    images: dict[str, tuple[int, str]] = {str(d): (int(i), str(n)) for i, d, n in session.execute(
+        select(Image.id, Image.digest, Image.name)) if d in digests} if digests else {}
     open_max = _open_max_risk(session, [i for i, _ in images.values()]) if images else {}
     none = _Alerts()
     exposures = {c.id: exposure(c) for c in running}

@@ -50,6 +50,15 @@ def _tx(request: Request) -> Iterator[Session]:
         yield s
 
 
+@contextmanager
+def _read(request: Request) -> Iterator[Session]:
+    """A session for a page that only reads: the server's autocommit read sessions where it has them (no
+    BEGIN/COMMIT round trips on PostgreSQL, as the API's list endpoints), else a transaction."""
+    st = request.app.state.cg
+    with transaction(getattr(st, "reads", None) or st.sessions) as s:
+        yield s
+
+
 def actor_of(request: Request, viewer: Viewer) -> Actor:
     p = viewer.principal
     token_id = int(p.credential.split(":", 1)[1]) if p.credential.startswith("token:") else None
@@ -126,7 +135,7 @@ def _dashboard(router: APIRouter, console: Console) -> None:
     def dashboard(request: Request) -> Response:
         viewer = console.viewer(request, "dashboard")
         now = utcnow()
-        with _tx(request) as s:
+        with _read(request) as s:
             counts = views.severity_counts(s)
             db = views.db_status(s)
             ctx: dict[str, Any] = dict(
@@ -148,7 +157,7 @@ def _images(router: APIRouter, console: Console) -> None:
     def images_page(request: Request, q: str = "", sort: str = "risk", running: str = "", page: str = "1") -> Response:
         viewer = console.viewer(request, "images")
         q = q[:200]
-        with _tx(request) as s:
+        with _read(request) as s:
             rows = views.images(s, q=q, sort=sort, running_only=running == "1", page=views.page_number(page))
         return render(request, "images.html", viewer, "images", title="Images", page=rows, q=q, sort=sort,
                       running=running, sorts=views.IMAGE_SORTS, base_query=_query(request))
@@ -158,7 +167,7 @@ def _images(router: APIRouter, console: Console) -> None:
                    type: str = "", status: str = "open", page: str = "1") -> Response:
         viewer = console.viewer(request, "images")
         flt = views.FindingFilter(severity, fixable, kev, type[:40], status if status in ("open", "excepted", "all") else "open")
-        with _tx(request) as s:
+        with _read(request) as s:
             img = views.image(s, digest)
             if img is None:
                 return render(request, "error.html", viewer, "images", 404, title="No such image",
@@ -176,7 +185,7 @@ def _images(router: APIRouter, console: Console) -> None:
         fmt = {"cyclonedx": "cyclonedx", "spdx": "spdx-json"}.get(format)
         if fmt is None:
             return Response("format must be cyclonedx or spdx\n", status_code=422, media_type="text/plain")
-        with _tx(request) as s:
+        with _read(request) as s:
             img = views.image(s, digest)
             if img is None:
                 return Response("no such image\n", status_code=404, media_type="text/plain")
@@ -245,7 +254,7 @@ def _runtime(router: APIRouter, console: Console) -> None:
         viewer = console.viewer(request, "runtime")
         only = _forced_host(viewer)
         flt = _alert_filter(request)
-        with _tx(request) as s:
+        with _read(request) as s:
             ctx: dict[str, Any] = dict(hosts=views.hosts(s, only, limit=RUNTIME_SIDE_ROWS),
                        containers=views.containers(s, only, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=only),
@@ -263,7 +272,7 @@ def _runtime(router: APIRouter, console: Console) -> None:
         if only is not None and name != only:
             raise NotAllowed("another host")
         flt = dataclasses.replace(_alert_filter(request), host=name)
-        with _tx(request) as s:
+        with _read(request) as s:
             ctx: dict[str, Any] = dict(hosts=views.hosts(s, name), containers=views.containers(s, name, limit=RUNTIME_SIDE_ROWS),
                        alerts=views.alerts(s, flt, page=views.page_number(page), forced_host=name),
                        last_id=views.last_alert_id(s),
@@ -278,7 +287,7 @@ def _runtime(router: APIRouter, console: Console) -> None:
     @router.get("/runtime/alerts/{alert_id}", response_class=HTMLResponse)
     def alert_page(request: Request, alert_id: int) -> Response:
         viewer = console.viewer(request, "runtime")
-        with _tx(request) as s:
+        with _read(request) as s:
             a = views.alert(s, alert_id, _forced_host(viewer))
         if a is None:
             return render(request, "error.html", viewer, "runtime", 404, title="No such alert",
@@ -323,7 +332,7 @@ def _runtime_stream(router: APIRouter, console: Console) -> None:
             yield b"retry: 3000\n\n"
             while not await request.is_disconnected():
                 def poll(last_id: int = last) -> list[views.AlertView]:
-                    with _tx(request) as s:
+                    with _read(request) as s:
                         return list(views.alerts(s, flt, forced_host=only, after_id=last_id, limit=50).rows)
 
                 rows = await run_in_threadpool(poll)
@@ -352,7 +361,7 @@ def _audit_and_manage(router: APIRouter, console: Console) -> None:
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, actor: str = "", action: str = "", page: str = "1") -> Response:
         viewer = console.viewer(request, "audit")
-        with _tx(request) as s:
+        with _read(request) as s:
             entries = views.audit(s, actor=actor[:200], action=action[:64], page=views.page_number(page))
         return render(request, "audit.html", viewer, "audit", title="Audit log", entries=entries, actor=actor,
                       action=action, base_query=_query(request))
@@ -360,7 +369,7 @@ def _audit_and_manage(router: APIRouter, console: Console) -> None:
     def _manage(request: Request, viewer: Viewer, new_token: str | None = None, status: int = 200,
                 registry_form: pages_manage.FormState | None = None,
                 target_form: pages_manage.FormState | None = None) -> Response:
-        with _tx(request) as s:
+        with _read(request) as s:
             ctx: dict[str, Any] = dict(registries=views.registries(s), targets=views.targets(s), dead_letters=views.dead_letters(s),
                        db=views.db_status(s, full=True),
                        tokens=views.tokens(s) if auth.allowed(viewer.role, "tokens:admin") else None)

@@ -33,7 +33,7 @@ def build(router: APIRouter, console: Console) -> None:
         viewer = console.viewer(request, "risk")
         kind = kind if kind in risk_svc.KINDS else "images"
         number = views.page_number(page)
-        with transaction(request.app.state.cg.sessions) as s:
+        with transaction(request.app.state.cg.reads or request.app.state.cg.sessions) as s:
             # one row more than shown tells whether there is a next page (findings have no total)
             got = risk_svc.ranked(s, kind, limit=RISK_ROWS + 1, offset=(number - 1) * RISK_ROWS)
         items: list[dict[str, Any]] = got["items"]
@@ -48,7 +48,7 @@ def build(router: APIRouter, console: Console) -> None:
         policy, action = policy[:64], action[:24]
         stage = stage if stage in policy_svc.STAGES else ""
         number = views.page_number(page)
-        with transaction(request.app.state.cg.sessions) as s:
+        with transaction(request.app.state.cg.reads or request.app.state.cg.sessions) as s:
             summary = policy_svc.summary(s)[:POLICY_ROWS]
             actions = policy_svc.actions(s)
             # one row more than shown tells whether there is a next page

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
@@ -546,7 +546,9 @@ def findings(session: Session, image_id: int, flt: FindingFilter, *, page: int =
     elif flt.fixable == "0":
         conds.append(Finding.fixed_version == "")
     if flt.kev == "1":
-        conds.append(Finding.kev.is_(True))
+        # as with severity: an expression, not the column, so the planner keeps to the image's own findings
+        # instead of walking the global (kev, risk, id) index and looking up each KEV finding's image
+        conds.append(case((Finding.kev.is_(True), 1), else_=0) == 1)
     if flt.type:
         conds.append(Finding.package_type == flt.type)
     if flt.status == "open":
@@ -558,7 +560,9 @@ def findings(session: Session, image_id: int, flt: FindingFilter, *, page: int =
                                .where(*conds)) or 0)
     rows = session.execute(base.order_by(Finding.risk.desc(), Finding.id.desc()).limit(PAGE_ROWS)
                            .offset((page - 1) * PAGE_ROWS)).all()
-    match = exc_svc.matcher(session).match if flt.status != "open" else (lambda f, img: None)
+    # only a finding the stored cover marks as excepted now can have a matching exception to show
+    covered = [f.vuln_id for f, _ in rows if f.excepted_until is not None and f.excepted_until > now]
+    match = exc_svc.matcher(session, covered).match if flt.status != "open" and covered else (lambda f, img: None)
     return Page([_finding_view(f, img, exception=match(f, img)) for f, img in rows], page, total,
                 page * PAGE_ROWS < total)
 

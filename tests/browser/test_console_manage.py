@@ -185,3 +185,40 @@ def test_manage_forms_work_without_javascript(console):
     assert "nojs" not in [t["name"] for t in console.api("GET", "/notifications/targets")]
     # without the CSRF token nothing changes
     assert c.post("/manage/registries", data={"name": "x", "url": "http://127.0.0.1:1"}).status_code == 403
+
+
+def test_a_syslog_target_from_the_keyboard_alone(console, ctx):
+    """Tab order follows the form; a syslog CEF target is added and removed without the mouse; its address
+    (no secret) is listed as typed; the focus ring shows on every control passed."""
+    page = ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    _login(page, console, "admin", "/manage")
+    page.focus("#tgt-name")
+    page.keyboard.type("siem-cef")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tgt-kind"
+    page.keyboard.press("End")  # the last kind: syslog
+    assert page.input_value("#tgt-kind") == "syslog"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tgt-url"
+    page.keyboard.type("udp://127.0.0.1:5514")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tgt-ev-new_finding"
+    page.keyboard.press("Space")
+    rings = []
+    for _ in range(12):  # on through the other boxes and selects to the submit button
+        page.keyboard.press("Tab")
+        rings.append(page.evaluate("getComputedStyle(document.activeElement).outlineStyle"))
+        if page.evaluate("document.activeElement.textContent") == "Add target":
+            break
+    assert page.evaluate("document.activeElement.textContent") == "Add target"
+    assert "none" not in rings
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#tgt-done")
+    row = page.locator("#targets tbody tr", has_text="siem-cef")
+    assert "udp://127.0.0.1:5514" in row.inner_text() and "new_finding" in row.inner_text()
+    row.get_by_role("button", name=re.compile("^Remove")).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#tgt-done:has-text('removed')")
+    assert page.locator("#targets tbody tr", has_text="siem-cef").count() == 0
+    assert not axe_violations(page)

@@ -70,10 +70,22 @@ def info_from_containerd(c: Any, pid: int, runtime: str = "containerd") -> Conta
                    for m in spec.get("mounts") or () if isinstance(m, dict))
     user = (spec.get("process") or {}).get("user") or {}
     started = c.created_at.seconds * 1_000_000_000 + c.created_at.nanos if c.created_at.seconds else 0
+    pid_mode, ipc_mode = _host_namespaces(spec)
     return ContainerInfo(
         id=c.id, name=labels.get(K8S_CONTAINER_NAME) or c.id[:12], image=c.image, labels=labels, mounts=mounts,
         user=f"{user.get('uid', '')}" if user else "", pid=pid, mntns=ns_inode(pid) if pid else 0,
-        state="running" if pid else "created", started_ns=started, runtime=runtime)
+        state="running" if pid else "created", started_ns=started, runtime=runtime, pid_mode=pid_mode,
+        ipc_mode=ipc_mode, read_only=bool((spec.get("root") or {}).get("readonly")) if isinstance(spec.get("root"), dict) else False)
+
+
+def _host_namespaces(spec: Mapping[str, Any]) -> tuple[str, str]:
+    """(pid mode, ipc mode) from an OCI runtime spec: "host" when the spec creates no such namespace (the
+    container shares the host's), "" when it does or the spec is unknown."""
+    linux = spec.get("linux") if isinstance(spec.get("linux"), dict) else None
+    if not linux or not isinstance(linux.get("namespaces"), list):
+        return "", ""
+    own = {str(n.get("type")) for n in linux["namespaces"] if isinstance(n, dict) and not n.get("path")}
+    return ("" if "pid" in own else "host"), ("" if "ipc" in own else "host")
 
 
 class ContainerdTable(ContainerTable):

@@ -62,6 +62,11 @@ class ContainerInfo:
     extra_hosts: tuple[tuple[str, str], ...] = ()
     #: the container runtime it came from: docker, or containerd (through its API, as on Kubernetes nodes)
     runtime: str = "docker"
+    #: namespaces shared with the host or another container (HostConfig.PidMode / IpcMode: "host",
+    #: "container:ID", "shareable", "private", ""); and whether the root filesystem is mounted read-only
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    read_only: bool = False
 
     @property
     def short_id(self) -> str:
@@ -194,6 +199,8 @@ def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
         mntns=ns_inode(pid) if pid else 0, state=str(state.get("Status") or ""),
         upper_dir=str(graph.get("UpperDir") or ""), started_ns=_parse_time_ns(str(state.get("StartedAt") or "")),
         extra_hosts=parse_extra_hosts(host.get("ExtraHosts") or ()),
+        pid_mode=str(host.get("PidMode") or ""), ipc_mode=str(host.get("IpcMode") or ""),
+        read_only=bool(host.get("ReadonlyRootfs")),
         ports=tuple({"container": str(cport), "host_ip": str(b.get("HostIp", "")), "host_port": str(b.get("HostPort", ""))}
                     for cport, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items()
                     for b in binds or () if isinstance(b, dict)),

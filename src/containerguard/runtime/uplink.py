@@ -106,4 +106,5 @@ def container_doc(info: Any) -> dict[str, Any]:
             "privileged": info.privileged, "cap_add": list(info.cap_add),
             "mounts": [{"source": str(m.get("Source", "")), "destination": str(m.get("Destination", "")),
                         "rw": bool(m.get("RW", True))} for m in info.mounts],
-            "ports": [dict(p) for p in info.ports], "network_mode": info.network_mode}
+            "ports": [dict(p) for p in info.ports], "network_mode": info.network_mode,
+            "pid_mode": info.pid_mode, "ipc_mode": info.ipc_mode, "read_only": info.read_only}

@@ -34,3 +34,19 @@ def test_every_factor_adds_its_weight():
 def test_hostile_report_shapes_are_ignored_not_fatal():
     e = exposure(_c(mounts=["not-a-dict", {"source": 5}], ports=[None, "8080"], capabilities=[7]))
     assert e.factor == 1.0
+
+
+def test_host_pid_and_ipc_namespaces_add_their_weights():
+    e = exposure(_c(pid_mode="host", ipc_mode="host"))
+    assert e.parts == {"host_pid": 0.3, "host_ipc": 0.2}
+    assert abs(e.factor - 1.5) < 1e-9
+    # another container's namespace, or a private one, is not the host's
+    assert exposure(_c(pid_mode="container:" + "a" * 64, ipc_mode="shareable")).parts == {}
+
+
+def test_a_read_only_root_discounts_an_exposed_container_only():
+    e = exposure(_c(pid_mode="host", read_only=True))
+    assert e.parts == {"host_pid": 0.3, "read_only_root": -0.1}
+    assert abs(e.factor - 1.2) < 1e-9
+    plain = exposure(_c(read_only=True))  # nothing exposed: nothing to discount, 1.0 is the floor
+    assert plain.parts == {} and plain.factor == 1.0

@@ -60,6 +60,9 @@ class ContainerIn(BaseModel):
     mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
     ports: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
     network_mode: str = Field(default="", max_length=64)
+    pid_mode: str = Field(default="", max_length=80, description="host, container:ID, or empty (its own)")
+    ipc_mode: str = Field(default="", max_length=80, description="host, container:ID, shareable, private, or empty")
+    read_only: bool = Field(default=False, description="the root filesystem is mounted read-only")
 
 
 class BaselineIn(BaseModel):

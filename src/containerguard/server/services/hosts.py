@@ -160,7 +160,8 @@ def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]
                   "image_digest": c.get("image_id", "")[:80], "privileged": bool(c.get("privileged")),
                   "capabilities": list(c.get("cap_add", [])), "mounts": list(c.get("mounts", [])),
                   "ports": list(c.get("ports", [])), "network_mode": c.get("network_mode", "")[:64],
-                  "running": True, "last_seen": now}
+                  "pid_mode": str(c.get("pid_mode", ""))[:80], "ipc_mode": str(c.get("ipc_mode", ""))[:80],
+                  "read_only": bool(c.get("read_only")), "running": True, "last_seen": now}
         if row is None:
             session.add(Container(host_id=host.id, container_id=cid, **values))
         else:
@@ -187,7 +188,8 @@ def list_hosts(session: Session, *, limit: int = 100, offset: int = 0, name: str
 def container_dict(c: Container, host: str) -> dict[str, Any]:
     return {"id": c.id, "host": host, "container_id": c.container_id, "name": c.name, "image": c.image,
             "image_digest": c.image_digest, "privileged": c.privileged, "capabilities": c.capabilities,
-            "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "running": c.running,
+            "mounts": c.mounts, "ports": c.ports, "network_mode": c.network_mode, "pid_mode": c.pid_mode,
+            "ipc_mode": c.ipc_mode, "read_only": c.read_only, "running": c.running,
             "first_seen": c.first_seen, "last_seen": c.last_seen}
 
 

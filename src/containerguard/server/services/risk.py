@@ -38,8 +38,12 @@ EXPOSURE_WEIGHTS: dict[str, float] = {
     "docker_socket": 0.5,
     "host_network": 0.3,
     "published_ports": 0.3,
+    "host_pid": 0.3,
+    "host_ipc": 0.2,
     "dangerous_capabilities": 0.2,
 }
+#: a read-only root filesystem takes this off an exposed container (alone it changes nothing: 1.0 is the floor)
+READ_ONLY_ROOT = -0.1
 #: capabilities that give a container most of the host (cap_add)
 DANGEROUS_CAPS = frozenset({"SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_ADMIN", "DAC_READ_SEARCH", "BPF",
                             "SYS_RAWIO", "ALL"})
@@ -100,6 +104,12 @@ class ContainerLike(Protocol):
     def ports(self) -> list[Any]: ...
     @property
     def network_mode(self) -> str: ...
+    @property
+    def pid_mode(self) -> str: ...
+    @property
+    def ipc_mode(self) -> str: ...
+    @property
+    def read_only(self) -> bool: ...
 
 
 def exposure(c: ContainerLike) -> _Exposure:
@@ -121,10 +131,16 @@ def exposure(c: ContainerLike) -> _Exposure:
         e.parts["published_ports"] = EXPOSURE_WEIGHTS["published_ports"]
         e.facts["ports"] = [f"{p.get('host_ip') or ALL_ADDRESSES}:{p.get('host_port')}->{p.get('container', '')}"
                             for p in published][:20]
+    if c.pid_mode == "host":
+        e.parts["host_pid"] = EXPOSURE_WEIGHTS["host_pid"]
+    if c.ipc_mode == "host":
+        e.parts["host_ipc"] = EXPOSURE_WEIGHTS["host_ipc"]
     caps = sorted({str(x).upper().removeprefix("CAP_") for x in c.capabilities or ()} & DANGEROUS_CAPS)
     if caps:
         e.parts["dangerous_capabilities"] = EXPOSURE_WEIGHTS["dangerous_capabilities"]
         e.facts["capabilities"] = caps
+    if c.read_only and e.parts:  # every weight is >= 0.2, so an exposed container stays above 1.0
+        e.parts["read_only_root"] = READ_ONLY_ROOT
     e.factor = 1.0 + sum(e.parts.values())
     return e
 
@@ -144,11 +160,15 @@ class _Running:
     mounts: list[Any]
     ports: list[Any]
     network_mode: str
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    read_only: bool = False
 
 
 _RUNNING_COLUMNS = (Container.id, Container.host_id, Container.container_id, Container.name, Container.image,
                     Container.image_digest, Container.privileged, Container.capabilities, Container.mounts,
-                    Container.ports, Container.network_mode)
+                    Container.ports, Container.network_mode, Container.pid_mode, Container.ipc_mode,
+                    Container.read_only)
 
 
 def _listed(v: Any) -> list[Any]:
@@ -158,8 +178,8 @@ def _listed(v: Any) -> list[Any]:
 def _running(session: Session) -> list[_Running]:
     rows = session.execute(select(*_RUNNING_COLUMNS).where(Container.running.is_(True)).order_by(Container.id))
     return [_Running(int(i), int(h), cid or "", n or "", im or "", d or "", bool(p), _listed(caps), _listed(m),
-                     _listed(ports), nm or "")
-            for i, h, cid, n, im, d, p, caps, m, ports, nm in rows]
+                     _listed(ports), nm or "", pm or "", ipc or "", bool(ro))
+            for i, h, cid, n, im, d, p, caps, m, ports, nm, pm, ipc, ro in rows]
 
 
 def _recent_alerts(session: Session, since: dt.datetime) -> list[tuple[int, str, str, int, int]]:

@@ -90,9 +90,12 @@ class LazyFields(dict[str, Any]):
         v = _dget(self, key, _MISS)
         if v is not _MISS:
             return v
-        if self._fill(key):
-            return _dget(self, key, default)
-        return default
+        spec = self.FILLERS.get(key)  # inline: most misses are fields the record just does not have
+        if spec is None or self.done & spec[0]:
+            return default
+        self.done |= spec[0]
+        spec[1](self)
+        return _dget(self, key, default)
 
     def __missing__(self, key: str) -> Any:
         if self._fill(key):

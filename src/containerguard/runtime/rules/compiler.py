@@ -606,12 +606,14 @@ _TMP_OF_READ = re.compile("\x01(\\d+)\x01 := \x00([^\x00]+)\x00")
 
 
 def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
-    """Replace field-read markers. With ``prefetch``, a field read in two or more places is read once into a local
-    at the top of the function (constants are repr()'d, so they never contain the NUL markers)."""
+    """Replace field-read markers. With ``prefetch``, a field read by two or more lines (rules: each condition is
+    one line) is read once into a local at the top of the function; a field only one rule reads is read where it
+    is, so an event that rule's earlier tests rule out never reads it (audit sources compute some fields on first
+    read). Constants are repr()'d, so they never contain the NUL markers."""
     counts: dict[str, int] = {}
     for line in lines:
-        for m in _READ.finditer(line):
-            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+        for key in {m.group(1) for m in _READ.finditer(line)}:
+            counts[key] = counts.get(key, 0) + 1
     local = {k: f"_f{i}" for i, k in enumerate(sorted(k for k, n in counts.items() if n >= 2))} if prefetch else {}
 
     alias: dict[str, str] = {}

@@ -144,7 +144,7 @@ def test_add_sync_notify_remove_registry_and_target(console, ctx, tmp_path):
         page.locator("#registries tbody tr", has_text="local-registry").get_by_role("button", name=re.compile("^Remove")).click()
         page.wait_for_selector("#reg-done:has-text('removed')")
         assert page.locator("#registries tbody tr", has_text="local-registry").count() == 0
-        assert [r["name"] for r in console.api("GET", "/registries")] == []
+        assert "local-registry" not in [r["name"] for r in console.api("GET", "/registries")]
         page.goto(f"{console.url}/audit")
         log = page.locator("table").first.inner_text()
         for action in ("registry.add", "registry.remove", "notification_target.create", "notification_target.test",

@@ -71,7 +71,7 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
             return {d["output_fields"]["proc.exepath"]: d for d in docs
                     if d.get("rule_id") == "CG-B005" and d.get("container_name") == name}
 
-        _wait(lambda: {"/usr/bin/tac", "/usr/bin/true"} <= drift().keys(), 20, "the two drift alerts")
+        _wait(lambda: {"/usr/bin/tac", "/usr/bin/true"} <= drift().keys(), 60, "the two drift alerts")
         time.sleep(2)
         found = drift()
         assert found.keys() == {"/usr/bin/tac", "/usr/bin/true"}, found.keys()  # date and ls: the image's

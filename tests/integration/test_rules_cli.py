@@ -23,7 +23,7 @@ def test_validate_ok_and_warnings(capsys):
     # supplies); `--any-host` checks the language only
     assert out.splitlines() == [
         "Cannot run here (the missing field or event type: the rules it disables):",
-        "  evt.buffer: T07 bytes operators",
+        "  evt.type=write: T07 bytes operators",
         "  proc.nosuchfield: T30 skip unknown filter",
         f"{DATA / 'rules' / 'everything.yaml'}: Ok (30 rules, 3 disabled on this host, 4 warnings)"]
     assert err.count("warning: ") == 4 and "no evt.type restriction" in err

@@ -8,6 +8,7 @@ Dockerfile checks need (hadolint does the same on ShellCheck's AST).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 _RESERVED_PREFIX = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "exec_"}
@@ -67,6 +68,10 @@ class Script:
     pipelines: list[list[int]] = field(default_factory=list)
 
 
+#: characters that are the word itself: no quoting, expansion, escape or end of word
+_PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
+
+
 class _Reader:
     def __init__(self, text: str, script: Script, depth: int = 0) -> None:
         self.case_depth = 0
@@ -82,6 +87,11 @@ class _Reader:
         """Read one word at self.i (not an operator); return it with quotes removed."""
         s, out = self.s, []
         while self.i < self.n:
+            m = _PLAIN_RUN.match(s, self.i)  # a run of ordinary characters at once (most of a word)
+            if m is not None:
+                out.append(m.group())
+                self.i = m.end()
+                continue
             c = s[self.i]
             if c in " \t\n;&|()<>":
                 break

@@ -189,8 +189,8 @@ class Enricher:
         files = self.image_files
         if files is None or info is None:
             return None
-        image = info.image_id or info.image
-        return lambda exepath, pid: files.drift(image, exepath, pid)
+        image, upper = info.image_id or info.image, info.upper_dir
+        return lambda exepath, pid: files.drift(image, exepath, pid, upper)
 
     def container_fields(self, info: ContainerInfo | None) -> dict[str, Any]:
         """The ``container.*`` fields of a container (``host`` values outside containers), cached per container."""

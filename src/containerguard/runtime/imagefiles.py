@@ -70,6 +70,13 @@ def resolve(index: Mapping[str, LayerFile], path: str) -> str | None:
     return "/".join(out)
 
 
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 class ImageFiles:
     """Layer indexes of the images whose containers run here, loaded in the background and kept (bounded)."""
 
@@ -127,9 +134,11 @@ class ImageFiles:
                     self.loaded += 1
                 self._ready.notify_all()
 
-    def drift(self, image: str, exepath: str, pid: int) -> str | None:
+    def drift(self, image: str, exepath: str, pid: int, upper_dir: str = "") -> str | None:
         """Why the executable ``exepath`` that process ``pid`` runs is not the image's: ``""`` when it is, a
-        reason when it is not, None when the image's layers are not known (yet)."""
+        reason when it is not, None when the image's layers are not known (yet). The running file is looked at
+        through ``/proc/PID/exe``; when the process is already gone (a short-lived one), through the container's
+        upper layer ``upper_dir`` (a file there replaced or covers the image's; none there: the image's own)."""
         idx = self.index(image)
         if idx is None or not exepath.startswith("/"):
             return None
@@ -137,10 +146,11 @@ class ImageFiles:
         info = idx.get(rel) if rel else None
         if info is None or info.kind != _FILE:
             return "not in the image layers"
-        try:
-            st = os.stat(f"{self.proc_root}/{pid}/exe")
-        except OSError:
-            return ""  # gone already: the path is the image's; its size cannot be compared any more
+        st = _stat(f"{self.proc_root}/{pid}/exe")
+        if st is None:  # gone already: the file the path names now, in the upper layer if it was changed there
+            st = _stat(f"{upper_dir}/{rel}") if upper_dir else None
+            if st is None:
+                return ""  # not in the upper layer: the image's own file (or no way to tell)
         if st.st_size != info.size:
             return f"replaced after the container started ({st.st_size} bytes; the image's has {info.size})"
         if (st.st_mode & 0o7777) != (info.mode & 0o7777):

@@ -88,6 +88,23 @@ def test_an_agent_reads_its_own_host_and_no_other(api):
     assert api.get("/hosts/self").status_code == 403
 
 
+def test_alert_fields_tags_and_times_round_trip(api):
+    """Every column of an alert reads back as sent (on PostgreSQL a batch goes in as one array statement)."""
+    tok = api.token("agent", "node-1")
+    odd = {**_alert(7, "Error"), "time": "2026-12-01T10:00:00.123456+02:00", "rule_id": "CG-R-1",
+           "output": 'a "quoted" {brace} \\ back\\slash, comma ü 東京 %s %(x)s', "source": "k8s_audit",
+           "output_fields": {"proc.cmdline": "sh -c \"echo '{}'\"", "n": 5, "nested": {"a": [1, "ü", None]}},
+           "tags": ["a,b", "{x}", 'q"uote', "NULL"]}
+    r = api.post("/agent/report", tok, json={"host": "node-1", "batch_id": uuid.uuid4().hex, "alerts": [odd, _alert(8)]})
+    assert r.status_code == 200 and r.json()["alerts_stored"] == 2, r.text
+    got = {a["uid"]: a for a in api.get("/alerts?host=node-1").json()}
+    a = got[odd["uid"]]
+    assert a["output"] == odd["output"] and a["fields"] == odd["output_fields"] and a["tags"] == odd["tags"]
+    assert (a["rule_id"], a["source"], a["priority"]) == ("CG-R-1", "k8s_audit", "ERROR")
+    assert a["time"].replace("Z", "+00:00").startswith("2026-12-01T08:00:00.123456")
+    assert got[_alert(8)["uid"]]["fields"] == {"proc.name": "sh"} and got[_alert(8)["uid"]]["tags"] == ["shell"]
+
+
 def test_a_bad_batch_is_refused_whole(api):
     tok = api.token("agent", "node-1")
     alerts = [_alert(i) for i in range(10)] + [{**_alert(11), "priority": "Catastrophic"}]

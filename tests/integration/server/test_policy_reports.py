@@ -333,16 +333,18 @@ enforcement: {runtime: alert}
 """
 
 
-def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path) -> None:
-    """`agent --policy DIR --server --token` (an agent token): runtime-policy violations over real rule matches
-    (the agent's Kubernetes audit webhook, no eBPF needed) are stored as runtime violations of this host."""
+@pytest.mark.parametrize("where", ["local", "server"])
+def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path, where: str) -> None:
+    """`agent --policy DIR --server --token` (an agent token), or the policy pushed to the server and
+    `agent --policy-from-server`: runtime-policy violations over real rule matches (the agent's Kubernetes
+    audit webhook, no eBPF needed) are stored as runtime violations of this host."""
     import os
     import socket
     import subprocess
 
     from tests.integration.server.test_agent_uplink import _event
 
-    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env)
     host = socket.gethostname()
     (tmp_path / "pol").mkdir()
@@ -352,9 +354,12 @@ def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path) -> None:
     try:
         admin = s.first_line().rsplit(" ", 1)[1].strip()
         tok = cg("token", "create", "node-a", "--role", "agent", "--host", host, "--server", s.url, "--token", admin).stdout.strip()
+        if where == "server":
+            assert cg("policy", "push", str(tmp_path / "pol"), "--server", s.url, "--token", admin).returncode == 0
+        policies = ["--policy", str(tmp_path / "pol")] if where == "local" else ["--policy-from-server"]
         agent = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--no-sensor",
                                   "--k8s-audit-listen", f"127.0.0.1:{audit}", "--output", f"file:{tmp_path / 'a.jsonl'}",
-                                  "--policy", str(tmp_path / "pol"), "--server", s.url, "--token", tok,
+                                  *policies, "--server", s.url, "--token", tok,
                                   "--spool-dir", str(tmp_path / "spool")], cwd=srv.ROOT, env={**os.environ, **env},
                                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "agent.log", "wb"))  # noqa: SIM115
 

@@ -300,3 +300,22 @@ def test_mode_is_the_images_for_running_workloads(tmp_path: Path, capsys: pytest
     det.tick()
     assert {p.name_pattern: p.mode for p in det.profiles.values()} == {"shop-web-*": "monitor", "shop-api": "monitor",
                                                                       "db": "monitor"}
+
+
+def test_a_failed_call_or_a_read_never_stands_for_a_later_success(tmp_path: Path) -> None:
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "monitor"
+    refused = _connect("198.51.100.8", 443)
+    refused.fields.update({"evt.failed": True, "evt.rawres": -111})
+    assert det.detect(refused) == [] and det.detect(refused) == []
+    assert [a.rule_id for a in det.detect(_connect("198.51.100.8", 443))] == ["CG-B003"]  # now it connected
+    read = Event(type="openat", time_ns=1, fields={**CONTAINER, "fd.name": "/etc/passwd", "evt.is_open_read": True})
+    assert det.detect(read) == [] and det.detect(read) == []
+    assert [a.rule_id for a in det.detect(_write("/etc/passwd"))] == ["CG-B002"]  # a write to a file only read
+    failed = _write("/srv/new/x")
+    failed.fields["evt.failed"] = True
+    assert det.detect(failed) == []
+    assert [a.rule_id for a in det.detect(_write("/srv/new/x"))] == ["CG-B002"]
+    unix = Event(type="connect", time_ns=1, fields={**CONTAINER, "fd.typechar": "u", "fd.name": "/run/x.sock"})
+    assert det.detect(unix) == []

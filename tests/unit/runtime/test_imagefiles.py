@@ -46,7 +46,13 @@ def test_verdicts(tmp_path: Path) -> None:
     assert files.drift("sha256:img", "/bin/date", 2).startswith("replaced after the container started (120 bytes")
     assert files.drift("sha256:img", "/bin/date", 3).startswith("mode changed after the container started (4755")
     assert files.drift("sha256:img", "/tmp/payload", 1) == "not in the image layers"
-    assert files.drift("sha256:img", "/usr/bin/perl", 99) == ""  # gone: the path alone
+    assert files.drift("sha256:img", "/usr/bin/perl", 99) == ""  # gone, nothing known beyond the path
+    upper = tmp_path / "upper"
+    (upper / "usr/bin").mkdir(parents=True)
+    (upper / "usr/bin/date").write_bytes(b"y" * 7)  # gone, but the upper layer holds what it ran
+    os.chmod(upper / "usr/bin/date", 0o755)
+    assert files.drift("sha256:img", "/bin/date", 99, str(upper)).startswith("replaced after the container started (7")
+    assert files.drift("sha256:img", "/usr/bin/perl", 99, str(upper)) == ""  # not changed in the upper layer
     assert files.drift("sha256:other", "/bin/date", 1) is None
     assert files.stats()["ready"] == ["sha256:img"] and files.stats()["failed"] == 1
 

@@ -44,6 +44,8 @@ BASELINE_EVENT_TYPES = frozenset({"execve", "execveat", "open", "openat", "opena
 _EXEC = frozenset({"execve", "execveat"})
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _ACCEPTS = frozenset({"accept", "accept4"})
+_INET = frozenset({"4", "6"})
+_EINPROGRESS = -115
 _CACHE_MAX = 8192  # raw values remembered per workload and kind (cleared when full: a bound, not an LRU)
 _NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
 _NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
@@ -215,7 +217,8 @@ class BaselineDetector:
         f = event.fields
         w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
         if w is not None and event.type in w.syscalls and (
-                not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) or f.get("fd.name") in w.writes):
+                not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) or f.get("fd.name") in w.writes
+                or f.get("evt.failed")):  # a read, a known written file, or a failed open: nothing new
             return _NONE
         return self._check(w, event)
 
@@ -233,21 +236,25 @@ class BaselineDetector:
     def _on_connect(self, event: Event) -> list[Alert]:
         f = event.fields
         w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (f.get("fd.sip"), f.get("fd.sport")) in w.outbound:
+        if w is not None and event.type in w.syscalls and (
+                (f.get("fd.sip"), f.get("fd.sport")) in w.outbound or f.get("fd.typechar") not in _INET
+                or (f.get("evt.failed") and f.get("evt.rawres") != _EINPROGRESS)):  # no peer, or no connection
             return _NONE
         return self._check(w, event)
 
     def _on_accept(self, event: Event) -> list[Alert]:
         f = event.fields
         w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and f.get("fd.cip") in w.inbound:
+        if w is not None and event.type in w.syscalls and (
+                f.get("fd.cip") in w.inbound or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
             return _NONE
         return self._check(w, event)
 
     def _on_bind(self, event: Event) -> list[Alert]:
         f = event.fields
         w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and f.get("fd.lport") in w.listens:
+        if w is not None and event.type in w.syscalls and (
+                f.get("fd.lport") in w.listens or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
             return _NONE
         return self._check(w, event)
 
@@ -287,9 +294,12 @@ class BaselineDetector:
                 self._maybe_promote(prof, self.clock())
             drift = t in _EXEC and is_drift(f)
             alerts: list[Alert] = self._drift(prof, event) if drift else []
-            pairs = [*entries_of(t, f), ("syscall", t)]
+            entries = entries_of(t, f)
+            pairs = [*entries, ("syscall", t)]
             new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
-            remember = not drift
+            # raw values are remembered only with the entry they gave: a failed call or a read gives none, and
+            # must not stand for a later successful one with the same values
+            remember = bool(entries) and not drift
             if new:
                 remember &= self._change(prof, event, new, alerts)
             if remember:

@@ -80,11 +80,14 @@ def report(session: Session, host_name: str, batch_id: str, *, agent_version: st
     stored = 0
     if alerts:
         now = utcnow()
-        rows = [{**a, "host_id": host.id, "received_at": now} for a in alerts]
-        # executemany form: one cached statement, sent as multi-row batches by SQLAlchemy's insertmanyvalues
-        table = Alert.__table__  # Core, not ORM bulk persistence: no per-row ORM bookkeeping
-        stmt = ins(table).on_conflict_do_nothing(index_elements=["host_id", "uid"]).returning(table.c.uid)
-        new_uids = set(session.connection().execute(stmt, rows).scalars())
+        if session.get_bind().dialect.name == "postgresql":
+            new_uids = _insert_alerts_pg(session, host.id, now, alerts)
+        else:
+            rows = [{**a, "host_id": host.id, "received_at": now} for a in alerts]
+            # executemany form: one cached statement, sent as multi-row batches by SQLAlchemy's insertmanyvalues
+            table = Alert.__table__  # Core, not ORM bulk persistence: no per-row ORM bookkeeping
+            stmt = ins(table).on_conflict_do_nothing(index_elements=["host_id", "uid"]).returning(table.c.uid)
+            new_uids = set(session.connection().execute(stmt, rows).scalars())
         stored = len(new_uids)
         from containerguard.server.services import notify
 
@@ -146,6 +149,44 @@ def list_baselines(session: Session, *, host: str | None = None, mode: str | Non
         q = q.where(Baseline.image_digest == image_digest)
     q = q.order_by(Host.name, Baseline.workload).limit(limit).offset(offset)
     return [(b, h) for b, h in session.execute(q).tuples()]
+
+
+#: one statement per batch on PostgreSQL: each column is one array parameter, unnested into rows. A multi-row
+#: VALUES statement has 14 placeholders per alert, and psycopg re-parses a statement that long on every
+#: batch (it caches only short ones) -- most of the client's time per batch; PostgreSQL parses the arrays once.
+_PG_ALERTS = (
+    "INSERT INTO alerts (host_id, uid, time, rule, rule_id, priority, source, output, container_id, container_name,"
+    " image, fields, tags, received_at)"
+    " SELECT %(host_id)s, u.uid, u.t, u.rule, u.rule_id, u.priority, u.source, u.output, u.cid, u.cname, u.image,"
+    " u.fields::json, u.tags::json, %(now)s"
+    " FROM unnest(%(uid)s::text[], %(time)s::timestamptz[], %(rule)s::text[], %(rule_id)s::text[],"
+    " %(priority)s::int[], %(source)s::text[], %(output)s::text[], %(cid)s::text[], %(cname)s::text[],"
+    " %(image)s::text[], %(fields)s::text[], %(tags)s::text[])"
+    " AS u(uid, t, rule, rule_id, priority, source, output, cid, cname, image, fields, tags)"
+    " ON CONFLICT (host_id, uid) DO NOTHING RETURNING uid")
+
+
+def _insert_alerts_pg(session: Session, host_id: int, now: dt.datetime, alerts: Sequence[dict[str, Any]]) -> set[str]:
+    """The alerts stored now (a uid already stored, or repeated in the batch, is skipped), in one statement."""
+    import json
+
+    cols: dict[str, list[Any]] = {k: [] for k in ("uid", "time", "rule", "rule_id", "priority", "source", "output",
+                                                  "cid", "cname", "image", "fields", "tags")}
+    for a in alerts:
+        cols["uid"].append(a["uid"])
+        cols["time"].append(a["time"])
+        cols["rule"].append(a["rule"])
+        cols["rule_id"].append(a.get("rule_id", ""))
+        cols["priority"].append(int(a["priority"]))
+        cols["source"].append(a.get("source", "syscall"))
+        cols["output"].append(a.get("output", ""))
+        cols["cid"].append(a.get("container_id", ""))
+        cols["cname"].append(a.get("container_name", ""))
+        cols["image"].append(a.get("image", ""))
+        cols["fields"].append(json.dumps(a.get("fields") or {}))
+        cols["tags"].append(json.dumps(a.get("tags") or []))
+    res = session.connection().exec_driver_sql(_PG_ALERTS, {"host_id": host_id, "now": now, **cols})
+    return {str(r[0]) for r in res}
 
 
 def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]) -> int:
@@ -215,7 +256,7 @@ def list_containers(session: Session, *, host: str | None = None, running: bool 
         q = q.where(Container.running.is_(running))
     if image_digest:
         q = q.where(Container.image_digest == image_digest)
-    return [(c, h) for c, h in session.execute(q.order_by(Container.id.desc()).limit(limit).offset(offset)).tuples()]
+    return [(c, h) for c, h in session.execute(q.order_by(Container.id.desc()).limit(limit).offset(offset))]
 
 
 def list_alerts(session: Session, *, host: str | None = None, min_priority: int | None = None,
@@ -233,4 +274,4 @@ def list_alerts(session: Session, *, host: str | None = None, min_priority: int 
         q = q.where(Alert.time >= since)
     if before_id is not None:
         q = q.where(Alert.id < before_id)
-    return [(a, h) for a, h in session.execute(q.order_by(Alert.id.desc()).limit(limit)).tuples()]
+    return [(a, h) for a, h in session.execute(q.order_by(Alert.id.desc()).limit(limit))]

@@ -49,12 +49,34 @@ def finding_events(s: Session, img: Image, new: list[dict[str, Any]], *, running
     """``new_kev_finding`` / ``new_finding`` (HIGH and CRITICAL) events for new findings of ``img``, naming the hosts
     where it runs now (``running`` in the detail, for running-only notification rules). ``running_only``: none
     unless the image runs somewhere (scan uploads: a new image's findings are not news until it runs)."""
-    hosts = sorted(set(s.scalars(select(Host.name).join(Container, Container.host_id == Host.id).where(
-        Container.image_digest == img.digest, Container.running.is_(True)))))
+    return finding_events_many(s, [(img, new)], running_only=running_only)
+
+
+def finding_events_many(s: Session, batch: list[tuple[Image, list[dict[str, Any]]]], *,
+                        running_only: bool = False) -> int:
+    """``finding_events`` for many images (a rescan batch): one read of where they run, one flush of the events
+    and one read of the notification targets."""
+    digests = sorted({img.digest for img, new in batch if new})
+    running: dict[str, set[str]] = {}
+    for i in range(0, len(digests), 500):
+        for digest, name in s.execute(select(Container.image_digest, Host.name)
+                                      .join(Host, Container.host_id == Host.id)
+                                      .where(Container.image_digest.in_(digests[i:i + 500]),
+                                             Container.running.is_(True))):
+            running.setdefault(digest, set()).add(name)
+    events: list[Event] = []
+    for img, new in batch:
+        hosts = sorted(running.get(img.digest, ()))
+        if running_only and not hosts:
+            continue
+        events += _image_events(img, new, hosts)
+    raise_events(s, events)
+    return len(events)
+
+
+def _image_events(img: Image, new: list[dict[str, Any]], hosts: list[str]) -> list[Event]:
     where = f" running on {', '.join(hosts[:5])}" + (" ..." if len(hosts) > 5 else "") if hosts else ""
-    if running_only and not hosts:
-        return 0
-    n = 0
+    out = []
     for r in new:
         if r["kev"]:
             kind = "new_kev_finding"
@@ -62,9 +84,8 @@ def finding_events(s: Session, img: Image, new: list[dict[str, Any]], *, running
             kind = "new_finding"
         else:
             continue
-        raise_event(s, kind, f"new {'KEV ' if r['kev'] else ''}{Severity(r['severity']).name} {r['vuln_id']} in "
-                    f"{r['package_name']} {r['package_version']} of image {img.name or img.digest}{where}",
-                    severity=r["severity"], image_digest=img.digest, host=hosts[0] if hosts else "",
-                    vuln_id=r["vuln_id"], hosts=hosts, running=bool(hosts))
-        n += 1
-    return n
+        out.append(Event(type=kind, severity=r["severity"], image_digest=img.digest, host=hosts[0] if hosts else "",
+                         summary=f"new {'KEV ' if r['kev'] else ''}{Severity(r['severity']).name} {r['vuln_id']} in "
+                                 f"{r['package_name']} {r['package_version']} of image {img.name or img.digest}{where}",
+                         detail={"vuln_id": r["vuln_id"], "hosts": hosts, "running": bool(hosts)}))
+    return out

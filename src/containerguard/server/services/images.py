@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import zstandard
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from containerguard.errors import ContainerGuardError
@@ -125,16 +125,11 @@ def parse_upload(data: bytes, *, digest: str | None = None, name: str | None = N
     return ParsedUpload(inv, findings, has_findings, claimed, tuple(dict.fromkeys(names)))
 
 
-def _counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    c = {"critical": 0, "high": 0, "medium": 0, "low": 0, "other": 0, "kev": 0, "max_risk": 0.0}
-    for r in rows:
-        sev = r["severity"]
-        key = {Severity.CRITICAL: "critical", Severity.HIGH: "high", Severity.MEDIUM: "medium",
-               Severity.LOW: "low"}.get(Severity(sev), "other")
-        c[key] += 1
-        c["kev"] += bool(r["kev"])
-        c["max_risk"] = max(c["max_risk"], r["risk"])
-    return c
+_BUCKETS = {Severity.CRITICAL: "critical", Severity.HIGH: "high", Severity.MEDIUM: "medium", Severity.LOW: "low"}
+
+
+def _zero_counts() -> dict[str, Any]:
+    return {"critical": 0, "high": 0, "medium": 0, "low": 0, "other": 0, "kev": 0, "max_risk": 0.0}
 
 
 def finding_row(image_id: int, f: MFinding) -> dict[str, Any]:
@@ -152,37 +147,83 @@ def replace_findings(session: Session, image: Image, findings: Sequence[MFinding
                      kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Make the image's stored findings (of ``kinds``; None: all) equal ``findings``; keep ``first_seen`` of
     those that stay. Returns the rows that are new. Updates the image's counts."""
-    rows: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        r = finding_row(image.id, f)
-        rows.setdefault(r["fingerprint"], r)
-    q = select(Finding.id, Finding.fingerprint, Finding.risk, Finding.kev, Finding.epss, Finding.severity).where(
-        Finding.image_id == image.id)
-    if kinds is not None:
-        q = q.where(Finding.kind.in_(kinds))
-    existing = {r.fingerprint: r for r in session.execute(q)}
-    gone = [r.id for fp, r in existing.items() if fp not in rows]
-    new = [r for fp, r in rows.items() if fp not in existing]
+    return replace_findings_many(session, [(image, findings)], kinds=kinds)[image.id].new
+
+
+@dataclass(frozen=True)
+class Replaced:
+    had: int  # stored findings (of the kinds replaced) before
+    new: list[dict[str, Any]]  # rows inserted now
+
+
+def replace_findings_many(session: Session, batch: Sequence[tuple[Image, Sequence[MFinding]]], *,
+                          kinds: frozenset[str] | None = None) -> dict[int, Replaced]:
+    """``replace_findings`` for many images with a few bulk statements: one read of the stored fingerprints, then
+    only the difference is written (a delete of the findings gone, an insert of the new ones, an update of those
+    whose risk, KEV, EPSS or severity moved), one exception-cover refresh and one count of every image."""
+    wanted: dict[int, dict[str, dict[str, Any]]] = {}
+    for image, findings in batch:
+        rows = wanted.setdefault(image.id, {})
+        for f in findings:
+            r = finding_row(image.id, f)
+            rows.setdefault(r["fingerprint"], r)
+    existing: dict[int, dict[str, Any]] = {i: {} for i in wanted}  # fingerprint -> stored row
+    ids = list(wanted)
+    for i in range(0, len(ids), 500):
+        q = select(Finding.id, Finding.image_id, Finding.fingerprint, Finding.risk, Finding.kev, Finding.epss,
+                   Finding.severity).where(Finding.image_id.in_(ids[i:i + 500]))
+        if kinds is not None:
+            q = q.where(Finding.kind.in_(kinds))
+        for row in session.execute(q):
+            existing[row.image_id][row.fingerprint] = row
+    gone: list[int] = []
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    out: dict[int, Replaced] = {}
+    for image_id, rows in wanted.items():
+        had = existing[image_id]
+        gone += [r.id for fp, r in had.items() if fp not in rows]
+        added = [r for fp, r in rows.items() if fp not in had]
+        new += added
+        out[image_id] = Replaced(len(had), added)
+        for fp, r in rows.items():
+            old = had.get(fp)
+            if old is not None and (old.risk, old.kev, old.epss, old.severity) != (r["risk"], r["kev"], r["epss"],
+                                                                                  r["severity"]):
+                changed.append({"id": old.id, "risk": r["risk"], "kev": r["kev"], "epss": r["epss"],
+                                "severity": r["severity"]})
     for i in range(0, len(gone), 500):
         session.execute(delete(Finding).where(Finding.id.in_(gone[i:i + 500])))
     if new:
         session.execute(insert(Finding), new)
-        refresh_cover(session, image_ids=[image.id])
-    changed = [{"id": existing[fp].id, "risk": r["risk"], "kev": r["kev"], "epss": r["epss"],
-                "severity": r["severity"]} for fp, r in rows.items()
-               if fp in existing and (existing[fp].risk, existing[fp].kev, existing[fp].epss, existing[fp].severity)
-               != (r["risk"], r["kev"], r["epss"], r["severity"])]
+        refresh_cover(session, image_ids=sorted({r["image_id"] for r in new}))
     if changed:
         session.execute(update(Finding), changed)
-    refresh_counts(session, image)
-    return new
+    refresh_counts_many(session, [image for image, _ in batch])
+    return out
 
 
 def refresh_counts(session: Session, image: Image) -> None:
-    rows = session.execute(select(Finding.severity, Finding.kev, Finding.risk).where(Finding.image_id == image.id))
-    c = _counts({"severity": r.severity, "kev": r.kev, "risk": r.risk} for r in rows)
-    for k, v in c.items():
-        setattr(image, k, v)
+    refresh_counts_many(session, [image])
+
+
+def refresh_counts_many(session: Session, batch: Sequence[Image]) -> None:
+    """Set each image's severity counts, KEV count and maximum risk from its stored findings (one grouped query
+    per 500 images)."""
+    counts = {image.id: _zero_counts() for image in batch}
+    ids = list(counts)
+    for i in range(0, len(ids), 500):
+        q = (select(Finding.image_id, Finding.severity, func.count(), func.sum(case((Finding.kev.is_(True), 1), else_=0)),
+                    func.max(Finding.risk))
+             .where(Finding.image_id.in_(ids[i:i + 500])).group_by(Finding.image_id, Finding.severity))
+        for image_id, sev, n, kev, risk in session.execute(q):
+            c = counts[image_id]
+            c[_BUCKETS.get(Severity(sev), "other")] += n
+            c["kev"] += int(kev or 0)
+            c["max_risk"] = max(c["max_risk"], float(risk or 0.0))
+    for image in batch:
+        for k, v in counts[image.id].items():
+            setattr(image, k, v)
 
 
 def _touch_names(session: Session, image: Image, names: Sequence[tuple[str, str, str]]) -> None:

@@ -58,3 +58,52 @@ def test_rescan_raises_events_for_new_findings_on_running_images(api, docs):
     api.post("/rescans", analyst)
     api.wait_jobs()
     assert len([e for e in api.get("/events?limit=100").json() if e["type"] in ("new_finding", "new_kev_finding")]) == len(new)
+
+
+def test_rescan_writes_only_the_difference_and_keeps_counts_and_exceptions_right(api, docs):
+    """Several images in one rescan batch: a finding the database no longer matches goes, a missing one comes back
+    (an exception naming it applies), a moved risk is corrected, unchanged findings keep their rows,
+    and each image's counts and maximum risk equal what its findings say."""
+    digests = []
+    for d in docs[2:5]:
+        assert api.post("/scans", content=d).status_code == 201
+        digests.append(json.loads(d)["image"]["id"])
+    target = digests[0]
+    with api.app.state.cg.sessions() as s, s.begin():
+        img = s.scalars(select(Image).where(Image.digest == target)).one()
+        vulns = list(s.scalars(select(Finding).where(Finding.image_id == img.id, Finding.kind == "vulnerability")
+                               .order_by(Finding.risk.desc())))
+        assert len(vulns) >= 3, "the fixture image has too few vulnerabilities"
+        top, moved, kept = vulns[0], vulns[1], vulns[2:]
+        removed_vuln, moved_id, moved_risk = top.vuln_id, moved.id, moved.risk
+        kept_rows = {f.id for f in kept}
+        s.delete(top)  # as if the advisory had been published after the image was scanned
+        moved.risk = 0.5
+        stale = Finding(image_id=img.id, fingerprint="f" * 64, kind="vulnerability", vuln_id="CVE-1999-0001",
+                        title="withdrawn advisory", severity=int(Severity.CRITICAL), package_name="x", risk=99.0)
+        s.add(stale)
+        img.critical, img.max_risk = 40, 99.0  # stale counts
+    analyst = api.token("analyst")
+    r = api.post("/exceptions", analyst, json={"vuln_id": removed_vuln, "scope": "image", "kind": "risk_accepted",
+                                               "reason": "not reachable", "image_digest": target})
+    assert r.status_code == 201, r.text
+    assert api.post("/rescans", analyst).status_code == 202
+    api.wait_jobs()
+    jobs = api.get("/jobs?kind=rescan_batch").json()
+    assert jobs[0]["status"] == "done" and jobs[0]["result"]["images"] == 3
+    for digest, d in zip(digests, docs[2:5], strict=True):
+        doc = json.loads(d)
+        items = api.get(f"/images/{digest}/findings?limit=500").json()["items"]
+        assert sorted((f["kind"], f["vuln_id"]) for f in items) == sorted((f["kind"], f["id"]) for f in doc["findings"])
+        image = api.get(f"/images/{digest}").json()
+        sev = [f["severity"] for f in items]
+        assert (image["critical"], image["high"], image["medium"], image["low"]) == (
+            sev.count("CRITICAL"), sev.count("HIGH"), sev.count("MEDIUM"), sev.count("LOW"))
+        assert image["kev"] == sum(bool(f["kev"]) for f in items)
+        assert image["max_risk"] == max((f["risk"] for f in items), default=0.0)
+        if digest == target:
+            by_id = {f["id"]: f for f in items}
+            assert by_id[moved_id]["risk"] == moved_risk  # corrected in place, same row
+            assert kept_rows <= set(by_id)  # unchanged findings keep their rows
+            back = [f for f in items if f["vuln_id"] == removed_vuln]
+            assert back and all(f["exception"] and f["exception"]["kind"] == "risk_accepted" for f in back)

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from containerguard.model import Alert, Event, Priority
@@ -35,6 +35,7 @@ from containerguard.runtime.baseline.profile import (
 )
 from containerguard.runtime.baseline.store import BaselineStore
 from containerguard.runtime.rules.alerts import build_alert
+from containerguard.runtime.rules.compiler import Splice
 
 log = logging.getLogger(__name__)
 
@@ -192,74 +193,44 @@ class BaselineDetector:
 
     def detect(self, event: Event) -> list[Alert]:
         """Learn from or check one event; returns the deviation alerts (usually none)."""
-        return self.handler(event.type)(event)
-
-    def handler(self, event_type: str) -> Callable[[Event], list[Alert]]:
-        """The check for events of ``event_type``, specialised per kind (the evaluator looks it up once per type).
-
-        The steady state (a known workload doing what it is known to do) is the container's workload found by
-        id, then one set membership on the event's raw values: no generalisation, no lock, no allocation beyond
-        a small tuple. Everything else (a new container, new behaviour, drift) goes to :meth:`_check`.
-        """
-        if event_type in _OPENS:
-            return self._on_open
-        if event_type in _EXEC:
-            return self._on_exec
-        if event_type == "connect":
-            return self._on_connect
-        if event_type in _ACCEPTS:
-            return self._on_accept
-        if event_type == "bind":
-            return self._on_bind
-        return self._check_event
-
-    def _on_open(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) or f.get("fd.name") in w.writes
-                or f.get("evt.failed")):  # a read, a known written file, or a failed open: nothing new
-            return _NONE
-        return self._check(w, event)
-
-    def _on_exec(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (  # _exec_key, inlined
-                f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
-                f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args")) in w.execs and not (
-                f.get("proc.exe_written") or f.get("proc.exe_drift")
-                or (f.get("proc.exe_drift") is None and f.get("proc.is_exe_upper_layer"))):
-            return _NONE
-        return self._check(w, event)
-
-    def _on_connect(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                (f.get("fd.sip"), f.get("fd.sport")) in w.outbound or f.get("fd.typechar") not in _INET
-                or (f.get("evt.failed") and f.get("evt.rawres") != _EINPROGRESS)):  # no peer, or no connection
-            return _NONE
-        return self._check(w, event)
-
-    def _on_accept(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                f.get("fd.cip") in w.inbound or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
-            return _NONE
-        return self._check(w, event)
-
-    def _on_bind(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                f.get("fd.lport") in w.listens or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
-            return _NONE
-        return self._check(w, event)
-
-    def _check_event(self, event: Event) -> list[Alert]:
         return self._check(self._by_cid.get(event.fields.get("container.id")), event)  # type: ignore[arg-type]
+
+    def fast_path(self, event_type: str, code: Splice) -> str | None:
+        """The steady state, as code the evaluator fuses into the rules' code for ``event_type``: false when a
+        known workload does what it is known to do (its workload found by container id, then one set membership
+        on the event's raw values: no generalisation, no lock, no call), or for the host's events. Everything
+        else (a new container, new behaviour, drift) is true and goes to :meth:`detect`.
+        """
+        g = code.field
+        w = code.local()
+        known = self._known(event_type, code, w)
+        if known is None:
+            return None
+        return (f"({w} := {code.obj(self._by_cid.get)}({g('container.id')})) is None or ({w} is not "
+                f"{code.obj(_OUTSIDE)} and ({event_type!r} not in {w}.syscalls or not ({known})))")
+
+    @staticmethod
+    def _known(t: str, code: Splice, w: str) -> str | None:
+        """The test that an event of type ``t`` adds nothing to workload ``w`` (mirrors :meth:`_Live.cache_for`:
+        a raw value is in a cache only once :meth:`_check` found it adds nothing)."""
+        g = code.field
+        inet = code.obj(_INET)
+        if t in _OPENS:  # a read, a known written file, or a failed open
+            return (f"not ({g('evt.is_open_write')} or {g('evt.is_open_create')}) or {g('fd.name')} in {w}.writes "
+                    f"or {g('evt.failed')}")
+        if t in _EXEC:  # a known process, not drift (_exec_key and is_drift)
+            return (f"({g('proc.exepath')} or {g('proc.exe')}, {g('user.name')} or {g('user.uid')}, "
+                    f"{g('proc.pexepath')} or {g('proc.pname')}, {g('proc.args')}) in {w}.execs and not "
+                    f"({g('proc.exe_written')} or {g('proc.exe_drift')} or ({g('proc.exe_drift')} is None and "
+                    f"{g('proc.is_exe_upper_layer')}))")
+        if t == "connect":  # a known peer, no peer, or no connection
+            return (f"({g('fd.sip')}, {g('fd.sport')}) in {w}.outbound or {g('fd.typechar')} not in {inet} or "
+                    f"({g('evt.failed')} and {g('evt.rawres')} != {_EINPROGRESS})")
+        if t in _ACCEPTS:
+            return f"{g('fd.cip')} in {w}.inbound or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+        if t == "bind":
+            return f"{g('fd.lport')} in {w}.listens or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+        return None
 
     def _enter(self, event: Event) -> _Live:
         """The first event of a container: find (or create) its workload (:data:`_OUTSIDE` for the host)."""

@@ -60,6 +60,22 @@ def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
         scans = httpx.get(f"{s.url}/api/v1/jobs?kind=scan_image", headers=h).json()
         app_scans = [j for j in scans if "repository=team/app," in j["key"] and "created" in j["result"]]
         assert len(app_scans) == 1, scans
+        # a multi-platform index pushed (skopeo --all): each platform's image is scanned on its own, named by
+        # its platform and the index the tag points at
+        multi, _extra = reg.multiarch_layout(tmp_path / "multi", srv.image_layout(tmp_path / "multi-base", 4))
+        r.push(f"oci:{multi}:multi", "team/multi:2", all_images=True)
+        _st, hdrs, _body = r.get("/v2/team/multi/manifests/2", accept="application/vnd.oci.image.index.v1+json")
+        index = hdrs["Docker-Content-Digest"]
+
+        def platforms() -> list[dict] | None:
+            items = httpx.get(f"{s.url}/api/v1/images?name=team/multi", headers=h).json()["items"]
+            names = [n for i in items for n in httpx.get(f"{s.url}/api/v1/images/{i['digest']}", headers=h).json()["names"]
+                     if n["tag"] == "2" and n["index_digest"] == index]
+            return names if len(items) == 2 and len(names) == 2 else None
+
+        named = srv.wait_for(platforms, 20)
+        assert named, s.log_text()[-2000:]
+        assert sorted(n["platform"] for n in named) == ["linux/amd64", "linux/arm64/v8"]
         # a wrong secret is refused
         bad = httpx.post(f"{s.url}/api/v1/registries/local/notifications", headers={"Authorization": "Bearer nope"},
                          json={"events": []})
@@ -71,8 +87,9 @@ def test_push_is_scanned_within_10s_and_a_second_tag_is_not_pulled(tmp_path):
         assert httpx.post(f"{s.url}/api/v1/registries/local/poll", headers=h).status_code == 202
         polls = srv.wait_for(lambda: [j for j in httpx.get(f"{s.url}/api/v1/jobs?kind=poll_registry", headers=h).json()
                                if j["status"] == "done"], 30)
-        assert polls and polls[0]["result"]["manifests"] == 3 and polls[0]["result"]["new"] == 0, polls
-        assert httpx.get(f"{s.url}/api/v1/images", headers=h).json()["total"] == 2
+        # team/app:1.0, team/app:latest, team/early:1 and team/multi:2's two platform images, all known already
+        assert polls and polls[0]["result"]["manifests"] == 5 and polls[0]["result"]["new"] == 0, polls
+        assert httpx.get(f"{s.url}/api/v1/images", headers=h).json()["total"] == 4
         # credentials at rest are encrypted
         con = sqlite3.connect(tmp_path / "data" / "containerguard.sqlite")
         (enc,) = con.execute("SELECT password_enc FROM registries").fetchone()

@@ -196,7 +196,10 @@ def _dir_run(root: Path, mode: str, workers: int, rs: Any) -> tuple[float, float
     finally:
         if pool is not None:
             pool.close()
-    dt, cpu = time.perf_counter() - began, time.process_time() - cpu0 + worker_cpu
+    main_cpu = time.process_time() - cpu0
+    dt, cpu = time.perf_counter() - began, main_cpu + worker_cpu
+    if pool is not None:
+        print(f"#   this process {main_cpu:.1f} CPU-s, the workers {worker_cpu:.1f} CPU-s")
     return dt, cpu, health, n, alerts
 
 

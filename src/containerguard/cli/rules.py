@@ -14,6 +14,7 @@ import typer
 from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
+    from collections import Counter
     from collections.abc import Iterable, Iterator
 
     from containerguard.model import Alert, Event, Priority
@@ -136,7 +137,8 @@ def replay(
         (ev, None) for ev in replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats))
     if kind is not None:
         rule_paths = [str(p) for p in (rules or builtin_and_plugin_rules())]
-        stream = itertools.chain(_source_events(kind, events or [], strict, stats, rule_paths, workers), stream)
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats, rule_paths, workers,
+                                                rs.eval_errors), stream)
     for ev, done in stream:
         batch = evaluator.evaluate(ev) if done is None else done
         if not batch:
@@ -165,9 +167,10 @@ def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
 
 
 def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str],
-                   workers: int | None) -> Iterator[tuple[Event, list[Alert] | None]]:
+                   workers: int | None, eval_errors: Counter[str]) -> Iterator[tuple[Event, list[Alert] | None]]:
     """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit), with the alerts when a pool of ``workers``
-    evaluated ``rules`` on them; --strict stops at the first bad record (and reads in this process)."""
+    evaluated ``rules`` on them (their evaluation errors added to ``eval_errors``); --strict stops at the first
+    bad record (and reads in this process)."""
     from containerguard.runtime.cloud.health import SourceHealth
     from containerguard.runtime.cloud.reader import ReadPool, default_workers
     from containerguard.runtime.cloud.sources import replay_evaluated
@@ -182,6 +185,7 @@ def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats,
             yield item
     finally:
         if pool is not None:
+            eval_errors.update(pool.eval_errors)
             pool.close()
     stats.read += health.events
     stats.skipped += health.parse_errors

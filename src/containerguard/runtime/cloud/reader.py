@@ -9,6 +9,7 @@ size ceiling, JSON decoding and the per-record error handling. A warning names t
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
 import multiprocessing
@@ -373,6 +374,8 @@ class FileResult:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     evaluated: int = 0
     newest_ns: int = 0
+    #: rule name -> evaluations that raised in the worker (a field of an unexpected type)
+    eval_errors: dict[str, int] = field(default_factory=dict)
 
 
 class _Collecting(SourceHealth):
@@ -387,8 +390,8 @@ class _Collecting(SourceHealth):
 
 
 _WORKER_PARSERS: dict[type, Parser] = {}
-#: a worker's rules (set by the pool's initializer): evaluate(event) -> alerts
-_WORKER_RULES: list[Callable[[Event], list[Alert]]] = []
+#: a worker's ruleset (set by the pool's initializer)
+_WORKER_RULES: list[Any] = []
 
 
 #: what a pool's workers evaluate: rules files, or a picklable function that loads the ruleset (the agent's
@@ -400,11 +403,11 @@ def _init_worker(rules: RulesSpec) -> None:
     if rules is None:
         return
     if callable(rules):
-        _WORKER_RULES[:] = [rules().evaluate]
+        _WORKER_RULES[:] = [rules()]
         return
     from containerguard.runtime.rules import load_rules
 
-    _WORKER_RULES[:] = [load_rules(list(rules)).evaluate]
+    _WORKER_RULES[:] = [load_rules(list(rules))]
 
 
 def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int, prev: tuple[int, int, int] | None,
@@ -422,7 +425,8 @@ def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int, prev: tu
     if not _WORKER_RULES:
         res.items = [(ev.type, ev.time_ns, ev.source, ev.fields, None) for ev in events]
     else:
-        evaluate = _WORKER_RULES[0]
+        ruleset = _WORKER_RULES[0]
+        evaluate, errors_before = ruleset.evaluate, dict(ruleset.eval_errors)
         stateful = parser.stateful
         for ev in events:
             if stateful(ev):  # its per-source state is counted, and its rules run, in order, where it is read
@@ -435,6 +439,8 @@ def _read_in_worker(parser_cls: type, path: str, size: int, mtime: int, prev: tu
                 res.evaluated += 1
                 if ev.time_ns > res.newest_ns:
                     res.newest_ns = ev.time_ns
+        res.eval_errors = {rule: n - errors_before.get(rule, 0) for rule, n in ruleset.eval_errors.items()
+                           if n != errors_before.get(rule, 0)}
     res.bytes = h.bytes
     return res
 
@@ -460,6 +466,8 @@ class ReadPool:
         self._ex: concurrent.futures.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._users: dict[concurrent.futures.ProcessPoolExecutor, int] = {}
+        #: rule name -> evaluations that raised in the workers (as RuleSet.eval_errors counts them in process)
+        self.eval_errors: collections.Counter[str] = collections.Counter()
 
     def _acquire(self) -> concurrent.futures.ProcessPoolExecutor:
         with self._lock:
@@ -489,13 +497,19 @@ class ReadPool:
             for job in jobs:
                 ahead.append(ex.submit(_read_in_worker, *job))
                 if len(ahead) >= 2 * self.workers:
-                    yield ahead.popleft().result()
+                    yield self._done(ahead.popleft())
             while ahead:
-                yield ahead.popleft().result()
+                yield self._done(ahead.popleft())
         finally:
             for fut in ahead:
                 fut.cancel()
             self._release(ex)
+
+    def _done(self, fut: concurrent.futures.Future[FileResult]) -> FileResult:
+        res = fut.result()
+        if res.eval_errors:
+            self.eval_errors.update(res.eval_errors)
+        return res
 
     def use(self, rules: list[str] | Callable[[], Any] | None) -> None:
         """Evaluate ``rules`` from the next read on (new worker processes load them)."""

@@ -78,6 +78,12 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
         assert "replaced after the container started" in found["/usr/bin/tac"]["output"]
         assert "mode changed after the container started (4755" in found["/usr/bin/true"]["output"]
         assert found["/usr/bin/tac"]["output_fields"]["proc.exe_written"] is False  # only the layers could tell
+        # the default drift rule takes the layers' verdict too: the touched /usr/bin/date is in the upper layer,
+        # yet the image's
+        docs = [json.loads(x) for x in alerts.read_text().splitlines()]
+        rule = {d["output_fields"]["proc.exepath"] for d in docs
+                if d.get("rule_id") == "CG-R005" and d.get("container_name") == name}
+        assert rule == {"/usr/bin/tac", "/usr/bin/true"}, rule
     finally:
         if agent is not None and agent.poll() is None:
             os.kill(agent.pid, signal.SIGTERM)

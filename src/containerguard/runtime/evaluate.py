@@ -8,6 +8,7 @@ baselines). :func:`replay_events` reads recorded events and Kubernetes audit log
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from containerguard.model import Alert, Event
 from containerguard.runtime.events import ReadStats, read_events
 from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
 from containerguard.runtime.rules import RuleSet
+from containerguard.runtime.rules.compiler import DispatchFn, Splice, Tail
 from containerguard.runtime.sensor import script
 
 
@@ -28,33 +30,53 @@ class Detector(Protocol):
         """Alerts for one event (usually none)."""
         ...
 
-    def handler(self, event_type: str) -> Callable[[Event], list[Alert]]:
-        """``detect`` for events of one type (it may be specialised per type); looked up once per type."""
+    def fast_path(self, event_type: str, code: Splice) -> str | None:
+        """Python expression source, built with ``code``, that is false only for events of ``event_type`` that
+        ``detect`` would neither alert on nor learn from (the steady state); None: ``detect`` sees every event of
+        the type. The evaluator fuses it into the rules' code for the type, sharing their field reads."""
         ...
 
 
 class Evaluator:
-    """Rules (and detectors) over events. ``evaluate(event)`` returns the alerts, rules first."""
+    """Rules (and detectors) over events. ``evaluate(event)`` returns the alerts, rules first.
+
+    With detectors, the rules' code for each event type a detector watches is compiled again with the detector's
+    fast-path test appended (:meth:`RuleSet.fused_dispatch`): one call per event evaluates both, fields read by
+    both are read once, and ``detect`` runs only for the events the test lets through. Event types no detector
+    watches run the rules' own code unchanged.
+    """
 
     def __init__(self, ruleset: RuleSet, detectors: Iterable[Detector] = ()) -> None:
         self.detectors: list[Detector] = list(detectors)
-        #: event type -> the detectors' check for it (one dict look-up and one call per event)
-        self._detect_by_type: dict[str, Callable[[Event], list[Alert]]] = {}
         self.ruleset = ruleset
         self.types: frozenset[str] = frozenset()
         self.all_types = False
+        #: syscall event type -> its (fused) dispatch function; then the fallback, and the detectors by mark
+        self._by_type: dict[str, DispatchFn] = {}
+        self._fallback: DispatchFn | None = None
+        self._marked: list[Callable[[Event], list[Alert]]] = []
+        #: event type -> the detectors that watch it, for events of other sources (no fused code)
+        self._detect_by_type: dict[str, list[Callable[[Event], list[Alert]]]] = {}
         self.use(ruleset)
 
     def use(self, ruleset: RuleSet) -> None:
         """Switch to another ruleset (a reload)."""
-        self.ruleset = ruleset
+        by_type = ruleset.dispatch_by_type
+        tails: dict[str, list[Tail]] = {}
+        marked: list[Callable[[Event], list[Alert]]] = []
+        detect_by_type: dict[str, list[Callable[[Event], list[Alert]]]] = {}
+        for d in self.detectors:
+            for t in sorted(d.event_types):
+                marked.append(d.detect)
+                tails.setdefault(t, []).append((-len(marked), partial(d.fast_path, t)))
+                detect_by_type.setdefault(t, []).append(d.detect)
+        for t, ts in tails.items():
+            by_type[t] = ruleset.fused_dispatch(t, ts)
+        # swapped together, after everything is built: an event sees one ruleset, never half of two
+        self.ruleset, self._by_type, self._fallback = ruleset, by_type, ruleset.fallback
+        self._marked, self._detect_by_type = marked, detect_by_type
         self.types = frozenset(ruleset.event_types).union(*(d.event_types for d in self.detectors))
         self.all_types = bool(ruleset.all_event_types)
-        by_type: dict[str, list[Callable[[Event], list[Alert]]]] = {}
-        for d in self.detectors:
-            for t in d.event_types:
-                by_type.setdefault(t, []).append(d.handler(t))
-        self._detect_by_type = {t: hs[0] if len(hs) == 1 else _chain(hs) for t, hs in by_type.items()}
 
     def add(self, detector: Detector) -> None:
         """Run ``detector`` on every event of its types from now on."""
@@ -71,23 +93,27 @@ class Evaluator:
 
     def evaluate(self, event: Event) -> list[Alert]:
         """Alerts for one event: the rules' in rule order, then each detector's."""
-        alerts = self.ruleset.evaluate(event)
-        detect = self._detect_by_type.get(event.type)
-        if detect is not None:
-            more = detect(event)
-            if more:
-                alerts = [*alerts, *more]
+        if event.source != "syscall":
+            return self._evaluate_other(event)
+        fn = self._by_type.get(event.type, self._fallback)
+        if fn is None:
+            return []
+        hits = fn(event.fields, event.type, event.time_ns)
+        if not hits:
+            return []
+        if hits[-1] >= 0:  # rules only (detectors' marks are negative and come last)
+            return self.ruleset.alerts(hits, event)
+        alerts = self.ruleset.alerts([i for i in hits if i >= 0], event)
+        for i in hits:
+            if i < 0:
+                alerts.extend(self._marked[-1 - i](event))
         return alerts
 
-
-def _chain(handlers: list[Callable[[Event], list[Alert]]]) -> Callable[[Event], list[Alert]]:
-    """Several detectors' checks of one event type as one, their alerts in detector order."""
-    def run(event: Event) -> list[Alert]:
-        out: list[Alert] = []
-        for h in handlers:
-            out.extend(h(event))
-        return out
-    return run
+    def _evaluate_other(self, event: Event) -> list[Alert]:
+        alerts = self.ruleset.evaluate(event)
+        for detect in self._detect_by_type.get(event.type, ()):
+            alerts.extend(detect(event))
+        return alerts
 
 
 def replay_events(event_files: Iterable[Path], audit_files: Iterable[Path], *, strict: bool,

@@ -228,8 +228,10 @@ class ProcrastinateQueue:
         if lock:
             import procrastinate.exceptions
 
+            # queueing_lock: one such job waiting at a time; lock: never two running at once (a job queued
+            # while the first runs waits for it, then finds its work done -- e.g. one digest under two tags)
             with suppress(procrastinate.exceptions.AlreadyEnqueued):
-                task.configure(queueing_lock=str(lock)).defer(**kwargs)
+                task.configure(queueing_lock=str(lock), lock=str(lock)).defer(**kwargs)
         else:
             task.defer(**kwargs)
 

@@ -112,3 +112,20 @@ def test_reload_keeps_the_last_good_ruleset(tmp_path):
     new, err = reload_rules(good)
     assert err is None and new is not good
     assert [a.rule for a in new.evaluate(Event("execve", 1, {"proc.name": "b"}))] == ["R2"]
+
+
+@pytest.mark.parametrize(("drift", "upper", "fires"), [
+    ("", True, False),  # the image's own file, only touched (copied up): the layers say it is the image's
+    ("replaced after the container started (size 35280, image 14248)", False, True),  # the layers say it is not
+    ("mode changed after the container started (4755, image 0755)", True, True),
+    (None, True, True),  # the layers are not known: the upper-layer check decides
+    (None, False, False),
+    (None, None, False),
+])
+def test_drift_rule_takes_the_layers_verdict_when_known(rs, drift, upper, fires):
+    f = {"proc.name": "tac", "proc.exepath": "/usr/bin/tac", "proc.pname": "sh", "container.id": "abc",
+         "proc.exe_drift": drift, "proc.is_exe_upper_layer": upper}
+    alerts = [a for a in rs.evaluate(Event("execve", 1, f)) if a.rule_id == "CG-R005"]
+    assert len(alerts) == fires
+    if fires:
+        assert f"drift={drift if drift is not None else '<NA>'})" in alerts[0].output

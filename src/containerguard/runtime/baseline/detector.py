@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from containerguard.model import Alert, Event, Priority
@@ -35,6 +35,7 @@ from containerguard.runtime.baseline.profile import (
 )
 from containerguard.runtime.baseline.store import BaselineStore
 from containerguard.runtime.rules.alerts import build_alert
+from containerguard.runtime.rules.compiler import Splice
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,11 @@ class _Live:
         self.inbound: set[Any] = set()   # fd.cip of known clients
         self.listens: set[Any] = set()   # fd.lport of known bound ports
 
+    def cache_of(self, t: str) -> set[Any] | None:
+        """The cache events of type ``t`` are remembered in."""
+        return (self.writes if t in _OPENS else self.execs if t in _EXEC else self.outbound if t == "connect"
+                else self.inbound if t in _ACCEPTS else self.listens if t == "bind" else None)
+
     def cache_for(self, t: str, f: Mapping[str, Any]) -> tuple[set[Any], Any] | None:
         """The cache and raw key an event of type ``t`` is remembered under (mirrors the fast path)."""
         if t in _OPENS:
@@ -146,6 +152,9 @@ class _Live:
 
 #: the host's events (and those without a container): the baseline has nothing to say about them
 _OUTSIDE = _Live(Profile(key=""))
+#: the fast path's mark of the host (and of events without a container id): nothing to check
+_HOST: set[Any] = set()
+_FAST_MAX = 65536  # containers remembered per event type by the fast path (cleared when full)
 
 
 def _iso(ns: int) -> str:
@@ -184,6 +193,9 @@ class BaselineDetector:
         self._dirty: set[str] = set()
         self._live: dict[str, _Live] = {}
         self._by_cid: dict[str, _Live] = {}  # container id -> its workload (containers seen so far)
+        #: the fast path's table per event type: container id -> the cache of its workload for the type, present
+        #: only once the workload knows the syscall (so a hit means "known syscall"); _HOST for the host
+        self._fast: dict[str, dict[Any, set[Any]]] = {t: {} for t in BASELINE_EVENT_TYPES}
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
@@ -192,74 +204,62 @@ class BaselineDetector:
 
     def detect(self, event: Event) -> list[Alert]:
         """Learn from or check one event; returns the deviation alerts (usually none)."""
-        return self.handler(event.type)(event)
-
-    def handler(self, event_type: str) -> Callable[[Event], list[Alert]]:
-        """The check for events of ``event_type``, specialised per kind (the evaluator looks it up once per type).
-
-        The steady state (a known workload doing what it is known to do) is the container's workload found by
-        id, then one set membership on the event's raw values: no generalisation, no lock, no allocation beyond
-        a small tuple. Everything else (a new container, new behaviour, drift) goes to :meth:`_check`.
-        """
-        if event_type in _OPENS:
-            return self._on_open
-        if event_type in _EXEC:
-            return self._on_exec
-        if event_type == "connect":
-            return self._on_connect
-        if event_type in _ACCEPTS:
-            return self._on_accept
-        if event_type == "bind":
-            return self._on_bind
-        return self._check_event
-
-    def _on_open(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                not (f.get("evt.is_open_write") or f.get("evt.is_open_create")) or f.get("fd.name") in w.writes
-                or f.get("evt.failed")):  # a read, a known written file, or a failed open: nothing new
-            return _NONE
-        return self._check(w, event)
-
-    def _on_exec(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (  # _exec_key, inlined
-                f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
-                f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args")) in w.execs and not (
-                f.get("proc.exe_written") or f.get("proc.exe_drift")
-                or (f.get("proc.exe_drift") is None and f.get("proc.is_exe_upper_layer"))):
-            return _NONE
-        return self._check(w, event)
-
-    def _on_connect(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                (f.get("fd.sip"), f.get("fd.sport")) in w.outbound or f.get("fd.typechar") not in _INET
-                or (f.get("evt.failed") and f.get("evt.rawres") != _EINPROGRESS)):  # no peer, or no connection
-            return _NONE
-        return self._check(w, event)
-
-    def _on_accept(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                f.get("fd.cip") in w.inbound or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
-            return _NONE
-        return self._check(w, event)
-
-    def _on_bind(self, event: Event) -> list[Alert]:
-        f = event.fields
-        w = self._by_cid.get(f.get("container.id"))  # type: ignore[arg-type]
-        if w is not None and event.type in w.syscalls and (
-                f.get("fd.lport") in w.listens or f.get("fd.typechar") not in _INET or f.get("evt.failed")):
-            return _NONE
-        return self._check(w, event)
-
-    def _check_event(self, event: Event) -> list[Alert]:
         return self._check(self._by_cid.get(event.fields.get("container.id")), event)  # type: ignore[arg-type]
+
+    def fast_path(self, event_type: str, code: Splice) -> str | None:
+        """The steady state, as code the evaluator fuses into the rules' code for ``event_type``: false when a
+        known workload does what it is known to do (one subscript finds the container's cache for the type,
+        present only once the workload knows the syscall, then one set membership on the event's raw values: no
+        generalisation, no lock, no call), or for the host's events. Everything else (a new container, a new
+        syscall, new behaviour, drift) is true, or raises (an unknown container), and goes to :meth:`detect`.
+        """
+        table = self._fast.get(event_type)
+        c = code.local()
+        known = self._known(event_type, code, c)
+        if table is None or known is None:
+            return None
+        return (f"not (({c} := {code.obj(table)}[{code.field('container.id')}]) is {code.obj(_HOST)} "
+                f"or {known})")
+
+    @staticmethod
+    def _known(t: str, code: Splice, c: str) -> str | None:
+        """The test that an event of type ``t`` adds nothing to a workload whose cache for ``t`` is ``c`` (mirrors
+        :meth:`_Live.cache_for`: a raw value is in a cache only once :meth:`_check` found it adds nothing)."""
+        g = code.field
+        inet = code.obj(_INET)
+        if t in _OPENS:  # a read, a known written file, or a failed open
+            return (f"not ({g('evt.is_open_write')} or {g('evt.is_open_create')}) or {g('fd.name')} in {c} "
+                    f"or {g('evt.failed')}")
+        if t in _EXEC:  # a known process, not drift (_exec_key and is_drift)
+            d = code.local()
+            return (f"({g('proc.exepath')} or {g('proc.exe')}, {g('user.name')} or {g('user.uid')}, "
+                    f"{g('proc.pexepath')} or {g('proc.pname')}, {g('proc.args')}) in {c} and not "
+                    f"({g('proc.exe_written')} or ({d} := {g('proc.exe_drift')}) or ({d} is None and "
+                    f"{g('proc.is_exe_upper_layer')}))")
+        if t == "connect":  # a known peer, no peer, or no connection
+            return (f"({g('fd.sip')}, {g('fd.sport')}) in {c} or {g('fd.typechar')} not in {inet} or "
+                    f"({g('evt.failed')} and {g('evt.rawres')} != {_EINPROGRESS})")
+        if t in _ACCEPTS:
+            return f"{g('fd.cip')} in {c} or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+        if t == "bind":
+            return f"{g('fd.lport')} in {c} or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+        return None
+
+    def _fast_enter(self, t: str, cid: Any, w: _Live) -> None:
+        """Let the fast path see container ``cid``'s events of type ``t`` (once its workload knows the syscall)."""
+        table = self._fast.get(t)
+        if table is None or not (cid is None or isinstance(cid, str)):
+            return
+        if w is _OUTSIDE:
+            cache: set[Any] | None = _HOST
+        elif t in w.syscalls and cid is not None and self._by_cid.get(cid) is w:
+            cache = w.cache_of(t)
+        else:
+            return
+        if cache is not None and table.get(cid) is not cache:
+            if len(table) >= _FAST_MAX:
+                table.clear()
+            table[cid] = cache
 
     def _enter(self, event: Event) -> _Live:
         """The first event of a container: find (or create) its workload (:data:`_OUTSIDE` for the host)."""
@@ -274,8 +274,10 @@ class BaselineDetector:
             w = self._live.get(prof.key)
             if w is None or w.prof is not prof:
                 w = self._live[prof.key] = _Live(prof)
-            if len(self._by_cid) > 65536:
+            if len(self._by_cid) > _FAST_MAX:
                 self._by_cid.clear()
+                for table in self._fast.values():
+                    table.clear()
             self._by_cid[str(f.get("container.id"))] = w
         return w
 
@@ -284,10 +286,11 @@ class BaselineDetector:
         add nothing new."""
         if w is None:
             w = self._enter(event)
-        if w is _OUTSIDE:
-            return _NONE  # the host, or an event without a container id
         f = event.fields
         t = event.type
+        if w is _OUTSIDE:
+            self._fast_enter(t, f.get("container.id"), w)
+            return _NONE  # the host, or an event without a container id
         with self._lock:
             prof = w.prof
             if prof.mode == "learn":
@@ -308,6 +311,7 @@ class BaselineDetector:
                     if len(cache[0]) >= _CACHE_MAX:
                         cache[0].clear()
                     cache[0].add(cache[1])
+            self._fast_enter(t, f.get("container.id"), w)
             return alerts
 
     def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
@@ -452,6 +456,8 @@ class BaselineDetector:
             self._live[key] = new
         for cid, w in list(self._by_cid.items()):
             if w is old:
+                for table in self._fast.values():  # its old caches: the next event finds the new ones
+                    table.pop(cid, None)
                 if new is None:
                     del self._by_cid[cid]
                 else:

@@ -641,8 +641,42 @@ def check_compiles(code: str) -> None:
     compile(code, "<condition>", "eval")
 
 
-def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None) -> DispatchFn:
-    """One function evaluating the given (rule index, condition) pairs for events of type ``etype``."""
+class Splice:
+    """What a detector's per-event-type check may use when it is spliced into the rules' generated code for that
+    type (:meth:`RuleSet.fused_dispatch`): field reads shared with the rules (a field the rules also read is read
+    once per event, into a local), fresh locals, and objects of its own (bound by name in the function's globals).
+    """
+
+    def __init__(self, gen: CodeGen, ns: dict[str, Any]) -> None:
+        self._gen = gen
+        self.ns = ns
+
+    @staticmethod
+    def field(key: str) -> str:
+        """The expression reading raw field ``key`` of the event (None when absent)."""
+        return CodeGen.get(key)
+
+    def local(self) -> str:
+        """A fresh local variable name (assign it with ``:=``)."""
+        return self._gen.tmp()
+
+    def obj(self, value: Any) -> str:
+        """A global name bound to ``value`` in the generated function."""
+        name = f"_det{len(self.ns)}"
+        self.ns[name] = value
+        return name
+
+
+#: a detector's check for one event type: (the mark appended to the hits when it must run, the code of the test
+#: that says so, built with a Splice; None, or a test of None: always)
+Tail = tuple[int, Callable[[Splice], str | None] | None]
+
+
+def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None,
+                   tails: list[Tail] | None = None) -> DispatchFn:
+    """One function evaluating the given (rule index, condition) pairs for events of type ``etype``. ``tails``:
+    detectors' checks fused after the rules (their marks follow the rule indexes in the result); the function is
+    then defined in a copy of the rules' namespace, so the detectors' objects never reach the shared one."""
     lines = ["def _dispatch(f, t, ts):", "    g = f.get", "    r = []"]
     for idx, node in conds:
         code = gen.expr(node, etype)
@@ -653,6 +687,15 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
             continue
         lines += ["    try:", f"        if {code}:", f"            r.append({idx})",
                   "    except Exception:", f"        _err({idx})"]
+    ns = gen.ns if not tails else dict(gen.ns)
+    for mark, test in tails or ():
+        check = test(Splice(gen, ns)) if test is not None else None
+        if check is None:
+            lines.append(f"    r.append({mark})")
+            continue
+        # a check that raises (a malformed recorded field) hands the event to the detector, as without the splice
+        lines += ["    try:", f"        if {check}:", f"            r.append({mark})",
+                  "    except Exception:", f"        r.append({mark})"]
     lines.append("    return r")
     src = "\n".join(resolve_reads(lines, prefetch=True))
     gen.sources[name] = src
@@ -660,7 +703,6 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
         code_obj = compile(src, f"<rules:{name}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # pragma: no cover - nesting beyond Python's limits
         raise ConditionError(f"condition too complex to compile: {exc}", 0) from None
-    ns = gen.ns
     exec(code_obj, ns)  # noqa: S102 - generated from a parsed AST, every constant is repr()'d or hoisted
     fn: DispatchFn = ns.pop("_dispatch")
     return fn

@@ -9,7 +9,7 @@ from typing import Any
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.rules.alerts import build_alert
 from containerguard.runtime.rules.ast import FieldRef, Node
-from containerguard.runtime.rules.compiler import CodeGen, DispatchFn, build_dispatch, build_getter
+from containerguard.runtime.rules.compiler import CodeGen, DispatchFn, Tail, build_dispatch, build_getter
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,9 @@ class RuleSet:
                 out.append((i, c.node))
             return out
 
+        self._gen = gen
+        self._syscall = syscall
+        self._conds = conds
         self._by_type: dict[str, DispatchFn] = {}
         for t in sorted(types):
             idx = [i for i in syscall if self.rules[i].event_types is None or t in (self.rules[i].event_types or ())]
@@ -139,6 +142,28 @@ class RuleSet:
     def enabled_rules(self) -> list[CompiledRule]:
         """The rules that are enabled (and compiled)."""
         return [r for r in self.rules if r.enabled]
+
+    def fused_dispatch(self, event_type: str, tails: list[Tail]) -> DispatchFn:
+        """The dispatch function of syscall events of ``event_type`` with detectors' checks fused after the rules:
+        it returns the matching rules' indexes, then the marks of the checks that say their detector must see the
+        event. Fields the rules and the checks both read are read once."""
+        et = event_type
+        idx = [i for i in self._syscall if self.rules[i].event_types is None or et in (self.rules[i].event_types or ())]
+        return build_dispatch(self._gen, f"{et}+detectors", self._conds(idx), et, tails)
+
+    @property
+    def dispatch_by_type(self) -> dict[str, DispatchFn]:
+        """Syscall event type -> its dispatch function (types not listed use :attr:`fallback`)."""
+        return dict(self._by_type)
+
+    @property
+    def fallback(self) -> DispatchFn | None:
+        """The dispatch function of syscall event types no rule names (rules without an evt.type restriction)."""
+        return self._fallback
+
+    def alerts(self, hits: list[int], event: Event) -> list[Alert]:
+        """The alerts of the rules with indexes ``hits`` (a dispatch function's result) for ``event``."""
+        return [self._alert(i, event) for i in hits]
 
     def evaluate(self, event: Event) -> list[Alert]:
         """Alerts for ``event``, in rule order."""

@@ -420,5 +420,5 @@ def image_ids_by_digest(session: Session, digests: Iterable[str]) -> dict[str, i
     return out
 
 
-__all__ = ["DIGEST", "IngestResult", "ParsedUpload", "get_image", "ingest", "list_findings", "list_images",
-           "parse_upload", "replace_findings"]
+__all__ = ["DIGEST", "IngestResult", "ParsedUpload", "Replaced", "get_image", "ingest", "list_findings",
+           "list_images", "parse_upload", "replace_findings", "replace_findings_many"]

@@ -82,20 +82,26 @@ def advisory_url(vuln_id: str) -> str:
 
 
 def exposure(c: Container) -> list[str]:
-    """What makes a running container more exposed, in words."""
+    """What makes a running container more exposed, in words: the parts of the risk view's own exposure rule
+    (services.risk.exposure), so the console says exactly what the ranking counted."""
+    from containerguard.server.services import risk as risk_svc
+
+    e = risk_svc.exposure(c)
     out = []
-    if c.privileged:
-        out.append("privileged")
-    if c.network_mode == "host":
-        out.append("host network")
-    if c.ports:
-        out.append(f"{len(c.ports)} published port{'s' if len(c.ports) != 1 else ''}")
-    if any("docker.sock" in str(m.get("source", m) if isinstance(m, dict) else m) for m in c.mounts or []):
-        out.append("Docker socket mounted")
-    caps = [str(x) for x in c.capabilities or [] if str(x).upper() in ("SYS_ADMIN", "CAP_SYS_ADMIN", "ALL")]
-    if caps:
-        out.append("+" + "/".join(caps))
+    for part in e.parts:
+        if part == "published_ports":
+            n = len(e.facts.get("ports", ()))
+            out.append(f"{n} published port{'s' if n != 1 else ''}")
+        elif part == "dangerous_capabilities":
+            out.append("+" + "/".join(e.facts.get("capabilities", ())))
+        else:
+            out.append(_EXPOSURE_WORDS.get(part, part.replace("_", " ")))
     return out
+
+
+_EXPOSURE_WORDS = {"privileged": "privileged", "docker_socket": "runtime socket mounted",
+                   "host_network": "host network", "host_pid": "host PID namespace",
+                   "host_ipc": "host IPC namespace", "read_only_root": "read-only root filesystem"}
 
 
 # --------------------------------------------------------------------------- exceptions

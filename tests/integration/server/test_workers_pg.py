@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import psycopg
 import pytest
 from tests.fixtures import server as srv
 
@@ -63,18 +64,26 @@ def test_two_servers_two_workers_jobs_once_and_a_killed_workers_job_retried(tmp_
         assert sum(j["result"]["images"] for j in runs) == N_IMAGES
         assert {j["worker"] for j in runs} == {"w1", "w2"}  # both took work
 
-        # 2. a worker killed mid-job: its job is retried by the other
+        # 2. a worker killed mid-job: its job is retried by the other. The test holds a lock on the inventories
+        # table so the job is still running when it is killed (a rescan of 120 images takes well under a second)
         workers[1].stop()
-        assert httpx.post(f"{b.url}/api/v1/rescans?batch=1000", headers=h).status_code == 202
-        running = srv.wait_for(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=5", headers=h).json()
-                                 if j["status"] == "running" and "," in j["key"] and j["key"].count(",") > 100], 120)
-        assert running and running[0]["worker"] == "w1", running
-        workers[0].kill()  # SIGKILL mid-job: no clean shutdown, its heartbeat stops
+        blocker = psycopg.connect(pg)
+        try:
+            blocker.execute("LOCK TABLE inventories, images, findings IN EXCLUSIVE MODE")  # reads go on; the job marks what it matched: waits
+            assert httpx.post(f"{b.url}/api/v1/rescans?batch=1000", headers=h).status_code == 202
+            running = srv.wait_for(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=5", headers=h).json()
+                                     if j["status"] == "running" and "," in j["key"] and j["key"].count(",") > 100], 120)
+            assert running and running[0]["worker"] == "w1", running
+            time.sleep(1)  # into its write
+            workers[0].kill()  # SIGKILL mid-job: no clean shutdown, its heartbeat stops
+        finally:
+            blocker.rollback()
+            blocker.close()
         key = running[0]["key"]
         workers[1] = srv.ServerProcess.worker(tmp_path, *common, "--stalled-after", "4", name="w2")
         retried = srv.wait_for(lambda: [j for j in httpx.get(f"{a.url}/api/v1/jobs?kind=rescan_batch&limit=10", headers=h).json()
                                  if j["key"] == key and j["status"] == "done"], 180)
-        assert retried and retried[0]["worker"] == "w2", workers[1].log_text()[-2000:]
+        assert retried and retried[0]["worker"] == "w2", (workers[0].log_text()[-1500:], workers[1].log_text()[-1500:])
         assert retried[0]["result"]["images"] == N_IMAGES
         assert "retrying it" in workers[1].log_text()
     finally:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
 from containerguard.server.services.events import raise_events
+from containerguard.server.store import dialect_insert
 from containerguard.server.store.models import AgentBatch, Alert, Baseline, Container, Event, Host, utcnow
 
 #: alerts at or above this priority also raise a ``runtime_alert`` event (notifications filter further)
@@ -37,18 +38,8 @@ def priority_severity(p: int) -> Severity:
     return Severity.NEGLIGIBLE
 
 
-def _insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
-
-
 def host_row(session: Session, name: str, agent_version: str = "") -> Host:
-    ins = _insert(session)
+    ins = dialect_insert(session)
     session.execute(ins(Host).values(name=name, agent_version=agent_version).on_conflict_do_nothing(
         index_elements=["name"]))
     host = session.scalars(select(Host).where(Host.name == name)).one()
@@ -72,7 +63,7 @@ def report(session: Session, host_name: str, batch_id: str, *, agent_version: st
     """Store one agent batch (see the module doc). ``alerts`` items: uid, time (datetime), rule, rule_id,
     priority (int), source, output, container_id, container_name, image, fields, tags."""
     host = host_row(session, host_name, agent_version)
-    ins = _insert(session)
+    ins = dialect_insert(session)
     res = session.execute(ins(AgentBatch).values(host_id=host.id, batch_id=batch_id, alerts=len(alerts))
                           .on_conflict_do_nothing(index_elements=["host_id", "batch_id"]).returning(AgentBatch.id))
     if res.first() is None:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from containerguard.model import Priority, Severity
 from containerguard.server import crypto
 from containerguard.server.services import Conflict, Invalid, NotFound
+from containerguard.server.services import events as events_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import Delivery, Event, NotificationTarget, utcnow
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
 
 KINDS = ("webhook", "slack", "syslog")
-EVENT_TYPES = ("new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned", "policy_violation")
+EVENT_TYPES = events_svc.TYPES  # one vocabulary: what services.events raises is what a rule can select
 BATCH = 100
 LEASE = dt.timedelta(seconds=120)  # a claimed delivery is not picked again for this long
 MAX_BACKOFF = 3600.0

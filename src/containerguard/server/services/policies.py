@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from containerguard.model import Severity
 from containerguard.server.services.audit import Actor
 from containerguard.server.services.events import raise_events
+from containerguard.server.store import dialect_insert
 from containerguard.server.store.models import (
     Event,
     PolicyEnforcer,
@@ -80,10 +81,8 @@ class IngestResult:
 
 def _enforcer(session: Session, actor: Actor, batch: dict[str, Any]) -> PolicyEnforcer:
     """The enforcement point's row, created when first seen (an upsert: two replicas' first batches may race)."""
-    from containerguard.server.services.hosts import _insert
-
     key = {"source": batch["source"], "instance": batch["instance"], "reporter": actor.name}
-    session.execute(_insert(session)(PolicyEnforcer).values(**key, allowed=0, denied=0, warned=0, dropped=0,
+    session.execute(dialect_insert(session)(PolicyEnforcer).values(**key, allowed=0, denied=0, warned=0, dropped=0,
                                                            first_seen=utcnow(), last_seen=utcnow())
                     .on_conflict_do_nothing(index_elements=["source", "instance", "reporter"]))
     return session.scalars(select(PolicyEnforcer).where(
@@ -94,9 +93,7 @@ def _enforcer(session: Session, actor: Actor, batch: dict[str, Any]) -> PolicyEn
 def ingest(session: Session, actor: Actor, batch: dict[str, Any]) -> IngestResult:
     """Store one batch of decisions (see the module doc). ``batch``: the validated body of
     ``POST /policy/reports`` (source, instance, version, policy_set, counts, dropped, decisions)."""
-    from containerguard.server.services.hosts import _insert
-
-    ins = _insert(session)
+    ins = dialect_insert(session)
     res = session.execute(ins(PolicyReportBatch).values(reporter=actor.name, batch_id=batch["batch_id"],
                                                         decisions=len(batch["decisions"]), received_at=utcnow())
                           .on_conflict_do_nothing(index_elements=["reporter", "batch_id"])

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from containerguard.model import Severity
+from containerguard.server.store import dialect_insert
 from containerguard.server.store.models import Finding, Image, SeverityDaily, utcnow
 
 #: severities in display order (worst first); ``unknown`` also holds negligible (as the image counts do)
@@ -42,19 +43,8 @@ def current(session: Session) -> dict[str, int]:
 
 def _upsert(session: Session, day: dt.date, counts: Mapping[str, int]) -> None:
     values = {sev: int(counts.get(sev, 0)) for sev in SEVERITIES}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pq = pg_insert(SeverityDaily).values(day=day, **values)
-        session.execute(pq.on_conflict_do_update(index_elements=["day"], set_=values))
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-        lq = lite_insert(SeverityDaily).values(day=day, **values)
-        session.execute(lq.on_conflict_do_update(index_elements=["day"], set_=values))
-    else:  # pragma: no cover - the store runs on SQLite or PostgreSQL only
-        session.merge(SeverityDaily(day=day, **values))
+    q = dialect_insert(session)(SeverityDaily).values(day=day, **values)
+    session.execute(q.on_conflict_do_update(index_elements=["day"], set_=values))
 
 
 def snapshot(session: Session, today: dt.date | None = None) -> dict[str, int]:

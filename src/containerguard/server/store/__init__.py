@@ -131,6 +131,17 @@ def migration_state(engine: Engine) -> tuple[str | None, str | None]:
     return current, head
 
 
+def dialect_insert(session: Session) -> Any:
+    """The ``insert`` construct of the session's dialect (PostgreSQL or SQLite): both offer ``on_conflict_do_*``."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -53,9 +53,9 @@ class _Doc(BaseModel):
     @field_validator("process")
     @classmethod
     def _process(cls, v: list[str]) -> list[str]:
-        for e in v:
-            if e.count("|") < 3 or not e.split("|", 1)[0].startswith("/"):
-                raise ValueError(f"process entry {e!r}: expected EXE|USER|PARENT_EXE|ARGV_SHAPE with an absolute EXE")
+        for e in v:  # EXE may be relative or empty: what the agent learns of a process it could not resolve
+            if e.count("|") < 3:
+                raise ValueError(f"process entry {e!r}: expected EXE|USER|PARENT_EXE|ARGV_SHAPE")
         return v
 
     @field_validator("file")

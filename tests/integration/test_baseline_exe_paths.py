@@ -50,8 +50,6 @@ def test_same_program_same_entry_across_paths_and_restart(tmp_path: Path) -> Non
         (mine,) = [b for b in _baselines(bdir) if b["name_pattern"] == pattern]
         shown = _cli("baseline", "show", mine["workload"], "--format", "json", "--baseline-dir", str(bdir))
         assert shown.returncode == 0, shown.stderr
-
-
         processes = json.loads(shown.stdout)["process"]
         dates = [p for p in processes if "date" in p.split("|")[0]]
         # three spellings of one program under one parent: one entry, by the resolved paths

@@ -56,8 +56,11 @@ def _say(text: str) -> None:
 
 @baseline_app.command("list")
 def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
-    """List workloads with their mode, lock and size."""
-    profiles = _store(baseline_dir).load_all()
+    """List workloads with their mode, lock and size (none before an agent has learned any)."""
+    from containerguard.runtime.baseline.store import DB_NAME, default_dir
+
+    directory = baseline_dir or default_dir()
+    profiles = _store(directory).load_all() if (directory / DB_NAME).is_file() else []
     if fmt is Fmt.json:
         for p in profiles:
             typer.echo(json.dumps({"workload": p.key, "image": p.image, "name_pattern": p.name_pattern,
@@ -67,7 +70,7 @@ def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option
     from containerguard.cli._output import print_table
     from containerguard.report.terminal import Column
 
-    print_table(f"{len(profiles)} workloads",
+    print_table(f"{len(profiles)} workloads in {directory}",
                 [Column("workload", 1), Column("image", 2), "mode", "locked", Column("entries", right=True),
                  Column("deviations", right=True)],
                 [[p.key, p.image, p.mode, "yes" if p.locked else "no", p.size(), len(p.deviations)] for p in profiles])

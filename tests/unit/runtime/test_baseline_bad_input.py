@@ -138,6 +138,16 @@ def test_unknown_workloads_and_directories(args: list[str], bdir: Path, tmp_path
     assert not typo.exists() and not typo.parent.exists()
 
 
+def test_list_of_a_missing_store_is_empty_and_creates_nothing(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "none"
+    assert main(["baseline", "list", "--baseline-dir", str(d), "--format", "json"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["baseline", "list", "--baseline-dir", str(d)]) == 0
+    assert f"0 workloads in {d}" in capsys.readouterr().out
+    assert not d.exists()
+
+
 def test_control_characters_in_names_do_not_reach_the_terminal(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     hostile = "web\x1b]0;owned\x07\x1b[2J\r\nfake-line\x9b1m"

@@ -36,6 +36,7 @@ import httpx
 import orjson
 
 from containerguard.errors import UsageError
+from containerguard.tls import client_verify
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,7 @@ class BatchUplink:
         self._wake = threading.Event()
         self._stop_flush = threading.Event()
         self._stop = threading.Event()
-        cafile = os.environ.get("SSL_CERT_FILE")
-        self._http = httpx.Client(timeout=timeout, verify=cafile or True,
+        self._http = httpx.Client(timeout=timeout, verify=client_verify(),
                                   headers={"Authorization": f"Bearer {token}"})
         self._flusher = threading.Thread(target=self._flush_loop, name="cg-uplink-flush", daemon=True)
         self._sender = threading.Thread(target=self._send_loop, name="cg-uplink-send", daemon=True)

@@ -26,6 +26,7 @@ import httpx
 
 from containerguard.errors import UsageError
 from containerguard.policy.loader import LivePolicies
+from containerguard.tls import client_verify
 
 log = logging.getLogger("containerguard.policy.remote")
 
@@ -65,8 +66,7 @@ class ServerPolicies:
             self.cache.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the policy cache {self.cache}: {exc.strerror}") from exc
-        cafile = os.environ.get("SSL_CERT_FILE")
-        self._http = httpx.Client(timeout=timeout, verify=cafile or True, headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.Client(timeout=timeout, verify=client_verify(), headers={"Authorization": f"Bearer {token}"})
         self._local = tuple(live.paths)
         cached = self.cache / "current"
         if (cached / ".revision").is_file():

@@ -42,7 +42,7 @@ RULE = """
   condition: evt.type in (open, openat, openat2) and fd.name = /etc/shadow and container.id != host
   output: >
     shadow read pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid labels=%k8s.pod.labels
-    name=%container.name id=%container.id image=%container.image type=%container.type
+    name=%container.name id=%container.id image=%container.image type=%container.type sandbox=%k8s.pod.sandbox_id
   priority: WARNING
 """
 STARTED = """
@@ -135,18 +135,22 @@ def _started(container: str) -> Callable[[dict[str, Any]], bool]:
 
 def test_agent_names_the_pod_of_a_containerd_container(containerd: Containerd, tmp_path: Path) -> None:
     sandbox, app = cid("sandbox"), cid("app")
-    labels = {**POD, "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
+    # found through the sandbox id the CRI plugin writes into the container's spec annotations (this sandbox has no
+    # pod uid label, so the lookup by uid could not find it)
+    labels = {"io.kubernetes.pod.name": "shop-7d9f", "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
     containerd.run("containers", "create", *_labels(labels), IMAGE, sandbox, "sleep", "1")
     containerd.ids.append(sandbox)
     with agent(containerd, tmp_path, RULE, "--containers-only") as ag:
         app_labels = {**POD, "io.kubernetes.container.name": "web", "io.cri-containerd.kind": "container"}
-        containerd.run("run", "-d", *_labels(app_labels), IMAGE, app, "sleep", "120")
+        containerd.run("run", "-d", *_labels(app_labels), "--annotation", f"io.kubernetes.cri.sandbox-id={sandbox}",
+                       IMAGE, app, "sleep", "120")
         containerd.ids.append(app)
         containerd.run("task", "exec", "--exec-id", "cg-read", app, "cat", "/etc/shadow")
         doc = ag.wait_for(lambda d: d["rule"] == "Shadow read in a pod")
     out = doc["output_fields"]
     assert (out["k8s.pod.name"], out["k8s.ns.name"], out["k8s.pod.uid"]) == ("shop-7d9f", "prod", POD_UID)
     assert out["k8s.pod.labels"] == {"app": "shop", "tier": "web"}  # from the sandbox, kubelet's own labels dropped
+    assert out["k8s.pod.sandbox_id"] == sandbox[:12]
     assert (out["container.name"], out["container.id"], out["container.type"]) == ("web", app[:12], "containerd")
     assert out["container.image"] == IMAGE
     assert doc["container_id"] == app[:12]

@@ -222,19 +222,26 @@ def test_agent_follows_containerd_across_a_restart(containerd: Containerd, tmp_p
         containerd.run("run", "-d", IMAGE, c, "sleep", "300")
         containerd.ids.append(c)
     with agent(containerd, tmp_path, STARTED, "--no-sensor") as ag:
-        assert ag.health()["containers"] == 2
+        h = ag.health()
+        assert (h["runtime"], h["runtime_connected"], h["containers"]) == ("containerd", True, 2)
         pid = int(next(x.split()[1] for x in containerd.run("task", "ls").stdout.splitlines() if x.startswith(during)))
         containerd.down()
-        os.kill(pid, signal.SIGKILL)  # a container ends while containerd is away: no event will tell the agent
+        os.kill(pid, signal.SIGKILL)  # a container ends while containerd is away: the agent hears of it on return
         time.sleep(1.0)
+        assert ag.health()["runtime_connected"] is False
         containerd.up()
         deadline = time.monotonic() + 20
-        while (h := ag.health())["docker_reconnects"] < 1 or h["containers"] != 1:
+        while (h := ag.health())["runtime_reconnects"] < 1 or h["containers"] != 1:
             assert time.monotonic() < deadline, (h, ag.log.read_text()[-3000:])
             time.sleep(0.2)
-        assert h["docker_connected"] is True
+        assert h["runtime_connected"] is True
+        # the list taken on reconnecting found it ended (not a later event): one container running at that moment
+        assert "containerd reconnected; containers running: 1" in ag.log.read_text()
+        events = h["runtime_events"]
         containerd.run("run", "-d", IMAGE, after, "sleep", "300")
         containerd.ids.append(after)
-        ag.wait_for(_started(after))
-        assert ag.health()["containers"] == 2
-    assert "containerd event stream" in ag.log.read_text()  # the loss was logged
+        ag.wait_for(_started(after))  # the new subscription follows new containers
+        h = ag.health()
+        assert h["containers"] == 2 and h["runtime_events"] > events
+    log = ag.log.read_text()
+    assert "containerd event stream" in log and "lost" in log  # the loss was logged

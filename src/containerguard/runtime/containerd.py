@@ -566,7 +566,7 @@ class ContainerdTable(ContainerTable):
                 self.resync()  # after subscribing: what changed before (or while containerd was away)
                 if lost:
                     self.reconnects += 1
-                    log.info("containerd reconnected; %d containers running", len(self._by_id))
+                    log.info("containerd reconnected; containers running: %d", len(self._by_id))
                 lost = False
                 self.connected = True
                 backoff = 0.25

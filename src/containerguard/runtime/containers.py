@@ -240,6 +240,7 @@ class ContainerTable:
         self._events_resp: Any = None
         self.reconnects = 0
         self.connected = False
+        self.events = 0  # events received from the Engine's stream
         self.host_mntns = ns_inode(os.getpid())
 
     @staticmethod
@@ -441,6 +442,7 @@ class ContainerTable:
                                              since=int(since) if since else None)
                 self._events_resp = stream
                 for ev in stream:
+                    self.events += 1
                     since = float(ev.get("time", time.time()))
                     try:
                         self._handle(ev)

@@ -1,33 +1,39 @@
-"""Kubernetes metadata through containerd (no Docker involved): the agent with ``--runtime containerd`` attributes an
-event in a containerd container to it and names its pod from the labels kubelet puts on the containers it creates
-through CRI, with the pod's labels read from the pod's sandbox container.
+"""The agent on a node running containerd without Docker (``--runtime containerd``), through its command line.
 
-The test starts its OWN containerd (Debian's, the one docker.io ships) with its own socket, root and state under the
-test cache and a temporary directory, with the CRI plugin off, imports the Debian test image into namespace k8s.io,
-creates a pod's sandbox container and an application container with kubelet's labels through ``ctr``, and runs a
-process in the latter. The system containerd is never touched.
+Each test starts its OWN containerd (Debian's, the one docker.io ships) with its own socket, root and state under the
+test cache and a temporary directory, with the CRI plugin off (tests/fixtures/containerd.py), and runs the Debian test
+image in namespace k8s.io with ``ctr``, with the labels kubelet sets where a test needs a pod. The system containerd is
+never touched. What a Kubernetes/containerd user checks:
+
+- the pod, container name, image, image digest and id, and privileged flag of a container, on its first events: a
+  container that lives a few milliseconds still gets its start event with all of them (containerd's event stream, no
+  poll);
+- drift (``proc.is_exe_upper_layer``) from the container's writable layer in containerd's snapshot;
+- pause, stop (SIGTERM, then SIGKILL after the grace) and kill responses through containerd's Tasks service;
+- a containerd restart: the agent reconnects, sees what ended while containerd was away, and follows new containers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.fixtures import env
+from tests.fixtures.containerd import IMAGE, Containerd, cid, containerd
+
+__all__ = ["containerd"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.docker, pytest.mark.ebpf, pytest.mark.slow]
 
-NS = "k8s.io"
-IMAGE = "docker.io/cg-test/debian:bookworm"
 POD_UID = "6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b"
 POD = {"io.kubernetes.pod.name": "shop-7d9f", "io.kubernetes.pod.namespace": "prod", "io.kubernetes.pod.uid": POD_UID}
 RULE = """
@@ -36,122 +42,210 @@ RULE = """
   condition: evt.type in (open, openat, openat2) and fd.name = /etc/shadow and container.id != host
   output: >
     shadow read pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid labels=%k8s.pod.labels
-    name=%container.name id=%container.id image=%container.image type=%container.type
+    name=%container.name id=%container.id image=%container.image type=%container.type sandbox=%k8s.pod.sandbox_id
   priority: WARNING
 """
+STARTED = """
+- rule: Container started
+  desc: every container start, with what the agent knows of it then
+  condition: evt.type = container and container.id != host
+  output: >
+    started %container.id name=%container.name image=%container.image digest=%container.image.digest
+    image_id=%container.image.id privileged=%container.privileged pod=%k8s.pod.name ns=%k8s.ns.name
+    labels=%k8s.pod.labels cap_add=%container.cap_add sandbox=%k8s.pod.sandbox_id start=%container.start_ts
+  priority: NOTICE
+"""
+DRIFT = """
+- rule: Exec from the writable layer
+  desc: a program run from the container's upper layer (written after it started)
+  condition: >
+    evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.is_exe_upper_layer = true
+  output: drift %proc.exepath in %container.id
+  priority: WARNING
+"""
+RESPONSES = "".join(f"""
+- rule: Read {name}
+  desc: respond with {action}
+  condition: evt.type in (open, openat, openat2) and fd.name = /etc/{name} and container.id != host
+  output: read /etc/{name} in %container.id
+  priority: WARNING
+  containerguard.actions: [{action}]
+""" for name, action in (("shadow", "pause_container"), ("gshadow", "stop_container"), ("issue", "kill_container")))
 
 
-def _cid(name: str) -> str:
-    return hashlib.sha256(f"{name}-{os.getpid()}".encode()).hexdigest()
+def _labels(labels: dict[str, str]) -> list[str]:
+    return [x for k, v in labels.items() for x in ("--label", f"{k}={v}")]
 
 
-class Containerd:
-    """A private containerd: its own socket and state in ``tmp``, its content store cached under the test cache."""
+class Agent:
+    """``containerguard agent --runtime containerd`` on the private containerd, alerts to a file."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.dir = tmp
-        self.sock = str(tmp / "containerd.sock")
-        root = env.CACHE / "containerd-root"
-        root.mkdir(parents=True, exist_ok=True)
-        cfg = tmp / "config.toml"
-        cfg.write_text(f'version = 2\nroot = "{root}"\nstate = "{tmp / "state"}"\n'
-                       'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                       f'[grpc]\n  address = "{self.sock}"\n[ttrpc]\n  address = "{self.sock}.ttrpc"\n'
-                       '[debug]\n  address = ""\n[metrics]\n  address = ""\n')
-        self.log = (tmp / "containerd.log").open("wb")
-        self.proc = subprocess.Popen(["containerd", "--config", str(cfg)], stdout=self.log, stderr=self.log,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 30
-        while subprocess.run(self.ctr("version"), capture_output=True).returncode != 0:
-            assert self.proc.poll() is None and time.monotonic() < deadline, (tmp / "containerd.log").read_text()
-            time.sleep(0.2)
-        self.ids: list[str] = []
+    def __init__(self, proc: subprocess.Popen[bytes], alerts: Path, log: Path, health: int) -> None:
+        self.proc, self.alerts, self.log, self.health_port = proc, alerts, log, health
 
-    def ctr(self, *args: str) -> list[str]:
-        return ["ctr", "--address", self.sock, "--namespace", NS, *args]
+    def docs(self) -> list[dict[str, Any]]:
+        text = self.alerts.read_text() if self.alerts.exists() else ""
+        return [json.loads(x) for x in text.splitlines() if x.strip()]
 
-    def run(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.ctr(*args), check=True, capture_output=True, text=True, timeout=120, **kw)  # type: ignore[call-overload,no-any-return]
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 15) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [d for d in self.docs() if match(d)]
+            if found:
+                return found[0]
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.1)
 
-    def ensure_image(self) -> None:
-        if IMAGE in self.run("images", "ls", "-q").stdout.split():
-            return
-        save = subprocess.Popen(["docker", "save", env.debian_image()], stdout=subprocess.PIPE)
-        subprocess.run(self.ctr("images", "import", "-"), stdin=save.stdout, check=True, capture_output=True,
-                       timeout=300)
-        save.wait()
-
-    def stop(self) -> None:
-        for cid in self.ids:
-            subprocess.run(self.ctr("task", "kill", "-s", "KILL", cid), capture_output=True)
-            for _ in range(50):
-                if subprocess.run(self.ctr("task", "rm", cid), capture_output=True).returncode == 0 or \
-                        cid not in subprocess.run(self.ctr("task", "ls", "-q"), capture_output=True, text=True).stdout:
-                    break
-                time.sleep(0.1)
-            subprocess.run(self.ctr("containers", "rm", cid), capture_output=True)
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.log.close()
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=5) as r:
+            doc: dict[str, Any] = json.load(r)
+        return doc
 
 
-@pytest.fixture()
-def containerd(tmp_path: Path) -> Iterator[Containerd]:
-    if os.geteuid() != 0:
-        pytest.skip("the eBPF sensor and containerd need root")
-    if not shutil.which("containerd") or not shutil.which("ctr"):
-        pytest.fail("containerd is not installed (Debian's containerd, pulled in by docker.io: scripts/setup)")
-    env.debian_image()
-    with env.machine_lock("containerd-root"):  # one private containerd at a time owns the cached content store
-        c = Containerd(tmp_path)
-        try:
-            c.ensure_image()
-            yield c
-        finally:
-            c.stop()
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-def test_agent_names_the_pod_of_a_containerd_container(containerd: Containerd, tmp_path: Path) -> None:
-    sandbox, app = _cid("sandbox"), _cid("app")
-    labels = {**POD, "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
-    containerd.run("containers", "create", *[x for k, v in labels.items() for x in ("--label", f"{k}={v}")],
-                   IMAGE, sandbox, "sleep", "1")
-    containerd.ids.append(sandbox)
-    rules = tmp_path / "rule.yaml"
-    rules.write_text(RULE)
-    alerts, log = tmp_path / "alerts.jsonl", tmp_path / "agent.log"
-    agent = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--runtime", "containerd",
-                              "--containerd-socket", containerd.sock, "--containers-only", "--rules", str(rules),
-                              "--output", f"file:{alerts}"],
-                             stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
+@contextmanager
+def agent(ctrd: Containerd, tmp: Path, rules: str, *extra: str) -> Iterator[Agent]:
+    (tmp / "rules.yaml").write_text(rules)
+    alerts, log, port = tmp / "alerts.jsonl", tmp / "agent.log", _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--runtime", "containerd",
+                             "--containerd-socket", ctrd.sock, "--rules", str(tmp / "rules.yaml"),
+                             "--output", f"file:{alerts}", "--health-port", str(port), *extra],
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while "agent running" not in log.read_text(errors="replace"):
-            assert agent.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
+        yield Agent(proc, alerts, log, port)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def _started(container: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda d: d["rule"] == "Container started" and d["output_fields"]["container.id"] == container[:12]
+
+
+def test_agent_names_the_pod_of_a_containerd_container(containerd: Containerd, tmp_path: Path) -> None:
+    sandbox, app = cid("sandbox"), cid("app")
+    # found through the sandbox id the CRI plugin writes into the container's spec annotations (this sandbox has no
+    # pod uid label, so the lookup by uid could not find it)
+    labels = {"io.kubernetes.pod.name": "shop-7d9f", "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
+    containerd.run("containers", "create", *_labels(labels), IMAGE, sandbox, "sleep", "1")
+    containerd.ids.append(sandbox)
+    with agent(containerd, tmp_path, RULE, "--containers-only") as ag:
         app_labels = {**POD, "io.kubernetes.container.name": "web", "io.cri-containerd.kind": "container"}
-        containerd.run("run", "-d", *[x for k, v in app_labels.items() for x in ("--label", f"{k}={v}")],
+        containerd.run("run", "-d", *_labels(app_labels), "--annotation", f"io.kubernetes.cri.sandbox-id={sandbox}",
                        IMAGE, app, "sleep", "120")
         containerd.ids.append(app)
         containerd.run("task", "exec", "--exec-id", "cg-read", app, "cat", "/etc/shadow")
-        deadline = time.monotonic() + 15
-        docs: list[dict[str, object]] = []
-        while not docs:
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-            docs = [json.loads(x) for x in (alerts.read_text().splitlines() if alerts.exists() else []) if x.strip()]
-            docs = [d for d in docs if d["rule"] == "Shadow read in a pod"]
-    finally:
-        os.killpg(agent.pid, signal.SIGTERM)
-        agent.wait(30)
-    out = docs[0]["output_fields"]
-    assert isinstance(out, dict)
+        doc = ag.wait_for(lambda d: d["rule"] == "Shadow read in a pod")
+    out = doc["output_fields"]
     assert (out["k8s.pod.name"], out["k8s.ns.name"], out["k8s.pod.uid"]) == ("shop-7d9f", "prod", POD_UID)
     assert out["k8s.pod.labels"] == {"app": "shop", "tier": "web"}  # from the sandbox, kubelet's own labels dropped
+    assert out["k8s.pod.sandbox_id"] == sandbox[:12]
     assert (out["container.name"], out["container.id"], out["container.type"]) == ("web", app[:12], "containerd")
     assert out["container.image"] == IMAGE
-    assert docs[0]["container_id"] == app[:12]
+    assert doc["container_id"] == app[:12]
+
+
+def test_short_lived_containers_are_seen_with_their_metadata_and_drift(containerd: Containerd, tmp_path: Path) -> None:
+    target, config = containerd.image_digests()
+    sandbox, flash, app = cid("sandbox"), cid("flash"), cid("app")
+    containerd.run("containers", "create", *_labels({**POD, "io.cri-containerd.kind": "sandbox", "app": "shop"}),
+                   IMAGE, sandbox, "sleep", "1")
+    containerd.ids.append(sandbox)
+    with agent(containerd, tmp_path, STARTED + DRIFT, "--containers-only") as ag:
+        # a privileged container of a pod that lives a few milliseconds: a poll would never see it running
+        t0, wall0 = time.monotonic(), time.time_ns()
+        containerd.run("run", "--rm", "--privileged", *_labels({**POD, "io.kubernetes.container.name": "flash"}),
+                       IMAGE, flash, "true")
+        out = ag.wait_for(_started(flash))["output_fields"]
+        assert time.monotonic() - t0 < 10
+        assert out["container.privileged"] is True
+        assert (out["container.name"], out["k8s.pod.name"], out["k8s.ns.name"]) == ("flash", "shop-7d9f", "prod")
+        assert out["k8s.pod.labels"] == {"app": "shop"}
+        assert out["container.image"] == IMAGE
+        assert out["container.image.digest"] == target  # the image record's target, as `ctr images ls` shows it
+        assert out["container.image.id"] == config  # the config digest of its manifest
+        assert out["container.cap_add"] == []  # nothing listed for a privileged container, as Docker
+        assert out["k8s.pod.sandbox_id"] == sandbox[:12]  # the pod's sandbox, found by the pod uid
+        assert wall0 - 1_000_000_000 < out["container.start_ts"] < time.time_ns()  # started now, not created
+        # an ordinary container with one added capability: not privileged; then drift from its writable layer
+        containerd.run("run", "-d", "--cap-add", "CAP_NET_ADMIN", IMAGE, app, "sleep", "120")
+        containerd.ids.append(app)
+        out = ag.wait_for(_started(app))["output_fields"]
+        assert out["container.privileged"] is False
+        assert out["container.cap_add"] == ["CAP_NET_ADMIN"]
+        assert out["k8s.pod.name"] is None  # not a pod's container
+        containerd.run("task", "exec", "--exec-id", "cg-image-bin", app, "/bin/true")  # the image's own: no drift
+        containerd.run("task", "exec", "--exec-id", "cg-drop", app, "sh", "-c",
+                       "cp /bin/true /usr/local/bin/dropped && /usr/local/bin/dropped")
+        doc = ag.wait_for(lambda d: d["rule"] == "Exec from the writable layer")
+        time.sleep(1.0)  # any drift alert for /bin/true would have arrived by now (alerts come in milliseconds)
+        drift = [d["output_fields"]["proc.exepath"] for d in ag.docs() if d["rule"] == "Exec from the writable layer"]
+    assert doc["output_fields"]["container.id"] == app[:12]
+    assert drift == ["/usr/local/bin/dropped"]
+    starts = [d["output_fields"]["container.id"] for d in ag.docs() if d["rule"] == "Container started"]
+    assert sorted(starts) == sorted([flash[:12], app[:12]])  # once each; the sandbox was never started
+
+
+def test_responses_through_containerd_tasks(containerd: Containerd, tmp_path: Path) -> None:
+    paused, stopped, killed = cid("pause"), cid("stop"), cid("kill")
+    for c in (paused, stopped, killed):
+        # `sleep` as the container's init ignores SIGTERM (pid 1 has no default action): stop must escalate
+        containerd.run("run", "-d", IMAGE, c, "sleep", "300")
+        containerd.ids.append(c)
+    with agent(containerd, tmp_path, RESPONSES, "--containers-only") as ag:
+        containerd.run("task", "exec", "--exec-id", "cg-1", paused, "cat", "/etc/shadow")
+        containerd.run("task", "exec", "--exec-id", "cg-2", killed, "cat", "/etc/issue")
+        t0 = time.monotonic()
+        containerd.run("task", "exec", "--exec-id", "cg-3", stopped, "cat", "/etc/gshadow")
+        docs = {name: ag.wait_for(lambda d, n=name: d["rule"] == f"Read {n}", timeout=30)
+                for name in ("shadow", "issue", "gshadow")}
+        stop_took = time.monotonic() - t0
+    assert docs["shadow"]["responses"] == [f"pause_container {paused[:12]}: ok"]
+    assert docs["gshadow"]["responses"] == [f"stop_container {stopped[:12]}: ok"]
+    assert docs["issue"]["responses"] == [f"kill_container {killed[:12]}: ok"]
+    assert containerd.task_status(paused) == "PAUSED"
+    assert containerd.task_status(stopped) == "STOPPED"
+    assert containerd.task_status(killed) == "STOPPED"
+    assert stop_took >= 2.0  # SIGTERM was ignored: SIGKILL came after the 2 s grace, not at once
+
+
+def test_agent_follows_containerd_across_a_restart(containerd: Containerd, tmp_path: Path) -> None:
+    before, during, after = cid("before"), cid("during"), cid("after")
+    for c in (before, during):
+        containerd.run("run", "-d", IMAGE, c, "sleep", "300")
+        containerd.ids.append(c)
+    with agent(containerd, tmp_path, STARTED, "--no-sensor") as ag:
+        h = ag.health()
+        assert (h["runtime"], h["runtime_connected"], h["containers"]) == ("containerd", True, 2)
+        pid = int(next(x.split()[1] for x in containerd.run("task", "ls").stdout.splitlines() if x.startswith(during)))
+        containerd.down()
+        os.kill(pid, signal.SIGKILL)  # a container ends while containerd is away: the agent hears of it on return
+        time.sleep(1.0)
+        assert ag.health()["runtime_connected"] is False
+        containerd.up()
+        deadline = time.monotonic() + 20
+        while (h := ag.health())["runtime_reconnects"] < 1 or h["containers"] != 1:
+            assert time.monotonic() < deadline, (h, ag.log.read_text()[-3000:])
+            time.sleep(0.2)
+        assert h["runtime_connected"] is True
+        # the list taken on reconnecting found it ended (not a later event): one container running at that moment
+        assert "containerd reconnected; containers running: 1" in ag.log.read_text()
+        events = h["runtime_events"]
+        containerd.run("run", "-d", IMAGE, after, "sleep", "300")
+        containerd.ids.append(after)
+        ag.wait_for(_started(after))  # the new subscription follows new containers
+        h = ag.health()
+        assert h["containers"] == 2 and h["runtime_events"] > events
+    log = ag.log.read_text()
+    assert "containerd event stream" in log and "lost" in log  # the loss was logged

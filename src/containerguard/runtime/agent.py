@@ -517,6 +517,10 @@ class Agent:
             "last_rule_error": self.last_rule_error,
             "rules_enabled": len(self.rules.enabled_rules),
             "containers": len(containers.list()) if containers is not None else 0,
+            "runtime": self.runtime(), "runtime_connected": bool(containers and containers.connected),
+            "runtime_reconnects": containers.reconnects if containers is not None else 0,
+            "runtime_events": containers.events if containers is not None else 0,
+            # the names before containerd support, kept for existing probes: the same two values
             "docker_connected": bool(containers and containers.connected),
             "docker_reconnects": containers.reconnects if containers is not None else 0,
             "processes": len(self.processes), "unresolved_processes": self.processes.unresolved,

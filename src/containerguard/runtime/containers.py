@@ -56,6 +56,8 @@ class ContainerInfo:
     started_ns: int = 0  # State.StartedAt, ns since the epoch (0 unknown)
     #: the pod's labels when the pod sandbox is known (kubelet puts them on the sandbox container)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    #: the pod's sandbox container id when the runtime records it elsewhere than in labels (containerd)
+    sandbox_id: str = ""
     #: published ports: {"container": "80/tcp", "host_ip": "0.0.0.0", "host_port": "8080"}
     ports: tuple[Mapping[str, str], ...] = ()
     #: the container's own host entries (docker run --add-host): (lower-cased name, address) pairs (runtime/dns.py)
@@ -100,7 +102,7 @@ class ContainerInfo:
             "container.user": self.user,
         }
         f["container.start_ts"] = self.started_ns or None
-        f.update(k8s_fields(self.labels, self.pod_labels))
+        f.update(k8s_fields(self.labels, self.pod_labels, self.sandbox_id))
         return f
 
 
@@ -112,13 +114,13 @@ K8S_SANDBOX_ID = "io.kubernetes.sandbox.id"
 K8S_CONTAINER_TYPE = "io.kubernetes.docker.type"  # "podsandbox" on the pause container
 
 
-def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str]) -> dict[str, Any]:
+def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str], sandbox_id: str = "") -> dict[str, Any]:
     """Falco's ``k8s.*`` fields of a container from its kubelet labels (empty outside Kubernetes)."""
     name = labels.get(K8S_POD_NAME)
     if not name:  # not a pod's container: the fields are unknown (<NA>), as in Falco
         return dict.fromkeys(("k8s.pod.name", "k8s.ns.name", "k8s.pod.uid", "k8s.pod.labels", "k8s.pod.sandbox_id"))
     return {"k8s.pod.name": name, "k8s.ns.name": labels.get(K8S_POD_NAMESPACE), "k8s.pod.uid": labels.get(K8S_POD_UID),
-            "k8s.pod.labels": dict(pod_labels), "k8s.pod.sandbox_id": labels.get(K8S_SANDBOX_ID, "")[:12] or None}
+            "k8s.pod.labels": dict(pod_labels), "k8s.pod.sandbox_id": (labels.get(K8S_SANDBOX_ID) or sandbox_id)[:12] or None}
 
 
 def user_pod_labels(labels: Mapping[str, str]) -> dict[str, str]:
@@ -238,6 +240,7 @@ class ContainerTable:
         self._events_resp: Any = None
         self.reconnects = 0
         self.connected = False
+        self.events = 0  # events received from the Engine's stream
         self.host_mntns = ns_inode(os.getpid())
 
     @staticmethod
@@ -277,7 +280,7 @@ class ContainerTable:
         failed = self._neg.get(mntns)
         if failed is not None and now - failed < 2.0 and not fresh:
             return None
-        full = container_id_of_pid(pid)
+        full = self._cgroup_container(pid)
         info = None
         if full is not None:
             info = self._by_id.get(full) or self._inspect(full)
@@ -292,6 +295,10 @@ class ContainerTable:
                 info = dataclasses.replace(info, mntns=mntns)
             self._by_id[info.id] = info
         return info
+
+    def _cgroup_container(self, pid: int) -> str | None:
+        """The id of the container this process is in, from its cgroup (None: not a container's)."""
+        return container_id_of_pid(pid)
 
     # ------------------------------------------------------------------ engine
 
@@ -435,6 +442,7 @@ class ContainerTable:
                                              since=int(since) if since else None)
                 self._events_resp = stream
                 for ev in stream:
+                    self.events += 1
                     since = float(ev.get("time", time.time()))
                     try:
                         self._handle(ev)

@@ -28,6 +28,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/agent/report", {"agent"}),
     ("GET", "/registries", READERS),
     ("POST", "/registries", {"admin"}),
+    ("PATCH", "/registries/{name}", {"admin"}),
     ("DELETE", "/registries/{name}", {"admin"}),
     ("POST", "/registries/{name}/poll", {"admin", "analyst"}),
     ("POST", "/registries/{name}/notifications", set()),  # the registry's shared secret, never a token: 401
@@ -43,6 +44,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("DELETE", "/users/{name}", {"admin"}),
     ("GET", "/notifications/targets", READERS),
     ("POST", "/notifications/targets", {"admin"}),
+    ("PATCH", "/notifications/targets/{target_id}", {"admin"}),
     ("DELETE", "/notifications/targets/{target_id}", {"admin"}),
     ("PUT", "/notifications/targets/{target_id}/enabled", {"admin"}),
     ("POST", "/notifications/targets/{target_id}/test", {"admin"}),
@@ -66,6 +68,8 @@ BODIES = {
     ("POST", "/users"): {"name": "matrix-user", "role": "viewer", "password": "a long enough password"},
     ("POST", "/notifications/targets"): {"name": "matrix-siem", "kind": "syslog", "url": "udp://127.0.0.1:9"},
     ("PUT", "/notifications/targets/{target_id}/enabled"): {"enabled": True},
+    ("PATCH", "/registries/{name}"): {"interval": 600},
+    ("PATCH", "/notifications/targets/{target_id}"): {"enabled": True},
     ("POST", "/policy/reports"): {"batch_id": "batch-0001", "source": "authz", "instance": "matrix-host", "decisions": []},
     ("PUT", "/policies"): {"files": []},
 }

@@ -87,3 +87,55 @@ def test_backfilled_trend_then_live_snapshots(backend, tmp_path, docs):
         assert row is not None and (row.critical, row.high, row.medium) == (live["critical"], live["high"], live["medium"])
         assert sum(live.values()) > 6
     prepared.engine.dispose()
+
+
+def test_backfill_counts_findings_open_then_and_resolved_since(backend):
+    """Findings that open and resolve on different days, written through the service that ingest and rescans
+    use, each step on its own day with that day's snapshot (what a running server writes). Then the daily rows
+    are lost (a restored store) and the backfill rebuilds them: the same counts day by day, and each day counts
+    what was open at its end (first seen <= day < resolved), resolved findings included."""
+    engine = make_engine(backend)
+    migrate(engine)
+    factory = session_factory(engine)
+    today = dt.datetime.now(dt.UTC).date()
+
+    def on(days_ago: int, hour: int = 12) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(hour), tzinfo=dt.UTC)
+
+    crit, high, med, low = (_f("CVE-C1", Severity.CRITICAL), _f("CVE-H1", Severity.HIGH),
+                            _f("CVE-M1", Severity.MEDIUM), _f("CVE-L1", Severity.LOW))
+    crit2 = _f("CVE-C2", Severity.CRITICAL)
+    steps = [  # (days ago, hour, image, findings stored from then on)
+        (10, 12, "a", [crit, high]),
+        (6, 9, "a", [high]),                    # C1 fixed: open days -10..-7
+        (3, 12, "a", [high, med]),
+        (3, 13, "b", [crit2, low]),
+        (3, 15, "b", [crit2]),                  # L1 opened and fixed the same day: never open at a day's end
+        (1, 8, "a", []),                        # H1 and M1 fixed
+        (0, 8, "b", [crit2]),
+    ]
+    with transaction(factory) as s:
+        imgs = {k: Image(digest=f"sha256:{n:064x}", name=f"reg/{k}:1") for n, k in ((11, "a"), (12, "b"))}
+        s.add_all(imgs.values())
+        s.flush()
+        for days_ago, hour, key, found in steps:
+            images.replace_findings(s, imgs[key], found, now=on(days_ago, hour))
+            trend.snapshot(s, today=today - dt.timedelta(days=days_ago))
+    with transaction(factory) as s:
+        live = trend.series(s, today=today)
+        s.execute(SeverityDaily.__table__.delete())
+    with transaction(factory) as s:
+        assert trend.backfill(s, today=today) > 0
+        rebuilt = trend.series(s, today=today)
+    engine.dispose()
+
+    def row(c: int, h: int, m: int, lo: int = 0) -> dict[str, int]:
+        return {"critical": c, "high": h, "medium": m, "low": lo, "unknown": 0}
+
+    expected = {10: row(1, 1, 0), 7: row(1, 1, 0), 6: row(0, 1, 0), 4: row(0, 1, 0), 3: row(1, 1, 1),
+                2: row(1, 1, 1), 1: row(1, 0, 0), 0: row(1, 0, 0)}
+    by_day = dict(rebuilt)
+    for days_ago, counts in expected.items():
+        assert by_day[today - dt.timedelta(days=days_ago)] == counts, days_ago
+    assert rebuilt[0][0] == today - dt.timedelta(days=10)
+    assert rebuilt == live  # the backfill and the day-by-day snapshots agree on every day

@@ -1,4 +1,4 @@
-"""Responses to alerts: kill the process, or pause, stop or kill its container through the Engine API.
+"""Responses to alerts: kill the process, or pause, stop or kill its container (Docker Engine API or containerd).
 
 Which responses run is decided per alert by a :class:`ResponsePlan`: the rule's own actions
 (``containerguard.actions`` in the rules file) plus any ``ACTION:MINPRIORITY`` from the agent's
@@ -9,9 +9,9 @@ configuration. Every response returns an outcome string (``kill_container 3f2a9c
 
 from __future__ import annotations
 
-from containerguard.runtime.respond.actions import Responder
+from containerguard.runtime.respond.actions import ContainerControl, Responder
 from containerguard.runtime.respond.plan import ResponsePlan, parse_respond
 from containerguard.runtime.respond.stage import ResponseStage
 from containerguard.runtime.rules.vocabulary import ACTIONS, CONTAINER_ACTIONS
 
-__all__ = ["ACTIONS", "CONTAINER_ACTIONS", "Responder", "ResponsePlan", "ResponseStage", "parse_respond"]
+__all__ = ["ACTIONS", "CONTAINER_ACTIONS", "ContainerControl", "Responder", "ResponsePlan", "ResponseStage", "parse_respond"]

@@ -1,4 +1,5 @@
-"""Carrying out responses: SIGKILL of the host pid, or pause/stop/kill of the container through the Engine API."""
+"""Carrying out responses: SIGKILL of the host pid, or pause/stop/kill of the container through its runtime (the Docker
+Engine API, or containerd's Tasks service: :class:`containerguard.runtime.containerd.TaskControl`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from typing import Protocol
 
 from containerguard.model import Alert, Event
 from containerguard.runtime.rules.vocabulary import CONTAINER_ACTIONS
@@ -15,10 +16,25 @@ from containerguard.runtime.rules.vocabulary import CONTAINER_ACTIONS
 log = logging.getLogger(__name__)
 
 
-class Responder:
-    """Carries out responses. ``api`` is docker's low-level APIClient (None: container actions fail)."""
+class ContainerControl(Protocol):
+    """What container responses need of a runtime: docker's low-level APIClient has these, and so has containerd's
+    :class:`~containerguard.runtime.containerd.TaskControl`."""
 
-    def __init__(self, api: Any | None, *, stop_timeout: int = 2) -> None:
+    def pause(self, container: str) -> object:
+        """Freeze the container's processes."""
+
+    def stop(self, container: str, timeout: int) -> object:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; returns when the container has stopped."""
+
+    def kill(self, container: str) -> object:
+        """SIGKILL the container."""
+
+
+class Responder:
+    """Carries out responses. ``api`` controls containers (None: container actions fail); ``stop_timeout``: the
+    seconds a stopped container has between SIGTERM and SIGKILL."""
+
+    def __init__(self, api: ContainerControl | None, *, stop_timeout: int = 2) -> None:
         self.api = api
         self.stop_timeout = stop_timeout
         self.done = 0
@@ -41,7 +57,7 @@ class Responder:
                 if not cid or cid == "host":
                     raise ValueError("the event is not from a container")
                 if self.api is None:
-                    raise ValueError("no Docker Engine connection")
+                    raise ValueError("no container runtime connection")
                 with self._lock:  # a burst of alerts from one container acts on it once
                     now = time.monotonic()
                     last = self._recent.get((action, cid))

@@ -32,6 +32,22 @@ class TargetIn(BaseModel):
     enabled: bool = True
 
 
+class TargetPatch(BaseModel):
+    """Only the fields sent change. A webhook or Slack URL left out keeps the stored one (it is never returned);
+    changing between syslog and an HTTP kind needs the new ``url``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    kind: Literal["webhook", "slack", "syslog"] | None = None
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    event_types: list[EventType] | None = Field(default=None, max_length=16)
+    min_severity: str | None = None
+    min_priority: str | None = None
+    running_only: bool | None = None
+    enabled: bool | None = None
+
+
 class EnabledIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +83,21 @@ def create_target(request: Request, body: TargetIn,
                                 min_severity=_severity(body.min_severity), min_priority=_priority(body.min_priority),
                                 running_only=body.running_only, enabled=body.enabled)
         return svc.target_dict(row)
+
+
+@router.patch("/notifications/targets/{target_id}", summary="Change a target and its rule")
+def update_target(request: Request, target_id: int, body: TargetPatch,
+                  actor: Annotated[Actor, Depends(require("notifications:write"))]) -> dict[str, Any]:
+    f = body.model_dump(exclude_unset=True)
+    if any(v is None for v in f.values()):
+        raise Invalid(f"{next(k for k, v in f.items() if v is None)}: null is not a value (leave the field out to keep it)")
+    sev = _severity(f["min_severity"]) if "min_severity" in f else None
+    prio = _priority(f["min_priority"]) if "min_priority" in f else None
+    with tx(request) as s:
+        row, changed = svc.update_target(s, actor, target_id, name=f.get("name"), kind=f.get("kind"), url=f.get("url"),
+                                         event_types=f.get("event_types"), min_severity=sev, min_priority=prio,
+                                         running_only=f.get("running_only"), enabled=f.get("enabled"))
+        return svc.target_dict(row) | {"changed": changed}
 
 
 @router.delete("/notifications/targets/{target_id}", summary="Remove a target (and its queued deliveries)")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from containerguard.server import auth
 from containerguard.server.api.deps import client_addr, read, require, state, tx
+from containerguard.server.services import Invalid
 from containerguard.server.services import registries as svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import JobRun, Registry
@@ -30,6 +31,21 @@ class RegistryIn(BaseModel):
                                 description="shared secret the registry sends as `Authorization: Bearer SECRET`")
 
 
+class RegistryPatch(BaseModel):
+    """Only the fields sent change. ``password`` / ``webhook_secret``: a new secret, or "" to remove it; left
+    out, the stored one is kept (it is never returned)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str | None = Field(default=None, min_length=8, max_length=512)
+    username: str | None = Field(default=None, max_length=255)
+    password: str | None = Field(default=None, max_length=4096)
+    repositories: list[str] | None = Field(default=None, max_length=200)
+    interval: int | None = Field(default=None, ge=0, le=7 * 86400)
+    webhook_secret: str | None = Field(default=None, max_length=512)
+
+
 @router.get("/registries")
 def list_registries(request: Request, _: Annotated[Actor, Depends(require("registries:read"))]) -> list[dict[str, Any]]:
     with read(request) as s:
@@ -41,6 +57,22 @@ def add_registry(request: Request, body: RegistryIn,
                  actor: Annotated[Actor, Depends(require("registries:write"))]) -> dict[str, Any]:
     with tx(request) as s:
         return svc.as_dict(svc.add(s, actor, **body.model_dump()))
+
+
+@router.patch("/registries/{name}", summary="Change a registry (credentials, filters, schedule, URL, name)",
+              description="A change of URL, credentials or repository filters queues a poll.")
+def update_registry(request: Request, name: str, body: RegistryPatch,
+                    actor: Annotated[Actor, Depends(require("registries:write"))]) -> dict[str, Any]:
+    fields = body.model_dump(exclude_unset=True)
+    if any(v is None for v in fields.values()):
+        raise Invalid(f"{next(k for k, v in fields.items() if v is None)}: null is not a value (leave the field out to keep it)")
+    with tx(request) as s:
+        row, changed = svc.update(s, actor, name, new_name=fields.pop("name", None), **fields)
+        out = svc.as_dict(row) | {"changed": changed}
+        rid = row.id
+    if svc.RESYNC & set(changed):
+        state(request).jobs.defer("poll_registry", registry_id=rid, _lock=f"poll-{rid}")
+    return out
 
 
 @router.delete("/registries/{name}")

@@ -11,6 +11,7 @@ own digest as a new image (the tag moves; the old image keeps its inventory and 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -144,10 +145,10 @@ def finding_row(image_id: int, f: MFinding) -> dict[str, Any]:
 
 
 def replace_findings(session: Session, image: Image, findings: Sequence[MFinding], *,
-                     kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+                     kinds: frozenset[str] | None = None, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Make the image's stored findings (of ``kinds``; None: all) equal ``findings``; keep ``first_seen`` of
     those that stay. Returns the rows that are new. Updates the image's counts."""
-    return replace_findings_many(session, [(image, findings)], kinds=kinds)[image.id].new
+    return replace_findings_many(session, [(image, findings)], kinds=kinds, now=now)[image.id].new
 
 
 @dataclass(frozen=True)
@@ -157,32 +158,37 @@ class Replaced:
 
 
 def replace_findings_many(session: Session, batch: Sequence[tuple[Image, Sequence[MFinding]]], *,
-                          kinds: frozenset[str] | None = None) -> dict[int, Replaced]:
+                          kinds: frozenset[str] | None = None, now: dt.datetime | None = None) -> dict[int, Replaced]:
     """``replace_findings`` for many images with a few bulk statements: one read of the stored fingerprints, then
     only the difference is written (a delete of the findings gone, an insert of the new ones, an update of those
-    whose risk, KEV, EPSS or severity moved), one exception-cover refresh and one count of every image."""
+    whose risk, KEV, EPSS or severity moved), one exception-cover refresh and one count of every image. The
+    findings gone are counted as resolved ``now`` (``trend.note_resolved``), new ones are first seen ``now``."""
+    at = now or utcnow()
     wanted: dict[int, dict[str, dict[str, Any]]] = {}
     for image, findings in batch:
         rows = wanted.setdefault(image.id, {})
         for f in findings:
             r = finding_row(image.id, f)
+            r["first_seen"] = at
             rows.setdefault(r["fingerprint"], r)
     existing: dict[int, dict[str, Any]] = {i: {} for i in wanted}  # fingerprint -> stored row
     ids = list(wanted)
     for i in range(0, len(ids), 500):
         q = select(Finding.id, Finding.image_id, Finding.fingerprint, Finding.risk, Finding.kev, Finding.epss,
-                   Finding.severity).where(Finding.image_id.in_(ids[i:i + 500]))
+                   Finding.severity, Finding.first_seen).where(Finding.image_id.in_(ids[i:i + 500]))
         if kinds is not None:
             q = q.where(Finding.kind.in_(kinds))
         for row in session.execute(q):
             existing[row.image_id][row.fingerprint] = row
     gone: list[int] = []
+    resolved: list[tuple[dt.datetime, int]] = []  # (first seen, severity) of each finding gone
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     out: dict[int, Replaced] = {}
     for image_id, rows in wanted.items():
         had = existing[image_id]
         gone += [r.id for fp, r in had.items() if fp not in rows]
+        resolved += [(r.first_seen, r.severity) for fp, r in had.items() if fp not in rows]
         added = [r for fp, r in rows.items() if fp not in had]
         new += added
         out[image_id] = Replaced(len(had), added)
@@ -194,6 +200,10 @@ def replace_findings_many(session: Session, batch: Sequence[tuple[Image, Sequenc
                                 "severity": r["severity"]})
     for i in range(0, len(gone), 500):
         session.execute(delete(Finding).where(Finding.id.in_(gone[i:i + 500])))
+    if resolved:
+        from containerguard.server.services import trend
+
+        trend.note_resolved(session, resolved, at.date())
     if new:
         session.execute(insert(Finding), new)
         refresh_cover(session, image_ids=sorted({r["image_id"] for r in new}))

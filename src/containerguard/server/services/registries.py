@@ -36,14 +36,10 @@ def _host(url: str) -> str:
 
 def add(session: Session, actor: Actor, *, name: str, url: str, username: str = "", password: str = "",
         repositories: list[str] | None = None, interval: int = 3600, webhook_secret: str = "") -> Registry:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    base = _check(url, interval)
     if session.scalars(select(Registry).where(Registry.name == name)).first() is not None:
         raise Invalid(f"a registry named {name!r} exists")
-    if interval and interval < 60:
-        raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
-    row = Registry(name=name, url=f"{parts.scheme}://{parts.netloc}", username=username,
+    row = Registry(name=name, url=base, username=username,
                    password_enc=crypto.encrypt(password), repositories=list(repositories or []),
                    interval=interval, webhook_secret_hash=auth.hash_secret(webhook_secret) if webhook_secret else "")
     session.add(row)
@@ -51,6 +47,57 @@ def add(session: Session, actor: Actor, *, name: str, url: str, username: str = 
     record(session, actor, "registry.add", "registry", row.id, name=name, url=row.url, username=username,
            repositories=row.repositories, interval=interval, webhook=bool(webhook_secret))
     return row
+
+
+def _check(url: str, interval: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    if interval and interval < 60:
+        raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def update(session: Session, actor: Actor, name: str, *, new_name: str | None = None, url: str | None = None,
+           username: str | None = None, password: str | None = None, repositories: list[str] | None = None,
+           interval: int | None = None, webhook_secret: str | None = None) -> tuple[Registry, list[str]]:
+    """Change what was given (None: keep). A secret (``password``, ``webhook_secret``) given as None keeps the
+    stored one and "" removes it; the audit entry names the fields changed and never a secret's value.
+    Returns the row and the names of the fields that changed."""
+    row = by_name(session, name)
+    base = _check(url if url is not None else row.url, row.interval if interval is None else interval)
+    if new_name is not None and new_name != row.name and \
+            session.scalars(select(Registry.id).where(Registry.name == new_name)).first() is not None:
+        raise Invalid(f"a registry named {new_name!r} exists")
+    changed: list[str] = []
+
+    def put(attr: str, value: Any, label: str | None = None) -> None:
+        if value is not None and getattr(row, attr) != value:
+            setattr(row, attr, value)
+            changed.append(label or attr)
+
+    put("name", new_name)
+    put("url", base if url is not None else None)
+    put("username", username)
+    put("repositories", list(repositories) if repositories is not None else None)
+    put("interval", interval)
+    if password is not None and (password or row.password_enc):  # a secret given is written (never compared)
+        row.password_enc = crypto.encrypt(password) if password else ""
+        changed.append("password")
+    if webhook_secret is not None and (webhook_secret or row.webhook_secret_hash):
+        row.webhook_secret_hash = auth.hash_secret(webhook_secret) if webhook_secret else ""
+        changed.append("webhook_secret")
+    if changed:
+        session.flush()
+        record(session, actor, "registry.update", "registry", row.id, name=row.name, changed=changed,
+               url=row.url, username=row.username, repositories=row.repositories, interval=row.interval,
+               has_password=bool(row.password_enc), webhook=bool(row.webhook_secret_hash),
+               **({"renamed_from": name} if "name" in changed else {}))
+    return row, changed
+
+
+#: fields whose change makes the stored sync state stale (a new poll is queued)
+RESYNC = frozenset({"url", "username", "password", "repositories"})
 
 
 def remove(session: Session, actor: Actor, name: str) -> None:

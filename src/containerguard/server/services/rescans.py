@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from containerguard.model import FindingKind
 from containerguard.server.services import images
 from containerguard.server.services.events import finding_events_many
+from containerguard.server.store import begin_write
 from containerguard.server.store.models import Image, Setting, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
@@ -34,7 +35,9 @@ CHUNK = 100
 def rescan_images(ctx: JobContext, image_ids: list[int]) -> dict[str, Any]:
     """Re-match the stored inventories of ``image_ids`` with one open database handle. Per chunk: one read of the
     inventories (a short read transaction), matching outside any transaction, then one write transaction that
-    stores only the difference (``images.replace_findings_many``) and raises the events of the whole chunk."""
+    stores only the difference (``images.replace_findings_many``) and raises the events of the whole chunk. The
+    write transaction locks before it reads (``store.begin_write`` and ``FOR UPDATE``): an inventory replaced by
+    an upload since the first read is seen and kept, and none can be replaced between that check and the write."""
     from containerguard.vulndb import VulnDB
 
     done = new_total = events = 0
@@ -61,9 +64,14 @@ def _rescan_chunk(ctx: JobContext, handle: Any, build: str, ids: list[int]) -> t
     matched = {image_id: rescan(parse_inventory(images.decompress(doc), f"image {image_id}"), handle)
                for image_id, (_sha, _db, _at, doc) in sorted(stored.items())}
     with ctx.tx() as s:
+        # one consistent unit from here to the commit: an upload of one of these images (which writes its image
+        # row) waits, or has committed and its new inventory is seen below and kept -- SQLite's write lock from
+        # the first statement, PostgreSQL's row locks on the images, taken in id order (no deadlock between chunks)
+        begin_write(s)
+        imgs = {img.id: img for img in s.scalars(select(Image).where(Image.id.in_(list(matched)))
+                                                 .order_by(Image.id).with_for_update())}
         now = {r.image_id: r.sha256 for r in s.execute(
             select(InventoryRow.image_id, InventoryRow.sha256).where(InventoryRow.image_id.in_(list(matched))))}
-        imgs = {img.id: img for img in s.scalars(select(Image).where(Image.id.in_(list(matched))))}
         # an inventory replaced (a new upload) since it was read keeps what that upload stored
         batch = [(imgs[i], found) for i, found in matched.items() if i in imgs and now.get(i) == stored[i][0]]
         if not batch:

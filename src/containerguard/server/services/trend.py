@@ -3,10 +3,13 @@
 * ``snapshot`` writes today's counts (the per-image counts ingest and rescans keep, summed); ingest and rescans
   call it each time an image's findings change, so a day with any change has its row and the dashboard's GET
   writes nothing.
-* ``backfill`` fills the window from the stored findings when the table holds no earlier day (a fresh
-  install of this version over existing data, or a restored store): a day's counts are the findings first seen
-  by the end of that day that are still stored. A finding resolved since is not stored, so those days can
-  undercount what was open then; every later day is a real snapshot.
+* ``note_resolved`` counts the findings that stop being stored (fixed, or no longer matched by a rescan) by
+  (first-seen day, resolved day, severity) in ``severity_resolved``; ``images.replace_findings_many`` calls it.
+* ``backfill`` fills the window when the table holds no earlier day (a fresh install over existing data, or a
+  restored store): a day's counts are the findings open at the end of that day -- first seen on or before it
+  and not resolved by then (first seen <= day < resolved day): the stored findings plus the resolved ones
+  counted above. Findings resolved before ``severity_resolved`` existed (migration 1202) left no trace and
+  cannot be counted; every later day is a real snapshot, which counts the same thing.
 * ``series`` reads the window; a day without a row carries the last known counts forward (counts change only
   when findings change, and every change writes its day's row).
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 
 from sqlalchemy import func, select
@@ -23,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from containerguard.model import Severity
 from containerguard.server.store import dialect_insert
-from containerguard.server.store.models import Finding, Image, SeverityDaily, utcnow
+from containerguard.server.store.models import Finding, Image, SeverityDaily, SeverityResolved, utcnow
 
 #: severities in display order (worst first); ``unknown`` also holds negligible (as the image counts do)
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "unknown")
@@ -54,6 +58,39 @@ def snapshot(session: Session, today: dt.date | None = None) -> dict[str, int]:
     return counts
 
 
+def bucket(severity: int) -> str:
+    return _BUCKET.get(int(severity), "unknown")
+
+
+def _utc_day(at: dt.datetime) -> dt.date:
+    return (at.astimezone(dt.UTC) if at.tzinfo is not None else at).date()
+
+
+def note_resolved(session: Session, resolved: Iterable[tuple[dt.datetime, int]], day: dt.date) -> None:
+    """Count findings (first seen, severity) that stopped being stored on ``day``: one upsert per (first-seen
+    day, severity) that adds to what the day already holds."""
+    counts: Counter[tuple[dt.date, str]] = Counter((_utc_day(fs), bucket(sev)) for fs, sev in resolved)
+    if not counts:
+        return
+    ins = dialect_insert(session)(SeverityResolved)
+    q = ins.on_conflict_do_update(index_elements=["first_day", "resolved_day", "severity"],
+                                  set_={"count": SeverityResolved.count + ins.excluded.count})
+    session.execute(q, [{"first_day": first, "resolved_day": day, "severity": sev, "count": n}
+                        for (first, sev), n in sorted(counts.items())])
+
+
+def _resolved_open(session: Session, start: dt.date, end: dt.date) -> dict[dt.date, dict[str, int]]:
+    """Per day of [start, end): findings resolved since that were open at its end (first day <= d < resolved)."""
+    out: dict[dt.date, dict[str, int]] = {}
+    for r in session.scalars(select(SeverityResolved).where(SeverityResolved.resolved_day > start)):
+        d = max(r.first_day, start)
+        while d < min(r.resolved_day, end):
+            day = out.setdefault(d, dict.fromkeys(SEVERITIES, 0))
+            day[r.severity if r.severity in day else "unknown"] += int(r.count)
+            d += dt.timedelta(days=1)
+    return out
+
+
 def _day_expr(session: Session) -> object:
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", Finding.first_seen), "YYYY-MM-DD")
@@ -61,8 +98,9 @@ def _day_expr(session: Session) -> object:
 
 
 def backfill(session: Session, days: int = WINDOW_DAYS, today: dt.date | None = None) -> int:
-    """Fill the window's missing days from the findings' first-seen times when no row exists before today.
-    Returns the number of days written."""
+    """Fill the window's missing days with what was open at the end of each (first seen <= day < resolved:
+    the stored findings' first-seen times and the resolved counts) when no row exists before today. Returns
+    the number of days written."""
     end = today or utcnow().date()
     if session.scalar(select(SeverityDaily.day).where(SeverityDaily.day < end).limit(1)) is not None:
         return 0
@@ -71,7 +109,7 @@ def backfill(session: Session, days: int = WINDOW_DAYS, today: dt.date | None = 
     running = dict.fromkeys(SEVERITIES, 0)
     for sev, n in session.execute(select(Finding.severity, func.count()).where(Finding.first_seen < start_at)
                                   .group_by(Finding.severity)):
-        running[_BUCKET.get(int(sev), "unknown")] += int(n)
+        running[bucket(sev)] += int(n)
     day_col = _day_expr(session)
     per_day: dict[dt.date, dict[str, int]] = {}
     rows = session.execute(select(day_col, Finding.severity, func.count())  # type: ignore[call-overload]
@@ -81,9 +119,9 @@ def backfill(session: Session, days: int = WINDOW_DAYS, today: dt.date | None = 
             d = dt.date.fromisoformat(str(day_text)[:10])
         except ValueError:
             continue
-        bucket = per_day.setdefault(d, dict.fromkeys(SEVERITIES, 0))
-        bucket[_BUCKET.get(int(sev), "unknown")] += int(n)
-    if not per_day and not any(running.values()):
+        per_day.setdefault(d, dict.fromkeys(SEVERITIES, 0))[bucket(sev)] += int(n)
+    gone = _resolved_open(session, start, end)
+    if not per_day and not gone and not any(running.values()):
         return 0
     have = set(session.scalars(select(SeverityDaily.day).where(SeverityDaily.day >= start)))
     written = 0
@@ -91,8 +129,9 @@ def backfill(session: Session, days: int = WINDOW_DAYS, today: dt.date | None = 
     while d < end:
         for name, added in per_day.get(d, {}).items():
             running[name] += added
-        if d not in have and any(running.values()):
-            session.add(SeverityDaily(day=d, **running))
+        day = {sev: running[sev] + gone.get(d, {}).get(sev, 0) for sev in SEVERITIES}
+        if d not in have and any(day.values()):
+            session.add(SeverityDaily(day=d, **day))
             written += 1
         d += dt.timedelta(days=1)
     if end not in have:

@@ -142,6 +142,16 @@ def dialect_insert(session: Session) -> Any:
     return sqlite_insert
 
 
+def begin_write(session: Session) -> None:
+    """Make the session's transaction a writer from its first statement, so what it reads stays true until it
+    commits. SQLite: ``BEGIN IMMEDIATE`` takes the write lock now (other writers wait their busy timeout,
+    readers do not); without it pysqlite runs every SELECT before the first write outside any transaction, and
+    another writer can commit between them. PostgreSQL: nothing here -- the caller locks the rows it will
+    change (``SELECT ... FOR UPDATE``, in a fixed order). Call it before anything else in the transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

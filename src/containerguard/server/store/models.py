@@ -459,6 +459,20 @@ class AlertAck(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SeverityResolved(Base):
+    """How many findings of a severity bucket first seen on ``first_day`` stopped being stored (fixed, or gone
+    from a rescan's match) on ``resolved_day`` (migration 1202_trend_resolved; written by
+    ``services.images.replace_findings_many``). With the stored findings it tells what was open on any past
+    day -- first seen <= day < resolved -- which the trend's backfill needs; aggregated, so it stays small."""
+
+    __tablename__ = "severity_resolved"
+
+    first_day: Mapped[dt.date] = mapped_column(primary_key=True)
+    resolved_day: Mapped[dt.date] = mapped_column(primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)  # a services.trend.SEVERITIES bucket
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SeverityDaily(Base):
     """Findings by severity across all images, one row per day, for the 30-day trend (services.trend: written
     after each ingest and rescan, backfilled from first-seen times on a store without earlier days)."""

@@ -1,6 +1,7 @@
-"""Manage from the console: add and remove registries (URL, credentials, repository filters, poll schedule)
+"""Manage from the console: add, edit and remove registries (URL, credentials, repository filters, poll schedule)
 and notification targets with their rules (webhook, Slack, syslog CEF), and send a target a test
-notification. Admin only (``registries:write`` / ``notifications:write``, as in the API); every form is
+notification. An edit page (``/manage/registries/ID/edit``, ``/manage/targets/ID/edit``) shows what is
+stored except secrets; a secret field left empty keeps the stored one. Admin only (``registries:write`` / ``notifications:write``, as in the API); every form is
 CSRF-checked (``Console.acting``) and goes through the same service function as the API, which writes the
 audit log.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -72,7 +74,8 @@ def parse_registry(form: Mapping[str, str]) -> tuple[dict[str, Any], FormState]:
         errors["name"] = "A name is required."
     elif len(name) > NAME_MAX or any(not c.isprintable() for c in name):
         errors["name"] = f"A name is at most {NAME_MAX} printable characters."
-    if not url.startswith(("https://", "http://")):
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") or parts.query:
         errors["url"] = "The registry's URL: https://HOST[:PORT] (http:// for a plain-HTTP registry)."
     if len(filters) > MAX_FILTERS or any(len(f) > 255 or any(not c.isprintable() for c in f) for f in filters):
         errors["repositories"] = f"At most {MAX_FILTERS} repository patterns of at most 255 printable characters."
@@ -82,7 +85,33 @@ def parse_registry(form: Mapping[str, str]) -> tuple[dict[str, Any], FormState]:
     return kwargs, state
 
 
-def parse_target(form: Mapping[str, str], event_types: list[str]) -> tuple[dict[str, Any], FormState]:
+def _kept_secret(form: Mapping[str, str], name: str, clear: str) -> str | None:
+    """An edit form's secret: the new one typed, "" when its "remove" box is ticked, None (keep) when empty."""
+    typed = form.get(name, "")
+    return typed if typed else ("" if form.get(clear) == "1" else None)
+
+
+def parse_registry_edit(form: Mapping[str, str], stored: Mapping[str, Any]) -> tuple[dict[str, Any], FormState]:
+    """An edit of a registry: the add form's checks; an empty password or webhook secret keeps the stored one.
+    ``stored``: whether a password and a webhook secret are stored (the form says so, never what they are)."""
+    kwargs, state = parse_registry(form)
+    state.values.update(has_password=stored.get("has_password"), webhook=stored.get("webhook"))
+    kwargs["new_name"] = kwargs.pop("name")
+    kwargs["password"] = _kept_secret(form, "password", "clear_password")
+    kwargs["webhook_secret"] = _kept_secret(form, "webhook_secret", "clear_webhook_secret")
+    return kwargs, state
+
+
+def registry_values(r: Any) -> dict[str, Any]:
+    """An edit form's first values: what is stored, the secrets only as "is there one"."""
+    return {"name": r.name, "url": r.url, "username": r.username, "repositories": "\n".join(r.repositories or []),
+            "interval": str(r.interval // 60), "has_password": bool(r.password_enc), "webhook": bool(r.webhook_secret_hash)}
+
+
+def parse_target(form: Mapping[str, str], event_types: list[str], *,
+                 editing: bool = False) -> tuple[dict[str, Any], FormState]:
+    """The service's keyword arguments and the form's state. ``editing``: an empty URL keeps the stored one
+    (``url`` None) and the "enabled" box counts."""
     name = form.get("name", "").strip()
     kind = form.get("kind", "")
     url = form.get("url", "").strip()
@@ -99,7 +128,7 @@ def parse_target(form: Mapping[str, str], event_types: list[str]) -> tuple[dict[
         errors["name"] = f"A name is at most {NAME_MAX} printable characters."
     if kind not in notify_svc.KINDS:
         errors["kind"] = f"Kind: one of {', '.join(notify_svc.KINDS)}."
-    if not url:
+    if not url and not editing:
         errors["url"] = "A URL is required (syslog: udp://HOST:PORT or tcp://HOST:PORT)."
     elif len(url) > 1000:
         errors["url"] = "The URL is at most 1,000 characters."
@@ -114,7 +143,18 @@ def parse_target(form: Mapping[str, str], event_types: list[str]) -> tuple[dict[
               "min_severity": int(Severity[sev.upper()]) if sev in SEVERITY_CHOICES else 0,
               "min_priority": int(Priority[prio.upper()]) if prio in PRIORITY_CHOICES else 0,
               "running_only": state.values["running_only"]}
+    if editing:
+        kwargs["url"] = url or None
+        kwargs["enabled"] = state.values["enabled"] = form.get("enabled") == "1"
     return kwargs, state
+
+
+def target_values(t: Any) -> dict[str, Any]:
+    return {"name": t.name, "kind": t.kind, "url": t.url if t.kind == "syslog" else "", "stored_url": t.url,
+            "event_types": list(t.event_types or []),
+            "min_severity": Severity(t.min_severity).name.lower() if t.min_severity in Severity._value2member_map_ else "unknown",
+            "min_priority": Priority(t.min_priority).name.lower() if t.min_priority in Priority._value2member_map_ else "debug",
+            "running_only": t.running_only, "enabled": t.enabled}
 
 
 T = TypeVar("T")
@@ -148,8 +188,125 @@ class _Manage:
 def build(router: APIRouter, console: Console, render_manage: RenderManage,
           actor_of: Callable[[Request, Viewer], Any]) -> None:
     m = _Manage(console, render_manage, actor_of)
+    _registry_edit_routes(router, m)
+    _target_edit_routes(router, m)  # before /manage/targets/{id}/{op}, which would take "edit" as an op
     _registry_routes(router, m)
     _target_routes(router, m)
+
+
+def _edit_page(m: _Manage, request: Request, viewer: Viewer, kind: str, item_id: int, state: FormState,
+               status: int = 200) -> Response:
+    noun = "registry" if kind == "registry" else "notification target"
+    return m.console.render(request, "manage_edit.html", viewer, "manage", status,
+                            title=f"Edit {noun} {state.values.get('heading_name', '')}".strip(),
+                            heading=f"Edit {noun}", kind=kind, item_id=item_id, f=state,
+                            event_types=EVENT_TYPES, severity_choices=SEVERITY_CHOICES,
+                            priority_choices=PRIORITY_CHOICES, target_kinds=TARGET_KINDS)
+
+
+async def _stored(m: _Manage, request: Request, viewer: Viewer, read: Callable[[], dict[str, Any]]) -> dict[str, Any] | Response:
+    """What an edit page starts from, or the console's 404 page when it is gone."""
+    try:
+        return await run_in_threadpool(read)
+    except NotFound as exc:
+        return m.console.render(request, "error.html", viewer, "manage", 404, title="Not found", message=str(exc))
+
+
+def _may_edit(m: _Manage, request: Request, action: str) -> Viewer:
+    """The viewer of an edit page: may open Manage and do ``action`` (else NotAllowed, 403)."""
+    from containerguard.server.webui.console import NotAllowed
+
+    viewer = m.console.viewer(request, "manage")
+    if not viewer.may(action):
+        raise NotAllowed(action)
+    return viewer
+
+
+def _registry_edit_routes(router: APIRouter, m: _Manage) -> None:
+    from containerguard.server.store.models import Registry
+
+    def stored(request: Request, registry_id: int) -> dict[str, Any]:
+        with _tx(request) as s:
+            row = s.get(Registry, registry_id)
+            if row is None:
+                raise NotFound(f"no registry {registry_id}")
+            return registry_values(row)
+
+    @router.get("/manage/registries/{registry_id}/edit")
+    async def registry_edit_form(request: Request, registry_id: int) -> Response:
+        viewer = _may_edit(m, request, "registries-write")
+        values = await _stored(m, request, viewer, lambda: stored(request, registry_id))
+        if isinstance(values, Response):
+            return values
+        return _edit_page(m, request, viewer, "registry", registry_id,
+                          FormState(values=values | {"heading_name": values["name"]}))
+
+    @router.post("/manage/registries/{registry_id}/edit")
+    async def registry_edit(request: Request, registry_id: int) -> Response:
+        viewer, form = await m.console.acting(request, "registries-write", "manage")
+        before = await _stored(m, request, viewer, lambda: stored(request, registry_id))
+        if isinstance(before, Response):
+            return before
+        kwargs, state = parse_registry_edit(form, before)
+        state.values["heading_name"] = before["name"]
+        if state.errors:
+            return _edit_page(m, request, viewer, "registry", registry_id, state, 422)
+
+        def work() -> tuple[int, list[str]]:
+            with _tx(request) as s:
+                row, changed = registry_svc.update(s, m.actor_of(request, viewer), before["name"], **kwargs)
+                return int(row.id), changed
+
+        done, error = await _attempt(work)
+        if done is None:
+            state.errors[""] = error
+            return _edit_page(m, request, viewer, "registry", registry_id, state, 422)
+        rid, changed = done
+        if registry_svc.RESYNC & set(changed):
+            request.app.state.cg.jobs.defer("poll_registry", registry_id=rid, _lock=f"poll-{rid}")
+        what = f"changed: {', '.join(c.replace('_', ' ') for c in changed)}" if changed else "nothing changed"
+        sync = "; a sync is queued" if registry_svc.RESYNC & set(changed) else ""
+        return m.console.flash_redirect(request, "/manage#registries",
+                                        f"Registry {kwargs['new_name']} saved ({what}){sync}.")
+
+
+def _target_edit_routes(router: APIRouter, m: _Manage) -> None:
+    def stored(request: Request, target_id: int) -> dict[str, Any]:
+        with _tx(request) as s:
+            return target_values(notify_svc.get_target(s, target_id))
+
+    @router.get("/manage/targets/{target_id}/edit")
+    async def target_edit_form(request: Request, target_id: int) -> Response:
+        viewer = _may_edit(m, request, "notifications-write")
+        values = await _stored(m, request, viewer, lambda: stored(request, target_id))
+        if isinstance(values, Response):
+            return values
+        return _edit_page(m, request, viewer, "target", target_id,
+                          FormState(values=values | {"heading_name": values["name"]}))
+
+    @router.post("/manage/targets/{target_id}/edit")
+    async def target_edit(request: Request, target_id: int) -> Response:
+        viewer, form = await m.console.acting(request, "notifications-write", "manage")
+        raw = await request.form()
+        types = [str(v) for v in raw.getlist("event_types") if isinstance(v, str)][:20]
+        before = await _stored(m, request, viewer, lambda: stored(request, target_id))
+        if isinstance(before, Response):
+            return before
+        kwargs, state = parse_target(form, types, editing=True)
+        state.values.update(stored_url=before["stored_url"], heading_name=before["name"])
+        if state.errors:
+            return _edit_page(m, request, viewer, "target", target_id, state, 422)
+
+        def work() -> list[str]:
+            with _tx(request) as s:
+                return notify_svc.update_target(s, m.actor_of(request, viewer), target_id, **kwargs)[1]
+
+        changed, error = await _attempt(work)
+        if changed is None:
+            state.errors[""] = error
+            return _edit_page(m, request, viewer, "target", target_id, state, 422)
+        what = f"changed: {', '.join(c.replace('_', ' ') for c in changed)}" if changed else "nothing changed"
+        return m.console.flash_redirect(request, "/manage#targets", f"Notification target {kwargs['name']} saved ({what}).")
 
 
 def _tx(request: Request) -> Any:

@@ -415,6 +415,9 @@ class ProcessTable:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
                       "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None,
                       "proc.pexe_resolved": parent.exe_resolved or parent.exepath})
+        else:  # an unknown parent is there as None too (the baseline's fast path reads these by subscript)
+            f.update({"proc.pname": None, "proc.pcmdline": None, "proc.pexepath": None, "proc.pexe": None,
+                      "proc.pexe_resolved": None})
         return f
 
 

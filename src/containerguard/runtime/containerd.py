@@ -281,6 +281,7 @@ class ContainerdTable(ContainerTable):
         self._meta: dict[str, ContainerInfo] = {}  # created containers' metadata (no pid yet), by id
         self._lowers: dict[str, tuple[str, ...]] = {}  # image (id) -> its unpacked layers, top first
         self._lock = threading.RLock()
+        self._sync = threading.Lock()  # the event thread and the list after reconnecting change the table in turn
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._events_resp: Any = None
@@ -481,6 +482,10 @@ class ContainerdTable(ContainerTable):
     def resync(self) -> None:
         """Reload every container with a running (or paused) task (raises grpc.RpcError when containerd does not
         answer): what changed while the event stream was down."""
+        with self._sync:  # one list or event at a time: a list taken before an exit must not outlive it
+            self._resync()
+
+    def _resync(self) -> None:
         tasks = self._tasks.List(self._tpb.ListTasksRequest(), metadata=self._md, timeout=5).tasks
         # containerd 1.6 fills only the process id (the container's id for its task), later versions both
         live = {t.container_id or t.id: (int(t.pid), int(t.status)) for t in tasks if t.status in (_RUNNING, _PAUSED)}
@@ -603,7 +608,8 @@ class ContainerdTable(ContainerTable):
                 for envelope in stream:
                     self.events += 1
                     try:
-                        self._handle(envelope)
+                        with self._sync:
+                            self._handle(envelope)
                     except Exception:
                         log.exception("handling containerd event %s", envelope.topic)
             except Exception as exc:

@@ -206,3 +206,19 @@ def test_hostile_learned_entries_survive_export_and_import(tmp_path: Path) -> No
     text = export_yaml(store.load_all())
     (back,) = import_yaml(text, "export.yaml")
     assert back.entries == store.load_all()[0].entries
+
+
+def test_container_name_patterns_in_linear_time() -> None:
+    """A container name is chosen by whoever starts the container: a hostile one must not stall the agent."""
+    import time
+
+    from containerguard.runtime.baseline import name_pattern
+
+    cases = {"web-1": "web-*", "shop-web-12": "shop-web-*", "job_3f2a9c0e-2": "job-*", "a.b.1": "a.b-*",
+             "web": "web", "-123": "-123", "api-v2": "api-v2", "cache-deadbeef": "cache-*", "x-dead": "x-dead"}
+    assert {n: name_pattern(n) for n in cases} == cases
+    hostile = "a" + "-11111" * 5000 + "z"  # a regular expression with nested repetition backtracks for ever
+    t0 = time.perf_counter()
+    assert name_pattern(hostile) == hostile
+    assert name_pattern("a" + "-11111" * 5000) == "a-*"
+    assert time.perf_counter() - t0 < 0.5

@@ -50,15 +50,28 @@ _INET = frozenset({"4", "6"})
 _EINPROGRESS = -115
 _CACHE_MAX = 8192  # raw values remembered per workload and kind (cleared when full: a bound, not an LRU)
 _NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
-_NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
 _KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
 _RULE_IDS = {"process": "CG-B001", "file": "CG-B002", "network": "CG-B003", "syscall": "CG-B004"}
 DRIFT_RULE = ("Drift: executable not in the image", "CG-B005")
 
 
+_HEXDIGITS = frozenset("0123456789abcdef")
+
+
 def name_pattern(name: str) -> str:
-    """A container name with its trailing instance number or id generalised (``web-1`` -> ``web-*``)."""
-    stripped = _NAME_SUFFIX.sub("", name)
+    """A container name with its trailing instance numbers or ids generalised (``web-1`` -> ``web-*``,
+    ``job_3f2a9c0e-2`` -> ``job-*``): trailing ``-``/``_``/``.`` parts that are a number or 5+ hex digits.
+
+    A loop over the parts, not a regular expression: ``(SEP(NUM|HEX))+$`` backtracks exponentially on a name
+    such as ``a-11111-11111-...-11111z`` (seconds at 22 parts), and a container name is chosen by whoever starts
+    the container."""
+    stripped = name
+    while True:
+        i = max(stripped.rfind("-"), stripped.rfind("_"), stripped.rfind("."))
+        part = stripped[i + 1:]
+        if i < 0 or not part or not (part.isdecimal() or (len(part) >= 5 and _HEXDIGITS.issuperset(part))):
+            break
+        stripped = stripped[:i]
     return f"{stripped}-*" if stripped != name and stripped else name
 
 

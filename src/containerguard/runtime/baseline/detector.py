@@ -48,6 +48,9 @@ _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _ACCEPTS = frozenset({"accept", "accept4"})
 _INET = frozenset({"4", "6"})
 _EINPROGRESS = -115
+#: entries learned per workload and kind: a workload that keeps doing new things (a directory per request) stops
+#: growing its baseline here, so it stays small and quick to save (an import may hold more: yamlio.MAX_ENTRIES)
+MAX_LEARNED = 10_000
 _CACHE_MAX = 8192  # raw values remembered per workload and kind (cleared when full: a bound, not an LRU)
 _NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
 _KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
@@ -213,6 +216,7 @@ class BaselineDetector:
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
+        self._full: set[str] = set()  # workloads told about reaching MAX_LEARNED
 
     # ------------------------------------------------------------------ the stage
 
@@ -353,12 +357,20 @@ class BaselineDetector:
     def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
         """Learn or alert on new entries; whether the event's raw values may be remembered as adding nothing."""
         if prof.mode == "learn":
-            if not prof.locked:
-                for k, e in new:
+            if prof.locked:
+                return True
+            full = [k for k, _ in new if len(prof.entries[k]) >= MAX_LEARNED]
+            for k, e in new:
+                if k not in full:
                     prof.entries[k].add(e)
+            if len(full) < len(new):
                 prof.last_change_ns = self.clock()
                 self._dirty.add(prof.key)
-            return True
+            if full and prof.key not in self._full:
+                self._full.add(prof.key)
+                log.warning("baseline: %s holds %d %s entries, the most learned per kind: what is new beyond that "
+                            "is not learned (a deviation once monitored)", prof.key, MAX_LEARNED, full[0])
+            return not full  # not learned: its raw values must not pass as known later
         if prof.mode == "protect":  # every deviating process is stopped, not only the first
             for k, e in new:
                 prof.deviations.add(f"{k} {e}")

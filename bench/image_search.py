@@ -48,6 +48,11 @@ def add_images(url: str, n: int) -> None:
                                       for i in ids])
             s.execute(insert(ImageName), [dict(image_id=i, repository=f"mirror.example/org-{i % 211}/svc-{i}",
                                                tag=f"v{i % 9}", manifest_digest="") for i in ids])
+    if engine.dialect.name == "postgresql":  # statistics as autovacuum leaves them on a running server
+        from sqlalchemy import text
+
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE) images, image_names"))
     engine.dispose()
 
 

@@ -1,8 +1,8 @@
 """1,000 agents on loopback against a real ``containerguard server`` (issue #11, "Performance"): every agent
 sends its container inventory (a snapshot of its running containers) once a minute through the real agent
 report endpoint, and a tenth of the agents send alert bursts each minute; the script reports the server
-process's CPU (from /proc, user+system) and the database's growth, per agent and per agent-minute -- the
-measured costs docs/scaling.md extrapolates from.
+process's CPU (from /proc, user+system; on PostgreSQL also that of its backends for this database) and the
+database's growth, per agent and per agent-minute -- the measured costs docs/scaling.md extrapolates from.
 
 The agents are asyncio tasks in this process (one token each, as real agents have), spread evenly over the
 minute. The server starts from an empty store (SQLite by default, ``--db postgresql`` for a fresh PostgreSQL
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import random
@@ -46,10 +47,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _pg_name(db: str) -> str:
+    return db.split("///", 1)[1].split("?", 1)[0]
+
+
+def db_cpu(db: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving ``db`` now (pid -> user+system); {} for SQLite, whose work
+    runs inside the server process and is counted there."""
+    if not db.startswith("postgresql"):
+        return {}
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-tAc",
+                          f"SELECT pid FROM pg_stat_activity WHERE datname = '{_pg_name(db)}' AND pid <> pg_backend_pid()"],
+                         capture_output=True, text=True, check=True)
+    cpu = {}
+    for pid in (int(x) for x in out.stdout.split()):
+        with contextlib.suppress(OSError, IndexError):  # gone meanwhile
+            cpu[pid] = cpu_seconds(pid)
+    return cpu
+
+
 def db_bytes(db: str) -> int:
     if db.startswith("postgresql"):
-        name = db.split("///", 1)[1].split("?", 1)[0]
-        out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-tAc", f"SELECT pg_database_size('{name}')"],
+        out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-tAc",
+                              f"SELECT pg_database_size('{_pg_name(db)}')"],
                              capture_output=True, text=True, check=True)
         return int(out.stdout.strip())
     return sum(p.stat().st_size for p in Path(db).parent.glob(Path(db).name + "*"))  # db, -wal, -shm
@@ -156,10 +176,12 @@ def main() -> int:
                 r = admin.post("/api/v1/tokens", json={"name": f"node-{a:05d}", "role": "agent"})
                 assert r.status_code == 201, r.text
                 tokens.append((r.json()["token"], r.json()["name"]))
-        size0, cpu0, t0 = db_bytes(db), cpu_seconds(pid), time.perf_counter()
+        size0, cpu0, dbcpu0, t0 = db_bytes(db), cpu_seconds(pid), db_cpu(db), time.perf_counter()
         stats = asyncio.run(run(url, tokens, args.minutes, args.period))
         wall = time.perf_counter() - t0
         cpu, size = cpu_seconds(pid) - cpu0, db_bytes(db) - size0
+        # backends that ended during the run (none with the server's persistent pool) are not counted
+        dbcpu = sum(c - dbcpu0.get(p, 0.0) for p, c in db_cpu(db).items())
         agent_minutes = args.agents * args.minutes  # reports: one per agent-minute at the default period
         kind = "PostgreSQL" if db.startswith("postgresql") else "SQLite"
         print(f"{kind}: {args.agents} agents x {args.minutes} rounds every {args.period:.0f} s "
@@ -172,6 +194,9 @@ def main() -> int:
         ok &= target_line("server CPU share of one core", cpu / wall * 100, 100, "%", fmt="7.1f",
                           note=f"{cpu:.1f} CPU s in {wall:.0f} s")
         print(f"server CPU per agent report       {cpu / agent_minutes * 1000:7.2f} ms")
+        if db.startswith("postgresql"):
+            print(f"PostgreSQL CPU per agent report   {dbcpu / agent_minutes * 1000:7.2f} ms"
+                  f"   ({dbcpu:.1f} CPU s in its backends for this database)")
         print(f"database growth per agent report  {size / agent_minutes / 1024:7.2f} KiB"
               f"   ({size / 1024 / 1024:.1f} MiB in all, incl. {stats['alerts']:.0f} alerts)")
         print(f"database growth per agent          {size / args.agents / 1024:7.2f} KiB over {args.minutes} rounds")

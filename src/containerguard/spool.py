@@ -17,12 +17,17 @@ snapshots) and the policy enforcement points (admission webhook, Docker plugin, 
   it is moved to ``rejected/`` and the queue moves on. Connection errors and 5xx are retried with
   exponential backoff up to ``max_backoff`` seconds.
 * A subclass says what a batch holds by overriding :meth:`BatchUplink.envelope`.
+* A spool directory belongs to one uplink at a time (an exclusive lock on ``.lock`` inside it, held until
+  :meth:`BatchUplink.close` or the process's end): two uplinks sending the same files to different endpoints
+  (the agent's alerts and its policy decisions once defaulted to the same directory) would post each other's
+  batches where they are refused. The second one gets a UsageError naming the directory.
 * Between the emit and the spool file, at most ``flush_interval`` seconds of items live only in memory (a
   crash of the process itself in that window loses them; an outage of the server does not).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -30,12 +35,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import orjson
 
 from containerguard.errors import UsageError
+from containerguard.tls import client_verify
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,21 @@ log = logging.getLogger(__name__)
 def new_batch_id() -> str:
     """Sortable by creation time (the spool sends oldest first) and unique."""
     return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+def _lock_dir(spool: Path) -> BinaryIO:
+    """An exclusive, non-blocking lock on ``spool`` (see the module doc); the open file holds it."""
+    try:
+        fh = open(spool / ".lock", "a+b")  # noqa: SIM115 - held for the uplink's life
+    except OSError as exc:
+        raise UsageError(f"cannot lock the spool directory {spool}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise UsageError(f"the spool directory {spool} is in use by another uplink (another process, or another "
+                         "sender in this one): give each its own --spool-dir") from None
+    return fh
 
 
 class BatchUplink:
@@ -66,6 +87,7 @@ class BatchUplink:
             (self.spool / "rejected").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the spool directory {self.spool}: {exc.strerror}") from exc
+        self._lockfile = _lock_dir(self.spool)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_bytes = max_bytes
@@ -79,8 +101,7 @@ class BatchUplink:
         self._wake = threading.Event()
         self._stop_flush = threading.Event()
         self._stop = threading.Event()
-        cafile = os.environ.get("SSL_CERT_FILE")
-        self._http = httpx.Client(timeout=timeout, verify=cafile or True,
+        self._http = httpx.Client(timeout=timeout, verify=client_verify(),
                                   headers={"Authorization": f"Bearer {token}"})
         self._flusher = threading.Thread(target=self._flush_loop, name="cg-uplink-flush", daemon=True)
         self._sender = threading.Thread(target=self._send_loop, name="cg-uplink-send", daemon=True)
@@ -235,3 +256,4 @@ class BatchUplink:
         self._wake.set()
         self._sender.join(15)
         self._http.close()
+        self._lockfile.close()  # releases the directory's lock

@@ -42,7 +42,7 @@ RULE = """
   condition: evt.type in (open, openat, openat2) and fd.name = /etc/shadow and container.id != host
   output: >
     shadow read pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid labels=%k8s.pod.labels
-    name=%container.name id=%container.id image=%container.image type=%container.type
+    name=%container.name id=%container.id image=%container.image type=%container.type sandbox=%k8s.pod.sandbox_id
   priority: WARNING
 """
 STARTED = """
@@ -117,7 +117,9 @@ def agent(ctrd: Containerd, tmp: Path, rules: str, *extra: str) -> Iterator[Agen
     proc = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--runtime", "containerd",
                              "--containerd-socket", ctrd.sock, "--rules", str(tmp / "rules.yaml"),
                              "--output", f"file:{alerts}", "--health-port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
+                            # a node without Docker: nothing may come from this machine's Docker Engine
+                            env={**os.environ, "DOCKER_HOST": f"unix://{tmp}/no-docker.sock"})
     try:
         deadline = time.monotonic() + 180
         while "agent running" not in log.read_text(errors="replace"):
@@ -135,18 +137,22 @@ def _started(container: str) -> Callable[[dict[str, Any]], bool]:
 
 def test_agent_names_the_pod_of_a_containerd_container(containerd: Containerd, tmp_path: Path) -> None:
     sandbox, app = cid("sandbox"), cid("app")
-    labels = {**POD, "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
+    # found through the sandbox id the CRI plugin writes into the container's spec annotations (this sandbox has no
+    # pod uid label, so the lookup by uid could not find it)
+    labels = {"io.kubernetes.pod.name": "shop-7d9f", "io.cri-containerd.kind": "sandbox", "app": "shop", "tier": "web"}
     containerd.run("containers", "create", *_labels(labels), IMAGE, sandbox, "sleep", "1")
     containerd.ids.append(sandbox)
     with agent(containerd, tmp_path, RULE, "--containers-only") as ag:
         app_labels = {**POD, "io.kubernetes.container.name": "web", "io.cri-containerd.kind": "container"}
-        containerd.run("run", "-d", *_labels(app_labels), IMAGE, app, "sleep", "120")
+        containerd.run("run", "-d", *_labels(app_labels), "--annotation", f"io.kubernetes.cri.sandbox-id={sandbox}",
+                       IMAGE, app, "sleep", "120")
         containerd.ids.append(app)
         containerd.run("task", "exec", "--exec-id", "cg-read", app, "cat", "/etc/shadow")
         doc = ag.wait_for(lambda d: d["rule"] == "Shadow read in a pod")
     out = doc["output_fields"]
     assert (out["k8s.pod.name"], out["k8s.ns.name"], out["k8s.pod.uid"]) == ("shop-7d9f", "prod", POD_UID)
     assert out["k8s.pod.labels"] == {"app": "shop", "tier": "web"}  # from the sandbox, kubelet's own labels dropped
+    assert out["k8s.pod.sandbox_id"] == sandbox[:12]
     assert (out["container.name"], out["container.id"], out["container.type"]) == ("web", app[:12], "containerd")
     assert out["container.image"] == IMAGE
     assert doc["container_id"] == app[:12]
@@ -245,3 +251,39 @@ def test_agent_follows_containerd_across_a_restart(containerd: Containerd, tmp_p
         assert h["containers"] == 2 and h["runtime_events"] > events
     log = ag.log.read_text()
     assert "containerd event stream" in log and "lost" in log  # the loss was logged
+
+
+ZERO_DRIFT = """
+- rule: Zero drift
+  desc: an executable that is not the image's, judged against the image's layers
+  condition: >
+    evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.exe_drift exists
+    and proc.exe_drift != ""
+  output: zero-drift %proc.exepath why=%proc.exe_drift in %container.id
+  priority: WARNING
+"""
+
+
+def test_zero_drift_from_the_layers_containerd_unpacked(containerd: Containerd, tmp_path: Path) -> None:
+    app = cid("layers")
+    _target, image_id = containerd.image_digests()
+    containerd.run("run", "-d", IMAGE, app, "sleep", "300")
+    containerd.ids.append(app)
+    containerd.run("task", "exec", "--exec-id", "cg-setup", app, "sh", "-c",
+                   "cp /usr/bin/sleep /usr/bin/tac && chmod 4755 /usr/bin/true"  # replaced in place; made setuid
+                   " && touch /usr/bin/date && chmod 755 /usr/bin/date")  # copied up, content and mode unchanged
+    with agent(containerd, tmp_path, ZERO_DRIFT, "--containers-only", "--image-layers") as ag:
+        containerd.run("task", "exec", "--exec-id", "cg-warm", app, "/usr/bin/ls", "/")  # the first exec loads the index
+        deadline = time.monotonic() + 60
+        while image_id not in ((ag.health().get("image_layers") or {}).get("ready") or []):
+            assert time.monotonic() < deadline, (ag.health().get("image_layers"), ag.log.read_text()[-3000:])
+            time.sleep(0.2)
+        for n, (exe, *args) in enumerate((("/usr/bin/date",), ("/usr/bin/ls", "/"), ("/usr/bin/tac", "0.1"),
+                                          ("/usr/bin/true",))):
+            containerd.run("task", "exec", "--exec-id", f"cg-{n}", app, exe, *args)
+        ag.wait_for(lambda d: d["output_fields"]["proc.exepath"] == "/usr/bin/true")
+        time.sleep(1.0)
+        found = {d["output_fields"]["proc.exepath"]: d["output_fields"]["proc.exe_drift"] for d in ag.docs()}
+    assert found.keys() == {"/usr/bin/tac", "/usr/bin/true"}, found  # date (only touched) and ls: the image's
+    assert found["/usr/bin/tac"].startswith("replaced after the container started")
+    assert found["/usr/bin/true"].startswith("mode changed after the container started (4755")

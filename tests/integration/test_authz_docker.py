@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,11 +38,11 @@ class Plugin:
         self.socket, self.log = socket, log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *args: str) -> None:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.stop()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([CLI, "authz", "serve", "--socket", str(self.socket), *args],
-                                         stdout=out, stderr=out)
+                                         stdout=out, stderr=out, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 30
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -288,3 +289,170 @@ def test_decisions_are_reported_to_the_central_server(env: tuple[Daemon, Plugin]
     finally:
         plugin.start()
         s.stop()
+
+
+def _server_and_enforcer(tmp_path: Path, port: int) -> tuple[Any, str, str]:
+    """A real server process (SQLite under ``tmp_path/data``) on ``port``, its admin token and an enforcer token."""
+    from tests.fixtures import server as srv
+    from tests.integration.server.test_cli import cg
+
+    s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env={"XDG_DATA_HOME": str(tmp_path / "xdg")},
+                                 port=port)
+    admin = s.first_line().rsplit(" ", 1)[1].strip()
+    token = cg("token", "create", "docker-plugin", "--role", "enforcer", "--server", s.url, "--token", admin).stdout.strip()
+    assert token.startswith("cg_"), token
+    return s, admin, token
+
+
+def test_decisions_made_while_the_server_is_down_arrive_once(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """The server stops: `docker run` is still decided at once (denied and warned alike), the decisions wait in
+    --spool-dir, and once the server is back each arrives exactly once, the plugin's counts with them."""
+    from tests.fixtures import registry as reg
+    from tests.fixtures import server as srv
+
+    daemon, plugin = env
+    port = reg.free_port()
+    s, admin, token = _server_and_enforcer(tmp_path, port)
+    spool = tmp_path / "spool"
+    h = {"Authorization": f"Bearer {admin}"}
+
+    def stored() -> list[dict[str, Any]]:
+        r = httpx.get(f"{s.url}/api/v1/policy/violations", params={"source": "authz", "limit": 1000}, headers=h)
+        assert r.status_code == 200, r.text
+        return [v for v in r.json() if v["object"]["container"].startswith("cgpol-out-")]
+
+    try:
+        plugin.start("--server", s.url, "--token", token, "--spool-dir", str(spool))
+        s.stop()  # the outage
+        slowest = 0.0
+        for i in range(3):
+            t0 = time.monotonic()
+            denied = daemon.docker("run", "--rm", "--network", "none", "--name", f"cgpol-out-d{i}", "--privileged", IMAGE,
+                                   "/bin/true", check=False)
+            slowest = max(slowest, time.monotonic() - t0)
+            assert denied.returncode != 0 and "[CG-DEP-001 privileged-container]" in denied.stderr, denied.stderr
+        # allowed, with a warning (no memory limit, CG-DEP-010): reported as well
+        warned = daemon.docker("run", "--rm", "--network", "none", "--name", "cgpol-out-w0", "--user", "1000", IMAGE,
+                               "/bin/true", check=False)
+        assert warned.returncode == 0, warned.stderr
+        assert slowest < 10, f"a denied docker run took {slowest:.1f} s while the server was down"
+        assert srv.wait_for(lambda: list(spool.glob("*.json")), 15), "nothing spooled during the outage"
+        time.sleep(2)  # the sender has failed a few times and backs off
+        s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env={"XDG_DATA_HOME": str(tmp_path / "xdg")},
+                                     port=port)
+        srv.wait_for(lambda: not list(spool.glob("*.json")) and len({v["object"]["container"] for v in stored()}) >= 4, 60)
+        time.sleep(3)  # a duplicate would have arrived by now
+        rows = stored()
+        per = {}
+        for v in rows:
+            per.setdefault(v["object"]["container"], set()).add(v["decision_uid"])
+        assert {c: len(u) for c, u in per.items()} == {"cgpol-out-d0": 1, "cgpol-out-d1": 1, "cgpol-out-d2": 1,
+                                                      "cgpol-out-w0": 1}, rows
+        deny = sorted(v["object"]["container"] for v in rows if v["policy"] == "CG-DEP-001")
+        assert deny == ["cgpol-out-d0", "cgpol-out-d1", "cgpol-out-d2"]
+        warn = [v for v in rows if v["object"]["container"] == "cgpol-out-w0" and v["policy"] == "CG-DEP-010"]
+        assert [(v["action"], v["allowed"]) for v in warn] == [("warn", True)]
+        assert not list((spool / "rejected").iterdir())
+        enf = srv.wait_for(lambda: [e for e in httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
+                                    if e["denied"] >= 3], 60)
+        assert [(e["source"], e["reporter"], e["denied"]) for e in enf] == [("authz", "docker-plugin", 3)]
+    finally:
+        plugin.start()
+        s.stop()
+
+
+SERVER_POLICY = """\
+id: ACME-NO-LATEST
+name: no-latest-tag
+description: Images are run by version, never by the latest tag.
+severity: high
+condition: image.tag == "latest"
+remediation: Run the image by its version.
+enforcement: {deploy: deny}
+"""
+
+LOCAL_POLICY = """\
+id: ACME-LOCAL-NNP
+name: no-new-privileges-local
+description: This host's own rule, kept beside the server's set.
+severity: low
+condition: '!container.no_new_privileges'
+enforcement: {deploy: inform}
+"""
+
+
+def test_policy_set_from_the_server(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`authz serve --policy-from-server`: the set pushed to the server is enforced at `docker run`; a new push
+    comes into force at the next refresh (a fetch with nothing new is a 304); a set that does not load on the
+    plugin never replaces the good one; with the server down the last good set stays in force, also across a
+    restart of the plugin (the copy on disk)."""
+    from tests.fixtures import registry as reg
+    from tests.fixtures import server as srv
+    from tests.integration.server.test_cli import cg
+
+    daemon, plugin = env
+    daemon.docker("tag", IMAGE, "cgpol/busybox:latest")
+    port = reg.free_port()
+    s, admin, token = _server_and_enforcer(tmp_path, port)
+    pol, local = tmp_path / "pol", tmp_path / "local"
+    pol.mkdir()
+    local.mkdir()
+    (local / "local.yaml").write_text(LOCAL_POLICY)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ("--policy", str(local), "--server", s.url, "--token", token, "--policy-from-server", "--policy-refresh", "5",
+            "--spool-dir", str(tmp_path / "spool"))
+
+    def push(text: str, name: str = "acme.yaml") -> None:
+        for f in pol.iterdir():
+            f.unlink()
+        (pol / name).write_text(text)
+        r = cg("policy", "push", str(pol), "--server", s.url, "--token", admin)
+        assert r.returncode == 0, r.stderr
+
+    def run(tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return daemon.docker("run", "--rm", "--network", "none", "--user", "1000", *extra, f"cgpol/busybox:{tag}",
+                             "/bin/true", check=False)
+
+    def not_modified() -> float:
+        text = httpx.get(f"{s.url}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("containerguard_http_requests_total{") and 'status="304"' in line)
+
+    try:
+        push(SERVER_POLICY)
+        plugin.start(*args, env=cache)
+        r = run("latest")
+        assert r.returncode != 0 and "[ACME-NO-LATEST no-latest-tag]" in r.stderr, r.stderr
+        assert run("1").returncode == 0
+        # nothing new: the plugin's fetches are answered 304 (If-None-Match: the revision it holds)
+        before = not_modified()
+        assert srv.wait_for(lambda: not_modified() >= before + 1, 20), "no conditional fetch answered 304"
+        # a new push comes into force at the next refresh, without a restart
+        push(SERVER_POLICY.replace('image.tag == "latest"', 'image.tag == "latest" || image.tag == "1"'))
+        r = srv.wait_for(lambda: r if (r := run("1")).returncode != 0 else None, 30)
+        assert r is not None and "[ACME-NO-LATEST no-latest-tag]" in r.stderr
+        # a set the server takes but this plugin cannot load (its id collides with the plugin's own --policy):
+        # refused, logged, and the good set stays in force
+        push(LOCAL_POLICY.replace("severity: low", "severity: high").replace("{deploy: inform}", "{deploy: deny}"),
+             "nnp.yaml")
+        assert srv.wait_for(lambda: "does not load, keeping the previous one" in plugin.log.read_text(), 30), \
+            plugin.log.read_text()[-2000:]
+        r = run("1")
+        assert r.returncode != 0 and "[ACME-NO-LATEST no-latest-tag]" in r.stderr, r.stderr
+        # the refused set is not fetched and loaded again at every refresh
+        before = not_modified()
+        assert srv.wait_for(lambda: not_modified() >= before + 1, 20), "the refused set is fetched again and again"
+        assert plugin.log.read_text().count("does not load, keeping the previous one") == 1
+        # the server goes away: the good set stays in force, also after a restart of the plugin
+        s.stop()
+        time.sleep(6)  # at least one failed refresh
+        r = run("1")
+        assert r.returncode != 0 and "[ACME-NO-LATEST no-latest-tag]" in r.stderr, r.stderr
+        plugin.start(*args, env=cache)
+        r = run("1")
+        assert r.returncode != 0 and "[ACME-NO-LATEST no-latest-tag]" in r.stderr, r.stderr
+        assert "starting with the cached copy of the server's policy set" in plugin.log.read_text()
+    finally:
+        plugin.start()
+        s.stop()
+        daemon.docker("rmi", "cgpol/busybox:latest", check=False)

@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"report", "filters", "detect", "misconfig", "cis"}),  # stages over the domain model
     frozenset({"analyzer", "artifact", "vulndb"}),              # file formats, image sources, vuln data
     frozenset({"secrets", "versioning"}),                       # leaf engines
-    frozenset({"model", "purl", "yamlsafe", "spool"}),          # the domain and bottom-layer helpers
+    frozenset({"model", "purl", "yamlsafe", "spool", "tls"}),   # the domain and bottom-layer helpers
     frozenset({"errors", "ecosystems", "__init__"}),            # the exception tree, the ecosystem table, the version
 )
 
@@ -31,6 +31,7 @@ LAYERS: tuple[frozenset[str], ...] = (
 SIDEWAYS: dict[tuple[str, str], str] = {
     ("cli", "server"): "`containerguard server` starts the server the server package builds",
     ("cis", "misconfig"): "the CIS checks' metadata lives in the one misconfiguration check catalog",
+    ("spool", "tls"): "the spool's HTTPS client trusts what every client of the package trusts",
 }
 
 

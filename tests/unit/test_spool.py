@@ -60,3 +60,27 @@ def test_a_full_buffer_drops_the_oldest_items_counted(tmp_path: Path) -> None:
         assert [x["n"] for x in up._buf][:1] == [150]
     finally:
         up.close(drain_seconds=0)
+
+
+def test_a_spool_directory_has_one_sender(tmp_path: Path) -> None:
+    """Two uplinks on one directory would post each other's batches to the wrong endpoint: the second is
+    refused with the directory's name, in this process or another, until the first closes."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from containerguard.errors import UsageError
+
+    url = f"http://127.0.0.1:{_closed_port()}/x"
+    first = BatchUplink(url, "cg_token", tmp_path / "spool")
+    try:
+        with pytest.raises(UsageError, match=r"spool directory .*/spool is in use by another uplink"):
+            BatchUplink(url + "y", "cg_token", tmp_path / "spool")
+        other = subprocess.run([sys.executable, "-c", "import sys\nfrom containerguard.spool import BatchUplink\n"
+                                f"BatchUplink({url!r}, 't', {str(tmp_path / 'spool')!r})"], capture_output=True, text=True)
+        assert other.returncode != 0 and "is in use by another uplink" in other.stderr
+        BatchUplink(url, "cg_token", tmp_path / "spool" / "policy").close(drain_seconds=0)  # a directory of its own
+    finally:
+        first.close(drain_seconds=0)
+    BatchUplink(url, "cg_token", tmp_path / "spool").close(drain_seconds=0)  # free again once closed

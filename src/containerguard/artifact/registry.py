@@ -41,8 +41,9 @@ from containerguard.artifact.manifest import (
     select_platform,
 )
 from containerguard.artifact.stream import CHUNK, ReaderBase, as_io, parse_digest, verify_bytes
-from containerguard.errors import ArtifactError, DigestMismatchError, RegistryError
+from containerguard.errors import ArtifactError, DigestMismatchError, RegistryError, UsageError
 from containerguard.model import ImageRef, Layer
+from containerguard.tls import client_verify
 
 DOCKER_HUB = "registry-1.docker.io"
 DEFAULT_TIMEOUT = 30.0
@@ -228,15 +229,10 @@ class RegistryClient:
         self.timeout = timeout
         self._blob_redirects = blob_redirects
         self._auth: str | None = None
-        verify: Any = True
-        cafile = os.environ.get("SSL_CERT_FILE")
-        if cafile:  # the usual way to trust a private CA; proxies from the environment are not used
-            import ssl
-
-            try:
-                verify = ssl.create_default_context(cafile=cafile)
-            except (OSError, ssl.SSLError) as exc:
-                raise RegistryError(f"SSL_CERT_FILE {cafile}: {exc}") from None
+        try:  # SSL_CERT_FILE: the usual way to trust a private CA; proxies from the environment are not used
+            verify = client_verify()
+        except UsageError as exc:
+            raise RegistryError(str(exc)) from None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
                                   verify=verify, headers={"User-Agent": "containerguard"})
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from containerguard.errors import ServerError, UsageError
+from containerguard.tls import client_verify
 
 SERVER_ENV = "CONTAINERGUARD_SERVER"
 TOKEN_ENV = "CONTAINERGUARD_TOKEN"  # noqa: S105 - the variable name
@@ -26,10 +27,9 @@ class Client:
             raise UsageError(f"no token: pass --token T or set {TOKEN_ENV}")
         if not server.startswith(("http://", "https://")):
             raise UsageError(f"--server {server!r}: expected http(s)://HOST:PORT")
-        cafile = os.environ.get("SSL_CERT_FILE")
         self.base = server.rstrip("/")
         self.retries = retries
-        self.http = httpx.Client(base_url=self.base, timeout=timeout, verify=cafile or verify,
+        self.http = httpx.Client(base_url=self.base, timeout=timeout, verify=client_verify(verify),
                                  headers={"Authorization": f"Bearer {token}"})
 
     def close(self) -> None:

@@ -39,7 +39,10 @@ def _alert_policies(paths: list[Path] | None, *, server: str | None, token: str,
 
     policies = live(paths)  # SIGHUP is the agent's (rules): the agent's handler reloads these too
     fetcher = _enforce.server_policies(server, token, policies, "agent", refresh) if from_server else None
-    rep = _enforce.reporter(server, token, spool_dir / "policy" if spool_dir else None, "agent", policies,
+    from containerguard.runtime.uplink import default_spool_dir
+
+    # beside the alerts' spool, never in it: each spool directory has one sender (containerguard.spool)
+    rep = _enforce.reporter(server, token, (spool_dir or default_spool_dir()) / "policy", "agent", policies,
                             instance=host)
     return AlertPolicies(policies, rep, host=host), fetcher
 

@@ -7,7 +7,8 @@
   decision path never waits for it: it reads whichever set is in force.
 * The last good set is kept on disk (``cache_dir``): a restart while the server is down starts with it.
   A set that does not load (it cannot happen with a set the server validated, unless versions differ) is
-  refused, logged, and the previous one stays in force.
+  refused, logged once, and the previous one stays in force; it is not downloaded again (If-None-Match names
+  it too) until the server's set changes.
 * With neither the server nor a cached set at start, the enforcement point starts with its local policies
   (the default set and any ``--policy``) and says so; the next successful fetch brings the server's set in.
 """
@@ -26,6 +27,7 @@ import httpx
 
 from containerguard.errors import UsageError
 from containerguard.policy.loader import LivePolicies
+from containerguard.tls import client_verify
 
 log = logging.getLogger("containerguard.policy.remote")
 
@@ -59,14 +61,14 @@ class ServerPolicies:
         self.revision = ""
         self.last_error = ""
         self.fetches = 0
+        self._refused = ""  # the last revision that did not load here
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
             self.cache.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the policy cache {self.cache}: {exc.strerror}") from exc
-        cafile = os.environ.get("SSL_CERT_FILE")
-        self._http = httpx.Client(timeout=timeout, verify=cafile or True, headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.Client(timeout=timeout, verify=client_verify(), headers={"Authorization": f"Bearer {token}"})
         self._local = tuple(live.paths)
         cached = self.cache / "current"
         if (cached / ".revision").is_file():
@@ -88,7 +90,9 @@ class ServerPolicies:
 
     def refresh(self) -> bool:
         """One fetch; True when a new set came into force."""
-        headers = {"If-None-Match": f'"{self.revision}"'} if self.revision else {}
+        # the revision in force and the last one refused: neither is downloaded (and loaded) again
+        held = [f'"{r}"' for r in (self.revision, self._refused) if r]
+        headers = {"If-None-Match": ", ".join(held)} if held else {}
         try:
             resp = self._http.get(self.url, headers=headers)
         except httpx.HTTPError as exc:
@@ -105,7 +109,7 @@ class ServerPolicies:
         except (ValueError, KeyError, TypeError):
             return self._failed("the server's policy bundle is not what this version expects")
         self.fetches += 1
-        if rev == self.revision:
+        if rev in (self.revision, self._refused):
             self.last_error = ""
             return False
         return self._install(rev, files)
@@ -128,6 +132,7 @@ class ServerPolicies:
             return self._failed(f"cannot write the server's policy set to {self.cache}: {exc}")
         if not self._use(staging, rev):
             shutil.rmtree(staging, ignore_errors=True)
+            self._refused = rev
             return False
         old = self.cache / ".old"
         shutil.rmtree(old, ignore_errors=True)

@@ -334,6 +334,8 @@ class ProcessTable:
         if parent is not None:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
                       "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None})
+        else:  # an unknown parent is there as None too (the baseline's fast path reads these by subscript)
+            f.update({"proc.pname": None, "proc.pcmdline": None, "proc.pexepath": None, "proc.pexe": None})
         return f
 
 

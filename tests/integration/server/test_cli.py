@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 
@@ -97,11 +98,19 @@ def test_server_bootstrap_token_from_environment_and_tls(tmp_path):
         while time.time() < deadline:
             try:
                 r = httpx.get(f"https://127.0.0.1:{port}/api/v1/tokens", headers={"Authorization": f"Bearer {boot}"},
-                              verify=str(cert))
+                              verify=ssl.create_default_context(cafile=cert))
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
         assert r.status_code == 200 and r.json()[0]["name"] == "bootstrap-admin"
+        # the CLI trusts the server's certificate through SSL_CERT_FILE, and refuses it without
+        https = {"CONTAINERGUARD_SERVER": f"https://127.0.0.1:{port}", "CONTAINERGUARD_TOKEN": boot}
+        listed = cg("token", "list", "--json", env={**https, "SSL_CERT_FILE": str(cert)})
+        assert listed.returncode == 0 and "bootstrap-admin" in listed.stdout, listed.stderr
+        untrusted = cg("token", "list", "--json", env={**https, "SSL_CERT_FILE": ""})
+        assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr
+        missing = cg("token", "list", "--json", env={**https, "SSL_CERT_FILE": str(tmp_path / "nope.pem")})
+        assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "nope.pem" in missing.stderr, missing.stderr
         try:
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3)
             plain_ok = True

@@ -382,3 +382,66 @@ def test_agent_cli_reports_runtime_policy_decisions(tmp_path: Path, where: str) 
             agent.terminate()
             agent.wait(30)
         s.stop()
+
+
+def test_agent_policy_decisions_and_alerts_survive_an_outage_once_each(tmp_path: Path) -> None:
+    """`agent --policy DIR --server --token` with the default spool (no --spool-dir): runtime-policy decisions
+    and the alerts they came from, made while the server is down, wait on disk and arrive once each after it
+    returns -- the decisions through the policy reports endpoint, the alerts through the agent's."""
+    import os
+    import socket
+    import subprocess
+
+    from tests.integration.server.test_agent_uplink import _event
+
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    port = reg.free_port()
+    s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env, port=port)
+    host = socket.gethostname()
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "priv.yaml").write_text(RUNTIME_POLICY)
+    audit = reg.free_port()
+    agent = None
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        tok = cg("token", "create", "node-a", "--role", "agent", "--host", host, "--server", s.url, "--token", admin).stdout.strip()
+        agent = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--no-sensor",
+                                  "--k8s-audit-listen", f"127.0.0.1:{audit}", "--output", f"file:{tmp_path / 'a.jsonl'}",
+                                  "--policy", str(tmp_path / "pol"), "--server", s.url, "--token", tok],
+                                 cwd=srv.ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                 stderr=open(tmp_path / "agent.log", "wb"))  # noqa: SIM115
+
+        def send(first: int, n: int) -> bool:
+            try:
+                return httpx.post(f"http://127.0.0.1:{audit}/k8s-audit", json=[_event(i) for i in range(first, first + n)],
+                                  timeout=5).json() == {"events": n}
+            except httpx.HTTPError:
+                return False
+
+        def both(want: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return (_violations(s, admin, source="agent", policy="ACME-PRIV-POD"),
+                    httpx.get(f"{s.url}/api/v1/alerts", params={"limit": 1000, "host": host},
+                              headers={"Authorization": f"Bearer {admin}"}).json())
+
+        assert srv.wait_for(lambda: send(0, 2), 30), (tmp_path / "agent.log").read_text()[-2000:]
+        assert srv.wait_for(lambda: all(len(x) >= 2 for x in both(2)), 30), (tmp_path / "agent.log").read_text()[-2000:]
+        s.stop()  # the outage: decisions and alerts keep coming
+        assert send(2, 3) and send(5, 3)
+        spool = tmp_path / "xdg" / "containerguard"
+        assert srv.wait_for(lambda: len(list(spool.rglob("*.json"))) >= 2, 15), sorted(spool.rglob("*"))
+        time.sleep(3)
+        s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env=env, port=port)
+        srv.wait_for(lambda: all(len(x) >= 8 for x in both(8)) and not list(spool.rglob("[0-9]*.json")), 60)
+        time.sleep(3)  # a duplicate would have arrived by now
+        violations, alerts = both(8)
+        assert len(violations) == 8, (len(violations), (tmp_path / "agent.log").read_text()[-3000:])
+        assert len({v["decision_uid"] for v in violations}) == 8
+        priv = [a for a in alerts if a["rule"] == "Privileged pod created"]
+        assert sorted(a["fields"]["ka.target.name"] for a in priv) == [f"evil-{i}" for i in range(8)], priv[:1]
+        assert not list(spool.rglob("[0-9]*.json")) and not [p for p in spool.rglob("rejected/*")], \
+            sorted(spool.rglob("*"))
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(30)
+        s.stop()

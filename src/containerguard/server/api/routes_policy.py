@@ -182,12 +182,18 @@ def list_server_policies(request: Request, _: Annotated[Actor, Depends(require("
         return policy_files.listing(s)
 
 
+def _etag_matches(header: str, rev: str) -> bool:
+    """If-None-Match (RFC 9110 13.1.2): ``*`` or a list of entity tags, weak ones compared weakly."""
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(t.removeprefix("W/").strip('"') == rev for t in tags if t)
+
+
 @router.get("/policies/bundle", summary="The policy files, for --policy-from-server (ETag: the revision)")
 def policy_bundle(request: Request, response: Response, _: Annotated[Actor, Depends(require("policies:read"))],
                   if_none_match: Annotated[str | None, Header()] = None) -> Any:
     with tx(request) as s:
         rev = policy_files.revision(s)
-        if if_none_match is not None and if_none_match.strip('"') == rev:
+        if if_none_match is not None and _etag_matches(if_none_match, rev):
             return Response(status_code=304, headers={"ETag": f'"{rev}"'})
         b = policy_files.bundle(s)
     response.headers["ETag"] = f'"{b["revision"]}"'

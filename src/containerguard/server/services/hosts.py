@@ -139,7 +139,7 @@ def list_baselines(session: Session, *, host: str | None = None, mode: str | Non
     if image_digest:
         q = q.where(Baseline.image_digest == image_digest)
     q = q.order_by(Host.name, Baseline.workload).limit(limit).offset(offset)
-    return [(b, h) for b, h in session.execute(q).tuples()]
+    return [(b, h) for b, h in session.execute(q).all()]
 
 
 #: one statement per batch on PostgreSQL: each column is one array parameter, unnested into rows. A multi-row

@@ -86,7 +86,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--extra", type=int, default=0, help="images added to the seeded 1,000")
     args = ap.parse_args()
-    from containerguard.server.store import migrate, make_engine
+    from containerguard.server.store import make_engine, migrate
 
     if args.db == "sqlite":
         work = Path(tempfile.mkdtemp(prefix="cg-search-"))

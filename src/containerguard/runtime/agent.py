@@ -290,6 +290,9 @@ class Agent:
             self.containers = self._container_table()
             self.containers.start()
             self.enricher.containers = self.containers
+            layers = self.containers.layer_provider()
+            if layers is not None and self.enricher.image_files is not None:  # containerd: the node's unpacked layers
+                self.enricher.image_files.provider = layers
             self.responses.responder = Responder(self.containers.api)
             for addr in (self._audit_addr, self._health_addr):
                 if addr is not None:

@@ -51,6 +51,7 @@ from containerguard.runtime.containers import (
     ns_inode,
     user_pod_labels,
 )
+from containerguard.runtime.imagefiles import IndexProvider, LayerFile, index_of_layer_dirs
 from containerguard.runtime.process import load_proc
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,16 @@ def upper_dir_of(mounts: Iterable[Any], snapshotter: str) -> str:
         elif m.type == "bind" and snapshotter == "overlayfs" and "rw" in m.options:
             return str(m.source)
     return ""
+
+
+def lower_dirs_of(mounts: Iterable[Any]) -> tuple[str, ...]:
+    """The image layers under an overlay snapshot, top first (its ``lowerdir`` option); () for any other mount."""
+    for m in mounts:
+        if m.type == "overlay":
+            for opt in m.options:
+                if opt.startswith("lowerdir="):
+                    return tuple(d for d in opt[len("lowerdir="):].split(":") if d)
+    return ()
 
 
 def info_from_containerd(c: Any, pid: int, runtime: str = "containerd",
@@ -268,7 +279,9 @@ class ContainerdTable(ContainerTable):
         self._digests: dict[str, str] = {}
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # (name, target digest) -> (digest, image id)
         self._meta: dict[str, ContainerInfo] = {}  # created containers' metadata (no pid yet), by id
+        self._lowers: dict[str, tuple[str, ...]] = {}  # image (id) -> its unpacked layers, top first
         self._lock = threading.RLock()
+        self._sync = threading.Lock()  # the event thread and the list after reconnecting change the table in turn
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._events_resp: Any = None
@@ -366,18 +379,30 @@ class ContainerdTable(ContainerTable):
         self._images[key] = result
         return result
 
-    def _upper_dir(self, c: Any) -> str:
+    def _snapshot(self, c: Any) -> tuple[str, tuple[str, ...]]:
+        """(writable layer, image layers top first) of the container's active snapshot."""
         import grpc
 
         if not c.snapshot_key:
-            return ""
+            return "", ()
         try:
             mounts = self._snapshots.Mounts(self._spb.MountsRequest(snapshotter=c.snapshotter, key=c.snapshot_key),
                                             metadata=self._md, timeout=5).mounts
         except grpc.RpcError as exc:
             log.debug("containerd: snapshot %s: %s", c.snapshot_key, exc)
-            return ""
-        return upper_dir_of(mounts, c.snapshotter)
+            return "", ()
+        return upper_dir_of(mounts, c.snapshotter), lower_dirs_of(mounts)
+
+    def layer_provider(self) -> IndexProvider:
+        """Image layer indexes (zero-drift) read from the unpacked layers under the containers' snapshots."""
+        return self.layer_index
+
+    def layer_index(self, image: str) -> dict[str, LayerFile]:
+        """The executables and links of ``image`` (its id) merged from its unpacked layers on this node."""
+        dirs = self._lowers.get(image)
+        if not dirs:
+            raise RuntimeSensorError(f"no unpacked layers of {image} known on this node (not an overlayfs snapshot)")
+        return index_of_layer_dirs(dirs)
 
     def _describe(self, cid: str) -> ContainerInfo | None:
         """A container's metadata (no pid): the container record, its image, snapshot and pod."""
@@ -386,8 +411,13 @@ class ContainerdTable(ContainerTable):
             return None
         info = info_from_containerd(c, 0, host_caps=self._host_caps)
         digest, image_id = self._image(c.image)
+        upper, lowers = self._snapshot(c)
         info = dataclasses.replace(info, image_digest=f"{info.image_repository}@{digest}" if digest else "",
-                                   image_id=image_id, upper_dir=self._upper_dir(c))
+                                   image_id=image_id, upper_dir=upper)
+        if lowers:
+            if len(self._lowers) > 1024:
+                self._lowers.clear()
+            self._lowers[info.image_id or info.image] = lowers
         if info.labels.get(K8S_POD_NAME):
             pod_labels, sandbox_id = self._pod(info, c)
             info = dataclasses.replace(info, pod_labels=pod_labels, sandbox_id=sandbox_id)
@@ -452,6 +482,10 @@ class ContainerdTable(ContainerTable):
     def resync(self) -> None:
         """Reload every container with a running (or paused) task (raises grpc.RpcError when containerd does not
         answer): what changed while the event stream was down."""
+        with self._sync:  # one list or event at a time: a list taken before an exit must not outlive it
+            self._resync()
+
+    def _resync(self) -> None:
         tasks = self._tasks.List(self._tpb.ListTasksRequest(), metadata=self._md, timeout=5).tasks
         # containerd 1.6 fills only the process id (the container's id for its task), later versions both
         live = {t.container_id or t.id: (int(t.pid), int(t.status)) for t in tasks if t.status in (_RUNNING, _PAUSED)}
@@ -574,7 +608,8 @@ class ContainerdTable(ContainerTable):
                 for envelope in stream:
                     self.events += 1
                     try:
-                        self._handle(envelope)
+                        with self._sync:
+                            self._handle(envelope)
                     except Exception:
                         log.exception("handling containerd event %s", envelope.topic)
             except Exception as exc:

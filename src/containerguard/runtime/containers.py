@@ -25,6 +25,7 @@ from typing import Any
 
 from containerguard.errors import RuntimeSensorError
 from containerguard.runtime.dns import parse_extra_hosts
+from containerguard.runtime.imagefiles import IndexProvider
 
 log = logging.getLogger(__name__)
 
@@ -457,6 +458,11 @@ class ContainerTable:
             self.connected = False
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+
+    def layer_provider(self) -> IndexProvider | None:
+        """Where image layer indexes (zero-drift) come from when this runtime has them itself (None: the agent's
+        configured provider, the scanner reading the image through the Engine)."""
+        return None
 
     @property
     def api(self) -> Any:

@@ -178,7 +178,7 @@ class Enricher:
         p = self.processes.exec(
             raw.pid, raw.ppid, comm, exepath, args, uid=raw.uid, gid=raw.gid, tty=x.tty, loginuid=x.loginuid,
             ts=raw.ts + self.mono_offset, container_id=cid, upper_dir=info.upper_dir if info is not None else "",
-            image_drift=self._image_drift(info),
+            image_drift=self._image_drift(info), exe_name=x.exe_name, root_pid=info.pid if info is not None else 1,
             exe_ino=x.exe_ino, exe_ctime=x.exe_ctime, exe_mtime=x.exe_mtime, from_memfd=x.from_memfd,
             pgid=x.pgid, sid=x.sid, env=x.env, stdio=stdio)
         if x.env_truncated:  # after the cwd and pid-namespace reads: a short process must not be gone for those

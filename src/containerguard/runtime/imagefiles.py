@@ -7,7 +7,9 @@ container started, replaced in place (``cp evil /usr/bin/date``) or made setuid 
 that was merely copied up to the upper layer (``touch``, ``chown``) is not.
 
 The layer index comes from a provider the caller injects (the agent's command line passes the scanner's entry
-point, which reads the image through the layer cache): ``provider(image) -> {relative path: LayerFile}``.
+point, which reads the image through the layer cache): ``provider(image) -> {relative path: LayerFile}``. Under
+containerd the layers are already unpacked on the node: :func:`index_of_layer_dirs` reads them from the overlay
+snapshot's lower directories (the container table's provider).
 Indexes load on a background thread, one image at a time, the first time a container of the image runs
 something; until an image's index is there (or when it cannot be read), :meth:`ImageFiles.drift` answers
 ``None`` (unknown) and the caller falls back to the container's upper layer.
@@ -18,8 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,72 @@ def resolve(index: Mapping[str, LayerFile], path: str) -> str | None:
             continue
         out.append(part)
     return "/".join(out)
+
+
+def _hidden(rel: str, gone: set[str]) -> bool:
+    """Whether ``rel`` or a directory above it was deleted or made opaque by a higher layer."""
+    while rel:
+        if rel in gone:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def index_of_layer_dirs(dirs: Sequence[str], *, max_entries: int = 2_000_000) -> dict[str, LayerFile]:
+    """The executables and symbolic links of an image's unpacked layers on disk, merged as overlayfs merges them:
+    ``dirs`` top layer first (an overlay mount's ``lowerdir`` order); a whiteout (a 0:0 character device) deletes
+    the path below it, an opaque directory (``trusted.overlay.opaque=y``) hides what lower layers hold under it, a
+    file or link above a directory hides the directory. Symbolic links are recorded, never followed."""
+    out: dict[str, LayerFile] = {}
+    above: dict[str, bool] = {}  # every path a higher layer holds -> whether it is a directory there
+    gone: set[str] = set()  # deleted or made opaque by a higher layer
+    entries = 0
+    for top in dirs:
+        layer_gone: set[str] = set()
+        for root, subdirs, files in os.walk(top, followlinks=False):
+            base = os.path.relpath(root, top)
+            base = "" if base == "." else base
+            keep = []
+            for name in [*subdirs, *files]:
+                entries += 1
+                if entries > max_entries:
+                    raise ValueError(f"more than {max_entries} files in the image's layers")
+                rel = f"{base}/{name}" if base else name
+                if _hidden(rel, gone):
+                    continue
+                full = os.path.join(root, name)
+                try:
+                    st = os.lstat(full)
+                except OSError:
+                    continue
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if rel in above:
+                    if is_dir and above[rel]:
+                        keep.append(name)  # the same directory in two layers: both hold its entries
+                        if _opaque(full):
+                            layer_gone.add(rel)
+                    continue
+                above[rel] = is_dir
+                if is_dir:
+                    keep.append(name)
+                    if _opaque(full):
+                        layer_gone.add(rel)
+                elif stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    layer_gone.add(rel)  # a whiteout: deleted here, and nothing below shows
+                elif stat.S_ISLNK(st.st_mode):
+                    out[rel] = LayerFile(_SYMLINK, st.st_mode, st.st_size, os.readlink(full))
+                elif stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                    out[rel] = LayerFile(_FILE, st.st_mode, st.st_size)
+            subdirs[:] = [d for d in subdirs if d in keep]
+        gone |= layer_gone
+    return out
 
 
 def _stat(path: str) -> os.stat_result | None:

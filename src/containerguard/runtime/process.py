@@ -10,6 +10,7 @@ container records the path under that container; an exec of such a path sets ``p
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections import OrderedDict
@@ -21,6 +22,8 @@ MAX_ANCESTORS = 8
 MAX_PROCS = 65536
 MAX_WRITTEN_PER_CONTAINER = 8192
 MAX_FDS_PER_PROC = 256
+MAX_RESOLVED = 8192
+_MAX_HOPS = 40
 
 
 @dataclass(slots=True)
@@ -56,6 +59,9 @@ class Proc:
     stdio: tuple[tuple[str | None, str | None], ...] = ()
     #: descriptor -> path, from this process's successful opens (ftruncate/fchmod/*at name files by descriptor)
     fds: dict[int, str] | None = None
+    #: the executable with every symbolic link resolved inside the process's root, as the kernel resolved it
+    #: (``sh`` -> ``/usr/bin/dash``, ``/bin/date`` -> ``/usr/bin/date`` under usrmerge); "" when not known
+    exe_resolved: str = ""
 
     @property
     def cmdline(self) -> str:
@@ -76,6 +82,43 @@ def _readlink(path: str) -> str:
         return os.readlink(path)
     except OSError:
         return ""
+
+
+def exe_link(link: str) -> str:
+    """A ``/proc/PID/exe`` link target as an executable path: `` (deleted)`` dropped (a binary upgraded under a
+    running process is still that program), a memfd as ``memfd:NAME`` (the sensor's form)."""
+    link = link.removesuffix(" (deleted)")
+    return link[1:] if link.startswith("/memfd:") else link
+
+
+def resolve_in_root(root: str, path: str) -> str | None:
+    """The absolute ``path`` with every symbolic link followed inside the file system whose root is ``root``
+    (``/proc/PID/root``: absolute link targets and ``..`` stay inside it, as for the process itself); None when a
+    component is missing, unreadable or the links loop."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    out: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if out:
+                out.pop()
+            continue
+        cur = "/".join((*out, part))
+        try:
+            target = os.readlink(f"{root}/{cur}")
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # EINVAL: there, and not a link
+                return None
+            out.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_HOPS:
+            return None
+        if target.startswith("/"):
+            out = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+    return "/" + "/".join(out)
 
 
 def _nspid(status: str) -> int:
@@ -140,7 +183,8 @@ def load_proc(pid: int, root: str = "/proc") -> Proc | None:
     env_text = _read(f"{root}/{pid}/environ")
     env = None if env_text is None else dict(e.split("=", 1) for e in env_text.split("\x00") if "=" in e)
     stdio = tuple((_link_type(_readlink(f"{root}/{pid}/fd/{i}")), None) for i in range(3))
-    return Proc(pid=pid, ppid=ppid, name=name, exepath=_readlink(f"{root}/{pid}/exe"),
+    exepath = _readlink(f"{root}/{pid}/exe")
+    return Proc(pid=pid, ppid=ppid, name=name, exepath=exepath, exe_resolved=exe_link(exepath),
                 args=tuple(cmd[1:]), exe=cmd[0] if cmd else "", cwd=_readlink(f"{root}/{pid}/cwd"),
                 start_ns=_boot_epoch_ns() + start_ticks * (1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)),
                 uid=uid, gid=gid, tty=tty, loginuid=loginuid, vpid=vpid, pgid=pgid, sid=sid, exe_ino=exe_ino,
@@ -158,6 +202,8 @@ class ProcessTable:
         #: events of processes the table never saw exec and /proc no longer had: their proc.* fields are <NA>
         self.unresolved = 0
         self._fcache: dict[int, tuple[Proc, Proc | None, dict[str, Any]]] = {}
+        #: (root, invoked path) -> the path resolved in that root, for executables gone before /proc was read
+        self._resolved: dict[tuple[str, str], str] = {}
 
     def __len__(self) -> int:
         return len(self.procs)
@@ -194,14 +240,17 @@ class ProcessTable:
 
     def exec(self, pid: int, ppid: int, comm: str, exepath: str, argv: list[str], *, uid: int, gid: int,
              tty: int, loginuid: int, ts: int, container_id: str, upper_dir: str = "",
-             image_drift: Callable[[str, int], str | None] | None = None, **kernel: Any) -> Proc:
+             image_drift: Callable[[str, int], str | None] | None = None, exe_name: str = "", root_pid: int = 0,
+             **kernel: Any) -> Proc:
         """Record a successful exec (the process keeps its pid, takes a new image).
 
         ``kernel``: what the sensor captured at exec (exe_ino, exe_ctime, exe_mtime, from_memfd, pgid, sid, env,
         stdio), set on the new :class:`Proc` as given. ``image_drift(exepath, pid)``: whether the executable is the
         image's (:meth:`containerguard.runtime.imagefiles.ImageFiles.drift`), when the image's layers are known. The
         cwd and pid-namespace pid are read from /proc; a process already gone takes its parent's current cwd
-        (inherited across fork and exec) and no vpid.
+        (inherited across fork and exec) and no vpid. ``exe_name`` (the executable's name as the kernel opened it)
+        and ``root_pid`` (a process sharing its root: the container's init) give :attr:`Proc.exe_resolved`
+        (:meth:`resolve_exe`).
         """
         cwd = _readlink(f"{self.root}/{pid}/cwd")
         if not cwd:
@@ -216,13 +265,44 @@ class ProcessTable:
         p = Proc(pid=pid, ppid=ppid, name=comm, exepath=exepath, args=tuple(argv[1:]),
                  exe=argv[0] if argv else exepath, cwd=cwd, start_ns=ts, uid=uid, gid=gid, tty=tty,
                  loginuid=loginuid, container_id=container_id, vpid=vpid,
-                 is_exe_written=bool(written is not None and exepath in written), **kernel)
+                 is_exe_written=bool(written is not None and exepath in written),
+                 exe_resolved=self.resolve_exe(pid, exepath, exe_name, container_id, root_pid), **kernel)
         if upper_dir and exepath.startswith("/"):
             p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
         if image_drift is not None and container_id != "host":
             p.exe_drift = image_drift(exepath, pid)
         self._put(p)
         return p
+
+    def resolve_exe(self, pid: int, exepath: str, exe_name: str = "", container_id: str = "host",
+                    root_pid: int = 0) -> str:
+        """The executable of an exec with its symbolic links resolved, so that one program has one path however it
+        was started (``/bin/sh`` and ``/usr/bin/dash``; ``/bin/date`` and ``/usr/bin/date`` under usrmerge) and
+        whether the process was seen exec'ing or read from /proc later (an agent restart).
+
+        From ``/proc/PID/exe`` (the kernel's own resolution) while it is still this exec's executable (its name is
+        ``exe_name``), else ``exepath`` resolved inside the process's root, or the root of ``root_pid`` (the
+        container's init) for a process already gone; ``exepath`` itself when neither can be read.
+        """
+        if not exepath or exepath.startswith("memfd:"):
+            return exepath
+        link = exe_link(_readlink(f"{self.root}/{pid}/exe"))
+        if link and (not exe_name or link.rpartition("/")[2] == exe_name):
+            return link
+        if not exepath.startswith("/"):
+            return exepath
+        key = (container_id, exepath)
+        hit = self._resolved.get(key)
+        if hit is not None and (not exe_name or hit.rpartition("/")[2] == exe_name):
+            return hit
+        for root in (f"{self.root}/{pid}/root", f"{self.root}/{root_pid}/root" if root_pid else ""):
+            found = resolve_in_root(root, exepath) if root else None
+            if found is not None and (not exe_name or found.rpartition("/")[2] == exe_name):
+                if len(self._resolved) >= MAX_RESOLVED:
+                    self._resolved.clear()
+                self._resolved[key] = found
+                return found
+        return exepath
 
     def exit(self, pid: int) -> None:
         """Forget an exited process."""
@@ -302,7 +382,7 @@ class ProcessTable:
             "proc.exepath": p.exepath, "proc.cmdline": p.cmdline, "proc.args": " ".join(p.args),
             "proc.cwd": p.cwd, "proc.tty": p.tty, "proc.start_ns": p.start_ns,
             "proc.exe_written": p.is_exe_written, "proc.is_exe_upper_layer": p.is_exe_upper_layer,
-            "proc.exe_drift": p.exe_drift,
+            "proc.exe_drift": p.exe_drift, "proc.exe_resolved": p.exe_resolved or p.exepath,
             "proc.is_exe_from_memfd": p.from_memfd or p.exepath.startswith("memfd:"),
             "proc.anames": [a.name for a in anc], "proc.apids": [a.pid for a in anc],
             "proc.aexes": [a.exe for a in anc], "proc.aexepaths": [a.exepath for a in anc],
@@ -333,7 +413,11 @@ class ProcessTable:
             f[f"proc.{which}.type"], f[f"proc.{which}.name"] = std
         if parent is not None:
             f.update({"proc.pname": parent.name, "proc.pcmdline": parent.cmdline,
-                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None})
+                      "proc.pexepath": parent.exepath, "proc.pexe": parent.exe, "proc.pvpid": parent.vpid or None,
+                      "proc.pexe_resolved": parent.exe_resolved or parent.exepath})
+        else:  # an unknown parent is there as None too (the baseline's fast path reads these by subscript)
+            f.update({"proc.pname": None, "proc.pcmdline": None, "proc.pexepath": None, "proc.pexe": None,
+                      "proc.pexe_resolved": None})
         return f
 
 

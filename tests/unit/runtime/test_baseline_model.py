@@ -37,19 +37,32 @@ class Clock:
         return self.now
 
 
+#: what the sensor and the process table set on every event (the fast path reads these by subscript; events
+#: without them, as some recorded ones, take the slow path: test_fused_evaluation_equals_rules_then_detector)
+SENSOR = {"evt.failed": False, "evt.rawres": 0, "proc.exe_written": False, "proc.exe_drift": None,
+          "proc.is_exe_upper_layer": False}
+
+
 def _exec(exe: str, args: str = "", parent: str = "/usr/bin/python3.11", **extra: Any) -> Event:
-    f = {**CONTAINER, "evt.type": "execve", "proc.exepath": exe, "proc.args": args, "proc.pexepath": parent,
-         "user.name": "root", "proc.pid": 4242, **extra}
+    f = {**CONTAINER, **SENSOR, "evt.type": "execve", "proc.exepath": exe, "proc.args": args,
+         "proc.pexepath": parent, "user.name": "root", "proc.pid": 4242, **extra}
     return Event(type="execve", time_ns=1, fields=f)
 
 
 def _write(path: str) -> Event:
-    return Event(type="openat", time_ns=1, fields={**CONTAINER, "evt.type": "openat", "fd.name": path,
-                                                  "evt.is_open_write": True, "proc.pid": 7})
+    return Event(type="openat", time_ns=1, fields={**CONTAINER, **SENSOR, "evt.type": "openat", "fd.name": path,
+                                                  "evt.is_open_write": True, "evt.is_open_create": True,
+                                                  "proc.pid": 7})
+
+
+def _read(path: str) -> Event:
+    return Event(type="openat", time_ns=1, fields={**CONTAINER, **SENSOR, "evt.type": "openat", "fd.name": path,
+                                                  "evt.is_open_write": False, "evt.is_open_create": False,
+                                                  "proc.pid": 7})
 
 
 def _connect(ip: str, port: int) -> Event:
-    return Event(type="connect", time_ns=1, fields={**CONTAINER, "evt.type": "connect", "fd.sip": ip,
+    return Event(type="connect", time_ns=1, fields={**CONTAINER, **SENSOR, "evt.type": "connect", "fd.sip": ip,
                                                    "fd.sport": port, "fd.typechar": "4", "proc.pid": 7})
 
 
@@ -210,7 +223,7 @@ def test_known_behaviour_takes_the_fast_path_and_edits_reset_it(tmp_path: Path,
         ev.evaluate(_write("/var/log/app/0.log"))
         ev.evaluate(_connect("10.1.2.3", 5432))
         ev.evaluate(_exec("/usr/bin/date", "+%s 3"))
-        ev.evaluate(Event(type="openat", time_ns=1, fields={**CONTAINER, "fd.name": "/etc/hosts"}))  # a read
+        ev.evaluate(_read("/etc/hosts"))
     assert slow == []
     ev.evaluate(_write("/var/log/app/sub/9.log"))  # new raw value, covered by the known directory: checked once
     ev.evaluate(_write("/var/log/app/sub/9.log"))
@@ -319,6 +332,13 @@ def test_a_failed_call_or_a_read_never_stands_for_a_later_success(tmp_path: Path
     assert [a.rule_id for a in det.detect(_write("/srv/new/x"))] == ["CG-B002"]
     unix = Event(type="connect", time_ns=1, fields={**CONTAINER, "fd.typechar": "u", "fd.name": "/run/x.sock"})
     assert det.detect(unix) == []
+    # no behaviour teaches nothing, not even its syscall: reads with a syscall the workload never wrote with
+    prof = next(iter(det.profiles.values()))
+    prof.mode = "learn"
+    det.detect(Event(type="openat2", time_ns=1, fields={**_read("/etc/hosts").fields, "evt.type": "openat2"}))
+    det.detect(Event(type="bind", time_ns=1, fields={**unix.fields, "evt.type": "bind"}))
+    assert "openat2" not in prof.entries["syscall"] and "bind" not in prof.entries["syscall"]
+    assert {"openat", "execve", "connect"} <= prof.entries["syscall"]
 
 
 def _outcome(fn: Any, ev: Event) -> Any:
@@ -357,6 +377,11 @@ def test_fused_evaluation_equals_rules_then_detector(tmp_path: Path) -> None:
                                                    "evt.is_open_write": True}),  # a known dir, a new syscall
              _exec("/usr/bin/date", "+%s 3", **{"proc.exe_drift": "replaced in place"}),
              _exec("/usr/bin/date", "+%s 4", **{"proc.is_exe_upper_layer": True, "proc.exe_drift": False}),
+             Event(type="openat2", time_ns=1, fields={**_read("/etc/hosts").fields, "evt.type": "openat2"}),
+             Event(type="creat", time_ns=1, fields={**_write("/srv/x").fields, "evt.failed": True, "evt.rawres": -13}),
+             Event(type="openat", time_ns=1, fields={**_write("/srv/y").fields, "evt.failed": True, "evt.rawres": -2}),
+             Event(type="connect", time_ns=1, fields={**_connect("10.1.2.3", 5432).fields, "fd.typechar": "u"}),
+             Event(type="execve", time_ns=1, fields={**_exec("/usr/bin/date", "+%s 5").fields, "user.name": "www"}),
              _write(["/a", "/b"]),  # type: ignore[arg-type]  # a malformed recorded field (unhashable)
              Event(type="connect", time_ns=1, fields={**sock, "fd.sip": {"x": 1}, "fd.sport": 1})]
     seen = [both(e) for e in learn]

@@ -83,3 +83,31 @@ def test_containerd_cgroup_layout_names_any_container_id() -> None:
     assert containerd_cgroup_id("0::/default/redis\n", "default") == "redis"
     assert containerd_cgroup_id("0::/k8s.io/web-1\n", "default") is None
     assert containerd_cgroup_id("0::/system.slice/k8s.io/x\n0::/k8s.io/a/b\n0::/k8s.io/\n", "k8s.io") is None
+
+
+def test_layer_dirs_merge_as_overlayfs_does(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from containerguard.runtime.imagefiles import index_of_layer_dirs, resolve
+
+    def put(layer: str, rel: str, mode: int = 0o755, data: bytes = b"#!/bin/sh\n") -> None:
+        p = tmp_path / layer / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        p.chmod(mode)
+
+    put("l1", "usr/bin/date")
+    put("l1", "usr/bin/tac")
+    put("l1", "usr/bin/cat", data=b"x" * 100)
+    put("l1", "opt/tool/run")
+    put("l1", "etc/motd", 0o644)
+    (tmp_path / "l1" / "bin").symlink_to("usr/bin")
+    put("l2", "usr/bin/cat", data=b"y" * 7)  # replaced by the upper image layer
+    os.mknod(tmp_path / "l2" / "usr" / "bin" / "tac", 0o600 | stat.S_IFCHR, os.makedev(0, 0))  # deleted
+    put("l2", "opt/tool/other")
+    os.setxattr(tmp_path / "l2" / "opt" / "tool", "trusted.overlay.opaque", b"y")  # lower contents hidden
+    idx = index_of_layer_dirs([str(tmp_path / "l2"), str(tmp_path / "l1")])  # top first, as lowerdir lists them
+    assert set(idx) == {"usr/bin/date", "usr/bin/cat", "opt/tool/other", "bin"}  # no tac, no run, no motd
+    assert idx["usr/bin/cat"].size == 7
+    assert idx["bin"].kind == "l" and resolve(idx, "/bin/date") == "usr/bin/date"

@@ -31,6 +31,7 @@ from containerguard.runtime.baseline.profile import (
     Profile,
     covered,
     entries_of,
+    legacy_process_entry,
     nearest,
 )
 from containerguard.runtime.baseline.store import BaselineStore
@@ -211,38 +212,46 @@ class BaselineDetector:
         known workload does what it is known to do (one subscript finds the container's cache for the type,
         present only once the workload knows the syscall, then one set membership on the event's raw values: no
         generalisation, no lock, no call), or for the host's events. Everything else (a new container, a new
-        syscall, new behaviour, drift) is true, or raises (an unknown container), and goes to :meth:`detect`.
+        syscall, new behaviour, drift) is true, or raises (an unknown container, a field the sensor always sets
+        missing from a recorded event), and goes to :meth:`detect`.
         """
         table = self._fast.get(event_type)
         c = code.local()
         known = self._known(event_type, code, c)
         if table is None or known is None:
             return None
-        return (f"not (({c} := {code.obj(table)}[{code.field('container.id')}]) is {code.obj(_HOST)} "
-                f"or {known})")
+        check = f"not (({c} := {code.obj(table)}[{code.item('container.id')}]) is {code.obj(_HOST)} or {known})"
+        if event_type in _OPENS:  # most opens read: no behaviour (see _check), decided before the look-up
+            i = code.item
+            return f"({i('evt.is_open_write')} or {i('evt.is_open_create')}) and {check}"
+        return check
 
     @staticmethod
     def _known(t: str, code: Splice, c: str) -> str | None:
         """The test that an event of type ``t`` adds nothing to a workload whose cache for ``t`` is ``c`` (mirrors
-        :meth:`_Live.cache_for`: a raw value is in a cache only once :meth:`_check` found it adds nothing)."""
-        g = code.field
+        :meth:`_Live.cache_for`: a raw value is in a cache only once :meth:`_check` found it adds nothing).
+
+        Fields the sensor and the process table set on every event of the type are read by subscript
+        (``code.item``: no method call; absent in a recorded event, the event takes the slow path); fields that
+        are legitimately absent (the peer of a unix socket, the parent of a process whose parent is not known)
+        by ``code.field``, so their common absence stays on the fast path."""
+        g, i, lazy = code.field, code.item, code.fallback
         inet = code.obj(_INET)
-        if t in _OPENS:  # a read, a known written file, or a failed open
-            return (f"not ({g('evt.is_open_write')} or {g('evt.is_open_create')}) or {g('fd.name')} in {c} "
-                    f"or {g('evt.failed')}")
+        if t in _OPENS:  # a known written file, or a failed open (reads are ruled out before: fast_path)
+            return f"{i('fd.name')} in {c} or {i('evt.failed')}"
         if t in _EXEC:  # a known process, not drift (_exec_key and is_drift)
             d = code.local()
-            return (f"({g('proc.exepath')} or {g('proc.exe')}, {g('user.name')} or {g('user.uid')}, "
-                    f"{g('proc.pexepath')} or {g('proc.pname')}, {g('proc.args')}) in {c} and not "
-                    f"({g('proc.exe_written')} or ({d} := {g('proc.exe_drift')}) or ({d} is None and "
-                    f"{g('proc.is_exe_upper_layer')}))")
+            return (f"({i('proc.exepath')} or {lazy('proc.exe')}, {i('user.name')} or {lazy('user.uid')}, "
+                    f"{i('proc.pexepath')} or {lazy('proc.pname')}, {i('proc.args')}) in {c} and not "
+                    f"({i('proc.exe_written')} or ({d} := {i('proc.exe_drift')}) or ({d} is None and "
+                    f"{i('proc.is_exe_upper_layer')}))")
         if t == "connect":  # a known peer, no peer, or no connection
             return (f"({g('fd.sip')}, {g('fd.sport')}) in {c} or {g('fd.typechar')} not in {inet} or "
-                    f"({g('evt.failed')} and {g('evt.rawres')} != {_EINPROGRESS})")
+                    f"({i('evt.failed')} and {i('evt.rawres')} != {_EINPROGRESS})")
         if t in _ACCEPTS:
-            return f"{g('fd.cip')} in {c} or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+            return f"{g('fd.cip')} in {c} or {g('fd.typechar')} not in {inet} or {i('evt.failed')}"
         if t == "bind":
-            return f"{g('fd.lport')} in {c} or {g('fd.typechar')} not in {inet} or {g('evt.failed')}"
+            return f"{g('fd.lport')} in {c} or {g('fd.typechar')} not in {inet} or {i('evt.failed')}"
         return None
 
     def _fast_enter(self, t: str, cid: Any, w: _Live) -> None:
@@ -298,8 +307,12 @@ class BaselineDetector:
             drift = t in _EXEC and is_drift(f)
             alerts: list[Alert] = self._drift(prof, event) if drift else []
             entries = entries_of(t, f)
-            pairs = [*entries, ("syscall", t)]
+            # an event that is no behaviour (a read, a failed call, a socket that is not TCP/UDP over IP) teaches
+            # nothing, not even its syscall: the syscalls of a baseline are those its behaviour used
+            pairs = [*entries, ("syscall", t)] if entries else []
             new = [(k, e) for k, e in pairs if not covered(k, e, prof.entries[k])]
+            if new and new[0][0] == "process" and self._learned_before(prof, f, new[0][1]):
+                new.pop(0)
             # raw values are remembered only with the entry they gave: a failed call or a read gives none, and
             # must not stand for a later successful one with the same values
             remember = bool(entries) and not drift
@@ -313,6 +326,16 @@ class BaselineDetector:
                     cache[0].add(cache[1])
             self._fast_enter(t, f.get("container.id"), w)
             return alerts
+
+    def _learned_before(self, prof: Profile, f: Mapping[str, Any], entry: str) -> bool:
+        """Whether a baseline learned before executables were resolved holds this exec in its old form; then the
+        new form joins it (unless locked), so the workload is not alerted on for what it was learned doing."""
+        if legacy_process_entry(f) not in prof.entries["process"]:
+            return False
+        if not prof.locked:
+            prof.entries["process"].add(entry)
+            self._dirty.add(prof.key)
+        return True
 
     def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
         """Learn or alert on new entries; whether the event's raw values may be remembered as adding nothing."""

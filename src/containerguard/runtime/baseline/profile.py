@@ -2,12 +2,19 @@
 
 Entries are small strings, one set per kind, so membership is one hash lookup per event:
 
-* ``process``: ``EXE|USER|PARENT_EXE|ARGV_SHAPE``; the argument vector generalised (numbers, hex ids, UUIDs and
-  temporary names become ``<N>``, ``<HEX>``, ``<ID>``), so a periodic job with changing arguments is one entry;
-* ``file``: the directory a file was written in, generalised the same way (``/var/log/app``,
-  ``/tmp/<ID>``); a written directory also covers its subdirectories when it is at least two levels deep;
-* ``network``: ``out TCP-PEER/CIDR:PORT`` for outbound connections (IPv4 peers as /24, IPv6 as /64, loopback
-  exact), ``in CIDR`` for accepted clients, ``listen PORT`` for bound ports;
+* ``process``: ``EXE|USER|PARENT_EXE|ARGV_SHAPE``; EXE and PARENT_EXE are the executables with their symbolic
+  links resolved (``proc.exe_resolved``: ``/bin/sh`` is ``/usr/bin/dash``, ``/bin/date`` is ``/usr/bin/date``
+  under usrmerge), so one program is one entry however it was started and whether the agent saw it start or
+  found it after a restart; a parent outside the container (runc, crun, a containerd shim, conmon: which one a
+  ``docker exec``'d process has depends on timing) is ``<runtime>``; the argument vector generalised (numbers,
+  hex ids, UUIDs and temporary names become ``<N>``, ``<HEX>``, ``<ID>``; an argument is cut at 96 characters),
+  so a periodic job with changing arguments is one entry;
+* ``file``: the directory a file was written in (normalised: ``/var/log/../../tmp`` is ``/tmp``), generalised the
+  same way (``/var/log/app``, ``/tmp/<ID>``); a written directory also covers its subdirectories when it is at
+  least two levels deep;
+* ``network``: ``out TCP-PEER/CIDR:PORT`` for outbound connections (IPv4 peers as /24, IPv6 as /64, an
+  IPv4-mapped IPv6 peer as its IPv4 address, loopback, unspecified and link-local addresses exact), ``in CIDR``
+  for accepted clients, ``listen PORT`` for bound ports;
 * ``syscall``: the event type.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +38,12 @@ _TMPNAME = re.compile(r"^(tmp|temp)[._-]?[A-Za-z0-9_]{4,}$|^[A-Za-z0-9]{6,}\.(tm
 _DIGITS = re.compile(r"\d+")
 _SEPARATORS = re.compile(r"([-_.:,=])")
 _MAX_ARGS = 8
+_MAX_TOKEN = 96  # characters of one argument kept in its shape (a script passed with -c, a blob)
+#: the container runtime's processes: the parent of a container's first process and of ``docker exec``'d ones (which
+#: of them depends on timing: runc's init process is reparented to the shim when runc exits first)
+_RUNTIME = re.compile(r"^(runc|crun|youki|runsc|conmon|docker-runc|docker-containerd-shim|containerd-shim.*|"
+                      r"runc:\[.*|memfd:runc_cloned.*)$")
+RUNTIME_PARENT = "<runtime>"
 _EINPROGRESS = -115
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
 _EXEC_TYPES = frozenset({"execve", "execveat"})
@@ -56,40 +70,68 @@ def generalise_token(tok: str) -> str:
     return "".join(p if i % 2 else _part(p) for i, p in enumerate(_SEPARATORS.split(tok)) if p or i % 2)
 
 
-@functools.lru_cache(maxsize=16384)
-def argv_shape(args: str) -> str:
-    """The shape of a process's arguments (``proc.args``): each generalised, at most 8, then ``...``."""
-    parts = args.split()
-    shape = [generalise_token(p) for p in parts[:_MAX_ARGS]]
+def _shape(args: str) -> str:
+    parts = args.split(None, _MAX_ARGS)
+    shape = [generalise_token(p if len(p) <= _MAX_TOKEN else p[:_MAX_TOKEN]) + ("..." if len(p) > _MAX_TOKEN else "")
+             for p in parts[:_MAX_ARGS]]
     if len(parts) > _MAX_ARGS:
         shape.append("...")
     return " ".join(shape)
 
 
 @functools.lru_cache(maxsize=16384)
+def _shape_cached(args: str) -> str:
+    return _shape(args)
+
+
+def argv_shape(args: str) -> str:
+    """The shape of a process's arguments (``proc.args``): each generalised and cut at 96 characters (then
+    ``...``), at most 8, then ``...``. Linear in the first arguments whatever the length of the vector."""
+    return _shape_cached(args) if len(args) <= 1024 else _shape(args)  # long vectors are not kept in the cache
+
+
+@functools.lru_cache(maxsize=16384)
 def dir_prefix(path: str) -> str:
-    """The generalised directory of a written file (``/var/log/app/x.log`` -> ``/var/log/app``)."""
-    d = path.rpartition("/")[0] or "/"
-    if d == "/":
+    """The generalised directory of a written file (``/var/log/app/x.log`` -> ``/var/log/app``), normalised first
+    (``/var/log/../../tmp/x`` is written in ``/tmp``, ``//a//b`` in ``/a``)."""
+    d = posixpath.normpath(path.rpartition("/")[0] or "/")
+    if d in ("/", "//", "."):
         return "/"
     return "/" + "/".join(generalise_token(c) for c in d.strip("/").split("/") if c)
 
 
 @functools.lru_cache(maxsize=16384)
 def peer_net(addr: str) -> str:
-    """An IP address generalised to its network: IPv4 /24, IPv6 /64, loopback and unparsable exact."""
+    """An IP address generalised to its network: IPv4 /24, IPv6 /64; an IPv4-mapped IPv6 address (``::ffff:a.b.c.d``,
+    a dual-stack socket's IPv4 peer) as its IPv4 address; loopback, unspecified, link-local and unparsable exact
+    (an IPv6 zone such as ``%eth0`` dropped: it names a local interface, not the peer)."""
     try:
-        ip = ipaddress.ip_address(addr)
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(addr.partition("%")[0])
     except ValueError:
         return addr
-    if ip.is_loopback:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_unspecified or ip.is_link_local:
         return str(ip)
     prefix = 24 if ip.version == 4 else 64
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def entries_of(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The (kind, entry) pairs an event contributes to a baseline (besides its syscall)."""
+    """The (kind, entry) pairs an event contributes to a baseline (besides its syscall), as text YAML can hold
+    (a lone surrogate from a recording is written as ``\\udcff``: an export always imports back)."""
+    return [(k, e if e.isascii() else _unicode(e)) for k, e in _entries(event_type, f)]
+
+
+def _unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _entries(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
     if event_type in _EXEC_TYPES:
         return [("process", process_entry(f))]
     if event_type in _OPEN_TYPES:
@@ -102,21 +144,64 @@ def entries_of(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
         return []
     if f.get("evt.failed") and not (event_type == "connect" and f.get("evt.rawres") == _EINPROGRESS):
         return []  # a failed call is no behaviour; a non-blocking connect in progress is
+    # an address or port the event does not carry (a recording, AF_UNSPEC) is no peer to learn
     if event_type == "connect":
-        return [("network", f"out {peer_net(str(f.get('fd.sip', '')))}:{f.get('fd.sport', '')}")]
+        net, port = _net(f.get("fd.sip")), _port(f.get("fd.sport"))
+        return [("network", f"out {net}:{port}")] if net and port is not None else []
     if event_type in ("accept", "accept4"):
-        return [("network", f"in {peer_net(str(f.get('fd.cip', '')))}")]
+        net = _net(f.get("fd.cip"))
+        return [("network", f"in {net}")] if net else []
     if event_type == "bind":
-        return [("network", f"listen {f.get('fd.lport', '')}")]
+        port = _port(f.get("fd.lport"))
+        return [("network", f"listen {port}")] if port is not None else []
     return []
 
 
+def _net(addr: Any) -> str:
+    net = peer_net(addr) if isinstance(addr, str) else ""
+    return "" if net == addr and not _is_ip(addr) else net
+
+
+def _is_ip(addr: str) -> bool:
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return True
+
+
+def _port(value: Any) -> int | None:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        return None
+    return port if 0 <= port < 65536 else None
+
+
 def process_entry(f: Mapping[str, Any]) -> str:
-    """``EXE|USER|PARENT_EXE|ARGV_SHAPE`` for an exec event."""
-    exe = str(f.get("proc.exepath") or f.get("proc.exe") or "")
+    """``EXE|USER|PARENT_EXE|ARGV_SHAPE`` for an exec event, with EXE and PARENT_EXE resolved (module docstring)."""
+    exe = str(f.get("proc.exe_resolved") or f.get("proc.exepath") or f.get("proc.exe") or "")
+    parent = str(f.get("proc.pexe_resolved") or f.get("proc.pexepath") or f.get("proc.pname") or "")
+    return _process(exe, f, parent)
+
+
+def legacy_process_entry(f: Mapping[str, Any]) -> str:
+    """The entry an agent before resolved executables learned for the same exec (the path it was started by, the
+    parent as the process table had it), so that baselines learned then stay valid."""
+    return _process(str(f.get("proc.exepath") or f.get("proc.exe") or ""), f,
+                    str(f.get("proc.pexepath") or f.get("proc.pname") or ""), runtime=False)
+
+
+def _process(exe: str, f: Mapping[str, Any], parent: str, *, runtime: bool = True) -> str:
     user = str(f.get("user.name") or f.get("user.uid", ""))
-    parent = str(f.get("proc.pexepath") or f.get("proc.pname") or "")
-    return f"{exe}|{user}|{parent}|{argv_shape(str(f.get('proc.args') or ''))}"
+    if runtime and (_RUNTIME.match(parent) or _RUNTIME.match(parent.rpartition("/")[2])):
+        parent = RUNTIME_PARENT
+    return f"{_one_field(exe)}|{user}|{_one_field(parent)}|{argv_shape(str(f.get('proc.args') or ''))}"
+
+
+def _one_field(value: str) -> str:
+    """A path as one ``|``-separated field of a process entry."""
+    return value.replace("|", "%7C") if "|" in value else value
 
 
 def covered(kind: str, entry: str, known: set[str]) -> bool:

@@ -38,8 +38,12 @@ CREATE TABLE IF NOT EXISTS workloads (
 class BaselineStore:
     """The baselines of one agent (or of the CLI editing them)."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, create: bool = True) -> None:
+        """Open (or, with ``create``, make) the store; without ``create`` a directory holding no store is an error
+        (a command that only reads or changes existing baselines leaves a mistyped ``--baseline-dir`` alone)."""
         self.path = Path(directory) / DB_NAME
+        if not create and not self.path.is_file():
+            raise BaselineError(f"no baselines in {Path(directory)} ({DB_NAME} not found; see --baseline-dir)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False,
@@ -104,6 +108,24 @@ class BaselineStore:
                     return False
         profile.version = version
         return True
+
+    def replace_all(self, profiles: list[Profile]) -> None:
+        """Write ``profiles`` (an import) in one transaction: all of them or, on any error, none."""
+        now = time.time_ns()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for p in profiles:
+                    cur = self._db.execute("SELECT version FROM workloads WHERE key = ?", (p.key,)).fetchone()
+                    p.version = (cur[0] if cur else 0) + 1
+                    self._db.execute("INSERT OR REPLACE INTO workloads (key, doc, version, updated_ns) "
+                                     "VALUES (?, ?, ?, ?)",
+                                     (p.key, json.dumps(p.to_doc(), separators=(",", ":")), p.version, now))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise BaselineError(f"{self.path}: nothing imported: {exc}") from None
 
     def set_mode(self, name: str, mode: str, *, retries: int = 5) -> list[Profile]:
         """Set the mode of workload ``name`` and of every other workload of its image (an image has one mode:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from containerguard import yamlsafe
 from containerguard.errors import BaselineError
@@ -20,7 +21,8 @@ MAX_ENTRIES = 100_000
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: YAML already gives typed values; "yes" is no boolean here and "12" no number
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     workload: str
     image: str = ""
@@ -53,9 +55,9 @@ class _Doc(BaseModel):
     @field_validator("process")
     @classmethod
     def _process(cls, v: list[str]) -> list[str]:
-        for e in v:
-            if e.count("|") < 3 or not e.split("|", 1)[0].startswith("/"):
-                raise ValueError(f"process entry {e!r}: expected EXE|USER|PARENT_EXE|ARGV_SHAPE with an absolute EXE")
+        for e in v:  # EXE may be relative or empty: what the agent learns of a process it could not resolve
+            if e.count("|") < 3:
+                raise ValueError(f"process entry {e!r}: expected EXE|USER|PARENT_EXE|ARGV_SHAPE")
         return v
 
     @field_validator("file")
@@ -98,9 +100,39 @@ def export_yaml(profiles: list[Profile]) -> str:
     return yaml.safe_dump([p.to_doc() for p in profiles], sort_keys=False, allow_unicode=True, width=120)
 
 
+def _duplicate_key(root: Node | None) -> tuple[str, int] | None:
+    """The first key that appears twice in one mapping (YAML keeps the last silently), with its line."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, ScalarNode):
+                    if k.value in seen:
+                        return k.value, k.start_mark.line + 1
+                    seen.add(k.value)
+                stack.append(v)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return None
+
+
+def decode(data: bytes, source: str) -> str:
+    """A baseline file's bytes as text: UTF-8 (a BOM allowed), else BaselineError naming the line of the bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BaselineError(f"{source}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x})") from None
+
+
 def import_yaml(text: str, source: str) -> list[Profile]:
     """Validate a YAML document of baselines (a list, or one mapping); BaselineError names ``source:line``."""
     data, root = yamlsafe.load_with_lines(text, source, error=BaselineError, aliases=False)
+    dup = _duplicate_key(root)
+    if dup is not None:
+        raise BaselineError(f"{source}:{dup[1]}: key {dup[0]!r} appears twice")
     items: Any = data if isinstance(data, list) else [data]
     if data is None or not all(isinstance(x, dict) for x in items):
         raise BaselineError(f"{source}:{(root.start_mark.line + 1) if root is not None else 1}: expected a baseline "

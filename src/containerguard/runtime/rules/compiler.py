@@ -15,7 +15,7 @@ import fnmatch
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ from containerguard.runtime.rules.fields import (
 )
 from containerguard.runtime.rules.parser import ConditionError
 
-DispatchFn = Callable[[Mapping[str, Any], str, int], list[int]]
+DispatchFn = Callable[[Mapping[str, Any], str, int], Sequence[int]]
 
 _STRING_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex", "pmatch"})
 _ORDER_OPS = frozenset({"<", "<=", ">", ">="})
@@ -601,6 +601,8 @@ def event_types(node: Node) -> frozenset[str] | None:
 
 
 _READ = re.compile("\x00([^\x00]+)\x00")
+_ITEM = re.compile("\x02([^\x02]+)\x02")
+_LAZY = re.compile("\x03([^\x03]+)\x03")
 _TMP = re.compile("\x01(\\d+)\x01")
 _TMP_OF_READ = re.compile("\x01(\\d+)\x01 := \x00([^\x00]+)\x00")
 
@@ -612,7 +614,7 @@ def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
     read). Constants are repr()'d, so they never contain the NUL markers."""
     counts: dict[str, int] = {}
     for line in lines:
-        for key in {m.group(1) for m in _READ.finditer(line)}:
+        for key in {m.group(1) for m in _READ.finditer(line)} | {m.group(1) for m in _ITEM.finditer(line)}:
             counts[key] = counts.get(key, 0) + 1
     local = {k: f"_f{i}" for i, k in enumerate(sorted(k for k, n in counts.items() if n >= 2))} if prefetch else {}
 
@@ -629,8 +631,15 @@ def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
         key = m.group(1)
         return local.get(key) or f"g({key!r})"
 
+    def sub_item(m: re.Match[str]) -> str:
+        key = m.group(1)
+        return local.get(key) or f"f[{key!r}]"
+
+    def reads(line: str) -> str:
+        return _LAZY.sub(sub, _ITEM.sub(sub_item, _READ.sub(sub, line)))
+
     body = [_TMP_OF_READ.sub(sub_tmp_of_read, line) for line in lines]
-    body = [_TMP.sub(lambda m: alias.get(m.group(1)) or f"_v{m.group(1)}", _READ.sub(sub, line)) for line in body]
+    body = [_TMP.sub(lambda m: alias.get(m.group(1)) or f"_v{m.group(1)}", reads(line)) for line in body]
     head = [f"    {var} = g({key!r})" for key, var in local.items()]
     return body[:2] + head + body[2:]
 
@@ -656,6 +665,21 @@ class Splice:
         """The expression reading raw field ``key`` of the event (None when absent)."""
         return CodeGen.get(key)
 
+    @staticmethod
+    def item(key: str) -> str:
+        """The expression reading raw field ``key`` of the event where the producer always sets it: a subscript
+        (no method call) that raises KeyError when it is absent, which hands the event to the detector (so a
+        check built with it must only be used where an absent field may take the slow path). A field the rules
+        also read is their prefetched local (None when absent), so the check must also hold for None."""
+        return f"\x02{key}\x02"
+
+    @staticmethod
+    def fallback(key: str) -> str:
+        """The expression reading raw field ``key`` where the check needs it only sometimes (a fallback after
+        ``or``): the rules' prefetched local when they read it anyway, else a read at that point, never a prefetch
+        of its own (which would read it for every event)."""
+        return f"\x03{key}\x03"
+
     def local(self) -> str:
         """A fresh local variable name (assign it with ``:=``)."""
         return self._gen.tmp()
@@ -677,6 +701,11 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
     """One function evaluating the given (rule index, condition) pairs for events of type ``etype``. ``tails``:
     detectors' checks fused after the rules (their marks follow the rule indexes in the result); the function is
     then defined in a copy of the rules' namespace, so the detectors' objects never reach the shared one."""
+    ns = gen.ns if not tails else dict(gen.ns)
+    if not conds and tails and len(tails) == 1 and tails[0][1] is not None:
+        lean = _lean_dispatch(gen, name, ns, tails[0])
+        if lean is not None:
+            return lean
     lines = ["def _dispatch(f, t, ts):", "    g = f.get", "    r = []"]
     for idx, node in conds:
         code = gen.expr(node, etype)
@@ -687,7 +716,6 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
             continue
         lines += ["    try:", f"        if {code}:", f"            r.append({idx})",
                   "    except Exception:", f"        _err({idx})"]
-    ns = gen.ns if not tails else dict(gen.ns)
     for mark, test in tails or ():
         check = test(Splice(gen, ns)) if test is not None else None
         if check is None:
@@ -697,7 +725,28 @@ def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype
         lines += ["    try:", f"        if {check}:", f"            r.append({mark})",
                   "    except Exception:", f"        r.append({mark})"]
     lines.append("    return r")
-    src = "\n".join(resolve_reads(lines, prefetch=True))
+    return _define(gen, name, ns, resolve_reads(lines, prefetch=True))
+
+
+def _lean_dispatch(gen: CodeGen, name: str, ns: dict[str, Any], tail: Tail) -> DispatchFn | None:
+    """The dispatch function of an event type no rule reads and one detector watches: its check alone, no list
+    built unless it says the detector must see the event (the common answer is a shared empty tuple)."""
+    mark, test = tail
+    assert test is not None
+    check = test(Splice(gen, ns))
+    if check is None:
+        return None
+    ns["_NOHITS"] = ()
+    body = resolve_reads(["def _dispatch(f, t, ts):", "    g = f.get", "    try:", f"        if {check}:",
+                          f"            return [{mark}]", "    except Exception:", f"        return [{mark}]",
+                          "    return _NOHITS"], prefetch=False)
+    if not any("g(" in line for line in body[2:]):
+        del body[1]
+    return _define(gen, name, ns, body)
+
+
+def _define(gen: CodeGen, name: str, ns: dict[str, Any], lines: list[str]) -> DispatchFn:
+    src = "\n".join(lines)
     gen.sources[name] = src
     try:
         code_obj = compile(src, f"<rules:{name}>", "exec")

@@ -127,6 +127,10 @@ FIELD_CATALOG: dict[str, FieldSpec] = {
     "proc.pname": _f(_PROCS, "string", "Parent process name"),
     "proc.pcmdline": _f(_PROCS, "string", "Parent command line"),
     "proc.pexepath": _f(_PROCS, "string", "Parent executable path"),
+    "proc.exe_resolved": _f(_PROCS, "string", "The executable with its symbolic links resolved inside the process's root, "
+                                              "as the kernel opened it (/bin/sh -> /usr/bin/dash); one program has one "
+                                              "path however it was started"),
+    "proc.pexe_resolved": _f(_PROCS, "string", "The parent's executable with its symbolic links resolved (proc.exe_resolved)"),
     "proc.aname": _f(_PROCS, "list", "Ancestor name: proc.aname[N] (N=1 parent); without N any ancestor", arg="optional"),
     "proc.apid": _f(_PROCS, "ilist", "Ancestor pid: proc.apid[N] (N=1 parent); without N any ancestor", arg="optional"),
     "proc.env": _f(_PROCS, "dict", "Environment: proc.env[NAME] one variable; without NAME all as text", arg="optional"),

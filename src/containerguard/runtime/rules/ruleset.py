@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,7 +162,7 @@ class RuleSet:
         """The dispatch function of syscall event types no rule names (rules without an evt.type restriction)."""
         return self._fallback
 
-    def alerts(self, hits: list[int], event: Event) -> list[Alert]:
+    def alerts(self, hits: Sequence[int], event: Event) -> list[Alert]:
         """The alerts of the rules with indexes ``hits`` (a dispatch function's result) for ``event``."""
         return [self._alert(i, event) for i in hits]
 

@@ -14,12 +14,29 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import zstandard
-from sqlalchemy import case, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    tuple_,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from containerguard.errors import ContainerGuardError
@@ -349,14 +366,97 @@ IMAGE_SORTS: dict[str, tuple[Any, ...]] = {"risk": (Image.max_risk.desc(), Image
                "name": (Image.name.asc(), Image.id.asc()), "critical": (Image.critical.desc(), Image.id.desc())}
 
 
+#: the SQLite FTS5 trigram table of migration 1203_image_search (not a model: kept by triggers)
+_SEARCH = table("image_search", column("image_id"), column("rowid"))
+_HEX = re.compile(r"(sha256:)?[0-9a-f]+")
+#: a trigram index answers terms of at least this many characters; shorter ones read every row
+TRIGRAM = 3
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _has_fts(session: Session) -> bool:
+    """Whether this SQLite store has the ``image_search`` table (migration 1203 skips it on a SQLite without
+    FTS5's trigram tokenizer). Checked once per engine."""
+    bind = session.get_bind()
+    known = _FTS.get(bind)
+    if known is None:
+        from sqlalchemy import inspect
+
+        known = _FTS[bind] = inspect(bind).has_table("image_search")
+    return known
+
+
+_FTS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _digest_prefix(term: str) -> str | None:
+    hexed = term.lower()
+    if _HEX.fullmatch(hexed) and (hexed.startswith("sha256:") or len(hexed) >= 4):
+        return hexed if hexed.startswith("sha256:") else f"sha256:{hexed}"
+    return None
+
+
+def search(session: Session, term: str, *, wide: bool = False) -> ColumnElement[bool]:
+    """A condition on ``Image``: ``term`` is a substring (case-insensitive) of the image's name or of a
+    repository it was seen under; ``wide`` (the console's search box) also matches a substring of its OS
+    family, a tag exactly and a digest prefix (``sha256:...``, or 4+ hex digits). A term of 3+ characters goes
+    through the trigram index of migration 1203 (SQLite FTS5, PostgreSQL pg_trgm), so the search reads the
+    matching rows, not every image; a shorter one (which no trigram index can answer, and which matches much
+    of the store anyway) is one pass over the images."""
+    term = term.strip()[:200]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    prefix = _digest_prefix(term) if wide else None
+    pattern = _like(term)
+
+    short = len(term) < TRIGRAM
+
+    def has(col: Any) -> ColumnElement[bool]:
+        if sqlite:  # SQLite's LIKE ignores ASCII case already; ILIKE would add lower() on every row
+            return col.like(pattern, escape="/")  # type: ignore[no-any-return]
+        if term.lower() == term.upper():  # nothing in the term has a case: LIKE matches the same rows, cheaper
+            return col.like(pattern, escape="/")  # type: ignore[no-any-return]
+        return col.ilike(pattern, escape="/")  # type: ignore[no-any-return]
+
+    if short or (sqlite and not _has_fts(session)):
+        conds: list[ColumnElement[bool]] = [
+            has(Image.name),
+            exists().where(ImageName.image_id == Image.id, or_(has(ImageName.repository),
+                                                               *([ImageName.tag == term] if wide else [])))]
+        if wide:
+            conds.append(has(Image.os_family))
+        if prefix:
+            conds.append(and_(Image.digest >= prefix, Image.digest < prefix + "g"))
+        return or_(*conds)
+    ids: list[Any] = []
+    if sqlite:
+        q = select(_SEARCH.c.image_id).where(literal_column("image_search").op("MATCH")(
+            '"' + term.replace('"', '""') + '"'))
+        if not wide:  # rowid -2*id-1: an OS family row
+            q = q.where(or_(_SEARCH.c.rowid >= 0, _SEARCH.c.rowid % 2 == 0))
+        ids.append(q)
+    else:  # PostgreSQL: ILIKE is what the pg_trgm GIN indexes answer
+        ids += [select(Image.id).where(has(Image.name)),
+                select(ImageName.image_id).where(has(ImageName.repository))]
+        if wide:
+            ids.append(select(Image.id).where(has(Image.os_family)))
+    if wide:
+        ids.append(select(ImageName.image_id).where(ImageName.tag == term))
+    if prefix:
+        ids.append(select(Image.id).where(Image.digest >= prefix, Image.digest < prefix + "g"))
+    return Image.id.in_(union(*ids) if len(ids) > 1 else ids[0])
+
+
 def list_images(session: Session, *, limit: int = 50, offset: int = 0, sort: str = "risk",
                 name: str | None = None, digests: Sequence[str] | None = None) -> tuple[list[Image], int]:
     if sort not in IMAGE_SORTS:
         raise Invalid(f"unknown sort {sort!r} (expected {', '.join(IMAGE_SORTS)})")
     q = select(Image)
     cq = select(func.count()).select_from(Image)
-    if name:
-        cond = Image.name.contains(name, autoescape=True)
+    if name and name.strip():
+        cond = search(session, name)
         q, cq = q.where(cond), cq.where(cond)
     if digests is not None:
         q, cq = q.where(Image.digest.in_(digests)), cq.where(Image.digest.in_(digests))

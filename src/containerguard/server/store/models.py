@@ -116,7 +116,11 @@ class ImageName(Base):
     platform: Mapped[str] = mapped_column(String(64), default="")  # os/arch[/variant] as the index declares it
 
     __table_args__ = (UniqueConstraint("image_id", "repository", "tag", "manifest_digest"),
-                      Index("ix_image_names_repository", "repository", "tag"))
+                      Index("ix_image_names_repository", "repository", "tag"),
+                      # migration 1203_image_search: the search matches a tag exactly; its substring matches of
+                      # names go through a trigram index kept outside the models (SQLite FTS5 table
+                      # ``image_search`` and its triggers; PostgreSQL pg_trgm GIN indexes): services.images.search
+                      Index("ix_image_names_tag", "tag"))
 
 
 class Inventory(Base):

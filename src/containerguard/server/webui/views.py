@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
@@ -497,13 +497,10 @@ def images(session: Session, *, q: str = "", sort: str = "risk", running_only: b
              "last_seen": (Image.last_seen.desc(), Image.id.desc()), "name": (Image.name.asc(), Image.id.asc()),
              "scanned": (Image.scanned_at.desc(), Image.id.desc())}.get(sort, (Image.max_risk.desc(), Image.id.desc()))
     conds: list[Any] = []
-    if q:
-        term = q.strip()
-        conds.append(or_(Image.name.contains(term, autoescape=True), Image.digest.startswith(term, autoescape=True),
-                         Image.os_family.contains(term, autoescape=True),
-                         exists().where(ImageName.image_id == Image.id,
-                                        or_(ImageName.repository.contains(term, autoescape=True),
-                                            ImageName.tag == term))))
+    if q.strip():
+        from containerguard.server.services.images import search
+
+        conds.append(search(session, q, wide=True))
     if running_only:
         conds.append(Image.digest.in_(select(Container.image_digest).distinct()))
     total = int(session.scalar(select(func.count()).select_from(Image).where(*conds)) or 0)

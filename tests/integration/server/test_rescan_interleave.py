@@ -1,4 +1,5 @@
-"""A rescan chunk is one consistent unit of work on both backends: an upload that replaces an image's inventory
+"""Concurrent writes of one image, on both backends. Uploads of the same new digest at once: one creates the
+image, the others find it (none fails on the unique digest). A rescan chunk is one consistent unit of work: an upload that replaces an image's inventory
 while the rescan is between reading what is stored and writing its matches is not lost. The upload (a
 registry pull, which may replace a CI upload's claimed inventory) is started from inside the rescan's write,
 at the moment it reads the image's stored findings; whichever commits first, the image ends with the
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import event, select
 
@@ -76,3 +78,25 @@ def test_an_upload_during_a_rescan_chunk_is_not_lost(api, docs):
     assert counts == tuple(sev.count(int(x)) for x in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW))
     job = api.get("/jobs?kind=rescan_batch").json()[0]
     assert job["status"] == "done", job
+
+
+def test_uploads_of_one_new_digest_at_once_all_succeed(api, docs):
+    d = json.loads(docs[3])
+    d["image"]["repo_tags"] = ["registry.test/parallel-ci:1"]
+    body = json.dumps(d)
+    ci = api.token("ci")
+    start = threading.Barrier(6)
+
+    def one(_: int) -> tuple[int, bool]:
+        start.wait()
+        r = api.post("/scans", ci, content=body)
+        return r.status_code, bool(r.status_code == 201 and r.json()["created"])
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(one, range(6)))
+    assert [code for code, _ in results] == [201] * 6, results
+    assert sum(created for _, created in results) == 1
+    listed = api.get("/images", params={"name": "parallel-ci"}).json()
+    assert listed["total"] == 1
+    detail = api.get(f"/images/{d['image']['id']}/findings?limit=500").json()["items"]
+    assert sorted((f["kind"], f["vuln_id"]) for f in detail) == sorted((f["kind"], f["id"]) for f in d["findings"])

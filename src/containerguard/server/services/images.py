@@ -46,6 +46,7 @@ from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.services.events import finding_events, raise_event
 from containerguard.server.services.exceptions import refresh_cover
+from containerguard.server.store import dialect_insert
 from containerguard.server.store.models import Finding, Image, ImageName, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
@@ -284,17 +285,25 @@ class IngestResult:
     needs_match: bool  # an SBOM without findings: the caller queues a match with the server's database
 
 
+def claim_image(session: Session, digest: str, source: str) -> tuple[Image, bool]:
+    """The image row of ``digest`` (created when new: True), locked until the transaction ends, as the first
+    write of an upload: a concurrent upload of the same digest waits for this one and then sees what it stored
+    (its insert of the same row waits on PostgreSQL; SQLite's write lock is taken by the first write), and a
+    rescan chunk holding the row (``FOR UPDATE``) is waited for. Without it two uploads of one new digest both
+    inserted it and one failed on the unique digest."""
+    ins = dialect_insert(session)(Image).values(digest=digest, source=source)
+    created = session.execute(ins.on_conflict_do_nothing(index_elements=["digest"]).returning(Image.id)).first() is not None
+    image = session.scalars(select(Image).where(Image.digest == digest).with_for_update()
+                            .execution_options(populate_existing=True)).one()
+    return image, created
+
+
 def ingest(session: Session, actor: Actor, upload: ParsedUpload, *, source: str = "ci",
            verified: bool = False, document: bytes | None = None) -> IngestResult:
     """Store one parsed upload (or a server pull when ``verified``). Raises Conflict for a forged digest."""
     inv = upload.inventory
     pdigest = packages_digest(inv)
-    image = session.scalars(select(Image).where(Image.digest == upload.digest)).first()
-    created = image is None
-    if image is None:
-        image = Image(digest=upload.digest, source=source)
-        session.add(image)
-        session.flush()
+    image, created = claim_image(session, upload.digest, source)
     stored = session.scalars(select(InventoryRow).where(InventoryRow.image_id == image.id)).first()
     now = utcnow()
     if stored is not None and stored.sha256 != pdigest and (not verified or stored.verified):

@@ -53,6 +53,44 @@ def test_batches_are_acknowledged_and_replays_store_nothing(api):
     assert hosts[0]["name"] == "node-1" and hosts[0]["running_containers"] == 1
 
 
+def test_container_snapshots_follow_the_host(api):
+    """Each snapshot is the host's running set: what changed is rewritten, what is unchanged keeps its first
+    sighting and gets a later last one, a stopped container that comes back runs again, a container listed
+    twice in one snapshot is one container (the last entry), and none of it needs the alerts to be refused."""
+    import time
+
+    tok = api.token("agent", "node-s", host="node-s")
+
+    def report(*containers: dict) -> dict:
+        r = api.post("/agent/report", tok, json={"host": "node-s", "batch_id": uuid.uuid4().hex,
+                                                 "containers": list(containers), "alerts": [_alert(len(containers))]})
+        assert r.status_code == 200, r.text
+        return {c["container_id"]: c for c in api.get("/containers?host=node-s&running=true").json()}
+
+    a, b = "a" * 64, "b" * 64
+    first = report(_container(a), _container(b))
+    assert sorted(first) == [a, b]
+    time.sleep(0.05)
+    mounts = [{"source": "/var/run/docker.sock", "destination": "/var/run/docker.sock", "rw": True}]
+    second = report(_container(a), _container(b, privileged=True, mounts=mounts, ports=[{"PrivatePort": 80}],
+                                             pid_mode="host", read_only=True))
+    assert second[a]["first_seen"] == first[a]["first_seen"] and second[a]["last_seen"] > first[a]["last_seen"]
+    assert {k: second[a][k] for k in ("privileged", "mounts", "ports", "pid_mode", "read_only")} == \
+        {k: first[a][k] for k in ("privileged", "mounts", "ports", "pid_mode", "read_only")}
+    changed = second[b]
+    assert (changed["privileged"], changed["mounts"], changed["ports"], changed["pid_mode"], changed["read_only"]) == \
+        (True, mounts, [{"PrivatePort": 80}], "host", True)
+    assert changed["first_seen"] == first[b]["first_seen"]
+    # b stops; then it is back, unprivileged again, and listed twice (the last entry stands)
+    assert sorted(report(_container(a))) == [a]
+    back = report(_container(a), _container(b, privileged=True), _container(b, name="b-again"))
+    assert sorted(back) == [a, b] and back[b]["name"] == "b-again" and back[b]["privileged"] is False
+    c = "c" * 64
+    assert sorted(report(_container(a), _container(c), _container(c, name="c-again"))) == [a, c]  # new, twice
+    assert _count(api, Container) == 3
+    assert len(api.get("/alerts?host=node-s").json()) == 3  # one per report with a distinct uid
+
+
 def test_agent_token_speaks_only_for_its_host(api):
     tok = api.token("agent", "node-1")
     r = api.post("/agent/report", tok, json={"host": "node-2", "batch_id": uuid.uuid4().hex, "alerts": [_alert(1)]})

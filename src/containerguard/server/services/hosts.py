@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from containerguard.model import Priority, Severity
@@ -180,29 +180,51 @@ def _insert_alerts_pg(session: Session, host_id: int, now: dt.datetime, alerts: 
     return {str(r[0]) for r in res}
 
 
+#: the columns a container snapshot sets (besides running and last_seen, which every report refreshes)
+_SNAPSHOT_COLUMNS = ("name", "image", "image_digest", "privileged", "capabilities", "mounts", "ports", "network_mode",
+                     "pid_mode", "ipc_mode", "read_only")
+
+
+def _snapshot_values(c: dict[str, Any]) -> dict[str, Any]:
+    return {"name": c.get("name", "")[:255], "image": c.get("image", "")[:512],
+            "image_digest": c.get("image_id", "")[:80], "privileged": bool(c.get("privileged")),
+            "capabilities": list(c.get("cap_add", [])), "mounts": list(c.get("mounts", [])),
+            "ports": list(c.get("ports", [])), "network_mode": c.get("network_mode", "")[:64],
+            "pid_mode": str(c.get("pid_mode", ""))[:80], "ipc_mode": str(c.get("ipc_mode", ""))[:80],
+            "read_only": bool(c.get("read_only"))}
+
+
 def _snapshot(session: Session, host: Host, containers: Sequence[dict[str, Any]]) -> int:
+    """The host's running containers are exactly ``containers``. Most reports change nothing but the time
+    (an agent sends its snapshot every minute): one statement refreshes the containers seen again, rows are
+    rewritten only where something changed, new ones are inserted in one statement (Core, no ORM objects)."""
     now = utcnow()
-    existing = {c.container_id: c for c in session.scalars(select(Container).where(Container.host_id == host.id))}
-    seen = set()
-    for c in containers:
-        cid = c["id"]
-        seen.add(cid)
+    table = cast(Table, Container.__table__)
+    cols = [table.c[k] for k in _SNAPSHOT_COLUMNS]
+    existing = {r[1]: r for r in session.execute(select(table.c.id, table.c.container_id, table.c.running, *cols)
+                                                 .where(table.c.host_id == host.id))}
+    wanted = {c["id"]: _snapshot_values(c) for c in containers}  # a repeated id: the last one stands
+    new, changed, seen = [], [], []
+    for cid, values in wanted.items():
         row = existing.get(cid)
-        values = {"name": c.get("name", "")[:255], "image": c.get("image", "")[:512],
-                  "image_digest": c.get("image_id", "")[:80], "privileged": bool(c.get("privileged")),
-                  "capabilities": list(c.get("cap_add", [])), "mounts": list(c.get("mounts", [])),
-                  "ports": list(c.get("ports", [])), "network_mode": c.get("network_mode", "")[:64],
-                  "pid_mode": str(c.get("pid_mode", ""))[:80], "ipc_mode": str(c.get("ipc_mode", ""))[:80],
-                  "read_only": bool(c.get("read_only")), "running": True, "last_seen": now}
         if row is None:
-            session.add(Container(host_id=host.id, container_id=cid, **values))
-        else:
-            for k, v in values.items():
-                setattr(row, k, v)
-    gone = [c.id for cid, c in existing.items() if cid not in seen and c.running]
+            new.append({"host_id": host.id, "container_id": cid, **values, "running": True, "first_seen": now,
+                        "last_seen": now})
+            continue
+        seen.append(row[0])
+        if any(row[3 + i] != values[k] for i, k in enumerate(_SNAPSHOT_COLUMNS)):
+            changed.append({"_id": row[0], **values})
+    if seen:
+        session.execute(update(table).where(table.c.id.in_(seen)).values(running=True, last_seen=now))
+    if changed:
+        session.execute(update(table).where(table.c.id == bindparam("_id"))
+                        .values({k: bindparam(k) for k in _SNAPSHOT_COLUMNS}), changed)
+    if new:
+        session.execute(insert(table), new)
+    gone = [r[0] for cid, r in existing.items() if cid not in wanted and r[2]]
     if gone:
-        session.execute(update(Container).where(Container.id.in_(gone)).values(running=False))
-    return len(seen)
+        session.execute(update(table).where(table.c.id.in_(gone)).values(running=False))
+    return len(wanted)
 
 
 def list_hosts(session: Session, *, limit: int = 100, offset: int = 0, name: str | None = None) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""`containerguard notify add|list|remove|enable|disable|test|deliveries|retry`: notification targets on the
+"""`containerguard notify add|update|list|remove|enable|disable|test|deliveries|retry`: notification targets on the
 central server (admin token to change them; viewers may list)."""
 
 from __future__ import annotations
@@ -44,6 +44,38 @@ def add(
     with Client(server, token) as c:
         out = c.request("POST", "/notifications/targets", json=body)
     typer.echo(json.dumps(out, indent=2) if as_json else f"added notification target {out['id']} ({out['name']})")
+
+
+@app.command("update")
+def update(
+    target_id: Annotated[int, typer.Argument(help="Target id (see `notify list`)")],
+    name: Annotated[str | None, typer.Option("--name", help="A new name")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="webhook, slack or syslog (syslog <-> the others: give --url)")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="A new URL (left out: the stored one is kept)")] = None,
+    event: Annotated[list[str] | None, typer.Option("--event", help="Event type (repeatable; replaces the stored list)")] = None,
+    all_events: Annotated[bool, typer.Option("--all-events", help="Send every event type")] = False,
+    min_severity: Annotated[str | None, typer.Option("--min-severity", help="Findings from this severity up")] = None,
+    min_priority: Annotated[str | None, typer.Option("--min-priority", help="Runtime alerts from this priority up")] = None,
+    running_only: Annotated[bool | None, typer.Option("--running-only/--all-images",
+                                                      help="Finding events only for running images, or for all")] = None,
+    server: ServerOpt = None, token: TokenOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Change a target and its rule: only the options given change."""
+    from containerguard.errors import UsageError
+
+    if event and all_events:
+        raise UsageError("--event and --all-events: one or the other")
+    body: dict[str, object] = {k: v for k, v in (("name", name), ("kind", kind), ("url", url),
+                                                 ("min_severity", min_severity), ("min_priority", min_priority),
+                                                 ("running_only", running_only)) if v is not None}
+    if event or all_events:
+        body["event_types"] = list(event or [])
+    if not body:
+        raise UsageError("nothing to change: give at least one option (see --help)")
+    with Client(server, token) as c:
+        out = c.request("PATCH", f"/notifications/targets/{target_id}", json=body)
+    typer.echo(json.dumps(out, indent=2) if as_json else
+               f"updated notification target {out['id']} ({out['name']}): {', '.join(out['changed']) or 'nothing'} changed")
 
 
 @app.command("list")

@@ -1,4 +1,4 @@
-"""`containerguard registry add|list|remove|poll`: registries the central server watches (admin token)."""
+"""`containerguard registry add|update|list|remove|poll`: registries the central server watches (admin token)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,62 @@ def add(
                                                      "repositories": list(repository or []), "interval": interval,
                                                      "webhook_secret": secret})
     typer.echo(f"watching {out['url']} as {out['name']} (notifications: {c.base}/api/v1/registries/{out['name']}/notifications)")
+
+
+def _secret(env: str | None, clear: bool, what: str) -> str | None:
+    """A secret for an update: from the environment variable named, "" to remove it, None to keep it."""
+    from containerguard.errors import UsageError
+
+    if env and clear:
+        raise UsageError(f"--{what}-env and --clear-{what}: one or the other")
+    if clear:
+        return ""
+    if not env:
+        return None
+    value = os.environ.get(env, "")
+    if not value:
+        raise UsageError(f"environment variable {env} is empty or unset")
+    return value
+
+
+@app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="Registry name")],
+    url: Annotated[str | None, typer.Option("--url", help="https://HOST[:PORT] (http:// for a plain-HTTP registry)")] = None,
+    rename: Annotated[str | None, typer.Option("--rename", help="A new name (the notification URL changes with it)")] = None,
+    username: Annotated[str | None, typer.Option("--username", help="Registry user")] = None,
+    password_env: Annotated[str | None, typer.Option(
+        "--password-env", help="Environment variable holding the new password (never on the command line)")] = None,
+    clear_password: Annotated[bool, typer.Option("--clear-password", help="Remove the stored password")] = False,
+    repository: Annotated[list[str] | None, typer.Option(
+        "--repository", help="Repository glob to watch (repeatable; replaces the stored list)")] = None,
+    all_repositories: Annotated[bool, typer.Option("--all-repositories", help="Watch every repository")] = False,
+    interval: Annotated[int | None, typer.Option("--interval", help="Seconds between polls (0: notifications only)")] = None,
+    webhook_secret_env: Annotated[str | None, typer.Option(
+        "--webhook-secret-env", help="Environment variable holding the new notifications' shared secret")] = None,
+    clear_webhook_secret: Annotated[bool, typer.Option("--clear-webhook-secret", help="Remove the shared secret")] = False,
+    server: ServerOpt = None, token: TokenOpt = None,
+) -> None:
+    """Change a registry: only the options given change; a secret not given is kept. A change of URL,
+    credentials or repositories queues a poll."""
+    from containerguard.errors import UsageError
+
+    if repository and all_repositories:
+        raise UsageError("--repository and --all-repositories: one or the other")
+    body: dict[str, object] = {k: v for k, v in (("url", url), ("name", rename), ("username", username),
+                                                 ("interval", interval)) if v is not None}
+    if repository or all_repositories:
+        body["repositories"] = list(repository or [])
+    for key, value in (("password", _secret(password_env, clear_password, "password")),
+                       ("webhook_secret", _secret(webhook_secret_env, clear_webhook_secret, "webhook-secret"))):
+        if value is not None:
+            body[key] = value
+    if not body:
+        raise UsageError("nothing to change: give at least one option (see --help)")
+    with Client(server, token) as c:
+        out = c.request("PATCH", f"/registries/{name}", json=body)
+    changed = ", ".join(out["changed"]) or "nothing"
+    typer.echo(f"updated {out['name']}: {changed} changed")
 
 
 @app.command("list")

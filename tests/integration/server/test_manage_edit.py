@@ -170,3 +170,52 @@ def receivers_pair():
     yield pair
     for r in pair:
         r.close()
+
+
+def test_cli_updates_against_a_real_server_process(tmp_path):
+    """`registry update` and `notify update` through a real server: secrets from the environment only, a secret
+    not given is kept, bad options are a one-line error (exit 2) that changes nothing."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {"CONTAINERGUARD_SECRET_KEY": Fernet.generate_key().decode(), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    s = srv.ServerProcess.server(tmp_path, "--vulndb", str(srv.vulndb()), env=env)
+    try:
+        admin = s.first_line().rsplit(" ", 1)[1].strip()
+        cli_env = {**os.environ, "CONTAINERGUARD_SERVER": s.url, "CONTAINERGUARD_TOKEN": admin, "COLUMNS": "250",
+                   "CG_NEW_PW": "cli-new-password-9"}
+
+        def cg(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "containerguard.cli.main", *args], capture_output=True,
+                                  text=True, cwd=srv.ROOT, env=cli_env, timeout=120)
+
+        assert cg("registry", "add", "cli-reg", "https://cli.example:5000", "--interval", "0").returncode == 0
+        r = cg("registry", "update", "cli-reg", "--username", "bot", "--password-env", "CG_NEW_PW",
+               "--repository", "team/*", "--repository", "ops/*", "--interval", "900")
+        assert r.returncode == 0, r.stderr
+        assert "interval" in r.stdout and "password" in r.stdout and "cli-new-password-9" not in r.stdout
+        listed = json.loads(cg("registry", "list", "--json").stdout)[0]
+        assert (listed["username"], listed["repositories"], listed["interval"], listed["has_password"]) == (
+            "bot", ["team/*", "ops/*"], 900, True)
+        for bad, word in ((["--interval", "5"], "at least 60"), (["--password-env", "CG_UNSET_VAR"], "CG_UNSET_VAR"),
+                          (["--password-env", "CG_NEW_PW", "--clear-password"], "one or the other"), ([], "nothing to change")):
+            r = cg("registry", "update", "cli-reg", *bad)
+            assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
+        r = cg("registry", "update", "cli-reg", "--clear-password", "--all-repositories")
+        assert r.returncode == 0, r.stderr
+        listed = json.loads(cg("registry", "list", "--json").stdout)[0]
+        assert (listed["repositories"], listed["has_password"], listed["interval"]) == ([], False, 900)
+
+        assert cg("notify", "add", "cli-siem", "udp://127.0.0.1:5514", "--kind", "syslog").returncode == 0
+        tid = json.loads(cg("notify", "list", "--json").stdout)[0]["id"]
+        r = cg("notify", "update", str(tid), "--event", "runtime_alert", "--min-priority", "critical", "--running-only")
+        assert r.returncode == 0 and "min_priority" in r.stdout, r.stderr
+        r = cg("notify", "update", str(tid), "--kind", "webhook")
+        assert r.returncode == 2 and "needs its new URL" in r.stderr
+        t = json.loads(cg("notify", "list", "--json").stdout)[0]
+        assert (t["kind"], t["event_types"], t["min_priority"], t["running_only"]) == ("syslog", ["runtime_alert"],
+                                                                                       "critical", True)
+    finally:
+        s.stop()

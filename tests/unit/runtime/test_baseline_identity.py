@@ -6,6 +6,7 @@ hostile values (IPv6 and IPv4-mapped peers, traversing paths, long and binary ar
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,70 @@ def test_hostile_learned_entries_survive_export_and_import(tmp_path: Path) -> No
     text = export_yaml(store.load_all())
     (back,) = import_yaml(text, "export.yaml")
     assert back.entries == store.load_all()[0].entries
+
+
+def test_container_name_patterns_in_linear_time() -> None:
+    """A container name is chosen by whoever starts the container: a hostile one must not stall the agent."""
+    import time
+
+    from containerguard.runtime.baseline import name_pattern
+
+    cases = {"web-1": "web-*", "shop-web-12": "shop-web-*", "job_3f2a9c0e-2": "job-*", "a.b.1": "a.b-*",
+             "web": "web", "-123": "-123", "api-v2": "api-v2", "cache-deadbeef": "cache-*", "x-dead": "x-dead"}
+    assert {n: name_pattern(n) for n in cases} == cases
+    hostile = "a" + "-11111" * 5000 + "z"  # a regular expression with nested repetition backtracks for ever
+    t0 = time.perf_counter()
+    assert name_pattern(hostile) == hostile
+    assert name_pattern("a" + "-11111" * 5000) == "a-*"
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_learning_stops_at_the_cap_and_the_baseline_stays_small(tmp_path: Path) -> None:
+    """A workload that writes to a new directory on every request: its baseline stops growing at MAX_LEARNED per
+    kind, stays under 1 MB stored, and what was not learned is not taken as known once monitored."""
+    import json
+    import random
+    import string
+
+    from containerguard.runtime.baseline.detector import MAX_LEARNED
+
+    rng = random.Random(7)
+    now = [10**18]
+    det = BaselineDetector(BaselineStore(tmp_path), quiet_s=60, clock=lambda: now[0])
+
+    def write(d: str) -> Event:
+        return Event(type="openat", time_ns=1, fields={**CONTAINER, "fd.name": f"/srv/data/{d}/f",
+                                                       "evt.is_open_write": True, "evt.failed": False})
+
+    names = ["".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(MAX_LEARNED + 500)]
+    for n in names:
+        assert det.detect(write(n)) == []
+    det.flush()
+    (prof,) = det.store.load_all()
+    assert len(prof.entries["file"]) == MAX_LEARNED
+    with sqlite3.connect(tmp_path / "baselines.db") as db:
+        (doc,) = db.execute("SELECT doc FROM workloads").fetchone()
+    assert len(doc) < 1_000_000 and json.loads(doc)["workload"] == prof.key
+    now[0] += 61 * 10**9  # quiet: promoted to monitor
+    learned = [n for n in names if dir_prefix(f"/srv/data/{n}/f") in prof.entries["file"]]
+    unlearned = [n for n in names if dir_prefix(f"/srv/data/{n}/f") not in prof.entries["file"]]
+    assert [a.rule_id for a in det.detect(write(unlearned[0]))] == ["CG-B002"]
+    assert det.detect(write(learned[0])) == []
+
+
+def test_directory_coverage_is_linear_for_deep_paths() -> None:
+    import time
+
+    from containerguard.runtime.baseline.profile import covered
+
+    known = {"/var/log", "/srv/app/cache"}
+    assert covered("file", "/var/log/app/x", known) and covered("file", "/srv/app/cache/a/b", known)
+    assert not covered("file", "/var", known) and not covered("file", "/srv/app", known)
+    assert not covered("file", "/var/logs/x", known) and covered("file", "/var/log", known)
+    assert not covered("file", "/tmp/x", {"/tmp"})  # one level: no subdirectories
+    deep = "/" + "/".join(["abcdefg"] * 580)  # a written file 580 levels down, in protect mode checked every time
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        assert not covered("file", deep, known)
+    assert time.perf_counter() - t0 < 0.5
+    assert covered("file", "/var/log" + deep, known)

@@ -48,17 +48,33 @@ _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _ACCEPTS = frozenset({"accept", "accept4"})
 _INET = frozenset({"4", "6"})
 _EINPROGRESS = -115
+#: entries learned per workload and kind: a workload that keeps doing new things (a directory per request) stops
+#: growing its baseline here, so it stays small and quick to save (an import may hold more: yamlio.MAX_ENTRIES)
+MAX_LEARNED = 10_000
 _CACHE_MAX = 8192  # raw values remembered per workload and kind (cleared when full: a bound, not an LRU)
 _NONE: list[Alert] = []  # the common answer (never appended to: callers extend copies)
-_NAME_SUFFIX = re.compile(r"([._-](\d+|[0-9a-f]{5,}))+$")
 _KIND_WORD = {"process": "process", "file": "write to directory", "network": "network peer", "syscall": "syscall"}
 _RULE_IDS = {"process": "CG-B001", "file": "CG-B002", "network": "CG-B003", "syscall": "CG-B004"}
 DRIFT_RULE = ("Drift: executable not in the image", "CG-B005")
 
 
+_HEXDIGITS = frozenset("0123456789abcdef")
+
+
 def name_pattern(name: str) -> str:
-    """A container name with its trailing instance number or id generalised (``web-1`` -> ``web-*``)."""
-    stripped = _NAME_SUFFIX.sub("", name)
+    """A container name with its trailing instance numbers or ids generalised (``web-1`` -> ``web-*``,
+    ``job_3f2a9c0e-2`` -> ``job-*``): trailing ``-``/``_``/``.`` parts that are a number or 5+ hex digits.
+
+    A loop over the parts, not a regular expression: ``(SEP(NUM|HEX))+$`` backtracks exponentially on a name
+    such as ``a-11111-11111-...-11111z`` (seconds at 22 parts), and a container name is chosen by whoever starts
+    the container."""
+    stripped = name
+    while True:
+        i = max(stripped.rfind("-"), stripped.rfind("_"), stripped.rfind("."))
+        part = stripped[i + 1:]
+        if i < 0 or not part or not (part.isdecimal() or (len(part) >= 5 and _HEXDIGITS.issuperset(part))):
+            break
+        stripped = stripped[:i]
     return f"{stripped}-*" if stripped != name and stripped else name
 
 
@@ -200,6 +216,7 @@ class BaselineDetector:
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
+        self._full: set[str] = set()  # workloads told about reaching MAX_LEARNED
 
     # ------------------------------------------------------------------ the stage
 
@@ -340,12 +357,20 @@ class BaselineDetector:
     def _change(self, prof: Profile, event: Event, new: list[tuple[str, str]], alerts: list[Alert]) -> bool:
         """Learn or alert on new entries; whether the event's raw values may be remembered as adding nothing."""
         if prof.mode == "learn":
-            if not prof.locked:
-                for k, e in new:
+            if prof.locked:
+                return True
+            full = [k for k, _ in new if len(prof.entries[k]) >= MAX_LEARNED]
+            for k, e in new:
+                if k not in full:
                     prof.entries[k].add(e)
+            if len(full) < len(new):
                 prof.last_change_ns = self.clock()
                 self._dirty.add(prof.key)
-            return True
+            if full and prof.key not in self._full:
+                self._full.add(prof.key)
+                log.warning("baseline: %s holds %d %s entries, the most learned per kind: what is new beyond that "
+                            "is not learned (a deviation once monitored)", prof.key, MAX_LEARNED, full[0])
+            return not full  # not learned: its raw values must not pass as known later
         if prof.mode == "protect":  # every deviating process is stopped, not only the first
             for k, e in new:
                 prof.deviations.add(f"{k} {e}")

@@ -134,11 +134,9 @@ def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads 
 
     store = _store(baseline_dir)
     profiles = [store.find(w) for w in workload] if workload else store.load_all()
-    text = export_yaml(profiles)
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    from containerguard.cli._output import emit
+
+    emit(export_yaml(profiles), output)
 
 
 def _read(file: Path) -> str:

@@ -50,6 +50,8 @@ def seccomp(
     bpftrace."""
     import docker
 
+    if output.is_dir() or not output.parent.is_dir():  # before the trace, not after it
+        raise UsageError(f"cannot write {output}: {'a directory' if output.is_dir() else 'no such directory'}")
     try:
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
         try:

@@ -164,3 +164,15 @@ def test_control_characters_in_names_do_not_reach_the_terminal(tmp_path: Path,
         assert not any(c in out for c in "\x1b\x07\r\x9b"), (args, out)
         assert out.count("fake-line") <= 1 and "\nfake-line" not in out, (args, out)
     assert BaselineStore(d).find("web").mode == "monitor"
+
+
+def test_unwritable_outputs_are_one_line_errors(bdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    for out in (tmp_path, tmp_path / "missing" / "x.yaml"):
+        assert main(["baseline", "export", "--baseline-dir", str(bdir), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: cannot write {out}"), err
+        # profile seccomp refuses before it traces for --duration
+        assert main(["profile", "seccomp", "any", "-o", str(out), "--duration", "60"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: cannot write {out}"), err

@@ -256,3 +256,21 @@ def test_learning_stops_at_the_cap_and_the_baseline_stays_small(tmp_path: Path) 
     unlearned = [n for n in names if dir_prefix(f"/srv/data/{n}/f") not in prof.entries["file"]]
     assert [a.rule_id for a in det.detect(write(unlearned[0]))] == ["CG-B002"]
     assert det.detect(write(learned[0])) == []
+
+
+def test_directory_coverage_is_linear_for_deep_paths() -> None:
+    import time
+
+    from containerguard.runtime.baseline.profile import covered
+
+    known = {"/var/log", "/srv/app/cache"}
+    assert covered("file", "/var/log/app/x", known) and covered("file", "/srv/app/cache/a/b", known)
+    assert not covered("file", "/var", known) and not covered("file", "/srv/app", known)
+    assert not covered("file", "/var/logs/x", known) and covered("file", "/var/log", known)
+    assert not covered("file", "/tmp/x", {"/tmp"})  # one level: no subdirectories
+    deep = "/" + "/".join(["abcdefg"] * 580)  # a written file 580 levels down, in protect mode checked every time
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        assert not covered("file", deep, known)
+    assert time.perf_counter() - t0 < 0.5
+    assert covered("file", "/var/log" + deep, known)

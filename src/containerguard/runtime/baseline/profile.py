@@ -10,8 +10,8 @@ Entries are small strings, one set per kind, so membership is one hash lookup pe
   hex ids, UUIDs and temporary names become ``<N>``, ``<HEX>``, ``<ID>``; an argument is cut at 96 characters),
   so a periodic job with changing arguments is one entry;
 * ``file``: the directory a file was written in (normalised: ``/var/log/../../tmp`` is ``/tmp``), generalised the
-  same way (``/var/log/app``, ``/tmp/<ID>``); a written directory also covers its subdirectories when it is at
-  least two levels deep;
+  same way (``/var/log/app``, ``/tmp/<ID>``); a written directory also covers its subdirectories when it is two to 32
+  levels deep;
 * ``network``: ``out TCP-PEER/CIDR:PORT`` for outbound connections (IPv4 peers as /24, IPv6 as /64, an
   IPv4-mapped IPv6 peer as its IPv4 address, loopback, unspecified and link-local addresses exact), ``in CIDR``
   for accepted clients, ``listen PORT`` for bound ports;
@@ -38,6 +38,7 @@ _TMPNAME = re.compile(r"^(tmp|temp)[._-]?[A-Za-z0-9_]{4,}$|^[A-Za-z0-9]{6,}\.(tm
 _DIGITS = re.compile(r"\d+")
 _SEPARATORS = re.compile(r"([-_.:,=])")
 _MAX_ARGS = 8
+_MAX_COVER_DEPTH = 32  # a known directory this deep or less covers its subdirectories
 _MAX_TOKEN = 96  # characters of one argument kept in its shape (a script passed with -c, a blob)
 #: the container runtime's processes: the parent of a container's first process and of ``docker exec``'d ones (which
 #: of them depends on timing: runc's init process is reparented to the shim when runc exits first)
@@ -208,12 +209,13 @@ def covered(kind: str, entry: str, known: set[str]) -> bool:
     """Whether ``entry`` is in the baseline: exact, or (files) under a known directory two levels deep or more."""
     if entry in known:
         return True
-    if kind == "file":
-        d = entry
-        while d.count("/") > 2:
-            d = d.rpartition("/")[0]
-            if d in known:
-                return True
+    if kind == "file":  # its parents from two levels down, at most _MAX_COVER_DEPTH: linear in the path's length
+        cuts: list[int] = []
+        i = entry.find("/", 1)
+        while i > 0 and len(cuts) < _MAX_COVER_DEPTH:
+            cuts.append(i)
+            i = entry.find("/", i + 1)
+        return any(entry[:c] in known for c in reversed(cuts[1:]))
     return False
 
 

@@ -146,3 +146,34 @@ def test_edit_a_registry_and_a_target(console, ctx, tmp_path):
                 console.api("DELETE", f"/notifications/targets/{t['id']}")
         hook.stop()
         registry.stop()
+
+
+def test_edit_pages_escape_values_and_work_without_javascript(console, ctx):
+    """Hostile stored values stay text on the edit pages (no script runs, no attribute breaks out); a missing
+    target is the console's 404 page; the form works as a plain post (303 back to /manage, 422 with errors)."""
+    evil = '"><img src=x onerror="window.__xss=3">'
+    t = console.api("POST", "/notifications/targets", json={"name": f"esc {evil}", "kind": "syslog",
+                                                           "url": "udp://127.0.0.1:5599"})
+    try:
+        page = ctx.new_page()
+        _login(page, console, "admin", f"/manage/targets/{t['id']}/edit")
+        assert page.input_value("#tgt-name") == f"esc {evil}"
+        assert page.input_value("#tgt-url") == "udp://127.0.0.1:5599"  # a syslog address is no secret
+        assert page.evaluate("window.__xss") is None and page.locator("#edit img").count() == 0
+        assert not axe_violations(page)
+        # a plain post: an unknown event type is an error beside its field, the page keeps what was typed
+        csrf = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+        bad = page.request.post(f"{console.url}/manage/targets/{t['id']}/edit", max_redirects=0, form={
+            "csrf_token": csrf, "name": "esc-2", "kind": "syslog", "url": "", "event_types": "coffee",
+            "min_severity": "unknown", "min_priority": "debug", "enabled": "1"})
+        assert bad.status == 422 and 'id="tgt-events-err"' in bad.text()
+        ok = page.request.post(f"{console.url}/manage/targets/{t['id']}/edit", max_redirects=0, form={
+            "csrf_token": csrf, "name": "esc-2", "kind": "syslog", "url": "", "min_severity": "high",
+            "min_priority": "debug", "enabled": "1"})
+        assert ok.status == 303 and ok.headers["location"] == "/manage#targets"
+        stored = next(x for x in console.api("GET", "/notifications/targets") if x["id"] == t["id"])
+        assert (stored["name"], stored["url"], stored["min_severity"]) == ("esc-2", "udp://127.0.0.1:5599", "high")
+        assert page.goto(f"{console.url}/manage/targets/999999/edit").status == 404
+        assert "no notification target" in page.content()
+    finally:
+        console.api("DELETE", f"/notifications/targets/{t['id']}")

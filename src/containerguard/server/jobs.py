@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,17 +120,19 @@ class InProcessQueue:
         self.ctx = ctx_factory(self)
         self._pending: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._running: dict[str, list[Any]] = {}  # the jobs' _lock key -> [its run lock, jobs holding or waiting]
 
     def defer(self, kind: str, **kwargs: Any) -> None:
         if kind not in JOBS:
             raise ContainerGuardError(f"unknown job kind {kind!r}")
+        lock = kwargs.get("_lock")
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         sig = (kind, repr(sorted(kwargs.items())))
         with self._lock:  # the same job already waiting: once is enough
             if sig in self._pending:
                 return
             self._pending.add(sig)
-        self._q.put((kind, kwargs))
+        self._q.put((kind, {**kwargs, **({"_lock": str(lock)} if lock else {})}))
 
     def start(self) -> None:
         for i in range(self._n):
@@ -165,13 +167,25 @@ class InProcessQueue:
                 self._q.task_done()
                 return
             kind, kwargs = item
+            lock_key = kwargs.pop("_lock", None)
             with self._lock:
                 self._pending.discard((kind, repr(sorted(kwargs.items()))))
+                held = self._running.setdefault(lock_key, [threading.Lock(), 0]) if lock_key else None
+                if held is not None:
+                    held[1] += 1
             try:
-                run_job(self.ctx, kind, kwargs)
+                # as procrastinate's lock: jobs with the same lock never run at once (a scan of a digest queued
+                # under another repository while the first scan runs waits for it, then finds its work done)
+                with held[0] if held is not None else nullcontext():
+                    run_job(self.ctx, kind, kwargs)
             except Exception:
                 log.exception("job %s %s failed", kind, kwargs)
             finally:
+                if held is not None:
+                    with self._lock:
+                        held[1] -= 1
+                        if not held[1]:
+                            del self._running[lock_key]
                 self._q.task_done()
 
 

@@ -114,23 +114,31 @@ class InProcessQueue:
     """Jobs on threads of this process (``threads`` of them; SQLite: one)."""
 
     def __init__(self, ctx_factory: Callable[[JobQueue], JobContext], threads: int = 1) -> None:
-        self._q: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._q: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._n = threads
         self.ctx = ctx_factory(self)
         self._pending: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._run_locks: dict[str, threading.Lock] = {}
 
     def defer(self, kind: str, **kwargs: Any) -> None:
         if kind not in JOBS:
             raise ContainerGuardError(f"unknown job kind {kind!r}")
+        run_lock = str(kwargs.get("_lock") or "")
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         sig = (kind, repr(sorted(kwargs.items())))
         with self._lock:  # the same job already waiting: once is enough
             if sig in self._pending:
                 return
             self._pending.add(sig)
-        self._q.put((kind, kwargs))
+        self._q.put((kind, kwargs, run_lock))
+
+    def _run_lock(self, name: str) -> threading.Lock:
+        """``_lock``: never two jobs holding the same one run at once (as procrastinate's ``lock``): two scans
+        of one digest queued for two repositories run one after the other, and the second finds it scanned."""
+        with self._lock:
+            return self._run_locks.setdefault(name, threading.Lock())
 
     def start(self) -> None:
         for i in range(self._n):
@@ -164,11 +172,15 @@ class InProcessQueue:
             if item is None:
                 self._q.task_done()
                 return
-            kind, kwargs = item
+            kind, kwargs, run_lock = item
             with self._lock:
                 self._pending.discard((kind, repr(sorted(kwargs.items()))))
             try:
-                run_job(self.ctx, kind, kwargs)
+                if run_lock:
+                    with self._run_lock(run_lock):
+                        run_job(self.ctx, kind, kwargs)
+                else:
+                    run_job(self.ctx, kind, kwargs)
             except Exception:
                 log.exception("job %s %s failed", kind, kwargs)
             finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -24,7 +25,25 @@ from containerguard.runtime.baseline import name_pattern
 
 pytestmark = [pytest.mark.docker, pytest.mark.ebpf, pytest.mark.slow]
 
-LOOP = ("cd /usr/bin; while :; do /bin/date >/dev/null; date >/dev/null; ./date >/dev/null; sleep 0.2; done")
+LOOP = ("cd /usr/bin; while :; do /bin/date >/dev/null; date >/dev/null; ./date >/dev/null; "
+        "/usr/local/bin/cgjob.sh; cgjob.sh; sleep 0.2; done")
+IMAGE = "cg-test/baseline-script:1"
+
+
+def _image() -> str:
+    """The Debian test image with a shell script of its own (a script's executable is its interpreter)."""
+    env.ensure_dockerd()
+    base = env.debian_image()
+    with env.machine_lock("baseline-script-image"):
+        if not env.image_exists(IMAGE):
+            ctx = env.CACHE / "baseline-script-ctx"
+            ctx.mkdir(parents=True, exist_ok=True)
+            (ctx / "cgjob.sh").write_text("#!/bin/sh\nexit 0\n")
+            (ctx / "cgjob.sh").chmod(0o755)
+            (ctx / "Dockerfile").write_text(f"FROM {base}\nCOPY cgjob.sh /usr/local/bin/cgjob.sh\n")
+            subprocess.run(["docker", "build", "-q", "-t", IMAGE, str(ctx)], check=True, capture_output=True,
+                           env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    return IMAGE
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,8 +53,7 @@ def _root() -> None:
 
 
 def test_same_program_same_entry_across_paths_and_restart(tmp_path: Path) -> None:
-    env.ensure_dockerd()
-    image = env.debian_image()
+    image = _image()
     bdir = tmp_path / "baselines"
     name = f"cgbx-loop-{os.getpid()}"
     agent = Agent(tmp_path, bdir)
@@ -55,6 +73,9 @@ def test_same_program_same_entry_across_paths_and_restart(tmp_path: Path) -> Non
         # three spellings of one program under one parent: one entry, by the resolved paths
         assert dates == ["/usr/bin/date|root|/usr/bin/dash|"], processes
         assert "/usr/bin/true|root|<runtime>|" in processes, processes
+        # the script: its interpreter, with the script's path as the first argument (the kernel's argv)
+        scripts = [p for p in processes if "cgjob" in p]
+        assert scripts == ["/usr/bin/dash|root|/usr/bin/dash|/usr/local/bin/cgjob.sh"], processes
         assert agent.docs(name) == [], agent.docs(name)
 
         # restart mid-monitor: the shell is now read from /proc; the same behaviour is still known

@@ -140,7 +140,11 @@ class ServerPolicies:
             os.replace(self.directory, old)
         os.replace(staging, self.directory)
         shutil.rmtree(old, ignore_errors=True)
-        self.live.paths = (*self._local, self.directory)  # the same files, at their final place
+        # the same files at their final place; loaded again so that what names a file (an expired exclusion's
+        # warning, shown to kubectl users and reported) names this one, not the staging directory just renamed
+        self.live.paths = (*self._local, self.directory)
+        if self.live.reload():  # cannot fail unless the disk does: the set in force stays the one just checked
+            log.warning("reloading the server's policy set from %s failed: %s", self.directory, self.live.last_error)
         return True
 
     def _use(self, directory: Path, rev: str, *, initial: bool = False) -> bool:

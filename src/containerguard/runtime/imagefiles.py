@@ -206,8 +206,9 @@ class ImageFiles:
     def drift(self, image: str, exepath: str, pid: int, upper_dir: str = "") -> str | None:
         """Why the executable ``exepath`` that process ``pid`` runs is not the image's: ``""`` when it is, a
         reason when it is not, None when the image's layers are not known (yet). The running file is looked at
-        through ``/proc/PID/exe``; when the process is already gone (a short-lived one), through the container's
-        upper layer ``upper_dir`` (a file there replaced or covers the image's; none there: the image's own)."""
+        through ``/proc/PID/exe``; when the process is already gone (a short-lived one), or runs another file (a
+        script's interpreter), through the container's upper layer ``upper_dir`` (a file there replaced or covers
+        the image's; none there: the image's own)."""
         idx = self.index(image)
         if idx is None or not exepath.startswith("/"):
             return None
@@ -215,7 +216,13 @@ class ImageFiles:
         info = idx.get(rel) if rel else None
         if info is None or info.kind != _FILE:
             return "not in the image layers"
-        st = _stat(f"{self.proc_root}/{pid}/exe")
+        exe = f"{self.proc_root}/{pid}/exe"
+        try:  # a script runs its interpreter: /proc/PID/exe is not the file exepath names (nor after a new exec)
+            running = os.readlink(exe).removesuffix(" (deleted)").rpartition("/")[2]
+        except OSError:
+            running = ""
+        names = (exepath.rpartition("/")[2], (rel or "").rpartition("/")[2])
+        st = _stat(exe) if not running or running in names else None
         if st is None:  # gone already: the file the path names now, in the upper layer if it was changed there
             st = _stat(f"{upper_dir}/{rel}") if upper_dir else None
             if st is None:

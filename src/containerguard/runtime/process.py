@@ -266,7 +266,8 @@ class ProcessTable:
                  exe=argv[0] if argv else exepath, cwd=cwd, start_ns=ts, uid=uid, gid=gid, tty=tty,
                  loginuid=loginuid, container_id=container_id, vpid=vpid,
                  is_exe_written=bool(written is not None and exepath in written),
-                 exe_resolved=self.resolve_exe(pid, exepath, exe_name, container_id, root_pid), **kernel)
+                 exe_resolved=self.resolve_exe(pid, exepath, exe_name, container_id, root_pid,
+                                               argv[0] if argv else ""), **kernel)
         if upper_dir and exepath.startswith("/"):
             p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
         if image_drift is not None and container_id != "host":
@@ -275,14 +276,16 @@ class ProcessTable:
         return p
 
     def resolve_exe(self, pid: int, exepath: str, exe_name: str = "", container_id: str = "host",
-                    root_pid: int = 0) -> str:
+                    root_pid: int = 0, argv0: str = "") -> str:
         """The executable of an exec with its symbolic links resolved, so that one program has one path however it
         was started (``/bin/sh`` and ``/usr/bin/dash``; ``/bin/date`` and ``/usr/bin/date`` under usrmerge) and
         whether the process was seen exec'ing or read from /proc later (an agent restart).
 
         From ``/proc/PID/exe`` (the kernel's own resolution) while it is still this exec's executable (its name is
         ``exe_name``), else ``exepath`` resolved inside the process's root, or the root of ``root_pid`` (the
-        container's init) for a process already gone; ``exepath`` itself when neither can be read.
+        container's init) for a process already gone; ``exepath`` itself when neither can be read. For a script
+        the kernel's executable is its interpreter (the script's path is in the arguments), which the kernel put
+        in ``argv0`` (the ``#!`` line): resolved the same way, so a script that lives and one already gone agree.
         """
         if not exepath or exepath.startswith("memfd:"):
             return exepath
@@ -291,18 +294,26 @@ class ProcessTable:
             return link
         if not exepath.startswith("/"):
             return exepath
-        key = (container_id, exepath)
+        for path in (exepath, argv0) if argv0.startswith("/") and argv0 != exepath else (exepath,):
+            found = self._resolve(pid, path, exe_name, container_id, root_pid)
+            if found:
+                return found
+        return exepath
+
+    def _resolve(self, pid: int, path: str, exe_name: str, container_id: str, root_pid: int) -> str:
+        """``path`` resolved in the process's (or ``root_pid``'s) root when it names ``exe_name``, else ""."""
+        key = (container_id, path)
         hit = self._resolved.get(key)
         if hit is not None and (not exe_name or hit.rpartition("/")[2] == exe_name):
             return hit
         for root in (f"{self.root}/{pid}/root", f"{self.root}/{root_pid}/root" if root_pid else ""):
-            found = resolve_in_root(root, exepath) if root else None
+            found = resolve_in_root(root, path) if root else None
             if found is not None and (not exe_name or found.rpartition("/")[2] == exe_name):
                 if len(self._resolved) >= MAX_RESOLVED:
                     self._resolved.clear()
                 self._resolved[key] = found
                 return found
-        return exepath
+        return ""
 
     def exit(self, pid: int) -> None:
         """Forget an exited process."""

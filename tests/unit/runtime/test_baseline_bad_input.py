@@ -121,6 +121,17 @@ def test_a_refused_import_creates_no_store(tmp_path: Path, capsys: pytest.Captur
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("args", [["show", ""], ["mode", " ", "protect"], ["lock", ""], ["export", ""]])
+def test_an_empty_name_names_no_workload(args: list[str], bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With one workload stored, '' is a prefix of its key: it must not select it (mode '' protect)."""
+    before = _state(bdir)
+    capsys.readouterr()
+    assert main(["baseline", *args, "--baseline-dir", str(bdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no workload named" in err, err
+    assert _state(bdir) == before
+
+
 @pytest.mark.parametrize("args", [["show", "nosuch"], ["mode", "nosuch", "monitor"], ["lock", "nosuch"],
                                   ["unlock", "nosuch"], ["export", "nosuch"], ["edit", "nosuch"]])
 def test_unknown_workloads_and_directories(args: list[str], bdir: Path, tmp_path: Path,

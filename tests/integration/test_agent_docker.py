@@ -6,6 +6,7 @@ daemon other tests use is never restarted.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -192,27 +193,36 @@ def test_container_responses(inventory: ContainerTable, action: str, state: str)
 
 
 def test_image_digest_of_a_pulled_image(inventory: ContainerTable, tmp_path: Path) -> None:
+    """One image pushed to two registries has a digest per repository: each container gets the one of the
+    repository it was started from, whichever the agent saw first."""
     from tests.fixtures.registry import Registry
     from tests.integration.test_agent import busybox_image
 
-    reg = Registry.start(tmp_path / "registry", auth=False)
-    ref = f"{reg.host}/cg/busybox:digest-test"
-    cid = ""
+    regs = [Registry.start(tmp_path / f"registry{i}", auth=False) for i in range(2)]
+    refs = [f"{reg.host}/cg/busybox:digest-test" for reg in regs]
+    cids: list[str] = []
     try:
-        subprocess.run(["docker", "tag", busybox_image(), ref], check=True, capture_output=True)
-        subprocess.run(["docker", "push", ref], check=True, capture_output=True)  # 127.0.0.0/8 is insecure-allowed
-        repo_digest = subprocess.run(["docker", "image", "inspect", "-f", "{{index .RepoDigests 0}}", ref], check=True,
-                                     capture_output=True, text=True).stdout.strip()
-        cid = subprocess.run(["docker", "run", "-d", "--network", "none", ref, "sleep", "60"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-        _until(lambda: inventory.get(cid) is not None, 10, "the container")
-        info = inventory.get(cid)
-        assert info is not None
-        assert info.image == ref and info.image_repository == f"{reg.host}/cg/busybox" and info.image_tag == "digest-test"
-        assert info.image_digest == repo_digest
-        assert info.fields()["container.image.digest"] == repo_digest.split("@")[1]
+        for ref in refs:
+            subprocess.run(["docker", "tag", busybox_image(), ref], check=True, capture_output=True)
+            subprocess.run(["docker", "push", ref], check=True, capture_output=True)  # 127.0.0.0/8: insecure-allowed
+        digests = json.loads(subprocess.run(["docker", "image", "inspect", "-f", "{{json .RepoDigests}}", refs[0]],
+                                            check=True, capture_output=True, text=True).stdout)
+        for reg, ref in zip(regs, refs, strict=True):
+            repo_digest = next(d for d in digests if d.startswith(f"{reg.host}/cg/busybox@"))
+            cid = subprocess.run(["docker", "run", "-d", "--network", "none", ref, "sleep", "60"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            cids.append(cid)
+            _until(lambda c=cid: inventory.get(c) is not None, 10, "the container")  # type: ignore[misc]
+            info = inventory.get(cid)
+            assert info is not None
+            assert info.image == ref and info.image_repository == f"{reg.host}/cg/busybox"
+            assert info.image_tag == "digest-test"
+            assert info.image_digest == repo_digest
+            assert info.fields()["container.image.digest"] == repo_digest.split("@")[1]
     finally:
-        if cid:
+        for cid in cids:
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-        subprocess.run(["docker", "rmi", ref], capture_output=True)
-        reg.stop()
+        for ref in refs:
+            subprocess.run(["docker", "rmi", ref], capture_output=True)
+        for reg in regs:
+            reg.stop()

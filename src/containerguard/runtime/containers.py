@@ -234,7 +234,7 @@ class ContainerTable:
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}  # mntns -> time resolution failed (short negative cache)
-        self._digests: dict[str, str] = {}
+        self._digests: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -304,8 +304,11 @@ class ContainerTable:
     # ------------------------------------------------------------------ engine
 
     def _digest(self, image_id: str, image: str) -> str:
-        if image_id in self._digests:
-            return self._digests[image_id]
+        """The repository digest of the image a container was started from: the one of the repository it was
+        started by name from (one image id pushed to several registries has one per repository)."""
+        cached = self._digests.get((image_id, image))
+        if cached is not None:
+            return cached
         digest = ""
         try:
             attrs = self._client.api.inspect_image(image_id)
@@ -314,7 +317,9 @@ class ContainerTable:
             digest = next((d for d in digests if d.startswith(repo + "@")), digests[0] if digests else "")
         except Exception as exc:
             log.debug("image %s: %s", image_id, exc)
-        self._digests[image_id] = digest
+        if len(self._digests) > 4096:
+            self._digests.clear()
+        self._digests[(image_id, image)] = digest
         return digest
 
     def _inspect(self, cid: str) -> ContainerInfo | None:

@@ -59,6 +59,12 @@ class Plugin:
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=10) as c:
             return c.post(f"http://plugin{path}", content=body)
 
+    def health(self) -> dict[str, Any]:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=10) as c:
+            r = c.get("http://plugin/healthz")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -337,6 +343,9 @@ def test_decisions_made_while_the_server_is_down_arrive_once(env: tuple[Daemon, 
         assert warned.returncode == 0, warned.stderr
         assert slowest < 10, f"a denied docker run took {slowest:.1f} s while the server was down"
         assert srv.wait_for(lambda: list(spool.glob("*.json")), 15), "nothing spooled during the outage"
+        # the operator sees it on the plugin's socket
+        health = plugin.health()["reporting"]
+        assert health["spooled_batches"] >= 1 and health["dropped"] == 0 and health["url"].startswith(s.url), health
         time.sleep(2)  # the sender has failed a few times and backs off
         s = srv.ServerProcess.server(tmp_path, "--data-dir", str(tmp_path / "data"), env={"XDG_DATA_HOME": str(tmp_path / "xdg")},
                                      port=port)
@@ -353,6 +362,8 @@ def test_decisions_made_while_the_server_is_down_arrive_once(env: tuple[Daemon, 
         warn = [v for v in rows if v["object"]["container"] == "cgpol-out-w0" and v["policy"] == "CG-DEP-010"]
         assert [(v["action"], v["allowed"]) for v in warn] == [("warn", True)]
         assert not list((spool / "rejected").iterdir())
+        health = plugin.health()["reporting"]
+        assert health["spooled_batches"] == 0 and health["sent_batches"] >= 1, health
         enf = srv.wait_for(lambda: [e for e in httpx.get(f"{s.url}/api/v1/policy/enforcers", headers=h).json()
                                     if e["denied"] >= 3], 60)
         assert [(e["source"], e["reporter"], e["denied"]) for e in enf] == [("authz", "docker-plugin", 3)]
@@ -439,6 +450,8 @@ def test_policy_set_from_the_server(env: tuple[Daemon, Plugin], tmp_path: Path) 
             plugin.log.read_text()[-2000:]
         r = run("1")
         assert r.returncode != 0 and "[ACME-NO-LATEST no-latest-tag]" in r.stderr, r.stderr
+        fetched = plugin.health()["server_policies"]
+        assert fetched["refused"] and fetched["refused"] != fetched["revision"], fetched
         # the refused set is not fetched and loaded again at every refresh
         before = not_modified()
         assert srv.wait_for(lambda: not_modified() >= before + 1, 20), "the refused set is fetched again and again"

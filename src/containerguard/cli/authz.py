@@ -68,8 +68,13 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     old = os.umask(0o077)  # only root (the daemon) talks to the plugin
     try:
+        def status() -> dict[str, object]:
+            return {**({"reporting": rep.status()} if rep else {}),
+                    **({"server_policies": fetcher.status()} if fetcher else {})}
+
         uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only),
-                               rep.record if rep else None), uds=str(socket), log_level="warning", access_log=False)
+                               rep.record if rep else None, status), uds=str(socket), log_level="warning",
+                    access_log=False)
     finally:
         os.umask(old)
         if socket.is_socket():

@@ -143,8 +143,12 @@ def _answer(decision: Decision, subject: str, body: Mapping[str, Any], config: A
     return _deny("containerguard policy: " + " ".join(parts))
 
 
-def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: ReportFn | None = None) -> Any:
-    """The plugin's ASGI app (served on a unix socket under /run/docker/plugins)."""
+def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: ReportFn | None = None,
+               status: Callable[[], dict[str, Any]] | None = None) -> Any:
+    """The plugin's ASGI app (served on a unix socket under /run/docker/plugins). Besides the daemon's three
+    routes, ``GET /healthz`` for the operator (``curl --unix-socket SOCK http://plugin/healthz``), as the
+    admission webhook has: the policies in force, the failure mode, and ``status()``'s fields (the reporting
+    to the server -- batches spooled, sent, lost -- and the server's policy set)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -168,6 +172,14 @@ def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: 
         # the response has already been produced; policies decide on requests only
         return json_response(_allow(), media_type=media)
 
+    async def healthz(request: Request) -> Response:
+        live = policies if isinstance(policies, LivePolicies) else None
+        return json_response({"ok": True, "policies": len(current_set(policies).for_stage(Stage.DEPLOY)),
+                              "fail_open": config.fail_open, "enforce": config.enforce,
+                              "reloads": live.reloads if live else 0, "last_reload_error": live.last_error if live else "",
+                              **(status() if status else {})})
+
     return Starlette(routes=[Route("/Plugin.Activate", activate, methods=["POST"]),
                              Route("/AuthZPlugin.AuthZReq", authz_req, methods=["POST"]),
-                             Route("/AuthZPlugin.AuthZRes", authz_res, methods=["POST"])])
+                             Route("/AuthZPlugin.AuthZRes", authz_res, methods=["POST"]),
+                             Route("/healthz", healthz)])

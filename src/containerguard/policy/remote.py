@@ -162,7 +162,9 @@ class ServerPolicies:
         return True
 
     def status(self) -> dict[str, Any]:
-        return {"revision": self.revision, "last_error": self.last_error, "fetches": self.fetches}
+        # refused: the server's set that did not load here (still the server's set while no newer one came)
+        return {"revision": self.revision, "last_error": self.last_error, "fetches": self.fetches,
+                "refused": self._refused}
 
     def close(self) -> None:
         self._stop.set()

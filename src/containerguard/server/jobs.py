@@ -114,7 +114,7 @@ class InProcessQueue:
     """Jobs on threads of this process (``threads`` of them; SQLite: one)."""
 
     def __init__(self, ctx_factory: Callable[[JobQueue], JobContext], threads: int = 1) -> None:
-        self._q: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._q: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._n = threads
         self.ctx = ctx_factory(self)
@@ -125,14 +125,14 @@ class InProcessQueue:
     def defer(self, kind: str, **kwargs: Any) -> None:
         if kind not in JOBS:
             raise ContainerGuardError(f"unknown job kind {kind!r}")
-        lock = kwargs.get("_lock")
+        run_lock = str(kwargs.get("_lock") or "")
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         sig = (kind, repr(sorted(kwargs.items())))
         with self._lock:  # the same job already waiting: once is enough
             if sig in self._pending:
                 return
             self._pending.add(sig)
-        self._q.put((kind, {**kwargs, **({"_lock": str(lock)} if lock else {})}))
+        self._q.put((kind, kwargs, run_lock))
 
     def start(self) -> None:
         for i in range(self._n):
@@ -166,8 +166,7 @@ class InProcessQueue:
             if item is None:
                 self._q.task_done()
                 return
-            kind, kwargs = item
-            lock_key = kwargs.pop("_lock", None)
+            kind, kwargs, lock_key = item
             with self._lock:
                 self._pending.discard((kind, repr(sorted(kwargs.items()))))
                 held = self._running.setdefault(lock_key, [threading.Lock(), 0]) if lock_key else None

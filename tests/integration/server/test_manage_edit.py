@@ -92,6 +92,7 @@ def test_bad_registry_edits_are_refused_and_change_nothing(api, key):
     before = _stored_registry(api, "a")
     for body, word in (({"interval": 30}, "at least 60"), ({"url": "ftp://x.example"}, "expected https://"),
                        ({"url": "https://a.example/path"}, "expected https://"), ({"name": "b"}, "exists"),
+                       ({"url": "https://bot:hunter2@a.example"}, "no credentials in the URL"),
                        ({"password": None}, "null"), ({"colour": "red"}, "colour"), ({"name": "bad name"}, "name"),
                        ({"repositories": "team/*"}, "repositories")):
         r = patch(api, "/registries/a", body)
@@ -101,6 +102,8 @@ def test_bad_registry_edits_are_refused_and_change_nothing(api, key):
     assert (after.name, after.url, after.interval, after.password_enc) == (before.name, before.url, before.interval,
                                                                           before.password_enc)
     assert api.get("/audit", params={"action": "registry.update"}).json() == []
+    r = api.post("/registries", json={"name": "c", "url": "https://bot:hunter2@c.example", "interval": 3600})
+    assert r.status_code == 422 and "hunter2" not in r.text
     # nothing sent: nothing changes and nothing is audited
     r = patch(api, "/registries/a", {})
     assert r.status_code == 200 and r.json()["changed"] == []

@@ -51,6 +51,8 @@ def add(session: Session, actor: Actor, *, name: str, url: str, username: str = 
 
 def _check(url: str, interval: int) -> str:
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:  # it would be stored and shown in clear
+        raise Invalid("registry URL: no credentials in the URL (give the username and password on their own)")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
     if interval and interval < 60:

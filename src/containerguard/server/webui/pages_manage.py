@@ -77,6 +77,8 @@ def parse_registry(form: Mapping[str, str]) -> tuple[dict[str, Any], FormState]:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") or parts.query:
         errors["url"] = "The registry's URL: https://HOST[:PORT] (http:// for a plain-HTTP registry)."
+    elif "@" in parts.netloc:
+        errors["url"] = "No credentials in the URL: give the username and password in their own fields."
     if len(filters) > MAX_FILTERS or any(len(f) > 255 or any(not c.isprintable() for c in f) for f in filters):
         errors["repositories"] = f"At most {MAX_FILTERS} repository patterns of at most 255 printable characters."
     interval = _interval(form.get("interval", "60"), errors)

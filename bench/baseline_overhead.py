@@ -1,6 +1,6 @@
 """Behavioural baselines: the cost they add per event, and the size of a busy workload's baseline.
 
-    python bench/baseline_overhead.py [--count 200000] [--rounds 7] [--upstream]
+    python bench/baseline_overhead.py [--count 200000] [--rounds 15] [--upstream]
 
 1. The rules engine's event mix (bench/rules_eventmix.py: a dozen containers and the host) is evaluated through
    the agent's evaluation path (runtime/evaluate.Evaluator) with the default ruleset, without and with the
@@ -113,7 +113,7 @@ def _overhead(rs: RuleSet, events: list[Event], rounds: int, label: str) -> bool
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=200_000)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--upstream", action="store_true", help="measure with the upstream Falco rules loaded too")
     a = ap.parse_args()
     events = generate(a.count)

@@ -53,6 +53,7 @@ from containerguard.runtime.containers import (
 )
 from containerguard.runtime.imagefiles import IndexProvider, LayerFile, index_of_layer_dirs
 from containerguard.runtime.process import load_proc
+from containerguard.runtime.sensor.fields import CAPABILITIES
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,6 @@ TOPICS = ("/tasks/start", "/tasks/exit", "/tasks/delete", "/tasks/paused", "/tas
           "/containers/create", "/containers/update", "/containers/delete")
 _MAX_BLOB = 4 << 20  # an image manifest or index larger than this is not read
 
-#: Linux capability names by number (capability.h); the kernel's last one is /proc/sys/kernel/cap_last_cap
-CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE")
 #: containerd's default capability set (oci.WithDefaultSpec; the CRI plugin's and Docker's are the same 14)
 DEFAULT_CAPABILITIES = frozenset((
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",

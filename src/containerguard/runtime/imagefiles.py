@@ -25,10 +25,11 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from containerguard.runtime import links
+
 log = logging.getLogger(__name__)
 
 _FILE, _SYMLINK, _HARDLINK = "f", "l", "h"
-_MAX_HOPS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,28 +50,15 @@ IndexProvider = Callable[[str], Mapping[str, LayerFile] | None]
 def resolve(index: Mapping[str, LayerFile], path: str) -> str | None:
     """``path`` with every symbolic link (and hard link) inside the image followed, relative to the root; None
     for a loop."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    out: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if out:
-                out.pop()
-            continue
-        cur = "/".join([*out, part])
-        info = index.get(cur)
-        if info is not None and info.kind in (_SYMLINK, _HARDLINK) and info.link:
-            hops += 1
-            if hops > _MAX_HOPS:
-                return None
-            target = info.link
-            if info.kind == _HARDLINK or target.startswith("/"):
-                out = []  # hard links name their target from the root
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        out.append(part)
-    return "/".join(out)
+
+    def link_of(rel: str) -> str | None:
+        info = index.get(rel)
+        if info is None or info.kind not in (_SYMLINK, _HARDLINK) or not info.link:
+            return None
+        return "/" + info.link if info.kind == _HARDLINK else info.link  # hard links name their target from the root
+
+    out = links.follow(path, link_of)
+    return None if out is None else "/".join(out)
 
 
 def _hidden(rel: str, gone: set[str]) -> bool:

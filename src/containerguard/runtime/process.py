@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from containerguard.runtime import links
+
 MAX_ANCESTORS = 8
 MAX_PROCS = 65536
 MAX_WRITTEN_PER_CONTAINER = 8192
 MAX_FDS_PER_PROC = 256
 MAX_RESOLVED = 8192
-_MAX_HOPS = 40
 
 
 @dataclass(slots=True)
@@ -95,30 +96,17 @@ def resolve_in_root(root: str, path: str) -> str | None:
     """The absolute ``path`` with every symbolic link followed inside the file system whose root is ``root``
     (``/proc/PID/root``: absolute link targets and ``..`` stay inside it, as for the process itself); None when a
     component is missing, unreadable or the links loop."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    out: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if out:
-                out.pop()
-            continue
-        cur = "/".join((*out, part))
+
+    def link_of(rel: str) -> str | None:
         try:
-            target = os.readlink(f"{root}/{cur}")
+            return os.readlink(f"{root}/{rel}")
         except OSError as exc:
-            if exc.errno != errno.EINVAL:  # EINVAL: there, and not a link
+            if exc.errno == errno.EINVAL:  # there, and not a link
                 return None
-            out.append(part)
-            continue
-        hops += 1
-        if hops > _MAX_HOPS:
-            return None
-        if target.startswith("/"):
-            out = []
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return "/" + "/".join(out)
+            raise links.Missing(rel) from None
+
+    out = links.follow(path, link_of)
+    return None if out is None else "/" + "/".join(out)
 
 
 def _nspid(status: str) -> int:

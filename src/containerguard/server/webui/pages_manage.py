@@ -224,6 +224,16 @@ def _may_edit(m: _Manage, request: Request, action: str) -> Viewer:
     return viewer
 
 
+async def _edit_form(m: _Manage, request: Request, kind: str, item_id: int, action: str,
+                     read: Callable[[], dict[str, Any]]) -> Response:
+    """The edit page of a stored registry or target, filled with its values (secrets never among them)."""
+    viewer = _may_edit(m, request, action)
+    values = await _stored(m, request, viewer, read)
+    if isinstance(values, Response):
+        return values
+    return _edit_page(m, request, viewer, kind, item_id, FormState(values=values | {"heading_name": values["name"]}))
+
+
 def _registry_edit_routes(router: APIRouter, m: _Manage) -> None:
     from containerguard.server.store.models import Registry
 
@@ -236,12 +246,8 @@ def _registry_edit_routes(router: APIRouter, m: _Manage) -> None:
 
     @router.get("/manage/registries/{registry_id}/edit")
     async def registry_edit_form(request: Request, registry_id: int) -> Response:
-        viewer = _may_edit(m, request, "registries-write")
-        values = await _stored(m, request, viewer, lambda: stored(request, registry_id))
-        if isinstance(values, Response):
-            return values
-        return _edit_page(m, request, viewer, "registry", registry_id,
-                          FormState(values=values | {"heading_name": values["name"]}))
+        return await _edit_form(m, request, "registry", registry_id, "registries-write",
+                                lambda: stored(request, registry_id))
 
     @router.post("/manage/registries/{registry_id}/edit")
     async def registry_edit(request: Request, registry_id: int) -> Response:
@@ -279,12 +285,8 @@ def _target_edit_routes(router: APIRouter, m: _Manage) -> None:
 
     @router.get("/manage/targets/{target_id}/edit")
     async def target_edit_form(request: Request, target_id: int) -> Response:
-        viewer = _may_edit(m, request, "notifications-write")
-        values = await _stored(m, request, viewer, lambda: stored(request, target_id))
-        if isinstance(values, Response):
-            return values
-        return _edit_page(m, request, viewer, "target", target_id,
-                          FormState(values=values | {"heading_name": values["name"]}))
+        return await _edit_form(m, request, "target", target_id, "notifications-write",
+                                lambda: stored(request, target_id))
 
     @router.post("/manage/targets/{target_id}/edit")
     async def target_edit(request: Request, target_id: int) -> Response:

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ from containerguard.server.store.models import Finding, Image, ImageName, utcnow
 from containerguard.server.store.models import Inventory as InventoryRow
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ZC = zstandard.ZstdCompressor(level=6)
-_ZD = zstandard.ZstdDecompressor()
+#: one zstd compressor and decompressor per thread: their contexts must not be used by two threads at once (the
+#: API's thread pool and the job threads ingest concurrently; a shared compressor crashed the process)
+_ZSTD = threading.local()
 MAX_INVENTORY_BYTES = 512 << 20
 
 
@@ -73,11 +75,17 @@ def packages_digest(inv: Inventory) -> str:
 
 
 def compress(data: bytes) -> bytes:
-    return _ZC.compress(data)
+    zc = getattr(_ZSTD, "c", None)
+    if zc is None:
+        zc = _ZSTD.c = zstandard.ZstdCompressor(level=6)
+    return zc.compress(data)
 
 
 def decompress(data: bytes) -> bytes:
-    return _ZD.decompress(data, max_output_size=MAX_INVENTORY_BYTES)
+    zd = getattr(_ZSTD, "d", None)
+    if zd is None:
+        zd = _ZSTD.d = zstandard.ZstdDecompressor()
+    return zd.decompress(data, max_output_size=MAX_INVENTORY_BYTES)
 
 
 @dataclass(frozen=True)

@@ -407,3 +407,38 @@ def test_fast_path_keys_a_process_on_the_file_it_runs(tmp_path: Path) -> None:
     assert [a.rule_id for a in ev.evaluate(swapped)] == ["CG-B001"]
     # the same file started by another path is the same process
     assert ev.evaluate(_exec("/usr/bin/date", "+%s 9", **{"proc.exe_resolved": "/usr/bin/date"})) == []
+
+
+def test_a_repeated_drift_exec_is_reported_once_and_stopped_every_time(tmp_path: Path) -> None:
+    """Drift never takes the fast path; while monitoring, a repeat of a reported drift exec is answered from the
+    workload's drift cache. Anything that differs (the path it was run by, its arguments, the mode) is decided
+    in full again."""
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    prof = next(iter(det.profiles.values()))
+    prof.mode = "monitor"
+    run = _exec("/tmp/job", "--once", **{"proc.exe_written": True})
+    assert sorted(a.rule_id for a in det.detect(run)) == ["CG-B001", "CG-B005"]
+    for _ in range(3):
+        assert det.detect(run) == []
+    other_path = _exec("/tmp/./job", "--once", **{"proc.exe_written": True, "proc.exe_resolved": "/tmp/job"})
+    assert [a.rule_id for a in det.detect(other_path)] == ["CG-B005"]  # the same process, run by another path
+    assert [a.rule_id for a in det.detect(_exec("/tmp/job", "--twice", **{"proc.exe_written": True}))] == ["CG-B001"]
+    prof.mode = "protect"  # stopped at every run, the cached ones included
+    for _ in range(2):
+        alerts = det.detect(run)
+        assert "CG-B005" in [a.rule_id for a in alerts] and {a.responses for a in alerts} == {("kill_process",)}
+
+
+def test_unhashable_recorded_fields_never_break_the_detector(tmp_path: Path) -> None:
+    """A recorded event may carry a list or a map where the sensor writes text: no set can hold it, so it is
+    decided in full every time, and never raises."""
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    next(iter(det.profiles.values())).mode = "monitor"
+    odd: list[Event] = [_exec("/usr/bin/date", ["+%s"]), _write(["/a"]),  # type: ignore[arg-type]
+                        _exec("/tmp/x", {"a": 1}, **{"proc.exe_written": True}),  # type: ignore[arg-type]
+                        _connect(["10.1.2.3"], 5432), _connect("10.1.2.3", [5432])]  # type: ignore[arg-type]
+    first = [[a.rule_id for a in det.detect(e)] for e in odd]
+    assert first[0] == ["CG-B001"] and "CG-B005" in first[2]
+    assert [[a.rule_id for a in det.detect(e)] for e in odd] == [[]] * len(odd)  # reported once

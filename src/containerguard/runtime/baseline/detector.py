@@ -136,7 +136,7 @@ class _Live:
     argument vector happens once per distinct value). Replaced whole when the profile is swapped (an edit), so
     an event sees the old profile with its caches or the new one with empty caches, never a mix."""
 
-    __slots__ = ("execs", "inbound", "listens", "outbound", "prof", "syscalls", "writes")
+    __slots__ = ("drifted", "execs", "inbound", "listens", "outbound", "prof", "syscalls", "writes")
 
     def __init__(self, prof: Profile) -> None:
         self.prof = prof
@@ -146,6 +146,9 @@ class _Live:
         self.outbound: set[Any] = set()  # (fd.sip, fd.sport) of known connections
         self.inbound: set[Any] = set()   # fd.cip of known clients
         self.listens: set[Any] = set()   # fd.lport of known bound ports
+        #: (exec key, invoked path) of drift execs already reported while monitoring: a drift exec never takes the
+        #: fast path (protect stops every run), but while monitoring a repeat has nothing new to say
+        self.drifted: set[Any] = set()
 
     def cache_of(self, t: str) -> set[Any] | None:
         """The cache events of type ``t`` are remembered in."""
@@ -186,6 +189,15 @@ def is_drift(f: Mapping[str, Any]) -> bool:
     not known, in the container's upper layer."""
     d = f.get("proc.exe_drift")
     return bool(f.get("proc.exe_written") or (d if d is not None else f.get("proc.is_exe_upper_layer")))
+
+
+def _hashable(key: Any) -> Any:
+    """``key``, or None when no set can hold it (a list or a dict where a recorded event should have text)."""
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _exec_key(f: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -321,11 +333,14 @@ class BaselineDetector:
         if w is _OUTSIDE:
             self._fast_enter(t, f.get("container.id"), w)
             return _NONE  # the host, or an event without a container id
+        drift = t in _EXEC and is_drift(f)
+        dkey = _hashable((_exec_key(f), f.get("proc.exepath"))) if drift else None
+        if dkey is not None and w.prof.mode == "monitor" and dkey in w.drifted:
+            return _NONE  # reported already: its alert, deviations and drift tag are all in the profile
         with self._lock:
             prof = w.prof
             if prof.mode == "learn":
                 self._maybe_promote(prof, self.clock())
-            drift = t in _EXEC and is_drift(f)
             alerts: list[Alert] = self._drift(prof, event) if drift else []
             entries = entries_of(t, f)
             # an event that is no behaviour (a read, a failed call, a socket that is not TCP/UDP over IP) teaches
@@ -339,9 +354,14 @@ class BaselineDetector:
             remember = bool(entries) and not drift
             if new:
                 remember &= self._change(prof, event, new, alerts)
+            if dkey is not None and prof.mode == "monitor":  # every entry is now known or a reported deviation
+                if len(w.drifted) >= _CACHE_MAX:
+                    w.drifted.clear()
+                w.drifted.add(dkey)
             if remember:
                 cache = w.cache_for(t, f)
-                if cache is not None:
+                # a value no set can hold (a list in a recorded event) is not remembered: it takes this path again
+                if cache is not None and _hashable(cache[1]) is not None:
                     if len(cache[0]) >= _CACHE_MAX:
                         cache[0].clear()
                     cache[0].add(cache[1])

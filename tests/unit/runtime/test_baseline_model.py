@@ -384,7 +384,12 @@ def test_fused_evaluation_equals_rules_then_detector(tmp_path: Path) -> None:
              Event(type="connect", time_ns=1, fields={**_connect("10.1.2.3", 5432).fields, "fd.typechar": "u"}),
              Event(type="execve", time_ns=1, fields={**_exec("/usr/bin/date", "+%s 5").fields, "user.name": "www"}),
              _write(["/a", "/b"]),  # type: ignore[arg-type]  # a malformed recorded field (unhashable)
-             Event(type="connect", time_ns=1, fields={**sock, "fd.sip": {"x": 1}, "fd.sport": 1})]
+             Event(type="connect", time_ns=1, fields={**sock, "fd.sip": {"x": 1}, "fd.sport": 1}),
+             Event(type="connect", time_ns=1, fields={**sock, **SENSOR}),  # AF_UNSPEC: no peer
+             Event(type="connect", time_ns=1, fields={**_connect("10.1.2.3", 5433).fields, "evt.failed": True,
+                                                      "evt.rawres": -111}),  # refused: no connection
+             Event(type="connect", time_ns=1, fields={**_connect("10.1.2.3", 5433).fields, "evt.failed": True,
+                                                      "evt.rawres": -115})]  # in progress: a new port of a peer
     seen = [both(e) for e in learn]
     clock_a.now += 120 * S
     clock_b.now += 120 * S

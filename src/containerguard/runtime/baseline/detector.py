@@ -130,6 +130,10 @@ def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
     return f"{image_id}/{pattern}", image, image_id, pattern
 
 
+#: a workload's cache of raw values for one event type: a set, or for connect a peer -> ports map
+_Cache = set[Any] | dict[Any, set[Any]]
+
+
 class _Live:
     """A workload as the event path sees it: its profile, and caches of raw event values already found to add
     nothing to it (so a known behaviour costs one set membership, and generalising a path, a peer or an
@@ -143,31 +147,38 @@ class _Live:
         self.syscalls = prof.entries["syscall"]  # the profile's own set: what is learned shows here at once
         self.writes: set[Any] = set()    # fd.name of written files whose directory is covered
         self.execs: set[Any] = set()     # (exe, user, parent, args) of known processes
-        self.outbound: set[Any] = set()  # (fd.sip, fd.sport) of known connections
+        #: fd.sip -> fd.sport of known connections (a port looked up in its peer's set: no tuple to build, hash
+        #: and compare per event); a socket without a peer (AF_UNSPEC, a recording) has None for both
+        self.outbound: dict[Any, set[Any]] = {None: {None}}
         self.inbound: set[Any] = set()   # fd.cip of known clients
         self.listens: set[Any] = set()   # fd.lport of known bound ports
         #: (exec key, invoked path) of drift execs already reported while monitoring: a drift exec never takes the
         #: fast path (protect stops every run), but while monitoring a repeat has nothing new to say
         self.drifted: set[Any] = set()
 
-    def cache_of(self, t: str) -> set[Any] | None:
+    def cache_of(self, t: str) -> _Cache | None:
         """The cache events of type ``t`` are remembered in."""
         return (self.writes if t in _OPENS else self.execs if t in _EXEC else self.outbound if t == "connect"
                 else self.inbound if t in _ACCEPTS else self.listens if t == "bind" else None)
 
-    def cache_for(self, t: str, f: Mapping[str, Any]) -> tuple[set[Any], Any] | None:
-        """The cache and raw key an event of type ``t`` is remembered under (mirrors the fast path)."""
-        if t in _OPENS:
-            return self.writes, f.get("fd.name")
-        if t in _EXEC:
-            return self.execs, _exec_key(f)
+    def remember(self, t: str, f: Mapping[str, Any]) -> None:
+        """Remember the raw values of an event of type ``t`` as adding nothing (mirrors the fast path). A value no
+        set can hold (a list in a recorded event) is not remembered: such an event takes the slow path again."""
         if t == "connect":
-            return self.outbound, (f.get("fd.sip"), f.get("fd.sport"))
-        if t in _ACCEPTS:
-            return self.inbound, f.get("fd.cip")
-        if t == "bind":
-            return self.listens, f.get("fd.lport")
-        return None
+            sip, port = f.get("fd.sip"), f.get("fd.sport")
+            if _hashable(sip) is not None and _hashable(port) is not None:
+                if len(self.outbound) >= _CACHE_MAX:
+                    self.outbound.clear()
+                    self.outbound[None] = {None}
+                self.outbound.setdefault(sip, set()).add(port)
+            return
+        cache, key = ((self.writes, f.get("fd.name")) if t in _OPENS else (self.execs, _exec_key(f)) if t in _EXEC
+                      else (self.inbound, f.get("fd.cip")) if t in _ACCEPTS
+                      else (self.listens, f.get("fd.lport")) if t == "bind" else (None, None))
+        if cache is not None and _hashable(key) is not None:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache.add(key)
 
 
 #: the host's events (and those without a container): the baseline has nothing to say about them
@@ -227,7 +238,7 @@ class BaselineDetector:
         self._by_cid: dict[str, _Live] = {}  # container id -> its workload (containers seen so far)
         #: the fast path's table per event type: container id -> the cache of its workload for the type, present
         #: only once the workload knows the syscall (so a hit means "known syscall"); _HOST for the host
-        self._fast: dict[str, dict[Any, set[Any]]] = {t: {} for t in BASELINE_EVENT_TYPES}
+        self._fast: dict[str, dict[Any, _Cache]] = {t: {} for t in BASELINE_EVENT_TYPES}
         self._lock = threading.RLock()
         self.alerts = 0
         self.promotions = 0
@@ -279,8 +290,8 @@ class BaselineDetector:
                     f"({i('proc.exe_written')} or ({d} := {i('proc.exe_drift')}) or ({d} is None and "
                     f"{i('proc.is_exe_upper_layer')}))")
         if t == "connect":  # a known peer, no peer, or no connection
-            return (f"({g('fd.sip')}, {g('fd.sport')}) in {c} or {g('fd.typechar')} not in {inet} or "
-                    f"({i('evt.failed')} and {i('evt.rawres')} != {_EINPROGRESS})")
+            return (f"{g('fd.sport')} in {c}.get({g('fd.sip')}, {code.obj(frozenset())}) or {g('fd.typechar')} not in "
+                    f"{inet} or ({i('evt.failed')} and {i('evt.rawres')} != {_EINPROGRESS})")
         if t in _ACCEPTS:
             return f"{g('fd.cip')} in {c} or {g('fd.typechar')} not in {inet} or {i('evt.failed')}"
         if t == "bind":
@@ -293,7 +304,7 @@ class BaselineDetector:
         if table is None or not (cid is None or isinstance(cid, str)):
             return
         if w is _OUTSIDE:
-            cache: set[Any] | None = _HOST
+            cache: _Cache | None = _HOST
         elif t in w.syscalls and cid is not None and self._by_cid.get(cid) is w:
             cache = w.cache_of(t)
         else:
@@ -359,12 +370,7 @@ class BaselineDetector:
                     w.drifted.clear()
                 w.drifted.add(dkey)
             if remember:
-                cache = w.cache_for(t, f)
-                # a value no set can hold (a list in a recorded event) is not remembered: it takes this path again
-                if cache is not None and _hashable(cache[1]) is not None:
-                    if len(cache[0]) >= _CACHE_MAX:
-                        cache[0].clear()
-                    cache[0].add(cache[1])
+                w.remember(t, f)
             self._fast_enter(t, f.get("container.id"), w)
             return alerts
 

@@ -607,11 +607,13 @@ _TMP = re.compile("\x01(\\d+)\x01")
 _TMP_OF_READ = re.compile("\x01(\\d+)\x01 := \x00([^\x00]+)\x00")
 
 
-def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
+def resolve_reads(lines: list[str], prefetch: bool, getter: str = "g") -> list[str]:
     """Replace field-read markers. With ``prefetch``, a field read by two or more lines (rules: each condition is
     one line) is read once into a local at the top of the function; a field only one rule reads is read where it
     is, so an event that rule's earlier tests rule out never reads it (audit sources compute some fields on first
-    read). Constants are repr()'d, so they never contain the NUL markers."""
+    read). ``getter``: the expression a read calls (``g``, the function's ``f.get`` bound once, or ``f.get``
+    itself, cheaper for a function that reads one or two fields). Constants are repr()'d, so they never contain
+    the NUL markers."""
     counts: dict[str, int] = {}
     for line in lines:
         for key in {m.group(1) for m in _READ.finditer(line)} | {m.group(1) for m in _ITEM.finditer(line)}:
@@ -629,7 +631,7 @@ def resolve_reads(lines: list[str], prefetch: bool) -> list[str]:
 
     def sub(m: re.Match[str]) -> str:
         key = m.group(1)
-        return local.get(key) or f"g({key!r})"
+        return local.get(key) or f"{getter}({key!r})"
 
     def sub_item(m: re.Match[str]) -> str:
         key = m.group(1)
@@ -737,11 +739,10 @@ def _lean_dispatch(gen: CodeGen, name: str, ns: dict[str, Any], tail: Tail) -> D
     if check is None:
         return None
     ns["_NOHITS"] = ()
-    body = resolve_reads(["def _dispatch(f, t, ts):", "    g = f.get", "    try:", f"        if {check}:",
-                          f"            return [{mark}]", "    except Exception:", f"        return [{mark}]",
-                          "    return _NOHITS"], prefetch=False)
-    if not any("g(" in line for line in body[2:]):
-        del body[1]
+    # no `g = f.get`: binding a method costs more than the one or two reads such a check makes through it
+    body = resolve_reads(["def _dispatch(f, t, ts):", "    try:", f"        if {check}:", f"            return [{mark}]",
+                          "    except Exception:", f"        return [{mark}]", "    return _NOHITS"], prefetch=False,
+                         getter="f.get")
     return _define(gen, name, ns, body)
 
 

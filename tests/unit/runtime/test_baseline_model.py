@@ -447,3 +447,27 @@ def test_unhashable_recorded_fields_never_break_the_detector(tmp_path: Path) -> 
     first = [[a.rule_id for a in det.detect(e)] for e in odd]
     assert first[0] == ["CG-B001"] and "CG-B005" in first[2]
     assert [[a.rule_id for a in det.detect(e)] for e in odd] == [[]] * len(odd)  # reported once
+
+
+def test_deviations_saved_are_bounded_and_each_is_still_reported_once(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A monitored workload that keeps doing new things (a new port per connection) is alerted on for each, once,
+    but its saved baseline stops growing at MAX_LEARNED deviations (it stays small and quick to save)."""
+    from containerguard.runtime.baseline.detector import MAX_LEARNED
+
+    clock = Clock()
+    det = _learned(tmp_path, clock)
+    prof = next(iter(det.profiles.values()))
+    prof.mode = "monitor"
+    n = MAX_LEARNED + 50
+    conns = [_connect("10.1.2.3", 10_000 + i) for i in range(n)]
+    with caplog.at_level("WARNING"):
+        assert sum(len(det.detect(e)) for e in conns) == n
+    assert sum(len(det.detect(e)) for e in conns[-100:]) == 0  # each reported once, saved or not
+    assert len(prof.deviations) == MAX_LEARNED
+    assert sum("further ones are reported but not saved" in r.message for r in caplog.records) == 1
+    det.flush()
+    (saved,) = BaselineStore(tmp_path).load_all()
+    assert len(saved.deviations) == MAX_LEARNED
+    prof.mode = "protect"  # protect stops every deviating run, beyond the bound too
+    assert [a.responses for a in det.detect(conns[-1])] == [("kill_process",)]

@@ -243,6 +243,8 @@ class BaselineDetector:
         self.alerts = 0
         self.promotions = 0
         self._full: set[str] = set()  # workloads told about reaching MAX_LEARNED
+        #: workload -> deviations reported beyond the MAX_LEARNED its profile saves (see _reported)
+        self._overflow: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ the stage
 
@@ -403,18 +405,36 @@ class BaselineDetector:
             return not full  # not learned: its raw values must not pass as known later
         if prof.mode == "protect":  # every deviating process is stopped, not only the first
             for k, e in new:
-                prof.deviations.add(f"{k} {e}")
-            self._dirty.add(prof.key)
+                self._reported(prof, f"{k} {e}")
             alerts.append(self._deviation(prof, event, new))
             return False
-        fresh = [(k, e) for k, e in new if f"{k} {e}" not in prof.deviations]
+        fresh = [(k, e) for k, e in new if not self._reported(prof, f"{k} {e}")]
         if fresh:
-            for k, e in fresh:
-                prof.deviations.add(f"{k} {e}")
-            self._dirty.add(prof.key)
             # one alert per behaviour: the specific entry (process, file, network), its new syscall folded in
             alerts.append(self._deviation(prof, event, fresh))
         return True
+
+    def _reported(self, prof: Profile, tag: str) -> bool:
+        """Whether deviation ``tag`` of ``prof`` was reported already; if not, it is from now on. The profile keeps
+        at most MAX_LEARNED of them (they are saved with it); beyond that a workload that keeps deviating in new
+        ways is still alerted on, once per deviation, remembered in memory only (a bounded set, cleared when full:
+        a deviation may then be reported again, never missed)."""
+        if tag in prof.deviations:
+            return True
+        if len(prof.deviations) < MAX_LEARNED:
+            prof.deviations.add(tag)
+            self._dirty.add(prof.key)
+            return False
+        over = self._overflow.setdefault(prof.key, set())
+        if tag in over:
+            return True
+        if not over:
+            log.warning("baseline: %s holds %d deviations, the most saved with a baseline: further ones are "
+                        "reported but not saved (review them: containerguard baseline show)", prof.key, MAX_LEARNED)
+        elif len(over) >= _CACHE_MAX:
+            over.clear()
+        over.add(tag)
+        return False
 
     def _create(self, wl: tuple[str, str, str, str], now: int) -> Profile:
         key, image, image_id, pattern = wl
@@ -472,11 +492,8 @@ class BaselineDetector:
     def _drift(self, prof: Profile, event: Event) -> list[Alert]:
         f = event.fields
         exe = str(f.get("proc.exepath") or "")
-        tag = f"drift {exe}"
-        if tag in prof.deviations and prof.mode != "protect":  # protect stops every run of it
+        if self._reported(prof, f"drift {exe}") and prof.mode != "protect":  # protect stops every run of it
             return []
-        prof.deviations.add(tag)
-        self._dirty.add(prof.key)
         how = ("written after the container started" if f.get("proc.exe_written")
                else str(f.get("proc.exe_drift") or "in the container's upper layer"))
         self.alerts += 1
@@ -513,6 +530,7 @@ class BaselineDetector:
                     continue
                 with self._lock:  # swapped whole: an event sees the old or the new baseline, never half
                     self.profiles[key] = prof
+                    self._overflow.pop(key, None)  # the edit says what is reported
                     self._saved[key] = prof.version
                     self._dirty.discard(key)
                     self._rebind(key, prof)
@@ -521,6 +539,7 @@ class BaselineDetector:
             for key in [k for k in self.profiles if k not in versions and self._saved.get(k, 0) > 0]:
                 del self.profiles[key]  # deleted from the store
                 self._saved.pop(key, None)
+                self._overflow.pop(key, None)
                 self._rebind(key, None)
 
     def _rebind(self, key: str, prof: Profile | None) -> None:

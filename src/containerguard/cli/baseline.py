@@ -203,9 +203,10 @@ def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
                                 "add or rename workloads); the baseline is unchanged")
     except BaselineError as exc:
         raise BaselineError(f"{exc}; the baseline is unchanged, the edit is kept in {path}") from None
-    _import(store, text, str(path))
+    saved = store.save_edit(p, edited[0])  # what the agent saved while the editor was open is kept
     path.unlink(missing_ok=True)
-    _say(f"{p.key}: saved")
+    _say(f"{p.key}: saved" + ("" if saved.version == p.version + 1 else
+                              " (merged with what the agent saved meanwhile)"))
 
 
 def register(app: typer.Typer) -> None:

@@ -268,8 +268,8 @@ class BaselineDetector:
     def detect(self, event: Event) -> list[Alert]:
         """Learn from or check one event; returns the deviation alerts (usually none)."""
         cid = event.fields.get("container.id")
-        # a container id that no dict can hold (a list or a mapping in a recorded event) is no container
-        return self._check(self._by_cid.get(cid) if _hashable(cid) is not None else _OUTSIDE, event)
+        # a container id that is not text (None, or a list or a mapping in a recorded event) is no container
+        return self._check(self._by_cid.get(cid) if isinstance(cid, str) else _OUTSIDE, event)
 
     def fast_path(self, event_type: str, code: Splice) -> str | None:
         """The steady state, as code the evaluator fuses into the rules' code for ``event_type``: false when a

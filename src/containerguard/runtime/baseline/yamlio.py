@@ -95,7 +95,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 
 
 def _port(text: str) -> int:
-    if not _PORT.fullmatch(text) or int(text) > 65535:  # ASCII digits only: str.isdigit takes '８０' and '²'
+    if not _PORT.fullmatch(text) or int(text) > 65535:  # ASCII digits only: str.isdigit also takes fullwidth and superscript digits
         raise ValueError
     return int(text)
 

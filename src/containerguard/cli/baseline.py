@@ -17,7 +17,7 @@ import typer
 from containerguard.errors import BaselineError, UsageError
 
 if TYPE_CHECKING:
-    from containerguard.runtime.baseline import BaselineStore, Profile
+    from containerguard.runtime.baseline import BaselineStore
 
 baseline_app = typer.Typer(help="Behavioural baselines the agent learns (docs/baselines.md).", no_args_is_help=True)
 
@@ -158,24 +158,15 @@ def _read(file: Path) -> str:
     return decode(data, str(file))
 
 
-def _import(store: BaselineStore, text: str, source: str) -> list[Profile]:
-    from containerguard.runtime.baseline import import_yaml
-
-    profiles = import_yaml(text, source)  # validated whole before anything is written
-    store.replace_all(profiles)  # then written in one transaction
-    return profiles
-
-
 @baseline_app.command("import")
 def import_(file: Annotated[Path, typer.Argument(help="YAML written by 'baseline export' (or edited)")],
             baseline_dir: DirOpt = None) -> None:
     """Load baselines from YAML, replacing those of the same workloads. A file that does not validate is refused
     with file:line and nothing changes."""
-    text = _read(file)
     from containerguard.runtime.baseline import import_yaml
 
-    import_yaml(text, str(file))  # refused before the store is opened (or made)
-    profiles = _import(_store(baseline_dir, create=True), text, str(file))
+    profiles = import_yaml(_read(file), str(file))  # validated whole before the store is opened (or made)
+    _store(baseline_dir, create=True).replace_all(profiles)  # then written in one transaction
     typer.echo(f"imported {len(profiles)} baselines")
 
 

@@ -254,3 +254,18 @@ def test_store_times_beyond_a_date_do_not_break_the_agents_report(tmp_path: Path
     det.sync()
     (summary,) = det.summaries()
     assert summary["last_change"].startswith("2262-")
+
+
+def test_an_unreadable_stored_row_does_not_stop_the_agent_saving_the_others(tmp_path: Path) -> None:
+    d = tmp_path / "store"
+    det = BaselineDetector(BaselineStore(d), quiet_s=3600)
+    base = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api",
+            "evt.failed": False, "evt.rawres": 0, "evt.is_open_write": True, "proc.pid": 3, "evt.type": "openat"}
+    det.detect(Event(type="openat", time_ns=1, fields={**base, "fd.name": "/var/a/x"}))
+    det.tick()
+    with sqlite3.connect(d / "baselines.db") as db:  # another workload's row, broken by hand
+        db.execute("INSERT INTO workloads VALUES ('broken', '{not json', 7, 0)")
+    det.detect(Event(type="openat", time_ns=1, fields={**base, "fd.name": "/var/b/x"}))
+    det.tick()  # reloads what changed (the broken row is skipped) and saves what was learned
+    det.tick()
+    assert BaselineStore(d).load("sha256:api/api-*").entries["file"] == {"/var/a", "/var/b"}  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from containerguard.errors import BaselineError
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.baseline.profile import (
     KINDS,
@@ -544,7 +545,13 @@ class BaselineDetector:
         versions = self.store.versions()
         for key, version in versions.items():
             if version != self._saved.get(key):
-                prof = self.store.load(key)
+                try:
+                    prof = self.store.load(key)
+                except BaselineError as exc:  # one unreadable row (a hand-edited database) must not stop the
+                    # reloads and the saves of every other workload: this one keeps what the agent has
+                    log.warning("baseline: %s: %s; keeping the baseline in memory", key, exc)
+                    self._saved[key] = version
+                    continue
                 if prof is None:
                     continue
                 with self._lock:  # swapped whole: an event sees the old or the new baseline, never half

@@ -68,19 +68,19 @@ class BaselineStore:
         """One workload's profile, or None."""
         with self._lock:
             row = self._db.execute("SELECT doc, version FROM workloads WHERE key = ?", (key,)).fetchone()
-        return self._profile(row[0], row[1]) if row else None
+        return self._profile(key, row[0], row[1]) if row else None
 
     def load_all(self) -> list[Profile]:
         """Every stored profile."""
         with self._lock:
-            rows = self._db.execute("SELECT doc, version FROM workloads ORDER BY key").fetchall()
-        return [self._profile(d, v) for d, v in rows]
+            rows = self._db.execute("SELECT key, doc, version FROM workloads ORDER BY key").fetchall()
+        return [self._profile(k, d, v) for k, d, v in rows]
 
-    def _profile(self, doc: str, version: int) -> Profile:
+    def _profile(self, key: str, doc: str, version: int) -> Profile:
         try:
             return Profile.from_doc(json.loads(doc), version)
         except (ValueError, KeyError, TypeError) as exc:
-            raise BaselineError(f"{self.path}: a stored baseline is unreadable: {exc}") from None
+            raise BaselineError(f"{self.path}: the stored baseline of {key!r} is unreadable: {exc}") from None
 
     def save(self, profile: Profile, *, expect_version: int | None = None) -> bool:
         """Write ``profile``. With ``expect_version``, only over that version (False when it changed meanwhile).

@@ -133,7 +133,9 @@ def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads 
     from containerguard.runtime.baseline import export_yaml
 
     store = _store(baseline_dir)
-    profiles = [store.find(w) for w in workload] if workload else store.load_all()
+    # two names of one workload (its key and its pattern, or a name given twice) export it once: an export
+    # always imports back
+    profiles = list({p.key: p for p in (store.find(w) for w in workload)}.values()) if workload else store.load_all()
     from containerguard.cli._output import emit
 
     emit(export_yaml(profiles), output)

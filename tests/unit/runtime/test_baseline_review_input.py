@@ -49,6 +49,9 @@ REFUSED = {
     "syscall with space": "workload: a\nsyscall: ['open at']\n",
     "time beyond int64": "workload: a\nlast_change_ns: 99999999999999999999999\n",
     "negative time": "workload: a\ncreated_ns: -5\n",
+    "raw escape character": "workload: a\nimage: x\x1b[2Jy\n",
+    "raw C1 control": "workload: a\nimage: x\x9b31my\n",
+    "not a mapping in the list": "- workload: a\n- 5\n",
 }
 
 
@@ -269,3 +272,12 @@ def test_an_unreadable_stored_row_does_not_stop_the_agent_saving_the_others(tmp_
     det.tick()  # reloads what changed (the broken row is skipped) and saves what was learned
     det.tick()
     assert BaselineStore(d).load("sha256:api/api-*").entries["file"] == {"/var/a", "/var/b"}  # type: ignore[union-attr]
+
+
+def test_an_export_of_one_workload_named_twice_imports_back(bdir: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "twice.yaml"
+    assert main(["baseline", "export", "img/web-*", "img/", "img/web-*", "--baseline-dir", str(bdir),
+                 "-o", str(out)]) == 0
+    assert main(["baseline", "import", str(out), "--baseline-dir", str(tmp_path / "again")]) == 0
+    assert [p.key for p in BaselineStore(tmp_path / "again").load_all()] == ["img/web-*"]

@@ -175,8 +175,9 @@ def import_yaml(text: str, source: str) -> list[Profile]:
         raise BaselineError(f"{source}:{dup[1]}: key {dup[0]!r} appears twice")
     items: Any = data if isinstance(data, list) else [data]
     if data is None or not all(isinstance(x, dict) for x in items):
-        raise BaselineError(f"{source}:{(root.start_mark.line + 1) if root is not None else 1}: expected a baseline "
-                            "mapping or a list of them")
+        bad = next((i for i, x in enumerate(items) if not isinstance(x, dict)), 0) if isinstance(data, list) else None
+        line = yamlsafe.line_of(root, (bad,)) if bad is not None else (root.start_mark.line + 1 if root else 1)
+        raise BaselineError(f"{source}:{line}: expected a baseline mapping or a list of them")
     out: list[Profile] = []
     seen: set[str] = set()
     for i, item in enumerate(items):

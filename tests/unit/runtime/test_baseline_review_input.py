@@ -73,10 +73,11 @@ def test_network_entries_are_stored_as_the_agent_writes_them(bdir: Path, tmp_pat
     f = tmp_path / "net.yaml"
     f.write_text("workload: sha256:net/api\nimage_id: sha256:net\nname_pattern: api\nmode: monitor\n"
                  "syscall: [connect]\nnetwork: ['listen 0080', 'out 10.1.2.77/24:0443', 'in 2001:DB8::5/64', "
-                 "'out 127.0.0.1:5432']\n")
+                 "'out 127.0.0.1:5432']\nfile: [/var/log/api/, /srv/x/../log, //]\n")
     assert main(["baseline", "import", str(f), "--baseline-dir", str(bdir)]) == 0
-    assert BaselineStore(bdir).find("sha256:net/api").entries["network"] == {
-        "listen 80", "out 10.1.2.0/24:443", "in 2001:db8::/64", "out 127.0.0.1:5432"}
+    prof = BaselineStore(bdir).find("sha256:net/api")
+    assert prof.entries["network"] == {"listen 80", "out 10.1.2.0/24:443", "in 2001:db8::/64", "out 127.0.0.1:5432"}
+    assert prof.entries["file"] == {"/var/log/api", "/srv/log", "/"}
     # and the agent matches them: a connect to 10.1.2.9:443 is no deviation, one to port 444 is
     det = BaselineDetector(BaselineStore(bdir), quiet_s=3600)
     det.sync()

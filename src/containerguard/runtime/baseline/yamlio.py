@@ -7,6 +7,7 @@ whole, naming the file and the line of the offending value, and nothing in the s
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from typing import Any, Literal
 
@@ -67,7 +68,8 @@ class _Doc(BaseModel):
         for e in v:
             if not e.startswith("/"):
                 raise ValueError(f"file entry {e!r}: expected an absolute directory")
-        return v
+        # as the agent writes a directory (normalised: '/var/log/' and '/srv/x/../log' would never match)
+        return [d if d != "//" else "/" for d in (posixpath.normpath(e) for e in v)]
 
     @field_validator("network")
     @classmethod

@@ -282,3 +282,42 @@ def test_an_export_of_one_workload_named_twice_imports_back(bdir: Path, tmp_path
                  "-o", str(out)]) == 0
     assert main(["baseline", "import", str(out), "--baseline-dir", str(tmp_path / "again")]) == 0
     assert [p.key for p in BaselineStore(tmp_path / "again").load_all()] == ["img/web-*"]
+
+
+def test_two_agents_and_the_cli_on_one_store_lose_no_update(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Two agents (BaselineDetectors with their own connections) learn one workload on one --baseline-dir while
+    the CLI changes its mode and edits it: every entry either learned and every change the CLI made is kept."""
+    d = tmp_path / "store"
+    a, b = BaselineDetector(BaselineStore(d), quiet_s=3600), BaselineDetector(BaselineStore(d), quiet_s=3600)
+    base = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api",
+            "evt.failed": False, "evt.rawres": 0, "evt.is_open_write": True, "proc.pid": 3, "evt.type": "openat"}
+
+    def write(det: BaselineDetector, d: str) -> None:  # directory names without digits: not generalised
+        det.detect(Event(type="openat", time_ns=1, fields={**base, "fd.name": f"/{d}/x"}))
+
+    write(a, "ax")
+    a.tick()
+    write(b, "bx")  # b created the workload too: its insert loses, and is added to a's
+    b.tick()
+    b.tick()
+    write(a, "ay")
+    write(b, "by")
+    assert main(["baseline", "mode", "api-*", "monitor", "--baseline-dir", str(d)]) == 0
+    write(a, "az")  # learned (in memory) before the agent took the mode change
+    a.tick()
+    b.tick()
+    a.tick()
+    b.tick()
+    stored = BaselineStore(d).find("api-*")
+    assert stored.entries["file"] == {"/ax", "/bx", "/ay", "/by", "/az"}
+    assert stored.mode == "monitor"
+    for det in (a, b):
+        (prof,) = det.profiles.values()
+        assert prof.entries["file"] == stored.entries["file"] and prof.mode == "monitor"
+    # a lock taken meanwhile stands, and a locked workload learns nothing more
+    write(a, "aw")
+    assert main(["baseline", "lock", "api-*", "--baseline-dir", str(d)]) == 0
+    a.tick()
+    stored = BaselineStore(d).find("api-*")
+    assert stored.locked and "/aw" not in stored.entries["file"]

@@ -206,6 +206,10 @@ _HOST: set[Any] = set()
 _FAST_MAX = 65536  # containers remembered per event type by the fast path (cleared when full)
 
 
+def _copy(prof: Profile) -> Profile:
+    return Profile.from_doc(prof.to_doc(), prof.version)
+
+
 def _iso(ns: int) -> str:
     import datetime as dt
 
@@ -251,6 +255,9 @@ class BaselineDetector:
         self.clock = clock
         self.profiles: dict[str, Profile] = {p.key: p for p in store.load_all()}
         self._saved: dict[str, int] = {k: p.version for k, p in self.profiles.items()}
+        #: what the store held at ``_saved[key]`` as far as this agent knows: what it learned since is the difference,
+        #: merged onto a baseline another writer saved meanwhile (flush) instead of being dropped
+        self._base: dict[str, Profile] = {k: _copy(p) for k, p in self.profiles.items()}
         self._dirty: set[str] = set()
         self._live: dict[str, _Live] = {}
         self._by_cid: dict[str, _Live] = {}  # container id -> its workload (containers seen so far)
@@ -541,7 +548,8 @@ class BaselineDetector:
         self.flush()
 
     def sync(self) -> None:
-        """Reload workloads whose stored version changed (an edit, import or mode change): the edit wins."""
+        """Reload workloads whose stored version changed (an edit, import, mode change or another agent's save):
+        the change stands, with what was learned here since the last save added to it (:meth:`_add_unsaved`)."""
         versions = self.store.versions()
         for key, version in versions.items():
             if version != self._saved.get(key):
@@ -555,18 +563,49 @@ class BaselineDetector:
                 if prof is None:
                     continue
                 with self._lock:  # swapped whole: an event sees the old or the new baseline, never half
+                    stored = _copy(prof)
+                    if self._add_unsaved(key, prof):  # against the base it learned from, before that is replaced
+                        self._dirty.add(key)  # saved over the new version by the next flush
+                    else:
+                        self._dirty.discard(key)
+                    self._base[key] = stored
                     self.profiles[key] = prof
                     self._overflow.pop(key, None)  # the edit says what is reported
                     self._saved[key] = prof.version
-                    self._dirty.discard(key)
                     self._rebind(key, prof)
                 log.info("baseline: %s reloaded (version %d, mode %s)", key, prof.version, prof.mode)
         with self._lock:
             for key in [k for k in self.profiles if k not in versions and self._saved.get(k, 0) > 0]:
                 del self.profiles[key]  # deleted from the store
                 self._saved.pop(key, None)
+                self._base.pop(key, None)
                 self._overflow.pop(key, None)
                 self._rebind(key, None)
+
+    def _add_unsaved(self, key: str, stored: Profile) -> bool:
+        """Add to ``stored`` (a version another writer saved: ``baseline mode``, ``lock``, ``edit``, ``import``, or
+        another agent on the same store) what this agent learned since its last save or reload, so neither write is
+        lost: the entries and deviations only (what an edit removed before that stays removed; its mode and lock
+        stand, a promotion made here only when nobody else changed the mode; a locked baseline learns nothing).
+        Whether anything was added. Called with the lock held."""
+        cur, base = self.profiles.get(key), self._base.get(key) or Profile(key=key)
+        if cur is None or stored.locked:
+            return False
+        added = False
+        for k in KINDS:
+            new = cur.entries.get(k, set()) - base.entries.get(k, set())
+            if new - stored.entries[k]:
+                stored.entries[k] |= new
+                added = True
+        devs = cur.deviations - base.deviations
+        if devs - stored.deviations:
+            stored.deviations |= devs
+            added = True
+        if added:
+            stored.last_change_ns = max(stored.last_change_ns, cur.last_change_ns)
+            if stored.mode == base.mode and cur.mode != base.mode:
+                stored.mode = cur.mode
+        return added
 
     def _rebind(self, key: str, prof: Profile | None) -> None:
         """Point the containers of workload ``key`` at its new profile (fresh caches), or forget them (deleted:
@@ -596,10 +635,11 @@ class BaselineDetector:
             if self.store.save(snapshot, expect_version=expect):
                 with self._lock:
                     self._saved[key] = snapshot.version
+                    self._base[key] = snapshot
                     if key in self.profiles:
                         self.profiles[key].version = snapshot.version
             else:
-                log.info("baseline: %s was edited meanwhile; taking the edit", key)
+                log.info("baseline: %s was changed meanwhile; taking the change, with what was learned here", key)
                 self.sync()
 
     def summaries(self) -> list[dict[str, Any]]:

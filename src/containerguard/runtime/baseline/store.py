@@ -2,8 +2,9 @@
 
 SQLite from the standard library: the agent needs one small table, no server and no ORM; WAL mode lets the
 ``containerguard baseline`` commands edit while the agent runs. Every write bumps the row's ``version``; the
-agent writes learned entries only over the version it read (an edit made meanwhile wins, and the agent
-reloads it), so an edit is never mixed with half of an older baseline.
+agent writes learned entries only over the version it read (a change made meanwhile is reloaded, what the agent
+learned since its last save added to it, and saved over it), so an edit is never mixed with half of an older
+baseline and no writer's update is lost.
 """
 
 from __future__ import annotations

@@ -47,6 +47,19 @@ def _alert_policies(paths: list[Path] | None, *, server: str | None, token: str,
     return AlertPolicies(policies, rep, host=host), fetcher
 
 
+#: the longest --baseline-quiet: ten years (a workload that must never be promoted is locked: `baseline lock`)
+_MAX_QUIET = 10 * 365 * 86400.0
+
+
+def _baseline_quiet(seconds: float) -> float:
+    from containerguard.errors import UsageError
+
+    if not 0 <= seconds <= _MAX_QUIET:  # also NaN, which a range check lets through
+        raise UsageError(f"--baseline-quiet {seconds}: expected seconds from 0 to {_MAX_QUIET:.0f} (ten years; "
+                         "to never promote a workload, lock it: containerguard baseline lock)")
+    return seconds
+
+
 def _baseline_action(action: str) -> str:
     from containerguard.errors import UsageError
 
@@ -183,7 +196,7 @@ def agent(
                       server=server, server_token=token, hostname=host,
                       spool_dir=str(spool_dir) if spool_dir else None,
                       alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,
-                      baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=baseline_quiet,
+                      baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=_baseline_quiet(baseline_quiet),
                       baseline_action=_baseline_action(baseline_action),
                       image_files=_layer_index if (image_layers if image_layers is not None
                                                    else baseline or baseline_dir is not None) else None)

@@ -86,7 +86,7 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
         finally:
             ld.dispose()
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, make) from None
+        raise _yaml_error(exc, make, text) from None
     except RecursionError:
         raise make(f"nesting deeper than {max_depth} levels", None) from None
     return data, node
@@ -112,7 +112,11 @@ def _value_error(root: Node | None, exc: Exception, loader: Any, make: ErrorFact
     return make(f"invalid value: {exc}", None)
 
 
-def _yaml_error(exc: yaml.YAMLError, make: ErrorFactory) -> ContainerGuardError:
+def _yaml_error(exc: yaml.YAMLError, make: ErrorFactory, text: str = "") -> ContainerGuardError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: no mark, its offset
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        ch = f"{exc.character:#06x}" if isinstance(exc.character, int) else repr(exc.character)
+        return make(f"invalid YAML: character {ch} is not allowed (escape it in a double-quoted string)", line)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
     reason = f"invalid YAML: {problem}"

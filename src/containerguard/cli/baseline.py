@@ -17,7 +17,7 @@ import typer
 from containerguard.errors import BaselineError, UsageError
 
 if TYPE_CHECKING:
-    from containerguard.runtime.baseline import BaselineStore, Profile
+    from containerguard.runtime.baseline import BaselineStore
 
 baseline_app = typer.Typer(help="Behavioural baselines the agent learns (docs/baselines.md).", no_args_is_help=True)
 
@@ -133,7 +133,9 @@ def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads 
     from containerguard.runtime.baseline import export_yaml
 
     store = _store(baseline_dir)
-    profiles = [store.find(w) for w in workload] if workload else store.load_all()
+    # two names of one workload (its key and its pattern, or a name given twice) export it once: an export
+    # always imports back
+    profiles = list({p.key: p for p in (store.find(w) for w in workload)}.values()) if workload else store.load_all()
     from containerguard.cli._output import emit
 
     emit(export_yaml(profiles), output)
@@ -158,24 +160,15 @@ def _read(file: Path) -> str:
     return decode(data, str(file))
 
 
-def _import(store: BaselineStore, text: str, source: str) -> list[Profile]:
-    from containerguard.runtime.baseline import import_yaml
-
-    profiles = import_yaml(text, source)  # validated whole before anything is written
-    store.replace_all(profiles)  # then written in one transaction
-    return profiles
-
-
 @baseline_app.command("import")
 def import_(file: Annotated[Path, typer.Argument(help="YAML written by 'baseline export' (or edited)")],
             baseline_dir: DirOpt = None) -> None:
     """Load baselines from YAML, replacing those of the same workloads. A file that does not validate is refused
     with file:line and nothing changes."""
-    text = _read(file)
     from containerguard.runtime.baseline import import_yaml
 
-    import_yaml(text, str(file))  # refused before the store is opened (or made)
-    profiles = _import(_store(baseline_dir, create=True), text, str(file))
+    profiles = import_yaml(_read(file), str(file))  # validated whole before the store is opened (or made)
+    _store(baseline_dir, create=True).replace_all(profiles)  # then written in one transaction
     typer.echo(f"imported {len(profiles)} baselines")
 
 
@@ -203,9 +196,10 @@ def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
                                 "add or rename workloads); the baseline is unchanged")
     except BaselineError as exc:
         raise BaselineError(f"{exc}; the baseline is unchanged, the edit is kept in {path}") from None
-    _import(store, text, str(path))
+    saved = store.save_edit(p, edited[0])  # what the agent saved while the editor was open is kept
     path.unlink(missing_ok=True)
-    _say(f"{p.key}: saved")
+    _say(f"{p.key}: saved" + ("" if saved.version == p.version + 1 else
+                              " (merged with what the agent saved meanwhile)"))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -22,7 +23,26 @@ profile_app = typer.Typer(help="Profiles learned from what workloads do.", no_ar
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    """One progress line on stderr; it may carry the container's own output (--verify), shown with control
+    characters made visible."""
+    from containerguard.report.terminal import clean
+
+    print(clean(text, oneline=True), file=sys.stderr, flush=True)
+
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+#: a container name or id, an image id, or an image reference (distribution's grammar): what the Engine API takes
+#: in a URL path; anything else (``../x``, spaces, control characters) is refused before it reaches a URL
+_TARGET = re.compile(
+    r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # a container name or id, or an image id (prefix)
+    r"|sha256:[0-9a-f]{1,64}"
+    rf"|(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+
+
+def _check_target(target: str) -> None:
+    if len(target) > 512 or not _TARGET.fullmatch(target) or ".." in target:
+        raise UsageError(f"{target!r}: not a container name or id, nor an image reference")
 
 
 @profile_app.command("seccomp")
@@ -52,6 +72,9 @@ def seccomp(
 
     if output.is_dir() or not output.parent.is_dir():  # before the trace, not after it
         raise UsageError(f"cannot write {output}: {'a directory' if output.is_dir() else 'no such directory'}")
+    if not os.access(output if output.exists() else output.parent, os.W_OK):
+        raise UsageError(f"cannot write {output}: permission denied")
+    _check_target(target)
     try:
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
         try:
@@ -61,8 +84,12 @@ def seccomp(
         if info is None:
             try:
                 client.api.inspect_image(target)
-            except docker.errors.ImageNotFound:
+            except (docker.errors.ImageNotFound, docker.errors.NotFound):
                 raise UsageError(f"no such container or image: {target}") from None
+            except docker.errors.APIError as exc:
+                if exc.status_code == 400:  # the Engine's "invalid reference format"
+                    raise UsageError(f"no such container or image: {target}") from None
+                raise
     except docker.errors.DockerException as exc:
         raise UsageError(f"cannot use the Docker Engine: {str(exc).splitlines()[0]}") from None
     if info is not None and command:

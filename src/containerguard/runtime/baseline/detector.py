@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from containerguard.errors import BaselineError
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.baseline.profile import (
     KINDS,
@@ -114,20 +115,37 @@ def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
     shares one baseline; any other container by image and name pattern, ``IMAGE_ID/NAME-*``.
     """
     cid = f.get("container.id")
-    if not cid or cid == "host":
+    if not cid or cid == "host" or not isinstance(cid, str):  # a list or a number in a recording is no container
         return None
-    image = str(f.get("container.image") or f.get("container.image.repository") or "")
-    image_id = str(f.get("container.image.id") or f.get("container.image.digest") or image)
+    cid = _text(cid)
+    image = _text(f.get("container.image")) or _text(f.get("container.image.repository"))
+    image_id = _text(f.get("container.image.id")) or _text(f.get("container.image.digest")) or image
+    name = _text(f.get("container.name")) or cid
     labels = f.get("container.labels")
-    if isinstance(labels, Mapping) and labels.get("io.kubernetes.pod.namespace") and labels.get("io.kubernetes.pod.name"):
+    if isinstance(labels, Mapping) and _text(labels.get("io.kubernetes.pod.namespace")) and \
+            _text(labels.get("io.kubernetes.pod.name")):
         pod_labels = f.get("k8s.pod.labels")
-        kind, owner = k8s_owner(str(labels["io.kubernetes.pod.name"]),
+        kind, owner = k8s_owner(_text(labels["io.kubernetes.pod.name"]),
                                 pod_labels if isinstance(pod_labels, Mapping) else {})
-        pattern = (f"{labels['io.kubernetes.pod.namespace']}/{kind}/{owner}/"
-                   f"{labels.get('io.kubernetes.container.name') or name_pattern(str(f.get('container.name') or cid))}")
+        pattern = (f"{_text(labels['io.kubernetes.pod.namespace'])}/{kind}/{owner}/"
+                   f"{_text(labels.get('io.kubernetes.container.name')) or name_pattern(name)}")
         return f"k8s:{pattern}", image, image_id, pattern
-    pattern = name_pattern(str(f.get("container.name") or cid))
+    pattern = name_pattern(name)
     return f"{image_id}/{pattern}", image, image_id, pattern
+
+
+def _text(value: Any) -> str:
+    """A name from an event as text the store and YAML can hold: a value that is not text (a list, a number, None
+    in a recording) is no name, and a lone surrogate (undecodable bytes) is written ``\\udcff``."""
+    if not isinstance(value, str):
+        return ""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 #: a workload's cache of raw values for one event type: a set, or for connect a peer -> ports map
@@ -251,7 +269,9 @@ class BaselineDetector:
 
     def detect(self, event: Event) -> list[Alert]:
         """Learn from or check one event; returns the deviation alerts (usually none)."""
-        return self._check(self._by_cid.get(event.fields.get("container.id")), event)  # type: ignore[arg-type]
+        cid = event.fields.get("container.id")
+        # a container id that is not text (None, or a list or a mapping in a recorded event) is no container
+        return self._check(self._by_cid.get(cid) if isinstance(cid, str) else _OUTSIDE, event)
 
     def fast_path(self, event_type: str, code: Splice) -> str | None:
         """The steady state, as code the evaluator fuses into the rules' code for ``event_type``: false when a
@@ -497,7 +517,7 @@ class BaselineDetector:
     def _drift(self, prof: Profile, event: Event) -> list[Alert]:
         f = event.fields
         exe = str(f.get("proc.exepath") or "")
-        if self._reported(prof, f"drift {exe}") and prof.mode != "protect":  # protect stops every run of it
+        if self._reported(prof, f"drift {_text(exe)}") and prof.mode != "protect":  # protect stops every run of it
             return []
         how = ("written after the container started" if f.get("proc.exe_written")
                else str(f.get("proc.exe_drift") or "in the container's upper layer"))
@@ -530,7 +550,13 @@ class BaselineDetector:
         versions = self.store.versions()
         for key, version in versions.items():
             if version != self._saved.get(key):
-                prof = self.store.load(key)
+                try:
+                    prof = self.store.load(key)
+                except BaselineError as exc:  # one unreadable row (a hand-edited database) must not stop the
+                    # reloads and the saves of every other workload: this one keeps what the agent has
+                    log.warning("baseline: %s: %s; keeping the baseline in memory", key, exc)
+                    self._saved[key] = version
+                    continue
                 if prof is None:
                     continue
                 with self._lock:  # swapped whole: an event sees the old or the new baseline, never half

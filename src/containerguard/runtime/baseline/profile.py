@@ -273,3 +273,19 @@ class Profile:
                    last_change_ns=int(doc.get("last_change_ns", 0)),
                    entries={k: set(doc.get(k, ())) for k in KINDS}, deviations=set(doc.get("deviations", ())),
                    version=version)
+
+    def rebased(self, before: Profile, onto: Profile) -> Profile:
+        """This profile as an edit of ``before``, applied to ``onto`` (the stored baseline, which the agent may
+        have changed while the edit was made): the fields the edit changed take its values, the entries it added
+        or removed are added to or removed from ``onto``'s, and everything else (what the agent learned
+        meanwhile, a mode set meanwhile) stays as ``onto`` has it."""
+        out = Profile.from_doc(onto.to_doc(), onto.version)
+        for name in ("image", "image_id", "name_pattern", "mode", "locked", "created_ns", "last_change_ns"):
+            if getattr(self, name) != getattr(before, name):
+                setattr(out, name, getattr(self, name))
+        for kind in KINDS:
+            mine, base = self.entries.get(kind, set()), before.entries.get(kind, set())
+            out.entries[kind] = (out.entries.get(kind, set()) - (base - mine)) | (mine - base)
+        out.deviations = (out.deviations - (before.deviations - self.deviations)) | (self.deviations - before.deviations)
+        return out
+

@@ -68,19 +68,19 @@ class BaselineStore:
         """One workload's profile, or None."""
         with self._lock:
             row = self._db.execute("SELECT doc, version FROM workloads WHERE key = ?", (key,)).fetchone()
-        return self._profile(row[0], row[1]) if row else None
+        return self._profile(key, row[0], row[1]) if row else None
 
     def load_all(self) -> list[Profile]:
         """Every stored profile."""
         with self._lock:
-            rows = self._db.execute("SELECT doc, version FROM workloads ORDER BY key").fetchall()
-        return [self._profile(d, v) for d, v in rows]
+            rows = self._db.execute("SELECT key, doc, version FROM workloads ORDER BY key").fetchall()
+        return [self._profile(k, d, v) for k, d, v in rows]
 
-    def _profile(self, doc: str, version: int) -> Profile:
+    def _profile(self, key: str, doc: str, version: int) -> Profile:
         try:
             return Profile.from_doc(json.loads(doc), version)
         except (ValueError, KeyError, TypeError) as exc:
-            raise BaselineError(f"{self.path}: a stored baseline is unreadable: {exc}") from None
+            raise BaselineError(f"{self.path}: the stored baseline of {key!r} is unreadable: {exc}") from None
 
     def save(self, profile: Profile, *, expect_version: int | None = None) -> bool:
         """Write ``profile``. With ``expect_version``, only over that version (False when it changed meanwhile).
@@ -90,11 +90,12 @@ class BaselineStore:
         doc = json.dumps(profile.to_doc(), separators=(",", ":"))
         now = time.time_ns()
         with self._lock:
-            if expect_version is None:
-                cur = self._db.execute("SELECT version FROM workloads WHERE key = ?", (profile.key,)).fetchone()
-                version = (cur[0] if cur else 0) + 1
-                self._db.execute("INSERT OR REPLACE INTO workloads (key, doc, version, updated_ns) VALUES (?, ?, ?, ?)",
-                                 (profile.key, doc, version, now))
+            if expect_version is None:  # one statement: another process's write between a read and this one
+                # would otherwise be given the same version, and an agent that saved it would not see this change
+                version = self._db.execute(
+                    "INSERT INTO workloads (key, doc, version, updated_ns) VALUES (?, ?, 1, ?) ON CONFLICT(key) DO "
+                    "UPDATE SET doc = excluded.doc, version = workloads.version + 1, updated_ns = excluded.updated_ns "
+                    "RETURNING version", (profile.key, doc, now)).fetchall()[0][0]
             else:
                 version = expect_version + 1
                 if expect_version == 0:
@@ -150,6 +151,23 @@ class BaselineStore:
             else:
                 raise BaselineError(f"{prof.key}: the baseline kept changing; try again")
         return changed
+
+    def save_edit(self, before: Profile, after: Profile, *, retries: int = 5) -> Profile:
+        """Save ``after``, an edit of ``before`` (as read, with its version). When the baseline changed meanwhile
+        (the agent saved what it learned, a mode was set) the edit is applied to the stored one
+        (:meth:`Profile.rebased`), so neither the edit nor what was saved meanwhile is lost. Returns what was
+        saved."""
+        for _ in range(retries):
+            cur = self.load(before.key)
+            if cur is None:  # removed meanwhile: the edit is the whole baseline
+                merged, expect = Profile.from_doc(after.to_doc()), 0
+            else:
+                merged = Profile.from_doc(after.to_doc()) if cur.version == before.version else \
+                    after.rebased(before, cur)
+                expect = cur.version
+            if self.save(merged, expect_version=expect):
+                return merged
+        raise BaselineError(f"{before.key}: the baseline kept changing; try again")
 
     def delete(self, key: str) -> bool:
         """Remove a workload's baseline; False when there was none."""

@@ -7,6 +7,7 @@ whole, naming the file and the line of the offending value, and nothing in the s
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal
 
 import yaml
@@ -71,33 +72,72 @@ class _Doc(BaseModel):
     @field_validator("network")
     @classmethod
     def _network(cls, v: list[str]) -> list[str]:
+        return [_network_entry(e) for e in v]
+
+    @field_validator("syscall")
+    @classmethod
+    def _syscall(cls, v: list[str]) -> list[str]:
         for e in v:
-            _check_network(e)
+            if not _SYSCALL.fullmatch(e):
+                raise ValueError(f"syscall entry {e!r}: expected a syscall name such as 'openat' or 'connect'")
+        return v
+
+    @field_validator("created_ns", "last_change_ns")
+    @classmethod
+    def _time(cls, v: int) -> int:
+        if not 0 <= v < 2**63:  # nanoseconds since the epoch, as the agent writes them (beyond: no date)
+            raise ValueError("expected nanoseconds since the epoch (0 to 2^63-1)")
         return v
 
 
-def _check_network(entry: str) -> None:
+_SYSCALL = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def _port(text: str) -> int:
+    if not _PORT.fullmatch(text) or int(text) > 65535:  # ASCII digits only: str.isdigit also takes fullwidth and superscript digits
+        raise ValueError
+    return int(text)
+
+
+def _address(text: str) -> str:
+    """A CIDR or address in the form the agent writes it (``10.0.0.0/24``, ``::1``): what an entry is compared by."""
+    if "/" in text:
+        return str(ipaddress.ip_network(text, strict=False))
+    return str(ipaddress.ip_address(text))
+
+
+def _network_entry(entry: str) -> str:
+    """``entry`` validated and written as the agent writes it (``listen 0080`` is ``listen 80``, ``out
+    10.0.0.7/24:443`` is ``out 10.0.0.0/24:443``): entries are compared as text, so another spelling of the same
+    network would never match."""
     direction, _, rest = entry.partition(" ")
     try:
         if direction == "listen":
-            if not rest.isdigit() or not 0 <= int(rest) < 65536:
-                raise ValueError
-        elif direction == "in":
-            ipaddress.ip_network(rest, strict=False)
-        elif direction == "out":
+            return f"listen {_port(rest)}"
+        if direction == "in":
+            return f"in {_address(rest)}"
+        if direction == "out":
             net, _, port = rest.rpartition(":")
-            ipaddress.ip_network(net, strict=False)
-            if not port.isdigit():
-                raise ValueError
-        else:
-            raise ValueError
+            return f"out {_address(net)}:{_port(port)}"
+        raise ValueError
     except ValueError:
-        raise ValueError(f"network entry {entry!r}: expected 'out CIDR:PORT', 'in CIDR' or 'listen PORT'") from None
+        raise ValueError(f"network entry {entry!r}: expected 'out CIDR:PORT', 'in CIDR' or 'listen PORT' "
+                         "(a port 0-65535)") from None
 
 
 def export_yaml(profiles: list[Profile]) -> str:
     """The YAML document for ``profiles`` (a list, one mapping per workload)."""
-    return yaml.safe_dump([p.to_doc() for p in profiles], sort_keys=False, allow_unicode=True, width=120)
+    docs = [p.to_doc() for p in profiles]
+    # names and entries come from containers (names, labels, arguments): one that holds a character reordering or
+    # breaking what a terminal or an editor shows (a bidi override, a line separator) has the whole document
+    # written in ASCII with escapes (C0 and C1 controls are escaped by YAML itself)
+    reorders = any(_REORDERING.search(s) for d in docs for v in d.values()
+                   for s in (v if isinstance(v, list) else [v]) if isinstance(s, str) and not s.isascii())
+    return yaml.safe_dump(docs, sort_keys=False, allow_unicode=not reorders, width=120)
+
+
+_REORDERING = re.compile("[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _duplicate_key(root: Node | None) -> tuple[str, int] | None:
@@ -135,8 +175,9 @@ def import_yaml(text: str, source: str) -> list[Profile]:
         raise BaselineError(f"{source}:{dup[1]}: key {dup[0]!r} appears twice")
     items: Any = data if isinstance(data, list) else [data]
     if data is None or not all(isinstance(x, dict) for x in items):
-        raise BaselineError(f"{source}:{(root.start_mark.line + 1) if root is not None else 1}: expected a baseline "
-                            "mapping or a list of them")
+        bad = next((i for i, x in enumerate(items) if not isinstance(x, dict)), 0) if isinstance(data, list) else None
+        line = yamlsafe.line_of(root, (bad,)) if bad is not None else (root.start_mark.line + 1 if root else 1)
+        raise BaselineError(f"{source}:{line}: expected a baseline mapping or a list of them")
     out: list[Profile] = []
     seen: set[str] = set()
     for i, item in enumerate(items):

@@ -201,8 +201,9 @@ class _Live:
 
 #: the host's events (and those without a container): the baseline has nothing to say about them
 _OUTSIDE = _Live(Profile(key=""))
-#: the fast path's mark of the host (and of events without a container id): nothing to check
-_HOST: set[Any] = set()
+#: the fast path's mark of the host (and of events without a container id): nothing to check. An empty map, so
+#: the membership tests of every type (``in``, and connect's ``.get``) fail on it before the mark is tested
+_HOST: dict[Any, Any] = {}
 _FAST_MAX = 65536  # containers remembered per event type by the fast path (cleared when full)
 
 
@@ -289,19 +290,23 @@ class BaselineDetector:
         """
         table = self._fast.get(event_type)
         c = code.local()
-        known = self._known(event_type, code, c)
+        known = self._known(event_type, code, f"({c} := {code.obj(table)}[{code.item('container.id')}])")
         if table is None or known is None:
             return None
-        check = f"not (({c} := {code.obj(table)}[{code.item('container.id')}]) is {code.obj(_HOST)} or {known})"
+        # the host's mark (an empty map: nothing is in it) is tested after the membership, which containers pass
+        member, rest = known
+        check = f"not ({member} or {c} is {code.obj(_HOST)}{f' or {rest}' if rest else ''})"
         if event_type in _OPENS:  # most opens read: no behaviour (see _check), decided before the look-up
             i = code.item
             return f"({i('evt.is_open_write')} or {i('evt.is_open_create')}) and {check}"
         return check
 
     @staticmethod
-    def _known(t: str, code: Splice, c: str) -> str | None:
-        """The test that an event of type ``t`` adds nothing to a workload whose cache for ``t`` is ``c`` (mirrors
-        :meth:`_Live.cache_for`: a raw value is in a cache only once :meth:`_check` found it adds nothing).
+    def _known(t: str, code: Splice, c: str) -> tuple[str, str | None] | None:
+        """The tests that an event of type ``t`` adds nothing to a workload whose cache for ``t`` is ``c`` (an
+        expression evaluated once, in the first): (its raw values are in the cache, the other ways it adds
+        nothing). Mirrors :meth:`_Live.remember`: a raw value is in a cache only once :meth:`_check` found it adds
+        nothing.
 
         Fields the sensor and the process table set on every event of the type are read by subscript
         (``code.item``: no method call; absent in a recorded event, the event takes the slow path); fields that
@@ -310,21 +315,21 @@ class BaselineDetector:
         g, i, lazy = code.field, code.item, code.fallback
         inet = code.obj(_INET)
         if t in _OPENS:  # a known written file, or a failed open (reads are ruled out before: fast_path)
-            return f"{i('fd.name')} in {c} or {i('evt.failed')}"
+            return f"{i('fd.name')} in {c}", i("evt.failed")
         if t in _EXEC:  # a known process, not drift (_exec_key and is_drift)
             d = code.local()
-            return (f"({i('proc.exe_resolved')} or {lazy('proc.exepath')} or {lazy('proc.exe')}, {i('user.name')} "
+            return (f"(({i('proc.exe_resolved')} or {lazy('proc.exepath')} or {lazy('proc.exe')}, {i('user.name')} "
                     f"or {lazy('user.uid')}, {i('proc.pexe_resolved')} or {lazy('proc.pexepath')} or "
                     f"{lazy('proc.pname')}, {i('proc.args')}) in {c} and not "
                     f"({i('proc.exe_written')} or ({d} := {i('proc.exe_drift')}) or ({d} is None and "
-                    f"{i('proc.is_exe_upper_layer')}))")
+                    f"{i('proc.is_exe_upper_layer')})))"), None
         if t == "connect":  # a known peer, no peer, or no connection
-            return (f"{g('fd.sport')} in {c}.get({g('fd.sip')}, {code.obj(frozenset())}) or {g('fd.typechar')} not in "
-                    f"{inet} or ({i('evt.failed')} and {i('evt.rawres')} != {_EINPROGRESS})")
+            return (f"{g('fd.sport')} in {c}.get({g('fd.sip')}, {code.obj(frozenset())})",
+                    f"{g('fd.typechar')} not in {inet} or ({i('evt.failed')} and {i('evt.rawres')} != {_EINPROGRESS})")
         if t in _ACCEPTS:
-            return f"{g('fd.cip')} in {c} or {g('fd.typechar')} not in {inet} or {i('evt.failed')}"
+            return f"{g('fd.cip')} in {c}", f"{g('fd.typechar')} not in {inet} or {i('evt.failed')}"
         if t == "bind":
-            return f"{g('fd.lport')} in {c} or {g('fd.typechar')} not in {inet} or {i('evt.failed')}"
+            return f"{g('fd.lport')} in {c}", f"{g('fd.typechar')} not in {inet} or {i('evt.failed')}"
         return None
 
     def _fast_enter(self, t: str, cid: Any, w: _Live) -> None:

@@ -321,3 +321,23 @@ def test_two_agents_and_the_cli_on_one_store_lose_no_update(tmp_path: Path,
     a.tick()
     stored = BaselineStore(d).find("api-*")
     assert stored.locked and "/aw" not in stored.entries["file"]
+
+
+@pytest.mark.parametrize("editor", ["/nonexistent/editor", '"unclosed', "   ", "/etc/hostname", "false"])
+def test_an_editor_that_cannot_run_is_one_line_and_leaves_nothing(editor: str, bdir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", editor)
+    before = _rows(bdir)
+    capsys.readouterr()
+    assert main(["baseline", "edit", "img/web-*", "--baseline-dir", str(bdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "the baseline is unchanged" in err, err
+    assert _rows(bdir) == before
+    assert list((tmp_path / "tmp").iterdir()) == []

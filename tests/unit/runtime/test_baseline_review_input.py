@@ -321,3 +321,50 @@ def test_two_agents_and_the_cli_on_one_store_lose_no_update(tmp_path: Path,
     a.tick()
     stored = BaselineStore(d).find("api-*")
     assert stored.locked and "/aw" not in stored.entries["file"]
+
+
+@pytest.mark.parametrize("editor", ["/nonexistent/editor", '"unclosed', "   ", "/etc/hostname", "false"])
+def test_an_editor_that_cannot_run_is_one_line_and_leaves_nothing(editor: str, bdir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", editor)
+    before = _rows(bdir)
+    capsys.readouterr()
+    assert main(["baseline", "edit", "img/web-*", "--baseline-dir", str(bdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "the baseline is unchanged" in err, err
+    assert _rows(bdir) == before
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_drift_alert_for_a_file_named_with_bytes_that_are_not_utf8_is_not_dropped(tmp_path: Path) -> None:
+    """A path read from /proc (os.readlink) keeps an undecodable byte as a lone surrogate: the attacker who wrote
+    the binary chose its name. The alert line must still reach every output (it was dropped as unwritable)."""
+    import json
+    import os
+
+    from containerguard.runtime.emit import Emitter
+    from containerguard.runtime.outputs import Outputs, open_output
+
+    exe = os.fsdecode(b"/tmp/\xff\xfeevil")
+    det = BaselineDetector(BaselineStore(tmp_path / "b"), quiet_s=3600)
+    f = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api", "evt.type": "execve",
+         "proc.exepath": exe, "proc.exe_resolved": exe, "proc.exe_written": True, "user.name": "root",
+         "proc.args": "", "proc.pid": 9, "evt.failed": False, "evt.rawres": 0}
+    event = Event(type="execve", time_ns=1, fields=f)
+    (alert,) = [a for a in det.detect(event) if a.rule_id == "CG-B005"]
+    path = tmp_path / "alerts.jsonl"
+    outputs = Outputs([open_output(f"file:{path}")])
+    Emitter(outputs, "host").emit(alert, event, ())
+    outputs.close()
+    assert outputs.dropped == 0
+    (doc,) = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert doc["output_fields"]["proc.exepath"] == exe  # JSON's \udcff escapes give the name back
+    det.tick()  # and the baseline holding it is saved
+    assert BaselineStore(tmp_path / "b").load_all()[0].deviations

@@ -368,3 +368,34 @@ def test_a_drift_alert_for_a_file_named_with_bytes_that_are_not_utf8_is_not_drop
     assert doc["output_fields"]["proc.exepath"] == exe  # JSON's \udcff escapes give the name back
     det.tick()  # and the baseline holding it is saved
     assert BaselineStore(tmp_path / "b").load_all()[0].deviations
+
+
+def test_a_store_held_by_another_writer_is_one_line_and_nothing_is_lost(bdir: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import containerguard.runtime.baseline.store as store_mod
+
+    real = sqlite3.connect
+    monkeypatch.setattr(store_mod.sqlite3, "connect", lambda *a, **k: real(*a, **{**k, "timeout": 0.2}))
+    det = BaselineDetector(BaselineStore(bdir), quiet_s=3600)
+    ev = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api", "evt.type": "openat",
+          "evt.failed": False, "evt.rawres": 0, "evt.is_open_write": True, "proc.pid": 3, "fd.name": "/srv/a/x"}
+    det.detect(Event(type="openat", time_ns=1, fields=ev))
+    holder = real(str(bdir / "baselines.db"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the store past the busy timeout
+    try:
+        before = capsys.readouterr()
+        for args in (["lock", "img/web-*"], ["mode", "img/web-*", "learn"]):
+            assert main(["baseline", *args, "--baseline-dir", str(bdir)]) == 2, args
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "database is locked" in err and "internal error" not in err, err
+        for args in (["list"], ["show", "img/web-*"]):  # readers are not held (WAL)
+            assert main(["baseline", *args, "--baseline-dir", str(bdir)]) == 0, args
+        with pytest.raises(Exception, match="database is locked"):
+            det.flush()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    del before
+    det.flush()  # the workload that could not be saved then is saved now, without learning anything new
+    assert BaselineStore(bdir).find("api-*").entries["file"] == {"/srv/a"}

@@ -8,6 +8,7 @@ the registry).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from containerguard.artifact.base import Artifact, BlobStore
@@ -15,6 +16,10 @@ from containerguard.errors import UsageError
 from containerguard.model import ImageRef
 
 SCHEMES = ("docker", "docker-archive", "oci", "oci-archive", "registry", "dir")
+
+#: ``word:`` followed by a path: a scheme (mistyped or of another command), never an image reference
+#: (a registry port is digits and comes before a ``/``): refused here, before any daemon or network lookup
+_SCHEME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?:/|\.|~)").match
 
 __all__ = ["SCHEMES", "Artifact", "BlobStore", "open_target", "parse_target"]
 
@@ -42,6 +47,12 @@ def parse_target(text: str) -> ImageRef:
             if os.path.exists(p) and tag:
                 return ImageRef("docker-archive", p, tag)
         return ImageRef(scheme, rest)
+    if sep and _SCHEME_LIKE(t):
+        hint = "; sbom:FILE is read by `containerguard scan`" if scheme == "sbom" else ""
+        raise UsageError(f"target {t[:200]!r}: unknown scheme {scheme[:40]!r} (known: {', '.join(SCHEMES)}){hint}")
+    if t.startswith(("/", "./", "../", "~")):
+        raise UsageError(f"target {t[:200]!r} is a path, not an image name: give its kind (dir:PATH, "
+                         "docker-archive:TAR, oci:DIR, oci-archive:TAR; sbom:FILE for scan)")
     return ImageRef("auto", t)
 
 

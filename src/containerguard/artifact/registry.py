@@ -52,6 +52,9 @@ MAX_PAGES = 10_000  # of a catalog or tag list (10 million names at 1,000 a page
 _CHALLENGE_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+#: a registry host as the reference grammar has it (domain components or a bracketed IPv6, then a port)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?$")
 
 
 def split_reference(text: str) -> tuple[str, str, str]:
@@ -79,6 +82,8 @@ def split_reference(text: str) -> tuple[str, str, str]:
             repo = f"library/{repo}"
     if host in ("docker.io", "index.docker.io"):
         host = DOCKER_HUB
+    if not _HOST_RE.match(host):
+        raise ArtifactError(f"invalid registry host {host[:100]!r} in image reference {text[:200]!r}")
     if not repo or not _REPO_RE.match(repo):
         raise ArtifactError(f"invalid repository name in image reference {text!r}")
     return host, repo, reference

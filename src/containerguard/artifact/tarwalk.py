@@ -13,6 +13,8 @@ numbers, odd checksums, the end of the archive) is read by ``tarfile`` itself ov
 * hard links must name an earlier entry of the same layer; others are skipped (counted);
 * device files and FIFOs are recorded in the file index but have no content (counted);
 * a second entry for the same path replaces the first (counted);
+* bytes of a name (or link target) that are not UTF-8 are written as ``\\xNN`` escapes (counted), so every
+  path a report shows is valid text (JSON, SARIF, HTML and the terminal all need UTF-8);
 * PAX / GNU long-name headers bigger than MAX_HEADER bytes are refused (they would be read into memory);
 * a truncated or corrupt stream raises ArchiveError.
 
@@ -52,6 +54,7 @@ WARNINGS = {
     "escaping_symlink": "{n} symlinks pointing outside the image root (resolved inside it)",
     "device": "{n} device files or FIFOs ignored",
     "duplicate": "{n} duplicate tar entries (the last one wins)",
+    "not_utf8": "{n} names that are not valid UTF-8 (shown with \\xNN escapes)",
 }
 
 
@@ -70,6 +73,24 @@ class Entry:
         if f is None:  # pragma: no cover - only regular files are opened
             raise ArchiveError(f"{self.path}: cannot be read")
         return f  # type: ignore[no-any-return]
+
+
+def printable_name(name: str, counts: Counter[str] | None = None) -> str:
+    """``name`` as valid Unicode: the undecodable bytes a surrogateescape decode left in it (lone surrogates,
+    which no UTF-8 writer accepts) become ``\\xNN``; counted under ``not_utf8`` when ``counts`` is given."""
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        if counts is not None:
+            counts["not_utf8"] += 1
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate no byte stands for (not from a decode): escape it as is
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def normalise(name: str, counts: Counter[str]) -> str | None:
@@ -384,7 +405,8 @@ def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterat
         return
     try:
         for name, typ, mode, size, link, source, info in _members(ts, tf, what):
-            path = normalise(name, counts)
+            path = normalise(printable_name(name, counts), counts)
+            link = printable_name(link)
             if path is None or path == "":
                 continue
             base = path.rsplit("/", 1)[-1]

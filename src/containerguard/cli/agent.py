@@ -47,6 +47,20 @@ def _alert_policies(paths: list[Path] | None, *, server: str | None, token: str,
     return AlertPolicies(policies, rep, host=host), fetcher
 
 
+class _CleanFormatter(logging.Formatter):
+    """Log lines with control characters, bidi overrides and line separators made visible: the agent logs names
+    that whoever starts a container chooses (its name, labels, the files it runs), and a log line must not
+    clear, recolour or forge lines of the terminal or the log it is written to."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from containerguard.report.terminal import clean
+
+        text = super().format(record)
+        if record.exc_info:  # a traceback keeps its lines
+            return "\n".join(clean(line, oneline=True) for line in text.split("\n"))
+        return clean(text, oneline=True)
+
+
 #: the longest --baseline-quiet: ten years (a workload that must never be promoted is locked: `baseline lock`)
 _MAX_QUIET = 10 * 365 * 86400.0
 
@@ -180,6 +194,9 @@ def agent(
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # log lines name containers, workloads and executables
+        if getattr(handler, "stream", None) is sys.stderr:
+            handler.setFormatter(_CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     server = server or os.environ.get("CONTAINERGUARD_SERVER") or None
     token = token or os.environ.get("CONTAINERGUARD_TOKEN", "")
     host = socket.gethostname()

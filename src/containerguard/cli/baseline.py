@@ -181,13 +181,25 @@ def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
     store = _store(baseline_dir)
     p = store.find(workload)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        argv = shlex.split(editor)
+    except ValueError as exc:
+        raise UsageError(f"$VISUAL/$EDITOR {editor!r}: {exc}; the baseline is unchanged") from None
+    if not argv:
+        raise UsageError("$VISUAL/$EDITOR is blank; the baseline is unchanged")
     fd, name = tempfile.mkstemp(prefix="cg-", suffix="-baseline.yaml")
     path = Path(name)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(export_yaml([p]))
-    if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+    try:
+        rc = subprocess.run([*argv, str(path)], check=False).returncode
+    except OSError as exc:  # no such editor, not executable
+        rc, why = -1, f"cannot run {argv[0]!r}: {exc.strerror or exc}"
+    else:
+        why = f"{editor} exited with {rc}"
+    if rc != 0:
         path.unlink(missing_ok=True)
-        raise UsageError(f"{editor} failed; the baseline is unchanged")
+        raise UsageError(f"{why}; the baseline is unchanged")
     try:  # refused: the edit stays in the file the error names, to fix and 'baseline import'
         text = _read(path)
         edited = import_yaml(text, str(path))

@@ -41,7 +41,15 @@ class Output(Protocol):
 
 
 def _line(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"), default=str, ensure_ascii=False)
+    line = json.dumps(doc, separators=(",", ":"), default=str, ensure_ascii=False)
+    if line.isascii():
+        return line
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a name with bytes that are not UTF-8 (a file an attacker named, read from /proc):
+        # \udcff escapes instead of a line no stream, socket or HTTP body can carry (the alert would be dropped)
+        return json.dumps(doc, separators=(",", ":"), default=str)
+    return line
 
 
 class StreamOutput:

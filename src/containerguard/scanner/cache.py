@@ -32,7 +32,8 @@ from typing import Any
 from containerguard.artifact.stream import parse_digest, verify_bytes
 from containerguard.errors import CacheError, DigestMismatchError
 
-FORMAT = 1
+#: bumped when what a walk records changes for every analyzer: 2 = names that are not UTF-8 escaped (tarwalk)
+FORMAT = 2
 DEFAULT_MAX_BYTES = 2 << 30
 ENV_DIR = "CONTAINERGUARD_CACHE_DIR"
 ENV_MAX = "CONTAINERGUARD_CACHE_MAX_BYTES"

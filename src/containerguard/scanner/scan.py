@@ -179,11 +179,10 @@ def _inventory(target: str, scanners: frozenset[str], insecure: bool, platform: 
                cache: LayerCache | types.EllipsisType | None, username: str | None = None,
                password: str | None = None, skip: SkipPaths | None = None) -> Inventory:
     if target.startswith("sbom:"):
-        if "vuln" not in scanners:
-            return Inventory(target=target, os=OSInfo(), packages=())
         from containerguard.scanner.sbom_input import load_inventory
 
-        return load_inventory(Path(target[len("sbom:"):]))
+        loaded = load_inventory(Path(target[len("sbom:"):]))  # read whatever the scanners: a bad input is an error
+        return loaded if "vuln" in scanners else Inventory(target=target, os=OSInfo(), packages=())
     from containerguard.analyzer.base import Analyzer, ConfigAnalyzer
     from containerguard.artifact import parse_target
     from containerguard.scanner.inventory import IndexCheck, _build_inventory, default_analyzers

@@ -233,7 +233,8 @@ def walk_directory(root: Path, counts: Counter[str], skip_dir: Callable[[str], b
             continue
         with it:
             for de in it:
-                p = f"{rel}/{de.name}" if rel else de.name
+                name = tarwalk.printable_name(de.name, counts)  # shown and matched; opened by de.path
+                p = f"{rel}/{name}" if rel else name
                 try:
                     st = de.stat(follow_symlinks=False)
                 except OSError:
@@ -245,7 +246,7 @@ def walk_directory(root: Path, counts: Counter[str], skip_dir: Callable[[str], b
                 m = st.st_mode
                 if de.is_symlink():
                     try:
-                        link = os.readlink(de.path)
+                        link = tarwalk.printable_name(os.readlink(de.path))
                     except OSError:
                         link = ""
                     yield Entry(p, SYMLINK, m, 0, link)

@@ -52,6 +52,10 @@ REFUSED = {
     "raw escape character": "workload: a\nimage: x\x1b[2Jy\n",
     "raw C1 control": "workload: a\nimage: x\x9b31my\n",
     "not a mapping in the list": "- workload: a\n- 5\n",
+    "empty int tag": "workload: a\ncreated_ns: !!int\n",
+    "empty float tag": "workload: a\nimage: !!float\n",
+    "timestamp tag on no date": "workload: a\nimage: !!timestamp x\n",
+    "empty bool tag": "workload: a\nlocked: !!bool\n",
 }
 
 
@@ -321,3 +325,110 @@ def test_two_agents_and_the_cli_on_one_store_lose_no_update(tmp_path: Path,
     a.tick()
     stored = BaselineStore(d).find("api-*")
     assert stored.locked and "/aw" not in stored.entries["file"]
+
+
+@pytest.mark.parametrize("editor", ["/nonexistent/editor", '"unclosed', "   ", "/etc/hostname", "false"])
+def test_an_editor_that_cannot_run_is_one_line_and_leaves_nothing(editor: str, bdir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", editor)
+    before = _rows(bdir)
+    capsys.readouterr()
+    assert main(["baseline", "edit", "img/web-*", "--baseline-dir", str(bdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "the baseline is unchanged" in err, err
+    assert _rows(bdir) == before
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_drift_alert_for_a_file_named_with_bytes_that_are_not_utf8_is_not_dropped(tmp_path: Path) -> None:
+    """A path read from /proc (os.readlink) keeps an undecodable byte as a lone surrogate: the attacker who wrote
+    the binary chose its name. The alert line must still reach every output (it was dropped as unwritable)."""
+    import json
+    import os
+
+    from containerguard.runtime.emit import Emitter
+    from containerguard.runtime.outputs import Outputs, open_output
+
+    exe = os.fsdecode(b"/tmp/\xff\xfeevil")
+    det = BaselineDetector(BaselineStore(tmp_path / "b"), quiet_s=3600)
+    f = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api", "evt.type": "execve",
+         "proc.exepath": exe, "proc.exe_resolved": exe, "proc.exe_written": True, "user.name": "root",
+         "proc.args": "", "proc.pid": 9, "evt.failed": False, "evt.rawres": 0}
+    event = Event(type="execve", time_ns=1, fields=f)
+    (alert,) = [a for a in det.detect(event) if a.rule_id == "CG-B005"]
+    path = tmp_path / "alerts.jsonl"
+    outputs = Outputs([open_output(f"file:{path}")])
+    Emitter(outputs, "host").emit(alert, event, ())
+    outputs.close()
+    assert outputs.dropped == 0
+    (doc,) = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert doc["output_fields"]["proc.exepath"] == exe  # JSON's \udcff escapes give the name back
+    det.tick()  # and the baseline holding it is saved
+    assert BaselineStore(tmp_path / "b").load_all()[0].deviations
+
+
+def test_a_store_held_by_another_writer_is_one_line_and_nothing_is_lost(bdir: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import containerguard.runtime.baseline.store as store_mod
+
+    real = sqlite3.connect
+    monkeypatch.setattr(store_mod.sqlite3, "connect", lambda *a, **k: real(*a, **{**k, "timeout": 0.2}))
+    det = BaselineDetector(BaselineStore(bdir), quiet_s=3600)
+    ev = {"container.id": "c1", "container.name": "api-1", "container.image.id": "sha256:api", "evt.type": "openat",
+          "evt.failed": False, "evt.rawres": 0, "evt.is_open_write": True, "proc.pid": 3, "fd.name": "/srv/a/x"}
+    det.detect(Event(type="openat", time_ns=1, fields=ev))
+    holder = real(str(bdir / "baselines.db"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the store past the busy timeout
+    try:
+        before = capsys.readouterr()
+        for args in (["lock", "img/web-*"], ["mode", "img/web-*", "learn"]):
+            assert main(["baseline", *args, "--baseline-dir", str(bdir)]) == 2, args
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "database is locked" in err and "internal error" not in err, err
+        for args in (["list"], ["show", "img/web-*"]):  # readers are not held (WAL)
+            assert main(["baseline", *args, "--baseline-dir", str(bdir)]) == 0, args
+        with pytest.raises(Exception, match="database is locked"):
+            det.flush()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    del before
+    det.flush()  # the workload that could not be saved then is saved now, without learning anything new
+    assert BaselineStore(bdir).find("api-*").entries["file"] == {"/srv/a"}
+
+
+def test_mutated_exports_are_refused_with_one_line_or_imported(tmp_path: Path) -> None:
+    """Random damage to a real export (inserted YAML syntax, tags, bytes; cut spans): every outcome is a valid
+    import or one BaselineError line naming the file, never another exception."""
+    from containerguard.errors import BaselineError
+    from containerguard.runtime.baseline.yamlio import decode, export_yaml
+
+    prof = Profile(key="sha256:1/web-*", image="web:1", image_id="sha256:1", name_pattern="web-*", mode="monitor")
+    prof.entries = {"process": {"/usr/bin/date|root|/usr/bin/dash|+%s <N>"}, "file": {"/var/log/app"},
+                    "network": {"out 10.0.0.0/24:5432", "listen 80"}, "syscall": {"openat", "execve"}}
+    prof.deviations = {"file /tmp"}
+    base = export_yaml([prof]).encode()
+    toks = [b"\n", b": ", b"- ", b"[", b"]", b"{", b"}", b"&a ", b"*a", b"!!int ", b"!!float ", b"!!bool ",
+            b"!!timestamp ", b"!!binary ", b"!!set ", b"!!omap ", b"!!python/name:os.system ", b"? ", b"|", b">",
+            b"\t", b"'", b'"', b"\\", b"\xff", b"\x00", b"\x1b", b"~", b"1e9999", b"<<: ", b"%TAG ", b"---", b"#"]
+    rnd = random.Random(1414)
+    for _ in range(1500):
+        data = bytearray(base)
+        for _ in range(rnd.randint(1, 4)):
+            pos = rnd.randrange(len(data) + 1)
+            if rnd.random() < 0.6:
+                data[pos:pos] = rnd.choice(toks)
+            else:
+                del data[pos:pos + rnd.randint(1, 20)]
+        try:
+            import_yaml(decode(bytes(data), "f.yaml"), "f.yaml")
+        except BaselineError as exc:
+            assert str(exc).startswith("f.yaml") and "\n" not in str(exc), str(exc)

@@ -635,9 +635,15 @@ class BaselineDetector:
         with self._lock:
             dirty = [(k, Profile.from_doc(self.profiles[k].to_doc())) for k in self._dirty if k in self.profiles]
             self._dirty.clear()
-        for key, snapshot in dirty:
+        for i, (key, snapshot) in enumerate(dirty):
             expect = self._saved.get(key, 0)
-            if self.store.save(snapshot, expect_version=expect):
+            try:
+                saved = self.store.save(snapshot, expect_version=expect)
+            except BaselineError:  # the store is busy (another writer held it past the timeout) or full: these
+                with self._lock:  # workloads are saved by a later flush, not forgotten until they learn again
+                    self._dirty.update(k for k, _ in dirty[i:])
+                raise
+            if saved:
                 with self._lock:
                     self._saved[key] = snapshot.version
                     self._base[key] = snapshot

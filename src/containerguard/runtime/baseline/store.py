@@ -9,10 +9,12 @@ baseline and no writer's update is lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from containerguard.errors import BaselineError
@@ -55,6 +57,16 @@ class BaselineStore:
             raise BaselineError(f"{self.path}: cannot open the baseline store: {exc}") from None
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The connection to ourselves, with SQLite's errors as one-line BaselineErrors (a store another process
+        holds locked for longer than the 10 s busy timeout, a disk that is full or read-only)."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise BaselineError(f"{self.path}: {exc}; nothing changed (try again)") from None
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:
@@ -62,18 +74,18 @@ class BaselineStore:
 
     def versions(self) -> dict[str, int]:
         """Every workload's current version."""
-        with self._lock:
+        with self._locked():
             return {k: v for k, v in self._db.execute("SELECT key, version FROM workloads")}
 
     def load(self, key: str) -> Profile | None:
         """One workload's profile, or None."""
-        with self._lock:
+        with self._locked():
             row = self._db.execute("SELECT doc, version FROM workloads WHERE key = ?", (key,)).fetchone()
         return self._profile(key, row[0], row[1]) if row else None
 
     def load_all(self) -> list[Profile]:
         """Every stored profile."""
-        with self._lock:
+        with self._locked():
             rows = self._db.execute("SELECT key, doc, version FROM workloads ORDER BY key").fetchall()
         return [self._profile(k, d, v) for k, d, v in rows]
 
@@ -90,7 +102,7 @@ class BaselineStore:
         """
         doc = json.dumps(profile.to_doc(), separators=(",", ":"))
         now = time.time_ns()
-        with self._lock:
+        with self._locked():
             if expect_version is None:  # one statement: another process's write between a read and this one
                 # would otherwise be given the same version, and an agent that saved it would not see this change
                 version = self._db.execute(
@@ -172,7 +184,7 @@ class BaselineStore:
 
     def delete(self, key: str) -> bool:
         """Remove a workload's baseline; False when there was none."""
-        with self._lock:
+        with self._locked():
             return self._db.execute("DELETE FROM workloads WHERE key = ?", (key,)).rowcount == 1
 
     def find(self, name: str) -> Profile:

@@ -81,7 +81,7 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
                 _check_tree(node, make, max_nodes, max_depth)
             try:
                 data = ld.construct_document(node) if node is not None else None
-            except (ValueError, TypeError, OverflowError) as exc:  # a value its tag refuses: 2024-02-30
+            except _CONSTRUCT_ERRORS as exc:  # a value its tag refuses: 2024-02-30
                 raise _value_error(node, exc, loader, make) from None
         finally:
             ld.dispose()
@@ -90,6 +90,12 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
     except RecursionError:
         raise make(f"nesting deeper than {max_depth} levels", None) from None
     return data, node
+
+
+#: what PyYAML's constructors raise on a value their explicit tag refuses: ValueError for most ('2024-02-30'),
+#: but IndexError for an empty '!!int' or '!!float', AttributeError for a '!!timestamp' that is no date, KeyError
+#: for an empty '!!bool'
+_CONSTRUCT_ERRORS = (ValueError, TypeError, OverflowError, AttributeError, IndexError, KeyError)
 
 
 def _value_error(root: Node | None, exc: Exception, loader: Any, make: ErrorFactory) -> ContainerGuardError:
@@ -103,6 +109,9 @@ def _value_error(root: Node | None, exc: Exception, loader: Any, make: ErrorFact
                 probe.construct_object(node)
             except (ValueError, TypeError, OverflowError) as inner:
                 return make(f"invalid value {node.value!r}: {inner}", node.start_mark.line + 1)
+            except _CONSTRUCT_ERRORS:  # PyYAML's own slip on an empty or odd value ('!!int', '!!timestamp x')
+                return make(f"invalid value {node.value!r}: not a valid {node.tag.rpartition(':')[2]}",
+                            node.start_mark.line + 1)
             finally:
                 probe.dispose()
         elif isinstance(node, MappingNode):

@@ -192,6 +192,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
 
 
 def _install_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    from containerguard.server.api.strict import validation_response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(exc)  # one line, never the input (a password, or inf, which JSON cannot hold)
+
     @app.exception_handler(services.NotFound)
     async def _404(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)

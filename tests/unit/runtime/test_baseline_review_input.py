@@ -52,6 +52,10 @@ REFUSED = {
     "raw escape character": "workload: a\nimage: x\x1b[2Jy\n",
     "raw C1 control": "workload: a\nimage: x\x9b31my\n",
     "not a mapping in the list": "- workload: a\n- 5\n",
+    "empty int tag": "workload: a\ncreated_ns: !!int\n",
+    "empty float tag": "workload: a\nimage: !!float\n",
+    "timestamp tag on no date": "workload: a\nimage: !!timestamp x\n",
+    "empty bool tag": "workload: a\nlocked: !!bool\n",
 }
 
 
@@ -399,3 +403,32 @@ def test_a_store_held_by_another_writer_is_one_line_and_nothing_is_lost(bdir: Pa
     del before
     det.flush()  # the workload that could not be saved then is saved now, without learning anything new
     assert BaselineStore(bdir).find("api-*").entries["file"] == {"/srv/a"}
+
+
+def test_mutated_exports_are_refused_with_one_line_or_imported(tmp_path: Path) -> None:
+    """Random damage to a real export (inserted YAML syntax, tags, bytes; cut spans): every outcome is a valid
+    import or one BaselineError line naming the file, never another exception."""
+    from containerguard.errors import BaselineError
+    from containerguard.runtime.baseline.yamlio import decode, export_yaml
+
+    prof = Profile(key="sha256:1/web-*", image="web:1", image_id="sha256:1", name_pattern="web-*", mode="monitor")
+    prof.entries = {"process": {"/usr/bin/date|root|/usr/bin/dash|+%s <N>"}, "file": {"/var/log/app"},
+                    "network": {"out 10.0.0.0/24:5432", "listen 80"}, "syscall": {"openat", "execve"}}
+    prof.deviations = {"file /tmp"}
+    base = export_yaml([prof]).encode()
+    toks = [b"\n", b": ", b"- ", b"[", b"]", b"{", b"}", b"&a ", b"*a", b"!!int ", b"!!float ", b"!!bool ",
+            b"!!timestamp ", b"!!binary ", b"!!set ", b"!!omap ", b"!!python/name:os.system ", b"? ", b"|", b">",
+            b"\t", b"'", b'"', b"\\", b"\xff", b"\x00", b"\x1b", b"~", b"1e9999", b"<<: ", b"%TAG ", b"---", b"#"]
+    rnd = random.Random(1414)
+    for _ in range(1500):
+        data = bytearray(base)
+        for _ in range(rnd.randint(1, 4)):
+            pos = rnd.randrange(len(data) + 1)
+            if rnd.random() < 0.6:
+                data[pos:pos] = rnd.choice(toks)
+            else:
+                del data[pos:pos + rnd.randint(1, 20)]
+        try:
+            import_yaml(decode(bytes(data), "f.yaml"), "f.yaml")
+        except BaselineError as exc:
+            assert str(exc).startswith("f.yaml") and "\n" not in str(exc), str(exc)

@@ -9,11 +9,12 @@ from starlette.concurrency import run_in_threadpool
 
 from containerguard.server.api import schemas as S
 from containerguard.server.api.deps import read, require, state, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import audit, events, images, tokens, trend
 from containerguard.server.services import exceptions as exc_svc
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from containerguard.server.api.deps import read, require, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import exceptions as svc
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 class ExceptionIn(BaseModel):

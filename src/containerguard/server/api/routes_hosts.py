@@ -12,10 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from containerguard.model import Priority
 from containerguard.server import metrics
 from containerguard.server.api.deps import read, require, tx
+from containerguard.server.api.strict import StrictRoute, tolerant_text
 from containerguard.server.services import hosts as svc
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 MAX_ALERTS = 10_000
 MAX_CONTAINERS = 5_000
@@ -103,6 +104,7 @@ class ReportAck(BaseModel):
 
 
 @router.post("/agent/report", response_model=ReportAck, summary="An agent's batch of containers and alerts")
+@tolerant_text
 async def agent_report(request: Request, body: ReportIn,
                        actor: Annotated[Actor, Depends(require("agent:write"))]) -> ReportAck:
     if actor.host and body.host != actor.host:

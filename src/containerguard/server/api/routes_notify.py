@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from containerguard.model import Priority, Severity
 from containerguard.server.api.deps import require, state, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import Invalid
 from containerguard.server.services import notify as svc
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 EventType = Literal["new_finding", "new_kev_finding", "runtime_alert", "scan_failed", "image_scanned",
                     "policy_violation"]

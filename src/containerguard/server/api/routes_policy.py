@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from containerguard.server.api.deps import require, tx
+from containerguard.server.api.strict import StrictRoute, tolerant_text
 from containerguard.server.services import policies as svc
 from containerguard.server.services import policy_files
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 class ViolationIn(BaseModel):
@@ -97,6 +98,7 @@ class ReportBatchIn(BaseModel):
 
 
 @router.post("/policy/reports", summary="A batch of decisions from an admission webhook, Docker plugin or agent")
+@tolerant_text
 async def policy_report(request: Request, body: ReportBatchIn,
                         actor: Annotated[Actor, Depends(require("policy:report"))]) -> dict[str, Any]:
     """Idempotent: a ``batch_id`` this reporter already sent is acknowledged (``duplicate``) and stores nothing.

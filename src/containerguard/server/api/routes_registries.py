@@ -10,12 +10,13 @@ from sqlalchemy import select
 
 from containerguard.server import auth
 from containerguard.server.api.deps import client_addr, read, require, state, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import Invalid
 from containerguard.server.services import registries as svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import JobRun, Registry
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 class RegistryIn(BaseModel):

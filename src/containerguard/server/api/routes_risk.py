@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from containerguard.server.api.deps import require, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import risk as svc
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 @router.get("/risk", summary="Images, running containers or findings ranked by risk in context, each with its why")

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from containerguard.server.api.deps import client_addr, require, tx
+from containerguard.server.api.strict import StrictRoute
 from containerguard.server.services import users
 from containerguard.server.services.audit import Actor
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 class UserIn(BaseModel):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -93,3 +94,23 @@ def test_targets_that_are_no_reference_exit_2_with_one_line(capsys: pytest.Captu
     rc, out, err = _run(capsys, "sbom", target, "--no-cache")
     assert rc == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devzero", "dir"])
+def test_named_inputs_that_are_no_regular_file(image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               kind: str) -> None:
+    """A FIFO, /dev/zero or a directory given as the SBOM, the VEX document or the archive: one line, exit 2,
+    at once (a FIFO or /dev/zero once hung ``scan sbom:`` and ``--vex``)."""
+    p = tmp_path / f"input-{kind}"
+    if kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "devzero":
+        p.symlink_to("/dev/zero")
+    else:
+        p.mkdir()
+    for args in (["scan", f"sbom:{p}", "--scanners", "secret"],
+                 ["scan", f"docker-archive:{image}", "--scanners", "secret", "--vex", str(p), "--no-cache"],
+                 ["sbom", f"docker-archive:{p}", "--no-cache"], ["sbom", f"oci-archive:{p}", "--no-cache"]):
+        rc, out, err = _run(capsys, *args)
+        assert rc == 2 and out == "", (args, err)
+        assert err.startswith("error: ") and err.count("\n") == 1 and "not a regular file" in err, (args, err)

@@ -30,6 +30,12 @@ from containerguard.errors import ArchiveError, ArtifactError
 from containerguard.model import ImageRef, Layer
 
 
+def _check_regular(path: Path) -> None:
+    """An archive target must be a regular file: a directory, device or FIFO is named as such."""
+    if not path.is_file():
+        raise ArtifactError(f"{path}: " + ("not a regular file" if os.path.lexists(path) else "no such file"))
+
+
 class FileSlice(ReaderBase):
     """``size`` bytes of ``path`` from ``offset``: a tar member read in place."""
 
@@ -183,8 +189,7 @@ def open_oci_dir(ref: ImageRef, *, platform: str = "linux/amd64") -> BlobImage:
 
 def open_oci_archive(ref: ImageRef, *, platform: str = "linux/amd64") -> BlobImage:
     path = Path(ref.ref)
-    if not path.is_file():
-        raise ArtifactError(f"{path}: no such file")
+    _check_regular(path)
     idx = TarIndex(path)
     if not idx.has("index.json"):
         raise ArtifactError(f"{path}: not an OCI archive (no index.json)")
@@ -196,8 +201,7 @@ def open_docker_archive(ref: ImageRef, *, platform: str = "linux/amd64",
                         on_close: Callable[[], None] | None = None) -> BlobImage:
     """A ``docker save`` tar: manifest.json (legacy, or Docker 25+'s beside an OCI index.json)."""
     path = Path(ref.ref)
-    if not path.is_file():
-        raise ArtifactError(f"{path}: no such file")
+    _check_regular(path)
     idx = TarIndex(path)
     if not idx.has("manifest.json"):
         if idx.has("index.json"):

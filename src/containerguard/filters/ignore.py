@@ -23,6 +23,7 @@ from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containerguard.errors import PolicyError
+from containerguard.inputfile import read_input
 from containerguard.model import Finding
 from containerguard.yamlsafe import line_of, load_with_lines
 
@@ -134,8 +135,9 @@ def parse_ignore_file(text: str, source: str) -> IgnoreFile:
 
 def load_ignore_file(path: str | Path) -> IgnoreFile:
     p = Path(path)
+    data = read_input(p, MAX_POLICY_BYTES, PolicyError, "ignore file")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{p}: cannot read ignore file: {exc}") from exc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{p}: cannot read ignore file: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     return parse_ignore_file(text, str(p))

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from containerguard.errors import PolicyError
 from containerguard.filters.ignore import purl_matches
+from containerguard.inputfile import read_input
 from containerguard.model import Finding, ImageMeta
 
 MAX_VEX_BYTES = 32 * 1024 * 1024
@@ -306,8 +307,9 @@ def parse_vex(text: str, source: str) -> VexDocument:
 
 def load_vex(path: str | Path) -> VexDocument:
     p = Path(path)
+    data = read_input(p, MAX_VEX_BYTES, PolicyError, "VEX document")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{p}: cannot read VEX document: {exc}") from exc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{p}: cannot read VEX document: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     return parse_vex(text, str(p))

@@ -20,6 +20,7 @@ from packageurl import PackageURL
 from containerguard.detect.fast_construct import gc_paused, positional_builder
 from containerguard.ecosystems import BY_TYPE, ECOSYSTEMS
 from containerguard.errors import ReportError, UsageError
+from containerguard.inputfile import read_input
 from containerguard.model import ImageMeta, Inventory, Layer, OSInfo, Package
 
 MAX_BYTES = 512 * 1024 * 1024
@@ -41,12 +42,7 @@ _SPDX_LAYER = re.compile(r"^layer (\d+) (\S+)(?: created by: (.*))?$")
 def load_inventory(path: Path | str) -> Inventory:
     """The Inventory in an SBOM file; raises UsageError/ReportError with one line on bad input."""
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{p}: larger than {MAX_BYTES} bytes")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    data = read_input(p, MAX_BYTES, UsageError, "SBOM")
     return parse_inventory(data, str(p))
 
 

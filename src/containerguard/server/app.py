@@ -188,6 +188,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
 
     mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    from containerguard.server.api.strict import RefuseNul
+
+    app.add_middleware(RefuseNul)
     return app
 
 
@@ -215,6 +218,20 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(services.Forbidden)
     async def _403(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: Exception) -> JSONResponse:
+        # the database refused a value (an id past its integer range, a NUL): the request's fault, not a 500
+        orig = getattr(exc, "orig", None) or exc
+        why = (str(orig).splitlines() or ["invalid value"])[0][:200]
+        return JSONResponse({"detail": f"a value the database cannot take: {why}"}, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: Exception) -> JSONResponse:
+        # SQLite's driver refuses an integer past 64 bits before SQLAlchemy sees it (an id or offset in the URL)
+        return JSONResponse({"detail": f"a number out of range: {str(exc)[:200]}"}, status_code=422)
 
     @app.exception_handler(ContainerGuardError)
     async def _400(request: Request, exc: Exception) -> JSONResponse:

@@ -191,3 +191,22 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     slim = [{"loc": [str(p)[:120] for p in (e.get("loc") or ())], "msg": _one(e), "type": str(e.get("type", ""))}
             for e in errors[:50]]
     return JSONResponse({"detail": detail or "invalid request", "errors": slim}, status_code=422)
+
+
+class RefuseNul:
+    """Pure ASGI: a NUL in the URL (``%00`` in the path or the query) is a 400 before any route runs.
+
+    No identifier, filter or search term of the API or the console holds one, and PostgreSQL refuses it as a
+    query parameter (a 500 from every search box otherwise)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"")
+                                        or b"\x00" in scope.get("query_string", b"")
+                                        or "\x00" in scope.get("path", "")):
+            resp = JSONResponse({"detail": "a NUL character (%00) in the URL"}, status_code=400)
+            await resp(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -202,7 +202,8 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
             todo.append((req, key))
         if not todo:
             continue
-        files = _open_link_targets(art, layer, li, {req.source for req, _ in todo}, cache, dir_root)
+        files = _open_link_targets(art, layer, li, {req.source for req, _ in todo}, cache, dir_root,
+                                   max((a.max_size for a in analyzers), default=0))
         try:
             _analyse_links(todo, files, analyzers, cache, out, warnings)
         finally:
@@ -215,14 +216,15 @@ def _link_results(art: Artifact, layers: Sequence[Layer], records: Sequence[Laye
 
 
 def _open_link_targets(art: Artifact, layer: Layer, li: int, wanted: set[str], cache: LayerCache | None,
-                       dir_root: Path | None) -> dict[str, IO[bytes]]:
-    """The link target files ``wanted`` from layer ``li`` (or the directory root), opened for reading."""
+                       dir_root: Path | None, max_size: int) -> dict[str, IO[bytes]]:
+    """The link target files ``wanted`` from layer ``li`` (or the directory root), opened for reading; a
+    layer's file over ``max_size`` (every analyzer's cap) is not copied out."""
     from containerguard.scanner.walker import extract_files
 
     if dir_root is not None:
         return {w: open(dir_root / w, "rb") for w in wanted}
     with art.open_layer(layer) as stream:
-        return extract_files(stream, wanted, cache.tmp_dir if cache is not None else None, f"layer {li}")
+        return extract_files(stream, wanted, cache.tmp_dir if cache is not None else None, f"layer {li}", max_size)
 
 
 def _analyse_links(todo: Sequence[tuple[LinkRequest, str | None]], files: dict[str, IO[bytes]],

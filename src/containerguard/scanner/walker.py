@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import shutil
 import tarfile
 import tempfile
 from collections import Counter
@@ -23,7 +22,7 @@ from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.artifact import tarwalk
 from containerguard.artifact.stream import blame_digest, drain
 from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
-from containerguard.errors import AnalyzerError, ArchiveError
+from containerguard.errors import AnalyzerError, ArchiveError, CacheError
 
 if TYPE_CHECKING:
     from containerguard.scanner.skip import SkipPaths
@@ -77,6 +76,33 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
     return result
 
 
+def _within_cap(analyzers: list[Analyzer], path: str, size: int, warn: Callable[[str], None]) -> list[Analyzer]:
+    """The analyzers whose ``max_size`` admits a file of ``size`` bytes; one warning for each of the others."""
+    keep = []
+    for a in analyzers:
+        if size > a.max_size:
+            warn(f"{path}: {size} bytes, larger than the {a.type} analyzer's cap; skipped")
+        else:
+            keep.append(a)
+    return keep
+
+
+def _pending_links(links: Sequence[str], path: str, size: int, analyzers: Sequence[Analyzer],
+                   warn: Callable[[str], None], link_results: dict[str, tuple[str, AnalysisResult | None]],
+                   ) -> list[tuple[str, list[Analyzer]]]:
+    """The symlinks to ``path`` met earlier in the layer, each with the analyzers to run at its path; a link
+    no analyzer can take (none wants it, or the file is over their caps) is decided here, with no result,
+    so that no second pass re-reads the layer for it."""
+    out = []
+    for lp in links:
+        users = _within_cap([a for a in analyzers if a.required(lp, REG_MODE)], lp, size, warn)
+        if users:
+            out.append((lp, users))
+        else:
+            link_results[lp] = (path, None)
+    return out
+
+
 def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
     """A seekable copy of ``src`` (in memory up to a cap, then in ``tmpdir``) for analyzers that seek."""
     if size <= SPOOL_MEMORY:  # one read into one bytes object, which BytesIO shares without a second copy
@@ -93,10 +119,19 @@ def spool(src: IO[bytes], size: int, tmpdir: Path | None) -> IO[bytes]:
         return io.BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=str(tmpdir) if tmpdir else None)  # noqa: SIM115
     try:
-        shutil.copyfileobj(src, out, 1 << 20)
+        while chunk := src.read(1 << 20):
+            try:
+                out.write(chunk)
+            except OSError as exc:  # the disk holding the spool is full (or a file-size limit): say where
+                where = tmpdir or tempfile.gettempdir()
+                raise CacheError(f"cannot hold a {size}-byte file for analysis in {where}: "
+                                 f"{exc.strerror or exc}") from None
     except (tarfile.TarError, EOFError) as exc:
         out.close()
         raise ArchiveError(f"truncated tar stream while reading a file ({str(exc)[:80]})") from None
+    except CacheError:
+        out.close()
+        raise
     if out.tell() != size:
         out.close()
         raise ArchiveError("truncated tar stream while reading a file")
@@ -128,10 +163,12 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
             continue
         files[path] = (kind, e.mode, e.size, e.link)
         if kind == FILE:
-            wanted = [a for a in analyzers if a.required(path, e.mode)]
+            # an analyzer whose size cap the file exceeds is told off here, before anything is copied: a
+            # 10 GB file (or a 10 KB sparse entry declaring 10 GB) is skipped in the stream, never spooled
+            wanted = _within_cap([a for a in analyzers if a.required(path, e.mode)], path, e.size, warn)
             if path in results:  # a duplicate entry replaces the earlier one's results
                 del results[path]
-            linked = pending.get(path, ()) if pending else ()
+            linked = _pending_links(pending.get(path, ()), path, e.size, analyzers, warn, link_results) if pending else []
             if not wanted and not linked:
                 continue
             with (opener or Entry.open)(e) as src, spool(src, e.size, tmpdir) as fh:
@@ -139,8 +176,7 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
                     r = run_analyzers(wanted, path, e.mode, e.size, fh, warn, read_sibling)
                     if r is not None:
                         results[path] = r
-                for lp in linked:
-                    users = [a for a in analyzers if a.required(lp, REG_MODE)]
+                for lp, users in linked:
                     link_results[lp] = (path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
         elif kind in (SYMLINK, HARDLINK):
             results.pop(path, None)
@@ -193,13 +229,15 @@ def walk_tar_layer(stream: IO[bytes], analyzers: Sequence[Analyzer], *, tmpdir: 
     return record
 
 
-def extract_files(stream: IO[bytes], wanted: set[str], tmpdir: Path | None, what: str = "layer") -> dict[str, IO[bytes]]:
-    """Spool the regular files named in ``wanted`` (a second, targeted pass used for link targets)."""
+def extract_files(stream: IO[bytes], wanted: set[str], tmpdir: Path | None, what: str = "layer",
+                  max_size: int | None = None) -> dict[str, IO[bytes]]:
+    """Spool the regular files named in ``wanted`` (a second, targeted pass used for link targets); a file
+    over ``max_size`` bytes (no analyzer would read it) is left out, never copied."""
     out: dict[str, IO[bytes]] = {}
     counts: Counter[str] = Counter()
     try:
         for e in tarwalk.walk(stream, counts, what):
-            if e.kind == FILE and e.path in wanted:
+            if e.kind == FILE and e.path in wanted and (max_size is None or e.size <= max_size):
                 with e.open() as src:
                     old = out.pop(e.path, None)
                     if old is not None:

@@ -162,3 +162,24 @@ def test_agent_telemetry_with_nul_and_undecodable_text_is_stored_not_refused(api
     r = api.client.post("/api/v1/agent/report", content=b'{"host": "node-x", "host": "other", "batch_id": "b-12345678"}',
                         headers={**api.h(tok), "content-type": "application/json"})
     assert "'host' given twice" in _one_line_422(r)
+
+
+def test_a_scan_of_a_hostile_image_with_nul_in_its_text_is_stored_on_both_backends(api, docs):
+    """A NUL in a package's metadata (the image is the attacker's) must not keep the image out of the
+    inventory on PostgreSQL, which refuses NUL in text: it is stored as U+FFFD, as on SQLite."""
+    doc = json.loads(docs[1])
+    doc["image"]["repo_tags"] = ["reg.example/nul\u0000app:1"]
+    doc["findings"][0]["title"] = "bad\u0000title and a literal \\u0000 kept"
+    r = api.post("/scans", content=json.dumps(doc))
+    assert r.status_code == 201, r.text
+    digest = r.json()["digest"]
+    names = api.get(f"/images/{digest}").json()["names"]
+    assert "reg.example/nul\ufffdapp" in [n["repository"] for n in names]
+    titles = {f["title"] for f in api.get(f"/images/{digest}/findings?limit=1000").json()["items"]}
+    assert "bad\ufffdtitle and a literal \\u0000 kept" in titles
+    # a lone surrogate is no text at all: a one-line 422, nothing stored
+    doc = json.loads(docs[2])
+    doc["findings"][0]["title"] = "t\ud800"
+    r = api.post("/scans", content=json.dumps(doc))
+    assert r.status_code == 422 and "\n" not in r.json()["detail"]
+    assert api.get("/images").json()["total"] == 1

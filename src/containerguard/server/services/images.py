@@ -107,11 +107,24 @@ def _split_name(ref: str) -> tuple[str, str, str]:
     return name, tag, digest if DIGEST.match(digest) else ""
 
 
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _no_nul(data: bytes) -> bytes:
+    """A NUL (``\\u0000``) in a string of the document becomes U+FFFD. A package name or a file in a hostile
+    image can carry one; PostgreSQL's text refuses it, so the image would never reach the server's inventory
+    there (SQLite would store it): replaced, the upload is stored the same on both backends."""
+    if b"\\u0000" not in data:
+        return data
+    return _NUL_ESCAPE.sub(rb"\1\\ufffd", data)
+
+
 def parse_upload(data: bytes, *, digest: str | None = None, name: str | None = None) -> ParsedUpload:
     """Read a scan upload: the native JSON of ``scan --format json`` (inventory and findings) or an SBOM
     (CycloneDX, SPDX, native ``sbom`` output; the server matches it). Raises Invalid with one line."""
     from containerguard.scanner import parse_inventory
 
+    data = _no_nul(data)
     try:
         inv = parse_inventory(data, "upload")
     except ContainerGuardError as exc:

@@ -88,6 +88,8 @@ def test_scan_sbom_target_is_read_whatever_the_scanners(tmp_path: Path, capsys: 
     ("docker-archve:/nonexistent/x.tar", "unknown scheme 'docker-archve'"),
     ("./nonexistent-rootfs", "is a path, not an image name"),
     ("..x/y", "invalid registry host"),
+    ("docker:a/../../containers/x", "invalid repository name"),  # never a daemon URL outside /images/
+    ("a/../../containers/x", "invalid repository name"),
 ])
 def test_targets_that_are_no_reference_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], target: str,
                                                             expected: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,10 +21,20 @@ from containerguard.artifact.base import Artifact, BlobStore
 from containerguard.artifact.image import BlobImage, build_layers, build_meta
 from containerguard.artifact.manifest import parse_config
 from containerguard.artifact.oci import open_docker_archive
+from containerguard.artifact.registry import split_reference
 from containerguard.errors import ArtifactError
 from containerguard.model import ImageMeta, ImageRef, Layer
 
 TIMEOUT = 300
+
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{12,64}").fullmatch
+
+
+def check_name(name: str) -> None:
+    """An image ID or an image reference, else ArtifactError: the name goes into the daemon's URL paths
+    (``/images/NAME/json``), where ``a/../../containers/ID`` would reach another endpoint."""
+    if not _IMAGE_ID(name):
+        split_reference(name)
 
 
 def docker_client(timeout: int = TIMEOUT) -> Any:
@@ -43,6 +54,7 @@ def inspect(name: str) -> dict[str, Any] | None:
     """``docker image inspect`` or None when the daemon does not have the image (or is not there)."""
 
     try:
+        check_name(name)
         client = docker_client(timeout=10)  # a bare IMAGE falls back to the registry: do not wait long
     except ArtifactError:
         return None
@@ -60,6 +72,7 @@ class DaemonImage(Artifact):
                  on_export: Callable[[int], None] | None = None) -> None:
         import docker.errors
 
+        check_name(ref.ref)
         self.ref = ref
         self._on_export = on_export
         self._cache = cache

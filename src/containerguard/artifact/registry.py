@@ -60,19 +60,20 @@ _HOST_RE = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9
 def split_reference(text: str) -> tuple[str, str, str]:
     """``HOST/REPO[:TAG|@DIGEST]`` -> (host, repo, tag-or-digest), Docker's defaults for bare names."""
     name, reference = text, "latest"
+    digest = ""
     if "@" in name:
-        name, reference = name.split("@", 1)
+        name, digest = name.split("@", 1)
         try:
-            parse_digest(reference)
+            parse_digest(digest)
         except DigestMismatchError:
             raise ArtifactError(f"invalid digest in image reference {text!r}") from None
-    else:
-        slash = name.rfind("/")
-        colon = name.rfind(":")
-        if colon > slash:
-            name, reference = name[:colon], name[colon + 1:]
-            if not _TAG_RE.match(reference):
-                raise ArtifactError(f"invalid tag in image reference {text!r}")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:  # NAME:TAG, or NAME:TAG@DIGEST where the digest decides
+        name, reference = name[:colon], name[colon + 1:]
+        if not _TAG_RE.match(reference):
+            raise ArtifactError(f"invalid tag in image reference {text!r}")
+    reference = digest or reference
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
         host, repo = first, rest

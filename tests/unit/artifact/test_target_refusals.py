@@ -48,3 +48,31 @@ def test_valid_hosts() -> None:
     assert split_reference("[::1]:5000/a:t") == ("[::1]:5000", "a", "t")
     assert split_reference("my-reg.example.com:443/a/b")[0] == "my-reg.example.com:443"
     assert split_reference("localhost/x")[0] == "localhost"
+
+
+@pytest.mark.parametrize("name", ["a/../../containers/x", "../../etc", "x/..%2f..", "a b", "Upper:1", "x?y=1",
+                                  "x#frag"])
+def test_daemon_names_that_would_leave_the_images_endpoint(name: str) -> None:
+    """``docker:NAME`` goes into the daemon API's URL path: ``a/../../containers/x`` once reached
+    ``/containers/x/json``. Anything that is neither an image ID nor a reference is refused first."""
+    from containerguard.artifact.daemon import check_name, inspect
+
+    with pytest.raises(ArtifactError, match="invalid"):
+        check_name(name)
+    assert inspect(name) is None  # a bare name then goes to the registry path, which names the error
+
+
+@pytest.mark.parametrize("name", ["alpine", "cg-test/pyhttp:1", "localhost:5000/a/b:t", "0123456789ab",
+                                  "sha256:" + "c" * 64, "alpine@sha256:" + "d" * 64,
+                                  "nginx:1.25@sha256:" + "e" * 64])
+def test_daemon_names_accepted(name: str) -> None:
+    from containerguard.artifact.daemon import check_name
+
+    check_name(name)
+
+
+def test_tag_and_digest_the_digest_decides() -> None:
+    assert split_reference("nginx:1.25@sha256:" + "e" * 64) == ("registry-1.docker.io", "library/nginx",
+                                                                "sha256:" + "e" * 64)
+    with pytest.raises(ArtifactError, match="invalid tag"):
+        split_reference("nginx:bad tag@sha256:" + "e" * 64)

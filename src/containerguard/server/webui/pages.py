@@ -13,10 +13,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -265,7 +265,7 @@ def _runtime(router: APIRouter, console: Console) -> None:
                       host_name=None, priorities=views.PRIORITIES, stream_url=stream_url,
                       base_query=_query(request), filter_action="/runtime", **ctx)
 
-    @router.get("/runtime/hosts/{name}", response_class=HTMLResponse)
+    @router.get("/runtime/hosts/{name:path}", response_class=HTMLResponse)  # an agent host name may hold a /
     def host_page(request: Request, name: str, page: str = "1") -> Response:
         viewer = console.viewer(request, "runtime")
         only = _forced_host(viewer)
@@ -321,7 +321,8 @@ def _runtime_stream(router: APIRouter, console: Console) -> None:
     """The alert timeline's live updates: server-sent events of new alert rows."""
 
     @router.get("/runtime/stream")
-    async def stream(request: Request, after: int = 0) -> Response:
+    async def stream(request: Request, after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0) -> Response:
+        # bounded: past the id column's range the first poll failed after the stream had started (a torn stream)
         viewer = console.viewer(request, "runtime")
         only = _forced_host(viewer)
         flt = _alert_filter(request)

@@ -30,9 +30,59 @@ def emit(text: str, output: Path | None) -> None:
         sys.stdout.flush()
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: written in place
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        _replace(output, text.encode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _replace(output: Path, data: bytes) -> None:
+    """Write ``data`` to a new file beside ``output`` and rename it over ``output``: a failed write (disk
+    full) leaves the previous report whole and no partial one; the mode follows the umask (or the file
+    replaced)."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            mode = output.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def check_output(output: Path | None, target: str) -> None:
+    """``-o`` must not name the file being scanned (``docker-archive:``/``oci-archive:``/``sbom:``): the
+    report would replace the image or SBOM it was made from. Checked before the scan starts."""
+    if output is None or not output.exists():
+        return
+    scheme, _, rest = target.partition(":")
+    if scheme == "sbom":
+        source = rest
+    elif scheme in ("docker-archive", "oci-archive"):
+        from containerguard.artifact import parse_target
+
+        source = parse_target(target).ref
+    else:
+        return
+    import os
+
+    with contextlib.suppress(OSError):
+        if os.path.samefile(source, output):
+            raise UsageError(f"-o {output} is the scanned input {target}: refusing to overwrite it")
 
 
 def check_platform(requested: str | None, image: ImageMeta | None) -> None:

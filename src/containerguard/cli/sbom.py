@@ -49,6 +49,9 @@ def sbom(
         if format not in plugin_formats:
             raise UsageError(f"unknown format {format!r} (choose from {', '.join([*FORMATS, *plugin_formats])})")
     reporter = get_reporter(format)
+    from containerguard.cli._output import check_output
+
+    check_output(output, target)
     cache = None if no_cache else LayerCache(cache_dir)
     bar = hook = None
     if not quiet and sys.stderr.isatty():

@@ -17,7 +17,7 @@ from rich.console import Console
 from containerguard import __version__
 from containerguard.cli._options import severities as _severities
 from containerguard.cli._options import skipped_gate_line
-from containerguard.cli._output import emit, layer_progress
+from containerguard.cli._output import check_output, emit, layer_progress
 from containerguard.errors import UsageError
 from containerguard.model import Severity
 from containerguard.report.terminal import clean
@@ -116,6 +116,7 @@ def scan(
     if gate_sev is not None and len(gate_sev) != 1:
         raise UsageError("--fail-on takes one severity")
     reporter = report.get_reporter(fmt)
+    check_output(output, target)
     policy_set = _policy_set(policy, policy_from_server, server, token)
     if ignorefile is not None and not ignorefile.is_file():
         raise UsageError(f"ignore file {ignorefile} does not exist")

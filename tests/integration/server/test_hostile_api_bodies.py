@@ -183,3 +183,31 @@ def test_a_scan_of_a_hostile_image_with_nul_in_its_text_is_stored_on_both_backen
     r = api.post("/scans", content=json.dumps(doc))
     assert r.status_code == 422 and "\n" not in r.json()["detail"]
     assert api.get("/images").json()["total"] == 1
+
+
+def test_an_over_long_alert_is_cut_and_its_batch_stored(api):
+    """A process picks its own command line: one alert whose output is past the limit must not get its whole
+    batch refused (and so every other alert in it set aside by the agent)."""
+    tok = api.token("agent", "node-long", host="node-long")
+    long_cmd = "sh -c " + "A" * 40_000
+
+    def alert(i: int, output: str) -> dict:
+        return {"uid": f"u-long-{i:04d}", "time": "2026-12-01T10:00:00Z", "rule": "Shell " + "r" * 400,
+                "priority": "Warning", "output": output, "container_name": "n" * 1000, "image": "i" * 2000,
+                "tags": [f"t{j}" for j in range(100)]}
+
+    batch = {"host": "node-long", "batch_id": uuid.uuid4().hex,
+             "alerts": [alert(1, "before"), alert(2, long_cmd), alert(3, "after")],
+             "containers": [{"id": "cd" * 32, "name": "c" * 300, "image": "x" * 600,
+                             "mounts": [{"source": f"/s{j}", "destination": f"/d{j}"} for j in range(300)]}]}
+    r = api.post("/agent/report", tok, json=batch)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["alerts_stored"] == 3 and r.json()["containers"] == 1
+    alerts = {a["uid"]: a for a in api.get("/alerts?host=node-long").json()}
+    cut = alerts["u-long-0002"]["output"]
+    assert len(cut) == 16_384 and cut.startswith("sh -c AAAA") and cut.endswith("\u2026")
+    assert alerts["u-long-0001"]["output"] == "before" and alerts["u-long-0003"]["output"] == "after"
+    assert len(alerts["u-long-0001"]["rule"]) == 255
+    # what stays refused: a batch that is malformed as a whole, not the text inside it
+    r = api.post("/agent/report", tok, json={**batch, "batch_id": "short"})
+    assert r.status_code == 422 and "batch_id" in r.json()["detail"]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from containerguard.model import Priority
@@ -23,21 +23,42 @@ MAX_CONTAINERS = 5_000
 MAX_BASELINES = 10_000
 
 
+def _clip(limit: int) -> BeforeValidator:
+    """Telemetry text or lists past their limit are cut, not refused: a process on the host picks its own
+    command line and file names, and refusing one over-long alert refused the whole batch (the agent sets
+    it aside), so a long enough command line hid every alert sent with it."""
+
+    def cut(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > limit:
+            return v[:limit - 1] + "\u2026"
+        if isinstance(v, list) and len(v) > limit:
+            return v[:limit]
+        return v
+
+    return BeforeValidator(cut)
+
+
+Text64 = Annotated[str, _clip(64), Field(max_length=64)]
+Text255 = Annotated[str, _clip(255), Field(max_length=255)]
+Text512 = Annotated[str, _clip(512), Field(max_length=512)]
+Output = Annotated[str, _clip(16_384), Field(max_length=16_384)]
+
+
 class AlertIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     uid: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     time: dt.datetime
-    rule: str = Field(min_length=1, max_length=255)
+    rule: Annotated[str, _clip(255), Field(min_length=1, max_length=255)]
     priority: str = Field(max_length=20)
     rule_id: str = Field(default="", max_length=128)
     source: str = Field(default="syscall", max_length=32)
-    output: str = Field(default="", max_length=16_384)
-    container_id: str = Field(default="", max_length=64)
-    container_name: str = Field(default="", max_length=255)
-    image: str = Field(default="", max_length=512)
+    output: Output = ""
+    container_id: Text64 = ""
+    container_name: Text255 = ""
+    image: Text512 = ""
     output_fields: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list, max_length=64)
+    tags: Annotated[list[str], _clip(64), Field(default_factory=list, max_length=64)]
 
     @field_validator("priority")
     @classmethod
@@ -53,14 +74,14 @@ class ContainerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
-    name: str = Field(default="", max_length=255)
-    image: str = Field(default="", max_length=512)
+    name: Text255 = ""
+    image: Text512 = ""
     image_id: str = Field(default="", max_length=80, pattern=r"^(sha256:[0-9a-f]{64})?$")
     privileged: bool = False
-    cap_add: list[str] = Field(default_factory=list, max_length=64)
-    mounts: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
-    ports: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
-    network_mode: str = Field(default="", max_length=64)
+    cap_add: Annotated[list[str], _clip(64), Field(default_factory=list, max_length=64)]
+    mounts: Annotated[list[dict[str, Any]], _clip(256), Field(default_factory=list, max_length=256)]
+    ports: Annotated[list[dict[str, Any]], _clip(256), Field(default_factory=list, max_length=256)]
+    network_mode: Text64 = ""
     pid_mode: str = Field(default="", max_length=80, description="host, container:ID, or empty (its own)")
     ipc_mode: str = Field(default="", max_length=80, description="host, container:ID, shareable, private, or empty")
     read_only: bool = Field(default=False, description="the root filesystem is mounted read-only")

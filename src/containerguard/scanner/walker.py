@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.artifact import tarwalk
@@ -85,6 +85,29 @@ def _within_cap(analyzers: list[Analyzer], path: str, size: int, warn: Callable[
         else:
             keep.append(a)
     return keep
+
+
+def _analyse_file(e: Entry, src: IO[bytes], wanted: list[Analyzer], linked: list[tuple[str, list[Analyzer]]],
+                  tmpdir: Path | None, record: LayerRecord, warn: Callable[[str], None],
+                  read_sibling: Callable[[str], bytes] | None) -> None:
+    """Run the ``wanted`` analyzers over one file, and each pending link's analyzers at the link's path."""
+    with src, spool(src, e.size, tmpdir) as fh:
+        if wanted:
+            r = run_analyzers(wanted, e.path, e.mode, e.size, fh, warn, read_sibling)
+            if r is not None:
+                record.results[e.path] = r
+        for lp, users in linked:
+            record.link_results[lp] = (e.path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
+
+
+def _open_or_warn(opener: Callable[[Entry], IO[bytes]], e: Entry, warn: Callable[[str], None]) -> IO[bytes] | None:
+    """The entry's content, or None with one warning when a ``dir:`` file cannot be opened (permission
+    denied, removed since the walk): that file is skipped, the scan goes on."""
+    try:
+        return opener(e)
+    except OSError as exc:
+        warn(f"{e.path}: cannot read ({exc.strerror or exc}); skipped")
+        return None
 
 
 def _pending_links(links: Sequence[str], path: str, size: int, analyzers: Sequence[Analyzer],
@@ -171,13 +194,9 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
             linked = _pending_links(pending.get(path, ()), path, e.size, analyzers, warn, link_results) if pending else []
             if not wanted and not linked:
                 continue
-            with (opener or Entry.open)(e) as src, spool(src, e.size, tmpdir) as fh:
-                if wanted:
-                    r = run_analyzers(wanted, path, e.mode, e.size, fh, warn, read_sibling)
-                    if r is not None:
-                        results[path] = r
-                for lp, users in linked:
-                    link_results[lp] = (path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
+            src = _open_or_warn(opener or Entry.open, e, warn)
+            if src is not None:
+                _analyse_file(e, src, wanted, linked, tmpdir, record, warn, read_sibling)
         elif kind in (SYMLINK, HARDLINK):
             results.pop(path, None)
             if any(a.follows_links and a.required(path, REG_MODE) for a in analyzers):
@@ -300,8 +319,38 @@ def walk_directory(root: Path, counts: Counter[str], skip_dir: Callable[[str], b
                     yield Entry(p, DEVICE, m, 0)
 
 
+class _AsWalked(io.RawIOBase):
+    """A ``dir:`` file read as the walk saw it: at most the size ``stat`` gave. A log that grows while the
+    scan reads it, or a /proc file whose size is 0, was an error that stopped the whole scan ("truncated tar
+    stream")."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = self._left if size is None or size < 0 else min(size, self._left)
+        if n <= 0:
+            return b""
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def _open_dir_entry(e: Entry) -> IO[bytes]:
-    return open(e._info, "rb")
+    return cast(IO[bytes], _AsWalked(e._info, e.size))
 
 
 SIBLING_MAX = 16 << 20

@@ -241,16 +241,18 @@ class TarStream(io.RawIOBase):
 
     def extractfile(self, size: int) -> IO[bytes]:
         """The ``size`` bytes of content at the current position (an entry the fast path read)."""
-        return cast(IO[bytes], _Member(self, size))
+        return cast(IO[bytes], Bounded(self, size))
 
 
-class _Member(io.RawIOBase):
-    """A regular file's content, read from the TarStream; shorter than its size when the stream ends early
-    (the reader compares the size: a truncated layer)."""
+class Bounded(io.RawIOBase):
+    """At most ``size`` bytes of ``raw``: a regular file's content read from the TarStream (shorter than its
+    size when the stream ends early: the reader compares the size, a truncated layer), or a ``dir:`` file
+    read as the walk saw it. ``owns``: closing this closes ``raw``."""
 
-    def __init__(self, stream: TarStream, size: int) -> None:
-        self._s = stream
+    def __init__(self, raw: IO[bytes] | TarStream, size: int, *, owns: bool = False) -> None:
+        self._s = raw
         self._left = size
+        self._owns = owns
 
     def readable(self) -> bool:
         return True
@@ -267,6 +269,11 @@ class _Member(io.RawIOBase):
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
+
+    def close(self) -> None:
+        if self._owns:
+            self._s.close()
+        super().close()
 
 
 BLOCK = 512

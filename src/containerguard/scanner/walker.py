@@ -319,38 +319,10 @@ def walk_directory(root: Path, counts: Counter[str], skip_dir: Callable[[str], b
                     yield Entry(p, DEVICE, m, 0)
 
 
-class _AsWalked(io.RawIOBase):
-    """A ``dir:`` file read as the walk saw it: at most the size ``stat`` gave. A log that grows while the
-    scan reads it, or a /proc file whose size is 0, was an error that stopped the whole scan ("truncated tar
-    stream")."""
-
-    def __init__(self, path: str, size: int) -> None:
-        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        n = self._left if size is None or size < 0 else min(size, self._left)
-        if n <= 0:
-            return b""
-        data = self._fh.read(n)
-        self._left -= len(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._fh.close()
-        super().close()
-
-
 def _open_dir_entry(e: Entry) -> IO[bytes]:
-    return cast(IO[bytes], _AsWalked(e._info, e.size))
+    """A ``dir:`` file read as the walk saw it: at most the size ``stat`` gave (a log that grows while the
+    scan reads it, or a /proc file whose size is 0, once stopped the scan with "truncated tar stream")."""
+    return cast(IO[bytes], tarwalk.Bounded(open(e._info, "rb"), e.size, owns=True))
 
 
 SIBLING_MAX = 16 << 20

@@ -116,3 +116,12 @@ def test_named_inputs_that_are_no_regular_file(image: Path, tmp_path: Path, caps
         rc, out, err = _run(capsys, *args)
         assert rc == 2 and out == "", (args, err)
         assert err.startswith("error: ") and err.count("\n") == 1 and "not a regular file" in err, (args, err)
+
+
+@pytest.mark.parametrize("doc", ['{"spdxVersion": "SPDX-2.3", "packages": 5}',
+                                 '{"bomFormat": "CycloneDX", "components": {"a": 1}}'])
+def test_sbom_whose_package_list_is_no_list(tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: str) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text(doc)
+    rc, out, err = _run(capsys, "scan", f"sbom:{f}", "--scanners", "secret", "-f", "json")
+    assert rc == 2 and out == "" and err.startswith(f"error: {f}: not valid ") and err.count("\n") == 1

@@ -9,6 +9,7 @@ component (CycloneDX), an OPERATING-SYSTEM package (SPDX) or the purls' ``distro
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from pathlib import Path
@@ -142,17 +143,16 @@ def _os_from_distro(pkgs: Iterable[Package]) -> OSInfo:
 def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
     comps: list[dict[str, Any]] = []
 
-    def walk(items: Any) -> None:
-        if isinstance(items, list):
-            for c in items:
-                if isinstance(c, dict):
-                    comps.append(c)
-                    walk(c.get("components"))
+    def walk(items: Any, where: str) -> None:
+        for i, c in enumerate(_objects(items, name, "CycloneDX", where)):
+            comps.append(c)
+            walk(c.get("components"), f"{where}[{i}].components")
 
-    walk(doc.get("components"))
+    walk(doc.get("components"), "components")
     os_info: OSInfo | None = None
     pkgs: list[Package] = []
     layers: dict[tuple[int, str], Layer] = {}
+    skipped = Counter[str]()
     for c in comps:
         if c.get("type") == "operating-system":
             os_info = _os_from(str(c.get("name", "")), str(c.get("version", "")))
@@ -167,11 +167,40 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Inventory:
             pkg = package_from_purl(purl, props, locations=locs, layer=_cdx_layer(props, layers))
             if pkg is not None:
                 pkgs.append(pkg)
+            else:
+                skipped["purl"] += 1
+        elif c.get("type") in (None, "library", "application", "framework"):
+            skipped["no purl"] += 1
     meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     comp = meta.get("component")
     target = str(comp.get("name", "")) if isinstance(comp, dict) else ""
     return Inventory(target=target or f"sbom:{name}", os=os_info or _os_from_distro(pkgs), packages=tuple(pkgs),
-                     layers=tuple(sorted(layers.values(), key=lambda x: x.index)), created=str(meta.get("timestamp", "")))
+                     layers=tuple(sorted(layers.values(), key=lambda x: x.index)), created=str(meta.get("timestamp", "")),
+                     warnings=_skipped_lines(skipped, name, "components"))
+
+
+def _objects(items: Any, name: str, fmt: str, where: str) -> list[dict[str, Any]]:
+    """``items`` (a list of objects, or absent), else ReportError: a document whose package list is not one
+    is not read as an empty SBOM (that would pass a vulnerability gate it never met)."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ReportError(f"{name}: not valid {fmt}: {where} is not a list")
+    for i, it in enumerate(items):
+        if not isinstance(it, dict):
+            raise ReportError(f"{name}: not valid {fmt}: {where}[{i}] is not an object")
+    return items
+
+
+def _skipped_lines(skipped: Counter[str], name: str, what: str) -> tuple[str, ...]:
+    """One warning per kind of entry that gave no package (counted): a gate that passes says so."""
+    out = []
+    if skipped["purl"]:
+        out.append(f"{name}: {skipped['purl']} {what} skipped: their purl is malformed, has no version or is of a "
+                   "type with no advisories")
+    if skipped["no purl"]:
+        out.append(f"{name}: {skipped['no purl']} {what} without a purl skipped (nothing to match them by)")
+    return tuple(out)
 
 
 def _cdx_layer(props: Mapping[str, str], layers: dict[tuple[int, str], Layer]) -> Layer | None:
@@ -216,23 +245,27 @@ def _spdx(doc: dict[str, Any], name: str) -> Inventory:
     os_info: OSInfo | None = None
     pkgs: list[Package] = []
     layers: dict[tuple[int, str], Layer] = {}
-    for sp in doc.get("packages") or []:
-        if not isinstance(sp, dict):
-            continue
+    skipped = Counter[str]()
+    for i, sp in enumerate(_objects(doc.get("packages"), name, "SPDX", "packages")):
         if sp.get("primaryPackagePurpose") in ("OPERATING-SYSTEM", "OPERATING_SYSTEM"):
             os_info = _os_from(str(sp.get("name", "")), str(sp.get("versionInfo", "")))
             continue
-        for ref in sp.get("externalRefs") or []:
-            if isinstance(ref, dict) and ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
+        for ref in _objects(sp.get("externalRefs"), name, "SPDX", f"packages[{i}].externalRefs"):
+            if ref.get("referenceType") == "purl" and isinstance(ref.get("referenceLocator"), str):
                 props, locs, layer = _spdx_source_info(sp.get("sourceInfo"), layers)
                 pkg = package_from_purl(ref["referenceLocator"], props, locations=locs, layer=layer)
                 if pkg is not None:
                     pkgs.append(pkg)
+                else:
+                    skipped["purl"] += 1
                 break
+        else:
+            if sp.get("primaryPackagePurpose") in (None, "LIBRARY", "APPLICATION", "FRAMEWORK"):
+                skipped["no purl"] += 1
     ci: dict[str, Any] = doc["creationInfo"] if isinstance(doc.get("creationInfo"), dict) else {}
     return Inventory(target=str(doc.get("name") or f"sbom:{name}"), os=os_info or _os_from_distro(pkgs),
                      packages=tuple(pkgs), layers=tuple(sorted(layers.values(), key=lambda x: x.index)),
-                     created=str(ci.get("created", "")))
+                     created=str(ci.get("created", "")), warnings=_skipped_lines(skipped, name, "packages"))
 
 
 def _s(v: Any) -> str:

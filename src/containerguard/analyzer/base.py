@@ -62,6 +62,10 @@ class Analyzer(ABC):
     version: ClassVar[int]
     #: files bigger than this are skipped with a counted warning
     max_size: ClassVar[int] = 256 * 1024 * 1024
+    #: also analyse a wanted symlink's target as if it were at the link's path (an os-release or a package
+    #: database reached through a link). False for analyzers that report a file's own content at its own
+    #: path (secrets, keys): the target is analysed where it is, and a link would only report it twice.
+    follows_links: ClassVar[bool] = True
 
     @abstractmethod
     def required(self, path: str, mode: int) -> bool:

@@ -35,9 +35,10 @@ class SecretAnalyzer(Analyzer):
 
     type: ClassVar[str] = "secret"
     #: part of the layer cache key: bump when rules.yaml changes what is found
-    #: 3: findings carry their ``subject`` (the scanner merges on it)
-    version: ClassVar[int] = 3
+    #: 3: findings carry their ``subject`` (the scanner merges on it); 4: symlinks no longer followed
+    version: ClassVar[int] = 4
     max_size: ClassVar[int] = DEFAULT_MAX_SIZE
+    follows_links: ClassVar[bool] = False  # a secret is reported once, at the file that holds it
 
     def __init__(self, scanner: SecretScanner | None = None) -> None:
         self.scanner = scanner or SecretScanner(max_size=self.max_size)

@@ -73,9 +73,10 @@ class ImageFileAnalyzer(Analyzer):
     """setuid/setgid files, private keys and certificates, found by mode and path inside the walker."""
 
     type: ClassVar[str] = "misconfig-files"
-    #: 2: findings carry their ``subject`` (the scanner merges on it)
-    version: ClassVar[int] = 2
+    #: 2: findings carry their ``subject`` (the scanner merges on it); 3: symlinks no longer followed
+    version: ClassVar[int] = 3
     max_size: ClassVar[int] = 16 * 1024 * 1024
+    follows_links: ClassVar[bool] = False  # a key is reported once, at the file that holds it
 
     def required(self, path: str, mode: int) -> bool:
         if mode & (stat.S_ISUID | stat.S_ISGID) and (not mode or stat.S_ISREG(mode)):

@@ -237,7 +237,7 @@ def _analyse_links(todo: Sequence[tuple[LinkRequest, str | None]], files: dict[s
         if fh is not None:
             fh.seek(0, 2)
             size = fh.tell()
-            users = [a for a in analyzers if a.required(req.path, 0o100644)]
+            users = [a for a in analyzers if a.follows_links and a.required(req.path, 0o100644)]
             r = run_analyzers(users, req.path, 0o100644, size, fh, warnings.append)
         if r is not None:
             out.append((req, r))

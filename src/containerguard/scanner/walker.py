@@ -95,7 +95,7 @@ def _pending_links(links: Sequence[str], path: str, size: int, analyzers: Sequen
     so that no second pass re-reads the layer for it."""
     out = []
     for lp in links:
-        users = _within_cap([a for a in analyzers if a.required(lp, REG_MODE)], lp, size, warn)
+        users = _within_cap([a for a in analyzers if a.follows_links and a.required(lp, REG_MODE)], lp, size, warn)
         if users:
             out.append((lp, users))
         else:
@@ -180,7 +180,7 @@ def analyze_entries(entries: Iterator[Entry], analyzers: Sequence[Analyzer], tmp
                     link_results[lp] = (path, run_analyzers(users, lp, REG_MODE, e.size, fh, warn))
         elif kind in (SYMLINK, HARDLINK):
             results.pop(path, None)
-            if any(a.required(path, REG_MODE) for a in analyzers):
+            if any(a.follows_links and a.required(path, REG_MODE) for a in analyzers):
                 record.links.append(path)
                 if kind == SYMLINK and link_targets:
                     pending.setdefault(lexical_target(path, e.link), []).append(path)

@@ -232,3 +232,12 @@ def test_an_over_long_policy_decision_is_cut_and_its_batch_stored(api):
     assert r.json()["decisions"] == 3
     subjects = [v["subject"] for v in api.get("/policy/violations?policy=CGT-LONG").json()]
     assert len(subjects) == 3 and max(len(s) for s in subjects) == 1024
+
+
+def test_a_body_that_is_not_a_json_object_says_so(api):
+    before = _state(api)
+    for ctype, raw in (("text/plain", b'{"name": "x", "role": "viewer"}'), ("application/json", b"[]"),
+                       ("application/x-www-form-urlencoded", b"name=x&role=viewer")):
+        r = api.client.post("/api/v1/tokens", content=raw, headers={**api.h(), "content-type": ctype})
+        assert "must be a JSON object" in _one_line_422(r), (ctype, r.text)
+    assert _state(api) == before

@@ -191,6 +191,8 @@ def _one(err: dict[str, Any]) -> str:
         why = (err.get("ctx") or {}).get("error") or "JSON decode error"
         return f"invalid JSON body: {why}"
     loc = err.get("loc") or ()
+    if tuple(loc) == ("body",) and err.get("type") in ("model_attributes_type", "dict_type", "missing"):
+        return "the body must be a JSON object, sent as Content-Type: application/json"
     where = _loc(loc)
     if isinstance(loc, list | tuple) and loc and loc[0] == "query":
         where = f"query parameter {_loc(loc[1:]) or '?'}"

@@ -211,3 +211,33 @@ def test_an_over_long_alert_is_cut_and_its_batch_stored(api):
     # what stays refused: a batch that is malformed as a whole, not the text inside it
     r = api.post("/agent/report", tok, json={**batch, "batch_id": "short"})
     assert r.status_code == 422 and "batch_id" in r.json()["detail"]
+
+
+def test_an_over_long_policy_decision_is_cut_and_its_batch_stored(api):
+    """The deployer writes the pod spec an admission decision quotes: a long subject or many details in one
+    decision must not get the enforcer's whole batch refused."""
+    tok = api.token("enforcer", "webhook-long")
+
+    def decision(i: int, subject: str, details: int) -> dict:
+        return {"uid": f"d-long-{i:04d}", "time": "2026-12-01T10:00:00Z", "stage": "deploy", "allowed": False,
+                "object": {"namespace": "ns", "kind": "Pod", "name": "p" * 400, "image": "i" * 900},
+                "user": "u" * 300, "responses": ["r"] * 50,
+                "violations": [{"policy": "CGT-LONG", "name": "long", "severity": "high", "action": "deny",
+                                "subject": subject, "message": "m" * 9000, "details": ["d" * 3000] * details}]}
+
+    batch = {"batch_id": uuid.uuid4().hex, "source": "admission", "instance": "wh-1",
+             "decisions": [decision(1, "short", 1), decision(2, "S" * 5000, 500), decision(3, "short", 0)]}
+    r = api.post("/policy/reports", tok, json=batch)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["decisions"] == 3
+    subjects = [v["subject"] for v in api.get("/policy/violations?policy=CGT-LONG").json()]
+    assert len(subjects) == 3 and max(len(s) for s in subjects) == 1024
+
+
+def test_a_body_that_is_not_a_json_object_says_so(api):
+    before = _state(api)
+    for ctype, raw in (("text/plain", b'{"name": "x", "role": "viewer"}'), ("application/json", b"[]"),
+                       ("application/x-www-form-urlencoded", b"name=x&role=viewer")):
+        r = api.client.post("/api/v1/tokens", content=raw, headers={**api.h(), "content-type": ctype})
+        assert "must be a JSON object" in _one_line_422(r), (ctype, r.text)
+    assert _state(api) == before

@@ -6,13 +6,13 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from containerguard.model import Priority
 from containerguard.server import metrics
 from containerguard.server.api.deps import read, require, tx
-from containerguard.server.api.strict import StrictRoute, tolerant_text
+from containerguard.server.api.strict import StrictRoute, clip, tolerant_text
 from containerguard.server.services import hosts as svc
 from containerguard.server.services.audit import Actor
 
@@ -23,25 +23,10 @@ MAX_CONTAINERS = 5_000
 MAX_BASELINES = 10_000
 
 
-def _clip(limit: int) -> BeforeValidator:
-    """Telemetry text or lists past their limit are cut, not refused: a process on the host picks its own
-    command line and file names, and refusing one over-long alert refused the whole batch (the agent sets
-    it aside), so a long enough command line hid every alert sent with it."""
-
-    def cut(v: Any) -> Any:
-        if isinstance(v, str) and len(v) > limit:
-            return v[:limit - 1] + "\u2026"
-        if isinstance(v, list) and len(v) > limit:
-            return v[:limit]
-        return v
-
-    return BeforeValidator(cut)
-
-
-Text64 = Annotated[str, _clip(64), Field(max_length=64)]
-Text255 = Annotated[str, _clip(255), Field(max_length=255)]
-Text512 = Annotated[str, _clip(512), Field(max_length=512)]
-Output = Annotated[str, _clip(16_384), Field(max_length=16_384)]
+Text64 = Annotated[str, clip(64), Field(max_length=64)]
+Text255 = Annotated[str, clip(255), Field(max_length=255)]
+Text512 = Annotated[str, clip(512), Field(max_length=512)]
+Output = Annotated[str, clip(16_384), Field(max_length=16_384)]
 
 
 class AlertIn(BaseModel):
@@ -49,7 +34,7 @@ class AlertIn(BaseModel):
 
     uid: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     time: dt.datetime
-    rule: Annotated[str, _clip(255), Field(min_length=1, max_length=255)]
+    rule: Annotated[str, clip(255), Field(min_length=1, max_length=255)]
     priority: str = Field(max_length=20)
     rule_id: str = Field(default="", max_length=128)
     source: str = Field(default="syscall", max_length=32)
@@ -58,7 +43,7 @@ class AlertIn(BaseModel):
     container_name: Text255 = ""
     image: Text512 = ""
     output_fields: dict[str, Any] = Field(default_factory=dict)
-    tags: Annotated[list[str], _clip(64), Field(default_factory=list, max_length=64)]
+    tags: Annotated[list[str], clip(64), Field(default_factory=list, max_length=64)]
 
     @field_validator("priority")
     @classmethod
@@ -78,9 +63,9 @@ class ContainerIn(BaseModel):
     image: Text512 = ""
     image_id: str = Field(default="", max_length=80, pattern=r"^(sha256:[0-9a-f]{64})?$")
     privileged: bool = False
-    cap_add: Annotated[list[str], _clip(64), Field(default_factory=list, max_length=64)]
-    mounts: Annotated[list[dict[str, Any]], _clip(256), Field(default_factory=list, max_length=256)]
-    ports: Annotated[list[dict[str, Any]], _clip(256), Field(default_factory=list, max_length=256)]
+    cap_add: Annotated[list[str], clip(64), Field(default_factory=list, max_length=64)]
+    mounts: Annotated[list[dict[str, Any]], clip(256), Field(default_factory=list, max_length=256)]
+    ports: Annotated[list[dict[str, Any]], clip(256), Field(default_factory=list, max_length=256)]
     network_mode: Text64 = ""
     pid_mode: str = Field(default="", max_length=80, description="host, container:ID, or empty (its own)")
     ipc_mode: str = Field(default="", max_length=80, description="host, container:ID, shareable, private, or empty")

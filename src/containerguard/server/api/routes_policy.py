@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from containerguard.server.api.deps import require, tx
-from containerguard.server.api.strict import StrictRoute, tolerant_text
+from containerguard.server.api.strict import StrictRoute, clip, tolerant_text
 from containerguard.server.services import policies as svc
 from containerguard.server.services import policy_files
 from containerguard.server.services.audit import Actor
@@ -22,17 +22,19 @@ router = APIRouter(route_class=StrictRoute)
 class ViolationIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    image: str = Field(default="", max_length=512, description="the image of the container it is about")
+    image: Annotated[str, clip(512), Field(default="", max_length=512,
+                                           description="the image of the container it is about")]
 
     policy: str = Field(min_length=1, max_length=64)
     name: str = Field(max_length=255)
     severity: str = Field(max_length=16)
     action: str = Field(max_length=24)
-    subject: str = Field(max_length=1024)
-    message: str = Field(max_length=8000)
-    remediation: str = Field(default="", max_length=8000)
-    details: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=200)
-    error: str = Field(default="", max_length=4000)
+    subject: Annotated[str, clip(1024), Field(max_length=1024)]
+    message: Annotated[str, clip(8000), Field(max_length=8000)]
+    remediation: Annotated[str, clip(8000), Field(max_length=8000)] = ""
+    details: Annotated[list[Annotated[str, clip(2000), Field(max_length=2000)]], clip(200),
+                       Field(default_factory=list, max_length=200)]
+    error: Annotated[str, clip(4000), Field(max_length=4000)] = ""
 
 
 class DecisionIn(BaseModel):
@@ -46,7 +48,7 @@ class DecisionIn(BaseModel):
 
 
 Id = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Short = Annotated[str, Field(default="", max_length=255)]
+Short = Annotated[str, clip(255), Field(default="", max_length=255)]
 
 
 class ObjectIn(BaseModel):
@@ -56,7 +58,7 @@ class ObjectIn(BaseModel):
     kind: Annotated[str, Field(default="", max_length=64)] = ""
     name: Short = ""
     container: Short = ""
-    image: Annotated[str, Field(default="", max_length=512)] = ""
+    image: Annotated[str, clip(512), Field(default="", max_length=512)] = ""
     host: Short = ""
     operation: Annotated[str, Field(default="", max_length=16)] = ""
     rule: Short = ""
@@ -73,7 +75,8 @@ class ReportedDecisionIn(BaseModel):
     object: ObjectIn = Field(default_factory=ObjectIn)
     user: Short = ""
     violations: list[ViolationIn] = Field(max_length=1000)
-    responses: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=20)
+    responses: Annotated[list[Annotated[str, clip(1000), Field(max_length=1000)]], clip(20),
+                         Field(default_factory=list, max_length=20)]
 
 
 class Counts(BaseModel):

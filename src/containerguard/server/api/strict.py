@@ -28,9 +28,26 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 
 MAX_DEPTH = 64  # no request body of this API nests deeper; deeper is refused before it is walked
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def clip(limit: int) -> BeforeValidator:
+    """For telemetry fields: text or lists past their limit are cut, not refused. A process on a monitored host
+    picks its own command line and file names, a deployer their pod spec; refusing one over-long item
+    refused its whole batch (the reporter sets a refused batch aside), so one long enough value hid every
+    alert or decision sent with it."""
+
+    def cut(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > limit:
+            return v[:limit - 1] + "\u2026"
+        if isinstance(v, list) and len(v) > limit:
+            return v[:limit]
+        return v
+
+    return BeforeValidator(cut)
 
 
 def tolerant_text(fn: _F) -> _F:
@@ -174,6 +191,8 @@ def _one(err: dict[str, Any]) -> str:
         why = (err.get("ctx") or {}).get("error") or "JSON decode error"
         return f"invalid JSON body: {why}"
     loc = err.get("loc") or ()
+    if tuple(loc) == ("body",) and err.get("type") in ("model_attributes_type", "dict_type", "missing"):
+        return "the body must be a JSON object, sent as Content-Type: application/json"
     where = _loc(loc)
     if isinstance(loc, list | tuple) and loc and loc[0] == "query":
         where = f"query parameter {_loc(loc[1:]) or '?'}"

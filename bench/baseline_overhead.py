@@ -1,6 +1,6 @@
 """Behavioural baselines: the cost they add per event, and the size of a busy workload's baseline.
 
-    python bench/baseline_overhead.py [--count 200000] [--rounds 15] [--repeat 3] [--upstream]
+    python bench/baseline_overhead.py [--count 200000] [--rounds 15] [--repeat 5] [--upstream]
 
 1. The rules engine's event mix (bench/rules_eventmix.py: a dozen containers and the host) is evaluated through
    the agent's evaluation path (runtime/evaluate.Evaluator) with the default ruleset, without and with the
@@ -10,8 +10,10 @@
    the same events slice by slice, interleaved, keeping each slice's best round, so load on a shared host
    weighs on both alike. The cyclic garbage collector is frozen and off while timing (as in
    bench/rules_throughput.py), so a collection triggered by one evaluator's allocations is not billed to it.
-   The whole measurement runs ``--repeat`` times and the median is the figure (a VM's speed drifts by a few
-   per cent between runs of a few seconds each; every run is printed).
+   The whole measurement runs ``--repeat`` times, each in a fresh interpreter, and the median is the figure:
+   one process's memory layout (where its code, dicts and sets land in the CPU caches) moves its figure by up to
+   3 points for its whole life, the same code measuring 8 % in one process and 12 % in the next; a VM's speed
+   also drifts between runs. Every run is printed.
    With ``--upstream`` the same is measured again with the three upstream Falco rules files loaded as the agent
    would (this host's fields and traced event types): a heavier engine, the same baseline checks.
 2. A busy workload: one container running 300 distinct programs (each started by its own parent, as one of 2
@@ -26,6 +28,7 @@ import argparse
 import gc
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,7 +89,8 @@ def busy_workload(det: BaselineDetector) -> None:
         det.detect(Event(type="bind", time_ns=i, fields={**c, "fd.typechar": "4", "fd.lport": 8000 + i}))
 
 
-def _overhead(rs: RuleSet, events: list[Event], rounds: int, repeat: int, label: str) -> bool:
+def _overhead(rs: RuleSet, events: list[Event], rounds: int, label: str) -> float:
+    """One measurement in this process: the overhead in per cent (printed with its figures)."""
     with tempfile.TemporaryDirectory() as tmp:
         det = BaselineDetector(BaselineStore(tmp), quiet_s=1e9)
         plain = Evaluator(rs)
@@ -101,41 +105,58 @@ def _overhead(rs: RuleSet, events: list[Event], rounds: int, repeat: int, label:
         gc.collect()
         gc.freeze()
         gc.disable()
-        runs = []
         try:
-            for _ in range(repeat):
-                base_ns, bl_ns = _timed(plain, with_baselines, events, rounds)
-                runs.append((bl_ns - base_ns) / base_ns * 100)
-                print(f"{label:<16} rules only {base_ns:6.0f} ns/event   rules + baselines {bl_ns:6.0f} ns/event   "
-                      f"+{runs[-1]:.1f} %")
+            base_ns, bl_ns = _timed(plain, with_baselines, events, rounds)
         finally:
             gc.enable()
             gc.unfreeze()
-        print(f"{label:<16} {len(rs.enabled_rules)} rules, {len(det.profiles)} workloads, "
-              f"{sum(p.size() for p in det.profiles.values())} entries, {det.alerts} deviation alerts")
-        return target_line(f"baseline overhead ({label})", statistics.median(runs), 10, "%", fmt="7.1f",
-                           note=f"median of {repeat}: " + " / ".join(f"{r:.1f}" for r in runs))
+        overhead = (bl_ns - base_ns) / base_ns * 100
+        print(f"{label:<16} rules only {base_ns:6.0f} ns/event   rules + baselines {bl_ns:6.0f} ns/event   "
+              f"+{overhead:.1f} %   ({len(rs.enabled_rules)} rules, {len(det.profiles)} workloads, "
+              f"{sum(p.size() for p in det.profiles.values())} entries, {det.alerts} deviation alerts)", flush=True)
+        return overhead
+
+
+def _upstream_rules() -> RuleSet:
+    from tests.fixtures import env
+
+    from containerguard.runtime.agent import host_support
+
+    base = env.SHARED / "falco-rules"
+    fields, traced = host_support()
+    return load_rules([default_rules_path(), base / "falco_rules.yaml", base / "falco-incubating_rules.yaml",
+                       base / "falco-sandbox_rules.yaml"], available_fields=fields, traced_event_types=traced)
+
+
+def _median_of_processes(a: argparse.Namespace, label: str, flag: str) -> bool:
+    """Run the measurement ``--repeat`` times, each in a fresh interpreter; the median is the figure."""
+    runs = []
+    for _ in range(a.repeat):
+        out = subprocess.run([sys.executable, __file__, "--one", flag, "--count", str(a.count), "--rounds",
+                              str(a.rounds)], check=True, capture_output=True, text=True).stdout
+        *shown, last = out.strip().splitlines()
+        print("\n".join(shown), flush=True)
+        runs.append(float(last))
+    return target_line(f"baseline overhead ({label})", statistics.median(runs), 10, "%", fmt="7.1f",
+                       note=f"median of {a.repeat} processes: " + " / ".join(f"{r:.1f}" for r in runs))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--repeat", type=int, default=3, help="whole measurements; the median is the figure")
+    ap.add_argument("--repeat", type=int, default=5, help="measurements, each in a fresh interpreter; the median "
+                    "is the figure")
     ap.add_argument("--upstream", action="store_true", help="measure with the upstream Falco rules loaded too")
+    ap.add_argument("--one", choices=["default", "upstream"], help=argparse.SUPPRESS)  # one measurement (a child)
     a = ap.parse_args()
-    events = generate(a.count)
-    ok = _overhead(load_rules([default_rules_path()]), events, a.rounds, a.repeat, "default rules")
+    if a.one:
+        rs = _upstream_rules() if a.one == "upstream" else load_rules([default_rules_path()])
+        print(_overhead(rs, generate(a.count), a.rounds, f"{a.one} rules"))
+        return 0
+    ok = _median_of_processes(a, "default rules", "default")
     if a.upstream:
-        from tests.fixtures import env
-
-        from containerguard.runtime.agent import host_support
-
-        base = env.SHARED / "falco-rules"
-        fields, traced = host_support()
-        rs = load_rules([default_rules_path(), base / "falco_rules.yaml", base / "falco-incubating_rules.yaml",
-                         base / "falco-sandbox_rules.yaml"], available_fields=fields, traced_event_types=traced)
-        ok &= _overhead(rs, events, a.rounds, a.repeat, "upstream rules")
+        ok &= _median_of_processes(a, "upstream rules", "upstream")
 
     with tempfile.TemporaryDirectory() as tmp:
         store = BaselineStore(tmp)

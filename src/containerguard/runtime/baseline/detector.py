@@ -34,6 +34,7 @@ from containerguard.runtime.baseline.profile import (
     entries_of,
     legacy_process_entry,
     nearest,
+    storable,
 )
 from containerguard.runtime.baseline.store import BaselineStore
 from containerguard.runtime.rules.alerts import build_alert
@@ -135,17 +136,9 @@ def workload_of(f: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
 
 
 def _text(value: Any) -> str:
-    """A name from an event as text the store and YAML can hold: a value that is not text (a list, a number, None
-    in a recording) is no name, and a lone surrogate (undecodable bytes) is written ``\\udcff``."""
-    if not isinstance(value, str):
-        return ""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+    """A name from an event as text the store and YAML can hold (:func:`storable`): a value that is not text (a
+    list, a number, None in a recording) is no name."""
+    return storable(value) if isinstance(value, str) else ""
 
 
 #: a workload's cache of raw values for one event type: a set, or for connect a peer -> ports map

@@ -121,10 +121,14 @@ def peer_net(addr: str) -> str:
 def entries_of(event_type: str, f: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (kind, entry) pairs an event contributes to a baseline (besides its syscall), as text YAML can hold
     (a lone surrogate from a recording is written as ``\\udcff``: an export always imports back)."""
-    return [(k, e if e.isascii() else _unicode(e)) for k, e in _entries(event_type, f)]
+    return [(k, storable(e)) for k, e in _entries(event_type, f)]
 
 
-def _unicode(text: str) -> str:
+def storable(text: str) -> str:
+    """``text`` as the store and YAML can hold it: a lone surrogate (undecodable bytes from a recording or
+    ``os.readlink``) is written ``\\udcff``."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

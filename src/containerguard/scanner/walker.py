@@ -55,10 +55,7 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
     anything. ``read_sibling`` lets an analyzer read another file of the same tree (``dir:`` targets)."""
     result: AnalysisResult | None = None
     shared: dict[str, Any] = {}
-    for a in analyzers:
-        if size > a.max_size:
-            warn(f"{path}: {size} bytes, larger than the {a.type} analyzer's cap; skipped")
-            continue
+    for a in _within_cap(analyzers, path, size, warn):  # callers that ruled out the oversized ones get no repeat
         fh.seek(0)
         try:
             r = a.analyze(AnalyzerInput(path=path, size=size, mode=mode, stream=fh, read_sibling=read_sibling,
@@ -76,7 +73,7 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
     return result
 
 
-def _within_cap(analyzers: list[Analyzer], path: str, size: int, warn: Callable[[str], None]) -> list[Analyzer]:
+def _within_cap(analyzers: Sequence[Analyzer], path: str, size: int, warn: Callable[[str], None]) -> list[Analyzer]:
     """The analyzers whose ``max_size`` admits a file of ``size`` bytes; one warning for each of the others."""
     keep = []
     for a in analyzers:

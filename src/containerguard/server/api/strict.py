@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -61,11 +62,13 @@ def _fail(msg: str) -> json.JSONDecodeError:
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _fail(f"key {k[:60]!r} given twice")
-        out[k] = v
+    out = dict(pairs)
+    if len(out) != len(pairs):  # the common case costs one C-level dict build; the name is looked for only here
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _fail(f"key {k[:60]!r} given twice")
+            seen.add(k)
     return out
 
 
@@ -106,8 +109,16 @@ def _fix_text(s: str) -> str:
     return out
 
 
-def _walk(doc: Any, tolerant: bool) -> Any:
-    """Check (or, tolerant, repair) every string and key; refuse nesting past MAX_DEPTH. Iterative."""
+#: the only ways a JSON text can put a NUL or a lone surrogate in a string: the escapes \u0000 and \uD800-\uDFFF
+#: (raw control characters are invalid JSON, and UTF-8 cannot encode a surrogate). A body without them has
+#: clean strings, and its walk only measures the nesting
+_RISKY = re.compile(rb"\\u(?:0000|d[89a-f])", re.IGNORECASE)
+
+
+def _walk(doc: Any, tolerant: bool, texts: bool = True) -> Any:
+    """Check (or, tolerant, repair) every string and key (``texts``); refuse nesting past MAX_DEPTH. Iterative."""
+    if not texts:
+        return _depth_only(doc)
 
     def text(s: str, where: str) -> str:
         problem = _bad_text(s)
@@ -142,6 +153,18 @@ def _walk(doc: Any, tolerant: bool) -> Any:
     return doc
 
 
+def _depth_only(doc: Any) -> Any:
+    stack: list[tuple[Any, int]] = [(doc, 1)]  # as _walk counts: the body's own object or list is level 1
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _fail(f"nested deeper than {MAX_DEPTH} levels")
+        for v in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+            if isinstance(v, dict | list):
+                stack.append((v, depth + 1))
+    return doc
+
+
 def strict_loads(body: bytes | str, *, tolerant: bool = False) -> Any:
     """``json.loads`` that refuses duplicate keys, NaN/Infinity, out-of-range numbers, NULs and lone
     surrogates (tolerant: replaces the last two), and nesting deeper than :data:`MAX_DEPTH`."""
@@ -152,7 +175,8 @@ def strict_loads(body: bytes | str, *, tolerant: bool = False) -> Any:
         raise _fail(f"nested deeper than {MAX_DEPTH} levels") from None
     except UnicodeDecodeError:
         raise _fail("the body is not UTF-8") from None
-    return _walk(doc, tolerant)
+    # text already decoded may hold a surrogate itself, not only as an escape: always checked in full
+    return _walk(doc, tolerant, texts=isinstance(body, str) or _RISKY.search(body) is not None)
 
 
 class StrictRequest(Request):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -309,6 +310,8 @@ def test_seccomp_profile_from_observed_syscalls(image: str, tmp_path: Path) -> N
         assert "verify: running after" in err
         doc = json.loads(profile.read_text())
         assert doc["defaultAction"] == "SCMP_ACT_ERRNO" and doc["defaultErrnoRet"] == 1
+        assert doc["architectures"][0] == {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(
+            platform.machine(), doc["architectures"][0])  # this host's (the names traced are its syscalls)
         allowed = set(doc["syscalls"][0]["names"])
         assert {"accept4", "openat", "execve"} <= allowed and not {"ptrace", "mount", "unshare"} & allowed
 

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import json
+import platform
 import re
 import signal
 import subprocess
@@ -187,13 +188,31 @@ def start_twin(api: Any, container: dict[str, Any], name: str) -> str:
     return str(created["Id"])
 
 
-def seccomp_profile(observed: Iterable[str], *, errno: int = 1) -> dict[str, Any]:
-    """A Docker/OCI seccomp profile allowing ``observed`` plus :data:`RUNTIME_START`; the rest fails (EPERM)."""
+#: the seccomp architectures of a machine (``uname -m``): its own, then those its kernel also runs, as in
+#: Docker's default profile (archMap); the syscall names observed are this machine's
+ARCHITECTURES = {
+    "x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+    "arm64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+    "armv7l": ["SCMP_ARCH_ARM"],
+    "ppc64le": ["SCMP_ARCH_PPC64LE"],
+    "s390x": ["SCMP_ARCH_S390X", "SCMP_ARCH_S390"],
+    "riscv64": ["SCMP_ARCH_RISCV64"],
+    "i686": ["SCMP_ARCH_X86"],
+    "i386": ["SCMP_ARCH_X86"],
+}
+
+
+def seccomp_profile(observed: Iterable[str], *, errno: int = 1, machine: str | None = None) -> dict[str, Any]:
+    """A Docker/OCI seccomp profile allowing ``observed`` plus :data:`RUNTIME_START`; the rest fails (EPERM).
+    For this machine's architectures (``machine``: ``uname -m``, this host's by default); for a machine not in
+    :data:`ARCHITECTURES` the list is empty, which the runtime (runc, crun) reads as the native one only."""
+    arches = ARCHITECTURES.get(machine or platform.machine(), [])
     allowed = sorted({s for s in observed if not s.startswith("syscall_")} | RUNTIME_START)
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": errno,
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "architectures": list(arches),
         "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
     }
 

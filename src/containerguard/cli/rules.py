@@ -230,6 +230,11 @@ def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
         _say(f"warning: skipped {msg}", err=True)
     if stats.skipped:
         typer.echo(f"warning: {stats.skipped} {what} skipped", err=True)
+    for msg in stats.field_errors:
+        _say(f"warning: {msg}", err=True)
+    if stats.bad_fields:
+        typer.echo(f"warning: {stats.bad_fields} field{'s' if stats.bad_fields > 1 else ''} of the wrong type "
+                   "evaluated as <NA>", err=True)
     if rs.eval_errors:
         _say(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)

@@ -179,7 +179,7 @@ def stdlib_version(go_version: str) -> str:
         return ""
     if not m.group(2):
         return f"v{m.group(1)}"
-    nums = (m.group(1).split(".") + ["0", "0"])[:3]
+    nums = [*m.group(1).split("."), "0", "0"][:3]
     return f"v{'.'.join(nums)}-{m.group(2)}.{m.group(3)}"
 
 

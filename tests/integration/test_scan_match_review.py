@@ -126,3 +126,69 @@ def test_go_prerelease_toolchain_is_a_prerelease_of_the_stdlib(tmp_path: Path, d
     doc = _scan(capsys, f"dir:{tmp_path / 'root'}", db)
     assert [p["version"] for p in doc["packages"] if p["name"] == "stdlib"] == ["v1.21.0-rc.2"]
     assert not _hits(doc, "GO-2023-2375")
+
+
+def _copy_host_deb(root: Path, package: str) -> list[str]:
+    """``package`` as this host's dpkg installed it (Debian 12): its status stanza, its ``info/*.list`` and its
+    Python metadata files, copied into ``root``. Returns the copied metadata paths (relative)."""
+    stanza = subprocess.run(["dpkg-query", "-s", package], check=True, capture_output=True, text=True).stdout
+    listed = Path(f"/var/lib/dpkg/info/{package}.list").read_text()
+    admin = root / "var" / "lib" / "dpkg"
+    (admin / "info").mkdir(parents=True, exist_ok=True)
+    with open(admin / "status", "a") as fh:
+        fh.write(stanza.rstrip("\n") + "\n\n")
+    (admin / "info" / f"{package}.list").write_text(listed)
+    copied = []
+    for line in listed.splitlines():
+        src = Path(line)
+        if ".dist-info/" in line and src.is_file() and not src.is_symlink():
+            dst = root / line.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            copied.append(line.lstrip("/"))
+    return copied
+
+
+def test_python_package_installed_by_dpkg_is_reported_once(tmp_path: Path, db: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Debian's python3-pip ships pip-23.0.1.dist-info: that is the deb python3-pip (source python-pip, with
+    Debian's fixes), not a second, PyPI pip 23.0.1 to match against PyPI advisories. A pip-installed copy
+    elsewhere in the image stays a PyPI package."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text('NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')
+    owned = _copy_host_deb(root, "python3-pip")
+    assert any(p.endswith("pip-23.0.1.dist-info/METADATA") for p in owned)
+    mine = root / "usr/local/lib/python3.11/dist-packages/pip-23.0.1.dist-info"
+    mine.mkdir(parents=True)
+    shutil.copy2(root / next(p for p in owned if p.endswith("/METADATA")), mine / "METADATA")
+    doc = _scan(capsys, f"dir:{root}", db)
+    got = sorted((p["type"], p["name"], p["locations"][0]) for p in doc["packages"])
+    assert got == [("deb", "python3-pip", "var/lib/dpkg/status"),
+                   ("pypi", "pip", "usr/local/lib/python3.11/dist-packages/pip-23.0.1.dist-info/METADATA")]
+    pypi_paths = {f["path"] for f in doc["findings"] if f["package"]["type"] == "pypi"}
+    assert pypi_paths == {"usr/local/lib/python3.11/dist-packages/pip-23.0.1.dist-info/METADATA"}
+
+
+def test_python_package_installed_by_apk_is_reported_once(tmp_path: Path, db: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text('NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n')
+    (root / "lib" / "apk" / "db").mkdir(parents=True)
+    (root / "lib" / "apk" / "db" / "installed").write_text(
+        "C:Q1abc=\nP:py3-yaml\nV:6.0.1-r1\nA:x86_64\no:py3-yaml\n"
+        "F:usr/lib/python3.11/site-packages\nR:_yaml.so\n"
+        "F:usr/lib/python3.11/site-packages/PyYAML-6.0.1.dist-info\nR:METADATA\nR:RECORD\n\n"
+        "C:Q1def=\nP:py3-urllib3\nV:1.26.18-r0\nA:noarch\no:py3-urllib3\n"
+        "F:usr/lib/python3.11/site-packages/urllib3-1.26.18.egg-info\nR:PKG-INFO\n\n")
+    for name, ver, meta in (("PyYAML", "6.0.1", "PyYAML-6.0.1.dist-info/METADATA"),
+                            ("urllib3", "1.26.18", "urllib3-1.26.18.egg-info/PKG-INFO"),
+                            ("urllib3", "1.24.1", "../../../local/lib/python3.11/site-packages/"
+                                                  "urllib3-1.24.1.dist-info/METADATA")):
+        f = root / "usr/lib/python3.11/site-packages" / meta
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n")
+    doc = _scan(capsys, f"dir:{root}", db)
+    got = sorted((p["type"], p["name"], p["version"]) for p in doc["packages"])
+    assert got == [("apk", "py3-urllib3", "1.26.18-r0"), ("apk", "py3-yaml", "6.0.1-r1"), ("pypi", "urllib3", "1.24.1")]

@@ -44,6 +44,14 @@ RulesOpt = Annotated[list[Path] | None, typer.Option(
     "Default: the built-in ruleset and rules files installed plugins register (entry points containerguard.rules).")]
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    """One line that may quote a rules file, a recording or a file name: control characters and line breaks are
+    shown escaped, never passed to the terminal (a rule named with ESC ] 0 ; ... BEL would retitle it)."""
+    from containerguard.report.terminal import clean
+
+    typer.echo(clean(text, oneline=True), err=err)
+
+
 def _load(rules: list[Path] | None) -> RuleSet:
     from containerguard.runtime.rules import builtin_and_plugin_rules, load_rules
 
@@ -87,16 +95,16 @@ def validate(
                                "disabled": disabled, "unsupplied": unsupplied}))
     else:
         for w in warnings:
-            typer.echo(f"warning: {w}", err=True)
+            _say(f"warning: {w}", err=True)
         if error is not None:
-            typer.echo(f"error: {error}", err=True)
-            typer.echo(f"{names}: Invalid")
+            _say(f"error: {error}", err=True)
+            _say(f"{names}: Invalid")
         else:
             if unsupplied:
                 typer.echo("Cannot run here (the missing field or event type: the rules it disables):")
                 for what, rules in sorted(unsupplied.items()):
-                    typer.echo(f"  {what}: {', '.join(rules)}")
-            typer.echo(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "
+                    _say(f"  {what}: {', '.join(rules)}")
+            _say(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "
                        f"{len(warnings)} warnings)")
     if error is not None:
         # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which returns (and main then
@@ -221,14 +229,17 @@ def _alert_table(alerts: list[Alert], read: int) -> None:
 
 
 def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
-    from containerguard.report.terminal import clean
-
     for msg in stats.errors:
-        typer.echo(f"warning: skipped {clean(msg, oneline=True)}", err=True)
+        _say(f"warning: skipped {msg}", err=True)
     if stats.skipped:
         typer.echo(f"warning: {stats.skipped} {what} skipped", err=True)
+    for msg in stats.field_errors:
+        _say(f"warning: {msg}", err=True)
+    if stats.bad_fields:
+        typer.echo(f"warning: {stats.bad_fields} field{'s' if stats.bad_fields > 1 else ''} of the wrong type "
+                   "evaluated as <NA>", err=True)
     if rs.eval_errors:
-        typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
+        _say(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
 
 

@@ -469,3 +469,120 @@ def test_policy_set_from_the_server(env: tuple[Daemon, Plugin], tmp_path: Path) 
         plugin.start()
         s.stop()
         daemon.docker("rmi", "cgpol/busybox:latest", check=False)
+
+
+# ------------------------------------------------------------------ what dockerd reads, the plugin must read
+# The plugin sees the raw request; dockerd decodes it with Go's encoding/json (object keys matched to fields
+# case-insensitively, the last duplicate winning) and routes on the percent-decoded path. Any difference is a
+# way past the policies: each request below makes dockerd create (or start) a privileged container if the
+# plugin lets it through.
+
+def _api(daemon: Daemon, method: str, path: str, body: bytes | None = None) -> httpx.Response:
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(daemon.root / "docker.sock")), timeout=60) as c:
+        return c.request(method, f"http://docker{path}", content=body,
+                         headers={"Content-Type": "application/json"} if body is not None else {})
+
+
+def _privileged_ids(daemon: Daemon) -> list[str]:
+    ids = daemon.docker("ps", "-aq", "--no-trunc").stdout.split()
+    return [i for i in ids if daemon.docker("inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.PidMode}} "
+                                             "{{.HostConfig.Binds}} {{.HostConfig.CapAdd}}", i).stdout.strip()
+            != "false  [] []"]
+
+
+@pytest.mark.parametrize("body", [
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "hostconfig": {"privileged": True}},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HOSTCONFIG": {"PRIVILEGED": True}},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"Privileged": False, "privileged": True}},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"NetworkMode": "none"}, "hostConfig": {"pidmode": "host"}},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"binds": ["/var/run/docker.sock:/var/run/docker.sock"]}},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"capadd": ["SYS_ADMIN"]}},
+    # U+017F LATIN SMALL LETTER LONG S folds to S in Go's matching
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "Ho\u017ftConfig": {"Privileged": True}},
+    # the deprecated top-level HostConfig fields dockerd still reads when there is no "HostConfig"
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "Privileged": True},
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": None, "Binds": ["/var/run/docker.sock:/var/run/docker.sock"]},
+], ids=["lower", "upper", "duplicate-case", "pid-host", "binds-lower", "capadd-lower", "unicode-fold", "top-level",
+        "top-level-null-hostconfig"])
+def test_create_keys_are_read_as_dockerd_reads_them(env: tuple[Daemon, Plugin], body: dict[str, Any]) -> None:
+    daemon, _ = env
+    before = set(_privileged_ids(daemon))
+    r = _api(daemon, "POST", "/v1.41/containers/create", json.dumps(body).encode())
+    created = r.json().get("Id", "") if r.status_code == 201 else ""
+    try:
+        # what dockerd made of it, should it have been let through
+        made = daemon.docker("inspect", "-f", "{{json .HostConfig}}", created).stdout[:300] if created else ""
+        assert r.status_code == 403 and "containerguard policy: [CG-DEP-" in r.text, (r.text, made)
+    finally:
+        if created:
+            daemon.docker("rm", "-f", created, check=False)
+    assert set(_privileged_ids(daemon)) == before
+
+
+def test_duplicate_keys_apply_in_order(env: tuple[Daemon, Plugin]) -> None:
+    """Go applies duplicate keys in order (an object merges into what is decoded, null clears it): Python's dict
+    keeps only the last one, which here would hide the privileged flag."""
+    daemon, _ = env
+    raw = (b'{"Image": "' + IMAGE.encode() + b'", "Cmd": ["/bin/true"], "HostConfig": {"Privileged": true},'
+           b' "HostConfig": {"Memory": 67108864}}')
+    r = _api(daemon, "POST", "/v1.41/containers/create", raw)
+    if r.status_code == 201:
+        daemon.docker("rm", "-f", r.json()["Id"], check=False)
+    assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"Image": "IMG", "Cmd": ["/bin/true"], "Labels": {"x": "\xff\xfe"}, "HostConfig": {"Privileged": true}}',
+    b'{"Image": "IMG", "Cmd": ["/bin/true"], "HostConfig": {"Privileged": true}} trailing',
+], ids=["invalid-utf8", "trailing-data"])
+def test_bodies_dockerd_accepts_are_evaluated_not_failed_open(env: tuple[Daemon, Plugin], raw: bytes) -> None:
+    """Go replaces invalid UTF-8 and dockerd 20.10 decodes the first JSON value only: a body it accepts is one
+    the plugin can evaluate, so even a fail-open plugin denies it rather than letting it through unevaluated."""
+    daemon, plugin = env
+    plugin.start("--fail-open")
+    try:
+        r = _api(daemon, "POST", "/v1.41/containers/create", raw.replace(b"IMG", IMAGE.encode()))
+        if r.status_code == 201:
+            daemon.docker("rm", "-f", r.json()["Id"], check=False)
+        assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
+    finally:
+        plugin.start()
+
+
+@pytest.mark.parametrize("path", ["/v1.41/containers/%63reate", "/v1.41/%63ontainers/create", "/containers/creat%65"])
+def test_percent_encoded_create_path_is_decided(env: tuple[Daemon, Plugin], path: str) -> None:
+    daemon, _ = env
+    body = json.dumps({"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"Privileged": True}}).encode()
+    r = _api(daemon, "POST", path, body)
+    if r.status_code == 201:
+        daemon.docker("rm", "-f", r.json()["Id"], check=False)
+    assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
+
+
+def test_percent_encoded_exec_path_is_decided(env: tuple[Daemon, Plugin]) -> None:
+    daemon, _ = env
+    daemon.docker("run", "-d", "--network", "none", "--user", "1000", "--name", "cgpol-exec-enc", IMAGE, "/bin/sleep", "300")
+    try:
+        r = _api(daemon, "POST", "/v1.41/containers/cgpol-exec-enc/%65xec",
+                 json.dumps({"Cmd": ["/bin/true"], "privileged": True}).encode())
+        assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
+    finally:
+        daemon.docker("rm", "-f", "cgpol-exec-enc", check=False)
+
+
+def test_host_config_at_start_is_decided(env: tuple[Daemon, Plugin]) -> None:
+    """API versions before 1.24 still take a HostConfig at ``POST /containers/ID/start`` (dockerd 20.10 applies
+    it): a compliant container created, then started privileged, must be refused too."""
+    daemon, _ = env
+    r = _api(daemon, "POST", "/v1.41/containers/create?name=cgpol-start-hc",
+             json.dumps({"Image": IMAGE, "Cmd": ["/bin/true"], "User": "1000", "HostConfig": {"NetworkMode": "none"}}).encode())
+    assert r.status_code == 201, r.text
+    try:
+        r = _api(daemon, "POST", "/v1.23/containers/cgpol-start-hc/start",
+                 json.dumps({"Privileged": True, "Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}).encode())
+        assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
+        assert "[CG-DEP-005 " in r.text
+        # a start without a body is the normal case and is allowed
+        assert _api(daemon, "POST", "/v1.41/containers/cgpol-start-hc/start").status_code == 204
+    finally:
+        daemon.docker("rm", "-f", "cgpol-start-hc", check=False)

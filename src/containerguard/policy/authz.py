@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
@@ -35,8 +35,10 @@ ReportFn = Callable[[Report], None]
 
 log = logging.getLogger("containerguard.authz")
 
-_CREATE = re.compile(r"^(?:/v[0-9][0-9.]*)?/containers/create/?$")
-_EXEC = re.compile(r"^(?:/v[0-9][0-9.]*)?/containers/([^/]+)/exec/?$")
+# dockerd's routes (gorilla/mux on the percent-decoded path): /v{version:[0-9.]+}/... or unversioned
+_CREATE = re.compile(r"^(?:/v[0-9.]+)?/containers/create/?$")
+_EXEC = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/exec/?$")
+_START = re.compile(r"^(?:/v([0-9.]+))?/containers/([^/]+)/start/?$")
 MAX_MSG = 2000
 
 
@@ -63,21 +65,30 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
     if method != "POST":
         return _allow()
     parts = urlsplit(uri)
-    create, exec_ = _CREATE.match(parts.path), _EXEC.match(parts.path)
-    if not create and not exec_:
+    parts = parts._replace(path=unquote(parts.path))  # dockerd routes on the decoded path
+    create, exec_, start = _CREATE.match(parts.path), _EXEC.match(parts.path), _START.match(parts.path)
+    if start and not _start_takes_host_config(start.group(1)):
+        return _allow()
+    if not create and not exec_ and not start:
         return _allow()
     t0 = time.perf_counter()
     try:
         payload = _body(body.get("RequestBody"))
+        if payload is None and start and _declared_empty(body.get("RequestHeaders")):
+            return _allow()  # a start without a host config: the container was decided at its create
         if payload is None:
             return _undecidable(config, f"{method} {parts.path}: the daemon sent no request body to evaluate "
                                         "(it omits bodies above 1 MiB and non-JSON ones)", report, parts, body)
-        if create:
+        if start:
+            doc = inputs.from_docker_create(payload, name=start.group(2))
+            subject = f"start of container {start.group(2)} with a host config (API {start.group(1)})"
+            obj = {"kind": "container", "container": start.group(2), "image": "", "operation": "start"}
+        elif create:
             name = (parse_qs(parts.query).get("name") or [""])[0]
+            image = str(inputs.docker_create_config(payload).get("Image") or "")
             doc = inputs.from_docker_create(payload, name=name)
-            subject = f"container {name or '(unnamed)'} from image {payload.get('Image') or '?'}"
-            obj = {"kind": "container", "container": name, "image": str(payload.get("Image") or ""),
-                   "operation": "create"}
+            subject = f"container {name or '(unnamed)'} from image {image or '?'}"
+            obj = {"kind": "container", "container": name, "image": image, "operation": "create"}
         else:
             assert exec_ is not None
             doc = inputs.from_docker_exec(payload, container=exec_.group(1))
@@ -95,16 +106,40 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
     return answer
 
 
-def _body(raw: Any) -> Mapping[str, Any] | None:
+def _start_takes_host_config(version: str | None) -> bool:
+    """Whether dockerd applies a body given to ``POST /containers/ID/start``: API versions before 1.24 (the
+    unversioned path is the daemon's current version, which refuses a body)."""
+    if not version:
+        return False
+    try:
+        nums = [int(x or 0) for x in version.split(".")]
+    except ValueError:
+        return True
+    return nums[:2] < [1, 24]
+
+
+def _declared_empty(headers: Any) -> bool:
+    """The request declared a body of at most 7 bytes (dockerd reads a start's body only above that)."""
+    if not isinstance(headers, Mapping):
+        return False
+    length = next((str(v) for k, v in headers.items() if str(k).lower() == "content-length"), "")
+    return length.isascii() and length.isdigit() and int(length) <= 7
+
+
+def _body(raw: Any) -> inputs.GoObject | None:
+    """The request body as dockerd decodes it: the first JSON value (dockerd 20.10 ignores what follows it),
+    invalid UTF-8 replaced as Go does, every key/value pair kept in order (see inputs.go_struct)."""
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
         raise ValueError("RequestBody is not base64 text")
     try:
-        data = json.loads(base64.b64decode(raw, validate=True))
+        text = base64.b64decode(raw, validate=True).decode("utf-8", "replace")
+        start = len(text) - len(text.lstrip(" \t\r\n"))
+        data, _ = json.JSONDecoder(object_pairs_hook=inputs.GoObject).raw_decode(text, start)
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise ValueError(f"RequestBody is not base64-encoded JSON ({exc})") from None
-    if not isinstance(data, Mapping):
+    if not isinstance(data, inputs.GoObject):
         raise ValueError("RequestBody is not a JSON object")
     return data
 
@@ -113,9 +148,10 @@ def _undecidable(config: AuthzConfig, reason: str, report: ReportFn | None = Non
                  body: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if report is not None and parts is not None and body is not None:
         name = (parse_qs(parts.query).get("name") or [""])[0]
-        m = _EXEC.match(parts.path)
-        obj = {"kind": "exec" if m else "container", "container": m.group(1) if m else name, "image": "",
-               "operation": "exec" if m else "create"}
+        m, st = _EXEC.match(parts.path), _START.match(parts.path)
+        op = "exec" if m else "start" if st else "create"
+        obj = {"kind": "exec" if m else "container", "container": m.group(1) if m else st.group(2) if st else name,
+               "image": "", "operation": op}
         report(undecidable(f"{obj['operation']} {obj['container'] or '(unnamed)'}", reason, allowed=config.fail_open,
                            obj=obj, user=str(body.get("User") or "")[:255], mode="enforce" if config.enforce else "warn"))
     if config.fail_open:

@@ -171,8 +171,12 @@ def _affected_row(spec: SourceSpec, rid: str, a: Any, versions: VersionCheck) ->
     compact = _compact_ranges(ranges)
     if not compact and not vers:
         return None
-    if versions.scheme(eco) is None:
+    scheme = versions.scheme(eco)
+    if scheme is None:
         return "unknown ecosystem"
+    for _t, evs in compact:  # bounds written loosely (GitHub's "1.90" in a SEMVER range) in their scheme's form
+        for ev in evs:
+            ev[1] = scheme.bound(ev[1])
     if not all((kind == "i" and v == "0") or versions.valid(eco, v) for _t, evs in compact for kind, v in evs):
         return "unparseable version"
     es = a.get("ecosystem_specific")

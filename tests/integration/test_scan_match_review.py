@@ -192,3 +192,15 @@ def test_python_package_installed_by_apk_is_reported_once(tmp_path: Path, db: Pa
     doc = _scan(capsys, f"dir:{root}", db)
     got = sorted((p["type"], p["name"], p["version"]) for p in doc["packages"])
     assert got == [("apk", "py3-urllib3", "1.26.18-r0"), ("apk", "py3-yaml", "6.0.1-r1"), ("pypi", "urllib3", "1.24.1")]
+
+
+def test_an_unreadable_range_bound_keeps_the_entrys_versions_list(tmp_path: Path, db: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """GHSA-jqqh-999x-w26w (buildbot) has one ECOSYSTEM range fixed at "0.7.11p3", which is not PEP 440, and lists
+    124 affected versions beside it. The whole entry used to be skipped at `db update`; now only the range is,
+    and the listed versions still match."""
+    doc = _scan(capsys, f"sbom:{_bom(tmp_path / 'bom.json', ['pkg:pypi/buildbot@0.7.10', 'pkg:pypi/buildbot@0.7.5'])}",
+                db)
+    records = {(f["package"]["version"], r) for f in doc["findings"] for r in f["extra"]["records"]}
+    assert ("0.7.10", "GHSA-jqqh-999x-w26w") in records
+    assert ("0.7.5", "GHSA-jqqh-999x-w26w") not in records  # not listed, and its range could not be read

@@ -204,3 +204,94 @@ def test_an_unreadable_range_bound_keeps_the_entrys_versions_list(tmp_path: Path
     records = {(f["package"]["version"], r) for f in doc["findings"] for r in f["extra"]["records"]}
     assert ("0.7.10", "GHSA-jqqh-999x-w26w") in records
     assert ("0.7.5", "GHSA-jqqh-999x-w26w") not in records  # not listed, and its range could not be read
+
+
+@pytest.mark.skipif(not shutil.which("go"), reason="golang-go not installed (scripts/setup)")
+def test_go_binary_module_replaced_by_a_local_directory(tmp_path: Path, db: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`replace golang.org/x/net => ./net` puts `=> ./net (devel)` in the build info. That was reported as a package
+    named "./net" at version "(devel)" (purl pkg:golang/./net@%28devel%29); now it is left out with a warning naming
+    it, as the go.mod analyzer does with the same replace line."""
+    import os
+
+    from tests.fixtures import env
+    from tests.fixtures.app_image import GO_MAIN, GO_XNET_SRC
+
+    src = tmp_path / "src"
+    for pkg in ("html", "html/atom"):
+        (src / "net" / pkg).mkdir(parents=True)
+        for f in (GO_XNET_SRC / pkg).glob("*.go"):
+            if not f.name.endswith("_test.go"):
+                shutil.copy2(f, src / "net" / pkg / f.name)
+    (src / "net" / "go.mod").write_text("module golang.org/x/net\n\ngo 1.17\n")
+    (src / "go.mod").write_text("module example.com/local\n\ngo 1.19\n\nrequire golang.org/x/net v0.7.0\n\n"
+                                "replace golang.org/x/net => ./net\n")
+    (src / "main.go").write_text(GO_MAIN)
+    root = tmp_path / "root"
+    out = root / "usr" / "local" / "bin" / "cg-local"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=src, check=True, capture_output=True,
+                   env={**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
+                        "GOCACHE": str(env.CACHE / "go-replace" / ".gocache"), "GOTOOLCHAIN": "local"})
+    oracle = subprocess.run(["go", "version", "-m", str(out)], check=True, capture_output=True, text=True).stdout
+    assert "=>\t./net\t(devel)" in oracle
+    capsys.readouterr()
+    assert main(["scan", f"dir:{root}", "--db", str(db), "--scanners", "vuln", "-f", "json"]) == 0
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    go_version = "v" + oracle.split(": go", 1)[1].split()[0]
+    assert sorted((p["name"], p["version"]) for p in doc["packages"]) == [("example.com/local", ""),
+                                                                          ("stdlib", go_version)]
+    assert "golang.org/x/net@v0.7.0 is replaced by the local directory ./net" in cap.err
+    assert not [f for f in doc["findings"] if f["package"]["name"] != "stdlib"]
+
+
+PY_RPM_SPEC = """\
+Name: python3-cgreq
+Version: 2.25.1
+Release: 1.el9
+Summary: a Python library as the distribution packages it
+License: Apache-2.0
+BuildArch: noarch
+%description
+test
+%install
+d=%{buildroot}/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info
+mkdir -p $d
+printf 'Metadata-Version: 2.1\\nName: requests\\nVersion: 2.25.1\\n' > $d/METADATA
+echo x > $d/RECORD
+%files
+/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA
+/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/RECORD
+"""
+
+
+@pytest.mark.skipif(not shutil.which("rpmbuild"), reason="Debian package rpm not installed (scripts/setup)")
+def test_python_package_installed_by_rpm_is_reported_once(tmp_path: Path, db: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A real rpm (rpmbuild, installed into a real rpmdb.sqlite with `rpm -i --justdb`) owning a dist-info: the rpm is
+    reported, not a second PyPI package read from the file it installed; a pip-installed copy elsewhere is."""
+    top = tmp_path / "rpm"
+    top.mkdir()
+    (top / "p.spec").write_text(PY_RPM_SPEC)
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}/build", str(top / "p.spec")], check=True,
+                   capture_output=True)
+    root = tmp_path / "root"
+    dbdir = root / "usr/lib/sysimage/rpm"
+    subprocess.run(["rpm", "--initdb", "--dbpath", str(dbdir)], check=True, capture_output=True)
+    rpms = [str(p) for p in (top / "build" / "RPMS").rglob("*.rpm")]
+    subprocess.run(["rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(dbdir), *rpms], check=True, capture_output=True)
+    for p in dbdir.iterdir():
+        if p.name != "rpmdb.sqlite":
+            p.unlink()
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('NAME="Rocky Linux"\nID="rocky"\nVERSION_ID="9.3"\n')
+    for meta in ("usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA",
+                 "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"):
+        (root / meta).parent.mkdir(parents=True)
+        (root / meta).write_text("Metadata-Version: 2.1\nName: requests\nVersion: 2.25.1\n")
+    doc = _scan(capsys, f"dir:{root}", db)
+    assert sorted((p["type"], p["name"], p["locations"][0]) for p in doc["packages"]) == [
+        ("pypi", "requests", "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"),
+        ("rpm", "python3-cgreq", "usr/lib/sysimage/rpm/rpmdb.sqlite")]
+    assert {f["path"] for f in doc["findings"]} == {
+        "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"}

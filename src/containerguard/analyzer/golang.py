@@ -31,7 +31,7 @@ _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
 _MAX_STRING = 4 * 1024 * 1024
 _MAX_SCAN = 64 * 1024 * 1024
-_GO_VERSION = re.compile(r"^go(\d+(?:\.\d+){0,2})")
+_GO_VERSION = re.compile(r"^go(\d+(?:\.\d+){0,2})(?:(alpha|beta|rc)(\d+))?")
 
 
 @dataclass(slots=True)
@@ -172,9 +172,15 @@ def elf_buildinfo(elf: Elf) -> BuildInfo | None:
 
 
 def stdlib_version(go_version: str) -> str:
-    """``go1.19.8`` -> ``v1.19.8``; ``go1.21.0 X:boringcrypto`` -> ``v1.21.0``; "" for devel toolchains."""
+    """``go1.19.8`` -> ``v1.19.8``; ``go1.21.0 X:boringcrypto`` -> ``v1.21.0``; a pre-release toolchain as the Go
+    vulnerability database writes it (``go1.21rc2`` -> ``v1.21.0-rc.2``, before 1.21.0); "" for devel toolchains."""
     m = _GO_VERSION.match(go_version.strip())
-    return f"v{m.group(1)}" if m else ""
+    if not m:
+        return ""
+    if not m.group(2):
+        return f"v{m.group(1)}"
+    nums = [*m.group(1).split("."), "0", "0"][:3]
+    return f"v{'.'.join(nums)}-{m.group(2)}.{m.group(3)}"
 
 
 def golang_purl(path: str, version: str) -> str:
@@ -184,7 +190,7 @@ def golang_purl(path: str, version: str) -> str:
 
 class GoBinaryAnalyzer(ElfBinaryAnalyzer):
     type: ClassVar[str] = "gobinary"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     what: ClassVar[str] = "Go build info"
     read_errors = (BuildInfoError, *ElfReadErrors)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -135,6 +136,8 @@ def replay(
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
     kind = _source_kind(source, events)
+    # each skipped record is printed once, below (the sources also log it, for the agent's log)
+    logging.getLogger("containerguard.runtime.cloud").addHandler(logging.NullHandler())
     threshold = _priority_option(fail_on)
     rs = _load(rules)
     evaluator = Evaluator(rs)  # the agent's evaluation path

@@ -147,6 +147,8 @@ class Counters:
 
     audit_events: int = 0
     audit_rejected: int = 0
+    #: malformed events inside an accepted webhook batch (counted and skipped; the rest of the batch is evaluated)
+    audit_skipped: int = 0
     rule_reloads: int = 0
     rule_reload_errors: int = 0
 
@@ -468,13 +470,18 @@ class Agent:
                   "evt.hostname": self.cfg.hostname, "evt.num": self.sequence.next()}
         self.handle_event(Event(type="container", time_ns=now, fields=fields))
 
-    def audit_body(self, body: bytes) -> int:
-        """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""
-        events = parse_audit_body(body)
+    def audit_body(self, body: bytes) -> tuple[int, int]:
+        """Feed a k8s audit webhook body; returns (events, malformed events skipped). Raises when the body is not
+        an audit document; a malformed event in a batch is counted and logged, the others are evaluated."""
+        skipped: list[str] = []
+        events = parse_audit_body(body, skipped)
+        for why in skipped:
+            log.warning("k8s audit webhook: skipped %s", why)
+        self.counters.audit_skipped += len(skipped)
         for ev in events:
             self.counters.audit_events += 1
             self.handle_event(ev)
-        return len(events)
+        return len(events), len(skipped)
 
     def audit_rejected(self) -> None:
         """Count an audit request the webhook refused."""
@@ -508,7 +515,7 @@ class Agent:
                                and all(src.health.status == "ok" for src in self.sources)) else "degraded",
             "uptime_s": round(time.time() - self.started_at, 1),
             "events": self.sequence.value, "alerts": self.emitter.alerts, "audit_events": c.audit_events,
-            "audit_rejected": c.audit_rejected,
+            "audit_rejected": c.audit_rejected, "audit_skipped": c.audit_skipped,
             "dropped": self.parser.lost, "parse_errors": self.parser.parse_errors,
             "sensor_lines": self.parser.lines,
             "sensor_restarts": sensor.restarts if sensor is not None else 0,
@@ -536,7 +543,8 @@ class Agent:
         """Prometheus text exposition of the agent's and each source's counters (GET /metrics)."""
         st = self.stats()
         out = []
-        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "output_dropped"):
+        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "audit_skipped", "audit_rejected",
+                    "output_dropped"):
             out.append(f"# TYPE containerguard_agent_{key}_total counter")
             out.append(f"containerguard_agent_{key}_total {st[key]}")
         series = (("events_total", "counter", "events"), ("parse_errors_total", "counter", "parse_errors"),

@@ -31,8 +31,8 @@ class AgentEndpoints(Protocol):
         """The Prometheus text exposition."""
         ...
 
-    def audit_body(self, body: bytes) -> int:
-        """Feed one audit webhook body; returns how many events it held (raises on a malformed body)."""
+    def audit_body(self, body: bytes) -> tuple[int, int]:
+        """Feed one audit webhook body; returns (events, malformed events skipped); raises on a malformed body."""
         ...
 
     def audit_rejected(self) -> None:
@@ -48,6 +48,15 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) < 65536:
         raise UsageError(f"{what} {spec!r}: expected HOST:PORT")
     return host or "127.0.0.1", int(port)
+
+
+def _json_type(value: str | None) -> bool:
+    """Whether a Content-Type names JSON (``application/json``, ``application/*+json``, any parameters); no header
+    at all is taken as JSON (the API server always sends one; curl-like clients may not)."""
+    if value is None:
+        return True
+    mime = value.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
 
 
 def _handler(agent: AgentEndpoints, audit: bool) -> type[BaseHTTPRequestHandler]:
@@ -83,16 +92,21 @@ def _handler(agent: AgentEndpoints, audit: bool) -> type[BaseHTTPRequestHandler]
             if self.path.split("?")[0] not in ("/k8s-audit", "/k8s_audit") or not audit:
                 self._reply(404, {"error": "not found"})
                 return
+            if not _json_type(self.headers.get("Content-Type")):
+                agent.audit_rejected()
+                self.close_connection = True
+                self._reply(415, {"error": "Content-Type must be application/json (an audit.k8s.io EventList)"})
+                return
             body = self._body()
             if body is None:
                 return
             try:
-                n = agent.audit_body(body)
+                n, skipped = agent.audit_body(body)
             except ContainerGuardError as exc:
                 agent.audit_rejected()
                 self._reply(400, {"error": str(exc).splitlines()[0]})
                 return
-            self._reply(200, {"events": n})
+            self._reply(200, {"events": n, "skipped": skipped} if skipped else {"events": n})
 
         def _body(self) -> bytes | None:
             try:

@@ -107,6 +107,15 @@ def records_in(doc: Any, keys: tuple[str, ...], what: str) -> list[Any]:
     raise RecordError(f"not {what} (expected a JSON object or array)")
 
 
+#: members every CloudTrail digest file has (log file integrity validation writes one an hour beside the logs)
+_DIGEST_KEYS = ("digestStartTime", "digestEndTime", "logFiles")
+
+
+def is_digest(doc: dict[str, Any]) -> bool:
+    """Whether a decoded document is a CloudTrail digest file rather than a log file."""
+    return all(k in doc for k in _DIGEST_KEYS)
+
+
 class BurstCounter:
     """Per-key counts of events in a sliding window of event time (default ten minutes).
 
@@ -150,6 +159,8 @@ class CloudTrailParser:
             recs = doc.get("Records")
             if recs is None and "eventName" in doc:
                 return [doc]
+            if recs is None and is_digest(doc):
+                return []  # a digest file (CloudTrail-Digest/): hashes of the log files, no events
             if not isinstance(recs, list):
                 raise RecordError("not a CloudTrail log file (no 'Records' array)")
             return recs

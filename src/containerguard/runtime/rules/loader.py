@@ -19,7 +19,18 @@ import yaml
 from containerguard import yamlsafe
 from containerguard.errors import RuleError
 from containerguard.model import Priority
-from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
+from containerguard.runtime.rules.ast import (
+    And,
+    Cmp,
+    Const,
+    FieldRef,
+    MacroRef,
+    Node,
+    Not,
+    Or,
+    field_refs,
+    walk,
+)
 from containerguard.runtime.rules.compiler import CodeGen, check_compiles, event_types
 from containerguard.runtime.rules.fields import FIELD_CATALOG
 from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
@@ -46,6 +57,11 @@ PathArg = str | PathLike[str]
 class _Map(dict[str, Any]):
     line: int = 0
     key_lines: dict[str, int]
+    #: the line where a key's text value starts: a block scalar (| or >) starts on the line after its key
+    value_lines: dict[str, int]
+
+    def value_line(self, key: str) -> int:
+        return self.value_lines.get(key) or self.key_lines.get(key, self.line)
 
 
 class _TrackedLists(dict[str, tuple[str, ...]]):
@@ -74,12 +90,15 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     m = _Map()
     m.line = node.start_mark.line + 1
     m.key_lines = {}
+    m.value_lines = {}
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
         if not isinstance(key, str):
             key = str(key)
         m[key] = loader.construct_object(vnode, deep=True)
         m.key_lines[key] = knode.start_mark.line + 1
+        if isinstance(vnode, yaml.ScalarNode):
+            m.value_lines[key] = vnode.start_mark.line + (2 if vnode.style in ("|", ">") else 1)
     return m
 
 
@@ -262,7 +281,7 @@ class _Collector:
         name = self._str(item, "macro", file, "macro")
         what = f"macro '{name}'"
         cond = self._str(item, "condition", file, what)
-        seg = _Seg(cond, file, item.key_lines.get("condition", item.line))
+        seg = _Seg(cond, file, item.value_line("condition"))
         appending = item.get("append") is True
         if "override" in item:
             appending = self._override(item, file, what, ("condition",), ()).get("condition") == "append"
@@ -355,7 +374,7 @@ class _Collector:
 
     def _apply_text(self, rd: _RuleDef, item: _Map, key: str, append: bool, file: str, what: str, line: int) -> None:
         if key == "condition":
-            seg = _Seg(self._str(item, key, file, what), file, line)
+            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key))
             rd.segs = [*rd.segs, seg] if append else [seg]
         elif key == "tags":
             tags = self._strlist(item, key, file, what)
@@ -444,6 +463,7 @@ class _Builder:
         self.used_macros: set[str] = set()
         self._macro_ast: dict[str, Node] = {}
         self.gen = CodeGen()
+        self._checker = CodeGen()  # type checks where a comparison is written; its constants are thrown away
 
     def resolve_lists(self) -> None:
         memo: dict[str, tuple[str, ...]] = {}
@@ -495,6 +515,23 @@ class _Builder:
         except ConditionError as exc:
             raise self._located(exc, segs, what) from None
 
+    def typecheck(self, node: Node) -> None:
+        """Compile each comparison of a parsed condition (macros not expanded yet) on its own: a type error, a bad
+        number, pattern or network raises ConditionError at the comparison's position in that text, so the error
+        names the macro or the exception and the line where the comparison is written."""
+        for n in walk(node):
+            if isinstance(n, Cmp):
+                self._checker.cmp(n)
+
+    def parse_checked(self, segs: list[_Seg], what: str) -> Node:
+        """:meth:`parse`, then :meth:`typecheck`, errors located in ``segs``."""
+        node = self.parse(segs, what)
+        try:
+            self.typecheck(node)
+        except ConditionError as exc:
+            raise self._located(exc, segs, what) from None
+        return node
+
     @staticmethod
     def _located(exc: ConditionError, segs: list[_Seg], what: str) -> RuleError:
         offset = 0
@@ -518,7 +555,7 @@ class _Builder:
         if name in stack:
             chain = " -> ".join((*stack, name))
             raise RuleError(f"macro '{name}' is cyclic: {chain}", d.file, d.line)
-        node = self.parse(d.segs, f"macro '{name}'")
+        node = self.parse_checked(d.segs, f"macro '{name}'")
         node = self.expand(node, (*stack, name), (d.file, d.line, f"macro '{name}'"))
         self._macro_ast[name] = node
         return node
@@ -538,6 +575,7 @@ class _Builder:
         alts: list[Node] = []
         for ex in rd.exceptions:
             ename = f"{what}: exception '{ex.name}'"
+            first = len(alts)
             try:
                 if isinstance(ex.fields, str):
                     ref = parse_field(ex.fields)
@@ -559,6 +597,8 @@ class _Builder:
                             else:
                                 parts.append(Cmp(ref, op, _scalar(v)))
                         alts.append(And(tuple(parts)) if len(parts) > 1 else parts[0])
+                for alt in alts[first:]:
+                    self.typecheck(alt)
             except ConditionError as exc:
                 raise RuleError(f"{ename}: {exc.message}", ex.file, ex.line) from None
         if not alts:
@@ -688,7 +728,7 @@ class _Builder:
                 out.append((replace(base, disabled_reason=f"unsupported source {rd.source}"), None))
                 continue
             try:
-                node = self.parse(rd.segs, what)
+                node = self.parse_checked(rd.segs, what)
                 node = self.expand(node, (), (rd.file, rd.line, what))
                 exc_node = self.exceptions(rd, what)
                 parts, orefs, onames = self.output(rd, what)
@@ -761,11 +801,19 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         for i, item in enumerate(_read_yaml(Path(p), label)):
             col.add(item, label, i)
     builder = _Builder(col, available_fields, traced_event_types)
+    where = str(paths[-1]) if paths else None
     try:
         compiled = builder.build()
+        rs = RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
     except RecursionError:
-        raise RuleError("macros nested too deeply", str(paths[-1]) if paths else None) from None
-    rs = RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
+        raise RuleError("macros nested too deeply", where) from None
+    except ConditionError as exc:
+        raise RuleError(f"the rules cannot be compiled: {exc.message}", where) from None
+    except (RuleError, MemoryError):
+        raise
+    except Exception as exc:  # a bug of ours must not end an agent reloading a file: it keeps its last good ruleset
+        raise RuleError(f"internal error compiling the rules ({type(exc).__name__}: {exc}); please report it",
+                        where) from exc
     rs.traced_event_types = traced_event_types
     return rs
 

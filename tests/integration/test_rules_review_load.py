@@ -1,0 +1,109 @@
+"""Hostile and malformed rules files through `containerguard rules validate` and `rules replay` (review of issue 4):
+every error is one line naming the file and the line where the mistake is (the macro's, the exception's, the line of
+a multi-line condition), never an internal error; the agent's reload keeps the last good ruleset on any of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containerguard.cli.main import main
+from containerguard.runtime.rules import load_rules, reload_rules
+
+RULE = "- rule: a\n  desc: d\n  condition: {cond}\n  output: {out}\n  priority: WARNING\n"
+
+
+def _validate(tmp_path: Path, capsys, text: str) -> tuple[int, str, str]:
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    rc = main(["rules", "validate", "--any-host", str(f)])
+    out, err = capsys.readouterr()
+    return rc, out, err.replace(str(f), "F")
+
+
+@pytest.mark.parametrize(("where", "field", "reason"), [
+    ("cond", "evt.arg", "field 'evt.arg' needs an [argument]"),
+    ("cond", "evt.rawarg", "field 'evt.rawarg' needs an [argument]"),
+    ("cond", "proc.name[3]", "field 'proc.name' takes no [argument]"),
+    ("cond", "proc.aname[x]", "proc.aname[x]: the argument must be a number"),
+    ("cond", "proc.apid[-1]", "proc.apid[-1]: the argument must be a number"),
+    ("cond", "proc.env[]", "field 'proc.env': empty [argument]"),
+    ("out", "evt.arg", "field 'evt.arg' needs an [argument]"),
+    ("out", "evt.rawarg", "field 'evt.rawarg' needs an [argument]"),
+    ("out", "proc.name[3]", "field 'proc.name' takes no [argument]"),
+    ("out", "proc.aname[x]", "proc.aname[x]: the argument must be a number"),
+    ("out", "user.uid[0]", "field 'user.uid' takes no [argument]"),
+    ("out", "container.label[]", "field 'container.label': empty [argument]"),
+])
+def test_field_arguments_are_checked_with_file_and_line(tmp_path: Path, capsys, where: str, field: str,
+                                                        reason: str) -> None:
+    cond = f"evt.type=open and {field} exists" if where == "cond" else "evt.type=open"
+    out_fmt = f'"x %{field} y"' if where == "out" else "x"
+    rc, _out, err = _validate(tmp_path, capsys, RULE.format(cond=cond, out=out_fmt))
+    assert rc == 1, err
+    line = 3 if where == "cond" else 4
+    assert err.startswith(f"error: F:{line}: rule 'a': "), err
+    assert reason in err and err.count("\n") == 1, err
+    assert "internal error" not in err
+
+
+def test_k8s_audit_field_arguments(tmp_path: Path, capsys) -> None:
+    for field, reason in (("jevt.value", "field 'jevt.value' needs an [argument]"),
+                          ("jevt.value[abc]", "jevt.value[abc]: the argument must be a JSON pointer"),
+                          ("ka.uri.param", "field 'ka.uri.param' needs an [argument]")):
+        text = (f"- rule: k\n  condition: ka.verb=get and {field} exists\n  output: x\n  priority: WARNING\n"
+                "  source: k8s_audit\n")
+        rc, _, err = _validate(tmp_path, capsys, text)
+        assert rc == 1 and err.startswith("error: F:2: rule 'k': ") and reason in err, err
+
+
+def test_type_errors_name_the_macro_and_the_line_of_the_comparison(tmp_path: Path, capsys) -> None:
+    text = ("- macro: bad_pid\n  condition: |\n    proc.name = x and\n    proc.pid startswith 1\n"
+            "- rule: a\n  desc: d\n  condition: >\n    evt.type=open\n    and bad_pid\n  output: x\n"
+            "  priority: WARNING\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    assert err.strip() == ("error: F:4: macro 'bad_pid': operator 'startswith' needs a string field, 'proc.pid' is "
+                           "int (column 1 of the condition)")
+
+    text = ("- rule: a\n  desc: d\n  condition: >\n    evt.type=open\n    and proc.name = x\n"
+            "    and proc.pid in (1, 2, x)\n  output: x\n  priority: WARNING\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    # a folded (>) condition is one line of text: the error names its first line and the column in that text
+    assert err.strip() == "error: F:4: rule 'a': expected a number, got 'x' (column 37 of the condition)"
+
+    text = ("- rule: a\n  condition: evt.type=open and container.privileged = yes\n  output: x\n"
+            "  priority: WARNING\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert err.strip() == "error: F:2: rule 'a': expected true or false, got 'yes' (column 19 of the condition)"
+
+
+def test_type_errors_in_exceptions_name_the_exception(tmp_path: Path, capsys) -> None:
+    text = ("- rule: a\n  desc: d\n  condition: evt.type=open\n  output: x\n  priority: WARNING\n  exceptions:\n"
+            "    - name: e\n      fields: [proc.name, proc.pid]\n      comps: [=, startswith]\n"
+            "      values: [[a, \"1\"]]\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    assert err.strip() == ("error: F:7: rule 'a': exception 'e': operator 'startswith' needs a string field, "
+                           "'proc.pid' is int")
+    text = ("- rule: a\n  desc: d\n  condition: evt.type=open\n  output: x\n  priority: WARNING\n"
+            "- rule: a\n  override: {exceptions: append}\n  exceptions:\n    - name: e\n      fields: proc.pid\n"
+            "      values: [abc]\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    assert err.strip() == "error: F:9: rule 'a': exception 'e': expected a number, got 'abc'"
+
+
+def test_reload_keeps_the_last_good_ruleset_on_every_such_error(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text(RULE.format(cond="evt.type=open and proc.name=a", out="x"))
+    good = load_rules([f])
+    for bad in ("evt.type=open and evt.arg = x", "evt.type=open and proc.name[1] = x"):
+        f.write_text(RULE.format(cond=bad, out="x"))
+        rs, err = reload_rules(good, [f])
+        assert rs is good and err is not None and err.line == 3
+    f.write_text(RULE.format(cond="evt.type=open", out='"%evt.arg"'))
+    rs, err = reload_rules(good, [f])
+    assert rs is good and err is not None and err.line == 4

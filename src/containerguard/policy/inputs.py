@@ -476,8 +476,10 @@ DOCKER_EXEC = _struct(User=None, Privileged=None, Env=None, Cmd=None)
 
 
 def is_docker_create(data: Mapping[str, Any]) -> bool:
-    """Whether a document is a Docker create body (it has Image or HostConfig, in any case dockerd accepts)."""
-    return any(_go_fold(str(k)) in ("IMAGE", "HOSTCONFIG") for k in data)
+    """Whether a document is a Docker create body: HostConfig, or an Image naming the image (an input document's
+    ``image`` is a mapping), in any case dockerd accepts."""
+    return any(_go_fold(str(k)) == "HOSTCONFIG" or (_go_fold(str(k)) == "IMAGE" and isinstance(v, str))
+               for k, v in data.items())
 
 
 def docker_create_config(body: Any) -> dict[str, Any]:

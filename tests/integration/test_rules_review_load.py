@@ -107,3 +107,69 @@ def test_reload_keeps_the_last_good_ruleset_on_every_such_error(tmp_path: Path) 
     f.write_text(RULE.format(cond="evt.type=open", out='"%evt.arg"'))
     rs, err = reload_rules(good, [f])
     assert rs is good and err is not None and err.line == 4
+
+
+# ---- what Falco's loader accepts and refuses in a rules file's layout (rule_loader_reader, falco docs)
+
+OK_RULE = "- rule: {name}\n  desc: d\n  condition: evt.type=open and proc.name={name}\n  output: o\n  priority: WARNING\n"
+
+
+def test_null_items_and_several_documents_load_as_falco_does(tmp_path: Path, capsys) -> None:
+    # Falco skips empty items of the list and reads every YAML document of the file
+    text = OK_RULE.format(name="a") + "-\n- ~\n---\n" + OK_RULE.format(name="b") + "---\n# only a comment\n"
+    rc, out, err = _validate(tmp_path, capsys, text)
+    assert rc == 0, err
+    assert "Ok (2 rules" in out
+
+
+@pytest.mark.parametrize(("item", "line"), [("- 5\n", 6), ("- [rule, a]\n", 6), ("- just text\n", 6)])
+def test_an_item_that_is_not_a_mapping_names_its_line(tmp_path: Path, capsys, item: str, line: int) -> None:
+    rc, _, err = _validate(tmp_path, capsys, OK_RULE.format(name="a") + item + OK_RULE.format(name="b"))
+    assert rc == 1
+    assert err.startswith(f"error: F:{line}: item 2 is not a mapping"), err
+
+
+def test_a_document_that_is_not_a_list_names_its_line(tmp_path: Path, capsys) -> None:
+    rc, _, err = _validate(tmp_path, capsys, OK_RULE.format(name="a") + "---\nrule: b\n")
+    assert rc == 1 and err.startswith("error: F:7: a rules file must be a YAML list"), err
+
+
+def test_exception_names_are_unique_within_a_rule(tmp_path: Path, capsys) -> None:
+    text = (OK_RULE.format(name="a") + "  exceptions:\n  - name: e\n    fields: proc.name\n    values: [x]\n"
+            "  - name: e\n    fields: proc.pid\n    values: [1]\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1 and err.strip() == "error: F:10: rule 'a': exception 'e' is defined twice (also at line 7)", err
+
+
+def test_override_replaces_skip_if_unknown_filter_and_warn_evttypes(tmp_path: Path, capsys) -> None:
+    text = (OK_RULE.format(name="a").replace("proc.name=a", "proc.nosuch=a") +
+            "- rule: a\n  skip-if-unknown-filter: true\n  warn_evttypes: false\n  override:\n"
+            "    skip-if-unknown-filter: replace\n    warn_evttypes: replace\n")
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 0, err
+    assert "rule 'a' disabled: unknown field 'proc.nosuch'" in err
+    rc, _, err = _validate(tmp_path, capsys, OK_RULE.format(name="a") + "- rule: a\n  warn_evttypes: 3\n"
+                           "  override:\n    warn_evttypes: replace\n")
+    assert rc == 1 and "rule 'a': 'warn_evttypes' must be true or false" in err, err
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("- required_engine_version: [1]\n", "F:1: required_engine_version must be a version (0.57.0) or a number"),
+    ("- required_engine_version: abc\n", "F:1: required_engine_version 'abc' is not a version (x.y.z or a number)"),
+    ("- required_engine_version: 1.2.3.4.5\n", "F:1: required_engine_version '1.2.3.4.5' is not a version (x.y.z or a "
+     "number)"),
+    ("- required_plugin_versions: 5\n", "F:1: required_plugin_versions must be a list"),
+    ("- required_plugin_versions:\n  - json\n", "F:2: required_plugin_versions: each entry needs a name and a version"),
+    ("- required_plugin_versions:\n  - name: json\n", "F:2: required_plugin_versions: each entry needs a name and a "
+     "version"),
+])
+def test_required_versions_are_checked(tmp_path: Path, capsys, item: str, message: str) -> None:
+    rc, _, err = _validate(tmp_path, capsys, item + OK_RULE.format(name="a"))
+    assert rc == 1 and err.strip() == f"error: {message}", err
+
+
+def test_a_newer_engine_version_warns_and_loads(tmp_path: Path, capsys) -> None:
+    for version, warns in (("0.57.0", False), ("10", False), ("0.99.0", True), ("1.0.0", True), ("150", True)):
+        rc, out, err = _validate(tmp_path, capsys, f"- required_engine_version: {version}\n" + OK_RULE.format(name="a"))
+        assert rc == 0 and "Ok (1 rules" in out
+        assert ("warning: F:1: the file requires Falco engine version" in err) is warns, (version, err)

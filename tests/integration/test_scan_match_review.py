@@ -204,3 +204,42 @@ def test_an_unreadable_range_bound_keeps_the_entrys_versions_list(tmp_path: Path
     records = {(f["package"]["version"], r) for f in doc["findings"] for r in f["extra"]["records"]}
     assert ("0.7.10", "GHSA-jqqh-999x-w26w") in records
     assert ("0.7.5", "GHSA-jqqh-999x-w26w") not in records  # not listed, and its range could not be read
+
+
+@pytest.mark.skipif(not shutil.which("go"), reason="golang-go not installed (scripts/setup)")
+def test_go_binary_module_replaced_by_a_local_directory(tmp_path: Path, db: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`replace golang.org/x/net => ./net` puts `=> ./net (devel)` in the build info. That was reported as a package
+    named "./net" at version "(devel)" (purl pkg:golang/./net@%28devel%29); now it is left out with a warning naming
+    it, as the go.mod analyzer does with the same replace line."""
+    import os
+
+    from tests.fixtures import env
+    from tests.fixtures.app_image import GO_MAIN, GO_XNET_SRC
+
+    src = tmp_path / "src"
+    for pkg in ("html", "html/atom"):
+        (src / "net" / pkg).mkdir(parents=True)
+        for f in (GO_XNET_SRC / pkg).glob("*.go"):
+            if not f.name.endswith("_test.go"):
+                shutil.copy2(f, src / "net" / pkg / f.name)
+    (src / "net" / "go.mod").write_text("module golang.org/x/net\n\ngo 1.17\n")
+    (src / "go.mod").write_text("module example.com/local\n\ngo 1.19\n\nrequire golang.org/x/net v0.7.0\n\n"
+                                "replace golang.org/x/net => ./net\n")
+    (src / "main.go").write_text(GO_MAIN)
+    root = tmp_path / "root"
+    out = root / "usr" / "local" / "bin" / "cg-local"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=src, check=True, capture_output=True,
+                   env={**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
+                        "GOCACHE": str(env.CACHE / "go-replace" / ".gocache"), "GOTOOLCHAIN": "local"})
+    oracle = subprocess.run(["go", "version", "-m", str(out)], check=True, capture_output=True, text=True).stdout
+    assert "=>\t./net\t(devel)" in oracle
+    capsys.readouterr()
+    assert main(["scan", f"dir:{root}", "--db", str(db), "--scanners", "vuln", "-f", "json"]) == 0
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    go_version = "v" + oracle.split(": go", 1)[1].split()[0]
+    assert sorted((p["name"], p["version"]) for p in doc["packages"]) == [("example.com/local", ""),
+                                                                          ("stdlib", go_version)]
+    assert "golang.org/x/net@v0.7.0 is replaced by the local directory ./net" in cap.err
+    assert not [f for f in doc["findings"] if f["package"]["name"] != "stdlib"]

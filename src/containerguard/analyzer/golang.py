@@ -9,8 +9,8 @@ at a 16-byte aligned spot of a writable PT_LOAD segment). Two layouts exist:
   (data pointer, length) that are resolved through the program headers.
 
 The module info text has ``path``, ``mod`` (main module), ``dep`` lines and ``=>`` replacement lines.
-We emit the main module, each dependency (a replacement wins over what it replaces unless it is a local
-directory), and ``stdlib`` at the toolchain version ("go1.19.8" -> "v1.19.8") so the detector can match
+We emit the main module, each dependency (a replacement wins over what it replaces; one replaced by a local
+directory, ``=> ./net (devel)``, is left out with a warning, as the go.mod analyzer does), and ``stdlib`` at the toolchain version ("go1.19.8" -> "v1.19.8") so the detector can match
 vulnerabilities of the standard library.
 """
 
@@ -190,7 +190,7 @@ def golang_purl(path: str, version: str) -> str:
 
 class GoBinaryAnalyzer(ElfBinaryAnalyzer):
     type: ClassVar[str] = "gobinary"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     what: ClassVar[str] = "Go build info"
     read_errors = (BuildInfoError, *ElfReadErrors)
 
@@ -210,12 +210,15 @@ class GoBinaryAnalyzer(ElfBinaryAnalyzer):
             result.packages.append(pkg(info.main.path, version, main="true", go_version=info.go_version))
         for dep in info.deps:
             rep = dep.replace
-            if rep is not None and rep.version:  # replaced by another module version
-                result.packages.append(pkg(rep.path, rep.version, replaces=f"{dep.path}@{dep.version}"))
-            elif rep is not None:  # replaced by a local directory: the original is what the code claims
-                result.packages.append(pkg(dep.path, dep.version, replaced_by=rep.path))
-            else:
+            if rep is None:
                 result.packages.append(pkg(dep.path, dep.version))
+            elif rep.version in ("", "(devel)") or rep.path.startswith(("./", "../", "/")):
+                # a local directory (`=> ./net (devel)`): neither the published module nor a module at all, as
+                # the go.mod analyzer says of the same replace line
+                result.warnings.append(f"{path}: {dep.path}@{dep.version} is replaced by the local directory "
+                                       f"{rep.path}; not reported as a published module")
+            else:  # replaced by another module version
+                result.packages.append(pkg(rep.path, rep.version, replaces=f"{dep.path}@{dep.version}"))
         std = stdlib_version(info.go_version)
         if std:
             result.packages.append(pkg("stdlib", std, go_version=info.go_version))

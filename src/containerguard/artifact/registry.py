@@ -12,6 +12,8 @@
   **https** URL on another host (what registries do with object storage and CDNs); the Authorization
   header is never sent there, and the blob is still digest-verified. A redirect from https to http is
   refused. Manifest and token requests are never redirected to another origin.
+* Egress: every connection (the registry, a token realm, a redirect target) passes :mod:`containerguard.egress`:
+  a registry's answer cannot send the client to the cloud metadata address or another link-local one.
 * TLS: certificates are verified (``SSL_CERT_FILE`` names extra CAs to trust); proxy variables are ignored.
 * Timeouts: ``CONTAINERGUARD_REGISTRY_TIMEOUT`` seconds (default 30) to connect and between reads;
   a registry that stops answering gives RegistryError, never a hang.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from containerguard import egress
 from containerguard.artifact.image import BlobImage, build_meta, layers_from_manifest
 from containerguard.artifact.manifest import (
     ACCEPT,
@@ -240,7 +243,8 @@ class RegistryClient:
         except UsageError as exc:
             raise RegistryError(str(exc)) from None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
-                                  verify=verify, headers={"User-Agent": "containerguard"})
+                                  transport=egress.http_transport(verify=verify),
+                                  headers={"User-Agent": "containerguard"})
 
     def close(self) -> None:
         self._http.close()

@@ -167,10 +167,39 @@ def _json(v: Any) -> str:
     return orjson.dumps(v, default=str).decode()
 
 
+def _object_fields(resource: Any, ref: dict[str, Any], req: Any, f: dict[str, Any]) -> None:
+    """The ka.req.* fields of a service, configmap, role or binding in the request."""
+    if resource == "services" and isinstance(_get(req, "spec", "type"), str):
+        f["ka.req.service.type"] = _get(req, "spec", "type")
+    if resource == "services" and isinstance(_get(req, "spec", "ports"), list):
+        f["ka.req.service.ports"] = [_json(p) for p in _get(req, "spec", "ports")]
+    if resource == "configmaps":
+        if isinstance(ref.get("name"), str):
+            f["ka.req.configmap.name"] = ref["name"]
+        data = _get(req, "data")
+        if data is not None:
+            f["ka.req.configmap.obj"] = _json(data)
+    role_rules = _get(req, "rules")
+    if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
+        rules = [r for r in role_rules if isinstance(r, dict)]
+        f["ka.req.role.rules"] = [_json(r) for r in rules]
+        for key, name in (("verbs", "verbs"), ("resources", "resources"), ("apiGroups", "apiGroups"),
+                          ("nonResourceURLs", "nonResourceURLs")):
+            f[f"ka.req.role.rules.{name}"] = [_text(v) for r in rules for v in _list(r, key)]
+    if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
+        if isinstance(_get(req, "roleRef", "name"), str):
+            f["ka.req.binding.role"] = _get(req, "roleRef", "name")
+        f["ka.req.binding.subjects"] = [_text(s.get("name")) for s in _list(req, "subjects") if isinstance(s, dict)]
+
+
 def audit_event(raw: dict[str, Any]) -> Event:
     """One audit.k8s.io/v1 Event as a rule event."""
     if not isinstance(raw, dict) or raw.get("kind", "Event") != "Event" or raw.get("verb") is None:
         raise AuditFormatError("not an audit.k8s.io Event (needs kind Event and a verb)")
+    try:
+        obj = _json(raw)  # first: every other part is shallower than the whole event
+    except orjson.JSONEncodeError as exc:
+        raise AuditFormatError(f"event cannot be kept as JSON ({exc})") from None
     f: dict[str, Any] = {"jevt": raw}
     ref_raw, ann_raw = raw.get("objectRef"), raw.get("annotations")
     ref: dict[str, Any] = ref_raw if isinstance(ref_raw, dict) else {}
@@ -208,30 +237,10 @@ def audit_event(raw: dict[str, Any]) -> Event:
     spec = _pod_spec(resource, req) if not ref.get("subresource") else None
     if spec is not None:
         _pod_fields(spec, f)
-    if resource == "services" and isinstance(_get(req, "spec", "type"), str):
-        f["ka.req.service.type"] = _get(req, "spec", "type")
-    if resource == "services" and isinstance(_get(req, "spec", "ports"), list):
-        f["ka.req.service.ports"] = [_json(p) for p in _get(req, "spec", "ports")]
-    if resource == "configmaps":
-        if isinstance(ref.get("name"), str):
-            f["ka.req.configmap.name"] = ref["name"]
-        data = _get(req, "data")
-        if data is not None:
-            f["ka.req.configmap.obj"] = _json(data)
-    role_rules = _get(req, "rules")
-    if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
-        rules = [r for r in role_rules if isinstance(r, dict)]
-        f["ka.req.role.rules"] = [_json(r) for r in rules]
-        for key, name in (("verbs", "verbs"), ("resources", "resources"), ("apiGroups", "apiGroups"),
-                          ("nonResourceURLs", "nonResourceURLs")):
-            f[f"ka.req.role.rules.{name}"] = [_text(v) for r in rules for v in _list(r, key)]
-    if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
-        if isinstance(_get(req, "roleRef", "name"), str):
-            f["ka.req.binding.role"] = _get(req, "roleRef", "name")
-        f["ka.req.binding.subjects"] = [_text(s.get("name")) for s in _list(req, "subjects") if isinstance(s, dict)]
+    _object_fields(resource, ref, req, f)
     ts = parse_time_ns(f.get("jevt.time"))
     f["jevt.rawtime"] = ts
-    f["jevt.obj"] = _json(raw)
+    f["jevt.obj"] = obj
     return Event(type=EVENT_TYPE, time_ns=ts, fields=f, source="k8s_audit")
 
 

@@ -402,6 +402,8 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:
         r = _REC.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise RecordError(f"not a CloudTrail record: {exc}") from None
+    except RecursionError:
+        raise RecordError("not a CloudTrail record: nested too deeply") from None
     name, src = r.eventName, r.eventSource
     if type(name) is not str or not name:
         raise RecordError("record has no eventName")
@@ -682,8 +684,8 @@ def fast_records(plain: bytes) -> list[msgspec.Raw] | None:
     then decides what it is)."""
     try:
         return _DOC.decode(plain).Records
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None  # nested past msgspec's depth: the generic path reads the records one by one
 
 
 CloudTrailFields.FILLERS = _fillers()

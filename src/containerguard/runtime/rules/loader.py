@@ -44,9 +44,12 @@ _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source
               "override", "append", "containerguard.id", "containerguard.actions", "skip-if-unknown-filter",
               "warn_evttypes", "capture", "capture_duration"}
 _APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
-_REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions")
+_REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions", "warn_evttypes", "skip-if-unknown-filter")
 #: what a newer Falco may have that this engine does not: such a rule is disabled with a warning, not an error
 _UNKNOWN_CONSTRUCTS = ("unknown field", "unknown operator")
+#: the Falco engine version whose rules language this engine implements (the upstream rules files require it)
+ENGINE_VERSION = (0, 57, 0)
+_SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -102,15 +105,30 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     return m
 
 
+class _Seq(list[Any]):
+    """A YAML sequence that remembers the line of each item."""
+
+    item_lines: list[int]
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    seq = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return seq
+
+
 def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
     return str(loader.construct_scalar(node))  # a bare '=' (as in `comps: [=, in]`) is YAML's "value" tag
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
-def _read_yaml(path: Path, label: str) -> list[Any]:
+def _read_yaml(path: Path, label: str) -> list[tuple[Any, int]]:
+    """The items of every YAML document of the file (as Falco, documents may be separated by ``---``; empty items
+    are skipped), each with its line."""
     try:
         size = path.stat().st_size
         if size > MAX_RULES_FILE:
@@ -120,13 +138,15 @@ def _read_yaml(path: Path, label: str) -> list[Any]:
         raise RuleError(f"not UTF-8 text: {exc.reason}", label) from None
     except OSError as exc:
         raise RuleError(f"cannot read: {exc.strerror or exc}", label) from None
-    doc = yamlsafe.load(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
-                        error=lambda message, line: RuleError(message, label, line))
-    if doc is None:
-        return []
-    if not isinstance(doc, list):
-        raise RuleError("a rules file must be a YAML list of rule, macro and list items", label, 1)
-    return doc
+    items: list[tuple[Any, int]] = []
+    for doc, line in yamlsafe.load_all(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
+                                       error=lambda message, line: RuleError(message, label, line)):
+        if doc is None:
+            continue
+        if not isinstance(doc, _Seq):
+            raise RuleError("a rules file must be a YAML list of rule, macro and list items", label, line)
+        items.extend((item, at) for item, at in zip(doc, doc.item_lines, strict=True) if item is not None)
+    return items
 
 
 # ------------------------------------------------------------------ collected definitions
@@ -182,6 +202,7 @@ class _RuleDef:
     rule_id: str = ""
     actions: list[str] = field(default_factory=list)
     skip_unknown: bool = False
+    warn_evttypes: bool = True
 
 
 def _seg_text(segs: list[_Seg]) -> str:
@@ -241,20 +262,54 @@ class _Collector:
         return modes
 
     # ---- items
-    def add(self, item: Any, file: str, index: int) -> None:
+    def add(self, item: Any, file: str, index: int, line: int | None = None) -> None:
         if not isinstance(item, _Map):
-            raise RuleError(f"item {index + 1} is not a mapping (rule, macro or list)", file)
+            raise RuleError(f"item {index + 1} is not a mapping (rule, macro or list)", file, line)
         if "rule" in item:
             self._rule(item, file)
         elif "macro" in item:
             self._macro(item, file)
         elif "list" in item:
             self._list(item, file)
-        elif "required_engine_version" in item or "required_plugin_versions" in item:
-            return
+        elif "required_engine_version" in item:
+            self._engine_version(item, file)
+        elif "required_plugin_versions" in item:
+            self._plugin_versions(item, file)
         else:
             keys = ", ".join(sorted(item)) or "nothing"
             self.warnings.append(f"{file}:{item.line}: unknown item with keys {keys} ignored")
+
+    def _engine_version(self, item: _Map, file: str) -> None:
+        """Falco's engine version check: a number N means 0.N.0; a newer engine than the language this engine
+        implements is a warning (what it does not know disables only the rules using it), garbage an error."""
+        v = item["required_engine_version"]
+        line = item.key_lines.get("required_engine_version", item.line)
+        if isinstance(v, bool) or not isinstance(v, int | str):
+            raise RuleError("required_engine_version must be a version (0.57.0) or a number", file, line)
+        if isinstance(v, int) or v.strip().isdigit():
+            want = (0, int(v), 0)
+        elif _SEMVER.fullmatch(v.strip()):
+            want = tuple(int(x) for x in v.strip().split("."))  # type: ignore[assignment]
+        else:
+            raise RuleError(f"required_engine_version {v!r} is not a version (x.y.z or a number)", file, line)
+        if want > ENGINE_VERSION:
+            self.warnings.append(f"{file}:{line}: the file requires Falco engine version {'.'.join(map(str, want))}; "
+                                 f"this engine implements the rules language of {'.'.join(map(str, ENGINE_VERSION))}: "
+                                 "a construct or field it does not know disables only the rule using it")
+
+    def _plugin_versions(self, item: _Map, file: str) -> None:
+        """The shape Falco requires (a list of name/version mappings, each with optional alternatives); the plugins
+        themselves are ContainerGuard's own sources (container, k8saudit, cloudtrail, gcpaudit, json)."""
+        v = item["required_plugin_versions"]
+        line = item.key_lines.get("required_plugin_versions", item.line)
+        if not isinstance(v, list):
+            raise RuleError("required_plugin_versions must be a list", file, line)
+        lines = getattr(v, "item_lines", [line] * len(v))
+        for entry, at in zip(v, lines, strict=True):
+            alts = entry.get("alternatives", []) if isinstance(entry, dict) else None
+            for e in [entry, *(alts if isinstance(alts, list) else [None])]:
+                if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e.get("version") is None:
+                    raise RuleError("required_plugin_versions: each entry needs a name and a version", file, at)
 
     def _list(self, item: _Map, file: str) -> None:
         name = self._str(item, "list", file, "list")
@@ -308,6 +363,10 @@ class _Collector:
         for ex in raw:
             if not isinstance(ex, _Map) or not isinstance(ex.get("name"), str):
                 raise RuleError(f"{what}: each exception needs a 'name'", file, getattr(ex, "line", line))
+            twin = next((e for e in out if e.name == ex["name"]), None)
+            if twin is not None:  # as Falco: names are unique within one item
+                raise RuleError(f"{what}: exception '{twin.name}' is defined twice (also at line {twin.line})", file,
+                                ex.line)
             flds = ex.get("fields")
             comps = ex.get("comps")
             values = ex.get("values", [])
@@ -355,8 +414,6 @@ class _Collector:
             raise RuleError(f"{what}: 'source' must be a string", file, item.key_lines.get("source", item.line))
         rd.source = src
         rd.rule_id = self._str(item, "containerguard.id", file, what, required=False)
-        skip = item.get("skip-if-unknown-filter", False)
-        rd.skip_unknown = skip is True
         self.rules[name] = rd  # a redefinition replaces the rule in its original position
 
     def _apply(self, rd: _RuleDef, item: _Map, file: str, what: str, modes: Mapping[str, str]) -> None:
@@ -409,10 +466,15 @@ class _Collector:
                 rd.priority = Priority.parse(text)
             except KeyError:
                 raise RuleError(f"{what}: unknown priority {text!r}", file, line) from None
-        elif key == "enabled":
+        elif key in ("enabled", "warn_evttypes", "skip-if-unknown-filter"):
             if not isinstance(item[key], bool):
-                raise RuleError(f"{what}: 'enabled' must be true or false", file, line)
-            rd.enabled = item[key]
+                raise RuleError(f"{what}: '{key}' must be true or false", file, line)
+            if key == "enabled":
+                rd.enabled = item[key]
+            elif key == "warn_evttypes":
+                rd.warn_evttypes = item[key]
+            else:
+                rd.skip_unknown = item[key]
         elif key == "containerguard.actions":
             actions = self._strlist(item, key, file, what)
             for a in actions:
@@ -759,7 +821,7 @@ class _Builder:
             enabled = rd.enabled and not reason
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
-            elif enabled and rd.source == "syscall":
+            elif enabled and rd.source == "syscall" and rd.warn_evttypes:
                 self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
             cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
@@ -798,8 +860,8 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
     col = _Collector()
     for p in paths:
         label = str(p)
-        for i, item in enumerate(_read_yaml(Path(p), label)):
-            col.add(item, label, i)
+        for i, (item, line) in enumerate(_read_yaml(Path(p), label)):
+            col.add(item, label, i, line)
     builder = _Builder(col, available_fields, traced_event_types)
     where = str(paths[-1]) if paths else None
     try:

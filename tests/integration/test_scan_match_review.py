@@ -243,3 +243,55 @@ def test_go_binary_module_replaced_by_a_local_directory(tmp_path: Path, db: Path
                                                                           ("stdlib", go_version)]
     assert "golang.org/x/net@v0.7.0 is replaced by the local directory ./net" in cap.err
     assert not [f for f in doc["findings"] if f["package"]["name"] != "stdlib"]
+
+
+PY_RPM_SPEC = """\
+Name: python3-cgreq
+Version: 2.25.1
+Release: 1.el9
+Summary: a Python library as the distribution packages it
+License: Apache-2.0
+BuildArch: noarch
+%description
+test
+%install
+d=%{buildroot}/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info
+mkdir -p $d
+printf 'Metadata-Version: 2.1\\nName: requests\\nVersion: 2.25.1\\n' > $d/METADATA
+echo x > $d/RECORD
+%files
+/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA
+/usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/RECORD
+"""
+
+
+@pytest.mark.skipif(not shutil.which("rpmbuild"), reason="Debian package rpm not installed (scripts/setup)")
+def test_python_package_installed_by_rpm_is_reported_once(tmp_path: Path, db: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A real rpm (rpmbuild, installed into a real rpmdb.sqlite with `rpm -i --justdb`) owning a dist-info: the rpm is
+    reported, not a second PyPI package read from the file it installed; a pip-installed copy elsewhere is."""
+    top = tmp_path / "rpm"
+    top.mkdir()
+    (top / "p.spec").write_text(PY_RPM_SPEC)
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}/build", str(top / "p.spec")], check=True,
+                   capture_output=True)
+    root = tmp_path / "root"
+    dbdir = root / "usr/lib/sysimage/rpm"
+    subprocess.run(["rpm", "--initdb", "--dbpath", str(dbdir)], check=True, capture_output=True)
+    rpms = [str(p) for p in (top / "build" / "RPMS").rglob("*.rpm")]
+    subprocess.run(["rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(dbdir), *rpms], check=True, capture_output=True)
+    for p in dbdir.iterdir():
+        if p.name != "rpmdb.sqlite":
+            p.unlink()
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('NAME="Rocky Linux"\nID="rocky"\nVERSION_ID="9.3"\n')
+    for meta in ("usr/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA",
+                 "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"):
+        (root / meta).parent.mkdir(parents=True)
+        (root / meta).write_text("Metadata-Version: 2.1\nName: requests\nVersion: 2.25.1\n")
+    doc = _scan(capsys, f"dir:{root}", db)
+    assert sorted((p["type"], p["name"], p["locations"][0]) for p in doc["packages"]) == [
+        ("pypi", "requests", "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"),
+        ("rpm", "python3-cgreq", "usr/lib/sysimage/rpm/rpmdb.sqlite")]
+    assert {f["path"] for f in doc["findings"]} == {
+        "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"}

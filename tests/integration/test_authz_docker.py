@@ -502,8 +502,10 @@ def _privileged_ids(daemon: Daemon) -> list[str]:
     # the deprecated top-level HostConfig fields dockerd still reads when there is no "HostConfig"
     {"Image": IMAGE, "Cmd": ["/bin/true"], "Privileged": True},
     {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": None, "Binds": ["/var/run/docker.sock:/var/run/docker.sock"]},
+    # CapAdd is a StrSlice: dockerd takes a lone string as a one-element list
+    {"Image": IMAGE, "Cmd": ["/bin/true"], "HostConfig": {"CapAdd": "SYS_ADMIN"}},
 ], ids=["lower", "upper", "duplicate-case", "pid-host", "binds-lower", "capadd-lower", "unicode-fold", "top-level",
-        "top-level-null-hostconfig"])
+        "top-level-null-hostconfig", "capadd-string"])
 def test_create_keys_are_read_as_dockerd_reads_them(env: tuple[Daemon, Plugin], body: dict[str, Any]) -> None:
     daemon, _ = env
     before = set(_privileged_ids(daemon))

@@ -236,3 +236,72 @@ def test_replay_k8s_audit_reads_the_log_backend_format(tmp_path: Path, capsys: p
     assert "3 malformed" in err
     rc, alerts, err = _replay(["--rules", str(rules), "--strict", "--k8s-audit", str(log)], capsys)
     assert rc == 2 and f"{log}: line 2" in err and len(err.strip().splitlines()) == 1
+
+
+INDEX_RULES = """\
+- rule: cg-test first container image
+  desc: Falco's index argument on a ka.* list field
+  condition: ka.target.resource = pods and ka.req.pod.containers.image[1] startswith "evil/"
+  output: second image (img=%ka.req.pod.containers.image[1] priv0=%ka.req.pod.containers.privileged[0])
+  priority: WARNING
+  source: k8s_audit
+- rule: cg-test privileged second
+  desc: index on privileged
+  condition: ka.req.pod.containers.privileged[1] = true
+  output: second privileged (caps1=%ka.req.pod.containers.add_capabilities[1])
+  priority: WARNING
+  source: k8s_audit
+- rule: cg-test role rule verbs
+  desc: index on a role's rules
+  condition: ka.target.resource = clusterroles and ka.req.role.rules.verbs[1] intersects ("*", escalate)
+  output: role (verbs0=%ka.req.role.rules.verbs[0])
+  priority: WARNING
+  source: k8s_audit
+- rule: cg-test hostpath prefix
+  desc: Falco's deprecated ka.req.volume.hostpath[PATH] (a * at the end is a prefix)
+  condition: ka.req.volume.hostpath[/var/run/docker.sock] = true or ka.req.volume.hostpath[/proc*] = true
+  output: hostpath (paths=%ka.req.pod.volumes.hostpath)
+  priority: WARNING
+  source: k8s_audit
+"""
+
+
+def test_falco_index_and_key_arguments_on_ka_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Falco's k8saudit plugin lets a rule index its list fields (the ith container, rule, port or volume) and
+    has ka.req.volume.hostpath[PATH]; a rules file using them loads and each reads what Falco reads."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(INDEX_RULES)
+
+    def pod(i: int, containers: list[dict[str, Any]], volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        ev = _event(i)
+        ev["requestObject"]["spec"]["containers"] = containers
+        if volumes is not None:
+            ev["requestObject"]["spec"]["volumes"] = volumes
+        return ev
+
+    cap = {"capabilities": {"add": ["SYS_ADMIN"]}, "privileged": True}
+    events = [
+        pod(1, [{"name": "a", "image": "ok/app"}, {"name": "b", "image": "evil/miner:1"}]),        # image[1]
+        pod(2, [{"name": "a", "image": "evil/x", "securityContext": {"privileged": True}}]),     # no [1]: quiet
+        pod(3, [{"name": "a", "image": "ok/a"}, {"name": "b", "image": "ok/b", "securityContext": cap}]),
+        pod(4, [{"name": "a", "image": "ok/a", "securityContext": cap}, {"name": "b", "image": "ok/b"}]),  # quiet
+        pod(5, [{"name": "a", "image": "ok/a"}], [{"name": "d", "hostPath": {"path": "/var/run/docker.sock"}}]),
+        pod(6, [{"name": "a", "image": "ok/a"}], [{"name": "p", "hostPath": {"path": "/proc/1/root"}}]),
+        pod(7, [{"name": "a", "image": "ok/a"}], [{"name": "p", "hostPath": {"path": "/var/run"}}]),  # quiet
+        _event(8, objectRef={"resource": "clusterroles", "name": "r"}, requestObject={
+            "kind": "ClusterRole", "rules": [{"verbs": ["get"], "resources": ["pods"]},
+                                             {"verbs": ["escalate"], "resources": ["roles"]}]}),
+        _event(9, objectRef={"resource": "clusterroles", "name": "r"}, requestObject={
+            "kind": "ClusterRole", "rules": [{"verbs": ["*"], "resources": ["pods"]}]}),  # quiet: no rule [1]
+    ]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    rc, alerts, err = _replay(["--rules", str(rules), "--k8s-audit", str(log)], capsys)
+    assert rc == 0 and "malformed" not in err, err
+    got = sorted((int(a["time"][17:19]), a["rule"]) for a in alerts)
+    assert got == [(1, "cg-test first container image"), (3, "cg-test privileged second"),
+                   (5, "cg-test hostpath prefix"), (6, "cg-test hostpath prefix"), (8, "cg-test role rule verbs")]
+    by = {int(a["time"][17:19]): a["output"] for a in alerts}
+    assert "img=evil/miner:1 priv0=false" in by[1]
+    assert "caps1=SYS_ADMIN" in by[3]
+    assert "verbs0=get" in by[8]

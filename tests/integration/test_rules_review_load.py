@@ -173,3 +173,45 @@ def test_a_newer_engine_version_warns_and_loads(tmp_path: Path, capsys) -> None:
         rc, out, err = _validate(tmp_path, capsys, f"- required_engine_version: {version}\n" + OK_RULE.format(name="a"))
         assert rc == 0 and "Ok (1 rules" in out
         assert ("warning: F:1: the file requires Falco engine version" in err) is warns, (version, err)
+
+
+# ---- sizes: a small file must not expand into an unbounded condition or list (the agent would hang on a reload)
+
+
+def _doubling(kind: str, n: int) -> str:
+    if kind == "macro":
+        body = "- macro: d0\n  condition: proc.name = a\n" + "".join(
+            f"- macro: d{i}\n  condition: (d{i - 1} and not d{i - 1})\n" for i in range(1, n))
+        return body + f"- rule: a\n  condition: evt.type=open and d{n - 1}\n  output: x\n  priority: WARNING\n"
+    body = "- list: l0\n  items: [a, b]\n" + "".join(f"- list: l{i}\n  items: [l{i - 1}, l{i - 1}]\n"
+                                                     for i in range(1, n))
+    return body + f"- rule: a\n  condition: evt.type=open and proc.name in (l{n - 1})\n  output: x\n  priority: WARNING\n"
+
+
+@pytest.mark.parametrize("n", [25, 40, 64])
+def test_macros_doubling_are_refused_not_expanded(tmp_path: Path, capsys, n: int) -> None:
+    rc, _, err = _validate(tmp_path, capsys, _doubling("macro", n))
+    assert rc == 1
+    assert err.startswith("error: F:") and "rule 'a': condition too large after macro expansion" in err, err
+
+
+@pytest.mark.parametrize("n", [25, 40, 64])
+def test_lists_doubling_are_refused_not_expanded(tmp_path: Path, capsys, n: int) -> None:
+    rc, _, err = _validate(tmp_path, capsys, _doubling("list", n))
+    assert rc == 1
+    assert "list 'l" in err and "items after expanding the lists it names" in err, err
+
+
+def test_a_large_but_reasonable_expansion_still_loads(tmp_path: Path, capsys) -> None:
+    rc, out, err = _validate(tmp_path, capsys, _doubling("macro", 10) + "\n" + _doubling("list", 12).replace(
+        "- rule: a\n", "- rule: b\n"))
+    assert rc == 0, err
+    assert "Ok (2 rules" in out
+
+
+def test_macros_nested_too_deeply_name_the_rule(tmp_path: Path, capsys) -> None:
+    text = "- macro: m0\n  condition: proc.name = a\n" + "".join(
+        f"- macro: m{i}\n  condition: m{i - 1} or proc.name = b{i}\n" for i in range(1, 3000))
+    text += "- rule: deep\n  condition: evt.type=open and m2999\n  output: x\n  priority: WARNING\n"
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1 and err.startswith("error: F:6001: rule 'deep': macros nested too deeply"), err

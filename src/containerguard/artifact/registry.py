@@ -54,10 +54,20 @@ MAX_REDIRECTS = 5
 MAX_PAGES = 10_000  # of a catalog or tag list (10 million names at 1,000 a page)
 _CHALLENGE_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 #: a registry host as the reference grammar has it (domain components or a bracketed IPv6, then a port)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?$")
+
+
+def valid_repository(name: str) -> bool:
+    """Whether ``name`` is a repository name of the distribution spec (what may go into a request path)."""
+    return len(name) <= 255 and bool(_REPO_RE.fullmatch(name))
+
+
+def valid_tag(tag: str) -> bool:
+    """Whether ``tag`` is a tag of the distribution spec (``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}``)."""
+    return bool(_TAG_RE.fullmatch(tag))
 
 
 def split_reference(text: str) -> tuple[str, str, str]:

@@ -236,17 +236,33 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"), "ReplicationController": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "PodTemplate": ("template", "spec"),
+    # what pods/ephemeralcontainers took before Kubernetes 1.23 (since then: the Pod)
+    "EphemeralContainers": (),
 }
 
 
-def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
-    if path is None:
-        return None
+#: where other kinds keep a pod template (OpenShift DeploymentConfig, Argo Rollout, Knative, operators' CRs),
+#: as the misconfiguration checks find them
+_TEMPLATE_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"))
+
+
+def _at(obj: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | None:
     cur: Any = obj
     for key in path:
         cur = cur.get(key) if isinstance(cur, Mapping) else None
     return cur if isinstance(cur, Mapping) else None
+
+
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec of a Pod or workload; of another kind, the pod template it carries (with containers)."""
+    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
+    if path is not None:
+        return _at(obj, path)
+    for path in _TEMPLATE_PATHS:
+        spec = _at(obj, path)
+        if spec is not None and isinstance(spec.get("containers"), list):
+            return spec
+    return None
 
 
 def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
@@ -293,7 +309,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
 
     caps = sc.get("capabilities") if isinstance(sc.get("capabilities"), Mapping) else {}
     assert isinstance(caps, Mapping)
-    add = [_cap(x) for x in caps.get("add") or ()]
+    add = [_cap(x) for x in _strslice(caps.get("add"))]  # a lone string (rejected by the API server) still counts
     privileged = sc.get("privileged") is True
     ape = sc.get("allowPrivilegeEscalation")
     run_as_user = pick("runAsUser")
@@ -326,7 +342,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "privileged": privileged,
         "allow_privilege_escalation": ape is True or (ape is None and (privileged or "SYS_ADMIN" in add)),
         "no_new_privileges": ape is False,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in caps.get("drop") or ()]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(caps.get("drop"))]},
         "host_pid": spec.get("hostPID") is True, "host_network": spec.get("hostNetwork") is True,
         "host_ipc": spec.get("hostIPC") is True,
         "host_ports": sorted({int(p["hostPort"]) for p in ports if isinstance(p.get("hostPort"), int)}),
@@ -338,7 +354,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "resources": {"limits": _quantities(resources.get("limits")), "requests": _quantities(resources.get("requests"))},
         "seccomp": seccomp, "apparmor": apparmor, "env": env,
         "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
-        "command": [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])],
+        "command": _strslice(c.get("command")) + _strslice(c.get("args")),
     }
 
 
@@ -459,6 +475,13 @@ DOCKER_CREATE = _struct(Image=None, User=None, Env=None, Cmd=None, Entrypoint=No
 DOCKER_EXEC = _struct(User=None, Privileged=None, Env=None, Cmd=None)
 
 
+def is_docker_create(data: Mapping[str, Any]) -> bool:
+    """Whether a document is a Docker create body: HostConfig, or an Image naming the image (an input document's
+    ``image`` is a mapping), in any case dockerd accepts."""
+    return any(_go_fold(str(k)) == "HOSTCONFIG" or (_go_fold(str(k)) == "IMAGE" and isinstance(v, str))
+               for k, v in data.items())
+
+
 def docker_create_config(body: Any) -> dict[str, Any]:
     """A ``POST /containers/create`` body (or the HostConfig body an API < 1.24 start takes) as dockerd 20.10+
     reads it: the container config with ``HostConfig`` the host config dockerd applies."""
@@ -500,7 +523,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
                            "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]
-    add = [_cap(x) for x in _seq(hc.get("CapAdd"))]
+    add = [_cap(x) for x in _strslice(hc.get("CapAdd"))]
     privileged = hc.get("Privileged") is True
     limits: dict[str, str] = {}
     if hc.get("Memory"):
@@ -517,7 +540,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
         "name": name, "image": image, "init": False, "privileged": privileged,
         "allow_privilege_escalation": not nnp and (privileged or "SYS_ADMIN" in add or "ALL" in add),
         "no_new_privileges": nnp,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in _seq(hc.get("CapDrop"))]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(hc.get("CapDrop"))]},
         "host_pid": hc.get("PidMode") == "host", "host_network": hc.get("NetworkMode") == "host",
         "host_ipc": hc.get("IpcMode") == "host", "host_ports": sorted(host_ports), "mounts": mounts,
         "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid in ("root",) else -1),

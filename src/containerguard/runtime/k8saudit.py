@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -242,6 +242,51 @@ def audit_event(raw: dict[str, Any]) -> Event:
     f["jevt.rawtime"] = ts
     f["jevt.obj"] = obj
     return Event(type=EVENT_TYPE, time_ns=ts, fields=f, source="k8s_audit")
+
+
+#: the list fields Falco's k8saudit plugin lets a rule index (``ka.req.pod.containers.image[0]``): field -> what
+#: the index picks (the ith container, volume, role rule or service port)
+INDEXED: dict[str, str] = {
+    **{f"ka.req.pod.containers.{k}": "containers" for k in (
+        "image", "image.repository", "host_port", "privileged", "allow_privilege_escalation", "read_only_fs",
+        "run_as_user", "eff_run_as_user", "run_as_group", "eff_run_as_group", "proc_mount", "add_capabilities")},
+    **{f"ka.req.pod.volumes.{k}": "volumes" for k in ("hostpath", "flexvolume_driver", "volume_type")},
+    **{f"ka.req.role.rules.{k}": "rules" for k in ("apiGroups", "nonResourceURLs", "verbs", "resources")},
+    "ka.req.service.ports": "ports",
+}
+
+
+def indexed(raw: Any, name: str, n: int) -> list[str] | None:
+    """Field ``name`` (one of :data:`INDEXED`) of the ``n``-th container, volume, role rule or port of the
+    request alone, from the raw event; None (<NA>) when there is no such item."""
+    ref = _get(raw, "objectRef")
+    ref = ref if isinstance(ref, dict) else {}
+    req, what, out = _get(raw, "requestObject"), INDEXED[name], cast("dict[str, Any]", {})
+    if what in ("containers", "volumes"):
+        spec = _pod_spec(ref.get("resource"), req) if not ref.get("subresource") else None
+        items = _list(spec, what) if spec is not None else []
+        if spec is None or not 0 <= n < len(items):
+            return None
+        _pod_fields({**spec, what: [items[n]]}, out)
+    else:
+        holder = req if what == "rules" else _get(req, "spec")
+        items = _list(holder, what) if isinstance(holder, dict) else []
+        if not 0 <= n < len(items):
+            return None
+        one = {**cast("dict[str, Any]", holder), what: [items[n]]}
+        _object_fields(ref.get("resource"), ref, one if what == "rules" else {**req, "spec": one}, out)
+    v = out.get(name)
+    return v if v else None
+
+
+def volume_hostpath(paths: Any, arg: str) -> str | None:
+    """Falco's deprecated ``ka.req.volume.hostpath[PATH]``: "true" when a hostPath volume is PATH (or starts with
+    it, when PATH ends with ``*``), else "false"; None when the request has no pod volumes."""
+    if not isinstance(paths, list):
+        return None
+    prefix = arg[:-1] if arg.endswith("*") else None
+    hit = any(p == arg or (prefix is not None and p.startswith(prefix)) for p in paths if isinstance(p, str))
+    return "true" if hit else "false"
 
 
 def audit_events(doc: Any, skipped: list[str] | None = None) -> list[Event]:

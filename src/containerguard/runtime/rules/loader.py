@@ -47,6 +47,9 @@ _APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
 _REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions", "warn_evttypes", "skip-if-unknown-filter")
 #: what a newer Falco may have that this engine does not: such a rule is disabled with a warning, not an error
 _UNKNOWN_CONSTRUCTS = ("unknown field", "unknown operator")
+#: caps on what a small file can expand into (macros and lists naming others twice double at each level)
+MAX_LIST_ITEMS = 1_000_000
+MAX_CONDITION_NODES = 200_000
 #: the Falco engine version whose rules language this engine implements (the upstream rules files require it)
 ENGINE_VERSION = (0, 57, 0)
 _SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
@@ -542,6 +545,9 @@ class _Builder:
                 if it in self.col.lists and it != name:
                     out.extend(resolve(it, (*stack, name)))
                     self.lists.used.add(it)
+                    if len(out) > MAX_LIST_ITEMS:  # lists naming a list twice, level after level, double each time
+                        raise RuleError(f"list '{name}' has more than {MAX_LIST_ITEMS} items after expanding the "
+                                        "lists it names", d.file, d.line)
                 elif it == name:
                     raise RuleError(f"list '{name}' refers to itself", d.file, d.line)
                 else:
@@ -792,8 +798,15 @@ class _Builder:
             try:
                 node = self.parse_checked(rd.segs, what)
                 node = self.expand(node, (), (rd.file, rd.line, what))
+                if _tree_size(node, MAX_CONDITION_NODES) > MAX_CONDITION_NODES:
+                    # macros are shared, not copied, while expanding: a macro using the previous one twice, level
+                    # after level, is a small file whose condition doubles each level
+                    raise RuleError(f"{what}: condition too large after macro expansion (more than "
+                                    f"{MAX_CONDITION_NODES} comparisons and operators)", rd.file, rd.line)
                 exc_node = self.exceptions(rd, what)
                 parts, orefs, onames = self.output(rd, what)
+            except RecursionError:
+                raise RuleError(f"{what}: macros nested too deeply", rd.file, rd.line) from None
             except RuleError as err:
                 msg = str(err)
                 construct = next((c for c in _UNKNOWN_CONSTRUCTS if c in msg), None)
@@ -830,6 +843,22 @@ class _Builder:
             out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
         self.warn_unused()
         return out
+
+
+def _tree_size(node: Node, limit: int) -> int:
+    """The number of nodes of ``node`` as a tree (shared subtrees counted each time they occur), computed over the
+    shared graph without expanding it; anything above ``limit`` is ``limit + 1``."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        kids: tuple[Node, ...] = n.items if isinstance(n, And | Or) else (n.item,) if isinstance(n, Not) else ()
+        if done:
+            memo[id(n)] = min(limit + 1, 1 + sum(memo[id(k)] for k in kids))
+        elif id(n) not in memo:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(node)]
 
 
 def _unquote(item: str) -> str:

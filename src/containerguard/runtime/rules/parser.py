@@ -31,6 +31,8 @@ _SYM_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
 _BARE_STOP = frozenset(" \t\r\n(),")
 #: Deepest nesting of parentheses / not accepted (the generated Python must stay within the compiler's limits).
 MAX_DEPTH = 60
+#: Most values one value list may expand to (list names inside it expand to their items).
+MAX_VALUES = 1_000_000
 
 
 class ConditionError(Exception):
@@ -257,6 +259,8 @@ class _Parser:
             v = self.value()
             if not quoted and v in self.lists:
                 items.extend(self.lists[v])
+                if len(items) > MAX_VALUES:  # a big list named again and again
+                    raise ConditionError(f"value list has more than {MAX_VALUES} items", start)
             else:
                 items.append(v)
             self.ws()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -202,6 +203,8 @@ def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> 
 def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """Handle a notification envelope's events: returns (repository, tag, digest) to pull; names of known
     digests are recorded at once."""
+    from containerguard.artifact.registry import valid_repository, valid_tag
+
     todo: list[tuple[str, str, str]] = []
     for ev in events:
         if not isinstance(ev, dict) or ev.get("action") != "push":
@@ -210,7 +213,8 @@ def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) 
         if not isinstance(target, dict) or target.get("mediaType") not in MANIFEST_TYPES:
             continue
         repo, tag, digest = str(target.get("repository", "")), str(target.get("tag", "") or ""), str(target.get("digest", ""))
-        if not repo or not digest.startswith("sha256:") or len(repo) > 400 or len(tag) > 200 or not wanted(reg, repo):
+        if not valid_repository(repo) or (tag and not valid_tag(tag)) or not wanted(reg, repo) or \
+                not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
             continue
         if note_known(session, f"{_host(reg.url)}/{repo}", tag, digest):
             continue
@@ -226,14 +230,18 @@ def _client(reg: Registry, repo: str) -> Any:
 
 
 def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
-    """Catalog -> tags -> manifest digests; defer a scan for each digest not seen before."""
+    """Catalog -> tags -> manifest digests; defer a scan for each digest not seen before. A repository or tag
+    that cannot be read (refused, gone, lying about its digest, not a valid name) costs itself, not the poll:
+    the others are polled, and what failed is in the result, in ``last_error`` and in one ``scan_failed``
+    event. Only a catalog that cannot be read fails the poll."""
     with ctx.tx() as s:
         reg = s.get(Registry, registry_id)
         if reg is None:
             return {"error": "registry removed"}
         reg.last_polled = utcnow()
-        name, url = reg.name, reg.url
+        name = reg.name
     found = new = 0
+    failed: list[str] = []
     try:
         with ctx.tx() as s:
             reg = s.get(Registry, registry_id)
@@ -245,25 +253,64 @@ def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
         finally:
             cat.close()
         for repo in repos:
-            c = _client(reg, repo)
-            try:
-                for tag in c.tags():
-                    f, n = _poll_tag(ctx, registry_id, c, f"{_host(url)}/{repo}", repo, tag)
-                    found, new = found + f, new + n
-            finally:
-                c.close()
+            f, n = _poll_repo(ctx, reg, repo, failed)
+            found, new = found + f, new + n
+    except ContainerGuardError as exc:
+        _poll_failed(ctx, registry_id, name, str(exc)[:2000], f"polling registry {name} failed: {exc}")
+        raise
+    if failed:
+        summary = f"{len(failed)} repositories or tags failed; first: {failed[0]}"
+        _poll_failed(ctx, registry_id, name, summary[:2000],
+                     f"polling registry {name}: {summary}"[:2000], failed=failed[:POLL_ERRORS_KEPT])
+    else:
         with ctx.tx() as s:
             r = s.get(Registry, registry_id)
             if r is not None:
                 r.last_error = ""
-    except ContainerGuardError as exc:
-        with ctx.tx() as s:
-            r = s.get(Registry, registry_id)
-            if r is not None:
-                r.last_error = str(exc)[:2000]
-            raise_event(s, "scan_failed", f"polling registry {name} failed: {exc}", severity=3, registry=name)
-        raise
-    return {"registry": name, "manifests": found, "new": new}
+    return {"registry": name, "manifests": found, "new": new,
+            **({"errors": len(failed), "failed": failed[:POLL_ERRORS_KEPT]} if failed else {})}
+
+
+POLL_ERRORS_KEPT = 100  # failures named in a poll's result and event (all are counted)
+
+
+def _poll_failed(ctx: JobContext, registry_id: int, name: str, last_error: str, summary: str, **detail: Any) -> None:
+    with ctx.tx() as s:
+        r = s.get(Registry, registry_id)
+        if r is not None:
+            r.last_error = last_error
+        raise_event(s, "scan_failed", summary, severity=3, registry=name, **detail)
+
+
+def _poll_repo(ctx: JobContext, reg: Registry, repo: str, failed: list[str]) -> tuple[int, int]:
+    """Poll one repository's tags: (platform images found, scans queued); failures appended to ``failed``."""
+    from containerguard.artifact.registry import valid_repository, valid_tag
+
+    shown = repo[:100]
+    if not valid_repository(repo):  # never put into a request path
+        failed.append(f"{shown!r}: not a valid repository name")
+        return 0, 0
+    found = new = 0
+    c = _client(reg, repo)
+    try:
+        try:
+            tags = c.tags()
+        except ContainerGuardError as exc:
+            failed.append(f"{shown}: {str(exc)[:300]}")
+            return 0, 0
+        for tag in tags:
+            if not valid_tag(tag):
+                failed.append(f"{shown}:{tag[:60]!r}: not a valid tag")
+                continue
+            try:
+                f, n = _poll_tag(ctx, reg.id, c, f"{_host(reg.url)}/{repo}", repo, tag)
+            except ContainerGuardError as exc:
+                failed.append(f"{shown}:{tag}: {str(exc)[:300]}")
+                continue
+            found, new = found + f, new + n
+    finally:
+        c.close()
+    return found, new
 
 
 def _queue_new(ctx: JobContext, registry_id: int, repo: str, name: str, tag: str, digest: str,

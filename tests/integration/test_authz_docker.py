@@ -584,7 +584,11 @@ def test_host_config_at_start_is_decided(env: tuple[Daemon, Plugin]) -> None:
                  json.dumps({"Privileged": True, "Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}).encode())
         assert r.status_code == 403 and "[CG-DEP-001 privileged-container]" in r.text, (r.status_code, r.text)
         assert "[CG-DEP-005 " in r.text
-        # a start without a body is the normal case and is allowed
-        assert _api(daemon, "POST", "/v1.41/containers/cgpol-start-hc/start").status_code == 204
+        # padded above 1 MiB the daemon withholds the body from the plugin: that start cannot be evaluated
+        padded = json.dumps({"Privileged": True, "Dns": ["1.1.1.1"] * 150_000}).encode()
+        r = _api(daemon, "POST", "/v1.23/containers/cgpol-start-hc/start", padded)
+        assert r.status_code == 403 and "cannot evaluate the request, denied (fail-closed)" in r.text, (r.status_code, r.text)
+        # a start without a body is the normal case and is allowed, with an old API version too
+        assert _api(daemon, "POST", "/v1.23/containers/cgpol-start-hc/start").status_code == 204
     finally:
         daemon.docker("rm", "-f", "cgpol-start-hc", check=False)

@@ -63,9 +63,19 @@ def bind_params(text: str, params: Mapping[str, Any]) -> str:
     return _PARAM_RE.sub(sub, text)
 
 
+#: the longest expression compiled (before ``params`` are bound). The CEL library recurses once per level of the
+#: syntax tree, in native code: a chain of ~20,000 terms ("1+1+1...", "a.b.b...") overflows the stack and kills
+#: the process (a segfault, no exception) at compile or at evaluation. 16 KiB keeps every tree under ~8,200 levels,
+#: which both pass; long lists belong in ``params``.
+MAX_EXPRESSION_CHARS = 16 * 1024
+
+
 def compile_expression(text: str, params: Mapping[str, Any] | None = None) -> tuple[Any, frozenset[str]]:
     """Compile a CEL expression (its ``params.NAME`` bound to ``params``); return the program and the document
     names it reads. Raises ValueError with the parser's message (first line) or naming an unknown variable."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ValueError(f"the expression is {len(text)} characters long, more than the {MAX_EXPRESSION_CHARS} "
+                         "allowed (put long lists in the policy's params)")
     text = bind_params(text, params or {})
     try:
         program = cel.compile(text)

@@ -114,3 +114,34 @@ def test_docker_create_field_shapes(tmp_path: Path, capsys: pytest.CaptureFixtur
                                     expect: set[str]) -> None:
     """StrSlice fields (CapAdd, CapDrop, Cmd) take a lone string; a User of non-ASCII digits was an internal error."""
     assert _denied(tmp_path, capsys, "create.json", json.dumps(body)) == expect
+
+
+@pytest.mark.parametrize(("field", "expr"), [
+    ("condition", "1" + "+1" * 20000 + " > 0"),  # compiled, then a stack overflow at evaluation
+    ("condition", "container" + ".env" * 20000 + " == ''"),  # a stack overflow in the compiler itself
+    ("details", "[container.name" + "+''" * 20000 + "]"),
+])
+def test_expression_too_deep_for_the_cel_library_is_refused_not_a_crash(tmp_path: Path, field: str, expr: str) -> None:
+    """The CEL library recurses natively once per syntax-tree level: these killed `policy validate` (and any
+    enforcement point or server loading the file) with SIGSEGV. Run in a child process: a crash is a crash."""
+    import subprocess
+    import sys
+
+    policy = {"id": "ACME-DEEP", "name": "n", "description": "d", "severity": "low", "condition": "true",
+              "enforcement": {"deploy": "deny"}, field: expr}
+    f = tmp_path / "deep.yaml"
+    f.write_text(json.dumps(policy))  # JSON is YAML
+    doc = tmp_path / "pod.json"
+    doc.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                               "spec": {"containers": [{"name": "c", "image": "a:1"}]}}))
+    cli = str(Path(sys.executable).with_name("containerguard"))
+    for args in (["policy", "validate", str(f)], ["policy", "eval", str(doc), "--policy", str(f)]):
+        r = subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+        assert f"{f}:1: policy ACME-DEEP: {field}: the expression is" in r.stderr and "more than the 16384" in r.stderr
+    # the limit leaves room for real expressions: a long one under it loads and evaluates
+    ok = {**policy, field: ("1" + "+1" * 5000 + " > 0") if field == "condition" else "[container.name]"}
+    f.write_text(json.dumps(ok))
+    r = subprocess.run([cli, "policy", "eval", str(doc), "--policy", str(f), "--format", "json"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and "ACME-DEEP" in r.stdout, r.stderr[-500:]

@@ -118,3 +118,36 @@ def test_strict_stops_at_a_field_of_the_wrong_type(tmp_path: Path, capsys) -> No
     assert rc == 2
     assert _fired(docs) == ["pid twelve"]
     assert err.strip().endswith("e.jsonl:2: field 'proc.name' must be a string, got an array")
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_event_times_out_of_range_are_malformed_lines(tmp_path: Path, capsys, fmt: str) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text(RULES)
+    ev = tmp_path / "e.jsonl"
+    lines = [{"type": "execve", "time_ns": t, "fields": {"proc.name": "sh", "proc.pid": 12}}
+             for t in (10**30, 2**64, 2**64 - 1, 0)]
+    ev.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rc = main(["rules", "replay", "-r", str(rules), "-e", str(ev), "-f", fmt])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "e.jsonl:1: 'time_ns' must be" in err and "e.jsonl:2: 'time_ns' must be" in err
+    assert "warning: 2 malformed event lines skipped" in err
+    if fmt == "json":
+        docs = [json.loads(x) for x in out.splitlines()]
+        assert [d["time"] for d in docs if d["rule"] == "pid twelve"] == ["2554-07-21T23:34:33.709551615Z",
+                                                                           "1970-01-01T00:00:00.000000000Z"]
+    else:
+        assert "alerts from 2 events" in out
+
+
+def test_names_that_are_not_utf8_print_in_both_formats(tmp_path: Path, capsys) -> None:
+    # a lone surrogate (an undecodable byte of a file or process name, as the sensor keeps it) must not end the replay
+    rc, docs, err = _replay(tmp_path, capsys, [{"proc.name": "sh\udcff", "proc.pid": 12, "proc.cmdline": "\ud800x"}])
+    assert rc == 0, err
+    assert docs[0]["output_fields"]["proc.name"] == "sh\udcff"
+    rules = tmp_path / "r.yaml"
+    rc = main(["rules", "replay", "-r", str(rules), "-e", str(tmp_path / "e.jsonl"), "-f", "table"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "sh\\udcff" in out or "sh\\xff" in out, out

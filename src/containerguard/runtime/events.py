@@ -284,8 +284,8 @@ def event_from_json(obj: Any, problems: list[str] | None = None) -> Event:
     if not isinstance(etype, str) or not etype:
         raise ValueError("'type' must be a non-empty string")
     ts = obj.get("time_ns", 0)
-    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
-        raise ValueError("'time_ns' must be a non-negative integer")
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 1 << 64:
+        raise ValueError("'time_ns' must be a non-negative integer below 2^64 (nanoseconds since the epoch)")
     source = obj.get("source", "syscall")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r} (known: {', '.join(sorted(SOURCES))})")

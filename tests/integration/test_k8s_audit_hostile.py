@@ -305,3 +305,43 @@ def test_falco_index_and_key_arguments_on_ka_fields(tmp_path: Path, capsys: pyte
     assert "img=evil/miner:1 priv0=false" in by[1]
     assert "caps1=SYS_ADMIN" in by[3]
     assert "verbs0=get" in by[8]
+
+
+def test_webhook_bearer_token_and_endpoints_per_port(tmp_path: Path) -> None:
+    """`--k8s-audit-token` (or CONTAINERGUARD_K8S_AUDIT_TOKEN), as the API server's webhook kubeconfig sends it
+    (`users[].user.token`): a request without it, or with another, is a 401 and evaluates nothing. The audit
+    endpoint is served on the audit address only, never on the health port (often opened for scraping)."""
+    token = "s3cr3t-audit-token"
+    out, rules = tmp_path / "alerts.jsonl", tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    audit, health = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "agent", "--no-sensor", "--rules", str(rules), "--k8s-audit-listen", f"127.0.0.1:{audit}",
+         "--health-port", f"127.0.0.1:{health}", "--output", f"file:{out}", "--stats-interval", "3600"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "CONTAINERGUARD_K8S_AUDIT_TOKEN": token})
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{health}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.time() < deadline
+                time.sleep(0.2)
+        body = json.dumps({"kind": "EventList", "items": [_event(40)]}).encode()
+        url = f"http://127.0.0.1:{audit}/k8s-audit"
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {token}"},
+                        {"Authorization": f"Bearer {token}x"}):
+            r = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers}, timeout=5)
+            assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), headers
+        r = httpx.post(f"http://127.0.0.1:{health}/k8s-audit", content=body,
+                       headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert r.status_code == 404
+        h = httpx.get(f"http://127.0.0.1:{health}/healthz", timeout=5).json()
+        assert h["audit_events"] == 0 and h["audit_rejected"] == 4
+        r = httpx.post(url, content=body, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert r.status_code == 200 and r.json() == {"events": 1}
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -295,3 +295,23 @@ def test_python_package_installed_by_rpm_is_reported_once(tmp_path: Path, db: Pa
         ("rpm", "python3-cgreq", "usr/lib/sysimage/rpm/rpmdb.sqlite")]
     assert {f["path"] for f in doc["findings"]} == {
         "usr/local/lib/python3.9/site-packages/requests-2.25.1.dist-info/METADATA"}
+
+
+def test_merged_advisories_report_the_version_that_fixes_them_all(tmp_path: Path, db: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The feed aliases GHSA-q7rv-6hp3-vh96 (guzzlehttp/psr7 fixed 1.8.4 / 2.1.1) with GHSA-wxmh-65f7-jcvw (fixed
+    1.9.1 / 2.4.5): one finding, whose fix used to read "1.8.4, 1.9.1" although 1.8.4 leaves GHSA-wxmh open."""
+    vendor = tmp_path / "app" / "vendor" / "composer"
+    vendor.mkdir(parents=True)
+    (vendor / "installed.json").write_text(json.dumps({"packages": [
+        {"name": "guzzlehttp/psr7", "version": "1.4.0"}, {"name": "guzzlehttp/psr7", "version": "2.1.0"},
+        {"name": "guzzlehttp/psr7", "version": "1.8.5"}]}))
+    doc = _scan(capsys, f"dir:{tmp_path / 'app'}", db)
+    assert _hits(doc, "GHSA-wxmh-65f7-jcvw") == {("guzzlehttp/psr7", "1.4.0"): ["1.9.1"],
+                                                 ("guzzlehttp/psr7", "2.1.0"): ["2.4.5"],
+                                                 ("guzzlehttp/psr7", "1.8.5"): ["1.9.1"]}
+    records = {f["package"]["version"]: f["extra"]["records"] for f in doc["findings"]
+               if "GHSA-wxmh-65f7-jcvw" in f["extra"]["records"]}
+    # 1.8.5 is past GHSA-q7rv's fix but still in GHSA-wxmh's range: matched by that record alone
+    assert records == {"1.4.0": ["GHSA-q7rv-6hp3-vh96", "GHSA-wxmh-65f7-jcvw"],
+                       "2.1.0": ["GHSA-q7rv-6hp3-vh96", "GHSA-wxmh-65f7-jcvw"], "1.8.5": ["GHSA-wxmh-65f7-jcvw"]}

@@ -147,6 +147,9 @@ def agent(
         "stop_container, kill_container)")] = None,
     k8s_audit_listen: Annotated[str | None, typer.Option(
         "--k8s-audit-listen", help="HOST:PORT for the Kubernetes audit webhook (POST /k8s-audit)")] = None,
+    k8s_audit_token: Annotated[str | None, typer.Option(
+        "--k8s-audit-token", help="Bearer token the audit webhook requires (the token of the webhook kubeconfig's "
+        "user; env CONTAINERGUARD_K8S_AUDIT_TOKEN)")] = None,
     health_port: Annotated[str | None, typer.Option(
         "--health-port", help="PORT or HOST:PORT serving GET /healthz (JSON counters) on 127.0.0.1")] = None,
     resolve_names: Annotated[str, typer.Option(
@@ -223,6 +226,7 @@ def agent(
                       record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), runtime=_runtime(runtime),
                       containerd_socket=containerd_socket, containerd_namespace=containerd_namespace, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
+                      k8s_audit_token=k8s_audit_token or os.environ.get("CONTAINERGUARD_K8S_AUDIT_TOKEN", ""),
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,
                       nice=nice, sources=list(source or []), source_interval=source_interval,
                       source_state_dir=str(source_state) if source_state else None,

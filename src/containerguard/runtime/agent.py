@@ -78,6 +78,8 @@ class AgentConfig:
     containerd_namespace: str = "k8s.io"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
+    #: the bearer token the audit webhook requires (the API server's webhook kubeconfig sends it); "" for none
+    k8s_audit_token: str = ""
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
     containers_only: bool = False  # drop host events in the kernel
     docker_host: str | None = None
@@ -299,8 +301,8 @@ class Agent:
                 self.enricher.image_files.provider = layers
             self.responses.responder = Responder(self.containers.api)
             for addr in (self._audit_addr, self._health_addr):
-                if addr is not None:
-                    self.http.serve(addr, audit=self._audit_addr is not None)
+                if addr is not None:  # /k8s-audit on its own address only: the health port is often opened wider
+                    self.http.serve(addr, audit=addr is self._audit_addr, token=self.cfg.k8s_audit_token)
             self._start_sources()
             if self.cfg.sensor:
                 self.dns.watch(self.dns.names, wait=3.0)  # the first answers before the first event

@@ -145,3 +145,41 @@ def test_expression_too_deep_for_the_cel_library_is_refused_not_a_crash(tmp_path
     r = subprocess.run([cli, "policy", "eval", str(doc), "--policy", str(f), "--format", "json"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 1 and "ACME-DEEP" in r.stdout, r.stderr[-500:]
+
+
+LIST_200 = "[" + ", ".join(str(i) for i in range(200)) + "]"
+
+
+@pytest.mark.parametrize("condition", [
+    f"{LIST_200}.map(a, {LIST_200}.map(b, {LIST_200}.map(c, a + b + c))).size() > 0",  # minutes, GIL held
+    "findings.exists(a, packages.exists(b, findings.exists(c, a.id == c.id && b.name == '')))",
+    f"container.env.exists(k, {LIST_200}.exists(i, {LIST_200}.exists(j, i == j)))",
+    "params.big.exists(x, params.big.exists(y, x == y))",
+])
+def test_comprehensions_too_costly_are_refused_at_load(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       condition: str) -> None:
+    """Nested comprehensions multiply: the library evaluates holding the GIL with no cost limit, so the first
+    condition stalled `policy eval`, the webhook or the authz plugin (and dockerd waiting on it) for minutes."""
+    f = tmp_path / "costly.yaml"
+    f.write_text(json.dumps({"id": "ACME-COST", "name": "n", "description": "d", "severity": "low",
+                             "condition": condition, "params": {"big": list(range(500))},
+                             "enforcement": {"deploy": "deny"}}))
+    assert main(["policy", "validate", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {f}:1: policy ACME-COST: condition: its nested comprehensions are estimated at ")
+    assert "more than the 100,000 allowed" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("condition", [
+    "findings.exists(f, packages.exists(p, p.name == f.package.name))",  # two input lists: 10,000
+    f"container.mounts.exists(m, {LIST_200}.exists(i, string(i) == m.source))",
+    "'a.map(x, [1,2].map(y, [3].map(z, 1)))'.size() > 0 && container.env.all(k, k != '')",  # text in a string
+    "params.big.exists(x, x == 3)",
+])
+def test_comprehensions_within_the_budget_load(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               condition: str) -> None:
+    f = tmp_path / "fine.yaml"
+    f.write_text(json.dumps({"id": "ACME-FINE", "name": "n", "description": "d", "severity": "low",
+                             "condition": condition, "params": {"big": list(range(500))},
+                             "enforcement": {"deploy": "deny"}}))
+    assert main(["policy", "validate", str(f)]) == 0, capsys.readouterr().err

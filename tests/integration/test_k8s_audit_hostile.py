@@ -345,3 +345,18 @@ def test_webhook_bearer_token_and_endpoints_per_port(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_webhook_takes_a_batch_as_large_as_the_api_server_sends(agent: _Agent) -> None:
+    """The API server's webhook batches are cut at --audit-webhook-truncate-max-batch-size, 10 MiB by default: a
+    batch of that size is accepted whole; one past the agent's 16 MiB ceiling is a 413 with nothing evaluated."""
+    blob = "x" * (330 << 10)
+    items = [_event(50 + i % 9, objectRef={"resource": "configmaps", "namespace": "default", "name": f"cm-{i}"},
+                    requestObject={"kind": "ConfigMap", "data": {"k": blob}}) for i in range(30)]
+    body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items}).encode()
+    assert 9 << 20 < len(body) <= 10 << 20
+    r = agent.post(body)
+    assert r.status_code == 200 and r.json() == {"events": 30}, r.text[:200]
+    before = agent.healthz()["audit_events"]
+    r = agent.post(b"[" + b" " * (17 << 20) + b"]")
+    assert r.status_code == 413 and agent.healthz()["audit_events"] == before

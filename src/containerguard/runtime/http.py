@@ -18,7 +18,9 @@ from containerguard.errors import ContainerGuardError, UsageError
 
 log = logging.getLogger(__name__)
 
-MAX_AUDIT_BODY = 8 << 20
+#: the largest audit webhook body read: above the 10 MiB the API server cuts its batches at by default
+#: (--audit-webhook-truncate-max-batch-size), and what k8saudit.parse_audit_body takes
+MAX_AUDIT_BODY = 16 << 20
 
 
 class AgentEndpoints(Protocol):

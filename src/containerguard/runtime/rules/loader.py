@@ -519,8 +519,10 @@ def _missing_reason(missing: tuple[str, ...]) -> str:
 
 
 class _Builder:
-    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None) -> None:
+    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None,
+                 min_priority: Priority | None = None) -> None:
         self.col = col
+        self.min_priority = min_priority
         self.available = available
         self.traced = frozenset(traced) if traced is not None else None
         self.warnings = col.warnings
@@ -831,13 +833,19 @@ class _Builder:
             untraced = () if reason else self.untraced(rd, etypes)
             if untraced:
                 reason = f"event type{'s' if len(untraced) > 1 else ''} {', '.join(untraced)} not traced by the sensor"
-            enabled = rd.enabled and not reason
+            if not reason and self.min_priority is not None and rd.priority < self.min_priority:
+                # as Falco's `priority` setting: a rule less severe than the minimum is not run (no warning: chosen)
+                enabled, below = False, (f"priority {rd.priority.name.capitalize()} is below the minimum "
+                                         f"{self.min_priority.name.capitalize()}")
+            else:
+                enabled, below = rd.enabled and not reason, ""
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
             elif enabled and rd.source == "syscall" and rd.warn_evttypes:
                 self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
-            cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
+            cr = replace(base, enabled=enabled,
+                         disabled_reason=reason or below or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names,
                               missing=missing + tuple(f"evt.type={t}" for t in untraced))
             out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
@@ -877,13 +885,14 @@ def _scalar(v: Any) -> str:
 
 
 def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None,
-               traced_event_types: set[str] | None = None) -> RuleSet:
+               traced_event_types: set[str] | None = None, min_priority: Priority | None = None) -> RuleSet:
     """Load rules files (later files append to / override earlier ones) into a compiled, indexed RuleSet.
 
     ``available_fields``: catalog names the event sources can supply; a rule whose condition needs another field
     is disabled with a warning. None means every catalog field is available. ``traced_event_types``: the syscall
     event types the sensor can report; a rule that can only match others is disabled ("unable to fire"), never
-    silently enabled. Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
+    silently enabled. ``min_priority``: as Falco's ``priority`` setting, rules less severe are loaded but not run.
+    Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
     disables only the rule using it (a warning).
     """
     col = _Collector()
@@ -891,7 +900,7 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         label = str(p)
         for i, (item, line) in enumerate(_read_yaml(Path(p), label)):
             col.add(item, label, i, line)
-    builder = _Builder(col, available_fields, traced_event_types)
+    builder = _Builder(col, available_fields, traced_event_types, min_priority)
     where = str(paths[-1]) if paths else None
     try:
         compiled = builder.build()
@@ -906,6 +915,7 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         raise RuleError(f"internal error compiling the rules ({type(exc).__name__}: {exc}); please report it",
                         where) from exc
     rs.traced_event_types = traced_event_types
+    rs.min_priority = min_priority
     return rs
 
 
@@ -913,7 +923,7 @@ def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tu
     """Reload ``paths`` (default: the files ``current`` came from). On failure keep ``current`` and return the error."""
     try:
         return load_rules(list(paths) if paths is not None else current.paths, current.available_fields,
-                          current.traced_event_types), None
+                          current.traced_event_types, current.min_priority), None
     except RuleError as err:
         return current, err
 

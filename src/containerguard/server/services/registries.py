@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from containerguard import egress
 from containerguard.errors import ContainerGuardError
 from containerguard.server import auth, crypto
 from containerguard.server.services import Invalid, NotFound
@@ -56,6 +57,9 @@ def _check(url: str, interval: int) -> str:
         raise Invalid("registry URL: no credentials in the URL (give the username and password on their own)")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    why = egress.literal_refusal(parts.hostname or "")
+    if why is not None:
+        raise Invalid(f"registry URL {url[:200]!r}: {why}")
     if interval and interval < 60:
         raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
     return f"{parts.scheme}://{parts.netloc}"

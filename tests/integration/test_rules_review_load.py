@@ -65,19 +65,34 @@ def test_type_errors_name_the_macro_and_the_line_of_the_comparison(tmp_path: Pat
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1
     assert err.strip() == ("error: F:4: macro 'bad_pid': operator 'startswith' needs a string field, 'proc.pid' is "
-                           "int (column 1 of the condition)")
+                           "int (column 5)")
 
     text = ("- rule: a\n  desc: d\n  condition: >\n    evt.type=open\n    and proc.name = x\n"
             "    and proc.pid in (1, 2, x)\n  output: x\n  priority: WARNING\n")
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1
-    # a folded (>) condition is one line of text: the error names its first line and the column in that text
-    assert err.strip() == "error: F:4: rule 'a': expected a number, got 'x' (column 37 of the condition)"
+    # a folded (>) condition is one line once read: the error still names the line and column in the file
+    assert err.strip() == "error: F:6: rule 'a': expected a number, got 'x' (column 9)"
 
     text = ("- rule: a\n  condition: evt.type=open and container.privileged = yes\n  output: x\n"
             "  priority: WARNING\n")
     rc, _, err = _validate(tmp_path, capsys, text)
     assert err.strip() == "error: F:2: rule 'a': expected true or false, got 'yes' (column 19 of the condition)"
+
+
+@pytest.mark.parametrize("style", [">", "|", ">-", "|+", "plain"])
+def test_multi_line_conditions_name_the_line_and_column_in_the_file(tmp_path: Path, capsys, style: str) -> None:
+    body = ["evt.type in (open, openat)", "  and proc.name in (a, b)", "  and (fd.name startswith /etc", "       or fd.name = x)",
+            "  and proc.pid startswith 1"]
+    head = "  condition: " + ("" if style == "plain" else style)
+    lines = ([f"{head}{body[0]}", *(f"    {b}" for b in body[1:])] if style == "plain" else
+             [head, *(f"    {b}" for b in body)])
+    text = "- rule: a\n  desc: d\n" + "\n".join(lines) + "\n  output: x\n  priority: WARNING\n"
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    line = 7 if style == "plain" else 8
+    assert err.strip() == f"error: F:{line}: rule 'a': operator 'startswith' needs a string field, 'proc.pid' is int " \
+        "(column 11)", (style, err)
 
 
 def test_type_errors_in_exceptions_name_the_exception(tmp_path: Path, capsys) -> None:

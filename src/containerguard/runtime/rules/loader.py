@@ -65,6 +65,8 @@ class _Map(dict[str, Any]):
     key_lines: dict[str, int]
     #: the line where a key's text value starts: a block scalar (| or >) starts on the line after its key
     value_lines: dict[str, int]
+    #: a text value written on several lines: (its first line, the source lines) to locate a position in it
+    value_rows: dict[str, tuple[int, tuple[str, ...]]]
 
     def value_line(self, key: str) -> int:
         return self.value_lines.get(key) or self.key_lines.get(key, self.line)
@@ -88,7 +90,9 @@ class _TrackedLists(dict[str, tuple[str, ...]]):
 
 
 class _Loader(yaml.CSafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.source_lines = stream.splitlines()  # for the source lines of multi-line values (error locations)
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
@@ -97,6 +101,7 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     m.line = node.start_mark.line + 1
     m.key_lines = {}
     m.value_lines = {}
+    m.value_rows = {}
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
         if not isinstance(key, str):
@@ -105,6 +110,9 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
         m.key_lines[key] = knode.start_mark.line + 1
         if isinstance(vnode, yaml.ScalarNode):
             m.value_lines[key] = vnode.start_mark.line + (2 if vnode.style in ("|", ">") else 1)
+            rows = _source_rows(loader, vnode)
+            if rows is not None:
+                m.value_rows[key] = rows
     return m
 
 
@@ -118,6 +126,23 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
     seq = _Seq(loader.construct_object(child, deep=True) for child in node.value)
     seq.item_lines = [child.start_mark.line + 1 for child in node.value]
     return seq
+
+
+def _source_rows(loader: _Loader, node: yaml.ScalarNode) -> tuple[int, tuple[str, ...]] | None:
+    """(1-based first line, source lines) of a scalar written on several lines (block, or plain folded), with what
+    precedes a plain value on its first line blanked; None for a one-line value."""
+    lines = getattr(loader, "source_lines", None)
+    start, end = node.start_mark, node.end_mark
+    if not lines or (start.line == end.line and node.style not in ("|", ">")):
+        return None
+    if node.style in ("|", ">"):
+        first, last = start.line + 1, end.line - (1 if end.column == 0 else 0)
+        return first + 1, tuple(lines[first:last + 1])
+    rows = list(lines[start.line:end.line + 1])
+    if not rows:
+        return None
+    rows[0] = " " * start.column + rows[0][start.column:]
+    return start.line + 1, tuple(rows)
 
 
 def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
@@ -160,6 +185,27 @@ class _Seg:
     text: str
     file: str
     line: int
+    #: the source lines of a text written on several lines (see _source_rows)
+    rows: tuple[int, tuple[str, ...]] | None = None
+
+    def locate(self, rel: int) -> tuple[int, str]:
+        """(line, column note) of character ``rel`` of the text: the line and column in the file when the text was
+        written on several lines (a folded ``>`` text is one line once read), else its column in the text."""
+        if self.rows is not None:
+            first, rows = self.rows
+            off = 0
+            for i, row in enumerate(rows):
+                body = row.strip()
+                if not body:
+                    continue
+                idx = self.text.find(body, off)
+                if idx < 0:
+                    break  # escapes of a quoted value: the text differs from the source
+                if rel < idx + len(body):
+                    return first + i, f"column {len(row) - len(row.lstrip()) + max(0, rel - idx) + 1}"
+                off = idx + len(body)
+        line_off, col = position(self.text, rel)
+        return self.line + line_off, f"column {col} of the condition"
 
 
 @dataclass
@@ -339,7 +385,7 @@ class _Collector:
         name = self._str(item, "macro", file, "macro")
         what = f"macro '{name}'"
         cond = self._str(item, "condition", file, what)
-        seg = _Seg(cond, file, item.value_line("condition"))
+        seg = _Seg(cond, file, item.value_line("condition"), item.value_rows.get("condition"))
         appending = item.get("append") is True
         if "override" in item:
             appending = self._override(item, file, what, ("condition",), ()).get("condition") == "append"
@@ -434,7 +480,7 @@ class _Collector:
 
     def _apply_text(self, rd: _RuleDef, item: _Map, key: str, append: bool, file: str, what: str, line: int) -> None:
         if key == "condition":
-            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key))
+            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key), item.value_rows.get(key))
             rd.segs = [*rd.segs, seg] if append else [seg]
         elif key == "tags":
             tags = self._strlist(item, key, file, what)
@@ -608,8 +654,8 @@ class _Builder:
         for seg in segs:
             end = offset + len(seg.text)
             if exc.pos <= end or seg is segs[-1]:
-                line_off, col = position(seg.text, max(0, min(exc.pos - offset, len(seg.text))))
-                return RuleError(f"{what}: {exc.message} (column {col} of the condition)", seg.file, seg.line + line_off)
+                line, col = seg.locate(max(0, min(exc.pos - offset, len(seg.text))))
+                return RuleError(f"{what}: {exc.message} ({col})", seg.file, line)
             offset = end + 1
         return RuleError(f"{what}: {exc.message}", segs[0].file if segs else None)  # pragma: no cover
 

@@ -230,3 +230,26 @@ def test_macros_nested_too_deeply_name_the_rule(tmp_path: Path, capsys) -> None:
     text += "- rule: deep\n  condition: evt.type=open and m2999\n  output: x\n  priority: WARNING\n"
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1 and err.startswith("error: F:6001: rule 'deep': macros nested too deeply"), err
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("- macro: proc.name\n  condition: proc.pid = 1\n", "macro 'proc.name': not a valid macro name"),
+    ("- macro: 1abc\n  condition: proc.pid = 1\n", "macro '1abc': not a valid macro name"),
+    ("- macro: a b\n  condition: proc.pid = 1\n", "macro 'a b': not a valid macro name"),
+    ("- macro: and\n  condition: proc.pid = 1\n", "macro 'and': not a valid macro name"),
+    ("- list: a b\n  items: [x]\n", "list 'a b': not a valid list name"),
+    ("- list: 'a,b'\n  items: [x]\n", "list 'a,b': not a valid list name"),
+    ("- list: '(x)'\n  items: [x]\n", "list '(x)': not a valid list name"),
+])
+def test_macro_and_list_names_are_checked(tmp_path: Path, capsys, item: str, message: str) -> None:
+    rc, _, err = _validate(tmp_path, capsys, item + OK_RULE.format(name="a"))
+    assert rc == 1 and err.startswith(f"error: F:1: {message}"), err
+
+
+@pytest.mark.parametrize("item", ["- list: l\n  items: [x]\n- list: l\n  append: true\n  override: {items: append}\n"
+                                  "  items: [y]\n",
+                                  "- macro: m\n  condition: proc.pid=1\n- macro: m\n  append: true\n"
+                                  "  override: {condition: append}\n  condition: or proc.pid=2\n"])
+def test_append_and_override_together_are_refused(tmp_path: Path, capsys, item: str) -> None:
+    rc, _, err = _validate(tmp_path, capsys, item + OK_RULE.format(name="a"))
+    assert rc == 1 and "use either 'append' or 'override', not both" in err and err.startswith("error: F:3:"), err

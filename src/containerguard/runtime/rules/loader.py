@@ -53,6 +53,8 @@ MAX_CONDITION_NODES = 200_000
 #: the Falco engine version whose rules language this engine implements (the upstream rules files require it)
 ENGINE_VERSION = (0, 57, 0)
 _SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
+_MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
+_LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -360,8 +362,19 @@ class _Collector:
                 if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e.get("version") is None:
                     raise RuleError("required_plugin_versions: each entry needs a name and a version", file, at)
 
+    @staticmethod
+    def _name(item: _Map, kind: str, name: str, file: str, pattern: re.Pattern[str]) -> None:
+        """Falco's name rules: a macro name is an identifier (a condition could not use it otherwise), a list name a
+        bare word of a condition; an item using both ``append`` and ``override`` is refused."""
+        if not pattern.fullmatch(name) or name in ("and", "or", "not"):
+            raise RuleError(f"{kind} '{name}': not a valid {kind} name (it must match {pattern.pattern})", file,
+                            item.line)
+        if item.get("append") is True and "override" in item:
+            raise RuleError(f"{kind} '{name}': use either 'append' or 'override', not both", file, item.line)
+
     def _list(self, item: _Map, file: str) -> None:
         name = self._str(item, "list", file, "list")
+        self._name(item, "list", name, file, _LIST_NAME)
         what = f"list '{name}'"
         existing = self.lists.get(name)
         items = item.get("items")
@@ -383,6 +396,7 @@ class _Collector:
 
     def _macro(self, item: _Map, file: str) -> None:
         name = self._str(item, "macro", file, "macro")
+        self._name(item, "macro", name, file, _MACRO_NAME)
         what = f"macro '{name}'"
         cond = self._str(item, "condition", file, what)
         seg = _Seg(cond, file, item.value_line("condition"), item.value_rows.get("condition"))

@@ -63,10 +63,12 @@ def load(text: str, source: str, *, error: type[ContainerGuardError] | ErrorFact
 def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] | ErrorFactory,
                     loader: Any = None, aliases: bool = True,
                     max_bytes: int = MAX_BYTES, max_nodes: int = MAX_EXPANDED_NODES,
-                    max_depth: int = MAX_DEPTH) -> tuple[Any, Node | None]:
+                    max_depth: int = MAX_DEPTH, unique_keys: bool = False) -> tuple[Any, Node | None]:
     """:func:`load`, plus the document's node tree (for :func:`line_of` in validation errors).
 
     The text is composed once and the data constructed from that same node tree (no second parse).
+    With ``unique_keys`` a mapping that repeats a key is an error at the repeat (YAML forbids it; PyYAML
+    keeps the last value, so a repeated ``condition:`` would silently replace the first).
     """
     make = _factory(error, source)
     if len(text) > max_bytes:
@@ -79,6 +81,8 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
             node = ld.get_single_node()
             if node is not None and aliases:
                 _check_tree(node, make, max_nodes, max_depth)
+            if node is not None and unique_keys:
+                _check_unique_keys(node, make)
             try:
                 data = ld.construct_document(node) if node is not None else None
             except _CONSTRUCT_ERRORS as exc:  # a value its tag refuses: 2024-02-30
@@ -90,6 +94,54 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
     except RecursionError:
         raise make(f"nesting deeper than {max_depth} levels", None) from None
     return data, node
+
+
+def construct(node: Node, source: str, *, error: type[ContainerGuardError] | ErrorFactory, loader: Any = None,
+              unique_keys: bool = False) -> Any:
+    """The data of one document composed by :func:`compose_all`, with :func:`load_with_lines`' errors: a value
+    its tag refuses (``2024-02-30``) and, with ``unique_keys``, a repeated key, each at its line."""
+    make = _factory(error, source)
+    if unique_keys:
+        _check_unique_keys(node, make)
+    ld = (loader or SAFE_LOADER)("")
+    try:
+        return ld.construct_document(node)
+    except _CONSTRUCT_ERRORS as exc:
+        raise _value_error(node, exc, loader, make) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, make) from None
+    finally:
+        ld.dispose()
+
+
+def load_all(text: str, source: str, *, error: type[ContainerGuardError] | ErrorFactory,
+             loader: Any = None, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_EXPANDED_NODES,
+             max_depth: int = MAX_DEPTH) -> list[tuple[Any, int]]:
+    """Every YAML document of ``text`` (``---`` separated, as Falco reads a rules file): (data, 1-based line of the
+    document's start) for each one that is not empty. The checks of :func:`load` apply to each document."""
+    make = _factory(error, source)
+    if len(text) > max_bytes:
+        raise make(f"file larger than {max_bytes} bytes", None)
+    out: list[tuple[Any, int]] = []
+    try:
+        ld = (loader or SAFE_LOADER)(text)
+        try:
+            while ld.check_node():
+                node = ld.get_node()
+                if node is None:
+                    continue
+                _check_tree(node, make, max_nodes, max_depth)
+                try:
+                    out.append((ld.construct_document(node), node.start_mark.line + 1))
+                except _CONSTRUCT_ERRORS as exc:
+                    raise _value_error(node, exc, loader, make) from None
+        finally:
+            ld.dispose()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, make, text) from None
+    except RecursionError:
+        raise make(f"nesting deeper than {max_depth} levels", None) from None
+    return out
 
 
 #: what PyYAML's constructors raise on a value their explicit tag refuses: ValueError for most ('2024-02-30'),
@@ -147,6 +199,27 @@ def _refuse_aliases(text: str, make: ErrorFactory, max_depth: int) -> None:
                 raise make(f"nesting deeper than {max_depth} levels", _event_line(event))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _check_unique_keys(root: Node, make: ErrorFactory) -> None:
+    stack = [root]
+    seen_nodes: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    line = key.start_mark.line + 1
+                    if (key.tag, key.value) in first:
+                        raise make(f"duplicate key {key.value!r} (first at line {first[key.tag, key.value]})", line)
+                    first[key.tag, key.value] = line
+                stack.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
 
 
 def _event_line(event: yaml.Event) -> int | None:

@@ -315,3 +315,57 @@ def test_manifest_wires_reporting_to_the_server(certs: Certs, tmp_path: Path) ->
     r = subprocess.run([CLI, "admission", "manifest", "--ca-bundle", str(certs.ca), "--policy-from-server"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--policy-from-server needs --server" in r.stderr
+
+
+# ------------------------------------------------------------------ requests the API server could send
+
+
+@pytest.mark.parametrize(("kind", "operation", "obj"), [("Pod", "CREATE", None), ("Deployment", "UPDATE", None),
+                                                        ("CronJob", "CREATE", "not an object")])
+def test_workload_request_without_its_object_is_not_allowed_silently(
+        enforce: tuple[str, httpx.Client], kind: str, operation: str, obj: Any) -> None:
+    """A CREATE/UPDATE of a workload always carries the object; one without it cannot be evaluated and goes
+    to the failure mode (closed here), answered as an AdmissionReview with the request's uid."""
+    _, client = enforce
+    body = review(kind, copy.deepcopy(OBJECTS[kind][3]), operation=operation)
+    body["request"]["object"] = obj
+    resp = post(client, body)
+    assert resp["allowed"] is False and resp["status"]["code"] == 403
+    assert f"could not evaluate this request (ValueError: {operation} of a {kind} without request.object); " \
+           "failing closed" in resp["status"]["message"]
+    # DELETE carries no object (its oldObject is what goes): nothing to decide
+    gone = review(kind, copy.deepcopy(OBJECTS[kind][3]), operation="DELETE")
+    gone["request"]["oldObject"] = OBJECTS[kind][3]
+    assert post(client, gone)["allowed"] is True
+
+
+def test_ephemeral_containers_subresource_both_shapes(enforce: tuple[str, httpx.Client]) -> None:
+    """`kubectl debug` adds an ephemeral container through pods/ephemeralcontainers: an UPDATE whose object is the
+    Pod (Kubernetes >= 1.23) or an EphemeralContainers object (before). A privileged one is denied in both."""
+    _, client = enforce
+    dbg = {"name": "debugger", "image": "busybox:1.36", "securityContext": {"privileged": True}}
+    pod = copy.deepcopy(OBJECTS["Pod"][3])
+    pod["spec"]["ephemeralContainers"] = [dbg]
+    body = review("Pod", pod, operation="UPDATE")
+    body["request"].update(subResource="ephemeralcontainers", oldObject=OBJECTS["Pod"][3])
+    resp = post(client, body)
+    assert resp["allowed"] is False and "Pod shop/web container debugger" in resp["status"]["message"]
+    old = {"apiVersion": "v1", "kind": "EphemeralContainers", "metadata": {"name": "web", "namespace": "shop"},
+           "ephemeralContainers": [dbg]}
+    body = review("EphemeralContainers", old, operation="UPDATE")
+    body["request"]["subResource"] = "ephemeralcontainers"
+    resp = post(client, body)
+    assert resp["allowed"] is False and "[CG-DEP-001 privileged-container] EphemeralContainers shop/web container " \
+        "debugger" in resp["status"]["message"]
+
+
+def test_custom_workload_kind_with_a_pod_template_is_evaluated(enforce: tuple[str, httpx.Client]) -> None:
+    """A kind the webhook is registered for by the user (an Argo Rollout, an OpenShift DeploymentConfig) carries
+    spec.template like a Deployment: it is evaluated, not waved through as 'not a workload'."""
+    _, client = enforce
+    obj = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web"},
+           "spec": {"selector": SELECTOR, "template": copy.deepcopy(TEMPLATE)}}
+    assert post(client, review("Rollout", copy.deepcopy(obj)))["allowed"] is True
+    obj["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    resp = post(client, review("Rollout", obj))
+    assert resp["allowed"] is False and "[CG-DEP-001 privileged-container] Rollout shop/web" in resp["status"]["message"]

@@ -396,7 +396,7 @@ def test_k8s_audit_endpoint(agent: AgentRun) -> None:
     assert r.json() == {"events": 2}
     bad = httpx.post(url, content=b"{not json", timeout=5)
     assert bad.status_code == 400 and "\n" not in bad.json()["error"] and bad.json()["error"]
-    huge = httpx.post(url, content=b"[" + b" " * (9 << 20) + b"]", timeout=30)
+    huge = httpx.post(url, content=b"[" + b" " * (17 << 20) + b"]", timeout=30)
     assert huge.status_code == 413
     h = agent.healthz()
     assert h["audit_events"] >= 3 and h["audit_rejected"] >= 2

@@ -87,7 +87,7 @@ def test_replay_with_custom_rules_and_table(capsys):
     out, err = capsys.readouterr()
     assert rc == 0
     assert "alerts from 88 events" in out and "T26" in out
-    assert "1 rule evaluation errors (T03 string operators)" in err
+    assert "rule evaluation errors" not in err  # the recording's numeric proc.cmdline reads as its text
 
 
 def test_replay_garbage_lines(tmp_path, capsys):

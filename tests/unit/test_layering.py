@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"report", "filters", "detect", "misconfig", "cis"}),  # stages over the domain model
     frozenset({"analyzer", "artifact", "vulndb"}),              # file formats, image sources, vuln data
     frozenset({"secrets", "versioning"}),                       # leaf engines
-    frozenset({"model", "purl", "yamlsafe", "spool", "tls", "inputfile"}),  # the domain, bottom-layer helpers
+    frozenset({"model", "purl", "yamlsafe", "spool", "tls", "inputfile", "egress"}),  # the domain, bottom-layer helpers
     frozenset({"errors", "ecosystems", "__init__"}),            # the exception tree, the ecosystem table, the version
 )
 

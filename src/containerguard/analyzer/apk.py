@@ -1,7 +1,8 @@
 """Alpine/Wolfi packages from ``lib/apk/db/installed``.
 
 The database is blank-line separated records of ``X:value`` lines: P name, V version, A arch,
-o origin (the source package), L license, m maintainer.
+o origin (the source package), L license, m maintainer; ``F:`` folder and ``R:`` file lines list what each
+package installed (the language-package manifests among them are not reported again as language packages).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from containerguard.analyzer._util import read_text
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput, language_manifest
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
 from containerguard.purl import make_purl
@@ -23,7 +24,7 @@ def apk_purl(name: str, version: str, arch: str, vendor: str = "alpine", distro:
 
 class ApkAnalyzer(Analyzer):
     type: ClassVar[str] = "apk"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def required(self, path: str, mode: int) -> bool:
         return path == "lib/apk/db/installed"
@@ -35,6 +36,8 @@ class ApkAnalyzer(Analyzer):
         cur: dict[str, str] = {}
         start = 1
         lines = 0
+        folder = ""
+        owned = result.system_files
         for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 if cur:
@@ -44,6 +47,10 @@ class ApkAnalyzer(Analyzer):
             if len(line) >= 2 and line[1] == ":":
                 lines += 1
                 key, value = line[0], line[2:]
+                if key == "F":  # the files (R:) that follow are in this folder
+                    folder = value.strip("/")
+                elif key == "R" and language_manifest(value):
+                    owned.append(f"{folder}/{value}" if folder else value)
                 if key not in cur:  # file entries (F/R/Z...) repeat; the package keys do not
                     cur[key] = value
         if cur:

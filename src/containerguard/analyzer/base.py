@@ -48,9 +48,13 @@ class AnalysisResult:
     warnings: list[str] = field(default_factory=list)
     #: file-level findings (secrets, setuid binaries, keys ...) produced by scanners that use this contract
     findings: list[Finding] = field(default_factory=list)
+    #: language-package manifests the OS package manager installed (dpkg ``info/*.list``, apk ``F:``/``R:``):
+    #: the applier drops language packages read from them, as the OS package already reports that software
+    system_files: list[str] = field(default_factory=list)
 
     def merge(self, other: AnalysisResult) -> None:
         self.packages.extend(other.packages)
+        self.system_files.extend(other.system_files)
         self.warnings.extend(other.warnings)
         self.findings.extend(other.findings)
         if other.os is not None and (self.os is None or other.os_priority > self.os_priority):
@@ -85,3 +89,14 @@ class ConfigAnalyzer(ABC):
     @abstractmethod
     def analyze_config(self, meta: ImageMeta, layers: Sequence[Layer]) -> AnalysisResult:
         """Findings in ``meta`` (its config and history; history entries attributed to ``layers``)."""
+
+
+#: file names language analyzers read a package from (python METADATA/PKG-INFO, npm package.json, gemspecs, jars)
+_MANIFEST_NAMES = frozenset({"METADATA", "PKG-INFO", "package.json"})
+_MANIFEST_SUFFIXES = (".egg-info", ".gemspec", ".jar", ".war", ".ear", ".egg")
+
+
+def language_manifest(path: str) -> bool:
+    """Whether an OS package's file is one a language analyzer would report a package from."""
+    name = path.rpartition("/")[2]
+    return name in _MANIFEST_NAMES or name.endswith(_MANIFEST_SUFFIXES)

@@ -3,7 +3,9 @@
 Only installed entries count (``Status: ... installed``; status.d entries carry no Status and are all
 installed). ``Package.version`` is the full dpkg version string, epoch included ("1:2.36-9"), as
 ``dpkg-query`` prints it and as Debian's security tracker compares it; ``source_name``/``source_version``
-come from ``Source: name (version)``, defaulting to the binary package's.
+come from ``Source: name (version)``, defaulting to the binary package's. ``var/lib/dpkg/info/*.list`` give the
+language-package manifests dpkg installed (``python3-yaml``'s ``PyYAML-6.0.egg-info``), which the applier does
+not report a second time as language packages.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from containerguard.analyzer._util import read_text
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput, language_manifest
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
 from containerguard.purl import make_purl
@@ -63,11 +65,13 @@ def _installed(fields: dict[str, str]) -> bool:
 
 class DpkgAnalyzer(Analyzer):
     type: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def required(self, path: str, mode: int) -> bool:
         if path == "var/lib/dpkg/status":
             return True
+        if path.startswith("var/lib/dpkg/info/") and path.endswith(".list"):
+            return "/" not in path[len("var/lib/dpkg/info/"):]
         if path.startswith("var/lib/dpkg/status.d/"):
             name = path[len("var/lib/dpkg/status.d/"):]
             # distroless writes NAME and sometimes NAME.md5sums: only the control stanzas
@@ -77,6 +81,9 @@ class DpkgAnalyzer(Analyzer):
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         text = read_text(inp.stream, _MAX, inp.path)
         result = AnalysisResult()
+        if inp.path.endswith(".list"):  # one package's installed files, one absolute path a line
+            result.system_files = [p.lstrip("/") for p in text.splitlines() if language_manifest(p)]
+            return result
         seen_any = False
         for lineno, fields in paragraphs(text):
             seen_any = True

@@ -9,8 +9,8 @@ at a 16-byte aligned spot of a writable PT_LOAD segment). Two layouts exist:
   (data pointer, length) that are resolved through the program headers.
 
 The module info text has ``path``, ``mod`` (main module), ``dep`` lines and ``=>`` replacement lines.
-We emit the main module, each dependency (a replacement wins over what it replaces unless it is a local
-directory), and ``stdlib`` at the toolchain version ("go1.19.8" -> "v1.19.8") so the detector can match
+We emit the main module, each dependency (a replacement wins over what it replaces; one replaced by a local
+directory, ``=> ./net (devel)``, is left out with a warning, as the go.mod analyzer does), and ``stdlib`` at the toolchain version ("go1.19.8" -> "v1.19.8") so the detector can match
 vulnerabilities of the standard library.
 """
 
@@ -31,7 +31,7 @@ _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
 _MAX_STRING = 4 * 1024 * 1024
 _MAX_SCAN = 64 * 1024 * 1024
-_GO_VERSION = re.compile(r"^go(\d+(?:\.\d+){0,2})")
+_GO_VERSION = re.compile(r"^go(\d+(?:\.\d+){0,2})(?:(alpha|beta|rc)(\d+))?")
 
 
 @dataclass(slots=True)
@@ -172,9 +172,15 @@ def elf_buildinfo(elf: Elf) -> BuildInfo | None:
 
 
 def stdlib_version(go_version: str) -> str:
-    """``go1.19.8`` -> ``v1.19.8``; ``go1.21.0 X:boringcrypto`` -> ``v1.21.0``; "" for devel toolchains."""
+    """``go1.19.8`` -> ``v1.19.8``; ``go1.21.0 X:boringcrypto`` -> ``v1.21.0``; a pre-release toolchain as the Go
+    vulnerability database writes it (``go1.21rc2`` -> ``v1.21.0-rc.2``, before 1.21.0); "" for devel toolchains."""
     m = _GO_VERSION.match(go_version.strip())
-    return f"v{m.group(1)}" if m else ""
+    if not m:
+        return ""
+    if not m.group(2):
+        return f"v{m.group(1)}"
+    nums = [*m.group(1).split("."), "0", "0"][:3]
+    return f"v{'.'.join(nums)}-{m.group(2)}.{m.group(3)}"
 
 
 def golang_purl(path: str, version: str) -> str:
@@ -184,7 +190,7 @@ def golang_purl(path: str, version: str) -> str:
 
 class GoBinaryAnalyzer(ElfBinaryAnalyzer):
     type: ClassVar[str] = "gobinary"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 3
     what: ClassVar[str] = "Go build info"
     read_errors = (BuildInfoError, *ElfReadErrors)
 
@@ -204,12 +210,15 @@ class GoBinaryAnalyzer(ElfBinaryAnalyzer):
             result.packages.append(pkg(info.main.path, version, main="true", go_version=info.go_version))
         for dep in info.deps:
             rep = dep.replace
-            if rep is not None and rep.version:  # replaced by another module version
-                result.packages.append(pkg(rep.path, rep.version, replaces=f"{dep.path}@{dep.version}"))
-            elif rep is not None:  # replaced by a local directory: the original is what the code claims
-                result.packages.append(pkg(dep.path, dep.version, replaced_by=rep.path))
-            else:
+            if rep is None:
                 result.packages.append(pkg(dep.path, dep.version))
+            elif rep.version in ("", "(devel)") or rep.path.startswith(("./", "../", "/")):
+                # a local directory (`=> ./net (devel)`): neither the published module nor a module at all, as
+                # the go.mod analyzer says of the same replace line
+                result.warnings.append(f"{path}: {dep.path}@{dep.version} is replaced by the local directory "
+                                       f"{rep.path}; not reported as a published module")
+            else:  # replaced by another module version
+                result.packages.append(pkg(rep.path, rep.version, replaces=f"{dep.path}@{dep.version}"))
         std = stdlib_version(info.go_version)
         if std:
             result.packages.append(pkg("stdlib", std, go_version=info.go_version))

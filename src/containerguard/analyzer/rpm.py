@@ -13,7 +13,9 @@ on-disk layouts, reading page by page from the stream. A damaged page, item or b
 (the rest of the database is still listed); a file that is not such a database at all is one warning.
 
 ``Package.version`` is ``VERSION-RELEASE`` (as ``rpm -q`` prints it, and as the purl's version), with
-``release`` and ``epoch`` also kept apart.
+``release`` and ``epoch`` also kept apart. The file list (BASENAMES, DIRNAMES, DIRINDEXES) gives the language-package
+manifests rpm installed (``python3-requests``' ``requests-2.25.1.dist-info/METADATA``), which the applier does not
+report again as language packages.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import ClassVar
 
 from containerguard.analyzer._bdb import BdbError, BdbHashReader
 from containerguard.analyzer._ndb import NdbError, ndb_blobs
-from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
+from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput, language_manifest
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
 from containerguard.purl import make_purl
 
 TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH = 1000, 1001, 1002, 1003
 TAG_SUMMARY, TAG_VENDOR, TAG_LICENSE, TAG_ARCH, TAG_SOURCERPM = 1004, 1011, 1014, 1022, 1044
+TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES = 1116, 1117, 1118
 TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING = 4, 6, 8, 9
 
 _SQLITE_PATHS = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
@@ -45,7 +48,10 @@ class HeaderError(ValueError):
     pass
 
 
-def parse_header(blob: bytes) -> dict[int, str | int | list[str]]:
+HeaderValue = str | int | list[str] | list[int]
+
+
+def parse_header(blob: bytes) -> dict[int, HeaderValue]:
     """The tags we use from one rpm header blob (as stored in the rpmdb, without the 8-byte magic)."""
     if len(blob) < 8:
         raise HeaderError("header shorter than 8 bytes")
@@ -55,8 +61,8 @@ def parse_header(blob: bytes) -> dict[int, str | int | list[str]]:
     data_start = 8 + il * 16
     data = blob[data_start:data_start + dl]
     wanted = {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_SUMMARY, TAG_VENDOR, TAG_LICENSE, TAG_ARCH,
-              TAG_SOURCERPM}
-    out: dict[int, str | int | list[str]] = {}
+              TAG_SOURCERPM, TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES}
+    out: dict[int, HeaderValue] = {}
     for i in range(il):
         tag, typ, off, count = struct.unpack_from(">IIII", blob, 8 + i * 16)
         if tag not in wanted:
@@ -64,9 +70,11 @@ def parse_header(blob: bytes) -> dict[int, str | int | list[str]]:
         if off >= dl:
             raise HeaderError(f"tag {tag} offset {off} beyond data ({dl})")
         if typ == TYPE_INT32:
-            if off + 4 > dl:
+            n = max(1, count) if tag == TAG_DIRINDEXES else 1
+            if off + 4 * n > dl:
                 raise HeaderError(f"tag {tag} int32 beyond data")
-            out[tag] = struct.unpack_from(">i", data, off)[0]
+            ints = list(struct.unpack_from(f">{n}i", data, off))
+            out[tag] = ints if tag == TAG_DIRINDEXES else ints[0]
         elif typ in (TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING):
             strings: list[str] = []
             pos = off
@@ -98,15 +106,24 @@ def rpm_purl(name: str, version: str, arch: str, epoch: int | None, vendor: str 
     return make_purl("rpm", name, version, vendor, quals)
 
 
-def _s(v: str | int | list[str] | None) -> str:
+def _s(v: HeaderValue | None) -> str:
     if isinstance(v, list):
-        return v[0] if v else ""
+        return str(v[0]) if v else ""
     return "" if v is None else str(v)
+
+
+def _manifests(hdr: dict[int, HeaderValue]) -> list[str]:
+    """The language-package manifests among a header's files (BASENAMES, each in DIRNAMES[DIRINDEXES[i]])."""
+    base, dirs, idx = hdr.get(TAG_BASENAMES), hdr.get(TAG_DIRNAMES), hdr.get(TAG_DIRINDEXES)
+    if not (isinstance(base, list) and isinstance(dirs, list) and isinstance(idx, list)):
+        return []
+    return [f"{dirs[i]}{b}".lstrip("/") for b, i in zip(base, idx, strict=False)
+            if isinstance(b, str) and language_manifest(b) and isinstance(i, int) and 0 <= i < len(dirs)]
 
 
 class RpmAnalyzer(Analyzer):
     type: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def required(self, path: str, mode: int) -> bool:
         return path in _SQLITE_PATHS or path in _BDB_PATHS or path in _NDB_PATHS
@@ -214,6 +231,7 @@ class RpmAnalyzer(Analyzer):
         meta = {k: _s(hdr.get(t)) for k, t in (("vendor", TAG_VENDOR), ("source_rpm", TAG_SOURCERPM))
                 if hdr.get(t)}
         lic = _s(hdr.get(TAG_LICENSE))
+        result.system_files.extend(_manifests(hdr))
         result.packages.append(Package(
             name=name, version=version, type="rpm", purl=rpm_purl(name, version, arch, epoch),
             locations=(path,), arch=arch, source_name=src_name, source_version=src_ver,

@@ -12,6 +12,8 @@
   **https** URL on another host (what registries do with object storage and CDNs); the Authorization
   header is never sent there, and the blob is still digest-verified. A redirect from https to http is
   refused. Manifest and token requests are never redirected to another origin.
+* Egress: every connection (the registry, a token realm, a redirect target) passes :mod:`containerguard.egress`:
+  a registry's answer cannot send the client to the cloud metadata address or another link-local one.
 * TLS: certificates are verified (``SSL_CERT_FILE`` names extra CAs to trust); proxy variables are ignored.
 * Timeouts: ``CONTAINERGUARD_REGISTRY_TIMEOUT`` seconds (default 30) to connect and between reads;
   a registry that stops answering gives RegistryError, never a hang.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from containerguard import egress
 from containerguard.artifact.image import BlobImage, build_meta, layers_from_manifest
 from containerguard.artifact.manifest import (
     ACCEPT,
@@ -51,10 +54,20 @@ MAX_REDIRECTS = 5
 MAX_PAGES = 10_000  # of a catalog or tag list (10 million names at 1,000 a page)
 _CHALLENGE_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 #: a registry host as the reference grammar has it (domain components or a bracketed IPv6, then a port)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?$")
+
+
+def valid_repository(name: str) -> bool:
+    """Whether ``name`` is a repository name of the distribution spec (what may go into a request path)."""
+    return len(name) <= 255 and bool(_REPO_RE.fullmatch(name))
+
+
+def valid_tag(tag: str) -> bool:
+    """Whether ``tag`` is a tag of the distribution spec (``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}``)."""
+    return bool(_TAG_RE.fullmatch(tag))
 
 
 def split_reference(text: str) -> tuple[str, str, str]:
@@ -240,7 +253,8 @@ class RegistryClient:
         except UsageError as exc:
             raise RegistryError(str(exc)) from None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
-                                  verify=verify, headers={"User-Agent": "containerguard"})
+                                  transport=egress.http_transport(verify=verify),
+                                  headers={"User-Agent": "containerguard"})
 
     def close(self) -> None:
         self._http.close()

@@ -192,7 +192,7 @@ def _input_documents(data: Any, stage: str) -> list[tuple[str, dict[str, Any]]]:
         data = obj
     if "apiVersion" in data and "kind" in data:
         return list(inputs.from_k8s_object(data))  # a patch without containers: nothing to evaluate
-    if "HostConfig" in data or "Image" in data:
+    if inputs.is_docker_create(data):
         return [("docker create", inputs.from_docker_create(data))]
     return [("input", inputs.complete(data, stage))]
 
@@ -214,6 +214,7 @@ def evaluate(
     A YAML file with several documents (a Kubernetes manifest) is evaluated document by document."""
     from containerguard.errors import UsageError
     from containerguard.policy import Decision, Stage
+    from containerguard.policy.inputs import is_docker_create
     from containerguard.policy.testing import load_inputs
 
     files: list[Path] = []
@@ -227,7 +228,7 @@ def evaluate(
     datas = [d for f in files for d in load_inputs(f)]
     decision: Decision | None = None
     for data in datas:
-        is_k8s_or_docker = "HostConfig" in data or "Image" in data or ("apiVersion" in data and "kind" in data)
+        is_k8s_or_docker = is_docker_create(data) or ("apiVersion" in data and "kind" in data)
         st = stage or ("deploy" if is_k8s_or_docker else str(data.get("stage") or "build"))
         if st not in ("build", "deploy", "runtime"):
             raise UsageError(f"--stage {st!r}: expected build, deploy or runtime")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +17,7 @@ from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
     from collections import Counter
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from containerguard.model import Alert, Event, Priority
     from containerguard.runtime.events import ReadStats
@@ -43,10 +45,23 @@ RulesOpt = Annotated[list[Path] | None, typer.Option(
     "Default: the built-in ruleset and rules files installed plugins register (entry points containerguard.rules).")]
 
 
-def _load(rules: list[Path] | None) -> RuleSet:
+def _say(text: str, *, err: bool = False) -> None:
+    """One line that may quote a rules file, a recording or a file name: control characters and line breaks are
+    shown escaped, never passed to the terminal (a rule named with ESC ] 0 ; ... BEL would retitle it)."""
+    from containerguard.report.terminal import clean
+
+    typer.echo(clean(text, oneline=True), err=err)
+
+
+MinPriorityOpt = Annotated[str | None, typer.Option(
+    "--min-priority", help="Run only rules of this priority or a more severe one (Falco's `priority` setting), "
+    "e.g. warning.")]
+
+
+def _load(rules: list[Path] | None, min_priority: str | None = None) -> RuleSet:
     from containerguard.runtime.rules import builtin_and_plugin_rules, load_rules
 
-    return load_rules(rules or builtin_and_plugin_rules())
+    return load_rules(rules or builtin_and_plugin_rules(), min_priority=_priority_option(min_priority, "--min-priority"))
 
 
 @rules_app.command("validate")
@@ -86,16 +101,16 @@ def validate(
                                "disabled": disabled, "unsupplied": unsupplied}))
     else:
         for w in warnings:
-            typer.echo(f"warning: {w}", err=True)
+            _say(f"warning: {w}", err=True)
         if error is not None:
-            typer.echo(f"error: {error}", err=True)
-            typer.echo(f"{names}: Invalid")
+            _say(f"error: {error}", err=True)
+            _say(f"{names}: Invalid")
         else:
             if unsupplied:
                 typer.echo("Cannot run here (the missing field or event type: the rules it disables):")
                 for what, rules in sorted(unsupplied.items()):
-                    typer.echo(f"  {what}: {', '.join(rules)}")
-            typer.echo(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "
+                    _say(f"  {what}: {', '.join(rules)}")
+            _say(f"{names}: Ok ({count} rules, {len(disabled)} disabled on this host, "
                        f"{len(warnings)} warnings)")
     if error is not None:
         # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which returns (and main then
@@ -118,17 +133,20 @@ def replay(
     workers: Annotated[int | None, typer.Option(
         "--workers", "-j", min=1, help="With --source: processes that decompress, parse and evaluate files in "
         "parallel (alerts still in file order). Default: the number of cores; 1 reads in this process.")] = None,
+    min_priority: MinPriorityOpt = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
     from containerguard.runtime.evaluate import Evaluator, replay_events
     from containerguard.runtime.events import ReadStats
-    from containerguard.runtime.rules import alert_to_json, builtin_and_plugin_rules
+    from containerguard.runtime.rules import alert_to_json, builtin_and_plugin_rules, load_rules
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
     kind = _source_kind(source, events)
+    # each skipped record is printed once, below (the sources also log it, for the agent's log)
+    logging.getLogger("containerguard.runtime.cloud").addHandler(logging.NullHandler())
     threshold = _priority_option(fail_on)
-    rs = _load(rules)
+    rs = _load(rules, min_priority)
     evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
     stats = ReadStats()
@@ -137,7 +155,10 @@ def replay(
         (ev, None) for ev in replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats))
     if kind is not None:
         rule_paths = [str(p) for p in (rules or builtin_and_plugin_rules())]
-        stream = itertools.chain(_source_events(kind, events or [], strict, stats, rule_paths, workers,
+        # the pool's processes load the very same ruleset (a picklable loader when a minimum priority is set)
+        loader: list[str] | Callable[[], RuleSet] = rule_paths if rs.min_priority is None else functools.partial(
+            load_rules, rule_paths, min_priority=rs.min_priority)
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats, loader, workers,
                                                 rs.eval_errors), stream)
     for ev, done in stream:
         batch = evaluator.evaluate(ev) if done is None else done
@@ -166,7 +187,7 @@ def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
     return kind_of(source)
 
 
-def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str],
+def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str] | Callable[[], RuleSet],
                    workers: int | None, eval_errors: Counter[str]) -> Iterator[tuple[Event, list[Alert] | None]]:
     """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit), with the alerts when a pool of ``workers``
     evaluated ``rules`` on them (their evaluation errors added to ``eval_errors``); --strict stops at the first
@@ -194,7 +215,7 @@ def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats,
         raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
 
 
-def _priority_option(fail_on: str | None) -> Priority | None:
+def _priority_option(fail_on: str | None, option: str = "--fail-on") -> Priority | None:
     from containerguard.model import Priority
 
     if fail_on is None:
@@ -202,7 +223,7 @@ def _priority_option(fail_on: str | None) -> Priority | None:
     try:
         return Priority.parse(fail_on)
     except KeyError:
-        raise UsageError(f"--fail-on {fail_on!r}: not a priority "
+        raise UsageError(f"{option} {fail_on!r}: not a priority "
                          f"({', '.join(p.name.lower() for p in Priority)})") from None
 
 
@@ -219,18 +240,24 @@ def _alert_table(alerts: list[Alert], read: int) -> None:
 
 def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
     for msg in stats.errors:
-        typer.echo(f"warning: skipped {msg}", err=True)
+        _say(f"warning: skipped {msg}", err=True)
     if stats.skipped:
         typer.echo(f"warning: {stats.skipped} {what} skipped", err=True)
+    for msg in stats.field_errors:
+        _say(f"warning: {msg}", err=True)
+    if stats.bad_fields:
+        typer.echo(f"warning: {stats.bad_fields} field{'s' if stats.bad_fields > 1 else ''} of the wrong type "
+                   "evaluated as <NA>", err=True)
     if rs.eval_errors:
-        typer.echo(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
+        _say(f"warning: {sum(rs.eval_errors.values())} rule evaluation errors "
                    f"({', '.join(sorted(rs.eval_errors))})", err=True)
 
 
 @rules_app.command("list")
-def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+               min_priority: MinPriorityOpt = None) -> None:
     """List the rules (default: the built-in ruleset) with id, priority, source, state and tags."""
-    rs = _load(rules)
+    rs = _load(rules, min_priority)
     if fmt is Fmt.json:
         for r in rs.rules:
             typer.echo(json.dumps({

@@ -457,7 +457,7 @@ class Matcher:
             primary = min(i for i in ids if i.startswith("MAL-")) if malicious else min(ids, key=_rank)
             recs = [advs[e.advisory] for e, _f in entries if e.advisory in advs]
             recs.sort(key=lambda r: (r.id != primary, _rank(r.id)))
-            fixed = sorted({f for _e, f in entries if f}, key=lambda v: _safe_key(scheme, v))
+            fixed = _group_fix(scheme, entries)
             vendor = next((e.vendor for e, _f in entries if e.vendor), "")
             sev, sev_src = _severity(recs, vendor, os_pkg, malicious)
             vec, score = next(((r.cvss_vector, r.cvss_score) for r in recs if r.cvss_vector), ("", None))
@@ -525,6 +525,21 @@ def _alias_groups(got: list[tuple[_Entry, str]], advs: dict[str, AdvisoryRecord]
         for cve in rel:
             extra_alias.setdefault(uf.find(cve), set()).add(dsa)
     return groups, members, extra_alias
+
+
+def _group_fix(scheme: Any, entries: list[tuple[_Entry, str]]) -> list[str]:
+    """The fixed versions of one finding. One record: the fix of each range the version is in (alternatives,
+    as one advisory's branches give them). Several records merged by alias: the version that fixes them all,
+    the highest of each record's earliest fix (the feed aliases GHSA-q7rv-6hp3-vh96, fixed in 1.8.4, with
+    GHSA-wxmh-65f7-jcvw, fixed in 1.9.1: 1.8.4 is not a fix of the finding)."""
+    by_rec: dict[str, set[str]] = {}
+    for e, f in entries:
+        if f:
+            by_rec.setdefault(e.advisory, set()).add(f)
+    if len(by_rec) <= 1:
+        return sorted({f for fs in by_rec.values() for f in fs}, key=lambda v: _safe_key(scheme, v))
+    return [max((min(fs, key=lambda v: _safe_key(scheme, v)) for fs in by_rec.values()),
+                key=lambda v: _safe_key(scheme, v))]
 
 
 def _safe_key(scheme: Any, v: str) -> tuple[int, Any]:

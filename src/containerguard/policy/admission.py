@@ -105,15 +105,22 @@ def _decide(ps: PolicySet, req: Mapping[str, Any], config: AdmissionConfig) -> D
     """(decision or None when not decided on, subject, the object's namespace/kind/name, subject -> image)."""
     op = str(req.get("operation") or "")
     obj = req.get("object")
-    if op not in ("CREATE", "UPDATE", "CONNECT") or not isinstance(obj, Mapping):
+    if op not in ("CREATE", "UPDATE", "CONNECT"):
+        return None, "", {}, {}
+    req_kind = req.get("kind") if isinstance(req.get("kind"), Mapping) else {}
+    assert isinstance(req_kind, Mapping)
+    if not isinstance(obj, Mapping):
+        if op != "CONNECT" and req_kind.get("kind") in inputs.POD_SPEC_PATHS:
+            # the API server always sends the object it is about to store: none is a request we cannot decide
+            raise ValueError(f"{op} of a {req_kind.get('kind')} without request.object")
         return None, "", {}, {}
     ns = str(req.get("namespace") or (obj.get("metadata") or {}).get("namespace") or "")
     if ns and any(fnmatch.fnmatchcase(ns, pat) for pat in config.exclude_namespaces):
         return None, "", {}, {}
-    kind = (req.get("kind") or {}).get("kind") if isinstance(req.get("kind"), Mapping) else None
+    kind = req_kind.get("kind")
     if kind and not obj.get("kind"):
         obj = {**obj, "kind": kind}
-    if obj.get("kind") not in inputs.POD_SPEC_PATHS:
+    if inputs.pod_spec(obj) is None:  # not a workload (a Service, a ConfigMap, ...)
         return None, "", {}, {}
     docs = list(inputs.from_k8s_object(obj, operation=op, namespace=ns))
     name = (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName") or ""

@@ -63,10 +63,85 @@ def bind_params(text: str, params: Mapping[str, Any]) -> str:
     return _PARAM_RE.sub(sub, text)
 
 
+#: the longest expression compiled (before ``params`` are bound). The CEL library recurses once per level of the
+#: syntax tree, in native code: a chain of ~20,000 terms ("1+1+1...", "a.b.b...") overflows the stack and kills
+#: the process (a segfault, no exception) at compile or at evaluation. 16 KiB keeps every tree under ~8,200 levels,
+#: which both pass; long lists belong in ``params``.
+MAX_EXPRESSION_CHARS = 16 * 1024
+
+
+#: the most iterations a condition's nested comprehensions may be estimated to take (see comprehension_cost).
+#: The library evaluates holding the GIL and has no cost limit: three nested maps over 40-element lists took
+#: 1.2 s, over 200-element lists minutes, with the webhook or the authz plugin (and dockerd behind it) stalled.
+MAX_COMPREHENSION_COST = 100_000
+#: the size assumed for a list comprehended over that is not a literal (findings, packages, mounts, a map result)
+ASSUMED_LIST_SIZE = 100
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_STRING = "|".join((r"'''(?:\\.|[^\\])*?'''", r'"""(?:\\.|[^\\])*?"""', r"'(?:\\.|[^\\'\n])*'", r'"(?:\\.|[^\\"\n])*"'))
+_TOKEN_RE = re.compile(rf"\s+|(?P<str>[rRbB]{{0,2}}(?:{_STRING}))|(?P<id>[A-Za-z_]\w*)|(?P<p>[()\[\]{{}},.])|(?P<o>.)", re.S)
+
+
+def comprehension_cost(text: str) -> int:
+    """A static estimate of the iterations of an expression's nested comprehensions: the product of the range
+    sizes along the deepest nesting, a literal list counting its elements and any other range
+    :data:`ASSUMED_LIST_SIZE` (Kubernetes estimates CEL cost the same way before it admits an expression)."""
+    toks = [(m.lastgroup, m.group()) for m in _TOKEN_RE.finditer(text) if m.lastgroup]
+    stack: list[tuple[int, int, list[int]]] = []  # (range weight, index, [commas, items seen]) per open bracket
+    prod, worst = 1, 1
+    sizes: dict[int, int] = {}  # index of a closing bracket -> elements of the literal list it ends
+    for i, (kind, tok) in enumerate(toks):
+        if kind == "p" and tok in "([{":
+            weight = 1
+            if tok == "(" and i >= 3 and toks[i - 1][1] in _MACROS and toks[i - 2][1] == ".":
+                weight = sizes.get(i - 3, ASSUMED_LIST_SIZE)
+            if stack:
+                stack[-1][2][1] = 1
+            stack.append((max(weight, 1), i, [0, 0]))
+            prod *= max(weight, 1)
+            worst = max(worst, prod)
+        elif kind == "p" and tok in ")]}":
+            if not stack:
+                continue
+            weight, start, (commas, seen) = stack.pop()
+            prod //= weight
+            if tok == "]":
+                sizes[i] = commas + seen
+            elif tok == ")" and toks[start + 1][1] == "[" and (i - 1) in sizes and toks[i - 1][1] == "]" \
+                    and _opening(toks, i - 1) == start + 1:
+                sizes[i] = sizes[i - 1]  # a bound param: ([...])
+        elif stack and tok == ",":
+            stack[-1][2][0] += 1
+        elif stack:
+            stack[-1][2][1] = 1
+    return worst
+
+
+def _opening(toks: Sequence[tuple[str | None, str]], close: int) -> int:
+    """The index of the bracket that the one at ``close`` closes."""
+    depth = 0
+    for j in range(close, -1, -1):
+        kind, tok = toks[j]
+        if kind == "p" and tok in ")]}":
+            depth += 1
+        elif kind == "p" and tok in "([{":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
 def compile_expression(text: str, params: Mapping[str, Any] | None = None) -> tuple[Any, frozenset[str]]:
     """Compile a CEL expression (its ``params.NAME`` bound to ``params``); return the program and the document
     names it reads. Raises ValueError with the parser's message (first line) or naming an unknown variable."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ValueError(f"the expression is {len(text)} characters long, more than the {MAX_EXPRESSION_CHARS} "
+                         "allowed (put long lists in the policy's params)")
     text = bind_params(text, params or {})
+    cost = comprehension_cost(text)
+    if cost > MAX_COMPREHENSION_COST:
+        raise ValueError(f"its nested comprehensions are estimated at {cost:,} iterations, more than the "
+                         f"{MAX_COMPREHENSION_COST:,} allowed (a list that is not a literal counts "
+                         f"{ASSUMED_LIST_SIZE}): nest fewer levels or compare with 'in' on a list")
     try:
         program = cel.compile(text)
     except BaseException as exc:  # the binding raises ValueError; a Rust panic surfaces as PanicException

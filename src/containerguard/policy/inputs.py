@@ -5,7 +5,8 @@ by accident: a missing key is an evaluation error, and errors are never silently
 
 * :func:`from_scan` -- build stage: an image scan (image, findings, packages, misconfigurations, secrets);
 * :func:`from_k8s_object` -- deploy stage: one document per container of a Pod or of any workload kind;
-* :func:`from_docker_create` / :func:`from_docker_exec` -- deploy stage: Docker Engine API request bodies;
+* :func:`from_docker_create` / :func:`from_docker_exec` / :func:`from_docker_service` / :func:`from_docker_plugin`
+  -- deploy stage: Docker Engine API request bodies;
 * :func:`from_alert` -- runtime stage: an alert of the runtime agent;
 * :func:`complete` -- a partial document (a user's test input) filled up with the defaults.
 """
@@ -13,9 +14,10 @@ by accident: a missing key is an evaluation error, and errors are never silently
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from containerguard.errors import PolicyError
@@ -198,9 +200,14 @@ def _ports(spec: Any) -> list[int]:
     out: set[int] = set()
     for key in spec or ():
         num = str(key).partition("/")[0]
-        if num.isdigit():
+        if _is_int(num):
             out.add(int(num))
     return sorted(out)
+
+
+def _is_int(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` is true for "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def _age_days(created: str, now: dt.datetime | None) -> int:
@@ -230,17 +237,33 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"), "ReplicationController": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "PodTemplate": ("template", "spec"),
+    # what pods/ephemeralcontainers took before Kubernetes 1.23 (since then: the Pod)
+    "EphemeralContainers": (),
 }
 
 
-def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
-    if path is None:
-        return None
+#: where other kinds keep a pod template (OpenShift DeploymentConfig, Argo Rollout, Knative, operators' CRs),
+#: as the misconfiguration checks find them
+_TEMPLATE_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"))
+
+
+def _at(obj: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | None:
     cur: Any = obj
     for key in path:
         cur = cur.get(key) if isinstance(cur, Mapping) else None
     return cur if isinstance(cur, Mapping) else None
+
+
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec of a Pod or workload; of another kind, the pod template it carries (with containers)."""
+    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
+    if path is not None:
+        return _at(obj, path)
+    for path in _TEMPLATE_PATHS:
+        spec = _at(obj, path)
+        if spec is not None and isinstance(spec.get("containers"), list):
+            return spec
+    return None
 
 
 def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
@@ -287,7 +310,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
 
     caps = sc.get("capabilities") if isinstance(sc.get("capabilities"), Mapping) else {}
     assert isinstance(caps, Mapping)
-    add = [_cap(x) for x in caps.get("add") or ()]
+    add = [_cap(x) for x in _strslice(caps.get("add"))]  # a lone string (rejected by the API server) still counts
     privileged = sc.get("privileged") is True
     ape = sc.get("allowPrivilegeEscalation")
     run_as_user = pick("runAsUser")
@@ -320,7 +343,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "privileged": privileged,
         "allow_privilege_escalation": ape is True or (ape is None and (privileged or "SYS_ADMIN" in add)),
         "no_new_privileges": ape is False,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in caps.get("drop") or ()]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(caps.get("drop"))]},
         "host_pid": spec.get("hostPID") is True, "host_network": spec.get("hostNetwork") is True,
         "host_ipc": spec.get("hostIPC") is True,
         "host_ports": sorted({int(p["hostPort"]) for p in ports if isinstance(p.get("hostPort"), int)}),
@@ -332,7 +355,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "resources": {"limits": _quantities(resources.get("limits")), "requests": _quantities(resources.get("requests"))},
         "seccomp": seccomp, "apparmor": apparmor, "env": env,
         "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
-        "command": [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])],
+        "command": _strslice(c.get("command")) + _strslice(c.get("args")),
     }
 
 
@@ -366,32 +389,142 @@ def _profile_k8s(p: Any) -> str:
 _SENSITIVE_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
 
-def from_docker_create(body: Mapping[str, Any], *, name: str = "") -> Doc:
-    """The document of a ``POST /containers/create`` body (what `docker run` and `docker create` send)."""
+class GoObject(list[tuple[str, Any]]):
+    """A JSON object as its key/value pairs in order, duplicates kept (``json.loads(object_pairs_hook=GoObject)``),
+    so that a Docker API body is read as dockerd reads it (:func:`go_struct`)."""
+
+
+#: the non-ASCII letters Go's encoding/json folds onto ASCII ones when it matches a key to a field
+_GO_FOLD = {"\u017f": "S", "\u212a": "K"}
+
+
+def _go_fold(key: str) -> str:
+    return "".join(c.upper() if c.isascii() else _GO_FOLD.get(c, c) for c in key)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GoStruct:
+    """The fields of a Go struct a policy reads: name -> None (any value), a GoStruct, ("list", kind) or
+    ("map", kind)."""
+
+    fields: Mapping[str, Any]
+    by_fold: Mapping[str, str]
+
+
+def _struct(**fields: Any) -> GoStruct:
+    return GoStruct(fields, {_go_fold(k): k for k in fields})
+
+
+def _pairs(value: Any) -> Iterable[tuple[Any, Any]] | None:
+    if isinstance(value, GoObject):
+        return value
+    return value.items() if isinstance(value, Mapping) else None
+
+
+def _plain(value: Any) -> Any:
+    pairs = _pairs(value)
+    if pairs is not None:
+        return {str(k): _plain(v) for k, v in pairs}
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
+def go_struct(value: Any, schema: GoStruct, into: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """``value`` (a JSON object) as Go's encoding/json decodes it into ``schema``: keys matched to fields
+    case-insensitively (with Go's Unicode folding), unknown keys dropped, duplicates applied in order (an object
+    merges into the struct or map already decoded, anything else replaces it, null clears it). The Docker Engine
+    decodes request bodies this way: a policy that read ``HostConfig`` literally would miss ``hostconfig``."""
+    pairs = _pairs(value)
+    if pairs is None:
+        return into  # not an object: dockerd refuses the request itself
+    out = into if into is not None else {}
+    for key, v in pairs:
+        name = schema.by_fold.get(_go_fold(str(key)))
+        if name is not None:
+            out[name] = _go_value(v, schema.fields[name], out.get(name))
+    return out
+
+
+def _go_value(value: Any, kind: Any, old: Any) -> Any:
+    if value is None:
+        return None
+    if kind is None:
+        return _plain(value)
+    if isinstance(kind, GoStruct):
+        return go_struct(value, kind, old if isinstance(old, dict) else None)
+    tag, sub = kind
+    if tag == "list":
+        return [_go_value(v, sub, None) for v in value] if isinstance(value, list) else old
+    pairs = _pairs(value)
+    if pairs is None:
+        return old
+    out = old if isinstance(old, dict) else {}
+    for k, v in pairs:
+        out[str(k)] = _go_value(v, sub, None)
+    return out
+
+
+_PORT_BINDING = _struct(HostIp=None, HostPort=None)
+_MOUNT = _struct(Type=None, Source=None, Target=None, ReadOnly=None)
+DOCKER_HOST_CONFIG = _struct(
+    Privileged=None, Binds=None, Mounts=("list", _MOUNT), CapAdd=None, CapDrop=None, PidMode=None, NetworkMode=None,
+    IpcMode=None, UTSMode=None, UsernsMode=None, CgroupnsMode=None, SecurityOpt=None, ReadonlyRootfs=None, Memory=None,
+    NanoCpus=None, CpuQuota=None, PortBindings=("map", ("list", _PORT_BINDING)), Devices=None, Sysctls=None)
+#: dockerd's ContainerConfigWrapper: the container Config, the HostConfig, and (deprecated, still read) every
+#: HostConfig field at the top level, used when there is no "HostConfig"
+DOCKER_CREATE = _struct(Image=None, User=None, Env=None, Cmd=None, Entrypoint=None, ExposedPorts=("map", None),
+                        Labels=("map", None), HostConfig=DOCKER_HOST_CONFIG, **DOCKER_HOST_CONFIG.fields)
+DOCKER_EXEC = _struct(User=None, Privileged=None, Env=None, Cmd=None)
+
+
+def is_docker_create(data: Mapping[str, Any]) -> bool:
+    """Whether a document is a Docker create body: HostConfig, or an Image naming the image (an input document's
+    ``image`` is a mapping), in any case dockerd accepts."""
+    return any(_go_fold(str(k)) == "HOSTCONFIG" or (_go_fold(str(k)) == "IMAGE" and isinstance(v, str))
+               for k, v in data.items())
+
+
+def docker_create_config(body: Any) -> dict[str, Any]:
+    """A ``POST /containers/create`` body (or the HostConfig body an API < 1.24 start takes) as dockerd 20.10+
+    reads it: the container config with ``HostConfig`` the host config dockerd applies."""
+    w = go_struct(body, DOCKER_CREATE) or {}
+    outer = {k: w.pop(k) for k in DOCKER_HOST_CONFIG.fields if k in w}
+    inner = w.get("HostConfig")
+    if isinstance(inner, dict):
+        if not inner.get("Memory") and outer.get("Memory"):
+            inner["Memory"] = outer["Memory"]
+        w["HostConfig"] = inner
+    else:
+        w["HostConfig"] = outer
+    return w
+
+
+def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") -> Doc:
+    """The document of a ``POST /containers/create`` body (what `docker run` and `docker create` send),
+    read as dockerd reads it (:func:`docker_create_config`)."""
     doc = blank("deploy")
-    hc = body.get("HostConfig") if isinstance(body.get("HostConfig"), Mapping) else {}
-    assert isinstance(hc, Mapping)
+    body = docker_create_config(body)
+    hc = body["HostConfig"]
     image = str(body.get("Image") or "")
     doc["image"] = image_ref_doc(image)
-    sec = [str(s) for s in hc.get("SecurityOpt") or ()]
+    sec = [str(s) for s in _seq(hc.get("SecurityOpt"))]
     opts = {}
     for s in sec:
         k, sep, v = s.replace("=", ":", 1).partition(":") if "=" in s else s.partition(":")
         opts[k.strip()] = v.strip() if sep else "true"
     mounts = []
-    for b in hc.get("Binds") or ():
+    for b in _seq(hc.get("Binds")):
         parts = str(b).split(":")
         src = parts[0]
         mounts.append({"source": _path(src) if src.startswith("/") else "", "destination": parts[1] if len(parts) > 1 else "",
                        "type": "bind" if src.startswith("/") else "volume",
                        "read_only": len(parts) > 2 and "ro" in parts[2].split(",")})
-    for m in hc.get("Mounts") or ():
+    for m in _seq(hc.get("Mounts")):
         if isinstance(m, Mapping):
             mounts.append({"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
                            "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]
-    add = [_cap(x) for x in hc.get("CapAdd") or ()]
+    add = [_cap(x) for x in _strslice(hc.get("CapAdd"))]
     privileged = hc.get("Privileged") is True
     limits: dict[str, str] = {}
     if hc.get("Memory"):
@@ -400,28 +533,38 @@ def from_docker_create(body: Mapping[str, Any], *, name: str = "") -> Doc:
         limits["cpu"] = str(hc.get("NanoCpus") or hc.get("CpuQuota"))
     host_ports = set()
     for bindings in (hc.get("PortBindings") or {}).values():
-        for b in bindings or ():
-            if isinstance(b, Mapping) and str(b.get("HostPort") or "").isdigit():
+        for b in _seq(bindings):
+            if isinstance(b, Mapping) and _is_int(str(b.get("HostPort") or "")):
                 host_ports.add(int(b["HostPort"]))
     nnp = opts.get("no-new-privileges", "false").lower() in ("true", "1", "")
     doc["container"] = {
         "name": name, "image": image, "init": False, "privileged": privileged,
         "allow_privilege_escalation": not nnp and (privileged or "SYS_ADMIN" in add or "ALL" in add),
         "no_new_privileges": nnp,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in hc.get("CapDrop") or ()]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(hc.get("CapDrop"))]},
         "host_pid": hc.get("PidMode") == "host", "host_network": hc.get("NetworkMode") == "host",
         "host_ipc": hc.get("IpcMode") == "host", "host_ports": sorted(host_ports), "mounts": mounts,
-        "user": user, "run_as_user": int(uid) if uid.isdigit() else (0 if uid in ("root",) else -1),
+        "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid in ("root",) else -1),
         "run_as_non_root": bool(uid) and uid not in ("0", "root"),
         "read_only_root_filesystem": hc.get("ReadonlyRootfs") is True,
         "resources": {"limits": limits, "requests": {}},
         "seccomp": _docker_profile(opts.get("seccomp")), "apparmor": _docker_profile(opts.get("apparmor")),
-        "env": _env_list(body.get("Env")), "ports": _ports(body.get("ExposedPorts")),
-        "command": [str(x) for x in (body.get("Entrypoint") or [])] + [str(x) for x in (body.get("Cmd") or [])],
+        "env": _env_list(_seq(body.get("Env"))), "ports": _ports(body.get("ExposedPorts")),
+        "command": _strslice(body.get("Entrypoint")) + _strslice(body.get("Cmd")),
     }
     doc["workload"] = {**_BLANK_WORKLOAD, "kind": "DockerContainer", "name": name, "operation": "CREATE",
                        "labels": {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
     return doc
+
+
+def _seq(v: Any) -> list[Any]:
+    """A JSON array as a list; anything else (dockerd refuses it) as nothing."""
+    return v if isinstance(v, list) else []
+
+
+def _strslice(v: Any) -> list[str]:
+    """Cmd/Entrypoint: dockerd's StrSlice takes a string or a list of strings."""
+    return [v] if isinstance(v, str) else [str(x) for x in _seq(v)]
 
 
 def _docker_profile(v: str | None) -> str:
@@ -430,16 +573,130 @@ def _docker_profile(v: str | None) -> str:
     return "unconfined" if v == "unconfined" else "runtime/default" if v in ("", "default", "docker-default") else v
 
 
-def from_docker_exec(body: Mapping[str, Any], *, container: str = "") -> Doc:
+def from_docker_exec(body: Mapping[str, Any] | GoObject, *, container: str = "") -> Doc:
     """The document of a ``POST /containers/ID/exec`` body: a privileged exec is a privileged container."""
     doc = blank("deploy")
+    body = go_struct(body, DOCKER_EXEC) or {}
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]
     doc["container"].update({"name": container, "privileged": body.get("Privileged") is True,
                              "allow_privilege_escalation": body.get("Privileged") is True, "user": user,
-                             "run_as_user": int(uid) if uid.isdigit() else (0 if uid == "root" else -1),
-                             "env": _env_list(body.get("Env")), "command": [str(x) for x in body.get("Cmd") or ()]})
+                             "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
+                             "env": _env_list(_seq(body.get("Env"))), "command": _strslice(body.get("Cmd"))})
     doc["workload"].update({"kind": "DockerExec", "name": container, "operation": "EXEC"})
+    return doc
+
+
+def docker_joined(body: Any) -> dict[str, str]:
+    """The namespaces a create body (or an old start's host config) joins from another container:
+    ``{"pid"|"ipc"|"network": "ID"}`` for ``PidMode``/``IpcMode``/``NetworkMode`` = ``container:ID``."""
+    hc = docker_create_config(body)["HostConfig"]
+    out = {}
+    for ns, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("network", "NetworkMode")):
+        mode = str(hc.get(key) or "")
+        if mode.startswith("container:"):
+            out[ns] = mode.partition(":")[2]
+    return out
+
+
+def assume_host_namespaces(doc: Doc, namespaces: Iterable[str]) -> Doc:
+    """``doc`` with the given namespaces (pid, ipc, network) taken to be the host's: what joining a container
+    whose namespaces cannot be looked up may amount to."""
+    out = copy.deepcopy(doc)
+    for ns in namespaces:
+        out["container"][f"host_{ns}"] = True
+    return out
+
+
+_NETWORK_ATTACHMENT = _struct(Target=None)
+_SWARM_CONTAINER = _struct(
+    Image=None, User=None, Env=None, Command=None, Args=None, Mounts=("list", _MOUNT), ReadOnly=None, Init=None,
+    CapabilityAdd=None, CapabilityDrop=None, Sysctls=None,
+    Privileges=_struct(NoNewPrivileges=None, Seccomp=_struct(Mode=None), AppArmor=_struct(Mode=None)))
+_SWARM_PORT = _struct(PublishedPort=None, PublishMode=None)
+#: dockerd's swarm.ServiceSpec (``POST /services/create``, ``/services/ID/update``): the fields policies read
+DOCKER_SERVICE = _struct(
+    Name=None, Labels=("map", None), Networks=("list", _NETWORK_ATTACHMENT),
+    TaskTemplate=_struct(ContainerSpec=_SWARM_CONTAINER, Networks=("list", _NETWORK_ATTACHMENT),
+                         Resources=_struct(Limits=_struct(NanoCPUs=None, MemoryBytes=None))),
+    EndpointSpec=_struct(Ports=("list", _SWARM_PORT)))
+
+
+def docker_service_networks(body: Any) -> list[str]:
+    """The networks (names or IDs) a service spec attaches its tasks to."""
+    spec = go_struct(body, DOCKER_SERVICE) or {}
+    task = spec.get("TaskTemplate") or {}
+    return [str(n.get("Target") or "") for n in _seq(task.get("Networks")) + _seq(spec.get("Networks")) if n]
+
+
+def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE") -> Doc:
+    """The document of a swarm service spec: its tasks are containers with the spec's capabilities, mounts
+    and networks (the network named ``host`` is the host's network namespace; swarm has no privileged mode
+    and no host PID/IPC)."""
+    spec = go_struct(body, DOCKER_SERVICE) or {}
+    task = spec.get("TaskTemplate") or {}
+    c = task.get("ContainerSpec") or {}
+    priv = c.get("Privileges") or {}
+    image = str(c.get("Image") or "")
+    name = str(spec.get("Name") or "") or name
+    add = [_cap(x) for x in _seq(c.get("CapabilityAdd"))]
+    nnp = priv.get("NoNewPrivileges") is True
+    user = str(c.get("User") or "")
+    uid = user.partition(":")[0]
+    nets = docker_service_networks(body)
+    mode = {"default": "runtime/default", "unconfined": "unconfined"}
+    limits = (task.get("Resources") or {}).get("Limits") or {}
+    doc = blank("deploy")
+    doc["image"] = image_ref_doc(image)
+    doc["container"].update({
+        "name": name, "image": image, "init": c.get("Init") is True,
+        "allow_privilege_escalation": not nnp and ("SYS_ADMIN" in add or "ALL" in add), "no_new_privileges": nnp,
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _seq(c.get("CapabilityDrop"))]},
+        "host_network": "host" in nets,
+        "host_ports": sorted({int(p["PublishedPort"]) for p in _seq((spec.get("EndpointSpec") or {}).get("Ports"))
+                              if p and p.get("PublishMode") == "host" and isinstance(p.get("PublishedPort"), int)}),
+        "mounts": [{"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
+                    "type": str(m.get("Type") or "volume"), "read_only": m.get("ReadOnly") is True}
+                   for m in _seq(c.get("Mounts")) if m],
+        "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
+        "run_as_non_root": bool(uid) and uid not in ("0", "root"), "read_only_root_filesystem": c.get("ReadOnly") is True,
+        "resources": {"limits": {k: str(limits[f]) for k, f in (("memory", "MemoryBytes"), ("cpu", "NanoCPUs"))
+                                 if limits.get(f)}, "requests": {}},
+        "seccomp": mode.get(str((priv.get("Seccomp") or {}).get("Mode") or ""), ""),
+        "apparmor": mode.get(str((priv.get("AppArmor") or {}).get("Mode") or ""), ""),
+        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command")) + _strslice(c.get("Args"))})
+    doc["workload"].update({"kind": "DockerService", "name": name, "operation": operation,
+                            "labels": {str(k): str(v) for k, v in (spec.get("Labels") or {}).items()}})
+    return doc
+
+
+_PLUGIN_PRIVILEGE = _struct(Name=None, Value=None)
+
+
+def from_docker_plugin(body: Any, *, name: str = "", operation: str = "INSTALL") -> Doc:
+    """The document of the privileges a ``POST /plugins/pull`` or ``/plugins/NAME/upgrade`` body grants a
+    managed plugin (dockerd's computePrivileges): ``network`` -> host_network when ``host``, ``host pid
+    namespace``/``host ipc namespace`` -> host_pid/host_ipc, ``mount`` -> bind mounts of host paths,
+    ``allow-all-devices`` -> privileged (every host device), ``capabilities`` -> capabilities.add."""
+    doc = blank("deploy")
+    add: list[str] = []
+    c = doc["container"]
+    for item in _seq(body):
+        p = go_struct(item, _PLUGIN_PRIVILEGE) or {}
+        kind, values = str(p.get("Name") or "").strip().lower(), [str(v) for v in _seq(p.get("Value"))]
+        if kind == "network":
+            c["host_network"] = c["host_network"] or "host" in values
+        elif kind in ("host pid namespace", "host ipc namespace"):
+            c[f"host_{kind.split()[1]}"] = True
+        elif kind == "mount":
+            c["mounts"] += [{"source": _path(v), "destination": v, "type": "bind", "read_only": False} for v in values]
+        elif kind == "allow-all-devices":
+            c["privileged"] = c["privileged"] or "true" in values
+        elif kind == "capabilities":
+            add += [_cap(v) for v in values]
+    c.update({"name": name, "capabilities": {"add": add, "drop": []},
+              "allow_privilege_escalation": c["privileged"] or "SYS_ADMIN" in add or "ALL" in add})
+    doc["workload"].update({"kind": "DockerPlugin", "name": name, "operation": operation})
     return doc
 
 

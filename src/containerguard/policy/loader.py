@@ -49,13 +49,17 @@ def policy_files(paths: Iterable[Path | str]) -> list[Path]:
 
 def parse_file(text: str, source: str) -> tuple[list[Policy], bool, list[Any]]:
     """Policies of one file, whether it keeps the defaults, and their compiled programs (same order)."""
-    data, node = load_with_lines(text, source, error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)
+    data, node = load_with_lines(text, source, error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES,
+                                 unique_keys=True)
     if data is None:
         return [], True, []
     single = isinstance(data, dict) and "id" in data and "policies" not in data
     keep_defaults = True
     if isinstance(data, dict) and "defaults" in data and not single:
-        keep_defaults = data.pop("defaults") is not False
+        if not isinstance(data["defaults"], bool):
+            raise PolicyError(f"{source}:{line_of(node, ('defaults',))}: defaults: expected true or false, "
+                              f"not {data['defaults']!r}")
+        keep_defaults = data.pop("defaults")
     wrapped: Any = {"policies": [data]} if single else data
     if not isinstance(wrapped, dict):
         raise PolicyError(f"{source}:{line_of(node, ())}: a policy file is a mapping: one policy (with 'id') "

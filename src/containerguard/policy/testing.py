@@ -98,7 +98,8 @@ def run_file(ps: PolicySet, path: Path) -> list[CaseResult]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from None
-    data, node = load_with_lines(text, str(path), error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES)
+    data, node = load_with_lines(text, str(path), error=PolicyError, aliases=False, max_bytes=MAX_POLICY_BYTES,
+                                 unique_keys=True)
     try:
         spec = _File.model_validate(data)
     except ValidationError as exc:
@@ -162,17 +163,14 @@ def load_inputs(path: Path) -> list[Mapping[str, Any]]:
         for node in yamlsafe.compose_all(text, yamlsafe.SAFE_LOADER):
             if yamlsafe.expanded_size(node) > yamlsafe.MAX_EXPANDED_NODES:
                 raise PolicyError(f"{path}:{node.start_mark.line + 1}: document expands to too many nodes")
-            ld = yamlsafe.SAFE_LOADER("")
-            try:
-                data = ld.construct_document(node)
-            finally:
-                ld.dispose()
+            # repeated keys are not refused here: real manifests have them (kubectl refuses those files itself)
+            data = yamlsafe.construct(node, str(path), error=PolicyError)
             if data is None:
                 continue
             if not isinstance(data, Mapping):
                 raise PolicyError(f"{path}:{node.start_mark.line + 1}: expected a mapping (an input document, "
                                   "a Kubernetes object or an AdmissionReview)")
-            if data.get("kind") == "List" and isinstance(data.get("items"), list):
+            if str(data.get("kind", "")).endswith("List") and isinstance(data.get("items"), list):
                 out.extend(i for i in data["items"] if isinstance(i, Mapping))
             else:
                 out.append(data)

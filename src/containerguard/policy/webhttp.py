@@ -24,7 +24,7 @@ async def read_json(request: Request, limit: int = MAX_BODY) -> Any:
     """The request's JSON body, refused above ``limit`` bytes (checked before and while reading)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise BadRequest("invalid Content-Length")
         if int(declared) > limit:
             raise BadRequest(f"request body of {int(declared)} bytes is larger than the {limit}-byte limit", 413)

@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # Rich is imported only for a progress bar: `clean` and the t
     from rich.console import Console
 
 #: C0 controls but tab and newline, DEL, C1 controls; the bidi marks, embeddings, overrides and isolates that
-#: reorder what is shown; the Unicode line and paragraph separators (a line break in some terminals and editors)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: reorder what is shown; the Unicode line and paragraph separators (a line break in some terminals and editors);
+#: lone surrogates (an undecodable byte of a file or process name, kept by surrogateescape: no stream can encode them)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                      "\ud800-\udfff]")
 
 
 def _visible(m: re.Match[str]) -> str:

@@ -63,6 +63,8 @@ class AgentConfig:
     """What ``containerguard agent`` was asked to do (one field per command-line option)."""
 
     rules: list[str] = field(default_factory=list)  # empty: the default ruleset
+    #: rules less severe than this are not run (Falco's `priority` setting); None: every rule
+    min_priority: Priority | None = None
     outputs: list[str] = field(default_factory=lambda: ["stdout"])
     record: str | None = None
     #: write environment values to the recording unmasked (default: secret-looking values are masked)
@@ -76,6 +78,8 @@ class AgentConfig:
     containerd_namespace: str = "k8s.io"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
     k8s_audit_listen: str | None = None  # HOST:PORT
+    #: the bearer token the audit webhook requires (the API server's webhook kubeconfig sends it); "" for none
+    k8s_audit_token: str = ""
     health_listen: str | None = None  # HOST:PORT (127.0.0.1 only by default)
     containers_only: bool = False  # drop host events in the kernel
     docker_host: str | None = None
@@ -147,6 +151,8 @@ class Counters:
 
     audit_events: int = 0
     audit_rejected: int = 0
+    #: malformed events inside an accepted webhook batch (counted and skipped; the rest of the batch is evaluated)
+    audit_skipped: int = 0
     rule_reloads: int = 0
     rule_reload_errors: int = 0
 
@@ -228,7 +234,7 @@ class Agent:
         self._rules_loader = functools.partial(load_rules, self._rule_paths(), available_fields=available_fields(
             bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds, dns=self.cfg.resolve_names != "off"),
                         traced_event_types=script.traced_event_types(script.available_syscalls())
-                        if self.cfg.sensor else None)
+                        if self.cfg.sensor else None, min_priority=self.cfg.min_priority)
         rs = self._rules_loader()
         for w in rs.warnings:
             log.warning("%s", w)
@@ -295,8 +301,8 @@ class Agent:
                 self.enricher.image_files.provider = layers
             self.responses.responder = Responder(self.containers.api)
             for addr in (self._audit_addr, self._health_addr):
-                if addr is not None:
-                    self.http.serve(addr, audit=self._audit_addr is not None)
+                if addr is not None:  # /k8s-audit on its own address only: the health port is often opened wider
+                    self.http.serve(addr, audit=addr is self._audit_addr, token=self.cfg.k8s_audit_token)
             self._start_sources()
             if self.cfg.sensor:
                 self.dns.watch(self.dns.names, wait=3.0)  # the first answers before the first event
@@ -468,13 +474,18 @@ class Agent:
                   "evt.hostname": self.cfg.hostname, "evt.num": self.sequence.next()}
         self.handle_event(Event(type="container", time_ns=now, fields=fields))
 
-    def audit_body(self, body: bytes) -> int:
-        """Feed a k8s audit webhook body; returns the number of events (raises on a malformed body)."""
-        events = parse_audit_body(body)
+    def audit_body(self, body: bytes) -> tuple[int, int]:
+        """Feed a k8s audit webhook body; returns (events, malformed events skipped). Raises when the body is not
+        an audit document; a malformed event in a batch is counted and logged, the others are evaluated."""
+        skipped: list[str] = []
+        events = parse_audit_body(body, skipped)
+        for why in skipped:
+            log.warning("k8s audit webhook: skipped %s", why)
+        self.counters.audit_skipped += len(skipped)
         for ev in events:
             self.counters.audit_events += 1
             self.handle_event(ev)
-        return len(events)
+        return len(events), len(skipped)
 
     def audit_rejected(self) -> None:
         """Count an audit request the webhook refused."""
@@ -508,7 +519,7 @@ class Agent:
                                and all(src.health.status == "ok" for src in self.sources)) else "degraded",
             "uptime_s": round(time.time() - self.started_at, 1),
             "events": self.sequence.value, "alerts": self.emitter.alerts, "audit_events": c.audit_events,
-            "audit_rejected": c.audit_rejected,
+            "audit_rejected": c.audit_rejected, "audit_skipped": c.audit_skipped,
             "dropped": self.parser.lost, "parse_errors": self.parser.parse_errors,
             "sensor_lines": self.parser.lines,
             "sensor_restarts": sensor.restarts if sensor is not None else 0,
@@ -536,7 +547,8 @@ class Agent:
         """Prometheus text exposition of the agent's and each source's counters (GET /metrics)."""
         st = self.stats()
         out = []
-        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "output_dropped"):
+        for key in ("events", "alerts", "dropped", "parse_errors", "audit_events", "audit_skipped", "audit_rejected",
+                    "output_dropped"):
             out.append(f"# TYPE containerguard_agent_{key}_total counter")
             out.append(f"containerguard_agent_{key}_total {st[key]}")
         series = (("events_total", "counter", "events"), ("parse_errors_total", "counter", "parse_errors"),

@@ -15,7 +15,6 @@ from typing import Protocol
 from containerguard.errors import UsageError
 from containerguard.model import Alert, Event
 from containerguard.runtime.events import ReadStats, read_events
-from containerguard.runtime.k8saudit import AuditFormatError, parse_audit_body
 from containerguard.runtime.rules import RuleSet
 from containerguard.runtime.rules.compiler import DispatchFn, Splice, Tail
 from containerguard.runtime.sensor import script
@@ -122,14 +121,26 @@ def replay_events(event_files: Iterable[Path], audit_files: Iterable[Path], *, s
     for path in event_files:
         yield from read_events(path, strict=strict, stats=stats)
     for path in audit_files:
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        try:
-            audit = parse_audit_body(body)
-        except AuditFormatError as exc:
-            raise AuditFormatError(f"{path}: {exc}") from None
-        for ev in audit:
-            stats.read += 1
-            yield ev
+        yield from _audit_file(path, strict=strict, stats=stats)
+
+
+def _audit_file(path: Path, *, strict: bool, stats: ReadStats) -> Iterator[Event]:
+    """A Kubernetes audit log as the API server's log backend writes it (one Event per line, gzip once rotated),
+    or an Event, EventList or array document: the same reader as ``--source k8s_audit``. A malformed line or
+    event is counted and named (file and line or record); ``strict`` stops there."""
+    from containerguard.runtime.cloud.health import SourceHealth
+    from containerguard.runtime.cloud.reader import read_file
+    from containerguard.runtime.k8saudit import AuditFormatError, K8sAuditParser
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    health = SourceHealth(str(path), "k8s_audit")
+    for ev in read_file(path, K8sAuditParser(), health):
+        if strict and health.parse_errors:
+            break
+        stats.read += 1
+        yield ev
+    if health.parse_errors and strict:
+        raise AuditFormatError(f"malformed input: {health.recent_warnings[0]}")
+    stats.skipped += health.parse_errors
+    stats.errors.extend(list(health.recent_warnings)[: max(0, 20 - len(stats.errors))])

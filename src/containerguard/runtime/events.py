@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import IO, Any, BinaryIO
 
 from containerguard.errors import RuntimeSensorError
 from containerguard.model import Event
+from containerguard.runtime.rules.fields import FIELD_CATALOG, storage_key
 from containerguard.runtime.rules.vocabulary import SOURCES
 
 MAX_LINE_BYTES = 1 << 20
@@ -168,17 +170,99 @@ class EventFormatError(RuntimeSensorError):
 
 @dataclass
 class ReadStats:
-    """What a lenient read skipped."""
+    """What a lenient read skipped, and the fields it read as not supplied (of the wrong type)."""
 
     read: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)  # the first few messages
+    bad_fields: int = 0
+    field_errors: list[str] = field(default_factory=list)  # the first few messages
 
     def note(self, err: EventFormatError) -> None:
         """Count one skipped line, keeping the first messages."""
         self.skipped += 1
         if len(self.errors) < 20:
             self.errors.append(str(err))
+
+    def note_fields(self, label: str, line: int, problems: list[str]) -> None:
+        """Count the fields of one event read as not supplied, keeping the first messages."""
+        self.bad_fields += len(problems)
+        for p in problems:
+            if len(self.field_errors) < 20:
+                self.field_errors.append(f"{label}:{line}: {p}: evaluated as <NA>")
+
+
+# ------------------------------------------------------------------ field types (docs/events.md, Value types)
+
+_WRONG = object()
+_KIND = {"string": "a string", "int": "an integer", "bool": "true or false", "list": "a list of strings",
+         "ilist": "a list of integers", "dict": "an object"}
+_JSON_NAME = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array",
+              dict: "an object", bytes: "bytes"}
+
+
+_DECIMAL = re.compile(r"\s*-?[0-9]{1,20}\s*")
+
+
+def _as_int(v: Any) -> Any:
+    if type(v) is str and _DECIMAL.fullmatch(v):
+        return int(v)  # a number written as a decimal string
+    return _WRONG
+
+
+def _as_text(v: Any) -> Any:
+    if type(v) in (int, float):  # a number where text belongs reads as its text, as Falco renders every argument
+        return str(v)
+    if type(v) is bytes:  # a name recorded as {"$bytes": ...}: the text the sensor would have given
+        return v.decode("utf-8", "surrogateescape")
+    return _WRONG
+
+
+def _as_bool(v: Any) -> Any:
+    low = v.strip().lower() if type(v) is str else None
+    return (low == "true") if low in ("true", "false") else _WRONG
+
+
+def _as_list(v: Any, item: Callable[[Any], Any], want: type) -> Any:
+    if type(v) is not list:
+        return _WRONG
+    out = [x if type(x) is want else item(x) for x in v]
+    return _WRONG if any(x is _WRONG for x in out) else out
+
+
+#: catalog type -> the conversion of a value of another type (or _WRONG)
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "string": _as_text, "int": _as_int, "bool": _as_bool,
+    "list": lambda v: _as_list(v, _as_text, str), "ilist": lambda v: _as_list(v, _as_int, int),
+    "dict": lambda v: _WRONG,
+}
+_PYTYPE = {"string": str, "int": int, "bool": bool, "list": list, "ilist": list, "dict": dict}
+#: evt.args may be recorded as text or as a dict of NAME: value; evt.type is the event's own `type`
+_UNCHECKED = frozenset({"evt.args", "evt.type"})
+_FIELD_TYPES: dict[str, tuple[type, str]] = {
+    storage_key(name): (_PYTYPE[spec.type], spec.type) for name, spec in FIELD_CATALOG.items()
+    if spec.type in _PYTYPE and name not in _UNCHECKED and spec.arg != "required"}
+_ITEM_TYPE = {"list": str, "ilist": int}
+
+
+def _typed(key: str, v: Any, problems: list[str]) -> Any:
+    """``v`` as the catalog type of field ``key`` (converted when it is that type written another way); None, with a
+    problem noted, when it cannot be read as that type (Falco's <NA>: the field is not supplied for this event)."""
+    want = _FIELD_TYPES.get(key)
+    if want is None or v is None:
+        return v
+    pytype, kind = want
+    if type(v) is pytype:
+        item = _ITEM_TYPE.get(kind)
+        if item is None or (isinstance(v, list) and all(type(x) is item for x in v)):
+            return v
+    conv = _CONVERT[kind](v)
+    if conv is _WRONG:
+        got = _JSON_NAME.get(type(v), type(v).__name__)
+        problems.append(f"field '{key}' must be {_KIND[kind]}, got {got}" + (f" {json.dumps(v)}" if kind in (
+            "int", "bool") and type(v) is str and len(v) <= 40 else ""))
+        return None
+    return conv
 
 
 def _decode_value(v: Any) -> Any:
@@ -190,16 +274,18 @@ def _decode_value(v: Any) -> Any:
     return v
 
 
-def event_from_json(obj: Any) -> Event:
-    """Validate one decoded JSON value as an Event; raises ValueError with the reason."""
+def event_from_json(obj: Any, problems: list[str] | None = None) -> Event:
+    """Validate one decoded JSON value as an Event; raises ValueError with the reason. A field whose value is not its
+    catalog type (and not that type written another way, such as a number as a decimal string) is left out, as
+    Falco's <NA>, and described in ``problems``; without ``problems`` it raises ValueError."""
     if not isinstance(obj, dict):
         raise ValueError(f"an event must be a JSON object, got {type(obj).__name__}")
     etype = obj.get("type")
     if not isinstance(etype, str) or not etype:
         raise ValueError("'type' must be a non-empty string")
     ts = obj.get("time_ns", 0)
-    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
-        raise ValueError("'time_ns' must be a non-negative integer")
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 1 << 64:
+        raise ValueError("'time_ns' must be a non-negative integer below 2^64 (nanoseconds since the epoch)")
     source = obj.get("source", "syscall")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r} (known: {', '.join(sorted(SOURCES))})")
@@ -209,6 +295,14 @@ def event_from_json(obj: Any) -> Event:
     # interned keys: the rules engine looks fields up by the same (interned) string constants, so lookups hit
     # the identity fast path instead of comparing strings
     decoded = {_intern(k): (_decode_value(v) if type(v) is dict else v) for k, v in fields.items()}
+    found: list[str] = []
+    for k, v in decoded.items():
+        if v is not None and k in _FIELD_TYPES:
+            decoded[k] = _typed(k, v, found)
+    if found:
+        if problems is None:
+            raise ValueError(found[0])
+        problems.extend(found)
     return Event(type=etype, time_ns=ts, fields=decoded, source=source)
 
 
@@ -253,8 +347,9 @@ def iter_events(fh: BinaryIO, label: str, *, strict: bool = True, max_line_bytes
             text = raw.strip()
             if not text:
                 continue
+            problems: list[str] = []
             try:
-                ev = event_from_json(json.loads(text.decode("utf-8")))
+                ev = event_from_json(json.loads(text.decode("utf-8")), None if strict else problems)
             except UnicodeDecodeError:
                 err = EventFormatError("line is not UTF-8 text", label, n)
             except json.JSONDecodeError as exc:
@@ -266,6 +361,8 @@ def iter_events(fh: BinaryIO, label: str, *, strict: bool = True, max_line_bytes
             else:
                 if stats is not None:
                     stats.read += 1
+                    if problems:
+                        stats.note_fields(label, n, problems)
                 yield ev
                 continue
         if strict:

@@ -7,6 +7,7 @@ They run on :class:`ThreadingHTTPServer` threads and reach the agent only throug
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -17,7 +18,9 @@ from containerguard.errors import ContainerGuardError, UsageError
 
 log = logging.getLogger(__name__)
 
-MAX_AUDIT_BODY = 8 << 20
+#: the largest audit webhook body read: above the 10 MiB the API server cuts its batches at by default
+#: (--audit-webhook-truncate-max-batch-size), and what k8saudit.parse_audit_body takes
+MAX_AUDIT_BODY = 16 << 20
 
 
 class AgentEndpoints(Protocol):
@@ -31,8 +34,8 @@ class AgentEndpoints(Protocol):
         """The Prometheus text exposition."""
         ...
 
-    def audit_body(self, body: bytes) -> int:
-        """Feed one audit webhook body; returns how many events it held (raises on a malformed body)."""
+    def audit_body(self, body: bytes) -> tuple[int, int]:
+        """Feed one audit webhook body; returns (events, malformed events skipped); raises on a malformed body."""
         ...
 
     def audit_rejected(self) -> None:
@@ -50,20 +53,59 @@ def parse_listen(spec: str, what: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _handler(agent: AgentEndpoints, audit: bool) -> type[BaseHTTPRequestHandler]:
+def _bearer_ok(header: str | None, token: str) -> bool:
+    """Whether an Authorization header carries ``Bearer TOKEN`` (compared in constant time)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _send_json(h: BaseHTTPRequestHandler, code: int, doc: dict[str, Any], headers: dict[str, str]) -> None:
+    """One JSON reply (and its extra headers) on the handler's connection."""
+    body = json.dumps(doc).encode() + b"\n"
+    h.send_response(code)
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def _accepted(events: int, skipped: int) -> dict[str, int]:
+    """The reply to an accepted audit batch: the events evaluated, and the malformed ones skipped if any."""
+    return {"events": events, "skipped": skipped} if skipped else {"events": events}
+
+
+def _refusal(authorization: str | None, content_type: str | None,
+             token: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """Why an audit POST is refused before its body is read (status, reply, headers), or None: a missing or wrong
+    bearer token when one is required (401), a Content-Type that is not JSON (415)."""
+    if token and not _bearer_ok(authorization, token):
+        return (401, {"error": "a bearer token is required (the webhook kubeconfig's user token)"},
+                {"WWW-Authenticate": 'Bearer realm="k8s-audit"'})
+    if not _json_type(content_type):
+        return 415, {"error": "Content-Type must be application/json (an audit.k8s.io EventList)"}, {}
+    return None
+
+
+def _json_type(value: str | None) -> bool:
+    """Whether a Content-Type names JSON (``application/json``, ``application/*+json``, any parameters); no header
+    at all is taken as JSON (the API server always sends one; curl-like clients may not)."""
+    if value is None:
+        return True
+    mime = value.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+
+
+def _handler(agent: AgentEndpoints, audit: bool, token: str = "") -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "containerguard-agent"
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("http %s", format % args)
 
-        def _reply(self, code: int, doc: dict[str, Any]) -> None:
-            body = json.dumps(doc).encode() + b"\n"
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        def _reply(self, code: int, doc: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            _send_json(self, code, doc, headers or {})
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
@@ -83,16 +125,22 @@ def _handler(agent: AgentEndpoints, audit: bool) -> type[BaseHTTPRequestHandler]
             if self.path.split("?")[0] not in ("/k8s-audit", "/k8s_audit") or not audit:
                 self._reply(404, {"error": "not found"})
                 return
+            refused = _refusal(self.headers.get("Authorization"), self.headers.get("Content-Type"), token)
+            if refused is not None:
+                agent.audit_rejected()
+                self.close_connection = True  # the body is not read
+                self._reply(*refused)
+                return
             body = self._body()
             if body is None:
                 return
             try:
-                n = agent.audit_body(body)
+                n, skipped = agent.audit_body(body)
             except ContainerGuardError as exc:
                 agent.audit_rejected()
                 self._reply(400, {"error": str(exc).splitlines()[0]})
                 return
-            self._reply(200, {"events": n})
+            self._reply(200, _accepted(n, skipped))
 
         def _body(self) -> bytes | None:
             try:
@@ -120,10 +168,10 @@ class HttpEndpoints:
         self.agent = agent
         self.servers: list[ThreadingHTTPServer] = []
 
-    def serve(self, addr: tuple[str, int], *, audit: bool) -> None:
-        """Listen on ``addr``: /healthz always, /k8s-audit when ``audit``."""
+    def serve(self, addr: tuple[str, int], *, audit: bool, token: str = "") -> None:
+        """Listen on ``addr``: /healthz always, /k8s-audit when ``audit`` (requiring ``Bearer token`` if set)."""
         try:
-            srv = ThreadingHTTPServer(addr, _handler(self.agent, audit))
+            srv = ThreadingHTTPServer(addr, _handler(self.agent, audit, token))
         except OSError as exc:
             raise UsageError(f"cannot listen on {addr[0]}:{addr[1]}: {exc}") from exc
         srv.daemon_threads = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -23,6 +23,10 @@ _WORKLOADS = frozenset({"deployments", "daemonsets", "statefulsets", "replicaset
 
 class AuditFormatError(RuntimeSensorError):
     """The body is not an audit.k8s.io Event, EventList or array of Events."""
+
+
+class RecordError(ValueError):
+    """One malformed audit event in a log file (the cloud readers' contract: counted and skipped)."""
 
 
 def parse_time_ns(text: Any) -> int:
@@ -61,6 +65,12 @@ def _bool_text(v: Any) -> str:
     return "true" if v is True else "false"
 
 
+def _text(v: Any) -> str:
+    """A JSON value as the text a string field holds, as Falco's k8saudit plugin gives it: a string as itself,
+    anything else (number, bool, null, array, object) as its compact JSON -- never a Python list or repr."""
+    return v if isinstance(v, str) else _json(v)
+
+
 def _repository(image: str) -> str:
     ref = image.split("@", 1)[0]
     slash = ref.rfind("/")
@@ -88,14 +98,19 @@ def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 def _text_list(values: list[Any]) -> list[str]:
-    return [v if isinstance(v, str) else _bool_text(v) if isinstance(v, bool) else str(v) for v in values]
+    return [_text(v) for v in values]
+
+
+def _list(d: dict[str, Any], key: str) -> list[Any]:
+    v = d.get(key)
+    return v if isinstance(v, list) else []
 
 
 def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
     """The ka.req.pod.* fields, with the k8saudit plugin's meaning: ``containers`` fields read spec.containers
     only; init and ephemeral containers have their own ka.req.pod.initContainers.* / ephemeralContainers.*."""
     containers = _containers(spec, "containers")
-    images = [str(c.get("image", "")) for c in containers]
+    images = [_text(c.get("image", "")) for c in containers]
     fields["ka.req.pod.containers.image"] = images
     fields["ka.req.pod.containers.image.repository"] = [_repository(i) for i in images]
     if images:
@@ -107,15 +122,15 @@ def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
     fields["ka.req.container.privileged"] = _bool_text(any(p is True for p in priv))
     for key, name in (("initContainers", "initContainers"), ("ephemeralContainers", "ephemeralContainers")):
         others = _containers(spec, key)
-        fields[f"ka.req.pod.{name}.image"] = [str(c.get("image", "")) for c in others]
+        fields[f"ka.req.pod.{name}.image"] = [_text(c.get("image", "")) for c in others]
         fields[f"ka.req.pod.{name}.privileged"] = [_bool_text(_get(c, "securityContext", "privileged"))
                                                    for c in others]
-    fields["ka.req.pod.containers.host_port"] = [str(p["hostPort"]) for c in containers for p in (c.get("ports") or [])
+    fields["ka.req.pod.containers.host_port"] = [_text(p["hostPort"]) for c in containers for p in _list(c, "ports")
                                                  if isinstance(p, dict) and "hostPort" in p]
     caps: list[str] = []
     for c in containers:
-        add = _get(c, "securityContext", "capabilities", "add") or []
-        caps.extend(str(x) for x in add if isinstance(x, str))
+        add = _get(c, "securityContext", "capabilities", "add")
+        caps.extend(x for x in (add if isinstance(add, list) else []) if isinstance(x, str))
     fields["ka.req.pod.containers.add_capabilities"] = caps
     for sc_key, name in (("allowPrivilegeEscalation", "allow_privilege_escalation"),
                          ("readOnlyRootFilesystem", "read_only_fs"), ("runAsUser", "run_as_user"),
@@ -127,23 +142,23 @@ def _pod_fields(spec: dict[str, Any], fields: dict[str, Any]) -> None:
     for sc_key, name in (("runAsUser", "run_as_user"), ("runAsGroup", "run_as_group")):
         pod_v = pod_sc.get(sc_key)
         if pod_v is not None:
-            fields[f"ka.req.pod.{name}"] = str(pod_v)
+            fields[f"ka.req.pod.{name}"] = _text(pod_v)
         eff = [_get(c, "securityContext", sc_key) for c in containers]
         fields[f"ka.req.pod.containers.eff_{name}"] = [
-            str(v if v is not None else pod_v if pod_v is not None else 0) for v in eff]
+            _text(v if v is not None else pod_v if pod_v is not None else 0) for v in eff]
     if pod_sc.get("fsGroup") is not None:
-        fields["ka.req.pod.fs_group"] = str(pod_sc["fsGroup"])
+        fields["ka.req.pod.fs_group"] = _text(pod_sc["fsGroup"])
     sup = pod_sc.get("supplementalGroups")
     if isinstance(sup, list):
-        fields["ka.req.pod.supplemental_groups"] = [str(g) for g in sup]
+        fields["ka.req.pod.supplemental_groups"] = [_text(g) for g in sup]
     fields["ka.req.pod.host_network"] = _bool_text(spec.get("hostNetwork"))
     fields["ka.req.container.host_network"] = fields["ka.req.pod.host_network"]
     fields["ka.req.pod.host_pid"] = _bool_text(spec.get("hostPID"))
     fields["ka.req.pod.host_ipc"] = _bool_text(spec.get("hostIPC"))
-    volumes = [v for v in (spec.get("volumes") or []) if isinstance(v, dict)]
-    fields["ka.req.pod.volumes.hostpath"] = [str(_get(v, "hostPath", "path")) for v in volumes
+    volumes = [v for v in _list(spec, "volumes") if isinstance(v, dict)]
+    fields["ka.req.pod.volumes.hostpath"] = [_text(_get(v, "hostPath", "path")) for v in volumes
                                              if _get(v, "hostPath", "path")]
-    fields["ka.req.pod.volumes.flexvolume_driver"] = [str(_get(v, "flexVolume", "driver")) for v in volumes
+    fields["ka.req.pod.volumes.flexvolume_driver"] = [_text(_get(v, "flexVolume", "driver")) for v in volumes
                                                       if _get(v, "flexVolume", "driver")]
     fields["ka.req.pod.volumes.volume_type"] = [k for v in volumes for k in v if k != "name"]
 
@@ -152,10 +167,39 @@ def _json(v: Any) -> str:
     return orjson.dumps(v, default=str).decode()
 
 
+def _object_fields(resource: Any, ref: dict[str, Any], req: Any, f: dict[str, Any]) -> None:
+    """The ka.req.* fields of a service, configmap, role or binding in the request."""
+    if resource == "services" and isinstance(_get(req, "spec", "type"), str):
+        f["ka.req.service.type"] = _get(req, "spec", "type")
+    if resource == "services" and isinstance(_get(req, "spec", "ports"), list):
+        f["ka.req.service.ports"] = [_json(p) for p in _get(req, "spec", "ports")]
+    if resource == "configmaps":
+        if isinstance(ref.get("name"), str):
+            f["ka.req.configmap.name"] = ref["name"]
+        data = _get(req, "data")
+        if data is not None:
+            f["ka.req.configmap.obj"] = _json(data)
+    role_rules = _get(req, "rules")
+    if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
+        rules = [r for r in role_rules if isinstance(r, dict)]
+        f["ka.req.role.rules"] = [_json(r) for r in rules]
+        for key, name in (("verbs", "verbs"), ("resources", "resources"), ("apiGroups", "apiGroups"),
+                          ("nonResourceURLs", "nonResourceURLs")):
+            f[f"ka.req.role.rules.{name}"] = [_text(v) for r in rules for v in _list(r, key)]
+    if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
+        if isinstance(_get(req, "roleRef", "name"), str):
+            f["ka.req.binding.role"] = _get(req, "roleRef", "name")
+        f["ka.req.binding.subjects"] = [_text(s.get("name")) for s in _list(req, "subjects") if isinstance(s, dict)]
+
+
 def audit_event(raw: dict[str, Any]) -> Event:
     """One audit.k8s.io/v1 Event as a rule event."""
-    if not isinstance(raw, dict) or raw.get("kind", "Event") != "Event" or "verb" not in raw:
+    if not isinstance(raw, dict) or raw.get("kind", "Event") != "Event" or raw.get("verb") is None:
         raise AuditFormatError("not an audit.k8s.io Event (needs kind Event and a verb)")
+    try:
+        obj = _json(raw)  # first: every other part is shallower than the whole event
+    except orjson.JSONEncodeError as exc:
+        raise AuditFormatError(f"event cannot be kept as JSON ({exc})") from None
     f: dict[str, Any] = {"jevt": raw}
     ref_raw, ann_raw = raw.get("objectRef"), raw.get("annotations")
     ref: dict[str, Any] = ref_raw if isinstance(ref_raw, dict) else {}
@@ -178,50 +222,77 @@ def audit_event(raw: dict[str, Any]) -> Event:
         "ka.resp.name": _get(raw, "responseObject", "metadata", "name"),
         "jevt.time": raw.get("stageTimestamp") or raw.get("requestReceivedTimestamp"),
     }
-    f.update({k: v for k, v in simple.items() if v is not None})
+    f.update({k: _text(v) for k, v in simple.items() if v is not None})
     code = _get(raw, "responseStatus", "code")
     if isinstance(code, int) and not isinstance(code, bool):
         f["ka.response.code"] = code
     groups = _get(raw, "user", "groups")
     if isinstance(groups, list):
-        f["ka.user.groups"] = [str(g) for g in groups]
+        f["ka.user.groups"] = [_text(g) for g in groups]
     ips = raw.get("sourceIPs")
     if isinstance(ips, list):
-        f["ka.sourceips"] = [str(i) for i in ips]
+        f["ka.sourceips"] = [_text(i) for i in ips]
     req = raw.get("requestObject")
     resource = ref.get("resource")
     spec = _pod_spec(resource, req) if not ref.get("subresource") else None
     if spec is not None:
         _pod_fields(spec, f)
-    if resource == "services" and isinstance(_get(req, "spec", "type"), str):
-        f["ka.req.service.type"] = _get(req, "spec", "type")
-    if resource == "services" and isinstance(_get(req, "spec", "ports"), list):
-        f["ka.req.service.ports"] = [_json(p) for p in _get(req, "spec", "ports")]
-    if resource == "configmaps":
-        if isinstance(ref.get("name"), str):
-            f["ka.req.configmap.name"] = ref["name"]
-        data = _get(req, "data")
-        if data is not None:
-            f["ka.req.configmap.obj"] = _json(data)
-    role_rules = _get(req, "rules")
-    if resource in ("roles", "clusterroles") and isinstance(role_rules, list):
-        rules = [r for r in role_rules if isinstance(r, dict)]
-        f["ka.req.role.rules"] = [_json(r) for r in rules]
-        for key, name in (("verbs", "verbs"), ("resources", "resources"), ("apiGroups", "apiGroups"),
-                          ("nonResourceURLs", "nonResourceURLs")):
-            f[f"ka.req.role.rules.{name}"] = [str(v) for r in rules for v in (r.get(key) or [])]
-    if resource in ("rolebindings", "clusterrolebindings") and isinstance(req, dict):
-        if isinstance(_get(req, "roleRef", "name"), str):
-            f["ka.req.binding.role"] = _get(req, "roleRef", "name")
-        f["ka.req.binding.subjects"] = [str(s.get("name")) for s in (req.get("subjects") or []) if isinstance(s, dict)]
+    _object_fields(resource, ref, req, f)
     ts = parse_time_ns(f.get("jevt.time"))
     f["jevt.rawtime"] = ts
-    f["jevt.obj"] = _json(raw)
+    f["jevt.obj"] = obj
     return Event(type=EVENT_TYPE, time_ns=ts, fields=f, source="k8s_audit")
 
 
-def audit_events(doc: Any) -> list[Event]:
-    """Events from an EventList, a single Event or a JSON array of Events."""
+#: the list fields Falco's k8saudit plugin lets a rule index (``ka.req.pod.containers.image[0]``): field -> what
+#: the index picks (the ith container, volume, role rule or service port)
+INDEXED: dict[str, str] = {
+    **{f"ka.req.pod.containers.{k}": "containers" for k in (
+        "image", "image.repository", "host_port", "privileged", "allow_privilege_escalation", "read_only_fs",
+        "run_as_user", "eff_run_as_user", "run_as_group", "eff_run_as_group", "proc_mount", "add_capabilities")},
+    **{f"ka.req.pod.volumes.{k}": "volumes" for k in ("hostpath", "flexvolume_driver", "volume_type")},
+    **{f"ka.req.role.rules.{k}": "rules" for k in ("apiGroups", "nonResourceURLs", "verbs", "resources")},
+    "ka.req.service.ports": "ports",
+}
+
+
+def indexed(raw: Any, name: str, n: int) -> list[str] | None:
+    """Field ``name`` (one of :data:`INDEXED`) of the ``n``-th container, volume, role rule or port of the
+    request alone, from the raw event; None (<NA>) when there is no such item."""
+    ref = _get(raw, "objectRef")
+    ref = ref if isinstance(ref, dict) else {}
+    req, what, out = _get(raw, "requestObject"), INDEXED[name], cast("dict[str, Any]", {})
+    if what in ("containers", "volumes"):
+        spec = _pod_spec(ref.get("resource"), req) if not ref.get("subresource") else None
+        items = _list(spec, what) if spec is not None else []
+        if spec is None or not 0 <= n < len(items):
+            return None
+        _pod_fields({**spec, what: [items[n]]}, out)
+    else:
+        holder = req if what == "rules" else _get(req, "spec")
+        items = _list(holder, what) if isinstance(holder, dict) else []
+        if not 0 <= n < len(items):
+            return None
+        one = {**cast("dict[str, Any]", holder), what: [items[n]]}
+        _object_fields(ref.get("resource"), ref, one if what == "rules" else {**req, "spec": one}, out)
+    v = out.get(name)
+    return v if v else None
+
+
+def volume_hostpath(paths: Any, arg: str) -> str | None:
+    """Falco's deprecated ``ka.req.volume.hostpath[PATH]``: "true" when a hostPath volume is PATH (or starts with
+    it, when PATH ends with ``*``), else "false"; None when the request has no pod volumes."""
+    if not isinstance(paths, list):
+        return None
+    prefix = arg[:-1] if arg.endswith("*") else None
+    hit = any(p == arg or (prefix is not None and p.startswith(prefix)) for p in paths if isinstance(p, str))
+    return "true" if hit else "false"
+
+
+def audit_events(doc: Any, skipped: list[str] | None = None) -> list[Event]:
+    """Events from an EventList, a single Event or a JSON array of Events. With ``skipped``, a malformed item is
+    described there ("item N: why", N from 1) and the others are still returned (the webhook's batches);
+    without it the first malformed item raises."""
     items: Iterable[Any]
     if isinstance(doc, list):
         items = doc
@@ -234,23 +305,26 @@ def audit_events(doc: Any) -> list[Event]:
     else:
         raise AuditFormatError("expected an audit Event, EventList or JSON array")
     out: list[Event] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(items, 1):
         try:
             out.append(audit_event(item))
         except AuditFormatError as exc:
-            raise AuditFormatError(f"item {i}: {exc}") from None
+            if skipped is None:
+                raise AuditFormatError(f"item {i}: {exc}") from None
+            skipped.append(f"item {i}: {exc}")
     return out
 
 
-def parse_audit_body(body: bytes | str) -> list[Event]:
-    """Parse a webhook request body (JSON) into events; raises AuditFormatError on bad input."""
+def parse_audit_body(body: bytes | str, skipped: list[str] | None = None) -> list[Event]:
+    """Parse a webhook request body (JSON) into events; raises AuditFormatError when the body is not an audit
+    document, and on a malformed item unless ``skipped`` collects them (see :func:`audit_events`)."""
     if len(body) > MAX_BODY_BYTES:
         raise AuditFormatError(f"audit body larger than {MAX_BODY_BYTES} bytes")
     try:
         doc = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise AuditFormatError(f"audit body is not JSON: {exc}") from None
-    return audit_events(doc)
+    return audit_events(doc, skipped)
 
 
 class K8sAuditParser:
@@ -268,18 +342,22 @@ class K8sAuditParser:
         """Nothing: audit events carry no per-source state (see the cloud readers' contract)."""
 
     def records(self, doc: Any) -> list[Any]:
-        """The audit events of one document (Event, EventList or a JSON array)."""
+        """The audit events of one document (Event, EventList or a JSON array); RecordError for anything else."""
         if isinstance(doc, list):
             return doc
         if isinstance(doc, dict) and doc.get("kind") == "EventList":
             items = doc.get("items")
             if not isinstance(items, list):
-                raise AuditFormatError("EventList 'items' must be a list")
+                raise RecordError("EventList 'items' must be a list")
             return items
         if isinstance(doc, dict):
             return [doc]
-        raise AuditFormatError("expected an audit Event, EventList or JSON array")
+        raise RecordError("expected an audit Event, EventList or JSON array")
 
     def event(self, rec: Any) -> Event:
-        """One audit.k8s.io Event as a rule event (RecordError when it is malformed)."""
-        return audit_event(rec)
+        """One audit.k8s.io Event as a rule event; RecordError (the readers' per-record error, a ValueError) when
+        it is malformed, so the reader counts it and goes on."""
+        try:
+            return audit_event(rec)
+        except AuditFormatError as exc:
+            raise RecordError(str(exc)) from None

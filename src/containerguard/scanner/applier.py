@@ -6,6 +6,9 @@ directory hides the lower subtree. Each package is attributed to the layer that 
 earliest layer from which the same package (by key) at the same path persists to the top, so a dpkg
 status file rewritten by every ``apt-get install`` layer still credits each package to its own layer.
 
+Language packages read from a manifest the OS package manager installed (dpkg ``info/*.list``, apk ``R:``
+lines) are dropped: the OS package reports that software, with the distribution's fixes.
+
 Secrets are the exception to "the merged view only": a secret a lower layer holds stays extractable from
 that layer's blob (``docker save`` + untar) after a later layer deletes or overwrites it, so SECRET findings
 of shadowed paths are reported too, marked ``extra["removed_in_layer"]`` (see :func:`removed_secrets`).
@@ -164,6 +167,18 @@ def attribute(result: AnalysisResult, path: str, top: int, layers: Sequence[Laye
     return out
 
 
+#: package types read from manifests an OS package can install (binaries, Go and Rust, are kept: their embedded
+#: module lists are not what the OS package's version describes)
+_LANGUAGE_MANIFEST_TYPES = frozenset({"pypi", "npm", "gem", "maven", "composer"})
+
+
+def _os_owned(p: Package, owned: set[str]) -> bool:
+    """A language package read from a file the OS package manager installed: the same software as that OS
+    package, which carries its advisories (with the distribution's backported fixes). Trivy and Grype drop
+    these too; reporting both gave each vulnerability twice, the language one with a wrong fixed version."""
+    return p.type in _LANGUAGE_MANIFEST_TYPES and bool(p.locations) and p.locations[0] in owned
+
+
 def apply(records: Sequence[LayerRecord], layers: Sequence[Layer] | None) -> Merged:
     """Merge layer records (oldest first). ``layers`` None for ``dir:`` targets (no layer attribution)."""
     files, deleted = merge_files(records)
@@ -176,12 +191,14 @@ def apply(records: Sequence[LayerRecord], layers: Sequence[Layer] | None) -> Mer
     for rec in records:
         warnings.extend(rec.warnings)
     links: list[LinkRequest] = []
+    owned: set[str] = set()
     for path, info in files.items():
         rec = records[info.layer]
         if info.kind == FILE:
             r = rec.results.get(path)
             if r is None:
                 continue
+            owned.update(r.system_files)
             packages.extend(attribute(r, path, info.layer, layers, records, deleted, keys_cache))
             for f in r.findings:
                 findings.append(f if f.layer is not None or layers is None
@@ -193,6 +210,8 @@ def apply(records: Sequence[LayerRecord], layers: Sequence[Layer] | None) -> Mer
             req = link_request(files, path, info)
             if req is not None:
                 links.append(req)
+    if owned:
+        packages = [p for p in packages if not _os_owned(p, owned)]
     if layers is not None:
         findings.extend(removed_secrets(records, files, deleted, layers, findings))
     return Merged(files, packages, os_info or OSInfo(), findings, warnings, links, os_prio)

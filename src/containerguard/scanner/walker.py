@@ -66,6 +66,8 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
         except Exception as exc:  # a faulty (third-party) analyzer must not stop the scan
             warn(f"{path}: {a.type} analyzer failed: {type(exc).__name__}: {str(exc)[:160]}")
             continue
+        if not (r.packages or r.findings or r.warnings or r.os is not None or r.system_files):
+            continue  # nothing found (most dpkg info/*.list files): no empty entry in the layer record and cache
         if result is None:
             result = r
         else:

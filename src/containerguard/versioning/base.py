@@ -54,6 +54,12 @@ class VersionScheme(ABC):
             return -1
         return 1 if kb < ka else 0
 
+    def bound(self, version: str) -> str:
+        """An advisory's range bound in the form ``key`` accepts. Identity here; schemes whose advisories
+        are known to write bounds their ecosystem's tool would not (GitHub's ``1.90`` for ``1.90.0``)
+        repair those, the way osv-scanner reads them."""
+        return version
+
     def valid(self, version: str) -> bool:
         try:
             self.key(version)

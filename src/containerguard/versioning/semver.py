@@ -39,7 +39,31 @@ def prerelease_key(pre: str | None, lower: bool = False) -> Key:
     return (0, tuple(ids))
 
 
-class NpmScheme(VersionScheme):
+#: a bound with missing MINOR/PATCH or leading zeros (``1.90``, ``19.03.9``, ``2.10-rc2``, ``3.0-beta1``); the
+#: pre-release must start with a letter, so a date (``2018-05-19``) is never read as 2018.0.0-05-19
+_LOOSE = re.compile(r"^(v?)(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[a-zA-Z][0-9A-Za-z.-]*)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def coerce(version: str) -> str:
+    """``1.90`` -> ``1.90.0``, ``19.03.9`` -> ``19.3.9``, ``2.10-rc2`` -> ``2.10.0-rc2``; anything else as is.
+    GitHub's advisories write such bounds in SEMVER ranges; osv-scanner's semantic parser pads and reads them
+    numerically, and dropping the range instead would lose the advisory."""
+    m = _LOOSE.match(version.strip())
+    if not m:
+        return version
+    nums = ".".join(str(int(x or 0)) for x in m.group(2, 3, 4))
+    return f"{m[1]}{nums}{m[5] or ''}{m[6] or ''}"
+
+
+class _SemverBounds(VersionScheme):
+    def bound(self, version: str) -> str:
+        if self.valid(version):
+            return version
+        fixed = coerce(version)
+        return fixed if fixed != version and self.valid(fixed) else version
+
+
+class NpmScheme(_SemverBounds):
     """node-semver ``compare`` in strict mode: an optional leading ``v``, no leading zeros."""
 
     name = "semver"
@@ -75,7 +99,7 @@ class HexScheme(NpmScheme):
 _PUB = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$")
 
 
-class PubScheme(VersionScheme):
+class PubScheme(_SemverBounds):
     """Dart's pub_semver: like SemVer, and a version with build metadata sorts after the one without."""
 
     name = "pub"
@@ -97,7 +121,7 @@ _GO = re.compile(
 _GO_TOOLCHAIN = re.compile(r"^go(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(alpha|beta|rc)(\d+))?$")
 
 
-class GoScheme(VersionScheme):
+class GoScheme(_SemverBounds):
     """Go modules (golang.org/x/mod/semver): ``v`` optional here; ``v1`` and ``v1.2`` mean ``v1.0.0`` and
     ``v1.2.0``; pseudo-versions order as the pre-releases they are; ``+incompatible`` is ignored.
     Go toolchain names (``go1.21.3``, ``go1.22rc1``) are read as the Go vulnerability database does

@@ -60,10 +60,15 @@ def secret_key(monkeypatch):
 
 @pytest.fixture
 def receivers():
+    yield from receivers_of(Receiver)
+
+
+def receivers_of(cls: type[Receiver]) -> Any:
+    """Make receivers of ``cls`` on demand; close them all afterwards (the fixture's body, for other modules)."""
     made: list[Receiver] = []
 
     def make(fail: int = 0) -> Receiver:
-        r = Receiver(fail)
+        r = cls(fail)
         made.append(r)
         return r
 

@@ -17,7 +17,7 @@ def test_builtins_are_distinct_and_versioned() -> None:
     types = [a.type for a in analyzers]
     assert len(types) == len(set(types))
     assert all(isinstance(a, Analyzer) and isinstance(a.version, int) and a.version >= 1 for a in analyzers)
-    assert analyzer_versions(analyzers)["dpkg"] == 1
+    assert analyzer_versions(analyzers)["dpkg"] == 2
     # fresh instances each call: nothing shared between scans
     assert builtin_analyzers()[0] is not builtin_analyzers()[0]
 

@@ -94,7 +94,7 @@ def test_condition_errors(write_rules, cond, out, prio, message):
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("- rule: R\n  desc: d\n  condition: evt.type = execve\n  priority: WARNING\n", 1, "missing required key 'output'"),
     ("rule: R\n", 1, "a rules file must be a YAML list"),
-    ("- 42\n", None, "item 1 is not a mapping"),
+    ("- 42\n", 1, "item 1 is not a mapping"),
     ("- list: a\n  items: [b]\n- list: b\n  items: [a]\n", 1, "list 'a' refers to itself: a -> b -> a"),
     ("- macro: m\n  condition: m\n- rule: R\n  desc: d\n  condition: evt.type = execve and m\n  output: x\n  priority: INFO\n",
      1, "macro 'm' is cyclic: m -> m"),

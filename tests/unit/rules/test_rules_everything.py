@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from containerguard.model import Priority
+from containerguard.model import Event, Priority
 from containerguard.runtime.events import read_events
 from containerguard.runtime.rules import load_rules
 
@@ -96,4 +96,10 @@ def test_wrong_field_type_is_an_evaluation_error_not_a_crash(everything):
     rs.eval_errors.clear()
     for ev in events:
         rs.evaluate(ev)
+    # the recording's numeric proc.cmdline is read as its text (runtime/events.py), so no rule raises on it
+    assert dict(rs.eval_errors) == {}
+    # an event built in code (not read from a recording) with a list where text belongs: counted, never a crash
+    t03 = next(ev for ev in events if ev.fields.get("proc.cmdline") == "12345")
+    bad = Event(type=t03.type, time_ns=t03.time_ns, fields={**t03.fields, "proc.cmdline": ["--flag"]})
+    assert rs.evaluate(bad) == []
     assert dict(rs.eval_errors) == {"T03 string operators": 1}

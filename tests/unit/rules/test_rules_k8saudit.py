@@ -55,7 +55,7 @@ def test_workload_templates_are_pod_specs():
 @pytest.mark.parametrize(("body", "message"), [
     (b"{not json", "audit body is not JSON"),
     (b'"a string"', "expected an audit Event, EventList or JSON array"),
-    (b'{"kind": "EventList", "items": [{"kind": "Pod"}]}', "item 0: not an audit.k8s.io Event"),
+    (b'{"kind": "EventList", "items": [{"kind": "Pod"}]}', "item 1: not an audit.k8s.io Event"),
     (b'{"kind": "EventList", "items": {"a": 1}}', "EventList 'items' must be a list"),
     (json.dumps([{"kind": "Event"}]).encode(), "needs kind Event and a verb"),
 ])

@@ -291,3 +291,17 @@ def test_maven_numeric_fast_path_equals_full_parse() -> None:
     s = get_scheme("maven")
     for v in ["1", "0", "1.0", "1.0.0", "2.14.1", "01.002.0", "1.0.1", "10.0.0.0.1", "0.0.0"]:
         assert s.key(v) == _list_key(parse_items(v)), v
+
+
+def test_semver_bounds_written_loosely_are_repaired() -> None:
+    """GitHub's SEMVER ranges hold bounds like ``1.90`` and ``19.03.9``; osv-scanner pads and reads them."""
+    cases = {("npm", "1.90"): "1.90.0", ("npm", "10.3"): "10.3.0", ("crates.io", "0.62"): "0.62.0",
+             ("Hex", "3.0"): "3.0.0", ("Pub", "1.0"): "1.0.0", ("Go", "19.03.9"): "19.3.9",
+             ("Go", "17.06.0-ce"): "17.6.0-ce", ("Go", "2.10-rc2"): "2.10.0-rc2", ("Go", "3.0-beta1"): "3.0.0-beta1",
+             ("npm", "1.2.3"): "1.2.3", ("npm", "0"): "0",
+             # never made up: a date is not 2018.0.0-05-19, and other schemes keep their bounds
+             ("Go", "2018-05-19"): "2018-05-19", ("PyPI", "0.9-stable"): "0.9-stable", ("Maven", "1.0"): "1.0"}
+    for (eco, raw), want in cases.items():
+        assert get_scheme(eco).bound(raw) == want, (eco, raw)
+    # installed versions stay strict: node-semver refuses "1.0"
+    assert not get_scheme("npm").valid("1.0")

@@ -125,6 +125,10 @@ class _StateFile:
         os.replace(tmp, self.path)
 
 
+#: where CloudTrail delivers its digest files (hashes of the log files, no events): not read from S3 at all
+_DIGEST_DIR = "/CloudTrail-Digest/"
+
+
 def _read_body(body: Any) -> bytes:
     data: bytes = body.read(MAX_DOC_BYTES + 1)
     body.close()
@@ -163,7 +167,7 @@ class S3Source:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
             for obj in page.get("Contents") or []:
                 key, etag = str(obj["Key"]), str(obj.get("ETag", ""))
-                if self.read.get(key) != etag and not key.endswith("/"):
+                if self.read.get(key) != etag and not key.endswith("/") and _DIGEST_DIR not in key:
                     new.append((key, etag))
         new.sort()
         for key, etag in new:

@@ -107,6 +107,15 @@ def records_in(doc: Any, keys: tuple[str, ...], what: str) -> list[Any]:
     raise RecordError(f"not {what} (expected a JSON object or array)")
 
 
+#: members every CloudTrail digest file has (log file integrity validation writes one an hour beside the logs)
+_DIGEST_KEYS = ("digestStartTime", "digestEndTime", "logFiles")
+
+
+def is_digest(doc: dict[str, Any]) -> bool:
+    """Whether a decoded document is a CloudTrail digest file rather than a log file."""
+    return all(k in doc for k in _DIGEST_KEYS)
+
+
 class BurstCounter:
     """Per-key counts of events in a sliding window of event time (default ten minutes).
 
@@ -150,6 +159,8 @@ class CloudTrailParser:
             recs = doc.get("Records")
             if recs is None and "eventName" in doc:
                 return [doc]
+            if recs is None and is_digest(doc):
+                return []  # a digest file (CloudTrail-Digest/): hashes of the log files, no events
             if not isinstance(recs, list):
                 raise RecordError("not a CloudTrail log file (no 'Records' array)")
             return recs
@@ -391,6 +402,8 @@ def _fast_event(self: CloudTrailParser, raw: msgspec.Raw | bytes) -> Event:
         r = _REC.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise RecordError(f"not a CloudTrail record: {exc}") from None
+    except RecursionError:
+        raise RecordError("not a CloudTrail record: nested too deeply") from None
     name, src = r.eventName, r.eventSource
     if type(name) is not str or not name:
         raise RecordError("record has no eventName")
@@ -671,8 +684,8 @@ def fast_records(plain: bytes) -> list[msgspec.Raw] | None:
     then decides what it is)."""
     try:
         return _DOC.decode(plain).Records
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None  # nested past msgspec's depth: the generic path reads the records one by one
 
 
 CloudTrailFields.FILLERS = _fillers()

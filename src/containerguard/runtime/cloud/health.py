@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from containerguard.report.terminal import clean
+
 log = logging.getLogger("containerguard.runtime.cloud")
 
 #: how many recent warnings a source keeps for /healthz
@@ -49,7 +51,7 @@ class SourceHealth:
     def skipped(self, where: str, reason: str) -> None:
         """Count a skipped record or file and warn, naming the file (and record) -- the source goes on."""
         self.parse_errors += 1
-        msg = f"{where}: {reason}"
+        msg = clean(f"{where}: {reason}", oneline=True)  # file names and record ids come from the data
         self.recent_warnings.append(msg)
         log.warning("%s: skipped %s", self.name, msg)
 
@@ -66,7 +68,7 @@ class SourceHealth:
     def failed(self, error: str, *, credentials: bool = False, backoff_s: float = 0.0) -> None:
         """A read failed (network, permissions, credentials): degraded until the next good read."""
         self.status = "degraded"
-        self.last_error = error
+        self.last_error = error = clean(error, oneline=True)
         self.failure = "credentials" if credentials else "read"
         self.backoff_s = backoff_s
         self.retries += 1

@@ -14,6 +14,7 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -123,8 +124,8 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
             for i, raw in enumerate(raws, 1):
                 try:
                     ev = parser.fast_event(raw)  # type: ignore[attr-defined]
-                except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                    health.skipped(f"{label}: record {i}", str(exc) or type(exc).__name__)
+                except _RECORD_ERRORS as exc:
+                    health.skipped(f"{label}: record {i}", _reason(exc))
                     continue
                 if post is not None:
                     post(ev)
@@ -136,6 +137,10 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
             doc = _loads(plain)
             whole = True
         except orjson.JSONDecodeError as exc:
+            items = split_records(plain) if _DEPTH_ERROR in str(exc) else None
+            if items is not None:  # one record nested too deeply must not cost the file's others
+                yield from _raw_events(items, label, parser, health, post)
+                return
             if not parser.lines or not plain.lstrip().startswith(b"{"):
                 health.skipped(label, f"not JSON ({exc})")
                 return
@@ -154,13 +159,72 @@ def events_from_bytes(data: bytes, label: str, parser: Parser, health: SourceHea
 
 
 _Post = Callable[[Event], None] | None
+#: what a parser's event() may raise for a malformed record (RecursionError: nested past a JSON library's depth)
+_RECORD_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+#: orjson's message when a document is nested past its depth limit (1024)
+_DEPTH_ERROR = "depth limit"
+#: strings, brackets, commas and colons: all split_records needs to see of a JSON text
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+#: the members that hold a document's records (CloudTrail, GCP entries.list and Pub/Sub pulls, Azure, k8s)
+_RECORD_KEYS = frozenset({b'"Records"', b'"entries"', b'"receivedMessages"', b'"records"', b'"value"', b'"items"'})
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc) or type(exc).__name__
+
+
+def split_records(plain: bytes) -> list[bytes] | None:
+    """The record texts of a document too deeply nested to decode whole: the items of a top-level array, or of
+    the records member (``Records``, ``entries``, ...) of a top-level object. A scan without recursion, so any
+    depth; None when the document is not such a container (or is not well formed at the top)."""
+    depth, key, start = 0, b"", -1
+    target = 0
+    items: list[bytes] = []
+    prev = b""
+    for m in _TOKENS.finditer(plain):
+        tok = m.group()
+        c = tok[:1]
+        if c == b'"':
+            prev = tok
+            continue
+        if c == b":":
+            key = prev if depth == 1 else key
+        elif c in b"[{":
+            depth += 1
+            if not target and c == b"[" and (depth == 1 or (depth == 2 and key in _RECORD_KEYS)):
+                target, start = depth, m.end()
+        elif c in b"]}":
+            if depth == target:
+                items.append(plain[start:m.start()])
+                return [i for i in items if i.strip()]
+            depth -= 1
+        elif c == b"," and depth == target:
+            items.append(plain[start:m.start()])
+            start = m.end()
+        prev = b""
+    return None
+
+
+def _raw_events(items: list[bytes], label: str, parser: Parser, health: SourceHealth, post: _Post) -> Iterator[Event]:
+    for i, raw in enumerate(items, 1):
+        where = f"{label}: record {i}"
+        try:
+            rec = _loads(raw)
+        except orjson.JSONDecodeError as exc:
+            health.skipped(where, "nested too deeply" if _DEPTH_ERROR in str(exc) else f"not JSON ({exc})")
+            continue
+        ev = _event(rec, where, parser, health, post)
+        if ev is not None:
+            yield ev
 
 
 def _event(rec: Any, where: str, parser: Parser, health: SourceHealth, post: _Post) -> Event | None:
     try:
         ev = parser.event(rec)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        health.skipped(where, str(exc) or type(exc).__name__)
+    except _RECORD_ERRORS as exc:
+        health.skipped(where, _reason(exc))
         return None
     if post is not None:
         post(ev)

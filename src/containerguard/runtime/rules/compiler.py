@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import re2
 
+from containerguard.runtime import k8saudit
 from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or
 from containerguard.runtime.rules.fields import (
     ANCESTOR_FIELDS,
@@ -44,7 +45,8 @@ _RE2_OPTIONS.max_mem = 8 << 20
 
 #: fields the compiler computes from other fields, and fields computed by their argument when they have one
 _DERIVED_FIELDS = frozenset({"fd.ip", "fd.port", "fd.net", "fd.snet", "fd.cnet", "fd.rnet", "fd.lnet"})
-_ARG_FIELDS = frozenset({"container.mount.source", "container.mount.dest", "jevt.value", "json.value", "ka.uri.param"})
+_ARG_FIELDS = frozenset({"container.mount.source", "container.mount.dest", "jevt.value", "json.value", "ka.uri.param",
+                         "ka.req.volume.hostpath"})
 
 #: operators compiled as one expression over the value ``v`` and the right-hand side ``c``
 _SIMPLE_PREDS = {
@@ -230,7 +232,8 @@ def rfc3339(ns: int) -> str:
 RUNTIME: dict[str, Any] = {
     "_idx": _idx, "_key": _key, "_envtext": _envtext, "_arg": _arg, "_jptr": _jptr, "_uriparam": _uriparam,
     "_tolower": _tolower, "_toupper": _toupper, "_basename": _basename, "_b64": _b64, "_bytes": _bytes,
-    "_rfc3339": rfc3339, "_istr": _istr, "_dnsnames": _dnsnames, "_pair": _pair, "_innet": _innet, "_mount": _mount, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
+    "_rfc3339": rfc3339, "_istr": _istr, "_dnsnames": _dnsnames, "_pair": _pair, "_innet": _innet, "_mount": _mount,
+    "_kaidx": k8saudit.indexed, "_kavol": k8saudit.volume_hostpath, "__builtins__": {"any": any, "bool": bool, "len": len, "Exception": Exception},
 }
 
 # ------------------------------------------------------------------ safe regular expressions
@@ -313,6 +316,10 @@ class CodeGen:
             code = f"_arg(f, {arg!r})"
         elif name in _DERIVED_FIELDS or (name in _ARG_FIELDS and arg is not None):
             code, multi = self._derived(ref)
+        elif name in k8saudit.INDEXED and arg is not None:  # Falco's index on a k8saudit list: the ith container, ...
+            if not arg.strip().isdigit():
+                raise ConditionError(f"{name}[{arg}]: the argument must be a number", ref.pos)
+            code, multi = f"_kaidx({self.get('jevt')}, {name!r}, {int(arg)})", True
         else:
             if arg is not None and spec.arg == "none":
                 raise ConditionError(f"field '{name}' takes no [argument]", ref.pos)
@@ -339,6 +346,8 @@ class CodeGen:
                 raise ConditionError(f"{name}[{arg}]: the argument must be a JSON pointer (/a/b)", ref.pos)
             parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in arg.split("/")[1:])
             return f"_jptr({self.get('jevt')}, {self.hoist('t', parts)})", False
+        if name == "ka.req.volume.hostpath":
+            return f"_kavol({self.get('ka.req.pod.volumes.hostpath')}, {arg!r})", False
         assert name == "ka.uri.param"
         return f"_uriparam({self.get('ka.uri')}, {arg!r})", False
 

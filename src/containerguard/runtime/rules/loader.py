@@ -19,7 +19,18 @@ import yaml
 from containerguard import yamlsafe
 from containerguard.errors import RuleError
 from containerguard.model import Priority
-from containerguard.runtime.rules.ast import And, Cmp, Const, FieldRef, MacroRef, Node, Not, Or, field_refs
+from containerguard.runtime.rules.ast import (
+    And,
+    Cmp,
+    Const,
+    FieldRef,
+    MacroRef,
+    Node,
+    Not,
+    Or,
+    field_refs,
+    walk,
+)
 from containerguard.runtime.rules.compiler import CodeGen, check_compiles, event_types
 from containerguard.runtime.rules.fields import FIELD_CATALOG
 from containerguard.runtime.rules.parser import ConditionError, parse_condition, parse_field, position
@@ -33,9 +44,17 @@ _RULE_KEYS = {"rule", "desc", "condition", "output", "priority", "tags", "source
               "override", "append", "containerguard.id", "containerguard.actions", "skip-if-unknown-filter",
               "warn_evttypes", "capture", "capture_duration"}
 _APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
-_REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions")
+_REPLACEABLE = (*_APPENDABLE, "priority", "enabled", "containerguard.actions", "warn_evttypes", "skip-if-unknown-filter")
 #: what a newer Falco may have that this engine does not: such a rule is disabled with a warning, not an error
 _UNKNOWN_CONSTRUCTS = ("unknown field", "unknown operator")
+#: caps on what a small file can expand into (macros and lists naming others twice double at each level)
+MAX_LIST_ITEMS = 1_000_000
+MAX_CONDITION_NODES = 200_000
+#: the Falco engine version whose rules language this engine implements (the upstream rules files require it)
+ENGINE_VERSION = (0, 57, 0)
+_SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
+_MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
+_LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -46,6 +65,13 @@ PathArg = str | PathLike[str]
 class _Map(dict[str, Any]):
     line: int = 0
     key_lines: dict[str, int]
+    #: the line where a key's text value starts: a block scalar (| or >) starts on the line after its key
+    value_lines: dict[str, int]
+    #: a text value written on several lines: (its first line, the source lines) to locate a position in it
+    value_rows: dict[str, tuple[int, tuple[str, ...]]]
+
+    def value_line(self, key: str) -> int:
+        return self.value_lines.get(key) or self.key_lines.get(key, self.line)
 
 
 class _TrackedLists(dict[str, tuple[str, ...]]):
@@ -66,7 +92,9 @@ class _TrackedLists(dict[str, tuple[str, ...]]):
 
 
 class _Loader(yaml.CSafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.source_lines = stream.splitlines()  # for the source lines of multi-line values (error locations)
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
@@ -74,13 +102,49 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     m = _Map()
     m.line = node.start_mark.line + 1
     m.key_lines = {}
+    m.value_lines = {}
+    m.value_rows = {}
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
         if not isinstance(key, str):
             key = str(key)
         m[key] = loader.construct_object(vnode, deep=True)
         m.key_lines[key] = knode.start_mark.line + 1
+        if isinstance(vnode, yaml.ScalarNode):
+            m.value_lines[key] = vnode.start_mark.line + (2 if vnode.style in ("|", ">") else 1)
+            rows = _source_rows(loader, vnode)
+            if rows is not None:
+                m.value_rows[key] = rows
     return m
+
+
+class _Seq(list[Any]):
+    """A YAML sequence that remembers the line of each item."""
+
+    item_lines: list[int]
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    seq = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return seq
+
+
+def _source_rows(loader: _Loader, node: yaml.ScalarNode) -> tuple[int, tuple[str, ...]] | None:
+    """(1-based first line, source lines) of a scalar written on several lines (block, or plain folded), with what
+    precedes a plain value on its first line blanked; None for a one-line value."""
+    lines = getattr(loader, "source_lines", None)
+    start, end = node.start_mark, node.end_mark
+    if not lines or (start.line == end.line and node.style not in ("|", ">")):
+        return None
+    if node.style in ("|", ">"):
+        first, last = start.line + 1, end.line - (1 if end.column == 0 else 0)
+        return first + 1, tuple(lines[first:last + 1])
+    rows = list(lines[start.line:end.line + 1])
+    if not rows:
+        return None
+    rows[0] = " " * start.column + rows[0][start.column:]
+    return start.line + 1, tuple(rows)
 
 
 def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
@@ -89,9 +153,12 @@ def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
-def _read_yaml(path: Path, label: str) -> list[Any]:
+def _read_yaml(path: Path, label: str) -> list[tuple[Any, int]]:
+    """The items of every YAML document of the file (as Falco, documents may be separated by ``---``; empty items
+    are skipped), each with its line."""
     try:
         size = path.stat().st_size
         if size > MAX_RULES_FILE:
@@ -101,13 +168,15 @@ def _read_yaml(path: Path, label: str) -> list[Any]:
         raise RuleError(f"not UTF-8 text: {exc.reason}", label) from None
     except OSError as exc:
         raise RuleError(f"cannot read: {exc.strerror or exc}", label) from None
-    doc = yamlsafe.load(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
-                        error=lambda message, line: RuleError(message, label, line))
-    if doc is None:
-        return []
-    if not isinstance(doc, list):
-        raise RuleError("a rules file must be a YAML list of rule, macro and list items", label, 1)
-    return doc
+    items: list[tuple[Any, int]] = []
+    for doc, line in yamlsafe.load_all(text, label, loader=_Loader, max_bytes=MAX_RULES_FILE,
+                                       error=lambda message, line: RuleError(message, label, line)):
+        if doc is None:
+            continue
+        if not isinstance(doc, _Seq):
+            raise RuleError("a rules file must be a YAML list of rule, macro and list items", label, line)
+        items.extend((item, at) for item, at in zip(doc, doc.item_lines, strict=True) if item is not None)
+    return items
 
 
 # ------------------------------------------------------------------ collected definitions
@@ -118,6 +187,27 @@ class _Seg:
     text: str
     file: str
     line: int
+    #: the source lines of a text written on several lines (see _source_rows)
+    rows: tuple[int, tuple[str, ...]] | None = None
+
+    def locate(self, rel: int) -> tuple[int, str]:
+        """(line, column note) of character ``rel`` of the text: the line and column in the file when the text was
+        written on several lines (a folded ``>`` text is one line once read), else its column in the text."""
+        if self.rows is not None:
+            first, rows = self.rows
+            off = 0
+            for i, row in enumerate(rows):
+                body = row.strip()
+                if not body:
+                    continue
+                idx = self.text.find(body, off)
+                if idx < 0:
+                    break  # escapes of a quoted value: the text differs from the source
+                if rel < idx + len(body):
+                    return first + i, f"column {len(row) - len(row.lstrip()) + max(0, rel - idx) + 1}"
+                off = idx + len(body)
+        line_off, col = position(self.text, rel)
+        return self.line + line_off, f"column {col} of the condition"
 
 
 @dataclass
@@ -163,6 +253,7 @@ class _RuleDef:
     rule_id: str = ""
     actions: list[str] = field(default_factory=list)
     skip_unknown: bool = False
+    warn_evttypes: bool = True
 
 
 def _seg_text(segs: list[_Seg]) -> str:
@@ -222,23 +313,68 @@ class _Collector:
         return modes
 
     # ---- items
-    def add(self, item: Any, file: str, index: int) -> None:
+    def add(self, item: Any, file: str, index: int, line: int | None = None) -> None:
         if not isinstance(item, _Map):
-            raise RuleError(f"item {index + 1} is not a mapping (rule, macro or list)", file)
+            raise RuleError(f"item {index + 1} is not a mapping (rule, macro or list)", file, line)
         if "rule" in item:
             self._rule(item, file)
         elif "macro" in item:
             self._macro(item, file)
         elif "list" in item:
             self._list(item, file)
-        elif "required_engine_version" in item or "required_plugin_versions" in item:
-            return
+        elif "required_engine_version" in item:
+            self._engine_version(item, file)
+        elif "required_plugin_versions" in item:
+            self._plugin_versions(item, file)
         else:
             keys = ", ".join(sorted(item)) or "nothing"
             self.warnings.append(f"{file}:{item.line}: unknown item with keys {keys} ignored")
 
+    def _engine_version(self, item: _Map, file: str) -> None:
+        """Falco's engine version check: a number N means 0.N.0; a newer engine than the language this engine
+        implements is a warning (what it does not know disables only the rules using it), garbage an error."""
+        v = item["required_engine_version"]
+        line = item.key_lines.get("required_engine_version", item.line)
+        if isinstance(v, bool) or not isinstance(v, int | str):
+            raise RuleError("required_engine_version must be a version (0.57.0) or a number", file, line)
+        if isinstance(v, int) or v.strip().isdigit():
+            want = (0, int(v), 0)
+        elif _SEMVER.fullmatch(v.strip()):
+            want = tuple(int(x) for x in v.strip().split("."))  # type: ignore[assignment]
+        else:
+            raise RuleError(f"required_engine_version {v!r} is not a version (x.y.z or a number)", file, line)
+        if want > ENGINE_VERSION:
+            self.warnings.append(f"{file}:{line}: the file requires Falco engine version {'.'.join(map(str, want))}; "
+                                 f"this engine implements the rules language of {'.'.join(map(str, ENGINE_VERSION))}: "
+                                 "a construct or field it does not know disables only the rule using it")
+
+    def _plugin_versions(self, item: _Map, file: str) -> None:
+        """The shape Falco requires (a list of name/version mappings, each with optional alternatives); the plugins
+        themselves are ContainerGuard's own sources (container, k8saudit, cloudtrail, gcpaudit, json)."""
+        v = item["required_plugin_versions"]
+        line = item.key_lines.get("required_plugin_versions", item.line)
+        if not isinstance(v, list):
+            raise RuleError("required_plugin_versions must be a list", file, line)
+        lines = getattr(v, "item_lines", [line] * len(v))
+        for entry, at in zip(v, lines, strict=True):
+            alts = entry.get("alternatives", []) if isinstance(entry, dict) else None
+            for e in [entry, *(alts if isinstance(alts, list) else [None])]:
+                if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e.get("version") is None:
+                    raise RuleError("required_plugin_versions: each entry needs a name and a version", file, at)
+
+    @staticmethod
+    def _name(item: _Map, kind: str, name: str, file: str, pattern: re.Pattern[str]) -> None:
+        """Falco's name rules: a macro name is an identifier (a condition could not use it otherwise), a list name a
+        bare word of a condition; an item using both ``append`` and ``override`` is refused."""
+        if not pattern.fullmatch(name) or name in ("and", "or", "not"):
+            raise RuleError(f"{kind} '{name}': not a valid {kind} name (it must match {pattern.pattern})", file,
+                            item.line)
+        if item.get("append") is True and "override" in item:
+            raise RuleError(f"{kind} '{name}': use either 'append' or 'override', not both", file, item.line)
+
     def _list(self, item: _Map, file: str) -> None:
         name = self._str(item, "list", file, "list")
+        self._name(item, "list", name, file, _LIST_NAME)
         what = f"list '{name}'"
         existing = self.lists.get(name)
         items = item.get("items")
@@ -260,9 +396,10 @@ class _Collector:
 
     def _macro(self, item: _Map, file: str) -> None:
         name = self._str(item, "macro", file, "macro")
+        self._name(item, "macro", name, file, _MACRO_NAME)
         what = f"macro '{name}'"
         cond = self._str(item, "condition", file, what)
-        seg = _Seg(cond, file, item.key_lines.get("condition", item.line))
+        seg = _Seg(cond, file, item.value_line("condition"), item.value_rows.get("condition"))
         appending = item.get("append") is True
         if "override" in item:
             appending = self._override(item, file, what, ("condition",), ()).get("condition") == "append"
@@ -289,6 +426,10 @@ class _Collector:
         for ex in raw:
             if not isinstance(ex, _Map) or not isinstance(ex.get("name"), str):
                 raise RuleError(f"{what}: each exception needs a 'name'", file, getattr(ex, "line", line))
+            twin = next((e for e in out if e.name == ex["name"]), None)
+            if twin is not None:  # as Falco: names are unique within one item
+                raise RuleError(f"{what}: exception '{twin.name}' is defined twice (also at line {twin.line})", file,
+                                ex.line)
             flds = ex.get("fields")
             comps = ex.get("comps")
             values = ex.get("values", [])
@@ -336,8 +477,6 @@ class _Collector:
             raise RuleError(f"{what}: 'source' must be a string", file, item.key_lines.get("source", item.line))
         rd.source = src
         rd.rule_id = self._str(item, "containerguard.id", file, what, required=False)
-        skip = item.get("skip-if-unknown-filter", False)
-        rd.skip_unknown = skip is True
         self.rules[name] = rd  # a redefinition replaces the rule in its original position
 
     def _apply(self, rd: _RuleDef, item: _Map, file: str, what: str, modes: Mapping[str, str]) -> None:
@@ -355,7 +494,7 @@ class _Collector:
 
     def _apply_text(self, rd: _RuleDef, item: _Map, key: str, append: bool, file: str, what: str, line: int) -> None:
         if key == "condition":
-            seg = _Seg(self._str(item, key, file, what), file, line)
+            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key), item.value_rows.get(key))
             rd.segs = [*rd.segs, seg] if append else [seg]
         elif key == "tags":
             tags = self._strlist(item, key, file, what)
@@ -390,10 +529,15 @@ class _Collector:
                 rd.priority = Priority.parse(text)
             except KeyError:
                 raise RuleError(f"{what}: unknown priority {text!r}", file, line) from None
-        elif key == "enabled":
+        elif key in ("enabled", "warn_evttypes", "skip-if-unknown-filter"):
             if not isinstance(item[key], bool):
-                raise RuleError(f"{what}: 'enabled' must be true or false", file, line)
-            rd.enabled = item[key]
+                raise RuleError(f"{what}: '{key}' must be true or false", file, line)
+            if key == "enabled":
+                rd.enabled = item[key]
+            elif key == "warn_evttypes":
+                rd.warn_evttypes = item[key]
+            else:
+                rd.skip_unknown = item[key]
         elif key == "containerguard.actions":
             actions = self._strlist(item, key, file, what)
             for a in actions:
@@ -435,8 +579,10 @@ def _missing_reason(missing: tuple[str, ...]) -> str:
 
 
 class _Builder:
-    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None) -> None:
+    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None,
+                 min_priority: Priority | None = None) -> None:
         self.col = col
+        self.min_priority = min_priority
         self.available = available
         self.traced = frozenset(traced) if traced is not None else None
         self.warnings = col.warnings
@@ -444,6 +590,7 @@ class _Builder:
         self.used_macros: set[str] = set()
         self._macro_ast: dict[str, Node] = {}
         self.gen = CodeGen()
+        self._checker = CodeGen()  # type checks where a comparison is written; its constants are thrown away
 
     def resolve_lists(self) -> None:
         memo: dict[str, tuple[str, ...]] = {}
@@ -460,6 +607,9 @@ class _Builder:
                 if it in self.col.lists and it != name:
                     out.extend(resolve(it, (*stack, name)))
                     self.lists.used.add(it)
+                    if len(out) > MAX_LIST_ITEMS:  # lists naming a list twice, level after level, double each time
+                        raise RuleError(f"list '{name}' has more than {MAX_LIST_ITEMS} items after expanding the "
+                                        "lists it names", d.file, d.line)
                 elif it == name:
                     raise RuleError(f"list '{name}' refers to itself", d.file, d.line)
                 else:
@@ -495,14 +645,31 @@ class _Builder:
         except ConditionError as exc:
             raise self._located(exc, segs, what) from None
 
+    def typecheck(self, node: Node) -> None:
+        """Compile each comparison of a parsed condition (macros not expanded yet) on its own: a type error, a bad
+        number, pattern or network raises ConditionError at the comparison's position in that text, so the error
+        names the macro or the exception and the line where the comparison is written."""
+        for n in walk(node):
+            if isinstance(n, Cmp):
+                self._checker.cmp(n)
+
+    def parse_checked(self, segs: list[_Seg], what: str) -> Node:
+        """:meth:`parse`, then :meth:`typecheck`, errors located in ``segs``."""
+        node = self.parse(segs, what)
+        try:
+            self.typecheck(node)
+        except ConditionError as exc:
+            raise self._located(exc, segs, what) from None
+        return node
+
     @staticmethod
     def _located(exc: ConditionError, segs: list[_Seg], what: str) -> RuleError:
         offset = 0
         for seg in segs:
             end = offset + len(seg.text)
             if exc.pos <= end or seg is segs[-1]:
-                line_off, col = position(seg.text, max(0, min(exc.pos - offset, len(seg.text))))
-                return RuleError(f"{what}: {exc.message} (column {col} of the condition)", seg.file, seg.line + line_off)
+                line, col = seg.locate(max(0, min(exc.pos - offset, len(seg.text))))
+                return RuleError(f"{what}: {exc.message} ({col})", seg.file, line)
             offset = end + 1
         return RuleError(f"{what}: {exc.message}", segs[0].file if segs else None)  # pragma: no cover
 
@@ -518,7 +685,7 @@ class _Builder:
         if name in stack:
             chain = " -> ".join((*stack, name))
             raise RuleError(f"macro '{name}' is cyclic: {chain}", d.file, d.line)
-        node = self.parse(d.segs, f"macro '{name}'")
+        node = self.parse_checked(d.segs, f"macro '{name}'")
         node = self.expand(node, (*stack, name), (d.file, d.line, f"macro '{name}'"))
         self._macro_ast[name] = node
         return node
@@ -538,6 +705,7 @@ class _Builder:
         alts: list[Node] = []
         for ex in rd.exceptions:
             ename = f"{what}: exception '{ex.name}'"
+            first = len(alts)
             try:
                 if isinstance(ex.fields, str):
                     ref = parse_field(ex.fields)
@@ -559,6 +727,8 @@ class _Builder:
                             else:
                                 parts.append(Cmp(ref, op, _scalar(v)))
                         alts.append(And(tuple(parts)) if len(parts) > 1 else parts[0])
+                for alt in alts[first:]:
+                    self.typecheck(alt)
             except ConditionError as exc:
                 raise RuleError(f"{ename}: {exc.message}", ex.file, ex.line) from None
         if not alts:
@@ -688,10 +858,17 @@ class _Builder:
                 out.append((replace(base, disabled_reason=f"unsupported source {rd.source}"), None))
                 continue
             try:
-                node = self.parse(rd.segs, what)
+                node = self.parse_checked(rd.segs, what)
                 node = self.expand(node, (), (rd.file, rd.line, what))
+                if _tree_size(node, MAX_CONDITION_NODES) > MAX_CONDITION_NODES:
+                    # macros are shared, not copied, while expanding: a macro using the previous one twice, level
+                    # after level, is a small file whose condition doubles each level
+                    raise RuleError(f"{what}: condition too large after macro expansion (more than "
+                                    f"{MAX_CONDITION_NODES} comparisons and operators)", rd.file, rd.line)
                 exc_node = self.exceptions(rd, what)
                 parts, orefs, onames = self.output(rd, what)
+            except RecursionError:
+                raise RuleError(f"{what}: macros nested too deeply", rd.file, rd.line) from None
             except RuleError as err:
                 msg = str(err)
                 construct = next((c for c in _UNKNOWN_CONSTRUCTS if c in msg), None)
@@ -716,18 +893,40 @@ class _Builder:
             untraced = () if reason else self.untraced(rd, etypes)
             if untraced:
                 reason = f"event type{'s' if len(untraced) > 1 else ''} {', '.join(untraced)} not traced by the sensor"
-            enabled = rd.enabled and not reason
+            if not reason and self.min_priority is not None and rd.priority < self.min_priority:
+                # as Falco's `priority` setting: a rule less severe than the minimum is not run (no warning: chosen)
+                enabled, below = False, (f"priority {rd.priority.name.capitalize()} is below the minimum "
+                                         f"{self.min_priority.name.capitalize()}")
+            else:
+                enabled, below = rd.enabled and not reason, ""
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
-            elif enabled and rd.source == "syscall":
+            elif enabled and rd.source == "syscall" and rd.warn_evttypes:
                 self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
-            cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
+            cr = replace(base, enabled=enabled,
+                         disabled_reason=reason or below or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names,
                               missing=missing + tuple(f"evt.type={t}" for t in untraced))
             out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
         self.warn_unused()
         return out
+
+
+def _tree_size(node: Node, limit: int) -> int:
+    """The number of nodes of ``node`` as a tree (shared subtrees counted each time they occur), computed over the
+    shared graph without expanding it; anything above ``limit`` is ``limit + 1``."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        kids: tuple[Node, ...] = n.items if isinstance(n, And | Or) else (n.item,) if isinstance(n, Not) else ()
+        if done:
+            memo[id(n)] = min(limit + 1, 1 + sum(memo[id(k)] for k in kids))
+        elif id(n) not in memo:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(node)]
 
 
 def _unquote(item: str) -> str:
@@ -746,27 +945,37 @@ def _scalar(v: Any) -> str:
 
 
 def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None,
-               traced_event_types: set[str] | None = None) -> RuleSet:
+               traced_event_types: set[str] | None = None, min_priority: Priority | None = None) -> RuleSet:
     """Load rules files (later files append to / override earlier ones) into a compiled, indexed RuleSet.
 
     ``available_fields``: catalog names the event sources can supply; a rule whose condition needs another field
     is disabled with a warning. None means every catalog field is available. ``traced_event_types``: the syscall
     event types the sensor can report; a rule that can only match others is disabled ("unable to fire"), never
-    silently enabled. Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
+    silently enabled. ``min_priority``: as Falco's ``priority`` setting, rules less severe are loaded but not run.
+    Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
     disables only the rule using it (a warning).
     """
     col = _Collector()
     for p in paths:
         label = str(p)
-        for i, item in enumerate(_read_yaml(Path(p), label)):
-            col.add(item, label, i)
-    builder = _Builder(col, available_fields, traced_event_types)
+        for i, (item, line) in enumerate(_read_yaml(Path(p), label)):
+            col.add(item, label, i, line)
+    builder = _Builder(col, available_fields, traced_event_types, min_priority)
+    where = str(paths[-1]) if paths else None
     try:
         compiled = builder.build()
+        rs = RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
     except RecursionError:
-        raise RuleError("macros nested too deeply", str(paths[-1]) if paths else None) from None
-    rs = RuleSet(compiled, builder.gen, list(builder.warnings), [str(p) for p in paths], available_fields)
+        raise RuleError("macros nested too deeply", where) from None
+    except ConditionError as exc:
+        raise RuleError(f"the rules cannot be compiled: {exc.message}", where) from None
+    except (RuleError, MemoryError):
+        raise
+    except Exception as exc:  # a bug of ours must not end an agent reloading a file: it keeps its last good ruleset
+        raise RuleError(f"internal error compiling the rules ({type(exc).__name__}: {exc}); please report it",
+                        where) from exc
     rs.traced_event_types = traced_event_types
+    rs.min_priority = min_priority
     return rs
 
 
@@ -774,7 +983,7 @@ def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tu
     """Reload ``paths`` (default: the files ``current`` came from). On failure keep ``current`` and return the error."""
     try:
         return load_rules(list(paths) if paths is not None else current.paths, current.available_fields,
-                          current.traced_event_types), None
+                          current.traced_event_types, current.min_priority), None
     except RuleError as err:
         return current, err
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from containerguard.runtime.rules.ast import And, Cmp, FieldRef, MacroRef, Node, Not, Or
-from containerguard.runtime.rules.fields import lookup
+from containerguard.runtime.rules.fields import ANCESTOR_FIELDS, FIELD_CATALOG, lookup
 
 BINARY_OPS = frozenset({
     "=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith", "glob", "iglob",
@@ -31,6 +31,8 @@ _SYM_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
 _BARE_STOP = frozenset(" \t\r\n(),")
 #: Deepest nesting of parentheses / not accepted (the generated Python must stay within the compiler's limits).
 MAX_DEPTH = 60
+#: Most values one value list may expand to (list names inside it expand to their items).
+MAX_VALUES = 1_000_000
 
 
 class ConditionError(Exception):
@@ -181,6 +183,7 @@ class _Parser:
             if arg is not None:
                 raise ConditionError(f"field '{word}' takes no [argument]", start)
             arg = dotted_arg
+        _check_arg(name, arg, start)
         return FieldRef(name, arg, (), start)
 
     def operator(self, required: bool) -> str | None:
@@ -256,6 +259,8 @@ class _Parser:
             v = self.value()
             if not quoted and v in self.lists:
                 items.extend(self.lists[v])
+                if len(items) > MAX_VALUES:  # a big list named again and again
+                    raise ConditionError(f"value list has more than {MAX_VALUES} items", start)
             else:
                 items.append(v)
             self.ws()
@@ -268,6 +273,26 @@ class _Parser:
                 self.i += 1
                 return tuple(items)
             raise ConditionError(f"expected ',' or ')' in value list, got '{self.s[self.i]}'", self.i)
+
+
+def _check_arg(name: str, arg: str | None, pos: int) -> None:
+    """The field's [argument] as its catalog row says (none, optional, required), checked where the field is
+    written (a condition, an exception's fields, an output), so a mistake is a file:line error there."""
+    spec = FIELD_CATALOG[name]
+    if arg is None:
+        if spec.arg == "required":
+            raise ConditionError(f"field '{name}' needs an [argument]", pos)
+        return
+    if spec.arg == "none":
+        raise ConditionError(f"field '{name}' takes no [argument]", pos)
+    if spec.type == "json":
+        if arg and not arg.startswith("/"):
+            raise ConditionError(f"{name}[{arg}]: the argument must be a JSON pointer (/a/b)", pos)
+        return
+    if not arg.strip():
+        raise ConditionError(f"field '{name}': empty [argument]", pos)
+    if name in ANCESTOR_FIELDS and not arg.strip().isdigit():
+        raise ConditionError(f"{name}[{arg}]: the argument must be a number", pos)
 
 
 def parse_condition(text: str, lists: Mapping[str, tuple[str, ...]] | None = None) -> Node:

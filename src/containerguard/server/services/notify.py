@@ -33,12 +33,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from containerguard import egress
 from containerguard.model import Priority, Severity
 from containerguard.server import crypto
 from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services import events as events_svc
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import Delivery, Event, NotificationTarget, utcnow
+from containerguard.tls import client_verify
 
 if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
@@ -53,6 +55,12 @@ TIMEOUT = 10.0
 
 def backoff_base() -> float:
     return float(os.environ.get("CONTAINERGUARD_NOTIFY_BACKOFF", "30"))
+
+
+def send_deadline() -> float:
+    """Wall-clock seconds one attempt may take, connection to last byte (a receiver that trickles its
+    answer fails the attempt instead of holding the job)."""
+    return max(0.1, float(os.environ.get("CONTAINERGUARD_NOTIFY_DEADLINE", "30")))
 
 
 def max_attempts() -> int:
@@ -133,6 +141,9 @@ def _check_url(kind: str, url: str) -> None:
         p.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise Invalid(f"target URL has an invalid port: {redact(url)}") from None
+    why = egress.literal_refusal(p.hostname or "")
+    if why is not None:
+        raise Invalid(f"target URL {redact(url)}: {why}")
     if kind == "syslog":
         if p.scheme not in ("udp", "tcp") or not p.hostname or not p.port:
             raise Invalid("a syslog target's URL is udp://HOST:PORT or tcp://HOST:PORT")
@@ -329,6 +340,7 @@ class Outgoing:
     kind: str
     url: str
     event: dict[str, Any]
+    target_id: int = 0
 
 
 def event_dict(e: Event) -> dict[str, Any]:
@@ -338,56 +350,85 @@ def event_dict(e: Event) -> dict[str, Any]:
 
 
 def _claim(session: Session, limit: int) -> list[Outgoing]:
+    """Claim up to ``limit`` due deliveries. Each target's deliveries are sent one after another, so the
+    lease of the n-th one of a target covers n attempts at their deadline: no other worker picks a delivery
+    up while this one may still be about to send it."""
     now = utcnow()
     q = (select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt <= now)
          .order_by(Delivery.next_attempt, Delivery.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     out = []
+    per_target: dict[int, int] = {}
     for d in session.scalars(q):
         t = session.get(NotificationTarget, d.target_id)
         e = session.get(Event, d.event_id)
         if t is None or e is None:
             continue
-        d.next_attempt = now + LEASE
+        n = per_target[t.id] = per_target.get(t.id, 0) + 1
+        d.next_attempt = now + max(LEASE, dt.timedelta(seconds=n * send_deadline()) + LEASE)
         d.last_attempt = now
         d.attempts += 1
         url = crypto.decrypt(t.url_enc) if t.url_enc else t.url
-        out.append(Outgoing(d.id, t.kind, url, event_dict(e)))
+        out.append(Outgoing(d.id, t.kind, url, event_dict(e), t.id))
     return out
 
 
 def deliver_due(ctx: JobContext, limit: int = BATCH) -> dict[str, Any]:
-    """Send every due delivery (in batches of ``limit``); returns counts."""
-    sent = failed = dead = 0
+    """Send every due delivery (in batches of ``limit``); returns counts. Targets are served side by side
+    (a slow or dead receiver holds up no other); within a target, in order, and the first failure ends that
+    target's turn: its remaining claimed deliveries go back unattempted, due at the failed one's retry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
     while True:
         with ctx.tx() as s:
             batch = _claim(s, limit)
         if not batch:
             break
+        groups: dict[int, list[Outgoing]] = {}
         for o in batch:
-            try:
-                send(o.kind, o.url, o.event, delivery_id=o.delivery_id)
-                error = ""
-            except Exception as exc:  # any failure of the remote end is a failed attempt, never a lost one
-                error = f"{exc.__class__.__name__}: {exc}"[:2000]
-            with ctx.tx() as s:
-                d = s.get(Delivery, o.delivery_id)
-                if d is None:
-                    continue
-                if not error:
-                    d.status, d.sent_at, d.last_error = "sent", utcnow(), ""
-                    sent += 1
-                elif d.attempts >= max_attempts():
-                    d.status, d.last_error = "dead", error
-                    dead += 1
-                else:
-                    d.last_error = error
-                    d.next_attempt = utcnow() + dt.timedelta(seconds=retry_delay(d.attempts))
-                    failed += 1
+            groups.setdefault(o.target_id, []).append(o)
+        with ThreadPoolExecutor(max_workers=min(8, len(groups)), thread_name_prefix="cg-notify") as pool:
+            for got in pool.map(lambda g: _deliver_target(ctx, g), list(groups.values())):
+                for k, v in got.items():
+                    counts[k] += v
         if len(batch) < limit:
             break
-    return {"sent": sent, "failed": failed, "dead": dead}
+    return counts
+
+
+def _deliver_target(ctx: JobContext, group: list[Outgoing]) -> dict[str, int]:
+    counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
+    for i, o in enumerate(group):
+        try:
+            send(o.kind, o.url, o.event, delivery_id=o.delivery_id)
+            error = ""
+        except Exception as exc:  # any failure of the remote end is a failed attempt, never a lost one
+            error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        with ctx.tx() as s:
+            d = s.get(Delivery, o.delivery_id)
+            if d is None:
+                continue
+            if not error:
+                d.status, d.sent_at, d.last_error = "sent", utcnow(), ""
+                counts["sent"] += 1
+                continue
+            retry_at = utcnow() + dt.timedelta(seconds=retry_delay(d.attempts))
+            if d.attempts >= max_attempts():
+                d.status, d.last_error = "dead", error
+                counts["dead"] += 1
+            else:
+                d.last_error, d.next_attempt = error, retry_at
+                counts["failed"] += 1
+            for rest in group[i + 1:]:  # not tried this turn: the attempt claimed for it is given back
+                r = s.get(Delivery, rest.delivery_id)
+                if r is not None and r.status == "pending":
+                    r.attempts, r.next_attempt = max(0, r.attempts - 1), retry_at
+                    counts["deferred"] += 1
+        if error:
+            break
+    return counts
 
 
 # --------------------------------------------------------------------------- payloads and transports
@@ -419,7 +460,9 @@ def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def send(kind: str, url: str, event: dict[str, Any], *, delivery_id: int = 0) -> None:
-    """Send one event; raises on any failure (non-2xx answer, refused connection, timeout)."""
+    """Send one event; raises on any failure (non-2xx answer, refused connection, timeout). One attempt takes
+    at most :func:`send_deadline` seconds however slowly the receiver answers; redirects are not followed; the
+    connection passes the egress policy (:mod:`containerguard.egress`)."""
     if kind == "syslog":
         send_syslog(url, event)
         return
@@ -430,10 +473,17 @@ def send(kind: str, url: str, event: dict[str, Any], *, delivery_id: int = 0) ->
     payload = slack_payload(event) if kind == "slack" else webhook_payload(event, delivery_id)
     headers = {"User-Agent": f"ContainerGuard/{__version__}", "X-ContainerGuard-Event": event["type"],
                "X-ContainerGuard-Delivery": str(delivery_id)}
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as c:
-        r = c.post(url, content=json.dumps(payload).encode(), headers={**headers, "Content-Type": "application/json"})
-    if not 200 <= r.status_code < 300:
-        raise RuntimeError(f"HTTP {r.status_code} from {redact(url)}: {r.text[:200]!r}")
+    transport = egress.http_transport(deadline=send_deadline(), verify=client_verify())
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport) as c, \
+            c.stream("POST", url, content=json.dumps(payload).encode(),
+                     headers={**headers, "Content-Type": "application/json"}) as r:
+        if not 200 <= r.status_code < 300:
+            head = b""
+            for chunk in r.iter_raw(256):  # only what the error message shows, never a huge or endless body
+                head += chunk
+                if len(head) >= 200:
+                    break
+            raise RuntimeError(f"HTTP {r.status_code} from {redact(url)}: {head[:200].decode(errors='replace')!r}")
 
 
 _KEY = re.compile(r"[^A-Za-z0-9]")
@@ -490,8 +540,8 @@ def send_syslog(url: str, event: dict[str, Any]) -> None:
     host, port = p.hostname or "", p.port or 514
     msg = syslog_message(event)
     if p.scheme == "udp":
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(msg[:65000], (host, port))
+        with egress.connect(host, port, TIMEOUT, socket.SOCK_DGRAM) as s:
+            s.send(msg[:65000])
         return
-    with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+    with egress.connect(host, port, TIMEOUT) as s:
         s.sendall(str(len(msg)).encode() + b" " + msg)  # RFC 6587 octet counting

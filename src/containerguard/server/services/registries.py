@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from containerguard.errors import ContainerGuardError
+from containerguard import egress
+from containerguard.errors import ContainerGuardError, RegistryError
 from containerguard.server import auth, crypto
 from containerguard.server.services import Invalid, NotFound
 from containerguard.server.services.audit import SYSTEM, Actor, record
@@ -25,6 +27,7 @@ from containerguard.server.store.models import ImageName, Registry, utcnow
 if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
 
+MAX_PLATFORMS = 128  # platform images of one index (official multi-arch images have about 10, twice with attestations)
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
                   "application/vnd.docker.distribution.manifest.list.v2+json",
                   "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")
@@ -55,6 +58,9 @@ def _check(url: str, interval: int) -> str:
         raise Invalid("registry URL: no credentials in the URL (give the username and password on their own)")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    why = egress.literal_refusal(parts.hostname or "")
+    if why is not None:
+        raise Invalid(f"registry URL {url[:200]!r}: {why}")
     if interval and interval < 60:
         raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
     return f"{parts.scheme}://{parts.netloc}"
@@ -184,7 +190,8 @@ def note_known(session: Session, repository: str, tag: str, digest: str) -> bool
 def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> list[tuple[str, str]]:
     """(manifest digest, platform) of each image a manifest stands for: itself (platform "") or, for an image
     index, each platform's manifest. Attestation and other non-image entries (platform unknown/unknown) are
-    skipped; so are entries that are themselves indexes (nesting is not followed)."""
+    skipped; so are entries that are themselves indexes (nesting is not followed). More than
+    ``MAX_PLATFORMS`` images is an error for this tag (each would be a scan job)."""
     from containerguard.artifact.manifest import Index, parse_manifest
 
     node = parse_manifest(body, media_type, what=what)
@@ -196,12 +203,17 @@ def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> 
                 or "manifest.list" in d.media_type:
             continue
         out.append((d.digest, str(d.platform)))
-    return list(dict.fromkeys(out))
+    out = list(dict.fromkeys(out))
+    if len(out) > MAX_PLATFORMS:  # each would be a scan job: one manifest must not queue thousands
+        raise RegistryError(f"{what}: the index lists {len(out)} platform images (at most {MAX_PLATFORMS} are scanned)")
+    return out
 
 
 def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """Handle a notification envelope's events: returns (repository, tag, digest) to pull; names of known
     digests are recorded at once."""
+    from containerguard.artifact.registry import valid_repository, valid_tag
+
     todo: list[tuple[str, str, str]] = []
     for ev in events:
         if not isinstance(ev, dict) or ev.get("action") != "push":
@@ -210,7 +222,8 @@ def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) 
         if not isinstance(target, dict) or target.get("mediaType") not in MANIFEST_TYPES:
             continue
         repo, tag, digest = str(target.get("repository", "")), str(target.get("tag", "") or ""), str(target.get("digest", ""))
-        if not repo or not digest.startswith("sha256:") or len(repo) > 400 or len(tag) > 200 or not wanted(reg, repo):
+        if not valid_repository(repo) or (tag and not valid_tag(tag)) or not wanted(reg, repo) or \
+                not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
             continue
         if note_known(session, f"{_host(reg.url)}/{repo}", tag, digest):
             continue
@@ -226,14 +239,18 @@ def _client(reg: Registry, repo: str) -> Any:
 
 
 def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
-    """Catalog -> tags -> manifest digests; defer a scan for each digest not seen before."""
+    """Catalog -> tags -> manifest digests; defer a scan for each digest not seen before. A repository or tag
+    that cannot be read (refused, gone, lying about its digest, not a valid name) costs itself, not the poll:
+    the others are polled, and what failed is in the result, in ``last_error`` and in one ``scan_failed``
+    event. Only a catalog that cannot be read fails the poll."""
     with ctx.tx() as s:
         reg = s.get(Registry, registry_id)
         if reg is None:
             return {"error": "registry removed"}
         reg.last_polled = utcnow()
-        name, url = reg.name, reg.url
+        name = reg.name
     found = new = 0
+    failed: list[str] = []
     try:
         with ctx.tx() as s:
             reg = s.get(Registry, registry_id)
@@ -245,25 +262,64 @@ def poll(ctx: JobContext, registry_id: int) -> dict[str, Any]:
         finally:
             cat.close()
         for repo in repos:
-            c = _client(reg, repo)
-            try:
-                for tag in c.tags():
-                    f, n = _poll_tag(ctx, registry_id, c, f"{_host(url)}/{repo}", repo, tag)
-                    found, new = found + f, new + n
-            finally:
-                c.close()
+            f, n = _poll_repo(ctx, reg, repo, failed)
+            found, new = found + f, new + n
+    except ContainerGuardError as exc:
+        _poll_failed(ctx, registry_id, name, str(exc)[:2000], f"polling registry {name} failed: {exc}")
+        raise
+    if failed:
+        summary = f"{len(failed)} repositories or tags failed; first: {failed[0]}"
+        _poll_failed(ctx, registry_id, name, summary[:2000],
+                     f"polling registry {name}: {summary}"[:2000], failed=failed[:POLL_ERRORS_KEPT])
+    else:
         with ctx.tx() as s:
             r = s.get(Registry, registry_id)
             if r is not None:
                 r.last_error = ""
-    except ContainerGuardError as exc:
-        with ctx.tx() as s:
-            r = s.get(Registry, registry_id)
-            if r is not None:
-                r.last_error = str(exc)[:2000]
-            raise_event(s, "scan_failed", f"polling registry {name} failed: {exc}", severity=3, registry=name)
-        raise
-    return {"registry": name, "manifests": found, "new": new}
+    return {"registry": name, "manifests": found, "new": new,
+            **({"errors": len(failed), "failed": failed[:POLL_ERRORS_KEPT]} if failed else {})}
+
+
+POLL_ERRORS_KEPT = 100  # failures named in a poll's result and event (all are counted)
+
+
+def _poll_failed(ctx: JobContext, registry_id: int, name: str, last_error: str, summary: str, **detail: Any) -> None:
+    with ctx.tx() as s:
+        r = s.get(Registry, registry_id)
+        if r is not None:
+            r.last_error = last_error
+        raise_event(s, "scan_failed", summary, severity=3, registry=name, **detail)
+
+
+def _poll_repo(ctx: JobContext, reg: Registry, repo: str, failed: list[str]) -> tuple[int, int]:
+    """Poll one repository's tags: (platform images found, scans queued); failures appended to ``failed``."""
+    from containerguard.artifact.registry import valid_repository, valid_tag
+
+    shown = repo[:100]
+    if not valid_repository(repo):  # never put into a request path
+        failed.append(f"{shown!r}: not a valid repository name")
+        return 0, 0
+    found = new = 0
+    c = _client(reg, repo)
+    try:
+        try:
+            tags = c.tags()
+        except ContainerGuardError as exc:
+            failed.append(f"{shown}: {str(exc)[:300]}")
+            return 0, 0
+        for tag in tags:
+            if not valid_tag(tag):
+                failed.append(f"{shown}:{tag[:60]!r}: not a valid tag")
+                continue
+            try:
+                f, n = _poll_tag(ctx, reg.id, c, f"{_host(reg.url)}/{repo}", repo, tag)
+            except ContainerGuardError as exc:
+                failed.append(f"{shown}:{tag}: {str(exc)[:300]}")
+                continue
+            found, new = found + f, new + n
+    finally:
+        c.close()
+    return found, new
 
 
 def _queue_new(ctx: JobContext, registry_id: int, repo: str, name: str, tag: str, digest: str,

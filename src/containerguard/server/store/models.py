@@ -43,6 +43,22 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
+_MAX_UTC = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC (naive: taken as UTC), clamped to what a datetime can hold: an offset at the edge of
+    the range (``9999-12-31T23:00-05:00`` is in the year 10000 in UTC) is the range's end, not an overflow
+    (SQLite) or a value stored that can never be read back (PostgreSQL takes it, psycopg cannot read it)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        return _MAX_UTC if value.year > 1 else _MIN_UTC
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware timestamps on every backend (SQLite stores naive values: read back as UTC)."""
 
@@ -50,11 +66,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        if value is not None and dialect.name == "sqlite":
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:

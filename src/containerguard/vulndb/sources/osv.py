@@ -2,8 +2,9 @@
 
 Each record is checked against the part of the OSV schema the detector relies on (types of ``id``,
 ``modified``, ``aliases``, ``affected[].package``, ``ranges[].type/events``, ``versions``); a record that
-fails is skipped and counted. Per ``affected`` entry: an ecosystem the versioning registry does not know,
-or a range event whose version the ecosystem's comparator cannot parse, skips that entry (counted).
+fails is skipped and counted. Per ``affected`` entry: an ecosystem the versioning registry does not know
+skips that entry (counted); a range with an event version the ecosystem's comparator cannot parse is left out
+(counted), the entry's other ranges and its ``versions`` list kept.
 GIT ranges are ignored (we match packages, not commits). Distribution ecosystems drop the ``versions``
 enumeration (osv.dev derives it from the ranges; the ranges are authoritative and far smaller).
 """
@@ -123,7 +124,7 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
     rows: list[tuple[Any, ...]] = []
     entry_skips: list[str] = []
     for a in affected:
-        row = _affected_row(spec, rid, a, versions)
+        row = _affected_row(spec, rid, a, versions, stats)
         if isinstance(row, str):
             entry_skips.append(row)
         elif row is not None:
@@ -151,7 +152,8 @@ def _record(spec: SourceSpec, rec: Any, sink: Sink, stats: SourceStats, versions
         sink.affected(row)
 
 
-def _affected_row(spec: SourceSpec, rid: str, a: Any, versions: VersionCheck) -> tuple[Any, ...] | str | None:
+def _affected_row(spec: SourceSpec, rid: str, a: Any, versions: VersionCheck,
+                  stats: SourceStats) -> tuple[Any, ...] | str | None:
     """The ``affected`` table row of one entry; a skip reason (str) for an entry that cannot match; None
     for one with nothing to match (no package, or only GIT ranges). Raises _Invalid for a bad shape."""
     if not isinstance(a, dict):
@@ -171,10 +173,20 @@ def _affected_row(spec: SourceSpec, rid: str, a: Any, versions: VersionCheck) ->
     compact = _compact_ranges(ranges)
     if not compact and not vers:
         return None
-    if versions.scheme(eco) is None:
+    scheme = versions.scheme(eco)
+    if scheme is None:
         return "unknown ecosystem"
-    if not all((kind == "i" and v == "0") or versions.valid(eco, v) for _t, evs in compact for kind, v in evs):
-        return "unparseable version"
+    for _t, evs in compact:  # bounds written loosely (GitHub's "1.90" in a SEMVER range) in their scheme's form
+        for ev in evs:
+            ev[1] = scheme.bound(ev[1])
+    good = [r for r in compact if all((kind == "i" and v == "0") or versions.valid(eco, v) for kind, v in r[1])]
+    if len(good) < len(compact):
+        # a range with a bound the comparator cannot read is left out (counted); the entry's other ranges and
+        # its `versions` list still match (buildbot's "fixed: 0.7.11p3" lost the 124 versions listed beside it)
+        if not good and not vers:
+            return "unparseable version"
+        stats.skip("unparseable version", len(compact) - len(good))
+        compact = good
     es = a.get("ecosystem_specific")
     vendor = ""
     if isinstance(es, dict):

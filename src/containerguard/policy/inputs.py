@@ -310,7 +310,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
 
     caps = sc.get("capabilities") if isinstance(sc.get("capabilities"), Mapping) else {}
     assert isinstance(caps, Mapping)
-    add = [_cap(x) for x in _strslice(caps.get("add"))]  # a lone string (rejected by the API server) still counts
+    add = [_cap(x) for x in _strslice(caps.get("add"), "capabilities.add")]  # a lone string (rejected by the API server) still counts
     privileged = sc.get("privileged") is True
     ape = sc.get("allowPrivilegeEscalation")
     run_as_user = pick("runAsUser")
@@ -343,7 +343,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "privileged": privileged,
         "allow_privilege_escalation": ape is True or (ape is None and (privileged or "SYS_ADMIN" in add)),
         "no_new_privileges": ape is False,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(caps.get("drop"))]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(caps.get("drop"), "capabilities.drop")]},
         "host_pid": spec.get("hostPID") is True, "host_network": spec.get("hostNetwork") is True,
         "host_ipc": spec.get("hostIPC") is True,
         "host_ports": sorted({int(p["hostPort"]) for p in ports if isinstance(p.get("hostPort"), int)}),
@@ -355,7 +355,7 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "resources": {"limits": _quantities(resources.get("limits")), "requests": _quantities(resources.get("requests"))},
         "seccomp": seccomp, "apparmor": apparmor, "env": env,
         "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
-        "command": _strslice(c.get("command")) + _strslice(c.get("args")),
+        "command": _strslice(c.get("command"), "command") + _strslice(c.get("args"), "args"),
     }
 
 
@@ -524,7 +524,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
                            "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]
-    add = [_cap(x) for x in _strslice(hc.get("CapAdd"))]
+    add = [_cap(x) for x in _strslice(hc.get("CapAdd"), "CapAdd")]
     privileged = hc.get("Privileged") is True
     limits: dict[str, str] = {}
     if hc.get("Memory"):
@@ -541,7 +541,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
         "name": name, "image": image, "init": False, "privileged": privileged,
         "allow_privilege_escalation": not nnp and (privileged or "SYS_ADMIN" in add or "ALL" in add),
         "no_new_privileges": nnp,
-        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(hc.get("CapDrop"))]},
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _strslice(hc.get("CapDrop"), "CapDrop")]},
         "host_pid": hc.get("PidMode") == "host", "host_network": hc.get("NetworkMode") == "host",
         "host_ipc": hc.get("IpcMode") == "host", "host_ports": sorted(host_ports), "mounts": mounts,
         "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid in ("root",) else -1),
@@ -550,7 +550,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
         "resources": {"limits": limits, "requests": {}},
         "seccomp": _docker_profile(opts.get("seccomp")), "apparmor": _docker_profile(opts.get("apparmor")),
         "env": _env_list(_seq(body.get("Env"))), "ports": _ports(body.get("ExposedPorts")),
-        "command": _strslice(body.get("Entrypoint")) + _strslice(body.get("Cmd")),
+        "command": _strslice(body.get("Entrypoint"), "Entrypoint") + _strslice(body.get("Cmd"), "Cmd"),
     }
     doc["workload"] = {**_BLANK_WORKLOAD, "kind": "DockerContainer", "name": name, "operation": "CREATE",
                        "labels": {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
@@ -562,9 +562,19 @@ def _seq(v: Any) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
-def _strslice(v: Any) -> list[str]:
-    """Cmd/Entrypoint: dockerd's StrSlice takes a string or a list of strings."""
-    return [v] if isinstance(v, str) else [str(x) for x in _seq(v)]
+def _strslice(v: Any, what: str) -> list[str]:
+    """Cmd/Entrypoint (dockerd's StrSlice), a container's command or args, capabilities: a string or a list of
+    strings (a lone string counts, though the API server refuses it, so it is never a way past a policy). Any
+    other shape (a number, a mapping, a list holding one) is a request the server refuses: it cannot be read,
+    so the enforcement point's failure mode decides it, never a policy over a value read as nothing."""
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return list(v)
+    raise PolicyError(f"{what}: expected a string or a list of strings, got {type(v).__name__}"
+                      f"{' holding another type' if isinstance(v, list) else ''}")
 
 
 def _docker_profile(v: str | None) -> str:
@@ -582,7 +592,7 @@ def from_docker_exec(body: Mapping[str, Any] | GoObject, *, container: str = "")
     doc["container"].update({"name": container, "privileged": body.get("Privileged") is True,
                              "allow_privilege_escalation": body.get("Privileged") is True, "user": user,
                              "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
-                             "env": _env_list(_seq(body.get("Env"))), "command": _strslice(body.get("Cmd"))})
+                             "env": _env_list(_seq(body.get("Env"))), "command": _strslice(body.get("Cmd"), "Cmd")})
     doc["workload"].update({"kind": "DockerExec", "name": container, "operation": "EXEC"})
     return doc
 
@@ -664,7 +674,7 @@ def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE")
                                  if limits.get(f)}, "requests": {}},
         "seccomp": mode.get(str((priv.get("Seccomp") or {}).get("Mode") or ""), ""),
         "apparmor": mode.get(str((priv.get("AppArmor") or {}).get("Mode") or ""), ""),
-        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command")) + _strslice(c.get("Args"))})
+        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command"), "Command") + _strslice(c.get("Args"), "Args")})
     doc["workload"].update({"kind": "DockerService", "name": name, "operation": operation,
                             "labels": {str(k): str(v) for k, v in (spec.get("Labels") or {}).items()}})
     return doc

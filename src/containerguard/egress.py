@@ -71,6 +71,15 @@ def refusal(address: str) -> str | None:
     return None
 
 
+def literal_refusal(host: str) -> str | None:
+    """:func:`refusal` for ``host`` when it is an IP literal (a URL's host, brackets allowed); None for a name
+    (names are checked when they are dialled, against what they resolve to then)."""
+    try:
+        return refusal(host.strip("[]"))
+    except ValueError:
+        return None
+
+
 def resolve(host: str, port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> list[tuple[Any, ...]]:
     """``getaddrinfo`` for ``host``, refused as a whole when any address it gives is refused (a name that
     mixes an allowed and a refused address is not tried address by address)."""

@@ -10,9 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from tests.integration.test_cloud_aws import aws_env, moto  # noqa: F401 - fixtures
 
 from containerguard.cli.main import main
+from containerguard.runtime.cloud.aws import S3Source, SqsSource
+from containerguard.runtime.cloud.cloudtrail import CloudTrailParser
+from containerguard.runtime.cloud.health import SourceHealth
 
 ACCOUNT = "111122223333"
 
@@ -136,3 +141,31 @@ def test_deep_nesting_in_other_sources_costs_one_record(tmp_path: Path, capsys: 
     assert rc in (0, None), err
     assert "from 2 events" in out, out
     assert "doc.json: record 2: nested too deeply" in err, err
+
+
+def test_digest_files_in_s3_and_sqs(aws_env: str) -> None:  # noqa: F811 - the fixture
+    """The bucket CloudTrail delivers into holds the digest files beside the logs (and an S3 event notification
+    names them too): the S3 source does not fetch them, the SQS source reads one and finds no events in it."""
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    s3.create_bucket(Bucket="digest-trail")
+    log_key = f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/27/{ACCOUNT}_CloudTrail_us-east-1_20261127T1000Z_a.json.gz"
+    dig_key = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/11/27/{ACCOUNT}_CloudTrail-Digest_us-east-1_t_" \
+        "us-east-1_20261127T100000Z.json.gz"
+    s3.put_object(Bucket="digest-trail", Key=log_key, Body=gzip.compress(json.dumps({"Records": [_record(1)]}).encode()))
+    s3.put_object(Bucket="digest-trail", Key=dig_key, Body=gzip.compress(json.dumps(_digest(10)).encode()))
+    h = SourceHealth("cloudtrail:s3://digest-trail/AWSLogs/", "cloudtrail")
+    events = list(S3Source("digest-trail", "AWSLogs/", CloudTrailParser(), h).poll())
+    assert len(events) == 1 and h.files == 1 and h.parse_errors == 0, h.to_json()
+    url = sqs.create_queue(QueueName="digest-trail")["QueueUrl"]
+    for k in (dig_key, log_key):
+        note = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                             "s3": {"bucket": {"name": "digest-trail"}, "object": {"key": k}}}]}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(note))
+    h = SourceHealth("cloudtrail:sqs:digest-trail", "cloudtrail")
+    src = SqsSource("digest-trail", CloudTrailParser(), h, wait_s=1)
+    got: list[Any] = []
+    for _ in range(5):
+        got += list(src.poll())
+        if got:
+            break
+    assert len(got) == 1 and h.parse_errors == 0, h.to_json()

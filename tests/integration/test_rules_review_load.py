@@ -65,19 +65,34 @@ def test_type_errors_name_the_macro_and_the_line_of_the_comparison(tmp_path: Pat
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1
     assert err.strip() == ("error: F:4: macro 'bad_pid': operator 'startswith' needs a string field, 'proc.pid' is "
-                           "int (column 1 of the condition)")
+                           "int (column 5)")
 
     text = ("- rule: a\n  desc: d\n  condition: >\n    evt.type=open\n    and proc.name = x\n"
             "    and proc.pid in (1, 2, x)\n  output: x\n  priority: WARNING\n")
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1
-    # a folded (>) condition is one line of text: the error names its first line and the column in that text
-    assert err.strip() == "error: F:4: rule 'a': expected a number, got 'x' (column 37 of the condition)"
+    # a folded (>) condition is one line once read: the error still names the line and column in the file
+    assert err.strip() == "error: F:6: rule 'a': expected a number, got 'x' (column 9)"
 
     text = ("- rule: a\n  condition: evt.type=open and container.privileged = yes\n  output: x\n"
             "  priority: WARNING\n")
     rc, _, err = _validate(tmp_path, capsys, text)
     assert err.strip() == "error: F:2: rule 'a': expected true or false, got 'yes' (column 19 of the condition)"
+
+
+@pytest.mark.parametrize("style", [">", "|", ">-", "|+", "plain"])
+def test_multi_line_conditions_name_the_line_and_column_in_the_file(tmp_path: Path, capsys, style: str) -> None:
+    body = ["evt.type in (open, openat)", "  and proc.name in (a, b)", "  and (fd.name startswith /etc", "       or fd.name = x)",
+            "  and proc.pid startswith 1"]
+    head = "  condition: " + ("" if style == "plain" else style)
+    lines = ([f"{head}{body[0]}", *(f"    {b}" for b in body[1:])] if style == "plain" else
+             [head, *(f"    {b}" for b in body)])
+    text = "- rule: a\n  desc: d\n" + "\n".join(lines) + "\n  output: x\n  priority: WARNING\n"
+    rc, _, err = _validate(tmp_path, capsys, text)
+    assert rc == 1
+    line = 7 if style == "plain" else 8
+    assert err.strip() == f"error: F:{line}: rule 'a': operator 'startswith' needs a string field, 'proc.pid' is int " \
+        "(column 11)", (style, err)
 
 
 def test_type_errors_in_exceptions_name_the_exception(tmp_path: Path, capsys) -> None:
@@ -215,3 +230,26 @@ def test_macros_nested_too_deeply_name_the_rule(tmp_path: Path, capsys) -> None:
     text += "- rule: deep\n  condition: evt.type=open and m2999\n  output: x\n  priority: WARNING\n"
     rc, _, err = _validate(tmp_path, capsys, text)
     assert rc == 1 and err.startswith("error: F:6001: rule 'deep': macros nested too deeply"), err
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("- macro: proc.name\n  condition: proc.pid = 1\n", "macro 'proc.name': not a valid macro name"),
+    ("- macro: 1abc\n  condition: proc.pid = 1\n", "macro '1abc': not a valid macro name"),
+    ("- macro: a b\n  condition: proc.pid = 1\n", "macro 'a b': not a valid macro name"),
+    ("- macro: and\n  condition: proc.pid = 1\n", "macro 'and': not a valid macro name"),
+    ("- list: a b\n  items: [x]\n", "list 'a b': not a valid list name"),
+    ("- list: 'a,b'\n  items: [x]\n", "list 'a,b': not a valid list name"),
+    ("- list: '(x)'\n  items: [x]\n", "list '(x)': not a valid list name"),
+])
+def test_macro_and_list_names_are_checked(tmp_path: Path, capsys, item: str, message: str) -> None:
+    rc, _, err = _validate(tmp_path, capsys, item + OK_RULE.format(name="a"))
+    assert rc == 1 and err.startswith(f"error: F:1: {message}"), err
+
+
+@pytest.mark.parametrize("item", ["- list: l\n  items: [x]\n- list: l\n  append: true\n  override: {items: append}\n"
+                                  "  items: [y]\n",
+                                  "- macro: m\n  condition: proc.pid=1\n- macro: m\n  append: true\n"
+                                  "  override: {condition: append}\n  condition: or proc.pid=2\n"])
+def test_append_and_override_together_are_refused(tmp_path: Path, capsys, item: str) -> None:
+    rc, _, err = _validate(tmp_path, capsys, item + OK_RULE.format(name="a"))
+    assert rc == 1 and "use either 'append' or 'override', not both" in err and err.startswith("error: F:3:"), err

@@ -91,6 +91,19 @@ def _runtime(name: str) -> str:
     return name
 
 
+def _min_priority(text: str | None) -> Any:
+    from containerguard.errors import UsageError
+    from containerguard.model import Priority
+
+    if text is None:
+        return None
+    try:
+        return Priority.parse(text)
+    except KeyError:
+        raise UsageError(f"--min-priority {text!r}: not a priority "
+                         f"({', '.join(p.name.lower() for p in Priority)})") from None
+
+
 def _resolve_mode(mode: str) -> str:
     from containerguard.errors import UsageError
     from containerguard.runtime.dns import MODES
@@ -126,6 +139,9 @@ def agent(
     record_env: Annotated[bool, typer.Option(
         "--record-env", help="Write environment values (proc.env) to the recording unmasked; by default the values "
         "of secret-looking variables are masked (the secret scanner's rules)")] = False,
+    min_priority: Annotated[str | None, typer.Option(
+        "--min-priority", help="Run only rules of this priority or a more severe one (Falco's `priority` setting), "
+        "e.g. warning; kept across reloads")] = None,
     respond: Annotated[list[str] | None, typer.Option(
         "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
         "stop_container, kill_container)")] = None,
@@ -205,7 +221,8 @@ def agent(
     host = socket.gethostname()
     alert_policies, fetcher = _alert_policies(policy, server=server, token=token, spool_dir=spool_dir,
                                               from_server=policy_from_server, refresh=policy_refresh, host=host)
-    cfg = AgentConfig(rules=[str(p) for p in rules or []], outputs=list(output or ["stdout"]),
+    cfg = AgentConfig(rules=[str(p) for p in rules or []], min_priority=_min_priority(min_priority),
+                      outputs=list(output or ["stdout"]),
                       record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), runtime=_runtime(runtime),
                       containerd_socket=containerd_socket, containerd_namespace=containerd_namespace, respond=list(respond or []),
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,

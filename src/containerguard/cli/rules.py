@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -16,7 +17,7 @@ from containerguard.errors import RuleError, UsageError
 
 if TYPE_CHECKING:
     from collections import Counter
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from containerguard.model import Alert, Event, Priority
     from containerguard.runtime.events import ReadStats
@@ -52,10 +53,15 @@ def _say(text: str, *, err: bool = False) -> None:
     typer.echo(clean(text, oneline=True), err=err)
 
 
-def _load(rules: list[Path] | None) -> RuleSet:
+MinPriorityOpt = Annotated[str | None, typer.Option(
+    "--min-priority", help="Run only rules of this priority or a more severe one (Falco's `priority` setting), "
+    "e.g. warning.")]
+
+
+def _load(rules: list[Path] | None, min_priority: str | None = None) -> RuleSet:
     from containerguard.runtime.rules import builtin_and_plugin_rules, load_rules
 
-    return load_rules(rules or builtin_and_plugin_rules())
+    return load_rules(rules or builtin_and_plugin_rules(), min_priority=_priority_option(min_priority, "--min-priority"))
 
 
 @rules_app.command("validate")
@@ -127,11 +133,12 @@ def replay(
     workers: Annotated[int | None, typer.Option(
         "--workers", "-j", min=1, help="With --source: processes that decompress, parse and evaluate files in "
         "parallel (alerts still in file order). Default: the number of cores; 1 reads in this process.")] = None,
+    min_priority: MinPriorityOpt = None,
 ) -> None:
     """Evaluate recorded events against rules and print the alerts (Falco-compatible JSON lines or a table)."""
     from containerguard.runtime.evaluate import Evaluator, replay_events
     from containerguard.runtime.events import ReadStats
-    from containerguard.runtime.rules import alert_to_json, builtin_and_plugin_rules
+    from containerguard.runtime.rules import alert_to_json, builtin_and_plugin_rules, load_rules
 
     if not events and not k8s_audit:
         raise UsageError("give --events FILE and/or --k8s-audit FILE")
@@ -139,7 +146,7 @@ def replay(
     # each skipped record is printed once, below (the sources also log it, for the agent's log)
     logging.getLogger("containerguard.runtime.cloud").addHandler(logging.NullHandler())
     threshold = _priority_option(fail_on)
-    rs = _load(rules)
+    rs = _load(rules, min_priority)
     evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
     stats = ReadStats()
@@ -148,7 +155,10 @@ def replay(
         (ev, None) for ev in replay_events([] if kind else events or [], k8s_audit or [], strict=strict, stats=stats))
     if kind is not None:
         rule_paths = [str(p) for p in (rules or builtin_and_plugin_rules())]
-        stream = itertools.chain(_source_events(kind, events or [], strict, stats, rule_paths, workers,
+        # the pool's processes load the very same ruleset (a picklable loader when a minimum priority is set)
+        loader: list[str] | Callable[[], RuleSet] = rule_paths if rs.min_priority is None else functools.partial(
+            load_rules, rule_paths, min_priority=rs.min_priority)
+        stream = itertools.chain(_source_events(kind, events or [], strict, stats, loader, workers,
                                                 rs.eval_errors), stream)
     for ev, done in stream:
         batch = evaluator.evaluate(ev) if done is None else done
@@ -177,7 +187,7 @@ def _source_kind(source: str | None, events: list[Path] | None) -> str | None:
     return kind_of(source)
 
 
-def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str],
+def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats, rules: list[str] | Callable[[], RuleSet],
                    workers: int | None, eval_errors: Counter[str]) -> Iterator[tuple[Event, list[Alert] | None]]:
     """Events of a native audit log (cloudtrail, gcp, azure, k8s_audit), with the alerts when a pool of ``workers``
     evaluated ``rules`` on them (their evaluation errors added to ``eval_errors``); --strict stops at the first
@@ -205,7 +215,7 @@ def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats,
         raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
 
 
-def _priority_option(fail_on: str | None) -> Priority | None:
+def _priority_option(fail_on: str | None, option: str = "--fail-on") -> Priority | None:
     from containerguard.model import Priority
 
     if fail_on is None:
@@ -213,7 +223,7 @@ def _priority_option(fail_on: str | None) -> Priority | None:
     try:
         return Priority.parse(fail_on)
     except KeyError:
-        raise UsageError(f"--fail-on {fail_on!r}: not a priority "
+        raise UsageError(f"{option} {fail_on!r}: not a priority "
                          f"({', '.join(p.name.lower() for p in Priority)})") from None
 
 
@@ -244,9 +254,10 @@ def _replay_warnings(rs: RuleSet, stats: ReadStats, what: str) -> None:
 
 
 @rules_app.command("list")
-def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table) -> None:
+def list_rules(rules: RulesOpt = None, fmt: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+               min_priority: MinPriorityOpt = None) -> None:
     """List the rules (default: the built-in ruleset) with id, priority, source, state and tags."""
-    rs = _load(rules)
+    rs = _load(rules, min_priority)
     if fmt is Fmt.json:
         for r in rs.rules:
             typer.echo(json.dumps({

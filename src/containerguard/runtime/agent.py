@@ -63,6 +63,8 @@ class AgentConfig:
     """What ``containerguard agent`` was asked to do (one field per command-line option)."""
 
     rules: list[str] = field(default_factory=list)  # empty: the default ruleset
+    #: rules less severe than this are not run (Falco's `priority` setting); None: every rule
+    min_priority: Priority | None = None
     outputs: list[str] = field(default_factory=lambda: ["stdout"])
     record: str | None = None
     #: write environment values to the recording unmasked (default: secret-looking values are masked)
@@ -232,7 +234,7 @@ class Agent:
         self._rules_loader = functools.partial(load_rules, self._rule_paths(), available_fields=available_fields(
             bool(self.cfg.k8s_audit_listen) or "k8s_audit" in kinds, kinds, dns=self.cfg.resolve_names != "off"),
                         traced_event_types=script.traced_event_types(script.available_syscalls())
-                        if self.cfg.sensor else None)
+                        if self.cfg.sensor else None, min_priority=self.cfg.min_priority)
         rs = self._rules_loader()
         for w in rs.warnings:
             log.warning("%s", w)

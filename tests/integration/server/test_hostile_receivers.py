@@ -214,3 +214,22 @@ def test_an_admin_may_allow_a_metadata_range_and_deny_more(monkeypatch):
 @pytest.fixture
 def receivers():
     yield from receivers_of(Receiver)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "https://[fe80::1]:8443/hook",
+                                 "http://[::ffff:169.254.169.254]/x", "http://100.100.100.200/", "udp://169.254.0.9:514",
+                                 "http://0.0.0.0:80/x"])
+def test_a_target_or_registry_at_a_refused_address_is_refused_when_added(api, env, url):
+    kind = "syslog" if url.startswith("udp") else "webhook"
+    r = api.post("/notifications/targets", json={"name": "meta", "kind": kind, "url": url})
+    assert r.status_code == 422 and "egress policy" in r.text, r.text
+    assert api.get("/notifications/targets").json() == []
+    if kind == "webhook":
+        base = url.split("/", 3)[:3]
+        r = api.post("/registries", json={"name": "meta", "url": "/".join(base), "interval": 0})
+        assert r.status_code == 422 and "egress policy" in r.text, r.text
+        assert api.get("/registries").json() == []
+    # the same address allowed explicitly by the administrator is accepted
+    env.setenv("CONTAINERGUARD_EGRESS_ALLOW", "0.0.0.0/0,::/0")
+    r = api.post("/notifications/targets", json={"name": "meta", "kind": kind, "url": url})
+    assert r.status_code == 201, r.text

@@ -158,3 +158,42 @@ def test_a_bearer_realm_the_egress_policy_refuses_gets_no_connection(api, upstre
         f.stop()
         realm_srv.shutdown()
         realm_srv.server_close()
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _push_index(r: reg.Registry, repo: str, tag: str, child_repo: str, platforms: int) -> None:
+    """An index of ``platforms`` entries (distinct variants) all naming ``child_repo:1``'s manifest."""
+    import httpx
+
+    with httpx.Client(base_url=f"http://{r.host}", timeout=30) as c:
+        m = c.get(f"/v2/{child_repo}/manifests/1", headers={"Accept": OCI_MANIFEST})
+        body, digest = m.content, m.headers["Docker-Content-Digest"]
+        doc = json.loads(body)
+        for d in [doc["config"]["digest"], *(x["digest"] for x in doc["layers"])]:
+            assert c.post(f"/v2/{repo}/blobs/uploads/", params={"mount": d, "from": child_repo}).status_code == 201
+        assert c.put(f"/v2/{repo}/manifests/1", content=body, headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
+             "platform": {"architecture": "arm", "os": "linux", "variant": f"v{i}"}} for i in range(platforms)]}
+        put = c.put(f"/v2/{repo}/manifests/{tag}", content=json.dumps(index).encode(), headers={"Content-Type": OCI_INDEX})
+        assert put.status_code == 201, put.text
+
+
+def test_an_index_of_thousands_of_platforms_queues_nothing_and_costs_only_its_tag(api, upstream):
+    _push_index(upstream, "wide/many", "wide", "team/good", 2000)
+    _push_index(upstream, "wide/few", "few", "team/good", 3)
+    add = api.post("/registries", json={"name": "wide", "url": f"http://{upstream.host}", "interval": 0,
+                                        "repositories": ["wide/*"]})
+    assert add.status_code == 201, add.text
+    assert api.post("/registries/wide/poll").status_code == 202
+    api.wait_jobs(180)
+    poll = api.get("/jobs?kind=poll_registry").json()[0]
+    assert poll["status"] == "done", poll
+    res = poll["result"]
+    assert res["errors"] == 1 and "wide/many:wide" in res["failed"][0] and "2000 platform images" in res["failed"][0]
+    scans = api.get("/jobs?kind=scan_image").json()
+    assert not [j for j in scans if "repository=wide/many,tag=wide" in j["key"]], len(scans)
+    # the small index and the plain tags beside it were polled: 3 platform images of one manifest, and :1 twice
+    assert res["manifests"] == 5 and len(scans) == 5, (res, [j["key"] for j in scans])

@@ -53,6 +53,8 @@ MAX_CONDITION_NODES = 200_000
 #: the Falco engine version whose rules language this engine implements (the upstream rules files require it)
 ENGINE_VERSION = (0, 57, 0)
 _SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
+_MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
+_LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _OUTPUT_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.]*)(\[[^\]]*\])?")
 PathArg = str | PathLike[str]
 
@@ -65,6 +67,8 @@ class _Map(dict[str, Any]):
     key_lines: dict[str, int]
     #: the line where a key's text value starts: a block scalar (| or >) starts on the line after its key
     value_lines: dict[str, int]
+    #: a text value written on several lines: (its first line, the source lines) to locate a position in it
+    value_rows: dict[str, tuple[int, tuple[str, ...]]]
 
     def value_line(self, key: str) -> int:
         return self.value_lines.get(key) or self.key_lines.get(key, self.line)
@@ -88,7 +92,9 @@ class _TrackedLists(dict[str, tuple[str, ...]]):
 
 
 class _Loader(yaml.CSafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.source_lines = stream.splitlines()  # for the source lines of multi-line values (error locations)
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
@@ -97,6 +103,7 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     m.line = node.start_mark.line + 1
     m.key_lines = {}
     m.value_lines = {}
+    m.value_rows = {}
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
         if not isinstance(key, str):
@@ -105,6 +112,9 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
         m.key_lines[key] = knode.start_mark.line + 1
         if isinstance(vnode, yaml.ScalarNode):
             m.value_lines[key] = vnode.start_mark.line + (2 if vnode.style in ("|", ">") else 1)
+            rows = _source_rows(loader, vnode)
+            if rows is not None:
+                m.value_rows[key] = rows
     return m
 
 
@@ -118,6 +128,23 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
     seq = _Seq(loader.construct_object(child, deep=True) for child in node.value)
     seq.item_lines = [child.start_mark.line + 1 for child in node.value]
     return seq
+
+
+def _source_rows(loader: _Loader, node: yaml.ScalarNode) -> tuple[int, tuple[str, ...]] | None:
+    """(1-based first line, source lines) of a scalar written on several lines (block, or plain folded), with what
+    precedes a plain value on its first line blanked; None for a one-line value."""
+    lines = getattr(loader, "source_lines", None)
+    start, end = node.start_mark, node.end_mark
+    if not lines or (start.line == end.line and node.style not in ("|", ">")):
+        return None
+    if node.style in ("|", ">"):
+        first, last = start.line + 1, end.line - (1 if end.column == 0 else 0)
+        return first + 1, tuple(lines[first:last + 1])
+    rows = list(lines[start.line:end.line + 1])
+    if not rows:
+        return None
+    rows[0] = " " * start.column + rows[0][start.column:]
+    return start.line + 1, tuple(rows)
 
 
 def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
@@ -160,6 +187,27 @@ class _Seg:
     text: str
     file: str
     line: int
+    #: the source lines of a text written on several lines (see _source_rows)
+    rows: tuple[int, tuple[str, ...]] | None = None
+
+    def locate(self, rel: int) -> tuple[int, str]:
+        """(line, column note) of character ``rel`` of the text: the line and column in the file when the text was
+        written on several lines (a folded ``>`` text is one line once read), else its column in the text."""
+        if self.rows is not None:
+            first, rows = self.rows
+            off = 0
+            for i, row in enumerate(rows):
+                body = row.strip()
+                if not body:
+                    continue
+                idx = self.text.find(body, off)
+                if idx < 0:
+                    break  # escapes of a quoted value: the text differs from the source
+                if rel < idx + len(body):
+                    return first + i, f"column {len(row) - len(row.lstrip()) + max(0, rel - idx) + 1}"
+                off = idx + len(body)
+        line_off, col = position(self.text, rel)
+        return self.line + line_off, f"column {col} of the condition"
 
 
 @dataclass
@@ -314,8 +362,19 @@ class _Collector:
                 if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e.get("version") is None:
                     raise RuleError("required_plugin_versions: each entry needs a name and a version", file, at)
 
+    @staticmethod
+    def _name(item: _Map, kind: str, name: str, file: str, pattern: re.Pattern[str]) -> None:
+        """Falco's name rules: a macro name is an identifier (a condition could not use it otherwise), a list name a
+        bare word of a condition; an item using both ``append`` and ``override`` is refused."""
+        if not pattern.fullmatch(name) or name in ("and", "or", "not"):
+            raise RuleError(f"{kind} '{name}': not a valid {kind} name (it must match {pattern.pattern})", file,
+                            item.line)
+        if item.get("append") is True and "override" in item:
+            raise RuleError(f"{kind} '{name}': use either 'append' or 'override', not both", file, item.line)
+
     def _list(self, item: _Map, file: str) -> None:
         name = self._str(item, "list", file, "list")
+        self._name(item, "list", name, file, _LIST_NAME)
         what = f"list '{name}'"
         existing = self.lists.get(name)
         items = item.get("items")
@@ -337,9 +396,10 @@ class _Collector:
 
     def _macro(self, item: _Map, file: str) -> None:
         name = self._str(item, "macro", file, "macro")
+        self._name(item, "macro", name, file, _MACRO_NAME)
         what = f"macro '{name}'"
         cond = self._str(item, "condition", file, what)
-        seg = _Seg(cond, file, item.value_line("condition"))
+        seg = _Seg(cond, file, item.value_line("condition"), item.value_rows.get("condition"))
         appending = item.get("append") is True
         if "override" in item:
             appending = self._override(item, file, what, ("condition",), ()).get("condition") == "append"
@@ -434,7 +494,7 @@ class _Collector:
 
     def _apply_text(self, rd: _RuleDef, item: _Map, key: str, append: bool, file: str, what: str, line: int) -> None:
         if key == "condition":
-            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key))
+            seg = _Seg(self._str(item, key, file, what), file, item.value_line(key), item.value_rows.get(key))
             rd.segs = [*rd.segs, seg] if append else [seg]
         elif key == "tags":
             tags = self._strlist(item, key, file, what)
@@ -519,8 +579,10 @@ def _missing_reason(missing: tuple[str, ...]) -> str:
 
 
 class _Builder:
-    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None) -> None:
+    def __init__(self, col: _Collector, available: set[str] | None, traced: set[str] | None = None,
+                 min_priority: Priority | None = None) -> None:
         self.col = col
+        self.min_priority = min_priority
         self.available = available
         self.traced = frozenset(traced) if traced is not None else None
         self.warnings = col.warnings
@@ -606,8 +668,8 @@ class _Builder:
         for seg in segs:
             end = offset + len(seg.text)
             if exc.pos <= end or seg is segs[-1]:
-                line_off, col = position(seg.text, max(0, min(exc.pos - offset, len(seg.text))))
-                return RuleError(f"{what}: {exc.message} (column {col} of the condition)", seg.file, seg.line + line_off)
+                line, col = seg.locate(max(0, min(exc.pos - offset, len(seg.text))))
+                return RuleError(f"{what}: {exc.message} ({col})", seg.file, line)
             offset = end + 1
         return RuleError(f"{what}: {exc.message}", segs[0].file if segs else None)  # pragma: no cover
 
@@ -831,13 +893,19 @@ class _Builder:
             untraced = () if reason else self.untraced(rd, etypes)
             if untraced:
                 reason = f"event type{'s' if len(untraced) > 1 else ''} {', '.join(untraced)} not traced by the sensor"
-            enabled = rd.enabled and not reason
+            if not reason and self.min_priority is not None and rd.priority < self.min_priority:
+                # as Falco's `priority` setting: a rule less severe than the minimum is not run (no warning: chosen)
+                enabled, below = False, (f"priority {rd.priority.name.capitalize()} is below the minimum "
+                                         f"{self.min_priority.name.capitalize()}")
+            else:
+                enabled, below = rd.enabled and not reason, ""
             if reason:
                 self.warnings.append(f"{where}: {what} disabled: {reason}")
             elif enabled and rd.source == "syscall" and rd.warn_evttypes:
                 self.warn_event_types(where, what, etypes)
             names = frozenset(r.name for r in refs + orefs)
-            cr = replace(base, enabled=enabled, disabled_reason=reason or ("" if rd.enabled else "enabled: false"),
+            cr = replace(base, enabled=enabled,
+                         disabled_reason=reason or below or ("" if rd.enabled else "enabled: false"),
                               event_types=etypes, fields=names,
                               missing=missing + tuple(f"evt.type={t}" for t in untraced))
             out.append((cr, _Compiled(node, parts, orefs, field_names=tuple(onames))))
@@ -877,13 +945,14 @@ def _scalar(v: Any) -> str:
 
 
 def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = None,
-               traced_event_types: set[str] | None = None) -> RuleSet:
+               traced_event_types: set[str] | None = None, min_priority: Priority | None = None) -> RuleSet:
     """Load rules files (later files append to / override earlier ones) into a compiled, indexed RuleSet.
 
     ``available_fields``: catalog names the event sources can supply; a rule whose condition needs another field
     is disabled with a warning. None means every catalog field is available. ``traced_event_types``: the syscall
     event types the sensor can report; a rule that can only match others is disabled ("unable to fire"), never
-    silently enabled. Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
+    silently enabled. ``min_priority``: as Falco's ``priority`` setting, rules less severe are loaded but not run.
+    Raises :class:`RuleError` on hard errors; a field or construct the engine does not know
     disables only the rule using it (a warning).
     """
     col = _Collector()
@@ -891,7 +960,7 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         label = str(p)
         for i, (item, line) in enumerate(_read_yaml(Path(p), label)):
             col.add(item, label, i, line)
-    builder = _Builder(col, available_fields, traced_event_types)
+    builder = _Builder(col, available_fields, traced_event_types, min_priority)
     where = str(paths[-1]) if paths else None
     try:
         compiled = builder.build()
@@ -906,6 +975,7 @@ def load_rules(paths: Sequence[PathArg], available_fields: set[str] | None = Non
         raise RuleError(f"internal error compiling the rules ({type(exc).__name__}: {exc}); please report it",
                         where) from exc
     rs.traced_event_types = traced_event_types
+    rs.min_priority = min_priority
     return rs
 
 
@@ -913,7 +983,7 @@ def reload_rules(current: RuleSet, paths: Sequence[PathArg] | None = None) -> tu
     """Reload ``paths`` (default: the files ``current`` came from). On failure keep ``current`` and return the error."""
     try:
         return load_rules(list(paths) if paths is not None else current.paths, current.available_fields,
-                          current.traced_event_types), None
+                          current.traced_event_types, current.min_priority), None
     except RuleError as err:
         return current, err
 

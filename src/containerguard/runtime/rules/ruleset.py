@@ -88,6 +88,8 @@ class RuleSet:
         self.paths = paths
         self.available_fields = available_fields
         self.traced_event_types: set[str] | None = None
+        #: the minimum priority it was loaded with (rules less severe are not run; kept by a reload)
+        self.min_priority: Priority | None = None
         #: evaluation errors per rule name (a recorded field of the wrong type, ...): the rule did not match
         self.eval_errors: Counter[str] = Counter()
         self._comp: list[_Compiled | None] = [c for _, c in compiled]

@@ -141,6 +141,9 @@ def _check_url(kind: str, url: str) -> None:
         p.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise Invalid(f"target URL has an invalid port: {redact(url)}") from None
+    why = egress.literal_refusal(p.hostname or "")
+    if why is not None:
+        raise Invalid(f"target URL {redact(url)}: {why}")
     if kind == "syslog":
         if p.scheme not in ("udp", "tcp") or not p.hostname or not p.port:
             raise Invalid("a syslog target's URL is udp://HOST:PORT or tcp://HOST:PORT")

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from containerguard.errors import ContainerGuardError
+from containerguard import egress
+from containerguard.errors import ContainerGuardError, RegistryError
 from containerguard.server import auth, crypto
 from containerguard.server.services import Invalid, NotFound
 from containerguard.server.services.audit import SYSTEM, Actor, record
@@ -26,6 +27,7 @@ from containerguard.server.store.models import ImageName, Registry, utcnow
 if TYPE_CHECKING:
     from containerguard.server.jobs import JobContext
 
+MAX_PLATFORMS = 128  # platform images of one index (official multi-arch images have about 10, twice with attestations)
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
                   "application/vnd.docker.distribution.manifest.list.v2+json",
                   "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")
@@ -56,6 +58,9 @@ def _check(url: str, interval: int) -> str:
         raise Invalid("registry URL: no credentials in the URL (give the username and password on their own)")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise Invalid(f"registry URL {url[:200]!r}: expected https://HOST[:PORT] (http:// for a plain-HTTP registry)")
+    why = egress.literal_refusal(parts.hostname or "")
+    if why is not None:
+        raise Invalid(f"registry URL {url[:200]!r}: {why}")
     if interval and interval < 60:
         raise Invalid("interval: at least 60 seconds (0: never poll, notifications only)")
     return f"{parts.scheme}://{parts.netloc}"
@@ -185,7 +190,8 @@ def note_known(session: Session, repository: str, tag: str, digest: str) -> bool
 def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> list[tuple[str, str]]:
     """(manifest digest, platform) of each image a manifest stands for: itself (platform "") or, for an image
     index, each platform's manifest. Attestation and other non-image entries (platform unknown/unknown) are
-    skipped; so are entries that are themselves indexes (nesting is not followed)."""
+    skipped; so are entries that are themselves indexes (nesting is not followed). More than
+    ``MAX_PLATFORMS`` images is an error for this tag (each would be a scan job)."""
     from containerguard.artifact.manifest import Index, parse_manifest
 
     node = parse_manifest(body, media_type, what=what)
@@ -197,7 +203,10 @@ def platform_manifests(body: bytes, media_type: str, digest: str, what: str) -> 
                 or "manifest.list" in d.media_type:
             continue
         out.append((d.digest, str(d.platform)))
-    return list(dict.fromkeys(out))
+    out = list(dict.fromkeys(out))
+    if len(out) > MAX_PLATFORMS:  # each would be a scan job: one manifest must not queue thousands
+        raise RegistryError(f"{what}: the index lists {len(out)} platform images (at most {MAX_PLATFORMS} are scanned)")
+    return out
 
 
 def notification(session: Session, reg: Registry, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -34,14 +34,16 @@ IMAGE = "cgpol/busybox:1"
 
 
 class Plugin:
-    def __init__(self, socket: Path, log: Path) -> None:
+    def __init__(self, socket: Path, log: Path, docker_host: str = "") -> None:
         self.socket, self.log = socket, log
+        self.docker_host = docker_host  # the private dockerd it serves, for its lookups
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.stop()
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([CLI, "authz", "serve", "--socket", str(self.socket), *args],
+            self.proc = subprocess.Popen([CLI, "authz", "serve", "--socket", str(self.socket),
+                                          "--docker-host", self.docker_host, *args],
                                          stdout=out, stderr=out, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 30
         while not self._answers():
@@ -142,7 +144,7 @@ def env() -> Iterator[tuple[Daemon, Plugin]]:
     root = Path(tempfile.mkdtemp(prefix="cgpol-", dir="/tmp"))  # short: unix socket paths are limited
     name = f"cgpol-{os.getpid()}"
     PLUGINS.mkdir(parents=True, exist_ok=True)
-    plugin = Plugin(PLUGINS / f"{name}.sock", root / "plugin.log")
+    plugin = Plugin(PLUGINS / f"{name}.sock", root / "plugin.log", f"unix://{root}/docker.sock")
     daemon = Daemon(root, name)
     try:
         plugin.start()
@@ -592,3 +594,105 @@ def test_host_config_at_start_is_decided(env: tuple[Daemon, Plugin]) -> None:
         assert _api(daemon, "POST", "/v1.23/containers/cgpol-start-hc/start").status_code == 204
     finally:
         daemon.docker("rm", "-f", "cgpol-start-hc", check=False)
+
+
+def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin]) -> None:
+    """A swarm service's tasks are containers: `docker service create/update` with the capabilities, host bind
+    mounts or host network a policy denies for `docker run` are denied the same way."""
+    daemon, _ = env
+    r = daemon.docker("swarm", "init", "--advertise-addr", "127.0.0.1", check=False)
+    assert r.returncode == 0 or "already part of a swarm" in r.stderr, r.stderr
+    try:
+        svc = ("service", "create", "--detach", "--user", "1000", "--limit-memory", "64m")
+        for args, pid in ((("--cap-add", "SYS_ADMIN"), "CG-DEP-006"),
+                          (("--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock"), "CG-DEP-005"),
+                          (("--network", "host"), "CG-DEP-003")):
+            r = daemon.docker(*svc, "--name", "cgpol-svc-bad", *args, IMAGE, "/bin/sleep", "300", check=False)
+            assert r.returncode != 0 and f"authorization denied by plugin {daemon.plugin}" in r.stderr, (args, r.stderr)
+            assert f"[{pid} " in r.stderr, (args, r.stderr)
+        assert "cgpol-svc-bad" not in daemon.docker("service", "ls", "--format", "{{.Name}}").stdout
+        daemon.docker(*svc, "--name", "cgpol-svc-ok", IMAGE, "/bin/sleep", "300")
+        for args, pid in ((("--cap-add", "SYS_PTRACE"), "CG-DEP-006"),
+                          (("--mount-add", "type=bind,source=/run/docker.sock,target=/host.sock"), "CG-DEP-005 ")):
+            r = daemon.docker("service", "update", "--detach", *args, "cgpol-svc-ok", check=False)
+            assert r.returncode != 0 and f"[{pid}" in r.stderr, (args, r.stderr)
+        spec = daemon.docker("service", "inspect", "-f", "{{json .Spec.TaskTemplate.ContainerSpec}}", "cgpol-svc-ok").stdout
+        assert "SYS_PTRACE" not in spec and "/host.sock" not in spec
+        # a compliant update goes through
+        daemon.docker("service", "update", "--detach", "--env-add", "A=1", "cgpol-svc-ok")
+    finally:
+        daemon.docker("service", "rm", "cgpol-svc-ok", check=False)
+        daemon.docker("swarm", "leave", "--force", check=False)
+
+
+_PRIVILEGES = [{"Name": "network", "Description": "permissions to access a network", "Value": ["host"]},
+               {"Name": "mount", "Description": "host path to mount", "Value": ["/var/run/docker.sock"]},
+               {"Name": "allow-all-devices", "Description": "allow 'rwm' access to all devices", "Value": ["true"]},
+               {"Name": "capabilities", "Description": "list of additional capabilities required", "Value": ["CAP_SYS_ADMIN"]}]
+
+
+@pytest.mark.parametrize("grant", [[p] for p in _PRIVILEGES] + [[{"name": "host pid namespace", "value": ["true"]}]],
+                         ids=["network-host", "mount", "all-devices", "capabilities", "host-pid-lowercase-keys"])
+def test_plugin_privileges_are_decided(env: tuple[Daemon, Plugin], grant: list[dict[str, Any]]) -> None:
+    """`docker plugin install`/`upgrade` POST the privileges the user grants the plugin: granting host network,
+    host mounts, every device, capabilities or host namespaces is denied as for a container. Sent to the real
+    dockerd: the plugin answers before dockerd contacts the (here unreachable) registry."""
+    daemon, _ = env
+    remote = "127.0.0.1:9/cgpol/plug:1"
+    for path in (f"/v1.41/plugins/pull?remote={remote}&name=cgpol-plug", "/v1.41/plugins/cgpol-plug:1/upgrade?remote=" + remote):
+        r = _api(daemon, "POST", path, json.dumps(grant).encode())
+        assert r.status_code == 403 and "containerguard policy: [CG-DEP-" in r.text, (path, r.status_code, r.text)
+    # no privileges granted: allowed by the plugin, then dockerd fails on its own (no registry, no such plugin)
+    r = _api(daemon, "POST", f"/v1.41/plugins/pull?remote={remote}", b"[]")
+    assert r.status_code != 403 and "authorization denied" not in r.text, r.text
+
+
+def test_plugin_created_from_a_local_tar_is_undecidable(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`docker plugin create` sends a tar whose config.json lists the privileges; dockerd shows the plugin no body,
+    so it cannot be evaluated: denied under fail-closed."""
+    daemon, _ = env
+    (tmp_path / "rootfs").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({
+        "description": "x", "documentation": "x", "entrypoint": ["/bin/sh"], "interface": {"socket": "p.sock", "types": ["docker.volumedriver/1.0"]},
+        "network": {"type": "host"}, "linux": {"capabilities": ["CAP_SYS_ADMIN"], "allowAllDevices": True}}))
+    r = daemon.docker("plugin", "create", "cgpol-created-plug", str(tmp_path), check=False)
+    assert r.returncode != 0 and "cannot evaluate the request, denied (fail-closed)" in r.stderr, r.stderr
+    assert "config.json" in r.stderr
+    assert "cgpol-created-plug" not in daemon.docker("plugin", "ls").stdout
+
+
+@pytest.mark.parametrize("mode", ["pid", "ipc", "network"])
+def test_joining_another_containers_namespace_is_decided(env: tuple[Daemon, Plugin], mode: str) -> None:
+    """`--pid/--ipc/--network container:X` shares X's namespaces: the host's when X runs in them (or joins a
+    container that does). The plugin looks X up through the Engine API (--docker-host) and decides as for
+    `--pid/--ipc/--network host`; without that API the request is undecidable when a policy denies host
+    namespaces: denied under fail-closed, allowed under fail-open."""
+    daemon, plugin = env
+    plugin.start("--warn-only")  # containers in the host's namespaces, made before the policies were enforced
+    try:
+        daemon.docker("run", "-d", f"--{mode}", "host", "--user", "1000", "--name", "cgpol-hostns", IMAGE, "/bin/sleep", "300")
+        daemon.docker("run", "-d", f"--{mode}", "container:cgpol-hostns", "--user", "1000", "--name", "cgpol-chain",
+                      IMAGE, "/bin/sleep", "300")
+        plugin.start()
+        daemon.docker("run", "-d", "--network", "none", "--ipc", "shareable", "--user", "1000", "--name", "cgpol-plain",
+                      IMAGE, "/bin/sleep", "300")
+        pid = {"pid": "CG-DEP-002", "network": "CG-DEP-003", "ipc": "CG-DEP-004"}[mode]
+        for target in ("cgpol-hostns", "cgpol-chain"):
+            r = daemon.docker("run", "--rm", f"--{mode}", f"container:{target}", "--user", "1000", IMAGE, "/bin/true",
+                              check=False)
+            assert r.returncode != 0 and f"containerguard policy: [{pid} " in r.stderr, (target, r.stderr)
+        plain = ("run", "--rm", f"--{mode}", "container:cgpol-plain", "--user", "1000", IMAGE, "/bin/true")
+        assert daemon.docker(*plain, check=False).returncode == 0
+        plugin.start("--docker-host", "")  # no Engine API to look the container up
+        r = daemon.docker(*plain, check=False)
+        assert r.returncode != 0 and "cannot evaluate the request, denied (fail-closed)" in r.stderr, r.stderr
+        assert f"the {mode} namespace of container cgpol-plain" in r.stderr
+        r = daemon.docker("run", "--rm", f"--{mode}", "container:cgpol-plain", "--privileged", IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "[CG-DEP-001 privileged-container]" in r.stderr, r.stderr  # denied anyway
+        plugin.start("--docker-host", "", "--fail-open")
+        r = daemon.docker(*plain, check=False)
+        assert r.returncode == 0, r.stderr
+    finally:
+        plugin.start("--fail-open")
+        daemon.docker("rm", "-f", "cgpol-chain", "cgpol-hostns", "cgpol-plain", check=False)
+        plugin.start()

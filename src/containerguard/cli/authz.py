@@ -30,6 +30,10 @@ def serve(
     fail_open: Annotated[bool, typer.Option("--fail-open/--fail-closed", help="When a create/exec cannot be "
                                             "evaluated (no body, internal error): allow it, or deny it.")] = False,
     warn_only: Annotated[bool, typer.Option("--warn-only", help="Never deny; log what would be denied.")] = False,
+    docker_host: Annotated[str, typer.Option("--docker-host", help="The Engine API (unix:// socket) of the daemon "
+                                             "served, to look up the container a --pid/--ipc/--network container:ID "
+                                             "joins and a service's networks; '' for none (such requests are then "
+                                             "undecidable when a policy depends on them).")] = "unix:///var/run/docker.sock",
     server: ServerOpt = None,
     token: TokenOpt = None,
     spool_dir: SpoolOpt = None,
@@ -45,6 +49,8 @@ def serve(
     from containerguard.cli.policy import live
     from containerguard.policy.authz import AuthzConfig, create_app
 
+    if docker_host and not docker_host.removeprefix("unix://").startswith("/"):
+        raise UsageError(f"--docker-host {docker_host}: only a unix:// socket is supported")
     if socket.suffix != ".sock":
         raise UsageError(f"--socket {socket}: the daemon looks for NAME.sock")
     policies = live(policy, no_defaults)
@@ -72,7 +78,8 @@ def serve(
             return {**({"reporting": rep.status()} if rep else {}),
                     **({"server_policies": fetcher.status()} if fetcher else {})}
 
-        uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only),
+        uvicorn.run(create_app(policies, AuthzConfig(fail_open=fail_open, enforce=not warn_only,
+                                                                docker_host=docker_host),
                                rep.record if rep else None, status), uds=str(socket), log_level="warning",
                     access_log=False)
     finally:

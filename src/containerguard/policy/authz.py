@@ -5,8 +5,12 @@ plugin's unix socket -- ``/Plugin.Activate`` once, then ``/AuthZPlugin.AuthZReq`
 ``/AuthZPlugin.AuthZRes`` after it -- and shows a denial's ``Msg`` at the docker CLI
 ("Error response from daemon: authorization denied by plugin NAME: MSG").
 
-Requests this plugin decides on: ``POST /containers/create`` (the body is the container config) and
-``POST /containers/ID/exec`` (a privileged exec). Everything else is allowed. When a request it decides on
+Requests this plugin decides on: ``POST /containers/create`` (the body is the container config; a
+``container:ID`` PID/IPC/network mode is looked up through the Engine API), ``POST /containers/ID/exec`` (a
+privileged exec), ``POST /containers/ID/start`` with a host config (API < 1.24), ``POST /services/create`` and
+``/services/ID/update`` (a swarm service's container spec), ``POST /plugins/pull`` and ``/plugins/NAME/upgrade``
+(the privileges granted to a managed plugin) and ``POST /plugins/create`` (undecidable: its privileges are in a tar).
+Everything else is allowed. When a request it decides on
 cannot be evaluated (no body: the daemon sends none above 1 MiB or for non-JSON; an internal error), the
 configured failure mode decides: fail closed (deny, the default) or fail open (allow, logged).
 """
@@ -20,9 +24,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from containerguard.policy import inputs
 from containerguard.policy.engine import PolicySet
@@ -39,6 +43,9 @@ log = logging.getLogger("containerguard.authz")
 _CREATE = re.compile(r"^(?:/v[0-9.]+)?/containers/create/?$")
 _EXEC = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/exec/?$")
 _START = re.compile(r"^(?:/v([0-9.]+))?/containers/([^/]+)/start/?$")
+_SERVICE = re.compile(r"^(?:/v[0-9.]+)?/services/(?:(create)|([^/]+)/update)/?$")
+_PLUGIN = re.compile(r"^(?:/v[0-9.]+)?/plugins/(?:(pull)|(.+)/upgrade)/?$")  # dockerd: /plugins/{name:.*}/upgrade
+_PLUGIN_CREATE = re.compile(r"^(?:/v[0-9.]+)?/plugins/create/?$")
 MAX_MSG = 2000
 
 
@@ -46,6 +53,61 @@ MAX_MSG = 2000
 class AuthzConfig:
     fail_open: bool = False
     enforce: bool = True  # False: never deny, only log what would have been denied
+    #: the Engine API the plugin looks up what a request refers to (the container whose namespaces it joins,
+    #: a service's networks); "" = no lookups: those requests are undecidable when a policy depends on them
+    docker_host: str = ""
+
+
+class DockerLookup:
+    """Reads of the Engine API the plugin decides for (``unix:///var/run/docker.sock``): whether a container
+    runs in the host's namespaces, whether a network is the host's. dockerd asks the plugin about these GETs
+    too (and they are allowed): the app answers AuthZ requests in a thread pool so that it can."""
+
+    def __init__(self, host: str) -> None:
+        path = host.removeprefix("unix://")
+        if not path.startswith("/"):
+            raise ValueError(f"docker host {host!r}: only a unix:// socket is supported")
+        self.path = path
+
+    def get(self, what: str) -> dict[str, Any] | None:
+        """The JSON object at ``GET what`` (quoted by the caller), None when it does not exist (404)."""
+        import httpx
+
+        try:
+            with httpx.Client(transport=httpx.HTTPTransport(uds=self.path), timeout=5) as c:
+                r = c.get(f"http://docker{what}")
+        except httpx.HTTPError as exc:
+            raise LookupError(f"the Docker API at {self.path} did not answer ({exc})") from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200 or not isinstance(r.json(), dict):
+            raise LookupError(f"GET {what}: the Docker API answered {r.status_code}")
+        return dict(r.json())
+
+    def host_namespaces(self, joined: Mapping[str, str]) -> set[str]:
+        """Which of the joined ``{namespace: container}`` are the host's (following ``container:`` chains)."""
+        out = set()
+        key = {"pid": "PidMode", "ipc": "IpcMode", "network": "NetworkMode"}
+        for ns, cid in joined.items():
+            for _ in range(8):
+                c = self.get(f"/containers/{quote(cid, safe='')}/json")
+                mode = str(((c or {}).get("HostConfig") or {}).get(key[ns]) or "")
+                if not mode.startswith("container:"):
+                    break
+                cid = mode.partition(":")[2]
+            else:
+                raise LookupError(f"container {cid}: a chain of {ns} namespaces too long to follow")
+            if mode == "host":
+                out.add(ns)
+        return out
+
+    def host_network(self, targets: list[str]) -> bool:
+        """Whether a service attaches to the host's network (the CLI sends network IDs, not names)."""
+        for t in targets:
+            n = self.get(f"/networks/{quote(t, safe='')}")
+            if n is not None and (n.get("Name") == "host" or n.get("Driver") == "host"):
+                return True
+        return False
 
 
 def _allow(msg: str = "") -> dict[str, Any]:
@@ -54,6 +116,87 @@ def _allow(msg: str = "") -> dict[str, Any]:
 
 def _deny(msg: str) -> dict[str, Any]:
     return {"Allow": False, "Msg": msg if len(msg) <= MAX_MSG else msg[:MAX_MSG - 3] + "...", "Err": ""}
+
+
+def _route(path: str, query: str) -> tuple[str, str] | None:
+    """What a POST to ``path`` is, as (kind, name), when the plugin decides on it; None otherwise."""
+    if _CREATE.match(path):
+        return "create", (parse_qs(query).get("name") or [""])[0]
+    if m := _EXEC.match(path):
+        return "exec", m.group(1)
+    if (m := _START.match(path)) and _start_takes_host_config(m.group(1)):
+        return "start", m.group(2)
+    if m := _SERVICE.match(path):
+        return ("service-create", "") if m.group(1) == "create" else ("service-update", m.group(2))
+    if m := _PLUGIN.match(path):
+        q = parse_qs(query)
+        return ("plugin-pull", (q.get("name") or q.get("remote") or [""])[0]) if m.group(1) == "pull" \
+            else ("plugin-upgrade", m.group(2))
+    if _PLUGIN_CREATE.match(path):
+        return "plugin-create", (parse_qs(query).get("name") or [""])[0]
+    return None
+
+
+def _object(kind: str, name: str, image: str = "") -> dict[str, str]:
+    """The decision's object as the server stores it."""
+    op = kind.rpartition("-")[2]
+    obj_kind = "service" if kind.startswith("service") else "plugin" if kind.startswith("plugin") else \
+        "exec" if kind == "exec" else "container"
+    return {"kind": obj_kind, "container": name, "image": image, "operation": op}
+
+
+def _lookup(config: AuthzConfig) -> DockerLookup:
+    if not config.docker_host:
+        raise LookupError("the plugin has no Docker API to look it up (--docker-host)")
+    return DockerLookup(config.docker_host)
+
+
+def _decide(ps: PolicySet, doc: inputs.Doc, subject: str, config: AuthzConfig,
+            resolve: Callable[[DockerLookup], set[str]], unknown: Iterable[str], what: str) -> Decision | str:
+    """The decision on ``doc`` once ``resolve`` has told which host namespaces it really shares; when that
+    lookup fails, the decision that holds whether or not the ``unknown`` namespaces are the host's, or the reason
+    it cannot be decided (a policy denies host namespaces and only the lookup could tell)."""
+    try:
+        return ps.evaluate(inputs.assume_host_namespaces(doc, resolve(_lookup(config))), Stage.DEPLOY, subject=subject)
+    except (LookupError, ValueError) as exc:
+        reason = f"{what}, which may be the host's, and {exc}"
+    decision = ps.evaluate(inputs.assume_host_namespaces(doc, unknown), Stage.DEPLOY, subject=subject)
+    if not any(v.action is Action.DENY for v in decision.violations):
+        return decision  # allowed even if they are the host's
+    decision = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
+    return decision if any(v.action is Action.DENY for v in decision.violations) else reason
+
+
+def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
+              config: AuthzConfig) -> tuple[Decision | str, str, dict[str, str]]:
+    """The decision on a request body (or the reason it cannot be decided), its subject and object."""
+    if kind in ("create", "start"):
+        image = str(inputs.docker_create_config(payload).get("Image") or "") if kind == "create" else ""
+        doc = inputs.from_docker_create(payload, name=name)
+        subject = f"container {name or '(unnamed)'} from image {image or '?'}" if kind == "create" else \
+            f"start of container {name} with a host config"
+        joined = inputs.docker_joined(payload)
+        if not joined:
+            return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
+        joins = ", ".join(f"the {ns} namespace of container {cid}" for ns, cid in joined.items())
+        return (_decide(ps, doc, subject, config, lambda d: d.host_namespaces(joined), joined, f"it joins {joins}"),
+                subject, _object(kind, name, image))
+    if kind.startswith("service"):
+        doc = inputs.from_docker_service(payload, name=name, operation=kind.partition("-")[2].upper())
+        name, image = doc["workload"]["name"], doc["container"]["image"]
+        subject = f"service {name or '(unnamed)'} from image {image or '?'}"
+        nets = [t for t in inputs.docker_service_networks(payload) if t != "host"]
+        if doc["container"]["host_network"] or not nets:
+            return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
+        return (_decide(ps, doc, subject, config, lambda d: {"network"} if d.host_network(nets) else set(), ["network"],
+                        f"it attaches to the networks {', '.join(nets)}"), subject, _object(kind, name, image))
+    if kind.startswith("plugin"):
+        doc = inputs.from_docker_plugin(payload, name=name, operation=kind.partition("-")[2].upper())
+        subject = f"privileges granted to plugin {name or '(unnamed)'}"
+        return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
+    doc = inputs.from_docker_exec(payload, container=name)
+    subject = f"exec in container {name}"
+    return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
 
 
 def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportFn | None = None) -> dict[str, Any]:
@@ -66,43 +209,34 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
         return _allow()
     parts = urlsplit(uri)
     parts = parts._replace(path=unquote(parts.path))  # dockerd routes on the decoded path
-    create, exec_, start = _CREATE.match(parts.path), _EXEC.match(parts.path), _START.match(parts.path)
-    if start and not _start_takes_host_config(start.group(1)):
+    route = _route(parts.path, parts.query)
+    if route is None:
         return _allow()
-    if not create and not exec_ and not start:
-        return _allow()
+    kind, name = route
+    user = str(body.get("User") or "")[:255]
     t0 = time.perf_counter()
     try:
-        payload = _body(body.get("RequestBody"))
-        if payload is None and start and _declared_empty(body.get("RequestHeaders")):
+        if kind == "plugin-create":  # the privileges are in the config.json of a tar dockerd never shows us
+            return _undecidable(config, f"{method} {parts.path}: a plugin created from a local tar grants the "
+                                        "privileges its config.json lists, which the daemon does not show the plugin",
+                                report, _object(kind, name), user)
+        payload = _body(body.get("RequestBody"), array=kind.startswith("plugin"))
+        if payload is None and kind == "start" and _declared_empty(body.get("RequestHeaders")):
             return _allow()  # a start without a host config: the container was decided at its create
         if payload is None:
             return _undecidable(config, f"{method} {parts.path}: the daemon sent no request body to evaluate "
-                                        "(it omits bodies above 1 MiB and non-JSON ones)", report, parts, body)
-        if start:
-            doc = inputs.from_docker_create(payload, name=start.group(2))
-            subject = f"start of container {start.group(2)} with a host config (API {start.group(1)})"
-            obj = {"kind": "container", "container": start.group(2), "image": "", "operation": "start"}
-        elif create:
-            name = (parse_qs(parts.query).get("name") or [""])[0]
-            image = str(inputs.docker_create_config(payload).get("Image") or "")
-            doc = inputs.from_docker_create(payload, name=name)
-            subject = f"container {name or '(unnamed)'} from image {image or '?'}"
-            obj = {"kind": "container", "container": name, "image": image, "operation": "create"}
-        else:
-            assert exec_ is not None
-            doc = inputs.from_docker_exec(payload, container=exec_.group(1))
-            subject = f"exec in container {exec_.group(1)}"
-            obj = {"kind": "exec", "container": exec_.group(1), "image": "", "operation": "exec"}
-        decision = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
+                                        "(it omits bodies above 1 MiB and non-JSON ones)", report, _object(kind, name), user)
+        decision, subject, obj = _evaluate(ps, kind, name, payload, config)
     except Exception as exc:
         log.exception("authz: could not evaluate %s %s", method, parts.path)
         return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}", report,
-                            parts, body)
+                            _object(kind, name), user)
+    if isinstance(decision, str):
+        return _undecidable(config, f"{method} {parts.path}: {decision}", report, obj, user)
     answer = _answer(decision, subject, body, config, time.perf_counter() - t0)
     if report is not None:
         report(Report(decision, allowed=bool(answer["Allow"]), mode="enforce" if config.enforce else "warn",
-                      obj=obj, images={subject: obj["image"]}, user=str(body.get("User") or "")[:255]))
+                      obj=obj, images={subject: obj["image"]}, user=user))
     return answer
 
 
@@ -126,7 +260,7 @@ def _declared_empty(headers: Any) -> bool:
     return length.isascii() and length.isdigit() and int(length) <= 7
 
 
-def _body(raw: Any) -> inputs.GoObject | None:
+def _body(raw: Any, *, array: bool = False) -> Any:
     """The request body as dockerd decodes it: the first JSON value (dockerd 20.10 ignores what follows it),
     invalid UTF-8 replaced as Go does, every key/value pair kept in order (see inputs.go_struct)."""
     if raw is None or raw == "":
@@ -139,21 +273,18 @@ def _body(raw: Any) -> inputs.GoObject | None:
         data, _ = json.JSONDecoder(object_pairs_hook=inputs.GoObject).raw_decode(text, start)
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise ValueError(f"RequestBody is not base64-encoded JSON ({exc})") from None
+    if array and (data is None or isinstance(data, list)):  # a plugin's privileges: a JSON array (null: none)
+        return data or []
     if not isinstance(data, inputs.GoObject):
-        raise ValueError("RequestBody is not a JSON object")
+        raise ValueError(f"RequestBody is not a JSON {'array' if array else 'object'}")
     return data
 
 
-def _undecidable(config: AuthzConfig, reason: str, report: ReportFn | None = None, parts: Any = None,
-                 body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    if report is not None and parts is not None and body is not None:
-        name = (parse_qs(parts.query).get("name") or [""])[0]
-        m, st = _EXEC.match(parts.path), _START.match(parts.path)
-        op = "exec" if m else "start" if st else "create"
-        obj = {"kind": "exec" if m else "container", "container": m.group(1) if m else st.group(2) if st else name,
-               "image": "", "operation": op}
+def _undecidable(config: AuthzConfig, reason: str, report: ReportFn | None = None,
+                 obj: dict[str, str] | None = None, user: str = "") -> dict[str, Any]:
+    if report is not None and obj is not None:
         report(undecidable(f"{obj['operation']} {obj['container'] or '(unnamed)'}", reason, allowed=config.fail_open,
-                           obj=obj, user=str(body.get("User") or "")[:255], mode="enforce" if config.enforce else "warn"))
+                           obj=obj, user=user, mode="enforce" if config.enforce else "warn"))
     if config.fail_open:
         log.warning("authz: allowing (fail-open): %s", reason)
         return _allow(f"containerguard: not evaluated, allowed (fail-open): {reason}")
@@ -186,6 +317,7 @@ def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: 
     admission webhook has: the policies in force, the failure mode, and ``status()``'s fields (the reporting
     to the server -- batches spooled, sent, lost -- and the server's policy set)."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
@@ -202,7 +334,9 @@ def create_app(policies: PolicySet | LivePolicies, config: AuthzConfig, report: 
             body = await read_json(request, limit=4 * 1024 * 1024)
         except BadRequest as exc:  # an answer the daemon shows, never a crash
             return json_response(_undecidable(config, f"malformed AuthZ request: {exc}"), media_type=media)
-        return json_response(authz_request(current_set(policies), body, config, report), media_type=media)
+        # in a worker thread: a lookup of the Engine API (DockerLookup) makes dockerd ask this app again
+        answer = await run_in_threadpool(authz_request, current_set(policies), body, config, report)
+        return json_response(answer, media_type=media)
 
     async def authz_res(request: Request) -> Response:
         # the response has already been produced; policies decide on requests only

@@ -5,7 +5,8 @@ by accident: a missing key is an evaluation error, and errors are never silently
 
 * :func:`from_scan` -- build stage: an image scan (image, findings, packages, misconfigurations, secrets);
 * :func:`from_k8s_object` -- deploy stage: one document per container of a Pod or of any workload kind;
-* :func:`from_docker_create` / :func:`from_docker_exec` -- deploy stage: Docker Engine API request bodies;
+* :func:`from_docker_create` / :func:`from_docker_exec` / :func:`from_docker_service` / :func:`from_docker_plugin`
+  -- deploy stage: Docker Engine API request bodies;
 * :func:`from_alert` -- runtime stage: an alert of the runtime agent;
 * :func:`complete` -- a partial document (a user's test input) filled up with the defaults.
 """
@@ -583,6 +584,119 @@ def from_docker_exec(body: Mapping[str, Any] | GoObject, *, container: str = "")
                              "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
                              "env": _env_list(_seq(body.get("Env"))), "command": _strslice(body.get("Cmd"))})
     doc["workload"].update({"kind": "DockerExec", "name": container, "operation": "EXEC"})
+    return doc
+
+
+def docker_joined(body: Any) -> dict[str, str]:
+    """The namespaces a create body (or an old start's host config) joins from another container:
+    ``{"pid"|"ipc"|"network": "ID"}`` for ``PidMode``/``IpcMode``/``NetworkMode`` = ``container:ID``."""
+    hc = docker_create_config(body)["HostConfig"]
+    out = {}
+    for ns, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("network", "NetworkMode")):
+        mode = str(hc.get(key) or "")
+        if mode.startswith("container:"):
+            out[ns] = mode.partition(":")[2]
+    return out
+
+
+def assume_host_namespaces(doc: Doc, namespaces: Iterable[str]) -> Doc:
+    """``doc`` with the given namespaces (pid, ipc, network) taken to be the host's: what joining a container
+    whose namespaces cannot be looked up may amount to."""
+    out = copy.deepcopy(doc)
+    for ns in namespaces:
+        out["container"][f"host_{ns}"] = True
+    return out
+
+
+_NETWORK_ATTACHMENT = _struct(Target=None)
+_SWARM_CONTAINER = _struct(
+    Image=None, User=None, Env=None, Command=None, Args=None, Mounts=("list", _MOUNT), ReadOnly=None, Init=None,
+    CapabilityAdd=None, CapabilityDrop=None, Sysctls=None,
+    Privileges=_struct(NoNewPrivileges=None, Seccomp=_struct(Mode=None), AppArmor=_struct(Mode=None)))
+_SWARM_PORT = _struct(PublishedPort=None, PublishMode=None)
+#: dockerd's swarm.ServiceSpec (``POST /services/create``, ``/services/ID/update``): the fields policies read
+DOCKER_SERVICE = _struct(
+    Name=None, Labels=("map", None), Networks=("list", _NETWORK_ATTACHMENT),
+    TaskTemplate=_struct(ContainerSpec=_SWARM_CONTAINER, Networks=("list", _NETWORK_ATTACHMENT),
+                         Resources=_struct(Limits=_struct(NanoCPUs=None, MemoryBytes=None))),
+    EndpointSpec=_struct(Ports=("list", _SWARM_PORT)))
+
+
+def docker_service_networks(body: Any) -> list[str]:
+    """The networks (names or IDs) a service spec attaches its tasks to."""
+    spec = go_struct(body, DOCKER_SERVICE) or {}
+    task = spec.get("TaskTemplate") or {}
+    return [str(n.get("Target") or "") for n in _seq(task.get("Networks")) + _seq(spec.get("Networks")) if n]
+
+
+def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE") -> Doc:
+    """The document of a swarm service spec: its tasks are containers with the spec's capabilities, mounts
+    and networks (the network named ``host`` is the host's network namespace; swarm has no privileged mode
+    and no host PID/IPC)."""
+    spec = go_struct(body, DOCKER_SERVICE) or {}
+    task = spec.get("TaskTemplate") or {}
+    c = task.get("ContainerSpec") or {}
+    priv = c.get("Privileges") or {}
+    image = str(c.get("Image") or "")
+    name = str(spec.get("Name") or "") or name
+    add = [_cap(x) for x in _seq(c.get("CapabilityAdd"))]
+    nnp = priv.get("NoNewPrivileges") is True
+    user = str(c.get("User") or "")
+    uid = user.partition(":")[0]
+    nets = docker_service_networks(body)
+    mode = {"default": "runtime/default", "unconfined": "unconfined"}
+    limits = (task.get("Resources") or {}).get("Limits") or {}
+    doc = blank("deploy")
+    doc["image"] = image_ref_doc(image)
+    doc["container"].update({
+        "name": name, "image": image, "init": c.get("Init") is True,
+        "allow_privilege_escalation": not nnp and ("SYS_ADMIN" in add or "ALL" in add), "no_new_privileges": nnp,
+        "capabilities": {"add": add, "drop": [_cap(x) for x in _seq(c.get("CapabilityDrop"))]},
+        "host_network": "host" in nets,
+        "host_ports": sorted({int(p["PublishedPort"]) for p in _seq((spec.get("EndpointSpec") or {}).get("Ports"))
+                              if p and p.get("PublishMode") == "host" and isinstance(p.get("PublishedPort"), int)}),
+        "mounts": [{"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
+                    "type": str(m.get("Type") or "volume"), "read_only": m.get("ReadOnly") is True}
+                   for m in _seq(c.get("Mounts")) if m],
+        "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
+        "run_as_non_root": bool(uid) and uid not in ("0", "root"), "read_only_root_filesystem": c.get("ReadOnly") is True,
+        "resources": {"limits": {k: str(limits[f]) for k, f in (("memory", "MemoryBytes"), ("cpu", "NanoCPUs"))
+                                 if limits.get(f)}, "requests": {}},
+        "seccomp": mode.get(str((priv.get("Seccomp") or {}).get("Mode") or ""), ""),
+        "apparmor": mode.get(str((priv.get("AppArmor") or {}).get("Mode") or ""), ""),
+        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command")) + _strslice(c.get("Args"))})
+    doc["workload"].update({"kind": "DockerService", "name": name, "operation": operation,
+                            "labels": {str(k): str(v) for k, v in (spec.get("Labels") or {}).items()}})
+    return doc
+
+
+_PLUGIN_PRIVILEGE = _struct(Name=None, Value=None)
+
+
+def from_docker_plugin(body: Any, *, name: str = "", operation: str = "INSTALL") -> Doc:
+    """The document of the privileges a ``POST /plugins/pull`` or ``/plugins/NAME/upgrade`` body grants a
+    managed plugin (dockerd's computePrivileges): ``network`` -> host_network when ``host``, ``host pid
+    namespace``/``host ipc namespace`` -> host_pid/host_ipc, ``mount`` -> bind mounts of host paths,
+    ``allow-all-devices`` -> privileged (every host device), ``capabilities`` -> capabilities.add."""
+    doc = blank("deploy")
+    add: list[str] = []
+    c = doc["container"]
+    for item in _seq(body):
+        p = go_struct(item, _PLUGIN_PRIVILEGE) or {}
+        kind, values = str(p.get("Name") or "").strip().lower(), [str(v) for v in _seq(p.get("Value"))]
+        if kind == "network":
+            c["host_network"] = c["host_network"] or "host" in values
+        elif kind in ("host pid namespace", "host ipc namespace"):
+            c[f"host_{kind.split()[1]}"] = True
+        elif kind == "mount":
+            c["mounts"] += [{"source": _path(v), "destination": v, "type": "bind", "read_only": False} for v in values]
+        elif kind == "allow-all-devices":
+            c["privileged"] = c["privileged"] or "true" in values
+        elif kind == "capabilities":
+            add += [_cap(v) for v in values]
+    c.update({"name": name, "capabilities": {"add": add, "drop": []},
+              "allow_privilege_escalation": c["privileged"] or "SYS_ADMIN" in add or "ALL" in add})
+    doc["workload"].update({"kind": "DockerPlugin", "name": name, "operation": operation})
     return doc
 
 

@@ -450,3 +450,36 @@ def test_health_counters(agent: AgentRun) -> None:
     for key in ("dropped", "parse_errors", "sensor_restarts", "output_dropped", "containers", "processes"):
         assert isinstance(h[key], int)
     assert h["docker_connected"] is True
+
+
+def _forged_line(c: Container, path: str) -> str:
+    """A complete sensor line (an openat for write of ``path`` by the container's init) as a file name could carry it."""
+    pid = int(subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", c.id], check=True, capture_output=True,
+                             text=True).stdout)
+    mntns = os.stat(f"/proc/{pid}/ns/mnt").st_ino
+    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    return f"openat\t{now}\t{pid}\t{pid}\t0\t0\t0\t{mntns}\t0\t0\tcgforged\t3\t577\t420\t-100\t{path}"
+
+
+@pytest.mark.parametrize("sep", ["\n", "\n\n", "\t", "\t\n", "\\n\\"])
+def test_names_with_line_breaks_neither_hide_nor_forge_events(agent: AgentRun, debian: Container, sep: str) -> None:
+    """Whoever runs in a container chooses file and program names: a newline or tab in one must not end the sensor's
+    record early or shift its fields (a read of /etc/shadow through a directory so named was cut at the newline, or
+    dropped, and missed), nor start a record of its own (a name holding a whole sensor line was taken for an event)."""
+    tag = "cg" + "".join(f"{ord(c):02x}" for c in sep)
+    forged = f"/etc/cg-forged-{tag}"
+    bait = f"/tmp/x{sep}{_forged_line(debian, forged)}"
+    t0 = time.time()
+    debian.exec("sh", "-c", 'mkdir -p "$1" && cat "$1/../../etc/shadow" > /dev/null; : > "$2"; cat "$2"',
+                "sh", f"/tmp/{tag}{sep}dir", bait)
+    # the program's own name (comm, which the kernel prints in every record) set to the same bytes
+    debian.exec("perl", "-e", '$0 = $ARGV[0]; open(my $f, "<", "/etc/shadow") or die', f"c{sep}{tag}")
+    doc = _check(agent, debian, "Monitored file read through a path traversal", t0,
+                 lambda d: tag in str(d["output_fields"].get("fd.nameraw", "")))
+    assert doc["output_fields"]["fd.name"] == "/etc/shadow"
+    assert doc["output_fields"]["fd.nameraw"] == f"/tmp/{tag}{sep}dir/../../etc/shadow"
+    doc = _check(agent, debian, "Sensitive file read in a container", t0,
+                 lambda d: d["output_fields"].get("proc.name") == f"c{sep}{tag}")
+    assert doc["output_fields"]["fd.name"] == "/etc/shadow"
+    time.sleep(1.5)
+    assert not [d for d in agent.docs() if forged in json.dumps(d)], "a file name was taken for a sensor line"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 
 import pytest
 
@@ -32,15 +34,63 @@ def test_policy_combines_rule_actions_and_priority_thresholds() -> None:
     assert pol.actions_for(_alert(Priority.CRITICAL, ("kill_container",))) == ["kill_process", "kill_container"]
 
 
+
 def test_kill_process_outcome() -> None:
-    victim = subprocess.Popen(["sleep", "60"])
+    # a grandchild: the responder refuses the agent's own children
+    shell = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait $!; echo $?"], stdout=subprocess.PIPE, text=True)
+    assert shell.stdout is not None
+    pid = int(shell.stdout.readline())
     r = Responder(None)
-    ev = Event("execve", 0, {"proc.pid": victim.pid, "container.id": "host"})
+    ev = Event("execve", time.time_ns(), {"proc.pid": pid, "container.id": "c0ffee"})
     out = r.run("kill_process", _alert(Priority.CRITICAL), ev)
-    assert out == f"kill_process {victim.pid}: ok"
-    assert victim.wait(5) == -9
-    again = r.run("kill_process", _alert(Priority.CRITICAL), Event("execve", 0, {"proc.pid": victim.pid}))
-    assert again.startswith("kill_process: error:")
+    assert out == f"kill_process {pid}: ok"
+    assert shell.stdout.readline().strip() == "137"  # the shell saw its child die of SIGKILL
+    shell.wait(5)
+    again = r.run("kill_process", _alert(Priority.CRITICAL), ev)
+    assert again == f"kill_process: error: process {pid} already exited"
     assert r.run("kill_container", _alert(Priority.CRITICAL), ev) == \
-        "kill_container: error: the event is not from a container"
+        "kill_container: error: no container runtime connection"
     assert (r.done, r.failed) == (1, 2)
+
+
+@pytest.mark.parametrize("cid", ["e" * 64, "0123456789ab" * 5 + "cdef"])
+def test_kill_process_refuses_outside_the_event_container(cid: str) -> None:
+    """The pid is now held by a process outside the event's container (here: the test's own cgroup)."""
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        out = Responder(None).run("kill_process", _alert(Priority.CRITICAL),
+                                  Event("openat", time.time_ns(), {"proc.pid": victim.pid, "container.id": cid[:12],
+                                                                   "container.full_id": cid}))
+        assert out.startswith("kill_process: error: refused:"), out
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_kill_process_refuses_a_reused_pid() -> None:
+    """The event's process is gone and its pid belongs to a process started after the event: never kill it."""
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        for age_s in (1, 30, 3600):
+            ev = Event("execve", time.time_ns() - age_s * 1_000_000_000, {"proc.pid": victim.pid, "container.id": "c"})
+            out = Responder(None).run("kill_process", _alert(Priority.CRITICAL), ev)
+            assert out == f"kill_process: error: refused: pid {victim.pid} now belongs to another process " \
+                          "(started after the event)"
+            assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_kill_process_refuses_the_agent_and_its_children() -> None:
+    child = subprocess.Popen(["sleep", "60"])  # like the agent's bpftrace
+    try:
+        for pid in (os.getpid(), os.getppid(), child.pid, 1):
+            ev = Event("execve", time.time_ns(), {"proc.pid": pid, "container.id": "c"})
+            out = Responder(None).run("kill_process", _alert(Priority.CRITICAL), ev)
+            assert out.startswith("kill_process: error: "), out
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()

@@ -75,3 +75,30 @@ def test_decode_buf() -> None:
     assert decode_buf("a\\\\x00b\\x00") == ["a\\x00b"]  # an escaped backslash stays a backslash
     assert decode_buf("") == []
     assert decode_buf("trunc") == ["trunc"]  # cut at the size limit: the last argument is partial
+
+
+def test_names_with_tabs_newlines_and_escapes_keep_their_bytes() -> None:
+    """comm comes escaped (%r, NUL padded); a path is the line's last field, so its tabs and newlines are its own."""
+    for name, comm in [("cat", "cat\\x00\\x00"), ("a\tb", "a\\x09b\\x00"), ("x\ny", "x\\x0ay\\x00"),
+                       ("a\\x00", "a\\\\x00\\x00"), ("é", "\\xc3\\xa9\\x00")]:
+        for path in ["/etc/shadow", "/tmp/a\tb/../../etc/shadow", "/tmp/x\nopenat\t1\t2\t3\n", "/t\t\t\\x41\n"]:
+            p = LineParser()
+            ev = p.feed(OPEN.replace("\tcat\t", f"\t{comm}\t").replace("/etc/shadow\n", path + "\n"))
+            assert ev is not None and (ev.comm, ev.args[-1], ev.res) == (name, path, 3)
+            p.feed(EXEC)
+            for line in EXEC_MORE:
+                done = p.feed(line.replace("/usr/bin/cat", path))
+            assert done is not None and done.more[0] == path and p.parse_errors == 0
+
+
+def test_bpftrace_json_records() -> None:
+    from containerguard.runtime.sensor.bpftrace import record_line
+
+    assert record_line('{"type": "printf", "data": "openat\\t1\\t/tmp/a\\nexecve\\tb\\n"}\n') == \
+        "openat\t1\t/tmp/a\nexecve\tb\n"
+    # bpftrace writes a byte >= 0x80 as a sign-extended \uffffffXX
+    assert record_line('{"type": "printf", "data": "/tmp/\\uffffffc3\\uffffffa9\\\\\\\\uffffffc3"}') == \
+        "/tmp/é\\\\uffffffc3"
+    assert record_line('{"type": "lost_events", "data": {"events": 7}}') == "Lost 7 events\n"
+    assert record_line('{"type": "attached_probes", "data": {"probes": 3}}') is None
+    assert record_line("garbage\n") == "garbage\n"

@@ -11,6 +11,7 @@ import time
 from typing import Protocol
 
 from containerguard.model import Alert, Event
+from containerguard.runtime.process import load_proc
 from containerguard.runtime.rules.vocabulary import CONTAINER_ACTIONS
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,54 @@ class ContainerControl(Protocol):
         """SIGKILL the container."""
 
 
+#: /proc start times count in clock ticks (rounded down), and the agent's epoch offset and this one are taken at
+#: different moments: a process that started more than this after the event cannot be the event's process
+START_SLACK_NS = 20_000_000
+
+
+def _in_container(pid: int, cid: str) -> bool:
+    """Whether ``pid``'s cgroup path names container ``cid`` (the full id)."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
+            return cid in fh.read()
+    except OSError:
+        return False
+
+
+def kill_event_process(event: Event) -> str:
+    """SIGKILL the process of ``event``, only when it is still that process: in the event's container (if any), started before
+    the event (a pid reused since is refused), and never the agent itself, its parent or its children (bpftrace). The
+    signal goes through a pidfd taken before the checks, so the pid cannot change hands between check and kill."""
+    f = event.fields
+    pid = int(f.get("proc.pid") or 0)
+    cid = str(f.get("container.full_id") or f.get("container.id") or "")
+    if pid <= 1:
+        raise ValueError("no process id in the event")
+    if pid in (os.getpid(), os.getppid()):
+        raise ValueError(f"refused: process {pid} is the agent or its parent")
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise ValueError(f"process {pid} already exited") from None
+    try:
+        live = load_proc(pid)
+        if live is None:
+            raise ValueError(f"process {pid} already exited")
+        if live.start_ns > event.time_ns + START_SLACK_NS:
+            raise ValueError(f"refused: pid {pid} now belongs to another process (started after the event)")
+        if len(cid) == 64 and not _in_container(pid, cid):
+            raise ValueError(f"refused: pid {pid} is no longer in container {cid[:12]}")
+        if live.ppid == os.getpid():
+            raise ValueError(f"refused: process {pid} is the agent's own child")
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except ProcessLookupError:
+            raise ValueError(f"process {pid} already exited") from None
+    finally:
+        os.close(fd)
+    return f"kill_process {pid}: ok"
+
+
 class Responder:
     """Carries out responses. ``api`` controls containers (None: container actions fail); ``stop_timeout``: the
     seconds a stopped container has between SIGTERM and SIGKILL."""
@@ -47,11 +96,7 @@ class Responder:
         """Carry out one action for this alert; returns its outcome line (never raises)."""
         try:
             if action == "kill_process":
-                pid = int(event.fields.get("proc.pid") or 0)
-                if pid <= 1:
-                    raise ValueError("no process id in the event")
-                os.kill(pid, signal.SIGKILL)
-                outcome = f"kill_process {pid}: ok"
+                outcome = kill_event_process(event)
             elif action in CONTAINER_ACTIONS:
                 cid = str(event.fields.get("container.full_id") or event.fields.get("container.id") or "")
                 if not cid or cid == "host":

@@ -9,8 +9,10 @@ Output lines are handed to ``on_line`` on the reader thread, in order.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +32,38 @@ def ensure_tracefs(tracefs: Path = TRACEFS) -> None:
     if (tracefs / "events").is_dir():
         return
     subprocess.run(["mount", "-t", "tracefs", "tracefs", str(tracefs)], capture_output=True, check=False)
+
+
+_HIGH_BYTE = re.compile(r"\\\\|\\uffffff([0-9a-f]{2})")
+
+
+def record_line(record: str) -> str | None:
+    """One line of ``bpftrace -f json`` -> the text one printf printed (one sensor line, embedded newlines kept), a
+    ``Lost N events`` line, or None for the records the sensor does not use. Not JSON: returned as is (garbage the
+    parser counts). bpftrace writes a byte >= 0x80 as ``\\uffffffXX`` (a sign-extended char): turned back into
+    that byte, and the bytes decoded as UTF-8 as the text mode did."""
+    if "\\uffffff" in record:
+        record = _HIGH_BYTE.sub(lambda m: m.group(0) if m.group(1) is None else "\\u00" + m.group(1), record)
+        high = True
+    else:
+        high = False
+    try:
+        rec = json.loads(record)
+    except ValueError:
+        return record
+    if not isinstance(rec, dict):
+        return record
+    kind, data = rec.get("type"), rec.get("data")
+    if kind == "printf" and isinstance(data, str):
+        if high:
+            try:
+                return data.encode("latin-1").decode("utf-8", "replace")
+            except UnicodeEncodeError:
+                return data
+        return data
+    if kind == "lost_events" and isinstance(data, dict):
+        return f"Lost {data.get('events')} events\n"
+    return None
 
 
 class BpftraceSensor:
@@ -118,7 +152,9 @@ class BpftraceSensor:
             path.write_text(self.program)
         env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(self.perf_pages),
                    BPFTRACE_MAP_KEYS_MAX="65536")  # per-thread maps: room for many threads blocked in syscalls
-        return subprocess.Popen([self.exe, "-B", "line", str(path)], stdout=subprocess.PIPE,
+        # JSON records (-f json): one per printf, so a newline inside a printed string (a file or process name
+        # chosen by whoever runs in a container) cannot end a record early or forge the next one
+        return subprocess.Popen([self.exe, "-B", "line", "-f", "json", str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1, env=env,
                                 start_new_session=True)
 
@@ -146,7 +182,10 @@ class BpftraceSensor:
             assert proc.stdout is not None
             started = time.monotonic()
             last_line = started
-            for line in proc.stdout:
+            for record in proc.stdout:
+                line = record_line(record)
+                if line is None:
+                    continue
                 last_line = time.monotonic()
                 if died_at is not None and line.startswith("ready"):
                     self.last_gap = time.monotonic() - died_at

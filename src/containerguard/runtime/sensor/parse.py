@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from containerguard.runtime.sensor.script import MORE_LINES, SOCKADDR_CALLS, SYSCALLS
 
 HEAD_FIELDS = 12  # type + the eleven common fields
+#: types whose last field is a string printed as is (a path): a tab in it is the path's, not a separator
+TRAILING_STRING = frozenset(name for name, sc in SYSCALLS.items() if sc.fmt.endswith("%s"))
 
 #: number of type-specific fields after the head, per event type
 SPECIFIC_FIELDS: dict[str, int] = {
@@ -69,6 +71,17 @@ def decode_bytes(text: str) -> bytes:
     return _HEXB.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
 
 
+def decode_comm(text: str) -> str:
+    """The head's comm (``%r`` of the 16-byte kernel buffer, NUL padded) -> the name (UTF-8, as the text once was)."""
+    i = text.find("\\")
+    if i < 0:
+        return text
+    if text.startswith("\\x00", i):  # the first escape is the padding: the name itself has none
+        return text[:i]
+    parts = decode_buf(text)
+    return parts[0].encode("latin-1", "replace").decode("utf-8", "replace") if parts else ""
+
+
 @dataclass(slots=True)
 class LineParser:
     """Turns lines into events; keeps counters of garbage and drops."""
@@ -85,18 +98,20 @@ class LineParser:
         if len(line) > MAX_LINE:
             self.parse_errors += 1
             return None
-        line = line.rstrip("\n")
+        line = line.removesuffix("\n")  # only the record's own end: a name may end in one
         parts = line.split("\t")
         kind = parts[0]
         if kind == "more":
             return self._more(parts)
         want = SPECIFIC_FIELDS.get(kind)
+        if want is not None and len(parts) > HEAD_FIELDS + want and kind in TRAILING_STRING:
+            parts = line.split("\t", HEAD_FIELDS + want - 1)
         if want is None or len(parts) != HEAD_FIELDS + want:
             self._noise(line)
             return None
         try:
             ev = RawEvent(kind, int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), int(parts[5]),
-                          int(parts[6]), int(parts[7]), int(parts[8], 16), int(parts[9], 16), parts[10],
+                          int(parts[6]), int(parts[7]), int(parts[8], 16), int(parts[9], 16), decode_comm(parts[10]),
                           int(parts[11]), parts[12:])
         except ValueError:
             self.parse_errors += 1
@@ -113,6 +128,7 @@ class LineParser:
         return ev
 
     def _more(self, parts: list[str]) -> RawEvent | None:
+        parts = [*parts[:2], "\t".join(parts[2:])] if len(parts) > 3 else parts  # a tab in the value is its own
         if len(parts) != 3:
             self.parse_errors += 1
             return None

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: common fields printed first by every probe
-HEAD_FMT = "%llu\\t%d\\t%d\\t%d\\t%u\\t%u\\t%u\\t%llx\\t%llx\\t%s\\t%lld"
+#: comm is printed with %r (escaped, NUL padded): whoever names a program chooses its bytes, tabs and newlines included
+HEAD_FMT = "%llu\\t%d\\t%d\\t%d\\t%u\\t%u\\t%u\\t%llx\\t%llx\\t%r\\t%lld"
 HEAD_ARGS = ("nsecs, pid, tid, curtask->real_parent->tgid, uid, gid, "
              "curtask->nsproxy->mnt_ns->ns.inum, curtask->cred->cap_effective.val, "
-             "curtask->cred->cap_permitted.val, comm")
+             "curtask->cred->cap_permitted.val, buf(comm, 16)")
 
 STRLEN = 160  # BPFTRACE_STRLEN: longest path printed (the 512-byte BPF stack bounds str + buf)
 MAX_ARGS_BYTES = 200  # bytes of the argument block printed per exec

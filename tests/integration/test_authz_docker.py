@@ -611,7 +611,9 @@ def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin])
             assert r.returncode != 0 and f"authorization denied by plugin {daemon.plugin}" in r.stderr, (args, r.stderr)
             assert f"[{pid} " in r.stderr, (args, r.stderr)
         assert "cgpol-svc-bad" not in daemon.docker("service", "ls", "--format", "{{.Name}}").stdout
-        daemon.docker(*svc, "--name", "cgpol-svc-ok", IMAGE, "/bin/sleep", "300")
+        # an overlay network is not the host's: the plugin looks up the ID the CLI sends and lets it through
+        daemon.docker("network", "create", "--driver", "overlay", "cgpol-ov")
+        daemon.docker(*svc, "--name", "cgpol-svc-ok", "--network", "cgpol-ov", IMAGE, "/bin/sleep", "300")
         for args, pid in ((("--cap-add", "SYS_PTRACE"), "CG-DEP-006"),
                           (("--mount-add", "type=bind,source=/run/docker.sock,target=/host.sock"), "CG-DEP-005 ")):
             r = daemon.docker("service", "update", "--detach", *args, "cgpol-svc-ok", check=False)
@@ -622,6 +624,7 @@ def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin])
         daemon.docker("service", "update", "--detach", "--env-add", "A=1", "cgpol-svc-ok")
     finally:
         daemon.docker("service", "rm", "cgpol-svc-ok", check=False)
+        daemon.docker("network", "rm", "cgpol-ov", check=False)
         daemon.docker("swarm", "leave", "--force", check=False)
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import logging.handlers
 import queue
+import re
 import socket
 import sys
 import threading
@@ -40,16 +41,23 @@ class Output(Protocol):
         ...
 
 
+#: characters JSON may carry raw that still act on whatever shows the line: C1 controls (U+009B is CSI to a
+#: terminal), bidi overrides and isolates (text shown in another order than it is), and the line and paragraph
+#: separators (a line break to JavaScript and many log viewers). JSON's own escapes control C0 already.
+_DISPLAY_CONTROLS = re.compile("[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
 def _line(doc: dict[str, Any]) -> str:
     line = json.dumps(doc, separators=(",", ":"), default=str, ensure_ascii=False)
-    if line.isascii():
+    if line.isascii() and "\x7f" not in line:
         return line
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:  # a name with bytes that are not UTF-8 (a file an attacker named, read from /proc):
         # \udcff escapes instead of a line no stream, socket or HTTP body can carry (the alert would be dropped)
         return json.dumps(doc, separators=(",", ":"), default=str)
-    return line
+    # only ever inside a JSON string: its \u escape decodes to the same text
+    return _DISPLAY_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 class StreamOutput:

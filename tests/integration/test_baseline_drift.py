@@ -44,7 +44,11 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
         image_id = _docker("inspect", "-f", "{{.Image}}", name).stdout.strip()
         for cmd in ("cp /usr/bin/sleep /usr/bin/tac",  # replaced in place: another program, another size
                     "chmod 4755 /usr/bin/true",  # made setuid
-                    "touch /usr/bin/date && chmod 755 /usr/bin/date"):  # copied up, content and mode unchanged
+                    "touch /usr/bin/date && chmod 755 /usr/bin/date",  # copied up, content and mode unchanged
+                    # links made since the start: to the image's own ls (runs the image's file: no drift), to a
+                    # file written since (drift, judged on the file, named by the link's path)
+                    "ln -s /usr/bin/ls /tmp/lslink",
+                    "cp /usr/bin/sleep /tmp/dropped && ln -s /tmp/dropped /tmp/droplink"):
             assert _docker("exec", name, "sh", "-c", cmd).returncode == 0
         upper = _docker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", name).stdout.strip()
         assert Path(upper, "usr/bin/date").is_file()  # in the upper layer, yet the image's
@@ -63,7 +67,7 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
         _wait(lambda: image_id in ((health().get("image_layers") or {}).get("ready") or []), 120,
               f"the agent to read the layers of {image_id}: {log.read_text(errors='replace')[-2000:]}")
         for exe, args in (("/usr/bin/date", ()), ("/usr/bin/ls", ("/",)), ("/usr/bin/tac", ("0.1",)),
-                          ("/usr/bin/true", ())):
+                          ("/usr/bin/true", ()), ("/tmp/lslink", ("/",)), ("/tmp/droplink", ("0.1",))):
             assert _docker("exec", name, exe, *args).returncode == 0, exe
 
         def drift() -> dict[str, dict[str, Any]]:
@@ -71,10 +75,13 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
             return {d["output_fields"]["proc.exepath"]: d for d in docs
                     if d.get("rule_id") == "CG-B005" and d.get("container_name") == name}
 
-        _wait(lambda: {"/usr/bin/tac", "/usr/bin/true"} <= drift().keys(), 60, "the two drift alerts")
+        _wait(lambda: {"/usr/bin/tac", "/usr/bin/true", "/tmp/droplink"} <= drift().keys(), 60,
+              "the three drift alerts")
         time.sleep(2)
         found = drift()
-        assert found.keys() == {"/usr/bin/tac", "/usr/bin/true"}, found.keys()  # date and ls: the image's
+        # date, ls and the link to ls: the image's
+        assert found.keys() == {"/usr/bin/tac", "/usr/bin/true", "/tmp/droplink"}, found.keys()
+        assert "not in the image layers" in found["/tmp/droplink"]["output"]
         assert "replaced after the container started" in found["/usr/bin/tac"]["output"]
         assert "mode changed after the container started (4755" in found["/usr/bin/true"]["output"]
         assert found["/usr/bin/tac"]["output_fields"]["proc.exe_written"] is False  # only the layers could tell
@@ -83,7 +90,7 @@ def test_binary_replaced_in_place_is_drift_the_images_own_are_not(tmp_path: Path
         docs = [json.loads(x) for x in alerts.read_text().splitlines()]
         rule = {d["output_fields"]["proc.exepath"] for d in docs
                 if d.get("rule_id") == "CG-R005" and d.get("container_name") == name}
-        assert rule == {"/usr/bin/tac", "/usr/bin/true"}, rule
+        assert rule == {"/usr/bin/tac", "/usr/bin/true", "/tmp/droplink"}, rule
     finally:
         if agent is not None and agent.poll() is None:
             os.kill(agent.pid, signal.SIGTERM)

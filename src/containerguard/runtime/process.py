@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -107,6 +108,16 @@ def resolve_in_root(root: str, path: str) -> str | None:
 
     out = links.follow(path, link_of)
     return None if out is None else "/" + "/".join(out)
+
+
+def in_upper_layer(upper_dir: str, path: str) -> bool:
+    """Whether the container path ``path`` is a regular file in the upper layer ``upper_dir``: looked at with
+    ``lstat``, so a symbolic link there is not followed on the host (its target is a path in the container, and an
+    absolute one would name the host's file)."""
+    try:
+        return stat.S_ISREG(os.lstat(upper_dir + path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _nspid(status: str) -> int:
@@ -256,12 +267,39 @@ class ProcessTable:
                  is_exe_written=bool(written is not None and exepath in written),
                  exe_resolved=self.resolve_exe(pid, exepath, exe_name, container_id, root_pid,
                                                argv[0] if argv else ""), **kernel)
-        if upper_dir and exepath.startswith("/"):
-            p.is_exe_upper_layer = os.path.isfile(upper_dir + exepath)
-        if image_drift is not None and container_id != "host":
-            p.exe_drift = image_drift(exepath, pid)
+        self._drift(p, upper_dir, image_drift, root_pid, written)
         self._put(p)
         return p
+
+    def _drift(self, p: Proc, upper_dir: str, image_drift: Callable[[str, int], str | None] | None, root_pid: int,
+               written: OrderedDict[str, None] | None) -> None:
+        """Whether ``p``'s executable is in the container's upper layer, and the image layers' verdict on it. Judged
+        on the file the exec named, with its symbolic links followed inside the container: a link made after the
+        start (``ln -s /usr/bin/ls /tmp/x``) runs the image's file and is no drift, a link to a file written
+        since is. A script is judged as itself, not as the interpreter the kernel runs for it."""
+        if not p.exepath.startswith("/"):
+            return
+        named = p.exepath
+        upper = bool(upper_dir) and in_upper_layer(upper_dir, named)
+        drift = image_drift(named, p.pid) if image_drift is not None and p.container_id != "host" else None
+        if upper or drift:  # a suspect: was it reached through a link? (rare, so the links are read only then)
+            named = self._named(p.pid, root_pid, p.exepath) or p.exepath
+            if named != p.exepath:
+                upper = bool(upper_dir) and in_upper_layer(upper_dir, named)
+                drift = image_drift(named, p.pid) if drift is not None and image_drift is not None else drift
+                p.is_exe_written = p.is_exe_written or bool(written is not None and named in written)
+        p.is_exe_upper_layer = upper
+        p.exe_drift = drift
+
+    def _named(self, pid: int, root_pid: int, path: str) -> str | None:
+        """``path`` with its symbolic links followed inside the process's root (the container's init's for a
+        process already gone), or None when it cannot be read."""
+        for root in (f"{self.root}/{pid}/root", f"{self.root}/{root_pid}/root" if root_pid else ""):
+            if root:
+                found = resolve_in_root(root, path)
+                if found is not None:
+                    return found
+        return None
 
     def resolve_exe(self, pid: int, exepath: str, exe_name: str = "", container_id: str = "host",
                     root_pid: int = 0, argv0: str = "") -> str:

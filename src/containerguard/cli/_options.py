@@ -4,7 +4,7 @@ light: `config` and `scan` import it on their start-up path."""
 from __future__ import annotations
 
 from containerguard.errors import UsageError
-from containerguard.model import Severity
+from containerguard.model import Priority, Severity
 
 
 def severities(text: str | None) -> list[Severity] | None:
@@ -25,3 +25,15 @@ def severities(text: str | None) -> list[Severity] | None:
 def skipped_gate_line(count: int) -> str:
     return (f"gate: {count} input(s) could not be read (see the warnings): the gate fails rather than pass over "
             "them; --skip-unreadable lets it judge what was read")
+
+
+def priority(text: str | None, option: str) -> Priority | None:
+    """A rule priority given to ``option`` (``warning``, ``ERROR``, Falco's aliases), None when not given; anything
+    else is a usage error naming the option and the priorities."""
+    if text is None:
+        return None
+    try:
+        return Priority.parse(text)
+    except KeyError:
+        raise UsageError(f"{option} {text!r}: not a priority "
+                         f"({', '.join(p.name.lower() for p in Priority)})") from None

@@ -91,19 +91,6 @@ def _runtime(name: str) -> str:
     return name
 
 
-def _min_priority(text: str | None) -> Any:
-    from containerguard.errors import UsageError
-    from containerguard.model import Priority
-
-    if text is None:
-        return None
-    try:
-        return Priority.parse(text)
-    except KeyError:
-        raise UsageError(f"--min-priority {text!r}: not a priority "
-                         f"({', '.join(p.name.lower() for p in Priority)})") from None
-
-
 def _resolve_mode(mode: str) -> str:
     from containerguard.errors import UsageError
     from containerguard.runtime.dns import MODES
@@ -221,7 +208,8 @@ def agent(
     host = socket.gethostname()
     alert_policies, fetcher = _alert_policies(policy, server=server, token=token, spool_dir=spool_dir,
                                               from_server=policy_from_server, refresh=policy_refresh, host=host)
-    cfg = AgentConfig(rules=[str(p) for p in rules or []], min_priority=_min_priority(min_priority),
+    from containerguard.cli._options import priority
+    cfg = AgentConfig(rules=[str(p) for p in rules or []], min_priority=priority(min_priority, "--min-priority"),
                       outputs=list(output or ["stdout"]),
                       record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), runtime=_runtime(runtime),
                       containerd_socket=containerd_socket, containerd_namespace=containerd_namespace, respond=list(respond or []),

@@ -59,9 +59,9 @@ MinPriorityOpt = Annotated[str | None, typer.Option(
 
 
 def _load(rules: list[Path] | None, min_priority: str | None = None) -> RuleSet:
+    from containerguard.cli._options import priority
     from containerguard.runtime.rules import builtin_and_plugin_rules, load_rules
-
-    return load_rules(rules or builtin_and_plugin_rules(), min_priority=_priority_option(min_priority, "--min-priority"))
+    return load_rules(rules or builtin_and_plugin_rules(), min_priority=priority(min_priority, "--min-priority"))
 
 
 @rules_app.command("validate")
@@ -145,7 +145,8 @@ def replay(
     kind = _source_kind(source, events)
     # each skipped record is printed once, below (the sources also log it, for the agent's log)
     logging.getLogger("containerguard.runtime.cloud").addHandler(logging.NullHandler())
-    threshold = _priority_option(fail_on)
+    from containerguard.cli._options import priority
+    threshold = priority(fail_on, "--fail-on")
     rs = _load(rules, min_priority)
     evaluator = Evaluator(rs)  # the agent's evaluation path
     alerts: list[Alert] = []
@@ -213,18 +214,6 @@ def _source_events(kind: str, paths: list[Path], strict: bool, stats: ReadStats,
     stats.errors.extend(list(health.recent_warnings)[: max(0, 20 - len(stats.errors))])
     if strict and health.parse_errors:
         raise UsageError(f"malformed input: {health.recent_warnings[0] if health.recent_warnings else '?'}")
-
-
-def _priority_option(fail_on: str | None, option: str = "--fail-on") -> Priority | None:
-    from containerguard.model import Priority
-
-    if fail_on is None:
-        return None
-    try:
-        return Priority.parse(fail_on)
-    except KeyError:
-        raise UsageError(f"{option} {fail_on!r}: not a priority "
-                         f"({', '.join(p.name.lower() for p in Priority)})") from None
 
 
 def _alert_table(alerts: list[Alert], read: int) -> None:

@@ -195,5 +195,8 @@ def test_an_index_of_thousands_of_platforms_queues_nothing_and_costs_only_its_ta
     assert res["errors"] == 1 and "wide/many:wide" in res["failed"][0] and "2000 platform images" in res["failed"][0]
     scans = api.get("/jobs?kind=scan_image").json()
     assert not [j for j in scans if "repository=wide/many,tag=wide" in j["key"]], len(scans)
-    # the small index and the plain tags beside it were polled: 3 platform images of one manifest, and :1 twice
-    assert res["manifests"] == 5 and len(scans) == 5, (res, [j["key"] for j in scans])
+    # the small index and the plain tags beside it were polled: 3 platform images of one manifest, and :1 twice.
+    # All five name one digest: on PostgreSQL the worker may finish the first scan of it while the poll still
+    # runs, and a later reference is then recorded without another scan job (SQLite runs the jobs after the poll)
+    assert res["manifests"] == 5 and 1 <= len(scans) <= 5 and res["new"] == len(scans), \
+        (res, [j["key"] for j in scans])

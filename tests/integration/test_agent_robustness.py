@@ -89,8 +89,8 @@ class Agent:
             self.proc.wait(5)
 
 
-def _marker(tag: str) -> None:
-    subprocess.run(["/bin/true", "cg-r2-marker", tag], check=True)
+def _marker(tag: str, pad: int = 0) -> None:
+    subprocess.run(["/bin/true", "cg-r2-marker", tag, "p" * pad], check=True)
 
 
 def test_host_process_is_killed_only_when_the_user_opted_in(tmp_path: Path) -> None:
@@ -201,3 +201,123 @@ def test_file_output_on_a_full_disk_counts_drops_and_never_writes_half_a_line(tm
         if a is not None:
             a.kill()
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+class FaultyServer:
+    """The agent report endpoint's address, answering as ``mode`` says: ``hang`` (reads the batch, never answers),
+    ``reject`` (400), ``error`` (503) or ``ok`` (200, the batch kept). Stands in for a central server in trouble;
+    the real server's idempotent ingest is tested in server/test_agent_uplink.py."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.mode = "hang"
+        self.batches: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                mode = outer.mode
+                if mode == "hang":
+                    outer.release.wait(60)
+                    return
+                code = {"reject": 400, "error": 503}.get(mode, 200)
+                if code == 200:
+                    outer.batches.append(json.loads(body))
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+
+
+def _dir_bytes(d: Path) -> int:
+    return sum(f.stat().st_size for f in d.glob("*.json"))
+
+
+def test_uplink_to_a_hanging_then_refusing_server_stays_bounded_and_resumes_without_duplicates(tmp_path: Path) -> None:
+    """The central server accepts connections and never answers, then refuses every batch, then comes back:
+    detection and the other outputs never wait; the spool and its rejected batches stay within --spool-max-mb;
+    what the spool had to drop is counted and reported; SIGTERM does not wait on the hanging server; the next
+    agent sends what was spooled, each alert once."""
+    _need_root_tools()
+    env.ensure_dockerd()
+    srv = FaultyServer()
+    spool = tmp_path / "spool"
+    cap = int(0.1 * (1 << 20))
+    args = ("--server", srv.url, "--token", "t0ken", "--spool-dir", str(spool), "--spool-max-mb", "0.1")
+    a = Agent(tmp_path, *args)
+    try:
+        for i in range(150):  # ~2 KB per alert in the spool: three times the cap
+            _marker(f"hang-{i}", pad=500)
+            if i % 50 == 49:
+                time.sleep(1.2)  # several batches (one per flush interval)
+        t0 = time.time()
+        _marker("while-hanging")
+        a.wait_for(lambda d: "while-hanging" in d["output"], timeout=10)
+        assert time.time() - t0 < 3, "a hanging server held up the file output"
+        time.sleep(2)
+        h = a.healthz()
+        assert h["uplink"]["dropped"] > 0, h["uplink"]
+        assert _dir_bytes(spool) <= cap + 256 * 1024, _dir_bytes(spool)  # the cap, or one batch over it
+        rep = a.wait_for(lambda d: d["rule_id"] == "CG-H003" and f"server:{srv.url}" in d["output_fields"]["outputs"])
+        assert rep["output_fields"]["outputs"][f"server:{srv.url}"] > 0
+        srv.mode = "reject"
+        srv.release.set()  # the hung request returns without an answer: a connection error, kept and retried
+        for i in range(150):
+            _marker(f"reject-{i}", pad=500)
+            if i % 50 == 49:
+                time.sleep(1.2)
+        deadline = time.monotonic() + 30
+        while a.healthz()["uplink"]["rejected_batches"] < 3:
+            assert time.monotonic() < deadline, a.healthz()["uplink"]
+            time.sleep(0.5)
+        assert _dir_bytes(spool / "rejected") <= cap // 4 + 256 * 1024
+        srv.release.clear()
+        srv.mode = "hang"
+        _marker("before-stop")
+        time.sleep(2)  # spooled, and a POST of it hangs
+        rc, took = a.terminate()
+        assert rc == 0
+        assert took < 8, f"SIGTERM took {took:.1f} s with a hanging server"
+    finally:
+        a.kill()
+    assert (spool / "rejected").is_dir()
+    left = sorted(spool.glob("*.json"))
+    assert left, "the alerts the hanging server never took should wait in the spool"
+    spooled_uids = {al["uid"] for f in left for al in json.loads(f.read_text())["alerts"]}
+    srv.mode = "ok"
+    srv.release.set()
+    (tmp_path / "second").mkdir()
+    b = Agent(tmp_path / "second", *args)
+    try:
+        _marker("after-restart")
+        deadline = time.monotonic() + 30
+        while not any("after-restart" in al["output"] for bt in srv.batches for al in bt["alerts"]):
+            assert time.monotonic() < deadline, len(srv.batches)
+            time.sleep(0.2)
+        deadline = time.monotonic() + 15
+        while list(spool.glob("*.json")):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        b.kill()
+        srv.close()
+    got = [al["uid"] for bt in {bt["batch_id"]: bt for bt in srv.batches}.values() for al in bt["alerts"]]
+    assert len(got) == len(set(got)), "an alert was sent in two different batches"
+    assert spooled_uids <= set(got)
+    assert any(bt.get("dropped", 0) > 0 for bt in srv.batches), "the spool's drops never reached the server"

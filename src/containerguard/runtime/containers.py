@@ -206,10 +206,34 @@ def own_container_ids(proc: str = "/proc") -> frozenset[str]:
     return frozenset(out)
 
 
+def _ppid(pid: int, proc: str) -> int:
+    try:
+        with open(f"{proc}/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def host_mount_ns(proc: str = "/proc") -> int:
-    """The host's mount namespace: init's (pid 1) when this process sees it (on the host, or in a container run with
-    the host's pid namespace, as an agent DaemonSet is), else this process's own."""
-    return ns_inode(1, proc=proc) or ns_inode(os.getpid(), proc=proc)
+    """The host's mount namespace: init's (pid 1) when this process may read it (on the host, or in a container run
+    with the host's pid namespace, as an agent DaemonSet is). When it may not, and this process runs in a container,
+    the first ancestor outside the container's mount namespace (the runtime's shim) is on the host. Else this
+    process's own."""
+    init = ns_inode(1, proc=proc)
+    if init:
+        return init
+    own = ns_inode(os.getpid(), proc=proc)
+    if not own_container_ids(proc):
+        return own
+    pid = os.getppid()
+    for _ in range(16):
+        if pid <= 1:
+            break
+        ns = ns_inode(pid, proc=proc)
+        if ns and ns != own:
+            return ns
+        pid = _ppid(pid, proc)
+    return own
 
 
 def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:

@@ -177,3 +177,95 @@ def test_package_databases_with_millions_of_continuation_lines_take_linear_time(
     assert time.monotonic() - started < 60
     assert ("big", "1.0-1") in _names(doc) and ("small", "2") in _names(doc)
     assert any(p["type"] == "maven" and p["version"] == "3.0" for p in doc["packages"])
+
+
+# --------------------------------------------------------------------------- rpm databases
+
+OWNED_SPEC = """\
+Name: python3-owned
+Version: 1.0
+Release: 1.el7
+Summary: an rpm that installs a Python distribution's metadata
+License: MIT
+BuildArch: noarch
+%description
+owned
+%install
+mkdir -p %{buildroot}/usr/lib/python3.6/site-packages/owned-1.0.dist-info
+printf 'Metadata-Version: 2.1\\nName: owned\\nVersion: 1.0\\n' > %{buildroot}/usr/lib/python3.6/site-packages/owned-1.0.dist-info/METADATA
+%files
+/usr/lib/python3.6/site-packages/owned-1.0.dist-info
+"""
+
+
+@pytest.fixture(scope="module")
+def owned_rows(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, bytes]]:
+    """The header rpm 4.18 stores for a package owning a dist-info METADATA (built and installed here)."""
+    import shutil
+    import sqlite3
+
+    if not (shutil.which("rpmbuild") and shutil.which("db5.3_load")):
+        pytest.fail("Debian packages rpm and db5.3-util are needed (scripts/setup installs them)")
+    top = tmp_path_factory.mktemp("owned")
+    (top / "owned.spec").write_text(OWNED_SPEC)
+    env.run("rpmbuild", "-bb", "--define", f"_topdir {top}/build", str(top / "owned.spec"))
+    (rpm,) = (top / "build" / "RPMS").rglob("python3-owned-*.rpm")
+    env.run("rpm", "--initdb", "--dbpath", str(top / "db"))
+    env.run("rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(top / "db"), str(rpm))
+    con = sqlite3.connect(f"file:{top / 'db' / 'rpmdb.sqlite'}?mode=ro", uri=True)
+    rows = [(int(h), bytes(b)) for h, b in con.execute("SELECT hnum, blob FROM Packages")]
+    con.close()
+    return rows
+
+
+@pytest.mark.parametrize("backend", ["bdb", "sqlite"])
+def test_language_packages_an_rpm_installed_are_reported_once(owned_rows: list[tuple[int, bytes]], tmp_path: Path,
+                                                              backend: str) -> None:
+    """The Python metadata an rpm installed is that rpm's: reported as the rpm only, whatever the rpmdb
+    format (the BerkeleyDB and NDB readers lost the packages' file lists, so it was reported twice)."""
+    import sqlite3
+
+    from tests.integration.test_oracles_rpm_legacy import make_bdb
+
+    root = tmp_path / "root"
+    meta = root / "usr/lib/python3.6/site-packages/owned-1.0.dist-info/METADATA"
+    meta.parent.mkdir(parents=True)
+    meta.write_text("Metadata-Version: 2.1\nName: owned\nVersion: 1.0\n")
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="centos"\nVERSION_ID="7"\n')
+    if backend == "bdb":
+        make_bdb(owned_rows, root / "var/lib/rpm", 4096)
+    else:
+        (root / "var/lib/rpm").mkdir(parents=True)
+        con = sqlite3.connect(root / "var/lib/rpm/rpmdb.sqlite")
+        con.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+        con.executemany("INSERT INTO Packages VALUES (?, ?)", owned_rows)
+        con.commit()
+        con.close()
+    doc = _inventory(f"dir:{root}")
+    assert [(p["type"], p["name"]) for p in doc["packages"]] == [("rpm", "python3-owned")]
+
+
+def test_rpmdb_sqlite_rows_that_are_no_header_blob_are_counted_skips(owned_rows: list[tuple[int, bytes]],
+                                                                     tmp_path: Path) -> None:
+    """SQLite does not enforce column types: a text, NULL or integer row is skipped with a warning naming
+    it, and the database's good rows are still read (one such row lost every package)."""
+    import sqlite3
+
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="rocky"\nVERSION_ID="9.3"\n')
+    con = sqlite3.connect(root / "var/lib/rpm/rpmdb.sqlite")
+    con.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB)")
+    con.executemany("INSERT INTO Packages VALUES (?, ?)", [(7, "text"), (8, None), (9, 12345),
+                                                           *[(h + 100, b) for h, b in owned_rows]])
+    con.execute("INSERT INTO Packages VALUES (10, ?)", (b"\xff" * 8,))  # a blob, but no header
+    con.commit()
+    con.close()
+    doc = _inventory(f"dir:{root}")
+    assert [p["name"] for p in doc["packages"]] == ["python3-owned"]
+    warnings = doc["inventory"]["warnings"]
+    for hnum, kind in ((7, "str"), (8, "NoneType"), (9, "int")):
+        assert any(f"package header {hnum}: not a blob ({kind}); skipped" in w for w in warnings), warnings
+    assert any("package header 10: header sizes out of range" in w for w in warnings), warnings

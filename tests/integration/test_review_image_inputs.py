@@ -269,3 +269,45 @@ def test_rpmdb_sqlite_rows_that_are_no_header_blob_are_counted_skips(owned_rows:
     for hnum, kind in ((7, "str"), (8, "NoneType"), (9, "int")):
         assert any(f"package header {hnum}: not a blob ({kind}); skipped" in w for w in warnings), warnings
     assert any("package header 10: header sizes out of range" in w for w in warnings), warnings
+
+
+# --------------------------------------------------------------------------- names and versions that are no names
+
+
+def test_packages_whose_name_or_version_holds_control_characters_are_counted_skips(tmp_path: Path) -> None:
+    """A NUL, an escape sequence or a newline in a package's name or version comes from a corrupt or hostile
+    database, whatever its format: it is skipped with a warning naming the file, never matched or stored."""
+    site = "usr/lib/python3/dist-packages"
+    doc = _inventory(_archive(tmp_path, [
+        ("etc/os-release", DEBIAN),
+        ("var/lib/dpkg/status", "Package: good\nStatus: install ok installed\nVersion: 1.0\n\n"
+                                "Package: evil\nStatus: install ok installed\nVersion: 1.0\x1b[2J\x00\n\n"),
+        (f"{site}/x-1.dist-info/METADATA", "Metadata-Version: 2.1\nName: py\x07bell\nVersion: 1.0\n"),
+        ("usr/lib/node_modules/n/package.json", '{"name": "n\\u001b]8;;http://x\\u0007", "version": "1.0.0"}'),
+        ("usr/lib/node_modules/m/package.json", '{"name": "m", "version": "1.0.0\\u0085"}'),
+    ]))
+    assert _names(doc) == [("good", "1.0")]
+    warnings = doc["inventory"]["warnings"]
+    for where in ("var/lib/dpkg/status: dpkg", f"{site}/x-1.dist-info/METADATA: python",
+                  "usr/lib/node_modules/n/package.json: node", "usr/lib/node_modules/m/package.json: node"):
+        assert any(w.startswith(where) and "control characters in its name or version skipped" in w
+                   for w in warnings), (where, warnings)
+
+
+def test_lockfile_values_of_the_wrong_kind_are_no_packages(tmp_path: Path) -> None:
+    """A list or table where a lockfile has a name or version string, or garbage lines, gave packages named
+    ``5`` at version ``[]``: each such entry is a named skip; the file's good entries are kept."""
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "poetry.lock").write_text('[[package]]\nname = 5\nversion = []\n\n'
+                                      '[[package]]\nname = "requests"\nversion = "2.19.0"\n')
+    (root / "Cargo.lock").write_text('[[package]]\nname = "serde"\nversion = { x = 1 }\n\n'
+                                     '[[package]]\nname = "libc"\nversion = "0.2.150"\n')
+    (root / "yarn.lock").write_bytes(b'# yarn lockfile v1\n\n\x00\xff garbage here:\n  version "\n\n'
+                                     b'lodash@^4.17.15:\n  version "4.17.15"\n')
+    doc = _inventory(f"dir:{root}")
+    assert _names(doc) == [("libc", "0.2.150"), ("lodash", "4.17.15"), ("requests", "2.19.0")]
+    warnings = doc["inventory"]["warnings"]
+    for name in ("poetry.lock", "Cargo.lock", "yarn.lock"):
+        assert any(w.startswith(f"{name}: entry with a malformed name or version skipped") for w in warnings), \
+            (name, warnings)

@@ -48,7 +48,9 @@ from containerguard.runtime.containers import (
     ContainerInfo,
     ContainerTable,
     container_id_of_pid,
+    host_mount_ns,
     ns_inode,
+    own_container_ids,
     user_pod_labels,
 )
 from containerguard.runtime.imagefiles import IndexProvider, LayerFile, index_of_layer_dirs
@@ -268,7 +270,7 @@ class ContainerdTable(ContainerTable):
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}
-        self._digests: dict[tuple[str, str], str] = {}
+        self._digests: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # (name, target digest) -> (digest, image id)
         self._meta: dict[str, ContainerInfo] = {}  # created containers' metadata (no pid yet), by id
         self._lowers: dict[str, tuple[str, ...]] = {}  # image (id) -> its unpacked layers, top first
@@ -280,7 +282,9 @@ class ContainerdTable(ContainerTable):
         self.reconnects = 0
         self.connected = False
         self.events = 0  # events received from containerd's stream
-        self.host_mntns = ns_inode(os.getpid())
+        self.host_mntns = host_mount_ns()
+        self.own_ids = own_container_ids()
+        self.own_mntns = ns_inode(os.getpid())
         self._host_caps = host_capabilities()
         try:
             p = _protos()

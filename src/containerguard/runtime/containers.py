@@ -113,6 +113,7 @@ K8S_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 K8S_POD_UID = "io.kubernetes.pod.uid"
 K8S_SANDBOX_ID = "io.kubernetes.sandbox.id"
 K8S_CONTAINER_TYPE = "io.kubernetes.docker.type"  # "podsandbox" on the pause container
+K8S_PREFIX = "io.kubernetes."  # the labels kubelet sets (and only kubelet should)
 
 
 def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str], sandbox_id: str = "") -> dict[str, Any]:
@@ -184,6 +185,31 @@ def container_id_of_pid(pid: int, proc: str = "/proc") -> str | None:
     return None
 
 
+_MOUNT_ID = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
+
+
+def own_container_ids(proc: str = "/proc") -> frozenset[str]:
+    """The ids of the container this process runs in (empty on the host): from its cgroup (v1, or v2 with the host's
+    cgroup namespace) and from the files the runtime bind-mounts into it (``/var/lib/docker/containers/ID/hostname``,
+    which a private cgroup namespace does not hide)."""
+    out = set()
+    cid = container_id_of_pid(os.getpid(), proc)
+    if cid:
+        out.add(cid)
+    try:
+        with open(f"{proc}/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            out.update(_MOUNT_ID.findall(fh.read()))
+    except OSError:
+        pass
+    return frozenset(out)
+
+
+def host_mount_ns(proc: str = "/proc") -> int:
+    """The host's mount namespace: init's (pid 1) when this process sees it (on the host, or in a container run with
+    the host's pid namespace, as an agent DaemonSet is), else this process's own."""
+    return ns_inode(1, proc=proc) or ns_inode(os.getpid(), proc=proc)
+
+
 def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
     """A :class:`ContainerInfo` from ``docker inspect`` JSON (the Engine API's container JSON)."""
     cfg = data.get("Config") or {}
@@ -234,7 +260,7 @@ class ContainerTable:
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}  # mntns -> time resolution failed (short negative cache)
-        self._digests: dict[tuple[str, str], str] = {}
+        self._digests: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -242,7 +268,10 @@ class ContainerTable:
         self.reconnects = 0
         self.connected = False
         self.events = 0  # events received from the Engine's stream
-        self.host_mntns = ns_inode(os.getpid())
+        #: an agent in a container: its own container is a container like any other (not the host)
+        self.host_mntns = host_mount_ns()
+        self.own_ids = own_container_ids()
+        self.own_mntns = ns_inode(os.getpid())
 
     @staticmethod
     def _connect(docker: Any, docker_host: str | None, kwargs: dict[str, Any]) -> Any:
@@ -259,6 +288,18 @@ class ContainerTable:
             if info is None and len(cid) < 64:
                 info = next((c for k, c in self._by_id.items() if k.startswith(cid)), None)
             return info
+
+    def is_own(self, cid: str) -> bool:
+        """Whether ``cid`` (full or abbreviated) is the container the agent runs in: by id, or by sharing the agent's
+        mount namespace when that is not the host's."""
+        if any(own.startswith(cid) for own in self.own_ids) and len(cid) >= 12:
+            return True
+        info = self.get(cid)
+        if info is None:
+            return False
+        if info.id in self.own_ids:
+            return True
+        return self.own_mntns != self.host_mntns and info.mntns == self.own_mntns
 
     def list(self) -> list[ContainerInfo]:
         """Every running container."""
@@ -303,24 +344,27 @@ class ContainerTable:
 
     # ------------------------------------------------------------------ engine
 
-    def _digest(self, image_id: str, image: str) -> str:
-        """The repository digest of the image a container was started from: the one of the repository it was
-        started by name from (one image id pushed to several registries has one per repository)."""
+    def _image_meta(self, image_id: str, image: str) -> tuple[str, dict[str, str]]:
+        """(repository digest, the image's own kubelet-named labels) of the image a container was started from: the
+        digest of the repository it was started by name from (one image id pushed to several registries has one per
+        repository)."""
         cached = self._digests.get((image_id, image))
         if cached is not None:
             return cached
-        digest = ""
+        digest, k8s = "", {}
         try:
             attrs = self._client.api.inspect_image(image_id)
             digests = attrs.get("RepoDigests") or []
             repo = _split_image(image)[0]
             digest = next((d for d in digests if d.startswith(repo + "@")), digests[0] if digests else "")
+            k8s = {str(k): str(v) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()
+                   if str(k).startswith(K8S_PREFIX)}
         except Exception as exc:
             log.debug("image %s: %s", image_id, exc)
         if len(self._digests) > 4096:
             self._digests.clear()
-        self._digests[(image_id, image)] = digest
-        return digest
+        self._digests[(image_id, image)] = (digest, k8s)
+        return digest, k8s
 
     def _inspect(self, cid: str) -> ContainerInfo | None:
         try:
@@ -329,9 +373,16 @@ class ContainerTable:
             log.debug("inspect %s: %s", cid, exc)
             return None
         info = info_from_inspect(data)
-        digest = self._digest(info.image_id, info.image)
+        digest, image_k8s = self._image_meta(info.image_id, info.image)
         if digest:
             info = dataclasses.replace(info, image_digest=digest)
+        spoofed = {k for k, v in image_k8s.items() if info.labels.get(k) == v}
+        if spoofed:  # Docker copies an image's labels to its containers: kubelet's names coming from the image are
+            # the image's claim, not kubelet's (which overrides them with its own), and would put any container of
+            # the image in a pod's namespace, owner and baseline of its choosing (k8s.*, the baseline's workload)
+            log.info("container %s: labels %s come from its image, not from kubelet: ignored", info.short_id,
+                     ", ".join(sorted(spoofed)))
+            info = dataclasses.replace(info, labels={k: v for k, v in info.labels.items() if k not in spoofed})
         if info.labels.get(K8S_POD_NAME):
             info = dataclasses.replace(info, pod_labels=self._pod_labels(info))
         return info

@@ -24,6 +24,7 @@ from containerguard.artifact import tarwalk
 from containerguard.artifact.stream import blame_digest, drain
 from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
 from containerguard.errors import AnalyzerError, ArchiveError, CacheError
+from containerguard.model import Package
 
 if TYPE_CHECKING:
     from containerguard.scanner.skip import SkipPaths
@@ -86,7 +87,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def _drop_malformed(r: AnalysisResult, path: str, analyzer: str) -> None:
     """Take the packages whose name or version holds control characters out of ``r``, one warning each
     (at most 20, then a count), whatever analyzer (a built-in or a plug-in) produced them."""
-    keep, bad = [], []
+    keep: list[Package] = []
+    bad: list[Package] = []
     for p in r.packages:
         (bad if _CONTROL.search(p.name) or _CONTROL.search(p.version) else keep).append(p)
     if not bad:

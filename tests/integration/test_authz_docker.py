@@ -799,3 +799,38 @@ def test_build_on_the_host_network_is_decided(env: tuple[Daemon, Plugin], tmp_pa
                        capture_output=True, text=True, timeout=120, env={**os.environ, "DOCKER_BUILDKIT": "0"})
     assert r.returncode == 0, r.stderr
     daemon.docker("rmi", "cgpol/built:1", check=False)
+
+
+def test_update_is_decided_on_the_container_it_makes(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`docker update` is evaluated on the container as it will be (looked up, the new limits applied): under a
+    user's memory ceiling and CPU-limit policies raised to deny, raising the memory above the ceiling or removing
+    the CPU quota (--cpu-quota -1) is denied; a change within them runs; a container made before the policies is
+    not refused an update that brings no new denial (a restart policy)."""
+    daemon, plugin = env
+    pol = tmp_path / "limits.yaml"
+    pol.write_text(
+        "apiVersion: containerguard.dev/v1\nkind: PolicySet\npolicies:\n"
+        "  - id: TEAM-MEM\n    name: memory-ceiling\n    description: The memory limit is above 128 MiB or unset.\n"
+        "    severity: medium\n    condition: '!has(container.resources.limits.memory) || "
+        "int(container.resources.limits.memory) > 134217728'\n    enforcement: {deploy: deny}\n"
+        "  - id: TEAM-CPU\n    name: cpu-limit\n    description: No CPU limit.\n    severity: medium\n"
+        "    condition: '!has(container.resources.limits.cpu)'\n    enforcement: {deploy: deny}\n")
+    plugin.start("--policy", str(pol))
+    try:
+        daemon.docker("create", "--name", "cgpol-upd", "--user", "1000", "--memory", "64m", "--memory-swap", "512m",
+                      "--cpu-quota", "50000", IMAGE, "/bin/true")
+        r = daemon.docker("update", "--memory", "256m", "cgpol-upd", check=False)
+        assert r.returncode != 0 and "[TEAM-MEM memory-ceiling]" in r.stderr, r.stderr
+        r = daemon.docker("update", "--cpu-quota", "-1", "cgpol-upd", check=False)
+        assert r.returncode != 0 and "[TEAM-CPU cpu-limit]" in r.stderr, r.stderr
+        hc = json.loads(daemon.docker("inspect", "-f", "{{json .HostConfig}}", "cgpol-upd").stdout)
+        assert (hc["Memory"], hc["CpuQuota"]) == (64 * 2**20, 50000)
+        daemon.docker("update", "--memory", "100m", "--cpu-quota", "60000", "cgpol-upd")
+        plugin.start("--warn-only")
+        daemon.docker("create", "--name", "cgpol-upd-old", "--user", "1000", IMAGE, "/bin/true")
+        plugin.start("--policy", str(pol))
+        daemon.docker("update", "--restart", "on-failure:3", "cgpol-upd-old")
+    finally:
+        plugin.start("--fail-open")
+        daemon.docker("rm", "-f", "cgpol-upd", "cgpol-upd-old", check=False)
+        plugin.start()

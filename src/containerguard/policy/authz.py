@@ -48,6 +48,7 @@ _PLUGIN = re.compile(r"^(?:/v[0-9.]+)?/plugins/(?:(pull)|(.+)/upgrade)/?$")  # d
 _PLUGIN_CREATE = re.compile(r"^(?:/v[0-9.]+)?/plugins/create/?$")
 _VOLUME_CREATE = re.compile(r"^(?:/v[0-9.]+)?/volumes/create/?$")
 _BUILD = re.compile(r"^(?:/v[0-9.]+)?/build/?$")
+_UPDATE = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/update/?$")
 MAX_MSG = 2000
 
 
@@ -166,6 +167,8 @@ def _route(path: str, query: str) -> tuple[str, str] | None:
             else ("plugin-upgrade", m.group(2))
     if _PLUGIN_CREATE.match(path):
         return "plugin-create", (parse_qs(query).get("name") or [""])[0]
+    if m := _UPDATE.match(path):
+        return "update", m.group(1)
     if _VOLUME_CREATE.match(path):
         return "volume-create", ""
     if _BUILD.match(path):
@@ -230,6 +233,9 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
             return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
         return (_decide(ps, doc, subject, config, lambda d: {"network"} if d.host_network(nets) else set(), ["network"],
                         f"it attaches to the networks {', '.join(nets)}"), subject, _object(kind, name, image))
+    if kind == "update":
+        subject = f"update of container {name}"
+        return _update(ps, name, payload, subject, config), subject, _object(kind, name)
     if kind == "volume-create":
         doc = inputs.from_docker_volume(payload)
         subject = f"volume {doc['workload']['name'] or '(unnamed)'}"
@@ -268,6 +274,25 @@ def _host_access(ps: PolicySet, doc: inputs.Doc, payload: Any, subject: str, con
         names = [f"volume {v}" for v, _, _ in volumes] + [f"the volumes of container {c}" for c, _ in sources]
         return f"it mounts {', '.join(names)}, which may hold host paths, and {exc}"
     return inputs.with_host_access(doc, mounts, devices)
+
+
+def _update(ps: PolicySet, cid: str, payload: Any, subject: str, config: AuthzConfig) -> Decision | str:
+    """``docker update``: the container as it will be (looked up, with the new limits applied as dockerd applies
+    them) is evaluated; only the denials the update brings count (a container created before a policy is not
+    refused a harmless update), or the reason it cannot be decided."""
+    try:
+        current = _lookup(config).get(f"/containers/{quote(cid, safe='')}/json")
+    except (LookupError, ValueError) as exc:
+        _, _, changes = inputs.docker_updated({}, payload)
+        if not changes:
+            return Decision(Stage.DEPLOY)  # a restart policy, CPU shares, blkio: nothing a policy reads
+        return f"it changes the resource limits of container {cid}, and {exc}"
+    if current is None:
+        return Decision(Stage.DEPLOY)  # dockerd answers that there is no such container
+    before, after, _ = inputs.docker_updated(current, payload)
+    had = {(v.policy_id, v.details) for v in ps.evaluate(before, Stage.DEPLOY, subject=subject).violations}
+    decision = ps.evaluate(after, Stage.DEPLOY, subject=subject)
+    return dataclasses.replace(decision, violations=tuple(v for v in decision.violations if (v.policy_id, v.details) not in had))
 
 
 def _resolved_devices(doc: inputs.Doc) -> inputs.Doc:

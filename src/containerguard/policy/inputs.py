@@ -49,6 +49,7 @@ _BLANK_CONTAINER: Doc = {
     "command": [],
     "host_uts": False, "host_cgroupns": False, "user_namespace": "", "devices": [], "device_cgroup_rules": [],
     "device_requests": [], "sysctls": {}, "proc_mount": "default",
+    "selinux": {"disabled": False, "type": "", "user": "", "role": ""},
 }
 _BLANK_WORKLOAD: Doc = {"kind": "", "name": "", "namespace": "", "labels": {}, "annotations": {},
                         "service_account": "", "operation": ""}
@@ -372,7 +373,15 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "user_namespace": "private" if spec.get("hostUsers") is False else "host",
         "devices": [], "device_cgroup_rules": [], "device_requests": [], "sysctls": sysctls,
         "proc_mount": "unmasked" if sc.get("procMount") == "Unmasked" else "default",
+        "selinux": _k8s_selinux(sc.get("seLinuxOptions") if sc.get("seLinuxOptions") is not None
+                                else pod_sc.get("seLinuxOptions")),
     }
+
+
+def _k8s_selinux(opts: Any) -> Doc:
+    """seLinuxOptions: the container's replaces the pod's as a whole (the kubelet's effective security context)."""
+    o = opts if isinstance(opts, Mapping) else {}
+    return {"disabled": False, **{k: str(o.get(k) or "") for k in ("type", "user", "role")}}
 
 
 def _profile_annotation(v: Any) -> str:
@@ -558,10 +567,11 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
     add = [_cap(x) for x in _strslice(hc.get("CapAdd"), "CapAdd")]
     privileged = hc.get("Privileged") is True
     limits: dict[str, str] = {}
-    if hc.get("Memory"):
+    if _positive(hc.get("Memory")):  # 0: none; a negative CpuQuota (-1) is no quota
         limits["memory"] = str(hc["Memory"])
-    if hc.get("NanoCpus") or hc.get("CpuQuota"):
-        limits["cpu"] = str(hc.get("NanoCpus") or hc.get("CpuQuota"))
+    cpu = next((hc[k] for k in ("NanoCpus", "CpuQuota") if _positive(hc.get(k))), None)
+    if cpu is not None:
+        limits["cpu"] = str(cpu)
     host_ports = set()
     for bindings in (hc.get("PortBindings") or {}).values():
         for b in _seq(bindings):
@@ -590,6 +600,7 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
         "sysctls": {str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         "proc_mount": "unmasked" if "systempaths" in opts or _unmasks(hc.get("MaskedPaths"), _DOCKER_MASKED)
         or _unmasks(hc.get("ReadonlyPaths"), _DOCKER_READONLY) else "default",
+        "selinux": _docker_selinux(opts.get("label", "")),
     }
     doc["workload"] = {**_BLANK_WORKLOAD, "kind": "DockerContainer", "name": name, "operation": "CREATE",
                        "labels": {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
@@ -614,8 +625,20 @@ def _security_opts(value: Any) -> dict[str, str]:
             k, v = ("no-new-privileges", "true") if s == "no-new-privileges" else ("label", "disable")
         else:
             k, _, v = s.partition("=") if "=" in s else s.partition(":")
-        opts[k] = f"{opts[k]},{v}" if k == "label" and k in opts else v
+        opts[k] = f"{opts[k]}\n{v}" if k == "label" and k in opts else v
     return opts
+
+
+def _docker_selinux(labels: str) -> Doc:
+    """``--security-opt label=disable`` / ``label=type:T`` (``user:``, ``role:``, ``level:``), the last one winning."""
+    out: Doc = {"disabled": False, "type": "", "user": "", "role": ""}
+    for item in labels.splitlines():
+        key, _, value = item.partition(":")
+        if item == "disable":
+            out["disabled"] = True
+        elif key in ("type", "user", "role"):
+            out[key] = value
+    return out
 
 
 def _unmasks(paths: Any, defaults: Sequence[str]) -> bool:
@@ -738,6 +761,31 @@ def local_volume_host_path(driver: str, options: Any) -> tuple[str, str] | None:
     if device.startswith("//") or str(options.get("type") or "") in ("tmpfs", "nfs", "nfs4", "cifs", "smb3"):
         return None  # cifs //server/share
     return "device", _path(device)
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+#: ``POST /containers/ID/update`` (container.UpdateConfig): the resources a policy reads, applied by dockerd only
+#: when non-zero (container.UpdateContainer)
+DOCKER_UPDATE = _struct(Memory=None, NanoCpus=None, CpuQuota=None, RestartPolicy=None)
+
+
+def docker_updated(inspect: Mapping[str, Any], update: Any) -> tuple[Doc, Doc, bool]:
+    """The documents of a container (``GET /containers/ID/json``) before and after ``update`` is applied as
+    dockerd applies it, and whether the update changes what policies read."""
+    config = inspect.get("Config") if isinstance(inspect.get("Config"), Mapping) else {}
+    hc = dict(inspect["HostConfig"]) if isinstance(inspect.get("HostConfig"), Mapping) else {}
+    body = {**(config or {}), "HostConfig": hc}
+    name = str(inspect.get("Name") or "").lstrip("/")
+    before = from_docker_create(body, name=name)
+    changes = {k: v for k, v in (go_struct(update, DOCKER_UPDATE) or {}).items()
+               if k != "RestartPolicy" and isinstance(v, int | float) and not isinstance(v, bool) and v != 0}
+    after = from_docker_create({**body, "HostConfig": {**hc, **changes}}, name=name)
+    for doc in (before, after):
+        doc["workload"]["operation"] = "UPDATE"
+    return before, after, bool(changes)
 
 
 def _seq(v: Any) -> list[Any]:

@@ -21,6 +21,7 @@ ContainerGuard but :mod:`containerguard.errors`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -52,6 +53,30 @@ def _factory(error: type[ContainerGuardError] | ErrorFactory, source: str) -> Er
     return make
 
 
+def _check_size(text: str, make: ErrorFactory, max_bytes: int) -> None:
+    if len(text) > max_bytes:
+        raise make(f"file larger than {max_bytes} bytes", None)
+
+
+@contextmanager
+def _parse_errors(make: ErrorFactory, text: str, max_depth: int) -> Iterator[None]:
+    """The one error shape for what the parser and composer raise while reading ``text``."""
+    try:
+        yield
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, make, text) from None
+    except RecursionError:
+        raise make(f"nesting deeper than {max_depth} levels", None) from None
+
+
+def _construct(ld: Any, node: Node, loader: Any, make: ErrorFactory) -> Any:
+    """The data of ``node``; a value its tag refuses (``2024-02-30``) is an error at its line."""
+    try:
+        return ld.construct_document(node)
+    except _CONSTRUCT_ERRORS as exc:
+        raise _value_error(node, exc, loader, make) from None
+
+
 def load(text: str, source: str, *, error: type[ContainerGuardError] | ErrorFactory,
          loader: Any = None, aliases: bool = True, max_bytes: int = MAX_BYTES,
          max_nodes: int = MAX_EXPANDED_NODES, max_depth: int = MAX_DEPTH) -> Any:
@@ -71,9 +96,8 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
     keeps the last value, so a repeated ``condition:`` would silently replace the first).
     """
     make = _factory(error, source)
-    if len(text) > max_bytes:
-        raise make(f"file larger than {max_bytes} bytes", None)
-    try:
+    _check_size(text, make, max_bytes)
+    with _parse_errors(make, text, max_depth):
         if not aliases:
             _refuse_aliases(text, make, max_depth)
         ld = (loader or SAFE_LOADER)(text)
@@ -83,16 +107,9 @@ def load_with_lines(text: str, source: str, *, error: type[ContainerGuardError] 
                 _check_tree(node, make, max_nodes, max_depth)
             if node is not None and unique_keys:
                 _check_unique_keys(node, make)
-            try:
-                data = ld.construct_document(node) if node is not None else None
-            except _CONSTRUCT_ERRORS as exc:  # a value its tag refuses: 2024-02-30
-                raise _value_error(node, exc, loader, make) from None
+            data = _construct(ld, node, loader, make) if node is not None else None
         finally:
             ld.dispose()
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, make, text) from None
-    except RecursionError:
-        raise make(f"nesting deeper than {max_depth} levels", None) from None
     return data, node
 
 
@@ -105,9 +122,7 @@ def construct(node: Node, source: str, *, error: type[ContainerGuardError] | Err
         _check_unique_keys(node, make)
     ld = (loader or SAFE_LOADER)("")
     try:
-        return ld.construct_document(node)
-    except _CONSTRUCT_ERRORS as exc:
-        raise _value_error(node, exc, loader, make) from None
+        return _construct(ld, node, loader, make)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, make) from None
     finally:
@@ -120,27 +135,18 @@ def load_all(text: str, source: str, *, error: type[ContainerGuardError] | Error
     """Every YAML document of ``text`` (``---`` separated, as Falco reads a rules file): (data, 1-based line of the
     document's start) for each one that is not empty. The checks of :func:`load` apply to each document."""
     make = _factory(error, source)
-    if len(text) > max_bytes:
-        raise make(f"file larger than {max_bytes} bytes", None)
+    _check_size(text, make, max_bytes)
     out: list[tuple[Any, int]] = []
-    try:
+    with _parse_errors(make, text, max_depth):
         ld = (loader or SAFE_LOADER)(text)
         try:
             while ld.check_node():
                 node = ld.get_node()
-                if node is None:
-                    continue
-                _check_tree(node, make, max_nodes, max_depth)
-                try:
-                    out.append((ld.construct_document(node), node.start_mark.line + 1))
-                except _CONSTRUCT_ERRORS as exc:
-                    raise _value_error(node, exc, loader, make) from None
+                if node is not None:
+                    _check_tree(node, make, max_nodes, max_depth)
+                    out.append((_construct(ld, node, loader, make), node.start_mark.line + 1))
         finally:
             ld.dispose()
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, make, text) from None
-    except RecursionError:
-        raise make(f"nesting deeper than {max_depth} levels", None) from None
     return out
 
 

@@ -91,7 +91,7 @@ class AgentRun:
         cmd = [sys.executable, "-m", "containerguard.cli.main", "agent", "--rules", str(default_rules_path()),
                "--rules", str(self.extra), "--output", f"file:{self.alerts}", "--health-port",
                f"127.0.0.1:{self.health}", "--k8s-audit-listen", f"127.0.0.1:{self.audit}", "--stats-interval", "5",
-               "--respond", "kill_process:CRITICAL"]
+               "--respond", "kill_process:CRITICAL", "--respond-host"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log.open("wb"),
                                      start_new_session=True)
         deadline = time.monotonic() + 120

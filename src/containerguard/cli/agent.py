@@ -132,6 +132,9 @@ def agent(
     respond: Annotated[list[str] | None, typer.Option(
         "--respond", help="ACTION:MINPRIORITY, e.g. kill_container:CRITICAL (kill_process, pause_container, "
         "stop_container, kill_container)")] = None,
+    respond_host: Annotated[bool, typer.Option(
+        "--respond-host", help="Let kill_process act on host processes (outside any container) too; without it a "
+        "response to a host event is refused and the refusal is logged with the alert")] = False,
     k8s_audit_listen: Annotated[str | None, typer.Option(
         "--k8s-audit-listen", help="HOST:PORT for the Kubernetes audit webhook (POST /k8s-audit)")] = None,
     k8s_audit_token: Annotated[str | None, typer.Option(
@@ -213,6 +216,7 @@ def agent(
                       outputs=list(output or ["stdout"]),
                       record=str(record) if record else None, record_env=record_env, resolve_names=_resolve_mode(resolve_names), runtime=_runtime(runtime),
                       containerd_socket=containerd_socket, containerd_namespace=containerd_namespace, respond=list(respond or []),
+                      respond_host=respond_host,
                       k8s_audit_listen=k8s_audit_listen, health_listen=health_port,
                       k8s_audit_token=k8s_audit_token or os.environ.get("CONTAINERGUARD_K8S_AUDIT_TOKEN", ""),
                       containers_only=containers_only, sensor=not no_sensor, stats_interval=stats_interval,

@@ -77,6 +77,8 @@ class AgentConfig:
     containerd_socket: str = "/run/containerd/containerd.sock"
     containerd_namespace: str = "k8s.io"
     respond: list[str] = field(default_factory=list)  # ACTION:MINPRIORITY
+    #: kill_process may act on host processes (outside any container); off, such responses are refused and said so
+    respond_host: bool = False
     k8s_audit_listen: str | None = None  # HOST:PORT
     #: the bearer token the audit webhook requires (the API server's webhook kubeconfig sends it); "" for none
     k8s_audit_token: str = ""
@@ -175,6 +177,7 @@ class Agent:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._last_lost = 0
+        self._last_output_drops: dict[str, int] = {}
         self.started_at = time.time()
         by_priority = [parse_respond(s) for s in cfg.respond]
         self._audit_addr = parse_listen(cfg.k8s_audit_listen, "--k8s-audit-listen") if cfg.k8s_audit_listen else None
@@ -200,7 +203,7 @@ class Agent:
         self.enricher.dns = self.dns
         self._use_fields(ruleset)
         self.responses = ResponseStage(ResponsePlan.from_rules(ruleset.rules, by_priority, cfg.alert_policies),
-                                       Responder(None),
+                                       Responder(None, allow_host=cfg.respond_host),
                                        self.emitter.emit, self._lock)
         self.http = HttpEndpoints(self)
         self.baselines: BaselineDetector | None = None
@@ -299,7 +302,8 @@ class Agent:
             layers = self.containers.layer_provider()
             if layers is not None and self.enricher.image_files is not None:  # containerd: the node's unpacked layers
                 self.enricher.image_files.provider = layers
-            self.responses.responder = Responder(self.containers.api)
+            self.responses.responder = Responder(self.containers.api, allow_host=self.cfg.respond_host,
+                                                 is_own=self.containers.is_own)
             for addr in (self._audit_addr, self._health_addr):
                 if addr is not None:  # /k8s-audit on its own address only: the health port is often opened wider
                     self.http.serve(addr, audit=addr is self._audit_addr, token=self.cfg.k8s_audit_token)
@@ -437,7 +441,7 @@ class Agent:
     def _on_restart(self, gap: float, restarts: int) -> None:
         log.warning("sensor restarted after %.1f s; events in that gap were lost", gap)
         with self._lock:
-            self.emitter.internal("Sensor restarted", "CG-A001", Priority.WARNING,
+            self.emitter.internal("Sensor restarted", "CG-H001", Priority.WARNING,
                                   f"sensor restarted after {gap:.1f} s; events in that gap were lost "
                                   f"(restart {restarts})", {"gap_seconds": round(gap, 3), "restarts": restarts})
 
@@ -527,6 +531,8 @@ class Agent:
             "sensor_pid": sensor.pid if sensor is not None else None,
             "responses": self.emitter.responses, "response_errors": self.emitter.response_errors,
             "output_dropped": self.emitter.outputs.dropped,
+            "output_dropped_by": self.emitter.outputs.dropped_by_output(),
+            "uplink": self.uplink.status() if self.uplink is not None else None,
             "rule_reloads": c.rule_reloads, "rule_reload_errors": c.rule_reload_errors,
             "last_rule_error": self.last_rule_error,
             "rules_enabled": len(self.rules.enabled_rules),
@@ -576,10 +582,28 @@ class Agent:
             lost = self.parser.lost
             if lost > self._last_lost:
                 with self._lock:
-                    self.emitter.internal("Sensor dropped events", "CG-A002", Priority.WARNING,
+                    self.emitter.internal("Sensor dropped events", "CG-H002", Priority.WARNING,
                                           f"the sensor dropped {lost - self._last_lost} events (kernel buffer full)",
                                           {"dropped": lost - self._last_lost, "dropped_total": lost})
                 self._last_lost = lost
+            self._report_output_drops()
+
+    def _report_output_drops(self) -> None:
+        """An internal alert when outputs dropped alerts since the last report (a full queue behind a reader that
+        does not read, a full disk, an unreachable webhook or server), naming each output and its count: the
+        outputs that still work carry it."""
+        now = self.emitter.outputs.dropped_by_output()
+        new = {name: n - self._last_output_drops.get(name, 0) for name, n in now.items()
+               if n > self._last_output_drops.get(name, 0)}
+        self._last_output_drops = now
+        if not new:
+            return
+        text = ", ".join(f"{name}: {n}" for name, n in sorted(new.items()))
+        with self._lock:
+            self.emitter.internal("Outputs dropped alerts", "CG-H003", Priority.WARNING,
+                                  f"outputs could not deliver {sum(new.values())} alerts ({text})",
+                                  {"dropped": sum(new.values()), "dropped_total": sum(now.values()),
+                                   "outputs": new})
 
     @property
     def server_ports(self) -> list[int]:

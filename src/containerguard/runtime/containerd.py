@@ -48,7 +48,9 @@ from containerguard.runtime.containers import (
     ContainerInfo,
     ContainerTable,
     container_id_of_pid,
+    host_mount_ns,
     ns_inode,
+    own_container_ids,
     user_pod_labels,
 )
 from containerguard.runtime.imagefiles import IndexProvider, LayerFile, index_of_layer_dirs
@@ -280,7 +282,9 @@ class ContainerdTable(ContainerTable):
         self.reconnects = 0
         self.connected = False
         self.events = 0  # events received from containerd's stream
-        self.host_mntns = ns_inode(os.getpid())
+        self.host_mntns = host_mount_ns()
+        self.own_ids = own_container_ids()
+        self.own_mntns = ns_inode(os.getpid())
         self._host_caps = host_capabilities()
         try:
             p = _protos()

@@ -184,6 +184,31 @@ def container_id_of_pid(pid: int, proc: str = "/proc") -> str | None:
     return None
 
 
+_MOUNT_ID = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
+
+
+def own_container_ids(proc: str = "/proc") -> frozenset[str]:
+    """The ids of the container this process runs in (empty on the host): from its cgroup (v1, or v2 with the host's
+    cgroup namespace) and from the files the runtime bind-mounts into it (``/var/lib/docker/containers/ID/hostname``,
+    which a private cgroup namespace does not hide)."""
+    out = set()
+    cid = container_id_of_pid(os.getpid(), proc)
+    if cid:
+        out.add(cid)
+    try:
+        with open(f"{proc}/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            out.update(_MOUNT_ID.findall(fh.read()))
+    except OSError:
+        pass
+    return frozenset(out)
+
+
+def host_mount_ns(proc: str = "/proc") -> int:
+    """The host's mount namespace: init's (pid 1) when this process sees it (on the host, or in a container run with
+    the host's pid namespace, as an agent DaemonSet is), else this process's own."""
+    return ns_inode(1, proc=proc) or ns_inode(os.getpid(), proc=proc)
+
+
 def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
     """A :class:`ContainerInfo` from ``docker inspect`` JSON (the Engine API's container JSON)."""
     cfg = data.get("Config") or {}
@@ -242,7 +267,10 @@ class ContainerTable:
         self.reconnects = 0
         self.connected = False
         self.events = 0  # events received from the Engine's stream
-        self.host_mntns = ns_inode(os.getpid())
+        #: an agent in a container: its own container is a container like any other (not the host)
+        self.host_mntns = host_mount_ns()
+        self.own_ids = own_container_ids()
+        self.own_mntns = ns_inode(os.getpid())
 
     @staticmethod
     def _connect(docker: Any, docker_host: str | None, kwargs: dict[str, Any]) -> Any:
@@ -259,6 +287,18 @@ class ContainerTable:
             if info is None and len(cid) < 64:
                 info = next((c for k, c in self._by_id.items() if k.startswith(cid)), None)
             return info
+
+    def is_own(self, cid: str) -> bool:
+        """Whether ``cid`` (full or abbreviated) is the container the agent runs in: by id, or by sharing the agent's
+        mount namespace when that is not the host's."""
+        if any(own.startswith(cid) for own in self.own_ids) and len(cid) >= 12:
+            return True
+        info = self.get(cid)
+        if info is None:
+            return False
+        if info.id in self.own_ids:
+            return True
+        return self.own_mntns != self.host_mntns and info.mntns == self.own_mntns
 
     def list(self) -> list[ContainerInfo]:
         """Every running container."""

@@ -11,14 +11,15 @@ import contextlib
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import re
 import socket
+import stat
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -61,28 +62,72 @@ def _line(doc: dict[str, Any]) -> str:
 
 
 class StreamOutput:
-    """JSON lines to a text stream (stdout) or a file (appended, flushed per alert)."""
+    """JSON lines to stdout or a file (appended), written by its own thread from a bounded queue.
 
-    def __init__(self, name: str, fh: IO[str], owned: bool) -> None:
+    Detection never waits on the destination: a reader that stops reading (a full pipe), a closed pipe, a full disk
+    or a hanging network mount only fills the queue; what does not fit, or fails to be written, is dropped and
+    counted (``dropped``, reported by the agent). A line is written whole or not at all: a write cut short by a full
+    disk is truncated away, so the file never holds half a JSON line that the next line would run into.
+    """
+
+    def __init__(self, name: str, fd: int, owned: bool, *, queue_size: int = 10000) -> None:
         self.name = name
-        self.fh = fh
+        self.fd = fd
         self.owned = owned
         self.dropped = 0
-        self._lock = threading.Lock()
+        self.written = 0
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, name=f"cg-output-{name.partition(':')[0]}", daemon=True)
+        self._thread.start()
 
     def emit(self, doc: dict[str, Any]) -> None:
-        """Write one JSON line and flush."""
-        with self._lock:
-            try:
-                self.fh.write(_line(doc) + "\n")
-                self.fh.flush()
-            except (OSError, ValueError):
-                self.dropped += 1
+        """Queue one document (dropped and counted when the queue is full)."""
+        try:
+            self._q.put_nowait(doc)
+        except queue.Full:
+            self.dropped += 1
 
-    def close(self) -> None:
-        """Close the file (stdout stays open)."""
-        if self.owned:
-            self.fh.close()
+    def _run(self) -> None:
+        while True:
+            doc = self._q.get()
+            if doc is None:
+                return
+            try:
+                self._write((_line(doc) + "\n").encode("utf-8", "surrogateescape"))
+                self.written += 1
+            except (OSError, ValueError) as exc:
+                self.dropped += 1
+                log.debug("output %s: %s", self.name, exc)
+
+    def _write(self, data: bytes) -> None:
+        start = os.lseek(self.fd, 0, os.SEEK_END) if self._regular else 0
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self.fd, view)
+                view = view[n:]
+        except OSError:
+            if self._regular and len(view) < len(data):  # half a line on disk: take it back
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, start)
+            raise
+
+    def close(self, drain: float = 5.0) -> None:
+        """Write what is queued (for up to ``drain`` seconds; a destination that does not take it keeps the rest),
+        then close the file (stdout stays open)."""
+        deadline = time.monotonic() + drain
+        while not self._q.empty() and time.monotonic() < deadline and self._thread.is_alive():
+            time.sleep(0.02)
+        left = self._q.qsize()
+        if left:
+            self.dropped += left
+            log.warning("output %s: %d alerts not written at shutdown", self.name, left)
+        with contextlib.suppress(queue.Full):
+            self._q.put_nowait(None)
+        self._thread.join(max(0.1, deadline - time.monotonic()))
+        if self.owned and not self._thread.is_alive():
+            os.close(self.fd)
 
 
 class SyslogOutput:
@@ -181,15 +226,17 @@ def open_output(spec: str) -> Output:
     """An output from its ``--output`` spec."""
     kind, _, arg = spec.partition(":")
     if kind == "stdout":
-        return StreamOutput("stdout", sys.stdout, owned=False)
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stdout.flush()  # anything printed before goes first; the output writes to the descriptor itself
+        return StreamOutput("stdout", sys.stdout.fileno(), owned=False)
     if kind == "file":
         if not arg:
             raise UsageError("--output file:PATH needs a path")
         try:
-            fh = Path(arg).open("a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            fd = os.open(arg, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as exc:
-            raise UsageError(f"--output {spec}: {exc}") from exc
-        return StreamOutput(f"file:{arg}", fh, owned=True)
+            raise UsageError(f"--output {spec}: {exc.strerror or exc}") from exc
+        return StreamOutput(f"file:{arg}", fd, owned=True)
     if kind == "syslog":
         if not arg:
             return SyslogOutput("/dev/log")
@@ -221,6 +268,13 @@ class Outputs:
     def dropped(self) -> int:
         """Documents the outputs could not deliver, in total."""
         return sum(o.dropped for o in self.outputs)
+
+    def dropped_by_output(self) -> dict[str, int]:
+        """Documents each output could not deliver (by its name)."""
+        out: dict[str, int] = {}
+        for o in self.outputs:
+            out[o.name] = out.get(o.name, 0) + o.dropped
+        return out
 
     def close(self) -> None:
         """Close every output."""

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from containerguard.model import Alert, Event
@@ -45,15 +46,22 @@ def _in_container(pid: int, cid: str) -> bool:
         return False
 
 
-def kill_event_process(event: Event) -> str:
+def kill_event_process(event: Event, *, allow_host: bool = False) -> str:
     """SIGKILL the process of ``event``, only when it is still that process: in the event's container (if any), started before
     the event (a pid reused since is refused), and never the agent itself, its parent or its children (bpftrace). The
-    signal goes through a pidfd taken before the checks, so the pid cannot change hands between check and kill."""
+    signal goes through a pidfd taken before the checks, so the pid cannot change hands between check and kill.
+
+    A host process (outside any container: a daemon, an administrator's shell) is killed only when the user opted
+    into responses on the host (``allow_host``, ``agent --respond-host``): a rule written for containers that also
+    matches on the host must not take down the host's own services."""
     f = event.fields
     pid = int(f.get("proc.pid") or 0)
     cid = str(f.get("container.full_id") or f.get("container.id") or "")
     if pid <= 1:
         raise ValueError("no process id in the event")
+    if cid in ("", "host") and not allow_host:
+        raise ValueError(f"refused: process {pid} is a host process (outside any container); "
+                         "agent --respond-host allows responses on the host")
     if pid in (os.getpid(), os.getppid()):
         raise ValueError(f"refused: process {pid} is the agent or its parent")
     try:
@@ -81,11 +89,16 @@ def kill_event_process(event: Event) -> str:
 
 class Responder:
     """Carries out responses. ``api`` controls containers (None: container actions fail); ``stop_timeout``: the
-    seconds a stopped container has between SIGTERM and SIGKILL."""
+    seconds a stopped container has between SIGTERM and SIGKILL; ``allow_host``: kill_process may act on host
+    processes; ``is_own``: whether a container id names the container the agent itself runs in (pausing, stopping
+    or killing it would blind the agent, so those are refused)."""
 
-    def __init__(self, api: ContainerControl | None, *, stop_timeout: int = 2) -> None:
+    def __init__(self, api: ContainerControl | None, *, stop_timeout: int = 2, allow_host: bool = False,
+                 is_own: Callable[[str], bool] | None = None) -> None:
         self.api = api
         self.stop_timeout = stop_timeout
+        self.allow_host = allow_host
+        self.is_own = is_own
         self.done = 0
         self.failed = 0
         self.dedupe_s = 5.0
@@ -96,11 +109,13 @@ class Responder:
         """Carry out one action for this alert; returns its outcome line (never raises)."""
         try:
             if action == "kill_process":
-                outcome = kill_event_process(event)
+                outcome = kill_event_process(event, allow_host=self.allow_host)
             elif action in CONTAINER_ACTIONS:
                 cid = str(event.fields.get("container.full_id") or event.fields.get("container.id") or "")
                 if not cid or cid == "host":
                     raise ValueError("the event is not from a container")
+                if self.is_own is not None and self.is_own(cid):
+                    raise ValueError(f"refused: container {cid[:12]} is the one the agent runs in")
                 if self.api is None:
                     raise ValueError("no container runtime connection")
                 with self._lock:  # a burst of alerts from one container acts on it once

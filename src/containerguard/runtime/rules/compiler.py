@@ -613,7 +613,8 @@ _READ = re.compile("\x00([^\x00]+)\x00")
 _ITEM = re.compile("\x02([^\x02]+)\x02")
 _LAZY = re.compile("\x03([^\x03]+)\x03")
 _TMP = re.compile("\x01(\\d+)\x01")
-_TMP_OF_READ = re.compile("\x01(\\d+)\x01 := \x00([^\x00]+)\x00")
+#: a temporary assigned a field read or item (``(_v7 := READ)``): just the prefetched local when there is one
+_TMP_OF_READ = re.compile("\x01(\\d+)\x01 := ([\x00\x02])([^\x00\x02]+)\\2")
 
 
 def resolve_reads(lines: list[str], prefetch: bool, getter: str = "g") -> list[str]:
@@ -632,7 +633,7 @@ def resolve_reads(lines: list[str], prefetch: bool, getter: str = "g") -> list[s
     alias: dict[str, str] = {}
 
     def sub_tmp_of_read(m: re.Match[str]) -> str:
-        var = local.get(m.group(2))
+        var = local.get(m.group(3))
         if var is None:
             return m.group(0)
         alias[m.group(1)] = var  # `(_v7 := prefetched)` is just the prefetched local

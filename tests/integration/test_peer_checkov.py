@@ -87,7 +87,10 @@ def test_agreement_with_checkov_on_the_corpus() -> None:
     files = sorted(p for p in CORPUS.iterdir() if p.suffix in (".yaml", ".yml"))
     assert len(files) > 1000, f"corpus missing: {CORPUS}"
     ours = scan_manifests(files)
-    assert not ours.warnings, ours.warnings[:3]
+    # no file failed; two real manifests repeat a key (kubernetes/examples' etcd controllers: `selector`
+    # twice), which is named in a warning, and the object is still checked
+    problems = [w for w in ours.warnings if "duplicate key" not in w]
+    assert not problems, problems[:3]
     mine: dict[str, set[Key]] = collections.defaultdict(set)
     fields: dict[tuple[str, Key], set[str]] = collections.defaultdict(set)
     for f in ours.findings:

@@ -18,6 +18,7 @@ from containerguard.errors import BaselineError, UsageError
 
 if TYPE_CHECKING:
     from containerguard.runtime.baseline import BaselineStore
+    from containerguard.runtime.baseline.profile import Profile
 
 baseline_app = typer.Typer(help="Behavioural baselines the agent learns (docs/baselines.md).", no_args_is_help=True)
 
@@ -60,7 +61,7 @@ def list_baselines(baseline_dir: DirOpt = None, fmt: Annotated[Fmt, typer.Option
     from containerguard.runtime.baseline.store import DB_NAME, default_dir
 
     directory = baseline_dir or default_dir()
-    profiles = _store(directory).load_all() if (directory / DB_NAME).is_file() else []
+    profiles = _loaded(_store(directory)) if (directory / DB_NAME).is_file() else []
     if fmt is Fmt.json:
         for p in profiles:
             typer.echo(json.dumps({"workload": p.key, "image": p.image, "name_pattern": p.name_pattern,
@@ -89,6 +90,17 @@ def show(workload: WorkloadArg, baseline_dir: DirOpt = None,
 
     print_table(f"{p.key} ({p.image}): {p.mode}{', locked' if p.locked else ''}", ["kind", Column("entry", 1)],
                 [[kind, e] for kind, entries in p.to_doc().items() if isinstance(entries, list) for e in entries])
+
+
+def _loaded(store: BaselineStore) -> list[Profile]:
+    """Every readable baseline; each row that cannot be read is one warning line on stderr (the others are still
+    listed or exported, and the damaged row is left as it is for 'baseline import' to replace)."""
+    from containerguard.report.terminal import clean
+
+    profiles = store.load_all()
+    for why in store.unreadable.values():
+        typer.echo(f"warning: {clean(why, oneline=True)}; skipped", err=True)
+    return profiles
 
 
 def _update(directory: Path | None, workload: str, change: str, **values: object) -> None:
@@ -135,7 +147,7 @@ def export(workload: Annotated[list[str] | None, typer.Argument(help="Workloads 
     store = _store(baseline_dir)
     # two names of one workload (its key and its pattern, or a name given twice) export it once: an export
     # always imports back
-    profiles = list({p.key: p for p in (store.find(w) for w in workload)}.values()) if workload else store.load_all()
+    profiles = list({p.key: p for p in (store.find(w) for w in workload)}.values()) if workload else _loaded(store)
     from containerguard.cli._output import emit
 
     emit(export_yaml(profiles), output)

@@ -197,13 +197,24 @@ def _stages(instructions: list[Instruction], errors: list[tuple[int, str]]) -> t
     return global_args, stages
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of Dockerfile text as BuildKit reads them: a leading UTF-8 byte-order mark dropped, split at
+    ``\n`` only (a trailing ``\r`` removed). ``str.splitlines`` would also split at form feeds, vertical tabs,
+    NEL and the Unicode line/paragraph separators, which BuildKit keeps inside a value: a label's text would
+    become an instruction and every later line number would shift."""
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
 def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
     """Parse Dockerfile text. Raises MisconfigError only for input that is not a text file."""
     if len(text) > MAX_BYTES:
         raise MisconfigError(f"{path}: Dockerfile larger than {MAX_BYTES} bytes")
     if "\x00" in text:
         raise MisconfigError(f"{path}: binary file, not a Dockerfile")
-    lines = text.splitlines()
+    lines = split_lines(text)
     directives, i = _directives(lines)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):

@@ -131,7 +131,7 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 def _str(node: Node | None) -> str | None:
     if not isinstance(node, ScalarNode):
         return None
-    if node.style is None and node.value in _NULLS:  # plain null
+    if not node.style and node.value in _NULLS:  # plain null (style None, or '' from libyaml)
         return None
     return node.value  # type: ignore[no-any-return]
 
@@ -163,6 +163,73 @@ def _items(node: Node | None) -> list[Node]:
 
 def _line(node: Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
+
+
+# ----------------------------------------------------------------------------- merge and repeated keys
+
+
+def _resolve_keys(root: Node) -> list[tuple[str, int]]:
+    """Give every mapping reachable from ``root`` the pairs a YAML-to-JSON reader sees, in place: merge keys
+    (``<<: *defaults`` or ``<<: [*a, *b]``) resolved as PyYAML and Helm do (explicit keys win over merged
+    ones, an earlier merged mapping over a later one), and a repeated key replaced by its last value, as the
+    API server (JSON) and Helm keep it. The checks read one pair per key, so without this a merged
+    ``privileged: true`` was never seen and a repeated key was judged by its first, overridden value.
+
+    Returns the repeated keys (name, 0-based line). A merge source is resolved before it is merged; an alias
+    cycle is cut, never followed (the bomb check refuses such a document before this runs)."""
+    mappings: list[MappingNode] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            mappings.append(node)
+            stack.extend(v for _, v in node.value if not isinstance(v, ScalarNode))
+        elif isinstance(node, SequenceNode):
+            stack.extend(v for v in node.value if not isinstance(v, ScalarNode))
+    repeats: list[tuple[str, int]] = []
+    state: dict[int, bool] = {}  # id -> resolved (False while in progress)
+    for m in reversed(mappings):  # children before parents
+        _resolve_mapping(m, repeats, state)
+    return repeats
+
+
+def _is_merge(key: Node) -> bool:
+    return isinstance(key, ScalarNode) and key.value == "<<" and not key.style  # plain: None, or '' from libyaml
+
+
+def _resolve_mapping(node: MappingNode, repeats: list[tuple[str, int]], state: dict[int, bool]) -> None:
+    if id(node) in state:
+        return
+    pairs = node.value
+    keys = {k.value for k, _ in pairs if isinstance(k, ScalarNode)}
+    if "<<" not in keys and len(keys) == len(pairs):
+        state[id(node)] = True
+        return  # the common case: nothing to change
+    state[id(node)] = False
+    merged: dict[str, tuple[Node, Node]] = {}
+    explicit: dict[str, tuple[Node, Node]] = {}
+    other: list[tuple[Node, Node]] = []
+    for k, v in pairs:
+        if _is_merge(k):
+            for src in [v] if isinstance(v, MappingNode) else _items(v):
+                if isinstance(src, MappingNode):
+                    _resolve_mapping(src, repeats, state)  # a chain of defaults: resolve the source first
+                    for sk, sv in src.value:
+                        if isinstance(sk, ScalarNode) and not _is_merge(sk):
+                            merged.setdefault(sk.value, (sk, sv))
+        elif isinstance(k, ScalarNode):
+            if k.value in explicit:
+                repeats.append((k.value, k.start_mark.line))
+            explicit[k.value] = (k, v)
+        else:
+            other.append((k, v))
+    merged.update(explicit)
+    node.value = [*merged.values(), *other]
+    state[id(node)] = True
 
 
 # ----------------------------------------------------------------------------- checks
@@ -437,9 +504,9 @@ def scan_yaml_text(text: str, path: str = "<string>") -> K8sResult:
     sources = [(m.start(), m.group(1).strip()) for m in _SOURCE.finditer(text)] if "# Source:" in text else []
     doc_index = 0
     for line_off, char_off, chunk in _split_documents(text):
-        m = _TOP_KIND.search(chunk)
-        if m is not None and m.group(1) not in _CHECKED_KINDS and not m.group(1).endswith("List") \
-                and "containers:" not in chunk:  # other kinds with a pod template are checked as workloads
+        kinds = _TOP_KIND.findall(chunk)  # a repeated kind: the last one counts, so every one must be unchecked
+        if kinds and not any(k in _CHECKED_KINDS or k.endswith("List") for k in kinds) \
+                and "containers:" not in chunk and "<<" not in chunk:  # pod templates under other kinds
             res.documents += 1
             res.objects += 1 if _TOP_API.search(chunk) else 0
             doc_index += 1
@@ -473,6 +540,9 @@ def _scan_chunk(text: str, path: str, first_doc: int, line_off: int, char_off: i
                 continue
             if not isinstance(root, MappingNode):
                 continue
+            for key, line in _resolve_keys(root):
+                res.warnings.append(f"{path}:{line_off + line + 1}: duplicate key '{key}' (the last value is "
+                                    "checked, as the Kubernetes API server keeps it)")
             source = ""
             if sources:
                 pos = char_off + root.start_mark.index

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from containerguard.errors import MisconfigError, UsageError
 from containerguard.misconfig.dockerfile import scan_dockerfile
+from containerguard.misconfig.dockerfile_parser import split_lines
 from containerguard.model import Finding
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", "vendor"}
@@ -17,6 +18,9 @@ _DOCKERFILE_NAME = re.compile(r"^(?:.*[._-])?(?:Docker|Container)file(?:[._-].*)
 _NOT_DOCKERFILE = (".md", ".txt", ".rst", ".json", ".yaml", ".yml", ".sh", ".py", ".go", ".lock", ".orig", ".bak")
 _YAML = (".yaml", ".yml")
 _FIRST_INSTRUCTION = re.compile(r"^\s*(FROM|ARG)\s", re.I | re.M)
+_JSON_API = re.compile(r'"apiVersion"\s*:\s*"')
+_YAML_API = re.compile(r'(?:^|[{,\s])["\']?apiVersion["\']?\s*:')
+_YAML_KIND = re.compile(r'(?:^|[{,\s])["\']?kind["\']?\s*:')
 
 
 @dataclass(slots=True)
@@ -36,22 +40,25 @@ def kind_of(path: Path, explicit: bool = False) -> str | None:
         return "dockerfile"
     if name.lower().endswith(_YAML):
         return "kubernetes"
-    if explicit:
+    is_json = name.lower().endswith(".json")
+    if explicit or is_json:
         try:
             with path.open("rb") as fh:  # only the head is sniffed: do not read a huge file whole
                 head = fh.read(4096).decode("utf-8", errors="replace")
         except OSError:
             return None
+        if is_json:  # kubectl, Checkov and Trivy read manifests written as JSON; package.json is none
+            return "kubernetes" if _JSON_API.search(head) else None  # "kind" of a List comes last
         if _starts_like_dockerfile(head):
             return "dockerfile"
-        if "apiVersion:" in head and "kind:" in head:
+        if _YAML_API.search(head) and _YAML_KIND.search(head):
             return "kubernetes"
     return None
 
 
 def _starts_like_dockerfile(text: str) -> bool:
     """The first line that is neither blank nor a comment is a FROM or ARG instruction."""
-    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), None)
+    first = next((ln for ln in split_lines(text) if ln.strip() and not ln.lstrip().startswith("#")), None)
     return first is not None and _FIRST_INSTRUCTION.match(first) is not None
 
 

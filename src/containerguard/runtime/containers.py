@@ -113,6 +113,7 @@ K8S_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 K8S_POD_UID = "io.kubernetes.pod.uid"
 K8S_SANDBOX_ID = "io.kubernetes.sandbox.id"
 K8S_CONTAINER_TYPE = "io.kubernetes.docker.type"  # "podsandbox" on the pause container
+K8S_PREFIX = "io.kubernetes."  # the labels kubelet sets (and only kubelet should)
 
 
 def k8s_fields(labels: Mapping[str, str], pod_labels: Mapping[str, str], sandbox_id: str = "") -> dict[str, Any]:
@@ -259,7 +260,7 @@ class ContainerTable:
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}  # mntns -> time resolution failed (short negative cache)
-        self._digests: dict[tuple[str, str], str] = {}
+        self._digests: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -343,24 +344,27 @@ class ContainerTable:
 
     # ------------------------------------------------------------------ engine
 
-    def _digest(self, image_id: str, image: str) -> str:
-        """The repository digest of the image a container was started from: the one of the repository it was
-        started by name from (one image id pushed to several registries has one per repository)."""
+    def _image_meta(self, image_id: str, image: str) -> tuple[str, dict[str, str]]:
+        """(repository digest, the image's own kubelet-named labels) of the image a container was started from: the
+        digest of the repository it was started by name from (one image id pushed to several registries has one per
+        repository)."""
         cached = self._digests.get((image_id, image))
         if cached is not None:
             return cached
-        digest = ""
+        digest, k8s = "", {}
         try:
             attrs = self._client.api.inspect_image(image_id)
             digests = attrs.get("RepoDigests") or []
             repo = _split_image(image)[0]
             digest = next((d for d in digests if d.startswith(repo + "@")), digests[0] if digests else "")
+            k8s = {str(k): str(v) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()
+                   if str(k).startswith(K8S_PREFIX)}
         except Exception as exc:
             log.debug("image %s: %s", image_id, exc)
         if len(self._digests) > 4096:
             self._digests.clear()
-        self._digests[(image_id, image)] = digest
-        return digest
+        self._digests[(image_id, image)] = (digest, k8s)
+        return digest, k8s
 
     def _inspect(self, cid: str) -> ContainerInfo | None:
         try:
@@ -369,9 +373,16 @@ class ContainerTable:
             log.debug("inspect %s: %s", cid, exc)
             return None
         info = info_from_inspect(data)
-        digest = self._digest(info.image_id, info.image)
+        digest, image_k8s = self._image_meta(info.image_id, info.image)
         if digest:
             info = dataclasses.replace(info, image_digest=digest)
+        spoofed = {k for k, v in image_k8s.items() if info.labels.get(k) == v}
+        if spoofed:  # Docker copies an image's labels to its containers: kubelet's names coming from the image are
+            # the image's claim, not kubelet's (which overrides them with its own), and would put any container of
+            # the image in a pod's namespace, owner and baseline of its choosing (k8s.*, the baseline's workload)
+            log.info("container %s: labels %s come from its image, not from kubelet: ignored", info.short_id,
+                     ", ".join(sorted(spoofed)))
+            info = dataclasses.replace(info, labels={k: v for k, v in info.labels.items() if k not in spoofed})
         if info.labels.get(K8S_POD_NAME):
             info = dataclasses.replace(info, pod_labels=self._pod_labels(info))
         return info

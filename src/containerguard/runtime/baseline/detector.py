@@ -248,6 +248,11 @@ class BaselineDetector:
         self.protect_action = protect_action
         self.clock = clock
         self.profiles: dict[str, Profile] = {p.key: p for p in store.load_all()}
+        #: workloads whose stored row cannot be read (damaged by hand): logged, never overwritten by a save, reloaded
+        #: once an import or another writer replaces the row
+        self._unreadable: set[str] = set(store.unreadable)
+        for why in store.unreadable.values():
+            log.warning("baseline: %s; it is left as it is (not learned over) until replaced", why)
         self._saved: dict[str, int] = {k: p.version for k, p in self.profiles.items()}
         #: what the store held at ``_saved[key]`` as far as this agent knows: what it learned since is the difference,
         #: merged onto a baseline another writer saved meanwhile (flush) instead of being dropped
@@ -554,10 +559,14 @@ class BaselineDetector:
                 try:
                     prof = self.store.load(key)
                 except BaselineError as exc:  # one unreadable row (a hand-edited database) must not stop the
-                    # reloads and the saves of every other workload: this one keeps what the agent has
-                    log.warning("baseline: %s: %s; keeping the baseline in memory", key, exc)
+                    # reloads and the saves of every other workload: this one keeps what the agent has, and the
+                    # row is not saved over (flush) until an import or another writer replaces it
+                    if key not in self._unreadable:
+                        log.warning("baseline: %s; keeping the baseline in memory, the row as it is", exc)
+                    self._unreadable.add(key)
                     self._saved[key] = version
                     continue
+                self._unreadable.discard(key)
                 if prof is None:
                     continue
                 with self._lock:  # swapped whole: an event sees the old or the new baseline, never half
@@ -578,6 +587,7 @@ class BaselineDetector:
                 self._saved.pop(key, None)
                 self._base.pop(key, None)
                 self._overflow.pop(key, None)
+                self._unreadable.discard(key)
                 self._rebind(key, None)
 
     def _add_unsaved(self, key: str, stored: Profile) -> bool:
@@ -626,7 +636,8 @@ class BaselineDetector:
     def flush(self) -> None:
         """Save every workload that learned something since the last save."""
         with self._lock:
-            dirty = [(k, Profile.from_doc(self.profiles[k].to_doc())) for k in self._dirty if k in self.profiles]
+            dirty = [(k, Profile.from_doc(self.profiles[k].to_doc())) for k in self._dirty
+                     if k in self.profiles and k not in self._unreadable]
             self._dirty.clear()
         for i, (key, snapshot) in enumerate(dirty):
             expect = self._saved.get(key, 0)

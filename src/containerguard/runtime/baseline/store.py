@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS workloads (
     updated_ns INTEGER NOT NULL
 )
 """
+_COLUMNS = frozenset({"key", "doc", "version", "updated_ns"})
 
 
 class BaselineStore:
@@ -51,11 +52,20 @@ class BaselineStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False,
                                        isolation_level=None)
+            # another program's database at this path is not ours to write (not even its journal mode): refused
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(workloads)")}
+            if tables and not columns >= _COLUMNS:
+                self._db.close()
+                raise BaselineError(f"{self.path}: not a ContainerGuard baseline store (no table 'workloads' with "
+                                    f"{', '.join(sorted(_COLUMNS))}); give another --baseline-dir")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise BaselineError(f"{self.path}: cannot open the baseline store: {exc}") from None
         self._lock = threading.Lock()
+        #: workload -> why its stored row cannot be read, as of the last :meth:`load_all`
+        self.unreadable: dict[str, str] = {}
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -84,16 +94,30 @@ class BaselineStore:
         return self._profile(key, row[0], row[1]) if row else None
 
     def load_all(self) -> list[Profile]:
-        """Every stored profile."""
+        """Every readable stored profile. A row damaged by hand (or by another program) is left out, and left alone:
+        its key and the reason are in :attr:`unreadable` until the next call, so one bad row never hides the other
+        workloads (``list``, ``export``, the agent's start) and is never overwritten by this call."""
         with self._locked():
             rows = self._db.execute("SELECT key, doc, version FROM workloads ORDER BY key").fetchall()
-        return [self._profile(k, d, v) for k, d, v in rows]
+        out: list[Profile] = []
+        self.unreadable = {}
+        for k, d, v in rows:
+            try:
+                out.append(self._profile(k, d, v))
+            except BaselineError as exc:
+                self.unreadable[str(k)] = str(exc)
+        return out
 
     def _profile(self, key: str, doc: str, version: int) -> Profile:
+        from containerguard.runtime.baseline.yamlio import stored_profile
+
         try:
-            return Profile.from_doc(json.loads(doc), version)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BaselineError(f"{self.path}: the stored baseline of {key!r} is unreadable: {exc}") from None
+            if not isinstance(key, str) or not isinstance(version, int) or not isinstance(doc, str | bytes):
+                raise ValueError("the row's key, document or version has the wrong type")
+            return stored_profile(json.loads(doc), key, version)
+        except (ValueError, RecursionError) as exc:
+            raise BaselineError(f"{self.path}: the stored baseline of {key!r} is unreadable ({exc}); replace it with "
+                                "'containerguard baseline import'") from None
 
     def save(self, profile: Profile, *, expect_version: int | None = None) -> bool:
         """Write ``profile``. With ``expect_version``, only over that version (False when it changed meanwhile).
@@ -198,5 +222,8 @@ class BaselineStore:
         if len(hits) == 1:
             return hits[0]
         if not hits:
+            broken = [k for k in self.unreadable if k.startswith(name)]
+            if len(broken) == 1:  # named, but its row is damaged: say that, not "no baseline"
+                raise BaselineError(self.unreadable[broken[0]])
             raise BaselineError(f"no baseline for workload {name!r} in {self.path}")
         raise BaselineError(f"{name!r} names {len(hits)} workloads: {', '.join(p.key for p in hits[:5])}")

@@ -128,6 +128,21 @@ def _network_entry(entry: str) -> str:
                          "(a port 0-65535)") from None
 
 
+def stored_profile(doc: Any, key: str, version: int) -> Profile:
+    """A profile from a stored row's JSON document, validated as an import is (a row damaged by hand or by another
+    program: a list where entries belong, an unknown mode, the document of another workload); ValueError says why."""
+    if not isinstance(doc, dict):
+        raise ValueError("not a baseline mapping")
+    try:
+        valid = _Doc.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+    if valid.workload != key:
+        raise ValueError(f"it names workload {valid.workload!r}")
+    return Profile.from_doc(valid.model_dump(), version)
+
+
 def export_yaml(profiles: list[Profile]) -> str:
     """The YAML document for ``profiles`` (a list, one mapping per workload)."""
     docs = [p.to_doc() for p in profiles]

@@ -31,28 +31,29 @@ def deb_purl(name: str, version: str, arch: str, vendor: str = "debian", distro:
 
 
 def paragraphs(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """RFC 822-style stanzas: (first line number, {Field: value}); continuation lines are appended."""
-    fields: dict[str, str] = {}
+    """RFC 822-style stanzas: (first line number, {Field: value}); continuation lines are appended.
+    Linear in the text: a field's lines are gathered in a list and joined once (a stanza of millions of
+    continuation lines, built by appending to a string, took quadratic time and hung the scan)."""
+    fields: dict[str, list[str]] = {}
     start = 1
-    last = ""
+    last: list[str] | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             if fields:
-                yield start, fields
-            fields, last = {}, ""
+                yield start, {k: "\n".join(v) for k, v in fields.items()}
+            fields, last = {}, None
             start = lineno + 1
             continue
         if line[0] in " \t":
-            if last:
-                fields[last] += "\n" + line.strip()
+            if last is not None:
+                last.append(line.strip())
             continue
         key, sep, value = line.partition(":")
         if not sep:
             continue
-        last = key.strip()
-        fields[last] = value.strip()
+        last = fields[key.strip()] = [value.strip()]
     if fields:
-        yield start, fields
+        yield start, {k: "\n".join(v) for k, v in fields.items()}
 
 
 def _installed(fields: dict[str, str]) -> bool:

@@ -48,19 +48,18 @@ def parse_properties(text: str) -> dict[str, str]:
 
 def parse_manifest(text: str) -> dict[str, str]:
     """Main section of a MANIFEST.MF (72-byte continuation lines joined)."""
-    out: dict[str, str] = {}
-    last = ""
+    parts: dict[str, list[str]] = {}  # joined once: appending to a string is quadratic in the lines
+    last: list[str] | None = None
     for line in text.splitlines():
         if not line:
             break  # end of the main section
-        if line.startswith(" ") and last:
-            out[last] += line[1:]
+        if line.startswith(" ") and last is not None:
+            last.append(line[1:])
             continue
         key, sep, value = line.partition(":")
         if sep:
-            last = key.strip()
-            out[last] = value.strip()
-    return out
+            last = parts[key.strip()] = [value.strip()]
+    return {k: "".join(v) for k, v in parts.items()}
 
 
 class _Budget:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -58,12 +59,26 @@ class FileSlice(ReaderBase):
         super().close()
 
 
+def _member_name(name: str) -> str:
+    return posixpath.normpath(name.lstrip("/"))
+
+
+#: symbolic links followed inside an archive before giving up (a loop)
+MAX_ARCHIVE_LINK_HOPS = 16
+
+
 class TarIndex:
-    """Member name -> (data offset, size) of an uncompressed tar, by reading headers only."""
+    """Member name -> (data offset, size) of an uncompressed tar, by reading headers only.
+
+    Links between members are followed inside the archive: ``docker save`` (Docker 20.10 and earlier)
+    writes a layer whose content equals an earlier layer's as a symlink ``ID/layer.tar ->
+    ../OTHER/layer.tar``, and other tools store a repeated blob as a hard link. A link that leaves the
+    archive, loops or names no regular member is a missing member, never a file of the host."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.members: dict[str, tuple[int, int]] = {}
+        self._links: dict[str, str] = {}  # member name -> the member name it links to (archive-relative)
         try:
             with open(path, "rb") as fh:
                 if fh.read(2) == b"\x1f\x8b":
@@ -71,12 +86,32 @@ class TarIndex:
                 fh.seek(0)
                 with tarfile.open(fileobj=fh, mode="r:") as tf:
                     for ti in tf:
+                        name = _member_name(ti.name)
                         if ti.isreg():
-                            name = os.path.normpath(ti.name.lstrip("/")).replace(os.sep, "/")
                             self.members[name] = (ti.offset_data, ti.size)
+                            self._links.pop(name, None)
+                        elif ti.issym() or ti.islnk():
+                            base = "" if ti.islnk() or ti.linkname.startswith("/") else posixpath.dirname(name)
+                            self._links[name] = posixpath.normpath(posixpath.join(base, ti.linkname.lstrip("/")))
+                            self.members.pop(name, None)
                         tf.members = []  # type: ignore[attr-defined]
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise ArchiveError(f"{path}: not a readable tar archive: {str(exc)[:160]}") from None
+        for name in list(self._links):
+            target = self._resolve(name)
+            if target is not None:
+                self.members[name] = self.members[target]
+
+    def _resolve(self, name: str) -> str | None:
+        """The regular member a link member leads to, or None (outside the archive, a loop, nothing)."""
+        for _ in range(MAX_ARCHIVE_LINK_HOPS):
+            if name in self.members:
+                return name
+            nxt = self._links.get(name)
+            if nxt is None or nxt == ".." or nxt.startswith("../"):
+                return None
+            name = nxt
+        return None
 
     def has(self, name: str) -> bool:
         return name in self.members
@@ -223,7 +258,7 @@ def open_docker_archive(ref: ImageRef, *, platform: str = "linux/amd64",
     if not isinstance(cfg_name, str) or not isinstance(layer_names, list) or not all(
             isinstance(n, str) for n in layer_names):
         raise ArtifactError(f"{path}: manifest.json entry lacks Config/Layers")
-    cfg_bytes = idx.read(os.path.normpath(cfg_name), MAX_CONFIG_BYTES)
+    cfg_bytes = idx.read(_member_name(cfg_name), MAX_CONFIG_BYTES)
     cfg_digest = "sha256:" + hashlib.sha256(cfg_bytes).hexdigest()
     # Docker 25+ names blobs by digest: verify the config is the one it claims to be
     if cfg_name.startswith("blobs/sha256/") and cfg_digest.split(":")[1] != cfg_name.rsplit("/", 1)[1]:
@@ -232,7 +267,7 @@ def open_docker_archive(ref: ImageRef, *, platform: str = "linux/amd64",
     specs: list[tuple[str, int, str]] = []
     names: list[str] = []
     for n in layer_names:
-        name = os.path.normpath(n)
+        name = _member_name(n)
         if not idx.has(name):
             raise ArtifactError(f"{path}: layer {n} missing from the archive")
         names.append(name)

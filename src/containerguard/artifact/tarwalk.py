@@ -10,7 +10,8 @@ numbers, odd checksums, the end of the archive) is read by ``tarfile`` itself ov
 
 * absolute names are made relative (as Docker does); names with ``..`` components are skipped (counted);
 * names deeper than MAX_DEPTH components or longer than MAX_PATH bytes are skipped (counted);
-* hard links must name an earlier entry of the same layer; others are skipped (counted);
+* hard links must name an earlier file of the same layer (a link to a link is followed to its file; a hard
+  link of a symlink or device is one); others (outside the layer, itself, a directory) are skipped (counted);
 * device files and FIFOs are recorded in the file index but have no content (counted);
 * a second entry for the same path replaces the first (counted);
 * bytes of a name (or link target) that are not UTF-8 are written as ``\\xNN`` escapes (counted), so every
@@ -338,10 +339,31 @@ def _whiteout(path: str, base: str) -> Entry | None:
     return None
 
 
-def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: Any, info: Any, seen: set[str],
-           counts: Counter[str]) -> Entry | None:
-    """The Entry of one (non-whiteout) tar member; None for a hard link to outside the layer. ``source``'s
-    ``extractfile(info)`` gives a regular file's content."""
+def _hardlink(path: str, perm: int, linkname: str, seen: dict[str, tuple[str, str]],
+              counts: Counter[str]) -> Entry | None:
+    """A hard link as what it stands for: a HARDLINK to the regular file that holds the content (a link to
+    a link is followed to it), the symlink or device it names (a hard link of one is one), or None
+    (counted) for a link to nothing earlier in the layer, to itself or to a directory."""
+    hl = normalise(linkname, Counter())
+    target = seen.get(hl) if hl and hl != path else None
+    if target is None or target[0] == DIR:
+        counts["bad_hardlink"] += 1
+        return None
+    kind, link = target
+    if kind == HARDLINK:
+        return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, link)
+    if kind == SYMLINK:
+        return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, link)
+    if kind == DEVICE:
+        counts["device"] += 1
+        return Entry(path, DEVICE, perm, 0)
+    return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, hl or "")
+
+
+def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: Any, info: Any,
+           seen: dict[str, tuple[str, str]], counts: Counter[str]) -> Entry | None:
+    """The Entry of one (non-whiteout) tar member; None for a hard link that leads nowhere (see
+    :func:`_hardlink`). ``source``'s ``extractfile(info)`` gives a regular file's content."""
     perm = mode & 0o7777
     if typ in _REG_TYPES or typ == tarfile.GNUTYPE_SPARSE:
         return Entry(path, FILE, stat.S_IFREG | perm, size, "", source, info)
@@ -352,11 +374,7 @@ def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: A
             counts["escaping_symlink"] += 1
         return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, linkname)
     if typ == tarfile.LNKTYPE:
-        hl = normalise(linkname, Counter())
-        if not hl or hl not in seen:
-            counts["bad_hardlink"] += 1
-            return None
-        return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, hl)
+        return _hardlink(path, perm, linkname, seen, counts)
     counts["device"] += 1
     kind = stat.S_IFCHR if typ == tarfile.CHRTYPE else stat.S_IFBLK if typ == tarfile.BLKTYPE else stat.S_IFIFO
     return Entry(path, DEVICE, kind | perm, 0)
@@ -405,7 +423,7 @@ def _members(ts: TarStream, tf: tarfile.TarFile, what: str) -> Iterator[tuple[st
 
 def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterator[Entry]:
     """Yield the entries of an uncompressed tar stream (see the module docstring for the rules)."""
-    seen: set[str] = set()
+    seen: dict[str, tuple[str, str]] = {}  # path -> (kind, link) of the entries met so far
     ts = TarStream(stream)
     tf = _open_tar(ts, what)
     if tf is None:
@@ -424,11 +442,11 @@ def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterat
                 continue
             if path in seen:
                 counts["duplicate"] += 1
-            else:
-                seen.add(path)
             entry = _entry(path, typ, mode, size, link, source, info, seen, counts)
-            if entry is not None:
-                yield entry
+            if entry is None:
+                continue
+            seen[path] = (entry.kind, entry.link)
+            yield entry
     finally:
         tf.close()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from containerguard.analyzer.base import AnalysisResult
@@ -62,7 +62,7 @@ class Merged:
 
 
 def _doomed(key: str, dels: set[str], subtree: set[str]) -> bool:
-    if key in dels:
+    if key in dels or "" in subtree:  # an opaque whiteout at the root hides every lower path (OCI spec)
         return True
     i = key.find("/")
     while i != -1:
@@ -78,13 +78,16 @@ def merge_files(records: Sequence[LayerRecord]) -> tuple[dict[str, FileInfo], di
     merged: dict[str, FileInfo] = {}
     watched = {p for r in records for p in r.results} | {p for r in records for p in r.links}
     deleted: dict[str, list[int]] = {}
+    parents: set[str] = set()  # every directory some lower path lies in, whether or not the tar named it
     for i, rec in enumerate(records):
         dels = set(rec.whiteouts)
         subtree = set(rec.opaques)
         for p, (kind, _m, _s, _l) in rec.files.items():
             if kind != DIR:
                 old = merged.get(p)
-                if old is not None and old.kind == DIR:
+                # a file or link replacing a directory hides what lower layers held below it, also when
+                # the lower layer wrote ``a/b/file`` without an ``a/b/`` entry of its own
+                if (old is not None and old.kind == DIR) or (i and p in parents):
                     subtree.add(p)
         if dels or subtree:
             doomed = [k for k in merged if _doomed(k, dels, subtree)]
@@ -94,7 +97,21 @@ def merge_files(records: Sequence[LayerRecord]) -> tuple[dict[str, FileInfo], di
                     deleted.setdefault(k, []).append(i)
         for p, (kind, mode, size, link) in rec.files.items():
             merged[p] = FileInfo(i, kind, mode, size, link)
+        if i + 1 < len(records):
+            _add_parents(parents, rec.files)
     return merged, deleted
+
+
+def _add_parents(parents: set[str], paths: Iterable[str]) -> None:
+    """Add the directories ``paths`` lie in (each walked up only until a known one)."""
+    for p in paths:
+        j = p.rfind("/")
+        while j > 0:
+            d = p[:j]
+            if d in parents:
+                break
+            parents.add(d)
+            j = d.rfind("/")
 
 
 def resolve(files: dict[str, FileInfo], path: str) -> str | None:

@@ -1,0 +1,179 @@
+"""Adversarial review of image inputs through the real ``containerguard sbom`` command.
+
+Each case is a class of defect found by feeding the command inputs of our own: an archive ``docker save``
+writes with a symlinked layer, layers whose files replace directories the tar never named, an opaque
+whiteout at the root, hard links to hard links, and package databases built to take quadratic time.
+Expected: the inventory a container started from the image would show, or a one-line error (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fixtures import env
+from tests.fixtures import registry as reg
+
+ALPINE = "ID=alpine\nVERSION_ID=3.19.1\n"
+APK = "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\n"
+DEBIAN = "ID=debian\nVERSION_ID=12\n"
+PREFIX = "cg-r2scan"
+
+
+def _sbom(target: str, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", target, "-f", "json",
+                           "--no-cache", "-q", *extra], capture_output=True, text=True, timeout=timeout)
+
+
+def _inventory(target: str) -> dict[str, Any]:
+    proc = _sbom(target)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def _names(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((p["name"], p["version"]) for p in doc["packages"])
+
+
+def _archive(tmp_path: Path, *layers: list[tuple[Any, ...]], name: str = "img.tar") -> str:
+    return f"docker-archive:{reg.write_docker_archive(tmp_path / name, [reg.tar_bytes(list(ls)) for ls in layers])}"
+
+
+# --------------------------------------------------------------------------- archives with linked members
+
+
+@pytest.fixture(scope="module")
+def repeated_layer_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image whose third layer has the same content as its first: Docker 20.10's ``docker save`` writes
+    that layer as a symlink to the first one's ``layer.tar``."""
+    env.ensure_dockerd()
+    ctx = tmp_path_factory.mktemp("repeated")
+    (ctx / "METADATA").write_text("Metadata-Version: 2.1\nName: repeated\nVersion: 1.0\n")
+    (ctx / "other").write_text("other\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM scratch\nCOPY other /other\n"
+        "COPY METADATA /usr/lib/python3/site-packages/repeated-1.0.dist-info/METADATA\nCOPY other /other\n")
+    tag = f"{PREFIX}/repeated:1"
+    env.run("docker", "build", "-q", "-t", tag, str(ctx))
+    yield tag
+    subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_docker_save_with_a_repeated_layer(repeated_layer_image: str, tmp_path: Path) -> None:
+    saved = tmp_path / "saved.tar"
+    env.run("docker", "save", "-o", str(saved), repeated_layer_image)
+    with tarfile.open(saved) as tf:
+        assert any(m.issym() and m.name.endswith("/layer.tar") for m in tf), "docker save wrote no linked layer"
+    for target in (f"docker-archive:{saved}", f"docker:{repeated_layer_image}"):
+        doc = _inventory(target)
+        assert _names(doc) == [("repeated", "1.0")], target
+        assert len(doc["layers"]) == 3
+        assert doc["layers"][0]["diff_id"] == doc["layers"][2]["diff_id"]
+
+
+def _linked_archive(path: Path, link_target: str, *, kind: bytes = tarfile.SYMTYPE) -> Path:
+    """A docker archive whose only layer member is a link (``ID/layer.tar -> link_target``)."""
+    layer = reg.tar_bytes([("etc/os-release", ALPINE)])
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
+                      "diff_ids": [reg.sha(layer)]}}).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": ["abc/layer.tar"]}]).encode()
+    entries: list[tuple[Any, ...]] = [("config.json", cfg), ("manifest.json", manifest), ("real/layer.tar", layer),
+                                      ("abc/layer.tar", kind, link_target)]
+    path.write_bytes(reg.tar_bytes(entries))
+    return path
+
+
+def test_linked_layer_members_resolve_inside_the_archive_only(tmp_path: Path) -> None:
+    ok = {"relative symlink": _linked_archive(tmp_path / "rel.tar", "../real/layer.tar"),
+          "absolute symlink": _linked_archive(tmp_path / "abs.tar", "/real/layer.tar"),
+          "hard link": _linked_archive(tmp_path / "hard.tar", "real/layer.tar", kind=tarfile.LNKTYPE)}
+    for what, path in ok.items():
+        assert _inventory(f"docker-archive:{path}")["os"]["family"] == "alpine", what
+    (tmp_path / "outside").mkdir()
+    bad = {"leaves the archive": _linked_archive(tmp_path / "outside" / "out.tar", "../../outside/real/layer.tar"),
+           "host file": _linked_archive(tmp_path / "etc.tar", "../../../../../../etc/os-release"),
+           "a loop": _linked_archive(tmp_path / "loop.tar", "../abc/layer.tar")}
+    (tmp_path / "outside" / "real").mkdir()
+    (tmp_path / "outside" / "real" / "layer.tar").write_bytes(reg.tar_bytes([("etc/os-release", DEBIAN)]))
+    for what, path in bad.items():
+        proc = _sbom(f"docker-archive:{path}")
+        assert proc.returncode == 2, (what, proc.stderr)
+        assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, (what, proc.stderr)
+        assert "abc/layer.tar missing from the archive" in proc.stderr, (what, proc.stderr)
+
+
+# --------------------------------------------------------------------------- the merged view
+
+
+def test_a_file_replacing_a_directory_the_tar_never_named_hides_what_was_below(tmp_path: Path) -> None:
+    # the lower layer writes lib/apk/db/installed without entries for lib/, lib/apk/ or lib/apk/db/
+    lower = [("etc/os-release", ALPINE), ("lib/apk/db/installed", APK)]
+    for upper in ([("lib/apk", tarfile.SYMTYPE, "/nonexistent")], [("lib/apk", "now a file")],
+                  [("lib", tarfile.SYMTYPE, "usr/lib")]):
+        doc = _inventory(_archive(tmp_path, lower, upper))
+        assert doc["packages"] == [], upper
+        assert doc["os"]["family"] == "alpine"
+    # the same upper layer over a lower one that holds nothing below it changes nothing else
+    doc = _inventory(_archive(tmp_path, lower, [("lib/apk/db/installed2", tarfile.SYMTYPE, "installed")]))
+    assert _names(doc) == [("musl", "1.2.4-r2")]
+
+
+def test_opaque_whiteout_at_the_root_hides_every_lower_layer(tmp_path: Path) -> None:
+    doc = _inventory(_archive(tmp_path, [("etc/os-release", DEBIAN), ("lib/apk/db/installed", APK)],
+                              [(".wh..wh..opq", ""), ("etc/os-release", ALPINE)]))
+    assert doc["packages"] == []
+    assert doc["os"]["family"] == "alpine"
+
+
+def test_hard_links_are_followed_to_the_file_holding_the_content(tmp_path: Path) -> None:
+    # GNU tar names the first copy of a file as every hard link's target, but a link to a link extracts
+    # to the same content: the package database reached through two links is read
+    doc = _inventory(_archive(tmp_path, [("etc/os-release", ALPINE), ("a", APK), ("b", tarfile.LNKTYPE, "a"),
+                                         ("lib/apk/db/installed", tarfile.LNKTYPE, "b")]))
+    assert _names(doc) == [("musl", "1.2.4-r2")]
+    assert doc["packages"][0]["locations"] == ["lib/apk/db/installed"]
+    # links to themselves and to directories lead nowhere: skipped, and counted
+    doc = _inventory(_archive(tmp_path, [("etc/os-release", ALPINE), ("lib/apk/db", tarfile.DIRTYPE),
+                                         ("x", tarfile.LNKTYPE, "x"), ("lib/apk/db/installed", tarfile.LNKTYPE,
+                                                                       "lib/apk/db")]))
+    assert doc["packages"] == []
+    assert any("2 hard links to files outside the layer skipped" in w for w in doc["inventory"]["warnings"])
+
+
+# --------------------------------------------------------------------------- hostile package databases
+
+
+def test_package_databases_with_millions_of_continuation_lines_take_linear_time(tmp_path: Path) -> None:
+    """A dpkg stanza (or a jar's MANIFEST.MF) of many continuation lines: each was appended to a string,
+    quadratic in the lines (an hour for a 6 MB status file)."""
+    import zipfile
+
+    status = ("Package: big\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\nDescription: x\n"
+              + " y\n" * 1_500_000 + "\nPackage: small\nStatus: install ok installed\nVersion: 2\n\n")
+    jar = tmp_path / "app.jar"
+    with zipfile.ZipFile(jar, "w") as zf:
+        zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: big\n"
+                    "Implementation-Version: 3.0\nX-Long: a\n" + " b\n" * 300_000 + "\n")
+    root = tmp_path / "root"
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "opt").mkdir()
+    (root / "etc/os-release").write_text(DEBIAN)
+    (root / "var/lib/dpkg/status").write_text(status)
+    os.rename(jar, root / "opt/app.jar")
+    started = time.monotonic()
+    doc = _inventory(f"dir:{root}")
+    assert time.monotonic() - started < 60
+    assert ("big", "1.0-1") in _names(doc) and ("small", "2") in _names(doc)
+    assert any(p["type"] == "maven" and p["version"] == "3.0" for p in doc["packages"])

@@ -13,6 +13,7 @@ from containerguard.secrets.scanner import (
     DEFAULT_MAX_SIZE,
     SecretScanner,
     is_candidate_path,
+    looks_binary,
     scan_image_config,
 )
 
@@ -35,8 +36,9 @@ class SecretAnalyzer(Analyzer):
 
     type: ClassVar[str] = "secret"
     #: part of the layer cache key: bump when rules.yaml changes what is found
-    #: 3: findings carry their ``subject`` (the scanner merges on it); 4: symlinks no longer followed
-    version: ClassVar[int] = 4
+    #: 3: findings carry their ``subject`` (the scanner merges on it); 4: symlinks no longer followed;
+    #: 5: base64 values and UTF-16 text are scanned
+    version: ClassVar[int] = 5
     max_size: ClassVar[int] = DEFAULT_MAX_SIZE
     follows_links: ClassVar[bool] = False  # a secret is reported once, at the file that holds it
 
@@ -50,7 +52,7 @@ class SecretAnalyzer(Analyzer):
 
     def analyze(self, inp: AnalyzerInput) -> AnalysisResult:
         head = inp.stream.read(BINARY_SNIFF)
-        if b"\x00" in head:
+        if looks_binary(head):
             return AnalysisResult()
         if inp.size > self.scanner.max_size:
             return AnalysisResult(warnings=[f"secrets: {inp.path}: larger than {self.scanner.max_size} bytes, not scanned"])

@@ -170,7 +170,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
             queue.stop()
 
     app = FastAPI(title="ContainerGuard", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  openapi_url="/api/v1/openapi.json",
+                  # no Swagger UI: FastAPI's page loads its script from a CDN (jsdelivr), i.e. third-party code
+                  # running on the console's origin with a logged-in admin's cookie, and a blank page offline
+                  docs_url=None, redoc_url=None,
                   description="The ContainerGuard central server. Every /api/v1 endpoint needs a bearer token "
                               "whose role allows it (docs/server.md).")
     app.state.cg = st
@@ -181,6 +184,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, queue: JobQu
     from containerguard.server.api import router
 
     app.include_router(router, prefix="/api/v1")
+    from containerguard.server.api.openapi import document
+
+    document(app)  # the OpenAPI document completed from the routes: bearer scheme, permissions, error answers
 
     _install_ops(app, engine)
 
@@ -219,19 +225,17 @@ def _install_handlers(app: FastAPI) -> None:
     async def _403(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
-    from sqlalchemy.exc import DataError
+    from sqlalchemy.exc import DataError, IntegrityError
 
+    @app.exception_handler(IntegrityError)
     @app.exception_handler(DataError)
-    async def _data(request: Request, exc: Exception) -> JSONResponse:
-        # the database refused a value (an id past its integer range, a NUL): the request's fault, not a 500
-        orig = getattr(exc, "orig", None) or exc
-        why = (str(orig).splitlines() or ["invalid value"])[0][:200]
-        return JSONResponse({"detail": f"a value the database cannot take: {why}"}, status_code=422)
-
     @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: Exception) -> JSONResponse:
-        # SQLite's driver refuses an integer past 64 bits before SQLAlchemy sees it (an id or offset in the URL)
-        return JSONResponse({"detail": f"a number out of range: {str(exc)[:200]}"}, status_code=422)
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        # the database refused the request's write or value (services.refused_by_database): 409 or 422, one line
+        err = services.refused_by_database(exc)
+        if err is None:  # pragma: no cover - registered for these three types only
+            raise exc
+        return JSONResponse({"detail": str(err)}, status_code=409 if isinstance(err, services.Conflict) else 422)
 
     @app.exception_handler(ContainerGuardError)
     async def _400(request: Request, exc: Exception) -> JSONResponse:

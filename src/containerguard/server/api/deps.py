@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from containerguard.server import auth
@@ -91,7 +92,14 @@ def _bearer(request: Request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate(request: Request) -> Actor:
+#: for the OpenAPI document only (security scheme ``bearerToken``); ``authenticate`` reads the header itself
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearerToken",
+                     description="An API token (cg_...): printed at the first start, or from `containerguard token "
+                                 "create` / POST /api/v1/tokens. The operation's scopes name the permission it needs.")
+
+
+def authenticate(request: Request,
+                 _doc: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> Actor:  # noqa: B008
     st = state(request)
     addr = client_addr(request)
     if st.failures.blocked(addr):
@@ -112,7 +120,9 @@ def authenticate(request: Request) -> Actor:
 def require(permission: str) -> Callable[..., Actor]:
     """A dependency: the authenticated caller, whose role must grant ``permission`` (else 403)."""
 
-    def dep(actor: Actor = Depends(authenticate)) -> Actor:  # noqa: B008
+    # Security(scopes=...): the OpenAPI document lists the permission as the operation's bearer scope (OpenAPI 3.1
+    # lets a non-OAuth scheme name "role names required for the execution" there)
+    def dep(actor: Actor = Security(authenticate, scopes=[permission])) -> Actor:  # noqa: B008
         if not auth.allowed(actor.role, permission):
             raise HTTPException(403, f"role {actor.role} may not {permission}")
         return actor

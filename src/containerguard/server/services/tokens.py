@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from containerguard.server import auth
-from containerguard.server.services import Invalid, NotFound
+from containerguard.server.services import Conflict, Invalid, NotFound
 from containerguard.server.services.audit import Actor, record
 from containerguard.server.store.models import ApiToken, utcnow
 
@@ -39,9 +39,23 @@ def revoke(session: Session, actor: Actor, token_id: int) -> ApiToken:
     if row is None:
         raise NotFound(f"no token {token_id}")
     if row.revoked_at is None:
+        if row.role == "admin":
+            _lock_admins(session)
         row.revoked_at = utcnow()
+        session.flush()
+        if row.role == "admin" and count_admins(session) == 0:
+            # nothing but a database edit could make a token again: every token and user is managed through one
+            raise Conflict(f"token {token_id} is the last live admin token: create another admin token first")
         record(session, actor, "token.revoke", "token", row.id, name=row.name)
     return row
+
+
+def _lock_admins(session: Session) -> None:
+    """Serialise revocations of admin tokens, so that two at the same moment cannot each see the other's token
+    still live and revoke the last two. PostgreSQL: a transaction-scoped advisory lock; SQLite: the flush's
+    write lock is held until commit, so the count after it already sees every earlier revocation."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(6369)"))
 
 
 def authenticate(session: Session, token: str) -> ApiToken | None:

@@ -19,7 +19,13 @@ def mount(app: FastAPI) -> Any:
     from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
     from containerguard.server.webui import pages
-    from containerguard.server.webui.console import Console, LoginRequired, NotAllowed, SecurityHeaders
+    from containerguard.server.webui.console import (
+        BadForm,
+        Console,
+        LoginRequired,
+        NotAllowed,
+        SecurityHeaders,
+    )
     from containerguard.server.webui.sessions import StoreSessions, console_secret
 
     st = app.state.cg
@@ -44,6 +50,15 @@ def mount(app: FastAPI) -> Any:
                                 "Not allowed.</p>", status_code=403, headers={"HX-Reswap": "none"})
         return console.render(request, "error.html", viewer, "", 403, title="Not allowed",
                               message="Your role may not open this page or do this.")
+
+    @app.exception_handler(BadForm)
+    async def _bad_form(request: Request, exc: Exception) -> Response:
+        if request.headers.get("hx-request") == "true":
+            return HTMLResponse('<p id="live" class="flash error" role="alert" hx-swap-oob="true">'
+                                "Not done: a form field holds a NUL character.</p>", status_code=400,
+                                headers={"HX-Reswap": "none"})
+        return console.render(request, "error.html", console.current(request), "", 400, title="Not done",
+                              message="A form field holds a NUL character; nothing was changed.")
 
     @app.exception_handler(pages.ActionFailed)
     async def _failed(request: Request, exc: Exception) -> Response:

@@ -48,6 +48,19 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+class BadForm(Exception):
+    """A posted form no field of which can hold what it carries (a NUL character): 400, nothing written."""
+
+
+def form_fields(form: Any) -> dict[str, str]:
+    """The text fields of a posted form (the first value of each name); refuses a NUL in any value or name, which
+    no name, reason or URL holds and PostgreSQL's text refuses (the API's JSON and URLs refuse it the same way)."""
+    for k, v in form.multi_items():
+        if "\x00" in k or (isinstance(v, str) and "\x00" in v):
+            raise BadForm("a NUL character in a form field")
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
 class Viewer:
     """The principal of the current request, with its session's CSRF token."""
 
@@ -216,8 +229,7 @@ class Console:
     async def acting(self, request: Request, action: str, section: str) -> tuple[Viewer, Mapping[str, str]]:
         """For a state-changing POST: the viewer (allowed ``action``) and its form, CSRF-checked."""
         viewer = self.viewer(request, section)
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = form_fields(await request.form())
         self.check_csrf(request, viewer, fields.get(security.CSRF_FIELD))
         if not viewer.may(action):
             raise NotAllowed(action)
@@ -248,8 +260,7 @@ class Console:
 
         @router.post("/login")
         async def login(request: Request) -> Response:
-            form = await request.form()
-            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            fields = form_fields(await request.form())
             nxt = security.safe_next(fields.get("next"))
             tls = is_tls(request)
             addr = request.client.host if request.client else ""
@@ -287,9 +298,7 @@ class Console:
         async def logout(request: Request) -> Response:
             viewer = self.current(request)
             if viewer is not None:
-                form = await request.form()
-                field = form.get(security.CSRF_FIELD)
-                self.check_csrf(request, viewer, field if isinstance(field, str) else None)
+                self.check_csrf(request, viewer, form_fields(await request.form()).get(security.CSRF_FIELD))
                 self.backend.close_session(security.session_key(viewer.session_id))
             resp = RedirectResponse("/login", status_code=303)
             resp.delete_cookie(security.cookie_name(is_tls(request)), path="/", secure=is_tls(request),

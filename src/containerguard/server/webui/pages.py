@@ -99,11 +99,17 @@ class ActionFailed(Exception):
 async def _attempt(console: Console, request: Request, viewer: Viewer, work: Callable[[], T]) -> T:
     """Run a service call in the thread pool; its ContainerGuardError becomes a one-line message on the page
     (in place with htmx), with the status code the API would give."""
-    try:
-        return await run_in_threadpool(work)
-    except ContainerGuardError as exc:
-        from containerguard.server.services import Conflict, Invalid
+    from sqlalchemy.exc import DataError, IntegrityError
 
+    from containerguard.server.services import Conflict, Invalid, refused_by_database
+
+    try:
+        try:
+            return await run_in_threadpool(work)
+        except (IntegrityError, DataError, OverflowError) as db_exc:
+            # what the API answers 409/422 for (a name taken at the same moment, an id past the column's range)
+            raise refused_by_database(db_exc) or Invalid(str(db_exc)) from None
+    except ContainerGuardError as exc:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422 if isinstance(exc, Invalid) else 400
         text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         if _is_htmx(request):

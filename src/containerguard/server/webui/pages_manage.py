@@ -164,8 +164,15 @@ T = TypeVar("T")
 
 async def _attempt(work: Callable[[], T]) -> tuple[T | None, str]:
     """Run a service call in the thread pool: (its result, "") or (None, its one-line refusal)."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    from containerguard.server.services import refused_by_database
+
     try:
         return await run_in_threadpool(work), ""
+    except (IntegrityError, DataError, OverflowError) as db_exc:  # a name taken by a request at the same moment
+        exc: BaseException = refused_by_database(db_exc) or db_exc
+        return None, str(exc).splitlines()[0][:300]
     except ContainerGuardError as exc:
         return None, (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,8 +159,9 @@ def test_a_stuck_then_broken_stdout_neither_blocks_detection_nor_the_shutdown(tm
 
 
 def test_file_output_on_a_full_disk_counts_drops_and_never_writes_half_a_line(tmp_path: Path) -> None:
-    """The file output's file system fills up: alerts that do not fit are dropped and counted, the file holds only
-    whole JSON lines, and once there is room again new alerts are written."""
+    """The file output's file system fills up and the syslog daemon stops reading: the other outputs get every alert
+    at once; alerts that do not fit are dropped and counted, the file holds only whole JSON lines, and once there
+    is room again new alerts are written."""
     _need_root_tools()
     env.ensure_dockerd()
     mnt = tmp_path / "small"
@@ -169,13 +171,17 @@ def test_file_output_on_a_full_disk_counts_drops_and_never_writes_half_a_line(tm
     try:
         alerts = mnt / "alerts.jsonl"
         filler = mnt / "filler"
-        a = Agent(tmp_path, "--output", f"file:{tmp_path / 'other.jsonl'}", alerts=alerts)
+        # and a syslog socket nobody reads (a hung syslog daemon): a send blocks once ten messages wait in it
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(tmp_path / "log.sock"))
+        a = Agent(tmp_path, "--output", f"file:{tmp_path / 'other.jsonl'}", "--output", f"syslog:{tmp_path / 'log.sock'}",
+                  alerts=alerts)
         with open(filler, "wb") as fh:  # leave about 3 KB: two or three alerts fit, the next is cut by ENOSPC
             fh.write(b"x" * (128 * 1024 - 3000))
         for i in range(30):
             _marker(f"full-{i}")
         other = tmp_path / "other.jsonl"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 10
         while "full-29" not in (other.read_text() if other.exists() else ""):
             assert time.monotonic() < deadline
             time.sleep(0.05)

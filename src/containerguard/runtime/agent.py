@@ -29,7 +29,7 @@ from typing import Any
 
 import platformdirs
 
-from containerguard.errors import ContainerGuardError, RuleError
+from containerguard.errors import ContainerGuardError
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.baseline import BaselineDetector, BaselineStore
 from containerguard.runtime.baseline.store import default_dir
@@ -265,7 +265,9 @@ class Agent:
         """Reload the rules files; on error keep the last good ruleset and return the error text."""
         try:
             rs = self._load_rules()
-        except RuleError as err:
+        except Exception as err:  # a RuleError, or anything a broken file provokes: the last good ruleset stays
+            if not isinstance(err, ContainerGuardError):
+                log.debug("rules reload", exc_info=True)
             self.counters.rule_reload_errors += 1
             self.last_rule_error = str(err)
             log.error("rules reload failed, keeping the previous ruleset: %s", err)

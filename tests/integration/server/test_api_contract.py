@@ -209,3 +209,30 @@ def test_no_page_loads_code_from_another_origin(api):
     for path in ("/login", "/api/v1/openapi.json"):
         text = api.client.get(path).text
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path
+
+
+def test_image_names_reach_download_headers_safely(live):
+    """An image name from a CI upload names the console's SBOM download: a non-Latin-1 character in it was a 500,
+    a quote cut the file name, and a CR/LF (stored as given) dropped the connection mid-response."""
+    from urllib.parse import unquote
+
+    docs = srv.scan_documents(6)
+    c, _ = _console(live)
+    bad = httpx.post(f"{live}/api/v1/scans", params={"name": "reg.example/x\r\nSet-Cookie: a=b:1"},
+                     headers={**_h(), "Content-Type": "application/json"}, content=docs[4], timeout=60)
+    assert bad.status_code == 422 and "control character" in bad.json()["detail"], bad.text
+    assert httpx.get(f"{live}/api/v1/images", headers=_h()).json()["total"] == 0  # nothing stored
+    for doc, name in ((docs[4], "reg.example/日本/app:1"), (docs[5], 'reg.example/a"b;c=d:1')):
+        r = httpx.post(f"{live}/api/v1/scans", params={"name": name},
+                       headers={**_h(), "Content-Type": "application/json"}, content=doc, timeout=60)
+        assert r.status_code == 201, r.text
+        digest = r.json()["digest"]
+        for fmt, ext in (("cyclonedx", "cdx.json"), ("spdx", "spdx.json")):
+            got = c.get(f"/images/{digest}/sbom", params={"format": fmt})
+            assert got.status_code == 200, (name, fmt, got.text[:200])
+            cd = got.headers["content-disposition"]
+            plain = re.search(r'filename="([^"]*)"', cd).group(1)
+            assert re.fullmatch(r"[A-Za-z0-9._-]+", plain), cd
+            exact = unquote(re.search(r"filename\*=UTF-8''(\S+)", cd).group(1))
+            assert exact.startswith(name.replace("/", "_").replace(":", "_")) and exact.endswith(ext[-5:]), cd
+            assert got.json()  # the document itself

@@ -699,3 +699,138 @@ def test_joining_another_containers_namespace_is_decided(env: tuple[Daemon, Plug
         plugin.start("--fail-open")
         daemon.docker("rm", "-f", "cgpol-chain", "cgpol-hostns", "cgpol-plain", check=False)
         plugin.start()
+
+
+def _decided(plugin: Plugin, since: int) -> list[dict[str, Any]]:
+    """The plugin's decision log lines written since byte ``since`` (one JSON object per evaluated request)."""
+    out = []
+    for line in plugin.log.read_bytes()[since:].decode(errors="replace").splitlines():
+        _, brace, rest = line.partition("{")
+        if brace and '"subject"' in rest:
+            out.append(json.loads(brace + rest))
+    return out
+
+
+def test_host_paths_through_volumes_are_decided(env: tuple[Daemon, Plugin]) -> None:
+    """A `local` volume with `o=bind,device=PATH` is a bind mount of a host path under a name: creating one over
+    the runtime socket's directory is denied; one made before the policies were enforced is looked up when a
+    container mounts it (-v NAME, --mount type=volume) or takes it with --volumes-from; the volume options given
+    inline at `docker run --mount` count; `-v //var/run/docker.sock` is the socket (dockerd cleans the path)."""
+    daemon, plugin = env
+    bind = ("-o", "type=none", "-o", "o=bind")
+    r = daemon.docker("volume", "create", *bind, "-o", "device=/var/run", "cgpol-vol-new", check=False)
+    assert r.returncode != 0 and "[CG-DEP-005 docker-socket-mounted]" in r.stderr, r.stderr
+    r = daemon.docker("volume", "create", "-o", "type=ext4", "-o", "device=/dev/loop0", "cgpol-vol-disk", check=False)
+    assert r.returncode != 0 and "[CG-DEP-020 host-disk-or-memory-device]" in r.stderr, r.stderr
+    assert "cgpol-vol-new" not in daemon.docker("volume", "ls", "-q").stdout
+    plugin.start("--warn-only")  # made before the policies were enforced
+    try:
+        daemon.docker("volume", "create", *bind, "-o", "device=/var/run", "cgpol-vol-run")
+        daemon.docker("create", "--name", "cgpol-sockholder", "--user", "1000", "-v",
+                      "/var/run/docker.sock:/var/run/docker.sock", IMAGE, "/bin/true")
+        daemon.docker("create", "--name", "cgpol-volholder", "--user", "1000", "-v", "cgpol-vol-run:/h", IMAGE, "/bin/true")
+        plugin.start()
+        for args in (("-v", "cgpol-vol-run:/h"), ("--mount", "type=volume,src=cgpol-vol-run,dst=/h"),
+                     ("--volumes-from", "cgpol-sockholder"), ("--volumes-from", "cgpol-volholder:ro"),
+                     ("--mount", "type=volume,dst=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,"
+                                 "volume-opt=device=/var/run"),
+                     ("-v", "//var/run/docker.sock:/s")):
+            r = daemon.docker(*RUN, "--user", "1000", *args, IMAGE, "/bin/true", check=False)
+            assert r.returncode != 0 and "[CG-DEP-005 docker-socket-mounted]" in r.stderr, (args, r.stderr)
+        # plain named volumes (new or existing) run
+        daemon.docker("volume", "create", "cgpol-vol-plain")
+        for v in ("cgpol-vol-plain", "cgpol-vol-fresh"):
+            assert daemon.docker(*RUN, "--user", "1000", "-v", f"{v}:/d", IMAGE, "/bin/true", check=False).returncode == 0
+        # without the Engine API the volume cannot be looked up: undecidable, denied under fail-closed
+        plugin.start("--docker-host", "")
+        r = daemon.docker(*RUN, "--user", "1000", "-v", "cgpol-vol-plain:/d", IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "cannot evaluate the request, denied (fail-closed)" in r.stderr, r.stderr
+        assert "volume cgpol-vol-plain" in r.stderr
+    finally:
+        plugin.start("--fail-open")
+        daemon.docker("rm", "-f", "cgpol-sockholder", "cgpol-volholder", check=False)
+        daemon.docker("volume", "rm", "cgpol-vol-run", "cgpol-vol-plain", "cgpol-vol-fresh", check=False)
+        plugin.start()
+
+
+def test_host_devices_are_decided(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """A host disk as a device (also through a symbolic link, which dockerd resolves) or a device cgroup rule that
+    allows block devices is denied; another device runs with a warning."""
+    daemon, plugin = env
+    link = tmp_path / "innocent"
+    link.symlink_to("/dev/loop0")
+    for args in (("--device", "/dev/loop0"), ("--device", f"{link}:/dev/x"), ("--device-cgroup-rule", "b *:* rwm"),
+                 ("--device-cgroup-rule", "a *:* rwm"), ("--device", "/dev")):
+        r = daemon.docker(*RUN, "--user", "1000", *args, IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "[CG-DEP-020 host-disk-or-memory-device]" in r.stderr, (args, r.stderr)
+    since = plugin.log.stat().st_size
+    r = daemon.docker(*RUN, "--user", "1000", "--device", "/dev/null:/dev/mynull", IMAGE, "/bin/true", check=False)
+    assert r.returncode == 0, r.stderr
+    assert any("CG-DEP-021" in d["warn"] for d in _decided(plugin, since))
+
+
+def test_namespaces_and_security_options_are_read(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """--uts/--cgroupns host, systempaths=unconfined, a kernel parameter outside the safe set and a seccomp
+    profile file that lets every system call through are read as dockerd applies them (warned by default)."""
+    daemon, plugin = env
+    allow_all = tmp_path / "allow.json"
+    allow_all.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}))
+    cases = ((("--uts", "host"), "CG-DEP-022"), (("--cgroupns", "host"), "CG-DEP-022"),
+             (("--security-opt", "systempaths=unconfined"), "CG-DEP-024"), (("--sysctl", "kernel.msgmax=65536"), "CG-DEP-023"),
+             (("--security-opt", f"seccomp={allow_all}"), "CG-DEP-013"))
+    for args, pid in cases:
+        since = plugin.log.stat().st_size
+        r = daemon.docker(*RUN, "--user", "1000", *args, IMAGE, "/bin/true", check=False)
+        assert r.returncode == 0, (args, r.stderr)
+        assert any(pid in d["warn"] for d in _decided(plugin, since)), (args, _decided(plugin, since))
+    since = plugin.log.stat().st_size
+    daemon.docker(*RUN, "--user", "1000", "--sysctl", "net.ipv4.tcp_syncookies=1", IMAGE, "/bin/true")
+    assert not any(d["warn"] for d in _decided(plugin, since) if "CG-DEP-023" in d["warn"])
+
+
+def test_build_on_the_host_network_is_decided(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`docker build --network host` runs its RUN steps in the host's network namespace: denied as --network host."""
+    daemon, _ = env
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN /bin/true\n")
+    r = subprocess.run(["docker", "-H", daemon.host, "build", "--network", "host", "-t", "cgpol/built:1", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    assert r.returncode != 0 and "[CG-DEP-003 host-network-namespace]" in r.stderr, r.stderr
+    r = subprocess.run(["docker", "-H", daemon.host, "build", "--network", "none", "-t", "cgpol/built:1", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    assert r.returncode == 0, r.stderr
+    daemon.docker("rmi", "cgpol/built:1", check=False)
+
+
+def test_update_is_decided_on_the_container_it_makes(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """`docker update` is evaluated on the container as it will be (looked up, the new limits applied): under a
+    user's memory ceiling and CPU-limit policies raised to deny, raising the memory above the ceiling or removing
+    the CPU quota (--cpu-quota -1) is denied; a change within them runs; a container made before the policies is
+    not refused an update that brings no new denial (a restart policy)."""
+    daemon, plugin = env
+    pol = tmp_path / "limits.yaml"
+    pol.write_text(
+        "apiVersion: containerguard.dev/v1\nkind: PolicySet\npolicies:\n"
+        "  - id: TEAM-MEM\n    name: memory-ceiling\n    description: The memory limit is above 128 MiB or unset.\n"
+        "    severity: medium\n    condition: '!has(container.resources.limits.memory) || "
+        "int(container.resources.limits.memory) > 134217728'\n    enforcement: {deploy: deny}\n"
+        "  - id: TEAM-CPU\n    name: cpu-limit\n    description: No CPU limit.\n    severity: medium\n"
+        "    condition: '!has(container.resources.limits.cpu)'\n    enforcement: {deploy: deny}\n")
+    plugin.start("--policy", str(pol))
+    try:
+        daemon.docker("create", "--name", "cgpol-upd", "--user", "1000", "--memory", "64m", "--memory-swap", "512m",
+                      "--cpu-quota", "50000", IMAGE, "/bin/true")
+        r = daemon.docker("update", "--memory", "256m", "cgpol-upd", check=False)
+        assert r.returncode != 0 and "[TEAM-MEM memory-ceiling]" in r.stderr, r.stderr
+        r = daemon.docker("update", "--cpu-quota", "-1", "cgpol-upd", check=False)
+        assert r.returncode != 0 and "[TEAM-CPU cpu-limit]" in r.stderr, r.stderr
+        hc = json.loads(daemon.docker("inspect", "-f", "{{json .HostConfig}}", "cgpol-upd").stdout)
+        assert (hc["Memory"], hc["CpuQuota"]) == (64 * 2**20, 50000)
+        daemon.docker("update", "--memory", "100m", "--cpu-quota", "60000", "cgpol-upd")
+        plugin.start("--warn-only")
+        daemon.docker("create", "--name", "cgpol-upd-old", "--user", "1000", IMAGE, "/bin/true")
+        plugin.start("--policy", str(pol))
+        daemon.docker("update", "--restart", "on-failure:3", "cgpol-upd-old")
+    finally:
+        plugin.start("--fail-open")
+        daemon.docker("rm", "-f", "cgpol-upd", "cgpol-upd-old", check=False)
+        plugin.start()

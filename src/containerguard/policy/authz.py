@@ -46,6 +46,9 @@ _START = re.compile(r"^(?:/v([0-9.]+))?/containers/([^/]+)/start/?$")
 _SERVICE = re.compile(r"^(?:/v[0-9.]+)?/services/(?:(create)|([^/]+)/update)/?$")
 _PLUGIN = re.compile(r"^(?:/v[0-9.]+)?/plugins/(?:(pull)|(.+)/upgrade)/?$")  # dockerd: /plugins/{name:.*}/upgrade
 _PLUGIN_CREATE = re.compile(r"^(?:/v[0-9.]+)?/plugins/create/?$")
+_VOLUME_CREATE = re.compile(r"^(?:/v[0-9.]+)?/volumes/create/?$")
+_BUILD = re.compile(r"^(?:/v[0-9.]+)?/build/?$")
+_UPDATE = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/update/?$")
 MAX_MSG = 2000
 
 
@@ -101,6 +104,36 @@ class DockerLookup:
                 out.add(ns)
         return out
 
+    def volume_access(self, name: str, read_only: bool, destination: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The host path (as a mount) or host device a named volume gives, when it is a ``local`` volume bound to
+        one; nothing for a volume that does not exist yet (dockerd creates it without options)."""
+        v = self.get(f"/volumes/{quote(name, safe='')}")
+        host = inputs.local_volume_host_path(str(v.get("Driver") or ""), v.get("Options")) if v else None
+        if host is None:
+            return [], []
+        if host[0] == "bind":
+            return [{"source": host[1], "destination": destination, "type": "volume", "read_only": read_only}], []
+        return [], [{"host_path": host[1], "container_path": "", "permissions": "rwm"}]
+
+    def volumes_from(self, cid: str, read_only: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The host paths and devices ``--volumes-from CID`` gives: that container's bind mounts and what its
+        named volumes give."""
+        c = self.get(f"/containers/{quote(cid, safe='')}/json")
+        mounts: list[dict[str, Any]] = []
+        devices: list[dict[str, Any]] = []
+        for m in (c or {}).get("Mounts") or ():
+            if not isinstance(m, Mapping):
+                continue
+            ro = read_only or m.get("RW") is False
+            if m.get("Type") == "bind":
+                mounts.append({"source": inputs.host_path(str(m.get("Source") or "")),
+                               "destination": str(m.get("Destination") or ""), "type": "bind", "read_only": ro})
+            elif m.get("Type") == "volume" and m.get("Name"):
+                more = self.volume_access(str(m["Name"]), ro, str(m.get("Destination") or ""))
+                mounts += more[0]
+                devices += more[1]
+        return mounts, devices
+
     def host_network(self, targets: list[str]) -> bool:
         """Whether a service attaches to the host's network (the CLI sends network IDs, not names)."""
         for t in targets:
@@ -134,6 +167,12 @@ def _route(path: str, query: str) -> tuple[str, str] | None:
             else ("plugin-upgrade", m.group(2))
     if _PLUGIN_CREATE.match(path):
         return "plugin-create", (parse_qs(query).get("name") or [""])[0]
+    if m := _UPDATE.match(path):
+        return "update", m.group(1)
+    if _VOLUME_CREATE.match(path):
+        return "volume-create", ""
+    if _BUILD.match(path):
+        return "build", ",".join(parse_qs(query).get("t") or [])
     return None
 
 
@@ -141,7 +180,7 @@ def _object(kind: str, name: str, image: str = "") -> dict[str, str]:
     """The decision's object as the server stores it."""
     op = kind.rpartition("-")[2]
     obj_kind = "service" if kind.startswith("service") else "plugin" if kind.startswith("plugin") else \
-        "exec" if kind == "exec" else "container"
+        "volume" if kind.startswith("volume") else kind if kind in ("exec", "build") else "container"
     return {"kind": obj_kind, "container": name, "image": image, "operation": op}
 
 
@@ -175,6 +214,10 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
         doc = inputs.from_docker_create(payload, name=name)
         subject = f"container {name or '(unnamed)'} from image {image or '?'}" if kind == "create" else \
             f"start of container {name} with a host config"
+        looked = _host_access(ps, doc, payload, subject, config)
+        if isinstance(looked, str):
+            return looked, subject, _object(kind, name, image)
+        doc = _resolved_devices(looked)
         joined = inputs.docker_joined(payload)
         if not joined:
             return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
@@ -190,6 +233,13 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
             return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
         return (_decide(ps, doc, subject, config, lambda d: {"network"} if d.host_network(nets) else set(), ["network"],
                         f"it attaches to the networks {', '.join(nets)}"), subject, _object(kind, name, image))
+    if kind == "update":
+        subject = f"update of container {name}"
+        return _update(ps, name, payload, subject, config), subject, _object(kind, name)
+    if kind == "volume-create":
+        doc = inputs.from_docker_volume(payload)
+        subject = f"volume {doc['workload']['name'] or '(unnamed)'}"
+        return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, doc["workload"]["name"])
     if kind.startswith("plugin"):
         doc = inputs.from_docker_plugin(payload, name=name, operation=kind.partition("-")[2].upper())
         subject = f"privileges granted to plugin {name or '(unnamed)'}"
@@ -197,6 +247,74 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
     doc = inputs.from_docker_exec(payload, container=name)
     subject = f"exec in container {name}"
     return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
+
+
+def _host_access(ps: PolicySet, doc: inputs.Doc, payload: Any, subject: str, config: AuthzConfig) -> inputs.Doc | str:
+    """``doc`` with what its named volumes and ``--volumes-from`` containers give of the host (looked up through
+    the Engine API: a ``local`` volume can bind a host path or mount a host device under a name), or the reason it
+    cannot be decided (the lookup failed and the request is not denied anyway)."""
+    volumes, sources = inputs.docker_named_volumes(payload), inputs.docker_volumes_from(payload)
+    if not volumes and not sources:
+        return doc
+    mounts: list[dict[str, Any]] = []
+    devices: list[dict[str, Any]] = []
+    try:
+        lookup = _lookup(config)
+        for vname, dest, ro in volumes:
+            more = lookup.volume_access(vname, ro, dest)
+            mounts += more[0]
+            devices += more[1]
+        for cid, ro in sources:
+            more = lookup.volumes_from(cid, ro)
+            mounts += more[0]
+            devices += more[1]
+    except (LookupError, ValueError) as exc:
+        if any(v.action is Action.DENY for v in ps.evaluate(doc, Stage.DEPLOY, subject=subject).violations):
+            return doc  # denied whatever the volumes hold
+        names = [f"volume {v}" for v, _, _ in volumes] + [f"the volumes of container {c}" for c, _ in sources]
+        return f"it mounts {', '.join(names)}, which may hold host paths, and {exc}"
+    return inputs.with_host_access(doc, mounts, devices)
+
+
+def _update(ps: PolicySet, cid: str, payload: Any, subject: str, config: AuthzConfig) -> Decision | str:
+    """``docker update``: the container as it will be (looked up, with the new limits applied as dockerd applies
+    them) is evaluated; only the denials the update brings count (a container created before a policy is not
+    refused a harmless update), or the reason it cannot be decided."""
+    try:
+        current = _lookup(config).get(f"/containers/{quote(cid, safe='')}/json")
+    except (LookupError, ValueError) as exc:
+        _, _, changes = inputs.docker_updated({}, payload)
+        if not changes:
+            return Decision(Stage.DEPLOY)  # a restart policy, CPU shares, blkio: nothing a policy reads
+        return f"it changes the resource limits of container {cid}, and {exc}"
+    if current is None:
+        return Decision(Stage.DEPLOY)  # dockerd answers that there is no such container
+    before, after, _ = inputs.docker_updated(current, payload)
+    had = {(v.policy_id, v.details) for v in ps.evaluate(before, Stage.DEPLOY, subject=subject).violations}
+    decision = ps.evaluate(after, Stage.DEPLOY, subject=subject)
+    return dataclasses.replace(decision, violations=tuple(v for v in decision.violations if (v.policy_id, v.details) not in had))
+
+
+def _resolved_devices(doc: inputs.Doc) -> inputs.Doc:
+    """``--device`` host paths with their symbolic links resolved on this host, as dockerd resolves them
+    (``--device /tmp/link`` to /dev/sda gives /dev/sda): the plugin runs beside the daemon it serves."""
+    import os
+
+    for d in doc["container"]["devices"]:
+        if d["host_path"].startswith("/"):
+            d["host_path"] = inputs.host_path(os.path.realpath(d["host_path"]))
+    return doc
+
+
+def _build_doc(query: str, tags: str) -> tuple[inputs.Doc, str]:
+    """A classic or BuildKit ``POST /build``: its RUN steps run in containers of the network mode it asks for
+    (``docker build --network host``)."""
+    q = parse_qs(query)
+    doc = inputs.blank("deploy")
+    mode = (q.get("networkmode") or [""])[0]
+    doc["container"].update({"name": tags, "host_network": mode == "host"})
+    doc["workload"].update({"kind": "DockerBuild", "name": tags, "operation": "BUILD"})
+    return doc, f"build of {tags or '(untagged)'} (RUN steps)"
 
 
 def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportFn | None = None) -> dict[str, Any]:
@@ -220,6 +338,13 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
             return _undecidable(config, f"{method} {parts.path}: a plugin created from a local tar grants the "
                                         "privileges its config.json lists, which the daemon does not show the plugin",
                                 report, _object(kind, name), user)
+        if kind == "build":  # the body is the context tar: the query says what the RUN steps get
+            doc, subject = _build_doc(parts.query, name)
+            if not doc["container"]["host_network"]:
+                return _allow()  # RUN steps in a container of the build's own: nothing a deploy policy reads
+            decision: Decision | str = ps.evaluate(doc, Stage.DEPLOY, subject=subject)
+            obj = _object(kind, name)
+            return _finish(decision, subject, obj, body, config, report, user, t0)
         payload = _body(body.get("RequestBody"), array=kind.startswith("plugin"))
         if payload is None and kind == "start" and _declared_empty(body.get("RequestHeaders")):
             return _allow()  # a start without a host config: the container was decided at its create
@@ -231,8 +356,14 @@ def authz_request(ps: PolicySet, body: Any, config: AuthzConfig, report: ReportF
         log.exception("authz: could not evaluate %s %s", method, parts.path)
         return _undecidable(config, f"{method} {parts.path}: evaluation failed: {type(exc).__name__}: {exc}", report,
                             _object(kind, name), user)
+    return _finish(decision, subject, obj, body, config, report, user, t0)
+
+
+def _finish(decision: Decision | str, subject: str, obj: dict[str, str], body: Mapping[str, Any], config: AuthzConfig,
+            report: ReportFn | None, user: str, t0: float) -> dict[str, Any]:
     if isinstance(decision, str):
-        return _undecidable(config, f"{method} {parts.path}: {decision}", report, obj, user)
+        parts = urlsplit(str(body.get("RequestUri") or body.get("RequestURI") or ""))
+        return _undecidable(config, f"POST {unquote(parts.path)}: {decision}", report, obj, user)
     answer = _answer(decision, subject, body, config, time.perf_counter() - t0)
     if report is not None:
         report(Report(decision, allowed=bool(answer["Allow"]), mode="enforce" if config.enforce else "warn",

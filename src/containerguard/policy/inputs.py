@@ -47,6 +47,9 @@ _BLANK_CONTAINER: Doc = {
     "run_as_non_root": False, "read_only_root_filesystem": False,
     "resources": {"limits": {}, "requests": {}}, "seccomp": "", "apparmor": "", "env": {}, "ports": [],
     "command": [],
+    "host_uts": False, "host_cgroupns": False, "user_namespace": "", "devices": [], "device_cgroup_rules": [],
+    "device_requests": [], "sysctls": {}, "proc_mount": "default",
+    "selinux": {"disabled": False, "type": "", "user": "", "role": ""},
 }
 _BLANK_WORKLOAD: Doc = {"kind": "", "name": "", "namespace": "", "labels": {}, "annotations": {},
                         "service_account": "", "operation": ""}
@@ -66,6 +69,7 @@ _BLANK_FINDING: Doc = {"id": "", "kind": "vulnerability", "severity": "UNKNOWN",
                        "kev": False, "fixed": False, "fixed_version": "", "status": "", "title": "",
                        "package": {"name": "", "version": "", "type": "", "purl": ""}}
 _BLANK_MOUNT: Doc = {"source": "", "destination": "", "type": "", "read_only": False}
+_BLANK_DEVICE: Doc = {"host_path": "", "container_path": "", "permissions": ""}
 _BLANK_PACKAGE: Doc = {"name": "", "version": "", "type": "", "purl": ""}
 _BLANK_ISSUE: Doc = {"id": "", "severity": "UNKNOWN", "title": "", "path": ""}
 
@@ -83,6 +87,7 @@ def complete(partial: Mapping[str, Any], stage: str | None = None) -> Doc:
     doc["misconfigurations"] = [_merge(dict(_BLANK_ISSUE), p) for p in _items(doc["misconfigurations"], "misconfigurations")]
     doc["secrets"] = [_merge(dict(_BLANK_ISSUE), p) for p in _items(doc["secrets"], "secrets")]
     doc["container"]["mounts"] = [_merge(dict(_BLANK_MOUNT), m) for m in _items(doc["container"]["mounts"], "container.mounts")]
+    doc["container"]["devices"] = [_merge(dict(_BLANK_DEVICE), d) for d in _items(doc["container"]["devices"], "container.devices")]
     if stage is not None:
         doc["stage"] = stage
     return doc
@@ -311,7 +316,11 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
     caps = sc.get("capabilities") if isinstance(sc.get("capabilities"), Mapping) else {}
     assert isinstance(caps, Mapping)
     add = [_cap(x) for x in _strslice(caps.get("add"), "capabilities.add")]  # a lone string (rejected by the API server) still counts
-    privileged = sc.get("privileged") is True
+    # a Windows HostProcess container (pod- or container-level windowsOptions) runs as a process on the node:
+    # privileged in all but name
+    win: list[Mapping[str, Any]] = [x["windowsOptions"] for x in (sc, pod_sc) if isinstance(x.get("windowsOptions"), Mapping)]
+    host_process = next((w.get("hostProcess") for w in win if w.get("hostProcess") is not None), None)
+    privileged = sc.get("privileged") is True or host_process is True
     ape = sc.get("allowPrivilegeEscalation")
     run_as_user = pick("runAsUser")
     mounts = []
@@ -326,13 +335,17 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
                        "read_only": vm.get("readOnly") is True})
     resources = c.get("resources") if isinstance(c.get("resources"), Mapping) else {}
     assert isinstance(resources, Mapping)
-    seccomp = _profile_k8s(sc.get("seccompProfile") or pod_sc.get("seccompProfile"))
-    if not seccomp:
-        seccomp = str(annotations.get(f"container.seccomp.security.alpha.kubernetes.io/{c.get('name')}")
-                      or annotations.get("seccomp.security.alpha.kubernetes.io/pod") or "")
-    apparmor = _profile_k8s(sc.get("appArmorProfile") or pod_sc.get("appArmorProfile"))
-    if not apparmor:
-        apparmor = str(annotations.get(f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}") or "")
+    # the kubelet's order: the container's field, the container's annotation (the API server copies it into
+    # that field), then the pod's field and the pod's annotation
+    name = c.get("name")
+    seccomp = _profile_k8s(sc.get("seccompProfile")) or _profile_annotation(
+        annotations.get(f"container.seccomp.security.alpha.kubernetes.io/{name}")) or _profile_k8s(
+        pod_sc.get("seccompProfile")) or _profile_annotation(annotations.get("seccomp.security.alpha.kubernetes.io/pod"))
+    apparmor = _profile_k8s(sc.get("appArmorProfile")) or _profile_annotation(
+        annotations.get(f"container.apparmor.security.beta.kubernetes.io/{name}")) or _profile_k8s(
+        pod_sc.get("appArmorProfile"))
+    sysctls = {str(x.get("name")): str(x.get("value") if x.get("value") is not None else "")
+               for x in pod_sc.get("sysctls") or () if isinstance(x, Mapping) and x.get("name")}
     env: dict[str, str] = {}
     for e in c.get("env") or ():
         if isinstance(e, Mapping) and "value" in e and e.get("name"):
@@ -356,14 +369,39 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         "seccomp": seccomp, "apparmor": apparmor, "env": env,
         "ports": sorted({int(p["containerPort"]) for p in ports if isinstance(p.get("containerPort"), int)}),
         "command": _strslice(c.get("command"), "command") + _strslice(c.get("args"), "args"),
+        "host_uts": False, "host_cgroupns": False,
+        "user_namespace": "private" if spec.get("hostUsers") is False else "host",
+        "devices": [], "device_cgroup_rules": [], "device_requests": [], "sysctls": sysctls,
+        "proc_mount": "unmasked" if sc.get("procMount") == "Unmasked" else "default",
+        "selinux": _k8s_selinux(sc.get("seLinuxOptions") if sc.get("seLinuxOptions") is not None
+                                else pod_sc.get("seLinuxOptions")),
     }
+
+
+def _k8s_selinux(opts: Any) -> Doc:
+    """seLinuxOptions: the container's replaces the pod's as a whole (the kubelet's effective security context)."""
+    o = opts if isinstance(opts, Mapping) else {}
+    return {"disabled": False, **{k: str(o.get(k) or "") for k in ("type", "user", "role")}}
+
+
+def _profile_annotation(v: Any) -> str:
+    """A seccomp or AppArmor annotation's value as the profile fields read: ``docker/default`` is the runtime's
+    default profile."""
+    text = str(v or "")
+    return "runtime/default" if text == "docker/default" else text
+
+
+def host_path(p: str) -> str:
+    """A host path normalised as the ``source`` of :data:`container.mounts` (see :func:`_path`)."""
+    return _path(p)
 
 
 def _path(p: str) -> str:
     """A host path as policies compare it: no trailing slash (but "/"), no "//" or "/./" runs."""
     import posixpath
 
-    return posixpath.normpath(p) if p.startswith("/") else p
+    # Go's filepath.Clean (which dockerd applies) folds a leading "//" too; Python's normpath keeps it
+    return "/" + posixpath.normpath(p).lstrip("/") if p.startswith("/") else p
 
 
 def _cap(x: Any) -> str:
@@ -464,11 +502,17 @@ def _go_value(value: Any, kind: Any, old: Any) -> Any:
 
 
 _PORT_BINDING = _struct(HostIp=None, HostPort=None)
-_MOUNT = _struct(Type=None, Source=None, Target=None, ReadOnly=None)
+_DRIVER_CONFIG = _struct(Name=None, Options=("map", None))
+_MOUNT = _struct(Type=None, Source=None, Target=None, ReadOnly=None,
+                 VolumeOptions=_struct(DriverConfig=_DRIVER_CONFIG))
+_DEVICE = _struct(PathOnHost=None, PathInContainer=None, CgroupPermissions=None)
+_DEVICE_REQUEST = _struct(Driver=None, Count=None, DeviceIDs=None, Capabilities=None)
 DOCKER_HOST_CONFIG = _struct(
     Privileged=None, Binds=None, Mounts=("list", _MOUNT), CapAdd=None, CapDrop=None, PidMode=None, NetworkMode=None,
     IpcMode=None, UTSMode=None, UsernsMode=None, CgroupnsMode=None, SecurityOpt=None, ReadonlyRootfs=None, Memory=None,
-    NanoCpus=None, CpuQuota=None, PortBindings=("map", ("list", _PORT_BINDING)), Devices=None, Sysctls=None)
+    NanoCpus=None, CpuQuota=None, PortBindings=("map", ("list", _PORT_BINDING)), Devices=("list", _DEVICE),
+    DeviceCgroupRules=None, DeviceRequests=("list", _DEVICE_REQUEST), Sysctls=("map", None), VolumesFrom=None,
+    VolumeDriver=None, MaskedPaths=None, ReadonlyPaths=None)
 #: dockerd's ContainerConfigWrapper: the container Config, the HostConfig, and (deprecated, still read) every
 #: HostConfig field at the top level, used when there is no "HostConfig"
 DOCKER_CREATE = _struct(Image=None, User=None, Env=None, Cmd=None, Entrypoint=None, ExposedPorts=("map", None),
@@ -506,12 +550,9 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
     hc = body["HostConfig"]
     image = str(body.get("Image") or "")
     doc["image"] = image_ref_doc(image)
-    sec = [str(s) for s in _seq(hc.get("SecurityOpt"))]
-    opts = {}
-    for s in sec:
-        k, sep, v = s.replace("=", ":", 1).partition(":") if "=" in s else s.partition(":")
-        opts[k.strip()] = v.strip() if sep else "true"
+    opts = _security_opts(hc.get("SecurityOpt"))
     mounts = []
+    devices = [_device(d) for d in _seq(hc.get("Devices")) if isinstance(d, Mapping)]
     for b in _seq(hc.get("Binds")):
         parts = str(b).split(":")
         src = parts[0]
@@ -520,23 +561,23 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
                        "read_only": len(parts) > 2 and "ro" in parts[2].split(",")})
     for m in _seq(hc.get("Mounts")):
         if isinstance(m, Mapping):
-            mounts.append({"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
-                           "type": str(m.get("Type") or ""), "read_only": m.get("ReadOnly") is True})
+            mounts.append(_api_mount(m, str(hc.get("VolumeDriver") or ""), devices))
     user = str(body.get("User") or "")
     uid = user.partition(":")[0]
     add = [_cap(x) for x in _strslice(hc.get("CapAdd"), "CapAdd")]
     privileged = hc.get("Privileged") is True
     limits: dict[str, str] = {}
-    if hc.get("Memory"):
+    if _positive(hc.get("Memory")):  # 0: none; a negative CpuQuota (-1) is no quota
         limits["memory"] = str(hc["Memory"])
-    if hc.get("NanoCpus") or hc.get("CpuQuota"):
-        limits["cpu"] = str(hc.get("NanoCpus") or hc.get("CpuQuota"))
+    cpu = next((hc[k] for k in ("NanoCpus", "CpuQuota") if _positive(hc.get(k))), None)
+    if cpu is not None:
+        limits["cpu"] = str(cpu)
     host_ports = set()
     for bindings in (hc.get("PortBindings") or {}).values():
         for b in _seq(bindings):
             if isinstance(b, Mapping) and _is_int(str(b.get("HostPort") or "")):
                 host_ports.add(int(b["HostPort"]))
-    nnp = opts.get("no-new-privileges", "false").lower() in ("true", "1", "")
+    nnp = opts.get("no-new-privileges", "false") in _GO_TRUE
     doc["container"] = {
         "name": name, "image": image, "init": False, "privileged": privileged,
         "allow_privilege_escalation": not nnp and (privileged or "SYS_ADMIN" in add or "ALL" in add),
@@ -548,13 +589,203 @@ def from_docker_create(body: Mapping[str, Any] | GoObject, *, name: str = "") ->
         "run_as_non_root": bool(uid) and uid not in ("0", "root"),
         "read_only_root_filesystem": hc.get("ReadonlyRootfs") is True,
         "resources": {"limits": limits, "requests": {}},
-        "seccomp": _docker_profile(opts.get("seccomp")), "apparmor": _docker_profile(opts.get("apparmor")),
+        "seccomp": _seccomp(opts.get("seccomp")), "apparmor": _docker_profile(opts.get("apparmor")),
         "env": _env_list(_seq(body.get("Env"))), "ports": _ports(body.get("ExposedPorts")),
         "command": _strslice(body.get("Entrypoint"), "Entrypoint") + _strslice(body.get("Cmd"), "Cmd"),
+        "host_uts": hc.get("UTSMode") == "host", "host_cgroupns": hc.get("CgroupnsMode") == "host",
+        "user_namespace": "host" if hc.get("UsernsMode") == "host" else "",
+        "devices": devices,
+        "device_cgroup_rules": [" ".join(str(r).split()).lower() for r in _strslice(hc.get("DeviceCgroupRules"), "DeviceCgroupRules")],
+        "device_requests": [_device_request(r) for r in _seq(hc.get("DeviceRequests")) if isinstance(r, Mapping)],
+        "sysctls": {str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
+        "proc_mount": "unmasked" if "systempaths" in opts or _unmasks(hc.get("MaskedPaths"), _DOCKER_MASKED)
+        or _unmasks(hc.get("ReadonlyPaths"), _DOCKER_READONLY) else "default",
+        "selinux": _docker_selinux(opts.get("label", "")),
     }
     doc["workload"] = {**_BLANK_WORKLOAD, "kind": "DockerContainer", "name": name, "operation": "CREATE",
                        "labels": {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
     return doc
+
+
+#: strconv.ParseBool's true spellings (dockerd parses ``no-new-privileges=VALUE`` with it)
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+#: the paths dockerd masks and makes read-only in /proc and /sys unless told otherwise (oci.DefaultSpec, 20.10)
+_DOCKER_MASKED = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                  "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware")
+_DOCKER_READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def _security_opts(value: Any) -> dict[str, str]:
+    """``SecurityOpt`` as dockerd's parseSecurityOpt reads it: ``no-new-privileges`` alone, else KEY=VALUE (or the
+    deprecated KEY:VALUE), the last one of a key winning; ``label`` values collected (``disable`` alone counts).
+    The Docker CLI turns ``systempaths=unconfined`` into empty MaskedPaths/ReadonlyPaths; sent raw it counts too."""
+    opts: dict[str, str] = {}
+    for s in (str(x) for x in _seq(value)):
+        if s in ("no-new-privileges", "disable"):
+            k, v = ("no-new-privileges", "true") if s == "no-new-privileges" else ("label", "disable")
+        else:
+            k, _, v = s.partition("=") if "=" in s else s.partition(":")
+        opts[k] = f"{opts[k]}\n{v}" if k == "label" and k in opts else v
+    return opts
+
+
+def _docker_selinux(labels: str) -> Doc:
+    """``--security-opt label=disable`` / ``label=type:T`` (``user:``, ``role:``, ``level:``), the last one winning."""
+    out: Doc = {"disabled": False, "type": "", "user": "", "role": ""}
+    for item in labels.splitlines():
+        key, _, value = item.partition(":")
+        if item == "disable":
+            out["disabled"] = True
+        elif key in ("type", "user", "role"):
+            out[key] = value
+    return out
+
+
+def _unmasks(paths: Any, defaults: Sequence[str]) -> bool:
+    """A MaskedPaths/ReadonlyPaths list given in the request (null = dockerd's defaults) that leaves a default out."""
+    return isinstance(paths, list) and not set(defaults) <= {_path(str(p)) for p in paths}
+
+
+def _seccomp(value: str | None) -> str:
+    """``seccomp=VALUE``: ``unconfined``; the CLI sends a profile file's JSON inline: one whose default action lets
+    every system call through confines nothing (``unconfined``), another is ``custom``."""
+    if value is None or not value.lstrip().startswith("{"):
+        return _docker_profile(value)
+    import json
+
+    try:
+        profile = json.loads(value)
+    except ValueError:
+        return "custom"
+    action = str(profile.get("defaultAction") or "") if isinstance(profile, dict) else ""
+    return "unconfined" if action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE") else "custom"
+
+
+def _device(d: Mapping[str, Any]) -> Doc:
+    return {"host_path": _path(str(d.get("PathOnHost") or "")), "container_path": str(d.get("PathInContainer") or ""),
+            "permissions": str(d.get("CgroupPermissions") or "rwm")}
+
+
+def _device_request(r: Mapping[str, Any]) -> str:
+    """A DeviceRequest (``--gpus``) as ``DRIVER:CAPABILITY,...`` (``:gpu`` for the default driver)."""
+    caps = sorted({str(c) for group in _seq(r.get("Capabilities")) for c in _seq(group)})
+    return f"{r.get('Driver') or ''}:{','.join(caps)}"
+
+
+def _api_mount(m: Mapping[str, Any], driver: str, devices: list[Doc], default_type: str = "") -> Doc:
+    """A ``Mounts`` entry of a create body or a service's container spec. A volume's source is its name, not a
+    host path, unless its ``local`` driver options (``--mount type=volume,volume-opt=...``: dockerd creates the
+    volume with them when it does not exist yet) bind a host path (the source) or mount a host device (added to
+    ``devices``)."""
+    mount = {"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
+             "type": str(m.get("Type") or default_type), "read_only": m.get("ReadOnly") is True}
+    if mount["type"] == "volume":
+        mount["source"] = ""
+        cfg = (m.get("VolumeOptions") or {}).get("DriverConfig") or {}
+        host = local_volume_host_path(str(cfg.get("Name") or driver), cfg.get("Options"))
+        if host is not None and host[0] == "bind":
+            mount["source"] = host[1]
+        elif host is not None:
+            devices.append({"host_path": host[1], "container_path": "", "permissions": "rwm"})
+    return mount
+
+
+def docker_named_volumes(body: Any) -> list[tuple[str, str, bool]]:
+    """The named volumes a create body mounts, as (name, destination, read-only): an existing one may be a
+    ``local`` volume bound to a host path, which only the Engine API can tell."""
+    hc = docker_create_config(body)["HostConfig"]
+    out = []
+    for b in _seq(hc.get("Binds")):
+        parts = str(b).split(":")
+        if parts[0] and not parts[0].startswith("/"):
+            out.append((parts[0], parts[1] if len(parts) > 1 else "", len(parts) > 2 and "ro" in parts[2].split(",")))
+    for m in _seq(hc.get("Mounts")):
+        if isinstance(m, Mapping) and str(m.get("Type") or "") == "volume" and m.get("Source"):
+            out.append((str(m["Source"]), str(m.get("Target") or ""), m.get("ReadOnly") is True))
+    return out
+
+
+def docker_volumes_from(body: Any) -> list[tuple[str, bool]]:
+    """``VolumesFrom`` (``--volumes-from ID[:ro|:rw]``): (container, read-only) whose mounts the container gets."""
+    out = []
+    for v in _seq(docker_create_config(body)["HostConfig"].get("VolumesFrom")):
+        cid, _, mode = str(v).partition(":")
+        out.append((cid, "ro" in mode.split(",")))
+    return out
+
+
+def with_host_access(doc: Doc, mounts: Iterable[Doc] = (), devices: Iterable[Doc] = ()) -> Doc:
+    """``doc`` with more mounts and devices: what a container gets from the volumes and containers it names,
+    looked up by the enforcement point."""
+    out = copy.deepcopy(doc)
+    out["container"]["mounts"] += [{**_BLANK_MOUNT, **m} for m in mounts]
+    out["container"]["devices"] += [{**_BLANK_DEVICE, **d} for d in devices]
+    return out
+
+
+def from_docker_volume(body: Any, *, name: str = "") -> Doc:
+    """The document of a ``POST /volumes/create`` body (``docker volume create``): a ``local`` volume bound to a
+    host path is that host path's bind mount (what a container mounting it gets), one over a host block device
+    is that device; ``workload.kind`` = ``DockerVolume``."""
+    spec = go_struct(body, DOCKER_VOLUME) or {}
+    name = str(spec.get("Name") or "") or name
+    doc = blank("deploy")
+    host = local_volume_host_path(str(spec.get("Driver") or ""), spec.get("DriverOpts"))
+    c = doc["container"]
+    c["name"] = name
+    if host is not None and host[0] == "bind":
+        c["mounts"] = [{"source": host[1], "destination": "", "type": "volume", "read_only": False}]
+    elif host is not None:
+        c["devices"] = [{"host_path": host[1], "container_path": "", "permissions": "rwm"}]
+    doc["workload"].update({"kind": "DockerVolume", "name": name, "operation": "CREATE",
+                            "labels": {str(k): str(v) for k, v in (spec.get("Labels") or {}).items()}})
+    return doc
+
+
+DOCKER_VOLUME = _struct(Name=None, Driver=None, DriverOpts=("map", None), Labels=("map", None))
+
+
+def local_volume_host_path(driver: str, options: Any) -> tuple[str, str] | None:
+    """What of the host a volume of Docker's ``local`` driver with these options mounts: ("bind", PATH) when ``o``
+    binds ``device`` (``-o type=none -o o=bind -o device=/path``: a bind mount of a host path under a volume's
+    name), ("device", PATH) when it mounts a host block device (``-o type=ext4 -o device=/dev/sda1``); None for
+    other drivers, no options, tmpfs or a remote file system."""
+    if driver not in ("", "local") or not isinstance(options, Mapping):
+        return None
+    device = str(options.get("device") or "")
+    flags = str(options.get("o") or "").split(",")
+    if not device.startswith("/"):
+        return None  # nfs (addr=...:/path, device ":/path"), tmpfs
+    if "bind" in flags or "rbind" in flags:
+        return "bind", _path(device)
+    if device.startswith("//") or str(options.get("type") or "") in ("tmpfs", "nfs", "nfs4", "cifs", "smb3"):
+        return None  # cifs //server/share
+    return "device", _path(device)
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+#: ``POST /containers/ID/update`` (container.UpdateConfig): the resources a policy reads, applied by dockerd only
+#: when non-zero (container.UpdateContainer)
+DOCKER_UPDATE = _struct(Memory=None, NanoCpus=None, CpuQuota=None, RestartPolicy=None)
+
+
+def docker_updated(inspect: Mapping[str, Any], update: Any) -> tuple[Doc, Doc, bool]:
+    """The documents of a container (``GET /containers/ID/json``) before and after ``update`` is applied as
+    dockerd applies it, and whether the update changes what policies read."""
+    config = inspect.get("Config") if isinstance(inspect.get("Config"), Mapping) else {}
+    hc = dict(inspect["HostConfig"]) if isinstance(inspect.get("HostConfig"), Mapping) else {}
+    body = {**(config or {}), "HostConfig": hc}
+    name = str(inspect.get("Name") or "").lstrip("/")
+    before = from_docker_create(body, name=name)
+    changes = {k: v for k, v in (go_struct(update, DOCKER_UPDATE) or {}).items()
+               if k != "RestartPolicy" and isinstance(v, int | float) and not isinstance(v, bool) and v != 0}
+    after = from_docker_create({**body, "HostConfig": {**hc, **changes}}, name=name)
+    for doc in (before, after):
+        doc["workload"]["operation"] = "UPDATE"
+    return before, after, bool(changes)
 
 
 def _seq(v: Any) -> list[Any]:
@@ -621,7 +852,7 @@ def assume_host_namespaces(doc: Doc, namespaces: Iterable[str]) -> Doc:
 _NETWORK_ATTACHMENT = _struct(Target=None)
 _SWARM_CONTAINER = _struct(
     Image=None, User=None, Env=None, Command=None, Args=None, Mounts=("list", _MOUNT), ReadOnly=None, Init=None,
-    CapabilityAdd=None, CapabilityDrop=None, Sysctls=None,
+    CapabilityAdd=None, CapabilityDrop=None, Sysctls=("map", None),
     Privileges=_struct(NoNewPrivileges=None, Seccomp=_struct(Mode=None), AppArmor=_struct(Mode=None)))
 _SWARM_PORT = _struct(PublishedPort=None, PublishMode=None)
 #: dockerd's swarm.ServiceSpec (``POST /services/create``, ``/services/ID/update``): the fields policies read
@@ -656,6 +887,7 @@ def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE")
     nets = docker_service_networks(body)
     mode = {"default": "runtime/default", "unconfined": "unconfined"}
     limits = (task.get("Resources") or {}).get("Limits") or {}
+    devices: list[Doc] = []
     doc = blank("deploy")
     doc["image"] = image_ref_doc(image)
     doc["container"].update({
@@ -665,9 +897,8 @@ def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE")
         "host_network": "host" in nets,
         "host_ports": sorted({int(p["PublishedPort"]) for p in _seq((spec.get("EndpointSpec") or {}).get("Ports"))
                               if p and p.get("PublishMode") == "host" and isinstance(p.get("PublishedPort"), int)}),
-        "mounts": [{"source": _path(str(m.get("Source") or "")), "destination": str(m.get("Target") or ""),
-                    "type": str(m.get("Type") or "volume"), "read_only": m.get("ReadOnly") is True}
-                   for m in _seq(c.get("Mounts")) if m],
+        "mounts": [_api_mount(m, "", devices, "volume") for m in _seq(c.get("Mounts")) if m], "devices": devices,
+        "sysctls": {str(k): str(v) for k, v in (c.get("Sysctls") or {}).items()},
         "user": user, "run_as_user": int(uid) if _is_int(uid) else (0 if uid == "root" else -1),
         "run_as_non_root": bool(uid) and uid not in ("0", "root"), "read_only_root_filesystem": c.get("ReadOnly") is True,
         "resources": {"limits": {k: str(limits[f]) for k, f in (("memory", "MemoryBytes"), ("cpu", "NanoCPUs"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -166,6 +167,8 @@ class Enricher:
         """Record an exec in the process table from what the kernel captured (exe identity, env, stdio)."""
         x = exec_info(raw)
         exepath, comm = _exe_and_comm(raw, x.execfn, x.exe_name, x.from_memfd, x.argv)
+        if not x.from_memfd and not exepath.startswith("/") and x.execfn.startswith(("/dev/fd/", "/proc/")):
+            exepath = self._exe_through_link(raw.pid, x.execfn, x.exe_name) or exepath
         args = x.argv
         if x.exe_name in MULTICALL_BINARIES and args:
             # busybox/toybox: `nc` -> busybox runs applet nc (comm is already nc); `busybox nc ...` names the
@@ -185,6 +188,21 @@ class Enricher:
             p.env = _proc_environ(raw.pid) or x.env
         return p
 
+    def _exe_through_link(self, pid: int, execfn: str, exe_name: str) -> str:
+        """The file an exec through ``/proc/self/fd/N``, ``/dev/fd/N`` (fexecve) or ``/proc/self/exe`` ran, when the
+        process is gone before ``/proc/PID/exe`` could tell: the path the table knows for that descriptor (its open)
+        or the executable the process ran before this exec, when its name is the kernel's ``exe_name``; "" when not
+        known (the name alone, made absolute against the cwd, would name another file: ``/e`` for ``/tmp/e``)."""
+        m = _FD_LINK.fullmatch(execfn) or _EXE_LINK.fullmatch(execfn)
+        before = self.processes.procs.get(pid) if m is not None else None
+        if m is None or before is None:
+            return ""
+        fd = m.groupdict().get("fd")
+        path = self.processes.fd_path(before, int(fd), exe_name) if fd is not None else before.exepath
+        if not path.startswith("/") or (exe_name and path.rpartition("/")[2] != exe_name):
+            return ""
+        return path
+
     def _image_drift(self, info: ContainerInfo | None) -> Callable[[str, int], str | None] | None:
         files = self.image_files
         if files is None or info is None:
@@ -202,6 +220,12 @@ class Enricher:
                 self._cfields.clear()
             cached = self._cfields[info.id] = (info, info.fields())
         return cached[1]
+
+
+#: an exec of a descriptor or of the process's own executable (a pid other than self would be the container's pid
+#: namespace's, not the agent's: not followed)
+_FD_LINK = re.compile(r"/(?:proc/(?:self|thread-self)|dev)/fd/(?P<fd>\d+)")
+_EXE_LINK = re.compile(r"/proc/(?:self|thread-self)/exe")
 
 
 def _exe_and_comm(raw: RawEvent, execfn: str, exe_name: str, from_memfd: bool, argv: list[str]) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import time
 from collections import OrderedDict
@@ -77,6 +78,10 @@ def _read(path: str) -> str | None:
             return fh.read(65536).decode("utf-8", "replace")
     except OSError:
         return None
+
+
+#: the container runtime's copy of itself in memory (runc since 1.0: CVE-2019-5736), as the sensor names a memfd
+_RUNC_CLONE = re.compile(r"memfd:runc_cloned")
 
 
 def _readlink(path: str) -> str:
@@ -267,16 +272,24 @@ class ProcessTable:
                  is_exe_written=bool(written is not None and exepath in written),
                  exe_resolved=self.resolve_exe(pid, exepath, exe_name, container_id, root_pid,
                                                argv[0] if argv else ""), **kernel)
-        self._drift(p, upper_dir, image_drift, root_pid, written)
+        self._drift(p, upper_dir, image_drift, root_pid, written, self.procs.get(pid))
         self._put(p)
         return p
 
     def _drift(self, p: Proc, upper_dir: str, image_drift: Callable[[str, int], str | None] | None, root_pid: int,
-               written: OrderedDict[str, None] | None) -> None:
+               written: OrderedDict[str, None] | None, before: Proc | None = None) -> None:
         """Whether ``p``'s executable is in the container's upper layer, and the image layers' verdict on it. Judged
         on the file the exec named, with its symbolic links followed inside the container: a link made after the
         start (``ln -s /usr/bin/ls /tmp/x``) runs the image's file and is no drift, a link to a file written
-        since is. A script is judged as itself, not as the interpreter the kernel runs for it."""
+        since is. A script is judged as itself, not as the interpreter the kernel runs for it. A program run from
+        memory (memfd_create, then an exec of it) is no file of the image at all: drift in every container, except
+        the runtime's own copy of itself (runc's ``memfd:runc_cloned``, exec'd by a process ``before`` that was not
+        the container's: a process of the container naming its memfd so is drift like any other)."""
+        if p.from_memfd or p.exepath.startswith("memfd:"):
+            if p.container_id != "host" and not (
+                    _RUNC_CLONE.match(p.exepath) and (before is None or before.container_id != p.container_id)):
+                p.exe_drift = "run from memory (memfd), no file of the image"
+            return
         if not p.exepath.startswith("/"):
             return
         named = p.exepath

@@ -598,8 +598,8 @@ def test_host_config_at_start_is_decided(env: tuple[Daemon, Plugin]) -> None:
 
 def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin]) -> None:
     """A swarm service's tasks are containers: `docker service create/update` with the capabilities, host bind
-    mounts or host network a policy denies for `docker run` are denied the same way."""
-    daemon, _ = env
+    mounts (also through a local volume) or host network a policy denies for `docker run` are denied the same way."""
+    daemon, plugin = env
     r = daemon.docker("swarm", "init", "--advertise-addr", "127.0.0.1", check=False)
     assert r.returncode == 0 or "already part of a swarm" in r.stderr, r.stderr
     try:
@@ -610,6 +610,14 @@ def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin])
             r = daemon.docker(*svc, "--name", "cgpol-svc-bad", *args, IMAGE, "/bin/sleep", "300", check=False)
             assert r.returncode != 0 and f"authorization denied by plugin {daemon.plugin}" in r.stderr, (args, r.stderr)
             assert f"[{pid} " in r.stderr, (args, r.stderr)
+        # a named volume bound to a host path (looked up on this node) and volume options given inline
+        plugin.start("--warn-only")
+        daemon.docker("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=/var/run", "cgpol-svc-vol")
+        plugin.start()
+        for mount in ("type=volume,source=cgpol-svc-vol,target=/h",
+                      "type=volume,target=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/run"):
+            r = daemon.docker(*svc, "--name", "cgpol-svc-bad", "--mount", mount, IMAGE, "/bin/sleep", "300", check=False)
+            assert r.returncode != 0 and "[CG-DEP-005 " in r.stderr, (mount, r.stderr)
         assert "cgpol-svc-bad" not in daemon.docker("service", "ls", "--format", "{{.Name}}").stdout
         # an overlay network is not the host's: the plugin looks up the ID the CLI sends and lets it through
         daemon.docker("network", "create", "--driver", "overlay", "cgpol-ov")
@@ -626,16 +634,20 @@ def test_swarm_service_create_and_update_are_decided(env: tuple[Daemon, Plugin])
         daemon.docker("service", "rm", "cgpol-svc-ok", check=False)
         daemon.docker("network", "rm", "cgpol-ov", check=False)
         daemon.docker("swarm", "leave", "--force", check=False)
+        plugin.start("--fail-open")
+        daemon.docker("volume", "rm", "cgpol-svc-vol", check=False)
+        plugin.start()
 
 
 _PRIVILEGES = [{"Name": "network", "Description": "permissions to access a network", "Value": ["host"]},
                {"Name": "mount", "Description": "host path to mount", "Value": ["/var/run/docker.sock"]},
                {"Name": "allow-all-devices", "Description": "allow 'rwm' access to all devices", "Value": ["true"]},
-               {"Name": "capabilities", "Description": "list of additional capabilities required", "Value": ["CAP_SYS_ADMIN"]}]
+               {"Name": "capabilities", "Description": "list of additional capabilities required", "Value": ["CAP_SYS_ADMIN"]},
+               {"Name": "device", "Description": "host device to access", "Value": ["/dev/loop0"]}]
 
 
 @pytest.mark.parametrize("grant", [[p] for p in _PRIVILEGES] + [[{"name": "host pid namespace", "value": ["true"]}]],
-                         ids=["network-host", "mount", "all-devices", "capabilities", "host-pid-lowercase-keys"])
+                         ids=["network-host", "mount", "all-devices", "capabilities", "disk-device", "host-pid-lowercase-keys"])
 def test_plugin_privileges_are_decided(env: tuple[Daemon, Plugin], grant: list[dict[str, Any]]) -> None:
     """`docker plugin install`/`upgrade` POST the privileges the user grants the plugin: granting host network,
     host mounts, every device, capabilities or host namespaces is denied as for a container. Sent to the real
@@ -734,7 +746,7 @@ def test_host_paths_through_volumes_are_decided(env: tuple[Daemon, Plugin]) -> N
                      ("--volumes-from", "cgpol-sockholder"), ("--volumes-from", "cgpol-volholder:ro"),
                      ("--mount", "type=volume,dst=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,"
                                  "volume-opt=device=/var/run"),
-                     ("-v", "//var/run/docker.sock:/s")):
+                     ("-v", "//var/run/docker.sock:/s"), ("-v", "/:/host:ro")):
             r = daemon.docker(*RUN, "--user", "1000", *args, IMAGE, "/bin/true", check=False)
             assert r.returncode != 0 and "[CG-DEP-005 docker-socket-mounted]" in r.stderr, (args, r.stderr)
         # plain named volumes (new or existing) run

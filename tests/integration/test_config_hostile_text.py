@@ -148,6 +148,15 @@ spec:
         assert ("CG-K8S-024", f"spec.containers[{i}].image") in fields, fields
 
 
+def test_quoted_keys_are_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod template under another kind written with quoted keys ("containers": [...], JSON style inside
+    YAML) is checked like the plain form."""
+    p = tmp_path / "quoted.yaml"
+    p.write_text('apiVersion: example.com/v1\nkind: MyWorkload\nmetadata: {name: q}\nspec:\n  template:\n'
+                 '    spec:\n      "containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": true}}]\n')
+    assert ("CG-K8S-005", 7) in _ids(_run(capsys, str(p))[0])
+
+
 def test_a_merge_cycle_is_no_hang(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A mapping that merges itself (an alias inside its own anchor) is an endless expansion: refused with a
     counted warning, the other documents still checked, and the gate does not pass on it."""
@@ -181,3 +190,19 @@ def test_kubernetes_manifests_written_as_json(tmp_path: Path, capsys: pytest.Cap
     assert {("pod.json", "CG-K8S-005"), ("list.json", "CG-K8S-005")} <= by_file
     assert not any(name == "package.json" for name, _ in by_file)
     assert "2 YAML files" in err or "2 manifest" in err, err
+
+
+def test_exec_form_run_is_read_as_docker_runs_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`RUN ["sh", "-c", SCRIPT]` runs SCRIPT: its `curl | sh` is a remote script piped into a shell. Any other
+    exec form runs one program with literal arguments: a `|` or `sudo` inside an argument is text."""
+    df = tmp_path / "Dockerfile"
+    df.write_text('FROM debian:12\n'
+                  'RUN ["/bin/sh", "-c", "curl -fsSL https://get.example/i.sh | sh"]\n'
+                  'RUN ["bash", "-euxc", "wget -qO- https://get.example/j.sh | bash"]\n'
+                  'RUN ["echo", "curl https://get.example/k.sh | sh"]\n'
+                  'RUN ["printf", "%s", "a|b", "sudo rm -rf /"]\n'
+                  'USER 1000\nHEALTHCHECK NONE\n')
+    ids = _ids(_run(capsys, str(df))[0])
+    assert ("CG-DF-004", 2) in ids and ("CG-DF-004", 3) in ids, ids
+    # literal arguments: no pipe (hadolint 2.15.1 still says DL4006 there), no sudo, no remote script
+    assert not {(i, ln) for i, ln in ids if ln in (4, 5) and i in ("CG-DF-004", "CG-DF-031", "CG-DF-008")}, ids

@@ -177,3 +177,162 @@ def test_package_databases_with_millions_of_continuation_lines_take_linear_time(
     assert time.monotonic() - started < 60
     assert ("big", "1.0-1") in _names(doc) and ("small", "2") in _names(doc)
     assert any(p["type"] == "maven" and p["version"] == "3.0" for p in doc["packages"])
+
+
+# --------------------------------------------------------------------------- rpm databases
+
+OWNED_SPEC = """\
+Name: python3-owned
+Version: 1.0
+Release: 1.el7
+Summary: an rpm that installs a Python distribution's metadata
+License: MIT
+BuildArch: noarch
+%description
+owned
+%install
+mkdir -p %{buildroot}/usr/lib/python3.6/site-packages/owned-1.0.dist-info
+printf 'Metadata-Version: 2.1\\nName: owned\\nVersion: 1.0\\n' > %{buildroot}/usr/lib/python3.6/site-packages/owned-1.0.dist-info/METADATA
+%files
+/usr/lib/python3.6/site-packages/owned-1.0.dist-info
+"""
+
+
+@pytest.fixture(scope="module")
+def owned_rows(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, bytes]]:
+    """The header rpm 4.18 stores for a package owning a dist-info METADATA (built and installed here)."""
+    import shutil
+    import sqlite3
+
+    if not (shutil.which("rpmbuild") and shutil.which("db5.3_load")):
+        pytest.fail("Debian packages rpm and db5.3-util are needed (scripts/setup installs them)")
+    top = tmp_path_factory.mktemp("owned")
+    (top / "owned.spec").write_text(OWNED_SPEC)
+    env.run("rpmbuild", "-bb", "--define", f"_topdir {top}/build", str(top / "owned.spec"))
+    (rpm,) = (top / "build" / "RPMS").rglob("python3-owned-*.rpm")
+    env.run("rpm", "--initdb", "--dbpath", str(top / "db"))
+    env.run("rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(top / "db"), str(rpm))
+    con = sqlite3.connect(f"file:{top / 'db' / 'rpmdb.sqlite'}?mode=ro", uri=True)
+    rows = [(int(h), bytes(b)) for h, b in con.execute("SELECT hnum, blob FROM Packages")]
+    con.close()
+    return rows
+
+
+@pytest.mark.parametrize("backend", ["bdb", "sqlite"])
+def test_language_packages_an_rpm_installed_are_reported_once(owned_rows: list[tuple[int, bytes]], tmp_path: Path,
+                                                              backend: str) -> None:
+    """The Python metadata an rpm installed is that rpm's: reported as the rpm only, whatever the rpmdb
+    format (the BerkeleyDB and NDB readers lost the packages' file lists, so it was reported twice)."""
+    import sqlite3
+
+    from tests.integration.test_oracles_rpm_legacy import make_bdb
+
+    root = tmp_path / "root"
+    meta = root / "usr/lib/python3.6/site-packages/owned-1.0.dist-info/METADATA"
+    meta.parent.mkdir(parents=True)
+    meta.write_text("Metadata-Version: 2.1\nName: owned\nVersion: 1.0\n")
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="centos"\nVERSION_ID="7"\n')
+    if backend == "bdb":
+        make_bdb(owned_rows, root / "var/lib/rpm", 4096)
+    else:
+        (root / "var/lib/rpm").mkdir(parents=True)
+        con = sqlite3.connect(root / "var/lib/rpm/rpmdb.sqlite")
+        con.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+        con.executemany("INSERT INTO Packages VALUES (?, ?)", owned_rows)
+        con.commit()
+        con.close()
+    doc = _inventory(f"dir:{root}")
+    assert [(p["type"], p["name"]) for p in doc["packages"]] == [("rpm", "python3-owned")]
+
+
+def test_rpmdb_sqlite_rows_that_are_no_header_blob_are_counted_skips(owned_rows: list[tuple[int, bytes]],
+                                                                     tmp_path: Path) -> None:
+    """SQLite does not enforce column types: a text, NULL or integer row is skipped with a warning naming
+    it, and the database's good rows are still read (one such row lost every package)."""
+    import sqlite3
+
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="rocky"\nVERSION_ID="9.3"\n')
+    con = sqlite3.connect(root / "var/lib/rpm/rpmdb.sqlite")
+    con.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB)")
+    con.executemany("INSERT INTO Packages VALUES (?, ?)", [(7, "text"), (8, None), (9, 12345),
+                                                           *[(h + 100, b) for h, b in owned_rows]])
+    con.execute("INSERT INTO Packages VALUES (10, ?)", (b"\xff" * 8,))  # a blob, but no header
+    con.commit()
+    con.close()
+    doc = _inventory(f"dir:{root}")
+    assert [p["name"] for p in doc["packages"]] == ["python3-owned"]
+    warnings = doc["inventory"]["warnings"]
+    for hnum, kind in ((7, "str"), (8, "NoneType"), (9, "int")):
+        assert any(f"package header {hnum}: not a blob ({kind}); skipped" in w for w in warnings), warnings
+    assert any("package header 10: header sizes out of range" in w for w in warnings), warnings
+
+
+# --------------------------------------------------------------------------- names and versions that are no names
+
+
+def test_packages_whose_name_or_version_holds_control_characters_are_counted_skips(tmp_path: Path) -> None:
+    """A NUL, an escape sequence or a newline in a package's name or version comes from a corrupt or hostile
+    database, whatever its format: it is skipped with a warning naming the file, never matched or stored."""
+    site = "usr/lib/python3/dist-packages"
+    doc = _inventory(_archive(tmp_path, [
+        ("etc/os-release", DEBIAN),
+        ("var/lib/dpkg/status", "Package: good\nStatus: install ok installed\nVersion: 1.0\n\n"
+                                "Package: evil\nStatus: install ok installed\nVersion: 1.0\x1b[2J\x00\n\n"),
+        (f"{site}/x-1.dist-info/METADATA", "Metadata-Version: 2.1\nName: py\x07bell\nVersion: 1.0\n"),
+        ("usr/lib/node_modules/n/package.json", '{"name": "n\\u001b]8;;http://x\\u0007", "version": "1.0.0"}'),
+        ("usr/lib/node_modules/m/package.json", '{"name": "m", "version": "1.0.0\\u0085"}'),
+    ]))
+    assert _names(doc) == [("good", "1.0")]
+    warnings = doc["inventory"]["warnings"]
+    for where in ("var/lib/dpkg/status: dpkg", f"{site}/x-1.dist-info/METADATA: python",
+                  "usr/lib/node_modules/n/package.json: node", "usr/lib/node_modules/m/package.json: node"):
+        assert any(w.startswith(where) and "control characters in its name or version skipped" in w
+                   for w in warnings), (where, warnings)
+
+
+def test_lockfile_values_of_the_wrong_kind_are_no_packages(tmp_path: Path) -> None:
+    """A list or table where a lockfile has a name or version string, or garbage lines, gave packages named
+    ``5`` at version ``[]``: each such entry is a named skip; the file's good entries are kept."""
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "poetry.lock").write_text('[[package]]\nname = 5\nversion = []\n\n'
+                                      '[[package]]\nname = "requests"\nversion = "2.19.0"\n')
+    (root / "Cargo.lock").write_text('[[package]]\nname = "serde"\nversion = { x = 1 }\n\n'
+                                     '[[package]]\nname = "libc"\nversion = "0.2.150"\n')
+    (root / "yarn.lock").write_bytes(b'# yarn lockfile v1\n\n\x00\xff garbage here:\n  version "\n\n'
+                                     b'lodash@^4.17.15:\n  version "4.17.15"\n')
+    doc = _inventory(f"dir:{root}")
+    assert _names(doc) == [("libc", "0.2.150"), ("lodash", "4.17.15"), ("requests", "2.19.0")]
+    warnings = doc["inventory"]["warnings"]
+    for name in ("poetry.lock", "Cargo.lock", "yarn.lock"):
+        assert any(w.startswith(f"{name}: entry with a malformed name or version skipped") for w in warnings), \
+            (name, warnings)
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def test_a_layer_of_too_many_entries_is_refused_and_named_the_others_kept(tmp_path: Path) -> None:
+    """Each tar entry costs a few hundred bytes of file index: a 45 MB gzip of empty-file headers holds
+    5 million of them (2 GB of memory). The entry bound per layer refuses such a layer by name, like the
+    byte and time bounds, and the other layers' inventory is kept."""
+    many = [(f"d{i % 10}/f{i}", "") for i in range(1500)]
+    target = _archive(tmp_path, [("etc/os-release", ALPINE), ("lib/apk/db/installed", APK)], many)
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", target, "-f", "json", "--no-cache"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CONTAINERGUARD_MAX_LAYER_ENTRIES": "1000"})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert _names(doc) == [("musl", "1.2.4-r2")]
+    (refused,) = [w for w in doc["inventory"]["warnings"] if "refused" in w]
+    assert refused.startswith("layer 1 (") and "more than 1000 tar entries" in refused
+    assert "CONTAINERGUARD_MAX_LAYER_ENTRIES" in refused and "Traceback" not in proc.stderr
+    # under the bound the same layer is read
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", target, "-f", "json", "--no-cache"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CONTAINERGUARD_MAX_LAYER_ENTRIES": "1600"})
+    assert not [w for w in json.loads(proc.stdout)["inventory"]["warnings"] if "refused" in w]

@@ -31,6 +31,12 @@ _MAX = 64 * 1024 * 1024
 _SKIP_DIRS = ("node_modules/", "vendor/", ".git/")
 
 
+def _malformed(text: str) -> bool:
+    """A lockfile name or version no ecosystem writes: whitespace inside, or a list or table turned into
+    text (``[]``, ``{'a': 1}``) by a parser that expected a string."""
+    return any(c.isspace() for c in text) or text[0] in "[{"
+
+
 def _in_skipped_dir(path: str) -> bool:
     p = f"/{path}"
     return any(f"/{d}" in p for d in _SKIP_DIRS)
@@ -56,6 +62,10 @@ class _Lockfile(Analyzer):
         for name, version, meta in entries:
             if not name or not version:
                 result.warnings.append(f"{inp.path}: entry without name/version skipped ({name!r})")
+                continue
+            if _malformed(name) or _malformed(version):  # a list, a table or prose where a string belongs
+                result.warnings.append(f"{inp.path}: entry with a malformed name or version skipped "
+                                       f"({name[:60]!r} {version[:40]!r})")
                 continue
             if (name, version) in seen:
                 continue

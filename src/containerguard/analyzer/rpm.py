@@ -123,7 +123,7 @@ def _manifests(hdr: dict[int, HeaderValue]) -> list[str]:
 
 class RpmAnalyzer(Analyzer):
     type: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
 
     def required(self, path: str, mode: int) -> bool:
         return path in _SQLITE_PATHS or path in _BDB_PATHS or path in _NDB_PATHS
@@ -159,13 +159,15 @@ class RpmAnalyzer(Analyzer):
                 con = sqlite3.connect(f"file:{tmp.name}?mode=ro&immutable=1", uri=True)
             except sqlite3.Error as exc:
                 raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc
+            sub = AnalysisResult()  # per-row warnings capped as the other formats' are
             try:
                 for hnum, blob in con.execute("SELECT hnum, blob FROM Packages"):
-                    self._package(inp.path, hnum, blob, result)
+                    self._package(inp.path, hnum, blob, sub)
             except sqlite3.Error as exc:
                 raise AnalyzerError(f"{inp.path}: unreadable rpmdb.sqlite: {exc}") from exc
             finally:
                 con.close()
+        self._problems(inp.path, "rpmdb.sqlite", [], sub, result)
         return result
 
     def _bdb(self, inp: AnalyzerInput, result: AnalysisResult) -> None:
@@ -205,12 +207,17 @@ class RpmAnalyzer(Analyzer):
     @staticmethod
     def _problems(path: str, what: str, problems: list[str], sub: AnalysisResult, result: AnalysisResult) -> None:
         result.packages.extend(sub.packages)
+        result.system_files.extend(sub.system_files)  # the files the packages own (dropped once: BDB, NDB)
         warnings = sub.warnings + [f"{path}: {what}: {p}; packages in it may be missing" for p in problems]
         result.warnings.extend(warnings[:_MAX_WARNINGS])
         if len(warnings) > _MAX_WARNINGS:
             result.warnings.append(f"{path}: {what}: {len(warnings) - _MAX_WARNINGS} more problems")
 
-    def _package(self, path: str, hnum: int, blob: bytes, result: AnalysisResult) -> None:
+    def _package(self, path: str, hnum: int, blob: object, result: AnalysisResult) -> None:
+        if not isinstance(blob, bytes | bytearray | memoryview):  # a row of another type (sqlite is untyped)
+            result.warnings.append(f"{path}: package header {str(hnum)[:40]}: not a blob "
+                                   f"({type(blob).__name__}); skipped")
+            return
         try:
             hdr = parse_header(bytes(blob))
         except HeaderError as exc:

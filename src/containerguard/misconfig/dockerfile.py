@@ -8,6 +8,7 @@ hadolint lacks (curl | sh, secrets in ENV/ARG, ADD from a URL, missing USER/HEAL
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,9 +89,25 @@ def _kv_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
 def _script_text(ins: Instruction) -> str:
     if ins.heredocs and ins.rest.lstrip().startswith("<<"):
         return "\n".join(h.body for h in ins.heredocs)
-    if ins.json_args is not None:
-        return " ".join(ins.json_args)
+    if ins.json_args is not None:  # SHELL's exec form is a shell prefix, not a command: kept as written
+        return _exec_form_script(ins.json_args) if ins.cmd == "RUN" else " ".join(ins.json_args)
     return ins.rest
+
+
+_SHELL_C_FLAG = re.compile(r"-[A-Za-z]*c[A-Za-z]*")
+
+
+def _exec_form_script(args: tuple[str, ...]) -> str:
+    """The shell text an exec-form instruction amounts to: the script of ``["sh", "-c", SCRIPT]`` (any shell,
+    ``-c`` alone or among other short flags such as ``-euxc``), else the one program with its arguments
+    quoted (Docker runs it without a shell, so a ``|`` or ``sudo`` inside an argument is text)."""
+    if args and args[0].rsplit("/", 1)[-1] in _SHELLS:
+        for i, a in enumerate(args[1:], 1):
+            if _SHELL_C_FLAG.fullmatch(a):
+                return args[i + 1] if i + 1 < len(args) else ""
+            if not a.startswith(("-", "+")) and args[i - 1] not in ("-o", "+o"):
+                break  # a script file or its arguments: no -c script follows
+    return shlex.join(args)
 
 
 @dataclass(slots=True)

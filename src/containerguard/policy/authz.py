@@ -214,7 +214,8 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
         doc = inputs.from_docker_create(payload, name=name)
         subject = f"container {name or '(unnamed)'} from image {image or '?'}" if kind == "create" else \
             f"start of container {name} with a host config"
-        looked = _host_access(ps, doc, payload, subject, config)
+        looked = _host_access(ps, doc, subject, config, inputs.docker_named_volumes(payload),
+                              inputs.docker_volumes_from(payload))
         if isinstance(looked, str):
             return looked, subject, _object(kind, name, image)
         doc = _resolved_devices(looked)
@@ -228,6 +229,10 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
         doc = inputs.from_docker_service(payload, name=name, operation=kind.partition("-")[2].upper())
         name, image = doc["workload"]["name"], doc["container"]["image"]
         subject = f"service {name or '(unnamed)'} from image {image or '?'}"
+        looked = _host_access(ps, doc, subject, config, inputs.docker_service_named_volumes(payload), [])
+        if isinstance(looked, str):  # a task may run on another node: this node's volume of that name is the one known
+            return looked, subject, _object(kind, name, image)
+        doc = looked
         nets = [t for t in inputs.docker_service_networks(payload) if t != "host"]
         if doc["container"]["host_network"] or not nets:
             return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
@@ -249,11 +254,11 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
     return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
 
 
-def _host_access(ps: PolicySet, doc: inputs.Doc, payload: Any, subject: str, config: AuthzConfig) -> inputs.Doc | str:
+def _host_access(ps: PolicySet, doc: inputs.Doc, subject: str, config: AuthzConfig,
+                 volumes: list[tuple[str, str, bool]], sources: list[tuple[str, bool]]) -> inputs.Doc | str:
     """``doc`` with what its named volumes and ``--volumes-from`` containers give of the host (looked up through
     the Engine API: a ``local`` volume can bind a host path or mount a host device under a name), or the reason it
     cannot be decided (the lookup failed and the request is not denied anyway)."""
-    volumes, sources = inputs.docker_named_volumes(payload), inputs.docker_volumes_from(payload)
     if not volumes and not sources:
         return doc
     mounts: list[dict[str, Any]] = []

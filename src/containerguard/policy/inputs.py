@@ -705,6 +705,13 @@ def docker_named_volumes(body: Any) -> list[tuple[str, str, bool]]:
     return out
 
 
+def docker_service_named_volumes(body: Any) -> list[tuple[str, str, bool]]:
+    """The named volumes a service's tasks mount, as :func:`docker_named_volumes` gives a container's."""
+    c = ((go_struct(body, DOCKER_SERVICE) or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    return [(str(m["Source"]), str(m.get("Target") or ""), m.get("ReadOnly") is True) for m in _seq(c.get("Mounts"))
+            if isinstance(m, Mapping) and str(m.get("Type") or "volume") == "volume" and m.get("Source")]
+
+
 def docker_volumes_from(body: Any) -> list[tuple[str, bool]]:
     """``VolumesFrom`` (``--volumes-from ID[:ro|:rw]``): (container, read-only) whose mounts the container gets."""
     out = []
@@ -853,7 +860,8 @@ _NETWORK_ATTACHMENT = _struct(Target=None)
 _SWARM_CONTAINER = _struct(
     Image=None, User=None, Env=None, Command=None, Args=None, Mounts=("list", _MOUNT), ReadOnly=None, Init=None,
     CapabilityAdd=None, CapabilityDrop=None, Sysctls=("map", None),
-    Privileges=_struct(NoNewPrivileges=None, Seccomp=_struct(Mode=None), AppArmor=_struct(Mode=None)))
+    Privileges=_struct(NoNewPrivileges=None, Seccomp=_struct(Mode=None), AppArmor=_struct(Mode=None),
+                       SELinuxContext=_struct(Disable=None, User=None, Role=None, Type=None)))
 _SWARM_PORT = _struct(PublishedPort=None, PublishMode=None)
 #: dockerd's swarm.ServiceSpec (``POST /services/create``, ``/services/ID/update``): the fields policies read
 DOCKER_SERVICE = _struct(
@@ -888,6 +896,7 @@ def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE")
     mode = {"default": "runtime/default", "unconfined": "unconfined"}
     limits = (task.get("Resources") or {}).get("Limits") or {}
     devices: list[Doc] = []
+    selinux = priv.get("SELinuxContext") or {}
     doc = blank("deploy")
     doc["image"] = image_ref_doc(image)
     doc["container"].update({
@@ -905,7 +914,9 @@ def from_docker_service(body: Any, *, name: str = "", operation: str = "CREATE")
                                  if limits.get(f)}, "requests": {}},
         "seccomp": mode.get(str((priv.get("Seccomp") or {}).get("Mode") or ""), ""),
         "apparmor": mode.get(str((priv.get("AppArmor") or {}).get("Mode") or ""), ""),
-        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command"), "Command") + _strslice(c.get("Args"), "Args")})
+        "env": _env_list(_seq(c.get("Env"))), "command": _strslice(c.get("Command"), "Command") + _strslice(c.get("Args"), "Args"),
+        "selinux": {"disabled": selinux.get("Disable") is True,
+                    **{k.lower(): str(selinux.get(k) or "") for k in ("Type", "User", "Role")}}})
     doc["workload"].update({"kind": "DockerService", "name": name, "operation": operation,
                             "labels": {str(k): str(v) for k, v in (spec.get("Labels") or {}).items()}})
     return doc
@@ -935,6 +946,8 @@ def from_docker_plugin(body: Any, *, name: str = "", operation: str = "INSTALL")
             c["privileged"] = c["privileged"] or "true" in values
         elif kind == "capabilities":
             add += [_cap(v) for v in values]
+        elif kind == "device":
+            c["devices"] += [{"host_path": _path(v), "container_path": v, "permissions": "rwm"} for v in values]
     c.update({"name": name, "capabilities": {"add": add, "drop": []},
               "allow_privilege_escalation": c["privileged"] or "SYS_ADMIN" in add or "ALL" in add})
     doc["workload"].update({"kind": "DockerPlugin", "name": name, "operation": operation})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import tarfile
 import tempfile
 from collections import Counter
@@ -23,6 +24,7 @@ from containerguard.artifact import tarwalk
 from containerguard.artifact.stream import blame_digest, drain
 from containerguard.artifact.tarwalk import DEVICE, DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, Entry
 from containerguard.errors import AnalyzerError, ArchiveError, CacheError
+from containerguard.model import Package
 
 if TYPE_CHECKING:
     from containerguard.scanner.skip import SkipPaths
@@ -66,6 +68,8 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
         except Exception as exc:  # a faulty (third-party) analyzer must not stop the scan
             warn(f"{path}: {a.type} analyzer failed: {type(exc).__name__}: {str(exc)[:160]}")
             continue
+        if r.packages:
+            _drop_malformed(r, path, a.type)
         if not (r.packages or r.findings or r.warnings or r.os is not None or r.system_files):
             continue  # nothing found (most dpkg info/*.list files): no empty entry in the layer record and cache
         if result is None:
@@ -73,6 +77,28 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: str, mode: int, size: int
         else:
             result.merge(r)
     return result
+
+
+#: C0 and C1 control characters and DEL: in no ecosystem's package names or versions (a NUL, an escape
+#: sequence or a newline there is a corrupt or hostile database, and would be matched, stored and shown)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _drop_malformed(r: AnalysisResult, path: str, analyzer: str) -> None:
+    """Take the packages whose name or version holds control characters out of ``r``, one warning each
+    (at most 20, then a count), whatever analyzer (a built-in or a plug-in) produced them."""
+    keep: list[Package] = []
+    bad: list[Package] = []
+    for p in r.packages:
+        (bad if _CONTROL.search(p.name) or _CONTROL.search(p.version) else keep).append(p)
+    if not bad:
+        return
+    r.packages = keep
+    for p in bad[:20]:
+        r.warnings.append(f"{path}: {analyzer}: package with control characters in its name or version "
+                          f"skipped ({tarwalk.printable_name(p.name)[:60]!r} {p.version[:40]!r})")
+    if len(bad) > 20:
+        r.warnings.append(f"{path}: {analyzer}: {len(bad) - 20} more packages with control characters skipped")
 
 
 def _within_cap(analyzers: Sequence[Analyzer], path: str, size: int, warn: Callable[[str], None]) -> list[Analyzer]:

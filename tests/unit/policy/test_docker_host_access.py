@@ -74,3 +74,13 @@ def test_update_applies_only_non_zero_limits() -> None:
     assert changed and before["container"]["resources"]["limits"] == {"memory": "67108864", "cpu": "50000"}
     assert after["container"]["resources"]["limits"] == {"memory": "67108864"}
     assert not inputs.docker_updated(current, {"RestartPolicy": {"Name": "always"}})[2]
+
+
+def test_service_selinux_volumes_and_plugin_devices() -> None:
+    body = {"TaskTemplate": {"ContainerSpec": {"Image": "a", "Mounts": [{"Source": "data", "Target": "/d"},
+                                                                         {"Type": "bind", "Source": "/srv", "Target": "/s"}],
+                                               "Privileges": {"SELinuxContext": {"Disable": True}}}}}
+    assert inputs.docker_service_named_volumes(body) == [("data", "/d", False)]
+    assert inputs.from_docker_service(body)["container"]["selinux"]["disabled"] is True
+    devices = inputs.from_docker_plugin([{"Name": "device", "Value": ["/dev/sda/"]}])["container"]["devices"]
+    assert [d["host_path"] for d in devices] == ["/dev/sda"]

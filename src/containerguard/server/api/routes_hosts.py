@@ -134,7 +134,7 @@ async def agent_report(request: Request, body: ReportIn,
 
     res = await run_in_threadpool(work)
     metrics.INGESTED.labels("alerts").inc(res.alerts_stored)
-    if body.dropped:
+    if body.dropped and not res.duplicate:  # a batch sent again reports its drops once
         metrics.INGESTED.labels("alerts_dropped_by_agents").inc(body.dropped)
     return ReportAck(ack=res.batch_id, duplicate=res.duplicate, alerts_stored=res.alerts_stored,
                      containers=res.containers)

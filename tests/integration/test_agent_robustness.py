@@ -266,7 +266,7 @@ def test_uplink_to_a_hanging_then_refusing_server_stays_bounded_and_resumes_with
     spool = tmp_path / "spool"
     cap = int(0.1 * (1 << 20))
     args = ("--server", srv.url, "--token", "t0ken", "--spool-dir", str(spool), "--spool-max-mb", "0.1")
-    a = Agent(tmp_path, *args, "--output", f"webhook:{srv.url}/hook")  # a webhook output on the same sick server
+    a = Agent(tmp_path, *args, "--output", f"webhook:{srv.url}/hook", "-v")  # a webhook output on the same sick server
     try:
         for i in range(150):  # ~2 KB per alert in the spool: three times the cap
             _marker(f"hang-{i}", pad=500)
@@ -300,7 +300,10 @@ def test_uplink_to_a_hanging_then_refusing_server_stays_bounded_and_resumes_with
         time.sleep(2)  # spooled, and a POST of it hangs; the webhook's first post hangs, the others wait
         rc, took = a.terminate()
         assert rc == 0
-        assert took < 10, f"SIGTERM took {took:.1f} s with a hanging server and webhook"  # Docker's stop grace
+        # within Docker's stop grace (10 s): it was 20 s and more (each waited 5 s to drain, then on the hung post);
+        # 3.7 s measured on a quiet host, most of it bpftrace detaching its probes
+        assert took < 10, f"SIGTERM took {took:.1f} s with a hanging server and webhook"
+        print(f"SIGTERM with a hanging server and webhook: {took:.1f} s")
         log = a.log.read_text()
         assert "Traceback" not in log and "Exception in thread" not in log, log[-3000:]
         assert "not delivered at shutdown" in log  # the webhook's undelivered alerts are counted

@@ -376,19 +376,25 @@ class Agent:
         if self.read_pool is not None:
             self.read_pool.close()
             self.read_pool = None
+        t0 = time.monotonic()
         self.dns.stop()
         if self.sensor is not None:
             self.sensor.stop()
+        t1 = time.monotonic()
         self.http.close()
         self.responses.close()
         if self.containers is not None:
             self.containers.stop()
+        t2 = time.monotonic()
         if self.baselines is not None:
             self.baselines.flush()
             self.baselines.store.close()
             self.baselines = None
         with self._lock:
             self.emitter.close()
+        log.debug("stopped: sensor %.1f s, responses and runtime %.1f s, outputs %.1f s", t1 - t0, t2 - t1,
+                  time.monotonic() - t2)
+        with self._lock:
             if self.recorder is not None:
                 self.recorder.close()
                 self.recorder = None

@@ -117,7 +117,8 @@ class QueuedOutput:
             log.warning("output %s: %d alerts not written at shutdown", self.name, left)
         with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
-        self._thread.join(max(0.1, deadline - time.monotonic()))
+        # a destination that took everything finishes its last write; one that did not is stuck in a write
+        self._thread.join(0.5 if left else max(0.1, deadline - time.monotonic()))
         if not self._thread.is_alive():
             self.release()
 
@@ -257,7 +258,8 @@ class WebhookOutput:
             log.warning("webhook %s: %d alerts not delivered at shutdown", self.url, left)
         with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
-        self._thread.join(max(0.1, deadline - time.monotonic()))
+        # a receiver that took everything gets its last post finished; one that fails or hangs is not waited for
+        self._thread.join(0.5 if left or self.failing else max(0.1, deadline - time.monotonic()))
         if not self._thread.is_alive():  # a post still hanging keeps its client; the process is ending
             self._client.close()
 

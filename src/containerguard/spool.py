@@ -14,7 +14,8 @@ snapshots) and the policy enforcement points (admission webhook, Docker plugin, 
 * The spool is bounded (``max_bytes``): when full, the oldest batches are dropped, counted in ``dropped``,
   logged, and reported to the server with the next batch (``dropped`` in the batch). A 4xx answer other than
   401/403/408/429 (which an operator can fix: kept and retried) means the server will never take that batch:
-  it is moved to ``rejected/`` and the queue moves on. Connection errors and 5xx are retried with
+  it is moved to ``rejected/`` (kept for an operator to look at, bounded too: past a quarter of ``max_bytes`` the
+  oldest rejected batches are deleted, counted in ``rejected_pruned``) and the queue moves on. Connection errors and 5xx are retried with
   exponential backoff up to ``max_backoff`` seconds.
 * A subclass says what a batch holds by overriding :meth:`BatchUplink.envelope`.
 * A spool directory belongs to one uplink at a time (an exclusive lock on ``.lock`` inside it, held until
@@ -51,6 +52,12 @@ def new_batch_id() -> str:
     return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
 
 
+def _carried(doc: Any) -> int:
+    """The drop count a spooled batch carries (``dropped``), 0 when it has none."""
+    n = doc.get("dropped") if isinstance(doc, dict) else 0
+    return n if isinstance(n, int) and n > 0 else 0
+
+
 def _lock_dir(spool: Path) -> BinaryIO:
     """An exclusive, non-blocking lock on ``spool`` (see the module doc); the open file holds it."""
     try:
@@ -82,6 +89,10 @@ class BatchUplink:
         self.items_key = items_key
         self.dropped = 0
         self.sent_batches = 0
+        self.rejected_batches = 0
+        self.rejected_pruned = 0
+        #: the last attempt to send failed (the server is down, hangs or refuses): close() does not wait to drain
+        self.failing = False
         self.spool = Path(spool_dir)
         try:
             (self.spool / "rejected").mkdir(parents=True, exist_ok=True)
@@ -140,12 +151,21 @@ class BatchUplink:
             while first or items:
                 first = False
                 chunk, items = items[:self.batch_size], items[self.batch_size:]
-                drops, self._unreported_drops = self._unreported_drops, 0
+                with self._lock:
+                    drops, self._unreported_drops = self._unreported_drops, 0
                 batch = self.envelope(chunk, drops)
                 if batch is None:
-                    self._unreported_drops += drops
+                    with self._lock:
+                        self._unreported_drops += drops
                     return
-                self._write({**batch, "batch_id": new_batch_id()})
+                try:
+                    self._write({**batch, "batch_id": new_batch_id()})
+                except OSError as exc:  # the disk is full or gone: this batch is lost, and said so
+                    with self._lock:
+                        self.dropped += len(chunk)
+                        self._unreported_drops += len(chunk) + drops
+                    log.warning("spool %s: cannot write a batch of %d %s (%s); dropped", self.spool, len(chunk),
+                                self.items_key, exc.strerror or exc)
 
     def _write(self, batch: dict[str, Any]) -> None:
         # orjson: a batch of 200 decisions encodes in well under a millisecond, so the flusher holds the GIL
@@ -153,11 +173,15 @@ class BatchUplink:
         data = orjson.dumps(batch, default=str, option=orjson.OPT_NON_STR_KEYS)
         self._make_room(len(data))
         tmp = self.spool / f".{batch['batch_id']}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.spool / f"{batch['batch_id']}.json")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.spool / f"{batch['batch_id']}.json")
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         self._wake.set()
 
     def _files(self) -> list[Path]:
@@ -169,13 +193,16 @@ class BatchUplink:
         while files and total + need > self.max_bytes:
             oldest = files.pop(0)
             try:
-                n = len(json.loads(oldest.read_bytes()).get(self.items_key) or [])
+                doc = json.loads(oldest.read_bytes())
+                n = len(doc.get(self.items_key) or [])
                 total -= oldest.stat().st_size
                 oldest.unlink()
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 continue
-            self.dropped += n
-            self._unreported_drops += n
+            with self._lock:
+                self.dropped += n
+                # the drops this batch was to report are reported by the next one instead
+                self._unreported_drops += n + _carried(doc)
             log.warning("spool %s full (%d bytes): dropped the oldest batch of %d %s", self.spool, self.max_bytes,
                         n, self.items_key)
 
@@ -186,7 +213,7 @@ class BatchUplink:
     def status(self) -> dict[str, Any]:
         """For health endpoints: batches waiting, sent, and items lost (spool or buffer full)."""
         return {"url": self.url, "spooled_batches": self.spooled(), "sent_batches": self.sent_batches,
-                "dropped": self.dropped}
+                "dropped": self.dropped, "rejected_batches": self.rejected_batches, "failing": self.failing}
 
     # ------------------------------------------------------------------ sender side
 
@@ -210,6 +237,7 @@ class BatchUplink:
                 self._wake.clear()
                 continue
             ok = self._send(files[0])
+            self.failing = not ok
             if ok:
                 backoff = 0.5
             else:
@@ -237,7 +265,35 @@ class BatchUplink:
         log.error("server refused batch %s (%d: %s); moved to %s", path.name, resp.status_code, resp.text[:200],
                   self.spool / "rejected")
         os.replace(path, self.spool / "rejected" / path.name)
+        self.rejected_batches += 1
+        try:
+            carried = _carried(json.loads(data))
+        except (ValueError, AttributeError):
+            carried = 0
+        if carried:  # the server never saw the drops this batch reported: the next batch reports them
+            with self._lock:
+                self._unreported_drops += carried
+        self._prune_rejected()
         return True
+
+    def _prune_rejected(self) -> None:
+        """Keep ``rejected/`` within a quarter of ``max_bytes`` (a server that refuses every batch, say after an
+        incompatible upgrade, must not fill the disk): the oldest rejected batches go first."""
+        files = sorted((self.spool / "rejected").glob("*.json"))
+        sizes = []
+        for f in files:
+            try:
+                sizes.append(f.stat().st_size)
+            except OSError:
+                sizes.append(0)
+        total, cap = sum(sizes), self.max_bytes // 4
+        for f, size in zip(files, sizes, strict=True):
+            if total <= cap:
+                break
+            f.unlink(missing_ok=True)
+            total -= size
+            self.rejected_pruned += 1
+            log.warning("spool %s: rejected batches over %d bytes; deleted the oldest, %s", self.spool, cap, f.name)
 
     def close(self, drain_seconds: float = 5.0) -> None:
         """Flush the buffer to the spool and try to send it for up to ``drain_seconds``; what is left stays
@@ -249,11 +305,14 @@ class BatchUplink:
             self.flush()
         except OSError:
             log.exception("writing the spool %s failed", self.spool)
+        # drain while the server takes batches; a server that is down, hangs or refuses gets no wait (what is left
+        # is on disk and goes at the next start, and the server stores a batch sent twice once)
         deadline = time.monotonic() + drain_seconds
-        while self._files() and time.monotonic() < deadline:
+        while self._files() and not self.failing and time.monotonic() < deadline:
             time.sleep(0.1)
         self._stop.set()
         self._wake.set()
-        self._sender.join(15)
-        self._http.close()
+        self._sender.join(1.0)  # a POST in flight to a hanging server is abandoned (its batch stays spooled)
+        if not self._sender.is_alive():
+            self._http.close()
         self._lockfile.close()  # releases the directory's lock

@@ -148,6 +148,15 @@ spec:
         assert ("CG-K8S-024", f"spec.containers[{i}].image") in fields, fields
 
 
+def test_quoted_keys_are_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod template under another kind written with quoted keys ("containers": [...], JSON style inside
+    YAML) is checked like the plain form."""
+    p = tmp_path / "quoted.yaml"
+    p.write_text('apiVersion: example.com/v1\nkind: MyWorkload\nmetadata: {name: q}\nspec:\n  template:\n'
+                 '    spec:\n      "containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": true}}]\n')
+    assert ("CG-K8S-005", 7) in _ids(_run(capsys, str(p))[0])
+
+
 def test_a_merge_cycle_is_no_hang(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A mapping that merges itself (an alias inside its own anchor) is an endless expansion: refused with a
     counted warning, the other documents still checked, and the gate does not pass on it."""

@@ -311,3 +311,28 @@ def test_lockfile_values_of_the_wrong_kind_are_no_packages(tmp_path: Path) -> No
     for name in ("poetry.lock", "Cargo.lock", "yarn.lock"):
         assert any(w.startswith(f"{name}: entry with a malformed name or version skipped") for w in warnings), \
             (name, warnings)
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def test_a_layer_of_too_many_entries_is_refused_and_named_the_others_kept(tmp_path: Path) -> None:
+    """Each tar entry costs a few hundred bytes of file index: a 45 MB gzip of empty-file headers holds
+    5 million of them (2 GB of memory). The entry bound per layer refuses such a layer by name, like the
+    byte and time bounds, and the other layers' inventory is kept."""
+    many = [(f"d{i % 10}/f{i}", "") for i in range(1500)]
+    target = _archive(tmp_path, [("etc/os-release", ALPINE), ("lib/apk/db/installed", APK)], many)
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", target, "-f", "json", "--no-cache"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CONTAINERGUARD_MAX_LAYER_ENTRIES": "1000"})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert _names(doc) == [("musl", "1.2.4-r2")]
+    (refused,) = [w for w in doc["inventory"]["warnings"] if "refused" in w]
+    assert refused.startswith("layer 1 (") and "more than 1000 tar entries" in refused
+    assert "CONTAINERGUARD_MAX_LAYER_ENTRIES" in refused and "Traceback" not in proc.stderr
+    # under the bound the same layer is read
+    proc = subprocess.run([sys.executable, "-m", "containerguard.cli.main", "sbom", target, "-f", "json", "--no-cache"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CONTAINERGUARD_MAX_LAYER_ENTRIES": "1600"})
+    assert not [w for w in json.loads(proc.stdout)["inventory"]["warnings"] if "refused" in w]

@@ -84,3 +84,25 @@ def test_a_spool_directory_has_one_sender(tmp_path: Path) -> None:
     finally:
         first.close(drain_seconds=0)
     BatchUplink(url, "cg_token", tmp_path / "spool").close(drain_seconds=0)  # free again once closed
+
+
+def test_drops_carried_by_a_dropped_batch_are_reported_by_a_later_one(tmp_path: Path) -> None:
+    """A long outage: batches that carried earlier drop counts are dropped themselves. The counts the server
+    finally sees add up to every item that was lost, not just the last batch's."""
+    up = BatchUplink(f"http://127.0.0.1:{_closed_port()}/x", "cg_token", tmp_path, items_key="decisions",
+                     batch_size=20, flush_interval=3600, max_bytes=12_000)
+    try:
+        up._stop_flush.set()  # flushes only when the test says (no batch in flight while it counts)
+        up._full.set()
+        up._flusher.join(5)
+        for round_ in range(30):
+            for i in range(20):
+                up.emit({"n": round_ * 20 + i, "pad": "x" * 100})
+            up.flush()
+        batches = [json.loads(f.read_bytes()) for f in sorted(tmp_path.glob("*.json"))]
+        kept = sum(len(b["decisions"]) for b in batches)
+        assert kept + up.dropped == 600 and up.dropped > 100
+        # what the spooled batches report, plus what waits for the next batch, is every item lost
+        assert sum(b["dropped"] for b in batches) + up._unreported_drops == up.dropped
+    finally:
+        up.close(drain_seconds=0)

@@ -43,6 +43,9 @@ def _env_number(name: str, default: float) -> float:
 
 #: bound on the uncompressed size of one layer ($CONTAINERGUARD_MAX_LAYER_BYTES, default 32 GiB)
 MAX_LAYER_BYTES = int(_env_number("CONTAINERGUARD_MAX_LAYER_BYTES", 32 << 30))
+#: bound on the tar entries of one layer ($CONTAINERGUARD_MAX_LAYER_ENTRIES, default 2 million): each entry
+#: costs a few hundred bytes of file index, and a 45 MB gzip of empty-file headers holds 5 million of them
+MAX_LAYER_ENTRIES = int(_env_number("CONTAINERGUARD_MAX_LAYER_ENTRIES", 2_000_000))
 #: bound on the time spent reading one layer ($CONTAINERGUARD_LAYER_SECONDS, default 15 minutes)
 MAX_LAYER_SECONDS = _env_number("CONTAINERGUARD_LAYER_SECONDS", 900.0)
 

@@ -17,7 +17,8 @@ numbers, odd checksums, the end of the archive) is read by ``tarfile`` itself ov
 * bytes of a name (or link target) that are not UTF-8 are written as ``\\xNN`` escapes (counted), so every
   path a report shows is valid text (JSON, SARIF, HTML and the terminal all need UTF-8);
 * PAX / GNU long-name headers bigger than MAX_HEADER bytes are refused (they would be read into memory);
-* a truncated or corrupt stream raises ArchiveError.
+* a truncated or corrupt stream raises ArchiveError;
+* more than ``stream.MAX_LAYER_ENTRIES`` entries raise LayerRefused (the file index is held in memory).
 
 Whiteouts come out as entries of kind WHITEOUT (``dir/.wh.NAME`` -> ``dir/NAME``) and OPAQUE
 (``dir/.wh..wh..opq`` -> ``dir``).
@@ -34,7 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
-from containerguard.errors import ArchiveError
+from containerguard.artifact import stream as stream_bounds
+from containerguard.errors import ArchiveError, LayerRefused
 
 MAX_DEPTH = 256
 MAX_PATH = 4096
@@ -339,17 +341,17 @@ def _whiteout(path: str, base: str) -> Entry | None:
     return None
 
 
-def _hardlink(path: str, perm: int, linkname: str, seen: dict[str, tuple[str, str]],
+def _hardlink(path: str, perm: int, linkname: str, seen: dict[str, str], links: dict[str, str],
               counts: Counter[str]) -> Entry | None:
     """A hard link as what it stands for: a HARDLINK to the regular file that holds the content (a link to
     a link is followed to it), the symlink or device it names (a hard link of one is one), or None
     (counted) for a link to nothing earlier in the layer, to itself or to a directory."""
     hl = normalise(linkname, Counter())
-    target = seen.get(hl) if hl and hl != path else None
-    if target is None or target[0] == DIR:
+    kind = seen.get(hl) if hl and hl != path else None
+    if kind is None or kind == DIR:
         counts["bad_hardlink"] += 1
         return None
-    kind, link = target
+    link = links.get(hl or "", "")
     if kind == HARDLINK:
         return Entry(path, HARDLINK, stat.S_IFREG | perm, 0, link)
     if kind == SYMLINK:
@@ -361,7 +363,7 @@ def _hardlink(path: str, perm: int, linkname: str, seen: dict[str, tuple[str, st
 
 
 def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: Any, info: Any,
-           seen: dict[str, tuple[str, str]], counts: Counter[str]) -> Entry | None:
+           seen: dict[str, str], links: dict[str, str], counts: Counter[str]) -> Entry | None:
     """The Entry of one (non-whiteout) tar member; None for a hard link that leads nowhere (see
     :func:`_hardlink`). ``source``'s ``extractfile(info)`` gives a regular file's content."""
     perm = mode & 0o7777
@@ -374,7 +376,7 @@ def _entry(path: str, typ: bytes, mode: int, size: int, linkname: str, source: A
             counts["escaping_symlink"] += 1
         return Entry(path, SYMLINK, stat.S_IFLNK | perm, 0, linkname)
     if typ == tarfile.LNKTYPE:
-        return _hardlink(path, perm, linkname, seen, counts)
+        return _hardlink(path, perm, linkname, seen, links, counts)
     counts["device"] += 1
     kind = stat.S_IFCHR if typ == tarfile.CHRTYPE else stat.S_IFBLK if typ == tarfile.BLKTYPE else stat.S_IFIFO
     return Entry(path, DEVICE, kind | perm, 0)
@@ -423,13 +425,18 @@ def _members(ts: TarStream, tf: tarfile.TarFile, what: str) -> Iterator[tuple[st
 
 def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterator[Entry]:
     """Yield the entries of an uncompressed tar stream (see the module docstring for the rules)."""
-    seen: dict[str, tuple[str, str]] = {}  # path -> (kind, link) of the entries met so far
+    seen: dict[str, str] = {}  # path -> kind of the entries met so far
+    links: dict[str, str] = {}  # path -> target of the symlinks and hard links among them
     ts = TarStream(stream)
     tf = _open_tar(ts, what)
     if tf is None:
         return
+    cap = stream_bounds.MAX_LAYER_ENTRIES
     try:
-        for name, typ, mode, size, link, source, info in _members(ts, tf, what):
+        for n, (name, typ, mode, size, link, source, info) in enumerate(_members(ts, tf, what), 1):
+            if n > cap:
+                raise LayerRefused(f"{what}: refused: more than {cap} tar entries (the bound per layer; "
+                                   "CONTAINERGUARD_MAX_LAYER_ENTRIES raises it)")
             path = normalise(printable_name(name, counts), counts)
             link = printable_name(link)
             if path is None or path == "":
@@ -442,10 +449,14 @@ def walk(stream: IO[bytes], counts: Counter[str], what: str = "layer") -> Iterat
                 continue
             if path in seen:
                 counts["duplicate"] += 1
-            entry = _entry(path, typ, mode, size, link, source, info, seen, counts)
+            entry = _entry(path, typ, mode, size, link, source, info, seen, links, counts)
             if entry is None:
                 continue
-            seen[path] = (entry.kind, entry.link)
+            seen[path] = entry.kind
+            if entry.link:
+                links[path] = entry.link
+            else:
+                links.pop(path, None)
             yield entry
     finally:
         tf.close()

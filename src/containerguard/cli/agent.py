@@ -192,6 +192,9 @@ def agent(
     token: Annotated[str | None, typer.Option("--token", help="Agent token for --server (env CONTAINERGUARD_TOKEN)")] = None,
     spool_dir: Annotated[Path | None, typer.Option(
         "--spool-dir", help="Where batches wait while the server is unreachable (default: the user's data dir)")] = None,
+    spool_max_mb: Annotated[float, typer.Option(
+        "--spool-max-mb", min=0.01, help="The most the spool may hold on disk while the server is unreachable, in MiB "
+        "(the oldest batches are dropped first, counted and reported)")] = 256.0,
     policy_from_server: FromServerOpt = False,
     policy_refresh: RefreshOpt = 60.0,
 ) -> None:
@@ -224,7 +227,7 @@ def agent(
                       source_state_dir=str(source_state) if source_state else None,
                       source_workers=source_workers or default_workers(),
                       server=server, server_token=token, hostname=host,
-                      spool_dir=str(spool_dir) if spool_dir else None,
+                      spool_dir=str(spool_dir) if spool_dir else None, spool_max_bytes=int(spool_max_mb * (1 << 20)),
                       alert_policies=alert_policies, baseline=baseline or baseline_dir is not None,
                       baseline_dir=str(baseline_dir) if baseline_dir else None, baseline_quiet=_baseline_quiet(baseline_quiet),
                       baseline_action=_baseline_action(baseline_action),

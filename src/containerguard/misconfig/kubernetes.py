@@ -506,7 +506,8 @@ def scan_yaml_text(text: str, path: str = "<string>") -> K8sResult:
     for line_off, char_off, chunk in _split_documents(text):
         kinds = _TOP_KIND.findall(chunk)  # a repeated kind: the last one counts, so every one must be unchecked
         if kinds and not any(k in _CHECKED_KINDS or k.endswith("List") for k in kinds) \
-                and "containers:" not in chunk and "<<" not in chunk:  # pod templates under other kinds
+                and "containers" not in chunk and "<<" not in chunk:  # pod templates under other kinds
+            # ("containers" without its colon: a quoted key, "containers": [...], is a key all the same)
             res.documents += 1
             res.objects += 1 if _TOP_API.search(chunk) else 0
             doc_index += 1

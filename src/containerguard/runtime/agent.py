@@ -96,6 +96,8 @@ class AgentConfig:
     server: str | None = None
     server_token: str = ""
     spool_dir: str | None = None
+    #: the most the alerts' spool may hold on disk while the server is away (the oldest batches go first, counted)
+    spool_max_bytes: int = 256 << 20
     #: audit-log sources, KIND:LOCATION (cloudtrail:/var/log/ct, cloudtrail:s3://bucket/prefix, gcp:FILE, ...)
     sources: list[str] = field(default_factory=list)
     source_interval: float = 10.0
@@ -190,6 +192,7 @@ class Agent:
         if cfg.server:
             self.uplink = ServerUplink(cfg.server, cfg.server_token, cfg.spool_dir or default_spool_dir(),
                                        host=cfg.hostname, containers=self._container_docs,
+                                       max_bytes=cfg.spool_max_bytes,
                                        baselines=self._baseline_docs if cfg.baseline else None)
             outputs.outputs.append(self.uplink)
         self.emitter = Emitter(outputs, cfg.hostname)

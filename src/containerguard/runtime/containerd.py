@@ -270,6 +270,7 @@ class ContainerdTable(ContainerTable):
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}
+        self._dead: dict[int, tuple[ContainerInfo, float]] = {}
         self._digests: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # (name, target digest) -> (digest, image id)
         self._meta: dict[str, ContainerInfo] = {}  # created containers' metadata (no pid yet), by id

@@ -185,6 +185,8 @@ def container_id_of_pid(pid: int, proc: str = "/proc") -> str | None:
     return None
 
 
+#: how long the events of a container that died are still attributed to it (a sensor this far behind drops events)
+GONE_KEEP_S = 60.0
 _MOUNT_ID = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
 
 
@@ -204,10 +206,34 @@ def own_container_ids(proc: str = "/proc") -> frozenset[str]:
     return frozenset(out)
 
 
+def _ppid(pid: int, proc: str) -> int:
+    try:
+        with open(f"{proc}/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def host_mount_ns(proc: str = "/proc") -> int:
-    """The host's mount namespace: init's (pid 1) when this process sees it (on the host, or in a container run with
-    the host's pid namespace, as an agent DaemonSet is), else this process's own."""
-    return ns_inode(1, proc=proc) or ns_inode(os.getpid(), proc=proc)
+    """The host's mount namespace: init's (pid 1) when this process may read it (on the host, or in a container run
+    with the host's pid namespace, as an agent DaemonSet is). When it may not, and this process runs in a container,
+    the first ancestor outside the container's mount namespace (the runtime's shim) is on the host. Else this
+    process's own."""
+    init = ns_inode(1, proc=proc)
+    if init:
+        return init
+    own = ns_inode(os.getpid(), proc=proc)
+    if not own_container_ids(proc):
+        return own
+    pid = os.getppid()
+    for _ in range(16):
+        if pid <= 1:
+            break
+        ns = ns_inode(pid, proc=proc)
+        if ns and ns != own:
+            return ns
+        pid = _ppid(pid, proc)
+    return own
 
 
 def info_from_inspect(data: Mapping[str, Any]) -> ContainerInfo:
@@ -260,6 +286,9 @@ class ContainerTable:
         self._by_id: dict[str, ContainerInfo] = {}
         self._by_mntns: dict[int, str] = {}
         self._neg: dict[int, float] = {}  # mntns -> time resolution failed (short negative cache)
+        #: containers that died a moment ago, by mount namespace: their last events, read after the Engine's die event
+        #: (a busy sensor lags by seconds), still belong to them, not to the host
+        self._dead: dict[int, tuple[ContainerInfo, float]] = {}
         self._digests: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -319,6 +348,11 @@ class ContainerTable:
         if cid is not None:
             return self._by_id.get(cid)
         now = time.monotonic()
+        gone = self._dead.get(mntns)
+        if gone is not None and now - gone[1] < GONE_KEEP_S:
+            full = self._cgroup_container(pid)
+            if full is None or full == gone[0].id:  # the process is gone too, or still in that container
+                return gone[0]
         failed = self._neg.get(mntns)
         if failed is not None and now - failed < 2.0 and not fresh:
             return None
@@ -333,6 +367,7 @@ class ContainerTable:
                 self._neg[mntns] = now
                 return None
             self._by_mntns[mntns] = info.id
+            self._dead.pop(mntns, None)
             if info.mntns != mntns:
                 info = dataclasses.replace(info, mntns=mntns)
             self._by_id[info.id] = info
@@ -409,14 +444,22 @@ class ContainerTable:
             self._by_id[info.id] = info
             if info.mntns:
                 self._by_mntns[info.mntns] = info.id
+                self._dead.pop(info.mntns, None)  # the namespace's inode now belongs to this container
                 self._neg.pop(info.mntns, None)
 
     def _forget(self, cid: str) -> ContainerInfo | None:
         with self._lock:
             info = self._by_id.pop(cid, None)
+            now = time.monotonic()
             for ns, c in list(self._by_mntns.items()):
                 if c == cid:
                     del self._by_mntns[ns]
+                    if info is not None:
+                        self._dead[ns] = (info, now)
+            if len(self._dead) > 1024:  # keep the recent ones only
+                self._dead = {ns: v for ns, v in self._dead.items() if now - v[1] < GONE_KEEP_S}
+                while len(self._dead) > 1024:
+                    del self._dead[next(iter(self._dead))]
             return info
 
     def resync(self) -> None:

@@ -174,6 +174,8 @@ class WebhookOutput:
         self.dropped = 0
         self.sent = 0
         self.failed = 0
+        #: the last post failed (the receiver is down, hangs or refuses): close() does not wait for it
+        self.failing = False
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._client = httpx.Client(timeout=timeout)
         self._thread = threading.Thread(target=self._run, name="cg-webhook", daemon=True)
@@ -205,7 +207,13 @@ class WebhookOutput:
             doc = self._q.get()
             if doc is None:
                 return
-            if self._post(doc):
+            try:
+                ok = self._post(doc)
+            except Exception:  # the client closed under a post that hung past shutdown, or a bug: counted, not fatal
+                log.debug("webhook %s", self.url, exc_info=True)
+                ok = False
+            self.failing = not ok
+            if ok:
                 self.sent += 1
             else:
                 self.failed += 1
@@ -214,12 +222,17 @@ class WebhookOutput:
     def close(self, drain: float = 5.0) -> None:
         """Post what is queued (for up to ``drain`` seconds), then stop the sender thread."""
         deadline = time.monotonic() + drain
-        while not self._q.empty() and time.monotonic() < deadline:
+        while not self._q.empty() and not self.failing and time.monotonic() < deadline:
             time.sleep(0.05)
+        left = self._q.qsize()
+        if left:  # a receiver that hangs or is down: what it never got is counted
+            self.dropped += left
+            log.warning("webhook %s: %d alerts not delivered at shutdown", self.url, left)
         with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
         self._thread.join(max(0.1, deadline - time.monotonic()))
-        self._client.close()
+        if not self._thread.is_alive():  # a post still hanging keeps its client; the process is ending
+            self._client.close()
 
 
 def open_output(spec: str) -> Output:

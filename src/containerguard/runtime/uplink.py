@@ -68,7 +68,7 @@ class ServerUplink(BatchUplink):
             except Exception:
                 log.exception("container snapshot failed")
         baselines = self._baseline_snapshot(now)
-        if not items and snapshot is None and baselines is None:
+        if not items and not dropped and snapshot is None and baselines is None:
             return None
         doc = {"host": self.host, "agent_version": __version__, "alerts": items, "containers": snapshot,
                "dropped": dropped}

@@ -209,3 +209,60 @@ def test_no_page_loads_code_from_another_origin(api):
     for path in ("/login", "/api/v1/openapi.json"):
         text = api.client.get(path).text
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path
+
+
+def test_image_names_reach_download_headers_safely(live):
+    """An image name from a CI upload names the console's SBOM download: a non-Latin-1 character in it was a 500,
+    a quote cut the file name, and a CR/LF (stored as given) dropped the connection mid-response."""
+    from urllib.parse import unquote
+
+    docs = srv.scan_documents(6)
+    c, _ = _console(live)
+    bad = httpx.post(f"{live}/api/v1/scans", params={"name": "reg.example/x\r\nSet-Cookie: a=b:1"},
+                     headers={**_h(), "Content-Type": "application/json"}, content=docs[4], timeout=60)
+    assert bad.status_code == 422 and "control character" in bad.json()["detail"], bad.text
+    assert httpx.get(f"{live}/api/v1/images", headers=_h()).json()["total"] == 0  # nothing stored
+    for doc, name in ((docs[4], "reg.example/日本/app:1"), (docs[5], 'reg.example/a"b;c=d:1')):
+        r = httpx.post(f"{live}/api/v1/scans", params={"name": name},
+                       headers={**_h(), "Content-Type": "application/json"}, content=doc, timeout=60)
+        assert r.status_code == 201, r.text
+        digest = r.json()["digest"]
+        for fmt, ext in (("cyclonedx", "cdx.json"), ("spdx", "spdx.json")):
+            got = c.get(f"/images/{digest}/sbom", params={"format": fmt})
+            assert got.status_code == 200, (name, fmt, got.text[:200])
+            cd = got.headers["content-disposition"]
+            plain = re.search(r'filename="([^"]*)"', cd).group(1)
+            assert re.fullmatch(r"[A-Za-z0-9._-]+", plain), cd
+            exact = unquote(re.search(r"filename\*=UTF-8''(\S+)", cd).group(1))
+            assert exact.startswith(name.replace("/", "_").replace(":", "_")) and exact.endswith(ext[-5:]), cd
+            assert got.json()  # the document itself
+
+
+def test_telemetry_counts_past_the_columns_range_keep_their_batch(api):
+    """A counter an agent or enforcer reports past the 32-bit column (a long-lived baseline's deviations, a
+    decision count) was "integer out of range" on PostgreSQL only: the batch, and the alerts in it, refused."""
+    huge = 2**62
+    agent = api.token("agent", "counting-host")
+    alert = {"uid": "count-alert-0001", "time": "2026-12-01T10:00:00Z", "rule": "counted", "priority": "Critical",
+             "output": "with a huge count beside it"}
+    r = api.post("/agent/report", agent, json={
+        "host": "counting-host", "batch_id": "count-batch-0001", "dropped": huge, "alerts": [alert],
+        "baselines": [{"workload": "img:app", "mode": "monitor", "deviations": huge,
+                       "entries": {"process": huge, "file": 3}}]})
+    assert r.status_code == 200 and r.json()["alerts_stored"] == 1, r.text
+    [b] = api.get("/baselines?host=counting-host").json()
+    assert b["deviations"] == 2**31 - 1 and b["entries"] == {"process": 2**31 - 1, "file": 3}
+    assert [a["uid"] for a in api.get("/alerts?host=counting-host").json()] == ["count-alert-0001"]
+
+    enforcer = api.token("enforcer", "counting-webhook")
+    for i in range(3):  # the totals add up past BIGINT's end: they stop there
+        r = api.post("/policy/reports", enforcer, json={
+            "batch_id": f"count-policy-{i:04d}", "source": "admission", "instance": "counting-webhook",
+            "counts": {"allowed": huge * 4, "denied": 1}, "dropped": huge, "decisions": []})
+        assert r.status_code == 200, r.text
+    [enf] = [e for e in api.get("/policy/enforcers").json() if e["instance"] == "counting-webhook"]
+    assert enf["denied"] == 3 and 2**31 - 1 <= enf["allowed"] <= 2**63 - 1, enf
+    # a negative count is still refused, with its field named
+    r = api.post("/agent/report", agent, json={"host": "counting-host", "batch_id": "count-batch-0002",
+                                               "baselines": [{"workload": "w", "mode": "learn", "deviations": -1}]})
+    assert r.status_code == 422 and "deviations" in r.json()["detail"]

@@ -96,15 +96,17 @@ def trace_program(duration_s: int, *, by: str = "mnt") -> str:
     at every exec: a container the command starts is found by the host name it was given, even when it exited
     before its namespaces could be looked up (a command that runs to completion in milliseconds).
 
-    runc's own processes (``runc:[2:INIT]`` setting the container up, before the filter is loaded and before the
-    entrypoint's exec) are not counted: their mounts and namespace calls are not the workload's."""
+    runc's own processes (``runc:[1:CHILD]``, ``runc:[2:INIT]`` setting the container up, before the filter is
+    loaded and before the entrypoint's exec) are not counted: their mounts and namespace calls are not the
+    workload's. Only runc's own names are left out: a workload program whose name merely starts with ``runc``
+    (``runcron``) is the workload's, and a profile without its syscalls would stop it."""
     if by not in ("mnt", "uts"):
         raise BaselineError(f"cannot count syscalls per {by!r} namespace")
     ns = f"curtask->nsproxy->{by}_ns->ns.inum"
     names = (f"tracepoint:sched:sched_process_exec {{ @uts[{ns}, curtask->nsproxy->uts_ns->name.nodename] = count(); }}\n"
              if by == "uts" else "")
     return (f'BEGIN {{ printf("ready\\n"); }}\n'
-            f"tracepoint:raw_syscalls:sys_enter /strncmp(comm, \"runc\", 4) != 0/ "
+            f"tracepoint:raw_syscalls:sys_enter /strncmp(comm, \"runc:[\", 6) != 0/ "
             f"{{ @sc[{ns}, args->id] = count(); }}\n"
             + names +
             f"interval:s:{int(duration_s)} {{ exit(); }}\n")

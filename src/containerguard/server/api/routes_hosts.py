@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from containerguard.model import Priority
 from containerguard.server import metrics
 from containerguard.server.api.deps import read, require, tx
-from containerguard.server.api.strict import StrictRoute, clip, tolerant_text
+from containerguard.server.api.strict import StrictRoute, clip, saturate, tolerant_text
 from containerguard.server.services import hosts as svc
 from containerguard.server.services.audit import Actor
 
@@ -27,6 +27,7 @@ Text64 = Annotated[str, clip(64), Field(max_length=64)]
 Text255 = Annotated[str, clip(255), Field(max_length=255)]
 Text512 = Annotated[str, clip(512), Field(max_length=512)]
 Output = Annotated[str, clip(16_384), Field(max_length=16_384)]
+Count = Annotated[int, saturate(), Field(ge=0)]
 
 
 class AlertIn(BaseModel):
@@ -83,9 +84,9 @@ class BaselineIn(BaseModel):
     name_pattern: str = Field(default="", max_length=512)
     mode: Literal["learn", "monitor", "protect"]
     locked: bool = False
-    entries: dict[Literal["process", "file", "network", "syscall"], Annotated[int, Field(ge=0)]] = Field(
+    entries: dict[Literal["process", "file", "network", "syscall"], Count] = Field(
         default_factory=dict)
-    deviations: int = Field(default=0, ge=0)
+    deviations: Count = 0
     last_change: dt.datetime | None = None
 
 
@@ -99,7 +100,7 @@ class ReportIn(BaseModel):
     baselines: list[BaselineIn] | None = Field(default=None, max_length=MAX_BASELINES,
                                                description="the host's baselines, all of them (replaces the last)")
     alerts: list[AlertIn] = Field(default_factory=list, max_length=MAX_ALERTS)
-    dropped: int = Field(default=0, ge=0, description="alerts the agent had to drop (spool full) since the last batch")
+    dropped: Count = Field(default=0, description="alerts the agent had to drop (spool full) since the last batch")
 
 
 class ReportAck(BaseModel):

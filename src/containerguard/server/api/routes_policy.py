@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from containerguard.server.api.deps import require, tx
-from containerguard.server.api.strict import StrictRoute, clip, tolerant_text
+from containerguard.server.api.strict import StrictRoute, clip, saturate, tolerant_text
 from containerguard.server.services import policies as svc
 from containerguard.server.services import policy_files
 from containerguard.server.services.audit import Actor
@@ -49,6 +49,7 @@ class DecisionIn(BaseModel):
 
 Id = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Short = Annotated[str, clip(255), Field(default="", max_length=255)]
+Count = Annotated[int, saturate(), Field(ge=0)]
 
 
 class ObjectIn(BaseModel):
@@ -82,9 +83,9 @@ class ReportedDecisionIn(BaseModel):
 class Counts(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    allowed: int = Field(default=0, ge=0)
-    denied: int = Field(default=0, ge=0)
-    warned: int = Field(default=0, ge=0)
+    allowed: Count = 0
+    denied: Count = 0
+    warned: Count = 0
 
 
 class ReportBatchIn(BaseModel):
@@ -96,7 +97,7 @@ class ReportBatchIn(BaseModel):
     version: str = Field(default="", max_length=64)
     policy_set: str = Field(default="", max_length=64)
     counts: Counts = Field(default_factory=Counts)
-    dropped: int = Field(default=0, ge=0)
+    dropped: Count = 0
     decisions: list[ReportedDecisionIn] = Field(default_factory=list, max_length=5000)
 
 

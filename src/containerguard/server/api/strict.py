@@ -51,6 +51,23 @@ def clip(limit: int) -> BeforeValidator:
     return BeforeValidator(cut)
 
 
+#: the largest count a telemetry counter is stored as (the 32-bit integer columns; PostgreSQL refuses past it)
+COUNTER_MAX = 2**31 - 1
+
+
+def saturate(limit: int = COUNTER_MAX) -> BeforeValidator:
+    """For telemetry counters (a baseline's deviations, an agent's dropped alerts, an enforcer's decision counts):
+    a count past ``limit`` is stored as ``limit``, not refused. PostgreSQL refused the whole batch ("integer out
+    of range") while SQLite stored it, and the alerts or decisions sent with the count were set aside with it."""
+
+    def cut(v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool) and v > limit:
+            return limit
+        return v
+
+    return BeforeValidator(cut)
+
+
 def tolerant_text(fn: _F) -> _F:
     """Mark a telemetry route: NULs and lone surrogates in its strings are replaced, not refused."""
     fn.cg_tolerant_text = True  # type: ignore[attr-defined]

@@ -107,6 +107,8 @@ def _split_name(ref: str) -> tuple[str, str, str]:
     return name, tag, digest if DIGEST.match(digest) else ""
 
 
+#: C0 and C1 controls and DEL: no image reference holds one (a CR/LF in a name reached a response header)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 
@@ -151,12 +153,14 @@ def parse_upload(data: bytes, *, digest: str | None = None, name: str | None = N
         raise Invalid(f"invalid image digest {claimed[:80]!r} (expected sha256: and 64 hex digits)")
     if inv.image is not None and inv.image.id and digest and inv.image.id != digest:
         raise Invalid(f"digest {digest} does not match the document's image id {inv.image.id}")
+    if name and _CONTROL.search(name):
+        raise Invalid("the image name (?name=) holds a control character: no image reference does")
     names: list[tuple[str, str, str]] = []
     refs = [name] if name else []
     if inv.image is not None:
         refs += list(inv.image.repo_tags) + list(inv.image.repo_digests)
     for ref in refs:
-        if not ref or len(ref) > 700:
+        if not ref or len(ref) > 700 or _CONTROL.search(ref):  # a forged document's name: not an image reference
             continue
         names.append(("", "", ref) if DIGEST.match(ref) else _split_name(ref))
     scheme, _, rest = inv.target.partition(":")

@@ -38,6 +38,9 @@ SEVERITY = {"critical": Severity.CRITICAL, "high": Severity.HIGH, "medium": Seve
             "info": Severity.NEGLIGIBLE}
 
 
+_TOTAL_MAX = 2**63 - 1
+
+
 def record(session: Session, actor: Actor, *, stage: str, source: str, image_name: str, image_digest: str,
            violations: Sequence[dict[str, Any]]) -> int:
     """The violations of one build decision (``scan --policy --server``); a blocking one raises an event."""
@@ -104,10 +107,11 @@ def ingest(session: Session, actor: Actor, batch: dict[str, Any]) -> IngestResul
     now = utcnow()
     enf.last_seen, enf.version, enf.policy_set = now, batch["version"], batch["policy_set"]
     counts = batch["counts"]
-    enf.allowed = (enf.allowed or 0) + counts.get("allowed", 0)
-    enf.denied = (enf.denied or 0) + counts.get("denied", 0)
-    enf.warned = (enf.warned or 0) + counts.get("warned", 0)
-    enf.dropped = (enf.dropped or 0) + batch["dropped"]
+    # totals saturate at the BIGINT column's end: past it PostgreSQL refused every later batch of the enforcer
+    enf.allowed = min((enf.allowed or 0) + counts.get("allowed", 0), _TOTAL_MAX)
+    enf.denied = min((enf.denied or 0) + counts.get("denied", 0), _TOTAL_MAX)
+    enf.warned = min((enf.warned or 0) + counts.get("warned", 0), _TOTAL_MAX)
+    enf.dropped = min((enf.dropped or 0) + batch["dropped"], _TOTAL_MAX)
     rows, events = [], []
     for d in batch["decisions"]:
         obj = d["object"]

@@ -196,9 +196,8 @@ def _images(router: APIRouter, console: Console) -> None:
             if img is None:
                 return Response("no such image\n", status_code=404, media_type="text/plain")
             text, media, ext = views.sbom(s, img, fmt)
-        name = (img.name or img.digest).replace("/", "_").replace(":", "_")[:100]
         return Response(text, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{name}.{ext}"'})
+                        headers={"Content-Disposition": attachment(f"{img.name or img.digest}.{ext}")})
 
     @router.post("/images/{digest}/rescan")
     async def rescan(request: Request, digest: str) -> Response:
@@ -467,6 +466,18 @@ def _parse_expiry(raw: str) -> dt.datetime | None:
 
         raise Invalid(f"expiry {raw[:20]!r} is not a date (YYYY-MM-DD)") from None
     return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for a download named after stored data (an image name from an upload or a
+    registry): RFC 6266 -- a plain ASCII ``filename`` (letters, digits, ``.``, ``-``, ``_`` only) and the exact name
+    as UTF-8 in ``filename*``. A quote, a semicolon or a CR/LF cannot end the header's value and a
+    non-Latin-1 character cannot make the response fail (it was a 500, and a CR/LF a dropped connection)."""
+    import re
+
+    name = filename.replace("/", "_").replace(":", "_")[-150:]
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "download"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _esc(text: str) -> str:

@@ -219,6 +219,8 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
         if isinstance(looked, str):
             return looked, subject, _object(kind, name, image)
         doc = _resolved_devices(looked)
+        if kind == "create" and image:
+            doc = _effective_user(doc, config, f"/images/{quote(image, safe='/:@')}/json")
         joined = inputs.docker_joined(payload)
         if not joined:
             return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name, image)
@@ -249,9 +251,26 @@ def _evaluate(ps: PolicySet, kind: str, name: str, payload: Any,
         doc = inputs.from_docker_plugin(payload, name=name, operation=kind.partition("-")[2].upper())
         subject = f"privileges granted to plugin {name or '(unnamed)'}"
         return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
-    doc = inputs.from_docker_exec(payload, container=name)
+    doc = _effective_user(inputs.from_docker_exec(payload, container=name), config,
+                          f"/containers/{quote(name, safe='')}/json")
     subject = f"exec in container {name}"
     return ps.evaluate(doc, Stage.DEPLOY, subject=subject), subject, _object(kind, name)
+
+
+def _effective_user(doc: inputs.Doc, config: AuthzConfig, what: str) -> inputs.Doc:
+    """A create or exec that names no user runs as the image's (the container's) configured user, root when that
+    is empty: looked up through the Engine API; when the lookup fails, the user stays unknown (``run_as_user`` -1,
+    which the default set counts as possibly root)."""
+    if doc["container"]["user"]:
+        return doc
+    try:
+        found = _lookup(config).get(what)
+    except (LookupError, ValueError):
+        return doc
+    if found is None:
+        return doc  # no such image/container: dockerd refuses (or pulls, for an image not here: unknown)
+    cfg = found.get("Config") if isinstance(found.get("Config"), Mapping) else {}
+    return inputs.with_effective_user(doc, str((cfg or {}).get("User") or ""))
 
 
 def _host_access(ps: PolicySet, doc: inputs.Doc, subject: str, config: AuthzConfig,

@@ -835,6 +835,18 @@ def from_docker_exec(body: Mapping[str, Any] | GoObject, *, container: str = "")
     return doc
 
 
+def with_effective_user(doc: Doc, user: str) -> Doc:
+    """``doc`` (a Docker create or exec that names no user) with the user it really runs as: an exec's container's
+    user, a container's image's ``USER``; none at all is root, as dockerd runs it."""
+    if doc["container"]["user"]:
+        return doc
+    out = copy.deepcopy(doc)
+    uid = user.partition(":")[0]
+    out["container"].update({"user": user or "0", "run_as_user": int(uid) if _is_int(uid) else (0 if uid in ("", "root") else -1),
+                             "run_as_non_root": bool(uid) and uid not in ("0", "root")})
+    return out
+
+
 def docker_joined(body: Any) -> dict[str, str]:
     """The namespaces a create body (or an old start's host config) joins from another container:
     ``{"pid"|"ipc"|"network": "ID"}`` for ``PidMode``/``IpcMode``/``NetworkMode`` = ``container:ID``."""

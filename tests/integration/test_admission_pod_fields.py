@@ -94,3 +94,33 @@ def test_user_namespace_is_in_the_document() -> None:
 
     docs = [d for _, d in from_k8s_object(pod({"hostUsers": False}))] + [d for _, d in from_k8s_object(pod({}))]
     assert [d["container"]["user_namespace"] for d in docs] == ["private", "host"]
+
+
+def _deployment(template_annotations: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "annotations": annotations or {}},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                "metadata": {"labels": {"app": "web"}, "annotations": template_annotations},
+                "spec": {"containers": [copy.deepcopy(C)]}}}}
+
+
+def test_profile_annotations_are_the_pod_templates(client: httpx.Client) -> None:
+    """The kubelet reads a pod's annotations: a workload's pod template carries them, its own metadata does not
+    reach the pods."""
+    unconfined = {"container.apparmor.security.beta.kubernetes.io/web": "unconfined"}
+    assert _warned(post(client, review("Deployment", _deployment(unconfined))), "CG-DEP-014")
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "web"}, "spec": {
+        "schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
+            "metadata": {"annotations": {"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}},
+            "spec": {"containers": [copy.deepcopy(C)], "restartPolicy": "Never"}}}}}}
+    assert _warned(post(client, review("CronJob", cron)), "CG-DEP-013")
+    assert not _warned(post(client, review("Deployment", _deployment({}, unconfined))), "CG-DEP-014")
+
+
+def test_host_path_sub_path_is_the_mounted_path(client: httpx.Client) -> None:
+    obj = pod({"volumes": [{"name": "run", "hostPath": {"path": "/var/run"}}, {"name": "root", "hostPath": {"path": "/"}}]})
+    c = obj["spec"]["containers"][0]
+    c["volumeMounts"] = [{"name": "run", "mountPath": "/s", "subPath": "docker.sock"}]
+    resp = post(client, review("Pod", obj))
+    assert resp["allowed"] is False and "/var/run/docker.sock -> /s" in resp["status"]["message"], resp
+    c["volumeMounts"] = [{"name": "root", "mountPath": "/data", "subPath": "srv/app-data"}]
+    assert post(client, review("Pod", obj))["allowed"] is True

@@ -271,6 +271,17 @@ def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _pod_metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The metadata of the pods an object makes: its own for a Pod, its pod template's for a workload (the
+    annotations the kubelet reads -- seccomp, AppArmor -- are the pod's, never the Deployment's)."""
+    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
+    paths = (path,) if path is not None else tuple(p for p in _TEMPLATE_PATHS if _at(obj, p) is not None)
+    for p in paths:
+        if p:
+            return _at(obj, (*p[:-1], "metadata")) or {}
+    return {}
+
+
 def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
                     namespace: str = "") -> Iterator[tuple[str, Doc]]:
     """(subject, document) per container (init and ephemeral containers included) of a Pod or workload."""
@@ -282,18 +293,16 @@ def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
     kind = str(obj.get("kind", ""))
     ns = str(meta.get("namespace") or namespace or "default")
     name = str(meta.get("name") or meta.get("generateName") or "")
-    tmpl_labels = {}
-    tmpl = obj.get("spec", {}).get("template") if isinstance(obj.get("spec"), Mapping) else None
-    if isinstance(tmpl, Mapping) and isinstance(tmpl.get("metadata"), Mapping):
-        tmpl_labels = dict(tmpl["metadata"].get("labels") or {})
+    pod_meta = _pod_metadata(obj)
+    pod_labels, pod_annotations = (_str_map(pod_meta.get(k)) for k in ("labels", "annotations"))
     workload: Doc = {"kind": kind, "name": name, "namespace": ns,
-                "labels": {str(k): str(v) for k, v in {**tmpl_labels, **(meta.get("labels") or {})}.items()},
-                "annotations": {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+                "labels": {**pod_labels, **_str_map(meta.get("labels"))},
+                "annotations": {**pod_annotations, **_str_map(meta.get("annotations"))},
                 "service_account": str(spec.get("serviceAccountName") or ""), "operation": operation}
     pod_sc = spec.get("securityContext") if isinstance(spec.get("securityContext"), Mapping) else {}
     assert isinstance(pod_sc, Mapping)
     volumes = {str(v.get("name")): v for v in spec.get("volumes") or () if isinstance(v, Mapping)}
-    annotations: Mapping[str, str] = workload["annotations"]
+    annotations = pod_annotations
     for group, init in (("initContainers", True), ("containers", False), ("ephemeralContainers", False)):
         for c in spec.get(group) or ():
             if not isinstance(c, Mapping):
@@ -303,6 +312,10 @@ def from_k8s_object(obj: Mapping[str, Any], *, operation: str = "CREATE",
             doc["image"] = image_ref_doc(str(c.get("image") or ""))
             doc["container"] = _k8s_container(c, spec, pod_sc, volumes, annotations, init)
             yield f"{kind} {ns}/{name} container {c.get('name', '?')}", doc
+
+
+def _str_map(v: Any) -> dict[str, str]:
+    return {str(k): str(x) for k, x in v.items()} if isinstance(v, Mapping) else {}
 
 
 def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mapping[str, Any],
@@ -330,7 +343,11 @@ def _k8s_container(c: Mapping[str, Any], spec: Mapping[str, Any], pod_sc: Mappin
         vol = volumes.get(str(vm.get("name")), {})
         hp = vol.get("hostPath") if isinstance(vol, Mapping) else None
         vtype = next((k for k in (vol or {}) if k != "name"), "") if isinstance(vol, Mapping) else ""
-        mounts.append({"source": _path(str(hp.get("path", ""))) if isinstance(hp, Mapping) else "",
+        source = _path(str(hp.get("path", ""))) if isinstance(hp, Mapping) else ""
+        sub = str(vm.get("subPath") or "")
+        if source and sub and not sub.startswith("/") and ".." not in sub.split("/"):  # the API server refuses others
+            source = _path(f"{source}/{sub}")
+        mounts.append({"source": source,
                        "destination": str(vm.get("mountPath") or ""), "type": vtype,
                        "read_only": vm.get("readOnly") is True})
     resources = c.get("resources") if isinstance(c.get("resources"), Mapping) else {}

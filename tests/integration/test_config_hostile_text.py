@@ -206,3 +206,23 @@ def test_exec_form_run_is_read_as_docker_runs_it(tmp_path: Path, capsys: pytest.
     assert ("CG-DF-004", 2) in ids and ("CG-DF-004", 3) in ids, ids
     # literal arguments: no pipe (hadolint 2.15.1 still says DL4006 there), no sudo, no remote script
     assert not {(i, ln) for i, ln in ids if ln in (4, 5) and i in ("CG-DF-004", "CG-DF-031", "CG-DF-008")}, ids
+
+
+def test_user_from_build_args_and_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """USER $NAME runs as what $NAME holds at that point: an ENV value, a stage ARG's default, or a global ARG
+    redeclared in the stage (as BuildKit substitutes them). Root that way is root; a numeric uid is not."""
+    cases = {
+        "env": ("FROM debian:12\nENV RUN_AS=root\nUSER ${RUN_AS}\n", 3),
+        "arg": ("FROM debian:12\nARG UID=0\nUSER $UID:$UID\n", 3),
+        "global": ("ARG APP_USER=root\nFROM debian:12\nARG APP_USER\nUSER $APP_USER\n", 4),
+        "default": ("FROM debian:12\nUSER ${NOBODY:-root}\n", 2),
+        "inherited": ("FROM debian:12 AS base\nENV U=0\nFROM base\nUSER $U\n", 4),
+    }
+    for name, (text, line) in cases.items():
+        df = tmp_path / f"{name}.Dockerfile"
+        df.write_text(text + "HEALTHCHECK NONE\n")
+        assert ("CG-DF-001", line) in _ids(_run(capsys, str(df))[0]), name
+    ok = tmp_path / "ok.Dockerfile"
+    ok.write_text("ARG APP_USER=root\nFROM debian:12\nENV U=10001\nARG G=10001\nUSER $U:$G\n"
+                  "USER ${APP_USER}x\nUSER $U\nHEALTHCHECK NONE\n")  # a global ARG not redeclared is empty
+    assert not any(i == "CG-DF-001" for i, _ in _ids(_run(capsys, str(ok))[0]))

@@ -336,3 +336,42 @@ def test_a_layer_of_too_many_entries_is_refused_and_named_the_others_kept(tmp_pa
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "CONTAINERGUARD_MAX_LAYER_ENTRIES": "1600"})
     assert not [w for w in json.loads(proc.stdout)["inventory"]["warnings"] if "refused" in w]
+
+
+# --------------------------------------------------------------------------- OCI artifacts that are no image
+
+
+def _helm_chart_layout(root: Path) -> Path:
+    """An OCI layout holding a Helm chart as Helm 3 pushes it: an OCI artifact, no container image."""
+    import hashlib
+
+    def blob(data: bytes) -> dict[str, Any]:
+        digest = hashlib.sha256(data).hexdigest()
+        (root / "blobs/sha256").mkdir(parents=True, exist_ok=True)
+        (root / "blobs/sha256" / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    chart = reg.compress(reg.tar_bytes([("mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 0.1.0\n")]),
+                         "gzip")
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                   **blob(b'{"apiVersion":"v2","name":"mychart","version":"0.1.0"}')},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", **blob(chart)}]}).encode()
+    reg.write_oci_layout(root, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", **blob(manifest)}], "1")
+    return root
+
+
+def test_an_oci_artifact_is_named_as_such_from_a_layout_and_a_real_registry(tmp_path: Path) -> None:
+    layout = _helm_chart_layout(tmp_path / "chart")
+    registry = reg.Registry.start(tmp_path / "registry", auth=False)
+    try:
+        pushed = registry.push(f"oci:{layout}:1", "cg-r2scan/chart:0.1.0")
+        for target, extra in ((f"oci:{layout}:1", ()), (f"registry:{pushed}", ("--insecure",))):
+            proc = _sbom(target, *extra)
+            assert proc.returncode == 2, (target, proc.stderr)
+            assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+            assert "not a container image (an OCI artifact whose config is " \
+                   "'application/vnd.cncf.helm.config.v1+json')" in proc.stderr, proc.stderr
+    finally:
+        registry.stop()

@@ -156,7 +156,25 @@ def parse_manifest(data: bytes, media_type: str = "", what: str = "manifest") ->
     raise ArtifactError(f"{what}: unsupported media type {mt[:100]!r}")
 
 
-def parse_config(data: bytes, what: str = "image config") -> ImageConfig:
+#: the config media types of container images; an OCI artifact (a Helm chart, a signature, an SBOM
+#: attachment) names another, and is refused as what it is
+IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json",
+                                "application/vnd.docker.container.image.v1+json"})
+
+
+def parse_config(data: bytes, what: str = "image config", media_type: str = "") -> ImageConfig:
+    """The image config; ``media_type`` is the manifest's word for it: a config that is no image config
+    under a media type that is none either is named as the artifact it is, not as a broken image."""
+    if media_type and media_type not in IMAGE_CONFIG_TYPES:
+        try:
+            return _parse_config(data, what)
+        except ArtifactError:
+            raise ArtifactError(f"{what}: not a container image (an OCI artifact whose config is "
+                                f"{media_type[:100]!r})") from None
+    return _parse_config(data, what)
+
+
+def _parse_config(data: bytes, what: str) -> ImageConfig:
     obj = _load(data, what, MAX_CONFIG_BYTES)
     rootfs = obj.get("rootfs")
     if not isinstance(rootfs, dict) or not isinstance(rootfs.get("diff_ids"), list):

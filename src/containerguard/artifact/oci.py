@@ -196,7 +196,7 @@ def _resolve_layout(ref: ImageRef, blobs: _Blobs, index_bytes: bytes, tag: str |
             break
         desc = select_platform(node, platform, f"{blobs.where}: index {desc.digest[:19]}")
     cfg_bytes = blobs.read(node.config.digest, MAX_CONFIG_BYTES, "config")
-    config = parse_config(cfg_bytes)
+    config = parse_config(cfg_bytes, f"{blobs.where}: image config", node.config.media_type)
     layers = layers_from_manifest(node, config, blobs.where)
     blobs.check_layers(list(layers))
     tags = tuple(t for t in (desc.annotations.get("io.containerd.image.name", ""),) if t) or extra_tags

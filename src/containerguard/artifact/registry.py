@@ -490,7 +490,7 @@ def open_registry(ref: ImageRef, *, platform: str = "linux/amd64", insecure: boo
             body, media_type, digest = client.manifest(desc.digest)
             node = parse_manifest(body, media_type or desc.media_type, what=f"{host}/{repo} manifest")
         cfg = client.read_blob(node.config.digest, MAX_CONFIG_BYTES, "config")
-        config = parse_config(cfg, f"{host}/{repo} config")
+        config = parse_config(cfg, f"{host}/{repo} config", node.config.media_type)
         layers = layers_from_manifest(node, config, f"{host}/{repo}")
         meta = build_meta(config, node.config.digest, (f"{host}/{repo}:{reference}",) if ":" not in reference else (),
                           (f"{host}/{repo}@{digest}",))

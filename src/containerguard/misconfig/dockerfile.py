@@ -117,6 +117,7 @@ class _Ctx:
     findings: list[Finding] = field(default_factory=list)
     ignores: dict[int, frozenset[str]] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)  # ENV/ARG names defined so far (DL3044)
+    arg_defaults: dict[str, str] = field(default_factory=dict)  # global ARG defaults (a stage ARG may redeclare)
 
     def add(self, check_id: str, line: int, message: str = "", match: str = "") -> None:
         silenced = self.ignores.get(line, frozenset()) | self.df.global_ignore
@@ -433,6 +434,9 @@ class _StageState:
     workdir: bool = False
     user: str | None = None
     user_line: int = 0
+    user_value: str = ""  # USER as BuildKit substitutes it (ENV and ARG values at that point)
+    env: dict[str, str] = field(default_factory=dict)  # ENV values (inherited by a stage built FROM this one)
+    args: dict[str, str] = field(default_factory=dict)  # this stage's ARG defaults (not inherited)
     healthcheck: bool = False
     fetch_tools: set[str] = field(default_factory=set)
     apt_lists_lines: list[int] = field(default_factory=list)
@@ -456,7 +460,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
     aliases: list[str] = []  # stage names defined so far (as written, lower-cased by the parser)
     states: dict[str, _StageState] = {}
     used_as_base = {s.image.lower() for s in df.stages}
-    defaults = _arg_defaults(df.global_args)
+    defaults = ctx.arg_defaults = _arg_defaults(df.global_args)
     for stage in df.stages:
         image = _expand(stage.image, defaults)
         base_name, tag, digest = split_image(image)
@@ -465,6 +469,7 @@ def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]
         st = _StageState(pipefail=False, pip_no_cache=parent.pip_no_cache if parent else False,
                          workdir=parent.workdir if parent else False,
                          user=parent.user if parent else None, user_line=parent.user_line if parent else 0,
+                         user_value=parent.user_value if parent else "", env=dict(parent.env) if parent else {},
                          healthcheck=parent.healthcheck if parent else False)
         _check_from(ctx, stage, image, tag, digest, aliases)
         counts = {"CMD": 0, "ENTRYPOINT": 0, "HEALTHCHECK": 0}
@@ -507,7 +512,7 @@ def _check_from(ctx: _Ctx, stage: Stage, image: str, tag: str | None, digest: st
 
 def _check_final_stage(ctx: _Ctx, stage: Stage, st: _StageState, from_ins: Instruction) -> None:
     """The image's own stage: a non-root USER and a HEALTHCHECK."""
-    if st.user is not None and _is_root(st.user) and st.user_line >= from_ins.line:
+    if st.user is not None and _is_root(st.user_value) and st.user_line >= from_ins.line:
         ctx.add("CG-DF-001", st.user_line, f"USER {st.user}")
     elif st.user is None and stage.image.lower() != "scratch":
         ctx.add("CG-DF-002", from_ins.line, "the final stage never sets USER")
@@ -585,6 +590,9 @@ def _on_env(c: _InsCtx) -> None:
             break
         here.add(k)
     ctx.defined |= {k for k, _ in pairs}
+    for k, v in pairs:
+        if v is not None:
+            c.st.env[k] = _expand(v, {**c.st.args, **c.st.env})
     if any(k == "PIP_NO_CACHE_DIR" and (v or "") in _TRUTHY for k, v in pairs):
         c.st.pip_no_cache = True
     _check_secrets(ctx, ins)
@@ -592,7 +600,13 @@ def _on_env(c: _InsCtx) -> None:
 
 def _on_arg(c: _InsCtx) -> None:
     _check_secrets(c.ctx, c.ins)
-    c.ctx.defined |= {k for k, _ in _kv_pairs(c.ins)}
+    pairs = _kv_pairs(c.ins)
+    c.ctx.defined |= {k for k, _ in pairs}
+    for k, v in pairs:  # a stage ARG's default, or the global one it redeclares
+        if v is not None:
+            c.st.args[k] = _expand(v, {**c.st.args, **c.st.env})
+        elif k in c.ctx.arg_defaults:
+            c.st.args[k] = c.ctx.arg_defaults[k]
 
 
 def _on_workdir(c: _InsCtx) -> None:
@@ -605,6 +619,7 @@ def _on_workdir(c: _InsCtx) -> None:
 def _on_user(c: _InsCtx) -> None:
     st = c.st
     st.user, st.user_line = c.ins.rest.strip(), c.ins.line
+    st.user_value = _expand(st.user, {**st.args, **st.env})  # ENV wins over an ARG of the same name
     uid = st.user.split(":", 1)[0]
     refs = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", uid))
     if not uid.isdigit() and not (refs and refs <= c.ctx.defined):  # a build arg may well be numeric

@@ -846,3 +846,36 @@ def test_update_is_decided_on_the_container_it_makes(env: tuple[Daemon, Plugin],
         plugin.start("--fail-open")
         daemon.docker("rm", "-f", "cgpol-upd", "cgpol-upd-old", check=False)
         plugin.start()
+
+
+def test_no_user_is_the_images_user_root_here(env: tuple[Daemon, Plugin], tmp_path: Path) -> None:
+    """A `docker run` or `docker exec` that names no user runs as the image's (the container's) user, root when
+    that is empty: under a user's policy that denies root, both are denied (the plugin looks the image and the
+    container up); --user 1000 runs; an image whose USER is 1000 runs without --user."""
+    daemon, plugin = env
+    pol = tmp_path / "root.yaml"
+    pol.write_text("id: TEAM-ROOT\nname: no-root\ndescription: Runs as root.\nseverity: high\n"
+                   "condition: container.run_as_user == 0\nenforcement: {deploy: deny}\n")
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nUSER 1000\n")
+    plugin.start("--policy", str(pol))
+    try:
+        r = daemon.docker(*RUN, IMAGE, "/bin/true", check=False)
+        assert r.returncode != 0 and "[TEAM-ROOT no-root]" in r.stderr, r.stderr
+        daemon.docker("run", "-d", "--network", "none", "--user", "1000", "--name", "cgpol-user", IMAGE, "/bin/sleep", "300")
+        assert daemon.docker("exec", "cgpol-user", "/bin/id", "-u").stdout.strip() == "1000"
+        r = daemon.docker("exec", "-u", "root", "cgpol-user", "/bin/true", check=False)
+        assert r.returncode != 0 and "[TEAM-ROOT no-root]" in r.stderr, r.stderr
+        subprocess.run(["docker", "-H", daemon.host, "build", "-q", "-t", "cgpol/user1000:1", str(tmp_path)], check=True,
+                       capture_output=True, timeout=120, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        assert daemon.docker(*RUN, "cgpol/user1000:1", "/bin/id", "-u").stdout.strip() == "1000"
+        plugin.start("--warn-only")
+        daemon.docker("run", "-d", "--network", "none", "--name", "cgpol-rootc", IMAGE, "/bin/sleep", "300")
+        plugin.start("--policy", str(pol))
+        r = daemon.docker("exec", "cgpol-rootc", "/bin/true", check=False)
+        assert r.returncode != 0 and "[TEAM-ROOT no-root]" in r.stderr, r.stderr
+        assert daemon.docker("exec", "-u", "1000", "cgpol-rootc", "/bin/id", "-u").stdout.strip() == "1000"
+    finally:
+        plugin.start("--fail-open")
+        daemon.docker("rm", "-f", "cgpol-user", "cgpol-rootc", check=False)
+        daemon.docker("rmi", "cgpol/user1000:1", check=False)
+        plugin.start()

@@ -217,6 +217,8 @@ def test_user_from_build_args_and_env(tmp_path: Path, capsys: pytest.CaptureFixt
         "global": ("ARG APP_USER=root\nFROM debian:12\nARG APP_USER\nUSER $APP_USER\n", 4),
         "default": ("FROM debian:12\nUSER ${NOBODY:-root}\n", 2),
         "inherited": ("FROM debian:12 AS base\nENV U=0\nFROM base\nUSER $U\n", 4),
+        "alternative": ("FROM debian:12\nARG SET=1\nUSER ${SET:+root}\n", 3),
+        "empty": ("FROM debian:12\nARG EMPTY=\nUSER ${EMPTY:-0}\n", 3),
     }
     for name, (text, line) in cases.items():
         df = tmp_path / f"{name}.Dockerfile"
@@ -224,5 +226,8 @@ def test_user_from_build_args_and_env(tmp_path: Path, capsys: pytest.CaptureFixt
         assert ("CG-DF-001", line) in _ids(_run(capsys, str(df))[0]), name
     ok = tmp_path / "ok.Dockerfile"
     ok.write_text("ARG APP_USER=root\nFROM debian:12\nENV U=10001\nARG G=10001\nUSER $U:$G\n"
-                  "USER ${APP_USER}x\nUSER $U\nHEALTHCHECK NONE\n")  # a global ARG not redeclared is empty
+                  "USER ${APP_USER}x\nUSER ${NOTSET:+root}$U\nHEALTHCHECK NONE\n")  # a global ARG not redeclared is empty
     assert not any(i == "CG-DF-001" for i, _ in _ids(_run(capsys, str(ok))[0]))
+    tag = tmp_path / "tag.Dockerfile"
+    tag.write_text("ARG T=12\nFROM debian:${T:+latest}\nUSER 1000\nHEALTHCHECK NONE\n")
+    assert ("CG-DF-007", 2) in _ids(_run(capsys, str(tag))[0])

@@ -375,3 +375,46 @@ def test_an_oci_artifact_is_named_as_such_from_a_layout_and_a_real_registry(tmp_
                    "'application/vnd.cncf.helm.config.v1+json')" in proc.stderr, proc.stderr
     finally:
         registry.stop()
+
+
+def _peak_rss_mb(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``cmd`` from a fresh interpreter that reports its one child's peak RSS (MB)."""
+    probe = ("import json, resource, subprocess, sys\n"
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "print(json.dumps([p.returncode, p.stdout, p.stderr,"
+             " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, timeout=300, check=True)
+    rc, stdout, stderr, peak = json.loads(out.stdout)
+    return subprocess.CompletedProcess(cmd, rc, stdout, stderr), peak
+
+
+def test_zip_archives_with_a_huge_central_directory_are_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """zipfile reads a jar's or egg's whole central directory, at about ten times its size in memory (an
+    86 MB jar of a million empty entries took 590 MB): one over 16 MiB is a named skip; other archives of
+    the same image are read."""
+    import zipfile
+
+    root = tmp_path / "root"
+    (root / "opt").mkdir(parents=True)
+    site = root / "usr/lib/python3/dist-packages"
+    site.mkdir(parents=True)
+    for path in (root / "opt/huge.jar", site / "huge-1.0-py3.11.egg"):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: huge\n"
+                        "Implementation-Version: 6.6\n")
+            zf.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 1.1\nName: huge\nVersion: 6.6\n")
+            for i in range(240_000):
+                zf.writestr(f"com/example/generated/Class{i:032d}.class", b"")
+    with zipfile.ZipFile(root / "opt/small.jar", "w") as zf:
+        zf.writestr("META-INF/maven/org.example/small/pom.properties", "groupId=org.example\n"
+                    "artifactId=small\nversion=1.2.3\n")
+    proc, peak = _peak_rss_mb([sys.executable, "-m", "containerguard.cli.main", "sbom", f"dir:{root}", "-f", "json",
+                               "--no-cache", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert _names(doc) == [("org.example:small", "1.2.3")]
+    warnings = doc["inventory"]["warnings"]
+    for where in ("opt/huge.jar", "usr/lib/python3/dist-packages/huge-1.0-py3.11.egg"):
+        assert any(w.startswith(where) and "central directory of" in w and "over the 16777216-byte bound" in w
+                   for w in warnings), (where, warnings)
+    assert peak < 150, f"peak RSS {peak:.0f} MB"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 import stat
+import zipfile
 from typing import IO
 
 from containerguard.errors import AnalyzerError
@@ -55,3 +56,29 @@ def is_regular(mode: int) -> bool:
     """True for a regular file; a mode with no file-type bits (tar header permissions only) counts as one."""
     fmt = stat.S_IFMT(mode)
     return fmt == 0 or fmt == stat.S_IFREG
+
+
+#: the central directory of a zip (jar, war, egg) is read whole by zipfile, at about ten times its size
+#: in memory: an 86 MB jar of a million empty entries took 590 MB. Real archives stay far below this.
+MAX_ZIP_DIRECTORY = 16 << 20
+
+
+def open_zip(stream: IO[bytes]) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(stream)``, refused with BadZipFile when its central directory (the size its end
+    record gives, zip64 included: what zipfile reads) is over MAX_ZIP_DIRECTORY bytes."""
+    stream.seek(0, 2)
+    end = stream.tell()
+    n = min(end, 22 + 0xFFFF + 20)
+    stream.seek(end - n)
+    tail = stream.read(n)
+    i = tail.rfind(b"PK\x05\x06")
+    size = int.from_bytes(tail[i + 12:i + 16], "little") if i >= 0 else 0
+    if size == 0xFFFFFFFF and i >= 20 and tail[i - 20:i - 16] == b"PK\x06\x07":  # zip64 end record
+        stream.seek(int.from_bytes(tail[i - 12:i - 4], "little"))
+        rec = stream.read(56)
+        if rec[:4] == b"PK\x06\x06":
+            size = int.from_bytes(rec[40:48], "little")
+    if size > MAX_ZIP_DIRECTORY:
+        raise zipfile.BadZipFile(f"central directory of {size} bytes, over the {MAX_ZIP_DIRECTORY}-byte bound")
+    stream.seek(0)
+    return zipfile.ZipFile(stream)

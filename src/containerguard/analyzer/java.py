@@ -15,6 +15,7 @@ import re
 import zipfile
 from typing import IO, ClassVar
 
+from containerguard.analyzer._util import open_zip
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
@@ -85,7 +86,7 @@ class JavaArchiveAnalyzer(Analyzer):
     def _archive(self, stream: IO[bytes], path: str, inner: str, depth: int, result: AnalysisResult,
                  budget: _Budget) -> None:
         where = f"{path}!/{inner}" if inner else path
-        with zipfile.ZipFile(stream) as zf:
+        with open_zip(stream) as zf:
             infos = zf.infolist()
             found = 0
             manifest: dict[str, str] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from typing import ClassVar
 
-from containerguard.analyzer._util import pep503, read_text
+from containerguard.analyzer._util import open_zip, pep503, read_text
 from containerguard.analyzer.base import AnalysisResult, Analyzer, AnalyzerInput
 from containerguard.errors import AnalyzerError
 from containerguard.model import Package
@@ -60,7 +60,7 @@ class PythonPackageAnalyzer(Analyzer):
         result = AnalysisResult()
         if inp.path.endswith(".egg"):
             try:
-                with zipfile.ZipFile(inp.stream) as zf:  # the stream is seekable: read in place
+                with open_zip(inp.stream) as zf:  # the stream is seekable: read in place
                     info = zf.getinfo("EGG-INFO/PKG-INFO")
                     if info.file_size > _MAX_META:
                         raise AnalyzerError(f"{inp.path}: EGG-INFO/PKG-INFO too large")

@@ -52,15 +52,21 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
 
 
 def _expand(text: str, values: dict[str, str]) -> str:
-    """Substitute ``$NAME`` / ``${NAME}`` / ``${NAME:-default}`` from ARG defaults (unknown ones stay)."""
+    """Substitute ``$NAME`` / ``${NAME}`` / ``${NAME:-default}`` / ``${NAME:+alternative}`` from ARG and ENV
+    values, as BuildKit does (unknown names without a default stay as written)."""
 
     def sub(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(3)
-        if name in values:
+        name, op, word = m.group(1) or m.group(4), m.group(2), m.group(3)
+        if op is not None and op.endswith("+"):  # the word when set (and, with ':', not empty), else nothing
+            return word if name in values and (op == "+" or values[name]) else ""
+        if name in values and not (op == ":-" and not values[name]):
             return values[name]
-        return m.group(2) if m.group(2) is not None else m.group(0)
+        return word if word is not None else m.group(0)
 
-    return re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))", sub, text)
+    return _VAR.sub(sub, text)
+
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 def _arg_defaults(args: list[Instruction]) -> dict[str, str]:

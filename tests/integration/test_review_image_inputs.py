@@ -434,3 +434,11 @@ def test_a_layout_of_several_images_without_platforms_asks_for_a_tag(tmp_path: P
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "lists 2 images for linux/amd64: name one by its tag (tags: alpine, debian)" in proc.stderr
     assert _inventory(f"oci:{root}:debian")["os"]["family"] == "debian"
+    # the same layout as an oci-archive: the tag is given the same way
+    archive = tmp_path / "layout.tar"
+    with tarfile.open(archive, "w") as tf:
+        for p in sorted(root.rglob("*")):
+            tf.add(p, arcname=str(p.relative_to(root)), recursive=False)
+    proc = _sbom(f"oci-archive:{archive}")
+    assert proc.returncode == 2 and "name one by its tag (tags: alpine, debian)" in proc.stderr, proc.stderr
+    assert _inventory(f"oci-archive:{archive}:alpine")["os"]["family"] == "alpine"

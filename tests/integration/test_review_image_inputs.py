@@ -418,3 +418,27 @@ def test_zip_archives_with_a_huge_central_directory_are_refused_in_bounded_memor
         assert any(w.startswith(where) and "central directory of" in w and "over the 16777216-byte bound" in w
                    for w in warnings), (where, warnings)
     assert peak < 150, f"peak RSS {peak:.0f} MB"
+
+
+def test_a_layout_of_several_images_without_platforms_asks_for_a_tag(tmp_path: Path) -> None:
+    """skopeo writes one layout for several tags; without a tag, the first image for the platform was
+    scanned silently (and with no platform in index.json the error said 'available: none')."""
+    root = tmp_path / "layout"
+    descs = []
+    for tag, osrel in (("alpine", ALPINE), ("debian", DEBIAN)):
+        desc = reg.write_oci_image(root, [reg.tar_bytes([("etc/os-release", osrel)])])
+        desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        descs.append(desc)
+    reg.write_oci_layout(root, descs, None)
+    proc = _sbom(f"oci:{root}")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "lists 2 images for linux/amd64: name one by its tag (tags: alpine, debian)" in proc.stderr
+    assert _inventory(f"oci:{root}:debian")["os"]["family"] == "debian"
+    # the same layout as an oci-archive: the tag is given the same way
+    archive = tmp_path / "layout.tar"
+    with tarfile.open(archive, "w") as tf:
+        for p in sorted(root.rglob("*")):
+            tf.add(p, arcname=str(p.relative_to(root)), recursive=False)
+    proc = _sbom(f"oci-archive:{archive}")
+    assert proc.returncode == 2 and "name one by its tag (tags: alpine, debian)" in proc.stderr, proc.stderr
+    assert _inventory(f"oci-archive:{archive}:alpine")["os"]["family"] == "alpine"

@@ -1,6 +1,6 @@
 """Image sources: parse a TARGET and open it as an Artifact (metadata + verified layer streams).
 
-TARGET forms: ``docker:IMAGE``, ``docker-archive:PATH``, ``oci:DIR[:TAG]``, ``oci-archive:PATH``,
+TARGET forms: ``docker:IMAGE``, ``docker-archive:PATH``, ``oci:DIR[:TAG]``, ``oci-archive:PATH[:TAG]``,
 ``registry:HOST/REPO[:TAG|@DIGEST]``, ``dir:PATH`` and a bare ``IMAGE`` (the local daemon first, then
 the registry).
 """
@@ -46,6 +46,10 @@ def parse_target(text: str) -> ImageRef:
             p, _, tag = rest.partition(":")  # docker-archive:PATH:REPO:TAG selects one image
             if os.path.exists(p) and tag:
                 return ImageRef("docker-archive", p, tag)
+        if scheme == "oci-archive" and ":" in rest and not os.path.exists(rest):
+            p, _, tag = rest.rpartition(":")  # oci-archive:PATH:TAG selects one image, as oci:DIR:TAG does
+            if os.path.exists(p) and tag:
+                return ImageRef("oci-archive", p, tag)
         return ImageRef(scheme, rest)
     if sep and _SCHEME_LIKE(t):
         hint = "; sbom:FILE is read by `containerguard scan`" if scheme == "sbom" else ""

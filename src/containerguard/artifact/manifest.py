@@ -221,4 +221,12 @@ def pick_from_layout_index(index: Index, tag: str | None, platform: str, what: s
         raise ArtifactError(f"{what}: the index lists no image")
     if len(cands) == 1:
         return cands[0]
+    if not tag:  # several images that fit the platform (or name none) are a choice for the user, not the first
+        want = Platform.parse(platform)
+        fits = [d for d in cands if d.platform is None or (d.platform.architecture != "unknown"
+                                                            and want.matches(d.platform))]
+        if len(fits) > 1:
+            names = sorted({d.annotations.get(REF_NAME, "") for d in fits} - {""})
+            raise ArtifactError(f"{what}: lists {len(fits)} images for {want}: name one by its tag "
+                                f"(tags: {', '.join(names)[:200] or 'none'})")
     return select_platform(Index(index.media_type, tuple(cands)), platform, what)

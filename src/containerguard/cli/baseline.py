@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -220,6 +221,8 @@ def edit(workload: WorkloadArg, baseline_dir: DirOpt = None) -> None:
                                 "add or rename workloads); the baseline is unchanged")
     except BaselineError as exc:
         raise BaselineError(f"{exc}; the baseline is unchanged, the edit is kept in {path}") from None
+    if edited[0].mode == "learn" and p.mode != "learn":  # back to learning: a fresh quiet period, as 'mode' gives
+        edited[0].last_change_ns = max(edited[0].last_change_ns, time.time_ns())
     saved = store.save_edit(p, edited[0])  # what the agent saved while the editor was open is kept
     path.unlink(missing_ok=True)
     _say(f"{p.key}: saved" + ("" if saved.version == p.version + 1 else

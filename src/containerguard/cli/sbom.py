@@ -12,7 +12,7 @@ FORMATS = ("table", "json", "cyclonedx", "spdx-json")
 
 
 def sbom(
-    target: Annotated[str, typer.Argument(help="docker:IMAGE, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH, "
+    target: Annotated[str, typer.Argument(help="docker:IMAGE, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], "
                                                "registry:HOST/REPO[:TAG|@DIGEST], dir:PATH or a bare IMAGE.")],
     format: Annotated[str, typer.Option("--format", "-f", help="table, json, cyclonedx, spdx-json (or a plug-in format).")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")] = None,

@@ -83,7 +83,7 @@ def _arg_defaults(args: list[Instruction]) -> dict[str, str]:
 def _kv_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
     """ENV / ARG / LABEL key-value pairs (``k=v k2="v 2"`` or legacy ``ENV k v``)."""
     text = ins.rest
-    if ins.cmd == "ENV" and "=" not in text.split(None, 1)[0]:
+    if ins.cmd == "ENV" and "=" not in (text.split(None, 1) or [""])[0]:  # a bare ENV has no pairs
         parts = text.split(None, 1)
         return [(parts[0], parts[1] if len(parts) > 1 else "")] if parts else []
     out: list[tuple[str, str | None]] = []

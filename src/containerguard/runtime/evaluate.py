@@ -69,8 +69,9 @@ class Evaluator:
                 marked.append(d.detect)
                 tails.setdefault(t, []).append((-len(marked), partial(d.fast_path, t)))
                 detect_by_type.setdefault(t, []).append(d.detect)
+        fused_ns = ruleset.fused_namespace()
         for t, ts in tails.items():
-            by_type[t] = ruleset.fused_dispatch(t, ts)
+            by_type[t] = ruleset.fused_dispatch(t, ts, fused_ns)
         # swapped together, after everything is built: an event sees one ruleset, never half of two
         self.ruleset, self._by_type, self._fallback = ruleset, by_type, ruleset.fallback
         self._marked, self._detect_by_type = marked, detect_by_type

@@ -14,7 +14,8 @@ Entries are small strings, one set per kind, so membership is one hash lookup pe
   levels deep;
 * ``network``: ``out TCP-PEER/CIDR:PORT`` for outbound connections (IPv4 peers as /24, IPv6 as /64, an
   IPv4-mapped IPv6 peer as its IPv4 address, loopback, unspecified and link-local addresses exact), ``in CIDR``
-  for accepted clients, ``listen PORT`` for bound ports;
+  for accepted clients, ``listen PORT`` for bound ports; a wider network in a baseline (written by hand:
+  ``out 10.0.0.0/8:443``, ``in 0.0.0.0/0``) covers every peer inside it;
 * ``syscall``: the event type.
 """
 
@@ -210,7 +211,8 @@ def _one_field(value: str) -> str:
 
 
 def covered(kind: str, entry: str, known: set[str]) -> bool:
-    """Whether ``entry`` is in the baseline: exact, or (files) under a known directory two levels deep or more."""
+    """Whether ``entry`` is in the baseline: exact, or (files) under a known directory two levels deep or more, or
+    (peers) inside a wider network the baseline holds for the same direction and port."""
     if entry in known:
         return True
     if kind == "file":  # its parents from two levels down, at most _MAX_COVER_DEPTH: linear in the path's length
@@ -220,7 +222,33 @@ def covered(kind: str, entry: str, known: set[str]) -> bool:
             cuts.append(i)
             i = entry.find("/", i + 1)
         return any(entry[:c] in known for c in reversed(cuts[1:]))
+    if kind == "network":
+        return any(wider in known for wider in _wider_networks(entry))
     return False
+
+
+def _wider_networks(entry: str) -> Iterable[str]:
+    """The entries naming a network wider than ``entry``'s peer, same direction and port, narrowest first: for
+    ``out 10.1.2.0/24:443``, ``out 10.1.2.0/23:443`` ... ``out 0.0.0.0/0:443``. A learned peer is a /24 (IPv6 /64)
+    or an exact address, but a baseline written or edited by hand may allow ``out 10.0.0.0/8:443`` or
+    ``in 0.0.0.0/0``, and means every peer inside it. Walked on the slow path only (a peer not known exactly), at
+    most 128 look-ups."""
+    direction, _, rest = entry.partition(" ")
+    if direction == "out":
+        addr, _, port = rest.rpartition(":")
+        suffix = f":{port}"
+    elif direction == "in":
+        addr, suffix = rest, ""
+    else:
+        return
+    try:
+        net = ipaddress.ip_network(addr, strict=False)
+    except ValueError:
+        return
+    base, bits, make = int(net.network_address), net.max_prefixlen, type(net.network_address)
+    for prefix in range(net.prefixlen - 1, -1, -1):
+        mask = ((1 << prefix) - 1) << (bits - prefix)
+        yield f"{direction} {make(base & mask)}/{prefix}{suffix}"
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -148,8 +148,14 @@ class BaselineStore:
         return True
 
     def replace_all(self, profiles: list[Profile]) -> None:
-        """Write ``profiles`` (an import) in one transaction: all of them or, on any error, none."""
+        """Write ``profiles`` (an import) in one transaction: all of them or, on any error, none. A document that
+        gives no times (written by hand) is created and last changed now: its quiet period counts from the import,
+        not from 1970 (it would be promoted to monitor at the agent's next tick, before it learned anything). One
+        that gives them (an export) keeps them, so an export imports back as it was."""
         now = time.time_ns()
+        for p in profiles:
+            p.last_change_ns = p.last_change_ns or now
+            p.created_ns = p.created_ns or now
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")

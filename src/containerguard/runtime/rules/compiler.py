@@ -709,11 +709,12 @@ Tail = tuple[int, Callable[[Splice], str | None] | None]
 
 
 def build_dispatch(gen: CodeGen, name: str, conds: list[tuple[int, Node]], etype: str | None,
-                   tails: list[Tail] | None = None) -> DispatchFn:
+                   tails: list[Tail] | None = None, fused_ns: dict[str, Any] | None = None) -> DispatchFn:
     """One function evaluating the given (rule index, condition) pairs for events of type ``etype``. ``tails``:
     detectors' checks fused after the rules (their marks follow the rule indexes in the result); the function is
-    then defined in a copy of the rules' namespace, so the detectors' objects never reach the shared one."""
-    ns = gen.ns if not tails else dict(gen.ns)
+    then defined in ``fused_ns``, a copy of the rules' namespace (a new one when not given), so the detectors'
+    objects never reach the rules' own."""
+    ns = gen.ns if not tails else fused_ns if fused_ns is not None else dict(gen.ns)
     if not conds and tails and len(tails) == 1 and tails[0][1] is not None:
         lean = _lean_dispatch(gen, name, ns, tails[0])
         if lean is not None:

@@ -146,13 +146,20 @@ class RuleSet:
         """The rules that are enabled (and compiled)."""
         return [r for r in self.rules if r.enabled]
 
-    def fused_dispatch(self, event_type: str, tails: list[Tail]) -> DispatchFn:
+    def fused_namespace(self) -> dict[str, Any]:
+        """A namespace for a set of fused dispatch functions (:meth:`fused_dispatch`): the rules' globals, to which
+        the detectors' checks add their objects without reaching the rules' own namespace."""
+        return dict(self._gen.ns)
+
+    def fused_dispatch(self, event_type: str, tails: list[Tail], ns: dict[str, Any] | None = None) -> DispatchFn:
         """The dispatch function of syscall events of ``event_type`` with detectors' checks fused after the rules:
         it returns the matching rules' indexes, then the marks of the checks that say their detector must see the
-        event. Fields the rules and the checks both read are read once."""
+        event. Fields the rules and the checks both read are read once. ``ns``: the namespace (from
+        :meth:`fused_namespace`) to define it in, shared by the fused functions of one evaluator (one copy of the
+        rules' globals per evaluator, not one per event type)."""
         et = event_type
         idx = [i for i in self._syscall if self.rules[i].event_types is None or et in (self.rules[i].event_types or ())]
-        return build_dispatch(self._gen, f"{et}+detectors", self._conds(idx), et, tails)
+        return build_dispatch(self._gen, f"{et}+detectors", self._conds(idx), et, tails, ns)
 
     @property
     def dispatch_by_type(self) -> dict[str, DispatchFn]:

@@ -307,9 +307,13 @@ class BatchUplink:
             log.exception("writing the spool %s failed", self.spool)
         # drain while the server takes batches; a server that is down, hangs or refuses gets no wait (what is left
         # is on disk and goes at the next start, and the server stores a batch sent twice once)
-        deadline = time.monotonic() + drain_seconds
-        while self._files() and not self.failing and time.monotonic() < deadline:
-            time.sleep(0.1)
+        now = time.monotonic()
+        deadline, progress, sent = now + drain_seconds, now, self.sent_batches
+        while self._files() and not self.failing and now < deadline and now - progress < 1.0:
+            time.sleep(0.1)  # a post that hangs makes no progress: given up after a second
+            now = time.monotonic()
+            if self.sent_batches != sent:
+                progress, sent = now, self.sent_batches
         self._stop.set()
         self._wake.set()
         self._sender.join(1.0)  # a POST in flight to a hanging server is abandoned (its batch stays spooled)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,8 +159,9 @@ def test_a_stuck_then_broken_stdout_neither_blocks_detection_nor_the_shutdown(tm
 
 
 def test_file_output_on_a_full_disk_counts_drops_and_never_writes_half_a_line(tmp_path: Path) -> None:
-    """The file output's file system fills up: alerts that do not fit are dropped and counted, the file holds only
-    whole JSON lines, and once there is room again new alerts are written."""
+    """The file output's file system fills up and the syslog daemon stops reading: the other outputs get every alert
+    at once; alerts that do not fit are dropped and counted, the file holds only whole JSON lines, and once there
+    is room again new alerts are written."""
     _need_root_tools()
     env.ensure_dockerd()
     mnt = tmp_path / "small"
@@ -169,13 +171,17 @@ def test_file_output_on_a_full_disk_counts_drops_and_never_writes_half_a_line(tm
     try:
         alerts = mnt / "alerts.jsonl"
         filler = mnt / "filler"
-        a = Agent(tmp_path, "--output", f"file:{tmp_path / 'other.jsonl'}", alerts=alerts)
+        # and a syslog socket nobody reads (a hung syslog daemon): a send blocks once ten messages wait in it
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(tmp_path / "log.sock"))
+        a = Agent(tmp_path, "--output", f"file:{tmp_path / 'other.jsonl'}", "--output", f"syslog:{tmp_path / 'log.sock'}",
+                  alerts=alerts)
         with open(filler, "wb") as fh:  # leave about 3 KB: two or three alerts fit, the next is cut by ENOSPC
             fh.write(b"x" * (128 * 1024 - 3000))
         for i in range(30):
             _marker(f"full-{i}")
         other = tmp_path / "other.jsonl"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 10
         while "full-29" not in (other.read_text() if other.exists() else ""):
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -260,7 +266,7 @@ def test_uplink_to_a_hanging_then_refusing_server_stays_bounded_and_resumes_with
     spool = tmp_path / "spool"
     cap = int(0.1 * (1 << 20))
     args = ("--server", srv.url, "--token", "t0ken", "--spool-dir", str(spool), "--spool-max-mb", "0.1")
-    a = Agent(tmp_path, *args, "--output", f"webhook:{srv.url}/hook")  # a webhook output on the same sick server
+    a = Agent(tmp_path, *args, "--output", f"webhook:{srv.url}/hook", "-v")  # a webhook output on the same sick server
     try:
         for i in range(150):  # ~2 KB per alert in the spool: three times the cap
             _marker(f"hang-{i}", pad=500)
@@ -294,7 +300,10 @@ def test_uplink_to_a_hanging_then_refusing_server_stays_bounded_and_resumes_with
         time.sleep(2)  # spooled, and a POST of it hangs; the webhook's first post hangs, the others wait
         rc, took = a.terminate()
         assert rc == 0
-        assert took < 10, f"SIGTERM took {took:.1f} s with a hanging server and webhook"  # Docker's stop grace
+        # within Docker's stop grace (10 s): it was 20 s and more (each waited 5 s to drain, then on the hung post);
+        # 3.7 s measured on a quiet host, most of it bpftrace detaching its probes
+        assert took < 10, f"SIGTERM took {took:.1f} s with a hanging server and webhook"
+        print(f"SIGTERM with a hanging server and webhook: {took:.1f} s")
         log = a.log.read_text()
         assert "Traceback" not in log and "Exception in thread" not in log, log[-3000:]
         assert "not delivered at shutdown" in log  # the webhook's undelivered alerts are counted

@@ -29,7 +29,7 @@ from typing import Any
 
 import platformdirs
 
-from containerguard.errors import ContainerGuardError, RuleError
+from containerguard.errors import ContainerGuardError
 from containerguard.model import Alert, Event, Priority
 from containerguard.runtime.baseline import BaselineDetector, BaselineStore
 from containerguard.runtime.baseline.store import default_dir
@@ -265,7 +265,9 @@ class Agent:
         """Reload the rules files; on error keep the last good ruleset and return the error text."""
         try:
             rs = self._load_rules()
-        except RuleError as err:
+        except Exception as err:  # a RuleError, or anything a broken file provokes: the last good ruleset stays
+            if not isinstance(err, ContainerGuardError):
+                log.debug("rules reload", exc_info=True)
             self.counters.rule_reload_errors += 1
             self.last_rule_error = str(err)
             log.error("rules reload failed, keeping the previous ruleset: %s", err)
@@ -374,19 +376,25 @@ class Agent:
         if self.read_pool is not None:
             self.read_pool.close()
             self.read_pool = None
+        t0 = time.monotonic()
         self.dns.stop()
         if self.sensor is not None:
             self.sensor.stop()
+        t1 = time.monotonic()
         self.http.close()
         self.responses.close()
         if self.containers is not None:
             self.containers.stop()
+        t2 = time.monotonic()
         if self.baselines is not None:
             self.baselines.flush()
             self.baselines.store.close()
             self.baselines = None
         with self._lock:
             self.emitter.close()
+        log.debug("stopped: sensor %.1f s, responses and runtime %.1f s, outputs %.1f s", t1 - t0, t2 - t1,
+                  time.monotonic() - t2)
+        with self._lock:
             if self.recorder is not None:
                 self.recorder.close()
                 self.recorder = None

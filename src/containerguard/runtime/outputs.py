@@ -61,24 +61,22 @@ def _line(doc: dict[str, Any]) -> str:
     return _DISPLAY_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
-class StreamOutput:
-    """JSON lines to stdout or a file (appended), written by its own thread from a bounded queue.
+class QueuedOutput:
+    """An output that delivers from its own thread out of a bounded queue: detection never waits on the destination.
 
-    Detection never waits on the destination: a reader that stops reading (a full pipe), a closed pipe, a full disk
-    or a hanging network mount only fills the queue; what does not fit, or fails to be written, is dropped and
-    counted (``dropped``, reported by the agent). A line is written whole or not at all: a write cut short by a full
-    disk is truncated away, so the file never holds half a JSON line that the next line would run into.
+    A reader that stops reading (a full pipe, a syslog daemon that hangs), a closed pipe, a full disk or a hanging
+    network mount only fills the queue; what does not fit, or fails to be delivered, is dropped and counted
+    (``dropped``, reported by the agent). Subclasses deliver one document in :meth:`deliver` (raising on failure).
     """
 
-    def __init__(self, name: str, fd: int, owned: bool, *, queue_size: int = 10000) -> None:
-        self.name = name
-        self.fd = fd
-        self.owned = owned
+    name: str
+
+    def __init__(self, *, queue_size: int = 10000) -> None:
         self.dropped = 0
         self.written = 0
-        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
-        self._thread = threading.Thread(target=self._run, name=f"cg-output-{name.partition(':')[0]}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"cg-output-{self.name.partition(':')[0]}",
+                                        daemon=True)
         self._thread.start()
 
     def emit(self, doc: dict[str, Any]) -> None:
@@ -88,19 +86,57 @@ class StreamOutput:
         except queue.Full:
             self.dropped += 1
 
+    def deliver(self, doc: dict[str, Any]) -> None:
+        """Write or send one document; raise OSError (or ValueError) when it could not be."""
+        raise NotImplementedError
+
     def _run(self) -> None:
         while True:
             doc = self._q.get()
             if doc is None:
                 return
             try:
-                self._write((_line(doc) + "\n").encode("utf-8", "surrogateescape"))
+                self.deliver(doc)
                 self.written += 1
             except (OSError, ValueError) as exc:
                 self.dropped += 1
                 log.debug("output %s: %s", self.name, exc)
 
-    def _write(self, data: bytes) -> None:
+    def release(self) -> None:
+        """Release the destination (called once the delivering thread ended)."""
+
+    def close(self, drain: float = 5.0) -> None:
+        """Deliver what is queued (for up to ``drain`` seconds; a destination that does not take it keeps the rest,
+        counted as dropped), then release the destination."""
+        deadline = time.monotonic() + drain
+        while not self._q.empty() and time.monotonic() < deadline and self._thread.is_alive():
+            time.sleep(0.02)
+        left = self._q.qsize()
+        if left:
+            self.dropped += left
+            log.warning("output %s: %d alerts not written at shutdown", self.name, left)
+        with contextlib.suppress(queue.Full):
+            self._q.put_nowait(None)
+        # a destination that took everything finishes its last write; one that did not is stuck in a write
+        self._thread.join(0.5 if left else max(0.1, deadline - time.monotonic()))
+        if not self._thread.is_alive():
+            self.release()
+
+
+class StreamOutput(QueuedOutput):
+    """JSON lines to stdout or a file (appended). A line is written whole or not at all: a write cut short by a full
+    disk is truncated away, so the file never holds half a JSON line that the next line would run into."""
+
+    def __init__(self, name: str, fd: int, owned: bool, *, queue_size: int = 10000) -> None:
+        self.name = name
+        self.fd = fd
+        self.owned = owned
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        super().__init__(queue_size=queue_size)
+
+    def deliver(self, doc: dict[str, Any]) -> None:
+        """Write one JSON line."""
+        data = (_line(doc) + "\n").encode("utf-8", "surrogateescape")
         start = os.lseek(self.fd, 0, os.SEEK_END) if self._regular else 0
         view = memoryview(data)
         try:
@@ -113,24 +149,21 @@ class StreamOutput:
                     os.ftruncate(self.fd, start)
             raise
 
-    def close(self, drain: float = 5.0) -> None:
-        """Write what is queued (for up to ``drain`` seconds; a destination that does not take it keeps the rest),
-        then close the file (stdout stays open)."""
-        deadline = time.monotonic() + drain
-        while not self._q.empty() and time.monotonic() < deadline and self._thread.is_alive():
-            time.sleep(0.02)
-        left = self._q.qsize()
-        if left:
-            self.dropped += left
-            log.warning("output %s: %d alerts not written at shutdown", self.name, left)
-        with contextlib.suppress(queue.Full):
-            self._q.put_nowait(None)
-        self._thread.join(max(0.1, deadline - time.monotonic()))
-        if self.owned and not self._thread.is_alive():
+    def release(self) -> None:
+        """Close the file (stdout stays open)."""
+        if self.owned:
             os.close(self.fd)
 
 
-class SyslogOutput:
+class _SysLogHandler(logging.handlers.SysLogHandler):
+    """The stdlib's handler, raising on a failed send (its own prints a traceback to stderr and returns), so the
+    output can count the message as dropped."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        raise
+
+
+class SyslogOutput(QueuedOutput):
     """One syslog message per alert (the JSON document), priority mapped from the alert's."""
 
     _LEVELS = {"Emergency": logging.CRITICAL, "Alert": logging.CRITICAL, "Critical": logging.CRITICAL,
@@ -139,25 +172,20 @@ class SyslogOutput:
 
     def __init__(self, address: str | tuple[str, int]) -> None:
         self.name = f"syslog:{address}"
-        self.dropped = 0
         try:
-            self.handler = logging.handlers.SysLogHandler(
-                address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON,
-                socktype=socket.SOCK_DGRAM)
+            self.handler = _SysLogHandler(address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON,
+                                          socktype=socket.SOCK_DGRAM)
         except OSError as exc:
             raise UsageError(f"--output syslog: cannot open {address}: {exc}") from exc
         self.handler.ident = "containerguard: "
+        super().__init__()
 
-    def emit(self, doc: dict[str, Any]) -> None:
+    def deliver(self, doc: dict[str, Any]) -> None:
         """Send one syslog message."""
         level = self._LEVELS.get(str(doc.get("priority")), logging.WARNING)
-        rec = logging.LogRecord("containerguard", level, __file__, 0, _line(doc), None, None)
-        try:
-            self.handler.emit(rec)
-        except Exception:
-            self.dropped += 1
+        self.handler.emit(logging.LogRecord("containerguard", level, __file__, 0, _line(doc), None, None))
 
-    def close(self) -> None:
+    def release(self) -> None:
         """Close the syslog socket."""
         self.handler.close()
 
@@ -230,7 +258,8 @@ class WebhookOutput:
             log.warning("webhook %s: %d alerts not delivered at shutdown", self.url, left)
         with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
-        self._thread.join(max(0.1, deadline - time.monotonic()))
+        # a receiver that took everything gets its last post finished; one that fails or hangs is not waited for
+        self._thread.join(0.5 if left or self.failing else max(0.1, deadline - time.monotonic()))
         if not self._thread.is_alive():  # a post still hanging keeps its client; the process is ending
             self._client.close()
 

@@ -94,3 +94,57 @@ def test_kill_process_refuses_the_agent_and_its_children() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+class _HangingRuntime:
+    """A container runtime that does not answer (a hung Engine) until released."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.calls = 0
+
+    def pause(self, container: str) -> object:
+        return self.kill(container)
+
+    def stop(self, container: str, timeout: int) -> object:
+        return self.kill(container)
+
+    def kill(self, container: str) -> object:
+        self.calls += 1
+        self.release.wait(30)
+        return None
+
+
+def test_container_responses_to_a_hanging_runtime_are_bounded() -> None:
+    """A burst of alerts asking to kill containers while the runtime hangs: alerts from a container whose kill is
+    under way are emitted at once, and past the bound the response is skipped and said so; nothing queues
+    without bound, and the pending ones finish once the runtime answers."""
+    import threading
+
+    from containerguard.runtime.respond import ResponseStage
+
+    rt = _HangingRuntime()
+    emitted: list[tuple[str, tuple[str, ...]]] = []
+
+    def finish(alert: Alert, event: Event, outcomes: tuple[str, ...]) -> Alert:
+        emitted.append((str(event.fields["container.full_id"]), outcomes))
+        return alert
+
+    stage = ResponseStage(ResponsePlan(by_priority=[("kill_container", Priority.CRITICAL)]), Responder(rt), finish,
+                          threading.RLock(), max_pending=8)
+    cids = [f"{i:064x}" for i in range(20)]
+    for _ in range(50):  # 50 alerts from each of 20 containers
+        for cid in cids:
+            ev = Event(type="execve", time_ns=0, fields={"container.full_id": cid, "proc.pid": 0})
+            stage.handle(_alert(Priority.CRITICAL), ev)
+    assert stage._pending == 8 and rt.calls <= 2
+    assert len(emitted) == 1000 - 8  # every other alert went out at once
+    pending = [o for _, o in emitted if o[0].endswith(": already pending")]
+    skipped = [o for _, o in emitted if "skipped: 8 container responses are waiting" in o[0]]
+    assert len(pending) == 8 * 49 and len(skipped) == 12 * 50 and stage.skipped == 600
+    rt.release.set()
+    stage.close()
+    done = [o for _, o in emitted if o[0].endswith(": ok")]
+    assert len(done) == 8 and stage._pending == 0

@@ -109,3 +109,22 @@ def test_a_workload_program_named_like_the_runtime_is_profiled(tmp_path: Path) -
     assert {"mkdir", "mkdirat"} & allowed, sorted(allowed)
     res2 = _docker("run", "--rm", "--security-opt", f"seccomp={out}", image, "/bin/sh", "-c", script, check=False)
     assert res2.returncode == 0 and res2.stdout.strip() == "made", res2.stderr
+
+
+def test_verify_fails_when_the_rerun_meets_a_refusal_and_carries_on(tmp_path: Path) -> None:
+    """--verify traces the syscalls the profile refuses during the re-run: a workload that does something under
+    verification it did not do when observed, meets EPERM and carries on (exit code unchanged, still running) is
+    reported, the refused syscall named, and the command fails. Here the workload keys its extra step on its host
+    name, which the re-run has its own of (cg-verify-...); a real one would on time, input or a retry path."""
+    image = env.debian_image()
+    out = tmp_path / "differs.json"
+    script = 'case "$(hostname)" in cg-verify-*) mkdir /tmp/only-when-verified 2>/dev/null;; esac; echo done'
+    res = _profile(image, "-o", str(out), "--duration", "60", "--verify", "--", "/bin/sh", "-c", script)
+    assert res.returncode == 2, res.stderr
+    allowed = set(json.loads(out.read_text())["syscalls"][0]["names"])
+    assert not {"mkdir", "mkdirat"} & allowed  # the observed run never made a directory
+    verdict = [line for line in res.stderr.splitlines() if line.startswith("verify:")]
+    assert len(verdict) == 1 and "the profile refused mkdir" in verdict[0], res.stderr
+    assert "(exited with code 0 under the profile (expected 0))" in verdict[0], res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error: the profile does not let "), res.stderr
+    assert _docker("ps", "-aq", "--filter", "label=containerguard.seccomp-verify").stdout.split() == []

@@ -118,6 +118,11 @@ def _write(output: Path, seen: dict[str, int], name: str, verify: bool, client: 
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
     allowed = len(profile["syscalls"][0]["names"])
     _say(f"{output}: {len(seen)} syscalls observed, {allowed} allowed; the rest fail with EPERM")
+    unnamed = sorted(int(s.removeprefix("syscall_")) for s in seen if s.startswith("syscall_"))
+    if unnamed:  # a profile names syscalls; one libseccomp and the kernel headers cannot name is left out of it
+        _say(f"warning: {len(unnamed)} observed syscall(s) have no name on this machine and are not allowed by the "
+             f"profile (numbers {', '.join(map(str, unnamed[:10]))}{', ...' if len(unnamed) > 10 else ''}): "
+             "a newer libseccomp names them")
     if verify:
         ok, what = verify_profile(client.api, info, profile, expect_exit=expect_exit)
         _say(f"verify: {what}")

@@ -125,15 +125,31 @@ class Observation:
         return [ns for ns, names in self.hostnames.items() if hostname in names]
 
 
+def denied_program(hostname: str, errno: int, duration_s: int) -> str:
+    """The bpftrace program counting, per UTS namespace, the syscalls that failed with ``errno`` in the container
+    named ``hostname`` (a host name the caller chose: letters, digits and dashes). A syscall a seccomp filter
+    refuses never reaches ``sys_enter``, but its ``sys_exit`` fires with the filter's error: counted here, a
+    syscall the profile does not allow is one the profile refused (an allowed one may fail with the same error on
+    its own)."""
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,63}", hostname):
+        raise BaselineError(f"not a host name to trace by: {hostname!r}")
+    ns = "curtask->nsproxy->uts_ns->ns.inum"
+    return (f'BEGIN {{ printf("ready\\n"); }}\n'
+            f'tracepoint:raw_syscalls:sys_exit /args->ret == -{int(errno)} && strncmp(comm, "runc:[", 6) != 0 && '
+            f'curtask->nsproxy->uts_ns->name.nodename == "{hostname}"/ {{ @sc[{ns}, args->id] = count(); }}\n'
+            f"interval:s:{int(duration_s)} {{ exit(); }}\n")
+
+
 def observe(duration_s: int, *, bpftrace: str = "bpftrace", on_ready: Callable[[], None] | None = None,
-            by: str = "mnt", stop: threading.Event | None = None) -> Observation:
+            by: str = "mnt", stop: threading.Event | None = None, program: str | None = None) -> Observation:
     """Syscall counts per namespace over ``duration_s`` seconds, or until ``stop`` is set (needs root and
     bpftrace; the kernel's counts are printed once at the end, also when stopped early).
 
     ``on_ready`` runs once tracing is attached (start what must be observed from its first syscall then).
+    ``program``: another bpftrace program printing the same maps (:func:`denied_program`).
     """
     try:
-        proc = subprocess.Popen([bpftrace, "-e", trace_program(duration_s, by=by)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([bpftrace, "-e", program or trace_program(duration_s, by=by)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as exc:
         raise BaselineError(f"cannot run {bpftrace}: {exc}") from None
@@ -228,42 +244,76 @@ def create_run(api: Any, image: str, command: list[str] | None, hostname: str) -
 
 
 def verify(api: Any, container: dict[str, Any], profile: dict[str, Any], *, wait_s: float = 3.0,
-           expect_exit: int | None = None) -> tuple[bool, str]:
-    """Re-run ``container`` (inspect JSON) from its image, config and command with ``profile``.
+           expect_exit: int | None = None, bpftrace: str = "bpftrace") -> tuple[bool, str]:
+    """Re-run ``container`` (inspect JSON) from its image, config, command and capabilities with ``profile``, and
+    trace the syscalls the profile refuses meanwhile.
 
     A container that was still running when observed must still run after ``wait_s`` seconds (or exit 0); one
     that ran to completion (``expect_exit``: its exit code) must finish with the same code (waiting up to
-    ``10 * wait_s``). Returns (whether it did, what happened). The re-run is removed.
-    """
-    import time
+    ``10 * wait_s``). And in either case no syscall may have been refused: a workload that meets a refusal and
+    carries on (logs it, retries, takes another path) is not confined as observed. Returns (whether all held,
+    what happened). The re-run (its own host name, to be traced by; no volumes or published ports: it runs beside
+    the original) is removed."""
+    import secrets
 
     cfg = container.get("Config") or {}
+    hc = container.get("HostConfig") or {}
+    hostname = f"cg-verify-{secrets.token_hex(4)}"
     created = api.create_container(
         image=cfg.get("Image"), command=cfg.get("Cmd"), entrypoint=cfg.get("Entrypoint"),
         environment=cfg.get("Env"), user=cfg.get("User") or None, working_dir=cfg.get("WorkingDir") or None,
-        host_config=api.create_host_config(security_opt=[f"seccomp={json.dumps(profile)}"]),
-        labels={"containerguard.seccomp-verify": "1"})
+        hostname=hostname, labels={"containerguard.seccomp-verify": "1"},
+        host_config=api.create_host_config(security_opt=[f"seccomp={json.dumps(profile)}"],
+                                           cap_add=hc.get("CapAdd") or None, cap_drop=hc.get("CapDrop") or None))
     cid = created["Id"]
-    try:
+    outcome: list[tuple[bool, str]] = []
+    stop = threading.Event()
+
+    def run() -> None:
         try:
-            api.start(cid)
-        except Exception as exc:  # docker.errors.APIError: the runtime could not start it under the profile
-            return False, f"could not start under the profile: {str(exc).splitlines()[0]}"
-        deadline = time.monotonic() + (wait_s if expect_exit is None else 10 * wait_s)
-        while True:
-            time.sleep(min(wait_s, 0.2))
-            state = api.inspect_container(cid)["State"]
-            if not state.get("Running") or time.monotonic() >= deadline:
-                break
-        logs = api.logs(cid, tail=5).decode(errors="replace").strip()
-        last = f": {logs.splitlines()[-1]}" if logs else ""
-        if state.get("Running"):
-            if expect_exit is None:
-                return True, f"running after {wait_s:.0f} s under the profile"
-            return False, f"still running under the profile after {10 * wait_s:.0f} s (it had exited with {expect_exit})"
-        code = state.get("ExitCode")
-        want = 0 if expect_exit is None else expect_exit
-        return code == want, f"exited with code {code} under the profile (expected {want})" + ("" if code == want else last)
+            outcome.append(_rerun(api, cid, wait_s, expect_exit))
+        finally:
+            stop.set()
+
+    try:
+        errno = int(profile.get("defaultErrnoRet") or 1)
+        limit = int(wait_s * (1 if expect_exit is None else 10)) + 30
+        obs = observe(limit, bpftrace=bpftrace, on_ready=run, stop=stop,
+                      program=denied_program(hostname, errno, limit))
     finally:
         with contextlib.suppress(Exception):
             api.remove_container(cid, force=True)
+    ok, what = outcome[0] if outcome else (False, "the re-run did not start")
+    allowed = {n for rule in profile.get("syscalls", []) if rule.get("action") == "SCMP_ACT_ALLOW"
+               for n in rule.get("names", [])}
+    refused = named(obs.counts.values())
+    refused = {n: k for n, k in refused.items() if n not in allowed}
+    if refused:
+        listed = ", ".join(f"{n} ({k})" for n, k in sorted(refused.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+        return False, f"the profile refused {listed} ({what})"
+    return ok, what
+
+
+def _rerun(api: Any, cid: str, wait_s: float, expect_exit: int | None) -> tuple[bool, str]:
+    """Start the re-run and wait for it as :func:`verify` says."""
+    import time
+
+    try:
+        api.start(cid)
+    except Exception as exc:  # docker.errors.APIError: the runtime could not start it under the profile
+        return False, f"could not start under the profile: {str(exc).splitlines()[0]}"
+    deadline = time.monotonic() + (wait_s if expect_exit is None else 10 * wait_s)
+    while True:
+        time.sleep(min(wait_s, 0.2))
+        state = api.inspect_container(cid)["State"]
+        if not state.get("Running") or time.monotonic() >= deadline:
+            break
+    logs = api.logs(cid, tail=5).decode(errors="replace").strip()
+    last = f": {logs.splitlines()[-1]}" if logs else ""
+    if state.get("Running"):
+        if expect_exit is None:
+            return True, f"running after {wait_s:.0f} s under the profile"
+        return False, f"still running under the profile after {10 * wait_s:.0f} s (it had exited with {expect_exit})"
+    code = state.get("ExitCode")
+    want = 0 if expect_exit is None else expect_exit
+    return code == want, f"exited with code {code} under the profile (expected {want})" + ("" if code == want else last)

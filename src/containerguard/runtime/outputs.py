@@ -74,6 +74,8 @@ class QueuedOutput:
     def __init__(self, *, queue_size: int = 10000) -> None:
         self.dropped = 0
         self.written = 0
+        #: the last delivery failed (a full disk, a receiver down or hanging): close() does not wait on it
+        self.failing = False
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name=f"cg-output-{self.name.partition(':')[0]}",
                                         daemon=True)
@@ -98,8 +100,10 @@ class QueuedOutput:
             try:
                 self.deliver(doc)
                 self.written += 1
-            except (OSError, ValueError) as exc:
+                self.failing = False
+            except Exception as exc:  # a destination that failed, or a bug: counted, never the end of the thread
                 self.dropped += 1
+                self.failing = True
                 log.debug("output %s: %s", self.name, exc)
 
     def release(self) -> None:
@@ -109,17 +113,17 @@ class QueuedOutput:
         """Deliver what is queued (for up to ``drain`` seconds; a destination that does not take it keeps the rest,
         counted as dropped), then release the destination."""
         deadline = time.monotonic() + drain
-        while not self._q.empty() and time.monotonic() < deadline and self._thread.is_alive():
+        while not self._q.empty() and not self.failing and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.02)
         left = self._q.qsize()
         if left:
             self.dropped += left
-            log.warning("output %s: %d alerts not written at shutdown", self.name, left)
+            log.warning("output %s: %d alerts not delivered at shutdown", self.name, left)
         with contextlib.suppress(queue.Full):
             self._q.put_nowait(None)
-        # a destination that took everything finishes its last write; one that did not is stuck in a write
-        self._thread.join(0.5 if left else max(0.1, deadline - time.monotonic()))
-        if not self._thread.is_alive():
+        # a destination that took everything finishes its last delivery; one that fails or hangs is not waited for
+        self._thread.join(0.5 if left or self.failing else max(0.1, deadline - time.monotonic()))
+        if not self._thread.is_alive():  # a delivery still hanging keeps its destination; the process is ending
             self.release()
 
 
@@ -190,7 +194,7 @@ class SyslogOutput(QueuedOutput):
         self.handler.close()
 
 
-class WebhookOutput:
+class WebhookOutput(QueuedOutput):
     """POSTs each document as JSON; bounded queue, retries with backoff, drops counted."""
 
     def __init__(self, url: str, *, queue_size: int = 1000, retries: int = 3, timeout: float = 5.0) -> None:
@@ -199,69 +203,36 @@ class WebhookOutput:
         self.name = f"webhook:{url}"
         self.url = url
         self.retries = retries
-        self.dropped = 0
-        self.sent = 0
         self.failed = 0
-        #: the last post failed (the receiver is down, hangs or refuses): close() does not wait for it
-        self.failing = False
-        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._client = httpx.Client(timeout=timeout)
-        self._thread = threading.Thread(target=self._run, name="cg-webhook", daemon=True)
-        self._thread.start()
+        super().__init__(queue_size=queue_size)
 
-    def emit(self, doc: dict[str, Any]) -> None:
-        """Queue one document for posting (dropped when the queue is full)."""
-        try:
-            self._q.put_nowait(doc)
-        except queue.Full:
-            self.dropped += 1
+    @property
+    def sent(self) -> int:
+        """Documents the receiver took."""
+        return self.written
 
-    def _post(self, doc: dict[str, Any]) -> bool:
+    def deliver(self, doc: dict[str, Any]) -> None:
+        """POST one document, retrying a server error, a 429 or a failed connection with backoff."""
         delay = 0.2
         for attempt in range(self.retries + 1):
             try:
                 r = self._client.post(self.url, content=_line(doc), headers={"Content-Type": "application/json"})
                 if r.status_code < 500 and r.status_code != 429:
-                    return r.status_code < 300
+                    if r.status_code < 300:
+                        return
+                    break
             except httpx.HTTPError as exc:
                 log.debug("webhook %s attempt %d: %s", self.url, attempt + 1, exc)
             if attempt < self.retries:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        return False
+        self.failed += 1
+        raise OSError(f"webhook {self.url}: not delivered")
 
-    def _run(self) -> None:
-        while True:
-            doc = self._q.get()
-            if doc is None:
-                return
-            try:
-                ok = self._post(doc)
-            except Exception:  # the client closed under a post that hung past shutdown, or a bug: counted, not fatal
-                log.debug("webhook %s", self.url, exc_info=True)
-                ok = False
-            self.failing = not ok
-            if ok:
-                self.sent += 1
-            else:
-                self.failed += 1
-                self.dropped += 1
-
-    def close(self, drain: float = 5.0) -> None:
-        """Post what is queued (for up to ``drain`` seconds), then stop the sender thread."""
-        deadline = time.monotonic() + drain
-        while not self._q.empty() and not self.failing and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = self._q.qsize()
-        if left:  # a receiver that hangs or is down: what it never got is counted
-            self.dropped += left
-            log.warning("webhook %s: %d alerts not delivered at shutdown", self.url, left)
-        with contextlib.suppress(queue.Full):
-            self._q.put_nowait(None)
-        # a receiver that took everything gets its last post finished; one that fails or hangs is not waited for
-        self._thread.join(0.5 if left or self.failing else max(0.1, deadline - time.monotonic()))
-        if not self._thread.is_alive():  # a post still hanging keeps its client; the process is ending
-            self._client.close()
+    def release(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
 
 
 def open_output(spec: str) -> Output:
